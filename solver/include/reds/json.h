@@ -1,0 +1,31 @@
+// reds/json.h: the plan contract's JSON form (request in, response and errors out).
+//
+// Parsing is strict: unknown fields, wrong types, non-integers where integers are required, numbers out of
+// range and every rule checked by validate() are errors whose `path` is a JSON Pointer into the document.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "reds/network.h"
+#include "reds/plan.h"
+#include "reds/status.h"
+
+namespace reds {
+
+// Limits against hostile input. Deeper nesting or more elements than this are invalid_argument.
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parses and validates a plan request (validate() included).
+Result<PlanRequest> parse_plan_request(std::string_view json_text);
+
+// The request as JSON (pretty with indent >= 0, compact with -1). parse_plan_request(to_json(r)) == r.
+std::string to_json(const PlanRequest& request, int indent = -1);
+
+// The response of the plan contract.
+std::string to_json(const PlanResult& result, int indent = -1);
+
+// {"error": {"code": ..., "message": ..., "path": ...}} ("path" omitted when empty).
+std::string to_json(const Error& error, int indent = -1);
+
+}  // namespace reds
