@@ -1,0 +1,62 @@
+// Exact solve of one budget level over the chain of width groups.
+//
+// Maximise V(k) = sum_g value_g(k_g) subject to, per limited resource, sum or max of the layer costs
+// within the limit and per group min_width[g] <= k_g <= max_width[g] (the nesting of bottom_up/top_down).
+//
+// Method (a resource-constrained longest path in the layered graph of widths):
+//  1. Max resources only forbid transitions: for every width k of a group the admissible previous widths
+//     form a prefix, so they are applied as a filter on the graph.
+//  2. Lagrangian relaxation of the sum resources: for multipliers lambda >= 0 the relaxed problem is a
+//     longest path with transition weight alpha(k) - beta(k) * k_in, solved for all widths at once by an
+//     upper envelope of lines (MaxLineSet) in O(n log n) per group. Minimising over lambda (exact line
+//     search on the piecewise-linear dual) gives an upper bound and usually a feasible plan.
+//  3. A label-setting dynamic program over (group, width) keeps Pareto labels (cost..., importance) and
+//     discards every label whose Lagrangian completion bound falls below a threshold or whose cheapest
+//     completion breaks a limit. If it finds a plan at or above the threshold, that plan is optimal; if not,
+//     the threshold is lowered towards the best known plan, which it always reaches.
+// Every pruning rule only drops labels that cannot lead to a plan better than the threshold, so the result
+// is exact; the Lagrangian bound only decides how much work that takes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "chain_model.h"
+
+namespace reds::detail {
+
+class Deadline {
+ public:
+  Deadline() = default;  // never passes
+  explicit Deadline(std::chrono::steady_clock::time_point at) : at_(at) {}
+  bool passed() const { return at_ && std::chrono::steady_clock::now() >= *at_; }
+
+ private:
+  std::optional<std::chrono::steady_clock::time_point> at_;
+};
+
+struct LevelConstraints {
+  std::vector<std::int64_t> limit;      // per model resource; kCostInfinity when not limited
+  std::vector<std::int64_t> min_width;  // per group
+  std::vector<std::int64_t> max_width;  // per group
+};
+
+struct LevelOutcome {
+  enum class Kind {
+    optimal,     // widths are proved optimal
+    feasible,    // the deadline passed; widths are the best plan found, upper_bound is a valid bound
+    infeasible,  // proved: no widths meet the constraints
+    unknown,     // the deadline passed before any plan was found
+  };
+  Kind kind = Kind::infeasible;
+  std::vector<std::int64_t> widths;  // per group, for optimal and feasible
+  double value = 0.0;
+  double upper_bound = 0.0;
+};
+
+LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
+                         const Deadline& deadline = {});
+
+}  // namespace reds::detail

@@ -1,0 +1,92 @@
+// Upper envelope of lines over a fixed, sorted set of query points (a Li Chao tree).
+//
+// The Lagrangian relaxation of a level turns every transition between two groups into
+//     best(x) = max over lines i of (intercept_i + slope_i * x)
+// evaluated at finitely many points x; inserting n lines and answering n queries costs O(n log n), instead
+// of O(n^2) for all pairs of widths. Lines may be inserted in any order, which lets the caller activate
+// them as a budget filter (a max resource) admits more pairs.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace reds::detail {
+
+class MaxLineSet {
+ public:
+  // `points` must be sorted ascending.
+  explicit MaxLineSet(std::vector<double> points)
+      : points_(std::move(points)), tree_(points_.empty() ? 0 : 4 * points_.size()) {}
+
+  void insert(double slope, double intercept, int id) {
+    if (points_.empty()) return;
+    insert(Line{slope, intercept, id}, 1, 0, points_.size() - 1);
+  }
+
+  // The largest line value at points[point_index] and the id of a line reaching it (-1 if none inserted).
+  std::pair<double, int> query(std::size_t point_index) const {
+    double best = -std::numeric_limits<double>::infinity();
+    int best_id = -1;
+    std::size_t node = 1, lo = 0, hi = points_.size() - 1;
+    const double x = points_[point_index];
+    while (true) {
+      const Line& line = tree_[node];
+      if (line.id >= 0) {
+        const double value = line.at(x);
+        if (value > best || (value == best && line.id < best_id)) {
+          best = value;
+          best_id = line.id;
+        }
+      }
+      if (lo == hi) break;
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (point_index <= mid) {
+        node = 2 * node;
+        hi = mid;
+      } else {
+        node = 2 * node + 1;
+        lo = mid + 1;
+      }
+    }
+    return {best, best_id};
+  }
+
+ private:
+  struct Line {
+    double slope = 0.0;
+    double intercept = 0.0;
+    int id = -1;
+    double at(double x) const { return intercept + slope * x; }
+  };
+
+  void insert(Line line, std::size_t node, std::size_t lo, std::size_t hi) {
+    while (true) {
+      Line& kept = tree_[node];
+      if (kept.id < 0) {
+        kept = line;
+        return;
+      }
+      const std::size_t mid = lo + (hi - lo) / 2;
+      const bool better_at_mid = line.at(points_[mid]) > kept.at(points_[mid]);
+      if (better_at_mid) std::swap(kept, line);
+      if (lo == hi) return;
+      // `line` now loses at mid; it can only win on one side.
+      if (line.at(points_[lo]) > kept.at(points_[lo])) {
+        node = 2 * node;
+        hi = mid;
+      } else if (line.at(points_[hi]) > kept.at(points_[hi])) {
+        node = 2 * node + 1;
+        lo = mid + 1;
+      } else {
+        return;
+      }
+    }
+  }
+
+  std::vector<double> points_;
+  std::vector<Line> tree_;
+};
+
+}  // namespace reds::detail

@@ -1,0 +1,186 @@
+// The strategies of the plan contract on top of the exact level solver.
+#include "reds/plan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "chain_model.h"
+#include "level_solver.h"
+#include "saturating.h"
+
+namespace reds {
+namespace {
+
+using detail::ChainModel;
+using detail::LevelConstraints;
+using detail::LevelOutcome;
+
+// Widths `widths` satisfy the nesting bounds of `constraints`.
+bool within(const std::vector<std::int64_t>& widths, const LevelConstraints& constraints) {
+  for (std::size_t g = 0; g < widths.size(); ++g) {
+    if (widths[g] < constraints.min_width[g] || widths[g] > constraints.max_width[g]) return false;
+  }
+  return true;
+}
+
+class Planner {
+ public:
+  Planner(const PlanRequest& request, detail::Deadline deadline)
+      : request_(request), model_(ChainModel::build(request.network)), deadline_(deadline) {}
+
+  Result<PlanResult> run();
+
+ private:
+  LevelConstraints unnested(std::size_t level) const;
+  // The level under its strategy's nesting, reusing the independent optimum when it already nests.
+  LevelOutcome solve_nested(std::size_t level, LevelConstraints constraints) const;
+  Result<LevelPlan> describe(std::size_t level, const LevelOutcome& outcome) const;
+
+  const PlanRequest& request_;
+  ChainModel model_;
+  detail::Deadline deadline_;
+  std::vector<std::map<std::string, std::int64_t>> limits_;  // resolved, per level
+  std::vector<LevelOutcome> independent_;
+};
+
+LevelConstraints Planner::unnested(std::size_t level) const {
+  LevelConstraints constraints;
+  for (const auto& resource : model_.resources) {
+    const auto found = limits_[level].find(resource.name);
+    constraints.limit.push_back(found == limits_[level].end() ? detail::kCostInfinity : found->second);
+  }
+  constraints.min_width.assign(model_.groups.size(), 0);
+  constraints.max_width.assign(model_.groups.size(), detail::kCostInfinity);
+  return constraints;
+}
+
+LevelOutcome Planner::solve_nested(std::size_t level, LevelConstraints constraints) const {
+  const LevelOutcome& alone = independent_[level];
+  if (alone.kind == LevelOutcome::Kind::infeasible) return alone;  // nesting only removes plans
+  if (alone.kind == LevelOutcome::Kind::optimal && within(alone.widths, constraints)) return alone;
+  return detail::solve_level(model_, constraints, deadline_);
+}
+
+Result<LevelPlan> Planner::describe(std::size_t level, const LevelOutcome& outcome) const {
+  LevelPlan plan;
+  plan.limits = limits_[level];
+  switch (outcome.kind) {
+    case LevelOutcome::Kind::infeasible:
+      plan.status = PlanStatus::infeasible;
+      return plan;
+    case LevelOutcome::Kind::unknown:
+      return Error{ErrorCode::deadline_exceeded,
+                   "time_limit_ms of " + std::to_string(request_.time_limit_ms.value_or(0)) +
+                       " ms passed before any plan was found for level " + std::to_string(level),
+                   "/time_limit_ms"};
+    case LevelOutcome::Kind::optimal:
+      plan.status = PlanStatus::optimal;
+      break;
+    case LevelOutcome::Kind::feasible:
+      plan.status = PlanStatus::feasible;
+      break;
+  }
+  plan.widths = model_.layer_widths(outcome.widths, request_.network.layers.size());
+  const std::vector<std::int64_t> cost = model_.cost_of(outcome.widths);
+  for (std::size_t r = 0; r < model_.resources.size(); ++r) plan.cost[model_.resources[r].name] = cost[r];
+  plan.importance = model_.value_of(outcome.widths);
+  plan.upper_bound = std::max(outcome.upper_bound, plan.importance);
+  plan.gap = plan.upper_bound > 0.0 ? (plan.upper_bound - plan.importance) / plan.upper_bound : 0.0;
+  const LevelOutcome& alone = independent_[level];
+  if (alone.kind == LevelOutcome::Kind::optimal || alone.kind == LevelOutcome::Kind::feasible) {
+    plan.independent_importance = model_.value_of(alone.widths);
+  }
+  return plan;
+}
+
+Result<PlanResult> Planner::run() {
+  const std::map<std::string, std::int64_t> full_cost = full_network_cost(request_.network);
+  for (const Level& level : request_.levels) {
+    std::map<std::string, std::int64_t> limits;
+    for (const auto& [resource, limit] : level.limits) {
+      limits[resource] = limit.kind == Limit::Kind::max ? limit.maximum
+                                                        : resolve_fraction(limit.fraction, full_cost.at(resource));
+    }
+    limits_.push_back(std::move(limits));
+  }
+
+  const std::size_t level_count = request_.levels.size();
+  for (std::size_t j = 0; j < level_count; ++j) {
+    independent_.push_back(detail::solve_level(model_, unnested(j), deadline_));
+  }
+
+  std::vector<LevelOutcome> outcomes(level_count);
+  switch (request_.strategy) {
+    case Strategy::independent:
+      outcomes = independent_;
+      break;
+    case Strategy::bottom_up: {
+      const LevelOutcome* below = nullptr;  // the last feasible level so far
+      for (std::size_t j = 0; j < level_count; ++j) {
+        LevelConstraints constraints = unnested(j);
+        if (below != nullptr) constraints.min_width = below->widths;
+        outcomes[j] = solve_nested(j, std::move(constraints));
+        if (!outcomes[j].widths.empty()) below = &outcomes[j];
+      }
+      break;
+    }
+    case Strategy::top_down: {
+      const LevelOutcome* above = nullptr;
+      for (std::size_t j = level_count; j-- > 0;) {
+        LevelConstraints constraints = unnested(j);
+        if (above != nullptr) constraints.max_width = above->widths;
+        outcomes[j] = solve_nested(j, std::move(constraints));
+        if (!outcomes[j].widths.empty()) above = &outcomes[j];
+      }
+      break;
+    }
+    case Strategy::joint:
+      return invalid_argument(
+          "strategy \"joint\" is not supported yet; use \"bottom_up\", \"top_down\" or \"independent\"",
+          "/strategy");
+  }
+
+  PlanResult result;
+  result.strategy = request_.strategy;
+  for (const Layer& layer : request_.network.layers) result.layer_names.push_back(layer.name);
+  result.full_cost = full_cost;
+  std::vector<std::int64_t> full_widths;
+  for (const auto& group : model_.groups) full_widths.push_back(group.units);
+  result.full_importance = model_.value_of(full_widths);
+  result.order.resize(request_.network.layers.size());
+  for (const auto& group : model_.groups) {
+    for (std::size_t layer : group.layers) result.order[layer] = group.order;
+  }
+  result.status = PlanStatus::optimal;
+  for (std::size_t j = 0; j < level_count; ++j) {
+    Result<LevelPlan> level = describe(j, outcomes[j]);
+    if (!level) return level.error();
+    result.status = std::max(result.status, level->status);
+    result.levels.push_back(std::move(level).value());
+  }
+  return result;
+}
+
+}  // namespace
+
+Result<PlanResult> plan(const PlanRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  if (std::optional<Error> error = validate(request)) return *std::move(error);
+  detail::Deadline deadline;
+  if (request.time_limit_ms) deadline = detail::Deadline(start + std::chrono::milliseconds(*request.time_limit_ms));
+  try {
+    Result<PlanResult> result = Planner(request, deadline).run();
+    if (result) {
+      result.value().solve_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    return result;
+  } catch (const std::bad_alloc&) {
+    return Error{ErrorCode::resource_exhausted, "out of memory while planning", ""};
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::internal, std::string("internal error while planning: ") + e.what(), ""};
+  }
+}
+
+}  // namespace reds
