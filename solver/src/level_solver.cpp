@@ -38,6 +38,7 @@ class LevelSolver {
  private:
   // Relaxed longest path for multipliers `lambda` (one per budget).
   struct Relaxation {
+    std::vector<double> lambda;
     double dual = 0.0;                         // upper bound on the level's optimum
     std::vector<std::vector<double>> to_go;    // per stage and node: best reduced completion value
     std::vector<std::int64_t> path;            // a maximising path (group widths)
@@ -52,7 +53,12 @@ class LevelSolver {
   Relaxation relax(const std::vector<double>& lambda) const;
   std::vector<std::vector<double>> cheapest_completion(const Budget& budget) const;
   void consider(const std::vector<std::int64_t>& path);
+  // Local search from `path` (repair if over budget, then single and paired width moves).
+  void improve(const std::vector<std::int64_t>& path);
+  double excess(const std::vector<std::int64_t>& path) const;
+  bool admissible(const std::vector<int>& nodes, std::size_t stage) const;
   void search_multipliers();
+  void build_envelope();
   void line_search(std::size_t b);
   // Label-setting DP keeping only labels that can reach `threshold`. Returns false on deadline.
   bool label_search(double threshold);
@@ -69,7 +75,10 @@ class LevelSolver {
 
   std::vector<double> lambda_;
   Relaxation best_relaxation_;
-  bool have_relaxation_ = false;
+  // Relaxations at several multipliers around the best one. A label's completion is bounded by the
+  // smallest of their bounds, which follows the concave envelope of the completion's value as a function
+  // of the remaining budget much more closely than any single multiplier.
+  std::vector<Relaxation> envelope_;
   double upper_bound_ = std::numeric_limits<double>::infinity();
 
   std::vector<std::int64_t> incumbent_;  // best feasible plan found (group widths)
@@ -153,6 +162,7 @@ void LevelSolver::backward_step(std::size_t s, const std::vector<double>& alpha,
 
 LevelSolver::Relaxation LevelSolver::relax(const std::vector<double>& lambda) const {
   Relaxation relaxation;
+  relaxation.lambda = lambda;
   const std::size_t stage_count = stages_.size();
   relaxation.to_go.resize(stage_count);
   std::vector<std::vector<int>> successor(stage_count + 1);
@@ -228,7 +238,14 @@ void LevelSolver::consider(const std::vector<std::int64_t>& path) {
 
 double LevelSolver::tolerance() const {
   double scale = 1.0 + std::abs(upper_bound_ == std::numeric_limits<double>::infinity() ? 0.0 : upper_bound_);
+  double largest_price = 0.0;
+  for (const Relaxation& relaxation : envelope_) {
+    double price = 0.0;
+    for (std::size_t t = 0; t < budgets_.size(); ++t) price += relaxation.lambda[t] * budgets_[t].capacity;
+    largest_price = std::max(largest_price, price);
+  }
   for (std::size_t t = 0; t < budgets_.size(); ++t) scale += lambda_[t] * budgets_[t].capacity;
+  scale += largest_price;
   if (std::isfinite(incumbent_value_)) scale += std::abs(incumbent_value_);
   return 1e-9 * scale;
 }
@@ -252,7 +269,6 @@ void LevelSolver::line_search(std::size_t b) {
       upper_bound_ = relaxation.dual;
       lambda_[b] = t;
       best_relaxation_ = std::move(relaxation);
-      have_relaxation_ = true;
     }
     return point;
   };
@@ -292,7 +308,6 @@ void LevelSolver::search_multipliers() {
   consider(start.path);
   upper_bound_ = start.dual;
   best_relaxation_ = start;
-  have_relaxation_ = true;
   const int rounds = budgets_.size() == 1 ? 1 : 3;
   for (int round = 0; round < rounds; ++round) {
     for (std::size_t b = 0; b < budgets_.size(); ++b) {
@@ -302,12 +317,115 @@ void LevelSolver::search_multipliers() {
   }
 }
 
+void LevelSolver::build_envelope() {
+  envelope_.clear();
+  for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
+    std::vector<double> lambda(lambda_);
+    for (double& price : lambda) price *= factor;
+    Relaxation relaxation = factor == 1.0 ? best_relaxation_ : relax(lambda);
+    if (factor != 1.0) improve(relaxation.path);
+    envelope_.push_back(std::move(relaxation));
+  }
+}
+
+double LevelSolver::excess(const std::vector<std::int64_t>& path) const {
+  const std::vector<std::int64_t> cost = model_.cost_of(path);
+  double over = 0.0;
+  for (const Budget& budget : budgets_) {
+    if (cost[budget.resource] > budget.limit) {
+      over += static_cast<double>(cost[budget.resource] - budget.limit) / std::max(1.0, budget.capacity);
+    }
+  }
+  return over;
+}
+
+bool LevelSolver::admissible(const std::vector<int>& nodes, std::size_t stage) const {
+  if (nodes[stage] < 0 || nodes[stage] >= static_cast<int>(stages_[stage].width.size())) return false;
+  if (stage > 0 && nodes[stage - 1] > stages_[stage].last_predecessor[nodes[stage]]) return false;
+  return stage + 1 >= stages_.size() || nodes[stage] <= stages_[stage + 1].last_predecessor[nodes[stage + 1]];
+}
+
+void LevelSolver::improve(const std::vector<std::int64_t>& path) {
+  if (path.size() != stages_.size()) return;
+  std::vector<int> nodes(stages_.size());
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    const auto& width = stages_[s].width;
+    nodes[s] = static_cast<int>(std::lower_bound(width.begin(), width.end(), path[s]) - width.begin());
+  }
+  auto widths_of = [&](const std::vector<int>& at) {
+    std::vector<std::int64_t> widths(at.size());
+    for (std::size_t s = 0; s < at.size(); ++s) widths[s] = stages_[s].width[at[s]];
+    return widths;
+  };
+  // Repair: narrow the group that sheds the most excess per importance lost until every budget holds.
+  double over = excess(widths_of(nodes));
+  while (over > 0.0) {
+    if (deadline_.passed()) return;
+    int best_stage = -1;
+    double best_ratio = -1.0, best_over = over;
+    for (std::size_t s = 0; s < stages_.size(); ++s) {
+      --nodes[s];
+      if (admissible(nodes, s)) {
+        const std::vector<std::int64_t> widths = widths_of(nodes);
+        const double shed = over - excess(widths);
+        const double lost = stages_[s].group->value[stages_[s].width[nodes[s] + 1]] -
+                            stages_[s].group->value[widths[s]];
+        const double ratio = shed / (lost + 1e-300);
+        if (shed > 0.0 && ratio > best_ratio) {
+          best_ratio = ratio;
+          best_stage = static_cast<int>(s);
+          best_over = over - shed;
+        }
+      }
+      ++nodes[s];
+    }
+    if (best_stage < 0) return;
+    --nodes[best_stage];
+    over = best_over;
+  }
+  // Improve: the best move widening one group, or widening one while narrowing another, until none helps.
+  double value = model_.value_of(widths_of(nodes));
+  for (int iteration = 0; iteration < 100000; ++iteration) {
+    if (iteration % 16 == 15 && deadline_.passed()) break;
+    double best_value = value;
+    int best_up = -1, best_down = -1;
+    for (std::size_t up = 0; up < stages_.size(); ++up) {
+      ++nodes[up];
+      if (admissible(nodes, up)) {
+        for (int down = -1; down < static_cast<int>(stages_.size()); ++down) {
+          if (down == static_cast<int>(up)) continue;
+          if (down >= 0) --nodes[down];
+          if (down < 0 || admissible(nodes, down)) {
+            const std::vector<std::int64_t> widths = widths_of(nodes);
+            const double candidate = model_.value_of(widths);
+            if (candidate > best_value && excess(widths) == 0.0) {
+              best_value = candidate;
+              best_up = static_cast<int>(up);
+              best_down = down;
+            }
+          }
+          if (down >= 0) ++nodes[down];
+        }
+      }
+      --nodes[up];
+    }
+    if (best_up < 0) break;
+    ++nodes[best_up];
+    if (best_down >= 0) --nodes[best_down];
+    value = best_value;
+  }
+  consider(widths_of(nodes));
+}
+
 bool LevelSolver::label_search(double threshold) {
   const std::size_t dims = budgets_.size();
+  const std::size_t prices = envelope_.size();
   const double tol = tolerance();
-  const std::vector<std::vector<double>>& to_go = best_relaxation_.to_go;
-  double lambda_capacity = 0.0;
-  for (std::size_t t = 0; t < dims; ++t) lambda_capacity += lambda_[t] * budgets_[t].capacity;
+  // Per relaxation e: lambda_e . capacity.
+  std::vector<double> price_of_capacity(prices, 0.0);
+  for (std::size_t e = 0; e < prices; ++e) {
+    for (std::size_t t = 0; t < dims; ++t) price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
+  }
 
   // Labels of one stage, grouped by node: value, costs (dims per label), parent label, node.
   struct Labels {
@@ -319,16 +437,21 @@ bool LevelSolver::label_search(double threshold) {
   };
   std::vector<Labels> stage_labels(stages_.size());
 
-  // A candidate survives when its cheapest completion fits every budget and its Lagrangian completion
-  // bound can still reach the threshold.
+  // A candidate survives when its cheapest completion fits every budget and the smallest Lagrangian
+  // bound on its completion can still reach the threshold.
   auto survives = [&](std::size_t s, std::size_t i, double value, const std::int64_t* cost) {
-    double reduced = value;
     for (std::size_t t = 0; t < dims; ++t) {
       const double total = static_cast<double>(cost[t]) + min_to_go_[t][s][i];
       if (cost[t] > budgets_[t].limit || total > budgets_[t].capacity * (1.0 + 1e-12) + 1.0) return false;
-      reduced -= lambda_[t] * static_cast<double>(cost[t]);
     }
-    return reduced + to_go[s][i] + lambda_capacity >= threshold - tol;
+    for (const Relaxation& relaxation : envelope_) {
+      double bound = value + relaxation.to_go[s][i];
+      for (std::size_t t = 0; t < dims; ++t) {
+        bound += relaxation.lambda[t] * (budgets_[t].capacity - static_cast<double>(cost[t]));
+      }
+      if (bound < threshold - tol) return false;
+    }
+    return true;
   };
 
   std::vector<std::size_t> candidate_order;
@@ -337,6 +460,8 @@ bool LevelSolver::label_search(double threshold) {
   std::vector<int> cand_parent;
   std::vector<std::int64_t> edge(dims);
   std::vector<std::int64_t> cost(dims);
+  std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
+  std::vector<double> node_price(prices), node_slope(prices);
 
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     if (deadline_.passed()) return false;
@@ -344,17 +469,18 @@ bool LevelSolver::label_search(double threshold) {
     const std::vector<std::int64_t>& previous = predecessor_widths(s);
     Labels& labels = stage_labels[s];
     labels.node_begin.push_back(0);
-    // Best reduced value of any label at each previous node: a cheap test for a whole (j, i) pair.
-    std::vector<double> best_reduced;
     if (s > 0) {
       const Labels& before = stage_labels[s - 1];
-      best_reduced.assign(previous.size(), kMinusInfinity);
+      best_reduced.assign(previous.size() * prices, kMinusInfinity);
       for (std::size_t label = 0; label < before.value.size(); ++label) {
-        double reduced = before.value[label];
-        for (std::size_t t = 0; t < dims; ++t) {
-          reduced -= lambda_[t] * static_cast<double>(before.cost[label * dims + t]);
+        for (std::size_t e = 0; e < prices; ++e) {
+          double reduced = before.value[label];
+          for (std::size_t t = 0; t < dims; ++t) {
+            reduced -= envelope_[e].lambda[t] * static_cast<double>(before.cost[label * dims + t]);
+          }
+          double& best = best_reduced[before.node[label] * prices + e];
+          best = std::max(best, reduced);
         }
-        best_reduced[before.node[label]] = std::max(best_reduced[before.node[label]], reduced);
       }
     }
     for (std::size_t i = 0; i < stage.width.size(); ++i) {
@@ -364,14 +490,29 @@ bool LevelSolver::label_search(double threshold) {
       cand_value.clear();
       cand_cost.clear();
       cand_parent.clear();
-      double beta = 0.0, alpha_cost = 0.0;
-      for (std::size_t t = 0; t < dims; ++t) {
-        const GroupResourceCost& c = stage.group->cost[budgets_[t].resource];
-        beta += lambda_[t] * (static_cast<double>(c.coupling) * static_cast<double>(k) + static_cast<double>(c.input));
-        alpha_cost += lambda_[t] * static_cast<double>(saturating_add(c.own[k], c.tied[k]));
+      // Per relaxation: the part of the pair bound that depends on i only, and the slope in k_in.
+      for (std::size_t e = 0; e < prices; ++e) {
+        double price = 0.0, slope = 0.0;
+        for (std::size_t t = 0; t < dims; ++t) {
+          const GroupResourceCost& c = stage.group->cost[budgets_[t].resource];
+          const double lambda = envelope_[e].lambda[t];
+          price += lambda * static_cast<double>(saturating_add(c.own[k], c.tied[k]));
+          slope += lambda * (static_cast<double>(c.coupling) * static_cast<double>(k) + static_cast<double>(c.input));
+        }
+        node_price[e] = gain - price + envelope_[e].to_go[s][i] + price_of_capacity[e];
+        node_slope[e] = slope;
       }
       for (int j = 0; j <= stage.last_predecessor[i]; ++j) {
         const std::int64_t k_in = previous[j];
+        if (s > 0) {
+          bool reachable = true;
+          for (std::size_t e = 0; e < prices && reachable; ++e) {
+            const double pair_bound =
+                best_reduced[j * prices + e] + node_price[e] - node_slope[e] * static_cast<double>(k_in);
+            reachable = pair_bound >= threshold - tol;
+          }
+          if (!reachable) continue;
+        }
         for (std::size_t t = 0; t < dims; ++t) {
           edge[t] = stage.group->cost[budgets_[t].resource].edge(k_in, k);
         }
@@ -383,9 +524,6 @@ bool LevelSolver::label_search(double threshold) {
           }
           continue;
         }
-        const double pair_bound = best_reduced[j] + gain - alpha_cost - beta * static_cast<double>(k_in) +
-                                  to_go[s][i] + lambda_capacity;
-        if (pair_bound < threshold - tol) continue;
         const Labels& before = stage_labels[s - 1];
         for (std::size_t label = before.node_begin[j]; label < before.node_begin[j + 1]; ++label) {
           const double value = before.value[label] + gain;
@@ -404,7 +542,9 @@ bool LevelSolver::label_search(double threshold) {
       std::sort(candidate_order.begin(), candidate_order.end(), [&](std::size_t a, std::size_t b) {
         if (cand_value[a] != cand_value[b]) return cand_value[a] > cand_value[b];
         for (std::size_t t = 0; t < dims; ++t) {
-          if (cand_cost[a * dims + t] != cand_cost[b * dims + t]) return cand_cost[a * dims + t] < cand_cost[b * dims + t];
+          if (cand_cost[a * dims + t] != cand_cost[b * dims + t]) {
+            return cand_cost[a * dims + t] < cand_cost[b * dims + t];
+          }
         }
         return a < b;
       });
@@ -476,35 +616,25 @@ LevelOutcome LevelSolver::solve() {
   }
 
   search_multipliers();
+  improve(best_relaxation_.path);
+  if (std::isfinite(incumbent_value_)) improve(incumbent_);
   const auto finish = [&](LevelOutcome::Kind kind) {
     outcome.kind = kind;
     outcome.widths = incumbent_;
     outcome.value = incumbent_value_;
-    outcome.upper_bound = kind == LevelOutcome::Kind::optimal ? incumbent_value_ : std::max(upper_bound_, incumbent_value_);
+    outcome.upper_bound =
+        kind == LevelOutcome::Kind::optimal ? incumbent_value_ : std::max(upper_bound_, incumbent_value_);
     return outcome;
   };
-  const bool have_plan = std::isfinite(incumbent_value_);
-  if (have_plan && incumbent_value_ >= upper_bound_ - tolerance()) return finish(LevelOutcome::Kind::optimal);
-
-  // Thresholds between the bound and the best plan: the DP at a high threshold keeps few labels; if the
-  // optimum lies below it, lower the threshold. The last try uses the best known plan (or -infinity).
-  const double floor_value = have_plan ? incumbent_value_ : kMinusInfinity;
-  std::vector<double> thresholds;
-  if (have_plan) {
-    for (const double fraction : {0.02, 0.2}) {
-      thresholds.push_back(upper_bound_ - fraction * (upper_bound_ - floor_value));
-    }
+  if (std::isfinite(incumbent_value_) && incumbent_value_ >= upper_bound_ - tolerance()) {
+    return finish(LevelOutcome::Kind::optimal);
   }
-  thresholds.push_back(floor_value);
-  for (const double threshold : thresholds) {
-    if (!label_search(threshold)) break;
-    if (std::isfinite(incumbent_value_) && incumbent_value_ >= threshold - tolerance()) {
-      return finish(LevelOutcome::Kind::optimal);
-    }
-    if (threshold == floor_value) {
-      // Nothing at or above the best known plan: it is optimal, or (without a plan) none exists.
-      return std::isfinite(incumbent_value_) ? finish(LevelOutcome::Kind::optimal) : outcome;
-    }
+  build_envelope();
+  // Every plan at least as good as the best known one survives the search, so what it finds is optimal;
+  // without a known plan the search runs unbounded and finding nothing proves infeasibility.
+  const double threshold = std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity;
+  if (label_search(threshold)) {
+    return std::isfinite(incumbent_value_) ? finish(LevelOutcome::Kind::optimal) : outcome;
   }
   // The deadline passed.
   if (!std::isfinite(incumbent_value_)) {
