@@ -297,7 +297,8 @@ void LevelSolver::line_search(std::size_t b) {
     if (!(t > left.lambda && t < right.lambda)) return;
     const Point middle = evaluate(t);
     const double tangent = left.dual + left.slope * (t - left.lambda);
-    if (middle.dual >= tangent - tolerance()) return;  // the two tangents meet on the dual: minimum
+    // The dual is convex, so it lies on or above its tangents; touching them where they meet is the minimum.
+    if (middle.dual <= tangent + tolerance()) return;
     (middle.slope < 0.0 ? left : right) = middle;
   }
 }
