@@ -55,8 +55,6 @@ class LevelSolver {
   void consider(const std::vector<std::int64_t>& path);
   // Local search from `path` (repair if over budget, then single and paired width moves).
   void improve(const std::vector<std::int64_t>& path);
-  double excess(const std::vector<std::int64_t>& path) const;
-  bool admissible(const std::vector<int>& nodes, std::size_t stage) const;
   void search_multipliers();
   void build_envelope();
   void line_search(std::size_t b);
@@ -324,27 +322,111 @@ void LevelSolver::build_envelope() {
     std::vector<double> lambda(lambda_);
     for (double& price : lambda) price *= factor;
     Relaxation relaxation = factor == 1.0 ? best_relaxation_ : relax(lambda);
-    if (factor != 1.0) improve(relaxation.path);
+    if (factor != 1.0) consider(relaxation.path);
     envelope_.push_back(std::move(relaxation));
   }
 }
 
-double LevelSolver::excess(const std::vector<std::int64_t>& path) const {
-  const std::vector<std::int64_t> cost = model_.cost_of(path);
-  double over = 0.0;
-  for (const Budget& budget : budgets_) {
-    if (cost[budget.resource] > budget.limit) {
-      over += static_cast<double>(cost[budget.resource] - budget.limit) / std::max(1.0, budget.capacity);
+// Local search on node indices with costs updated incrementally: a width change at stage s only changes
+// the transitions into s and into s + 1.
+class LocalSearch {
+ public:
+  LocalSearch(const std::vector<Stage>& stages, const std::vector<Budget>& budgets, std::int64_t inputs,
+              std::vector<int> nodes)
+      : stages_(stages), budgets_(budgets), inputs_(inputs), nodes_(std::move(nodes)), cost_(budgets.size(), 0) {
+    for (std::size_t s = 0; s < stages_.size(); ++s) {
+      value_ += stages_[s].group->value[width(s)];
+      for (std::size_t t = 0; t < budgets_.size(); ++t) cost_[t] = saturating_add(cost_[t], edge(s, t));
     }
   }
-  return over;
-}
 
-bool LevelSolver::admissible(const std::vector<int>& nodes, std::size_t stage) const {
-  if (nodes[stage] < 0 || nodes[stage] >= static_cast<int>(stages_[stage].width.size())) return false;
-  if (stage > 0 && nodes[stage - 1] > stages_[stage].last_predecessor[nodes[stage]]) return false;
-  return stage + 1 >= stages_.size() || nodes[stage] <= stages_[stage + 1].last_predecessor[nodes[stage + 1]];
-}
+  const std::vector<int>& nodes() const { return nodes_; }
+  double value() const { return value_; }
+  double excess() const { return excess_of(cost_); }
+
+  // Moves stage `up` one width wider and stage `down` one narrower (either may be -1 for none); returns
+  // whether the widths stay admissible, filling the resulting value and costs.
+  bool try_move(int up, int down, double& value, std::vector<std::int64_t>& cost) {
+    if (!shift(up, +1)) return false;
+    if (!shift(down, -1)) {
+      shift(up, -1);
+      return false;
+    }
+    const bool ok = (up < 0 || admissible(up)) && (down < 0 || admissible(down));
+    value = value_;
+    cost = cost_;
+    if (ok) {
+      // Undo into the outputs the transitions around the moved stages.
+      touched_.clear();
+      for (int stage : {up, down}) {
+        if (stage < 0) continue;
+        touched_.push_back(stage);
+        if (stage + 1 < static_cast<int>(stages_.size())) touched_.push_back(stage + 1);
+      }
+      std::sort(touched_.begin(), touched_.end());
+      touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+      for (int stage : touched_) {
+        for (std::size_t t = 0; t < budgets_.size(); ++t) cost[t] += edge(stage, t);
+      }
+      for (int stage : {up, down}) {
+        if (stage >= 0) value += stages_[stage].group->value[width(stage)];
+      }
+    }
+    shift(down, +1);
+    shift(up, -1);
+    if (!ok) return false;
+    for (int stage : touched_) {
+      for (std::size_t t = 0; t < budgets_.size(); ++t) cost[t] -= edge(stage, t);
+    }
+    for (int stage : {up, down}) {
+      if (stage >= 0) value -= stages_[stage].group->value[width(stage)];
+    }
+    return true;
+  }
+
+  void apply(int up, int down, double value, const std::vector<std::int64_t>& cost) {
+    shift(up, +1);
+    shift(down, -1);
+    value_ = value;
+    cost_ = cost;
+  }
+
+  double excess_of(const std::vector<std::int64_t>& cost) const {
+    double over = 0.0;
+    for (std::size_t t = 0; t < budgets_.size(); ++t) {
+      if (cost[t] > budgets_[t].limit) {
+        over += static_cast<double>(cost[t] - budgets_[t].limit) / std::max(1.0, budgets_[t].capacity);
+      }
+    }
+    return over;
+  }
+
+ private:
+  std::int64_t width(std::size_t s) const { return stages_[s].width[nodes_[s]]; }
+  std::int64_t edge(std::size_t s, std::size_t t) const {
+    const std::int64_t k_in = s == 0 ? inputs_ : width(s - 1);
+    return stages_[s].group->cost[budgets_[t].resource].edge(k_in, width(s));
+  }
+  bool shift(int stage, int by) {
+    if (stage < 0) return true;
+    const int moved = nodes_[stage] + by;
+    if (moved < 0 || moved >= static_cast<int>(stages_[stage].width.size())) return false;
+    nodes_[stage] = moved;
+    return true;
+  }
+  bool admissible(std::size_t stage) const {
+    if (stage > 0 && nodes_[stage - 1] > stages_[stage].last_predecessor[nodes_[stage]]) return false;
+    return stage + 1 >= stages_.size() || nodes_[stage] <= stages_[stage + 1].last_predecessor[nodes_[stage + 1]];
+  }
+
+  const std::vector<Stage>& stages_;
+  const std::vector<Budget>& budgets_;
+  std::int64_t inputs_;
+  std::vector<int> nodes_;
+  double value_ = 0.0;
+  std::vector<std::int64_t> cost_;
+  std::vector<int> touched_;
+};
 
 void LevelSolver::improve(const std::vector<std::int64_t>& path) {
   if (path.size() != stages_.size()) return;
@@ -352,70 +434,55 @@ void LevelSolver::improve(const std::vector<std::int64_t>& path) {
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     const auto& width = stages_[s].width;
     nodes[s] = static_cast<int>(std::lower_bound(width.begin(), width.end(), path[s]) - width.begin());
+    if (nodes[s] >= static_cast<int>(width.size())) return;
   }
-  auto widths_of = [&](const std::vector<int>& at) {
-    std::vector<std::int64_t> widths(at.size());
-    for (std::size_t s = 0; s < at.size(); ++s) widths[s] = stages_[s].width[at[s]];
-    return widths;
-  };
+  LocalSearch search(stages_, budgets_, model_.inputs, std::move(nodes));
+  const int stage_count = static_cast<int>(stages_.size());
+  double value = 0.0;
+  std::vector<std::int64_t> cost;
   // Repair: narrow the group that sheds the most excess per importance lost until every budget holds.
-  double over = excess(widths_of(nodes));
-  while (over > 0.0) {
+  for (double over = search.excess(); over > 0.0; over = search.excess()) {
     if (deadline_.passed()) return;
     int best_stage = -1;
-    double best_ratio = -1.0, best_over = over;
-    for (std::size_t s = 0; s < stages_.size(); ++s) {
-      --nodes[s];
-      if (admissible(nodes, s)) {
-        const std::vector<std::int64_t> widths = widths_of(nodes);
-        const double shed = over - excess(widths);
-        const double lost = stages_[s].group->value[stages_[s].width[nodes[s] + 1]] -
-                            stages_[s].group->value[widths[s]];
-        const double ratio = shed / (lost + 1e-300);
-        if (shed > 0.0 && ratio > best_ratio) {
-          best_ratio = ratio;
-          best_stage = static_cast<int>(s);
-          best_over = over - shed;
-        }
+    double best_ratio = -1.0, best_value = 0.0;
+    std::vector<std::int64_t> best_cost;
+    for (int s = 0; s < stage_count; ++s) {
+      if (!search.try_move(-1, s, value, cost)) continue;
+      const double shed = over - search.excess_of(cost);
+      const double ratio = shed / (search.value() - value + 1e-300);
+      if (shed > 0.0 && ratio > best_ratio) {
+        best_ratio = ratio;
+        best_stage = s;
+        best_value = value;
+        best_cost = cost;
       }
-      ++nodes[s];
     }
     if (best_stage < 0) return;
-    --nodes[best_stage];
-    over = best_over;
+    search.apply(-1, best_stage, best_value, best_cost);
   }
   // Improve: the best move widening one group, or widening one while narrowing another, until none helps.
-  double value = model_.value_of(widths_of(nodes));
   for (int iteration = 0; iteration < 100000; ++iteration) {
     if (iteration % 16 == 15 && deadline_.passed()) break;
-    double best_value = value;
+    double best_value = search.value();
     int best_up = -1, best_down = -1;
-    for (std::size_t up = 0; up < stages_.size(); ++up) {
-      ++nodes[up];
-      if (admissible(nodes, up)) {
-        for (int down = -1; down < static_cast<int>(stages_.size()); ++down) {
-          if (down == static_cast<int>(up)) continue;
-          if (down >= 0) --nodes[down];
-          if (down < 0 || admissible(nodes, down)) {
-            const std::vector<std::int64_t> widths = widths_of(nodes);
-            const double candidate = model_.value_of(widths);
-            if (candidate > best_value && excess(widths) == 0.0) {
-              best_value = candidate;
-              best_up = static_cast<int>(up);
-              best_down = down;
-            }
-          }
-          if (down >= 0) ++nodes[down];
+    std::vector<std::int64_t> best_cost;
+    for (int up = 0; up < stage_count; ++up) {
+      for (int down = -1; down < stage_count; ++down) {
+        if (down == up || !search.try_move(up, down, value, cost)) continue;
+        if (value > best_value && search.excess_of(cost) == 0.0) {
+          best_value = value;
+          best_up = up;
+          best_down = down;
+          best_cost = cost;
         }
       }
-      --nodes[up];
     }
     if (best_up < 0) break;
-    ++nodes[best_up];
-    if (best_down >= 0) --nodes[best_down];
-    value = best_value;
+    search.apply(best_up, best_down, best_value, best_cost);
   }
-  consider(widths_of(nodes));
+  std::vector<std::int64_t> widths(stages_.size());
+  for (std::size_t s = 0; s < stages_.size(); ++s) widths[s] = stages_[s].width[search.nodes()[s]];
+  consider(widths);
 }
 
 bool LevelSolver::label_search(double threshold) {
