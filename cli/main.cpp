@@ -1,0 +1,85 @@
+// `reds`: the command-line front end of the planner. `reds --help` lists the commands.
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "commands.h"
+
+namespace {
+
+using reds::cli::Command;
+using reds::cli::CommandLine;
+using reds::cli::Streams;
+
+const Command* find_command(const std::string& name) {
+  const std::vector<Command>& all = reds::cli::commands();
+  const auto found = std::find_if(all.begin(), all.end(), [&](const Command& command) { return command.name == name; });
+  return found == all.end() ? nullptr : &*found;
+}
+
+std::string describe_commands() {
+  std::vector<std::pair<std::string, std::string>> lines;
+  for (const Command& command : reds::cli::commands()) lines.emplace_back(command.name, command.summary);
+  lines.emplace_back("help", "show this help, or a command's help: reds help COMMAND");
+  std::size_t name_width = 0;
+  for (const auto& [name, summary] : lines) name_width = std::max(name_width, name.size());
+
+  std::string text = "Exact nested subnetwork planning (plan contract v1).\n\nCommands:";
+  for (const auto& [name, summary] : lines)
+    text += "\n  " + name + std::string(name_width + 2 - name.size(), ' ') + summary;
+  return text;
+}
+
+int usage_error(const CommandLine& command_line, Streams streams, const std::string& message) {
+  command_line.print_error(streams.err, message);
+  command_line.print_help(streams.err);
+  return reds::cli::kExitUsageError;
+}
+
+int run_reds(const std::vector<std::string>& args, Streams streams) {
+  CommandLine command_line("reds", "reds COMMAND [ARGS...]", describe_commands());
+  command_line.add_options()("version", "print the version and exit");
+
+  if (!args.empty() && args[0] == "help") {
+    if (args.size() == 1) {
+      command_line.print_help(streams.out);
+      return reds::cli::kExitSuccess;
+    }
+    const Command* command = find_command(args[1]);
+    if (!command) return usage_error(command_line, streams, "unknown command '" + args[1] + "'");
+    if (args.size() > 2) return usage_error(command_line, streams, "help takes one COMMAND");
+    return command->run({"--help"}, streams);
+  }
+  if (!args.empty() && !args[0].starts_with('-')) {
+    const Command* command = find_command(args[0]);
+    if (!command) return usage_error(command_line, streams, "unknown command '" + args[0] + "'");
+    return command->run(std::vector<std::string>(args.begin() + 1, args.end()), streams);
+  }
+
+  // No command: only the global options remain.
+  const auto options = command_line.parse(args, streams.err);
+  if (!options) return reds::cli::kExitUsageError;
+  if (options->count("help")) {
+    command_line.print_help(streams.out);
+    return reds::cli::kExitSuccess;
+  }
+  if (options->count("version")) {
+    streams.out << "reds " << REDS_VERSION << '\n';
+    return reds::cli::kExitSuccess;
+  }
+  return usage_error(command_line, streams, "missing COMMAND");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_reds(std::vector<std::string>(argv + 1, argv + argc), Streams{std::cin, std::cout, std::cerr});
+  } catch (const std::exception& error) {
+    std::cerr << "reds: internal error: " << error.what() << '\n';
+    return reds::cli::kExitFailure;
+  }
+}

@@ -1,0 +1,369 @@
+// The `reds` command, run as a separate process: exit statuses, what goes to standard output and what to
+// standard error. The binary is $REDS_BIN_DIR/reds (set by tests/CMakeLists.txt).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "reds/json.h"
+#include "support/brute_force.h"
+
+extern char** environ;
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// DS-CNN L's full-network MACs as the REDS paper's reference reports them (section 9).
+constexpr std::int64_t kDsCnnLMacs = 28'327'812;
+
+// A chain of three dense layers, the head not prunable; two MAC levels, one relative and one absolute.
+constexpr const char* kSmallRequest = R"({
+  "network": {
+    "name": "small",
+    "inputs": 4,
+    "layers": [
+      {"name": "fc1", "units": 4, "importance": [0.1, 0.9, 0.4, 0.2], "cost": {"macs": {"unit_input": 1}}},
+      {"name": "fc2", "units": 3, "importance": [0.3, 0.5, 0.1], "min_units": 2,
+       "cost": {"macs": {"unit_input": 1}, "params": {"unit_input": 1, "unit": 1}}},
+      {"name": "head", "units": 2, "importance": [1, 1], "prunable": false,
+       "cost": {"macs": {"unit_input": 1}, "params": {"unit_input": 1, "unit": 1}}}
+    ]
+  },
+  "levels": [{"macs": {"fraction": 0.5}}, {"macs": {"max": 30}}]
+})";
+
+struct Outcome {
+  int exit_status = -1;  // -1 when the process did not exit normally (killed by a signal)
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  file << text;
+}
+
+std::size_t count_lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin_dir = std::getenv("REDS_BIN_DIR");
+    ASSERT_NE(bin_dir, nullptr) << "REDS_BIN_DIR is not set (run the tests with ctest)";
+    reds_ = fs::path(bin_dir) / "reds";
+    ASSERT_TRUE(fs::exists(reds_)) << reds_ << " does not exist";
+    std::string pattern = (fs::temp_directory_path() / "reds_cli_test_XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    scratch_ = pattern;
+  }
+
+  void TearDown() override {
+    if (!scratch_.empty()) fs::remove_all(scratch_);
+  }
+
+  fs::path scratch_file(const std::string& name, const std::string& text) {
+    const fs::path path = scratch_ / name;
+    write_file(path, text);
+    return path;
+  }
+
+  // Runs `reds args...` with `input` on its standard input; standard output and error go to files, so
+  // neither can block the other and both are captured whole.
+  Outcome run(const std::vector<std::string>& args, const std::string& input = "") {
+    const fs::path in = scratch_file("stdin", input);
+    const fs::path out = scratch_ / "stdout";
+    const fs::path err = scratch_ / "stderr";
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, in.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<std::string> words = {reds_.string()};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+
+    Outcome result;
+    pid_t pid = 0;
+    const int spawned = posix_spawn(&pid, reds_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+      ADD_FAILURE() << "posix_spawn failed with error " << spawned;
+      return result;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) {
+      ADD_FAILURE() << "waitpid failed";
+      return result;
+    }
+    if (WIFEXITED(status)) result.exit_status = WEXITSTATUS(status);
+    result.out = read_file(out);
+    result.err = read_file(err);
+    return result;
+  }
+
+  fs::path reds_;
+  fs::path scratch_;
+};
+
+// Everything the contract's response promises for kSmallRequest, checked against the brute-force oracle.
+void expect_small_response(const std::string& out) {
+  const json response = json::parse(out, nullptr, false);
+  ASSERT_FALSE(response.is_discarded()) << out;
+  const reds::Result<reds::PlanRequest> request = reds::parse_plan_request(kSmallRequest);
+  ASSERT_TRUE(request.ok()) << request.error().message;
+  const reds::test::BruteForce oracle(request.value());
+  const std::vector<reds::test::LevelOptimum> optimum = oracle.solve(reds::Strategy::bottom_up);
+  const std::vector<reds::Layer>& layers = request.value().network.layers;
+
+  EXPECT_EQ(response.at("status"), "optimal");
+  EXPECT_EQ(response.at("strategy"), "bottom_up");
+  EXPECT_TRUE(response.at("solve_seconds").is_number());
+  EXPECT_EQ(response.at("full").at("cost").get<reds::test::Costs>(), oracle.full_cost());
+  EXPECT_NEAR(response.at("full").at("importance").get<double>(), oracle.full_importance(), 1e-9);
+  const std::vector<reds::test::Widths> order = reds::test::expected_order(request.value().network);
+  for (std::size_t l = 0; l < layers.size(); ++l)
+    EXPECT_EQ(response.at("order").at(layers[l].name).get<reds::test::Widths>(), order[l]) << layers[l].name;
+
+  const json& levels = response.at("levels");
+  ASSERT_EQ(levels.size(), optimum.size());
+  for (std::size_t j = 0; j < levels.size(); ++j) {
+    SCOPED_TRACE("level " + std::to_string(j));
+    const json& level = levels[j];
+    ASSERT_TRUE(optimum[j].feasible);
+    EXPECT_EQ(level.at("status"), "optimal");
+    EXPECT_EQ(level.at("limits").get<reds::test::Costs>(), oracle.limits(j));
+    reds::test::Widths widths;
+    for (const reds::Layer& layer : layers) widths.push_back(level.at("widths").at(layer.name).get<std::int64_t>());
+    EXPECT_TRUE(oracle.allowed(widths));
+    EXPECT_EQ(level.at("cost").get<reds::test::Costs>(), oracle.cost(widths));
+    EXPECT_TRUE(oracle.within_budget(j, oracle.cost(widths)));
+    EXPECT_NEAR(level.at("importance").get<double>(), oracle.importance(widths), 1e-9);
+    EXPECT_NEAR(level.at("importance").get<double>(), optimum[j].importance, 1e-9);
+    EXPECT_GE(level.at("upper_bound").get<double>(), level.at("importance").get<double>() - 1e-9);
+    EXPECT_TRUE(level.at("gap").is_number());
+  }
+}
+
+TEST_F(CliTest, PlansARequestFromAFile) {
+  const Outcome result = run({"plan", scratch_file("request.json", kSmallRequest).string()});
+  EXPECT_EQ(result.exit_status, 0);
+  EXPECT_EQ(result.err, "");
+  EXPECT_GT(count_lines(result.out), 1u) << "the default output is indented";
+  expect_small_response(result.out);
+}
+
+TEST_F(CliTest, PlansARequestFromStandardInput) {
+  const Outcome result = run({"plan", "-"}, kSmallRequest);
+  EXPECT_EQ(result.exit_status, 0);
+  EXPECT_EQ(result.err, "");
+  expect_small_response(result.out);
+}
+
+TEST_F(CliTest, CompactPrintsOneLine) {
+  const Outcome result = run({"plan", "--compact", "-"}, kSmallRequest);
+  EXPECT_EQ(result.exit_status, 0);
+  EXPECT_EQ(result.err, "");
+  EXPECT_EQ(count_lines(result.out), 1u);
+  EXPECT_EQ(result.out.back(), '\n');
+  expect_small_response(result.out);
+}
+
+// An input error: status 2, nothing on standard output, one line on standard error naming the problem.
+void expect_input_error(const Outcome& result, const std::string& mention) {
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(count_lines(result.err), 1u) << result.err;
+  EXPECT_EQ(result.err.rfind("reds plan: ", 0), 0u) << result.err;
+  EXPECT_NE(result.err.find(mention), std::string::npos) << "'" << mention << "' not in: " << result.err;
+}
+
+TEST_F(CliTest, MalformedJsonIsAnInputError) {
+  expect_input_error(run({"plan", "-"}, R"({"network": {"inputs": 4,)"), "invalid_argument");
+}
+
+TEST_F(CliTest, EmptyInputIsAnInputError) { expect_input_error(run({"plan", "-"}), "invalid_argument"); }
+
+TEST_F(CliTest, FieldErrorNamesItsJsonPointer) {
+  json request = json::parse(kSmallRequest);
+  request["network"]["layers"][2]["importance"] = {1.0};  // head has 2 units
+  const Outcome result = run({"plan", scratch_file("request.json", request.dump()).string()});
+  expect_input_error(result, "invalid_argument at /network/layers/2/importance: ");
+}
+
+TEST_F(CliTest, UnknownFieldIsNamed) {
+  json request = json::parse(kSmallRequest);
+  request["network"]["layers"][0]["min_unit"] = 2;
+  expect_input_error(run({"plan", "-"}, request.dump()), "min_unit");
+}
+
+TEST_F(CliTest, MissingFileIsAnInputError) {
+  const std::string missing = (scratch_ / "does-not-exist.json").string();
+  expect_input_error(run({"plan", missing}), missing);
+}
+
+TEST_F(CliTest, DirectoryIsAnInputError) { expect_input_error(run({"plan", scratch_.string()}), scratch_.string()); }
+
+TEST_F(CliTest, PlanWithoutFileIsAUsageError) {
+  const Outcome result = run({"plan"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("Usage: reds plan"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, ExampleListNamesEveryArchitecture) {
+  const Outcome list = run({"example", "--list"});
+  ASSERT_EQ(list.exit_status, 0);
+  EXPECT_EQ(list.err, "");
+  std::vector<std::string> names;
+  std::istringstream lines(list.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::string name;
+    std::string description;
+    std::istringstream(line) >> name >> description;
+    EXPECT_FALSE(description.empty()) << "no description in: " << line;
+    names.push_back(name);
+  }
+  EXPECT_NE(std::find(names.begin(), names.end(), "ds_cnn_l"), names.end()) << list.out;
+  EXPECT_GE(names.size(), 2u) << list.out;
+
+  for (const std::string& name : names) {
+    const Outcome example = run({"example", name});
+    EXPECT_EQ(example.exit_status, 0) << name << ": " << example.err;
+    const reds::Result<reds::PlanRequest> request = reds::parse_plan_request(example.out);
+    EXPECT_TRUE(request.ok()) << name << ": " << (request.ok() ? "" : request.error().message);
+  }
+}
+
+TEST_F(CliTest, ExamplePipedIntoPlanMeetsEveryLevel) {
+  const Outcome example = run({"example", "ds_cnn_l"});
+  ASSERT_EQ(example.exit_status, 0) << example.err;
+  EXPECT_EQ(example.err, "");
+  const Outcome plan = run({"plan", "-"}, example.out);
+  ASSERT_EQ(plan.exit_status, 0) << plan.err;
+  EXPECT_EQ(plan.err, "");
+
+  const json response = json::parse(plan.out);
+  EXPECT_EQ(response.at("full").at("cost").at("macs"), kDsCnnLMacs);
+  const std::vector<double> fractions = {0.25, 0.5, 0.75};
+  const json& levels = response.at("levels");
+  ASSERT_EQ(levels.size(), fractions.size());
+  for (std::size_t j = 0; j < levels.size(); ++j) {
+    SCOPED_TRACE("level " + std::to_string(j));
+    const json& level = levels[j];
+    EXPECT_TRUE(level.at("status") == "optimal" || level.at("status") == "feasible") << level.at("status");
+    const auto limit = level.at("limits").at("macs").get<std::int64_t>();
+    EXPECT_EQ(limit, static_cast<std::int64_t>(std::floor(fractions[j] * static_cast<double>(kDsCnnLMacs))));
+    EXPECT_LE(level.at("cost").at("macs").get<std::int64_t>(), limit);
+  }
+}
+
+TEST_F(CliTest, ExampleOptionsShapeTheRequest) {
+  const Outcome example = run({"example", "ds_cnn_l", "--block", "8", "--fractions", "0.3,0.6"});
+  ASSERT_EQ(example.exit_status, 0) << example.err;
+  const json request = json::parse(example.out);
+  EXPECT_EQ(request.at("levels").size(), 2u);
+  EXPECT_EQ(request.at("levels")[1].at("macs").at("fraction"), 0.6);
+  for (const json& layer : request.at("network").at("layers")) {
+    if (layer.value("prunable", true) && !layer.value("tied", false)) {
+      EXPECT_EQ(layer.value("block", 1), 8) << layer.at("name");
+    }
+  }
+}
+
+TEST_F(CliTest, ExampleRejectsBadFractions) {
+  const Outcome result = run({"example", "ds_cnn_l", "--fractions", "0.25,half"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("half"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, UnknownArchitectureListsTheValidNames) {
+  const Outcome result = run({"example", "resnet_9000"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("resnet_9000"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("ds_cnn_l"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, UnknownCommandIsAUsageError) {
+  const Outcome result = run({"frobnicate"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("unknown command 'frobnicate'"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("Usage: reds"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, UnknownOptionIsAUsageError) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--frobnicate"}, {"plan", "--frobnicate", "-"}, {"example", "--frobnicate"}}) {
+    const Outcome result = run(args);
+    EXPECT_EQ(result.exit_status, 2) << args[0];
+    EXPECT_EQ(result.out, "") << args[0];
+    EXPECT_NE(result.err.find("frobnicate"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("Usage: reds"), std::string::npos) << result.err;
+  }
+}
+
+TEST_F(CliTest, NoArgumentsIsAUsageError) {
+  const Outcome result = run({});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_NE(result.err.find("Usage: reds"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, HelpListsTheCommands) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"}, {"help"}, {"-h"}}) {
+    const Outcome result = run(args);
+    EXPECT_EQ(result.exit_status, 0) << args[0];
+    EXPECT_EQ(result.err, "");
+    EXPECT_NE(result.out.find("plan"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("example"), std::string::npos) << result.out;
+  }
+}
+
+TEST_F(CliTest, CommandHelpShowsItsOptions) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"plan", "--help"}, {"help", "plan"}}) {
+    const Outcome result = run(args);
+    EXPECT_EQ(result.exit_status, 0) << args[0];
+    EXPECT_EQ(result.err, "");
+    EXPECT_NE(result.out.find("Usage: reds plan"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("--compact"), std::string::npos) << result.out;
+  }
+  const Outcome example = run({"example", "--help"});
+  EXPECT_EQ(example.exit_status, 0);
+  EXPECT_NE(example.out.find("--min-width-fraction"), std::string::npos) << example.out;
+}
+
+TEST_F(CliTest, VersionPrintsTheProjectVersion) {
+  const Outcome result = run({"--version"});
+  EXPECT_EQ(result.exit_status, 0);
+  EXPECT_EQ(result.err, "");
+  EXPECT_TRUE(std::regex_match(result.out, std::regex("reds [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << result.out;
+}
+
+}  // namespace
