@@ -256,10 +256,12 @@ void LevelSolver::line_search(std::size_t b) {
   struct Point {
     double lambda, dual, slope;
   };
-  auto evaluate = [&](double t) {
+  // The dual at lambda_b = t, or nothing when the relaxation is numerically meaningless (huge prices).
+  auto evaluate = [&](double t) -> std::optional<Point> {
     std::vector<double> lambda = lambda_;
     lambda[b] = t;
     Relaxation relaxation = relax(lambda);
+    if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return std::nullopt;
     consider(relaxation.path);
     const double used = static_cast<double>(model_.cost_of(relaxation.path)[budget.resource]);
     const Point point{t, relaxation.dual, budget.capacity - used};
@@ -270,18 +272,24 @@ void LevelSolver::line_search(std::size_t b) {
     }
     return point;
   };
-  Point current = evaluate(lambda_[b]);
+  const std::optional<Point> start = evaluate(lambda_[b]);
+  if (!start) return;
+  const Point current = *start;
   Point left = current, right = current;
   if (current.slope >= 0.0) {
     if (current.lambda == 0.0) return;
-    left = evaluate(0.0);
+    const std::optional<Point> at_zero = evaluate(0.0);
+    if (!at_zero) return;
+    left = *at_zero;
     if (left.slope >= 0.0) return;
   } else {
     // Grow lambda until the maximising path fits the budget; start from the path's value per unit cost.
     const double used = budget.capacity - current.slope;
     double t = std::max({current.lambda * 2.0, std::abs(current.dual) / used, 1e-300});
     for (int attempt = 0;; ++attempt) {
-      right = evaluate(t);
+      const std::optional<Point> point = evaluate(t);
+      if (!point) return;
+      right = *point;
       if (right.slope >= 0.0) break;
       left = right;
       if (attempt == 200 || deadline_.passed()) return;
@@ -293,7 +301,9 @@ void LevelSolver::line_search(std::size_t b) {
     const double t = (right.dual - left.dual + left.slope * left.lambda - right.slope * right.lambda) /
                      (left.slope - right.slope);
     if (!(t > left.lambda && t < right.lambda)) return;
-    const Point middle = evaluate(t);
+    const std::optional<Point> evaluated = evaluate(t);
+    if (!evaluated) return;
+    const Point middle = *evaluated;
     const double tangent = left.dual + left.slope * (t - left.lambda);
     // The dual is convex, so it lies on or above its tangents; touching them where they meet is the minimum.
     if (middle.dual <= tangent + tolerance()) return;

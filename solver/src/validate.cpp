@@ -179,6 +179,15 @@ std::optional<Error> validate_network(const Network& network) {
   for (std::size_t index = 0; index < network.layers.size(); ++index) {
     if (auto error = validate_layer(network, index, index_of_name)) return error;
   }
+  // Plan importances are sums of unit importances; they must stay finite doubles.
+  double total_importance = 0.0;
+  for (const Layer& layer : network.layers) {
+    for (const double importance : layer.importance) total_importance += importance;
+  }
+  if (!std::isfinite(total_importance)) {
+    return error_at(field.key("layers"),
+                    "the importances of all layers sum to more than the largest double; scale them down");
+  }
   return std::nullopt;
 }
 

@@ -100,6 +100,12 @@ TEST(Validate, ImportanceNonNegative) {
                  "/network/layers/0/importance/1");
 }
 
+TEST(Validate, ImportanceSumFinite) {
+  PlanRequest request = valid_request();
+  request.network.layers[0].importance = {1e308, 1e308, 1e308};
+  expect_invalid(request, "sum to more than the largest double", "/network/layers");
+}
+
 TEST(Validate, ImportanceFinite) {
   PlanRequest request = valid_request();
   request.network.layers[2].importance[0] = std::numeric_limits<double>::quiet_NaN();
