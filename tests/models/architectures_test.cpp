@@ -292,9 +292,9 @@ TEST(Architectures, MinUnitsAndBlockApplyToPrunableLayers) {
   }
 }
 
-TEST(Architectures, DefaultMinWidthIsAnEighth) {
+TEST(Architectures, DefaultMinWidthIsAQuarter) {
   const Network network = build("dnn_s");
-  EXPECT_EQ(network.layers[0].min_units, 18);  // ceil(144 / 8)
+  EXPECT_EQ(network.layers[0].min_units, 36);  // ceil(144 / 4)
   EXPECT_EQ(network.layers[0].block, 1);
 }
 
