@@ -46,8 +46,7 @@ std::optional<po::variables_map> CommandLine::parse(const std::vector<std::strin
     po::store(po::command_line_parser(args).options(all).positional(positional_).run(), values);
     po::notify(values);
   } catch (const po::error& error) {
-    print_error(err, error.what());
-    print_help(err);
+    usage_error(err, error.what());
     return std::nullopt;
   }
   return values;
@@ -61,11 +60,29 @@ void CommandLine::print_error(std::ostream& err, const std::string& message) con
   err << name_ << ": " << message << '\n';
 }
 
+int CommandLine::usage_error(std::ostream& err, const std::string& message) const {
+  print_error(err, message);
+  print_help(err);
+  return kExitUsageError;
+}
+
 int CommandLine::report(std::ostream& err, const Error& error) const {
   err << name_ << ": " << to_string(error.code);
   if (!error.path.empty()) err << " at " << error.path;
   err << ": " << error.message << '\n';
   return exit_status(error.code);
+}
+
+std::string two_columns(const std::vector<std::pair<std::string, std::string>>& rows,
+                        const std::string& indent) {
+  std::size_t name_width = 0;
+  for (const auto& [name, text] : rows) name_width = std::max(name_width, name.size());
+  std::string table;
+  for (const auto& [name, text] : rows) {
+    if (!table.empty()) table += '\n';
+    table += indent + name + std::string(name_width + 2 - name.size(), ' ') + text;
+  }
+  return table;
 }
 
 namespace {
@@ -86,13 +103,16 @@ Result<std::string> read_input(const std::string& path, std::istream& in) {
     if (in.bad()) return invalid_argument("cannot read standard input");
     return text;
   }
+  const auto unreadable = [&] {
+    return invalid_argument("cannot read '" + path + "': " + std::strerror(errno));
+  };
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) return invalid_argument("cannot read '" + path + "': " + std::strerror(errno));
+  if (!file) return unreadable();
   std::string text;
   char buffer[1 << 16];
   std::size_t count = 0;
   while ((count = std::fread(buffer, 1, sizeof buffer, file.get())) > 0) text.append(buffer, count);
-  if (std::ferror(file.get())) return invalid_argument("cannot read '" + path + "': " + std::strerror(errno));
+  if (std::ferror(file.get())) return unreadable();
   return text;
 }
 
@@ -112,7 +132,8 @@ Result<std::vector<double>> parse_fractions(const std::string& text) {
     double fraction = 0.0;
     const auto [stop, error] = std::from_chars(word.data(), word.data() + word.size(), fraction);
     if (word.empty() || error != std::errc() || stop != word.data() + word.size())
-      return invalid_argument("--fractions: '" + std::string(word) + "' is not a number (e.g. 0.25,0.5,0.75)");
+      return invalid_argument("--fractions: '" + std::string(word) +
+                              "' is not a number (e.g. 0.25,0.5,0.75)");
     fractions.push_back(fraction);
     if (end == text.size()) return fractions;
     begin = end + 1;
@@ -133,26 +154,20 @@ bool is_architecture(const std::string& name) {
 }
 
 int list_architectures(const CommandLine& command_line, Streams streams) {
-  std::size_t name_width = 0;
+  std::vector<std::pair<std::string, std::string>> rows;
   for (const models::ArchitectureInfo& architecture : models::architectures())
-    name_width = std::max(name_width, architecture.name.size());
-  std::ostringstream list;
-  for (const models::ArchitectureInfo& architecture : models::architectures()) {
-    list << architecture.name << std::string(name_width + 2 - architecture.name.size(), ' ')
-         << architecture.description << '\n';
-  }
-  std::string text = list.str();
-  if (!text.empty()) text.pop_back();  // print_output() ends the last line
-  return print_output(command_line, streams, text);
+    rows.emplace_back(architecture.name, architecture.description);
+  return print_output(command_line, streams, two_columns(rows, ""));
 }
 
 }  // namespace
 
 int run_plan(const std::vector<std::string>& args, Streams streams) {
-  CommandLine command_line("reds plan", "reds plan [--compact] FILE|-",
-                           "Plans the nested subnetworks of a JSON request (plan contract v1) read from FILE,\n"
-                           "or from standard input when FILE is '-', and prints the JSON response.\n"
-                           "Invalid input: one line on standard error, nothing on standard output, exit 2.");
+  CommandLine command_line(
+      "reds plan", "reds plan [--compact] FILE|-",
+      "Plans the nested subnetworks of a JSON request (plan contract v1) read from FILE,\n"
+      "or from standard input when FILE is '-', and prints the JSON response.\n"
+      "Invalid input: one line on standard error, nothing on standard output, exit 2.");
   command_line.add_options()("compact", "print the response on one line instead of indented");
   command_line.add_positional("file", 1, po::value<std::string>());
   const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
@@ -162,9 +177,7 @@ int run_plan(const std::vector<std::string>& args, Streams streams) {
     return kExitSuccess;
   }
   if (!options->count("file")) {
-    command_line.print_error(streams.err, "missing the request FILE (or '-' for standard input)");
-    command_line.print_help(streams.err);
-    return kExitUsageError;
+    return command_line.usage_error(streams.err, "missing the request FILE (or '-' for standard input)");
   }
 
   const Result<std::string> text = read_input((*options)["file"].as<std::string>(), streams.in);
@@ -178,11 +191,12 @@ int run_plan(const std::vector<std::string>& args, Streams streams) {
 
 int run_example(const std::vector<std::string>& args, Streams streams) {
   const models::ExampleOptions defaults;
-  CommandLine command_line("reds example", "reds example [OPTIONS] NAME | reds example --list",
-                           "Prints the plan request (plan contract v1) of a bundled architecture: its layers\n"
-                           "with exact cost coefficients, stand-in importance and one budget level per MAC\n"
-                           "fraction. Pipe it into 'reds plan -'.");
-  command_line.add_options()                             //
+  CommandLine command_line(
+      "reds example", "reds example [OPTIONS] NAME | reds example --list",
+      "Prints the plan request (plan contract v1) of a bundled architecture: its layers\n"
+      "with exact cost coefficients, stand-in importance and one budget level per MAC\n"
+      "fraction. Pipe it into 'reds plan -'.");
+  command_line.add_options()                       //
       ("list", "list the architectures and exit")  //
       ("block", po::value<std::int64_t>()->value_name("N")->default_value(defaults.block),
        "prunable layers keep multiples of N units")  //
@@ -203,17 +217,15 @@ int run_example(const std::vector<std::string>& args, Streams streams) {
   const bool list = options->count("list") > 0;
   const bool named = options->count("name") > 0;
   if (list == named) {
-    command_line.print_error(streams.err, list ? "give either NAME or --list, not both"
-                                               : "missing the architecture NAME (or --list)");
-    command_line.print_help(streams.err);
-    return kExitUsageError;
+    return command_line.usage_error(streams.err, list ? "give either NAME or --list, not both"
+                                                      : "missing the architecture NAME (or --list)");
   }
   if (list) return list_architectures(command_line, streams);
 
   const std::string name = (*options)["name"].as<std::string>();
   if (!is_architecture(name)) {
-    return command_line.report(
-        streams.err, invalid_argument("unknown architecture '" + name + "'; valid names: " + architecture_names()));
+    return command_line.report(streams.err, invalid_argument("unknown architecture '" + name +
+                                                             "'; valid names: " + architecture_names()));
   }
   models::ExampleOptions example;
   example.block = (*options)["block"].as<std::int64_t>();

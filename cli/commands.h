@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reds/status.h"
@@ -46,6 +47,8 @@ class CommandLine {
   void print_help(std::ostream& out) const;
   // "reds plan: <message>" on one line.
   void print_error(std::ostream& err, const std::string& message) const;
+  // The message, then the help, on `err`; returns the exit status of a usage error.
+  int usage_error(std::ostream& err, const std::string& message) const;
   // "reds plan: invalid_argument at /network/inputs: <message>" on one line; returns the exit status.
   int report(std::ostream& err, const Error& error) const;
 
@@ -57,6 +60,10 @@ class CommandLine {
   boost::program_options::options_description positional_options_;
   boost::program_options::positional_options_description positional_;
 };
+
+// Rows of "name  text" with the texts aligned, each row prefixed by `indent`, joined by newlines.
+std::string two_columns(const std::vector<std::pair<std::string, std::string>>& rows,
+                        const std::string& indent);
 
 struct Command {
   const char* name;

@@ -16,27 +16,17 @@ using reds::cli::Streams;
 
 const Command* find_command(const std::string& name) {
   const std::vector<Command>& all = reds::cli::commands();
-  const auto found = std::find_if(all.begin(), all.end(), [&](const Command& command) { return command.name == name; });
+  const auto found =
+      std::find_if(all.begin(), all.end(), [&](const Command& command) { return command.name == name; });
   return found == all.end() ? nullptr : &*found;
 }
 
 std::string describe_commands() {
-  std::vector<std::pair<std::string, std::string>> lines;
-  for (const Command& command : reds::cli::commands()) lines.emplace_back(command.name, command.summary);
-  lines.emplace_back("help", "show this help, or a command's help: reds help COMMAND");
-  std::size_t name_width = 0;
-  for (const auto& [name, summary] : lines) name_width = std::max(name_width, name.size());
-
-  std::string text = "Exact nested subnetwork planning (plan contract v1).\n\nCommands:";
-  for (const auto& [name, summary] : lines)
-    text += "\n  " + name + std::string(name_width + 2 - name.size(), ' ') + summary;
-  return text;
-}
-
-int usage_error(const CommandLine& command_line, Streams streams, const std::string& message) {
-  command_line.print_error(streams.err, message);
-  command_line.print_help(streams.err);
-  return reds::cli::kExitUsageError;
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const Command& command : reds::cli::commands()) rows.emplace_back(command.name, command.summary);
+  rows.emplace_back("help", "show this help, or a command's help: reds help COMMAND");
+  return "Exact nested subnetwork planning (plan contract v1).\n\nCommands:\n" +
+         reds::cli::two_columns(rows, "  ");
 }
 
 int run_reds(const std::vector<std::string>& args, Streams streams) {
@@ -49,13 +39,13 @@ int run_reds(const std::vector<std::string>& args, Streams streams) {
       return reds::cli::kExitSuccess;
     }
     const Command* command = find_command(args[1]);
-    if (!command) return usage_error(command_line, streams, "unknown command '" + args[1] + "'");
-    if (args.size() > 2) return usage_error(command_line, streams, "help takes one COMMAND");
+    if (!command) return command_line.usage_error(streams.err, "unknown command '" + args[1] + "'");
+    if (args.size() > 2) return command_line.usage_error(streams.err, "help takes one COMMAND");
     return command->run({"--help"}, streams);
   }
   if (!args.empty() && !args[0].starts_with('-')) {
     const Command* command = find_command(args[0]);
-    if (!command) return usage_error(command_line, streams, "unknown command '" + args[0] + "'");
+    if (!command) return command_line.usage_error(streams.err, "unknown command '" + args[0] + "'");
     return command->run(std::vector<std::string>(args.begin() + 1, args.end()), streams);
   }
 
@@ -70,7 +60,7 @@ int run_reds(const std::vector<std::string>& args, Streams streams) {
     streams.out << "reds " << REDS_VERSION << '\n';
     return reds::cli::kExitSuccess;
   }
-  return usage_error(command_line, streams, "missing COMMAND");
+  return command_line.usage_error(streams.err, "missing COMMAND");
 }
 
 }  // namespace

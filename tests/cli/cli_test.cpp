@@ -1,6 +1,7 @@
 // The `reds` command, run as a separate process: exit statuses, what goes to standard output and what to
 // standard error. The binary is $REDS_BIN_DIR/reds (set by tests/CMakeLists.txt).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,8 +18,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "reds/json.h"
 #include "support/brute_force.h"
@@ -99,8 +98,10 @@ class CliTest : public ::testing::Test {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, in.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
     std::vector<std::string> words = {reds_.string()};
     words.insert(words.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -158,7 +159,8 @@ void expect_small_response(const std::string& out) {
     EXPECT_EQ(level.at("status"), "optimal");
     EXPECT_EQ(level.at("limits").get<reds::test::Costs>(), oracle.limits(j));
     reds::test::Widths widths;
-    for (const reds::Layer& layer : layers) widths.push_back(level.at("widths").at(layer.name).get<std::int64_t>());
+    for (const reds::Layer& layer : layers)
+      widths.push_back(level.at("widths").at(layer.name).get<std::int64_t>());
     EXPECT_TRUE(oracle.allowed(widths));
     EXPECT_EQ(level.at("cost").get<reds::test::Costs>(), oracle.cost(widths));
     EXPECT_TRUE(oracle.within_budget(j, oracle.cost(widths)));
@@ -226,7 +228,9 @@ TEST_F(CliTest, MissingFileIsAnInputError) {
   expect_input_error(run({"plan", missing}), missing);
 }
 
-TEST_F(CliTest, DirectoryIsAnInputError) { expect_input_error(run({"plan", scratch_.string()}), scratch_.string()); }
+TEST_F(CliTest, DirectoryIsAnInputError) {
+  expect_input_error(run({"plan", scratch_.string()}), scratch_.string());
+}
 
 TEST_F(CliTest, PlanWithoutFileIsAUsageError) {
   const Outcome result = run({"plan"});
@@ -319,8 +323,9 @@ TEST_F(CliTest, UnknownCommandIsAUsageError) {
 }
 
 TEST_F(CliTest, UnknownOptionIsAUsageError) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--frobnicate"}, {"plan", "--frobnicate", "-"}, {"example", "--frobnicate"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--frobnicate"},
+                                               {"plan", "--frobnicate", "-"},
+                                               {"example", "--frobnicate"}}) {
     const Outcome result = run(args);
     EXPECT_EQ(result.exit_status, 2) << args[0];
     EXPECT_EQ(result.out, "") << args[0];
@@ -347,7 +352,8 @@ TEST_F(CliTest, HelpListsTheCommands) {
 }
 
 TEST_F(CliTest, CommandHelpShowsItsOptions) {
-  for (const std::vector<std::string>& args : {std::vector<std::string>{"plan", "--help"}, {"help", "plan"}}) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"plan", "--help"}, {"help", "plan"}}) {
     const Outcome result = run(args);
     EXPECT_EQ(result.exit_status, 0) << args[0];
     EXPECT_EQ(result.err, "");
