@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <limits>
 #include <random>
 #include <string>
 #include <utility>
@@ -154,7 +153,7 @@ Limit random_limit(Random& random, std::int64_t target, std::int64_t full) {
 // Levels smallest first per precise rule 4: level j limits every resource level j+1 limits (so the limited
 // sets shrink), with a resolved limit no larger (so each resource's limits are drawn, then sorted). A
 // level's targets are the costs of a random width vector, so that most levels are feasible and bind; one
-// in eight goes below the cheapest width vector on one resource instead, infeasible on purpose.
+// in eight (roughly) goes below the cheapest width vector on one resource instead, infeasible on purpose.
 std::vector<Level> random_levels(Random& random, const Network& network) {
   PlanRequest unlimited;
   unlimited.network = network;
