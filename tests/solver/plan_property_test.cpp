@@ -253,6 +253,34 @@ INSTANTIATE_TEST_SUITE_P(WideImportanceRange, PlanSoakFinding,
                                   std::to_string(instance.param.seed);
                          });
 
+// A level out of reach through one resource while another resource, costed by another layer, is limited
+// too: a planner under development crashed on it (SIGSEGV in the dual line search).
+TEST(PlanEdgeCases, LevelInfeasibleThroughOneOfTwoResources) {
+  PlanRequest request;
+  request.network.name = "infeasible_params";
+  Layer first;
+  first.name = "first";
+  first.units = 2;
+  first.importance = {1, 1};
+  first.cost["params"].unit = 9;
+  Layer second;
+  second.name = "second";
+  second.units = 2;
+  second.importance = {1, 1};
+  second.cost["latency"].unit = 1;
+  request.network.layers = {first, second};
+  request.levels = {Level{{{"latency", Limit::of_max(2)}, {"params", Limit::of_max(8)}}},
+                    Level{{{"latency", Limit::of_max(4)}}}};
+  for (Strategy strategy : {Strategy::independent, Strategy::bottom_up, Strategy::top_down}) {
+    SCOPED_TRACE(to_string(strategy));
+    request.strategy = strategy;
+    const Result<PlanResult> plan = reds::plan(request);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    EXPECT_EQ(plan->levels[0].status, PlanStatus::infeasible);
+    expect_matches_oracle(request, *plan);
+  }
+}
+
 TEST(PlanJoint, IsRejectedAsNotSupported) {
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
     SCOPED_TRACE("random_plan_request(" + std::to_string(seed) + ")");
