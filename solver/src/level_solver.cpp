@@ -234,6 +234,8 @@ void LevelSolver::consider(const std::vector<std::int64_t>& path) {
   }
 }
 
+// Slack for comparing bounds computed in floating point with plan importances: far above the rounding of
+// the few hundred additions behind a bound, far below the contract's 1e-9 relative optimality.
 double LevelSolver::tolerance() const {
   double scale = 1.0 + std::abs(upper_bound_ == std::numeric_limits<double>::infinity() ? 0.0 : upper_bound_);
   double largest_price = 0.0;
@@ -245,7 +247,7 @@ double LevelSolver::tolerance() const {
   for (std::size_t t = 0; t < budgets_.size(); ++t) scale += lambda_[t] * budgets_[t].capacity;
   scale += largest_price;
   if (std::isfinite(incumbent_value_)) scale += std::abs(incumbent_value_);
-  return 1e-9 * scale;
+  return 1e-12 * scale;
 }
 
 // Minimises the dual along multiplier b: it is convex and piecewise linear in lambda_b, with slope

@@ -36,6 +36,9 @@ class Planner {
   // The level under its strategy's nesting, reusing the independent optimum when it already nests.
   LevelOutcome solve_nested(std::size_t level, LevelConstraints constraints) const;
   Result<LevelPlan> describe(std::size_t level, const LevelOutcome& outcome) const;
+  // bottom_up: each level's widths at least the last feasible level's below; top_down: at most the
+  // first feasible level's above, solving from the largest level down.
+  std::vector<LevelOutcome> nested_chain() const;
 
   const PlanRequest& request_;
   ChainModel model_;
@@ -94,7 +97,27 @@ Result<LevelPlan> Planner::describe(std::size_t level, const LevelOutcome& outco
   return plan;
 }
 
+std::vector<LevelOutcome> Planner::nested_chain() const {
+  const std::size_t level_count = request_.levels.size();
+  const bool bottom_up = request_.strategy == Strategy::bottom_up;
+  std::vector<LevelOutcome> outcomes(level_count);
+  const LevelOutcome* neighbour = nullptr;  // the last feasible level solved
+  for (std::size_t step = 0; step < level_count; ++step) {
+    const std::size_t j = bottom_up ? step : level_count - 1 - step;
+    LevelConstraints constraints = unnested(j);
+    if (neighbour != nullptr) (bottom_up ? constraints.min_width : constraints.max_width) = neighbour->widths;
+    outcomes[j] = solve_nested(j, std::move(constraints));
+    if (!outcomes[j].widths.empty()) neighbour = &outcomes[j];
+  }
+  return outcomes;
+}
+
 Result<PlanResult> Planner::run() {
+  if (request_.strategy == Strategy::joint) {
+    return invalid_argument(
+        "strategy \"joint\" is not supported yet; use \"bottom_up\", \"top_down\" or \"independent\"",
+        "/strategy");
+  }
   const std::map<std::string, std::int64_t> full_cost = full_network_cost(request_.network);
   for (const Level& level : request_.levels) {
     std::map<std::string, std::int64_t> limits;
@@ -110,37 +133,8 @@ Result<PlanResult> Planner::run() {
     independent_.push_back(detail::solve_level(model_, unnested(j), deadline_));
   }
 
-  std::vector<LevelOutcome> outcomes(level_count);
-  switch (request_.strategy) {
-    case Strategy::independent:
-      outcomes = independent_;
-      break;
-    case Strategy::bottom_up: {
-      const LevelOutcome* below = nullptr;  // the last feasible level so far
-      for (std::size_t j = 0; j < level_count; ++j) {
-        LevelConstraints constraints = unnested(j);
-        if (below != nullptr) constraints.min_width = below->widths;
-        outcomes[j] = solve_nested(j, std::move(constraints));
-        if (!outcomes[j].widths.empty()) below = &outcomes[j];
-      }
-      break;
-    }
-    case Strategy::top_down: {
-      const LevelOutcome* above = nullptr;
-      for (std::size_t j = level_count; j-- > 0;) {
-        LevelConstraints constraints = unnested(j);
-        if (above != nullptr) constraints.max_width = above->widths;
-        outcomes[j] = solve_nested(j, std::move(constraints));
-        if (!outcomes[j].widths.empty()) above = &outcomes[j];
-      }
-      break;
-    }
-    case Strategy::joint:
-      return invalid_argument(
-          "strategy \"joint\" is not supported yet; use \"bottom_up\", \"top_down\" or \"independent\"",
-          "/strategy");
-  }
-
+  const std::vector<LevelOutcome> outcomes =
+      request_.strategy == Strategy::independent ? independent_ : nested_chain();
   PlanResult result;
   result.strategy = request_.strategy;
   for (const Layer& layer : request_.network.layers) result.layer_names.push_back(layer.name);
