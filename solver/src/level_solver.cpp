@@ -30,8 +30,9 @@ struct Budget {
 
 class LevelSolver {
  public:
-  LevelSolver(const ChainModel& model, const LevelConstraints& constraints, const Deadline& deadline)
-      : model_(model), constraints_(constraints), deadline_(deadline) {}
+  LevelSolver(const ChainModel& model, const LevelConstraints& constraints, const Deadline& deadline,
+              const LevelProgress& progress)
+      : model_(model), constraints_(constraints), deadline_(deadline), progress_(progress) {}
 
   LevelOutcome solve();
 
@@ -65,6 +66,7 @@ class LevelSolver {
   const ChainModel& model_;
   const LevelConstraints& constraints_;
   const Deadline& deadline_;
+  const LevelProgress& progress_;
 
   std::vector<Stage> stages_;
   std::vector<std::int64_t> source_width_;
@@ -231,6 +233,7 @@ void LevelSolver::consider(const std::vector<std::int64_t>& path) {
   if (value > incumbent_value_) {
     incumbent_value_ = value;
     incumbent_ = path;
+    if (progress_) progress_(incumbent_value_, upper_bound_);
   }
 }
 
@@ -269,6 +272,7 @@ void LevelSolver::line_search(std::size_t b) {
     const Point point{t, relaxation.dual, budget.capacity - used};
     if (relaxation.dual < upper_bound_) {
       upper_bound_ = relaxation.dual;
+      if (progress_) progress_(incumbent_value_, upper_bound_);
       lambda_[b] = t;
       best_relaxation_ = std::move(relaxation);
     }
@@ -318,6 +322,7 @@ void LevelSolver::search_multipliers() {
   const Relaxation start = relax(lambda_);
   consider(start.path);
   upper_bound_ = start.dual;
+  if (progress_) progress_(incumbent_value_, upper_bound_);
   best_relaxation_ = start;
   const int rounds = budgets_.size() == 1 ? 1 : 3;
   for (int round = 0; round < rounds; ++round) {
@@ -446,15 +451,16 @@ void LevelSolver::improve(const std::vector<std::int64_t>& path) {
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     const auto& width = stages_[s].width;
     nodes[s] = static_cast<int>(std::lower_bound(width.begin(), width.end(), path[s]) - width.begin());
-    if (nodes[s] >= static_cast<int>(width.size())) return;
+    if (nodes[s] >= static_cast<int>(width.size()) || width[nodes[s]] != path[s]) return;
+    if (s > 0 && nodes[s - 1] > stages_[s].last_predecessor[nodes[s]]) return;  // a max resource forbids it
   }
   LocalSearch search(stages_, budgets_, model_.inputs, std::move(nodes));
   const int stage_count = static_cast<int>(stages_.size());
   double value = 0.0;
   std::vector<std::int64_t> cost;
   // Repair: narrow the group that sheds the most excess per importance lost until every budget holds.
+  // Repair runs even after the deadline: it is cheap, and it is what gives a level cut short a plan.
   for (double over = search.excess(); over > 0.0; over = search.excess()) {
-    if (deadline_.passed()) return;
     int best_stage = -1;
     double best_ratio = -1.0, best_value = 0.0;
     std::vector<std::int64_t> best_cost;
@@ -695,6 +701,7 @@ LevelOutcome LevelSolver::solve() {
     if (cheapest > budget.capacity * (1.0 + 1e-12) + 1.0) return outcome;
   }
 
+  if (constraints_.start.size() == stages_.size()) improve(constraints_.start);
   search_multipliers();
   improve(best_relaxation_.path);
   if (std::isfinite(incumbent_value_)) improve(incumbent_);
@@ -727,8 +734,8 @@ LevelOutcome LevelSolver::solve() {
 }  // namespace
 
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline) {
-  return LevelSolver(model, constraints, deadline).solve();
+                         const Deadline& deadline, const LevelProgress& progress) {
+  return LevelSolver(model, constraints, deadline, progress).solve();
 }
 
 }  // namespace reds::detail

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -41,7 +42,13 @@ struct LevelConstraints {
   std::vector<std::int64_t> limit;      // per model resource; kCostInfinity when not limited
   std::vector<std::int64_t> min_width;  // per group
   std::vector<std::int64_t> max_width;  // per group
+  // Group widths worth trying first (e.g. the neighbouring level's plan); ignored when not admissible.
+  std::vector<std::int64_t> start;
 };
+
+// Called whenever the best plan's importance or the upper bound improves: (best importance, or -infinity
+// before any plan; upper bound).
+using LevelProgress = std::function<void(double best, double bound)>;
 
 struct LevelOutcome {
   enum class Kind {
@@ -57,6 +64,6 @@ struct LevelOutcome {
 };
 
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline = {});
+                         const Deadline& deadline = {}, const LevelProgress& progress = {});
 
 }  // namespace reds::detail

@@ -26,21 +26,31 @@ bool within(const std::vector<std::int64_t>& widths, const LevelConstraints& con
 
 class Planner {
  public:
-  Planner(const PlanRequest& request, detail::Deadline deadline)
-      : request_(request), model_(ChainModel::build(request.network)), deadline_(deadline) {}
+  Planner(const PlanRequest& request, const PlanOptions& options,
+          std::chrono::steady_clock::time_point start)
+      : request_(request), options_(options), start_(start), model_(ChainModel::build(request.network)) {
+    if (request.time_limit_ms) {
+      deadline_ = detail::Deadline(start + std::chrono::milliseconds(*request.time_limit_ms));
+    }
+  }
 
   Result<PlanResult> run();
 
  private:
   LevelConstraints unnested(std::size_t level) const;
+  LevelOutcome solve(std::size_t level, const LevelConstraints& constraints, bool independent) const;
   // The level under its strategy's nesting, reusing the independent optimum when it already nests.
   LevelOutcome solve_nested(std::size_t level, LevelConstraints constraints) const;
   Result<LevelPlan> describe(std::size_t level, const LevelOutcome& outcome) const;
-  // bottom_up: each level's widths at least the last feasible level's below; top_down: at most the
-  // first feasible level's above, solving from the largest level down.
-  std::vector<LevelOutcome> nested_chain() const;
+  // Solves every level alone (for independent_importance) and, for bottom_up, with its widths at least
+  // the last feasible level's below, or, for top_down, from the largest level down with its widths at
+  // most the feasible level's above. Levels are solved in that order so that a time limit cuts the
+  // smallest (bottom_up) or largest (top_down) levels last.
+  std::vector<LevelOutcome> solve_levels();
 
   const PlanRequest& request_;
+  const PlanOptions& options_;
+  std::chrono::steady_clock::time_point start_;
   ChainModel model_;
   detail::Deadline deadline_;
   std::vector<std::map<std::string, std::int64_t>> limits_;  // resolved, per level
@@ -58,11 +68,28 @@ LevelConstraints Planner::unnested(std::size_t level) const {
   return constraints;
 }
 
+LevelOutcome Planner::solve(std::size_t level, const LevelConstraints& constraints, bool independent) const {
+  detail::LevelProgress progress;
+  if (options_.on_progress) {
+    progress = [&](double best, double bound) {
+      PlanProgress report;
+      report.level = level;
+      report.independent = independent;
+      report.best_importance = best;
+      report.upper_bound = bound;
+      report.elapsed_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      options_.on_progress(report);
+    };
+  }
+  return detail::solve_level(model_, constraints, deadline_, progress);
+}
+
 LevelOutcome Planner::solve_nested(std::size_t level, LevelConstraints constraints) const {
   const LevelOutcome& alone = independent_[level];
   if (alone.kind == LevelOutcome::Kind::infeasible) return alone;  // nesting only removes plans
   if (alone.kind == LevelOutcome::Kind::optimal && within(alone.widths, constraints)) return alone;
-  return detail::solve_level(model_, constraints, deadline_);
+  return solve(level, constraints, false);
 }
 
 Result<LevelPlan> Planner::describe(std::size_t level, const LevelOutcome& outcome) const {
@@ -97,16 +124,29 @@ Result<LevelPlan> Planner::describe(std::size_t level, const LevelOutcome& outco
   return plan;
 }
 
-std::vector<LevelOutcome> Planner::nested_chain() const {
+std::vector<LevelOutcome> Planner::solve_levels() {
   const std::size_t level_count = request_.levels.size();
-  const bool bottom_up = request_.strategy == Strategy::bottom_up;
+  const bool top_down = request_.strategy == Strategy::top_down;
+  independent_.resize(level_count);
   std::vector<LevelOutcome> outcomes(level_count);
-  const LevelOutcome* neighbour = nullptr;  // the last feasible level solved
+  const LevelOutcome* alone_before = nullptr;  // the independent plan of the level solved before
+  const LevelOutcome* neighbour = nullptr;     // the last feasible level of the strategy's chain
   for (std::size_t step = 0; step < level_count; ++step) {
-    const std::size_t j = bottom_up ? step : level_count - 1 - step;
-    LevelConstraints constraints = unnested(j);
-    if (neighbour != nullptr) (bottom_up ? constraints.min_width : constraints.max_width) = neighbour->widths;
-    outcomes[j] = solve_nested(j, std::move(constraints));
+    const std::size_t j = top_down ? level_count - 1 - step : step;
+    LevelConstraints alone = unnested(j);
+    if (alone_before != nullptr) alone.start = alone_before->widths;
+    independent_[j] = solve(j, alone, true);
+    alone_before = &independent_[j];
+    if (request_.strategy == Strategy::independent) {
+      outcomes[j] = independent_[j];
+      continue;
+    }
+    LevelConstraints nested = unnested(j);
+    if (neighbour != nullptr) {
+      (top_down ? nested.max_width : nested.min_width) = neighbour->widths;
+      nested.start = neighbour->widths;
+    }
+    outcomes[j] = solve_nested(j, std::move(nested));
     if (!outcomes[j].widths.empty()) neighbour = &outcomes[j];
   }
   return outcomes;
@@ -129,12 +169,7 @@ Result<PlanResult> Planner::run() {
   }
 
   const std::size_t level_count = request_.levels.size();
-  for (std::size_t j = 0; j < level_count; ++j) {
-    independent_.push_back(detail::solve_level(model_, unnested(j), deadline_));
-  }
-
-  const std::vector<LevelOutcome> outcomes =
-      request_.strategy == Strategy::independent ? independent_ : nested_chain();
+  const std::vector<LevelOutcome> outcomes = solve_levels();
   PlanResult result;
   result.strategy = request_.strategy;
   for (const Layer& layer : request_.network.layers) result.layer_names.push_back(layer.name);
@@ -158,13 +193,11 @@ Result<PlanResult> Planner::run() {
 
 }  // namespace
 
-Result<PlanResult> plan(const PlanRequest& request) {
+Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (std::optional<Error> error = validate(request)) return *std::move(error);
-  detail::Deadline deadline;
-  if (request.time_limit_ms) deadline = detail::Deadline(start + std::chrono::milliseconds(*request.time_limit_ms));
   try {
-    Result<PlanResult> result = Planner(request, deadline).run();
+    Result<PlanResult> result = Planner(request, options, start).run();
     if (result) {
       result.value().solve_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -30,6 +30,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -81,7 +83,25 @@ std::int64_t resolve_fraction(double fraction, std::int64_t full);
 // Precondition: the network is valid.
 std::map<std::string, std::int64_t> full_network_cost(const Network& network);
 
-// Validates and plans. Never throws; invalid input gives invalid_argument.
-Result<PlanResult> plan(const PlanRequest& request);
+// Progress of a running plan, reported through PlanOptions::on_progress.
+struct PlanProgress {
+  std::size_t level = 0;      // the level being solved (index into request.levels)
+  bool independent = false;   // true while the level is solved alone, for its independent_importance
+  double best_importance = -std::numeric_limits<double>::infinity();  // best plan so far (-inf: none yet)
+  double upper_bound = std::numeric_limits<double>::infinity();       // bound on the level's optimum
+  double elapsed_seconds = 0.0;                                       // since plan() was called
+};
+
+struct PlanOptions {
+  // Called on the planning thread whenever a level's best plan or bound improves. Keep it cheap; it must
+  // not throw.
+  std::function<void(const PlanProgress&)> on_progress;
+};
+
+// Validates and plans. Never throws; invalid input gives invalid_argument. With request.time_limit_ms,
+// returns shortly after the limit: every level then carries the best plan found (status `feasible`, with
+// an upper bound and gap) or, if the limit passed before any plan was found, the call fails with
+// deadline_exceeded.
+Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options = {});
 
 }  // namespace reds
