@@ -12,12 +12,13 @@ std::int64_t output_length(std::int64_t input, std::int64_t kernel, std::int64_t
   return (input - kernel) / stride + 1;
 }
 
-// Activation bytes: the layer's input map (k_in channels) and output map (k units) are live together.
-CostTerms activation_cost(Extent input_map, Extent output_map) {
-  CostTerms activation;
+// Activation bytes. `activation`: the layer's input map (k_in channels) and output map (k units) are live
+// together. `output_activation`: the output map alone, the REDS reference's peak-memory model.
+void set_activation_costs(Layer& layer, Extent input_map, Extent output_map) {
+  CostTerms& activation = layer.cost["activation"];
   activation.unit = kFloatBytes * output_map.positions();
   activation.input = kFloatBytes * input_map.positions();
-  return activation;
+  layer.cost["output_activation"].unit = kFloatBytes * output_map.positions();
 }
 
 Layer new_layer(const std::string& name, std::int64_t units) {
@@ -38,7 +39,10 @@ ChainBuilder::ChainBuilder(std::string name, std::int64_t inputs, Extent input_m
   network_.name = std::move(name);
   network_.inputs = inputs;
   network_.resources = {
-      {"macs", Aggregation::sum}, {"params", Aggregation::sum}, {"activation", Aggregation::max}};
+      {"macs", Aggregation::sum},
+      {"params", Aggregation::sum},
+      {"activation", Aggregation::max},
+      {"output_activation", Aggregation::max}};
 }
 
 void ChainBuilder::conv(const std::string& name, std::int64_t filters, Extent kernel, Extent stride,
@@ -50,7 +54,7 @@ void ChainBuilder::conv(const std::string& name, std::int64_t filters, Extent ke
   layer.cost["macs"].unit_input = kernel.positions() * output.positions();
   layer.cost["params"].unit_input = kernel.positions();
   layer.cost["params"].unit = bias ? 1 : 0;
-  layer.cost["activation"] = activation_cost(map_, output);
+  set_activation_costs(layer, map_, output);
   add(std::move(layer), output);
 }
 
@@ -66,7 +70,7 @@ void ChainBuilder::depthwise(const std::string& name, Extent kernel, Extent stri
   // A channel reads only its own input channel, so its cost does not depend on k_in beyond k = k_in.
   layer.cost["macs"].unit = kernel.positions() * output.positions();
   layer.cost["params"].unit = kernel.positions() + (bias ? 1 : 0);
-  layer.cost["activation"] = activation_cost(map_, output);
+  set_activation_costs(layer, map_, output);
   add(std::move(layer), output);
 }
 
@@ -77,7 +81,7 @@ void ChainBuilder::dense(const std::string& name, std::int64_t units, bool pruna
   layer.cost["macs"].unit_input = map_.positions();
   layer.cost["params"].unit_input = map_.positions();
   layer.cost["params"].unit = 1;
-  layer.cost["activation"] = activation_cost(map_, Extent{1, 1});
+  set_activation_costs(layer, map_, Extent{1, 1});
   add(std::move(layer), Extent{1, 1});
 }
 

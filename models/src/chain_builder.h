@@ -11,6 +11,8 @@
 //   params      weights + biases; BN excluded;
 //   activation  float32 bytes of the layer's input and output feature maps held at the same time. Maps of
 //               weight-free layers (a pooling layer's input and output) are not a layer's and not counted.
+//   output_activation  float32 bytes of the layer's output map alone: the REDS reference's peak-memory
+//               model (the largest single output map), for comparison with the paper.
 #pragma once
 
 #include <cstdint>
@@ -59,7 +61,7 @@ class ChainBuilder {
   void global_average_pool();
 
   // Importance, min_units and block are left at their defaults; resources aggregate as the contract says
-  // (macs and params by sum, activation by max).
+  // (macs and params by sum, activation and output_activation by max).
   Network finish() &&;
 
  private:

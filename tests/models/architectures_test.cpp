@@ -141,7 +141,10 @@ TEST_P(ArchitectureTest, ExampleRequestIsValid) {
 TEST_P(ArchitectureTest, ResourcesAggregateAsTheHeaderSays) {
   const Network network = build(GetParam());
   const std::map<std::string, Aggregation> expected = {
-      {"macs", Aggregation::sum}, {"params", Aggregation::sum}, {"activation", Aggregation::max}};
+      {"macs", Aggregation::sum},
+      {"params", Aggregation::sum},
+      {"activation", Aggregation::max},
+      {"output_activation", Aggregation::max}};
   EXPECT_EQ(network.resources, expected);
   EXPECT_EQ(network.name, GetParam());
 }
@@ -266,6 +269,12 @@ TEST(Architectures, PeakActivationOfMobileNet96IsTheFirstPointwise) {
   // Section 9.5: a 48x48 map holds 9,216 bytes per channel; pw1 reads 32 channels and writes 64 there.
   const Network network = build("mobilenet_v1_96");
   EXPECT_EQ(cost_at(network, "activation", full_widths(network)), (32 + 64) * 9'216);
+}
+
+TEST(Architectures, OutputActivationOfMobileNet96IsTheWidestMap) {
+  // The reference's peak memory: the largest single output map, pw1's 64 channels of 48x48 floats.
+  const Network network = build("mobilenet_v1_96");
+  EXPECT_EQ(cost_at(network, "output_activation", full_widths(network)), 64 * 9'216);
 }
 
 TEST(Architectures, PeakActivationOfDnnSIsTheFirstLayer) {

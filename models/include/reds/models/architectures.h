@@ -3,7 +3,8 @@
 // Each builder returns the network's prunable chain with exact cost coefficients per layer:
 //   macs        multiply-accumulates of convolution and dense layers (no bias, BN or activation), sum;
 //   params      weights + biases (batch norm excluded), sum;
-//   activation  bytes (float32) of the layer's input and output feature maps, max (peak activation).
+//   activation  bytes (float32) of the layer's input and output feature maps, max (peak activation);
+//   output_activation  bytes of the layer's output map alone, max (the REDS reference's peak memory).
 // Full-network MACs equal the figures of the REDS paper's reference (section 9), e.g. DS-CNN L 28,327,812.
 // MobileNetV1 at 224x224 with 2 classes has 567,718,400 MACs (the paper's "568.7 M" counts a 1000-class
 // head).
