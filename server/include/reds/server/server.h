@@ -1,0 +1,94 @@
+// reds/server/server.h: the planning service behind `reds-server`, as a library so that tests can run it
+// in-process on an ephemeral port.
+//
+// Endpoints (the OpenAPI 3 document at GET /openapi.json describes each one with JSON schemas):
+//
+//   POST /plan          the plan contract: a request in, the response out (reds/json.h)
+//   GET  /health        plans a small bundled network; 200 {"status": "ok"} only if that plan is optimal
+//   GET  /metrics       Prometheus text format: requests by endpoint and status, plan latency histogram,
+//                       requests and solves in flight
+//   GET  /openapi.json  the OpenAPI document
+//
+// A known path with another method answers 405 with an Allow header (OPTIONS answers 204 with it); an
+// unknown path answers 404. Every error body is the contract's {"error": {"code", "message", "path"}}.
+//
+// Load: every request is independent (the server keeps no state between requests but its metrics). At
+// most Options::max_inflight plans are parsed and solved at once; a plan request beyond that is answered
+// 503 with Retry-After at once, never queued. Each request's time limit is capped by max_time_ms.
+// Connections are served by a pool of Options::threads workers, one connection per worker (cpp-httplib's
+// blocking model); connections beyond that wait for a free worker.
+//
+// Example:
+//
+//   reds::server::Options options;
+//   options.port = 0;                         // any free port
+//   reds::server::Server server(options);
+//   reds::Result<int> port = server.bind();
+//   if (!port) return fail(port.error());
+//   std::thread serving([&] { server.listen(); });
+//   ...
+//   server.stop();                            // from any thread: refuse new connections, finish requests
+//   serving.join();
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "reds/status.h"
+
+namespace reds::server {
+
+// Every limit of the service, each a command-line option of reds-server with the same default.
+struct Options {
+  std::string host = "127.0.0.1";   // address to listen on
+  int port = 8080;                  // 0 picks a free port (Server::bind() returns it)
+  int threads = 16;                 // worker threads = connections served at once
+  std::int64_t max_body_bytes = std::int64_t{8} << 20;  // larger request bodies get 413
+  std::int64_t max_time_ms = 10'000;  // cap on a request's time_limit_ms, and the limit when it has none
+  int max_inflight = default_max_inflight();  // plans solved at once; beyond that 503 + Retry-After
+  std::int64_t read_timeout_ms = 5'000;  // a socket read (or write) waiting longer fails the request
+  int keep_alive_s = 1;             // an idle keep-alive connection is closed after this many seconds
+  int keep_alive_requests = 100;    // requests per connection before the server closes it
+
+  // One solve per core: solves are CPU-bound, more at once only add latency.
+  static int default_max_inflight();
+};
+
+// The first option out of range (invalid_argument, the message names the option: "--threads ..."), or
+// nothing.
+std::optional<Error> validate(const Options& options);
+
+// The HTTP status of an error of the taxonomy (reds/status.h):
+//   invalid_argument 400, resource_exhausted 413, deadline_exceeded 504 (the time limit passed before any
+//   plan was found; 504 as in Google's HTTP mapping of DEADLINE_EXCEEDED), internal 500.
+// The server also answers 503 (resource_exhausted, all solver slots busy), 404, 405 and 415.
+int http_status(ErrorCode code);
+
+class Server {
+ public:
+  explicit Server(Options options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Validates the options and binds the listening socket. Returns the bound port (the free port chosen
+  // when Options::port is 0), or invalid_argument for bad options or an address that cannot be bound.
+  Result<int> bind();
+
+  // Serves on the bound socket until stop(), then waits for the requests in flight to finish. Returns
+  // false when bind() did not succeed first.
+  bool listen();
+
+  // Closes the listening socket so that new connections are refused, and makes listen() return once the
+  // requests in flight are answered. Safe from any thread, before or during listen(), more than once.
+  // Not async-signal-safe: call it from a thread that waits for the signal (see reds-server's main).
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace reds::server

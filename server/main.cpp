@@ -1,0 +1,145 @@
+// `reds-server`: the planning service. `reds-server --help` lists every option with its default.
+//
+// SIGTERM or SIGINT stops it gracefully: the listening socket closes at once (new connections are
+// refused), the requests in flight are answered, and the process exits 0. A second signal exits at once.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "reds/server/server.h"
+
+namespace {
+
+namespace po = boost::program_options;
+
+constexpr int kExitSuccess = 0;
+constexpr int kExitFailure = 1;     // the server could not run (address unavailable, internal error)
+constexpr int kExitUsageError = 2;  // bad command line
+
+// An IPv6 address needs brackets in a URL.
+std::string url_host(const std::string& host) {
+  return host.find(':') == std::string::npos ? host : "[" + host + "]";
+}
+
+// Waits for SIGTERM/SIGINT (blocked in every thread, so that they arrive here and not in the middle of a
+// request) and stops the server; a second signal ends the process at once.
+void wait_for_signals(const sigset_t& signals, reds::server::Server& server, const std::atomic<bool>& served) {
+  bool stopping = false;
+  const timespec tick{0, 100'000'000};
+  while (!served) {
+    const int signal = sigtimedwait(&signals, nullptr, &tick);
+    if (signal < 0) continue;  // the tick passed, or another signal interrupted the wait
+    if (stopping) {
+      std::cerr << "reds-server: " << strsignal(signal) << " again, exiting now" << std::endl;
+      std::_Exit(kExitFailure);
+    }
+    std::cerr << "reds-server: " << strsignal(signal) << ", answering the requests in flight, then exiting"
+              << std::endl;
+    stopping = true;
+    server.stop();
+  }
+}
+
+int run(int argc, char** argv) {
+  reds::server::Options options;
+  po::options_description described("Options");
+  described.add_options()                           //
+      ("help,h", "show this help and exit")          //
+      ("version", "print the version and exit")      //
+      ("host", po::value(&options.host)->value_name("ADDRESS")->default_value(options.host),
+       "address to listen on (0.0.0.0: every IPv4 interface)")  //
+      ("port", po::value(&options.port)->value_name("N")->default_value(options.port),
+       "port to listen on; 0 picks a free one (printed on start)")  //
+      ("threads", po::value(&options.threads)->value_name("N")->default_value(options.threads),
+       "worker threads, each serving one connection at a time")  //
+      ("max-body-bytes", po::value(&options.max_body_bytes)->value_name("N")->default_value(options.max_body_bytes),
+       "larger request bodies are refused with 413")  //
+      ("max-time-ms", po::value(&options.max_time_ms)->value_name("MS")->default_value(options.max_time_ms),
+       "cap on a request's time_limit_ms, and the limit of requests without one")  //
+      ("max-inflight", po::value(&options.max_inflight)->value_name("N")->default_value(options.max_inflight),
+       "plans solved at once (default: one per core); more get 503 with Retry-After")  //
+      ("read-timeout-ms",
+       po::value(&options.read_timeout_ms)->value_name("MS")->default_value(options.read_timeout_ms),
+       "a client silent for this long while sending (or receiving) loses its request")  //
+      ("keep-alive-s", po::value(&options.keep_alive_s)->value_name("S")->default_value(options.keep_alive_s),
+       "idle keep-alive connections are closed after S seconds (shutdown waits for them)")  //
+      ("keep-alive-requests",
+       po::value(&options.keep_alive_requests)->value_name("N")->default_value(options.keep_alive_requests),
+       "requests per connection before the server closes it");
+
+  const auto print_help = [&](std::ostream& out) {
+    out << "Usage: reds-server [OPTIONS]\n\n"
+           "Serves exact nested subnetwork planning over HTTP (plan contract v1):\n"
+           "POST /plan, GET /health, GET /metrics, GET /openapi.json.\n"
+           "Prints 'listening on http://HOST:PORT' once it accepts connections;\n"
+           "SIGTERM or SIGINT: refuse new connections, answer the requests in flight, exit 0.\n\n"
+        << described;
+  };
+  po::variables_map values;
+  try {
+    po::store(po::parse_command_line(argc, argv, described), values);
+    po::notify(values);
+  } catch (const po::error& error) {
+    std::cerr << "reds-server: " << error.what() << "\n";
+    print_help(std::cerr);
+    return kExitUsageError;
+  }
+  if (values.count("help")) {
+    print_help(std::cout);
+    return kExitSuccess;
+  }
+  if (values.count("version")) {
+    std::cout << "reds-server " << REDS_VERSION << '\n';
+    return kExitSuccess;
+  }
+  if (const std::optional<reds::Error> error = reds::server::validate(options)) {
+    std::cerr << "reds-server: " << error->message << '\n';
+    return kExitUsageError;
+  }
+
+  // Before any thread starts, so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A client that hangs up mid-answer must cost a failed write, not the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  reds::server::Server server(options);
+  const reds::Result<int> port = server.bind();
+  if (!port) {
+    std::cerr << "reds-server: " << port.error().message << '\n';
+    return kExitFailure;
+  }
+  std::cout << "listening on http://" << url_host(options.host) << ':' << port.value() << std::endl;
+
+  std::atomic<bool> served{false};
+  std::thread signal_waiter([&] { wait_for_signals(signals, server, served); });
+  const bool listened = server.listen();
+  served = true;
+  signal_waiter.join();
+  if (!listened) std::cerr << "reds-server: serving failed\n";
+  return listened ? kExitSuccess : kExitFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "reds-server: internal error: " << error.what() << '\n';
+    return kExitFailure;
+  }
+}

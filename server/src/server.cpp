@@ -1,0 +1,425 @@
+#include "reds/server/server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+#include "metrics.h"
+#include "openapi.h"
+#include "reds/json.h"
+#include "reds/models/architectures.h"
+#include "reds/plan.h"
+
+namespace reds::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kJson = "application/json";
+
+// The bundled network GET /health plans: small (a fraction of a millisecond), yet with coupled MACs and
+// three nested levels, so that it exercises the whole planner.
+constexpr const char* kHealthNetwork = "cnn_s";
+
+struct Endpoint {
+  const char* path;
+  const char* pattern;  // cpp-httplib matches paths as regular expressions
+  const char* method;
+  const char* allow;    // the Allow header of a 405 (HEAD comes with GET in cpp-httplib)
+};
+
+constexpr Endpoint kEndpoints[] = {
+    {"/plan", "/plan", "POST", "POST, OPTIONS"},
+    {"/health", "/health", "GET", "GET, HEAD, OPTIONS"},
+    {"/metrics", "/metrics", "GET", "GET, HEAD, OPTIONS"},
+    {"/openapi.json", R"(/openapi\.json)", "GET", "GET, HEAD, OPTIONS"},
+};
+
+// The endpoint label of a request path in the metrics: a known path, or "other".
+std::string_view endpoint_label(const std::string& path) {
+  for (const Endpoint& endpoint : kEndpoints) {
+    if (path == endpoint.path) return endpoint.path;
+  }
+  return "other";
+}
+
+std::string endpoint_list() {
+  std::string list;
+  for (const Endpoint& endpoint : kEndpoints) {
+    list += (list.empty() ? "" : ", ") + std::string(endpoint.method) + ' ' + endpoint.path;
+  }
+  return list;
+}
+
+void reply_error(httplib::Response& response, int status, const Error& error) {
+  response.status = status;
+  response.set_content(to_json(error), kJson);
+}
+
+Error body_too_large(std::int64_t max_body_bytes) {
+  return Error{ErrorCode::resource_exhausted,
+               "the request body is larger than the server's limit of " + std::to_string(max_body_bytes) +
+                   " bytes (--max-body-bytes)",
+               {}};
+}
+
+// Counts an HTTP request or a solve as in flight for its lifetime.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<std::int64_t>& count) : count_(count) { ++count_; }
+  ~InFlight() { --count_; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  std::atomic<std::int64_t>& count_;
+};
+
+// One of `slots` solver slots, or none when all are taken. Never waits: an overloaded server answers 503
+// at once instead of queueing work it cannot finish in time.
+class SolveSlot {
+ public:
+  SolveSlot(std::atomic<std::int64_t>& in_use, int slots) : in_use_(in_use) {
+    acquired_ = in_use_.fetch_add(1) < slots;
+    if (!acquired_) --in_use_;
+  }
+  ~SolveSlot() {
+    if (acquired_) --in_use_;
+  }
+  SolveSlot(const SolveSlot&) = delete;
+  SolveSlot& operator=(const SolveSlot&) = delete;
+
+  bool acquired() const { return acquired_; }
+
+ private:
+  std::atomic<std::int64_t>& in_use_;
+  bool acquired_ = false;
+};
+
+// cpp-httplib's Server with access to its listening socket (a protected member). Debian's build of the
+// library fixes the listen backlog at 5: a burst of connections beyond that has its SYNs dropped and waits
+// a second or more for the retransmission. And its stop() asserts that the server is running, which
+// makes a stop() that races with the start of listen() unsafe; closing the socket the same way it does
+// (atomic exchange, shutdown, close) is safe at any time.
+class HttpServer : public httplib::Server {
+ public:
+  void raise_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+
+  void close_listener() {
+    const socket_t socket = svr_sock_.exchange(INVALID_SOCKET);
+    if (socket == INVALID_SOCKET) return;
+    ::shutdown(socket, SHUT_RDWR);
+    ::close(socket);
+  }
+};
+
+}  // namespace
+
+int Options::default_max_inflight() { return static_cast<int>(std::max(1U, std::thread::hardware_concurrency())); }
+
+std::optional<Error> validate(const Options& options) {
+  const auto at_least = [](const char* option, std::int64_t value, std::int64_t minimum) -> std::optional<Error> {
+    if (value >= minimum) return std::nullopt;
+    return invalid_argument(std::string(option) + " is " + std::to_string(value) + ", must be at least " +
+                            std::to_string(minimum));
+  };
+  if (options.host.empty()) return invalid_argument("--host is empty, give an address such as 127.0.0.1");
+  if (options.port < 0 || options.port > 65535) {
+    return invalid_argument("--port is " + std::to_string(options.port) + ", must be 0 (any free port) to 65535");
+  }
+  for (const auto& [option, value, minimum] : {
+           std::tuple<const char*, std::int64_t, std::int64_t>{"--threads", options.threads, 1},
+           {"--max-body-bytes", options.max_body_bytes, 1},
+           {"--max-time-ms", options.max_time_ms, 1},
+           {"--max-inflight", options.max_inflight, 1},
+           {"--read-timeout-ms", options.read_timeout_ms, 1},
+           {"--keep-alive-s", options.keep_alive_s, 1},
+           {"--keep-alive-requests", options.keep_alive_requests, 1},
+       }) {
+    if (std::optional<Error> error = at_least(option, value, minimum)) return error;
+  }
+  return std::nullopt;
+}
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_argument:
+      return 400;
+    case ErrorCode::resource_exhausted:
+      return 413;
+    case ErrorCode::deadline_exceeded:
+      return 504;
+    case ErrorCode::internal:
+      return 500;
+  }
+  return 500;
+}
+
+struct Server::Impl {
+  explicit Impl(Options options_in) : options(std::move(options_in)), health_request(health_check_request()) {}
+  ~Impl() { http.close_listener(); }
+
+  static Result<PlanRequest> health_check_request() { return models::example_request(kHealthNetwork); }
+
+  void configure();
+  void route();
+  void handle_plan(const httplib::Request& request, httplib::Response& response,
+                   const httplib::ContentReader& content);
+  void answer_plan(const std::string& body, httplib::Response& response);
+  void handle_health(httplib::Response& response);
+  void handle_error(const httplib::Request& request, httplib::Response& response) const;
+
+  Options options;
+  HttpServer http;
+  Metrics metrics;
+  const Result<PlanRequest> health_request;
+  bool bound = false;
+  std::atomic<bool> stopping{false};
+};
+
+void Server::Impl::configure() {
+  using std::chrono::milliseconds;
+  // One connection per worker: the pool size is the number of connections served at once.
+  http.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
+  // Without TCP_NODELAY every answer waits 40-80 ms for Nagle's algorithm on loopback (deps.md).
+  http.set_tcp_nodelay(true);
+  // cpp-httplib's default options add SO_REUSEPORT, which lets a second server bind the same port and
+  // silently take half the connections; SO_REUSEADDR alone restarts cleanly without that.
+  http.set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  http.set_read_timeout(milliseconds(options.read_timeout_ms));
+  http.set_write_timeout(milliseconds(options.read_timeout_ms));
+  // stop() waits for idle keep-alive connections to time out: a short timeout keeps shutdown prompt.
+  http.set_keep_alive_timeout(options.keep_alive_s);
+  http.set_keep_alive_max_count(static_cast<std::size_t>(options.keep_alive_requests));
+  http.set_payload_max_length(static_cast<std::size_t>(options.max_body_bytes));
+  http.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
+    metrics.count_response(endpoint_label(request.path), response.status);
+  });
+  http.set_error_handler(httplib::Server::HandlerWithResponse(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        // Our handlers write their own error bodies; only the library's bare statuses need one.
+        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        handle_error(request, response);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr failure) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(std::move(failure));
+    } catch (const std::exception& exception) {
+      what = exception.what();
+    } catch (...) {
+    }
+    reply_error(response, 500, Error{ErrorCode::internal, "the server failed: " + what, {}});
+  });
+  route();
+}
+
+void Server::Impl::route() {
+  using httplib::Request;
+  using httplib::Response;
+  const auto counted = [this](auto handler) {
+    return [this, handler](const Request& request, Response& response) {
+      const InFlight in_flight(metrics.requests_in_flight);
+      handler(request, response);
+    };
+  };
+
+  http.Post("/plan", [this](const Request& request, Response& response, const httplib::ContentReader& content) {
+    const InFlight in_flight(metrics.requests_in_flight);
+    handle_plan(request, response, content);
+  });
+  http.Get("/health", counted([this](const Request&, Response& response) { handle_health(response); }));
+  http.Get("/metrics", counted([this](const Request&, Response& response) {
+             response.set_content(metrics.exposition(options.max_inflight), "text/plain; version=0.0.4; charset=utf-8");
+           }));
+  http.Get(R"(/openapi\.json)", counted([](const Request&, Response& response) {
+             const std::string_view document = openapi_document();
+             response.set_content(document.data(), document.size(), kJson);
+           }));
+
+  // Every other method on a known path: 405 with Allow (cpp-httplib alone would answer 404), and OPTIONS
+  // answers 204 with Allow.
+  for (const Endpoint& endpoint : kEndpoints) {
+    const auto not_allowed = counted([endpoint](const Request& request, Response& response) {
+      response.set_header("Allow", endpoint.allow);
+      reply_error(response, 405,
+                  invalid_argument(request.method + " is not allowed on " + endpoint.path + "; use " +
+                                   endpoint.method));
+    });
+    const std::string_view method = endpoint.method;
+    if (method != "GET") http.Get(endpoint.pattern, not_allowed);
+    if (method != "POST") http.Post(endpoint.pattern, not_allowed);
+    http.Put(endpoint.pattern, not_allowed);
+    http.Patch(endpoint.pattern, not_allowed);
+    http.Delete(endpoint.pattern, not_allowed);
+    http.Options(endpoint.pattern, counted([endpoint](const Request&, Response& response) {
+                   response.status = 204;
+                   response.set_header("Allow", endpoint.allow);
+                 }));
+  }
+}
+
+void Server::Impl::handle_plan(const httplib::Request& request, httplib::Response& response,
+                               const httplib::ContentReader& content) {
+  // cpp-httplib would hand a multipart body to a form parser, not to us.
+  if (request.is_multipart_form_data()) {
+    response.set_header("Connection", "close");  // the body stays unread
+    return reply_error(response, 415,
+                       invalid_argument("POST /plan takes the plan request as a JSON body, not multipart/form-data"));
+  }
+  // The body is read here, not by the library, so that the size limit also holds for chunked and
+  // compressed bodies (the library checks Content-Length only).
+  const auto max_body = static_cast<std::size_t>(options.max_body_bytes);
+  std::string body;
+  bool too_large = false;
+  const bool complete = content([&](const char* data, std::size_t length) {
+    if (length > max_body - body.size()) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  // The rest of a body we stopped reading would be read as the next request: the connection must end.
+  if (too_large || !complete) response.set_header("Connection", "close");
+  if (too_large || response.status == 413) {
+    return reply_error(response, 413,
+                       body_too_large(options.max_body_bytes));
+  }
+  if (response.status == 415) {
+    return reply_error(response, 415,
+                       invalid_argument("unsupported Content-Encoding '" +
+                                        request.get_header_value("Content-Encoding") + "'; send plain JSON"));
+  }
+  if (!complete) {
+    return reply_error(response, 400,
+                       invalid_argument("the request body ended before its Content-Length, or arrived slower than "
+                                        "the server's read timeout allows"));
+  }
+
+  const SolveSlot slot(metrics.solves_in_flight, options.max_inflight);
+  if (!slot.acquired()) {
+    response.set_header("Retry-After", "1");
+    return reply_error(response, 503,
+                       Error{ErrorCode::resource_exhausted,
+                             "the server is busy: all " + std::to_string(options.max_inflight) +
+                                 " solver slots are in use; retry after 1 s",
+                             {}});
+  }
+  const Clock::time_point start = Clock::now();
+  answer_plan(body, response);
+  metrics.observe_plan_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+void Server::Impl::answer_plan(const std::string& body, httplib::Response& response) {
+  Result<PlanRequest> request = parse_plan_request(body);
+  if (!request) return reply_error(response, http_status(request.error().code), request.error());
+  PlanRequest& plan_request = request.value();
+  const bool capped = !plan_request.time_limit_ms || *plan_request.time_limit_ms > options.max_time_ms;
+  if (capped) plan_request.time_limit_ms = options.max_time_ms;
+
+  const Result<PlanResult> result = plan(plan_request);
+  if (!result) {
+    Error error = result.error();
+    if (error.code == ErrorCode::deadline_exceeded && capped) {
+      error.message += " (the server limits every plan to --max-time-ms = " + std::to_string(options.max_time_ms) +
+                       " ms)";
+    }
+    return reply_error(response, http_status(error.code), error);
+  }
+  metrics.count_plan(result->status);
+  response.status = 200;
+  response.set_content(to_json(result.value()), kJson);
+}
+
+void Server::Impl::handle_health(httplib::Response& response) {
+  nlohmann::ordered_json check = {{"network", kHealthNetwork}};
+  bool healthy = false;
+  if (!health_request) {
+    check["status"] = "error";
+    check["error"] = health_request.error().message;
+  } else {
+    PlanRequest request = health_request.value();
+    request.time_limit_ms = options.max_time_ms;
+    const Result<PlanResult> result = plan(request);
+    if (!result) {
+      check["status"] = "error";
+      check["error"] = result.error().message;
+    } else {
+      healthy = result->status == PlanStatus::optimal;
+      check["status"] = to_string(result->status);
+      check["solve_seconds"] = result->solve_seconds;
+    }
+  }
+  const nlohmann::ordered_json answer = {
+      {"status", healthy ? "ok" : "failing"}, {"version", REDS_VERSION}, {"check", std::move(check)}};
+  response.status = healthy ? 200 : 503;
+  response.set_content(answer.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), kJson);
+}
+
+void Server::Impl::handle_error(const httplib::Request& request, httplib::Response& response) const {
+  switch (response.status) {
+    case 404:
+      return reply_error(response, 404,
+                         invalid_argument("no endpoint " + request.method + " " + request.path +
+                                          "; the endpoints are " + endpoint_list()));
+    case 413:
+      return reply_error(response, 413,
+                         body_too_large(options.max_body_bytes));
+    case 400:
+      return reply_error(response, 400, invalid_argument("malformed HTTP request"));
+    default:
+      return reply_error(response, response.status,
+                         Error{response.status >= 500 ? ErrorCode::internal : ErrorCode::invalid_argument,
+                               "HTTP status " + std::to_string(response.status), {}});
+  }
+}
+
+Server::Server(Options options) : impl_(std::make_unique<Impl>(std::move(options))) { impl_->configure(); }
+
+Server::~Server() = default;
+
+Result<int> Server::bind() {
+  const Options& options = impl_->options;
+  if (std::optional<Error> error = validate(options)) return *std::move(error);
+  if (impl_->bound) return invalid_argument("the server is already bound");
+  errno = 0;
+  const int port = options.port == 0 ? impl_->http.bind_to_any_port(options.host)
+                                     : (impl_->http.bind_to_port(options.host, options.port) ? options.port : -1);
+  if (port < 0) {
+    const std::string reason = errno != 0 ? std::string(": ") + std::strerror(errno) : std::string();
+    return invalid_argument("cannot listen on " + options.host + " port " + std::to_string(options.port) + reason);
+  }
+  impl_->http.raise_backlog();
+  impl_->bound = true;
+  return port;
+}
+
+bool Server::listen() {
+  if (!impl_->bound) return false;
+  if (impl_->stopping) return true;
+  return impl_->http.listen_after_bind();
+}
+
+void Server::stop() {
+  impl_->stopping = true;
+  impl_->http.close_listener();
+}
+
+}  // namespace reds::server
