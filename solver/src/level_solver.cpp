@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <iterator>
+#include <map>
 #include <numeric>
 
 #include "max_line_set.h"
@@ -57,6 +59,7 @@ class LevelSolver {
   // Local search from `path` (repair if over budget, then single and paired width moves).
   void improve(const std::vector<std::int64_t>& path);
   void search_multipliers();
+  void subgradient_search();
   void build_envelope();
   void line_search(std::size_t b);
   // Label-setting DP keeping only labels that can reach `threshold`. Returns false on deadline.
@@ -324,23 +327,75 @@ void LevelSolver::search_multipliers() {
   upper_bound_ = start.dual;
   if (progress_) progress_(incumbent_value_, upper_bound_);
   best_relaxation_ = start;
-  const int rounds = budgets_.size() == 1 ? 1 : 3;
-  for (int round = 0; round < rounds; ++round) {
-    for (std::size_t b = 0; b < budgets_.size(); ++b) {
-      if (deadline_.passed()) return;
-      line_search(b);
+  for (std::size_t b = 0; b < budgets_.size(); ++b) {
+    if (deadline_.passed()) return;
+    line_search(b);
+  }
+  if (budgets_.size() > 1) subgradient_search();
+}
+
+// Several budgets: coordinate line searches stall where the dual has a kink across coordinates, so
+// continue with projected subgradient steps of Polyak's length towards the best known plan, in prices
+// scaled by the capacities (lambda_t * capacity_t) so that resources of very different magnitude weigh
+// alike.
+void LevelSolver::subgradient_search() {
+  std::vector<double> scaled(budgets_.size());
+  for (std::size_t t = 0; t < budgets_.size(); ++t) scaled[t] = lambda_[t] * budgets_[t].capacity;
+  double step_factor = 1.0;
+  int since_improvement = 0;
+  for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
+    std::vector<double> lambda(budgets_.size());
+    for (std::size_t t = 0; t < budgets_.size(); ++t) lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
+    Relaxation relaxation = relax(lambda);
+    if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return;
+    consider(relaxation.path);
+    const std::vector<std::int64_t> cost = model_.cost_of(relaxation.path);
+    std::vector<double> slack(budgets_.size());
+    double norm = 0.0;
+    for (std::size_t t = 0; t < budgets_.size(); ++t) {
+      slack[t] = 1.0 - static_cast<double>(cost[budgets_[t].resource]) / std::max(1.0, budgets_[t].capacity);
+      norm += slack[t] * slack[t];
     }
+    if (relaxation.dual < upper_bound_ - tolerance()) {
+      upper_bound_ = relaxation.dual;
+      lambda_ = lambda;
+      best_relaxation_ = std::move(relaxation);
+      if (progress_) progress_(incumbent_value_, upper_bound_);
+      since_improvement = 0;
+    } else if (++since_improvement >= 5) {
+      step_factor /= 2.0;
+      since_improvement = 0;
+    }
+    const double floor_value = std::isfinite(incumbent_value_) ? incumbent_value_ : 0.0;
+    const double distance = best_relaxation_.dual - floor_value;
+    if (norm == 0.0 || distance <= tolerance() || step_factor < 1e-4) return;
+    const double step = step_factor * distance / norm;
+    for (std::size_t t = 0; t < budgets_.size(); ++t) scaled[t] = std::max(0.0, scaled[t] - step * slack[t]);
   }
 }
 
 void LevelSolver::build_envelope() {
   envelope_.clear();
-  for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 1.0, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
+  auto add = [&](const std::vector<double>& lambda) {
+    Relaxation relaxation = relax(lambda);
+    consider(relaxation.path);
+    envelope_.push_back(std::move(relaxation));
+  };
+  envelope_.push_back(best_relaxation_);
+  for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
     std::vector<double> lambda(lambda_);
     for (double& price : lambda) price *= factor;
-    Relaxation relaxation = factor == 1.0 ? best_relaxation_ : relax(lambda);
-    if (factor != 1.0) consider(relaxation.path);
-    envelope_.push_back(std::move(relaxation));
+    add(lambda);
+  }
+  // With several budgets the remaining budget of a label can be short in one resource and ample in
+  // another: also vary each price on its own.
+  if (budgets_.size() < 2) return;
+  for (std::size_t t = 0; t < budgets_.size(); ++t) {
+    for (const double factor : {0.25, 0.5, 2.0, 4.0}) {
+      std::vector<double> lambda(lambda_);
+      lambda[t] *= factor;
+      add(lambda);
+    }
   }
 }
 
@@ -548,6 +603,7 @@ bool LevelSolver::label_search(double threshold) {
   std::vector<std::int64_t> cost(dims);
   std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
   std::vector<double> node_price(prices), node_slope(prices);
+  std::map<std::int64_t, std::int64_t> staircase;  // two budgets: first cost -> least second cost
 
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     if (deadline_.passed()) return false;
@@ -635,6 +691,7 @@ bool LevelSolver::label_search(double threshold) {
         return a < b;
       });
       const std::size_t first_kept = labels.value.size();
+      staircase.clear();
       for (std::size_t c : candidate_order) {
         const std::int64_t* candidate_cost = &cand_cost[c * dims];
         bool dominated = false;
@@ -643,6 +700,19 @@ bool LevelSolver::label_search(double threshold) {
         } else if (dims == 1) {
           // Kept labels have decreasing value and decreasing cost: only the last can dominate.
           dominated = labels.value.size() > first_kept && labels.cost.back() <= candidate_cost[0];
+        } else if (dims == 2) {
+          // The kept labels' cost pairs not dominated among themselves form a staircase: first cost up,
+          // second cost down. The candidate is dominated if the step at or below its first cost is low enough.
+          auto step = staircase.upper_bound(candidate_cost[0]);
+          dominated = step != staircase.begin() && std::prev(step)->second <= candidate_cost[1];
+          if (!dominated) {
+            // Insert it and drop the steps it now dominates.
+            auto erase_from = staircase.lower_bound(candidate_cost[0]);
+            auto erase_to = erase_from;
+            while (erase_to != staircase.end() && erase_to->second >= candidate_cost[1]) ++erase_to;
+            staircase.erase(erase_from, erase_to);
+            staircase.emplace(candidate_cost[0], candidate_cost[1]);
+          }
         } else {
           for (std::size_t kept = first_kept; kept < labels.value.size() && !dominated; ++kept) {
             dominated = true;
@@ -717,11 +787,22 @@ LevelOutcome LevelSolver::solve() {
     return finish(LevelOutcome::Kind::optimal);
   }
   build_envelope();
-  // Every plan at least as good as the best known one survives the search, so what it finds is optimal;
-  // without a known plan the search runs unbounded and finding nothing proves infeasibility.
-  const double threshold = std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity;
-  if (label_search(threshold)) {
-    return std::isfinite(incumbent_value_) ? finish(LevelOutcome::Kind::optimal) : outcome;
+  // A search at threshold T keeps every label that can still reach T, so if it finds a plan worth at least
+  // T, that plan is optimal. High thresholds keep few labels; the optimum is usually much closer to the
+  // bound than the best known plan is, so try thresholds from just below the bound down to that plan. The
+  // last search, at the best known plan (or unbounded without one), always decides: finding nothing
+  // better proves that plan optimal, or, without one, the level infeasible.
+  std::vector<double> thresholds;
+  if (std::isfinite(incumbent_value_)) {
+    const double gap = upper_bound_ - incumbent_value_;
+    for (const double fraction : {0.02, 0.1, 0.3, 0.6}) thresholds.push_back(upper_bound_ - fraction * gap);
+  }
+  thresholds.push_back(std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity);
+  for (const double threshold : thresholds) {
+    if (!label_search(threshold)) break;  // the deadline passed
+    if (incumbent_value_ >= threshold - tolerance() || threshold == thresholds.back()) {
+      return std::isfinite(incumbent_value_) ? finish(LevelOutcome::Kind::optimal) : outcome;
+    }
   }
   // The deadline passed.
   if (!std::isfinite(incumbent_value_)) {
