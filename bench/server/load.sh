@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Load benchmark of reds-server: wrk POSTs one plan request over and over (DNN S, then DS-CNN L, both from
+# `reds example`) and reports plans per second, p50/p99 latency, non-2xx answers and the server's resident
+# memory (VmRSS) before and after each run.
+#
+#   bench/server/load.sh                   # 5 minutes per network
+#   DURATION=30s bench/server/load.sh      # a quick run
+#
+# Environment: DURATION (wrk -d, default 5m), CONNECTIONS (wrk -c, default 2; the server gets as many
+# solver slots, so that the run measures throughput, not load shedding), WRK_THREADS (wrk -t, default 1),
+# NETWORKS (default "dnn_s ds_cnn_l"), BUILD_DIR (default build), SERVER_ARGS (more reds-server options).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+duration=${DURATION:-5m}
+connections=${CONNECTIONS:-2}
+wrk_threads=${WRK_THREADS:-1}
+networks=${NETWORKS:-dnn_s ds_cnn_l}
+bin=${BUILD_DIR:-build}/bin
+
+for program in "$bin/reds" "$bin/reds-server"; do
+  [[ -x $program ]] || { echo "load.sh: $program is missing; build first" >&2; exit 1; }
+done
+command -v wrk >/dev/null || { echo "load.sh: wrk is missing; run scripts/install-deps" >&2; exit 1; }
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# shellcheck disable=SC2086 # SERVER_ARGS is a list of options
+"$bin/reds-server" --port 0 --max-inflight "$connections" ${SERVER_ARGS:-} >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+  [[ -s $work/server.out ]] && break
+  sleep 0.05
+done
+url=$(sed -n 's/^listening on //p' "$work/server.out")
+[[ -n $url ]] || { echo "load.sh: the server did not start:" >&2; cat "$work/server.err" >&2; exit 1; }
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
+
+echo "reds-server at $url, $(nproc) cores; wrk -t$wrk_threads -c$connections -d$duration --latency"
+summary=()
+for network in $networks; do
+  "$bin/reds" example "$network" >"$work/$network.json"
+  # A short warm-up first, so that "before" is the memory of a server that has already planned.
+  wrk -t1 -c"$connections" -d2s -s bench/server/post.lua "$url/plan" -- "$work/$network.json" >/dev/null
+  rss_before=$(rss_kib)
+  echo
+  echo "== $network ($(wc -c <"$work/$network.json") byte request)"
+  wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s bench/server/post.lua "$url/plan" \
+    -- "$work/$network.json" | tee "$work/$network.wrk"
+  rss_after=$(rss_kib)
+  requests=$(awk '/requests in/ {print $1}' "$work/$network.wrk")
+  rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/$network.wrk")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/$network.wrk")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/$network.wrk")
+  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors:/ {print}' "$work/$network.wrk")
+  summary+=("$network  $requests plans  $rate plans/s  p50 $p50  p99 $p99  non-2xx ${errors:-0}  VmRSS ${rss_before} -> ${rss_after} KiB")
+done
+
+echo
+echo "== server metrics"
+curl -s "$url/metrics" | grep -E '^reds_(http_requests_total|plan_duration_seconds_(sum|count)|plans_total)'
+kill -TERM "$server_pid"
+wait "$server_pid"
+echo "server exit status $? after SIGTERM"
+server_pid=
+
+echo
+echo "== summary ($duration per network, $connections connections)"
+printf '%s\n' "${summary[@]}"
