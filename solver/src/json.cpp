@@ -491,6 +491,11 @@ std::string to_json(const PlanResult& result, int indent) {
   Json levels = Json::array();
   for (const LevelPlan& level : result.levels) levels.push_back(level_plan_json(level, result.layer_names));
   json["levels"] = std::move(levels);
+  if (result.objective) {
+    json["objective"] = *result.objective;
+    json["objective_upper_bound"] = result.objective_upper_bound.value_or(*result.objective);
+    json["objective_gap"] = result.objective_gap.value_or(0.0);
+  }
   json["solve_seconds"] = result.solve_seconds;
   return dump(json, indent);
 }

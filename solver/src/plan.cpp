@@ -6,6 +6,7 @@
 #include <string>
 
 #include "chain_model.h"
+#include "joint_solver.h"
 #include "level_solver.h"
 #include "saturating.h"
 
@@ -47,6 +48,9 @@ class Planner {
   // most the feasible level's above. Levels are solved in that order so that a time limit cuts the
   // smallest (bottom_up) or largest (top_down) levels last.
   std::vector<LevelOutcome> solve_levels();
+  // joint: the best nested chain over the levels feasible on their own. Each chained level reports the
+  // chain's status and, as its bound, the bound of its independent optimum (contract, precise rule 6).
+  detail::JointOutcome solve_joint_chain() const;
 
   const PlanRequest& request_;
   const PlanOptions& options_;
@@ -137,7 +141,7 @@ std::vector<LevelOutcome> Planner::solve_levels() {
     if (alone_before != nullptr) alone.start = alone_before->widths;
     independent_[j] = solve(j, alone, true);
     alone_before = &independent_[j];
-    if (request_.strategy == Strategy::independent) {
+    if (request_.strategy == Strategy::independent || request_.strategy == Strategy::joint) {
       outcomes[j] = independent_[j];
       continue;
     }
@@ -152,12 +156,27 @@ std::vector<LevelOutcome> Planner::solve_levels() {
   return outcomes;
 }
 
-Result<PlanResult> Planner::run() {
-  if (request_.strategy == Strategy::joint) {
-    return invalid_argument(
-        "strategy \"joint\" is not supported yet; use \"bottom_up\", \"top_down\" or \"independent\"",
-        "/strategy");
+detail::JointOutcome Planner::solve_joint_chain() const {
+  std::vector<LevelConstraints> constraints;
+  for (std::size_t j = 0; j < independent_.size(); ++j) constraints.push_back(unnested(j));
+  std::vector<double> weights = request_.weights;
+  weights.resize(independent_.size(), 1.0);
+  detail::JointOutcome joint = detail::solve_joint(model_, constraints, independent_, weights, deadline_);
+  for (std::size_t j = 0; j < joint.levels.size(); ++j) {
+    LevelOutcome& level = joint.levels[j];
+    if (level.widths.empty()) {
+      // Outside the chain: infeasible alone, or no common nested chain exists (or none was found in time).
+      const bool unknown = !joint.proved && independent_[j].kind != LevelOutcome::Kind::infeasible;
+      level.kind = unknown ? LevelOutcome::Kind::unknown : LevelOutcome::Kind::infeasible;
+      continue;
+    }
+    level.kind = joint.proved ? LevelOutcome::Kind::optimal : LevelOutcome::Kind::feasible;
+    level.upper_bound = std::max(independent_[j].upper_bound, level.value);
   }
+  return joint;
+}
+
+Result<PlanResult> Planner::run() {
   const std::map<std::string, std::int64_t> full_cost = full_network_cost(request_.network);
   for (const Level& level : request_.levels) {
     std::map<std::string, std::int64_t> limits;
@@ -169,7 +188,12 @@ Result<PlanResult> Planner::run() {
   }
 
   const std::size_t level_count = request_.levels.size();
-  const std::vector<LevelOutcome> outcomes = solve_levels();
+  std::vector<LevelOutcome> outcomes = solve_levels();
+  std::optional<detail::JointOutcome> joint;
+  if (request_.strategy == Strategy::joint) {
+    joint = solve_joint_chain();
+    outcomes = joint->levels;
+  }
   PlanResult result;
   result.strategy = request_.strategy;
   for (const Layer& layer : request_.network.layers) result.layer_names.push_back(layer.name);
@@ -187,6 +211,13 @@ Result<PlanResult> Planner::run() {
     if (!level) return level.error();
     result.status = std::max(result.status, level->status);
     result.levels.push_back(std::move(level).value());
+  }
+  if (joint) {
+    result.objective = joint->objective;
+    result.objective_upper_bound = std::max(joint->upper_bound, joint->objective);
+    result.objective_gap = *result.objective_upper_bound > 0.0
+                               ? (*result.objective_upper_bound - joint->objective) / *result.objective_upper_bound
+                               : 0.0;
   }
   return result;
 }

@@ -281,18 +281,6 @@ TEST(PlanEdgeCases, LevelInfeasibleThroughOneOfTwoResources) {
   }
 }
 
-TEST(PlanJoint, IsRejectedAsNotSupported) {
-  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
-    SCOPED_TRACE("random_plan_request(" + std::to_string(seed) + ")");
-    PlanRequest request = random_plan_request(seed);
-    request.strategy = Strategy::joint;
-    const Result<PlanResult> plan = reds::plan(request);
-    ASSERT_FALSE(plan.ok());
-    EXPECT_EQ(plan.error().code, ErrorCode::invalid_argument);
-    EXPECT_NE(plan.error().message.find("joint"), std::string::npos) << plan.error().message;
-  }
-}
-
 // The property tests are only as good as the instances: every feature must come up, often.
 TEST(RandomRequests, ExerciseEveryFeatureOfTheContract) {
   const std::uint64_t instances = 3000;

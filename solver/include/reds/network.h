@@ -77,7 +77,7 @@ enum class Strategy {
   independent,  // each level optimal on its own; not nested (the price of nesting)
   bottom_up,    // level 1 optimal; level j optimal subject to k >= k(level j-1)   (default)
   top_down,     // last level optimal; level j optimal subject to k <= k(level j+1)
-  joint,        // max sum_j w_j V(k(j)) over nested chains (not yet supported)
+  joint,        // max sum_j w_j V(k(j)) over nested chains
 };
 
 const char* to_string(Strategy strategy);

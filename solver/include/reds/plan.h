@@ -8,7 +8,9 @@
 //
 //   independent  each level on its own (not nested);
 //   bottom_up    level 1 optimal, level j optimal subject to k(j) >= k(j-1) component-wise;
-//   top_down     last level optimal, level j optimal subject to k(j) <= k(j+1).
+//   top_down     last level optimal, level j optimal subject to k(j) <= k(j+1);
+//   joint        the nested chain k(1) <= ... <= k(m) maximising sum_j w_j V(k(j)) (branch and bound over
+//                the nesting, each node's levels solved exactly within boxes of widths).
 //
 // Every level is solved exactly: a dynamic program over the chain of layers whose state is the kept width
 // of the previous layer, with Pareto labels (cost, importance), pruned by Lagrangian bounds (computed with
@@ -68,6 +70,10 @@ struct PlanResult {
   // prunable keep the identity order.
   std::vector<std::vector<std::int64_t>> order;
   std::vector<LevelPlan> levels;
+  // joint only: sum_j w_j importance_j over the feasible levels, a bound on it, and the relative gap.
+  std::optional<double> objective;
+  std::optional<double> objective_upper_bound;
+  std::optional<double> objective_gap;
   double solve_seconds = 0.0;
 };
 
