@@ -95,5 +95,29 @@ TEST(PlanTimeLimit, CutShortLevelsAreFeasibleWithHonestBounds) {
   EXPECT_EQ(limited->status, any_cut_short ? PlanStatus::feasible : PlanStatus::optimal);
 }
 
+TEST(PlanTimeLimit, JointCutShortKeepsANestedChainAndAnHonestBound) {
+  PlanRequest request = wide_chain(160, 8);
+  request.strategy = Strategy::joint;
+  const Result<PlanResult> exact = plan(request);
+  ASSERT_TRUE(exact.ok()) << exact.error().message;
+
+  request.time_limit_ms = 1;
+  const Result<PlanResult> limited = plan(request);
+  ASSERT_TRUE(limited.ok()) << limited.error().message;
+  ASSERT_TRUE(limited->objective && limited->objective_upper_bound && limited->objective_gap);
+  EXPECT_LE(*limited->objective, *exact->objective * (1 + 1e-12));
+  EXPECT_GE(*limited->objective_upper_bound, *exact->objective * (1 - 1e-12));
+  for (std::size_t j = 0; j < limited->levels.size(); ++j) {
+    const LevelPlan& level = limited->levels[j];
+    ASSERT_NE(level.status, PlanStatus::infeasible) << "level " << j;
+    EXPECT_EQ(level.status, limited->status);
+    EXPECT_LE(level.cost.at("macs"), level.limits.at("macs"));
+    if (j == 0) continue;
+    for (std::size_t l = 0; l < level.widths.size(); ++l) {
+      EXPECT_GE(level.widths[l], limited->levels[j - 1].widths[l]) << "the chain is not nested";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace reds
