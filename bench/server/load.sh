@@ -8,7 +8,8 @@
 #
 # Environment: DURATION (wrk -d, default 5m), CONNECTIONS (wrk -c, default 2; the server gets as many
 # solver slots, so that the run measures throughput, not load shedding), WRK_THREADS (wrk -t, default 1),
-# NETWORKS (default "dnn_s ds_cnn_l"), BUILD_DIR (default build), SERVER_ARGS (more reds-server options).
+# NETWORKS (architecture names or request files, default "dnn_s ds_cnn_l"), BUILD_DIR (default build),
+# SERVER_ARGS (more reds-server options).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -46,20 +47,26 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
 echo "reds-server at $url, $(nproc) cores; wrk -t$wrk_threads -c$connections -d$duration --latency"
 summary=()
 for network in $networks; do
-  "$bin/reds" example "$network" >"$work/$network.json"
+  # A bundled architecture's name, or the path of a request file.
+  request="$work/$(basename "$network" .json).json"
+  if [[ -f $network ]]; then
+    cp "$network" "$request"
+  else
+    "$bin/reds" example "$network" >"$request"
+  fi
   # A short warm-up first, so that "before" is the memory of a server that has already planned.
-  wrk -t1 -c"$connections" -d2s -s bench/server/post.lua "$url/plan" -- "$work/$network.json" >/dev/null
+  wrk -t1 -c"$connections" -d2s -s bench/server/post.lua "$url/plan" -- "$request" >/dev/null
   rss_before=$(rss_kib)
   echo
-  echo "== $network ($(wc -c <"$work/$network.json") byte request)"
+  echo "== $network ($(wc -c <"$request") byte request)"
   wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s bench/server/post.lua "$url/plan" \
-    -- "$work/$network.json" | tee "$work/$network.wrk"
+    -- "$request" | tee "$work/wrk.out"
   rss_after=$(rss_kib)
-  requests=$(awk '/requests in/ {print $1}' "$work/$network.wrk")
-  rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/$network.wrk")
-  p50=$(awk '$1 == "50%" {print $2}' "$work/$network.wrk")
-  p99=$(awk '$1 == "99%" {print $2}' "$work/$network.wrk")
-  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors:/ {print}' "$work/$network.wrk")
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+  rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
+  errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors:/ {print}' "$work/wrk.out")
   summary+=("$network  $requests plans  $rate plans/s  p50 $p50  p99 $p99  non-2xx ${errors:-0}  VmRSS ${rss_before} -> ${rss_after} KiB")
 done
 
