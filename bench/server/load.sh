@@ -54,14 +54,20 @@ for network in $networks; do
   else
     "$bin/reds" example "$network" >"$request"
   fi
-  # A short warm-up first, so that "before" is the memory of a server that has already planned.
-  wrk -t1 -c"$connections" -d2s -s bench/server/post.lua "$url/plan" -- "$request" >/dev/null
+  # A warm-up first, so that "before" is the memory of a server whose worker threads have all planned
+  # (connections move between workers every --keep-alive-requests requests).
+  wrk -t1 -c"$connections" -d10s -s bench/server/post.lua "$url/plan" -- "$request" >/dev/null
   rss_before=$(rss_kib)
+  # VmRSS every 10 s during the run: growth shows as a rising series, a plateau as a flat one.
+  (while sleep 10; do rss_kib; done) >"$work/rss.log" 2>/dev/null &
+  sampler=$!
   echo
   echo "== $network ($(wc -c <"$request") byte request)"
   wrk -t"$wrk_threads" -c"$connections" -d"$duration" --latency -s bench/server/post.lua "$url/plan" \
     -- "$request" | tee "$work/wrk.out"
+  kill "$sampler"
   rss_after=$(rss_kib)
+  echo "VmRSS every 10 s (KiB): $(tr '\n' ' ' <"$work/rss.log")"
   requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
   rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")

@@ -105,7 +105,7 @@ std::string_view openapi_document() {
       "Count": {"type": "integer", "minimum": 0, "maximum": 9007199254740991},
       "PositiveCount": {"type": "integer", "minimum": 1, "maximum": 9007199254740991},
       "Strategy": {"type": "string", "enum": ["bottom_up", "top_down", "independent", "joint"],
-                   "description": "How the levels nest; joint is not supported yet and answers 400."},
+                   "description": "How the levels nest (plan contract v1): bottom_up (default), top_down, independent (not nested), joint (the best nested chain for the weighted sum of importances)."},
       "PlanRequest": {
         "type": "object",
         "required": ["network", "levels"],
@@ -117,7 +117,7 @@ std::string_view openapi_document() {
                      "description": "Budget levels, smallest first; every limit at least the previous level's."},
           "strategy": {"$ref": "#/components/schemas/Strategy"},
           "weights": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0},
-                      "description": "Only with joint: one weight per level."},
+                      "description": "Only with joint: one positive weight per level (default 1)."},
           "time_limit_ms": {"$ref": "#/components/schemas/PositiveCount"}
         }
       },
@@ -196,6 +196,10 @@ std::string_view openapi_document() {
           "levels": {"type": "array", "minItems": 1,
                      "items": {"oneOf": [{"$ref": "#/components/schemas/FeasibleLevel"},
                                          {"$ref": "#/components/schemas/InfeasibleLevel"}]}},
+          "objective": {"type": "number", "minimum": 0,
+                        "description": "joint only: the weighted sum of the levels' importances."},
+          "objective_upper_bound": {"type": "number", "minimum": 0, "description": "joint only."},
+          "objective_gap": {"type": "number", "minimum": 0, "maximum": 1, "description": "joint only."},
           "solve_seconds": {"type": "number", "minimum": 0}
         }
       },

@@ -209,6 +209,13 @@ TEST_F(OpenApiTest, PlanResponsesMatchTheDocument) {
   expect_valid("/plan", "post", infeasible_level);
   expect_valid("/plan", "post", client->Post("/plan", tiny_ds_block_request(), "application/json"));
   expect_valid("/plan", "post", client->Post("/plan", example_request_json("ds_cnn_s"), "application/json"));
+  json joint = json::parse(tiny_ds_block_request());
+  joint["strategy"] = "joint";
+  joint["weights"] = {1, 2};
+  const httplib::Result joint_plan = client->Post("/plan", joint.dump(), "application/json");
+  ASSERT_EQ(joint_plan->status, 200) << joint_plan->body;
+  EXPECT_TRUE(json::parse(joint_plan->body).contains("objective"));
+  expect_valid("/plan", "post", joint_plan);
   // 400, 413, 415, and 504 (or a 200 cut short) under the 50 ms cap.
   expect_valid("/plan", "post", client->Post("/plan", R"({"network": 1})", "application/json"));
   expect_valid("/plan", "post", client->Post("/plan", std::string(2 << 20, ' '), "application/json"));
