@@ -1,0 +1,101 @@
+// reds/engine/kernels.h: the float32 NHWC kernels of one image (batch 1), as a Session calls them.
+//
+// Every kernel reads a prefix of the channels it could read and writes a prefix of the channels it could
+// write, so one set of weights serves every level of a plan: a feature map is `pixels x pixel_stride`
+// floats of which each pixel's first `channels` are used, and a weight matrix is addressed with its full
+// row length while only a prefix of its rows and columns is read. Weights are in Keras' layout (see
+// model.h); `bias` may be null. The optional rectifier is applied to the outputs before they are stored.
+//
+// The inner loops run over output channels (contiguous in NHWC and in Keras' kernel layout), in blocks of
+// 8, 16 or 32 floats kept in registers; on x86-64 an x86-64-v3 (AVX2, FMA) version is chosen at load time when the
+// processor has it.
+#pragma once
+
+#include <cstdint>
+
+#include "reds/engine/model.h"
+
+namespace reds::engine::kernels {
+
+// A feature map read or written by a kernel: pixel p's channel c is data[p * pixel_stride + c],
+// c < channels <= pixel_stride.
+struct MapView {
+  const float* data = nullptr;
+  std::int64_t pixel_stride = 0;
+  std::int64_t channels = 0;
+};
+struct MutableMapView {
+  float* data = nullptr;
+  std::int64_t pixel_stride = 0;
+  std::int64_t channels = 0;
+};
+
+// Geometry of a sliding window: input and output sizes, window, stride, dilation and the padding before
+// the first row and column (the padding after them is implied by the output size).
+struct Window {
+  std::int64_t in_height = 0, in_width = 0;
+  std::int64_t out_height = 0, out_width = 0;
+  std::int64_t kernel_height = 1, kernel_width = 1;
+  std::int64_t stride_height = 1, stride_width = 1;
+  std::int64_t dilation_height = 1, dilation_width = 1;
+  std::int64_t pad_top = 0, pad_left = 0;
+};
+
+// Keras' window arithmetic for one axis: the output size and the padding before the first pixel ('same':
+// the total padding max((out - 1) * stride + dilated_kernel - in, 0), its smaller half first). An output
+// size < 1 means the window does not fit.
+struct AxisGeometry {
+  std::int64_t out = 0;
+  std::int64_t pad_before = 0;
+};
+AxisGeometry axis_geometry(std::int64_t in, std::int64_t kernel, std::int64_t stride, std::int64_t dilation,
+                           Padding padding);
+
+// Weights of a convolution or dense layer: row r (an input channel of a kernel tap, or an input feature)
+// holds one weight per output channel, the first at data[r * row_stride]; tap t's rows start at row
+// t * rows_per_tap.
+struct WeightView {
+  const float* data = nullptr;
+  std::int64_t row_stride = 0;
+  std::int64_t rows_per_tap = 0;
+};
+
+// Convolution. groups > 1 splits input and output channels into that many equal groups (group g reads
+// input channels [g * in/groups, ...) and writes output channels [g * out/groups, ...)); the weight row of
+// group g's input channel i is row i of the tap, columns from g * out/groups. A depthwise convolution with
+// depth multiplier m is the grouped convolution with groups = input channels and m outputs per group.
+void conv2d(const Window& window, const MapView& input, const WeightView& weights, const float* bias,
+            std::int64_t groups, const Rectifier* rectifier, const MutableMapView& output);
+
+// Depthwise convolution with depth multiplier 1: output channel c = input channel c convolved with its own
+// kernel, weights[tap * row_stride + c]. output.channels channels are computed.
+void depthwise_conv2d(const Window& window, const MapView& input, const float* weights,
+                      std::int64_t row_stride, const float* bias, const Rectifier* rectifier,
+                      const MutableMapView& output);
+
+// Dense layer on a flat input made of `input_groups` consecutive groups of `group_features` features;
+// feature f of group g multiplies weight row g * group_row_stride + f. One group with group_features =
+// in_features is the plain case; a Flatten of a map whose first C of C_full channels are used gives
+// height * width groups of C features with group_row_stride C_full.
+struct DenseInput {
+  const float* data = nullptr;
+  std::int64_t input_groups = 1;
+  std::int64_t group_features = 0;
+  std::int64_t group_row_stride = 0;
+};
+void dense(const DenseInput& input, const float* weights, std::int64_t row_stride, const float* bias,
+           std::int64_t out_features, const Rectifier* rectifier, float* output);
+
+// Average of every window's pixels inside the input (padding does not count), per channel.
+void average_pool2d(const Window& window, const MapView& input, const MutableMapView& output);
+
+// Per channel, the mean over `pixels` pixels; writes input.channels floats.
+void global_average_pool2d(const MapView& input, std::int64_t pixels, float* output);
+
+// In place, `count` floats.
+void rectify(const Rectifier& rectifier, float* values, std::int64_t count);
+
+// In place, per pixel over its `channels` values (stride `channels`): exp(x - max) / sum.
+void softmax(float* values, std::int64_t pixels, std::int64_t channels);
+
+}  // namespace reds::engine::kernels

@@ -1,0 +1,151 @@
+// reds/engine/model.h: a trained network as the engine holds it, and the files it comes from.
+//
+// A model is a chain of layers over float32 feature maps in NHWC order (batch 1: height x width x
+// channels, channels fastest). It comes from a Keras HDF5 file (load_keras: the format of the REDS
+// authors' pretrained networks) or from the engine's own native file (load_native / save_native), which
+// needs no HDF5 and may embed a plan. load_model picks the reader from the file's first bytes.
+//
+// Batch normalization never appears here: the Keras reader folds it into the convolution or dense layer it
+// follows (scale s = gamma / sqrt(variance + epsilon) on every output unit's weights, bias
+// (b - mean) * s + beta), so every level of a plan prunes one layer per unit, weights and bias together.
+//
+// Units. A "unit layer" is a Conv2D (its filters), a DepthwiseConv2D (its output channels) or a Dense
+// layer (its output features). A plan keeps a prefix of every unit layer's units: the model's units are
+// expected in the plan's order already (applying a plan permutes them), so a level is described by its
+// widths alone. A depthwise layer has no width of its own: it keeps its input channels times its depth
+// multiplier (the plan contract's tied layer).
+//
+//   reds::Result<reds::engine::Model> model = reds::engine::load_model("fashion_mnist_ds_cnn_sizeS.keras");
+//   if (!model) { std::cerr << model.error().message << '\n'; return 2; }
+//   reds::Result<reds::engine::Session> session = reds::engine::Session::create(*model);  // session.h
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reds/status.h"
+
+namespace reds::engine {
+
+enum class LayerKind {
+  conv2d,                 // any kernel, stride, dilation, groups; 'valid' or 'same' padding
+  depthwise_conv2d,       // one kernel per input channel (times the depth multiplier)
+  dense,                  // on a flat input (after Flatten, GlobalAveragePooling2D or Dense)
+  rectifier,              // ReLU and LeakyReLU (see Rectifier)
+  average_pool2d,         // 'same' windows average their valid pixels only, as Keras does
+  global_average_pool2d,  // one value per channel; flat output
+  flatten,                // height x width x channels -> one flat vector in NHWC order
+  softmax,                // over the channels (the last axis)
+};
+
+// The Keras name of a kind ("Conv2D", "DepthwiseConv2D", ...).
+const char* to_string(LayerKind kind);
+
+enum class Padding {
+  valid,  // no padding: out = floor((in - dilated_kernel) / stride) + 1
+  same,   // out = ceil(in / stride); the padding total is split with the extra pixel at the bottom/right
+};
+
+// Keras' ReLU family: f(x) = min(x, max_value) for x >= threshold, negative_slope * (x - threshold) below.
+// ReLU is the default; LeakyReLU(alpha) is negative_slope = alpha.
+struct Rectifier {
+  float negative_slope = 0.0f;
+  float threshold = 0.0f;
+  float max_value = std::numeric_limits<float>::infinity();
+
+  friend bool operator==(const Rectifier&, const Rectifier&) = default;
+};
+
+struct Layer {
+  std::string name;  // unique within the model; the plan's layer names refer to unit layers by it
+  LayerKind kind = LayerKind::flatten;
+
+  // conv2d, depthwise_conv2d and average_pool2d: the window (the pool's size for average_pool2d).
+  std::int64_t kernel_height = 1;
+  std::int64_t kernel_width = 1;
+  std::int64_t stride_height = 1;
+  std::int64_t stride_width = 1;
+  std::int64_t dilation_height = 1;  // convolutions only
+  std::int64_t dilation_width = 1;
+  Padding padding = Padding::valid;
+
+  std::int64_t units = 0;             // conv2d: filters; dense: output features; 0 for other kinds
+  std::int64_t groups = 1;            // conv2d: input and output channels split into this many groups
+  std::int64_t depth_multiplier = 1;  // depthwise_conv2d: output channels per input channel
+
+  Rectifier rectifier;  // rectifier layers only
+
+  // Weights in Keras' layout, batch norm already folded in:
+  //   conv2d            [kernel_height][kernel_width][in_channels / groups][units]
+  //   depthwise_conv2d  [kernel_height][kernel_width][in_channels][depth_multiplier]
+  //   dense             [in_features][units]
+  // bias: empty (no bias) or one value per output channel or feature.
+  std::vector<float> kernel;
+  std::vector<float> bias;
+};
+
+// The shape of one feature map, batch excluded. A flat map (after Flatten, GlobalAveragePooling2D or
+// Dense) is 1 x 1 x features with `flat` set: convolutions and pools need a map that is not flat, Dense
+// needs a flat one (as in Keras, where those are tensors of rank 4 and 2).
+struct Shape {
+  std::int64_t height = 1;
+  std::int64_t width = 1;
+  std::int64_t channels = 1;
+  bool flat = false;
+
+  std::int64_t size() const { return height * width * channels; }
+  friend bool operator==(const Shape&, const Shape&) = default;
+};
+
+// A plan of the plan contract (its JSON response), embedded in a model whose units are in the plan's order.
+struct EmbeddedPlan {
+  std::string json;                            // the response as given; the native file keeps it verbatim
+  std::vector<std::string> layer_names;        // the plan's layers, in its order
+  std::vector<std::vector<std::int64_t>> widths;  // per level (smallest first), per entry of layer_names
+};
+
+struct Model {
+  std::string name;  // the Keras model's name, or the native file's
+  Shape input;
+  std::vector<Layer> layers;
+  std::optional<EmbeddedPlan> plan;
+};
+
+// The output shape of every layer (index i: the shape after layers[i]); checks every layer's parameters and
+// weight counts against its input. invalid_argument naming the layer ("layer 'conv2d_1' (Conv2D): ...").
+Result<std::vector<Shape>> layer_shapes(const Model& model);
+
+// layer_shapes() plus the plan's consistency with the model: every plan layer is a unit layer of the model,
+// widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width.
+std::optional<Error> validate(const Model& model);
+
+// Parses a plan response (the contract's JSON: "order" and "levels" with "widths" are read; every level
+// must be feasible) and checks it against the model. Replaces any plan the model had.
+std::optional<Error> attach_plan(Model& model, std::string_view plan_json);
+
+// Reads a Keras model saved in HDF5 (model.save("m.h5"), or the REDS authors' ".keras" files): the JSON
+// `model_config` attribute at the root (a Sequential model, or a functional one that is a chain), weights
+// under model_weights/<layer>/ as listed by its `weight_names` attribute. Layers: InputLayer, Conv2D,
+// DepthwiseConv2D, Dense, BatchNormalization (folded), ReLU, LeakyReLU, Activation('relu' | 'softmax' |
+// 'linear'), AveragePooling2D, GlobalAveragePooling2D, Flatten, Softmax, Dropout (ignored: inference).
+// Anything else is invalid_argument naming the layer and its class. Safe to call from several threads
+// (HDF5 calls are serialised).
+Result<Model> load_keras(const std::string& path);
+
+// The native model file: magic "REDSMODL", format version, the architecture and the embedded plan as JSON,
+// the weights as little-endian float32, a CRC-32 of everything before it. Loading checks all of it and
+// validates the model.
+inline constexpr std::uint32_t kNativeFormatVersion = 1;
+Result<Model> load_native(const std::string& path);
+// Validates the model, then writes it (to a temporary file renamed into place, so a failed save leaves no
+// partial file at `path`).
+std::optional<Error> save_native(const Model& model, const std::string& path);
+
+// A native file or a Keras HDF5 file, told apart by its first bytes.
+Result<Model> load_model(const std::string& path);
+
+}  // namespace reds::engine
