@@ -311,9 +311,9 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
     level.push_back(output);
   }
   const LevelShape& last = level.back();
-  if (last.channels != last.full.size())
+  if (last.channels != last.full.channels)
     return invalid_argument("the model's output keeps " + std::to_string(last.channels) + " of its " +
-                            std::to_string(last.full.size()) + " values; the last unit layer must keep its full width");
+                            std::to_string(last.full.channels) + " channels; the last unit layer must keep its full width");
   return level;
 }
 
