@@ -1,0 +1,126 @@
+// reds/knapsack.h, 0-1 knapsack: validation, exact profits, the obvious items, and the kernel.
+#include "reds/knapsack.h"
+
+#include <chrono>
+#include <limits>
+#include <string>
+
+#include "knapsack_kernel.h"
+#include "knapsack_profits.h"
+
+namespace reds::knapsack {
+
+const char* to_string(Status status) {
+  switch (status) {
+    case Status::optimal:
+      return "optimal";
+    case Status::feasible:
+      return "feasible";
+    case Status::infeasible:
+      return "infeasible";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using detail::int128;
+
+std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
+
+template <class P>
+detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates, const std::vector<std::int64_t>& weights,
+                                    const detail::ExactProfits& profits, std::int64_t capacity,
+                                    const detail::Deadline& deadline) {
+  detail::KernelItems<P> items;
+  items.capacity = capacity;
+  items.weights.reserve(candidates.size());
+  items.profits.reserve(candidates.size());
+  for (const std::size_t j : candidates) {
+    items.weights.push_back(weights[j]);
+    items.profits.push_back(static_cast<P>(profits.scaled[j]));
+  }
+  items.copies.assign(candidates.size(), 1);
+  return detail::solve_zero_one(items, deadline);
+}
+
+template <class Profit>
+Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const detail::Deadline deadline(options.time_limit_ms);
+  if (problem.capacity < 0)
+    return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
+  const std::size_t n = problem.items.size();
+  std::vector<std::int64_t> weights(n);
+  std::vector<Profit> profits(n);
+  std::int64_t total_weight = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::int64_t weight = problem.items[j].weight;
+    if (weight < 0)
+      return invalid_argument(item_name(j) + " has weight " + std::to_string(weight) + "; weights must be >= 0");
+    if (weight >= detail::kWeightLimit - total_weight)
+      return invalid_argument("the weights sum to 2^62 or more (at " + item_name(j) +
+                              "); the solver's sums of weights must stay below 2^62");
+    total_weight += weight;
+    weights[j] = weight;
+    profits[j] = problem.items[j].profit;
+  }
+  Result<detail::ExactProfits> exact = detail::exact_profits(profits, item_name);
+  if (!exact) return exact.error();
+
+  // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
+  // items of positive profit that fit alone.
+  Solution<Profit> solution;
+  std::vector<bool> chosen(n, false);
+  std::vector<std::size_t> candidates;
+  int128 candidate_profit = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (exact->scaled[j] <= 0 || weights[j] > problem.capacity) continue;
+    if (weights[j] == 0) {
+      chosen[j] = true;
+    } else {
+      candidates.push_back(j);
+      candidate_profit += exact->scaled[j];
+    }
+  }
+  bool optimal = true;
+  int128 kernel_upper_bound = 0;
+  const auto adopt = [&](const auto& outcome) {
+    for (std::size_t k = 0; k < candidates.size(); ++k) chosen[candidates[k]] = outcome.chosen[k];
+    optimal = outcome.optimal;
+    kernel_upper_bound = outcome.upper_bound;
+    solution.statistics = outcome.statistics;
+  };
+  if (candidate_profit < detail::kSmallProfitLimit)
+    adopt(run_kernel<std::int64_t>(candidates, weights, *exact, problem.capacity, deadline));
+  else
+    adopt(run_kernel<int128>(candidates, weights, *exact, problem.capacity, deadline));
+
+  int128 profit = 0;
+  int128 fixed_profit = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (!chosen[j]) continue;
+    solution.items.push_back(j);
+    solution.weight += weights[j];
+    profit += exact->scaled[j];
+    if (weights[j] == 0) fixed_profit += exact->scaled[j];
+  }
+  solution.status = optimal ? Status::optimal : Status::feasible;
+  solution.profit = detail::unscale<Profit>(profit, *exact, false);
+  solution.upper_bound =
+      optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound + fixed_profit, *exact, true);
+  solution.statistics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return solution;
+}
+
+}  // namespace
+
+Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options) {
+  return solve_zero_one(problem, options);
+}
+
+Result<Solution<double>> solve(const Problem<double>& problem, const Options& options) {
+  return solve_zero_one(problem, options);
+}
+
+}  // namespace reds::knapsack

@@ -1,0 +1,121 @@
+// Cardinality bounds for the 0-1 knapsack kernel (after Martello, Pisinger and Toth, "Dynamic
+// programming and strong bounds for the 0-1 knapsack problem", Management Science 45 (1999) 414-424).
+//
+// Every solution reaching a profit threshold has between k_lo items (fewer of the most profitable items
+// stay below it) and k_hi items (more of the lightest items do not fit). The linear relaxation's
+// solution has b + f items, b the break solution's count, 0 <= f < 1; an improving solution has either
+// at most b or at least b + 1 items, and each side [lo, hi] has Lagrangian bounds: for any multiplier
+// mu (k = hi when mu >= 0, k = lo when mu < 0),
+//   sum p_j x_j <= sum (p_j - mu) x_j + mu * k,
+// whose right-hand side the linear relaxation with the modified profits p_j - mu bounds. For the
+// strongly correlated classes (p_j = w_j + K, mu = K) the modified problem is a subset-sum problem and
+// the bound is c + K * hi, far below the plain linear bound.
+//
+// Applied to a state of the dynamic program (weight w, profit p, count N), whose completions flip free
+// items outside the core (adding items outside the break solution, removing items of it):
+//   B = p - mu * N + mu * k + G_mu(c - w),
+// G_mu the linear relaxation of those flips with modified profits. The multiplier of each side minimises
+// the root's bound (a bisection on the relaxation's item count, in floating point: any multiplier gives
+// a valid bound, which is then evaluated exactly). A state is pruned when every nonempty side prunes it.
+//
+// Items are fixed with the root bound: flipping item j costs its reduced profit |p_j - mu - lambda * w_j|,
+// lambda the relaxation's break efficiency (Dembo and Hammer).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "knapsack_arithmetic.h"
+
+namespace reds::knapsack::detail {
+
+// The kernel's items in efficiency order and its break solution (items 0..break_item-1). An item stands
+// for `copies` identical original items, and counts are of original items.
+template <class P>
+struct SortedItems {
+  const std::vector<std::int64_t>& weights;
+  const std::vector<P>& profits;
+  const std::vector<std::int64_t>& copies;
+  std::size_t break_item;
+  std::int64_t capacity;
+};
+
+template <class P>
+class CardinalityBound {
+ public:
+  // Bounds for the solutions that keep every item outside `free_items` at its break-solution value.
+  // `outside_core[j]`: item j is not yet decided by the states.
+  CardinalityBound(const SortedItems<P>& items, std::vector<std::size_t> free_items,
+                   std::vector<bool> outside_core, P threshold);
+
+  // The threshold rose (a better solution was found): fewer items cannot reach it any more.
+  void raise_threshold(P threshold);
+  // The states' relaxations over fewer items from now on: the core grew, or more items were fixed.
+  void restrict(std::vector<std::size_t> free_items, std::vector<bool> outside_core);
+  // Flipping item j away from its break-solution value cannot reach the threshold.
+  bool fixes(std::size_t j) const;
+  // The root bound with item j flipped, approximately (the best side's): the core takes the items whose
+  // flip keeps the bound highest first.
+  long double flipped_bound(std::size_t j) const;
+  // No completion of the state (weight, profit, item count) reaches the threshold.
+  bool cannot_reach(std::int64_t weight, P profit, std::int64_t count) const;
+
+ private:
+  // G(r) = -P'_L + F(r + W_L): L the break solution's items among the relaxed ones, F the fractional
+  // knapsack over the relaxed items of positive modified profit, stored
+  // best first as prefix sums.
+  struct Relaxation {
+    std::vector<std::int64_t> weights;
+    std::vector<int128> profits;
+    std::vector<std::int64_t> prefix_weight;
+    std::vector<int128> prefix_profit;
+    int128 break_profit = 0;
+    std::int64_t break_weight = 0;
+  };
+  struct Side {
+    std::int64_t lo = 0;  // count range of the side, before k_lo and k_hi narrow it
+    std::int64_t hi = 0;
+    int128 mu = 0;
+    Relaxation outside;  // over the free items outside the core: the states' completions
+    // The root's bound over all free items, without mu * k: constant + residual * e, e = lambda_profit /
+    // lambda_weight the relaxation's break efficiency (0 / 1 when every item fits).
+    int128 root_constant = 0;
+    std::int64_t root_residual = 0;
+    int128 lambda_profit = 0;
+    std::int64_t lambda_weight = 1;
+  };
+
+  std::int64_t smallest_count(P threshold) const;
+  double relaxed_count(double mu) const;
+  int128 best_multiplier(std::int64_t lo, std::int64_t hi) const;
+  Relaxation relax(int128 mu, bool outside_only) const;
+  void set_root(Side& side) const;
+  // The side's count range is empty at the current threshold.
+  bool empty(const Side& side) const { return std::max(side.lo, count_lo_) > side.hi; }
+  std::int64_t k(const Side& side, int128 mu) const { return mu >= 0 ? side.hi : std::max(side.lo, count_lo_); }
+  bool below(const Side& side, std::int64_t weight, P profit, std::int64_t count) const;
+
+  SortedItems<P> items_;
+  std::vector<std::size_t> free_items_;
+  std::vector<bool> outside_core_;
+  // For k_lo: the items by profit per copy, best first, with the running sums of copies and profits.
+  std::vector<int128> unit_profits_;
+  std::vector<std::int64_t> count_prefix_;
+  std::vector<int128> profit_prefix_;
+  std::int64_t count_lo_ = 0;          // k_lo at the current threshold
+  std::int64_t count_hi_ = 0;          // k_hi
+  std::int64_t break_weight_ = 0;
+  P break_profit_ = 0;
+  std::int64_t break_count_ = 0;
+  P largest_profit_ = 0;  // among the free items
+  P threshold_ = 0;
+  int128 multiplier_limit_ = 0;  // keeps every modified sum below 2^125
+  std::vector<Side> sides_;
+};
+
+extern template class CardinalityBound<std::int64_t>;
+extern template class CardinalityBound<int128>;
+
+}  // namespace reds::knapsack::detail

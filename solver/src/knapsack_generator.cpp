@@ -1,0 +1,207 @@
+// The knapsack literature's instance classes (Pisinger 2005), from their published definitions.
+#include "reds/knapsack_generator.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace reds::knapsack {
+
+namespace {
+
+__extension__ typedef unsigned __int128 uint128;
+
+constexpr std::int64_t kMaxItems = 10'000'000;
+constexpr std::int64_t kMaxRange = 1'000'000'000;
+// span(v, m): the number of spanner items and the largest multiplier.
+constexpr std::int64_t kSpanners = 2;
+constexpr std::int64_t kSpanMultiplier = 10;
+
+// splitmix64 (Steele, Lea, Flood 2014): plain 64-bit integer arithmetic, identical everywhere.
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : state_(seed) {}
+
+  std::uint64_t next() {
+    state_ += 0x9e3779b97f4a7c15ULL;
+    std::uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  // Uniform in [low, high] by rejection: the accepted draws cover a whole number of copies of the span.
+  std::int64_t uniform(std::int64_t low, std::int64_t high) {
+    const std::uint64_t span = static_cast<std::uint64_t>(high - low) + 1;
+    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % span;
+    std::uint64_t draw = next();
+    while (draw >= limit) draw = next();
+    return low + static_cast<std::int64_t>(draw % span);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+constexpr std::array<std::pair<InstanceClass, const char*>, 11> kNames = {{
+    {InstanceClass::uncorrelated, "uncorrelated"},
+    {InstanceClass::weakly_correlated, "weakly_correlated"},
+    {InstanceClass::strongly_correlated, "strongly_correlated"},
+    {InstanceClass::inverse_strongly_correlated, "inverse_strongly_correlated"},
+    {InstanceClass::almost_strongly_correlated, "almost_strongly_correlated"},
+    {InstanceClass::subset_sum, "subset_sum"},
+    {InstanceClass::spanner_uncorrelated, "spanner_uncorrelated"},
+    {InstanceClass::spanner_weakly_correlated, "spanner_weakly_correlated"},
+    {InstanceClass::spanner_strongly_correlated, "spanner_strongly_correlated"},
+    {InstanceClass::profit_ceiling, "profit_ceiling"},
+    {InstanceClass::circle, "circle"},
+}};
+
+// floor(sqrt(x)) exactly, for x < 2^126.
+std::uint64_t integer_sqrt(uint128 x) {
+  std::uint64_t root = 0;
+  for (int bit = 62; bit >= 0; --bit) {
+    const std::uint64_t candidate = root | (std::uint64_t{1} << bit);
+    if (static_cast<uint128>(candidate) * candidate <= x) root = candidate;
+  }
+  return root;
+}
+
+// One item of the classes defined by a weight distribution and a profit rule.
+Item<std::int64_t> basic_item(InstanceClass instance_class, std::int64_t range, Random& random) {
+  const std::int64_t tenth = range / 10;
+  switch (instance_class) {
+    case InstanceClass::weakly_correlated: {
+      const std::int64_t weight = random.uniform(1, range);
+      return {weight, std::max<std::int64_t>(1, random.uniform(weight - tenth, weight + tenth))};
+    }
+    case InstanceClass::strongly_correlated: {
+      const std::int64_t weight = random.uniform(1, range);
+      return {weight, weight + tenth};
+    }
+    case InstanceClass::inverse_strongly_correlated: {
+      const std::int64_t profit = random.uniform(1, range);
+      return {profit + tenth, profit};
+    }
+    case InstanceClass::almost_strongly_correlated: {
+      const std::int64_t weight = random.uniform(1, range);
+      const std::int64_t spread = range / 500;
+      return {weight, random.uniform(weight + tenth - spread, weight + tenth + spread)};
+    }
+    case InstanceClass::subset_sum: {
+      const std::int64_t weight = random.uniform(1, range);
+      return {weight, weight};
+    }
+    case InstanceClass::profit_ceiling: {
+      constexpr std::int64_t d = 3;
+      const std::int64_t weight = random.uniform(1, range);
+      return {weight, d * ((weight + d - 1) / d)};
+    }
+    case InstanceClass::circle: {
+      // (2/3) sqrt(4R^2 - (w - 2R)^2) = sqrt(4 w (4R - w)) / 3: the largest q with 9 q^2 <= 4 w (4R - w).
+      const std::int64_t weight = random.uniform(1, range);
+      const uint128 radicand = 4 * static_cast<uint128>(weight) * static_cast<uint128>(4 * range - weight);
+      return {weight, static_cast<std::int64_t>(integer_sqrt(radicand / 9))};
+    }
+    default: {
+      const std::int64_t weight = random.uniform(1, range);
+      return {weight, random.uniform(1, range)};
+    }
+  }
+}
+
+InstanceClass spanner_base(InstanceClass instance_class) {
+  switch (instance_class) {
+    case InstanceClass::spanner_weakly_correlated:
+      return InstanceClass::weakly_correlated;
+    case InstanceClass::spanner_strongly_correlated:
+      return InstanceClass::strongly_correlated;
+    default:
+      return InstanceClass::uncorrelated;
+  }
+}
+
+bool is_spanner(InstanceClass instance_class) {
+  return instance_class == InstanceClass::spanner_uncorrelated ||
+         instance_class == InstanceClass::spanner_weakly_correlated ||
+         instance_class == InstanceClass::spanner_strongly_correlated;
+}
+
+std::vector<Item<std::int64_t>> generate_items(const GeneratorOptions& options, Random& random) {
+  std::vector<Item<std::int64_t>> items;
+  items.reserve(static_cast<std::size_t>(options.items));
+  if (!is_spanner(options.instance_class)) {
+    for (std::int64_t j = 0; j < options.items; ++j)
+      items.push_back(basic_item(options.instance_class, options.range, random));
+    return items;
+  }
+  // span(v, m): the spanner items are scaled by 2/m so that the multiples stay within about [1, R].
+  std::array<Item<std::int64_t>, kSpanners> spanners;
+  for (Item<std::int64_t>& spanner : spanners) {
+    const Item<std::int64_t> drawn = basic_item(spanner_base(options.instance_class), options.range, random);
+    spanner.weight = (2 * drawn.weight + kSpanMultiplier - 1) / kSpanMultiplier;
+    spanner.profit = (2 * drawn.profit + kSpanMultiplier - 1) / kSpanMultiplier;
+  }
+  for (std::int64_t j = 0; j < options.items; ++j) {
+    const Item<std::int64_t>& spanner = spanners[static_cast<std::size_t>(random.uniform(0, kSpanners - 1))];
+    const std::int64_t multiplier = random.uniform(1, kSpanMultiplier);
+    items.push_back({multiplier * spanner.weight, multiplier * spanner.profit});
+  }
+  return items;
+}
+
+}  // namespace
+
+const std::vector<InstanceClass>& instance_classes() {
+  static const std::vector<InstanceClass> all = [] {
+    std::vector<InstanceClass> classes;
+    for (const auto& [instance_class, name] : kNames) classes.push_back(instance_class);
+    return classes;
+  }();
+  return all;
+}
+
+const char* to_string(InstanceClass instance_class) {
+  for (const auto& [candidate, name] : kNames)
+    if (candidate == instance_class) return name;
+  return "unknown";
+}
+
+std::optional<InstanceClass> parse_instance_class(std::string_view name) {
+  for (const auto& [instance_class, candidate] : kNames)
+    if (name == candidate) return instance_class;
+  return std::nullopt;
+}
+
+Result<GeneratedInstance> generate(const GeneratorOptions& options) {
+  if (options.items < 1 || options.items > kMaxItems)
+    return invalid_argument("items must be in [1, " + std::to_string(kMaxItems) + "], got " +
+                            std::to_string(options.items));
+  if (options.range < 10 || options.range > kMaxRange)
+    return invalid_argument("range must be in [10, " + std::to_string(kMaxRange) + "], got " +
+                            std::to_string(options.range));
+  if (options.series < 1 || options.instance < 1 || options.instance > options.series)
+    return invalid_argument("instance must be in [1, series], got instance " + std::to_string(options.instance) +
+                            " of series " + std::to_string(options.series));
+
+  Random random(options.seed);
+  GeneratedInstance generated;
+  generated.problem.items = generate_items(options, random);
+  std::int64_t total_weight = 0;
+  std::int64_t largest_weight = 0;
+  for (const Item<std::int64_t>& item : generated.problem.items) {
+    total_weight += item.weight;
+    largest_weight = std::max(largest_weight, item.weight);
+  }
+  const auto capacity = static_cast<std::int64_t>(static_cast<uint128>(options.instance) *
+                                                  static_cast<uint128>(total_weight) /
+                                                  static_cast<uint128>(options.series + 1));
+  generated.problem.capacity = std::max(capacity, largest_weight);
+  generated.name = std::string(to_string(options.instance_class)) + "_n" + std::to_string(options.items) +
+                   "_r" + std::to_string(options.range) + "_h" + std::to_string(options.instance) + "_s" +
+                   std::to_string(options.seed);
+  return generated;
+}
+
+}  // namespace reds::knapsack

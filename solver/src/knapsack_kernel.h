@@ -1,0 +1,63 @@
+// The exact 0-1 knapsack kernel behind reds/knapsack.h: integer profits (64 or 128 bits), every item
+// useful (weight in [1, capacity], profit >= 1). The public layer validates, scales real profits to
+// integers and removes the items whose value is obvious before it calls the kernel.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "knapsack_arithmetic.h"
+#include "reds/knapsack.h"
+
+namespace reds::knapsack::detail {
+
+class Deadline {
+ public:
+  explicit Deadline(std::int64_t time_limit_ms)
+      : limited_(time_limit_ms > 0),
+        end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(time_limit_ms)) {}
+  bool passed() const { return limited_ && std::chrono::steady_clock::now() >= end_; }
+
+ private:
+  bool limited_;
+  std::chrono::steady_clock::time_point end_;
+};
+
+// The weights of an instance sum to less than this: differences of sums of weights fit in 64 bits.
+inline constexpr std::int64_t kWeightLimit = std::int64_t{1} << 62;
+
+template <class P>
+struct KernelItems {
+  std::vector<std::int64_t> weights;
+  std::vector<P> profits;
+  // How many identical original items each item stands for (its weight and profit are the totals):
+  // only the cardinality bounds count items.
+  std::vector<std::int64_t> copies;
+  std::int64_t capacity = 0;
+};
+
+template <class P>
+struct KernelOutcome {
+  bool optimal = true;
+  P profit = 0;
+  P upper_bound = 0;
+  std::vector<bool> chosen;  // per item
+  Statistics statistics;
+};
+
+// Solves the 0-1 knapsack problem over `items` exactly (unless the deadline passes). With a `target`,
+// the caller knows a solution of profit >= target exists and wants one: solutions below it are not
+// recorded. Preconditions: weights >= 1, profits >= 1, copies >= 1, the weights sum to less than
+// kWeightLimit and the profits to less than 2^62 (64-bit profits) or 2^125 (128-bit profits).
+template <class P>
+KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Deadline& deadline,
+                                std::optional<P> target = std::nullopt);
+
+extern template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Deadline&,
+                                                           std::optional<std::int64_t>);
+extern template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Deadline&,
+                                                     std::optional<int128>);
+
+}  // namespace reds::knapsack::detail

@@ -1,0 +1,64 @@
+// Lower bounds for the 0-1 knapsack kernel by pairing states with single items outside the core (after
+// Martello, Pisinger and Toth 1999): a state below the capacity takes the most profitable outside item
+// that still fits, a state above it drops the least profitable item of the break solution that removes
+// the overweight. On subset-sum-like instances, whose optimum fills the capacity exactly, some of
+// thousands of states almost always meets its complement this way long before the dynamic program would.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace reds::knapsack::detail {
+
+template <class P>
+class Pairing {
+ public:
+  // The items outside the core may be added (from break_item on) or removed (before it); `weights` and
+  // `profits` are in the kernel's efficiency order, `additions` and `removals` list the items on either
+  // side of the break item by weight.
+  Pairing(const std::vector<std::int64_t>& weights, const std::vector<P>& profits,
+          const std::vector<std::size_t>& additions, const std::vector<std::size_t>& removals,
+          const std::vector<bool>& in_core)
+      : weights_(weights) {
+    for (const std::size_t j : additions)
+      if (!in_core[j]) additions_.push_back(j);
+    for (const std::size_t j : removals)
+      if (!in_core[j]) removals_.push_back(j);
+    // best_addition_[i]: the most profitable of additions_[0..i]; best_removal_[i]: the least profitable
+    // of removals_[i..].
+    best_addition_ = additions_;
+    for (std::size_t i = 1; i < best_addition_.size(); ++i)
+      if (profits[best_addition_[i - 1]] >= profits[best_addition_[i]]) best_addition_[i] = best_addition_[i - 1];
+    best_removal_ = removals_;
+    for (std::size_t i = best_removal_.size(); i-- > 1;)
+      if (profits[best_removal_[i]] <= profits[best_removal_[i - 1]]) best_removal_[i - 1] = best_removal_[i];
+  }
+
+  // The most profitable addable item weighing at most `room`.
+  std::optional<std::size_t> best_addition(std::int64_t room) const {
+    const auto end = std::upper_bound(additions_.begin(), additions_.end(), room,
+                                      [&](std::int64_t weight, std::size_t j) { return weight < weights_[j]; });
+    if (end == additions_.begin()) return std::nullopt;
+    return best_addition_[static_cast<std::size_t>(end - additions_.begin()) - 1];
+  }
+
+  // The least profitable removable item weighing at least `excess`.
+  std::optional<std::size_t> best_removal(std::int64_t excess) const {
+    const auto first = std::lower_bound(removals_.begin(), removals_.end(), excess,
+                                        [&](std::size_t j, std::int64_t weight) { return weights_[j] < weight; });
+    if (first == removals_.end()) return std::nullopt;
+    return best_removal_[static_cast<std::size_t>(first - removals_.begin())];
+  }
+
+ private:
+  const std::vector<std::int64_t>& weights_;
+  std::vector<std::size_t> additions_;  // outside the core, by weight
+  std::vector<std::size_t> removals_;   // outside the core, by weight
+  std::vector<std::size_t> best_addition_;
+  std::vector<std::size_t> best_removal_;
+};
+
+}  // namespace reds::knapsack::detail

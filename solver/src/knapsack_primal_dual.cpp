@@ -1,0 +1,631 @@
+// The 0-1 knapsack kernel: a primal-dual dynamic program on an expanding core, after D. Pisinger,
+// "A minimal algorithm for the 0-1 knapsack problem", Operations Research 45 (1997) 758-767 (minknap),
+// with the strong bounds of combo (Martello, Pisinger, Toth 1999) when the state set grows.
+//
+// The items are ordered by efficiency p/w, best first; the break solution takes the longest prefix that
+// fits. A state is a solution that differs from the break solution only on the core, the items processed
+// so far, which grow outward from the break item: adding an item to the right doubles the states into
+// "without" and "with it", removing one to the left into "with" and "without". States are kept sorted by
+// weight with strictly increasing profit (the others are dominated), and only while their bound reaches
+// the threshold (the best profit known plus one; profits are divided by their gcd first):
+//   weight <= c: profit + (c - weight) * e_t, e_t the efficiency of the next right item (no item that
+//                could still be added is more efficient, and removing items only costs);
+//   weight >  c: profit - (weight - c) * e_s, e_s the efficiency of the next left item (the overweight has
+//                to be removed, at an efficiency of at least e_s),
+// and, once the states outnumber kCardinalityStates, the cardinality bound (knapsack_cardinality_bound.h).
+// Items whose flip provably cannot reach the threshold (the Lagrangian bound at the break efficiency,
+// Dembo and Hammer) never enter the core. Whenever the state set doubles, every state is paired with one
+// item outside the core (knapsack_pairing.h) for a better solution. The search ends when no state is
+// left: the best solution found is optimal.
+//
+// Every state remembers which of the last 64 core items it flipped. A solution from a larger core is
+// completed by solving the knapsack problem over the older core items with the target profit known.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <memory>
+#include <numeric>
+#include <tuple>
+#include <utility>
+
+#include "knapsack_cardinality_bound.h"
+#include "knapsack_kernel.h"
+#include "knapsack_pairing.h"
+
+namespace reds::knapsack::detail {
+
+namespace {
+
+constexpr std::size_t kFlipBits = 64;
+constexpr std::size_t kCardinalityStates = 2000;
+constexpr std::size_t kFirstPairing = 256;
+
+template <class P>
+struct State {
+  std::int64_t weight;
+  P profit;
+  std::uint64_t flips;  // bit i: the i-th most recently processed core item differs from the break solution
+  std::int64_t count;   // items in the solution
+};
+
+// The best solution found: a state (after `processed` core items), possibly with one more item flipped.
+template <class P>
+struct Record {
+  State<P> state;
+  std::size_t processed = 0;
+  std::optional<std::size_t> paired;
+};
+
+template <class P>
+P gcd(P a, P b) {
+  while (b != 0) a = std::exchange(b, a % b);
+  return a;
+}
+
+template <class P>
+class PrimalDual {
+ public:
+  PrimalDual(const KernelItems<P>& items, const Deadline& deadline, std::optional<P> target)
+      : items_(items), deadline_(deadline), target_(target) {}
+
+  KernelOutcome<P> solve();
+
+ private:
+  std::size_t size() const { return weights_.size(); }
+  SortedItems<P> sorted() const { return {weights_, profits_, copies_, break_, capacity_}; }
+
+  void sort_by_efficiency();
+  void find_break_item();
+  void greedy();
+  // True when flipping item `j` away from its break-solution value cannot reach the threshold.
+  bool fixed(std::size_t j) const;
+  // Moves right_ and left_ past the items in the core or fixed.
+  void advance_frontier();
+  // The next item for the core, or none when every item is in the core or fixed.
+  std::optional<std::size_t> next_core_item();
+  void improve(const State<P>& state, std::optional<std::size_t> paired);
+  void run();
+  void process(std::size_t j, bool add);
+  // Whether no completion of the state reaches the threshold.
+  bool cannot_improve(const State<P>& state) const;
+  // The bound for states whose room (or overweight) is smaller than every item that could fill it.
+  bool granular_bound_below(const State<P>& state) const;
+  // The items on either side of the break item by weight, for pairing and the granular bound.
+  void sort_by_weight();
+  // Whether the linear relaxation of the whole problem stays below the threshold.
+  bool root_cannot_improve() const;
+  // The free items (not fixed) and which items the core has not decided, for the cardinality bound.
+  void relaxed_items(std::vector<std::size_t>& free_items, std::vector<bool>& outside_core) const;
+  // Builds the cardinality bound once the states outnumber kCardinalityStates; rebuilds its relaxation
+  // when the core grew or the threshold rose since.
+  void update_cardinality_bound();
+  void pair_states();
+  P upper_bound();
+  // The chosen items of the best solution; `passes` counts the solves of older core items it needed.
+  std::vector<bool> reconstruct(std::int64_t& passes) const;
+
+  const KernelItems<P>& items_;
+  const Deadline& deadline_;
+  std::optional<P> target_;
+
+  // The items in efficiency order; original_[j] is the index in items_.
+  std::vector<std::int64_t> weights_;
+  std::vector<P> profits_;
+  std::vector<std::int64_t> copies_;
+  std::vector<std::size_t> original_;
+  std::vector<std::int64_t> prefix_weight_;  // prefix_weight_[j]: weight of items 0..j-1
+  std::int64_t capacity_ = 0;
+
+  std::size_t break_ = 0;  // the break item: 0..break_-1 form the break solution
+  std::int64_t break_weight_ = 0;
+  P break_profit_ = 0;
+  std::int64_t break_count_ = 0;  // original items in the break solution
+
+  P best_ = 0;       // the best profit found, or target - 1
+  P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
+  std::vector<bool> greedy_;
+  bool greedy_is_best_ = false;
+  std::optional<Record<P>> record_;
+
+  std::vector<State<P>> states_;
+  std::vector<State<P>> next_states_;
+  std::vector<std::size_t> processed_;  // core items in processing order
+  std::vector<bool> in_core_;
+  // The first free item outside the core from the break item on, and the last one before it: the most
+  // efficient item a state can still add, the least efficient it can still remove.
+  std::size_t right_ = 0;
+  std::ptrdiff_t left_ = 0;
+  // Once the cardinality bound exists, the core grows in the order of its reduced profits instead.
+  std::vector<std::size_t> queue_;
+  std::size_t queued_ = 0;
+  // The items from the break item on and before it by weight, from the first pairing on, and the
+  // positions of the lightest free ones outside the core.
+  std::vector<std::size_t> right_by_weight_;
+  std::vector<std::size_t> left_by_weight_;
+  std::size_t lightest_right_ = 0;
+  std::size_t lightest_left_ = 0;
+  std::unique_ptr<CardinalityBound<P>> cardinality_;
+  std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
+  P relaxed_threshold_ = 0;
+  std::size_t next_pairing_ = kFirstPairing;
+  bool timed_out_ = false;
+  Statistics statistics_;
+};
+
+template <class P>
+void PrimalDual<P>::sort_by_efficiency() {
+  std::vector<std::size_t> order(items_.weights.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const std::vector<std::int64_t>& w = items_.weights;
+  const std::vector<P>& p = items_.profits;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const int sign = sign_of_sum(p[a], w[b], static_cast<P>(-p[b]), w[a]);
+    return sign != 0 ? sign > 0 : a < b;
+  });
+  weights_.reserve(order.size());
+  profits_.reserve(order.size());
+  copies_.reserve(order.size());
+  prefix_weight_.assign(1, 0);
+  for (const std::size_t j : order) {
+    weights_.push_back(w[j]);
+    profits_.push_back(p[j]);
+    copies_.push_back(items_.copies[j]);
+    prefix_weight_.push_back(prefix_weight_.back() + w[j]);
+  }
+  original_ = std::move(order);
+  capacity_ = items_.capacity;
+}
+
+template <class P>
+void PrimalDual<P>::find_break_item() {
+  break_ = 0;
+  while (break_ < size() && break_weight_ + weights_[break_] <= capacity_) {
+    break_weight_ += weights_[break_];
+    break_profit_ += profits_[break_];
+    break_count_ += copies_[break_];
+    ++break_;
+  }
+}
+
+template <class P>
+void PrimalDual<P>::greedy() {
+  greedy_.assign(size(), false);
+  std::int64_t weight = 0;
+  P profit = 0;
+  for (std::size_t j = 0; j < size(); ++j) {
+    if (weight + weights_[j] > capacity_) continue;
+    weight += weights_[j];
+    profit += profits_[j];
+    greedy_[j] = true;
+  }
+  if (!target_ || profit >= *target_) {
+    best_ = profit;
+    greedy_is_best_ = true;
+  } else {
+    best_ = *target_ - 1;
+  }
+  threshold_ = best_ + 1;
+}
+
+template <class P>
+bool PrimalDual<P>::fixed(std::size_t j) const {
+  // Lagrangian bound with multiplier e_b = p_b / w_b and item j flipped, times w_b:
+  //   (break_profit -/+ p_j) * w_b + p_b * (c - break_weight +/- w_j) < threshold * w_b.
+  const std::int64_t w_b = weights_[break_];
+  const P p_b = profits_[break_];
+  const bool plain = j >= break_ ? sign_of_sum(static_cast<P>(break_profit_ + profits_[j] - threshold_), w_b, p_b,
+                                               capacity_ - break_weight_ - weights_[j]) < 0
+                                 : sign_of_sum(static_cast<P>(break_profit_ - profits_[j] - threshold_), w_b, p_b,
+                                               capacity_ - break_weight_ + weights_[j]) < 0;
+  return plain || (cardinality_ && cardinality_->fixes(j));
+}
+
+template <class P>
+void PrimalDual<P>::advance_frontier() {
+  const auto settled = [&](std::size_t j) { return in_core_[j] || fixed(j); };
+  while (right_ < size() && settled(right_)) ++right_;
+  while (left_ >= 0 && settled(static_cast<std::size_t>(left_))) --left_;
+  while (lightest_right_ < right_by_weight_.size() && settled(right_by_weight_[lightest_right_])) ++lightest_right_;
+  while (lightest_left_ < left_by_weight_.size() && settled(left_by_weight_[lightest_left_])) ++lightest_left_;
+}
+
+template <class P>
+std::optional<std::size_t> PrimalDual<P>::next_core_item() {
+  advance_frontier();
+  if (!cardinality_) {
+    // Alternately the next item on either side of the break item, as long as there is one.
+    const bool right_turn = processed_.size() % 2 == 0;
+    if (right_ < size() && (right_turn || left_ < 0)) return right_;
+    if (left_ >= 0) return static_cast<std::size_t>(left_);
+    return std::nullopt;
+  }
+  while (queued_ < queue_.size()) {
+    const std::size_t j = queue_[queued_++];
+    if (!in_core_[j] && !fixed(j)) return j;
+  }
+  return std::nullopt;
+}
+
+template <class P>
+void PrimalDual<P>::improve(const State<P>& state, std::optional<std::size_t> paired) {
+  const P profit = paired ? static_cast<P>(state.profit + (*paired >= break_ ? profits_[*paired] : -profits_[*paired]))
+                          : state.profit;
+  if (profit < threshold_) return;
+  best_ = profit;
+  threshold_ = best_ + 1;
+  greedy_is_best_ = false;
+  record_ = Record<P>{state, processed_.size(), paired};
+  if (cardinality_) cardinality_->raise_threshold(threshold_);
+}
+
+template <class P>
+bool PrimalDual<P>::cannot_improve(const State<P>& state) const {
+  const P margin = static_cast<P>(state.profit - threshold_);
+  if (state.weight <= capacity_) {
+    if (right_ >= size()) return margin < 0;
+    if (sign_of_sum(margin, weights_[right_], profits_[right_], capacity_ - state.weight) < 0) return true;
+  } else {
+    if (left_ < 0) return true;
+    const auto s = static_cast<std::size_t>(left_);
+    if (state.weight - capacity_ > prefix_weight_[s + 1]) return true;  // cannot shed the overweight
+    if (sign_of_sum(margin, weights_[s], profits_[s], capacity_ - state.weight) < 0) return true;
+  }
+  if (granular_bound_below(state)) return true;
+  return cardinality_ && cardinality_->cannot_reach(state.weight, state.profit, state.count);
+}
+
+template <class P>
+bool PrimalDual<P>::granular_bound_below(const State<P>& state) const {
+  // With e_t <= e_s the efficiencies of the best item to add and the worst to remove, a completion that
+  // adds weight A and removes R gains at most e_t * A - e_s * R. Below the capacity by r, adding
+  // anything means adding at least the lightest free item, m: if m > r, the gain is at most
+  // max(0, e_t * r - (e_s - e_t) * (m - r)). Above it by o, removing at least the lightest removable
+  // item, m: if m > o, at most -e_t * o - (e_s - e_t) * m. Evaluated in long double and applied only
+  // when the bound is below the threshold by more than its rounding error.
+  if (right_by_weight_.empty() || right_ >= size() || left_ < 0) return false;
+  const auto s = static_cast<std::size_t>(left_);
+  const long double e_t = static_cast<long double>(profits_[right_]) / static_cast<long double>(weights_[right_]);
+  const long double e_s = static_cast<long double>(profits_[s]) / static_cast<long double>(weights_[s]);
+  const auto profit = static_cast<long double>(state.profit);
+  long double bound = 0;
+  long double scale = 0;
+  if (state.weight <= capacity_) {
+    if (lightest_right_ >= right_by_weight_.size()) return false;
+    const auto room = static_cast<long double>(capacity_ - state.weight);
+    const auto lightest = static_cast<long double>(weights_[right_by_weight_[lightest_right_]]);
+    if (lightest <= room || state.profit >= threshold_) return false;
+    bound = profit + e_t * room - (e_s - e_t) * (lightest - room);
+    scale = std::fabs(profit) + e_s * (lightest + room);
+  } else {
+    if (lightest_left_ >= left_by_weight_.size()) return false;
+    const auto excess = static_cast<long double>(state.weight - capacity_);
+    const auto lightest = static_cast<long double>(weights_[left_by_weight_[lightest_left_]]);
+    if (lightest <= excess) return false;
+    bound = profit - e_t * excess - (e_s - e_t) * lightest;
+    scale = std::fabs(profit) + e_s * (lightest + excess);
+  }
+  const auto threshold = static_cast<long double>(threshold_);
+  return bound + (scale + std::fabs(threshold)) * 0x1p-56L < threshold;
+}
+
+template <class P>
+bool PrimalDual<P>::root_cannot_improve() const {
+  // The linear relaxation's bound: break solution plus the break item's fraction of the residual.
+  return sign_of_sum(static_cast<P>(break_profit_ - threshold_), weights_[break_], profits_[break_],
+                     capacity_ - break_weight_) < 0;
+}
+
+template <class P>
+void PrimalDual<P>::process(std::size_t j, bool add) {
+  processed_.push_back(j);
+  in_core_[j] = true;
+  advance_frontier();  // the bounds of the new states look past j
+  const std::int64_t delta_weight = add ? weights_[j] : -weights_[j];
+  const P delta_profit = add ? profits_[j] : static_cast<P>(-profits_[j]);
+  const std::int64_t delta_count = add ? copies_[j] : -copies_[j];
+
+  next_states_.clear();
+  const std::size_t count = states_.size();
+  std::size_t unchanged = 0;
+  std::size_t flipped = 0;
+  while (unchanged < count || flipped < count) {
+    State<P> candidate;
+    const bool take_unchanged =
+        flipped == count ||
+        (unchanged < count && (states_[unchanged].weight < states_[flipped].weight + delta_weight ||
+                               (states_[unchanged].weight == states_[flipped].weight + delta_weight &&
+                                states_[unchanged].profit >= states_[flipped].profit + delta_profit)));
+    if (take_unchanged) {
+      candidate = states_[unchanged++];
+      candidate.flips <<= 1;
+    } else {
+      const State<P>& source = states_[flipped++];
+      candidate = {source.weight + delta_weight, static_cast<P>(source.profit + delta_profit),
+                   (source.flips << 1) | 1, source.count + delta_count};
+    }
+    if (!next_states_.empty() && candidate.profit <= next_states_.back().profit) continue;  // dominated
+    if (candidate.weight <= capacity_ && candidate.profit >= threshold_) improve(candidate, std::nullopt);
+    if (cannot_improve(candidate)) continue;
+    if (!next_states_.empty() && next_states_.back().weight == candidate.weight)
+      next_states_.back() = candidate;
+    else
+      next_states_.push_back(candidate);
+  }
+  states_.swap(next_states_);
+  statistics_.states += static_cast<std::int64_t>(states_.size());
+  statistics_.max_states = std::max(statistics_.max_states, static_cast<std::int64_t>(states_.size()));
+}
+
+template <class P>
+void PrimalDual<P>::relaxed_items(std::vector<std::size_t>& free_items, std::vector<bool>& outside_core) const {
+  free_items.clear();
+  outside_core.assign(size(), true);
+  for (const std::size_t j : processed_) outside_core[j] = false;
+  for (std::size_t j = 0; j < size(); ++j)
+    if (!fixed(j)) free_items.push_back(j);
+}
+
+template <class P>
+void PrimalDual<P>::update_cardinality_bound() {
+  std::vector<std::size_t> free_items;
+  std::vector<bool> outside_core;
+  if (!cardinality_) {
+    if (states_.size() < kCardinalityStates) return;
+    relaxed_items(free_items, outside_core);
+    for (const std::size_t j : free_items)
+      if (!in_core_[j]) queue_.push_back(j);
+    cardinality_ = std::make_unique<CardinalityBound<P>>(sorted(), std::move(free_items), std::move(outside_core),
+                                                         threshold_);
+    statistics_.cardinality_bound = true;
+    // The items whose flip keeps the cardinality bound highest are the core from now on.
+    std::vector<long double> priority(size());
+    for (const std::size_t j : queue_) priority[j] = cardinality_->flipped_bound(j);
+    std::stable_sort(queue_.begin(), queue_.end(),
+                     [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
+  } else if (4 * processed_.size() >= 5 * relaxed_core_ || threshold_ > relaxed_threshold_) {
+    // The states' relaxation still counts items the core has decided since, or that are fixed now.
+    relaxed_items(free_items, outside_core);
+    cardinality_->restrict(std::move(free_items), std::move(outside_core));
+  } else {
+    return;
+  }
+  relaxed_core_ = processed_.size();
+  relaxed_threshold_ = threshold_;
+}
+
+template <class P>
+void PrimalDual<P>::sort_by_weight() {
+  for (std::size_t j = 0; j < size(); ++j) (j < break_ ? left_by_weight_ : right_by_weight_).push_back(j);
+  const auto lighter = [&](std::size_t a, std::size_t b) { return weights_[a] < weights_[b]; };
+  std::sort(right_by_weight_.begin(), right_by_weight_.end(), lighter);
+  std::sort(left_by_weight_.begin(), left_by_weight_.end(), lighter);
+  advance_frontier();
+}
+
+template <class P>
+void PrimalDual<P>::pair_states() {
+  if (right_by_weight_.empty() && left_by_weight_.empty()) sort_by_weight();
+  const Pairing<P> pairing(weights_, profits_, right_by_weight_, left_by_weight_, in_core_);
+  for (const State<P>& state : states_) {
+    const std::optional<std::size_t> partner = state.weight <= capacity_
+                                                   ? pairing.best_addition(capacity_ - state.weight)
+                                                   : pairing.best_removal(state.weight - capacity_);
+    if (partner) improve(state, partner);
+  }
+}
+
+template <class P>
+void PrimalDual<P>::run() {
+  in_core_.assign(size(), false);
+  states_.push_back({break_weight_, break_profit_, 0, break_count_});
+  right_ = break_;
+  left_ = static_cast<std::ptrdiff_t>(break_) - 1;
+  advance_frontier();
+  if (cannot_improve(states_.front())) states_.clear();
+  while (!states_.empty()) {
+    if (root_cannot_improve()) return;
+    if (deadline_.passed()) {
+      timed_out_ = true;
+      return;
+    }
+    const std::optional<std::size_t> item = next_core_item();
+    if (!item) return;
+    process(*item, *item >= break_);
+    if (states_.size() >= next_pairing_) {
+      pair_states();
+      next_pairing_ = 2 * states_.size();
+    }
+    update_cardinality_bound();
+  }
+}
+
+template <class P>
+P PrimalDual<P>::upper_bound() {
+  advance_frontier();
+  // Every solution better than best_ completes one of the states left; bound each state in long double
+  // (only reported, never used to decide) and round outward.
+  long double bound = static_cast<long double>(best_);
+  const std::size_t right = right_;
+  const std::ptrdiff_t left = left_;
+  for (const State<P>& state : states_) {
+    long double value = static_cast<long double>(state.profit);
+    const std::int64_t room = capacity_ - state.weight;
+    if (room >= 0 && right < size()) {
+      value += static_cast<long double>(room) * static_cast<long double>(profits_[right]) /
+               static_cast<long double>(weights_[right]);
+    } else if (room < 0) {
+      if (left < 0) continue;
+      const auto s = static_cast<std::size_t>(left);
+      value += static_cast<long double>(room) * static_cast<long double>(profits_[s]) /
+               static_cast<long double>(weights_[s]);
+    }
+    bound = std::max(bound, value);
+  }
+  return static_cast<P>(std::ceil(bound * (1 + 0x1p-56L)));
+}
+
+template <class P>
+std::vector<bool> PrimalDual<P>::reconstruct(std::int64_t& passes) const {
+  std::vector<bool> chosen(items_.weights.size(), false);
+  if (greedy_is_best_ || !record_) {
+    for (std::size_t j = 0; j < size(); ++j) chosen[original_[j]] = greedy_[j];
+    return chosen;
+  }
+  // Sorted positions: the break solution, with the recorded state's known flips applied.
+  std::vector<bool> in(size(), false);
+  for (std::size_t j = 0; j < break_; ++j) in[j] = true;
+  const std::size_t processed = record_->processed;
+  const std::size_t known = std::min(processed, kFlipBits);
+  for (std::size_t i = 0; i < known; ++i)
+    if ((record_->state.flips >> i) & 1) in[processed_[processed - 1 - i]].flip();
+  if (record_->paired) in[*record_->paired].flip();
+
+  if (processed > kFlipBits) {
+    // The older core items' decisions were shifted out: solve their knapsack with the rest fixed. The
+    // record proves that profit best_ minus the fixed items' profit is reachable within the capacity
+    // they leave, and nothing more.
+    const std::size_t older = processed - kFlipBits;
+    std::vector<bool> is_older(size(), false);
+    for (std::size_t i = 0; i < older; ++i) is_older[processed_[i]] = true;
+    KernelItems<P> subproblem;
+    subproblem.capacity = capacity_;
+    P target = best_;
+    for (std::size_t j = 0; j < size(); ++j) {
+      if (is_older[j]) {
+        subproblem.weights.push_back(weights_[j]);
+        subproblem.profits.push_back(profits_[j]);
+        subproblem.copies.push_back(copies_[j]);
+      } else if (in[j]) {
+        subproblem.capacity -= weights_[j];
+        target -= profits_[j];
+      }
+    }
+    const Deadline unlimited(0);
+    const KernelOutcome<P> completion = solve_zero_one(subproblem, unlimited, std::optional<P>(target));
+    passes += completion.statistics.passes;
+    std::size_t next = 0;
+    for (std::size_t j = 0; j < size(); ++j)
+      if (is_older[j]) in[j] = completion.chosen[next++];
+  }
+  for (std::size_t j = 0; j < size(); ++j) chosen[original_[j]] = in[j];
+  return chosen;
+}
+
+template <class P>
+KernelOutcome<P> PrimalDual<P>::solve() {
+  sort_by_efficiency();
+  find_break_item();
+  greedy();
+  run();
+
+  KernelOutcome<P> outcome;
+  outcome.optimal = !timed_out_;
+  outcome.profit = best_;
+  outcome.upper_bound = timed_out_ ? upper_bound() : best_;
+  statistics_.passes = 1;
+  outcome.chosen = reconstruct(statistics_.passes);
+  statistics_.core_items = static_cast<std::int64_t>(processed_.size());
+  outcome.statistics = statistics_;
+  return outcome;
+}
+
+}  // namespace
+
+// Identical items (same weight, profit and copies) become one group, split into items of 1, 2, 4, ...
+// copies and a remainder: any number of copies is a subset of those, and the core meets a few items
+// instead of a long run of ties (the spanner classes have a few dozen distinct items).
+template <class P>
+struct Groups {
+  KernelItems<P> items;
+  std::vector<std::vector<std::size_t>> members;  // per group, the indices it stands for
+  std::vector<std::size_t> group_of;              // per grouped item, its group
+  std::vector<std::int64_t> parts;                // per grouped item, how many members it stands for
+};
+
+template <class P>
+Groups<P> group_identical(const KernelItems<P>& items) {
+  std::vector<std::size_t> order(items.weights.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  const auto key = [&](std::size_t j) { return std::make_tuple(items.weights[j], items.profits[j], items.copies[j]); };
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  Groups<P> groups;
+  groups.items.capacity = items.capacity;
+  for (std::size_t first = 0; first < order.size();) {
+    std::size_t last = first;
+    while (last < order.size() && key(order[last]) == key(order[first])) ++last;
+    const std::size_t group = groups.members.size();
+    groups.members.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(first),
+                                order.begin() + static_cast<std::ptrdiff_t>(last));
+    auto remaining = static_cast<std::int64_t>(last - first);
+    for (std::int64_t part = 1; remaining > 0; part *= 2) {
+      const std::int64_t taken = std::min(part, remaining);
+      remaining -= taken;
+      groups.items.weights.push_back(taken * items.weights[order[first]]);
+      groups.items.profits.push_back(static_cast<P>(taken * items.profits[order[first]]));
+      groups.items.copies.push_back(taken * items.copies[order[first]]);
+      groups.group_of.push_back(group);
+      groups.parts.push_back(taken);
+    }
+    first = last;
+  }
+  return groups;
+}
+
+template <class P>
+KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Deadline& deadline, std::optional<P> target) {
+  // Items heavier than the capacity never fit; when everything else fits, take it all. The weights and
+  // the profits are divided by their greatest common divisors: the capacity rounds down, and every
+  // profit is then an integer, so a bound below z + 1 proves that nothing beats z.
+  KernelItems<P> useful;
+  std::vector<std::size_t> useful_index;
+  std::int64_t total_weight = 0;
+  P total_profit = 0;
+  std::int64_t weight_divisor = 0;
+  P profit_divisor = 0;
+  for (std::size_t j = 0; j < items.weights.size(); ++j) {
+    if (items.weights[j] > items.capacity) continue;
+    useful.weights.push_back(items.weights[j]);
+    useful.profits.push_back(items.profits[j]);
+    useful.copies.push_back(items.copies[j]);
+    useful_index.push_back(j);
+    total_weight += items.weights[j];
+    total_profit += items.profits[j];
+    weight_divisor = gcd(weight_divisor, items.weights[j]);
+    profit_divisor = gcd(profit_divisor, items.profits[j]);
+  }
+  KernelOutcome<P> outcome;
+  outcome.chosen.assign(items.weights.size(), false);
+  outcome.statistics.free_items = static_cast<std::int64_t>(useful.weights.size());
+  if (total_weight <= items.capacity) {
+    for (const std::size_t j : useful_index) outcome.chosen[j] = true;
+    outcome.profit = total_profit;
+    outcome.upper_bound = total_profit;
+    return outcome;
+  }
+  for (std::int64_t& weight : useful.weights) weight /= weight_divisor;
+  for (P& profit : useful.profits) profit /= profit_divisor;
+  useful.capacity = items.capacity / weight_divisor;
+  if (target) target = (*target + profit_divisor - 1) / profit_divisor;
+
+  const Groups<P> groups = group_identical(useful);
+  PrimalDual<P> solver(groups.items, deadline, target);
+  KernelOutcome<P> solved = solver.solve();
+  // Each group's chosen copies go to its first members.
+  std::vector<std::int64_t> chosen_copies(groups.members.size(), 0);
+  for (std::size_t k = 0; k < groups.items.weights.size(); ++k)
+    if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+  for (std::size_t group = 0; group < groups.members.size(); ++group)
+    for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
+      outcome.chosen[useful_index[groups.members[group][static_cast<std::size_t>(copy)]]] = true;
+  solved.chosen = std::move(outcome.chosen);
+  solved.profit *= profit_divisor;
+  solved.upper_bound *= profit_divisor;
+  solved.statistics.free_items = outcome.statistics.free_items;
+  return solved;
+}
+
+template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Deadline&,
+                                                    std::optional<std::int64_t>);
+template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Deadline&, std::optional<int128>);
+
+}  // namespace reds::knapsack::detail

@@ -1,0 +1,272 @@
+// The 0-1 knapsack solver (reds/knapsack.h) against brute force and the capacity dynamic program, on
+// every instance class of the literature with integer and real profits, plus its edge cases and errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "reds/knapsack.h"
+#include "reds/knapsack_generator.h"
+#include "support/knapsack_oracle.h"
+
+namespace {
+
+using reds::knapsack::GeneratorOptions;
+using reds::knapsack::InstanceClass;
+using reds::knapsack::Item;
+using reds::knapsack::Problem;
+using reds::knapsack::Solution;
+using reds::knapsack::Status;
+
+// A generated instance of `instance_class` with n items, range R and capacity index h of 100.
+Problem<std::int64_t> generated(InstanceClass instance_class, std::int64_t n, std::int64_t range, std::int64_t h,
+                                std::uint64_t seed) {
+  GeneratorOptions options;
+  options.instance_class = instance_class;
+  options.items = n;
+  options.range = range;
+  options.instance = h;
+  options.seed = seed;
+  const auto instance = reds::knapsack::generate(options);
+  EXPECT_TRUE(instance.ok()) << instance.error().message;
+  return instance->problem;
+}
+
+// The same instance with real profits: each integer profit p becomes p / 8 + f / 2^20, f in [0, 2^17)
+// drawn from the seed, so ties and exact sums of many binary digits both occur.
+Problem<double> with_real_profits(const Problem<std::int64_t>& problem, std::uint64_t seed) {
+  Problem<double> real;
+  real.capacity = problem.capacity;
+  std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL + 1;
+  for (const Item<std::int64_t>& item : problem.items) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    const double fraction = std::ldexp(static_cast<double>(state % (1u << 17)), -reds::test::kProfitBits);
+    real.items.push_back({item.weight, static_cast<double>(item.profit) / 8 + fraction});
+  }
+  return real;
+}
+
+// Everything a solution promises, checked against the optimum.
+template <class Profit>
+void expect_optimal(const Problem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
+                    const std::string& label) {
+  SCOPED_TRACE(label);
+  const reds::Result<Solution<Profit>> solution = reds::knapsack::solve(problem);
+  ASSERT_TRUE(solution.ok()) << solution.error().message;
+  EXPECT_EQ(solution->status, Status::optimal);
+  const reds::test::Recomputed recomputed = reds::test::recompute(problem, solution->items);
+  ASSERT_TRUE(recomputed.valid) << "chosen items out of range, unsorted or over the capacity";
+  EXPECT_EQ(recomputed.weight, solution->weight);
+  EXPECT_EQ(recomputed.profit, optimum.profit);
+  EXPECT_EQ(static_cast<long double>(solution->profit), optimum.profit);
+  EXPECT_EQ(solution->upper_bound, solution->profit);
+}
+
+std::string describe(InstanceClass instance_class, std::int64_t n, std::int64_t range, std::int64_t h,
+                     std::uint64_t seed) {
+  return std::string(reds::knapsack::to_string(instance_class)) + " n=" + std::to_string(n) +
+         " R=" + std::to_string(range) + " h=" + std::to_string(h) + " seed=" + std::to_string(seed);
+}
+
+TEST(KnapsackZeroOne, SolvesTheHeaderExample) {
+  Problem<std::int64_t> problem;
+  problem.capacity = 10;
+  problem.items = {{5, 10}, {4, 40}, {6, 30}, {3, 50}};
+  const auto solution = reds::knapsack::solve(problem);
+  ASSERT_TRUE(solution.ok());
+  EXPECT_EQ(solution->profit, 90);
+  EXPECT_EQ(solution->items, (std::vector<std::size_t>{1, 3}));
+  EXPECT_EQ(solution->weight, 7);
+  EXPECT_EQ(solution->status, Status::optimal);
+}
+
+// Small instances of every class, against brute force, with integer and real profits.
+TEST(KnapsackZeroOne, MatchesBruteForceOnEveryClass) {
+  for (const InstanceClass instance_class : reds::knapsack::instance_classes()) {
+    for (std::uint64_t seed = 1; seed <= 250; ++seed) {
+      const auto n = static_cast<std::int64_t>(1 + seed % 16);
+      const std::int64_t range = seed % 3 == 0 ? 10 : seed % 3 == 1 ? 100 : 10'000;
+      const auto h = static_cast<std::int64_t>(1 + (seed * 37) % 100);
+      const Problem<std::int64_t> problem = generated(instance_class, n, range, h, seed);
+      const std::string label = describe(instance_class, n, range, h, seed);
+      expect_optimal(problem, reds::test::brute_force(problem), label);
+      const Problem<double> real = with_real_profits(problem, seed);
+      expect_optimal(real, reds::test::brute_force(real), label + " real");
+    }
+  }
+}
+
+// Larger instances with small capacities, against the capacity dynamic program: cores beyond the 64
+// decisions a state remembers, thousands of states, the cardinality bound.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnEveryClass) {
+  for (const InstanceClass instance_class : reds::knapsack::instance_classes()) {
+    for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+      const auto n = static_cast<std::int64_t>(20 + (seed * 53) % 400);
+      const std::int64_t range = seed % 2 == 0 ? 100 : 500;
+      const auto h = static_cast<std::int64_t>(1 + (seed * 29) % 100);
+      const Problem<std::int64_t> problem = generated(instance_class, n, range, h, seed);
+      const std::string label = describe(instance_class, n, range, h, seed);
+      expect_optimal(problem, reds::test::dynamic_program(problem), label);
+      if (seed % 4 == 0) {
+        const Problem<double> real = with_real_profits(problem, seed);
+        expect_optimal(real, reds::test::dynamic_program(real), label + " real");
+      }
+    }
+  }
+}
+
+// Instances big enough for every stage of the solver, still within reach of the capacity DP: some need
+// the cardinality bound, some a core of more than the 64 decisions a state remembers.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnHardMediumInstances) {
+  bool cardinality_bound = false;
+  bool completed_large_core = false;
+  const InstanceClass hard[] = {InstanceClass::strongly_correlated, InstanceClass::inverse_strongly_correlated,
+                                InstanceClass::almost_strongly_correlated, InstanceClass::subset_sum,
+                                InstanceClass::profit_ceiling, InstanceClass::circle,
+                                InstanceClass::spanner_strongly_correlated};
+  for (const InstanceClass instance_class : hard) {
+    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+      const std::int64_t n = 400;
+      const std::int64_t range = 1000;
+      const auto h = static_cast<std::int64_t>(1 + (seed * 7) % 50);
+      const Problem<std::int64_t> problem = generated(instance_class, n, range, h, seed);
+      expect_optimal(problem, reds::test::dynamic_program(problem), describe(instance_class, n, range, h, seed));
+      const auto solution = reds::knapsack::solve(problem);
+      cardinality_bound = cardinality_bound || solution->statistics.cardinality_bound;
+      completed_large_core = completed_large_core || solution->statistics.passes > 1;
+    }
+  }
+  EXPECT_TRUE(cardinality_bound) << "no instance exercised the cardinality bound";
+  EXPECT_TRUE(completed_large_core) << "no instance needed a core larger than 64 items";
+}
+
+TEST(KnapsackZeroOne, HandlesTrivialAndDegenerateItems) {
+  Problem<std::int64_t> empty;
+  empty.capacity = 5;
+  const auto none = reds::knapsack::solve(empty);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->profit, 0);
+  EXPECT_TRUE(none->items.empty());
+
+  // Free items are taken, useless ones (profit <= 0, too heavy) are not, whatever the capacity.
+  Problem<std::int64_t> problem;
+  problem.capacity = 0;
+  problem.items = {{0, 7}, {0, 0}, {0, -3}, {1, 100}, {3, 5}};
+  const auto zero_capacity = reds::knapsack::solve(problem);
+  ASSERT_TRUE(zero_capacity.ok());
+  EXPECT_EQ(zero_capacity->profit, 7);
+  EXPECT_EQ(zero_capacity->items, (std::vector<std::size_t>{0}));
+  problem.capacity = 3;
+  expect_optimal(problem, reds::test::brute_force(problem), "capacity 3");
+
+  // Everything fits.
+  problem.capacity = 1000;
+  const auto all = reds::knapsack::solve(problem);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->profit, 112);
+  EXPECT_EQ(all->items, (std::vector<std::size_t>{0, 3, 4}));
+
+  // Many identical items.
+  Problem<std::int64_t> copies;
+  copies.capacity = 1000;
+  for (int j = 0; j < 300; ++j) copies.items.push_back({7 + j % 3, 10 + j % 3});
+  expect_optimal(copies, reds::test::dynamic_program(copies), "identical items");
+}
+
+// The optimum is decided by a difference below double precision: {1, 2} sums to 1 + 2^-53 exactly,
+// which a double sum rounds to 1.0, the profit of item 0 alone.
+TEST(KnapsackZeroOne, RealProfitsAreSummedExactly) {
+  Problem<double> problem;
+  problem.capacity = 2;
+  problem.items = {{2, 1.0}, {1, 0.5}, {1, 0.5 + 0x1p-53}};
+  const auto solution = reds::knapsack::solve(problem);
+  ASSERT_TRUE(solution.ok());
+  EXPECT_EQ(solution->items, (std::vector<std::size_t>{1, 2}));
+  EXPECT_EQ(solution->profit, 1.0);  // 1 + 2^-53 rounded to nearest (even)
+  EXPECT_EQ(solution->upper_bound, 1.0);
+
+  // Profits 100 binary orders of magnitude apart: both items are worth taking.
+  Problem<double> wide;
+  wide.capacity = 2;
+  wide.items = {{1, 0x1p40}, {1, 0x1p-60}, {2, 0x1p40}};
+  const auto both = reds::knapsack::solve(wide);
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  EXPECT_EQ(both->items, (std::vector<std::size_t>{0, 1}));
+}
+
+// Integer profits whose sum needs more than 62 bits take the 128-bit kernel.
+TEST(KnapsackZeroOne, SolvesProfitsBeyondSixtyTwoBits) {
+  Problem<std::int64_t> problem;
+  problem.capacity = 10;
+  const std::int64_t large = std::int64_t{1} << 60;
+  problem.items = {{4, large + 1}, {5, large + 3}, {6, large + 8}, {4, large}, {3, 5}};
+  const auto solution = reds::knapsack::solve(problem);
+  ASSERT_TRUE(solution.ok()) << solution.error().message;
+  EXPECT_EQ(solution->items, (std::vector<std::size_t>{0, 2}));
+  EXPECT_EQ(solution->profit, 2 * large + 9);
+}
+
+TEST(KnapsackZeroOne, UpperBoundHoldsWhenTheTimeLimitStopsTheSearch) {
+  GeneratorOptions options;
+  options.instance_class = InstanceClass::circle;
+  options.items = 1000;
+  options.range = 1'000'000;
+  const auto instance = reds::knapsack::generate(options);
+  ASSERT_TRUE(instance.ok());
+  reds::knapsack::Options limited;
+  limited.time_limit_ms = 1;
+  const auto solution = reds::knapsack::solve(instance->problem, limited);
+  ASSERT_TRUE(solution.ok());
+  const reds::test::Recomputed recomputed = reds::test::recompute(instance->problem, solution->items);
+  ASSERT_TRUE(recomputed.valid);
+  EXPECT_EQ(recomputed.profit, static_cast<long double>(solution->profit));
+  EXPECT_GE(solution->upper_bound, solution->profit);
+  if (solution->status == Status::optimal) {
+    EXPECT_EQ(solution->upper_bound, solution->profit);
+  }
+  // No solution beats the reported bound: the optimum found without a limit respects it.
+  const auto unlimited = reds::knapsack::solve(instance->problem);
+  ASSERT_TRUE(unlimited.ok());
+  EXPECT_LE(unlimited->profit, solution->upper_bound);
+  EXPECT_GE(unlimited->profit, solution->profit);
+}
+
+TEST(KnapsackZeroOne, RejectsInvalidInput) {
+  const auto message = [](const auto& problem) {
+    const auto solution = reds::knapsack::solve(problem);
+    EXPECT_FALSE(solution.ok());
+    if (solution.ok()) return std::string();
+    EXPECT_EQ(solution.error().code, reds::ErrorCode::invalid_argument);
+    return solution.error().message;
+  };
+  Problem<std::int64_t> problem;
+  problem.capacity = -1;
+  EXPECT_NE(message(problem).find("capacity"), std::string::npos);
+
+  problem.capacity = 10;
+  problem.items = {{3, 4}, {-2, 5}};
+  EXPECT_NE(message(problem).find("item 1"), std::string::npos);
+
+  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() / 2 + 1;
+  problem.items = {{huge, 1}, {huge, 1}};
+  EXPECT_NE(message(problem).find("weights sum"), std::string::npos);
+
+  problem.items = {{1, std::numeric_limits<std::int64_t>::max()}, {1, 1}};
+  EXPECT_NE(message(problem).find("profits"), std::string::npos);
+
+  Problem<double> real;
+  real.capacity = 10;
+  real.items = {{1, 2.0}, {1, std::nan("")}};
+  EXPECT_NE(message(real).find("item 1"), std::string::npos);
+  real.items = {{1, std::numeric_limits<double>::infinity()}};
+  EXPECT_NE(message(real).find("infinite"), std::string::npos);
+  real.items = {{1, 0x1p100}, {1, 0x1p-100}};
+  EXPECT_NE(message(real).find("binary orders"), std::string::npos);
+}
+
+}  // namespace
