@@ -15,6 +15,7 @@
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
+#include "run_command.h"
 
 namespace reds::cli {
 
@@ -243,6 +244,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
       {"plan", "plan nested subnetworks for a JSON request (FILE, or - for standard input)", &run_plan},
       {"example", "print the plan request of a bundled architecture (--list shows them)", &run_example},
+      {"run", "accuracy and latency of a model's levels on a test set (reds run MODEL --data DIR)", &run_run},
   };
   return all;
 }

@@ -14,12 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string idx_header(int rank, std::initializer_list<std::uint32_t> dims) {
-  std::string bytes = {0, 0, 8, static_cast<char>(rank)};
-  for (const std::uint32_t dim : dims)
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((dim >> shift) & 0xff));
-  return bytes;
-}
+using testing::idx_header;
 
 class IdxFiles : public ::testing::Test {
  protected:

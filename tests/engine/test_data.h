@@ -2,7 +2,9 @@
 // repository, or $REDS_PRETRAINED_DIR) and the Debian packages dataset-fashion-mnist and libonnx-testdata.
 #pragma once
 
+#include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <filesystem>
 #include <string>
 
@@ -17,6 +19,14 @@ inline std::filesystem::path pretrained_dir() {
 
 inline std::string pretrained_model(const std::string& data_set) {
   return (pretrained_dir() / (data_set + "_ds_cnn_sizeS.keras")).string();
+}
+
+// The header of an IDX file of unsigned bytes: 0, 0, 0x08, rank, then each dimension big-endian.
+inline std::string idx_header(int rank, std::initializer_list<std::uint32_t> dims) {
+  std::string bytes = {0, 0, 8, static_cast<char>(rank)};
+  for (const std::uint32_t dim : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((dim >> shift) & 0xff));
+  return bytes;
 }
 
 inline const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";

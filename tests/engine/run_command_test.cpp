@@ -1,0 +1,162 @@
+// `reds run`, as a separate process ($REDS_BIN_DIR/reds): a native model with an embedded plan over the
+// first 300 Fashion-MNIST test images, written here as IDX files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "reds/engine/dataset.h"
+#include "reds/engine/evaluation.h"
+#include "reds/engine/model.h"
+#include "test_data.h"
+
+namespace reds::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr std::int64_t kImages = 300;
+
+struct Outcome {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// A path as one shell word (appended piece by piece: GCC 12 warns falsely on "'" + path + "'").
+std::string shell_word(const fs::path& path) {
+  std::string word = "'";
+  word += path.string();
+  word += '\'';
+  return word;
+}
+
+class RunCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() / ("reds_run_command_test_" + std::to_string(::getpid())));
+    fs::create_directories(*dir_ / "data");
+    // The first kImages test images and labels, re-encoded from the set as loaded (pixel = value * 255).
+    const Result<ImageSet> set = load_test_set(testing::kFashionMnistDir);
+    ASSERT_TRUE(set) << set.error().message;
+    std::string images = testing::idx_header(3, {kImages, 28, 28});
+    std::string labels = testing::idx_header(1, {kImages});
+    for (std::int64_t i = 0; i < kImages * 784; ++i)
+      images.push_back(static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
+    for (std::int64_t i = 0; i < kImages; ++i) labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
+    std::ofstream(*dir_ / "data" / "t10k-images-idx3-ubyte", std::ios::binary) << images;
+    std::ofstream(*dir_ / "data" / "t10k-labels-idx1-ubyte", std::ios::binary) << labels;
+
+    Result<Model> model = load_model(testing::pretrained_model("fashion_mnist"));
+    ASSERT_TRUE(model) << model.error().message;
+    const std::optional<Error> attached = attach_plan(model.value(), R"({"levels": [
+      {"widths": {"conv2d": 32, "depthwise_conv2d": 32, "conv2d_1": 32, "depthwise_conv2d_1": 32, "conv2d_2": 32,
+                  "depthwise_conv2d_2": 32, "conv2d_3": 32, "depthwise_conv2d_3": 32, "conv2d_4": 32, "dense": 10}},
+      {"widths": {"conv2d": 64, "depthwise_conv2d": 64, "conv2d_1": 64, "depthwise_conv2d_1": 64, "conv2d_2": 64,
+                  "depthwise_conv2d_2": 64, "conv2d_3": 64, "depthwise_conv2d_3": 64, "conv2d_4": 64, "dense": 10}}]})");
+    ASSERT_FALSE(attached) << attached->message;
+    ASSERT_FALSE(save_native(model.value(), (*dir_ / "planned.reds").string()));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static Outcome run(const std::string& args) {
+    const char* bin = std::getenv("REDS_BIN_DIR");
+    const std::string reds = (fs::path(bin ? bin : "") / "reds").string();
+    std::string command = shell_word(reds);
+    command += " run " + args + " </dev/null >" + shell_word(*dir_ / "out") + " 2>" + shell_word(*dir_ / "err");
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(*dir_ / "out"), slurp(*dir_ / "err")};
+  }
+  static std::string model() { return shell_word(*dir_ / "planned.reds"); }
+  static std::string data() { return "--data " + shell_word(*dir_ / "data"); }
+
+  static std::vector<json> lines(const std::string& out) {
+    std::vector<json> parsed;
+    std::istringstream stream(out);
+    for (std::string line; std::getline(stream, line);) parsed.push_back(json::parse(line));
+    return parsed;
+  }
+
+  static fs::path* dir_;
+};
+
+fs::path* RunCommand::dir_ = nullptr;
+
+TEST_F(RunCommand, JsonLinePerLevel) {
+  const Outcome outcome = run(model() + " " + data() + " --json");
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_EQ(outcome.err, "");  // no progress bar: standard error is not a terminal
+  const std::vector<json> levels = lines(outcome.out);
+  ASSERT_EQ(levels.size(), 2u);
+  for (std::size_t index = 0; index < levels.size(); ++index) {
+    const json& level = levels[index];
+    EXPECT_EQ(level["level"], index + 1);
+    EXPECT_EQ(level["widths"]["conv2d_2"], index == 0 ? 32 : 64);
+    EXPECT_EQ(level["widths"]["dense"], 10);
+    EXPECT_EQ(level["widths"].size(), 10u);
+    EXPECT_EQ(level["total"], kImages);
+    EXPECT_DOUBLE_EQ(level["accuracy"].get<double>(), level["correct"].get<double>() / kImages);
+    EXPECT_GT(level["latency_us"].get<double>(), 0.0);
+    std::vector<std::string> keys;
+    for (const auto& item : level.items()) keys.push_back(item.key());
+    EXPECT_EQ(keys, std::vector<std::string>({"accuracy", "correct", "latency_us", "level", "macs", "total", "widths"}));
+  }
+  EXPECT_LT(levels[0]["macs"], levels[1]["macs"]);
+  EXPECT_EQ(levels[1]["macs"], 3788544);  // DS-CNN S on 28x28x1, as the bundled architecture counts it
+
+  // The full level agrees with an in-process evaluation of the Keras model on the same images.
+  Result<Model> keras = load_model(testing::pretrained_model("fashion_mnist"));
+  ASSERT_TRUE(keras);
+  Result<Session> session = Session::create(keras.value());
+  const Result<ImageSet> subset = load_test_set((*dir_ / "data").string());
+  ASSERT_TRUE(subset) << subset.error().message;
+  const Result<LevelEvaluation> expected = evaluate(session.value(), 0, subset.value());
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(levels[1]["correct"], expected->correct);
+}
+
+TEST_F(RunCommand, OneLevelAsText) {
+  const Outcome outcome = run(model() + " " + data() + " --level 1");
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_EQ(outcome.out.rfind("level 1  accuracy ", 0), 0u) << outcome.out;
+  EXPECT_NE(outcome.out.find("/300)"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("conv2d_4=32 dense=10\n"), std::string::npos) << outcome.out;
+  EXPECT_EQ(std::count(outcome.out.begin(), outcome.out.end(), '\n'), 1);
+}
+
+TEST_F(RunCommand, Errors) {
+  Outcome outcome = run(model() + " " + data() + " --level 3");
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.out, "");
+  EXPECT_EQ(outcome.err, "reds run: invalid_argument: --level 3: the model has 2 levels\n");
+  outcome = run(model());
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.err.rfind("reds run: missing --data DIR\n", 0), 0u) << outcome.err;
+  outcome = run(model() + " " + data() + " --level 1 --all-levels");
+  EXPECT_EQ(outcome.exit_status, 2);
+  outcome = run(shell_word(*dir_ / "nothing.reds") + " " + data());
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_NE(outcome.err.find("cannot read"), std::string::npos) << outcome.err;
+  outcome = run(model() + " --data " + shell_word(*dir_));
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_NE(outcome.err.find("t10k-images-idx3-ubyte"), std::string::npos) << outcome.err;
+}
+
+}  // namespace
+}  // namespace reds::engine
