@@ -31,8 +31,8 @@ class ProgressBar {
     constexpr int kWidth = 30;
     const auto filled = static_cast<int>(kWidth * done / std::max<std::int64_t>(total, 1));
     err_ << "\rlevel " << level << '/' << levels << " [" << std::string(static_cast<std::size_t>(filled), '#')
-         << std::string(static_cast<std::size_t>(kWidth - filled), '.') << "] " << 100 * done / std::max<std::int64_t>(total, 1)
-         << '%' << std::flush;
+         << std::string(static_cast<std::size_t>(kWidth - filled), '.') << "] "
+         << 100 * done / std::max<std::int64_t>(total, 1) << '%' << std::flush;
   }
   void clear() {
     if (enabled_) err_ << '\r' << std::string(60, ' ') << '\r' << std::flush;
@@ -64,11 +64,12 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
       "batch-1 latency. Levels come from the model's embedded plan, smallest first, numbered\n"
       "from 1; a model without a plan has one level, the full network. All levels by default.\n"
       "A progress bar goes to standard error when it is a terminal.");
-  command_line.add_options()                                                           //
-      ("data", po::value<std::string>()->value_name("DIR"), "directory of the test set")  //
+  command_line.add_options()                                                                   //
+      ("data", po::value<std::string>()->value_name("DIR"), "directory of the test set")       //
       ("level", po::value<std::size_t>()->value_name("I"), "run level I only (1 = smallest)")  //
-      ("all-levels", "run every level (the default)")                                  //
-      ("json", "one JSON object per line and level: level, widths, macs, correct, total, accuracy, latency_us");
+      ("all-levels", "run every level (the default)")                                          //
+      ("json",
+       "one JSON object per line and level: level, widths, macs, correct, total, accuracy, latency_us");
   command_line.add_positional("model", 1, po::value<std::string>());
   const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
   if (!options) return kExitUsageError;
@@ -93,22 +94,23 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
   if (options->count("level")) {
     const std::size_t level = (*options)["level"].as<std::size_t>();
     if (level < 1 || level > levels)
-      return command_line.report(streams.err, invalid_argument("--level " + std::to_string(level) +
-                                                               ": the model has " + std::to_string(levels) +
-                                                               (levels == 1 ? " level" : " levels")));
+      return command_line.report(
+          streams.err, invalid_argument("--level " + std::to_string(level) + ": the model has " +
+                                        std::to_string(levels) + (levels == 1 ? " level" : " levels")));
     first = level - 1;
     last = level;
   }
 
   ProgressBar progress(streams.err, &streams.err == &std::cerr && isatty(STDERR_FILENO));
   for (std::size_t level = first; level < last; ++level) {
-    const Result<engine::LevelEvaluation> evaluation =
-        engine::evaluate(session.value(), level, images.value(), [&](std::int64_t done, std::int64_t total) {
-          progress.show(level + 1, levels, done, total);
-        });
+    const Result<engine::LevelEvaluation> evaluation = engine::evaluate(
+        session.value(), level, images.value(),
+        [&](std::int64_t done, std::int64_t total) { progress.show(level + 1, levels, done, total); });
     progress.clear();
     if (!evaluation) return command_line.report(streams.err, evaluation.error());
-    streams.out << (options->count("json") ? engine::to_json(evaluation.value()) : describe(evaluation.value())) << '\n'
+    streams.out << (options->count("json") ? engine::to_json(evaluation.value())
+                                           : describe(evaluation.value()))
+                << '\n'
                 << std::flush;
   }
   if (streams.out) return kExitSuccess;

@@ -1,4 +1,6 @@
 // The IDX reader on files written here, plain and gzipped, and on Debian's Fashion-MNIST.
+#include "reds/engine/dataset.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -6,7 +8,6 @@
 #include <fstream>
 #include <string>
 
-#include "reds/engine/dataset.h"
 #include "test_data.h"
 
 namespace reds::engine {
@@ -18,7 +19,10 @@ using testing::idx_header;
 
 class IdxFiles : public ::testing::Test {
  protected:
-  IdxFiles() : dir_(fs::temp_directory_path() / ("reds_idx_test_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()))) {
+  IdxFiles()
+      : dir_(fs::temp_directory_path() /
+             ("reds_idx_test_" +
+              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()))) {
     fs::create_directories(dir_);
   }
   ~IdxFiles() override { fs::remove_all(dir_); }
@@ -39,8 +43,18 @@ class IdxFiles : public ::testing::Test {
 
 TEST_F(IdxFiles, TwoImagesPlainAndGzipped) {
   // Two 2x3 images: 0, 51, ..., 255 and the same reversed; labels 7 and 2.
-  const std::string pixels = {0, 51, 102, static_cast<char>(153), static_cast<char>(204), static_cast<char>(255),
-                              static_cast<char>(255), static_cast<char>(204), static_cast<char>(153), 102, 51, 0};
+  const std::string pixels = {0,
+                              51,
+                              102,
+                              static_cast<char>(153),
+                              static_cast<char>(204),
+                              static_cast<char>(255),
+                              static_cast<char>(255),
+                              static_cast<char>(204),
+                              static_cast<char>(153),
+                              102,
+                              51,
+                              0};
   write_gzipped("t10k-images-idx3-ubyte.gz", idx_header(3, {2, 2, 3}) + pixels);
   write("t10k-labels-idx1-ubyte", idx_header(1, {2}) + std::string{7, 2});
   const Result<ImageSet> set = load_test_set(dir_.string());
@@ -66,9 +80,11 @@ TEST_F(IdxFiles, MalformedFilesAreExplained) {
   };
   EXPECT_NE(message("hello").find("not an IDX file"), std::string::npos);
   EXPECT_NE(message(std::string{0, 0, 0x0d, 3}).find("unsigned bytes"), std::string::npos);
-  EXPECT_NE(message(idx_header(2, {2, 4}) + std::string(8, 0)).find("2 dimensions, expected 3 to 4"), std::string::npos);
-  EXPECT_NE(message(idx_header(3, {2, 2, 2}) + std::string(7, 0)).find("7 bytes of data, its header announces 8"),
+  EXPECT_NE(message(idx_header(2, {2, 4}) + std::string(8, 0)).find("2 dimensions, expected 3 to 4"),
             std::string::npos);
+  EXPECT_NE(
+      message(idx_header(3, {2, 2, 2}) + std::string(7, 0)).find("7 bytes of data, its header announces 8"),
+      std::string::npos);
   EXPECT_NE(message(idx_header(3, {3, 1, 1}) + std::string(3, 0)).find("3 images"), std::string::npos);
   EXPECT_FALSE(load_idx((dir_ / "missing").string(), labels));
 }

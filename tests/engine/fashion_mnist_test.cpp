@@ -2,6 +2,8 @@
 // the accuracy they report (REDS extended appendix, Table 7: 90.59 %).
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
 #include "test_data.h"

@@ -13,16 +13,21 @@ namespace {
 using kernels::axis_geometry;
 using kernels::AxisGeometry;
 
-bool operator==(const AxisGeometry& a, const AxisGeometry& b) { return a.out == b.out && a.pad_before == b.pad_before; }
+bool operator==(const AxisGeometry& a, const AxisGeometry& b) {
+  return a.out == b.out && a.pad_before == b.pad_before;
+}
 
 TEST(Geometry, KerasSamePaddingPutsTheOddPixelAtTheEnd) {
-  // TensorFlow: out = ceil(in / stride), total = max((out - 1) * stride + kernel - in, 0), before = total / 2.
-  EXPECT_TRUE((axis_geometry(28, 3, 2, 1, Padding::same) == AxisGeometry{14, 0}));  // total 1: all of it after
+  // TensorFlow: out = ceil(in / stride), total = max((out - 1) * stride + kernel - in, 0), before = total
+  // / 2.
+  EXPECT_TRUE(
+      (axis_geometry(28, 3, 2, 1, Padding::same) == AxisGeometry{14, 0}));  // total 1: all of it after
   EXPECT_TRUE((axis_geometry(4, 3, 2, 1, Padding::same) == AxisGeometry{2, 0}));
-  EXPECT_TRUE((axis_geometry(5, 3, 2, 1, Padding::same) == AxisGeometry{3, 1}));    // total 2: one each side
+  EXPECT_TRUE((axis_geometry(5, 3, 2, 1, Padding::same) == AxisGeometry{3, 1}));  // total 2: one each side
   EXPECT_TRUE((axis_geometry(14, 3, 1, 1, Padding::same) == AxisGeometry{14, 1}));
-  EXPECT_TRUE((axis_geometry(7, 4, 1, 1, Padding::same) == AxisGeometry{7, 1}));    // total 3: 1 before, 2 after
-  EXPECT_TRUE((axis_geometry(8, 3, 1, 2, Padding::same) == AxisGeometry{8, 2}));    // dilated kernel spans 5
+  EXPECT_TRUE(
+      (axis_geometry(7, 4, 1, 1, Padding::same) == AxisGeometry{7, 1}));  // total 3: 1 before, 2 after
+  EXPECT_TRUE((axis_geometry(8, 3, 1, 2, Padding::same) == AxisGeometry{8, 2}));  // dilated kernel spans 5
 }
 
 TEST(Geometry, ValidPaddingFitsWholeWindows) {
@@ -32,7 +37,8 @@ TEST(Geometry, ValidPaddingFitsWholeWindows) {
   EXPECT_EQ(axis_geometry(2, 3, 1, 1, Padding::valid).out, 0);  // does not fit
 }
 
-Layer conv_layer(std::int64_t kernel, std::int64_t stride, Padding padding, std::int64_t units, std::vector<float> weights) {
+Layer conv_layer(std::int64_t kernel, std::int64_t stride, Padding padding, std::int64_t units,
+                 std::vector<float> weights) {
   Layer layer;
   layer.name = "conv";
   layer.kind = LayerKind::conv2d;
@@ -104,14 +110,16 @@ TEST(Geometry, InvalidModelsNameTheLayer) {
   ASSERT_FALSE(session);
   EXPECT_EQ(session.error().message, "layer 'conv' (Conv2D): its 5x5 window does not fit its 4x4 input");
   model.layers.front() = conv_layer(3, 1, Padding::valid, 2, std::vector<float>(9, 1.0f));
-  EXPECT_EQ(Session::create(model).error().message, "layer 'conv' (Conv2D): has 9 kernel weights, expected 18");
+  EXPECT_EQ(Session::create(model).error().message,
+            "layer 'conv' (Conv2D): has 9 kernel weights, expected 18");
   Layer dense;
   dense.name = "dense";
   dense.kind = LayerKind::dense;
   dense.units = 1;
   dense.kernel = std::vector<float>(16, 1.0f);
   model.layers = {dense};
-  EXPECT_NE(Session::create(model).error().message.find("layer 'dense' (Dense): needs a flat input"), std::string::npos);
+  EXPECT_NE(Session::create(model).error().message.find("layer 'dense' (Dense): needs a flat input"),
+            std::string::npos);
 }
 
 }  // namespace

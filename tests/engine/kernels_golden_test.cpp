@@ -33,8 +33,10 @@ Case read_case(const std::string& name) {
   Case test;
   test.model = testing::read_onnx_model((dir / "model.onnx").string());
   test.node = test.model.nodes.back();
-  for (int index = 0; std::filesystem::exists(dir / "test_data_set_0" / ("input_" + std::to_string(index) + ".pb")); ++index)
-    test.inputs.push_back(testing::read_onnx_tensor((dir / "test_data_set_0" / ("input_" + std::to_string(index) + ".pb")).string()));
+  for (int index = 0;
+       std::filesystem::exists(dir / "test_data_set_0" / ("input_" + std::to_string(index) + ".pb")); ++index)
+    test.inputs.push_back(testing::read_onnx_tensor(
+        (dir / "test_data_set_0" / ("input_" + std::to_string(index) + ".pb")).string()));
   test.expected = testing::read_onnx_tensor((dir / "test_data_set_0" / "output_0.pb").string());
   return test;
 }
@@ -46,7 +48,8 @@ const OnnxTensor& node_input(const Case& test, std::size_t n) {
   return test.inputs.at(n);
 }
 
-std::int64_t attribute(const OnnxNode& node, const std::string& name, std::size_t index, std::int64_t fallback) {
+std::int64_t attribute(const OnnxNode& node, const std::string& name, std::size_t index,
+                       std::int64_t fallback) {
   const auto found = node.ints.find(name);
   return found == node.ints.end() || found->second.size() <= index ? fallback : found->second[index];
 }
@@ -68,7 +71,8 @@ double max_error(const std::vector<float>& actual, const std::vector<float>& exp
   EXPECT_EQ(actual.size(), expected.size());
   double worst = 0.0;
   for (std::size_t i = 0; i < std::min(actual.size(), expected.size()); ++i)
-    worst = std::max(worst, std::abs(static_cast<double>(actual[i]) - expected[i]) / (1.0 + std::abs(expected[i])));
+    worst = std::max(worst,
+                     std::abs(static_cast<double>(actual[i]) - expected[i]) / (1.0 + std::abs(expected[i])));
   return worst;
 }
 
@@ -97,23 +101,28 @@ kernels::Window window_of(const OnnxNode& node, const OnnxTensor& input, const O
   window.pad_top = attribute(node, "pads", 0, 0);
   window.pad_left = attribute(node, "pads", 1, 0);
   const auto auto_pad = node.strings.find("auto_pad");
-  if (auto_pad == node.strings.end() || (auto_pad->second != "SAME_UPPER" && auto_pad->second != "SAME_LOWER"))
+  if (auto_pad == node.strings.end() ||
+      (auto_pad->second != "SAME_UPPER" && auto_pad->second != "SAME_LOWER"))
     return window;
-  const kernels::AxisGeometry rows = kernels::axis_geometry(window.in_height, kernel_height, window.stride_height,
-                                                            window.dilation_height, Padding::same);
-  const kernels::AxisGeometry columns = kernels::axis_geometry(window.in_width, kernel_width, window.stride_width,
-                                                               window.dilation_width, Padding::same);
+  const kernels::AxisGeometry rows = kernels::axis_geometry(
+      window.in_height, kernel_height, window.stride_height, window.dilation_height, Padding::same);
+  const kernels::AxisGeometry columns = kernels::axis_geometry(
+      window.in_width, kernel_width, window.stride_width, window.dilation_width, Padding::same);
   EXPECT_EQ(rows.out, window.out_height);
   EXPECT_EQ(columns.out, window.out_width);
   window.pad_top = rows.pad_before;
   window.pad_left = columns.pad_before;
   if (auto_pad->second == "SAME_LOWER") {
-    const auto lower = [](std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride, std::int64_t dilation) {
-      const std::int64_t total = std::max<std::int64_t>((out - 1) * stride + (kernel - 1) * dilation + 1 - in, 0);
+    const auto lower = [](std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
+                          std::int64_t dilation) {
+      const std::int64_t total =
+          std::max<std::int64_t>((out - 1) * stride + (kernel - 1) * dilation + 1 - in, 0);
       return total - total / 2;
     };
-    window.pad_top = lower(window.in_height, window.out_height, kernel_height, window.stride_height, window.dilation_height);
-    window.pad_left = lower(window.in_width, window.out_width, kernel_width, window.stride_width, window.dilation_width);
+    window.pad_top = lower(window.in_height, window.out_height, kernel_height, window.stride_height,
+                           window.dilation_height);
+    window.pad_left =
+        lower(window.in_width, window.out_width, kernel_width, window.stride_width, window.dilation_width);
   }
   return window;
 }
@@ -140,7 +149,8 @@ TEST_P(ConvolutionGolden, MatchesOnnx) {
       for (std::int64_t y = 0; y < kernel_height; ++y)
         for (std::int64_t x = 0; x < kernel_width; ++x)
           kernel[static_cast<std::size_t>(((y * kernel_width + x) * per_group + i) * outputs + o)] =
-              filters.values[static_cast<std::size_t>(((o * per_group + i) * kernel_height + y) * kernel_width + x)];
+              filters.values[static_cast<std::size_t>(
+                  ((o * per_group + i) * kernel_height + y) * kernel_width + x)];
 
   const kernels::Window window = window_of(test.node, input, test.expected, kernel_height, kernel_width);
   const std::int64_t in_channels = input.dims[1];
@@ -158,7 +168,8 @@ TEST_P(ConvolutionGolden, MatchesOnnx) {
       // A depthwise convolution: the dedicated kernel reads weights [kh][kw][channels] (per_group is 1).
       std::vector<float> depthwise(expected.size(), NAN);
       kernels::depthwise_conv2d(window, {image.data(), in_channels, in_channels}, kernel.data(), outputs,
-                                bias.empty() ? nullptr : bias.data(), nullptr, {depthwise.data(), outputs, outputs});
+                                bias.empty() ? nullptr : bias.data(), nullptr,
+                                {depthwise.data(), outputs, outputs});
       worst_depthwise = std::max(worst_depthwise, max_error(depthwise, expected));
     }
     if (groups == 1 && outputs > 1) {
@@ -168,26 +179,30 @@ TEST_P(ConvolutionGolden, MatchesOnnx) {
       kernels::conv2d(window, {image.data(), in_channels, in_channels}, {kernel.data(), outputs, per_group},
                       bias.empty() ? nullptr : bias.data(), 1, nullptr, {narrowed.data(), kept, kept});
       for (std::int64_t pixel = 0; pixel < pixels; ++pixel)
-        for (std::int64_t o = 0; o < kept; ++o) expected_prefix.push_back(expected[static_cast<std::size_t>(pixel * outputs + o)]);
+        for (std::int64_t o = 0; o < kept; ++o)
+          expected_prefix.push_back(expected[static_cast<std::size_t>(pixel * outputs + o)]);
       worst_prefix = std::max(worst_prefix, max_error(narrowed, expected_prefix));
     }
   }
   report(std::string(GetParam()) + " conv2d", worst);
-  if (groups == in_channels && outputs == in_channels) report(std::string(GetParam()) + " depthwise_conv2d", worst_depthwise);
+  if (groups == in_channels && outputs == in_channels)
+    report(std::string(GetParam()) + " depthwise_conv2d", worst_depthwise);
   if (groups == 1 && outputs > 1) report(std::string(GetParam()) + " conv2d, filter prefix", worst_prefix);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     LibOnnxTestdata, ConvolutionGolden,
     ::testing::Values("pytorch-converted/test_Conv2d", "pytorch-converted/test_Conv2d_depthwise",
-                      "pytorch-converted/test_Conv2d_depthwise_padded", "pytorch-converted/test_Conv2d_depthwise_strided",
-                      "pytorch-converted/test_Conv2d_depthwise_with_multiplier", "pytorch-converted/test_Conv2d_dilated",
-                      "pytorch-converted/test_Conv2d_groups", "pytorch-converted/test_Conv2d_groups_thnn",
-                      "pytorch-converted/test_Conv2d_no_bias", "pytorch-converted/test_Conv2d_padding",
-                      "pytorch-converted/test_Conv2d_strided", "node/test_basic_conv_with_padding",
-                      "node/test_basic_conv_without_padding", "node/test_conv_with_autopad_same",
-                      "node/test_conv_with_strides_and_asymmetric_padding", "node/test_conv_with_strides_no_padding",
-                      "node/test_conv_with_strides_padding"));
+                      "pytorch-converted/test_Conv2d_depthwise_padded",
+                      "pytorch-converted/test_Conv2d_depthwise_strided",
+                      "pytorch-converted/test_Conv2d_depthwise_with_multiplier",
+                      "pytorch-converted/test_Conv2d_dilated", "pytorch-converted/test_Conv2d_groups",
+                      "pytorch-converted/test_Conv2d_groups_thnn", "pytorch-converted/test_Conv2d_no_bias",
+                      "pytorch-converted/test_Conv2d_padding", "pytorch-converted/test_Conv2d_strided",
+                      "node/test_basic_conv_with_padding", "node/test_basic_conv_without_padding",
+                      "node/test_conv_with_autopad_same",
+                      "node/test_conv_with_strides_and_asymmetric_padding",
+                      "node/test_conv_with_strides_no_padding", "node/test_conv_with_strides_padding"));
 
 // --- Dense (Gemm, MatMul) -----------------------------------------------------------------------------
 
@@ -200,7 +215,8 @@ TEST_P(DenseGolden, MatchesOnnx) {
   const OnnxNode& product = test.model.nodes.back();
   // test_Linear_no_bias is Transpose(W) then MatMul; Gemm has transB for PyTorch's [out][in] weights.
   const bool transposed = test.model.nodes.size() == 2 || attribute(product, "transB", 0, 0) == 1;
-  const OnnxTensor& weights = test.model.nodes.size() == 2 ? test.model.initializers.begin()->second : node_input(test, 1);
+  const OnnxTensor& weights =
+      test.model.nodes.size() == 2 ? test.model.initializers.begin()->second : node_input(test, 1);
   const std::int64_t out_features = transposed ? weights.dims[0] : weights.dims[1];
   ASSERT_EQ(transposed ? weights.dims[1] : weights.dims[0], in_features);
   std::vector<float> kernel(static_cast<std::size_t>(in_features * out_features));  // [in][out]
@@ -211,22 +227,25 @@ TEST_P(DenseGolden, MatchesOnnx) {
   std::vector<float> bias;
   if (product.op_type == "Gemm" && product.inputs.size() > 2) {
     const OnnxTensor& c = node_input(test, 2);
-    bias = c.values.size() == 1 ? std::vector<float>(static_cast<std::size_t>(out_features), c.values[0]) : c.values;
+    bias = c.values.size() == 1 ? std::vector<float>(static_cast<std::size_t>(out_features), c.values[0])
+                                : c.values;
     ASSERT_EQ(static_cast<std::int64_t>(bias.size()), out_features);
   }
 
   std::vector<float> output(test.expected.values.size(), NAN);
   for (std::int64_t item = 0; item < batch; ++item)
-    kernels::dense({input.values.data() + item * in_features, 1, in_features, in_features}, kernel.data(), out_features,
-                   bias.empty() ? nullptr : bias.data(), out_features, nullptr, output.data() + item * out_features);
+    kernels::dense({input.values.data() + item * in_features, 1, in_features, in_features}, kernel.data(),
+                   out_features, bias.empty() ? nullptr : bias.data(), out_features, nullptr,
+                   output.data() + item * out_features);
   report(GetParam(), max_error(output, test.expected.values));
 }
 
-INSTANTIATE_TEST_SUITE_P(LibOnnxTestdata, DenseGolden,
-                         ::testing::Values("pytorch-converted/test_Linear", "pytorch-converted/test_Linear_no_bias",
-                                           "node/test_gemm_default_no_bias", "node/test_gemm_default_vector_bias",
-                                           "node/test_gemm_default_zero_bias", "node/test_gemm_default_scalar_bias",
-                                           "node/test_gemm_default_single_elem_vector_bias"));
+INSTANTIATE_TEST_SUITE_P(
+    LibOnnxTestdata, DenseGolden,
+    ::testing::Values("pytorch-converted/test_Linear", "pytorch-converted/test_Linear_no_bias",
+                      "node/test_gemm_default_no_bias", "node/test_gemm_default_vector_bias",
+                      "node/test_gemm_default_zero_bias", "node/test_gemm_default_scalar_bias",
+                      "node/test_gemm_default_single_elem_vector_bias"));
 
 // --- Pools --------------------------------------------------------------------------------------------
 
@@ -235,8 +254,9 @@ class AveragePoolGolden : public ::testing::TestWithParam<const char*> {};
 TEST_P(AveragePoolGolden, MatchesOnnx) {
   const Case test = read_case(GetParam());
   const OnnxTensor& input = test.inputs.at(0);
-  const kernels::Window window = window_of(test.node, input, test.expected, attribute(test.node, "kernel_shape", 0, 1),
-                                           attribute(test.node, "kernel_shape", 1, 1));
+  const kernels::Window window =
+      window_of(test.node, input, test.expected, attribute(test.node, "kernel_shape", 0, 1),
+                attribute(test.node, "kernel_shape", 1, 1));
   const std::int64_t channels = input.dims[1];
   double worst = 0.0;
   for (std::int64_t item = 0; item < input.dims[0]; ++item) {
@@ -249,13 +269,14 @@ TEST_P(AveragePoolGolden, MatchesOnnx) {
   report(GetParam(), worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(LibOnnxTestdata, AveragePoolGolden,
-                         ::testing::Values("pytorch-converted/test_AvgPool2d", "pytorch-converted/test_AvgPool2d_stride",
-                                           "node/test_averagepool_2d_default", "node/test_averagepool_2d_strides",
-                                           "node/test_averagepool_2d_pads", "node/test_averagepool_2d_precomputed_pads",
-                                           "node/test_averagepool_2d_precomputed_strides",
-                                           "node/test_averagepool_2d_precomputed_same_upper",
-                                           "node/test_averagepool_2d_same_upper", "node/test_averagepool_2d_same_lower"));
+INSTANTIATE_TEST_SUITE_P(
+    LibOnnxTestdata, AveragePoolGolden,
+    ::testing::Values("pytorch-converted/test_AvgPool2d", "pytorch-converted/test_AvgPool2d_stride",
+                      "node/test_averagepool_2d_default", "node/test_averagepool_2d_strides",
+                      "node/test_averagepool_2d_pads", "node/test_averagepool_2d_precomputed_pads",
+                      "node/test_averagepool_2d_precomputed_strides",
+                      "node/test_averagepool_2d_precomputed_same_upper",
+                      "node/test_averagepool_2d_same_upper", "node/test_averagepool_2d_same_lower"));
 
 class GlobalAveragePoolGolden : public ::testing::TestWithParam<const char*> {};
 
@@ -266,13 +287,15 @@ TEST_P(GlobalAveragePoolGolden, MatchesOnnx) {
   std::vector<float> output(test.expected.values.size(), NAN);
   for (std::int64_t item = 0; item < input.dims[0]; ++item) {
     const std::vector<float> image = to_nhwc(input, item);
-    kernels::global_average_pool2d({image.data(), channels, channels}, pixels, output.data() + item * channels);
+    kernels::global_average_pool2d({image.data(), channels, channels}, pixels,
+                                   output.data() + item * channels);
   }
   report(GetParam(), max_error(output, test.expected.values));
 }
 
 INSTANTIATE_TEST_SUITE_P(LibOnnxTestdata, GlobalAveragePoolGolden,
-                         ::testing::Values("node/test_globalaveragepool", "node/test_globalaveragepool_precomputed"));
+                         ::testing::Values("node/test_globalaveragepool",
+                                           "node/test_globalaveragepool_precomputed"));
 
 // --- Elementwise: ReLU, LeakyReLU, Softmax over the last axis -----------------------------------------
 
@@ -306,7 +329,8 @@ INSTANTIATE_TEST_SUITE_P(LibOnnxTestdata, ActivationGolden,
                                            "node/test_leakyrelu", "node/test_leakyrelu_default",
                                            "node/test_leakyrelu_example", "pytorch-converted/test_Softmax",
                                            "node/test_softmax_axis_2", "node/test_softmax_negative_axis",
-                                           "node/test_softmax_default_axis", "node/test_softmax_large_number"));
+                                           "node/test_softmax_default_axis",
+                                           "node/test_softmax_large_number"));
 
 }  // namespace
 }  // namespace reds::engine

@@ -1,4 +1,6 @@
 // Loading models (the REDS authors' Keras files, the native file) and running them level by level.
+#include "reds/engine/model.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "reds/engine/dataset.h"
-#include "reds/engine/model.h"
 #include "reds/engine/session.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
@@ -53,7 +54,10 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
 
 class TemporaryDirectory {
  public:
-  TemporaryDirectory() : path_(fs::temp_directory_path() / ("reds_engine_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
+  TemporaryDirectory()
+      : path_(fs::temp_directory_path() /
+              ("reds_engine_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
     fs::create_directories(path_);
   }
   ~TemporaryDirectory() { fs::remove_all(path_); }
@@ -80,7 +84,8 @@ TEST(Keras, FashionMnistModelFoldsBatchNormAndKeepsTheChain) {
   ASSERT_EQ(model.layers.size(), 21u);
   std::vector<std::string> unit_layers;
   for (const Layer& layer : model.layers) {
-    if (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::depthwise_conv2d || layer.kind == LayerKind::dense)
+    if (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::depthwise_conv2d ||
+        layer.kind == LayerKind::dense)
       unit_layers.push_back(layer.name);
     if (layer.kind == LayerKind::rectifier) {
       EXPECT_EQ(layer.rectifier.negative_slope, 0.3f) << layer.name;  // the config's 0.30000001192092896
@@ -88,9 +93,9 @@ TEST(Keras, FashionMnistModelFoldsBatchNormAndKeepsTheChain) {
       EXPECT_TRUE(std::isinf(layer.rectifier.max_value));
     }
   }
-  EXPECT_EQ(unit_layers, (std::vector<std::string>{"conv2d", "depthwise_conv2d", "conv2d_1", "depthwise_conv2d_1",
-                                                   "conv2d_2", "depthwise_conv2d_2", "conv2d_3", "depthwise_conv2d_3",
-                                                   "conv2d_4", "dense"}));
+  EXPECT_EQ(unit_layers, (std::vector<std::string>{"conv2d", "depthwise_conv2d", "conv2d_1",
+                                                   "depthwise_conv2d_1", "conv2d_2", "depthwise_conv2d_2",
+                                                   "conv2d_3", "depthwise_conv2d_3", "conv2d_4", "dense"}));
   const Layer& first = layer_named(model, "conv2d");
   EXPECT_EQ(first.padding, Padding::same);
   EXPECT_EQ(first.stride_height, 2);
@@ -146,8 +151,8 @@ std::string patched_model(const TemporaryDirectory& dir, const std::string& from
 
 TEST(Keras, UnsupportedLayerIsNamedWithItsClass) {
   const TemporaryDirectory dir;
-  const Result<Model> model =
-      load_model(patched_model(dir, R"("class_name": "AveragePooling2D")", R"("class_name": "AveragePooling3D")"));
+  const Result<Model> model = load_model(
+      patched_model(dir, R"("class_name": "AveragePooling2D")", R"("class_name": "AveragePooling3D")"));
   ASSERT_FALSE(model);
   EXPECT_EQ(model.error().code, ErrorCode::invalid_argument);
   EXPECT_NE(model.error().message.find("layer 'average_pooling2d' (AveragePooling3D)"), std::string::npos)
@@ -156,7 +161,8 @@ TEST(Keras, UnsupportedLayerIsNamedWithItsClass) {
 
 TEST(Keras, UnknownPaddingIsAnError) {
   const TemporaryDirectory dir;
-  const Result<Model> model = load_model(patched_model(dir, R"("padding": "valid")", R"("padding": "vaLid")"));
+  const Result<Model> model =
+      load_model(patched_model(dir, R"("padding": "valid")", R"("padding": "vaLid")"));
   ASSERT_FALSE(model);
   EXPECT_NE(model.error().message.find("padding 'vaLid'"), std::string::npos) << model.error().message;
 }
@@ -238,17 +244,19 @@ TEST(Native, InvalidModelIsNotSaved) {
   const std::string path = (dir.path() / "model.reds").string();
   const std::optional<Error> error = save_native(model, path);
   ASSERT_TRUE(error);
-  EXPECT_NE(error->message.find("layer 'conv2d' (Conv2D): has 63 biases, expected 64"), std::string::npos) << error->message;
+  EXPECT_NE(error->message.find("layer 'conv2d' (Conv2D): has 63 biases, expected 64"), std::string::npos)
+      << error->message;
   EXPECT_FALSE(fs::exists(path));
 }
 
 // --- Plans: levels as prefixes of every unit layer ----------------------------------------------------
 
 // Widths of the smaller level of the test plan; the depthwise layers are tied to the layer before them.
-const std::map<std::string, std::int64_t> kSmallLevel = {
-    {"conv2d", 16},   {"depthwise_conv2d", 16},   {"conv2d_1", 32}, {"depthwise_conv2d_1", 32},
-    {"conv2d_2", 24}, {"depthwise_conv2d_2", 24}, {"conv2d_3", 40}, {"depthwise_conv2d_3", 40},
-    {"conv2d_4", 48}, {"dense", 10}};
+const std::map<std::string, std::int64_t> kSmallLevel = {{"conv2d", 16},   {"depthwise_conv2d", 16},
+                                                         {"conv2d_1", 32}, {"depthwise_conv2d_1", 32},
+                                                         {"conv2d_2", 24}, {"depthwise_conv2d_2", 24},
+                                                         {"conv2d_3", 40}, {"depthwise_conv2d_3", 40},
+                                                         {"conv2d_4", 48}, {"dense", 10}};
 
 std::string plan_json(const std::vector<std::map<std::string, std::int64_t>>& levels) {
   std::string json = R"({"status": "optimal", "strategy": "bottom_up", "levels": [)";
@@ -286,7 +294,8 @@ Model cut_to(const Model& model, const std::map<std::string, std::int64_t>& widt
       for (std::int64_t tap = 0; tap < layer.kernel_height * layer.kernel_width; ++tap)
         for (std::int64_t in = 0; in < kept; ++in)
           for (std::int64_t out = 0; out < width; ++out)
-            kernel.push_back(layer.kernel[static_cast<std::size_t>((tap * channels + in) * layer.units + out)]);
+            kernel.push_back(
+                layer.kernel[static_cast<std::size_t>((tap * channels + in) * layer.units + out)]);
       layer.kernel = kernel;
       layer.bias.resize(static_cast<std::size_t>(width));
       channels = layer.units;
@@ -294,7 +303,8 @@ Model cut_to(const Model& model, const std::map<std::string, std::int64_t>& widt
     } else if (layer.kind == LayerKind::depthwise_conv2d) {
       std::vector<float> kernel;
       for (std::int64_t tap = 0; tap < layer.kernel_height * layer.kernel_width; ++tap)
-        for (std::int64_t c = 0; c < kept; ++c) kernel.push_back(layer.kernel[static_cast<std::size_t>(tap * channels + c)]);
+        for (std::int64_t c = 0; c < kept; ++c)
+          kernel.push_back(layer.kernel[static_cast<std::size_t>(tap * channels + c)]);
       layer.kernel = kernel;
       layer.bias.resize(static_cast<std::size_t>(kept));
     } else if (layer.kind == LayerKind::flatten) {
@@ -304,7 +314,8 @@ Model cut_to(const Model& model, const std::map<std::string, std::int64_t>& widt
       for (std::int64_t pixel = 0; pixel < pixels_before_flatten; ++pixel)
         for (std::int64_t c = 0; c < kept; ++c)
           for (std::int64_t out = 0; out < width; ++out)
-            kernel.push_back(layer.kernel[static_cast<std::size_t>((pixel * channels + c) * layer.units + out)]);
+            kernel.push_back(
+                layer.kernel[static_cast<std::size_t>((pixel * channels + c) * layer.units + out)]);
       layer.kernel = kernel;
       layer.bias.resize(static_cast<std::size_t>(width));
       layer.units = width;
@@ -330,7 +341,8 @@ TEST(Plan, EveryLevelComputesItsCutDownModel) {
     const std::vector<float> level0(planned.run(input).begin(), planned.run(input).end());
     const std::span<const float> expected0 = small.run(input);
     ASSERT_EQ(level0.size(), expected0.size());
-    for (std::size_t i = 0; i < level0.size(); ++i) EXPECT_NEAR(level0[i], expected0[i], 1e-5 * (1 + std::abs(expected0[i])));
+    for (std::size_t i = 0; i < level0.size(); ++i)
+      EXPECT_NEAR(level0[i], expected0[i], 1e-5 * (1 + std::abs(expected0[i])));
     ASSERT_TRUE(planned.set_level(1));
     const std::vector<float> level1(planned.run(input).begin(), planned.run(input).end());
     const std::span<const float> expected1 = full.run(input);
@@ -339,8 +351,9 @@ TEST(Plan, EveryLevelComputesItsCutDownModel) {
 
   // MACs by the layer formulas: output pixels x taps x kept inputs x kept outputs.
   const std::int64_t pixels = 14 * 14;
-  const std::int64_t macs = pixels * 9 * 1 * 16 + pixels * 9 * 16 + pixels * 16 * 32 + pixels * 9 * 32 + pixels * 32 * 24 +
-                            pixels * 9 * 24 + pixels * 24 * 40 + pixels * 9 * 40 + pixels * 40 * 48 + 20 * 48 * 10;
+  const std::int64_t macs = pixels * 9 * 1 * 16 + pixels * 9 * 16 + pixels * 16 * 32 + pixels * 9 * 32 +
+                            pixels * 32 * 24 + pixels * 9 * 24 + pixels * 24 * 40 + pixels * 9 * 40 +
+                            pixels * 40 * 48 + 20 * 48 * 10;
   EXPECT_EQ(planned.level_info(0).macs, macs);
   EXPECT_EQ(planned.level_info(1).macs, full.level_info(0).macs);
   EXPECT_EQ(planned.level_info(0).widths[2], (std::pair<std::string, std::int64_t>{"conv2d_1", 32}));
@@ -375,7 +388,8 @@ TEST(Plan, InconsistentPlansAreRejected) {
   EXPECT_NE(rejection(plan_json({widths})).find("width 65 is outside 1..64"), std::string::npos);
   widths = kSmallLevel;
   widths["depthwise_conv2d"] = 20;
-  EXPECT_NE(rejection(plan_json({widths})).find("tied to its input: its width must be 16, not 20"), std::string::npos);
+  EXPECT_NE(rejection(plan_json({widths})).find("tied to its input: its width must be 16, not 20"),
+            std::string::npos);
   widths = kSmallLevel;
   widths["dense"] = 5;
   EXPECT_NE(rejection(plan_json({widths})).find("output keeps 5 of its 10 channels"), std::string::npos);
@@ -385,6 +399,10 @@ TEST(Plan, InconsistentPlansAreRejected) {
   widths = kSmallLevel;
   widths["flatten"] = 5;
   EXPECT_NE(rejection(plan_json({widths})).find("has no units to keep"), std::string::npos);
+  widths = kSmallLevel;
+  widths.erase("dense");
+  EXPECT_NE(rejection(plan_json({widths, full_widths()})).find("level 2 names 'dense', level 1 does not"),
+            std::string::npos);
   EXPECT_NE(rejection(R"({"levels": [{"status": "infeasible", "limits": {"macs": 1}}]})").find("infeasible"),
             std::string::npos);
   EXPECT_NE(rejection("[1, 2]").find("not a JSON object"), std::string::npos);

@@ -1,7 +1,8 @@
 // Reads the ONNX golden vectors of Debian's libonnx-testdata without libprotobuf: a model.onnx (its
-// nodes, their integer, float and string attributes, and its initializers) and test_data_set_0/{input,output}_N.pb
-// (one TensorProto each). Only float32 tensors are read (TensorProto data_type 1: raw_data or float_data,
-// little-endian, row-major: NCHW for images, OIHW for convolution weights).
+// nodes, their integer, float and string attributes, and its initializers) and
+// test_data_set_0/{input,output}_N.pb (one TensorProto each). Only float32 tensors are read (TensorProto
+// data_type 1: raw_data or float_data, little-endian, row-major: NCHW for images, OIHW for convolution
+// weights).
 #pragma once
 
 #include <cstdint>
@@ -83,7 +84,8 @@ void for_each_field(std::string_view message, OnField on_field) {
 }
 
 // Repeated int64 fields come packed (one length-delimited run of varints) or one per field.
-inline void append_int64s(int wire, std::uint64_t number, std::string_view bytes, std::vector<std::int64_t>& out) {
+inline void append_int64s(int wire, std::uint64_t number, std::string_view bytes,
+                          std::vector<std::int64_t>& out) {
   if (wire == 0) {
     out.push_back(static_cast<std::int64_t>(number));
     return;
@@ -113,7 +115,8 @@ inline OnnxTensor parse_tensor(std::string_view message) {
   std::int64_t count = 1;
   for (const std::int64_t dim : tensor.dims) count *= dim;
   if (count != static_cast<std::int64_t>(tensor.values.size()))
-    throw std::runtime_error("tensor '" + tensor.name + "' has " + std::to_string(tensor.values.size()) + " values");
+    throw std::runtime_error("tensor '" + tensor.name + "' has " + std::to_string(tensor.values.size()) +
+                             " values");
   return tensor;
 }
 

@@ -55,18 +55,25 @@ class RunCommand : public ::testing::Test {
     std::string images = testing::idx_header(3, {kImages, 28, 28});
     std::string labels = testing::idx_header(1, {kImages});
     for (std::int64_t i = 0; i < kImages * 784; ++i)
-      images.push_back(static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
-    for (std::int64_t i = 0; i < kImages; ++i) labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
+      images.push_back(
+          static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
+    for (std::int64_t i = 0; i < kImages; ++i)
+      labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
     std::ofstream(*dir_ / "data" / "t10k-images-idx3-ubyte", std::ios::binary) << images;
     std::ofstream(*dir_ / "data" / "t10k-labels-idx1-ubyte", std::ios::binary) << labels;
 
     Result<Model> model = load_model(testing::pretrained_model("fashion_mnist"));
     ASSERT_TRUE(model) << model.error().message;
-    const std::optional<Error> attached = attach_plan(model.value(), R"({"levels": [
-      {"widths": {"conv2d": 32, "depthwise_conv2d": 32, "conv2d_1": 32, "depthwise_conv2d_1": 32, "conv2d_2": 32,
-                  "depthwise_conv2d_2": 32, "conv2d_3": 32, "depthwise_conv2d_3": 32, "conv2d_4": 32, "dense": 10}},
-      {"widths": {"conv2d": 64, "depthwise_conv2d": 64, "conv2d_1": 64, "depthwise_conv2d_1": 64, "conv2d_2": 64,
-                  "depthwise_conv2d_2": 64, "conv2d_3": 64, "depthwise_conv2d_3": 64, "conv2d_4": 64, "dense": 10}}]})");
+    // Level 1 keeps half of every layer but the classifier, level 2 is the full network.
+    std::string plan = R"({"levels": [)";
+    for (const int width : {32, 64}) {
+      plan += width == 32 ? R"({"widths": {)" : R"(, {"widths": {)";
+      for (const char* name : {"conv2d", "depthwise_conv2d", "conv2d_1", "depthwise_conv2d_1", "conv2d_2",
+                               "depthwise_conv2d_2", "conv2d_3", "depthwise_conv2d_3", "conv2d_4"})
+        plan += nlohmann::json(name).dump() + ": " + std::to_string(width) + ", ";
+      plan += R"("dense": 10}})";
+    }
+    const std::optional<Error> attached = attach_plan(model.value(), plan + "]}");
     ASSERT_FALSE(attached) << attached->message;
     ASSERT_FALSE(save_native(model.value(), (*dir_ / "planned.reds").string()));
   }
@@ -79,7 +86,8 @@ class RunCommand : public ::testing::Test {
     const char* bin = std::getenv("REDS_BIN_DIR");
     const std::string reds = (fs::path(bin ? bin : "") / "reds").string();
     std::string command = shell_word(reds);
-    command += " run " + args + " </dev/null >" + shell_word(*dir_ / "out") + " 2>" + shell_word(*dir_ / "err");
+    command +=
+        " run " + args + " </dev/null >" + shell_word(*dir_ / "out") + " 2>" + shell_word(*dir_ / "err");
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(*dir_ / "out"), slurp(*dir_ / "err")};
   }
@@ -115,7 +123,8 @@ TEST_F(RunCommand, JsonLinePerLevel) {
     EXPECT_GT(level["latency_us"].get<double>(), 0.0);
     std::vector<std::string> keys;
     for (const auto& item : level.items()) keys.push_back(item.key());
-    EXPECT_EQ(keys, std::vector<std::string>({"accuracy", "correct", "latency_us", "level", "macs", "total", "widths"}));
+    EXPECT_EQ(keys, std::vector<std::string>(
+                        {"accuracy", "correct", "latency_us", "level", "macs", "total", "widths"}));
   }
   EXPECT_LT(levels[0]["macs"], levels[1]["macs"]);
   EXPECT_EQ(levels[1]["macs"], 3788544);  // DS-CNN S on 28x28x1, as the bundled architecture counts it

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <initializer_list>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 
 namespace reds::engine::testing {

@@ -16,7 +16,8 @@ Result<std::string> read_maybe_gzipped(const std::string& path) {
   std::string bytes;
   char buffer[1 << 16];
   int count = 0;
-  while ((count = gzread(file.get(), buffer, sizeof buffer)) > 0) bytes.append(buffer, static_cast<std::size_t>(count));
+  while ((count = gzread(file.get(), buffer, sizeof buffer)) > 0)
+    bytes.append(buffer, static_cast<std::size_t>(count));
   if (count < 0) return invalid_argument("cannot read '" + path + "' (corrupt gzip data?)");
   return bytes;
 }
@@ -34,14 +35,16 @@ Result<Idx> parse_idx(const std::string& path, const std::string& bytes, int min
   const int rank = byte(3);
   if (rank < min_rank || rank > max_rank)
     return invalid_argument("'" + path + "' has " + std::to_string(rank) + " dimensions, expected " +
-                            std::to_string(min_rank) + (min_rank == max_rank ? "" : " to " + std::to_string(max_rank)));
+                            std::to_string(min_rank) +
+                            (min_rank == max_rank ? "" : " to " + std::to_string(max_rank)));
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
   if (bytes.size() < header) return invalid_argument("'" + path + "' ends inside its header");
   Idx idx;
   std::size_t count = 1;
   for (int axis = 0; axis < rank; ++axis) {
     const std::size_t at = 4 + 4 * static_cast<std::size_t>(axis);
-    const std::int64_t dim = (std::int64_t{byte(at)} << 24) | (byte(at + 1) << 16) | (byte(at + 2) << 8) | byte(at + 3);
+    const std::int64_t dim =
+        (std::int64_t{byte(at)} << 24) | (byte(at + 1) << 16) | (byte(at + 2) << 8) | byte(at + 3);
     idx.dims.push_back(dim);
     count *= static_cast<std::size_t>(dim);
     if (count > bytes.size()) break;
@@ -65,8 +68,8 @@ Result<ImageSet> load_idx(const std::string& images_path, const std::string& lab
   const Result<Idx> labels = parse_idx(labels_path, label_bytes.value(), 1, 1);
   if (!labels) return labels.error();
   if (images->dims[0] != labels->dims[0])
-    return invalid_argument("'" + images_path + "' has " + std::to_string(images->dims[0]) + " images, '" + labels_path +
-                            "' " + std::to_string(labels->dims[0]) + " labels");
+    return invalid_argument("'" + images_path + "' has " + std::to_string(images->dims[0]) + " images, '" +
+                            labels_path + "' " + std::to_string(labels->dims[0]) + " labels");
 
   ImageSet set;
   set.count = images->dims[0];
@@ -74,7 +77,8 @@ Result<ImageSet> load_idx(const std::string& images_path, const std::string& lab
   set.width = images->dims[2];
   set.channels = images->dims.size() == 4 ? images->dims[3] : 1;
   set.pixels.reserve(images->values.size());
-  for (const char value : images->values) set.pixels.push_back(static_cast<float>(static_cast<unsigned char>(value)) / 255.0f);
+  for (const char value : images->values)
+    set.pixels.push_back(static_cast<float>(static_cast<unsigned char>(value)) / 255.0f);
   for (const char value : labels->values) set.labels.push_back(static_cast<unsigned char>(value));
   return set;
 }

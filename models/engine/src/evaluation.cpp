@@ -13,10 +13,12 @@ Result<LevelEvaluation> evaluate(Session& session, std::size_t level, const Imag
     return invalid_argument("level " + std::to_string(level + 1) + " does not exist; the model has " +
                             std::to_string(session.level_count()));
   const Shape& input = session.input_shape();
-  if (images.image_size() != input.size() || (!input.flat && (images.height != input.height || images.width != input.width)))
-    return invalid_argument("the images are " + std::to_string(images.height) + "x" + std::to_string(images.width) + "x" +
-                            std::to_string(images.channels) + ", the model's input is " + std::to_string(input.height) +
-                            "x" + std::to_string(input.width) + "x" + std::to_string(input.channels));
+  if (images.image_size() != input.size() ||
+      (!input.flat && (images.height != input.height || images.width != input.width)))
+    return invalid_argument("the images are " + std::to_string(images.height) + "x" +
+                            std::to_string(images.width) + "x" + std::to_string(images.channels) +
+                            ", the model's input is " + std::to_string(input.height) + "x" +
+                            std::to_string(input.width) + "x" + std::to_string(input.channels));
   for (const std::int64_t label : images.labels)
     if (label >= session.output_size())
       return invalid_argument("label " + std::to_string(label) + " is not one of the model's " +
@@ -36,9 +38,11 @@ Result<LevelEvaluation> evaluate(Session& session, std::size_t level, const Imag
     latencies.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
     const auto predicted = std::max_element(outputs.begin(), outputs.end()) - outputs.begin();
     if (predicted == images.labels[static_cast<std::size_t>(index)]) ++evaluation.correct;
-    if (progress && ((index + 1) % report_every == 0 || index + 1 == images.count)) progress(index + 1, images.count);
+    if (progress && ((index + 1) % report_every == 0 || index + 1 == images.count))
+      progress(index + 1, images.count);
   }
-  evaluation.accuracy = images.count == 0 ? 0.0 : static_cast<double>(evaluation.correct) / static_cast<double>(images.count);
+  evaluation.accuracy =
+      images.count == 0 ? 0.0 : static_cast<double>(evaluation.correct) / static_cast<double>(images.count);
   if (!latencies.empty()) {
     const auto middle = latencies.begin() + static_cast<std::ptrdiff_t>(latencies.size() / 2);
     std::nth_element(latencies.begin(), middle, latencies.end());

@@ -99,7 +99,9 @@ Result<std::map<std::string, Weight>> read_layer_weights(hid_t weights_group, co
     if (!dataset.valid()) return invalid_argument("layer '" + layer + "': no weight dataset '" + path + "'");
     const Handle space(H5Dget_space(dataset.get()), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());
-    if (rank < 0 || rank > 8) return invalid_argument("layer '" + layer + "': weight '" + path + "' has rank " + std::to_string(rank));
+    if (rank < 0 || rank > 8)
+      return invalid_argument("layer '" + layer + "': weight '" + path + "' has rank " +
+                              std::to_string(rank));
     hsize_t dims[8] = {};
     H5Sget_simple_extent_dims(space.get(), dims, nullptr);
     Weight weight;
@@ -107,10 +109,12 @@ Result<std::map<std::string, Weight>> read_layer_weights(hid_t weights_group, co
     for (int axis = 0; axis < rank; ++axis) {
       weight.dims.push_back(static_cast<std::int64_t>(dims[axis]));
       count *= dims[axis];
-      if (count > (std::size_t{1} << 32)) return invalid_argument("layer '" + layer + "': weight '" + path + "' is too large");
+      if (count > (std::size_t{1} << 32))
+        return invalid_argument("layer '" + layer + "': weight '" + path + "' is too large");
     }
     weight.values.resize(count);
-    if (count > 0 && H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weight.values.data()) < 0)
+    if (count > 0 &&
+        H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weight.values.data()) < 0)
       return invalid_argument("layer '" + layer + "': cannot read weight '" + path + "' as float32");
     // "conv2d/kernel:0" -> "kernel"
     std::string short_name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
@@ -171,17 +175,20 @@ class LayerReader {
     if (class_name_ == "Flatten") return append_plain(model, LayerKind::flatten);
     if (class_name_ == "Softmax") {
       const json axis = config_.value("axis", json(-1));
-      if (!(axis == json(-1) || axis == json::array({-1}))) return fail("only a softmax over the last axis is supported");
+      if (!(axis == json(-1) || axis == json::array({-1})))
+        return fail("only a softmax over the last axis is supported");
       return append_plain(model, LayerKind::softmax);
     }
-    return fail("this layer class is not supported (supported: InputLayer, Conv2D, DepthwiseConv2D, Dense, "
-                "BatchNormalization, ReLU, LeakyReLU, Activation, AveragePooling2D, GlobalAveragePooling2D, "
-                "Flatten, Softmax, Dropout)");
+    return fail(
+        "this layer class is not supported (supported: InputLayer, Conv2D, DepthwiseConv2D, Dense, "
+        "BatchNormalization, ReLU, LeakyReLU, Activation, AveragePooling2D, GlobalAveragePooling2D, "
+        "Flatten, Softmax, Dropout)");
   }
 
   std::optional<Error> check_data_format() const {
     const std::string format = config_.value("data_format", std::string("channels_last"));
-    if (format != "channels_last") return fail("data_format '" + format + "' is not supported (only channels_last)");
+    if (format != "channels_last")
+      return fail("data_format '" + format + "' is not supported (only channels_last)");
     return std::nullopt;
   }
 
@@ -230,8 +237,8 @@ class LayerReader {
     const auto found = weights_.find(name);
     if (found == weights_.end()) return fail("has no weight '" + name + "'");
     if (found->second.dims.size() != rank)
-      return fail("weight '" + name + "' has " + std::to_string(found->second.dims.size()) + " dimensions, expected " +
-                  std::to_string(rank));
+      return fail("weight '" + name + "' has " + std::to_string(found->second.dims.size()) +
+                  " dimensions, expected " + std::to_string(rank));
     Weight weight = std::move(found->second);
     weights_.erase(found);
     return weight;
@@ -253,13 +260,15 @@ class LayerReader {
     Result<Weight> kernel = take(kind == LayerKind::conv2d ? "kernel" : "depthwise_kernel", 4);
     if (!kernel) return kernel.error();
     if (kernel->dims[0] != layer.kernel_height || kernel->dims[1] != layer.kernel_width)
-      return fail("its kernel weights are " + std::to_string(kernel->dims[0]) + "x" + std::to_string(kernel->dims[1]) +
-                  ", its kernel_size says " + std::to_string(layer.kernel_height) + "x" +
-                  std::to_string(layer.kernel_width));
+      return fail("its kernel weights are " + std::to_string(kernel->dims[0]) + "x" +
+                  std::to_string(kernel->dims[1]) + ", its kernel_size says " +
+                  std::to_string(layer.kernel_height) + "x" + std::to_string(layer.kernel_width));
     if (kind == LayerKind::conv2d) {
       layer.units = config_.value("filters", std::int64_t{0});
       layer.groups = config_.value("groups", std::int64_t{1});
-      if (kernel->dims[3] != layer.units) return fail("its kernel has " + std::to_string(kernel->dims[3]) + " filters, its config " + std::to_string(layer.units));
+      if (kernel->dims[3] != layer.units)
+        return fail("its kernel has " + std::to_string(kernel->dims[3]) + " filters, its config " +
+                    std::to_string(layer.units));
     } else {
       layer.depth_multiplier = config_.value("depth_multiplier", std::int64_t{1});
       if (kernel->dims[3] != layer.depth_multiplier)
@@ -280,7 +289,8 @@ class LayerReader {
     Result<Weight> kernel = take("kernel", 2);
     if (!kernel) return kernel.error();
     if (kernel->dims[1] != layer.units)
-      return fail("its kernel has " + std::to_string(kernel->dims[1]) + " units, its config " + std::to_string(layer.units));
+      return fail("its kernel has " + std::to_string(kernel->dims[1]) + " units, its config " +
+                  std::to_string(layer.units));
     layer.kernel = std::move(kernel->values);
     if (auto error = take_bias(layer)) return error;
     model.layers.push_back(std::move(layer));
@@ -325,15 +335,17 @@ class LayerReader {
     const bool last_axis = axis == json(-1) || axis == json::array({-1}) || axis == json(3) ||
                            axis == json::array({3}) || axis == json(1) || axis == json::array({1});
     if (!last_axis) return fail("only a batch normalization over the channels (the last axis) is supported");
-    if (model.layers.empty() ||
-        (model.layers.back().kind != LayerKind::conv2d && model.layers.back().kind != LayerKind::depthwise_conv2d &&
-         model.layers.back().kind != LayerKind::dense))
-      return fail("must follow a Conv2D, DepthwiseConv2D or Dense layer without activation (it is folded into it)");
+    if (model.layers.empty() || (model.layers.back().kind != LayerKind::conv2d &&
+                                 model.layers.back().kind != LayerKind::depthwise_conv2d &&
+                                 model.layers.back().kind != LayerKind::dense))
+      return fail(
+          "must follow a Conv2D, DepthwiseConv2D or Dense layer without activation (it is folded into it)");
     Layer& target = model.layers.back();
     // Every kernel row (a tap's input channel, or an input feature) holds one weight per output channel.
     const std::size_t taps = static_cast<std::size_t>(target.kernel_height * target.kernel_width);
-    const std::size_t outputs = target.kind == LayerKind::depthwise_conv2d ? target.kernel.size() / taps
-                                                                            : static_cast<std::size_t>(target.units);
+    const std::size_t outputs = target.kind == LayerKind::depthwise_conv2d
+                                    ? target.kernel.size() / taps
+                                    : static_cast<std::size_t>(target.units);
     if (taps == 0 || outputs == 0) return fail("the layer before it has no weights to fold into");
     Result<Weight> mean = take("moving_mean", 1);
     if (!mean) return mean.error();
@@ -377,10 +389,12 @@ class LayerReader {
 // The input shape from a batch_input_shape like [null, 28, 28, 1] or [null, 250].
 Result<Shape> input_shape(const json& shape) {
   if (!shape.is_array() || (shape.size() != 4 && shape.size() != 2))
-    return invalid_argument("the model's input must be height x width x channels or a flat vector, got " + shape.dump());
+    return invalid_argument("the model's input must be height x width x channels or a flat vector, got " +
+                            shape.dump());
   std::vector<std::int64_t> dims;
   for (std::size_t axis = 1; axis < shape.size(); ++axis) {
-    if (!shape[axis].is_number_integer()) return invalid_argument("the model's input shape " + shape.dump() + " has an unknown dimension");
+    if (!shape[axis].is_number_integer())
+      return invalid_argument("the model's input shape " + shape.dump() + " has an unknown dimension");
     dims.push_back(shape[axis].get<std::int64_t>());
   }
   if (dims.size() == 1) return Shape{1, 1, dims[0], true};
@@ -392,12 +406,14 @@ std::optional<Error> check_chain(const json& layers) {
   for (std::size_t index = 1; index < layers.size(); ++index) {
     const json& inbound = layers[index].value("inbound_nodes", json::array());
     const std::string previous = layers[index - 1]["config"].value("name", std::string());
-    const bool chained = inbound.is_array() && inbound.size() == 1 && inbound[0].is_array() && inbound[0].size() == 1 &&
-                         inbound[0][0].is_array() && !inbound[0][0].empty() && inbound[0][0][0] == previous;
+    const bool chained = inbound.is_array() && inbound.size() == 1 && inbound[0].is_array() &&
+                         inbound[0].size() == 1 && inbound[0][0].is_array() && !inbound[0][0].empty() &&
+                         inbound[0][0][0] == previous;
     if (!chained)
-      return invalid_argument("layer '" + layers[index]["config"].value("name", std::string()) +
-                              "' does not take exactly the output of the layer before it: only chains of layers "
-                              "are supported");
+      return invalid_argument(
+          "layer '" + layers[index]["config"].value("name", std::string()) +
+          "' does not take exactly the output of the layer before it: only chains of layers "
+          "are supported");
   }
   return std::nullopt;
 }
@@ -408,15 +424,19 @@ Result<Model> read_keras(const std::string& path) {
   if (!file.valid()) return invalid_argument("cannot open '" + path + "' as an HDF5 file");
   Result<std::vector<std::string>> config_text = read_strings(file.get(), "model_config");
   if (!config_text || config_text->size() != 1)
-    return invalid_argument("'" + path + "' has no model_config attribute (a weights-only file? save the whole model)");
+    return invalid_argument("'" + path +
+                            "' has no model_config attribute (a weights-only file? save the whole model)");
   const json config = json::parse(config_text->front(), nullptr, false);
-  if (config.is_discarded() || !config.is_object()) return invalid_argument("'" + path + "': model_config is not JSON");
+  if (config.is_discarded() || !config.is_object())
+    return invalid_argument("'" + path + "': model_config is not JSON");
   const std::string model_class = config.value("class_name", std::string());
   if (model_class != "Sequential" && model_class != "Functional" && model_class != "Model")
-    return invalid_argument("'" + path + "': model class '" + model_class + "' is not supported (Sequential, Functional)");
+    return invalid_argument("'" + path + "': model class '" + model_class +
+                            "' is not supported (Sequential, Functional)");
   const json& model_config = config.contains("config") ? config["config"] : json();
   const json layers = model_config.is_array() ? model_config : model_config.value("layers", json::array());
-  if (!layers.is_array() || layers.empty()) return invalid_argument("'" + path + "': the model has no layers");
+  if (!layers.is_array() || layers.empty())
+    return invalid_argument("'" + path + "': the model has no layers");
   for (const json& layer : layers)
     if (!layer.is_object() || !layer.contains("config") || !layer["config"].is_object())
       return invalid_argument("'" + path + "': a layer without config");
@@ -424,7 +444,8 @@ Result<Model> read_keras(const std::string& path) {
     if (auto error = check_chain(layers)) return *error;
 
   const json& first = layers[0]["config"];
-  const json batch_shape = first.contains("batch_input_shape") ? first["batch_input_shape"] : first.value("batch_shape", json());
+  const json batch_shape =
+      first.contains("batch_input_shape") ? first["batch_input_shape"] : first.value("batch_shape", json());
   Result<Shape> input = input_shape(batch_shape);
   if (!input) return input.error();
 
@@ -434,7 +455,8 @@ Result<Model> read_keras(const std::string& path) {
   if (!weights_group.valid()) return invalid_argument("'" + path + "': cannot open model_weights");
 
   Model model;
-  model.name = model_config.is_object() ? model_config.value("name", std::string("model")) : std::string("model");
+  model.name =
+      model_config.is_object() ? model_config.value("name", std::string("model")) : std::string("model");
   model.input = input.value();
   for (const json& entry : layers) {
     const std::string name = entry["config"].value("name", std::string());

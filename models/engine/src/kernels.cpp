@@ -48,14 +48,17 @@ REDS_INLINE float output_value(float value, const Rectifier* rectifier) {
   return rectifier ? rectified(*rectifier, value) : value;
 }
 
-REDS_INLINE Vec bias_block(const float* bias, std::int64_t first) { return bias ? load(bias + first) : Vec{}; }
+REDS_INLINE Vec bias_block(const float* bias, std::int64_t first) {
+  return bias ? load(bias + first) : Vec{};
+}
 
 // The input row of a window tap, or -1 when it falls into the padding.
 REDS_INLINE std::int64_t input_row(const Window& window, std::int64_t out_row, std::int64_t tap_row) {
   const std::int64_t row = out_row * window.stride_height - window.pad_top + tap_row * window.dilation_height;
   return row >= 0 && row < window.in_height ? row : -1;
 }
-REDS_INLINE std::int64_t input_column(const Window& window, std::int64_t out_column, std::int64_t tap_column) {
+REDS_INLINE std::int64_t input_column(const Window& window, std::int64_t out_column,
+                                      std::int64_t tap_column) {
   const std::int64_t column =
       out_column * window.stride_width - window.pad_left + tap_column * window.dilation_width;
   return column >= 0 && column < window.in_width ? column : -1;
@@ -79,8 +82,8 @@ REDS_INLINE void conv_pixel(const Window& window, const MapView& input, const We
       if (column < 0) continue;
       const float* in_pixel = input.data + (row * window.in_width + column) * input.pixel_stride;
       const float* tap_weights =
-          weights.data + ((tap_row * window.kernel_width + tap_column) * weights.rows_per_tap) * weights.row_stride +
-          first;
+          weights.data +
+          ((tap_row * window.kernel_width + tap_column) * weights.rows_per_tap) * weights.row_stride + first;
       for (std::int64_t channel = 0; channel < input.channels; ++channel) {
         const Vec in = splat(in_pixel[channel]);
         const float* row_weights = tap_weights + channel * weights.row_stride;
@@ -107,8 +110,8 @@ REDS_INLINE void conv_pixel_tail(const Window& window, const MapView& input, con
       if (column < 0) continue;
       const float* in_pixel = input.data + (row * window.in_width + column) * input.pixel_stride;
       const float* tap_weights =
-          weights.data + ((tap_row * window.kernel_width + tap_column) * weights.rows_per_tap) * weights.row_stride +
-          first;
+          weights.data +
+          ((tap_row * window.kernel_width + tap_column) * weights.rows_per_tap) * weights.row_stride + first;
       for (std::int64_t channel = 0; channel < input.channels; ++channel) {
         const float in = in_pixel[channel];
         const float* row_weights = tap_weights + channel * weights.row_stride;
@@ -162,15 +165,15 @@ REDS_INLINE void pointwise_pixels(std::int64_t pixels, const MapView& input, con
                                out_stride);
 }
 
-REDS_INLINE void pointwise(std::int64_t pixels, const MapView& input, const WeightView& weights, const float* bias,
-               const Rectifier* rectifier, const MutableMapView& output) {
+REDS_INLINE void pointwise(std::int64_t pixels, const MapView& input, const WeightView& weights,
+                           const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
   std::int64_t first = 0;
   for (; first + 2 * kLanes <= output.channels; first += 2 * kLanes)
-    pointwise_pixels<2>(pixels, input, weights.data + first, weights.row_stride, bias ? bias + first : nullptr,
-                        rectifier, output.data + first, output.pixel_stride);
+    pointwise_pixels<2>(pixels, input, weights.data + first, weights.row_stride,
+                        bias ? bias + first : nullptr, rectifier, output.data + first, output.pixel_stride);
   for (; first + kLanes <= output.channels; first += kLanes)
-    pointwise_pixels<1>(pixels, input, weights.data + first, weights.row_stride, bias ? bias + first : nullptr,
-                        rectifier, output.data + first, output.pixel_stride);
+    pointwise_pixels<1>(pixels, input, weights.data + first, weights.row_stride,
+                        bias ? bias + first : nullptr, rectifier, output.data + first, output.pixel_stride);
   const std::int64_t count = output.channels - first;
   if (count == 0) return;
   for (std::int64_t pixel = 0; pixel < pixels; ++pixel) {
@@ -263,7 +266,8 @@ REDS_INLINE void depthwise_pixel_tail(const Window& window, const MapView& input
 
 template <int kBlocks>
 REDS_INLINE void dense_block(const DenseInput& input, const float* weights, std::int64_t row_stride,
-                             const float* bias, std::int64_t first, const Rectifier* rectifier, float* output) {
+                             const float* bias, std::int64_t first, const Rectifier* rectifier,
+                             float* output) {
   Vec sums[kBlocks];
   for (int block = 0; block < kBlocks; ++block) sums[block] = bias_block(bias, first + block * kLanes);
   for (std::int64_t group = 0; group < input.input_groups; ++group) {
@@ -302,7 +306,8 @@ REDS_KERNEL void conv2d(const Window& window, const MapView& input, const Weight
     const MapView group_input{input.data + group * in_per_group, input.pixel_stride, in_per_group};
     const WeightView group_weights{weights.data + group * out_per_group, weights.row_stride,
                                    weights.rows_per_tap};
-    const MutableMapView group_output{output.data + group * out_per_group, output.pixel_stride, out_per_group};
+    const MutableMapView group_output{output.data + group * out_per_group, output.pixel_stride,
+                                      out_per_group};
     conv2d_group(window, group_input, group_weights, bias ? bias + group * out_per_group : nullptr, rectifier,
                  group_output);
   }
@@ -329,7 +334,8 @@ REDS_KERNEL void depthwise_conv2d(const Window& window, const MapView& input, co
 }
 
 REDS_KERNEL void dense(const DenseInput& input, const float* weights, std::int64_t row_stride,
-                       const float* bias, std::int64_t out_features, const Rectifier* rectifier, float* output) {
+                       const float* bias, std::int64_t out_features, const Rectifier* rectifier,
+                       float* output) {
   std::int64_t first = 0;
   for (; first + 4 * kLanes <= out_features; first += 4 * kLanes)
     dense_block<4>(input, weights, row_stride, bias, first, rectifier, output);

@@ -14,8 +14,8 @@
 namespace reds::engine::detail {
 
 struct LevelShape {
-  Shape full;                  // the map in the full model
-  std::int64_t channels = 0;   // channels used at the level (features, for a flat map)
+  Shape full;                 // the map in the full model
+  std::int64_t channels = 0;  // channels used at the level (features, for a flat map)
   // A flat map's used features are `groups` runs of `group_features`, run g standing for features
   // [g * group_stride, g * group_stride + group_features) of the full map. A map that is not flat: one run.
   std::int64_t groups = 1;
@@ -25,7 +25,8 @@ struct LevelShape {
 
 // The plan's width of every model layer at `level` (-1 for a layer the plan does not name), or
 // invalid_argument for a plan layer that is not a unit layer of the model.
-Result<std::vector<std::int64_t>> plan_widths(const Model& model, const EmbeddedPlan& plan, std::size_t level);
+Result<std::vector<std::int64_t>> plan_widths(const Model& model, const EmbeddedPlan& plan,
+                                              std::size_t level);
 
 // The shape after every layer (index 0: the input, index i + 1: after layers[i]) at the given widths
 // (one per layer, -1 for full width; nullopt for the full model). `shapes` are layer_shapes(model).

@@ -57,16 +57,15 @@ Result<Shape> window_output(const Layer& layer, const Shape& input, std::int64_t
   if (bounded_product({layer.kernel_height, layer.kernel_width, layer.stride_height, layer.stride_width,
                        layer.dilation_height, layer.dilation_width}) < 0)
     return layer_error(layer, "kernel size, strides and dilation must be positive");
-  const kernels::AxisGeometry rows = kernels::axis_geometry(input.height, layer.kernel_height,
-                                                            layer.stride_height, layer.dilation_height,
-                                                            layer.padding);
-  const kernels::AxisGeometry columns = kernels::axis_geometry(input.width, layer.kernel_width,
-                                                               layer.stride_width, layer.dilation_width,
-                                                               layer.padding);
+  const kernels::AxisGeometry rows = kernels::axis_geometry(
+      input.height, layer.kernel_height, layer.stride_height, layer.dilation_height, layer.padding);
+  const kernels::AxisGeometry columns = kernels::axis_geometry(
+      input.width, layer.kernel_width, layer.stride_width, layer.dilation_width, layer.padding);
   if (rows.out < 1 || columns.out < 1)
     return layer_error(layer, "its " + std::to_string(layer.kernel_height) + "x" +
                                   std::to_string(layer.kernel_width) + " window does not fit its " +
-                                  std::to_string(input.height) + "x" + std::to_string(input.width) + " input");
+                                  std::to_string(input.height) + "x" + std::to_string(input.width) +
+                                  " input");
   return Shape{rows.out, columns.out, channels, false};
 }
 
@@ -77,7 +76,8 @@ Result<Shape> output_shape(const Layer& layer, const Shape& input) {
     return layer_error(layer, "has weights, but this kind of layer has none");
   switch (layer.kind) {
     case LayerKind::conv2d: {
-      if (layer.units < 1 || layer.units > kMaxElements) return layer_error(layer, "needs at least one filter");
+      if (layer.units < 1 || layer.units > kMaxElements)
+        return layer_error(layer, "needs at least one filter");
       if (layer.groups < 1 || input.channels % layer.groups != 0 || layer.units % layer.groups != 0)
         return layer_error(layer, std::to_string(layer.groups) + " groups do not divide its " +
                                       std::to_string(input.channels) + " input channels and " +
@@ -94,16 +94,17 @@ Result<Shape> output_shape(const Layer& layer, const Shape& input) {
       if (outputs < 0) return layer_error(layer, "depth multiplier must be positive");
       Result<Shape> shape = window_output(layer, input, outputs);
       if (!shape) return shape;
-      if (auto error = check_weights(layer, bounded_product({layer.kernel_height, layer.kernel_width, outputs}),
-                                     outputs))
+      if (auto error = check_weights(
+              layer, bounded_product({layer.kernel_height, layer.kernel_width, outputs}), outputs))
         return *error;
       return shape;
     }
     case LayerKind::dense: {
       if (!input.flat)
-        return layer_error(layer, "needs a flat input (add Flatten or GlobalAveragePooling2D before it), got " +
-                                      std::to_string(input.height) + "x" + std::to_string(input.width) + "x" +
-                                      std::to_string(input.channels));
+        return layer_error(layer,
+                           "needs a flat input (add Flatten or GlobalAveragePooling2D before it), got " +
+                               std::to_string(input.height) + "x" + std::to_string(input.width) + "x" +
+                               std::to_string(input.channels));
       if (layer.units < 1 || layer.units > kMaxElements) return layer_error(layer, "needs at least one unit");
       if (auto error = check_weights(layer, bounded_product({input.channels, layer.units}), layer.units))
         return *error;
@@ -134,14 +135,22 @@ Result<Shape> output_shape(const Layer& layer, const Shape& input) {
 
 const char* to_string(LayerKind kind) {
   switch (kind) {
-    case LayerKind::conv2d: return "Conv2D";
-    case LayerKind::depthwise_conv2d: return "DepthwiseConv2D";
-    case LayerKind::dense: return "Dense";
-    case LayerKind::rectifier: return "ReLU";
-    case LayerKind::average_pool2d: return "AveragePooling2D";
-    case LayerKind::global_average_pool2d: return "GlobalAveragePooling2D";
-    case LayerKind::flatten: return "Flatten";
-    case LayerKind::softmax: return "Softmax";
+    case LayerKind::conv2d:
+      return "Conv2D";
+    case LayerKind::depthwise_conv2d:
+      return "DepthwiseConv2D";
+    case LayerKind::dense:
+      return "Dense";
+    case LayerKind::rectifier:
+      return "ReLU";
+    case LayerKind::average_pool2d:
+      return "AveragePooling2D";
+    case LayerKind::global_average_pool2d:
+      return "GlobalAveragePooling2D";
+    case LayerKind::flatten:
+      return "Flatten";
+    case LayerKind::softmax:
+      return "Softmax";
   }
   return "unknown";
 }
@@ -158,8 +167,10 @@ Result<std::vector<Shape>> layer_shapes(const Model& model) {
   std::vector<Shape> shapes;
   Shape shape = model.input;
   for (const Layer& layer : model.layers) {
-    if (layer.name.empty()) return invalid_argument("a " + std::string(to_string(layer.kind)) + " layer has no name");
-    if (!names.insert(layer.name).second) return invalid_argument("two layers are named '" + layer.name + "'");
+    if (layer.name.empty())
+      return invalid_argument("a " + std::string(to_string(layer.kind)) + " layer has no name");
+    if (!names.insert(layer.name).second)
+      return invalid_argument("two layers are named '" + layer.name + "'");
     Result<Shape> next = output_shape(layer, shape);
     if (!next) return next.error();
     if (next->size() > kMaxElements) return layer_error(layer, "its output is too large");
@@ -182,9 +193,11 @@ std::optional<Error> validate(const Model& model) {
                               std::to_string(plan.layer_names.size()) + " layers");
     Result<std::vector<std::int64_t>> widths = detail::plan_widths(model, plan, level);
     if (!widths) return widths.error();
-    Result<std::vector<detail::LevelShape>> shapes_at_level = detail::level_shapes(model, *shapes, widths.value());
-    if (!shapes_at_level) return invalid_argument("level " + std::to_string(level + 1) + " of the embedded plan: " +
-                                                  shapes_at_level.error().message);
+    Result<std::vector<detail::LevelShape>> shapes_at_level =
+        detail::level_shapes(model, *shapes, widths.value());
+    if (!shapes_at_level)
+      return invalid_argument("level " + std::to_string(level + 1) +
+                              " of the embedded plan: " + shapes_at_level.error().message);
   }
   return std::nullopt;
 }
@@ -213,13 +226,23 @@ std::optional<Error> attach_plan(Model& model, std::string_view plan_json) {
     if (!widths.is_object()) return invalid_argument("widths must be an object", path);
     std::vector<std::int64_t> level_widths;
     for (const auto& [name, width] : widths.items()) {
-      if (std::find(embedded.layer_names.begin(), embedded.layer_names.end(), name) == embedded.layer_names.end())
-        return invalid_argument("the plan's layer '" + name + "' is not a layer of the model", path + "/" + name);
-      if (!width.is_number_integer()) return invalid_argument("a width must be an integer", path + "/" + name);
+      const bool in_first_level = std::find(embedded.layer_names.begin(), embedded.layer_names.end(), name) !=
+                                  embedded.layer_names.end();
+      if (!in_first_level) {
+        const bool in_model = std::any_of(model.layers.begin(), model.layers.end(),
+                                          [&](const Layer& layer) { return layer.name == name; });
+        return invalid_argument(
+            in_model ? "level " + std::to_string(index + 1) + " names '" + name + "', level 1 does not"
+                     : "the plan's layer '" + name + "' is not a layer of the model",
+            path + "/" + name);
+      }
+      if (!width.is_number_integer())
+        return invalid_argument("a width must be an integer", path + "/" + name);
     }
     for (const std::string& name : embedded.layer_names) {
       if (!widths.contains(name))
-        return invalid_argument("level " + std::to_string(index + 1) + " has no width for '" + name + "'", path);
+        return invalid_argument("level " + std::to_string(index + 1) + " has no width for '" + name + "'",
+                                path);
       level_widths.push_back(widths[name].get<std::int64_t>());
     }
     embedded.widths.push_back(std::move(level_widths));
@@ -237,7 +260,8 @@ Result<Model> load_model(const std::string& path) {
   char magic[8] = {};
   const std::size_t count = std::fread(magic, 1, sizeof magic, file.get());
   if (count == sizeof magic && std::memcmp(magic, "REDSMODL", sizeof magic) == 0) return load_native(path);
-  if (count == sizeof magic && std::memcmp(magic, "\x89HDF\r\n\x1a\n", sizeof magic) == 0) return load_keras(path);
+  if (count == sizeof magic && std::memcmp(magic, "\x89HDF\r\n\x1a\n", sizeof magic) == 0)
+    return load_keras(path);
   return invalid_argument("'" + path + "' is neither a REDS model file nor a Keras HDF5 file");
 }
 
@@ -247,7 +271,8 @@ bool is_unit_layer(LayerKind kind) {
   return kind == LayerKind::conv2d || kind == LayerKind::depthwise_conv2d || kind == LayerKind::dense;
 }
 
-Result<std::vector<std::int64_t>> plan_widths(const Model& model, const EmbeddedPlan& plan, std::size_t level) {
+Result<std::vector<std::int64_t>> plan_widths(const Model& model, const EmbeddedPlan& plan,
+                                              std::size_t level) {
   std::vector<std::int64_t> widths(model.layers.size(), -1);
   for (std::size_t entry = 0; entry < plan.layer_names.size(); ++entry) {
     const std::string& name = plan.layer_names[entry];
@@ -278,16 +303,16 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
       case LayerKind::dense:
         output.channels = planned < 0 ? layer.units : planned;
         if (output.channels < 1 || output.channels > layer.units)
-          return layer_error(layer, "width " + std::to_string(planned) + " is outside 1.." +
-                                        std::to_string(layer.units));
+          return layer_error(
+              layer, "width " + std::to_string(planned) + " is outside 1.." + std::to_string(layer.units));
         if (layer.groups > 1 && (output.channels != layer.units || input.channels != input.full.channels))
           return layer_error(layer, "a grouped convolution cannot be narrowed");
         break;
       case LayerKind::depthwise_conv2d:
         output.channels = input.channels * layer.depth_multiplier;
         if (planned >= 0 && planned != output.channels)
-          return layer_error(layer, "is tied to its input: its width must be " + std::to_string(output.channels) +
-                                        ", not " + std::to_string(planned));
+          return layer_error(layer, "is tied to its input: its width must be " +
+                                        std::to_string(output.channels) + ", not " + std::to_string(planned));
         break;
       case LayerKind::flatten:
         if (input.full.flat) {
@@ -313,7 +338,8 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
   const LevelShape& last = level.back();
   if (last.channels != last.full.channels)
     return invalid_argument("the model's output keeps " + std::to_string(last.channels) + " of its " +
-                            std::to_string(last.full.channels) + " channels; the last unit layer must keep its full width");
+                            std::to_string(last.full.channels) +
+                            " channels; the last unit layer must keep its full width");
   return level;
 }
 
@@ -321,10 +347,14 @@ std::int64_t layer_macs(const Layer& layer, const LevelShape& input, const Level
   const std::int64_t pixels = output.full.height * output.full.width;
   const std::int64_t taps = layer.kernel_height * layer.kernel_width;
   switch (layer.kind) {
-    case LayerKind::conv2d: return pixels * taps * (input.channels / layer.groups) * output.channels;
-    case LayerKind::depthwise_conv2d: return pixels * taps * output.channels;
-    case LayerKind::dense: return input.channels * output.channels;
-    default: return 0;
+    case LayerKind::conv2d:
+      return pixels * taps * (input.channels / layer.groups) * output.channels;
+    case LayerKind::depthwise_conv2d:
+      return pixels * taps * output.channels;
+    case LayerKind::dense:
+      return input.channels * output.channels;
+    default:
+      return 0;
   }
 }
 

@@ -32,28 +32,37 @@ constexpr std::size_t kHeaderBytes = sizeof kMagic + 4;
 
 const char* kind_tag(LayerKind kind) {
   switch (kind) {
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::depthwise_conv2d: return "depthwise_conv2d";
-    case LayerKind::dense: return "dense";
-    case LayerKind::rectifier: return "rectifier";
-    case LayerKind::average_pool2d: return "average_pool2d";
-    case LayerKind::global_average_pool2d: return "global_average_pool2d";
-    case LayerKind::flatten: return "flatten";
-    case LayerKind::softmax: return "softmax";
+    case LayerKind::conv2d:
+      return "conv2d";
+    case LayerKind::depthwise_conv2d:
+      return "depthwise_conv2d";
+    case LayerKind::dense:
+      return "dense";
+    case LayerKind::rectifier:
+      return "rectifier";
+    case LayerKind::average_pool2d:
+      return "average_pool2d";
+    case LayerKind::global_average_pool2d:
+      return "global_average_pool2d";
+    case LayerKind::flatten:
+      return "flatten";
+    case LayerKind::softmax:
+      return "softmax";
   }
   return "";
 }
 
 std::optional<LayerKind> kind_of(const std::string& tag) {
-  for (LayerKind kind : {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
-                         LayerKind::average_pool2d, LayerKind::global_average_pool2d, LayerKind::flatten,
-                         LayerKind::softmax})
+  for (LayerKind kind :
+       {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
+        LayerKind::average_pool2d, LayerKind::global_average_pool2d, LayerKind::flatten, LayerKind::softmax})
     if (tag == kind_tag(kind)) return kind;
   return std::nullopt;
 }
 
 bool has_window(LayerKind kind) {
-  return kind == LayerKind::conv2d || kind == LayerKind::depthwise_conv2d || kind == LayerKind::average_pool2d;
+  return kind == LayerKind::conv2d || kind == LayerKind::depthwise_conv2d ||
+         kind == LayerKind::average_pool2d;
 }
 
 json layer_json(const Layer& layer) {
@@ -70,7 +79,8 @@ json layer_json(const Layer& layer) {
   if (layer.kind == LayerKind::rectifier) {
     entry["negative_slope"] = layer.rectifier.negative_slope;
     entry["threshold"] = layer.rectifier.threshold;
-    entry["max_value"] = std::isinf(layer.rectifier.max_value) ? json(nullptr) : json(layer.rectifier.max_value);
+    entry["max_value"] =
+        std::isinf(layer.rectifier.max_value) ? json(nullptr) : json(layer.rectifier.max_value);
   }
   entry["kernel"] = layer.kernel.size();
   entry["bias"] = layer.bias.size();
@@ -85,7 +95,8 @@ void put_u64(std::string& bytes, std::uint64_t value) {
 }
 std::uint64_t get_le(const std::string& bytes, std::size_t at, int size) {
   std::uint64_t value = 0;
-  for (int i = size - 1; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]);
+  for (int i = size - 1; i >= 0; --i)
+    value = (value << 8) | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]);
   return value;
 }
 
@@ -124,12 +135,14 @@ std::string encode(const Model& model) {
 
 std::pair<std::int64_t, std::int64_t> pair_of(const json& entry, const char* key) {
   const json& value = entry.at(key);
-  if (!value.is_array() || value.size() != 2) throw std::invalid_argument(std::string(key) + " must be two integers");
+  if (!value.is_array() || value.size() != 2)
+    throw std::invalid_argument(std::string(key) + " must be two integers");
   return {value[0].get<std::int64_t>(), value[1].get<std::int64_t>()};
 }
 
 // The layers of the architecture JSON, their weights taken from `floats` (read position `next`).
-Result<Model> decode(const json& architecture, const std::string& bytes, std::size_t floats_at, std::uint64_t floats) {
+Result<Model> decode(const json& architecture, const std::string& bytes, std::size_t floats_at,
+                     std::uint64_t floats) {
   Model model;
   model.name = architecture.at("name").get<std::string>();
   const json& input = architecture.at("input");
@@ -137,24 +150,29 @@ Result<Model> decode(const json& architecture, const std::string& bytes, std::si
                       input.at("channels").get<std::int64_t>(), input.at("flat").get<bool>()};
   std::uint64_t next = 0;
   const auto take = [&](std::uint64_t count, std::vector<float>& values) {
-    if (count > floats - next) throw std::invalid_argument("the layers need more weights than the file holds");
+    if (count > floats - next)
+      throw std::invalid_argument("the layers need more weights than the file holds");
     values.resize(static_cast<std::size_t>(count));
     for (std::size_t i = 0; i < values.size(); ++i)
-      values[i] = std::bit_cast<float>(static_cast<std::uint32_t>(get_le(bytes, floats_at + 4 * (next + i), 4)));
+      values[i] =
+          std::bit_cast<float>(static_cast<std::uint32_t>(get_le(bytes, floats_at + 4 * (next + i), 4)));
     next += count;
   };
   for (const json& entry : architecture.at("layers")) {
     Layer layer;
     layer.name = entry.at("name").get<std::string>();
     const std::optional<LayerKind> kind = kind_of(entry.at("kind").get<std::string>());
-    if (!kind) return invalid_argument("layer '" + layer.name + "' has an unknown kind '" + entry.at("kind").get<std::string>() + "'");
+    if (!kind)
+      return invalid_argument("layer '" + layer.name + "' has an unknown kind '" +
+                              entry.at("kind").get<std::string>() + "'");
     layer.kind = *kind;
     if (has_window(layer.kind)) {
       std::tie(layer.kernel_height, layer.kernel_width) = pair_of(entry, "kernel_size");
       std::tie(layer.stride_height, layer.stride_width) = pair_of(entry, "strides");
       std::tie(layer.dilation_height, layer.dilation_width) = pair_of(entry, "dilation");
       const std::string padding = entry.at("padding").get<std::string>();
-      if (padding != "same" && padding != "valid") return invalid_argument("layer '" + layer.name + "' has padding '" + padding + "'");
+      if (padding != "same" && padding != "valid")
+        return invalid_argument("layer '" + layer.name + "' has padding '" + padding + "'");
       layer.padding = padding == "same" ? Padding::same : Padding::valid;
     }
     layer.units = entry.value("units", std::int64_t{0});
@@ -164,14 +182,16 @@ Result<Model> decode(const json& architecture, const std::string& bytes, std::si
       layer.rectifier.negative_slope = entry.at("negative_slope").get<float>();
       layer.rectifier.threshold = entry.at("threshold").get<float>();
       const json& max_value = entry.at("max_value");
-      layer.rectifier.max_value = max_value.is_null() ? std::numeric_limits<float>::infinity() : max_value.get<float>();
+      layer.rectifier.max_value =
+          max_value.is_null() ? std::numeric_limits<float>::infinity() : max_value.get<float>();
     }
     take(entry.at("kernel").get<std::uint64_t>(), layer.kernel);
     take(entry.at("bias").get<std::uint64_t>(), layer.bias);
     model.layers.push_back(std::move(layer));
   }
   if (next != floats)
-    return invalid_argument("the file holds " + std::to_string(floats) + " weights, its layers use " + std::to_string(next));
+    return invalid_argument("the file holds " + std::to_string(floats) + " weights, its layers use " +
+                            std::to_string(next));
   if (architecture.contains("plan"))
     if (auto error = attach_plan(model, architecture["plan"].get<std::string>())) {
       return invalid_argument("the embedded plan: " + error->message, error->path);
@@ -218,7 +238,8 @@ Result<Model> load_native(const std::string& path) {
     return broken("its size does not match the " + std::to_string(floats) + " weights it announces");
   const std::size_t floats_at = at;
   at += static_cast<std::size_t>(4 * floats);
-  if (static_cast<std::uint32_t>(get_le(bytes, at, 4)) != crc_of(bytes, at)) return broken("checksum mismatch (corrupt file)");
+  if (static_cast<std::uint32_t>(get_le(bytes, at, 4)) != crc_of(bytes, at))
+    return broken("checksum mismatch (corrupt file)");
 
   const json architecture = json::parse(text, nullptr, false);
   if (architecture.is_discarded() || !architecture.is_object()) return broken("its architecture is not JSON");
@@ -236,9 +257,11 @@ std::optional<Error> save_native(const Model& model, const std::string& path) {
   const std::string bytes = encode(model);
   const std::string temporary = path + ".partial";
   {
-    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(temporary.c_str(), "wb"), &std::fclose);
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(temporary.c_str(), "wb"),
+                                                               &std::fclose);
     if (!file) return invalid_argument("cannot write '" + temporary + "': " + std::strerror(errno));
-    if (std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() || std::fflush(file.get()) != 0) {
+    if (std::fwrite(bytes.data(), 1, bytes.size(), file.get()) != bytes.size() ||
+        std::fflush(file.get()) != 0) {
       const std::string reason = std::strerror(errno);
       std::remove(temporary.c_str());
       return invalid_argument("cannot write '" + temporary + "': " + reason);

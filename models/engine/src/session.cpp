@@ -28,16 +28,31 @@ std::vector<Schedule> schedule(const std::vector<Layer>& layers) {
     Schedule call;
     call.layer = index;
     switch (layers[index].kind) {
-      case LayerKind::conv2d: call.kind = CallKind::conv2d; break;
+      case LayerKind::conv2d:
+        call.kind = CallKind::conv2d;
+        break;
       case LayerKind::depthwise_conv2d:
         call.kind = layers[index].depth_multiplier == 1 ? CallKind::depthwise_conv2d : CallKind::conv2d;
         break;
-      case LayerKind::dense: call.kind = CallKind::dense; break;
-      case LayerKind::rectifier: call.kind = CallKind::rectifier; call.in_place = true; break;
-      case LayerKind::softmax: call.kind = CallKind::softmax; call.in_place = true; break;
-      case LayerKind::average_pool2d: call.kind = CallKind::average_pool2d; break;
-      case LayerKind::global_average_pool2d: call.kind = CallKind::global_average_pool2d; break;
-      case LayerKind::flatten: continue;  // NHWC order is already the flat order
+      case LayerKind::dense:
+        call.kind = CallKind::dense;
+        break;
+      case LayerKind::rectifier:
+        call.kind = CallKind::rectifier;
+        call.in_place = true;
+        break;
+      case LayerKind::softmax:
+        call.kind = CallKind::softmax;
+        call.in_place = true;
+        break;
+      case LayerKind::average_pool2d:
+        call.kind = CallKind::average_pool2d;
+        break;
+      case LayerKind::global_average_pool2d:
+        call.kind = CallKind::global_average_pool2d;
+        break;
+      case LayerKind::flatten:
+        continue;  // NHWC order is already the flat order
     }
     const bool fusable = call.kind == CallKind::conv2d || call.kind == CallKind::depthwise_conv2d ||
                          call.kind == CallKind::dense;
@@ -168,8 +183,8 @@ std::span<const float> Session::run(std::span<const float> input) {
                         call->output);
         break;
       case CallKind::depthwise_conv2d:
-        kernels::depthwise_conv2d(window, call->input, call->weights.data, call->weights.row_stride, call->bias,
-                                  call->rectifier, call->output);
+        kernels::depthwise_conv2d(window, call->input, call->weights.data, call->weights.row_stride,
+                                  call->bias, call->rectifier, call->output);
         break;
       case CallKind::dense:
         kernels::dense(call->dense_input, call->weights.data, call->weights.row_stride, call->bias,

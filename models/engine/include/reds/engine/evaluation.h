@@ -16,8 +16,8 @@ struct LevelEvaluation {
   LevelInfo info;
   std::int64_t correct = 0;  // images whose largest output (the first, on ties) is their label
   std::int64_t total = 0;
-  double accuracy = 0.0;     // correct / total
-  double latency_us = 0.0;   // median over the images of one run(), in microseconds
+  double accuracy = 0.0;    // correct / total
+  double latency_us = 0.0;  // median over the images of one run(), in microseconds
 };
 
 // Called now and then with the images done so far and the total.

@@ -7,8 +7,8 @@
 // model.h); `bias` may be null. The optional rectifier is applied to the outputs before they are stored.
 //
 // The inner loops run over output channels (contiguous in NHWC and in Keras' kernel layout), in blocks of
-// 8, 16 or 32 floats kept in registers; on x86-64 an x86-64-v3 (AVX2, FMA) version is chosen at load time when the
-// processor has it.
+// 8, 16 or 32 floats kept in registers; on x86-64 an x86-64-v3 (AVX2, FMA) version is chosen at load time
+// when the processor has it.
 #pragma once
 
 #include <cstdint>

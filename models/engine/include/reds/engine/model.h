@@ -103,8 +103,8 @@ struct Shape {
 
 // A plan of the plan contract (its JSON response), embedded in a model whose units are in the plan's order.
 struct EmbeddedPlan {
-  std::string json;                            // the response as given; the native file keeps it verbatim
-  std::vector<std::string> layer_names;        // the plan's layers, in its order
+  std::string json;                               // the response as given; the native file keeps it verbatim
+  std::vector<std::string> layer_names;           // the plan's layers, in its order
   std::vector<std::vector<std::int64_t>> widths;  // per level (smallest first), per entry of layer_names
 };
 

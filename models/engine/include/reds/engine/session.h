@@ -29,7 +29,15 @@
 
 namespace reds::engine {
 
-enum class CallKind { conv2d, depthwise_conv2d, dense, rectifier, average_pool2d, global_average_pool2d, softmax };
+enum class CallKind {
+  conv2d,
+  depthwise_conv2d,
+  dense,
+  rectifier,
+  average_pool2d,
+  global_average_pool2d,
+  softmax
+};
 
 // One kernel call of a level, with everything it needs precomputed.
 struct KernelCall {
@@ -40,7 +48,8 @@ struct KernelCall {
   kernels::WeightView weights;
   const float* bias = nullptr;
   std::int64_t groups = 1;
-  const Rectifier* rectifier = nullptr;  // applied to the outputs (a fused activation, or the rectifier call's)
+  // Applied to the outputs: an activation fused into a convolution or dense call, or a rectifier call's own.
+  const Rectifier* rectifier = nullptr;
   kernels::DenseInput dense_input;
 };
 
@@ -89,7 +98,7 @@ class Session {
 
   std::vector<Layer> layers_;  // the model's layers: their weights, and the rectifiers fused into calls
   std::vector<float> buffers_[2];
-  std::vector<KernelCall> calls_;    // calls_per_level_ per level, level after level
+  std::vector<KernelCall> calls_;  // calls_per_level_ per level, level after level
   std::size_t calls_per_level_ = 0;
   std::vector<LevelInfo> infos_;
   Shape input_shape_;
