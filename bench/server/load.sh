@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of reds-server: wrk POSTs one plan request over and over (DNN S, then DS-CNN L, both from
-# `reds example`) and reports plans per second, p50/p99 latency, non-2xx answers and the server's resident
-# memory (VmRSS) before and after each run.
+# `reds example`) and reports plans per second, p50/p99 latency, non-2xx answers, the server's CPU time
+# per plan and its resident memory (VmRSS) before, during and after each run.
 #
 #   bench/server/load.sh                   # 5 minutes per network
 #   DURATION=30s bench/server/load.sh      # a quick run
@@ -43,6 +43,10 @@ url=$(sed -n 's/^listening on //p' "$work/server.out")
 [[ -n $url ]] || { echo "load.sh: the server did not start:" >&2; cat "$work/server.err" >&2; exit 1; }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
+# CPU time the server has used (user + system, in clock ticks): unlike requests per second, CPU per plan
+# does not depend on what else the machine runs.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
 
 echo "reds-server at $url, $(nproc) cores; wrk -t$wrk_threads -c$connections -d$duration --latency"
 summary=()
@@ -58,6 +62,7 @@ for network in $networks; do
   # (connections move between workers every --keep-alive-requests requests).
   wrk -t1 -c"$connections" -d10s -s bench/server/post.lua "$url/plan" -- "$request" >/dev/null
   rss_before=$(rss_kib)
+  ticks_before=$(cpu_ticks)
   # VmRSS every 10 s during the run: growth shows as a rising series, a plateau as a flat one.
   (while sleep 10; do rss_kib; done) >"$work/rss.log" 2>/dev/null &
   sampler=$!
@@ -67,13 +72,16 @@ for network in $networks; do
     -- "$request" | tee "$work/wrk.out"
   kill "$sampler"
   rss_after=$(rss_kib)
+  ticks_after=$(cpu_ticks)
   echo "VmRSS every 10 s (KiB): $(tr '\n' ' ' <"$work/rss.log")"
   requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
   rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
   p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.out")
   errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors:/ {print}' "$work/wrk.out")
-  summary+=("$network  $requests plans  $rate plans/s  p50 $p50  p99 $p99  non-2xx ${errors:-0}  VmRSS ${rss_before} -> ${rss_after} KiB")
+  cpu_ms=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$ticks_per_second" -v n="$requests" \
+    'BEGIN {printf "%.3f", 1000 * t / hz / n}')
+  summary+=("$network  $requests plans  $rate plans/s  p50 $p50  p99 $p99  non-2xx ${errors:-0}  server CPU ${cpu_ms} ms/plan  VmRSS ${rss_before} -> ${rss_after} KiB")
 done
 
 echo

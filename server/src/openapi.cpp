@@ -32,7 +32,7 @@ std::string_view openapi_document() {
           "405": {"$ref": "#/components/responses/MethodNotAllowed"},
           "413": {"description": "The body is larger than --max-body-bytes, or the request too large to handle (code resource_exhausted).",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-          "415": {"description": "The body is multipart/form-data or uses an unsupported Content-Encoding; send the request as JSON.",
+          "415": {"description": "The body is multipart/form-data; send the request as JSON (any Content-Type; gzip, deflate and br Content-Encoding are decoded).",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
           "500": {"$ref": "#/components/responses/Internal"},
           "503": {"description": "Every solver slot is busy (code resource_exhausted); retry after the number of seconds in Retry-After.",

@@ -302,11 +302,6 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
     return reply_error(response, 413,
                        body_too_large(options.max_body_bytes));
   }
-  if (response.status == 415) {
-    return reply_error(response, 415,
-                       invalid_argument("unsupported Content-Encoding '" +
-                                        request.get_header_value("Content-Encoding") + "'; send plain JSON"));
-  }
   if (!complete) {
     return reply_error(response, 400,
                        invalid_argument("the request body ended before its Content-Length, or arrived slower than "
