@@ -113,6 +113,90 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   return solution;
 }
 
+template <class P>
+detail::ChoiceOutcome<P> run_multiple_choice_kernel(const std::vector<std::vector<std::int64_t>>& weights,
+                                                    const detail::ExactProfits& profits, std::int64_t capacity,
+                                                    const detail::Deadline& deadline) {
+  detail::ChoiceClasses<P> classes;
+  classes.capacity = capacity;
+  classes.weights = weights;
+  std::size_t flat = 0;
+  for (const std::vector<std::int64_t>& item_class : weights) {
+    classes.profits.emplace_back();
+    for (std::size_t i = 0; i < item_class.size(); ++i) classes.profits.back().push_back(static_cast<P>(profits.scaled[flat++]));
+  }
+  return detail::solve_multiple_choice(classes, deadline);
+}
+
+template <class Profit>
+Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoiceProblem<Profit>& problem,
+                                                             const Options& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const detail::Deadline deadline(options.time_limit_ms);
+  if (problem.capacity < 0)
+    return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
+  if (problem.classes.empty()) return invalid_argument("there are no classes; give at least one");
+  std::vector<std::vector<std::int64_t>> weights(problem.classes.size());
+  std::vector<Profit> profits;
+  std::vector<std::pair<std::size_t, std::size_t>> where;  // flat profit index -> (class, item)
+  std::int64_t total_weight = 0;
+  for (std::size_t k = 0; k < problem.classes.size(); ++k) {
+    if (problem.classes[k].empty())
+      return invalid_argument("class " + std::to_string(k) + " has no items; every class needs one to choose");
+    for (std::size_t i = 0; i < problem.classes[k].size(); ++i) {
+      const std::int64_t weight = problem.classes[k][i].weight;
+      const auto name = [&] { return "class " + std::to_string(k) + ", item " + std::to_string(i); };
+      if (weight < 0)
+        return invalid_argument(name() + " has weight " + std::to_string(weight) + "; weights must be >= 0");
+      if (weight >= detail::kWeightLimit - total_weight)
+        return invalid_argument("the weights sum to 2^62 or more (at " + name() +
+                                "); the solver's sums of weights must stay below 2^62");
+      total_weight += weight;
+      weights[k].push_back(weight);
+      profits.push_back(problem.classes[k][i].profit);
+      where.emplace_back(k, i);
+    }
+  }
+  Result<detail::ExactProfits> exact = detail::exact_profits(profits, [&](std::size_t j) {
+    return "class " + std::to_string(where[j].first) + ", item " + std::to_string(where[j].second);
+  });
+  if (!exact) return exact.error();
+
+  MultipleChoiceSolution<Profit> solution;
+  bool feasible = true;
+  bool optimal = true;
+  int128 kernel_upper_bound = 0;
+  const auto adopt = [&](const auto& outcome) {
+    feasible = outcome.feasible;
+    optimal = outcome.optimal;
+    solution.choice = outcome.choice;
+    kernel_upper_bound = outcome.upper_bound;
+    solution.statistics = outcome.statistics;
+  };
+  if (exact->absolute_sum < detail::kSmallProfitLimit)
+    adopt(run_multiple_choice_kernel<std::int64_t>(weights, *exact, problem.capacity, deadline));
+  else
+    adopt(run_multiple_choice_kernel<int128>(weights, *exact, problem.capacity, deadline));
+
+  if (!feasible) {
+    solution.status = Status::infeasible;
+    solution.choice.clear();
+  } else {
+    std::vector<std::size_t> first(problem.classes.size(), 0);  // flat index of each class's item 0
+    for (std::size_t k = 1; k < first.size(); ++k) first[k] = first[k - 1] + problem.classes[k - 1].size();
+    int128 profit = 0;
+    for (std::size_t k = 0; k < solution.choice.size(); ++k) {
+      solution.weight += weights[k][solution.choice[k]];
+      profit += exact->scaled[first[k] + solution.choice[k]];
+    }
+    solution.status = optimal ? Status::optimal : Status::feasible;
+    solution.profit = detail::unscale<Profit>(profit, *exact, false);
+    solution.upper_bound = optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound, *exact, true);
+  }
+  solution.statistics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return solution;
+}
+
 }  // namespace
 
 Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options) {
@@ -121,6 +205,15 @@ Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const
 
 Result<Solution<double>> solve(const Problem<double>& problem, const Options& options) {
   return solve_zero_one(problem, options);
+}
+
+Result<MultipleChoiceSolution<std::int64_t>> solve(const MultipleChoiceProblem<std::int64_t>& problem,
+                                                   const Options& options) {
+  return solve_multiple_choice(problem, options);
+}
+
+Result<MultipleChoiceSolution<double>> solve(const MultipleChoiceProblem<double>& problem, const Options& options) {
+  return solve_multiple_choice(problem, options);
 }
 
 }  // namespace reds::knapsack

@@ -60,4 +60,33 @@ extern template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std
 extern template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Deadline&,
                                                      std::optional<int128>);
 
+// The multiple-choice knapsack problem in integers: every class nonempty, weights >= 0 summing to less
+// than kWeightLimit, profits of any sign whose absolute values sum below the same limits as above.
+template <class P>
+struct ChoiceClasses {
+  std::vector<std::vector<std::int64_t>> weights;
+  std::vector<std::vector<P>> profits;
+  std::int64_t capacity = 0;
+};
+
+template <class P>
+struct ChoiceOutcome {
+  bool feasible = true;
+  bool optimal = true;
+  P profit = 0;
+  P upper_bound = 0;
+  std::vector<std::size_t> choice;  // per class, the chosen item (empty when infeasible)
+  Statistics statistics;
+};
+
+// Solves the multiple-choice knapsack problem exactly (unless the deadline passes); `target` as above.
+template <class P>
+ChoiceOutcome<P> solve_multiple_choice(const ChoiceClasses<P>& classes, const Deadline& deadline,
+                                       std::optional<P> target = std::nullopt);
+
+extern template ChoiceOutcome<std::int64_t> solve_multiple_choice(const ChoiceClasses<std::int64_t>&,
+                                                                  const Deadline&, std::optional<std::int64_t>);
+extern template ChoiceOutcome<int128> solve_multiple_choice(const ChoiceClasses<int128>&, const Deadline&,
+                                                            std::optional<int128>);
+
 }  // namespace reds::knapsack::detail

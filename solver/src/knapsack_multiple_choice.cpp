@@ -1,0 +1,540 @@
+// The multiple-choice knapsack kernel, after D. Pisinger, "A minimal algorithm for the multiple-choice
+// knapsack problem", European Journal of Operational Research 83 (1995) 394-410.
+//
+// Per class, items heavier than the capacity and dominated items (another is no heavier and at least as
+// profitable) go; the rest, lightest first, are strictly increasing in weight and profit, and weights and
+// profits are taken relative to the lightest item. The linear relaxation walks the classes' upper convex
+// hulls: the increments between consecutive hull points, by decreasing slope, are applied while they fit;
+// the first that does not is the break increment, its slope lambda the price of capacity, and the class
+// positions before it the LP choices. Item i of class k has the reduced cost
+//   rc_i = (p_lp - lambda * w_lp) - (p_i - lambda * w_i) >= 0,
+// and the LP bound with i chosen is LP - rc_i: items whose bound cannot reach the threshold go (Dembo and
+// Hammer), and a class left with its LP choice alone is fixed.
+//
+// A dynamic program over the remaining classes, the most promising first, keeps states (weight, profit) of
+// solutions that differ from the LP choices only on the classes processed, sorted by weight with strictly
+// increasing profit, while their bound reaches the threshold: below the capacity, profit + room * the
+// steepest upward hull slope of a class still to come (no upward move of such a class is steeper);
+// above it, profit - overweight * the flattest downward slope. The search ends when no state is left.
+//
+// Every state remembers the choices of its last classes in 64 bits; a solution whose older choices were
+// shifted out is completed by solving the multiple-choice problem over those classes with its profit
+// known.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <queue>
+#include <utility>
+#include <tuple>
+
+#include "knapsack_kernel.h"
+
+namespace reds::knapsack::detail {
+
+namespace {
+
+constexpr int kChoiceBits = 64;
+
+template <class P>
+struct ChoiceState {
+  std::int64_t weight;
+  P profit;
+  std::uint64_t choices;  // the recent classes' choices, the latest in the low bits
+};
+
+// The best solution found: a state after `processed` core classes, possibly with one more class moved
+// (its position in `moved`) by pairing.
+template <class P>
+struct ChoiceRecord {
+  ChoiceState<P> state;
+  std::size_t processed = 0;
+  std::optional<std::pair<std::size_t, std::size_t>> moved;
+};
+
+constexpr std::size_t kFirstPairing = 256;
+
+// A class, its undominated items relative to the lightest, and its place in the LP solution.
+template <class P>
+struct ChoiceClass {
+  std::vector<std::int64_t> weights;  // strictly increasing, from 0
+  std::vector<P> profits;             // strictly increasing, from 0
+  std::vector<std::size_t> items;     // indices in the input class
+  std::vector<std::size_t> hull;      // positions of the upper convex hull, from 0
+  std::size_t lp_hull = 0;            // hull index of the LP choice
+  std::vector<std::size_t> free;      // positions that may still reach the threshold (with the LP choice)
+
+  std::size_t lp() const { return hull[lp_hull]; }
+  bool has_up() const { return lp_hull + 1 < hull.size(); }
+  bool has_down() const { return lp_hull > 0; }
+  // The hull increments around the LP choice: (weight, profit) to the next point, from the previous.
+  std::int64_t up_weight() const { return weights[hull[lp_hull + 1]] - weights[lp()]; }
+  P up_profit() const { return profits[hull[lp_hull + 1]] - profits[lp()]; }
+  std::int64_t down_weight() const { return weights[lp()] - weights[hull[lp_hull - 1]]; }
+  P down_profit() const { return profits[lp()] - profits[hull[lp_hull - 1]]; }
+  int bits() const { return static_cast<int>(std::bit_width(free.size() - 1)); }
+};
+
+// True when slope a (dp_a / dw_a) is steeper than slope b, dw > 0.
+template <class P>
+bool steeper(P dp_a, std::int64_t dw_a, P dp_b, std::int64_t dw_b) {
+  return sign_of_sum(dp_a, dw_b, static_cast<P>(-dp_b), dw_a) > 0;
+}
+
+template <class P>
+class MultipleChoice {
+ public:
+  MultipleChoice(const ChoiceClasses<P>& input, const Deadline& deadline, std::optional<P> target)
+      : input_(input), deadline_(deadline), target_(target) {}
+
+  ChoiceOutcome<P> solve();
+
+ private:
+  bool build_classes();
+  void build_hulls();
+  // The LP relaxation; false when every increment fits (each class takes its most profitable item).
+  bool relax();
+  void greedy();
+  void reduce();
+  void run();
+  void process(std::size_t k);
+  void advance_frontier();
+  bool cannot_improve(const ChoiceState<P>& state) const;
+  void improve(const ChoiceState<P>& state, std::optional<std::pair<std::size_t, std::size_t>> moved);
+  // Pairs every state with the best single move of a class still to come that fits (the MCKP twin of
+  // pairing states with items in the 0-1 kernel): a lower bound, which the strongly correlated classes
+  // need, whose optimum fills the capacity exactly.
+  void pair_states();
+  P upper_bound() const;
+  // Per class, the chosen position.
+  std::vector<std::size_t> reconstruct(std::int64_t& passes) const;
+
+  const ChoiceClasses<P>& input_;
+  const Deadline& deadline_;
+  std::optional<P> target_;
+
+  std::vector<ChoiceClass<P>> classes_;
+  std::int64_t capacity_ = 0;  // after the lightest items
+  P base_profit_ = 0;          // of the lightest items
+
+  // The LP: the break increment (weight, profit), the integral part and its residual capacity.
+  std::int64_t break_weight_ = 1;
+  P break_profit_ = 0;
+  std::int64_t lp_weight_ = 0;
+  P lp_profit_ = 0;
+
+  P best_ = 0;
+  P threshold_ = 0;
+  std::vector<std::size_t> best_positions_;  // the best solution when the DP has not recorded one
+  std::optional<ChoiceRecord<P>> record_;
+
+  std::vector<std::size_t> core_;       // classes with a choice, in processing order
+  std::vector<bool> processed_class_;
+  std::vector<std::size_t> by_up_;      // core classes with an upward move, steepest first
+  std::vector<std::size_t> by_down_;    // core classes with a downward move, flattest first
+  std::size_t up_ = 0;                  // first unprocessed in by_up_
+  std::size_t down_ = 0;
+  std::int64_t sheddable_ = 0;          // weight the unprocessed core classes can still shed
+  std::vector<ChoiceState<P>> states_;
+  std::vector<ChoiceState<P>> next_states_;
+  std::size_t processed_ = 0;
+  std::size_t next_pairing_ = kFirstPairing;
+  bool timed_out_ = false;
+  Statistics statistics_;
+};
+
+template <class P>
+bool MultipleChoice<P>::build_classes() {
+  std::int64_t lightest_total = 0;
+  for (std::size_t k = 0; k < input_.weights.size(); ++k) {
+    const std::vector<std::int64_t>& weights = input_.weights[k];
+    const std::vector<P>& profits = input_.profits[k];
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < weights.size(); ++i)
+      if (weights[i] <= input_.capacity) order.push_back(i);
+    if (order.empty()) return false;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return std::tie(weights[a], profits[b], a) < std::tie(weights[b], profits[a], b);
+    });
+    ChoiceClass<P> item_class;
+    const std::int64_t lightest = weights[order.front()];
+    const P lightest_profit = profits[order.front()];
+    for (const std::size_t i : order) {
+      if (!item_class.profits.empty() && profits[i] - lightest_profit <= item_class.profits.back()) continue;
+      item_class.weights.push_back(weights[i] - lightest);
+      item_class.profits.push_back(static_cast<P>(profits[i] - lightest_profit));
+      item_class.items.push_back(i);
+    }
+    lightest_total += lightest;
+    base_profit_ += lightest_profit;
+    classes_.push_back(std::move(item_class));
+  }
+  capacity_ = input_.capacity - lightest_total;
+  return capacity_ >= 0;
+}
+
+template <class P>
+void MultipleChoice<P>::build_hulls() {
+  for (ChoiceClass<P>& item_class : classes_) {
+    std::vector<std::size_t>& hull = item_class.hull;
+    const auto& w = item_class.weights;
+    const auto& p = item_class.profits;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      // Drop the last point while it lies on or below the segment from its predecessor to i.
+      while (hull.size() >= 2) {
+        const std::size_t a = hull[hull.size() - 2];
+        const std::size_t b = hull.back();
+        if (steeper(static_cast<P>(p[i] - p[b]), w[i] - w[b], static_cast<P>(p[b] - p[a]), w[b] - w[a]) ||
+            sign_of_sum(static_cast<P>(p[i] - p[b]), w[b] - w[a], static_cast<P>(p[a] - p[b]), w[i] - w[b]) == 0)
+          hull.pop_back();
+        else
+          break;
+      }
+      hull.push_back(i);
+    }
+  }
+}
+
+template <class P>
+bool MultipleChoice<P>::relax() {
+  struct Increment {
+    std::size_t k;
+    std::size_t index;  // hull index it leads to
+    std::int64_t weight;
+    P profit;
+  };
+  std::vector<Increment> increments;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    const ChoiceClass<P>& c = classes_[k];
+    for (std::size_t h = 1; h < c.hull.size(); ++h)
+      increments.push_back({k, h, c.weights[c.hull[h]] - c.weights[c.hull[h - 1]],
+                            static_cast<P>(c.profits[c.hull[h]] - c.profits[c.hull[h - 1]])});
+  }
+  // Within a class the slopes strictly decrease, so ties keep each class's increments in order.
+  std::sort(increments.begin(), increments.end(), [](const Increment& a, const Increment& b) {
+    const int sign = sign_of_sum(a.profit, b.weight, static_cast<P>(-b.profit), a.weight);
+    return sign != 0 ? sign > 0 : std::tie(a.k, a.index) < std::tie(b.k, b.index);
+  });
+  std::int64_t room = capacity_;
+  for (const Increment& increment : increments) {
+    if (increment.weight > room) {
+      break_weight_ = increment.weight;
+      break_profit_ = increment.profit;
+      lp_weight_ = capacity_ - room;
+      return true;
+    }
+    room -= increment.weight;
+    lp_profit_ += increment.profit;
+    classes_[increment.k].lp_hull = increment.index;
+  }
+  return false;
+}
+
+template <class P>
+void MultipleChoice<P>::greedy() {
+  // The LP choices, then each class in turn upgraded to its most profitable item that still fits.
+  best_positions_.resize(classes_.size());
+  std::int64_t weight = lp_weight_;
+  P profit = lp_profit_;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    const ChoiceClass<P>& c = classes_[k];
+    std::size_t choice = c.lp();
+    for (std::size_t i = c.lp() + 1; i < c.weights.size(); ++i)
+      if (weight - c.weights[c.lp()] + c.weights[i] <= capacity_) choice = i;
+    weight += c.weights[choice] - c.weights[c.lp()];
+    profit += c.profits[choice] - c.profits[c.lp()];
+    best_positions_[k] = choice;
+  }
+  if (!target_ || profit >= *target_) {
+    best_ = profit;
+  } else {
+    best_ = *target_ - 1;
+  }
+  threshold_ = best_ + 1;
+}
+
+template <class P>
+void MultipleChoice<P>::reduce() {
+  // Item i reaches the threshold only if LP - rc_i >= threshold; times the break weight:
+  //   (lp_profit - threshold - p_lp + p_i) * w_b + p_b * (room + w_lp - w_i) >= 0.
+  const std::int64_t room = capacity_ - lp_weight_;
+  std::vector<std::pair<long double, std::size_t>> promise;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    ChoiceClass<P>& c = classes_[k];
+    c.free.clear();
+    long double best_alternative = -std::numeric_limits<long double>::infinity();
+    for (std::size_t i = 0; i < c.weights.size(); ++i) {
+      const P margin = static_cast<P>(lp_profit_ - threshold_ - c.profits[c.lp()] + c.profits[i]);
+      const std::int64_t slack = room + c.weights[c.lp()] - c.weights[i];
+      if (i != c.lp() && sign_of_sum(margin, break_weight_, break_profit_, slack) < 0) continue;
+      c.free.push_back(i);
+      if (i == c.lp()) continue;
+      const long double bound = static_cast<long double>(margin) +
+                                static_cast<long double>(slack) * static_cast<long double>(break_profit_) /
+                                    static_cast<long double>(break_weight_);
+      best_alternative = std::max(best_alternative, bound);
+    }
+    statistics_.free_items += static_cast<std::int64_t>(c.free.size());
+    if (c.free.size() > 1) promise.emplace_back(best_alternative, k);
+  }
+  std::stable_sort(promise.begin(), promise.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [bound, k] : promise) core_.push_back(k);
+}
+
+template <class P>
+void MultipleChoice<P>::advance_frontier() {
+  while (up_ < by_up_.size() && processed_class_[by_up_[up_]]) ++up_;
+  while (down_ < by_down_.size() && processed_class_[by_down_[down_]]) ++down_;
+}
+
+template <class P>
+bool MultipleChoice<P>::cannot_improve(const ChoiceState<P>& state) const {
+  const P margin = static_cast<P>(state.profit - threshold_);
+  if (state.weight <= capacity_) {
+    if (up_ == by_up_.size()) return margin < 0;
+    const ChoiceClass<P>& c = classes_[by_up_[up_]];
+    return sign_of_sum(margin, c.up_weight(), c.up_profit(), capacity_ - state.weight) < 0;
+  }
+  if (down_ == by_down_.size() || state.weight - capacity_ > sheddable_) return true;
+  const ChoiceClass<P>& c = classes_[by_down_[down_]];
+  return sign_of_sum(margin, c.down_weight(), c.down_profit(), capacity_ - state.weight) < 0;
+}
+
+template <class P>
+void MultipleChoice<P>::improve(const ChoiceState<P>& state,
+                                std::optional<std::pair<std::size_t, std::size_t>> moved) {
+  const ChoiceClass<P>* c = moved ? &classes_[moved->first] : nullptr;
+  const P profit = moved ? static_cast<P>(state.profit + c->profits[moved->second] - c->profits[c->lp()]) : state.profit;
+  if (profit < threshold_) return;
+  best_ = profit;
+  threshold_ = best_ + 1;
+  record_ = ChoiceRecord<P>{state, processed_, moved};
+}
+
+template <class P>
+void MultipleChoice<P>::pair_states() {
+  struct Move {
+    std::int64_t weight;
+    P profit;
+    std::size_t k;
+    std::size_t position;
+  };
+  std::vector<Move> moves;
+  for (const std::size_t k : core_) {
+    if (processed_class_[k]) continue;
+    const ChoiceClass<P>& c = classes_[k];
+    for (const std::size_t i : c.free)
+      if (i != c.lp())
+        moves.push_back({c.weights[i] - c.weights[c.lp()], static_cast<P>(c.profits[i] - c.profits[c.lp()]), k, i});
+  }
+  if (moves.empty()) return;
+  std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) { return a.weight < b.weight; });
+  // best[i]: the most profitable of moves[0..i].
+  std::vector<std::size_t> best(moves.size(), 0);
+  for (std::size_t i = 1; i < moves.size(); ++i)
+    best[i] = moves[i].profit > moves[best[i - 1]].profit ? i : best[i - 1];
+  for (const ChoiceState<P>& state : states_) {
+    const std::int64_t room = capacity_ - state.weight;
+    const auto end = std::upper_bound(moves.begin(), moves.end(), room,
+                                      [](std::int64_t weight, const Move& move) { return weight < move.weight; });
+    if (end == moves.begin()) continue;
+    const Move& move = moves[best[static_cast<std::size_t>(end - moves.begin()) - 1]];
+    improve(state, std::make_pair(move.k, move.position));
+  }
+}
+
+template <class P>
+void MultipleChoice<P>::process(std::size_t k) {
+  const ChoiceClass<P>& c = classes_[k];
+  processed_class_[k] = true;
+  ++processed_;
+  sheddable_ -= c.weights[c.lp()] - c.weights[c.free.front()];
+  advance_frontier();
+  const int bits = c.bits();
+  // A k-way merge of the states shifted by each choice's move, lightest first, most profitable first.
+  using Cursor = std::tuple<std::int64_t, P, std::size_t, std::size_t>;  // weight, -profit, choice, state
+  const auto later = [](const Cursor& a, const Cursor& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) > std::tie(std::get<0>(b), std::get<1>(b));
+  };
+  std::priority_queue<Cursor, std::vector<Cursor>, decltype(later)> heap(later);
+  const auto move_weight = [&](std::size_t t) { return c.weights[c.free[t]] - c.weights[c.lp()]; };
+  const auto move_profit = [&](std::size_t t) { return static_cast<P>(c.profits[c.free[t]] - c.profits[c.lp()]); };
+  const auto push = [&](std::size_t t, std::size_t s) {
+    heap.emplace(states_[s].weight + move_weight(t), static_cast<P>(-(states_[s].profit + move_profit(t))), t, s);
+  };
+  for (std::size_t t = 0; t < c.free.size(); ++t)
+    if (!states_.empty()) push(t, 0);
+  next_states_.clear();
+  while (!heap.empty()) {
+    const auto [weight, negative_profit, t, s] = heap.top();
+    heap.pop();
+    if (s + 1 < states_.size()) push(t, s + 1);
+    const ChoiceState<P> candidate{weight, static_cast<P>(-negative_profit),
+                                   bits == kChoiceBits ? t : (states_[s].choices << bits) | t};
+    if (!next_states_.empty() && candidate.profit <= next_states_.back().profit) continue;  // dominated
+    if (candidate.weight <= capacity_ && candidate.profit >= threshold_) improve(candidate, std::nullopt);
+    if (cannot_improve(candidate)) continue;
+    if (!next_states_.empty() && next_states_.back().weight == candidate.weight)
+      next_states_.back() = candidate;
+    else
+      next_states_.push_back(candidate);
+  }
+  states_.swap(next_states_);
+  statistics_.states += static_cast<std::int64_t>(states_.size());
+  statistics_.max_states = std::max(statistics_.max_states, static_cast<std::int64_t>(states_.size()));
+}
+
+template <class P>
+void MultipleChoice<P>::run() {
+  processed_class_.assign(classes_.size(), false);
+  for (const std::size_t k : core_) {
+    const ChoiceClass<P>& c = classes_[k];
+    if (c.has_up()) by_up_.push_back(k);
+    if (c.has_down()) by_down_.push_back(k);
+    sheddable_ += c.weights[c.lp()] - c.weights[c.free.front()];
+  }
+  std::sort(by_up_.begin(), by_up_.end(), [&](std::size_t a, std::size_t b) {
+    return steeper(classes_[a].up_profit(), classes_[a].up_weight(), classes_[b].up_profit(), classes_[b].up_weight());
+  });
+  std::sort(by_down_.begin(), by_down_.end(), [&](std::size_t a, std::size_t b) {
+    return steeper(classes_[b].down_profit(), classes_[b].down_weight(), classes_[a].down_profit(),
+                   classes_[a].down_weight());
+  });
+  states_.push_back({lp_weight_, lp_profit_, 0});
+  if (cannot_improve(states_.front())) states_.clear();
+  for (const std::size_t k : core_) {
+    if (states_.empty()) return;
+    if (deadline_.passed()) {
+      timed_out_ = true;
+      return;
+    }
+    process(k);
+    if (states_.size() >= next_pairing_) {
+      pair_states();
+      next_pairing_ = 2 * states_.size();
+    }
+  }
+}
+
+template <class P>
+P MultipleChoice<P>::upper_bound() const {
+  // Every solution better than best_ completes a state left; bound each in long double (reported only).
+  long double bound = static_cast<long double>(best_);
+  for (const ChoiceState<P>& state : states_) {
+    long double value = static_cast<long double>(state.profit);
+    const std::int64_t room = capacity_ - state.weight;
+    if (room >= 0 && up_ < by_up_.size()) {
+      const ChoiceClass<P>& c = classes_[by_up_[up_]];
+      value += static_cast<long double>(room) * static_cast<long double>(c.up_profit()) /
+               static_cast<long double>(c.up_weight());
+    } else if (room < 0) {
+      if (down_ == by_down_.size()) continue;
+      const ChoiceClass<P>& c = classes_[by_down_[down_]];
+      value += static_cast<long double>(room) * static_cast<long double>(c.down_profit()) /
+               static_cast<long double>(c.down_weight());
+    }
+    bound = std::max(bound, value);
+  }
+  return static_cast<P>(std::ceil(bound * (1 + 0x1p-56L)));
+}
+
+template <class P>
+std::vector<std::size_t> MultipleChoice<P>::reconstruct(std::int64_t& passes) const {
+  if (!record_) return best_positions_;
+  std::vector<std::size_t> positions(classes_.size());
+  for (std::size_t k = 0; k < classes_.size(); ++k) positions[k] = classes_[k].lp();
+  if (record_->moved) positions[record_->moved->first] = record_->moved->second;
+  // The latest classes' choices, as far as their bits reach back.
+  std::uint64_t choices = record_->state.choices;
+  int bits_left = kChoiceBits;
+  std::size_t known = record_->processed;
+  while (known > 0) {
+    const ChoiceClass<P>& c = classes_[core_[known - 1]];
+    const int bits = c.bits();
+    if (bits > bits_left) break;
+    const std::uint64_t mask = bits == kChoiceBits ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
+    positions[core_[known - 1]] = c.free[static_cast<std::size_t>(choices & mask)];
+    choices = bits == kChoiceBits ? 0 : choices >> bits;
+    bits_left -= bits;
+    --known;
+  }
+  if (known == 0) return positions;
+  // The older core classes' choices were shifted out: solve their problem with the rest fixed, knowing
+  // the profit they must reach.
+  ChoiceClasses<P> older;
+  older.capacity = capacity_;
+  P target = best_;
+  std::vector<bool> is_older(classes_.size(), false);
+  for (std::size_t i = 0; i < known; ++i) is_older[core_[i]] = true;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    const ChoiceClass<P>& c = classes_[k];
+    if (!is_older[k]) {
+      older.capacity -= c.weights[positions[k]];
+      target -= c.profits[positions[k]];
+      continue;
+    }
+    older.weights.emplace_back();
+    older.profits.emplace_back();
+    for (const std::size_t i : c.free) {
+      older.weights.back().push_back(c.weights[i]);
+      older.profits.back().push_back(c.profits[i]);
+    }
+  }
+  const Deadline unlimited(0);
+  const ChoiceOutcome<P> completion = solve_multiple_choice(older, unlimited, std::optional<P>(target));
+  passes += completion.statistics.passes;
+  std::size_t next = 0;
+  for (std::size_t k = 0; k < classes_.size(); ++k)
+    if (is_older[k]) positions[k] = classes_[k].free[completion.choice[next++]];
+  return positions;
+}
+
+template <class P>
+ChoiceOutcome<P> MultipleChoice<P>::solve() {
+  ChoiceOutcome<P> outcome;
+  if (!build_classes()) {
+    outcome.feasible = false;
+    return outcome;
+  }
+  build_hulls();
+  if (target_) target_ = static_cast<P>(*target_ - base_profit_);  // the kernel's profits are relative
+  std::vector<std::size_t> positions;
+  if (!relax()) {
+    // Everything fits: every class takes its most profitable item.
+    for (const ChoiceClass<P>& c : classes_) positions.push_back(c.weights.size() - 1);
+  } else {
+    greedy();
+    reduce();
+    run();
+    statistics_.core_items = static_cast<std::int64_t>(processed_);
+    statistics_.passes = 1;
+    positions = reconstruct(statistics_.passes);
+  }
+  outcome.optimal = !timed_out_;
+  outcome.profit = base_profit_;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    outcome.choice.push_back(classes_[k].items[positions[k]]);
+    outcome.profit += classes_[k].profits[positions[k]];
+  }
+  outcome.upper_bound = timed_out_ ? static_cast<P>(base_profit_ + upper_bound()) : outcome.profit;
+  outcome.statistics = statistics_;
+  return outcome;
+}
+
+}  // namespace
+
+template <class P>
+ChoiceOutcome<P> solve_multiple_choice(const ChoiceClasses<P>& classes, const Deadline& deadline,
+                                       std::optional<P> target) {
+  MultipleChoice<P> solver(classes, deadline, target);
+  return solver.solve();
+}
+
+template ChoiceOutcome<std::int64_t> solve_multiple_choice(const ChoiceClasses<std::int64_t>&, const Deadline&,
+                                                           std::optional<std::int64_t>);
+template ChoiceOutcome<int128> solve_multiple_choice(const ChoiceClasses<int128>&, const Deadline&,
+                                                     std::optional<int128>);
+
+}  // namespace reds::knapsack::detail
