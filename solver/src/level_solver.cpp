@@ -681,7 +681,11 @@ LevelOutcome LevelSolver::solve() {
   std::vector<double> thresholds;
   if (std::isfinite(incumbent_value_)) {
     const double gap = upper_bound_ - incumbent_value_;
-    for (const double fraction : {0.02, 0.1, 0.3, 0.6}) thresholds.push_back(upper_bound_ - fraction * gap);
+    // One budget: the bound is tight and a single intermediate try pays; several: the bound is looser and
+    // the label sets grow fast below it, so step down more gradually.
+    const std::vector<double> fractions =
+        budgets_.size() < 2 ? std::vector<double>{0.02, 0.2} : std::vector<double>{0.02, 0.1, 0.3, 0.6};
+    for (const double fraction : fractions) thresholds.push_back(upper_bound_ - fraction * gap);
   }
   thresholds.push_back(std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity);
   for (const double threshold : thresholds) {
