@@ -12,6 +12,7 @@
 #include <sstream>
 #include <utility>
 
+#include "knapsack_command.h"
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
@@ -245,6 +246,7 @@ const std::vector<Command>& commands() {
       {"plan", "plan nested subnetworks for a JSON request (FILE, or - for standard input)", &run_plan},
       {"example", "print the plan request of a bundled architecture (--list shows them)", &run_example},
       {"run", "accuracy and latency of a model's levels on a test set (reds run MODEL --data DIR)", &run_run},
+      {"knapsack", "solve 0-1 knapsack instances in the literature's text format, or generate one", &run_knapsack},
   };
   return all;
 }
