@@ -1,5 +1,5 @@
-// Where the engine's tests find their data: the REDS authors' pretrained models (shared/ beside the
-// repository, or $REDS_PRETRAINED_DIR) and the Debian packages dataset-fashion-mnist and libonnx-testdata.
+// Where the engine's tests find their data: the REDS authors' pretrained models (tests/data/reds-pretrained,
+// or $REDS_PRETRAINED_DIR) and the Debian packages dataset-fashion-mnist and libonnx-testdata.
 #pragma once
 
 #include <cstdint>
@@ -12,9 +12,8 @@ namespace reds::engine::testing {
 
 inline std::filesystem::path pretrained_dir() {
   if (const char* dir = std::getenv("REDS_PRETRAINED_DIR")) return dir;
-  // tests/engine/test_data.h -> the repository -> ../shared/data/reds-pretrained
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "shared" /
-         "data" / "reds-pretrained";
+  // tests/engine/test_data.h -> tests/data/reds-pretrained (a copy kept in the repository)
+  return std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "reds-pretrained";
 }
 
 inline std::string pretrained_model(const std::string& data_set) {
