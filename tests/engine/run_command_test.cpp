@@ -1,12 +1,9 @@
 // `reds run`, as a separate process ($REDS_BIN_DIR/reds): a native model with an embedded plan over the
 // first 300 Fashion-MNIST test images, written here as IDX files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -15,6 +12,7 @@
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
+#include "support/command_runner.h"
 #include "test_data.h"
 
 namespace reds::engine {
@@ -25,26 +23,8 @@ using nlohmann::json;
 
 constexpr std::int64_t kImages = 300;
 
-struct Outcome {
-  int exit_status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-// A path as one shell word (appended piece by piece: GCC 12 warns falsely on "'" + path + "'").
-std::string shell_word(const fs::path& path) {
-  std::string word = "'";
-  word += path.string();
-  word += '\'';
-  return word;
-}
-
-class RunCommand : public ::testing::Test {
+// The data set and the planned model are written once for the suite; each test runs `reds run` on them.
+class RunCommand : public test::CommandTest {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(fs::temp_directory_path() / ("reds_run_command_test_" + std::to_string(::getpid())));
@@ -59,8 +39,8 @@ class RunCommand : public ::testing::Test {
           static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
     for (std::int64_t i = 0; i < kImages; ++i)
       labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
-    std::ofstream(*dir_ / "data" / "t10k-images-idx3-ubyte", std::ios::binary) << images;
-    std::ofstream(*dir_ / "data" / "t10k-labels-idx1-ubyte", std::ios::binary) << labels;
+    test::write_file(*dir_ / "data" / "t10k-images-idx3-ubyte", images);
+    test::write_file(*dir_ / "data" / "t10k-labels-idx1-ubyte", labels);
 
     Result<Model> model = load_model(testing::pretrained_model("fashion_mnist"));
     ASSERT_TRUE(model) << model.error().message;
@@ -82,17 +62,13 @@ class RunCommand : public ::testing::Test {
     delete dir_;
   }
 
-  static Outcome run(const std::string& args) {
-    const char* bin = std::getenv("REDS_BIN_DIR");
-    const std::string reds = (fs::path(bin ? bin : "") / "reds").string();
-    std::string command = shell_word(reds);
-    command +=
-        " run " + args + " </dev/null >" + shell_word(*dir_ / "out") + " 2>" + shell_word(*dir_ / "err");
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(*dir_ / "out"), slurp(*dir_ / "err")};
+  // `reds run MODEL --data DIR` followed by `extra`.
+  test::Outcome run_planned(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"run", (*dir_ / "planned.reds").string(), "--data",
+                                     (*dir_ / "data").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
   }
-  static std::string model() { return shell_word(*dir_ / "planned.reds"); }
-  static std::string data() { return "--data " + shell_word(*dir_ / "data"); }
 
   static std::vector<json> lines(const std::string& out) {
     std::vector<json> parsed;
@@ -107,7 +83,7 @@ class RunCommand : public ::testing::Test {
 fs::path* RunCommand::dir_ = nullptr;
 
 TEST_F(RunCommand, JsonLinePerLevel) {
-  const Outcome outcome = run(model() + " " + data() + " --json");
+  const test::Outcome outcome = run_planned({"--json"});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
   EXPECT_EQ(outcome.err, "");  // no progress bar: standard error is not a terminal
   const std::vector<json> levels = lines(outcome.out);
@@ -141,7 +117,7 @@ TEST_F(RunCommand, JsonLinePerLevel) {
 }
 
 TEST_F(RunCommand, OneLevelAsText) {
-  const Outcome outcome = run(model() + " " + data() + " --level 1");
+  const test::Outcome outcome = run_planned({"--level", "1"});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
   EXPECT_EQ(outcome.out.rfind("level 1  accuracy ", 0), 0u) << outcome.out;
   EXPECT_NE(outcome.out.find("/300)"), std::string::npos) << outcome.out;
@@ -150,19 +126,19 @@ TEST_F(RunCommand, OneLevelAsText) {
 }
 
 TEST_F(RunCommand, Errors) {
-  Outcome outcome = run(model() + " " + data() + " --level 3");
+  test::Outcome outcome = run_planned({"--level", "3"});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.out, "");
   EXPECT_EQ(outcome.err, "reds run: invalid_argument: --level 3: the model has 2 levels\n");
-  outcome = run(model());
+  outcome = run({"run", (*dir_ / "planned.reds").string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.err.rfind("reds run: missing --data DIR\n", 0), 0u) << outcome.err;
-  outcome = run(model() + " " + data() + " --level 1 --all-levels");
+  outcome = run_planned({"--level", "1", "--all-levels"});
   EXPECT_EQ(outcome.exit_status, 2);
-  outcome = run(shell_word(*dir_ / "nothing.reds") + " " + data());
+  outcome = run({"run", (*dir_ / "nothing.reds").string(), "--data", (*dir_ / "data").string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_NE(outcome.err.find("cannot read"), std::string::npos) << outcome.err;
-  outcome = run(model() + " --data " + shell_word(*dir_));
+  outcome = run({"run", (*dir_ / "planned.reds").string(), "--data", dir_->string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_NE(outcome.err.find("t10k-images-idx3-ubyte"), std::string::npos) << outcome.err;
 }
