@@ -31,7 +31,7 @@ std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
 template <class P>
 detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates, const std::vector<std::int64_t>& weights,
                                     const detail::ExactProfits& profits, std::int64_t capacity,
-                                    const detail::Deadline& deadline) {
+                                    const detail::Search& search) {
   detail::KernelItems<P> items;
   items.capacity = capacity;
   items.weights.reserve(candidates.size());
@@ -41,13 +41,13 @@ detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates, 
     items.profits.push_back(static_cast<P>(profits.scaled[j]));
   }
   items.copies.assign(candidates.size(), 1);
-  return detail::solve_zero_one(items, deadline);
+  return detail::solve_zero_one(items, search);
 }
 
 template <class Profit>
 Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options) {
   const auto start = std::chrono::steady_clock::now();
-  const detail::Deadline deadline(options.time_limit_ms);
+  const detail::Search search(options);
   if (problem.capacity < 0)
     return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
   const std::size_t n = problem.items.size();
@@ -92,9 +92,9 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     solution.statistics = outcome.statistics;
   };
   if (candidate_profit < detail::kSmallProfitLimit)
-    adopt(run_kernel<std::int64_t>(candidates, weights, *exact, problem.capacity, deadline));
+    adopt(run_kernel<std::int64_t>(candidates, weights, *exact, problem.capacity, search));
   else
-    adopt(run_kernel<int128>(candidates, weights, *exact, problem.capacity, deadline));
+    adopt(run_kernel<int128>(candidates, weights, *exact, problem.capacity, search));
 
   int128 profit = 0;
   int128 fixed_profit = 0;
@@ -116,7 +116,7 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
 template <class P>
 detail::ChoiceOutcome<P> run_multiple_choice_kernel(const std::vector<std::vector<std::int64_t>>& weights,
                                                     const detail::ExactProfits& profits, std::int64_t capacity,
-                                                    const detail::Deadline& deadline) {
+                                                    const detail::Search& search) {
   detail::ChoiceClasses<P> classes;
   classes.capacity = capacity;
   classes.weights = weights;
@@ -125,14 +125,14 @@ detail::ChoiceOutcome<P> run_multiple_choice_kernel(const std::vector<std::vecto
     classes.profits.emplace_back();
     for (std::size_t i = 0; i < item_class.size(); ++i) classes.profits.back().push_back(static_cast<P>(profits.scaled[flat++]));
   }
-  return detail::solve_multiple_choice(classes, deadline);
+  return detail::solve_multiple_choice(classes, search);
 }
 
 template <class Profit>
 Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoiceProblem<Profit>& problem,
                                                              const Options& options) {
   const auto start = std::chrono::steady_clock::now();
-  const detail::Deadline deadline(options.time_limit_ms);
+  const detail::Search search(options);
   if (problem.capacity < 0)
     return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
   if (problem.classes.empty()) return invalid_argument("there are no classes; give at least one");
@@ -174,9 +174,9 @@ Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoic
     solution.statistics = outcome.statistics;
   };
   if (exact->absolute_sum < detail::kSmallProfitLimit)
-    adopt(run_multiple_choice_kernel<std::int64_t>(weights, *exact, problem.capacity, deadline));
+    adopt(run_multiple_choice_kernel<std::int64_t>(weights, *exact, problem.capacity, search));
   else
-    adopt(run_multiple_choice_kernel<int128>(weights, *exact, problem.capacity, deadline));
+    adopt(run_multiple_choice_kernel<int128>(weights, *exact, problem.capacity, search));
 
   if (!feasible) {
     solution.status = Status::infeasible;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -11,19 +12,22 @@ namespace reds::knapsack::detail {
 
 namespace {
 
+// The cardinality bound over all items is kept when it closes at least this share of the gap between the
+// linear bound and the threshold.
+constexpr long double kEnoughImprovement = 0.2L;
+
 // Enough to narrow any double multiplier range to integer precision.
 constexpr int kBisectionSteps = 128;
+// The candidate bounds of build() counting heavier items are compared with multipliers this close
+// (relatively) to their best: the estimates err upward, so a candidate wins only on its merit.
+constexpr double kRoughTolerance = 1e-3;
 
-struct Candidate {
-  double efficiency;
-  std::int64_t weight;
-  std::int64_t copies;
-};
-
-// The fractional count of copies in the fractional knapsack over `candidates` with `capacity`: a
-// weighted quickselect for the break item, expected linear time.
-double fractional_count(std::vector<Candidate>& candidates, double capacity) {
+// The fractional knapsack over `candidates` with `capacity`, by a weighted quickselect for the break
+// item (expected linear time): its fractional count of copies and its value.
+template <class Candidate>
+std::pair<double, double> fractional_knapsack(std::vector<Candidate>& candidates, double capacity) {
   double count = 0.0;
+  double value = 0.0;
   auto first = candidates.begin();
   auto last = candidates.end();
   while (first != last) {
@@ -32,68 +36,154 @@ double fractional_count(std::vector<Candidate>& candidates, double capacity) {
     const auto better = std::partition(first, last, [&](const Candidate& c) { return c.efficiency > pivot; });
     const auto equal = std::partition(better, last, [&](const Candidate& c) { return c.efficiency == pivot; });
     double better_weight = 0.0;
-    for (auto it = first; it != better; ++it) better_weight += static_cast<double>(it->weight);
+    for (auto it = first; it != better; ++it) better_weight += it->weight;
     if (better_weight > capacity) {
       last = better;
       continue;
     }
     capacity -= better_weight;
-    for (auto it = first; it != better; ++it) count += static_cast<double>(it->copies);
+    for (auto it = first; it != better; ++it) {
+      count += it->copies;
+      value += it->profit;
+    }
     for (auto it = better; it != equal; ++it) {
-      const auto weight = static_cast<double>(it->weight);
-      const auto copies = static_cast<double>(it->copies);
-      if (weight > capacity) return count + copies * capacity / weight;
-      capacity -= weight;
-      count += copies;
+      if (it->weight > capacity) return {count + it->copies * capacity / it->weight, value + it->profit * capacity / it->weight};
+      capacity -= it->weight;
+      count += it->copies;
+      value += it->profit;
     }
     first = equal;
   }
-  return count;
+  return {count, value};
 }
 
 }  // namespace
 
 template <class P>
-CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, std::vector<std::size_t> free_items,
-                                      std::vector<bool> outside_core, P threshold)
-    : items_(items), free_items_(std::move(free_items)), outside_core_(std::move(outside_core)) {
-  const std::size_t n = items.weights.size();
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  // k_hi: the lightest copies that fit together (any number of an item's copies can be taken).
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItems<P>& items,
+                                                                std::vector<std::size_t> free_items,
+                                                                std::vector<bool> outside_core, P threshold,
+                                                                long double linear_bound) {
+  // The free items by unit weight and by unit profit, whatever the counting weight.
+  Orders orders{free_items, free_items};
+  std::sort(orders.lightest.begin(), orders.lightest.end(), [&](std::size_t a, std::size_t b) {
     return items.weights[a] / items.copies[a] < items.weights[b] / items.copies[b];
   });
-  std::int64_t room = items.capacity;
-  for (const std::size_t j : order) {
+  std::sort(orders.most_profitable.begin(), orders.most_profitable.end(), [&](std::size_t a, std::size_t b) {
+    return items.profits[a] / items.copies[a] > items.profits[b] / items.copies[b];
+  });
+  std::unique_ptr<CardinalityBound> best(new CardinalityBound(items, free_items, orders, threshold, 0, 0.0));
+  // Free items cheaper than the multiplier let the relaxation dodge the count (drop one, add a fraction
+  // of a heavy item) although no integer solution can. When there are some and the bound over all items
+  // does little, count only the heavier items.
+  const long double improvement = linear_bound - best->estimate_;
+  int128 multiplier = 0;
+  for (const Side& side : best->sides_) multiplier = std::max(multiplier, side.mu < 0 ? -side.mu : side.mu);
+  const bool dodging = std::any_of(free_items.begin(), free_items.end(), [&](std::size_t j) {
+    return static_cast<int128>(items.profits[j] / items.copies[j]) < 2 * multiplier;
+  });
+  if (!dodging || improvement >= kEnoughImprovement * (linear_bound - static_cast<long double>(threshold))) {
+    best->finish(std::move(outside_core));
+    return best;
+  }
+  std::vector<std::int64_t> unit_weights;
+  for (const std::size_t j : free_items) unit_weights.push_back(items.weights[j] / items.copies[j]);
+  std::sort(unit_weights.begin(), unit_weights.end());
+  unit_weights.erase(std::unique(unit_weights.begin(), unit_weights.end()), unit_weights.end());
+  // The counting weight: first on a geometric grid of the free items' unit weights, then narrowed
+  // around the best one (the root bound is roughly unimodal in it: too light counts items the
+  // relaxation drops cheaply, too heavy stops counting the items near the break).
+  std::vector<std::unique_ptr<CardinalityBound>> tried(unit_weights.size());
+  const auto bound_at = [&](std::size_t i) {
+    if (!tried[i])
+      tried[i].reset(new CardinalityBound(items, free_items, orders, threshold, unit_weights[i], kRoughTolerance));
+    return tried[i]->estimate_;
+  };
+  std::size_t best_index = 0;
+  for (std::size_t i = unit_weights.size() / 2; i > 0; i /= 2)
+    if (bound_at(i) < bound_at(best_index)) best_index = i;
+  std::size_t low = best_index / 2;
+  std::size_t high = std::min(unit_weights.size() - 1, 2 * best_index);
+  // Golden-section search: each step reuses one of the two inner points (bound_at remembers them).
+  while (high - low > 2) {
+    const auto inner = static_cast<std::size_t>(0.382 * static_cast<double>(high - low) + 0.5);
+    const std::size_t left = low + std::max<std::size_t>(1, inner);
+    const std::size_t right = high - std::max<std::size_t>(1, inner);
+    if (left >= right) break;
+    if (bound_at(left) <= bound_at(right))
+      high = right;
+    else
+      low = left;
+  }
+  for (std::size_t i = low; i <= high; ++i)
+    if (bound_at(i) < bound_at(best_index)) best_index = i;
+  if (bound_at(best_index) < best->estimate_) best = std::move(tried[best_index]);
+  best->finish(std::move(outside_core));
+  return best;
+}
+
+template <class P>
+CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, const std::vector<std::size_t>& free_items,
+                                      const Orders& orders, P threshold, std::int64_t unit_weight,
+                                      double tolerance)
+    : items_(items), free_items_(free_items), counting_weight_(unit_weight), tolerance_(tolerance) {
+  const std::size_t n = items.weights.size();
+  counted_.resize(n);
+  for (std::size_t j = 0; j < n; ++j)
+    counted_[j] = items.weights[j] / items.copies[j] >= unit_weight ? items.copies[j] : 0;
+  // Items outside free_items_ keep their break-solution values in every solution that reaches the
+  // threshold: the counts are those of the fixed items of the break solution plus free copies.
+  std::vector<bool> is_free(n, false);
+  for (const std::size_t j : free_items_) is_free[j] = true;
+  std::int64_t fixed_weight = 0;
+  for (std::size_t j = 0; j < items.break_item; ++j) {
+    break_weight_ += items.weights[j];
+    break_profit_ += items.profits[j];
+    break_count_ += counted_[j];
+    if (is_free[j]) continue;
+    fixed_weight += items.weights[j];
+    fixed_profit_ += items.profits[j];
+    fixed_count_ += counted_[j];
+  }
+  free_capacity_ = static_cast<double>(items.capacity - fixed_weight);
+  for (const std::size_t j : free_items_) {
+    const auto weight = static_cast<double>(items.weights[j]);
+    free_.push_back({weight, 1.0 / weight, static_cast<double>(items.profits[j]), static_cast<double>(counted_[j])});
+  }
+  // k_hi: the fixed items and the lightest counted free copies that fit with them (any number of an
+  // item's copies can be taken; the uncounted free items can all be left out).
+  count_hi_ = fixed_count_;
+  std::int64_t room = items.capacity - fixed_weight;
+  for (const std::size_t j : orders.lightest) {
+    if (counted_[j] == 0) continue;
     const std::int64_t unit = items.weights[j] / items.copies[j];
     const std::int64_t taken = std::min(items.copies[j], room / unit);
     count_hi_ += taken;
     room -= taken * unit;
     if (taken < items.copies[j]) break;
   }
-  // For k_lo: the most profitable copies first.
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return items.profits[a] / items.copies[a] > items.profits[b] / items.copies[b];
-  });
+  // For k_lo: the most profitable counted free copies first, after all the uncounted ones.
   count_prefix_.assign(1, 0);
   profit_prefix_.assign(1, 0);
-  for (const std::size_t j : order) {
+  for (const std::size_t j : orders.most_profitable) {
+    if (counted_[j] == 0) {
+      uncounted_profit_ += items.profits[j];
+      continue;
+    }
     unit_profits_.push_back(static_cast<int128>(items.profits[j] / items.copies[j]));
     count_prefix_.push_back(count_prefix_.back() + items.copies[j]);
     profit_prefix_.push_back(profit_prefix_.back() + static_cast<int128>(items.profits[j]));
-  }
-  const int128 total_profit = profit_prefix_.back();
-  const auto total_count = static_cast<int128>(count_prefix_.back());
-  // |mu| * (2 * copies + 2) + total profit < 2^124 keeps every sum of the bound below 2^125.
-  multiplier_limit_ = std::max<int128>(0, ((int128{1} << 124) - total_profit) / (2 * total_count + 2));
-  for (std::size_t j = 0; j < items.break_item; ++j) {
-    break_weight_ += items.weights[j];
-    break_profit_ += items.profits[j];
-    break_count_ += items.copies[j];
-  }
-  for (const std::size_t j : free_items_)
     largest_profit_ = std::max(largest_profit_, static_cast<P>(items.profits[j] / items.copies[j]));
+  }
+  int128 total_profit = 0;
+  std::int64_t total_count = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    total_profit += items.profits[j];
+    total_count += items.copies[j];
+  }
+  // |mu| * (2 * copies + 2) + total profit < 2^124 keeps every sum of the bound below 2^125.
+  multiplier_limit_ =
+      std::max<int128>(0, ((int128{1} << 124) - total_profit) / (2 * static_cast<int128>(total_count) + 2));
 
   const std::int64_t b = break_count_;
   threshold_ = threshold;
@@ -103,24 +193,36 @@ CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, std::vector<s
     side.lo = side_lo;
     side.hi = std::min(side_hi, count_hi_);
     if (empty(side)) continue;
-    side.mu = best_multiplier(std::max(side.lo, count_lo_), side.hi);
-    side.outside = relax(side.mu, true);
-    set_root(side);
+    side.mu = best_multiplier(std::max(side.lo, count_lo_), side.hi, tolerance);
+    const auto mu = static_cast<double>(side.mu);
+    estimate_ = std::max(estimate_, mu * static_cast<double>(k(side, side.mu)) + relaxed(mu).second);
     sides_.push_back(std::move(side));
   }
 }
 
 template <class P>
+void CardinalityBound<P>::finish(std::vector<bool> outside_core) {
+  outside_core_ = std::move(outside_core);
+  for (Side& side : sides_) {
+    if (tolerance_ > 0) side.mu = best_multiplier(std::max(side.lo, count_lo_), side.hi, 0.0);
+    side.outside = relax(side.mu, true);
+    set_root(side);
+  }
+}
+
+template <class P>
 std::int64_t CardinalityBound<P>::smallest_count(P threshold) const {
-  // The first item whose copies reach the threshold, and how many of them it takes; beyond every count
-  // when even all copies fall short (every side is empty then).
-  const auto target = static_cast<int128>(threshold);
+  // The fixed items and every uncounted free item, then the first counted free item whose copies reach
+  // the threshold and how many of them it takes; beyond every count when even all copies fall short
+  // (every side is empty then).
+  const int128 target = static_cast<int128>(threshold) - static_cast<int128>(fixed_profit_) - uncounted_profit_;
+  if (target <= 0) return fixed_count_;
   const auto reaching = std::lower_bound(profit_prefix_.begin(), profit_prefix_.end(), target);
-  if (reaching == profit_prefix_.end()) return count_prefix_.back() + 1;
+  if (reaching == profit_prefix_.end()) return fixed_count_ + count_prefix_.back() + 1;
   const auto i = static_cast<std::size_t>(reaching - profit_prefix_.begin());
-  if (i == 0) return 0;
   const int128 missing = target - profit_prefix_[i - 1];
-  return count_prefix_[i - 1] + static_cast<std::int64_t>((missing + unit_profits_[i - 1] - 1) / unit_profits_[i - 1]);
+  return fixed_count_ + count_prefix_[i - 1] +
+         static_cast<std::int64_t>((missing + unit_profits_[i - 1] - 1) / unit_profits_[i - 1]);
 }
 
 template <class P>
@@ -137,39 +239,35 @@ void CardinalityBound<P>::restrict(std::vector<std::size_t> free_items, std::vec
 }
 
 template <class P>
-double CardinalityBound<P>::relaxed_count(double mu) const {
-  // Items outside free_items_ keep their break values; those of the break solution use up capacity.
-  std::vector<Candidate> candidates;
-  candidates.reserve(free_items_.size());
-  std::int64_t free_break_weight = 0;
-  std::int64_t free_break_count = 0;
-  for (const std::size_t j : free_items_) {
-    if (j < items_.break_item) {
-      free_break_weight += items_.weights[j];
-      free_break_count += items_.copies[j];
-    }
-    const double modified = static_cast<double>(items_.profits[j]) - mu * static_cast<double>(items_.copies[j]);
-    if (modified > 0)
-      candidates.push_back({modified / static_cast<double>(items_.weights[j]), items_.weights[j], items_.copies[j]});
+std::pair<double, double> CardinalityBound<P>::relaxed(double mu) const {
+  // Items outside free_items_ keep their break values: those of the break solution use up capacity.
+  candidates_.clear();
+  for (const FreeItem& item : free_) {
+    const double profit = item.profit - mu * item.counted;
+    if (profit > 0) candidates_.push_back({profit * item.inverse_weight, item.weight, item.counted, profit});
   }
-  const std::int64_t fixed_weight = break_weight_ - free_break_weight;
-  const auto fixed_count = static_cast<double>(break_count_ - free_break_count);
-  return fixed_count + fractional_count(candidates, static_cast<double>(items_.capacity - fixed_weight));
+  const double fixed_count = static_cast<double>(fixed_count_);
+  const auto [count, value] = fractional_knapsack(candidates_, free_capacity_);
+  return {fixed_count + count, static_cast<double>(fixed_profit_) - mu * fixed_count + value};
 }
 
 template <class P>
-int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi) const {
+int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, double tolerance) const {
   // The root bound mu * k + LP(p - mu) is convex in mu with slope k - count(mu), count nonincreasing in
-  // mu; a bisection to integer precision finds where the count crosses k.
+  // mu; a bisection finds where the count crosses k, to `tolerance` relative to the multiplier (at least
+  // to integer precision).
   const auto limit = static_cast<double>(std::min<int128>(multiplier_limit_, largest_profit_));
   if (limit < 1.0) return 0;
-  const double at_zero = relaxed_count(0.0);
+  const auto wide = [&](double low, double high) {
+    return high - low > std::max(1.0, tolerance * std::max(std::fabs(low), std::fabs(high)));
+  };
+  const double at_zero = relaxed(0.0).first;
   if (at_zero > static_cast<double>(hi)) {
     double low = 0.0;
     double high = limit;
-    for (int step = 0; step < kBisectionSteps && high - low > 1.0; ++step) {
+    for (int step = 0; step < kBisectionSteps && wide(low, high); ++step) {
       const double middle = (low + high) / 2;
-      (relaxed_count(middle) > static_cast<double>(hi) ? low : high) = middle;
+      (relaxed(middle).first > static_cast<double>(hi) ? low : high) = middle;
     }
     return static_cast<int128>(std::floor(high));
   }
@@ -177,11 +275,11 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi) co
     // Lowering mu favours light items; far enough down the count reaches lo, unless no solution does.
     const auto far = static_cast<double>(multiplier_limit_);
     double low = -limit;
-    while (low > -far && relaxed_count(low) < static_cast<double>(lo)) low = std::max(-far, 2 * low);
+    while (low > -far && relaxed(low).first < static_cast<double>(lo)) low = std::max(-far, 2 * low);
     double high = 0.0;
-    for (int step = 0; step < kBisectionSteps && high - low > 1.0; ++step) {
+    for (int step = 0; step < kBisectionSteps && wide(low, high); ++step) {
       const double middle = (low + high) / 2;
-      (relaxed_count(middle) < static_cast<double>(lo) ? high : low) = middle;
+      (relaxed(middle).first < static_cast<double>(lo) ? high : low) = middle;
     }
     return static_cast<int128>(std::ceil(low));
   }
@@ -192,26 +290,26 @@ template <class P>
 typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(int128 mu, bool outside_only) const {
   Relaxation relaxation;
   std::vector<std::size_t> positive;
-  const auto modified = [&](std::size_t j) { return static_cast<int128>(items_.profits[j]) - mu * items_.copies[j]; };
+  const auto modified_profit = [&](std::size_t j) { return modified(j, mu); };
   for (const std::size_t j : free_items_) {
     if (outside_only && !outside_core_[j]) continue;
     if (j < items_.break_item) {
-      relaxation.break_profit += modified(j);
+      relaxation.break_profit += modified_profit(j);
       relaxation.break_weight += items_.weights[j];
     }
-    if (modified(j) > 0) positive.push_back(j);
+    if (modified_profit(j) > 0) positive.push_back(j);
   }
   std::sort(positive.begin(), positive.end(), [&](std::size_t a, std::size_t b) {
-    const int sign = sign_of_sum(modified(a), items_.weights[b], -modified(b), items_.weights[a]);
+    const int sign = sign_of_sum(modified_profit(a), items_.weights[b], -modified_profit(b), items_.weights[a]);
     return sign != 0 ? sign > 0 : a < b;
   });
   relaxation.prefix_weight.assign(1, 0);
   relaxation.prefix_profit.assign(1, 0);
   for (const std::size_t j : positive) {
     relaxation.weights.push_back(items_.weights[j]);
-    relaxation.profits.push_back(modified(j));
+    relaxation.profits.push_back(modified_profit(j));
     relaxation.prefix_weight.push_back(relaxation.prefix_weight.back() + items_.weights[j]);
-    relaxation.prefix_profit.push_back(relaxation.prefix_profit.back() + modified(j));
+    relaxation.prefix_profit.push_back(relaxation.prefix_profit.back() + modified_profit(j));
   }
   return relaxation;
 }
@@ -240,13 +338,13 @@ bool CardinalityBound<P>::fixes(std::size_t j) const {
     if (empty(side)) return true;
     const int128 mu = side.mu;
     const int128 margin = side.root_constant + mu * k(side, mu) - static_cast<int128>(threshold_);
-    const int128 modified = static_cast<int128>(items_.profits[j]) - mu * items_.copies[j];
-    const int reduced = sign_of_sum(modified, side.lambda_weight, -side.lambda_profit, items_.weights[j]);
+    const int128 profit = modified(j, mu);
+    const int reduced = sign_of_sum(profit, side.lambda_weight, -side.lambda_profit, items_.weights[j]);
     if (j < items_.break_item && reduced > 0)
-      return sign_of_sum(margin - modified, side.lambda_weight, side.lambda_profit,
+      return sign_of_sum(margin - profit, side.lambda_weight, side.lambda_profit,
                          side.root_residual + items_.weights[j]) < 0;
     if (j >= items_.break_item && reduced < 0)
-      return sign_of_sum(margin + modified, side.lambda_weight, side.lambda_profit,
+      return sign_of_sum(margin + profit, side.lambda_weight, side.lambda_profit,
                          side.root_residual - items_.weights[j]) < 0;
     return sign_of_sum(margin, side.lambda_weight, side.lambda_profit, side.root_residual) < 0;
   });
@@ -261,7 +359,7 @@ long double CardinalityBound<P>::flipped_bound(std::size_t j) const {
     const auto efficiency = static_cast<long double>(side.lambda_profit) / static_cast<long double>(side.lambda_weight);
     const long double root = static_cast<long double>(side.root_constant + mu * k(side, mu)) +
                              static_cast<long double>(side.root_residual) * efficiency;
-    const long double reduced = static_cast<long double>(static_cast<int128>(items_.profits[j]) - mu * items_.copies[j]) -
+    const long double reduced = static_cast<long double>(modified(j, mu)) -
                                 efficiency * static_cast<long double>(items_.weights[j]);
     best = std::max(best, j < items_.break_item ? root - std::max(0.0L, reduced) : root + std::min(0.0L, reduced));
   }

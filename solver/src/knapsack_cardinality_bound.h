@@ -2,7 +2,9 @@
 // programming and strong bounds for the 0-1 knapsack problem", Management Science 45 (1999) 414-424).
 //
 // Every solution reaching a profit threshold has between k_lo items (fewer of the most profitable items
-// stay below it) and k_hi items (more of the lightest items do not fit). The linear relaxation's
+// stay below it) and k_hi items (more of the lightest items do not fit), counted on the reduced problem:
+// items fixed by reduction keep their values, so near the break item, where the free items of similar
+// weight are, the counts force swaps to balance (the circle class needs this). The linear relaxation's
 // solution has b + f items, b the break solution's count, 0 <= f < 1; an improving solution has either
 // at most b or at least b + 1 items, and each side [lo, hi] has Lagrangian bounds: for any multiplier
 // mu (k = hi when mu >= 0, k = lo when mu < 0),
@@ -25,6 +27,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "knapsack_arithmetic.h"
@@ -45,11 +50,17 @@ struct SortedItems {
 template <class P>
 class CardinalityBound {
  public:
-  // Bounds for the solutions that keep every item outside `free_items` at its break-solution value.
-  // `outside_core[j]`: item j is not yet decided by the states.
-  CardinalityBound(const SortedItems<P>& items, std::vector<std::size_t> free_items,
-                   std::vector<bool> outside_core, P threshold);
+  // The best bound for the solutions that reach `threshold` and keep every item outside `free_items` at
+  // its break-solution value: over all items (the cardinality bound proper) or, when that barely beats
+  // the plain `linear_bound`, over the items of at least some unit weight (the counted items), whichever
+  // bounds the root lowest. `outside_core[j]`: item j is not yet decided by the states.
+  static std::unique_ptr<CardinalityBound> build(const SortedItems<P>& items, std::vector<std::size_t> free_items,
+                                                 std::vector<bool> outside_core, P threshold, long double linear_bound);
 
+  // The counted copies of item j: its copies if their unit weight reaches the counting weight, else 0.
+  std::int64_t counted(std::size_t j) const { return counted_[j]; }
+  // Whether every copy counts (the counting weight is 0).
+  bool counts_all() const { return counting_weight_ == 0; }
   // The threshold rose (a better solution was found): fewer items cannot reach it any more.
   void raise_threshold(P threshold);
   // The states' relaxations over fewer items from now on: the core grew, or more items were fixed.
@@ -59,13 +70,12 @@ class CardinalityBound {
   // The root bound with item j flipped, approximately (the best side's): the core takes the items whose
   // flip keeps the bound highest first.
   long double flipped_bound(std::size_t j) const;
-  // No completion of the state (weight, profit, item count) reaches the threshold.
+  // No completion of the state (weight, profit, counted items) reaches the threshold.
   bool cannot_reach(std::int64_t weight, P profit, std::int64_t count) const;
 
  private:
   // G(r) = -P'_L + F(r + W_L): L the break solution's items among the relaxed ones, F the fractional
-  // knapsack over the relaxed items of positive modified profit, stored
-  // best first as prefix sums.
+  // knapsack over the relaxed items of positive modified profit, best first, as prefix sums.
   struct Relaxation {
     std::vector<std::int64_t> weights;
     std::vector<int128> profits;
@@ -87,9 +97,32 @@ class CardinalityBound {
     std::int64_t lambda_weight = 1;
   };
 
+  // The free items by unit weight, lightest first, and by unit profit, most profitable first.
+  struct Orders {
+    std::vector<std::size_t> lightest;
+    std::vector<std::size_t> most_profitable;
+  };
+  struct FreeItem {
+    double weight;
+    double inverse_weight;
+    double profit;
+    double counted;
+  };
+
+  // Counts the copies of unit weight >= `unit_weight` (0: all of them); the multipliers are found to a
+  // relative `tolerance` (0: integer precision).
+  CardinalityBound(const SortedItems<P>& items, const std::vector<std::size_t>& free_items, const Orders& orders,
+                   P threshold, std::int64_t unit_weight, double tolerance);
+
+  // The exact multipliers and the relaxations of the chosen bound (the candidates of build() only
+  // estimate their root bound).
+  void finish(std::vector<bool> outside_core);
   std::int64_t smallest_count(P threshold) const;
-  double relaxed_count(double mu) const;
-  int128 best_multiplier(std::int64_t lo, std::int64_t hi) const;
+  int128 modified(std::size_t j, int128 mu) const { return static_cast<int128>(items_.profits[j]) - mu * counted_[j]; }
+  // The fractional count of counted copies and the value of the linear relaxation with modified profits,
+  // both approximately (double).
+  std::pair<double, double> relaxed(double mu) const;
+  int128 best_multiplier(std::int64_t lo, std::int64_t hi, double tolerance) const;
   Relaxation relax(int128 mu, bool outside_only) const;
   void set_root(Side& side) const;
   // The side's count range is empty at the current threshold.
@@ -100,19 +133,37 @@ class CardinalityBound {
   SortedItems<P> items_;
   std::vector<std::size_t> free_items_;
   std::vector<bool> outside_core_;
-  // For k_lo: the items by profit per copy, best first, with the running sums of copies and profits.
+  std::int64_t counting_weight_ = 0;
+  double tolerance_ = 0;
+  std::vector<std::int64_t> counted_;
+  // For k_lo: the counted free items by profit per copy, best first, with running sums of copies and
+  // profits; the profit of the uncounted free items, which may all join.
   std::vector<int128> unit_profits_;
   std::vector<std::int64_t> count_prefix_;
   std::vector<int128> profit_prefix_;
-  std::int64_t count_lo_ = 0;          // k_lo at the current threshold
-  std::int64_t count_hi_ = 0;          // k_hi
+  int128 uncounted_profit_ = 0;
+  std::int64_t count_lo_ = 0;  // k_lo at the current threshold
+  std::int64_t count_hi_ = 0;  // k_hi
   std::int64_t break_weight_ = 0;
   P break_profit_ = 0;
   std::int64_t break_count_ = 0;
-  P largest_profit_ = 0;  // among the free items
+  // The items of the break solution that are not free: in every solution that reaches the threshold.
+  P fixed_profit_ = 0;
+  std::int64_t fixed_count_ = 0;
+  P largest_profit_ = 0;  // per counted copy, among the free items
   P threshold_ = 0;
   int128 multiplier_limit_ = 0;  // keeps every modified sum below 2^125
   std::vector<Side> sides_;
+  double estimate_ = -std::numeric_limits<double>::infinity();  // the root bound, approximately
+  struct Candidate {
+    double efficiency;
+    double weight;
+    double copies;
+    double profit;
+  };
+  mutable std::vector<Candidate> candidates_;  // scratch of relaxed()
+  std::vector<FreeItem> free_;                 // the free items for relaxed()
+  double free_capacity_ = 0;                   // the capacity the fixed items leave
 };
 
 extern template class CardinalityBound<std::int64_t>;

@@ -3,6 +3,7 @@
 // integers and removes the items whose value is obvious before it calls the kernel.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,25 @@ class Deadline {
  private:
   bool limited_;
   std::chrono::steady_clock::time_point end_;
+};
+
+// How a kernel's search runs: until its deadline, and bringing in the costlier tools once it holds
+// that many states (reds::knapsack::Options).
+struct Search {
+  Deadline deadline;
+  std::size_t cardinality_states;
+  std::size_t pairing_states;
+
+  Search(const Options& options)  // NOLINT(google-explicit-constructor)
+      : deadline(options.time_limit_ms),
+        cardinality_states(static_cast<std::size_t>(std::max<std::int64_t>(1, options.cardinality_states))),
+        pairing_states(static_cast<std::size_t>(std::max<std::int64_t>(1, options.pairing_states))) {}
+  // The same search without a deadline (to complete a solution already found).
+  Search unlimited() const {
+    Search search = *this;
+    search.deadline = Deadline(0);
+    return search;
+  }
 };
 
 // The weights of an instance sum to less than this: differences of sums of weights fit in 64 bits.
@@ -52,12 +72,12 @@ struct KernelOutcome {
 // recorded. Preconditions: weights >= 1, profits >= 1, copies >= 1, the weights sum to less than
 // kWeightLimit and the profits to less than 2^62 (64-bit profits) or 2^125 (128-bit profits).
 template <class P>
-KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Deadline& deadline,
+KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& search,
                                 std::optional<P> target = std::nullopt);
 
-extern template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Deadline&,
+extern template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Search&,
                                                            std::optional<std::int64_t>);
-extern template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Deadline&,
+extern template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&,
                                                      std::optional<int128>);
 
 // The multiple-choice knapsack problem in integers: every class nonempty, weights >= 0 summing to less
@@ -81,12 +101,12 @@ struct ChoiceOutcome {
 
 // Solves the multiple-choice knapsack problem exactly (unless the deadline passes); `target` as above.
 template <class P>
-ChoiceOutcome<P> solve_multiple_choice(const ChoiceClasses<P>& classes, const Deadline& deadline,
+ChoiceOutcome<P> solve_multiple_choice(const ChoiceClasses<P>& classes, const Search& search,
                                        std::optional<P> target = std::nullopt);
 
 extern template ChoiceOutcome<std::int64_t> solve_multiple_choice(const ChoiceClasses<std::int64_t>&,
-                                                                  const Deadline&, std::optional<std::int64_t>);
-extern template ChoiceOutcome<int128> solve_multiple_choice(const ChoiceClasses<int128>&, const Deadline&,
+                                                                  const Search&, std::optional<std::int64_t>);
+extern template ChoiceOutcome<int128> solve_multiple_choice(const ChoiceClasses<int128>&, const Search&,
                                                             std::optional<int128>);
 
 }  // namespace reds::knapsack::detail

@@ -54,7 +54,6 @@ struct ChoiceRecord {
   std::optional<std::pair<std::size_t, std::size_t>> moved;
 };
 
-constexpr std::size_t kFirstPairing = 256;
 
 // A class, its undominated items relative to the lightest, and its place in the LP solution.
 template <class P>
@@ -86,8 +85,8 @@ bool steeper(P dp_a, std::int64_t dw_a, P dp_b, std::int64_t dw_b) {
 template <class P>
 class MultipleChoice {
  public:
-  MultipleChoice(const ChoiceClasses<P>& input, const Deadline& deadline, std::optional<P> target)
-      : input_(input), deadline_(deadline), target_(target) {}
+  MultipleChoice(const ChoiceClasses<P>& input, const Search& search, std::optional<P> target)
+      : input_(input), search_(search), target_(target), next_pairing_(search.pairing_states) {}
 
   ChoiceOutcome<P> solve();
 
@@ -112,7 +111,7 @@ class MultipleChoice {
   std::vector<std::size_t> reconstruct(std::int64_t& passes) const;
 
   const ChoiceClasses<P>& input_;
-  const Deadline& deadline_;
+  const Search& search_;
   std::optional<P> target_;
 
   std::vector<ChoiceClass<P>> classes_;
@@ -140,7 +139,7 @@ class MultipleChoice {
   std::vector<ChoiceState<P>> states_;
   std::vector<ChoiceState<P>> next_states_;
   std::size_t processed_ = 0;
-  std::size_t next_pairing_ = kFirstPairing;
+  std::size_t next_pairing_;
   bool timed_out_ = false;
   Statistics statistics_;
 };
@@ -406,7 +405,7 @@ void MultipleChoice<P>::run() {
   if (cannot_improve(states_.front())) states_.clear();
   for (const std::size_t k : core_) {
     if (states_.empty()) return;
-    if (deadline_.passed()) {
+    if (search_.deadline.passed()) {
       timed_out_ = true;
       return;
     }
@@ -482,8 +481,7 @@ std::vector<std::size_t> MultipleChoice<P>::reconstruct(std::int64_t& passes) co
       older.profits.back().push_back(c.profits[i]);
     }
   }
-  const Deadline unlimited(0);
-  const ChoiceOutcome<P> completion = solve_multiple_choice(older, unlimited, std::optional<P>(target));
+  const ChoiceOutcome<P> completion = solve_multiple_choice(older, search_.unlimited(), std::optional<P>(target));
   passes += completion.statistics.passes;
   std::size_t next = 0;
   for (std::size_t k = 0; k < classes_.size(); ++k)
@@ -526,15 +524,15 @@ ChoiceOutcome<P> MultipleChoice<P>::solve() {
 }  // namespace
 
 template <class P>
-ChoiceOutcome<P> solve_multiple_choice(const ChoiceClasses<P>& classes, const Deadline& deadline,
+ChoiceOutcome<P> solve_multiple_choice(const ChoiceClasses<P>& classes, const Search& search,
                                        std::optional<P> target) {
-  MultipleChoice<P> solver(classes, deadline, target);
+  MultipleChoice<P> solver(classes, search, target);
   return solver.solve();
 }
 
-template ChoiceOutcome<std::int64_t> solve_multiple_choice(const ChoiceClasses<std::int64_t>&, const Deadline&,
+template ChoiceOutcome<std::int64_t> solve_multiple_choice(const ChoiceClasses<std::int64_t>&, const Search&,
                                                            std::optional<std::int64_t>);
-template ChoiceOutcome<int128> solve_multiple_choice(const ChoiceClasses<int128>&, const Deadline&,
+template ChoiceOutcome<int128> solve_multiple_choice(const ChoiceClasses<int128>&, const Search&,
                                                      std::optional<int128>);
 
 }  // namespace reds::knapsack::detail

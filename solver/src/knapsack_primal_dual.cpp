@@ -37,8 +37,6 @@ namespace reds::knapsack::detail {
 namespace {
 
 constexpr std::size_t kFlipBits = 64;
-constexpr std::size_t kCardinalityStates = 2000;
-constexpr std::size_t kFirstPairing = 256;
 
 template <class P>
 struct State {
@@ -65,8 +63,8 @@ P gcd(P a, P b) {
 template <class P>
 class PrimalDual {
  public:
-  PrimalDual(const KernelItems<P>& items, const Deadline& deadline, std::optional<P> target)
-      : items_(items), deadline_(deadline), target_(target) {}
+  PrimalDual(const KernelItems<P>& items, const Search& search, std::optional<P> target)
+      : items_(items), search_(search), target_(target), next_pairing_(search.pairing_states) {}
 
   KernelOutcome<P> solve();
 
@@ -76,6 +74,7 @@ class PrimalDual {
 
   void sort_by_efficiency();
   void find_break_item();
+  // The greedy solution (the break solution, then every item that still fits) is the first incumbent.
   void greedy();
   // True when flipping item `j` away from its break-solution value cannot reach the threshold.
   bool fixed(std::size_t j) const;
@@ -96,16 +95,22 @@ class PrimalDual {
   bool root_cannot_improve() const;
   // The free items (not fixed) and which items the core has not decided, for the cardinality bound.
   void relaxed_items(std::vector<std::size_t>& free_items, std::vector<bool>& outside_core) const;
-  // Builds the cardinality bound once the states outnumber kCardinalityStates; rebuilds its relaxation
-  // when the core grew or the threshold rose since.
+  // Builds the cardinality bound once the states outnumber search_.cardinality_states, restarting the search
+  // with it; rebuilds its relaxation when the core grew or the threshold rose since.
   void update_cardinality_bound();
+  // A fresh search from the break solution, the best solution so far kept as the incumbent.
+  void restart();
+  // The core grows in the order of the cardinality bound's reduced profits from now on.
+  void order_core();
+  // The linear relaxation's bound, approximately.
+  long double linear_bound() const;
   void pair_states();
   P upper_bound();
-  // The chosen items of the best solution; `passes` counts the solves of older core items it needed.
-  std::vector<bool> reconstruct(std::int64_t& passes) const;
+  // The best solution, by position; `passes` counts the solves of older core items it needed.
+  std::vector<bool> best_solution(std::int64_t& passes) const;
 
   const KernelItems<P>& items_;
-  const Deadline& deadline_;
+  const Search& search_;
   std::optional<P> target_;
 
   // The items in efficiency order; original_[j] is the index in items_.
@@ -123,8 +128,7 @@ class PrimalDual {
 
   P best_ = 0;       // the best profit found, or target - 1
   P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
-  std::vector<bool> greedy_;
-  bool greedy_is_best_ = false;
+  std::vector<bool> incumbent_;  // the best solution known explicitly (by position), unless record_ beats it
   std::optional<Record<P>> record_;
 
   std::vector<State<P>> states_;
@@ -147,7 +151,7 @@ class PrimalDual {
   std::unique_ptr<CardinalityBound<P>> cardinality_;
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
-  std::size_t next_pairing_ = kFirstPairing;
+  std::size_t next_pairing_;
   bool timed_out_ = false;
   Statistics statistics_;
 };
@@ -189,21 +193,17 @@ void PrimalDual<P>::find_break_item() {
 
 template <class P>
 void PrimalDual<P>::greedy() {
-  greedy_.assign(size(), false);
+  incumbent_.assign(size(), false);
   std::int64_t weight = 0;
   P profit = 0;
   for (std::size_t j = 0; j < size(); ++j) {
     if (weight + weights_[j] > capacity_) continue;
     weight += weights_[j];
     profit += profits_[j];
-    greedy_[j] = true;
+    incumbent_[j] = true;
   }
-  if (!target_ || profit >= *target_) {
-    best_ = profit;
-    greedy_is_best_ = true;
-  } else {
-    best_ = *target_ - 1;
-  }
+  // With a target the search records the solutions that reach it; a greedy one below is of no use.
+  best_ = !target_ || profit >= *target_ ? profit : static_cast<P>(*target_ - 1);
   threshold_ = best_ + 1;
 }
 
@@ -253,7 +253,6 @@ void PrimalDual<P>::improve(const State<P>& state, std::optional<std::size_t> pa
   if (profit < threshold_) return;
   best_ = profit;
   threshold_ = best_ + 1;
-  greedy_is_best_ = false;
   record_ = Record<P>{state, processed_.size(), paired};
   if (cardinality_) cardinality_->raise_threshold(threshold_);
 }
@@ -322,7 +321,8 @@ void PrimalDual<P>::process(std::size_t j, bool add) {
   advance_frontier();  // the bounds of the new states look past j
   const std::int64_t delta_weight = add ? weights_[j] : -weights_[j];
   const P delta_profit = add ? profits_[j] : static_cast<P>(-profits_[j]);
-  const std::int64_t delta_count = add ? copies_[j] : -copies_[j];
+  const std::int64_t counted = cardinality_ ? cardinality_->counted(j) : copies_[j];
+  const std::int64_t delta_count = add ? counted : -counted;
 
   next_states_.clear();
   const std::size_t count = states_.size();
@@ -370,18 +370,17 @@ void PrimalDual<P>::update_cardinality_bound() {
   std::vector<std::size_t> free_items;
   std::vector<bool> outside_core;
   if (!cardinality_) {
-    if (states_.size() < kCardinalityStates) return;
+    if (states_.size() < search_.cardinality_states) return;
     relaxed_items(free_items, outside_core);
-    for (const std::size_t j : free_items)
-      if (!in_core_[j]) queue_.push_back(j);
-    cardinality_ = std::make_unique<CardinalityBound<P>>(sorted(), std::move(free_items), std::move(outside_core),
-                                                         threshold_);
+    cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_,
+                                              linear_bound());
     statistics_.cardinality_bound = true;
-    // The items whose flip keeps the cardinality bound highest are the core from now on.
-    std::vector<long double> priority(size());
-    for (const std::size_t j : queue_) priority[j] = cardinality_->flipped_bound(j);
-    std::stable_sort(queue_.begin(), queue_.end(),
-                     [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
+    // The states count all their items: a bound that counts only the heavier ones needs a fresh start.
+    if (!cardinality_->counts_all()) {
+      cardinality_->restrict(std::move(free_items), std::vector<bool>(size(), true));
+      restart();
+    }
+    order_core();
   } else if (4 * processed_.size() >= 5 * relaxed_core_ || threshold_ > relaxed_threshold_) {
     // The states' relaxation still counts items the core has decided since, or that are fixed now.
     relaxed_items(free_items, outside_core);
@@ -391,6 +390,46 @@ void PrimalDual<P>::update_cardinality_bound() {
   }
   relaxed_core_ = processed_.size();
   relaxed_threshold_ = threshold_;
+}
+
+template <class P>
+long double PrimalDual<P>::linear_bound() const {
+  return static_cast<long double>(break_profit_) + static_cast<long double>(capacity_ - break_weight_) *
+                                                       static_cast<long double>(profits_[break_]) /
+                                                       static_cast<long double>(weights_[break_]);
+}
+
+template <class P>
+void PrimalDual<P>::restart() {
+  ++statistics_.restarts;
+  incumbent_ = best_solution(statistics_.passes);
+  record_.reset();
+  statistics_.core_items += static_cast<std::int64_t>(processed_.size());
+  processed_.clear();
+  in_core_.assign(size(), false);
+  right_ = break_;
+  left_ = static_cast<std::ptrdiff_t>(break_) - 1;
+  lightest_right_ = 0;
+  lightest_left_ = 0;
+  advance_frontier();
+  std::int64_t count = 0;
+  for (std::size_t j = 0; j < break_; ++j) count += cardinality_->counted(j);
+  states_.assign(1, {break_weight_, break_profit_, 0, count});
+  if (cannot_improve(states_.front())) states_.clear();
+  next_pairing_ = search_.pairing_states;
+}
+
+template <class P>
+void PrimalDual<P>::order_core() {
+  queue_.clear();
+  queued_ = 0;
+  std::vector<long double> priority(size());
+  for (std::size_t j = 0; j < size(); ++j) {
+    if (in_core_[j] || fixed(j)) continue;
+    queue_.push_back(j);
+    priority[j] = cardinality_->flipped_bound(j);
+  }
+  std::stable_sort(queue_.begin(), queue_.end(), [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
 }
 
 template <class P>
@@ -424,7 +463,7 @@ void PrimalDual<P>::run() {
   if (cannot_improve(states_.front())) states_.clear();
   while (!states_.empty()) {
     if (root_cannot_improve()) return;
-    if (deadline_.passed()) {
+    if (search_.deadline.passed()) {
       timed_out_ = true;
       return;
     }
@@ -465,12 +504,8 @@ P PrimalDual<P>::upper_bound() {
 }
 
 template <class P>
-std::vector<bool> PrimalDual<P>::reconstruct(std::int64_t& passes) const {
-  std::vector<bool> chosen(items_.weights.size(), false);
-  if (greedy_is_best_ || !record_) {
-    for (std::size_t j = 0; j < size(); ++j) chosen[original_[j]] = greedy_[j];
-    return chosen;
-  }
+std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
+  if (!record_) return incumbent_;
   // Sorted positions: the break solution, with the recorded state's known flips applied.
   std::vector<bool> in(size(), false);
   for (std::size_t j = 0; j < break_; ++j) in[j] = true;
@@ -500,15 +535,13 @@ std::vector<bool> PrimalDual<P>::reconstruct(std::int64_t& passes) const {
         target -= profits_[j];
       }
     }
-    const Deadline unlimited(0);
-    const KernelOutcome<P> completion = solve_zero_one(subproblem, unlimited, std::optional<P>(target));
+    const KernelOutcome<P> completion = solve_zero_one(subproblem, search_.unlimited(), std::optional<P>(target));
     passes += completion.statistics.passes;
     std::size_t next = 0;
     for (std::size_t j = 0; j < size(); ++j)
       if (is_older[j]) in[j] = completion.chosen[next++];
   }
-  for (std::size_t j = 0; j < size(); ++j) chosen[original_[j]] = in[j];
-  return chosen;
+  return in;
 }
 
 template <class P>
@@ -522,9 +555,11 @@ KernelOutcome<P> PrimalDual<P>::solve() {
   outcome.optimal = !timed_out_;
   outcome.profit = best_;
   outcome.upper_bound = timed_out_ ? upper_bound() : best_;
-  statistics_.passes = 1;
-  outcome.chosen = reconstruct(statistics_.passes);
-  statistics_.core_items = static_cast<std::int64_t>(processed_.size());
+  statistics_.passes += 1;
+  const std::vector<bool> best = best_solution(statistics_.passes);
+  outcome.chosen.assign(items_.weights.size(), false);
+  for (std::size_t j = 0; j < size(); ++j) outcome.chosen[original_[j]] = best[j];
+  statistics_.core_items += static_cast<std::int64_t>(processed_.size());
   outcome.statistics = statistics_;
   return outcome;
 }
@@ -572,7 +607,7 @@ Groups<P> group_identical(const KernelItems<P>& items) {
 }
 
 template <class P>
-KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Deadline& deadline, std::optional<P> target) {
+KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& search, std::optional<P> target) {
   // Items heavier than the capacity never fit; when everything else fits, take it all. The weights and
   // the profits are divided by their greatest common divisors: the capacity rounds down, and every
   // profit is then an integer, so a bound below z + 1 proves that nothing beats z.
@@ -608,7 +643,7 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Deadline& dea
   if (target) target = (*target + profit_divisor - 1) / profit_divisor;
 
   const Groups<P> groups = group_identical(useful);
-  PrimalDual<P> solver(groups.items, deadline, target);
+  PrimalDual<P> solver(groups.items, search, target);
   KernelOutcome<P> solved = solver.solve();
   // Each group's chosen copies go to its first members.
   std::vector<std::int64_t> chosen_copies(groups.members.size(), 0);
@@ -624,8 +659,8 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Deadline& dea
   return solved;
 }
 
-template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Deadline&,
+template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Search&,
                                                     std::optional<std::int64_t>);
-template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Deadline&, std::optional<int128>);
+template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&, std::optional<int128>);
 
 }  // namespace reds::knapsack::detail

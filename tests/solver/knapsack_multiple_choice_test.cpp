@@ -81,10 +81,10 @@ MultipleChoiceProblem<double> with_real_profits(const MultipleChoiceProblem<std:
 }
 
 template <class Profit>
-void expect_optimal(const MultipleChoiceProblem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
-                    const std::string& label) {
+void expect_optimal_with(const MultipleChoiceProblem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
+                         const std::string& label, const reds::knapsack::Options& options) {
   SCOPED_TRACE(label);
-  const reds::Result<MultipleChoiceSolution<Profit>> solution = reds::knapsack::solve(problem);
+  const reds::Result<MultipleChoiceSolution<Profit>> solution = reds::knapsack::solve(problem, options);
   ASSERT_TRUE(solution.ok()) << solution.error().message;
   if (!optimum.feasible) {
     EXPECT_EQ(solution->status, Status::infeasible);
@@ -98,6 +98,21 @@ void expect_optimal(const MultipleChoiceProblem<Profit>& problem, const reds::te
   EXPECT_EQ(recomputed.profit, optimum.profit);
   EXPECT_EQ(static_cast<long double>(solution->profit), optimum.profit);
   EXPECT_EQ(solution->upper_bound, solution->profit);
+}
+
+// Pairing from the first states on, so that small instances exercise it too.
+reds::knapsack::Options eager() {
+  reds::knapsack::Options options;
+  options.pairing_states = 2;
+  return options;
+}
+
+// Everything a solution promises, checked against the optimum, with the default and the eager options.
+template <class Profit>
+void expect_optimal(const MultipleChoiceProblem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
+                    const std::string& label) {
+  expect_optimal_with(problem, optimum, label, {});
+  expect_optimal_with(problem, optimum, label + " eager", eager());
 }
 
 TEST(KnapsackMultipleChoice, SolvesASmallExample) {

@@ -51,12 +51,11 @@ Problem<double> with_real_profits(const Problem<std::int64_t>& problem, std::uin
   return real;
 }
 
-// Everything a solution promises, checked against the optimum.
 template <class Profit>
-void expect_optimal(const Problem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
-                    const std::string& label) {
+void expect_optimal_with(const Problem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
+                         const std::string& label, const reds::knapsack::Options& options) {
   SCOPED_TRACE(label);
-  const reds::Result<Solution<Profit>> solution = reds::knapsack::solve(problem);
+  const reds::Result<Solution<Profit>> solution = reds::knapsack::solve(problem, options);
   ASSERT_TRUE(solution.ok()) << solution.error().message;
   EXPECT_EQ(solution->status, Status::optimal);
   const reds::test::Recomputed recomputed = reds::test::recompute(problem, solution->items);
@@ -65,6 +64,23 @@ void expect_optimal(const Problem<Profit>& problem, const reds::test::KnapsackOp
   EXPECT_EQ(recomputed.profit, optimum.profit);
   EXPECT_EQ(static_cast<long double>(solution->profit), optimum.profit);
   EXPECT_EQ(solution->upper_bound, solution->profit);
+}
+
+// The solver's costlier tools (the cardinality bound, pairing) from the first states on, so that small
+// instances exercise them too.
+reds::knapsack::Options eager() {
+  reds::knapsack::Options options;
+  options.cardinality_states = 2;
+  options.pairing_states = 2;
+  return options;
+}
+
+// Everything a solution promises, checked against the optimum, with the default and the eager options.
+template <class Profit>
+void expect_optimal(const Problem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
+                    const std::string& label) {
+  expect_optimal_with(problem, optimum, label, {});
+  expect_optimal_with(problem, optimum, label + " eager", eager());
 }
 
 std::string describe(InstanceClass instance_class, std::int64_t n, std::int64_t range, std::int64_t h,
@@ -143,6 +159,21 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnHardMediumInstances) {
   }
   EXPECT_TRUE(cardinality_bound) << "no instance exercised the cardinality bound";
   EXPECT_TRUE(completed_large_core) << "no instance needed a core larger than 64 items";
+}
+
+// Circle instances: light free items would let the relaxation dodge a count of all items, so the solver
+// restarts with a bound that counts only the heavier ones.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramAfterRestarts) {
+  bool restarted = false;
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    const std::int64_t n = 400;
+    const std::int64_t range = 3000;
+    const auto h = static_cast<std::int64_t>(1 + (seed * 7) % 50);
+    const Problem<std::int64_t> problem = generated(InstanceClass::circle, n, range, h, seed);
+    expect_optimal(problem, reds::test::dynamic_program(problem), describe(InstanceClass::circle, n, range, h, seed));
+    restarted = restarted || reds::knapsack::solve(problem)->statistics.restarts > 0;
+  }
+  EXPECT_TRUE(restarted) << "no instance restarted with the bound over heavier items";
 }
 
 TEST(KnapsackZeroOne, HandlesTrivialAndDegenerateItems) {

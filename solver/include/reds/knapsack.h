@@ -58,6 +58,12 @@ struct Options {
   // Wall-clock limit of one solve in milliseconds; 0 means none. When it is reached, the best solution
   // found so far is returned with status feasible and a valid upper bound.
   std::int64_t time_limit_ms = 0;
+  // Advanced: how many states the dynamic programs hold before they bring in their costlier tools, the
+  // cardinality bound (0-1) and pairing states with single items or moves (0-1 and MCKP). The defaults
+  // suit every instance class measured; the tests lower them to exercise the tools on small instances.
+  // They never change the optimum, only the time to prove it.
+  std::int64_t cardinality_states = 2000;
+  std::int64_t pairing_states = 256;
 };
 
 // How the solve went; for benchmarks and curiosity, no promise about the exact values.
@@ -68,7 +74,8 @@ struct Statistics {
   std::int64_t states = 0;              // states the dynamic program created
   std::int64_t max_states = 0;          // largest state set held at once
   std::int64_t passes = 0;              // dynamic-program runs (more than one to recover a large core's solution)
-  bool cardinality_bound = false;       // the surrogate cardinality bound was computed
+  bool cardinality_bound = false;       // the cardinality bound was computed
+  std::int64_t restarts = 0;            // searches restarted from scratch with a stronger bound
 };
 
 template <class Profit>
