@@ -389,6 +389,36 @@ bool CardinalityBound<P>::cannot_reach(std::int64_t weight, P profit, std::int64
                      [&](const Side& side) { return below(side, weight, profit, count); });
 }
 
+template <class P>
+std::vector<typename CardinalityBound<P>::Surrogate> CardinalityBound<P>::surrogates() const {
+  std::vector<Surrogate> surrogates;
+  std::int64_t fixed_weight = break_weight_;
+  for (const std::size_t j : free_items_)
+    if (j < items_.break_item) fixed_weight -= items_.weights[j];
+  for (std::size_t i = 0; i < sides_.size(); ++i) {
+    const Side& side = sides_[i];
+    if (empty(side) || side.mu <= 0 || side.lambda_profit <= 0) continue;
+    const int128 multiplier = side.mu * side.lambda_weight / side.lambda_profit;
+    int128 total = static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (side.hi - fixed_count_);
+    Surrogate surrogate{i, {}};
+    surrogate.items.capacity = static_cast<std::int64_t>(std::min<int128>(total, kWeightLimit));
+    for (const std::size_t j : free_items_) {
+      const int128 weight = items_.weights[j] + multiplier * counted_[j];
+      total += weight;
+      surrogate.items.weights.push_back(static_cast<std::int64_t>(std::min<int128>(weight, kWeightLimit)));
+      surrogate.items.profits.push_back(items_.profits[j]);
+      surrogate.items.copies.push_back(items_.copies[j]);
+    }
+    if (total < kWeightLimit) surrogates.push_back(std::move(surrogate));
+  }
+  return surrogates;
+}
+
+template <class P>
+void CardinalityBound<P>::close(std::size_t side) {
+  sides_[side].lo = sides_[side].hi + 1;
+}
+
 template class CardinalityBound<std::int64_t>;
 template class CardinalityBound<int128>;
 

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "knapsack_arithmetic.h"
+#include "knapsack_kernel.h"
 
 namespace reds::knapsack::detail {
 
@@ -72,6 +73,25 @@ class CardinalityBound {
   long double flipped_bound(std::size_t j) const;
   // No completion of the state (weight, profit, counted items) reaches the threshold.
   bool cannot_reach(std::int64_t weight, P profit, std::int64_t count) const;
+
+  // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of a side whose counted
+  // items number at most hi has sum_j (w_j + s * counted_j) x_j <= c + s * hi for any s >= 0, so with
+  // the fixed items taken out it solves the 0-1 problem over the free items with those weights and
+  // capacity. Its optimum bounds the side; an optimal surrogate solution that fits the true capacity is
+  // the side's optimum. s = mu / lambda, the multipliers' ratio, makes this the tightest linear bound.
+  struct Surrogate {
+    std::size_t side;
+    KernelItems<P> items;  // over free_items(), in its order
+  };
+  std::vector<Surrogate> surrogates() const;
+  // No solution of the side reaches the threshold (its surrogate problem proved it).
+  void close(std::size_t side);
+  // Every side is closed or empty: nothing reaches the threshold.
+  bool all_closed() const {
+    return std::all_of(sides_.begin(), sides_.end(), [&](const Side& side) { return empty(side); });
+  }
+  const std::vector<std::size_t>& free_items() const { return free_items_; }
+  P fixed_profit() const { return fixed_profit_; }
 
  private:
   // G(r) = -P'_L + F(r + W_L): L the break solution's items among the relaxed ones, F the fractional

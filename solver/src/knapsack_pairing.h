@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 namespace reds::knapsack::detail {
@@ -37,20 +36,24 @@ class Pairing {
       if (profits[best_removal_[i]] <= profits[best_removal_[i - 1]]) best_removal_[i - 1] = best_removal_[i];
   }
 
-  // The most profitable addable item weighing at most `room`.
-  std::optional<std::size_t> best_addition(std::int64_t room) const {
-    const auto end = std::upper_bound(additions_.begin(), additions_.end(), room,
-                                      [&](std::int64_t weight, std::size_t j) { return weight < weights_[j]; });
-    if (end == additions_.begin()) return std::nullopt;
-    return best_addition_[static_cast<std::size_t>(end - additions_.begin()) - 1];
-  }
-
-  // The least profitable removable item weighing at least `excess`.
-  std::optional<std::size_t> best_removal(std::int64_t excess) const {
-    const auto first = std::lower_bound(removals_.begin(), removals_.end(), excess,
-                                        [&](std::size_t j, std::int64_t weight) { return weights_[j] < weight; });
-    if (first == removals_.end()) return std::nullopt;
-    return best_removal_[static_cast<std::size_t>(first - removals_.begin())];
+  // Pairs every state, in order of weight, with its partner: below the capacity the most profitable
+  // addable item that fits, above it the least profitable removable item that sheds the overweight.
+  // The rooms shrink and the overweights grow along the states, so two cursors pass the lists once.
+  template <class States, class Improve>
+  void pair(const States& states, std::int64_t capacity, Improve improve) const {
+    std::size_t end = additions_.size();  // additions_[0..end) fit the current room
+    std::size_t first = 0;                // removals_[first..] shed the current overweight
+    for (const auto& state : states) {
+      if (state.weight <= capacity) {
+        const std::int64_t room = capacity - state.weight;
+        while (end > 0 && weights_[additions_[end - 1]] > room) --end;
+        if (end > 0) improve(state, best_addition_[end - 1]);
+      } else {
+        const std::int64_t excess = state.weight - capacity;
+        while (first < removals_.size() && weights_[removals_[first]] < excess) ++first;
+        if (first < removals_.size()) improve(state, best_removal_[first]);
+      }
+    }
   }
 
  private:

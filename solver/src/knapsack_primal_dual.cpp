@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <tuple>
@@ -64,7 +65,7 @@ template <class P>
 class PrimalDual {
  public:
   PrimalDual(const KernelItems<P>& items, const Search& search, std::optional<P> target)
-      : items_(items), search_(search), target_(target), next_pairing_(search.pairing_states) {}
+      : items_(items), search_(search), target_(target) {}
 
   KernelOutcome<P> solve();
 
@@ -87,9 +88,7 @@ class PrimalDual {
   void process(std::size_t j, bool add);
   // Whether no completion of the state reaches the threshold.
   bool cannot_improve(const State<P>& state) const;
-  // The bound for states whose room (or overweight) is smaller than every item that could fill it.
-  bool granular_bound_below(const State<P>& state) const;
-  // The items on either side of the break item by weight, for pairing and the granular bound.
+  // The items on either side of the break item by weight, for pairing.
   void sort_by_weight();
   // Whether the linear relaxation of the whole problem stays below the threshold.
   bool root_cannot_improve() const;
@@ -100,6 +99,10 @@ class PrimalDual {
   void update_cardinality_bound();
   // A fresh search from the break solution, the best solution so far kept as the incumbent.
   void restart();
+  // Solves the cardinality bound's surrogate problems: each closes its side, or bounds it at least.
+  void solve_surrogates();
+  // A better solution found outside the states, explicitly.
+  void adopt(std::vector<bool> solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
   // The linear relaxation's bound, approximately.
@@ -142,16 +145,12 @@ class PrimalDual {
   // Once the cardinality bound exists, the core grows in the order of its reduced profits instead.
   std::vector<std::size_t> queue_;
   std::size_t queued_ = 0;
-  // The items from the break item on and before it by weight, from the first pairing on, and the
-  // positions of the lightest free ones outside the core.
+  // The items from the break item on and before it by weight, from the first pairing on.
   std::vector<std::size_t> right_by_weight_;
   std::vector<std::size_t> left_by_weight_;
-  std::size_t lightest_right_ = 0;
-  std::size_t lightest_left_ = 0;
   std::unique_ptr<CardinalityBound<P>> cardinality_;
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
-  std::size_t next_pairing_;
   bool timed_out_ = false;
   Statistics statistics_;
 };
@@ -225,8 +224,6 @@ void PrimalDual<P>::advance_frontier() {
   const auto settled = [&](std::size_t j) { return in_core_[j] || fixed(j); };
   while (right_ < size() && settled(right_)) ++right_;
   while (left_ >= 0 && settled(static_cast<std::size_t>(left_))) --left_;
-  while (lightest_right_ < right_by_weight_.size() && settled(right_by_weight_[lightest_right_])) ++lightest_right_;
-  while (lightest_left_ < left_by_weight_.size() && settled(left_by_weight_[lightest_left_])) ++lightest_left_;
 }
 
 template <class P>
@@ -269,42 +266,7 @@ bool PrimalDual<P>::cannot_improve(const State<P>& state) const {
     if (state.weight - capacity_ > prefix_weight_[s + 1]) return true;  // cannot shed the overweight
     if (sign_of_sum(margin, weights_[s], profits_[s], capacity_ - state.weight) < 0) return true;
   }
-  if (granular_bound_below(state)) return true;
   return cardinality_ && cardinality_->cannot_reach(state.weight, state.profit, state.count);
-}
-
-template <class P>
-bool PrimalDual<P>::granular_bound_below(const State<P>& state) const {
-  // With e_t <= e_s the efficiencies of the best item to add and the worst to remove, a completion that
-  // adds weight A and removes R gains at most e_t * A - e_s * R. Below the capacity by r, adding
-  // anything means adding at least the lightest free item, m: if m > r, the gain is at most
-  // max(0, e_t * r - (e_s - e_t) * (m - r)). Above it by o, removing at least the lightest removable
-  // item, m: if m > o, at most -e_t * o - (e_s - e_t) * m. Evaluated in long double and applied only
-  // when the bound is below the threshold by more than its rounding error.
-  if (right_by_weight_.empty() || right_ >= size() || left_ < 0) return false;
-  const auto s = static_cast<std::size_t>(left_);
-  const long double e_t = static_cast<long double>(profits_[right_]) / static_cast<long double>(weights_[right_]);
-  const long double e_s = static_cast<long double>(profits_[s]) / static_cast<long double>(weights_[s]);
-  const auto profit = static_cast<long double>(state.profit);
-  long double bound = 0;
-  long double scale = 0;
-  if (state.weight <= capacity_) {
-    if (lightest_right_ >= right_by_weight_.size()) return false;
-    const auto room = static_cast<long double>(capacity_ - state.weight);
-    const auto lightest = static_cast<long double>(weights_[right_by_weight_[lightest_right_]]);
-    if (lightest <= room || state.profit >= threshold_) return false;
-    bound = profit + e_t * room - (e_s - e_t) * (lightest - room);
-    scale = std::fabs(profit) + e_s * (lightest + room);
-  } else {
-    if (lightest_left_ >= left_by_weight_.size()) return false;
-    const auto excess = static_cast<long double>(state.weight - capacity_);
-    const auto lightest = static_cast<long double>(weights_[left_by_weight_[lightest_left_]]);
-    if (lightest <= excess) return false;
-    bound = profit - e_t * excess - (e_s - e_t) * lightest;
-    scale = std::fabs(profit) + e_s * (lightest + excess);
-  }
-  const auto threshold = static_cast<long double>(threshold_);
-  return bound + (scale + std::fabs(threshold)) * 0x1p-56L < threshold;
 }
 
 template <class P>
@@ -380,6 +342,7 @@ void PrimalDual<P>::update_cardinality_bound() {
       cardinality_->restrict(std::move(free_items), std::vector<bool>(size(), true));
       restart();
     }
+    solve_surrogates();
     order_core();
   } else if (4 * processed_.size() >= 5 * relaxed_core_ || threshold_ > relaxed_threshold_) {
     // The states' relaxation still counts items the core has decided since, or that are fixed now.
@@ -400,6 +363,51 @@ long double PrimalDual<P>::linear_bound() const {
 }
 
 template <class P>
+void PrimalDual<P>::solve_surrogates() {
+  // The nested searches do without the cardinality bound: no surrogate problems of surrogate problems.
+  Search nested = search_;
+  nested.cardinality_states = std::numeric_limits<std::size_t>::max();
+  const std::vector<std::size_t>& free_items = cardinality_->free_items();
+  std::vector<bool> is_free(size(), false);
+  for (const std::size_t j : free_items) is_free[j] = true;
+  for (const auto& surrogate : cardinality_->surrogates()) {
+    const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit());
+    const KernelOutcome<P> outcome = solve_zero_one(surrogate.items, nested, std::optional<P>(target));
+    if (!outcome.optimal) continue;
+    if (outcome.profit < target) {
+      cardinality_->close(surrogate.side);  // nothing on this side reaches the threshold
+      continue;
+    }
+    // The surrogate optimum with the fixed items, if it fits the true capacity, is the side's optimum.
+    std::vector<bool> solution(size(), false);
+    std::int64_t weight = 0;
+    P profit = 0;
+    const auto take = [&](std::size_t j) {
+      solution[j] = true;
+      weight += weights_[j];
+      profit += profits_[j];
+    };
+    for (std::size_t j = 0; j < break_; ++j)
+      if (!is_free[j]) take(j);
+    for (std::size_t k = 0; k < free_items.size(); ++k)
+      if (outcome.chosen[k]) take(free_items[k]);
+    if (weight > capacity_) continue;
+    cardinality_->close(surrogate.side);
+    if (profit >= threshold_) adopt(std::move(solution), profit);
+  }
+  if (cardinality_->all_closed()) states_.clear();  // nothing reaches the threshold: best_ is optimal
+}
+
+template <class P>
+void PrimalDual<P>::adopt(std::vector<bool> solution, P profit) {
+  incumbent_ = std::move(solution);
+  record_.reset();
+  best_ = profit;
+  threshold_ = best_ + 1;
+  if (cardinality_) cardinality_->raise_threshold(threshold_);
+}
+
+template <class P>
 void PrimalDual<P>::restart() {
   ++statistics_.restarts;
   incumbent_ = best_solution(statistics_.passes);
@@ -409,14 +417,11 @@ void PrimalDual<P>::restart() {
   in_core_.assign(size(), false);
   right_ = break_;
   left_ = static_cast<std::ptrdiff_t>(break_) - 1;
-  lightest_right_ = 0;
-  lightest_left_ = 0;
   advance_frontier();
   std::int64_t count = 0;
   for (std::size_t j = 0; j < break_; ++j) count += cardinality_->counted(j);
   states_.assign(1, {break_weight_, break_profit_, 0, count});
   if (cannot_improve(states_.front())) states_.clear();
-  next_pairing_ = search_.pairing_states;
 }
 
 template <class P>
@@ -438,19 +443,13 @@ void PrimalDual<P>::sort_by_weight() {
   const auto lighter = [&](std::size_t a, std::size_t b) { return weights_[a] < weights_[b]; };
   std::sort(right_by_weight_.begin(), right_by_weight_.end(), lighter);
   std::sort(left_by_weight_.begin(), left_by_weight_.end(), lighter);
-  advance_frontier();
 }
 
 template <class P>
 void PrimalDual<P>::pair_states() {
   if (right_by_weight_.empty() && left_by_weight_.empty()) sort_by_weight();
   const Pairing<P> pairing(weights_, profits_, right_by_weight_, left_by_weight_, in_core_);
-  for (const State<P>& state : states_) {
-    const std::optional<std::size_t> partner = state.weight <= capacity_
-                                                   ? pairing.best_addition(capacity_ - state.weight)
-                                                   : pairing.best_removal(state.weight - capacity_);
-    if (partner) improve(state, partner);
-  }
+  pairing.pair(states_, capacity_, [&](const State<P>& state, std::size_t partner) { improve(state, partner); });
 }
 
 template <class P>
@@ -470,10 +469,7 @@ void PrimalDual<P>::run() {
     const std::optional<std::size_t> item = next_core_item();
     if (!item) return;
     process(*item, *item >= break_);
-    if (states_.size() >= next_pairing_) {
-      pair_states();
-      next_pairing_ = 2 * states_.size();
-    }
+    if (states_.size() >= search_.pairing_states) pair_states();
     update_cardinality_bound();
   }
 }
