@@ -12,9 +12,8 @@ namespace reds::knapsack::detail {
 
 namespace {
 
-// The cardinality bound over all items is kept when it closes at least this share of the gap between the
-// linear bound and the threshold.
-constexpr long double kEnoughImprovement = 0.2L;
+// The search for the counting weight moves at most this many unit weights from its first guess.
+constexpr int kDescentSteps = 16;
 
 // Enough to narrow any double multiplier range to integer precision.
 constexpr int kBisectionSteps = 128;
@@ -62,8 +61,7 @@ std::pair<double, double> fractional_knapsack(std::vector<Candidate>& candidates
 template <class P>
 std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItems<P>& items,
                                                                 std::vector<std::size_t> free_items,
-                                                                std::vector<bool> outside_core, P threshold,
-                                                                long double linear_bound) {
+                                                                std::vector<bool> outside_core, P threshold) {
   // The free items by unit weight and by unit profit, whatever the counting weight.
   Orders orders{free_items, free_items};
   std::sort(orders.lightest.begin(), orders.lightest.end(), [&](std::size_t a, std::size_t b) {
@@ -73,16 +71,16 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
     return items.profits[a] / items.copies[a] > items.profits[b] / items.copies[b];
   });
   std::unique_ptr<CardinalityBound> best(new CardinalityBound(items, free_items, orders, threshold, 0, 0.0));
-  // Free items cheaper than the multiplier let the relaxation dodge the count (drop one, add a fraction
-  // of a heavy item) although no integer solution can. When there are some and the bound over all items
-  // does little, count only the heavier items.
-  const long double improvement = linear_bound - best->estimate_;
+  // Free items cheaper than the multiplier let the relaxation dodge the count: drop a light one, add a
+  // fraction of the break item, although no integer solution can swap them when the break item outweighs
+  // the light one by more than the break solution's residual capacity. When there are such items, count
+  // only the items of unit weight >= u too, and keep whichever bound is lowest at the root.
   int128 multiplier = 0;
   for (const Side& side : best->sides_) multiplier = std::max(multiplier, side.mu < 0 ? -side.mu : side.mu);
   const bool dodging = std::any_of(free_items.begin(), free_items.end(), [&](std::size_t j) {
     return static_cast<int128>(items.profits[j] / items.copies[j]) < 2 * multiplier;
   });
-  if (!dodging || improvement >= kEnoughImprovement * (linear_bound - static_cast<long double>(threshold))) {
+  if (!dodging) {
     best->finish(std::move(outside_core));
     return best;
   }
@@ -90,33 +88,31 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
   for (const std::size_t j : free_items) unit_weights.push_back(items.weights[j] / items.copies[j]);
   std::sort(unit_weights.begin(), unit_weights.end());
   unit_weights.erase(std::unique(unit_weights.begin(), unit_weights.end()), unit_weights.end());
-  // The counting weight: first on a geometric grid of the free items' unit weights, then narrowed
-  // around the best one (the root bound is roughly unimodal in it: too light counts items the
-  // relaxation drops cheaply, too heavy stops counting the items near the break).
+  // The counting weight u: the lightest item the break item can replace within the residual capacity
+  // makes the relaxation's cheapest swap one an integer solution can make too. The root bound is sharply
+  // smallest there (measured on circle instances); a short descent over the neighbouring unit weights
+  // settles the rest.
+  const std::size_t break_item = items.break_item;
+  const std::int64_t residual = items.capacity - best->break_weight_;
+  const std::int64_t swappable = items.weights[break_item] / items.copies[break_item] - residual;
   std::vector<std::unique_ptr<CardinalityBound>> tried(unit_weights.size());
   const auto bound_at = [&](std::size_t i) {
     if (!tried[i])
       tried[i].reset(new CardinalityBound(items, free_items, orders, threshold, unit_weights[i], kRoughTolerance));
     return tried[i]->estimate_;
   };
-  std::size_t best_index = 0;
-  for (std::size_t i = unit_weights.size() / 2; i > 0; i /= 2)
-    if (bound_at(i) < bound_at(best_index)) best_index = i;
-  std::size_t low = best_index / 2;
-  std::size_t high = std::min(unit_weights.size() - 1, 2 * best_index);
-  // Golden-section search: each step reuses one of the two inner points (bound_at remembers them).
-  while (high - low > 2) {
-    const auto inner = static_cast<std::size_t>(0.382 * static_cast<double>(high - low) + 0.5);
-    const std::size_t left = low + std::max<std::size_t>(1, inner);
-    const std::size_t right = high - std::max<std::size_t>(1, inner);
-    if (left >= right) break;
-    if (bound_at(left) <= bound_at(right))
-      high = right;
-    else
-      low = left;
+  std::size_t best_index = std::min<std::size_t>(
+      unit_weights.size() - 1,
+      static_cast<std::size_t>(std::lower_bound(unit_weights.begin(), unit_weights.end(), swappable) -
+                               unit_weights.begin()));
+  for (int step = 0; step < kDescentSteps; ++step) {
+    const std::size_t previous = best_index;
+    if (best_index > 0 && bound_at(best_index - 1) < bound_at(best_index)) --best_index;
+    if (best_index == previous && best_index + 1 < unit_weights.size() &&
+        bound_at(best_index + 1) < bound_at(best_index))
+      ++best_index;
+    if (best_index == previous) break;
   }
-  for (std::size_t i = low; i <= high; ++i)
-    if (bound_at(i) < bound_at(best_index)) best_index = i;
   if (bound_at(best_index) < best->estimate_) best = std::move(tried[best_index]);
   best->finish(std::move(outside_core));
   return best;

@@ -52,11 +52,11 @@ template <class P>
 class CardinalityBound {
  public:
   // The best bound for the solutions that reach `threshold` and keep every item outside `free_items` at
-  // its break-solution value: over all items (the cardinality bound proper) or, when that barely beats
-  // the plain `linear_bound`, over the items of at least some unit weight (the counted items), whichever
-  // bounds the root lowest. `outside_core[j]`: item j is not yet decided by the states.
+  // its break-solution value: over all items (the cardinality bound proper) or, when light items let its
+  // relaxation dodge the count, over the items of at least some unit weight (the counted items),
+  // whichever bounds the root lowest. `outside_core[j]`: item j is not yet decided by the states.
   static std::unique_ptr<CardinalityBound> build(const SortedItems<P>& items, std::vector<std::size_t> free_items,
-                                                 std::vector<bool> outside_core, P threshold, long double linear_bound);
+                                                 std::vector<bool> outside_core, P threshold);
 
   // The counted copies of item j: its copies if their unit weight reaches the counting weight, else 0.
   std::int64_t counted(std::size_t j) const { return counted_[j]; }

@@ -105,8 +105,6 @@ class PrimalDual {
   void adopt(std::vector<bool> solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
-  // The linear relaxation's bound, approximately.
-  long double linear_bound() const;
   void pair_states();
   P upper_bound();
   // The best solution, by position; `passes` counts the solves of older core items it needed.
@@ -334,8 +332,7 @@ void PrimalDual<P>::update_cardinality_bound() {
   if (!cardinality_) {
     if (states_.size() < search_.cardinality_states) return;
     relaxed_items(free_items, outside_core);
-    cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_,
-                                              linear_bound());
+    cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_);
     statistics_.cardinality_bound = true;
     // The states count all their items: a bound that counts only the heavier ones needs a fresh start.
     if (!cardinality_->counts_all()) {
@@ -353,13 +350,6 @@ void PrimalDual<P>::update_cardinality_bound() {
   }
   relaxed_core_ = processed_.size();
   relaxed_threshold_ = threshold_;
-}
-
-template <class P>
-long double PrimalDual<P>::linear_bound() const {
-  return static_cast<long double>(break_profit_) + static_cast<long double>(capacity_ - break_weight_) *
-                                                       static_cast<long double>(profits_[break_]) /
-                                                       static_cast<long double>(weights_[break_]);
 }
 
 template <class P>
