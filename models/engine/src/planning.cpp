@@ -1,0 +1,361 @@
+#include "reds/engine/planning.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+#include <set>
+
+#include "level_shapes.h"
+#include "reds/plan.h"
+
+namespace reds::engine {
+
+namespace {
+
+constexpr std::int64_t kFloatBytes = 4;
+
+// The resources of a request and how they aggregate, as reds::models' architectures price them.
+const std::map<std::string, Aggregation>& priced_resources() {
+  static const std::map<std::string, Aggregation> kResources = {{"macs", Aggregation::sum},
+                                                                {"params", Aggregation::sum},
+                                                                {"activation", Aggregation::max},
+                                                                {"output_activation", Aggregation::max}};
+  return kResources;
+}
+
+std::string describe(const Layer& layer) {
+  return "layer '" + layer.name + "' (" + to_string(layer.kind) + ")";
+}
+
+// The shape a layer reads: the model's input for the first layer.
+const Shape& input_of(const Model& model, const std::vector<Shape>& shapes, std::size_t index) {
+  return index == 0 ? model.input : shapes[index - 1];
+}
+
+std::vector<std::int64_t> identity(std::int64_t size) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(size));
+  std::iota(order.begin(), order.end(), 0);
+  return order;
+}
+
+bool is_identity(const std::vector<std::int64_t>& order) {
+  for (std::size_t i = 0; i < order.size(); ++i)
+    if (order[i] != static_cast<std::int64_t>(i)) return false;
+  return true;
+}
+
+// What the plan contract cannot describe and a permutation cannot move: checked for request and apply.
+std::optional<Error> check_plannable(const Layer& layer) {
+  if (layer.kind == LayerKind::conv2d && layer.groups > 1)
+    return invalid_argument(describe(layer) + " is a grouped convolution (" + std::to_string(layer.groups) +
+                            " groups), which the engine cannot narrow or reorder");
+  if (layer.kind == LayerKind::depthwise_conv2d && layer.depth_multiplier != 1)
+    return invalid_argument(
+        describe(layer) + " has depth multiplier " + std::to_string(layer.depth_multiplier) +
+        "; a tied layer of the plan contract has exactly its input's width (multiplier 1)");
+  return std::nullopt;
+}
+
+std::optional<Error> check_options(const Model& model, const RequestOptions& options) {
+  if (!(options.min_width_fraction >= 0.0 && options.min_width_fraction <= 1.0))
+    return invalid_argument("the minimum width fraction must be between 0 and 1, got " +
+                            std::to_string(options.min_width_fraction));
+  if (options.block < 1)
+    return invalid_argument("the block must be at least 1, got " + std::to_string(options.block));
+  if (options.fractions.empty()) return invalid_argument("give at least one level fraction");
+  for (const double fraction : options.fractions)
+    if (!(fraction > 0.0 && fraction <= 1.0))
+      return invalid_argument("a level fraction must be in (0, 1], got " + std::to_string(fraction));
+  if (!priced_resources().contains(options.resource)) {
+    std::string names;
+    for (const auto& [name, aggregation] : priced_resources()) names += (names.empty() ? "" : ", ") + name;
+    return invalid_argument("unknown resource '" + options.resource + "'; the request prices " + names);
+  }
+  const auto find_unit_layer = [&](const std::string& name) -> const Layer* {
+    for (const Layer& layer : model.layers)
+      if (layer.name == name && detail::is_unit_layer(layer.kind)) return &layer;
+    return nullptr;
+  };
+  for (const std::string& name : options.fixed) {
+    const Layer* layer = find_unit_layer(name);
+    if (!layer)
+      return invalid_argument("'" + name + "' is not a Conv2D, DepthwiseConv2D or Dense layer of the model");
+    if (layer->kind == LayerKind::depthwise_conv2d)
+      return invalid_argument(describe(*layer) +
+                              " cannot be fixed: it takes the width of the layer before it");
+  }
+  for (const auto& [name, scores] : options.importance) {
+    const Layer* layer = find_unit_layer(name);
+    if (!layer)
+      return invalid_argument("importance given for '" + name +
+                              "', which is not a Conv2D, DepthwiseConv2D or Dense layer of the model");
+    if (!std::all_of(scores.begin(), scores.end(),
+                     [](double score) { return std::isfinite(score) && score >= 0; }))
+      return invalid_argument("the importance of '" + name + "' must be finite and non-negative");
+  }
+  return std::nullopt;
+}
+
+// The request's layer for unit layer `index`: units, structure and costs from the shapes around it.
+// `channels` is the channel count of the map it reads (after Flatten, features = positions x channels).
+reds::Layer request_layer(const Layer& layer, const Shape& input, const Shape& output,
+                          std::int64_t channels) {
+  reds::Layer entry;
+  entry.name = layer.name;
+  entry.units = output.channels;
+  const std::int64_t taps = layer.kernel_height * layer.kernel_width;
+  const std::int64_t out_positions = output.height * output.width;
+  const std::int64_t has_bias = layer.bias.empty() ? 0 : 1;
+  CostTerms& macs = entry.cost["macs"];
+  CostTerms& params = entry.cost["params"];
+  CostTerms& activation = entry.cost["activation"];
+  switch (layer.kind) {
+    case LayerKind::conv2d:
+      // Every kept filter convolves every kept input channel at every output position.
+      macs.unit_input = taps * out_positions;
+      params.unit_input = taps;
+      params.unit = has_bias;
+      activation.input = kFloatBytes * input.height * input.width;
+      break;
+    case LayerKind::depthwise_conv2d:
+      // A channel reads its own input channel only: its cost does not couple to the input width.
+      macs.unit = taps * out_positions;
+      params.unit = taps + has_bias;
+      activation.input = kFloatBytes * input.height * input.width;
+      break;
+    default: {  // dense: every kept channel of the map it reads contributes `positions` inputs
+      const std::int64_t positions = input.channels / channels;
+      macs.unit_input = positions;
+      params.unit_input = positions;
+      params.unit = has_bias;
+      activation.input = kFloatBytes * positions;
+      break;
+    }
+  }
+  activation.unit = kFloatBytes * out_positions;
+  entry.cost["output_activation"].unit = kFloatBytes * out_positions;
+  return entry;
+}
+
+// Reorders the last dimension (`units` wide) of `values` by `order` and the dimension before it (`rows`
+// wide, of which rows are permuted by `row_order`, empty for none): new[.., r, u] = old[.., row_order[r],
+// order[u]].
+std::vector<float> permuted(const std::vector<float>& values, std::int64_t rows,
+                            const std::vector<std::int64_t>& row_order, std::int64_t units,
+                            const std::vector<std::int64_t>& order) {
+  std::vector<float> result(values.size());
+  const std::int64_t blocks = static_cast<std::int64_t>(values.size()) / (rows * units);
+  for (std::int64_t block = 0; block < blocks; ++block)
+    for (std::int64_t row = 0; row < rows; ++row) {
+      const std::int64_t from_row = row_order.empty() ? row : row_order[static_cast<std::size_t>(row)];
+      const float* from = values.data() + (block * rows + from_row) * units;
+      float* to = result.data() + (block * rows + row) * units;
+      for (std::int64_t unit = 0; unit < units; ++unit)
+        to[unit] = from[order[static_cast<std::size_t>(unit)]];
+    }
+  return result;
+}
+
+std::vector<float> permuted_bias(const std::vector<float>& bias, const std::vector<std::int64_t>& order) {
+  if (bias.empty()) return bias;
+  return permuted(bias, 1, {}, static_cast<std::int64_t>(bias.size()), order);
+}
+
+// An order from the plan's JSON, or an error naming the layer.
+Result<std::vector<std::int64_t>> order_from_json(const std::string& name, const nlohmann::json& value) {
+  const std::string path = "/order/" + name;
+  if (!value.is_array()) return invalid_argument("the order of '" + name + "' must be an array", path);
+  std::vector<std::int64_t> order;
+  for (const nlohmann::json& entry : value) {
+    if (!entry.is_number_integer())
+      return invalid_argument("the order of '" + name + "' must hold unit indices (integers)", path);
+    order.push_back(entry.get<std::int64_t>());
+  }
+  return order;
+}
+
+}  // namespace
+
+std::vector<double> l1_importance(const Layer& layer) {
+  std::int64_t units = 0;
+  if (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::dense) units = layer.units;
+  // A depthwise kernel is [taps][channels x multiplier].
+  if (layer.kind == LayerKind::depthwise_conv2d)
+    units = static_cast<std::int64_t>(layer.kernel.size()) / (layer.kernel_height * layer.kernel_width);
+  std::vector<double> importance(static_cast<std::size_t>(units), 0.0);
+  if (units == 0) return importance;
+  // Every layout (Keras': [...][units]) has the unit as its fastest dimension.
+  for (std::size_t i = 0; i < layer.kernel.size(); ++i)
+    importance[i % importance.size()] += std::abs(static_cast<double>(layer.kernel[i]));
+  return importance;
+}
+
+Result<PlanRequest> plan_request(const Model& model, const RequestOptions& options) {
+  const Result<std::vector<Shape>> shapes = layer_shapes(model);
+  if (!shapes) return shapes.error();
+  if (auto error = check_options(model, options)) return *error;
+
+  PlanRequest request;
+  Network& network = request.network;
+  network.name = model.name.empty() ? "model" : model.name;
+  network.inputs = model.input.channels;
+  network.resources = priced_resources();
+  std::int64_t channels = model.input.channels;  // of the map the next unit layer reads
+  for (std::size_t index = 0; index < model.layers.size(); ++index) {
+    const Layer& layer = model.layers[index];
+    if (!detail::is_unit_layer(layer.kind)) continue;
+    if (auto error = check_plannable(layer)) return *error;
+    const Shape& input = input_of(model, shapes.value(), index);
+    const Shape& output = (*shapes)[index];
+    reds::Layer entry = request_layer(layer, input, output, channels);
+    const auto given = options.importance.find(layer.name);
+    entry.importance = given != options.importance.end() ? given->second : l1_importance(layer);
+    if (static_cast<std::int64_t>(entry.importance.size()) != entry.units)
+      return invalid_argument("the importance of '" + layer.name + "' has " +
+                              std::to_string(entry.importance.size()) + " scores for " +
+                              std::to_string(entry.units) + " units");
+    if (layer.kind == LayerKind::depthwise_conv2d) {
+      // Tied to the unit layer before it; reading the model's input (never pruned) it keeps its width.
+      entry.tied = !network.layers.empty();
+      entry.prunable = entry.tied;
+    } else {
+      entry.prunable =
+          std::find(options.fixed.begin(), options.fixed.end(), layer.name) == options.fixed.end();
+      if (entry.prunable) {
+        entry.block = std::min(options.block, entry.units);
+        const auto floor = static_cast<std::int64_t>(
+            std::ceil(options.min_width_fraction * static_cast<double>(entry.units)));
+        entry.min_units = std::clamp<std::int64_t>(floor, 1, entry.units);
+      }
+    }
+    network.layers.push_back(std::move(entry));
+    channels = output.channels;
+  }
+  if (network.layers.empty())
+    return invalid_argument("the model has no Conv2D, DepthwiseConv2D or Dense layer to plan");
+  // The classifier's outputs are the classes: the last unit layer is never narrowed (a tied one through
+  // the layer it follows).
+  const auto classifier = std::find_if(network.layers.rbegin(), network.layers.rend(),
+                                       [](const reds::Layer& layer) { return !layer.tied; });
+  classifier->prunable = false;
+  classifier->min_units = 1;
+  classifier->block = 1;
+
+  for (const double fraction : options.fractions)
+    request.levels.push_back(Level{{{options.resource, Limit::of_fraction(fraction)}}});
+  request.strategy = options.strategy;
+  if (auto error = reds::validate(request)) return *error;
+  return request;
+}
+
+Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
+  const Result<std::vector<Shape>> shapes = layer_shapes(model);
+  if (!shapes) return shapes.error();
+  for (const auto& [name, order] : orders) {
+    const auto layer = std::find_if(model.layers.begin(), model.layers.end(),
+                                    [&](const Layer& candidate) { return candidate.name == name; });
+    if (layer == model.layers.end() || !detail::is_unit_layer(layer->kind))
+      return invalid_argument("'" + name + "' is not a Conv2D, DepthwiseConv2D or Dense layer of the model");
+    const std::int64_t units = (*shapes)[static_cast<std::size_t>(layer - model.layers.begin())].channels;
+    std::vector<bool> seen(static_cast<std::size_t>(units), false);
+    for (const std::int64_t unit : order) {
+      if (unit < 0 || unit >= units || seen[static_cast<std::size_t>(unit)])
+        return invalid_argument("the order of " + describe(*layer) + " is not a permutation of its " +
+                                std::to_string(units) + " units (entry " + std::to_string(unit) + ")");
+      seen[static_cast<std::size_t>(unit)] = true;
+    }
+    if (static_cast<std::int64_t>(order.size()) != units)
+      return invalid_argument("the order of " + describe(*layer) + " has " + std::to_string(order.size()) +
+                              " entries for its " + std::to_string(units) + " units");
+  }
+
+  Model result = model;
+  result.plan.reset();
+  // The order of the current map's channels (of its features, once flat): new channel c is old channel
+  // channel_order[c].
+  std::vector<std::int64_t> channel_order = identity(model.input.channels);
+  const Layer* last_unit_layer = nullptr;
+  for (std::size_t index = 0; index < model.layers.size(); ++index) {
+    const Layer& layer = model.layers[index];
+    Layer& target = result.layers[index];
+    const Shape& input = input_of(model, shapes.value(), index);
+    const Shape& output = (*shapes)[index];
+    const auto named = orders.find(layer.name);
+    const std::vector<std::int64_t> order = named != orders.end() ? named->second : identity(output.channels);
+    if (detail::is_unit_layer(layer.kind)) {
+      last_unit_layer = &layer;
+      if (auto error = check_plannable(layer); error && !(is_identity(channel_order) && is_identity(order)))
+        return *error;
+    }
+    switch (layer.kind) {
+      case LayerKind::conv2d:
+        if (layer.groups > 1) break;  // both orders are the identity (checked above)
+        target.kernel = permuted(layer.kernel, input.channels, channel_order, layer.units, order);
+        target.bias = permuted_bias(layer.bias, order);
+        channel_order = order;
+        break;
+      case LayerKind::depthwise_conv2d:
+        if (named != orders.end() && order != channel_order)
+          return invalid_argument(
+              describe(layer) + " is tied to its input: its order must be the order of the layer before it");
+        if (layer.depth_multiplier > 1) break;  // the identity (checked above)
+        target.kernel = permuted(layer.kernel, 1, {}, input.channels, channel_order);
+        target.bias = permuted_bias(layer.bias, channel_order);
+        break;
+      case LayerKind::dense:
+        target.kernel = permuted(layer.kernel, input.channels, channel_order, layer.units, order);
+        target.bias = permuted_bias(layer.bias, order);
+        channel_order = order;
+        break;
+      case LayerKind::flatten:
+        if (input.flat) break;
+        {
+          // NHWC: feature (pixel p, channel c) is p * C + c; every pixel's channels move alike.
+          std::vector<std::int64_t> features;
+          features.reserve(static_cast<std::size_t>(output.channels));
+          for (std::int64_t pixel = 0; pixel < input.height * input.width; ++pixel)
+            for (const std::int64_t channel : channel_order)
+              features.push_back(pixel * input.channels + channel);
+          channel_order = std::move(features);
+        }
+        break;
+      case LayerKind::rectifier:
+      case LayerKind::average_pool2d:
+      case LayerKind::global_average_pool2d:
+      case LayerKind::softmax:
+        break;  // per channel: the order passes through
+    }
+  }
+  if (!is_identity(channel_order))
+    return invalid_argument("the order of " + (last_unit_layer ? describe(*last_unit_layer) : "the input") +
+                            " would reorder the model's outputs; the output layer keeps its unit order");
+  return result;
+}
+
+Result<Model> apply_plan(const Model& model, std::string_view plan_json) {
+  const nlohmann::json plan = nlohmann::json::parse(plan_json, nullptr, false);
+  if (plan.is_discarded() || !plan.is_object()) return invalid_argument("the plan is not a JSON object");
+  const auto order = plan.find("order");
+  if (order == plan.end() || !order->is_object())
+    return invalid_argument("the plan has no \"order\" object (expected a response of the plan contract)",
+                            "/order");
+  UnitOrders orders;
+  for (const auto& [name, value] : order->items()) {
+    Result<std::vector<std::int64_t>> units = order_from_json(name, value);
+    if (!units) return units.error();
+    orders.emplace(name, std::move(units).value());
+  }
+  Result<Model> permuted_model = permute_units(model, orders);
+  if (!permuted_model) return permuted_model.error();
+
+  nlohmann::json embedded = plan;
+  embedded["applied_order"] = *order;
+  for (const auto& [name, units] : orders)
+    embedded["order"][name] = identity(static_cast<std::int64_t>(units.size()));
+  if (auto error = attach_plan(permuted_model.value(), embedded.dump())) return *error;
+  return permuted_model;
+}
+
+}  // namespace reds::engine
