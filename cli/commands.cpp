@@ -12,10 +12,12 @@
 #include <sstream>
 #include <utility>
 
+#include "apply_command.h"
 #include "knapsack_command.h"
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
+#include "request_command.h"
 #include "run_command.h"
 
 namespace reds::cli {
@@ -87,9 +89,6 @@ std::string two_columns(const std::vector<std::pair<std::string, std::string>>& 
   return table;
 }
 
-namespace {
-
-// Prints `text` and a newline; a closed or full standard output is a failure, not a silent success.
 int print_output(const CommandLine& command_line, Streams streams, const std::string& text) {
   streams.out << text << '\n' << std::flush;
   if (streams.out) return kExitSuccess;
@@ -97,8 +96,8 @@ int print_output(const CommandLine& command_line, Streams streams, const std::st
   return kExitFailure;
 }
 
-// The whole of a file, or of `in` when `path` is "-". C stdio, because it reports why a read failed
-// (a missing file, a directory) through errno instead of throwing from deep inside a stream buffer.
+// C stdio, because it reports why a read failed (a missing file, a directory) through errno instead of
+// throwing from deep inside a stream buffer.
 Result<std::string> read_input(const std::string& path, std::istream& in) {
   if (path == "-") {
     std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -124,8 +123,7 @@ std::string join_fractions(const std::vector<double>& fractions) {
   return joined.str();
 }
 
-// "0.25,0.5,0.75" -> {0.25, 0.5, 0.75}; their range is checked by example_request().
-Result<std::vector<double>> parse_fractions(const std::string& text) {
+Result<std::vector<double>> parse_fractions(const std::string& text, const std::string& option) {
   std::vector<double> fractions;
   std::size_t begin = 0;
   while (true) {
@@ -134,13 +132,14 @@ Result<std::vector<double>> parse_fractions(const std::string& text) {
     double fraction = 0.0;
     const auto [stop, error] = std::from_chars(word.data(), word.data() + word.size(), fraction);
     if (word.empty() || error != std::errc() || stop != word.data() + word.size())
-      return invalid_argument("--fractions: '" + std::string(word) +
-                              "' is not a number (e.g. 0.25,0.5,0.75)");
+      return invalid_argument(option + ": '" + std::string(word) + "' is not a number (e.g. 0.25,0.5,0.75)");
     fractions.push_back(fraction);
     if (end == text.size()) return fractions;
     begin = end + 1;
   }
 }
+
+namespace {
 
 std::string architecture_names() {
   std::string names;
@@ -233,7 +232,8 @@ int run_example(const std::vector<std::string>& args, Streams streams) {
   example.block = (*options)["block"].as<std::int64_t>();
   example.min_width_fraction = (*options)["min-width-fraction"].as<double>();
   example.seed = (*options)["seed"].as<std::uint64_t>();
-  Result<std::vector<double>> fractions = parse_fractions((*options)["fractions"].as<std::string>());
+  Result<std::vector<double>> fractions =
+      parse_fractions((*options)["fractions"].as<std::string>(), "--fractions");
   if (!fractions) return command_line.report(streams.err, fractions.error());
   example.mac_fractions = std::move(fractions).value();
   const Result<PlanRequest> request = models::example_request(name, example);
@@ -246,7 +246,12 @@ const std::vector<Command>& commands() {
       {"plan", "plan nested subnetworks for a JSON request (FILE, or - for standard input)", &run_plan},
       {"example", "print the plan request of a bundled architecture (--list shows them)", &run_example},
       {"run", "accuracy and latency of a model's levels on a test set (reds run MODEL --data DIR)", &run_run},
-      {"knapsack", "solve 0-1 knapsack instances in the literature's text format, or generate one", &run_knapsack},
+      {"request", "the plan request of a model: L1 importance and costs from its weights and shapes",
+       &run_request},
+      {"apply", "permute a model into a plan's order and embed the plan (reds apply MODEL PLAN -o OUT)",
+       &run_apply},
+      {"knapsack", "solve 0-1 knapsack instances in the literature's text format, or generate one",
+       &run_knapsack},
   };
   return all;
 }

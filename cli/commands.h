@@ -61,6 +61,20 @@ class CommandLine {
   boost::program_options::positional_options_description positional_;
 };
 
+// Prints `text` and a newline on `out`; a closed or full standard output is a failure (reported, exit 1),
+// not a silent success.
+int print_output(const CommandLine& command_line, Streams streams, const std::string& text);
+
+// The whole of a file, or of `in` when `path` is "-".
+Result<std::string> read_input(const std::string& path, std::istream& in);
+
+// {0.25, 0.5, 0.75} -> "0.25,0.5,0.75" (for default values shown by --help).
+std::string join_fractions(const std::vector<double>& fractions);
+
+// "0.25,0.5,0.75" -> {0.25, 0.5, 0.75}; an error naming `option` for a word that is not a number. The
+// range is the caller's to check.
+Result<std::vector<double>> parse_fractions(const std::string& text, const std::string& option);
+
 // Rows of "name  text" with the texts aligned, each row prefixed by `indent`, joined by newlines.
 std::string two_columns(const std::vector<std::pair<std::string, std::string>>& rows,
                         const std::string& indent);
