@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "reds/engine/keras_file.h"
 #include "reds/engine/model.h"
 
 namespace reds::engine {
@@ -475,6 +476,34 @@ Result<Model> load_keras(const std::string& path) {
   const std::lock_guard<std::mutex> lock(hdf5_mutex);
   try {
     return read_keras(path);
+  } catch (const std::exception& error) {
+    return invalid_argument("'" + path + "': " + error.what());
+  }
+}
+
+Result<KerasFile> read_keras_file(const std::string& path) {
+  const std::lock_guard<std::mutex> lock(hdf5_mutex);
+  try {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!file.valid()) return invalid_argument("cannot open '" + path + "' as an HDF5 file");
+    Result<std::vector<std::string>> config_text = read_strings(file.get(), "model_config");
+    if (!config_text || config_text->size() != 1)
+      return invalid_argument("'" + path + "' has no model_config attribute");
+    KerasFile keras{config_text->front(), {}};
+    const json config = json::parse(keras.model_config);
+    const json& model_config = config.at("config");
+    const json& layers = model_config.is_array() ? model_config : model_config.at("layers");
+    const Handle weights_group(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
+    if (!weights_group.valid()) return invalid_argument("'" + path + "' has no model_weights group");
+    for (const json& layer : layers) {
+      const std::string name = layer.at("config").value("name", std::string());
+      Result<std::map<std::string, Weight>> weights = read_layer_weights(weights_group.get(), name);
+      if (!weights) return weights.error();
+      for (auto& [weight_name, weight] : weights.value())
+        keras.weights[name][weight_name] = KerasWeight{std::move(weight.dims), std::move(weight.values)};
+    }
+    return keras;
   } catch (const std::exception& error) {
     return invalid_argument("'" + path + "': " + error.what());
   }
