@@ -7,7 +7,9 @@
 // them as a budget filter (a max resource) admits more pairs.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -88,5 +90,58 @@ class MaxLineSet {
   std::vector<double> points_;
   std::vector<Line> tree_;
 };
+
+
+// The same envelope when every line is present from the start and the lines come ordered by
+// non-increasing slope (as a stage's widths order them): a hull built in one pass and swept by the
+// ascending points, O(n) instead of O(n log n). Line i is intercept[i] + slope[i] * x; lines with an
+// intercept of -infinity are absent. Writes the envelope's value and a line reaching it (-1: none) per
+// point. Returns false, writing nothing, when the slopes are not ordered or the numbers are too large
+// for the hull's intersection tests (the caller then uses MaxLineSet).
+inline bool sorted_upper_envelope(const std::vector<double>& slope, const std::vector<double>& intercept,
+                                  const std::vector<std::int64_t>& points, std::vector<double>& value,
+                                  std::vector<int>& id) {
+  constexpr double kLarge = 1e100;  // products of two such numbers stay finite
+  const double widest = points.empty() ? 0.0 : static_cast<double>(points.back());
+  struct Line {
+    double slope, intercept;
+    int id;
+    double at(double x) const { return intercept + slope * x; }
+  };
+  std::vector<Line> hull;
+  hull.reserve(slope.size());
+  // Ascending slope: from the last line to the first.
+  for (std::size_t k = slope.size(); k-- > 0;) {
+    if (k + 1 < slope.size() && slope[k] < slope[k + 1]) return false;
+    const double c = intercept[k];
+    if (c == -std::numeric_limits<double>::infinity()) continue;
+    if (!(std::abs(c) < kLarge) || !(std::abs(slope[k]) * (1.0 + widest) < kLarge)) return false;
+    const Line line{slope[k], c, static_cast<int>(k)};
+    if (!hull.empty() && hull.back().slope == line.slope) {
+      if (hull.back().intercept >= line.intercept) continue;
+      hull.pop_back();
+    }
+    // The last hull line is useless once the new one overtakes the one before it no later than it does.
+    while (hull.size() >= 2) {
+      const Line& a = hull[hull.size() - 2];
+      const Line& b = hull.back();
+      if ((a.intercept - line.intercept) * (b.slope - a.slope) > (a.intercept - b.intercept) * (line.slope - a.slope))
+        break;
+      hull.pop_back();
+    }
+    hull.push_back(line);
+  }
+  value.assign(points.size(), -std::numeric_limits<double>::infinity());
+  id.assign(points.size(), -1);
+  if (hull.empty()) return true;
+  std::size_t best = 0;
+  for (std::size_t j = 0; j < points.size(); ++j) {
+    const double x = static_cast<double>(points[j]);
+    while (best + 1 < hull.size() && hull[best + 1].at(x) >= hull[best].at(x)) ++best;
+    value[j] = hull[best].at(x);
+    id[j] = hull[best].id;
+  }
+  return true;
+}
 
 }  // namespace reds::detail
