@@ -83,14 +83,26 @@ Result<ImageSet> load_idx(const std::string& images_path, const std::string& lab
   return set;
 }
 
+namespace {
+
+// directory/name, or directory/name.gz when there is no plain file.
+std::string idx_file(const std::string& directory, const std::string& name) {
+  const std::filesystem::path plain = std::filesystem::path(directory) / name;
+  const std::filesystem::path gzipped = std::filesystem::path(directory) / (name + ".gz");
+  std::error_code error;
+  return std::filesystem::exists(plain, error) ? plain.string() : gzipped.string();
+}
+
+}  // namespace
+
 Result<ImageSet> load_test_set(const std::string& directory) {
-  const auto find = [&](const std::string& name) {
-    const std::filesystem::path plain = std::filesystem::path(directory) / name;
-    const std::filesystem::path gzipped = std::filesystem::path(directory) / (name + ".gz");
-    std::error_code error;
-    return std::filesystem::exists(plain, error) ? plain.string() : gzipped.string();
-  };
-  return load_idx(find("t10k-images-idx3-ubyte"), find("t10k-labels-idx1-ubyte"));
+  return load_idx(idx_file(directory, "t10k-images-idx3-ubyte"),
+                  idx_file(directory, "t10k-labels-idx1-ubyte"));
+}
+
+Result<ImageSet> load_training_set(const std::string& directory) {
+  return load_idx(idx_file(directory, "train-images-idx3-ubyte"),
+                  idx_file(directory, "train-labels-idx1-ubyte"));
 }
 
 }  // namespace reds::engine

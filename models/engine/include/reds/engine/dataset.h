@@ -37,5 +37,7 @@ Result<ImageSet> load_idx(const std::string& images_path, const std::string& lab
 // The test split of a directory in the MNIST layout: t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,
 // each with or without .gz.
 Result<ImageSet> load_test_set(const std::string& directory);
+// The training split of such a directory: train-images-idx3-ubyte and train-labels-idx1-ubyte.
+Result<ImageSet> load_training_set(const std::string& directory);
 
 }  // namespace reds::engine
