@@ -2,9 +2,11 @@
 // and every bound test compares sums of products profit * weight exactly.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace reds::knapsack::detail {
 
@@ -89,6 +91,32 @@ inline int sign_of_sum(int128 a, std::int64_t u, int128 b, std::int64_t v) {
   const long double scale = std::fabs(first) + std::fabs(second);
   if (std::fabs(estimate) > scale * 0x1p-50L) return estimate > 0 ? 1 : -1;
   return wide::sign(wide::add(wide::multiply(a, u), wide::multiply(b, v)));
+}
+
+// Sorts `order` by efficiency profit(j) / weight(j) (weights >= 1), best first, ties by index, exactly:
+// a sort on double quotients, then an insertion pass with exact comparisons that moves the few items
+// rounding misplaced (near ties), in O(n log n) double comparisons and about n exact ones.
+template <class ProfitOf, class WeightOf>
+void sort_by_efficiency(std::vector<std::size_t>& order, ProfitOf profit, WeightOf weight) {
+  struct Keyed {
+    double efficiency;
+    std::size_t index;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(order.size());
+  for (const std::size_t j : order)
+    keyed.push_back({static_cast<double>(profit(j)) / static_cast<double>(weight(j)), j});
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    return a.efficiency != b.efficiency ? a.efficiency > b.efficiency : a.index < b.index;
+  });
+  const auto before = [&](std::size_t a, std::size_t b) {
+    const int sign = sign_of_sum(profit(a), weight(b), -profit(b), weight(a));
+    return sign != 0 ? sign > 0 : a < b;
+  };
+  for (std::size_t i = 0; i < keyed.size(); ++i) {
+    order[i] = keyed[i].index;
+    for (std::size_t k = i; k > 0 && before(order[k], order[k - 1]); --k) std::swap(order[k], order[k - 1]);
+  }
 }
 
 }  // namespace reds::knapsack::detail

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,19 @@ class CardinalityBound {
   // No completion of the state (weight, profit, counted items) reaches the threshold.
   bool cannot_reach(std::int64_t weight, P profit, std::int64_t count) const;
 
+  // cannot_reach for states of nondecreasing weight (as the dynamic program creates them), in amortized
+  // constant time: the room a state leaves only shrinks, so each side's count of relaxation items that
+  // fit whole only moves down.
+  class Scan {
+   public:
+    explicit Scan(const CardinalityBound& bound);
+    bool cannot_reach(std::int64_t weight, P profit, std::int64_t count);
+
+   private:
+    const CardinalityBound& bound_;
+    std::vector<std::size_t> whole_;  // per side
+  };
+
   // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of a side whose counted
   // items number at most hi has sum_j (w_j + s * counted_j) x_j <= c + s * hi for any s >= 0, so with
   // the fixed items taken out it solves the 0-1 problem over the free items with those weights and
@@ -108,6 +122,9 @@ class CardinalityBound {
     std::int64_t lo = 0;  // count range of the side, before k_lo and k_hi narrow it
     std::int64_t hi = 0;
     int128 mu = 0;
+    // The free items of positive modified profit, best first (as of finish(); later relaxations keep
+    // the order over fewer items).
+    std::vector<std::size_t> by_efficiency;
     Relaxation outside;  // over the free items outside the core: the states' completions
     // The root's bound over all free items, without mu * k: constant + residual * e, e = lambda_profit /
     // lambda_weight the relaxation's break efficiency (0 / 1 when every item fits).
@@ -139,19 +156,39 @@ class CardinalityBound {
   void finish(std::vector<bool> outside_core);
   std::int64_t smallest_count(P threshold) const;
   int128 modified(std::size_t j, int128 mu) const { return static_cast<int128>(items_.profits[j]) - mu * counted_[j]; }
-  // The fractional count of counted copies and the value of the linear relaxation with modified profits,
-  // both approximately (double).
-  std::pair<double, double> relaxed(double mu) const;
-  int128 best_multiplier(std::int64_t lo, std::int64_t hi, double tolerance) const;
-  Relaxation relax(int128 mu, bool outside_only) const;
+  // The linear relaxation with modified profits p_j - mu * counted_j, approximately (double): its
+  // fractional count of counted copies, its value and its break efficiency (0 when every item fits).
+  struct Relaxed {
+    double count;
+    double value;
+    double efficiency;
+  };
+  // The free items a multiplier search has settled as taken whole, summed.
+  struct Settled {
+    double weight = 0;
+    double profit = 0;
+    double counted = 0;
+  };
+  // Over `items` (some of the free items) and the `settled` ones.
+  Relaxed relaxed(double mu, const std::vector<FreeItem>& items, const Settled& settled) const;
+  Relaxed relaxed(double mu) const { return relaxed(mu, free_, Settled{}); }
+  // `guess`: the multiplier a search to tolerance_ found.
+  int128 best_multiplier(std::int64_t lo, std::int64_t hi, double tolerance,
+                         std::optional<double> guess = std::nullopt) const;
+  void order_by_efficiency(Side& side) const;
+  // The relaxation over the free items, or only those outside the core.
+  Relaxation relax(const Side& side, bool outside_only) const;
   void set_root(Side& side) const;
   // The side's count range is empty at the current threshold.
   bool empty(const Side& side) const { return std::max(side.lo, count_lo_) > side.hi; }
   std::int64_t k(const Side& side, int128 mu) const { return mu >= 0 ? side.hi : std::max(side.lo, count_lo_); }
-  bool below(const Side& side, std::int64_t weight, P profit, std::int64_t count) const;
+  // Whether the state cannot reach the threshold on the side; `whole` is the number of the side's
+  // relaxation items that fit whole in the room the state leaves, or a larger number to search from.
+  bool below(const Side& side, std::int64_t weight, P profit, std::int64_t count, std::size_t& whole) const;
 
   SortedItems<P> items_;
   std::vector<std::size_t> free_items_;
+  std::vector<bool> is_free_;  // per item: in free_items_
   std::vector<bool> outside_core_;
   std::int64_t counting_weight_ = 0;
   double tolerance_ = 0;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -26,12 +27,13 @@ class Deadline {
   std::chrono::steady_clock::time_point end_;
 };
 
-// How a kernel's search runs: until its deadline, and bringing in the costlier tools once it holds
-// that many states (reds::knapsack::Options).
+// How a kernel's search runs: until its deadline (or after creating state_budget states), and bringing
+// in the costlier tools once it holds that many states (reds::knapsack::Options).
 struct Search {
   Deadline deadline;
   std::size_t cardinality_states;
   std::size_t pairing_states;
+  std::int64_t state_budget = std::numeric_limits<std::int64_t>::max();
 
   Search(const Options& options)  // NOLINT(google-explicit-constructor)
       : deadline(options.time_limit_ms),
@@ -41,6 +43,7 @@ struct Search {
   Search unlimited() const {
     Search search = *this;
     search.deadline = Deadline(0);
+    search.state_budget = std::numeric_limits<std::int64_t>::max();
     return search;
   }
 };

@@ -38,6 +38,9 @@ namespace reds::knapsack::detail {
 namespace {
 
 constexpr std::size_t kFlipBits = 64;
+// The states a surrogate problem's search may create (those of the classes measured need at most
+// about 160,000).
+constexpr std::int64_t kSurrogateStates = 500'000;
 
 template <class P>
 struct State {
@@ -86,8 +89,9 @@ class PrimalDual {
   void improve(const State<P>& state, std::optional<std::size_t> paired);
   void run();
   void process(std::size_t j, bool add);
-  // Whether no completion of the state reaches the threshold.
-  bool cannot_improve(const State<P>& state) const;
+  // Whether no completion of the state reaches the threshold; a `scan` evaluates the cardinality bound
+  // faster for states of nondecreasing weight.
+  bool cannot_improve(const State<P>& state, typename CardinalityBound<P>::Scan* scan = nullptr) const;
   // The items on either side of the break item by weight, for pairing.
   void sort_by_weight();
   // Whether the linear relaxation of the whole problem stays below the threshold.
@@ -149,7 +153,7 @@ class PrimalDual {
   std::unique_ptr<CardinalityBound<P>> cardinality_;
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
-  bool timed_out_ = false;
+  bool stopped_ = false;  // by the deadline or the state budget
   Statistics statistics_;
 };
 
@@ -159,10 +163,7 @@ void PrimalDual<P>::sort_by_efficiency() {
   std::iota(order.begin(), order.end(), std::size_t{0});
   const std::vector<std::int64_t>& w = items_.weights;
   const std::vector<P>& p = items_.profits;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const int sign = sign_of_sum(p[a], w[b], static_cast<P>(-p[b]), w[a]);
-    return sign != 0 ? sign > 0 : a < b;
-  });
+  detail::sort_by_efficiency(order, [&](std::size_t j) { return p[j]; }, [&](std::size_t j) { return w[j]; });
   weights_.reserve(order.size());
   profits_.reserve(order.size());
   copies_.reserve(order.size());
@@ -253,7 +254,7 @@ void PrimalDual<P>::improve(const State<P>& state, std::optional<std::size_t> pa
 }
 
 template <class P>
-bool PrimalDual<P>::cannot_improve(const State<P>& state) const {
+bool PrimalDual<P>::cannot_improve(const State<P>& state, typename CardinalityBound<P>::Scan* scan) const {
   const P margin = static_cast<P>(state.profit - threshold_);
   if (state.weight <= capacity_) {
     if (right_ >= size()) return margin < 0;
@@ -264,7 +265,9 @@ bool PrimalDual<P>::cannot_improve(const State<P>& state) const {
     if (state.weight - capacity_ > prefix_weight_[s + 1]) return true;  // cannot shed the overweight
     if (sign_of_sum(margin, weights_[s], profits_[s], capacity_ - state.weight) < 0) return true;
   }
-  return cardinality_ && cardinality_->cannot_reach(state.weight, state.profit, state.count);
+  if (!cardinality_) return false;
+  return scan ? scan->cannot_reach(state.weight, state.profit, state.count)
+              : cardinality_->cannot_reach(state.weight, state.profit, state.count);
 }
 
 template <class P>
@@ -286,6 +289,9 @@ void PrimalDual<P>::process(std::size_t j, bool add) {
 
   next_states_.clear();
   const std::size_t count = states_.size();
+  next_states_.reserve(2 * count);
+  std::optional<typename CardinalityBound<P>::Scan> scan;
+  if (cardinality_) scan.emplace(*cardinality_);
   std::size_t unchanged = 0;
   std::size_t flipped = 0;
   while (unchanged < count || flipped < count) {
@@ -305,7 +311,7 @@ void PrimalDual<P>::process(std::size_t j, bool add) {
     }
     if (!next_states_.empty() && candidate.profit <= next_states_.back().profit) continue;  // dominated
     if (candidate.weight <= capacity_ && candidate.profit >= threshold_) improve(candidate, std::nullopt);
-    if (cannot_improve(candidate)) continue;
+    if (cannot_improve(candidate, scan ? &*scan : nullptr)) continue;
     if (!next_states_.empty() && next_states_.back().weight == candidate.weight)
       next_states_.back() = candidate;
     else
@@ -354,9 +360,11 @@ void PrimalDual<P>::update_cardinality_bound() {
 
 template <class P>
 void PrimalDual<P>::solve_surrogates() {
-  // The nested searches do without the cardinality bound: no surrogate problems of surrogate problems.
+  // The nested searches do without the cardinality bound (no surrogate problems of surrogate problems)
+  // and give up past a budget: a surrogate problem only helps, and some are harder than the problem.
   Search nested = search_;
   nested.cardinality_states = std::numeric_limits<std::size_t>::max();
+  nested.state_budget = kSurrogateStates;
   const std::vector<std::size_t>& free_items = cardinality_->free_items();
   std::vector<bool> is_free(size(), false);
   for (const std::size_t j : free_items) is_free[j] = true;
@@ -452,8 +460,8 @@ void PrimalDual<P>::run() {
   if (cannot_improve(states_.front())) states_.clear();
   while (!states_.empty()) {
     if (root_cannot_improve()) return;
-    if (search_.deadline.passed()) {
-      timed_out_ = true;
+    if (search_.deadline.passed() || statistics_.states > search_.state_budget) {
+      stopped_ = true;
       return;
     }
     const std::optional<std::size_t> item = next_core_item();
@@ -538,9 +546,9 @@ KernelOutcome<P> PrimalDual<P>::solve() {
   run();
 
   KernelOutcome<P> outcome;
-  outcome.optimal = !timed_out_;
+  outcome.optimal = !stopped_;
   outcome.profit = best_;
-  outcome.upper_bound = timed_out_ ? upper_bound() : best_;
+  outcome.upper_bound = stopped_ ? upper_bound() : best_;
   statistics_.passes += 1;
   const std::vector<bool> best = best_solution(statistics_.passes);
   outcome.chosen.assign(items_.weights.size(), false);
@@ -558,37 +566,52 @@ KernelOutcome<P> PrimalDual<P>::solve() {
 template <class P>
 struct Groups {
   KernelItems<P> items;
-  std::vector<std::vector<std::size_t>> members;  // per group, the indices it stands for
-  std::vector<std::size_t> group_of;              // per grouped item, its group
-  std::vector<std::int64_t> parts;                // per grouped item, how many members it stands for
+  std::vector<std::size_t> members;      // the indices of the group members, group after group
+  std::vector<std::size_t> first_member;  // per group, where its members start in `members` (one more: the end)
+  std::vector<std::size_t> group_of;      // per grouped item, its group
+  std::vector<std::int64_t> parts;        // per grouped item, how many members it stands for
 };
 
 template <class P>
 Groups<P> group_identical(const KernelItems<P>& items) {
-  std::vector<std::size_t> order(items.weights.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  const auto key = [&](std::size_t j) { return std::make_tuple(items.weights[j], items.profits[j], items.copies[j]); };
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  struct Keyed {
+    std::int64_t weight;
+    P profit;
+    std::int64_t copies;
+    std::size_t index;
+    bool operator<(const Keyed& other) const {
+      return std::tie(weight, profit, copies, index) < std::tie(other.weight, other.profit, other.copies, other.index);
+    }
+    bool identical(const Keyed& other) const {
+      return weight == other.weight && profit == other.profit && copies == other.copies;
+    }
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(items.weights.size());
+  for (std::size_t j = 0; j < items.weights.size(); ++j)
+    keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
+  std::sort(keyed.begin(), keyed.end());
   Groups<P> groups;
   groups.items.capacity = items.capacity;
-  for (std::size_t first = 0; first < order.size();) {
+  groups.members.reserve(keyed.size());
+  for (std::size_t first = 0; first < keyed.size();) {
     std::size_t last = first;
-    while (last < order.size() && key(order[last]) == key(order[first])) ++last;
-    const std::size_t group = groups.members.size();
-    groups.members.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(first),
-                                order.begin() + static_cast<std::ptrdiff_t>(last));
+    while (last < keyed.size() && keyed[last].identical(keyed[first])) groups.members.push_back(keyed[last++].index);
+    const std::size_t group = groups.first_member.size();
+    groups.first_member.push_back(first);
     auto remaining = static_cast<std::int64_t>(last - first);
     for (std::int64_t part = 1; remaining > 0; part *= 2) {
       const std::int64_t taken = std::min(part, remaining);
       remaining -= taken;
-      groups.items.weights.push_back(taken * items.weights[order[first]]);
-      groups.items.profits.push_back(static_cast<P>(taken * items.profits[order[first]]));
-      groups.items.copies.push_back(taken * items.copies[order[first]]);
+      groups.items.weights.push_back(taken * keyed[first].weight);
+      groups.items.profits.push_back(static_cast<P>(taken * keyed[first].profit));
+      groups.items.copies.push_back(taken * keyed[first].copies);
       groups.group_of.push_back(group);
       groups.parts.push_back(taken);
     }
     first = last;
   }
+  groups.first_member.push_back(keyed.size());
   return groups;
 }
 
@@ -611,8 +634,8 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
     useful_index.push_back(j);
     total_weight += items.weights[j];
     total_profit += items.profits[j];
-    weight_divisor = gcd(weight_divisor, items.weights[j]);
-    profit_divisor = gcd(profit_divisor, items.profits[j]);
+    if (weight_divisor != 1) weight_divisor = gcd(weight_divisor, items.weights[j]);
+    if (profit_divisor != 1) profit_divisor = gcd(profit_divisor, static_cast<P>(items.profits[j]));
   }
   KernelOutcome<P> outcome;
   outcome.chosen.assign(items.weights.size(), false);
@@ -632,12 +655,13 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
   PrimalDual<P> solver(groups.items, search, target);
   KernelOutcome<P> solved = solver.solve();
   // Each group's chosen copies go to its first members.
-  std::vector<std::int64_t> chosen_copies(groups.members.size(), 0);
+  const std::size_t group_count = groups.first_member.size() - 1;
+  std::vector<std::int64_t> chosen_copies(group_count, 0);
   for (std::size_t k = 0; k < groups.items.weights.size(); ++k)
     if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
-  for (std::size_t group = 0; group < groups.members.size(); ++group)
+  for (std::size_t group = 0; group < group_count; ++group)
     for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
-      outcome.chosen[useful_index[groups.members[group][static_cast<std::size_t>(copy)]]] = true;
+      outcome.chosen[useful_index[groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)]]] = true;
   solved.chosen = std::move(outcome.chosen);
   solved.profit *= profit_divisor;
   solved.upper_bound *= profit_divisor;
