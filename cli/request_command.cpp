@@ -3,8 +3,10 @@
 #include <fstream>
 #include <optional>
 
+#include "reds/engine/dataset.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
+#include "reds/engine/training_importance.h"
 #include "reds/json.h"
 
 namespace reds::cli {
@@ -25,6 +27,26 @@ std::vector<std::string> split_names(const std::string& text) {
   return names;
 }
 
+// --importance gradient: the reference's gradient importance of every unit over training minibatches of
+// --data (training_importance.h), for RequestOptions::importance.
+Result<std::map<std::string, std::vector<double>>> gradient_importance(const po::variables_map& options) {
+  Result<engine::training::Network<float>> network =
+      engine::training::Network<float>::load(options["model"].as<std::string>());
+  if (!network) return network.error();
+  const std::string directory = options["data"].as<std::string>();
+  const Result<engine::ImageSet> images = engine::load_training_set(directory);
+  if (!images)
+    return invalid_argument(
+        "--data: gradient importance needs the training split (train-images-idx3-ubyte and "
+        "train-labels-idx1-ubyte, or .gz) in '" +
+        directory + "': " + images.error().message);
+  engine::training::ImportanceOptions importance;
+  importance.minibatches = options["importance-batches"].as<std::int64_t>();
+  importance.batch_size = options["batch-size"].as<std::int64_t>();
+  importance.seed = options["seed"].as<std::uint64_t>();
+  return engine::training::gradient_importance(network.value(), images.value(), importance);
+}
+
 }  // namespace
 
 int run_request(const std::vector<std::string>& args, Streams streams) {
@@ -36,6 +58,9 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       "layer, importance per unit = the L1 magnitude of its weights (sum of |w| over the weights\n"
       "that compute it, bias excluded), exact costs from the model's shapes (macs, params,\n"
       "activation, output_activation) and one level per fraction of the full network's --resource.\n"
+      "With --data DIR, importance per unit = the REDS reference's gradient saliency instead: the sum\n"
+      "over the unit's weights of |w * G|, G = the loss gradient summed over --importance-batches\n"
+      "augmented minibatches of DIR's training images (batch norm on batch statistics).\n"
       "The last layer (the classifier) keeps its width. Plan it with 'reds plan', then make the\n"
       "model run the plan with 'reds apply'.");
   command_line.add_options()  //
@@ -54,6 +79,18 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
        "comma-separated Conv2D or Dense layers that keep their full width")  //
       ("strategy", po::value<std::string>()->value_name("S")->default_value(to_string(defaults.strategy)),
        "independent, bottom_up, top_down or joint")  //
+      ("importance", po::value<std::string>()->value_name("METHOD"),
+       "magnitude (L1 of the weights) or gradient (needs --data); default: gradient with --data, "
+       "magnitude without")  //
+      ("data", po::value<std::string>()->value_name("DIR"),
+       "training images for gradient importance: train-images-idx3-ubyte and train-labels-idx1-ubyte "
+       "(or .gz) as Fashion-MNIST ships them")  //
+      ("importance-batches", po::value<std::int64_t>()->value_name("N")->default_value(100),
+       "minibatches the gradient is summed over (the reference: 100)")  //
+      ("batch-size", po::value<std::int64_t>()->value_name("N")->default_value(128),
+       "images per minibatch (the reference: 128 for Fashion-MNIST)")  //
+      ("seed", po::value<std::uint64_t>()->value_name("S")->default_value(0),
+       "seed of the minibatches' order and augmentation")  //
       ("compact", "print the request on one line instead of indented");
   command_line.add_positional("model", 1, po::value<std::string>());
   const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
@@ -79,6 +116,20 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
                                invalid_argument("--strategy: unknown strategy '" + strategy +
                                                 "'; use independent, bottom_up, top_down or joint"));
   request_options.strategy = *parsed_strategy;
+
+  const std::string importance = options->count("importance")
+                                     ? (*options)["importance"].as<std::string>()
+                                     : (options->count("data") ? "gradient" : "magnitude");
+  if (importance == "gradient") {
+    if (!options->count("data"))
+      return command_line.usage_error(streams.err, "--importance gradient needs --data DIR");
+    Result<std::map<std::string, std::vector<double>>> scores = gradient_importance(*options);
+    if (!scores) return command_line.report(streams.err, scores.error());
+    request_options.importance = std::move(scores).value();
+  } else if (importance != "magnitude") {
+    return command_line.report(streams.err, invalid_argument("--importance: unknown method '" + importance +
+                                                             "'; use magnitude or gradient"));
+  }
 
   const Result<engine::Model> model = engine::load_model((*options)["model"].as<std::string>());
   if (!model) return command_line.report(streams.err, model.error());

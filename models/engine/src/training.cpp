@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "level_shapes.h"
@@ -227,6 +229,19 @@ Result<Network<Real>> Network<Real>::load_keras(const std::string& path) {
     return invalid_argument("'" + path + "': " + error.what());
   }
   return network;
+}
+
+template <class Real>
+Result<Network<Real>> Network<Real>::load(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  char magic[8] = {};
+  file.read(magic, sizeof magic);
+  if (file && std::string_view(magic, sizeof magic) == "REDSMODL") {
+    Result<Model> model = load_native(path);
+    if (!model) return model.error();
+    return from_model(model.value());
+  }
+  return load_keras(path);
 }
 
 template <class Real>
