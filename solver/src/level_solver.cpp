@@ -48,7 +48,8 @@ class LevelSolver {
   void search_multipliers();
   void subgradient_search();
   void build_envelope();
-  void line_search(std::size_t b);
+  // `at_current`: the relaxation at the current multipliers, when already known.
+  void line_search(std::size_t b, const Relaxation* at_current);
   // Label-setting DP keeping only labels that can reach `threshold`. Returns false on deadline.
   bool label_search(double threshold);
   double tolerance() const;
@@ -261,10 +262,14 @@ double LevelSolver::tolerance() const {
 // Minimises the dual along multiplier b: it is convex and piecewise linear in lambda_b, with slope
 // capacity_b - cost_b(maximising path), so intersecting the tangents at both sides of the minimum
 // (Kelley's cutting planes in one dimension) reaches it in a few relaxations.
-void LevelSolver::line_search(std::size_t b) {
+void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
   const Budget& budget = budgets_[b];
   struct Point {
     double lambda, dual, slope;
+  };
+  const auto point_of = [&](const Relaxation& relaxation) {
+    const double used = static_cast<double>(model_.cost_of(relaxation.path)[budget.resource]);
+    return Point{relaxation.lambda[b], relaxation.dual, budget.capacity - used};
   };
   // The dual at lambda_b = t, or nothing when the relaxation is numerically meaningless (huge prices).
   auto evaluate = [&](double t) -> std::optional<Point> {
@@ -273,8 +278,7 @@ void LevelSolver::line_search(std::size_t b) {
     Relaxation relaxation = relax(lambda);
     if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return std::nullopt;
     consider(relaxation.path);
-    const double used = static_cast<double>(model_.cost_of(relaxation.path)[budget.resource]);
-    const Point point{t, relaxation.dual, budget.capacity - used};
+    const Point point = point_of(relaxation);
     if (relaxation.dual < upper_bound_) {
       upper_bound_ = relaxation.dual;
       if (progress_) progress_(incumbent_value_, upper_bound_);
@@ -283,20 +287,34 @@ void LevelSolver::line_search(std::size_t b) {
     }
     return point;
   };
-  const std::optional<Point> start = evaluate(lambda_[b]);
+  std::optional<Point> start;
+  if (at_current != nullptr && at_current->path.size() == stages_.size() && std::isfinite(at_current->dual)) {
+    start = point_of(*at_current);
+  } else {
+    start = evaluate(lambda_[b]);
+  }
   if (!start) return;
   const Point current = *start;
   Point left = current, right = current;
+  // A multiplier from a neighbouring level is usually close: bracket the minimum by steps growing from
+  // 1/16 of it before falling back to the wide search.
+  double step = current.lambda / 16.0;
   if (current.slope >= 0.0) {
     if (current.lambda == 0.0) return;
-    const std::optional<Point> at_zero = evaluate(0.0);
-    if (!at_zero) return;
-    left = *at_zero;
-    if (left.slope >= 0.0) return;
+    for (;; step *= 2.0) {
+      const double t = std::max(0.0, current.lambda - step);
+      const std::optional<Point> point = evaluate(t);
+      if (!point) return;
+      left = *point;
+      if (left.slope < 0.0) break;
+      if (t == 0.0 || deadline_.passed()) return;  // the path at lambda_b = 0 fits: it is optimal for b
+      right = left;
+    }
   } else {
     // Grow lambda until the maximising path fits the budget; start from the path's value per unit cost.
     const double used = budget.capacity - current.slope;
-    double t = std::max({current.lambda * 2.0, std::abs(current.dual) / used, 1e-300});
+    double t = current.lambda > 0.0 ? current.lambda + step
+                                    : std::max(std::abs(current.dual) / used, 1e-300);
     for (int attempt = 0;; ++attempt) {
       const std::optional<Point> point = evaluate(t);
       if (!point) return;
@@ -304,7 +322,7 @@ void LevelSolver::line_search(std::size_t b) {
       if (right.slope >= 0.0) break;
       left = right;
       if (attempt == 200 || deadline_.passed()) return;
-      t *= 4.0;
+      t = current.lambda > 0.0 && attempt < 4 ? t + (step *= 2.0) : t * 4.0;
     }
   }
   for (int iteration = 0; iteration < 100 && !deadline_.passed(); ++iteration) {
@@ -324,6 +342,12 @@ void LevelSolver::line_search(std::size_t b) {
 
 void LevelSolver::search_multipliers() {
   lambda_.assign(budgets_.size(), 0.0);
+  if (constraints_.start_multipliers.size() == model_.resources.size()) {
+    for (std::size_t b = 0; b < budgets_.size(); ++b) {
+      const double hint = constraints_.start_multipliers[budgets_[b].resource];
+      if (std::isfinite(hint) && hint > 0.0) lambda_[b] = hint;
+    }
+  }
   const Relaxation start = relax(lambda_);
   consider(start.path);
   upper_bound_ = start.dual;
@@ -331,7 +355,7 @@ void LevelSolver::search_multipliers() {
   best_relaxation_ = start;
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     if (deadline_.passed()) return;
-    line_search(b);
+    line_search(b, b == 0 ? &best_relaxation_ : nullptr);
   }
   if (budgets_.size() > 1) subgradient_search();
 }
@@ -679,6 +703,8 @@ LevelOutcome LevelSolver::solve() {
   search_multipliers();
   improve(best_relaxation_.path);
   if (std::isfinite(incumbent_value_)) improve(incumbent_);
+  outcome.multipliers.assign(model_.resources.size(), 0.0);
+  for (std::size_t b = 0; b < budgets_.size(); ++b) outcome.multipliers[budgets_[b].resource] = lambda_[b];
   const auto finish = [&](LevelOutcome::Kind kind) {
     outcome.kind = kind;
     outcome.widths = incumbent_;

@@ -8,7 +8,7 @@
 //     form a prefix, so they are applied as a filter on the graph.
 //  2. Lagrangian relaxation of the sum resources: for multipliers lambda >= 0 the relaxed problem is a
 //     longest path with transition weight alpha(k) - beta(k) * k_in, solved for all widths at once by an
-//     upper envelope of lines (MaxLineSet) in O(n log n) per group. Minimising over lambda (exact line
+//     upper envelope of lines (a hull in O(n), or MaxLineSet in O(n log n) under max resources) per group. Minimising over lambda (exact line
 //     search on the piecewise-linear dual) gives an upper bound and usually a feasible plan.
 //  3. A label-setting dynamic program over (group, width) keeps Pareto labels (cost..., importance) and
 //     discards every label whose Lagrangian completion bound falls below a threshold or whose cheapest
@@ -44,6 +44,9 @@ struct LevelConstraints {
   std::vector<std::int64_t> max_width;  // per group
   // Group widths worth trying first (e.g. the neighbouring level's plan); ignored when not admissible.
   std::vector<std::int64_t> start;
+  // Lagrange multipliers per model resource worth starting the dual search from (e.g. the neighbouring
+  // level's); empty: start from zero. Only the search's cost depends on them, never its result's bound.
+  std::vector<double> start_multipliers;
 };
 
 // Called whenever the best plan's importance or the upper bound improves: (best importance, or -infinity
@@ -61,6 +64,7 @@ struct LevelOutcome {
   std::vector<std::int64_t> widths;  // per group, for optimal and feasible
   double value = 0.0;
   double upper_bound = 0.0;
+  std::vector<double> multipliers;  // per model resource: the dual search's best multipliers (0 if unlimited)
 };
 
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,

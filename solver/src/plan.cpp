@@ -138,7 +138,10 @@ std::vector<LevelOutcome> Planner::solve_levels() {
   for (std::size_t step = 0; step < level_count; ++step) {
     const std::size_t j = top_down ? level_count - 1 - step : step;
     LevelConstraints alone = unnested(j);
-    if (alone_before != nullptr) alone.start = alone_before->widths;
+    if (alone_before != nullptr) {
+      alone.start = alone_before->widths;
+      alone.start_multipliers = alone_before->multipliers;
+    }
     independent_[j] = solve(j, alone, true);
     alone_before = &independent_[j];
     if (request_.strategy == Strategy::independent || request_.strategy == Strategy::joint) {
@@ -150,6 +153,7 @@ std::vector<LevelOutcome> Planner::solve_levels() {
       (top_down ? nested.max_width : nested.min_width) = neighbour->widths;
       nested.start = neighbour->widths;
     }
+    nested.start_multipliers = independent_[j].multipliers;  // the same budget
     outcomes[j] = solve_nested(j, std::move(nested));
     if (!outcomes[j].widths.empty()) neighbour = &outcomes[j];
   }
