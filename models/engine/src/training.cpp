@@ -464,27 +464,10 @@ void scatter_kernel_gradient(const State& state, const Real* compact, Parameter<
 template <class Real>
 void add_column_sums(const Real* values, std::int64_t rows, std::int64_t columns, Parameter<Real>& bias) {
   std::vector<double> sums(static_cast<std::size_t>(columns), 0.0);
-  for (std::int64_t row = 0; row < rows; ++row)
-    for (std::int64_t column = 0; column < columns; ++column)
-      sums[static_cast<std::size_t>(column)] += static_cast<double>(values[row * columns + column]);
+  compute::column_sums(rows, columns, values, sums.data());
   for (std::int64_t column = 0; column < columns; ++column)
     bias.gradient[static_cast<std::size_t>(column)] +=
         static_cast<Real>(sums[static_cast<std::size_t>(column)]);
-}
-
-template <class Real>
-Real rectify(const Rectifier& rectifier, Real value) {
-  const Real threshold = static_cast<Real>(rectifier.threshold);
-  if (value >= threshold) return std::min(value, static_cast<Real>(rectifier.max_value));
-  return static_cast<Real>(rectifier.negative_slope) * (value - threshold);
-}
-
-// The derivative of rectify() (one-sided at the kinks: 1 at the threshold, 0 at the cap).
-template <class Real>
-Real rectifier_slope(const Rectifier& rectifier, Real value) {
-  if (value >= static_cast<Real>(rectifier.threshold))
-    return value < static_cast<Real>(rectifier.max_value) ? Real{1} : Real{0};
-  return static_cast<Real>(rectifier.negative_slope);
 }
 
 }  // namespace
@@ -570,34 +553,25 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
       case TrainingLayerKind::batch_norm: {
         const std::int64_t channels = state.input.channels;
         const std::size_t size = static_cast<std::size_t>(channels);
-        state.mean.assign(size, Real{0});
-        state.inverse_deviation.assign(size, Real{0});
+        state.mean.resize(size);
+        state.inverse_deviation.resize(size);
         if (options.batch_norm == BatchNormMode::batch_statistics) {
-          std::vector<double> sums(size, 0.0), squares(size, 0.0);
-          for (std::int64_t row = 0; row < in_rows; ++row)
-            for (std::size_t c = 0; c < size; ++c)
-              sums[c] += static_cast<double>(in[row * channels + static_cast<std::int64_t>(c)]);
-          for (std::size_t c = 0; c < size; ++c) sums[c] /= static_cast<double>(in_rows);
-          for (std::int64_t row = 0; row < in_rows; ++row)
-            for (std::size_t c = 0; c < size; ++c) {
-              const double centered =
-                  static_cast<double>(in[row * channels + static_cast<std::int64_t>(c)]) - sums[c];
-              squares[c] += centered * centered;
-            }
+          std::vector<double> means(size), variances(size);
+          compute::channel_means(in_rows, channels, in, means.data());
+          compute::channel_variances(in_rows, channels, in, means.data(), variances.data());
           for (std::size_t c = 0; c < size; ++c) {
-            const double variance = squares[c] / static_cast<double>(in_rows);
-            state.mean[c] = static_cast<Real>(sums[c]);
-            state.inverse_deviation[c] = static_cast<Real>(1.0 / std::sqrt(variance + layer.epsilon));
+            state.mean[c] = static_cast<Real>(means[c]);
+            state.inverse_deviation[c] = static_cast<Real>(1.0 / std::sqrt(variances[c] + layer.epsilon));
             if (!options.update_moving_statistics) continue;
             // Bessel's correction on feature maps, as TensorFlow's fused batch norm; flat inputs take the
             // biased variance, as Keras' unfused one.
             const double unbiased =
                 !state.input.full.flat && in_rows > 1
-                    ? variance * static_cast<double>(in_rows) / static_cast<double>(in_rows - 1)
-                    : variance;
+                    ? variances[c] * static_cast<double>(in_rows) / static_cast<double>(in_rows - 1)
+                    : variances[c];
             const double keep = layer.momentum;
             layer.moving_mean[c] =
-                static_cast<Real>(keep * static_cast<double>(layer.moving_mean[c]) + (1.0 - keep) * sums[c]);
+                static_cast<Real>(keep * static_cast<double>(layer.moving_mean[c]) + (1.0 - keep) * means[c]);
             layer.moving_variance[c] = static_cast<Real>(
                 keep * static_cast<double>(layer.moving_variance[c]) + (1.0 - keep) * unbiased);
           }
@@ -608,21 +582,18 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
                 1.0 / std::sqrt(static_cast<double>(layer.moving_variance[c]) + layer.epsilon));
           }
         }
-        const Real* gamma = layer.gamma.value.data();
-        const Real* beta = layer.beta.value.data();
-        for (std::int64_t row = 0; row < in_rows; ++row)
-          for (std::int64_t c = 0; c < channels; ++c) {
-            const Real normalized = (in[row * channels + c] - state.mean[static_cast<std::size_t>(c)]) *
-                                    state.inverse_deviation[static_cast<std::size_t>(c)];
-            out[row * channels + c] = gamma[c] * normalized + beta[c];
-          }
+        // y = gamma * (x - mean) * inverse deviation + beta = x * scale + shift
+        std::vector<Real> scale(size), shift(size);
+        for (std::size_t c = 0; c < size; ++c) {
+          scale[c] = layer.gamma.value[c] * state.inverse_deviation[c];
+          shift[c] = layer.beta.value[c] - state.mean[c] * scale[c];
+        }
+        compute::scale_channels(in_rows, channels, in, scale.data(), shift.data(), out);
         break;
       }
-      case TrainingLayerKind::rectifier: {
-        const std::int64_t size = out_rows * state.output.channels;
-        for (std::int64_t at = 0; at < size; ++at) out[at] = rectify(model_layer.rectifier, in[at]);
+      case TrainingLayerKind::rectifier:
+        compute::rectify(model_layer.rectifier, out_rows * state.output.channels, in, out);
         break;
-      }
       case TrainingLayerKind::average_pool2d:
         state.window = window_of(model_layer, state.input.full, state.output.full);
         compute::average_pool_forward(state.window, count, state.input.channels, in, out);
@@ -720,8 +691,13 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
     const Real* d_out = gradient_.data();
     const std::int64_t in_rows = count_ * pixels(state.input);
     const std::int64_t out_rows = count_ * pixels(state.output);
-    next_gradient_.assign(static_cast<std::size_t>(in_rows * state.input.channels), Real{0});
+    // Sized for the input; the layers that add into it (rather than set it) clear it first.
+    next_gradient_.resize(static_cast<std::size_t>(in_rows * state.input.channels));
     Real* d_in = next_gradient_.data();
+    const bool adds = (layer.kind == TrainingLayerKind::conv2d && !state.pointwise) ||
+                      layer.kind == TrainingLayerKind::depthwise_conv2d ||
+                      layer.kind == TrainingLayerKind::average_pool2d;
+    if (adds && input_gradient) std::fill(next_gradient_.begin(), next_gradient_.end(), Real{0});
 
     switch (layer.kind) {
       case TrainingLayerKind::conv2d:
@@ -767,46 +743,33 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
         break;
       }
       case TrainingLayerKind::batch_norm: {
-        const std::int64_t channels = state.input.channels;
-        const std::size_t size = static_cast<std::size_t>(channels);
-        // Per channel: sum of d out, and of d out times the normalised input.
+        const std::size_t size = static_cast<std::size_t>(state.input.channels);
+        const compute::Normalized<Real> normalized{in_rows, state.input.channels, in, state.mean.data(),
+                                                   state.inverse_deviation.data()};
+        // Per channel: the sum of d out, and of d out times the normalised input.
         std::vector<double> sum(size, 0.0), weighted(size, 0.0);
-        for (std::int64_t row = 0; row < in_rows; ++row)
-          for (std::size_t c = 0; c < size; ++c) {
-            const std::int64_t at = row * channels + static_cast<std::int64_t>(c);
-            const double normalized =
-                static_cast<double>((in[at] - state.mean[c]) * state.inverse_deviation[c]);
-            sum[c] += static_cast<double>(d_out[at]);
-            weighted[c] += static_cast<double>(d_out[at]) * normalized;
-          }
+        compute::normalization_sums(normalized, d_out, sum.data(), weighted.data());
         for (std::size_t c = 0; c < size; ++c) {
           if (layer.gamma.trainable) layer.gamma.gradient[c] += static_cast<Real>(weighted[c]);
           if (layer.beta.trainable) layer.beta.gradient[c] += static_cast<Real>(sum[c]);
         }
         if (!input_gradient) break;
+        // Moving statistics are constants: d in = gamma / sigma * d out. Batch statistics depend on every
+        // input: d in = gamma / sigma * (d out - mean(d out) - normalised * mean(d out * normalised)).
         const bool batch = options_.batch_norm == BatchNormMode::batch_statistics;
-        for (std::int64_t row = 0; row < in_rows; ++row)
-          for (std::size_t c = 0; c < size; ++c) {
-            const std::int64_t at = row * channels + static_cast<std::int64_t>(c);
-            const Real factor = layer.gamma.value[c] * state.inverse_deviation[c];
-            if (!batch) {
-              d_in[at] = d_out[at] * factor;
-              continue;
-            }
-            // The batch's mean and variance depend on every input: d in = gamma / sigma * (d out -
-            // mean(d out) - normalised * mean(d out * normalised)).
-            const Real normalized = (in[at] - state.mean[c]) * state.inverse_deviation[c];
-            d_in[at] = factor * (d_out[at] - static_cast<Real>(sum[c] / static_cast<double>(in_rows)) -
-                                 normalized * static_cast<Real>(weighted[c] / static_cast<double>(in_rows)));
-          }
+        std::vector<Real> factor(size), offset(size, Real{0}), slope(size, Real{0});
+        for (std::size_t c = 0; c < size; ++c) {
+          factor[c] = layer.gamma.value[c] * state.inverse_deviation[c];
+          if (!batch) continue;
+          offset[c] = static_cast<Real>(sum[c] / static_cast<double>(in_rows));
+          slope[c] = static_cast<Real>(weighted[c] / static_cast<double>(in_rows));
+        }
+        compute::normalization_gradient(normalized, d_out, factor.data(), offset.data(), slope.data(), d_in);
         break;
       }
-      case TrainingLayerKind::rectifier: {
-        const std::int64_t size = in_rows * state.input.channels;
-        for (std::int64_t at = 0; at < size; ++at)
-          d_in[at] = d_out[at] * rectifier_slope(model_layer.rectifier, in[at]);
+      case TrainingLayerKind::rectifier:
+        compute::rectify_backward(model_layer.rectifier, in_rows * state.input.channels, in, d_out, d_in);
         break;
-      }
       case TrainingLayerKind::average_pool2d:
         compute::average_pool_backward(state.window, count_, state.input.channels, d_out, d_in);
         break;

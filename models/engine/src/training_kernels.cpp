@@ -223,7 +223,183 @@ REDS_INLINE void depthwise_backward_any(const Depthwise<Real>& layer, const Real
                });
 }
 
+// --- Per channel and elementwise --------------------------------------------------------------------
+
+template <class Real>
+REDS_INLINE void channel_means_any(std::int64_t rows, std::int64_t channels, const Real* __restrict input,
+                                   double* __restrict means) {
+  std::fill_n(means, channels, 0.0);
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t c = 0; c < channels; ++c) means[c] += static_cast<double>(input[row * channels + c]);
+  for (std::int64_t c = 0; c < channels; ++c) means[c] /= static_cast<double>(rows);
+}
+
+template <class Real>
+REDS_INLINE void channel_variances_any(std::int64_t rows, std::int64_t channels, const Real* __restrict input,
+                                       const double* __restrict means, double* __restrict variances) {
+  std::fill_n(variances, channels, 0.0);
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const double deviation = static_cast<double>(input[row * channels + c]) - means[c];
+      variances[c] += deviation * deviation;
+    }
+  for (std::int64_t c = 0; c < channels; ++c) variances[c] /= static_cast<double>(rows);
+}
+
+template <class Real>
+REDS_INLINE void scale_channels_any(std::int64_t rows, std::int64_t channels, const Real* __restrict input,
+                                    const Real* __restrict scale, const Real* __restrict shift,
+                                    Real* __restrict output) {
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t c = 0; c < channels; ++c)
+      output[row * channels + c] = input[row * channels + c] * scale[c] + shift[c];
+}
+
+template <class Real>
+REDS_INLINE void normalization_sums_any(const Normalized<Real>& layer, const Real* __restrict d_output,
+                                        double* __restrict sums, double* __restrict weighted_sums) {
+  const Real* __restrict input = layer.input;
+  const Real* __restrict mean = layer.mean;
+  const Real* __restrict inverse_deviation = layer.inverse_deviation;
+  for (std::int64_t row = 0; row < layer.rows; ++row)
+    for (std::int64_t c = 0; c < layer.channels; ++c) {
+      const std::int64_t at = row * layer.channels + c;
+      const Real normalized = (input[at] - mean[c]) * inverse_deviation[c];
+      sums[c] += static_cast<double>(d_output[at]);
+      weighted_sums[c] += static_cast<double>(d_output[at] * normalized);
+    }
+}
+
+template <class Real>
+REDS_INLINE void normalization_gradient_any(const Normalized<Real>& layer, const Real* __restrict d_output,
+                                            const Real* __restrict factor, const Real* __restrict offset,
+                                            const Real* __restrict slope, Real* __restrict d_input) {
+  const Real* __restrict input = layer.input;
+  const Real* __restrict mean = layer.mean;
+  const Real* __restrict inverse_deviation = layer.inverse_deviation;
+  for (std::int64_t row = 0; row < layer.rows; ++row)
+    for (std::int64_t c = 0; c < layer.channels; ++c) {
+      const std::int64_t at = row * layer.channels + c;
+      const Real normalized = (input[at] - mean[c]) * inverse_deviation[c];
+      d_input[at] = factor[c] * (d_output[at] - offset[c] - normalized * slope[c]);
+    }
+}
+
+template <class Real>
+REDS_INLINE void column_sums_any(std::int64_t rows, std::int64_t columns, const Real* __restrict values,
+                                 double* __restrict sums) {
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t column = 0; column < columns; ++column)
+      sums[column] += static_cast<double>(values[row * columns + column]);
+}
+
+// Vector code written out: GCC keeps the scalar version's branch (its sign is data, so it mispredicts).
+template <class Real>
+REDS_INLINE void rectify_any(const Rectifier& rectifier, std::int64_t count, const Real* input,
+                             Real* output) {
+  constexpr std::int64_t lanes = kLanes<Real>;
+  const Real threshold = static_cast<Real>(rectifier.threshold);
+  const Real cap = static_cast<Real>(rectifier.max_value);
+  const Real slope = static_cast<Real>(rectifier.negative_slope);
+  const Vec<Real> thresholds = Vec<Real>{} + threshold, caps = Vec<Real>{} + cap,
+                  slopes = Vec<Real>{} + slope;
+  std::int64_t at = 0;
+  for (; at + lanes <= count; at += lanes) {
+    const Vec<Real> value = load(input + at);
+    const Vec<Real> capped = value < caps ? value : caps;
+    store(output + at, value >= thresholds ? capped : slopes * (value - thresholds));
+  }
+  for (; at < count; ++at) {
+    const Real value = input[at];
+    output[at] = value >= threshold ? std::min(value, cap) : slope * (value - threshold);
+  }
+}
+
+template <class Real>
+REDS_INLINE void rectify_backward_any(const Rectifier& rectifier, std::int64_t count, const Real* input,
+                                      const Real* d_output, Real* d_input) {
+  constexpr std::int64_t lanes = kLanes<Real>;
+  const Real threshold = static_cast<Real>(rectifier.threshold);
+  const Real cap = static_cast<Real>(rectifier.max_value);
+  const Real slope = static_cast<Real>(rectifier.negative_slope);
+  const Vec<Real> thresholds = Vec<Real>{} + threshold, caps = Vec<Real>{} + cap,
+                  slopes = Vec<Real>{} + slope;
+  const Vec<Real> ones = Vec<Real>{} + Real{1}, zeros = Vec<Real>{};
+  std::int64_t at = 0;
+  for (; at + lanes <= count; at += lanes) {
+    const Vec<Real> value = load(input + at);
+    const Vec<Real> inside = value < caps ? ones : zeros;
+    store(d_input + at, load(d_output + at) * (value >= thresholds ? inside : slopes));
+  }
+  for (; at < count; ++at) {
+    const Real value = input[at];
+    d_input[at] = d_output[at] * (value >= threshold ? (value < cap ? Real{1} : Real{0}) : slope);
+  }
+}
+
 }  // namespace
+
+REDS_KERNEL void channel_means(std::int64_t rows, std::int64_t channels, const float* input, double* means) {
+  channel_means_any(rows, channels, input, means);
+}
+REDS_KERNEL void channel_means(std::int64_t rows, std::int64_t channels, const double* input, double* means) {
+  channel_means_any(rows, channels, input, means);
+}
+REDS_KERNEL void channel_variances(std::int64_t rows, std::int64_t channels, const float* input,
+                                   const double* means, double* variances) {
+  channel_variances_any(rows, channels, input, means, variances);
+}
+REDS_KERNEL void channel_variances(std::int64_t rows, std::int64_t channels, const double* input,
+                                   const double* means, double* variances) {
+  channel_variances_any(rows, channels, input, means, variances);
+}
+REDS_KERNEL void scale_channels(std::int64_t rows, std::int64_t channels, const float* input,
+                                const float* scale, const float* shift, float* output) {
+  scale_channels_any(rows, channels, input, scale, shift, output);
+}
+REDS_KERNEL void scale_channels(std::int64_t rows, std::int64_t channels, const double* input,
+                                const double* scale, const double* shift, double* output) {
+  scale_channels_any(rows, channels, input, scale, shift, output);
+}
+REDS_KERNEL void normalization_sums(const Normalized<float>& layer, const float* d_output, double* sums,
+                                    double* weighted_sums) {
+  normalization_sums_any(layer, d_output, sums, weighted_sums);
+}
+REDS_KERNEL void normalization_sums(const Normalized<double>& layer, const double* d_output, double* sums,
+                                    double* weighted_sums) {
+  normalization_sums_any(layer, d_output, sums, weighted_sums);
+}
+REDS_KERNEL void normalization_gradient(const Normalized<float>& layer, const float* d_output,
+                                        const float* factor, const float* offset, const float* slope,
+                                        float* d_input) {
+  normalization_gradient_any(layer, d_output, factor, offset, slope, d_input);
+}
+REDS_KERNEL void normalization_gradient(const Normalized<double>& layer, const double* d_output,
+                                        const double* factor, const double* offset, const double* slope,
+                                        double* d_input) {
+  normalization_gradient_any(layer, d_output, factor, offset, slope, d_input);
+}
+REDS_KERNEL void column_sums(std::int64_t rows, std::int64_t columns, const float* values, double* sums) {
+  column_sums_any(rows, columns, values, sums);
+}
+REDS_KERNEL void column_sums(std::int64_t rows, std::int64_t columns, const double* values, double* sums) {
+  column_sums_any(rows, columns, values, sums);
+}
+REDS_KERNEL void rectify(const Rectifier& rectifier, std::int64_t count, const float* input, float* output) {
+  rectify_any(rectifier, count, input, output);
+}
+REDS_KERNEL void rectify(const Rectifier& rectifier, std::int64_t count, const double* input,
+                         double* output) {
+  rectify_any(rectifier, count, input, output);
+}
+REDS_KERNEL void rectify_backward(const Rectifier& rectifier, std::int64_t count, const float* input,
+                                  const float* d_output, float* d_input) {
+  rectify_backward_any(rectifier, count, input, d_output, d_input);
+}
+REDS_KERNEL void rectify_backward(const Rectifier& rectifier, std::int64_t count, const double* input,
+                                  const double* d_output, double* d_input) {
+  rectify_backward_any(rectifier, count, input, d_output, d_input);
+}
 
 REDS_KERNEL void gemm(const Gemm<float>& product) { gemm_any(product); }
 REDS_KERNEL void gemm(const Gemm<double>& product) { gemm_any(product); }

@@ -73,4 +73,56 @@ template <class Real>
 void average_pool_backward(const kernels::Window& window, std::int64_t images, std::int64_t channels,
                            const Real* d_output, Real* d_input);
 
+// --- Per channel, over `rows` pixels (or images, on a flat map) of `channels` values ---------------------
+
+// Batch normalization's statistics: the mean of every channel, then the mean squared deviation from it,
+// summed in double.
+void channel_means(std::int64_t rows, std::int64_t channels, const float* input, double* means);
+void channel_means(std::int64_t rows, std::int64_t channels, const double* input, double* means);
+void channel_variances(std::int64_t rows, std::int64_t channels, const float* input, const double* means,
+                       double* variances);
+void channel_variances(std::int64_t rows, std::int64_t channels, const double* input, const double* means,
+                       double* variances);
+
+// output = input * scale[c] + shift[c].
+void scale_channels(std::int64_t rows, std::int64_t channels, const float* input, const float* scale,
+                    const float* shift, float* output);
+void scale_channels(std::int64_t rows, std::int64_t channels, const double* input, const double* scale,
+                    const double* shift, double* output);
+
+// Batch normalization backward. With normalised = (input - mean[c]) * inverse_deviation[c]: adds
+// sum(d_output) to sums[c] and sum(d_output * normalised) to weighted_sums[c] (in double); then
+// normalization_gradient() sets d_input = factor[c] * (d_output - offset[c] - normalised * slope[c]).
+template <class Real>
+struct Normalized {
+  std::int64_t rows = 0, channels = 0;
+  const Real* input = nullptr;
+  const Real* mean = nullptr;
+  const Real* inverse_deviation = nullptr;
+};
+void normalization_sums(const Normalized<float>& layer, const float* d_output, double* sums,
+                        double* weighted_sums);
+void normalization_sums(const Normalized<double>& layer, const double* d_output, double* sums,
+                        double* weighted_sums);
+void normalization_gradient(const Normalized<float>& layer, const float* d_output, const float* factor,
+                            const float* offset, const float* slope, float* d_input);
+void normalization_gradient(const Normalized<double>& layer, const double* d_output, const double* factor,
+                            const double* offset, const double* slope, double* d_input);
+
+// Adds every column's sum to sums[column] (in double).
+void column_sums(std::int64_t rows, std::int64_t columns, const float* values, double* sums);
+void column_sums(std::int64_t rows, std::int64_t columns, const double* values, double* sums);
+
+// --- Elementwise ----------------------------------------------------------------------------------------
+
+// output = the rectifier of input (model.h's Rectifier).
+void rectify(const Rectifier& rectifier, std::int64_t count, const float* input, float* output);
+void rectify(const Rectifier& rectifier, std::int64_t count, const double* input, double* output);
+// d_input = d_output * the rectifier's slope at input (one-sided at the kinks: 1 at the threshold, 0 from
+// the cap on).
+void rectify_backward(const Rectifier& rectifier, std::int64_t count, const float* input,
+                      const float* d_output, float* d_input);
+void rectify_backward(const Rectifier& rectifier, std::int64_t count, const double* input,
+                      const double* d_output, double* d_input);
+
 }  // namespace reds::engine::training::compute
