@@ -39,19 +39,21 @@ class Pairing {
   // Pairs every state, in order of weight, with its partner: below the capacity the most profitable
   // addable item that fits, above it the least profitable removable item that sheds the overweight.
   // The rooms shrink and the overweights grow along the states, so two cursors pass the lists once.
+  // A partner that entered the core since the construction (`in_core` now) is passed over: the state
+  // may have flipped it already.
   template <class States, class Improve>
-  void pair(const States& states, std::int64_t capacity, Improve improve) const {
+  void pair(const States& states, std::int64_t capacity, const std::vector<bool>& in_core, Improve improve) const {
     std::size_t end = additions_.size();  // additions_[0..end) fit the current room
     std::size_t first = 0;                // removals_[first..] shed the current overweight
     for (const auto& state : states) {
       if (state.weight <= capacity) {
         const std::int64_t room = capacity - state.weight;
         while (end > 0 && weights_[additions_[end - 1]] > room) --end;
-        if (end > 0) improve(state, best_addition_[end - 1]);
+        if (end > 0 && !in_core[best_addition_[end - 1]]) improve(state, best_addition_[end - 1]);
       } else {
         const std::int64_t excess = state.weight - capacity;
         while (first < removals_.size() && weights_[removals_[first]] < excess) ++first;
-        if (first < removals_.size()) improve(state, best_removal_[first]);
+        if (first < removals_.size() && !in_core[best_removal_[first]]) improve(state, best_removal_[first]);
       }
     }
   }

@@ -150,6 +150,8 @@ class PrimalDual {
   // The items from the break item on and before it by weight, from the first pairing on.
   std::vector<std::size_t> right_by_weight_;
   std::vector<std::size_t> left_by_weight_;
+  std::optional<Pairing<P>> pairing_;
+  std::size_t paired_core_ = 0;  // the core's size when pairing_ was built
   std::unique_ptr<CardinalityBound<P>> cardinality_;
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
@@ -413,6 +415,7 @@ void PrimalDual<P>::restart() {
   statistics_.core_items += static_cast<std::int64_t>(processed_.size());
   processed_.clear();
   in_core_.assign(size(), false);
+  pairing_.reset();
   right_ = break_;
   left_ = static_cast<std::ptrdiff_t>(break_) - 1;
   advance_frontier();
@@ -446,8 +449,14 @@ void PrimalDual<P>::sort_by_weight() {
 template <class P>
 void PrimalDual<P>::pair_states() {
   if (right_by_weight_.empty() && left_by_weight_.empty()) sort_by_weight();
-  const Pairing<P> pairing(weights_, profits_, right_by_weight_, left_by_weight_, in_core_);
-  pairing.pair(states_, capacity_, [&](const State<P>& state, std::size_t partner) { improve(state, partner); });
+  // Building the pairing lists costs O(n): they are rebuilt only once the core grew by a quarter since,
+  // and meanwhile pass over their items that entered the core.
+  if (!pairing_ || 4 * processed_.size() >= 5 * paired_core_ + 4) {
+    pairing_.emplace(weights_, profits_, right_by_weight_, left_by_weight_, in_core_);
+    paired_core_ = processed_.size();
+  }
+  pairing_->pair(states_, capacity_, in_core_,
+                 [&](const State<P>& state, std::size_t partner) { improve(state, partner); });
 }
 
 template <class P>
