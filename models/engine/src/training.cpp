@@ -375,6 +375,30 @@ Result<std::vector<std::int64_t>> Network<Real>::model_widths(const Widths& widt
 }
 
 template <class Real>
+Result<std::int64_t> Network<Real>::parameter_count(const Widths& widths) const {
+  Result<std::vector<std::int64_t>> by_layer = model_widths(widths);
+  if (!by_layer) return by_layer.error();
+  Result<std::vector<engine::detail::LevelShape>> level =
+      engine::detail::level_shapes(architecture_, shapes_, by_layer.value());
+  if (!level) return level.error();
+  std::int64_t count = 0;
+  for (const std::size_t index : unit_layers_) {
+    const TrainingLayer<Real>& layer = layers_[index];
+    const Layer& model_layer = architecture_.layers[layer.model_layer];
+    const engine::detail::LevelShape& input = (*level)[layer.model_layer];
+    const std::int64_t outputs = (*level)[layer.model_layer + 1].channels;
+    const std::int64_t taps = model_layer.kernel_height * model_layer.kernel_width;
+    // Kernel rows kept times kept outputs: a convolution's taps x kept inputs, a depthwise kernel's taps,
+    // a dense layer's kept input features.
+    const std::int64_t rows = layer.kind == TrainingLayerKind::conv2d             ? taps * input.channels
+                              : layer.kind == TrainingLayerKind::depthwise_conv2d ? taps
+                                                                                  : input.channels;
+    count += rows * outputs + (layer.bias.value.empty() ? 0 : outputs);
+  }
+  return count;
+}
+
+template <class Real>
 std::vector<Parameter<Real>*> Network<Real>::parameters() {
   std::vector<Parameter<Real>*> all;
   for (TrainingLayer<Real>& layer : layers_)

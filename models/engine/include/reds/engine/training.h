@@ -146,6 +146,10 @@ class Network {
   // widths of the wrong count.
   Result<std::vector<std::int64_t>> model_widths(const Widths& widths) const;
 
+  // Weights and biases of the unit layers a level keeps (batch norm not counted): the plan contract's
+  // `params` of the level. invalid_argument for widths that do not describe a level.
+  Result<std::int64_t> parameter_count(const Widths& widths) const;
+
   // Every parameter, trainable or not, in a fixed order (each layer's kernel, bias, gamma, beta when it has
   // them): what optimizers iterate over.
   std::vector<Parameter<Real>*> parameters();
