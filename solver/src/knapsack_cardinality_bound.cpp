@@ -101,9 +101,10 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
   // makes the relaxation's cheapest swap one an integer solution can make too. The root bound is sharply
   // smallest there (measured on circle instances); a short descent over the neighbouring unit weights
   // settles the rest.
+  // (Of an item standing for several copies, as many as fit join the break solution first.)
   const std::size_t break_item = items.break_item;
-  const std::int64_t residual = items.capacity - best->break_weight_;
-  const std::int64_t swappable = items.weights[break_item] / items.copies[break_item] - residual;
+  const std::int64_t break_unit = items.weights[break_item] / items.copies[break_item];
+  const std::int64_t swappable = break_unit - (items.capacity - best->break_weight_) % break_unit;
   std::vector<std::unique_ptr<CardinalityBound>> tried(unit_weights.size());
   const auto bound_at = [&](std::size_t i) {
     if (!tried[i])
@@ -374,13 +375,16 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
   }
   relaxation.prefix_weight.assign(1, 0);
   relaxation.prefix_profit.assign(1, 0);
+  relaxation.prefix_estimate.assign(1, 0.0);
   for (const std::size_t j : side.by_efficiency) {
     if (!relaxed_item(j)) continue;
     const int128 profit = modified(j, side.mu);
     relaxation.weights.push_back(items_.weights[j]);
     relaxation.profits.push_back(profit);
+    relaxation.efficiency_estimate.push_back(static_cast<double>(profit) / static_cast<double>(items_.weights[j]));
     relaxation.prefix_weight.push_back(relaxation.prefix_weight.back() + items_.weights[j]);
     relaxation.prefix_profit.push_back(relaxation.prefix_profit.back() + profit);
+    relaxation.prefix_estimate.push_back(static_cast<double>(relaxation.prefix_profit.back()));
   }
   return relaxation;
 }
@@ -468,13 +472,53 @@ bool CardinalityBound<P>::cannot_reach(std::int64_t weight, P profit, std::int64
 }
 
 template <class P>
-CardinalityBound<P>::Scan::Scan(const CardinalityBound& bound)
-    : bound_(bound), whole_(bound.sides_.size(), std::numeric_limits<std::size_t>::max()) {}
+CardinalityBound<P>::Scan::Scan(const CardinalityBound& bound) : bound_(bound), lanes_(bound.sides_.size()) {
+  refresh();
+}
+
+template <class P>
+void CardinalityBound<P>::Scan::refresh() {
+  threshold_ = bound_.threshold_;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    const Side& side = bound_.sides_[i];
+    Lane& lane = lanes_[i];
+    lane.empty = bound_.empty(side);
+    lane.mu = static_cast<double>(side.mu);
+    lane.constant = static_cast<double>(side.mu * bound_.k(side, side.mu) - side.outside.break_profit -
+                                        static_cast<int128>(threshold_));
+    lane.capacity = bound_.items_.capacity + side.outside.break_weight;
+  }
+}
 
 template <class P>
 bool CardinalityBound<P>::Scan::cannot_reach(std::int64_t weight, P profit, std::int64_t count) {
-  for (std::size_t i = 0; i < whole_.size(); ++i)
-    if (!bound_.below(bound_.sides_[i], weight, profit, count, whole_[i])) return false;
+  // Each term of the estimate is within a relative 2^-52 of its exact value, and so the sum within
+  // 2^-48 of the sum of their magnitudes.
+  constexpr double kRoundingError = 0x1p-40;
+  if (bound_.threshold_ != threshold_) refresh();
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    Lane& lane = lanes_[i];
+    if (lane.empty) continue;
+    const Relaxation& relaxation = bound_.sides_[i].outside;
+    const std::int64_t capacity = lane.capacity - weight;
+    if (capacity < 0) continue;  // removing every free item of the break solution is not enough
+    lane.whole = std::min(lane.whole, relaxation.weights.size());
+    while (relaxation.prefix_weight[lane.whole] > capacity) --lane.whole;
+    const double profit_term = static_cast<double>(profit);
+    const double count_term = lane.mu * static_cast<double>(count);
+    const double prefix_term = relaxation.prefix_estimate[lane.whole];
+    double estimate = profit_term - count_term + lane.constant + prefix_term;
+    double scale = std::fabs(profit_term) + std::fabs(count_term) + std::fabs(lane.constant) + std::fabs(prefix_term);
+    if (lane.whole < relaxation.weights.size()) {
+      const double fraction = static_cast<double>(capacity - relaxation.prefix_weight[lane.whole]) *
+                              relaxation.efficiency_estimate[lane.whole];
+      estimate += fraction;
+      scale += fraction;
+    }
+    if (estimate < -kRoundingError * scale) continue;
+    if (estimate > kRoundingError * scale) return false;
+    if (!bound_.below(bound_.sides_[i], weight, profit, count, lane.whole)) return false;
+  }
   return true;
 }
 

@@ -78,14 +78,27 @@ class CardinalityBound {
   // cannot_reach for states of nondecreasing weight (as the dynamic program creates them), in amortized
   // constant time: the room a state leaves only shrinks, so each side's count of relaxation items that
   // fit whole only moves down.
+  // A double estimate of each side's bound decides, unless it is within its rounding error of the
+  // threshold; then the exact evaluation does.
   class Scan {
    public:
     explicit Scan(const CardinalityBound& bound);
     bool cannot_reach(std::int64_t weight, P profit, std::int64_t count);
 
    private:
+    // A side's terms that do not depend on the state, as of the threshold the scan last saw.
+    struct Lane {
+      bool empty = false;
+      double mu = 0;
+      double constant = 0;        // mu * k - the relaxation's break profit - threshold
+      std::int64_t capacity = 0;  // the room of a state of weight 0 for the relaxation's items
+      std::size_t whole = std::numeric_limits<std::size_t>::max();
+    };
+    void refresh();
+
     const CardinalityBound& bound_;
-    std::vector<std::size_t> whole_;  // per side
+    P threshold_ = 0;
+    std::vector<Lane> lanes_;  // per side
   };
 
   // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of a side whose counted
@@ -115,6 +128,8 @@ class CardinalityBound {
     std::vector<int128> profits;
     std::vector<std::int64_t> prefix_weight;
     std::vector<int128> prefix_profit;
+    std::vector<double> prefix_estimate;      // prefix_profit in double
+    std::vector<double> efficiency_estimate;  // profits / weights in double
     int128 break_profit = 0;
     std::int64_t break_weight = 0;
   };
