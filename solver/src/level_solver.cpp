@@ -403,17 +403,26 @@ void LevelSolver::subgradient_search() {
 void LevelSolver::build_envelope() {
   envelope_.clear();
   envelope_.push_back(best_relaxation_);
+  const auto add = [&](const std::vector<double>& lambda) {
+    Relaxation relaxation = relax(lambda);
+    consider(relaxation.path);
+    envelope_.push_back(std::move(relaxation));
+  };
+  if (constraints_.wide_envelope) {
+    for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
+      std::vector<double> lambda(lambda_);
+      for (double& price : lambda) price *= factor;
+      add(lambda);
+    }
+  }
   // With several budgets the remaining budget of a label can be short in one resource and ample in
-  // another: also vary each price on its own. (Scaling all prices together as well bought nothing:
-  // measured with bench/solver/plan_instructions.sh, it cost up to 30 % more instructions on every case.)
+  // another: also vary each price on its own.
   if (budgets_.size() < 2) return;
   for (std::size_t t = 0; t < budgets_.size(); ++t) {
     for (const double factor : {0.25, 0.5, 2.0, 4.0}) {
       std::vector<double> lambda(lambda_);
       lambda[t] *= factor;
-      Relaxation relaxation = relax(lambda);
-      consider(relaxation.path);
-      envelope_.push_back(std::move(relaxation));
+      add(lambda);
     }
   }
 }
