@@ -1,4 +1,5 @@
-// The knapsack literature's instance classes (Pisinger 2005), from their published definitions.
+// The knapsack literature's instance classes (Pisinger 2005; for MCKP, Pisinger 1995), from their
+// published definitions.
 #include "reds/knapsack_generator.h"
 
 #include <algorithm>
@@ -151,6 +152,44 @@ std::vector<Item<std::int64_t>> generate_items(const GeneratorOptions& options, 
   return items;
 }
 
+constexpr std::array<std::pair<ChoiceClass, const char*>, 4> kChoiceNames = {{
+    {ChoiceClass::uncorrelated, "uncorrelated"},
+    {ChoiceClass::weakly_correlated, "weakly_correlated"},
+    {ChoiceClass::strongly_correlated, "strongly_correlated"},
+    {ChoiceClass::subset_sum, "subset_sum"},
+}};
+
+std::vector<Item<std::int64_t>> generate_class(const ChoiceGeneratorOptions& options, Random& random) {
+  const std::int64_t range = options.range;
+  std::vector<Item<std::int64_t>> items;
+  items.reserve(static_cast<std::size_t>(options.class_size));
+  for (std::int64_t j = 0; j < options.class_size; ++j) {
+    const std::int64_t weight = random.uniform(1, range);
+    switch (options.choice_class) {
+      case ChoiceClass::uncorrelated:
+        items.push_back({weight, random.uniform(1, range)});
+        break;
+      case ChoiceClass::weakly_correlated:
+        items.push_back({weight, std::max<std::int64_t>(1, random.uniform(weight - range / 10, weight + range / 10))});
+        break;
+      case ChoiceClass::strongly_correlated:
+      case ChoiceClass::subset_sum:
+        items.push_back({weight, options.choice_class == ChoiceClass::subset_sum ? weight : weight + range / 10});
+        break;
+    }
+  }
+  if (options.choice_class == ChoiceClass::strongly_correlated) {
+    // Increments of decreasing efficiency (w' + R/10) / w', summed: a concave chain of items.
+    std::sort(items.begin(), items.end(),
+              [](const Item<std::int64_t>& a, const Item<std::int64_t>& b) { return a.weight < b.weight; });
+    for (std::size_t j = 1; j < items.size(); ++j) {
+      items[j].weight += items[j - 1].weight;
+      items[j].profit += items[j - 1].profit;
+    }
+  }
+  return items;
+}
+
 }  // namespace
 
 const std::vector<InstanceClass>& instance_classes() {
@@ -201,6 +240,61 @@ Result<GeneratedInstance> generate(const GeneratorOptions& options) {
   generated.name = std::string(to_string(options.instance_class)) + "_n" + std::to_string(options.items) +
                    "_r" + std::to_string(options.range) + "_h" + std::to_string(options.instance) + "_s" +
                    std::to_string(options.seed);
+  return generated;
+}
+
+const std::vector<ChoiceClass>& choice_classes() {
+  static const std::vector<ChoiceClass> all = [] {
+    std::vector<ChoiceClass> classes;
+    for (const auto& [choice_class, name] : kChoiceNames) classes.push_back(choice_class);
+    return classes;
+  }();
+  return all;
+}
+
+const char* to_string(ChoiceClass choice_class) {
+  for (const auto& [candidate, name] : kChoiceNames)
+    if (candidate == choice_class) return name;
+  return "unknown";
+}
+
+std::optional<ChoiceClass> parse_choice_class(std::string_view name) {
+  for (const auto& [choice_class, candidate] : kChoiceNames)
+    if (name == candidate) return choice_class;
+  return std::nullopt;
+}
+
+Result<GeneratedChoiceInstance> generate(const ChoiceGeneratorOptions& options) {
+  if (options.classes < 1 || options.class_size < 1 || options.classes > kMaxItems / options.class_size)
+    return invalid_argument("classes and class_size must be >= 1 with at most " + std::to_string(kMaxItems) +
+                            " items in all, got " + std::to_string(options.classes) + " classes of " +
+                            std::to_string(options.class_size));
+  if (options.range < 10 || options.range > kMaxRange)
+    return invalid_argument("range must be in [10, " + std::to_string(kMaxRange) + "], got " +
+                            std::to_string(options.range));
+  if (options.series < 1 || options.instance < 1 || options.instance > options.series)
+    return invalid_argument("instance must be in [1, series], got instance " + std::to_string(options.instance) +
+                            " of series " + std::to_string(options.series));
+
+  Random random(options.seed);
+  GeneratedChoiceInstance generated;
+  std::int64_t lightest = 0;
+  std::int64_t heaviest = 0;
+  for (std::int64_t k = 0; k < options.classes; ++k) {
+    generated.problem.classes.push_back(generate_class(options, random));
+    const auto& items = generated.problem.classes.back();
+    const auto [low, high] = std::minmax_element(
+        items.begin(), items.end(), [](const Item<std::int64_t>& a, const Item<std::int64_t>& b) { return a.weight < b.weight; });
+    lightest += low->weight;
+    heaviest += high->weight;
+  }
+  generated.problem.capacity =
+      lightest + static_cast<std::int64_t>(static_cast<uint128>(options.instance) *
+                                           static_cast<uint128>(heaviest - lightest) /
+                                           static_cast<uint128>(options.series + 1));
+  generated.name = std::string("mckp_") + to_string(options.choice_class) + "_k" + std::to_string(options.classes) +
+                   "_m" + std::to_string(options.class_size) + "_r" + std::to_string(options.range) + "_h" +
+                   std::to_string(options.instance) + "_s" + std::to_string(options.seed);
   return generated;
 }
 

@@ -1,5 +1,5 @@
 // The instance generator (reds/knapsack_generator.h): every class follows its published definition, the
-// capacity follows the series rule, and the same options give the same instance.
+// capacity follows the series rule, and the same options give the same instance; 0-1 and multiple-choice.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,11 +9,14 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "reds/knapsack_generator.h"
 
 namespace {
 
+using reds::knapsack::ChoiceClass;
+using reds::knapsack::ChoiceGeneratorOptions;
 using reds::knapsack::GeneratorOptions;
 using reds::knapsack::InstanceClass;
 using reds::knapsack::Item;
@@ -175,6 +178,125 @@ TEST(KnapsackGenerator, RejectsOptionsOutOfRange) {
   EXPECT_NE(reds::knapsack::generate(options).error().message.find("range"), std::string::npos);
   options.range = 100;
   options.instance = 101;
+  EXPECT_NE(reds::knapsack::generate(options).error().message.find("instance"), std::string::npos);
+}
+
+reds::knapsack::GeneratedChoiceInstance generate_choice(ChoiceClass choice_class, std::int64_t classes,
+                                                       std::int64_t class_size, std::int64_t range,
+                                                       std::uint64_t seed = 1, std::int64_t h = 50) {
+  ChoiceGeneratorOptions options;
+  options.choice_class = choice_class;
+  options.classes = classes;
+  options.class_size = class_size;
+  options.range = range;
+  options.seed = seed;
+  options.instance = h;
+  auto instance = reds::knapsack::generate(options);
+  EXPECT_TRUE(instance.ok()) << instance.error().message;
+  return std::move(instance).value();
+}
+
+// The defining relation of a class's items, R the range.
+void expect_choice_relation(ChoiceClass choice_class, std::vector<Item<std::int64_t>> items, std::int64_t range) {
+  for (const Item<std::int64_t>& item : items) {
+    const std::int64_t w = item.weight;
+    const std::int64_t p = item.profit;
+    switch (choice_class) {
+      case ChoiceClass::uncorrelated:
+        EXPECT_TRUE(1 <= w && w <= range && 1 <= p && p <= range);
+        break;
+      case ChoiceClass::weakly_correlated:
+        EXPECT_TRUE(1 <= w && w <= range);
+        EXPECT_GE(p, std::max<std::int64_t>(1, w - range / 10));
+        EXPECT_LE(p, w + range / 10);
+        break;
+      case ChoiceClass::subset_sum:
+        EXPECT_TRUE(1 <= w && w <= range);
+        EXPECT_EQ(p, w);
+        break;
+      case ChoiceClass::strongly_correlated:
+        break;
+    }
+  }
+  if (choice_class != ChoiceClass::strongly_correlated) return;
+  // Sums of the first j increments (w', w' + R/10), w' in [1, R] ascending: consecutive differences.
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.weight < b.weight; });
+  Item<std::int64_t> previous{0, 0};
+  std::int64_t previous_increment = 0;
+  for (const Item<std::int64_t>& item : items) {
+    const std::int64_t increment = item.weight - previous.weight;
+    EXPECT_TRUE(1 <= increment && increment <= range);
+    EXPECT_GE(increment, previous_increment);
+    EXPECT_EQ(item.profit - previous.profit, increment + range / 10);
+    previous = item;
+    previous_increment = increment;
+  }
+}
+
+TEST(KnapsackGenerator, EveryChoiceClassFollowsItsDefinition) {
+  for (const ChoiceClass choice_class : reds::knapsack::choice_classes()) {
+    SCOPED_TRACE(reds::knapsack::to_string(choice_class));
+    for (const std::int64_t range : {10, 1000, 10'000'000}) {
+      const auto instance = generate_choice(choice_class, 50, 20, range);
+      ASSERT_EQ(instance.problem.classes.size(), 50u);
+      for (const auto& items : instance.problem.classes) {
+        ASSERT_EQ(items.size(), 20u);
+        expect_choice_relation(choice_class, items, range);
+      }
+    }
+  }
+}
+
+TEST(KnapsackGenerator, ChoiceCapacityFollowsTheSeries) {
+  for (const std::int64_t h : {1, 50, 100}) {
+    const auto instance = generate_choice(ChoiceClass::weakly_correlated, 30, 8, 1000, 3, h);
+    std::int64_t lightest = 0;
+    std::int64_t heaviest = 0;
+    for (const auto& items : instance.problem.classes) {
+      std::int64_t low = items.front().weight;
+      std::int64_t high = items.front().weight;
+      for (const Item<std::int64_t>& item : items) {
+        low = std::min(low, item.weight);
+        high = std::max(high, item.weight);
+      }
+      lightest += low;
+      heaviest += high;
+    }
+    EXPECT_EQ(instance.problem.capacity, lightest + h * (heaviest - lightest) / 101);
+  }
+}
+
+TEST(KnapsackGenerator, ChoiceInstancesAreReproducibleSeededAndNamed) {
+  const auto first = generate_choice(ChoiceClass::strongly_correlated, 40, 5, 10'000, 5);
+  const auto again = generate_choice(ChoiceClass::strongly_correlated, 40, 5, 10'000, 5);
+  const auto other = generate_choice(ChoiceClass::strongly_correlated, 40, 5, 10'000, 6);
+  bool differs = false;
+  for (std::size_t k = 0; k < first.problem.classes.size(); ++k) {
+    for (std::size_t i = 0; i < first.problem.classes[k].size(); ++i) {
+      EXPECT_EQ(first.problem.classes[k][i].weight, again.problem.classes[k][i].weight);
+      EXPECT_EQ(first.problem.classes[k][i].profit, again.problem.classes[k][i].profit);
+      differs = differs || first.problem.classes[k][i].weight != other.problem.classes[k][i].weight;
+    }
+  }
+  EXPECT_TRUE(differs);
+  EXPECT_EQ(first.name, "mckp_strongly_correlated_k40_m5_r10000_h50_s5");
+  for (const ChoiceClass choice_class : reds::knapsack::choice_classes())
+    EXPECT_EQ(reds::knapsack::parse_choice_class(reds::knapsack::to_string(choice_class)), choice_class);
+  EXPECT_FALSE(reds::knapsack::parse_choice_class("circle").has_value());
+}
+
+TEST(KnapsackGenerator, RejectsChoiceOptionsOutOfRange) {
+  ChoiceGeneratorOptions options;
+  options.classes = 0;
+  EXPECT_NE(reds::knapsack::generate(options).error().message.find("classes"), std::string::npos);
+  options.classes = 10'000;
+  options.class_size = 10'000;
+  EXPECT_NE(reds::knapsack::generate(options).error().message.find("classes"), std::string::npos);
+  options.class_size = 10;
+  options.range = 9;
+  EXPECT_NE(reds::knapsack::generate(options).error().message.find("range"), std::string::npos);
+  options.range = 100;
+  options.instance = 0;
   EXPECT_NE(reds::knapsack::generate(options).error().message.find("instance"), std::string::npos);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reds/knapsack.h"
+#include "reds/knapsack_generator.h"
 #include "support/knapsack_oracle.h"
 
 namespace {
@@ -165,6 +166,25 @@ TEST(KnapsackMultipleChoice, CompletesSolutionsFromLargeCores) {
     completed_large_core = completed_large_core || reds::knapsack::solve(problem)->statistics.passes > 1;
   }
   EXPECT_TRUE(completed_large_core) << "no instance needed more choices than a state remembers";
+}
+
+// The literature's classes (reds/knapsack_generator.h), small enough for the capacity DP: the strongly
+// correlated classes leave every item on its class's hull.
+TEST(KnapsackMultipleChoice, MatchesTheCapacityDynamicProgramOnTheLiteratureClasses) {
+  for (const reds::knapsack::ChoiceClass choice_class : reds::knapsack::choice_classes()) {
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+      reds::knapsack::ChoiceGeneratorOptions options;
+      options.choice_class = choice_class;
+      options.classes = static_cast<std::int64_t>(5 + seed * 7);
+      options.class_size = static_cast<std::int64_t>(2 + seed % 5);
+      options.range = seed % 2 == 0 ? 100 : 1000;
+      options.instance = static_cast<std::int64_t>(1 + (seed * 31) % 100);
+      options.seed = seed;
+      const auto instance = reds::knapsack::generate(options);
+      ASSERT_TRUE(instance.ok()) << instance.error().message;
+      expect_optimal(instance->problem, reds::test::dynamic_program(instance->problem), instance->name);
+    }
+  }
 }
 
 TEST(KnapsackMultipleChoice, ReportsInfeasibleInstances) {

@@ -70,4 +70,48 @@ struct GeneratedInstance {
 // invalid_argument when an option is out of its range.
 Result<GeneratedInstance> generate(const GeneratorOptions& options);
 
+// Multiple-choice knapsack instances: k classes of m items each, in the classes of the MCKP literature
+// (Sinha and Zoltners 1979; Pisinger, "A minimal algorithm for the multiple-choice knapsack problem",
+// European Journal of Operational Research 83 (1995) 394-410), with range R:
+//
+//   uncorrelated         w_ij, p_ij uniform in [1, R]
+//   weakly_correlated    w_ij uniform in [1, R], p_ij uniform in [w_ij - R/10, w_ij + R/10], at least 1
+//   strongly_correlated  per class, m pairs w' uniform in [1, R], p' = w' + R/10, sorted by w'; item j
+//                        is the sum of the first j pairs (every item lies on the class's upper hull: no
+//                        item is dominated, and the LP relaxation alone decides nothing)
+//   subset_sum           w_ij uniform in [1, R], p_ij = w_ij
+//
+// The h-th instance of a series of H has capacity c = W_min + floor(h * (W_max - W_min) / (H + 1)),
+// W_min and W_max the sums of the classes' lightest and heaviest weights: h = H / 2 is the midpoint.
+enum class ChoiceClass {
+  uncorrelated,
+  weakly_correlated,
+  strongly_correlated,
+  subset_sum,
+};
+
+// Every class, in the order above.
+const std::vector<ChoiceClass>& choice_classes();
+// "uncorrelated", "weakly_correlated", "strongly_correlated", "subset_sum".
+const char* to_string(ChoiceClass choice_class);
+std::optional<ChoiceClass> parse_choice_class(std::string_view name);
+
+struct ChoiceGeneratorOptions {
+  ChoiceClass choice_class = ChoiceClass::uncorrelated;
+  std::int64_t classes = 100;     // k >= 1
+  std::int64_t class_size = 10;   // m >= 1; k * m at most 10^7
+  std::int64_t range = 1000;      // R >= 10, at most 10^9
+  std::int64_t instance = 50;     // h, 1 <= h <= series
+  std::int64_t series = 100;      // H
+  std::uint64_t seed = 1;
+};
+
+struct GeneratedChoiceInstance {
+  std::string name;  // e.g. "mckp_strongly_correlated_k100_m10_r1000_h50_s1"
+  MultipleChoiceProblem<std::int64_t> problem;
+};
+
+// invalid_argument when an option is out of its range.
+Result<GeneratedChoiceInstance> generate(const ChoiceGeneratorOptions& options);
+
 }  // namespace reds::knapsack
