@@ -35,7 +35,6 @@
 #include <string>
 #include <vector>
 
-#include "reds/engine/kernels.h"
 #include "reds/engine/model.h"
 #include "reds/status.h"
 
@@ -215,9 +214,9 @@ class Pass {
   // Images of the last backward() whose largest logit (the first, on ties) is their label.
   std::int64_t correct() const { return correct_; }
 
+ private:
   struct LayerState;  // per layer: the level's shapes and what the backward pass needs
 
- private:
   const Network<Real>* network_ = nullptr;
   std::int64_t count_ = 0;
   PassOptions options_;
