@@ -741,7 +741,7 @@ LevelOutcome LevelSolver::solve() {
     // One budget: the bound is tight and a single intermediate try pays; several: the bound is looser and
     // the label sets grow fast below it, so step down more gradually.
     const std::vector<double> fractions =
-        budgets_.size() < 2 ? std::vector<double>{0.02, 0.2} : std::vector<double>{0.02, 0.1, 0.3, 0.6};
+        budgets_.size() < 2 ? std::vector<double>{0.2} : std::vector<double>{0.02, 0.1, 0.3, 0.6};
     for (const double fraction : fractions) thresholds.push_back(upper_bound_ - fraction * gap);
   }
   thresholds.push_back(std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity);
