@@ -708,11 +708,6 @@ LevelOutcome LevelSolver::solve() {
     if (cheapest > budget.capacity * (1.0 + 1e-12) + 1.0) return outcome;
   }
 
-  // The neighbouring level's plan, repaired and improved, is a plan at hand should the deadline cut the
-  // search short. Without a deadline it is not worth its cost: the walk from a neighbour's widths is long,
-  // and the dual search's path is a better start (measured with bench/solver/plan_instructions.sh: up to
-  // 4.5 times the instructions with it).
-  if (deadline_.limited() && constraints_.start.size() == stages_.size()) improve(constraints_.start);
   search_multipliers();
   improve(best_relaxation_.path);
   if (std::isfinite(incumbent_value_)) improve(incumbent_);
@@ -751,7 +746,11 @@ LevelOutcome LevelSolver::solve() {
       return std::isfinite(incumbent_value_) ? finish(LevelOutcome::Kind::optimal) : outcome;
     }
   }
-  // The deadline passed.
+  // The deadline passed. The neighbouring level's plan, repaired (repair ignores the deadline), may beat
+  // what the cut search found. Only now: from the start, the walk from a neighbour's widths is long and the
+  // dual search's path is the better start (bench/solver/plan_instructions.sh: up to 4.5 times the
+  // instructions with it).
+  if (constraints_.start.size() == stages_.size()) improve(constraints_.start);
   if (!std::isfinite(incumbent_value_)) {
     outcome.kind = LevelOutcome::Kind::unknown;
     return outcome;

@@ -33,7 +33,6 @@ class Deadline {
   Deadline() = default;  // never passes
   explicit Deadline(std::chrono::steady_clock::time_point at) : at_(at) {}
   bool passed() const { return at_ && std::chrono::steady_clock::now() >= *at_; }
-  bool limited() const { return at_.has_value(); }
 
  private:
   std::optional<std::chrono::steady_clock::time_point> at_;
