@@ -331,6 +331,25 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, do
   };
   const auto upper = static_cast<double>(hi);
   const auto lower = static_cast<double>(lo);
+  // The integer multiplier of least root bound mu * k + LP(p - mu) in a final bracket of integer
+  // precision (the convex bound's minimum lies in it; an integer crossing, where items tie, may sit at
+  // either end); in a rougher one, its end on the side's side of the crossing.
+  const auto best_integer = [&](const std::pair<End, End>& bracket, bool positive_side) {
+    if (std::ceil(bracket.second.mu) - std::floor(bracket.first.mu) > 3)
+      return static_cast<int128>(positive_side ? std::floor(bracket.second.mu) : std::ceil(bracket.first.mu));
+    const double k = positive_side ? upper : lower;
+    double best = std::floor(bracket.first.mu);
+    double best_bound = std::numeric_limits<double>::infinity();
+    for (double mu = std::floor(bracket.first.mu); mu <= std::ceil(bracket.second.mu); ++mu) {
+      if (positive_side ? mu < 0 || mu > limit : mu > 0 || mu < -far) continue;
+      const double bound = mu * k + relaxed(mu).value;
+      if (bound < best_bound) {
+        best = mu;
+        best_bound = bound;
+      }
+    }
+    return static_cast<int128>(best);
+  };
   std::optional<End> zero;
   if (!guess || *guess == 0) {
     zero = at(0.0);
@@ -343,16 +362,16 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, do
     const End low = at(std::max(positive ? 0.0 : -far, *guess - slack));
     const End high = at(std::min(positive ? limit : 0.0, *guess + slack));
     if (positive && low.count > upper && high.count <= upper)
-      return static_cast<int128>(std::floor(narrow(low, high, upper, true).second.mu));
+      return best_integer(narrow(low, high, upper, true), true);
     if (!positive && low.count >= lower && high.count < lower)
-      return static_cast<int128>(std::ceil(narrow(low, high, lower, false).first.mu));
+      return best_integer(narrow(low, high, lower, false), false);
     zero = at(0.0);
   }
-  if (positive) return static_cast<int128>(std::floor(narrow(*zero, at(limit), upper, true).second.mu));
+  if (positive) return best_integer(narrow(*zero, at(limit), upper, true), true);
   // Lowering mu favours light items; far enough down the count reaches lo, unless no solution does.
   End low = at(-limit);
   while (low.mu > -far && low.count < lower) low = at(std::max(-far, 2 * low.mu));
-  return static_cast<int128>(std::ceil(narrow(low, *zero, lower, false).first.mu));
+  return best_integer(narrow(low, *zero, lower, false), false);
 }
 
 template <class P>
