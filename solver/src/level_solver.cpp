@@ -63,6 +63,14 @@ class LevelSolver {
   std::vector<std::int64_t> source_width_;
   std::vector<Budget> budgets_;
   std::vector<std::vector<std::vector<double>>> min_to_go_;  // per budget, stage, node
+  // Per stage, budget and node: the cost of the node's own width (own + tied) and its cost per unit of
+  // input width (coupling * k + input), as the relaxations price them.
+  std::vector<std::vector<std::vector<double>>> node_cost_;
+  std::vector<std::vector<std::vector<double>>> input_cost_;
+  // Scratch space of the relaxations, reused so that a relaxation allocates only what it returns.
+  mutable std::vector<double> alpha_, beta_, out_, slope_, intercept_;
+  mutable std::vector<std::vector<int>> successor_;
+  mutable EnvelopeScratch envelope_scratch_;
 
   std::vector<double> lambda_;
   Relaxation best_relaxation_;
@@ -143,12 +151,13 @@ void LevelSolver::backward_step(std::size_t s, const std::vector<double>& alpha,
   arg.assign(previous.size(), -1);
   if (stage.admits_all) {
     // Every node admits every previous node; the slopes usually fall with the width.
-    std::vector<double> slope(beta.size()), intercept(beta.size());
+    slope_.resize(beta.size());
+    intercept_.resize(beta.size());
     for (std::size_t i = 0; i < beta.size(); ++i) {
-      slope[i] = -beta[i];
-      intercept[i] = next[i] == kMinusInfinity ? kMinusInfinity : alpha[i] + next[i];
+      slope_[i] = -beta[i];
+      intercept_[i] = next[i] == kMinusInfinity ? kMinusInfinity : alpha[i] + next[i];
     }
-    if (sorted_upper_envelope(slope, intercept, previous, out, arg)) return;
+    if (sorted_upper_envelope(slope_, intercept_, previous, out, arg, envelope_scratch_)) return;
   }
   std::vector<double> points(previous.begin(), previous.end());
   MaxLineSet lines(std::move(points));
@@ -171,37 +180,38 @@ LevelSolver::Relaxation LevelSolver::relax(const std::vector<double>& lambda) co
   relaxation.lambda = lambda;
   const std::size_t stage_count = stages_.size();
   relaxation.to_go.resize(stage_count);
-  std::vector<std::vector<int>> successor(stage_count + 1);
-  std::vector<double> next(stages_.back().width.size(), 0.0);
-  std::vector<double> alpha, beta, out;
+  successor_.resize(stage_count);
+  std::vector<double>* next = &relaxation.to_go[stage_count - 1];
+  next->assign(stages_.back().width.size(), 0.0);
   for (std::size_t s = stage_count; s-- > 0;) {
     const Stage& stage = stages_[s];
-    relaxation.to_go[s] = next;
-    alpha.resize(stage.width.size());
-    beta.resize(stage.width.size());
-    for (std::size_t i = 0; i < stage.width.size(); ++i) {
-      const std::int64_t k = stage.width[i];
-      double a = stage.group->value[k];
-      double b = 0.0;
-      for (std::size_t t = 0; t < budgets_.size(); ++t) {
-        const GroupResourceCost& cost = stage.group->cost[budgets_[t].resource];
-        a -= lambda[t] * static_cast<double>(saturating_add(cost.own[k], cost.tied[k]));
-        b += lambda[t] * (static_cast<double>(cost.coupling) * static_cast<double>(k) +
-                          static_cast<double>(cost.input));
+    const std::size_t nodes = stage.width.size();
+    alpha_.resize(nodes);
+    beta_.resize(nodes);
+    for (std::size_t i = 0; i < nodes; ++i) alpha_[i] = stage.group->value[stage.width[i]];
+    std::fill(beta_.begin(), beta_.end(), 0.0);
+    for (std::size_t t = 0; t < budgets_.size(); ++t) {
+      const double price = lambda[t];
+      const double* own = node_cost_[s][t].data();
+      const double* per_input = input_cost_[s][t].data();
+      for (std::size_t i = 0; i < nodes; ++i) {
+        alpha_[i] -= price * own[i];
+        beta_[i] += price * per_input[i];
       }
-      alpha[i] = a;
-      beta[i] = b;
     }
-    backward_step(s, alpha, beta, next, out, successor[s]);
-    next = out;
+    // The values to go from stage s - 1 (the source's, when s = 0) are stage s - 1's to_go.
+    std::vector<double>& before = s > 0 ? relaxation.to_go[s - 1] : out_;
+    backward_step(s, alpha_, beta_, *next, before, successor_[s]);
+    next = &before;
   }
-  double dual = next[0];
+  double dual = out_[0];
   for (std::size_t t = 0; t < budgets_.size(); ++t) dual += lambda[t] * budgets_[t].capacity;
   relaxation.dual = dual;
-  int node = successor[0][0];
+  relaxation.path.reserve(stage_count);
+  int node = successor_[0][0];
   for (std::size_t s = 0; s < stage_count && node >= 0; ++s) {
     relaxation.path.push_back(stages_[s].width[node]);
-    if (s + 1 < stage_count) node = successor[s + 1][node];
+    if (s + 1 < stage_count) node = successor_[s + 1][node];
   }
   return relaxation;
 }
@@ -279,7 +289,9 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
     if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return std::nullopt;
     consider(relaxation.path);
     const Point point = point_of(relaxation);
-    if (relaxation.dual < upper_bound_) {
+    // At an equal bound the smaller price is kept: where the dual is flat in lambda_b (every plan uses the
+    // same amount of the resource) a price carried over from a neighbouring level would otherwise stay.
+    if (relaxation.dual < upper_bound_ || (relaxation.dual == upper_bound_ && t < lambda_[b])) {
       upper_bound_ = relaxation.dual;
       if (progress_) progress_(incumbent_value_, upper_bound_);
       lambda_[b] = t;
@@ -343,9 +355,14 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
 void LevelSolver::search_multipliers() {
   lambda_.assign(budgets_.size(), 0.0);
   if (constraints_.start_multipliers.size() == model_.resources.size()) {
+    // Costs are integers, so above the whole network's importance a price only makes every plan that
+    // uses more of its resource lose: no optimal multiplier lies there. Larger hints are not taken (they
+    // would also inflate the tolerance of every comparison, which scales with the prices).
+    double importance = 1.0;
+    for (const Stage& stage : stages_) importance += std::abs(stage.group->value[stage.width.back()]);
     for (std::size_t b = 0; b < budgets_.size(); ++b) {
       const double hint = constraints_.start_multipliers[budgets_[b].resource];
-      if (std::isfinite(hint) && hint > 0.0) lambda_[b] = hint;
+      if (std::isfinite(hint) && hint > 0.0 && hint <= importance) lambda_[b] = hint;
     }
   }
   const Relaxation start = relax(lambda_);
@@ -695,6 +712,21 @@ LevelOutcome LevelSolver::solve() {
     if (constraints_.limit[r] == kCostInfinity) continue;
     budgets_.push_back({r, static_cast<double>(constraints_.limit[r]), constraints_.limit[r]});
   }
+  node_cost_.resize(stages_.size());
+  input_cost_.resize(stages_.size());
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    const Stage& stage = stages_[s];
+    for (const Budget& budget : budgets_) {
+      const GroupResourceCost& cost = stage.group->cost[budget.resource];
+      std::vector<double>& own = node_cost_[s].emplace_back(stage.width.size());
+      std::vector<double>& per_input = input_cost_[s].emplace_back(stage.width.size());
+      for (std::size_t i = 0; i < stage.width.size(); ++i) {
+        const std::int64_t k = stage.width[i];
+        own[i] = static_cast<double>(saturating_add(cost.own[k], cost.tied[k]));
+        per_input[i] = static_cast<double>(cost.coupling) * static_cast<double>(k) + static_cast<double>(cost.input);
+      }
+    }
+  }
   for (const Budget& budget : budgets_) {
     min_to_go_.push_back(cheapest_completion(budget));
     // Even the cheapest plan for this resource alone breaks its limit: infeasible.
@@ -711,10 +743,12 @@ LevelOutcome LevelSolver::solve() {
   search_multipliers();
   improve(best_relaxation_.path);
   if (std::isfinite(incumbent_value_)) improve(incumbent_);
-  outcome.multipliers.assign(model_.resources.size(), 0.0);
-  for (std::size_t b = 0; b < budgets_.size(); ++b) outcome.multipliers[budgets_[b].resource] = lambda_[b];
   const auto finish = [&](LevelOutcome::Kind kind) {
     outcome.kind = kind;
+    // Worth passing on as a start only from a level with a plan: an infeasible level's search may have
+    // driven a price towards infinity.
+    outcome.multipliers.assign(model_.resources.size(), 0.0);
+    for (std::size_t b = 0; b < budgets_.size(); ++b) outcome.multipliers[budgets_[b].resource] = lambda_[b];
     outcome.widths = incumbent_;
     outcome.value = incumbent_value_;
     outcome.upper_bound =

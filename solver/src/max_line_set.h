@@ -98,18 +98,21 @@ class MaxLineSet {
 // intercept of -infinity are absent. Writes the envelope's value and a line reaching it (-1: none) per
 // point. Returns false, writing nothing, when the slopes are not ordered or the numbers are too large
 // for the hull's intersection tests (the caller then uses MaxLineSet).
+struct EnvelopeLine {
+  double slope, intercept;
+  int id;
+  double at(double x) const { return intercept + slope * x; }
+};
+// Space sorted_upper_envelope() reuses from call to call.
+using EnvelopeScratch = std::vector<EnvelopeLine>;
+
 inline bool sorted_upper_envelope(const std::vector<double>& slope, const std::vector<double>& intercept,
                                   const std::vector<std::int64_t>& points, std::vector<double>& value,
-                                  std::vector<int>& id) {
+                                  std::vector<int>& id, EnvelopeScratch& hull) {
   constexpr double kLarge = 1e100;  // products of two such numbers stay finite
   const double widest = points.empty() ? 0.0 : static_cast<double>(points.back());
-  struct Line {
-    double slope, intercept;
-    int id;
-    double at(double x) const { return intercept + slope * x; }
-  };
-  std::vector<Line> hull;
-  hull.reserve(slope.size());
+  using Line = EnvelopeLine;
+  hull.clear();
   // Ascending slope: from the last line to the first.
   for (std::size_t k = slope.size(); k-- > 0;) {
     if (k + 1 < slope.size() && slope[k] < slope[k + 1]) return false;

@@ -253,6 +253,16 @@ INSTANTIATE_TEST_SUITE_P(WideImportanceRange, PlanSoakFinding,
                                   std::to_string(instance.param.seed);
                          });
 
+// An infeasible first level whose dual search drove a price to 1e126, handed on as the next levels' start:
+// the comparisons' tolerance, which scales with the prices, then passed a plan 118 below the optimum as
+// optimal (importances up to 5e6).
+INSTANTIATE_TEST_SUITE_P(PricesFromAnInfeasibleLevel, PlanSoakFinding,
+                         ::testing::Values(SoakFinding{Strategy::independent, 7016070}),
+                         [](const ::testing::TestParamInfo<SoakFinding>& instance) {
+                           return std::string(to_string(instance.param.strategy)) + "_" +
+                                  std::to_string(instance.param.seed);
+                         });
+
 // A level out of reach through one resource while another resource, costed by another layer, is limited
 // too: a planner under development crashed on it (SIGSEGV in the dual line search).
 TEST(PlanEdgeCases, LevelInfeasibleThroughOneOfTwoResources) {
