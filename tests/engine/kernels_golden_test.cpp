@@ -66,6 +66,12 @@ std::vector<float> to_nhwc(const OnnxTensor& tensor, std::int64_t item) {
   return nhwc;
 }
 
+// The kernels may read up to kernels::kReadPadding floats past the weights, biases and input pixels they use.
+std::vector<float> padded(std::vector<float> values) {
+  if (!values.empty()) values.resize(values.size() + static_cast<std::size_t>(kernels::kReadPadding), 0.0f);
+  return values;
+}
+
 // Largest |actual - expected| / (1 + |expected|); tests require <= 1e-5.
 double max_error(const std::vector<float>& actual, const std::vector<float>& expected) {
   EXPECT_EQ(actual.size(), expected.size());
@@ -140,7 +146,7 @@ TEST_P(ConvolutionGolden, MatchesOnnx) {
   const std::int64_t outputs = filters.dims[0], per_group = filters.dims[1];
   const std::int64_t kernel_height = filters.dims[2], kernel_width = filters.dims[3];
   std::vector<float> bias;
-  if (test.node.inputs.size() > 2) bias = node_input(test, 2).values;
+  if (test.node.inputs.size() > 2) bias = padded(node_input(test, 2).values);
 
   // Keras layout: [kh][kw][in / groups][out].
   std::vector<float> kernel(filters.values.size());
@@ -151,13 +157,14 @@ TEST_P(ConvolutionGolden, MatchesOnnx) {
           kernel[static_cast<std::size_t>(((y * kernel_width + x) * per_group + i) * outputs + o)] =
               filters.values[static_cast<std::size_t>(
                   ((o * per_group + i) * kernel_height + y) * kernel_width + x)];
+  kernel = padded(kernel);
 
   const kernels::Window window = window_of(test.node, input, test.expected, kernel_height, kernel_width);
   const std::int64_t in_channels = input.dims[1];
   const std::int64_t pixels = window.out_height * window.out_width;
   double worst = 0.0, worst_depthwise = 0.0, worst_prefix = 0.0;
   for (std::int64_t item = 0; item < input.dims[0]; ++item) {
-    const std::vector<float> image = to_nhwc(input, item);
+    const std::vector<float> image = padded(to_nhwc(input, item));
     const std::vector<float> expected = to_nhwc(test.expected, item);
     std::vector<float> output(expected.size(), NAN);
     kernels::conv2d(window, {image.data(), in_channels, in_channels}, {kernel.data(), outputs, per_group},
@@ -230,7 +237,9 @@ TEST_P(DenseGolden, MatchesOnnx) {
     bias = c.values.size() == 1 ? std::vector<float>(static_cast<std::size_t>(out_features), c.values[0])
                                 : c.values;
     ASSERT_EQ(static_cast<std::int64_t>(bias.size()), out_features);
+    bias = padded(bias);
   }
+  kernel = padded(kernel);
 
   std::vector<float> output(test.expected.values.size(), NAN);
   for (std::int64_t item = 0; item < batch; ++item)
@@ -260,7 +269,7 @@ TEST_P(AveragePoolGolden, MatchesOnnx) {
   const std::int64_t channels = input.dims[1];
   double worst = 0.0;
   for (std::int64_t item = 0; item < input.dims[0]; ++item) {
-    const std::vector<float> image = to_nhwc(input, item);
+    const std::vector<float> image = padded(to_nhwc(input, item));
     const std::vector<float> expected = to_nhwc(test.expected, item);
     std::vector<float> output(expected.size(), NAN);
     kernels::average_pool2d(window, {image.data(), channels, channels}, {output.data(), channels, channels});
@@ -286,7 +295,7 @@ TEST_P(GlobalAveragePoolGolden, MatchesOnnx) {
   const std::int64_t channels = input.dims[1], pixels = input.dims[2] * input.dims[3];
   std::vector<float> output(test.expected.values.size(), NAN);
   for (std::int64_t item = 0; item < input.dims[0]; ++item) {
-    const std::vector<float> image = to_nhwc(input, item);
+    const std::vector<float> image = padded(to_nhwc(input, item));
     kernels::global_average_pool2d({image.data(), channels, channels}, pixels,
                                    output.data() + item * channels);
   }

@@ -2,13 +2,18 @@
 //
 // Every kernel reads a prefix of the channels it could read and writes a prefix of the channels it could
 // write, so one set of weights serves every level of a plan: a feature map is `pixels x pixel_stride`
-// floats of which each pixel's first `channels` are used, and a weight matrix is addressed with its full
-// row length while only a prefix of its rows and columns is read. Weights are in Keras' layout (see
-// model.h); `bias` may be null. The optional rectifier is applied to the outputs before they are stored.
+// floats of which each pixel's first `channels` are used. Weights are in Keras' layout (see model.h), read
+// either as a strided prefix of the full matrix (WeightView: a prefix of its rows and columns, addressed
+// with the full row length) or as nested blocks (SegmentedWeights: column ranges, each summing row
+// segments stored in blocks of their own, see session.h). `bias` may be null. The optional rectifier is
+// applied to the outputs before they are stored.
 //
 // The inner loops run over output channels (contiguous in NHWC and in Keras' kernel layout), in blocks of
-// 8, 16 or 32 floats kept in registers; on x86-64 an x86-64-v3 (AVX2, FMA) version is chosen at load time
-// when the processor has it.
+// 8, 16 or 32 floats kept in registers; a range's last block is computed whole and stored in part. So the
+// kernels read up to kReadPadding floats past the last weight of every row they use, past the last bias
+// and past the last used channel of the last input pixel: those buffers must extend that far (a Session's
+// do; the values read there are never stored). On x86-64 an x86-64-v3 (AVX2, FMA) version is chosen at
+// load time when the processor has it.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +65,48 @@ struct WeightView {
   std::int64_t rows_per_tap = 0;
 };
 
+// The output channels one vector block computes; a range of a width that is not a multiple pays for whole
+// blocks.
+inline constexpr std::int64_t kVectorLanes = 8;
+// How far past the last used float of a weight row, a bias or an input map a kernel may read.
+inline constexpr std::int64_t kReadPadding = kVectorLanes;
+
+// Nested weights of a convolution or dense layer at one level. The output channels form column ranges;
+// range [first, end) sums, over the kernel taps, the products of input channels and weights of its row
+// segments: segment rows [first_row, end_row) hold, for tap t, input channel r and output channel first + j,
+// the weight data[(j / 8) * panel_stride + t * tap_stride + (r - first_row) * row_stride + j % 8]. So a
+// segment may store its columns in panels of 8 (each panel taps x rows x 8: a row of a panel is one vector,
+// and a panel is read as one stream) or plainly (panel_stride 8). A strided prefix of the full matrix is
+// one range with one plain segment; nested blocks have one range per level a layer grew at, and a segment
+// per block or strip the range's columns are stored in (session.h). Depthwise weights have one row:
+// channel first + j of tap t is data[(j / 8) * panel_stride + t * tap_stride + j % 8].
+struct WeightSegment {
+  const float* data = nullptr;
+  std::int64_t first_row = 0;
+  std::int64_t end_row = 0;
+  std::int64_t row_stride = 0;
+  std::int64_t tap_stride = 0;
+  std::int64_t panel_stride = 8;
+};
+struct ColumnRange {
+  std::int64_t first = 0;
+  std::int64_t end = 0;
+  const WeightSegment* segments = nullptr;
+  std::int64_t segment_count = 0;
+};
+struct SegmentedWeights {
+  const ColumnRange* ranges = nullptr;
+  std::int64_t range_count = 0;
+};
+
+// Convolution with one group over segmented weights (the taps are the window's; input channels are rows).
+void conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
+                      const float* bias, const Rectifier* rectifier, const MutableMapView& output);
+
+// Depthwise convolution (depth multiplier 1) over segmented weights, one segment per range (see above).
+void depthwise_conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
+                                const float* bias, const Rectifier* rectifier, const MutableMapView& output);
+
 // Convolution. groups > 1 splits input and output channels into that many equal groups (group g reads
 // input channels [g * in/groups, ...) and writes output channels [g * out/groups, ...)); the weight row of
 // group g's input channel i is row i of the tap, columns from g * out/groups. A depthwise convolution with
@@ -85,6 +132,11 @@ struct DenseInput {
 };
 void dense(const DenseInput& input, const float* weights, std::int64_t row_stride, const float* bias,
            std::int64_t out_features, const Rectifier* rectifier, float* output);
+
+// Dense layer over segmented weights: the input groups are the taps (group g's features start at
+// input.data + g * input.group_features; group_row_stride is not used), the features of a group are rows.
+void dense_segmented(const DenseInput& input, const SegmentedWeights& weights, const float* bias,
+                     const Rectifier* rectifier, float* output);
 
 // Average of every window's pixels inside the input (padding does not count), per channel.
 void average_pool2d(const Window& window, const MapView& input, const MutableMapView& output);

@@ -6,8 +6,21 @@
 // precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in the plan;
 // a model without a plan has one level, the full network.
 //
-// A level narrows every unit layer to a prefix of its units (see model.h); the kernels read the prefix of
-// every weight matrix with the full matrix's strides.
+// A level narrows every unit layer to a prefix of its units (see model.h). How the weights are stored
+// (SessionOptions::layout):
+//   nested   (default) every level reads ONE CONTIGUOUS PREFIX of every layer's weights: a Conv2D or Dense
+//            layer's weights are stored as the smallest level's block (its kept inputs x kept units, per
+//            tap), then, level after level, the strips that level adds: the new units' weights from every
+//            kept input, and the new inputs' weights to the units kept before. Level j reads the blocks and
+//            strips up to its own; the kernels sum each range of units over the strips that hold it
+//            (kernels::SegmentedWeights). Strips start at multiples of 8 units, so that only a level's last
+//            range ends in a partial vector block: the up to 7 units before a strip's start are stored
+//            twice (session.cpp). A DepthwiseConv2D is stored in panels of 8 channels (all taps of channels
+//            8b..8b+7 together), a level reading the panels its channels need. A layer whose widths do not
+//            grow level after level (a plan of the `independent` strategy) is stored as below.
+//   strided  the full matrices in Keras' layout; a level reads a prefix of their rows and columns with the
+//            full row length (what the REDS authors' TensorFlow Lite Micro patch does).
+// Either way grouped convolutions (which no plan narrows) keep the full layout.
 //
 // A session is not thread-safe (run() writes its buffers); create one per thread. It may be moved, not
 // copied.
@@ -45,6 +58,9 @@ struct KernelCall {
   kernels::Window window;
   kernels::MapView input;
   kernels::MutableMapView output;
+  // conv2d, depthwise_conv2d and dense: the weights as ranges of units over segments; a grouped convolution
+  // (groups > 1) has no ranges and reads `weights` instead.
+  kernels::SegmentedWeights segmented;
   kernels::WeightView weights;
   const float* bias = nullptr;
   std::int64_t groups = 1;
@@ -61,10 +77,19 @@ struct LevelInfo {
   std::int64_t macs = 0;
 };
 
+enum class WeightLayout {
+  nested,   // each level reads one contiguous prefix of every layer's weights
+  strided,  // the full matrices; each level reads a strided prefix of their rows and columns
+};
+
+struct SessionOptions {
+  WeightLayout layout = WeightLayout::nested;
+};
+
 class Session {
  public:
   // Validates the model (and its plan) and prepares every level. invalid_argument for an invalid model.
-  static Result<Session> create(const Model& model);
+  static Result<Session> create(const Model& model, const SessionOptions& options = {});
 
   Session(Session&&) = default;
   Session& operator=(Session&&) = default;
@@ -81,6 +106,12 @@ class Session {
     return true;
   }
   const LevelInfo& level_info(std::size_t level) const { return infos_[level]; }
+  // The kernel calls of a level, in order, and the buffer every weight and bias they read lies in (for
+  // tests and benchmarks that look at the layout).
+  std::span<const KernelCall> level_calls(std::size_t level) const {
+    return {calls_.data() + level * calls_per_level_, calls_per_level_};
+  }
+  std::span<const float> weights() const { return weights_; }
 
   const Shape& input_shape() const { return input_shape_; }
   std::int64_t input_size() const { return input_shape_.size(); }
@@ -96,7 +127,10 @@ class Session {
  private:
   Session() = default;
 
-  std::vector<Layer> layers_;  // the model's layers: their weights, and the rectifiers fused into calls
+  std::vector<Rectifier> rectifiers_;  // per model layer: what its rectifier layers (fused or not) compute
+  std::vector<float> weights_;         // every weight and bias, each buffer followed by kReadPadding zeros
+  std::vector<kernels::WeightSegment> segments_;
+  std::vector<kernels::ColumnRange> ranges_;
   std::vector<float> buffers_[2];
   std::vector<KernelCall> calls_;  // calls_per_level_ per level, level after level
   std::size_t calls_per_level_ = 0;
