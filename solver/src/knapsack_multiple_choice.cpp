@@ -17,6 +17,17 @@
 // steepest upward hull slope of a class still to come (no upward move of such a class is steeper);
 // above it, profit - overweight * the flattest downward slope. The search ends when no state is left.
 //
+// The count bound, once the states outnumber Options::cardinality_states (the MCKP twin of the 0-1
+// cardinality bound): the position of an item in its class (lightest first, dominated items gone) is its
+// count, and no solution has a larger total count than J, the linear relaxation of maximising the total
+// count within the capacity, rounded down. For any multiplier mu >= 0,
+//   sum p_x = sum (p_x - mu * count_x) + mu * sum count_x <= LP(p - mu * count) + mu * J,
+// both relaxations over the items still free. mu minimises the right-hand side (a bisection on integers;
+// the bound is convex in mu). On the strongly correlated class, whose items are chains of increments
+// (w', w' + K), p - K * count is the weight and the bound at mu = K is c + K * J: a solution filling the
+// capacity with J increments proves itself optimal, which the plain LP bound (c + K * J + a fraction of
+// K) and the DP's state bounds could not do without enumerating most of the classes.
+//
 // Every state remembers the choices of its last classes in 64 bits; a solution whose older choices were
 // shifted out is completed by solving the multiple-choice problem over those classes with its profit
 // known.
@@ -107,6 +118,12 @@ class MultipleChoice {
   // need, whose optimum fills the capacity exactly.
   void pair_states();
   P upper_bound() const;
+  // The count bound (see the file comment), over the free items: computed once the states outnumber
+  // search_.cardinality_states; empty when the multiplied profits could overflow.
+  void build_count_bound();
+  // The linear relaxation over the free items with values profit - mu * position, rounded down (any
+  // solution's value is an integer), or nullopt when no choice of free items fits.
+  std::optional<P> free_relaxation(P mu, bool positions_only) const;
   // Per class, the chosen position.
   std::vector<std::size_t> reconstruct(std::int64_t& passes) const;
 
@@ -141,6 +158,8 @@ class MultipleChoice {
   std::size_t processed_ = 0;
   std::size_t next_pairing_;
   bool timed_out_ = false;
+  bool count_bound_built_ = false;
+  std::optional<P> count_bound_;  // no solution reaching the threshold exceeds it (or none exists: below 0)
   Statistics statistics_;
 };
 
@@ -404,6 +423,7 @@ void MultipleChoice<P>::run() {
   states_.push_back({lp_weight_, lp_profit_, 0});
   if (cannot_improve(states_.front())) states_.clear();
   for (const std::size_t k : core_) {
+    if (count_bound_ && *count_bound_ < threshold_) states_.clear();
     if (states_.empty()) return;
     if (search_.deadline.passed()) {
       timed_out_ = true;
@@ -414,6 +434,7 @@ void MultipleChoice<P>::run() {
       pair_states();
       next_pairing_ = 2 * states_.size();
     }
+    if (!count_bound_built_ && states_.size() >= search_.cardinality_states) build_count_bound();
   }
 }
 
@@ -436,7 +457,113 @@ P MultipleChoice<P>::upper_bound() const {
     }
     bound = std::max(bound, value);
   }
-  return static_cast<P>(std::ceil(bound * (1 + 0x1p-56L)));
+  const P state_bound = static_cast<P>(std::ceil(bound * (1 + 0x1p-56L)));
+  return count_bound_ ? std::max(best_, std::min(state_bound, *count_bound_)) : state_bound;
+}
+
+// room * profit / weight rounded down (0 <= room < weight, profit > 0), or a little above for 128-bit
+// profits whose product does not fit: an upper bound stays an upper bound.
+inline std::int64_t fraction_floor(std::int64_t room, std::int64_t profit, std::int64_t weight) {
+  return static_cast<std::int64_t>(static_cast<int128>(room) * profit / weight);
+}
+inline int128 fraction_floor(std::int64_t room, int128 profit, std::int64_t weight) {
+  if (profit == static_cast<std::int64_t>(profit))
+    return fraction_floor(room, static_cast<std::int64_t>(profit), weight);
+  const long double estimate =
+      static_cast<long double>(room) * static_cast<long double>(profit) / static_cast<long double>(weight);
+  return static_cast<int128>(std::floor(estimate * (1 + 0x1p-56L))) + 1;
+}
+
+template <class P>
+std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only) const {
+  struct Increment {
+    std::int64_t weight;
+    P value;
+  };
+  const auto value_of = [&](const ChoiceClass<P>& c, std::size_t i) {
+    return positions_only ? static_cast<P>(i) : static_cast<P>(c.profits[i] - mu * static_cast<P>(i));
+  };
+  std::vector<Increment> increments;
+  std::vector<std::size_t> hull;
+  std::int64_t room = capacity_;
+  P total = 0;
+  for (const ChoiceClass<P>& c : classes_) {
+    const std::size_t first = c.free.front();
+    room -= c.weights[first];
+    total += value_of(c, first);
+    // The upper hull of the free items from the lightest, while it rises.
+    hull.clear();
+    for (const std::size_t i : c.free) {
+      while (hull.size() >= 2) {
+        const std::size_t a = hull[hull.size() - 2];
+        const std::size_t b = hull.back();
+        const P rise_b = static_cast<P>(value_of(c, b) - value_of(c, a));
+        const P rise_i = static_cast<P>(value_of(c, i) - value_of(c, a));
+        if (sign_of_sum(rise_b, c.weights[i] - c.weights[a], static_cast<P>(-rise_i), c.weights[b] - c.weights[a]) > 0)
+          break;
+        hull.pop_back();
+      }
+      hull.push_back(i);
+    }
+    for (std::size_t h = 1; h < hull.size(); ++h) {
+      const P rise = static_cast<P>(value_of(c, hull[h]) - value_of(c, hull[h - 1]));
+      if (rise <= 0) break;
+      increments.push_back({c.weights[hull[h]] - c.weights[hull[h - 1]], rise});
+    }
+  }
+  if (room < 0) return std::nullopt;
+  // Within a class the slopes strictly decrease, so any order of equal slopes keeps each class's in order.
+  std::sort(increments.begin(), increments.end(), [](const Increment& a, const Increment& b) {
+    return sign_of_sum(a.value, b.weight, static_cast<P>(-b.value), a.weight) > 0;
+  });
+  for (const Increment& increment : increments) {
+    if (increment.weight > room) return static_cast<P>(total + fraction_floor(room, increment.value, increment.weight));
+    room -= increment.weight;
+    total += increment.value;
+  }
+  return total;
+}
+
+template <class P>
+void MultipleChoice<P>::build_count_bound() {
+  count_bound_built_ = true;
+  statistics_.cardinality_bound = true;
+  // Overflow guard: |profit - mu * position| summed over the classes, mu up to the largest profit.
+  long double largest = 0;
+  long double magnitude = 0;
+  long double positions = 0;
+  for (const ChoiceClass<P>& c : classes_) {
+    largest = std::max(largest, static_cast<long double>(c.profits.back()));
+    magnitude += static_cast<long double>(c.profits.back());
+    positions += static_cast<long double>(c.weights.size() - 1);
+  }
+  const long double limit = sizeof(P) == 8 ? 0x1p61L : 0x1p123L;
+  if (magnitude + 2 * largest * (positions + 1) >= limit) return;
+  const std::optional<P> positions_bound = free_relaxation(0, true);
+  if (!positions_bound) {
+    count_bound_ = best_;  // no solution uses free items only: none reaches the threshold
+    return;
+  }
+  const P most = *positions_bound;
+  const auto bound_at = [&](P mu) -> P {
+    const std::optional<P> relaxation = free_relaxation(mu, false);
+    return relaxation ? static_cast<P>(*relaxation + mu * most) : best_;
+  };
+  // f(mu) = LP(mu) + mu * most is convex in mu (up to the rounding down): bisect on its forward difference.
+  P low = 0;
+  P high = static_cast<P>(largest);
+  P bound = bound_at(0);
+  while (low < high) {
+    const P middle = static_cast<P>(low + (high - low) / 2);
+    const P here = bound_at(middle);
+    const P next = bound_at(static_cast<P>(middle + 1));
+    bound = std::min({bound, here, next});
+    if (next < here)
+      low = static_cast<P>(middle + 1);
+    else
+      high = middle;
+  }
+  count_bound_ = bound;
 }
 
 template <class P>

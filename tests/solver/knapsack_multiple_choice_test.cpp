@@ -101,10 +101,11 @@ void expect_optimal_with(const MultipleChoiceProblem<Profit>& problem, const red
   EXPECT_EQ(solution->upper_bound, solution->profit);
 }
 
-// Pairing from the first states on, so that small instances exercise it too.
+// Pairing and the count bound from the first states on, so that small instances exercise them too.
 reds::knapsack::Options eager() {
   reds::knapsack::Options options;
   options.pairing_states = 2;
+  options.cardinality_states = 1;
   return options;
 }
 
