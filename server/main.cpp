@@ -71,6 +71,9 @@ int run(int argc, char** argv) {
       ("read-timeout-ms",
        po::value(&options.read_timeout_ms)->value_name("MS")->default_value(options.read_timeout_ms),
        "a client silent for this long while sending (or receiving) loses its request")  //
+      ("body-timeout-ms",
+       po::value(&options.body_timeout_ms)->value_name("MS")->default_value(options.body_timeout_ms),
+       "a POST /plan body not complete this long after its headers gets 408, however steadily it arrives")  //
       ("keep-alive-s", po::value(&options.keep_alive_s)->value_name("S")->default_value(options.keep_alive_s),
        "idle keep-alive connections are closed after S seconds (shutdown waits for them)")  //
       ("keep-alive-requests",

@@ -145,6 +145,7 @@ std::optional<Error> validate(const Options& options) {
            {"--max-time-ms", options.max_time_ms, 1},
            {"--max-inflight", options.max_inflight, 1},
            {"--read-timeout-ms", options.read_timeout_ms, 1},
+           {"--body-timeout-ms", options.body_timeout_ms, 1},
            {"--keep-alive-s", options.keep_alive_s, 1},
            {"--keep-alive-requests", options.keep_alive_requests, 1},
        }) {
@@ -285,19 +286,31 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
   }
   // The body is read here, not by the library, so that the size limit also holds for chunked and
   // compressed bodies (the library checks Content-Length only).
+  // The read timeout bounds each wait for data; the body deadline bounds the whole body, so that a client
+  // trickling a byte now and then cannot keep a worker for hours.
   const auto max_body = static_cast<std::size_t>(options.max_body_bytes);
+  const Clock::time_point body_deadline = Clock::now() + std::chrono::milliseconds(options.body_timeout_ms);
   std::string body;
   bool too_large = false;
+  bool too_slow = false;
   const bool complete = content([&](const char* data, std::size_t length) {
     if (length > max_body - body.size()) {
       too_large = true;
       return false;
     }
     body.append(data, length);
-    return true;
+    too_slow = Clock::now() > body_deadline;
+    return !too_slow;
   });
   // The rest of a body we stopped reading would be read as the next request: the connection must end.
-  if (too_large || !complete) response.set_header("Connection", "close");
+  if (too_large || too_slow || !complete) response.set_header("Connection", "close");
+  if (too_slow) {
+    return reply_error(response, 408,
+                       Error{ErrorCode::deadline_exceeded,
+                             "the request body did not arrive within the server's " +
+                                 std::to_string(options.body_timeout_ms) + " ms (--body-timeout-ms)",
+                             {}});
+  }
   if (too_large || response.status == 413) {
     return reply_error(response, 413,
                        body_too_large(options.max_body_bytes));

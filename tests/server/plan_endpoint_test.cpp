@@ -245,6 +245,35 @@ TEST(PlanEndpointLimits, SilentClientLosesItsWorkerAfterTheReadTimeout) {
   }
 }
 
+TEST(PlanEndpointLimits, TricklingClientLosesItsWorkerAtTheBodyDeadline) {
+  Options options = test_options();
+  options.threads = 1;  // the trickling client holds the only worker
+  options.read_timeout_ms = 2'000;
+  options.body_timeout_ms = 400;
+  RunningServer server(options);
+  RawConnection trickling(server.port());
+  ASSERT_TRUE(trickling.connected());
+  ASSERT_TRUE(trickling.send("POST /plan HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\n\r\n{"));
+  // One byte every 100 ms (the wait for an answer paces it): never silent for the read timeout, so only
+  // the body deadline can end it.
+  const auto start = std::chrono::steady_clock::now();
+  std::string answer;
+  bool closed = false;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(3) && trickling.send(" ")) {
+    answer += trickling.receive_until_closed(std::chrono::milliseconds(100), closed);
+    if (closed || !answer.empty()) break;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3))
+      << "the server kept reading a trickling body past its body deadline";
+  if (!closed) answer += trickling.receive_until_closed(std::chrono::milliseconds(2'000), closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(raw_status(answer), 408) << answer;
+
+  const httplib::Result health = server.client()->Get("/health");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST(PlanEndpointLimits, TimeLimitIsCappedByTheServer) {
   Options options = test_options();
   options.max_time_ms = 50;

@@ -49,6 +49,8 @@ struct Options {
   std::int64_t max_time_ms = 10'000;  // cap on a request's time_limit_ms, and the limit when it has none
   int max_inflight = default_max_inflight();  // plans solved at once; beyond that 503 + Retry-After
   std::int64_t read_timeout_ms = 5'000;  // a socket read (or write) waiting longer fails the request
+  // The whole body of POST /plan must arrive within this after its headers, however steadily it trickles.
+  std::int64_t body_timeout_ms = 30'000;
   int keep_alive_s = 1;             // an idle keep-alive connection is closed after this many seconds
   int keep_alive_requests = 100;    // requests per connection before the server closes it
 
