@@ -54,6 +54,7 @@ struct ChoiceState {
   std::int64_t weight;
   P profit;
   std::uint64_t choices;  // the recent classes' choices, the latest in the low bits
+  std::int64_t count;     // the total count (sum of positions) of the solution, unprocessed classes at the LP's
 };
 
 // The best solution found: a state after `processed` core classes, possibly with one more class moved
@@ -123,7 +124,11 @@ class MultipleChoice {
   void build_count_bound();
   // The linear relaxation over the free items with values profit - mu * position, rounded down (any
   // solution's value is an integer), or nullopt when no choice of free items fits.
-  std::optional<P> free_relaxation(P mu, bool positions_only) const;
+  std::optional<P> free_relaxation(P mu, bool positions_only, long double* slope = nullptr) const;
+  // The count bound's Lagrangian bound on the state's completions (floating point, pruning only with a
+  // safety margin): (p - mu * count) + mu * J + lambda * (c - w) + the unprocessed classes' gains, lambda
+  // the break slope of LP(p - mu * count).
+  bool count_prunes(const ChoiceState<P>& state) const;
   // Per class, the chosen position.
   std::vector<std::size_t> reconstruct(std::int64_t& passes) const;
 
@@ -160,6 +165,22 @@ class MultipleChoice {
   bool timed_out_ = false;
   bool count_bound_built_ = false;
   std::optional<P> count_bound_;  // no solution reaching the threshold exceeds it (or none exists: below 0)
+  bool count_pruning_ = false;
+  long double count_mu_ = 0;
+  long double count_most_ = 0;    // J
+  long double count_slope_ = 0;   // lambda
+  std::vector<long double> count_gain_;  // per class, max over free i of (v_i - lambda w_i) - the LP choice's
+  long double count_gains_ = 0;   // over the unprocessed classes
+  // The fewest counts a solution reaching the threshold has: profit <= LP(p - mu * count) + mu * count.
+  P count_relaxation_ = 0;        // LP(p - mu * count) at the best mu
+  P count_multiplier_ = 0;        // the best mu
+  long double fewest_counts_ = 0;
+  // The most counts a state's completions reach: count + lambda_a * (c - w) + gains, lambda_a the break
+  // slope of the count relaxation J.
+  long double count_weight_slope_ = 0;
+  std::vector<long double> count_reach_;
+  long double count_reaches_ = 0;
+  void update_fewest_counts();
   Statistics statistics_;
 };
 
@@ -329,6 +350,7 @@ void MultipleChoice<P>::improve(const ChoiceState<P>& state,
   best_ = profit;
   threshold_ = best_ + 1;
   record_ = ChoiceRecord<P>{state, processed_, moved};
+  update_fewest_counts();
 }
 
 template <class P>
@@ -368,6 +390,10 @@ void MultipleChoice<P>::process(std::size_t k) {
   const ChoiceClass<P>& c = classes_[k];
   processed_class_[k] = true;
   ++processed_;
+  if (count_pruning_) {
+    count_gains_ -= count_gain_[k];
+    count_reaches_ -= count_reach_[k];
+  }
   sheddable_ -= c.weights[c.lp()] - c.weights[c.free.front()];
   advance_frontier();
   const int bits = c.bits();
@@ -389,11 +415,12 @@ void MultipleChoice<P>::process(std::size_t k) {
     const auto [weight, negative_profit, t, s] = heap.top();
     heap.pop();
     if (s + 1 < states_.size()) push(t, s + 1);
-    const ChoiceState<P> candidate{weight, static_cast<P>(-negative_profit),
-                                   bits == kChoiceBits ? t : (states_[s].choices << bits) | t};
+    const ChoiceState<P> candidate{
+        weight, static_cast<P>(-negative_profit), bits == kChoiceBits ? t : (states_[s].choices << bits) | t,
+        states_[s].count + static_cast<std::int64_t>(c.free[t]) - static_cast<std::int64_t>(c.lp())};
     if (!next_states_.empty() && candidate.profit <= next_states_.back().profit) continue;  // dominated
     if (candidate.weight <= capacity_ && candidate.profit >= threshold_) improve(candidate, std::nullopt);
-    if (cannot_improve(candidate)) continue;
+    if (cannot_improve(candidate) || (count_pruning_ && count_prunes(candidate))) continue;
     if (!next_states_.empty() && next_states_.back().weight == candidate.weight)
       next_states_.back() = candidate;
     else
@@ -420,7 +447,9 @@ void MultipleChoice<P>::run() {
     return steeper(classes_[b].down_profit(), classes_[b].down_weight(), classes_[a].down_profit(),
                    classes_[a].down_weight());
   });
-  states_.push_back({lp_weight_, lp_profit_, 0});
+  std::int64_t lp_count = 0;
+  for (const ChoiceClass<P>& c : classes_) lp_count += static_cast<std::int64_t>(c.lp());
+  states_.push_back({lp_weight_, lp_profit_, 0, lp_count});
   if (cannot_improve(states_.front())) states_.clear();
   for (const std::size_t k : core_) {
     if (count_bound_ && *count_bound_ < threshold_) states_.clear();
@@ -475,7 +504,7 @@ inline int128 fraction_floor(std::int64_t room, int128 profit, std::int64_t weig
 }
 
 template <class P>
-std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only) const {
+std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, long double* slope) const {
   struct Increment {
     std::int64_t weight;
     P value;
@@ -516,8 +545,13 @@ std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only) c
   std::sort(increments.begin(), increments.end(), [](const Increment& a, const Increment& b) {
     return sign_of_sum(a.value, b.weight, static_cast<P>(-b.value), a.weight) > 0;
   });
+  if (slope) *slope = 0;
   for (const Increment& increment : increments) {
-    if (increment.weight > room) return static_cast<P>(total + fraction_floor(room, increment.value, increment.weight));
+    if (increment.weight > room) {
+      if (slope)
+        *slope = static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
+      return static_cast<P>(total + fraction_floor(room, increment.value, increment.weight));
+    }
     room -= increment.weight;
     total += increment.value;
   }
@@ -539,7 +573,8 @@ void MultipleChoice<P>::build_count_bound() {
   }
   const long double limit = sizeof(P) == 8 ? 0x1p61L : 0x1p123L;
   if (magnitude + 2 * largest * (positions + 1) >= limit) return;
-  const std::optional<P> positions_bound = free_relaxation(0, true);
+  long double count_weight_slope = 0;
+  const std::optional<P> positions_bound = free_relaxation(0, true, &count_weight_slope);
   if (!positions_bound) {
     count_bound_ = best_;  // no solution uses free items only: none reaches the threshold
     return;
@@ -553,17 +588,82 @@ void MultipleChoice<P>::build_count_bound() {
   P low = 0;
   P high = static_cast<P>(largest);
   P bound = bound_at(0);
+  P best_mu = 0;
   while (low < high) {
     const P middle = static_cast<P>(low + (high - low) / 2);
     const P here = bound_at(middle);
     const P next = bound_at(static_cast<P>(middle + 1));
-    bound = std::min({bound, here, next});
+    if (here < bound) bound = here, best_mu = middle;
+    if (next < bound) bound = next, best_mu = static_cast<P>(middle + 1);
     if (next < here)
       low = static_cast<P>(middle + 1);
     else
       high = middle;
   }
   count_bound_ = bound;
+  // The states' bound at the best multiplier.
+  long double slope = 0;
+  if (!free_relaxation(best_mu, false, &slope)) return;
+  count_multiplier_ = best_mu;
+  count_relaxation_ = static_cast<P>(bound - best_mu * most);
+  count_weight_slope_ = count_weight_slope;
+  count_reach_.assign(classes_.size(), 0);
+  count_reaches_ = 0;
+  count_mu_ = static_cast<long double>(best_mu);
+  count_most_ = static_cast<long double>(most);
+  count_slope_ = slope;
+  count_gain_.assign(classes_.size(), 0);
+  count_gains_ = 0;
+  for (std::size_t k = 0; k < classes_.size(); ++k) {
+    const ChoiceClass<P>& c = classes_[k];
+    const auto reduced = [&](std::size_t i) {
+      return static_cast<long double>(c.profits[i]) - count_mu_ * static_cast<long double>(i) -
+             count_slope_ * static_cast<long double>(c.weights[i]);
+    };
+    long double best = -std::numeric_limits<long double>::infinity();
+    for (const std::size_t i : c.free) best = std::max(best, reduced(i));
+    count_gain_[k] = best - reduced(c.lp());
+    if (!processed_class_[k]) count_gains_ += count_gain_[k];
+    const auto reduced_count = [&](std::size_t i) {
+      return static_cast<long double>(i) - count_weight_slope_ * static_cast<long double>(c.weights[i]);
+    };
+    long double reach = -std::numeric_limits<long double>::infinity();
+    for (const std::size_t i : c.free) reach = std::max(reach, reduced_count(i));
+    count_reach_[k] = reach - reduced_count(c.lp());
+    if (!processed_class_[k]) count_reaches_ += count_reach_[k];
+  }
+  count_pruning_ = true;
+  update_fewest_counts();
+  std::erase_if(states_, [&](const ChoiceState<P>& state) { return count_prunes(state); });
+}
+
+template <class P>
+void MultipleChoice<P>::update_fewest_counts() {
+  if (!count_pruning_ || count_multiplier_ <= 0) return;
+  const P needed = static_cast<P>(threshold_ - count_relaxation_);
+  // ceil(needed / mu)
+  const P fewest = needed > 0 ? static_cast<P>((needed + count_multiplier_ - 1) / count_multiplier_)
+                              : static_cast<P>(-((-needed) / count_multiplier_));
+  fewest_counts_ = static_cast<long double>(fewest);
+}
+
+template <class P>
+bool MultipleChoice<P>::count_prunes(const ChoiceState<P>& state) const {
+  if (count_multiplier_ > 0) {
+    const long double room_count = count_weight_slope_ * static_cast<long double>(capacity_ - state.weight);
+    const long double most = static_cast<long double>(state.count) + room_count + count_reaches_;
+    const long double error = (static_cast<long double>(state.count) + std::fabs(room_count) + count_reaches_) * 0x1p-40L;
+    if (most < fewest_counts_ - error) return true;
+  }
+  const long double reduced_profit = static_cast<long double>(state.profit) - count_mu_ * static_cast<long double>(state.count);
+  const long double room_value = count_slope_ * static_cast<long double>(capacity_ - state.weight);
+  const long double rest = count_mu_ * count_most_ + count_gains_;
+  const long double bound = reduced_profit + room_value + rest;
+  const long double scale = std::fabs(static_cast<long double>(state.profit)) +
+                            std::fabs(count_mu_ * static_cast<long double>(state.count)) + std::fabs(room_value) +
+                            std::fabs(rest);
+  // Solutions' profits are integers: below threshold - 1/2 by more than the rounding error, none reaches it.
+  return bound < static_cast<long double>(threshold_) - 0.5L - scale * 0x1p-40L;
 }
 
 template <class P>
