@@ -124,7 +124,9 @@ class MultipleChoice {
   void build_count_bound();
   // The linear relaxation over the free items with values profit - mu * position, rounded down (any
   // solution's value is an integer), or nullopt when no choice of free items fits.
-  std::optional<P> free_relaxation(P mu, bool positions_only, long double* slope = nullptr) const;
+  // `slope`: the break slope; `exact`: the relaxation's value before rounding, in floating point.
+  std::optional<P> free_relaxation(P mu, bool positions_only, long double* slope = nullptr,
+                                   long double* exact = nullptr) const;
   // The count bound's Lagrangian bound on the state's completions (floating point, pruning only with a
   // safety margin): (p - mu * count) + mu * J + lambda * (c - w) + the unprocessed classes' gains, lambda
   // the break slope of LP(p - mu * count).
@@ -504,7 +506,8 @@ inline int128 fraction_floor(std::int64_t room, int128 profit, std::int64_t weig
 }
 
 template <class P>
-std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, long double* slope) const {
+std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, long double* slope,
+                                                    long double* exact) const {
   struct Increment {
     std::int64_t weight;
     P value;
@@ -546,15 +549,19 @@ std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, l
     return sign_of_sum(a.value, b.weight, static_cast<P>(-b.value), a.weight) > 0;
   });
   if (slope) *slope = 0;
+  if (exact) *exact = 0;
   for (const Increment& increment : increments) {
     if (increment.weight > room) {
-      if (slope)
-        *slope = static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
+      const long double break_slope =
+          static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
+      if (slope) *slope = break_slope;
+      if (exact) *exact = static_cast<long double>(total) + static_cast<long double>(room) * break_slope;
       return static_cast<P>(total + fraction_floor(room, increment.value, increment.weight));
     }
     room -= increment.weight;
     total += increment.value;
   }
+  if (exact) *exact = static_cast<long double>(total);
   return total;
 }
 
@@ -580,22 +587,28 @@ void MultipleChoice<P>::build_count_bound() {
     return;
   }
   const P most = *positions_bound;
-  const auto bound_at = [&](P mu) -> P {
-    const std::optional<P> relaxation = free_relaxation(mu, false);
+  // The bound at mu, rounded down, and before rounding (in floating point).
+  const auto bound_at = [&](P mu, long double& unrounded) -> P {
+    const std::optional<P> relaxation = free_relaxation(mu, false, nullptr, &unrounded);
+    unrounded += static_cast<long double>(mu) * static_cast<long double>(most);
     return relaxation ? static_cast<P>(*relaxation + mu * most) : best_;
   };
-  // f(mu) = LP(mu) + mu * most is convex in mu (up to the rounding down): bisect on its forward difference.
+  // f(mu) = LP(mu) + mu * most is convex in mu: bisect on the forward difference of its unrounded values
+  // (the rounded ones step where the slope is below 1 and would mislead the bisection).
   P low = 0;
   P high = static_cast<P>(largest);
-  P bound = bound_at(0);
+  long double unrounded = 0;
+  P bound = bound_at(0, unrounded);
   P best_mu = 0;
   while (low < high) {
     const P middle = static_cast<P>(low + (high - low) / 2);
-    const P here = bound_at(middle);
-    const P next = bound_at(static_cast<P>(middle + 1));
+    long double here_unrounded = 0;
+    long double next_unrounded = 0;
+    const P here = bound_at(middle, here_unrounded);
+    const P next = bound_at(static_cast<P>(middle + 1), next_unrounded);
     if (here < bound) bound = here, best_mu = middle;
     if (next < bound) bound = next, best_mu = static_cast<P>(middle + 1);
-    if (next < here)
+    if (next_unrounded < here_unrounded)
       low = static_cast<P>(middle + 1);
     else
       high = middle;
