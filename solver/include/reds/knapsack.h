@@ -32,7 +32,10 @@
 //   * MCKP: per class, dominated and LP-dominated items are removed (O(n log n)); the LP relaxation gives
 //     the break class; a dynamic program over the classes, nearest the break class first, keeps Pareto
 //     states (weight, profit) that pass an LP bound test (Pisinger's minimal MCKP algorithm, 1995).
-//     O(n log n + c * sum of class sizes) in the worst case.
+//     When the state set grows, a count bound (an item's position in its class as its count, the
+//     largest total count that fits, a Lagrangian multiplier on it) ends the search once the best
+//     solution reaches it and prunes states: it closes the strongly correlated class, whose classes
+//     are chains of increments. O(n log n + c * sum of class sizes) in the worst case.
 //
 // Nothing here throws; invalid input is an invalid_argument error naming the offending item.
 #pragma once
