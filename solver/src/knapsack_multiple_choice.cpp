@@ -124,9 +124,10 @@ class MultipleChoice {
   void build_count_bound();
   // The linear relaxation over the free items with values profit - mu * position, rounded down (any
   // solution's value is an integer), or nullopt when no choice of free items fits.
-  // `slope`: the break slope; `exact`: the relaxation's value before rounding, in floating point.
+  // `slope`: the break slope; `exact`: the relaxation's value before rounding, in floating point; `count`:
+  // the total count of the relaxation's solution (fractional at the break class).
   std::optional<P> free_relaxation(P mu, bool positions_only, long double* slope = nullptr,
-                                   long double* exact = nullptr) const;
+                                   long double* exact = nullptr, long double* count = nullptr) const;
   // The count bound's Lagrangian bound on the state's completions (floating point, pruning only with a
   // safety margin): (p - mu * count) + mu * J + lambda * (c - w) + the unprocessed classes' gains, lambda
   // the break slope of LP(p - mu * count).
@@ -507,10 +508,11 @@ inline int128 fraction_floor(std::int64_t room, int128 profit, std::int64_t weig
 
 template <class P>
 std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, long double* slope,
-                                                    long double* exact) const {
+                                                    long double* exact, long double* count) const {
   struct Increment {
     std::int64_t weight;
     P value;
+    std::int64_t positions;
   };
   const auto value_of = [&](const ChoiceClass<P>& c, std::size_t i) {
     return positions_only ? static_cast<P>(i) : static_cast<P>(c.profits[i] - mu * static_cast<P>(i));
@@ -519,10 +521,12 @@ std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, l
   std::vector<std::size_t> hull;
   std::int64_t room = capacity_;
   P total = 0;
+  std::int64_t positions = 0;
   for (const ChoiceClass<P>& c : classes_) {
     const std::size_t first = c.free.front();
     room -= c.weights[first];
     total += value_of(c, first);
+    positions += static_cast<std::int64_t>(first);
     // The upper hull of the free items from the lightest, while it rises.
     hull.clear();
     for (const std::size_t i : c.free) {
@@ -540,28 +544,33 @@ std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, l
     for (std::size_t h = 1; h < hull.size(); ++h) {
       const P rise = static_cast<P>(value_of(c, hull[h]) - value_of(c, hull[h - 1]));
       if (rise <= 0) break;
-      increments.push_back({c.weights[hull[h]] - c.weights[hull[h - 1]], rise});
+      increments.push_back({c.weights[hull[h]] - c.weights[hull[h - 1]], rise,
+                            static_cast<std::int64_t>(hull[h] - hull[h - 1])});
     }
   }
   if (room < 0) return std::nullopt;
-  // Within a class the slopes strictly decrease, so any order of equal slopes keeps each class's in order.
-  std::sort(increments.begin(), increments.end(), [](const Increment& a, const Increment& b) {
-    return sign_of_sum(a.value, b.weight, static_cast<P>(-b.value), a.weight) > 0;
-  });
+  // By slope, exactly; within a class the slopes strictly decrease and keep their order.
+  std::vector<std::size_t> order(increments.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  sort_by_efficiency(order, [&](std::size_t j) { return increments[j].value; },
+                     [&](std::size_t j) { return increments[j].weight; });
   if (slope) *slope = 0;
   if (exact) *exact = 0;
-  for (const Increment& increment : increments) {
+  for (const std::size_t j : order) {
+    const Increment& increment = increments[j];
     if (increment.weight > room) {
-      const long double break_slope =
-          static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
-      if (slope) *slope = break_slope;
-      if (exact) *exact = static_cast<long double>(total) + static_cast<long double>(room) * break_slope;
+      const long double fraction = static_cast<long double>(room) / static_cast<long double>(increment.weight);
+      if (slope) *slope = static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
+      if (exact) *exact = static_cast<long double>(total) + fraction * static_cast<long double>(increment.value);
+      if (count) *count = static_cast<long double>(positions) + fraction * static_cast<long double>(increment.positions);
       return static_cast<P>(total + fraction_floor(room, increment.value, increment.weight));
     }
     room -= increment.weight;
     total += increment.value;
+    positions += increment.positions;
   }
   if (exact) *exact = static_cast<long double>(total);
+  if (count) *count = static_cast<long double>(positions);
   return total;
 }
 
@@ -587,31 +596,30 @@ void MultipleChoice<P>::build_count_bound() {
     return;
   }
   const P most = *positions_bound;
-  // The bound at mu, rounded down, and before rounding (in floating point).
-  const auto bound_at = [&](P mu, long double& unrounded) -> P {
-    const std::optional<P> relaxation = free_relaxation(mu, false, nullptr, &unrounded);
-    unrounded += static_cast<long double>(mu) * static_cast<long double>(most);
+  // The bound at mu, rounded down, and the relaxation solution's count.
+  const auto bound_at = [&](P mu, long double& count) -> P {
+    const std::optional<P> relaxation = free_relaxation(mu, false, nullptr, nullptr, &count);
     return relaxation ? static_cast<P>(*relaxation + mu * most) : best_;
   };
-  // f(mu) = LP(mu) + mu * most is convex in mu: bisect on the forward difference of its unrounded values
-  // (the rounded ones step where the slope is below 1 and would mislead the bisection).
+  // f(mu) = LP(mu) + mu * most is convex in mu, and most - (the relaxation solution's count) is a
+  // subgradient at mu: bisect on its sign. (The rounded values step where the slope is below 1: their
+  // differences would mislead the bisection.)
   P low = 0;
   P high = static_cast<P>(largest);
-  long double unrounded = 0;
-  P bound = bound_at(0, unrounded);
+  P bound = std::numeric_limits<P>::max();
   P best_mu = 0;
-  while (low < high) {
+  while (low <= high) {
     const P middle = static_cast<P>(low + (high - low) / 2);
-    long double here_unrounded = 0;
-    long double next_unrounded = 0;
-    const P here = bound_at(middle, here_unrounded);
-    const P next = bound_at(static_cast<P>(middle + 1), next_unrounded);
+    long double count = 0;
+    const P here = bound_at(middle, count);
     if (here < bound) bound = here, best_mu = middle;
-    if (next < bound) bound = next, best_mu = static_cast<P>(middle + 1);
-    if (next_unrounded < here_unrounded)
-      low = static_cast<P>(middle + 1);
+    const long double subgradient = static_cast<long double>(most) - count;
+    if (subgradient < 0)
+      low = static_cast<P>(middle + 1);  // f falls beyond middle
+    else if (subgradient > 0 && middle > 0)
+      high = static_cast<P>(middle - 1);
     else
-      high = middle;
+      break;
   }
   count_bound_ = bound;
   // The states' bound at the best multiplier.
