@@ -188,6 +188,32 @@ TEST(KnapsackMultipleChoice, MatchesTheCapacityDynamicProgramOnTheLiteratureClas
   }
 }
 
+// Strongly correlated classes (chains of increments) are what the count bound is for: built from the first
+// states on, it must end the search with the capacity DP's optimum, and its bound must be what proved it.
+TEST(KnapsackMultipleChoice, CountBoundProvesStronglyCorrelatedOptima) {
+  int proved_by_count_bound = 0;
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    reds::knapsack::ChoiceGeneratorOptions options;
+    options.choice_class = reds::knapsack::ChoiceClass::strongly_correlated;
+    options.classes = static_cast<std::int64_t>(20 + seed * 3);
+    options.class_size = static_cast<std::int64_t>(3 + seed % 4);
+    options.range = seed % 2 == 0 ? 100 : 300;
+    options.instance = static_cast<std::int64_t>(1 + (seed * 37) % 100);
+    options.seed = seed;
+    const auto instance = reds::knapsack::generate(options);
+    ASSERT_TRUE(instance.ok()) << instance.error().message;
+    reds::knapsack::Options counted;
+    counted.cardinality_states = 1;
+    expect_optimal_with(instance->problem, reds::test::dynamic_program(instance->problem), instance->name, counted);
+    const auto solution = reds::knapsack::solve(instance->problem, counted);
+    ASSERT_TRUE(solution.ok());
+    // Proved before the dynamic program ran through every class with a choice left.
+    if (solution->statistics.cardinality_bound && solution->statistics.core_items < options.classes / 2)
+      ++proved_by_count_bound;
+  }
+  EXPECT_GE(proved_by_count_bound, 6) << "the count bound rarely ended the search early";
+}
+
 TEST(KnapsackMultipleChoice, ReportsInfeasibleInstances) {
   MultipleChoiceProblem<std::int64_t> problem;
   problem.capacity = 5;
