@@ -254,13 +254,15 @@ bool MultipleChoice<P>::relax() {
       increments.push_back({k, h, c.weights[c.hull[h]] - c.weights[c.hull[h - 1]],
                             static_cast<P>(c.profits[c.hull[h]] - c.profits[c.hull[h - 1]])});
   }
-  // Within a class the slopes strictly decrease, so ties keep each class's increments in order.
-  std::sort(increments.begin(), increments.end(), [](const Increment& a, const Increment& b) {
-    const int sign = sign_of_sum(a.profit, b.weight, static_cast<P>(-b.profit), a.weight);
-    return sign != 0 ? sign > 0 : std::tie(a.k, a.index) < std::tie(b.k, b.index);
-  });
+  // By slope, exactly (double slopes, then an exact insertion pass), ties in creation order, i.e. by
+  // (class, hull index): within a class the slopes strictly decrease, so each class's stay in order.
+  std::vector<std::size_t> order(increments.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  sort_by_efficiency(order, [&](std::size_t j) { return increments[j].profit; },
+                     [&](std::size_t j) { return increments[j].weight; });
   std::int64_t room = capacity_;
-  for (const Increment& increment : increments) {
+  for (const std::size_t j : order) {
+    const Increment& increment = increments[j];
     if (increment.weight > room) {
       break_weight_ = increment.weight;
       break_profit_ = increment.profit;
