@@ -214,6 +214,36 @@ TEST(KnapsackMultipleChoice, CountBoundProvesStronglyCorrelatedOptima) {
   EXPECT_GE(proved_by_count_bound, 6) << "the count bound rarely ended the search early";
 }
 
+// The same with profits scaled up until they sum to more than 2^62: the solver's 128-bit arithmetic,
+// whose count bound rounds its break fractions up (an upper bound stays one).
+TEST(KnapsackMultipleChoice, CountBoundHoldsWithWideProfits) {
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    reds::knapsack::ChoiceGeneratorOptions options;
+    options.choice_class = reds::knapsack::ChoiceClass::strongly_correlated;
+    options.classes = static_cast<std::int64_t>(6 + seed % 20);
+    options.class_size = static_cast<std::int64_t>(2 + seed % 4);
+    options.range = 100;
+    options.instance = static_cast<std::int64_t>(1 + (seed * 13) % 100);
+    options.seed = seed;
+    auto instance = reds::knapsack::generate(options);
+    ASSERT_TRUE(instance.ok()) << instance.error().message;
+    MultipleChoiceProblem<std::int64_t> problem = instance->problem;
+    std::int64_t sum = 0;
+    for (const auto& items : problem.classes)
+      for (const Item<std::int64_t>& item : items) sum += item.profit;
+    const std::int64_t scale = (std::int64_t{3} << 61) / sum;
+    // Exact chains (spread 0) and chains off by a few units.
+    const auto spread = static_cast<std::int64_t>(seed % 4);
+    std::int64_t perturbation = 0;
+    for (auto& items : problem.classes)
+      for (Item<std::int64_t>& item : items)
+        item.profit = item.profit * scale + (spread == 0 ? 0 : perturbation++ % spread);
+    reds::knapsack::Options counted;
+    counted.cardinality_states = 1;
+    expect_optimal_with(problem, reds::test::dynamic_program(problem), instance->name + " wide", counted);
+  }
+}
+
 TEST(KnapsackMultipleChoice, ReportsInfeasibleInstances) {
   MultipleChoiceProblem<std::int64_t> problem;
   problem.capacity = 5;
