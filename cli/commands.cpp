@@ -15,6 +15,7 @@
 #include "apply_command.h"
 #include "finetune_command.h"
 #include "knapsack_command.h"
+#include "plot_command.h"
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
@@ -255,6 +256,8 @@ const std::vector<Command>& commands() {
        &run_finetune},
       {"knapsack", "solve 0-1 knapsack instances in the literature's text format, or generate one",
        &run_knapsack},
+      {"plot", "SVG figures: a plan's widths per layer and level, or accuracy and latency per level",
+       &run_plot},
   };
   return all;
 }

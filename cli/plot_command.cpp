@@ -1,0 +1,473 @@
+#include "plot_command.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+namespace reds::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Ordered, so that a plan's layers keep the order of the file (the network's order).
+using Json = nlohmann::ordered_json;
+
+// Series colours (colour-blind safe, Okabe-Ito), cycled when there are more levels than colours.
+constexpr const char* kColours[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
+                                    "#56B4E9", "#D55E00", "#F0E442", "#000000"};
+const char* colour(std::size_t index) { return kColours[index % std::size(kColours)]; }
+
+std::string escape(std::string_view text) {
+  std::string escaped;
+  for (const char c : text) {
+    switch (c) {
+      case '&': escaped += "&amp;"; break;
+      case '<': escaped += "&lt;"; break;
+      case '>': escaped += "&gt;"; break;
+      case '"': escaped += "&quot;"; break;
+      case '\'': escaped += "&apos;"; break;
+      default: escaped += c;
+    }
+  }
+  return escaped;
+}
+
+// A coordinate or a tick label: at most `decimals` decimals, trailing zeros dropped ("0.5", "12", "-3.25").
+std::string number(double value, int decimals = 2) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  std::string text = buffer;
+  if (text.find('.') != std::string::npos) {
+    while (text.back() == '0') text.pop_back();
+    if (text.back() == '.') text.pop_back();
+  }
+  return text == "-0" ? "0" : text;
+}
+
+// Round tick values (1, 2 or 5 times a power of ten) covering [low, high] with about `target` steps.
+struct Axis {
+  double low = 0.0;
+  double high = 1.0;
+  double step = 0.2;
+  std::vector<double> ticks() const {
+    std::vector<double> values;
+    for (double value = low; value <= high + step * 1e-6; value += step) values.push_back(value);
+    return values;
+  }
+  // Decimals enough to tell the ticks apart.
+  int decimals() const { return std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9))); }
+};
+
+Axis nice_axis(double low, double high, int target = 5) {
+  if (!(high > low)) {
+    const double pad = std::max(1.0, std::abs(low) * 0.05);
+    low -= pad;
+    high += pad;
+  }
+  const double raw = (high - low) / target;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = 10.0 * magnitude;
+  for (const double factor : {1.0, 2.0, 5.0}) {
+    if (factor * magnitude >= raw) {
+      step = factor * magnitude;
+      break;
+    }
+  }
+  return Axis{std::floor(low / step + 1e-9) * step, std::ceil(high / step - 1e-9) * step, step};
+}
+
+// The pieces both figures share: the document, the plot area, its axes and its legend.
+class Figure {
+ public:
+  Figure(double width, double height, double left, double right, double top, double bottom)
+      : width_(width), height_(height), left_(left), right_(width - right), top_(top), bottom_(height - bottom) {}
+
+  double left() const { return left_; }
+  double right() const { return right_; }
+  double top() const { return top_; }
+  double bottom() const { return bottom_; }
+  std::ostringstream& body() { return body_; }
+
+  double y_of(const Axis& axis, double value) const {
+    return bottom_ - (value - axis.low) / (axis.high - axis.low) * (bottom_ - top_);
+  }
+  double x_of(const Axis& axis, double value) const {
+    return left_ + (value - axis.low) / (axis.high - axis.low) * (right_ - left_);
+  }
+
+  void text(double x, double y, const std::string& content, const std::string& attributes = {}) {
+    body_ << "<text x=\"" << number(x) << "\" y=\"" << number(y) << '"' << (attributes.empty() ? "" : " ")
+          << attributes << '>' << escape(content) << "</text>\n";
+  }
+  void line(double x1, double y1, double x2, double y2, const std::string& attributes) {
+    body_ << "<line x1=\"" << number(x1) << "\" y1=\"" << number(y1) << "\" x2=\"" << number(x2) << "\" y2=\""
+          << number(y2) << "\" " << attributes << "/>\n";
+  }
+
+  void title(const std::string& title) {
+    text(width_ / 2, 24, title, "class=\"title\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+  }
+
+  // A vertical axis on the left (or right) edge of the plot area: ticks, labels, grid lines on the left
+  // axis only, and the axis label written upwards.
+  void vertical_axis(const Axis& axis, const std::string& label, bool on_right, const std::string& suffix = {}) {
+    const double x = on_right ? right_ : left_;
+    line(x, top_, x, bottom_, "stroke=\"#333\"");
+    for (const double tick : axis.ticks()) {
+      const double y = y_of(axis, tick);
+      if (!on_right) line(left_, y, right_, y, "stroke=\"#ddd\"");
+      line(x, y, x + (on_right ? 5 : -5), y, "stroke=\"#333\"");
+      text(x + (on_right ? 8 : -8), y + 4, number(tick, axis.decimals()) + suffix,
+           std::string("class=\"tick\" font-size=\"11\" text-anchor=\"") + (on_right ? "start" : "end") + '"');
+    }
+    const double label_x = on_right ? right_ + 55 : left_ - 50;
+    const double label_y = (top_ + bottom_) / 2;
+    text(label_x, label_y, label,
+         "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 " + number(label_x) +
+             ' ' + number(label_y) + ")\"");
+  }
+
+  void horizontal_axis(const Axis& axis, const std::string& label, const std::string& suffix = {}) {
+    line(left_, bottom_, right_, bottom_, "stroke=\"#333\"");
+    for (const double tick : axis.ticks()) {
+      const double x = x_of(axis, tick);
+      line(x, bottom_, x, bottom_ + 5, "stroke=\"#333\"");
+      text(x, bottom_ + 18, number(tick, axis.decimals()) + suffix,
+           "class=\"tick\" font-size=\"11\" text-anchor=\"middle\"");
+    }
+    text((left_ + right_) / 2, bottom_ + 40, label, "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
+  }
+
+  // One row of legend entries under the title; `swatches[i]` is the SVG of entry i's marker at (0, 0).
+  void legend(const std::vector<std::string>& labels, const std::vector<std::string>& swatches) {
+    body_ << "<g class=\"legend\" font-size=\"12\">\n";
+    double x = left_;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      body_ << "<g transform=\"translate(" << number(x) << " 44)\">" << swatches[i] << "</g>\n";
+      text(x + 18, 48, labels[i], "class=\"legend-label\"");
+      x += 30 + 7.0 * static_cast<double>(labels[i].size());
+    }
+    body_ << "</g>\n";
+  }
+
+  std::string svg() const {
+    std::ostringstream document;
+    document << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+             << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << number(width_) << "\" height=\""
+             << number(height_) << "\" viewBox=\"0 0 " << number(width_) << ' ' << number(height_)
+             << "\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+             << "<rect class=\"background\" x=\"0\" y=\"0\" width=\"" << number(width_) << "\" height=\""
+             << number(height_) << "\" fill=\"white\"/>\n"
+             << body_.str() << "</svg>";
+    return document.str();
+  }
+
+ private:
+  double width_, height_, left_, right_, top_, bottom_;
+  std::ostringstream body_;
+};
+
+// ---- reading the inputs ----
+
+// An error naming the file (and the JSON Pointer of the offending value, when there is one).
+Error input_error(const std::string& file, const std::string& message, const std::string& path = {}) {
+  return invalid_argument("'" + file + "': " + message, path);
+}
+
+Result<Json> parse_json(const std::string& file, const std::string& text, const std::string& where = {}) {
+  Json document = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (document.is_discarded()) return input_error(file, where + "malformed JSON");
+  if (!document.is_object()) return input_error(file, where + "expected a JSON object");
+  return document;
+}
+
+struct PlanLevel {
+  std::size_t number = 0;               // from 1, as in the file
+  std::vector<std::int64_t> widths;     // one per layer
+  std::optional<double> mac_fraction;   // of the full network, when the plan states both costs
+};
+
+struct PlanFigureData {
+  std::vector<std::string> layers;
+  std::vector<std::int64_t> units;  // empty when the plan has no `order` to count them
+  std::vector<PlanLevel> levels;    // feasible levels only
+};
+
+Result<PlanFigureData> read_plan(const std::string& file, const std::string& text) {
+  Result<Json> parsed = parse_json(file, text);
+  if (!parsed) return parsed.error();
+  const Json& plan = parsed.value();
+  if (!plan.contains("levels") || !plan["levels"].is_array() || plan["levels"].empty())
+    return input_error(file, "missing 'levels' (a non-empty array of a plan response)", "/levels");
+
+  PlanFigureData data;
+  if (plan.contains("order")) {
+    if (!plan["order"].is_object()) return input_error(file, "'order' is not an object", "/order");
+    for (const auto& [name, order] : plan["order"].items()) {
+      if (!order.is_array()) return input_error(file, "order." + name + " is not an array", "/order/" + name);
+      data.layers.push_back(name);
+      data.units.push_back(static_cast<std::int64_t>(order.size()));
+    }
+  }
+  std::optional<double> full_macs;
+  if (plan.contains("full") && plan["full"].is_object() && plan["full"].contains("cost") &&
+      plan["full"]["cost"].is_object() && plan["full"]["cost"].contains("macs") &&
+      plan["full"]["cost"]["macs"].is_number() && plan["full"]["cost"]["macs"].get<double>() > 0)
+    full_macs = plan["full"]["cost"]["macs"].get<double>();
+
+  const Json& levels = plan["levels"];
+  for (std::size_t j = 0; j < levels.size(); ++j) {
+    const std::string path = "/levels/" + std::to_string(j);
+    const std::string name = "levels[" + std::to_string(j) + "]";
+    const Json& level = levels[j];
+    if (!level.is_object()) return input_error(file, name + " is not an object", path);
+    if (level.contains("status") && level["status"] == "infeasible") continue;  // no widths to draw
+    if (!level.contains("widths") || !level["widths"].is_object())
+      return input_error(file, name + " has no 'widths' object", path + "/widths");
+    const Json& widths = level["widths"];
+    if (data.layers.empty())  // no `order`: the first level's widths name the layers
+      for (const auto& [layer, width] : widths.items()) data.layers.push_back(layer);
+    PlanLevel drawn;
+    drawn.number = j + 1;
+    for (const std::string& layer : data.layers) {
+      if (!widths.contains(layer))
+        return input_error(file, name + ".widths has no width for layer '" + layer + "'", path + "/widths");
+      const Json& width = widths[layer];
+      if (!width.is_number_integer() || width.get<std::int64_t>() < 0)
+        return input_error(file, name + ".widths." + layer + " is not a non-negative integer",
+                           path + "/widths/" + layer);
+      drawn.widths.push_back(width.get<std::int64_t>());
+    }
+    if (full_macs && level.contains("cost") && level["cost"].is_object() && level["cost"].contains("macs") &&
+        level["cost"]["macs"].is_number())
+      drawn.mac_fraction = level["cost"]["macs"].get<double>() / *full_macs;
+    data.levels.push_back(std::move(drawn));
+  }
+  if (data.levels.empty()) return input_error(file, "no level has widths (every level is infeasible)", "/levels");
+  if (data.layers.empty()) return input_error(file, "the plan has no layers", "/levels/0/widths");
+  return data;
+}
+
+struct RunLevel {
+  std::int64_t level = 0;
+  double macs = 0.0;
+  double accuracy = 0.0;  // a fraction, as `reds run --json` writes it
+  double latency_us = 0.0;
+};
+
+Result<std::vector<RunLevel>> read_run(const std::string& file, const std::string& text) {
+  std::vector<RunLevel> levels;
+  std::istringstream lines(text);
+  std::string line;
+  for (std::size_t number = 1; std::getline(lines, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = "line " + std::to_string(number) + ": ";
+    Result<Json> parsed = parse_json(file, line, where);
+    if (!parsed) return parsed.error();
+    const Json& object = parsed.value();
+    RunLevel level;
+    for (const char* field : {"level", "macs", "accuracy", "latency_us"}) {
+      if (!object.contains(field))
+        return input_error(file, where + "missing '" + field + "' (expected the output of 'reds run --json')");
+      if (!object[field].is_number())
+        return input_error(file, where + "'" + field + "' is not a number");
+    }
+    level.level = object["level"].get<std::int64_t>();
+    level.macs = object["macs"].get<double>();
+    level.accuracy = object["accuracy"].get<double>();
+    level.latency_us = object["latency_us"].get<double>();
+    if (!(level.macs > 0)) return input_error(file, where + "'macs' must be positive");
+    if (!(level.accuracy >= 0 && level.accuracy <= 1))
+      return input_error(file, where + "'accuracy' must be a fraction between 0 and 1");
+    if (!(level.latency_us >= 0)) return input_error(file, where + "'latency_us' must not be negative");
+    levels.push_back(level);
+  }
+  if (levels.empty()) return input_error(file, "no levels (expected one JSON object per line from 'reds run --json')");
+  return levels;
+}
+
+// ---- the figures ----
+
+std::string plan_figure(const PlanFigureData& data, const std::string& title) {
+  const bool relative = !data.units.empty();
+  const double group_width = std::max(56.0, 12.0 * static_cast<double>(data.levels.size()) + 20.0);
+  const double width = std::max(640.0, 90.0 + 30.0 + group_width * static_cast<double>(data.layers.size()));
+  Figure figure(width, 440, 90, 30, 70, 80);
+
+  std::int64_t widest = 1;
+  for (const PlanLevel& level : data.levels)
+    for (const std::int64_t kept : level.widths) widest = std::max(widest, kept);
+  const Axis y_axis = relative ? Axis{0, 100, 20} : nice_axis(0, static_cast<double>(widest));
+
+  figure.title(title);
+  figure.vertical_axis(y_axis, relative ? "kept units (% of the layer)" : "kept units", false,
+                       relative ? " %" : "");
+  figure.line(figure.left(), figure.bottom(), figure.right(), figure.bottom(), "stroke=\"#333\"");
+
+  const double slot = (figure.right() - figure.left()) / static_cast<double>(data.layers.size());
+  const double bar = std::min(18.0, (slot - 12.0) / static_cast<double>(data.levels.size()));
+  for (std::size_t l = 0; l < data.layers.size(); ++l) {
+    const double group_left = figure.left() + slot * static_cast<double>(l) +
+                              (slot - bar * static_cast<double>(data.levels.size())) / 2;
+    for (std::size_t j = 0; j < data.levels.size(); ++j) {
+      const std::int64_t kept = data.levels[j].widths[l];
+      const double value = relative ? 100.0 * static_cast<double>(kept) / static_cast<double>(data.units[l])
+                                    : static_cast<double>(kept);
+      const double y = figure.y_of(y_axis, value);
+      figure.body() << "<rect class=\"bar\" data-layer=\"" << escape(data.layers[l]) << "\" data-level=\""
+                    << data.levels[j].number << "\" data-width=\"" << kept << "\" x=\""
+                    << number(group_left + bar * static_cast<double>(j)) << "\" y=\"" << number(y)
+                    << "\" width=\"" << number(bar) << "\" height=\"" << number(figure.bottom() - y)
+                    << "\" fill=\"" << colour(j) << "\"><title>"
+                    << escape(data.layers[l] + ", level " + std::to_string(data.levels[j].number) + ": " +
+                              std::to_string(kept) +
+                              (relative ? " of " + std::to_string(data.units[l]) : std::string()) + " units")
+                    << "</title></rect>\n";
+    }
+    const double centre = figure.left() + slot * (static_cast<double>(l) + 0.5);
+    figure.text(centre, figure.bottom() + 18, data.layers[l],
+                "class=\"layer-label\" font-size=\"11\" text-anchor=\"middle\"");
+    if (relative)
+      figure.text(centre, figure.bottom() + 32, std::to_string(data.units[l]),
+                  "class=\"units-label\" font-size=\"10\" fill=\"#666\" text-anchor=\"middle\"");
+  }
+  figure.text((figure.left() + figure.right()) / 2, figure.bottom() + 54,
+              relative ? "layer (and its units)" : "layer", "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
+
+  std::vector<std::string> labels, swatches;
+  for (std::size_t j = 0; j < data.levels.size(); ++j) {
+    std::string label = "level " + std::to_string(data.levels[j].number);
+    if (data.levels[j].mac_fraction) label += " (" + number(100.0 * *data.levels[j].mac_fraction, 1) + " % MACs)";
+    labels.push_back(label);
+    swatches.push_back("<rect x=\"0\" y=\"-6\" width=\"12\" height=\"12\" fill=\"" + std::string(colour(j)) + "\"/>");
+  }
+  figure.legend(labels, swatches);
+  return figure.svg();
+}
+
+std::string levels_figure(std::vector<RunLevel> levels, const std::string& title) {
+  std::stable_sort(levels.begin(), levels.end(),
+                   [](const RunLevel& a, const RunLevel& b) { return a.macs < b.macs; });
+  double largest = 0, lowest_accuracy = 100, highest_accuracy = 0, slowest = 0;
+  for (const RunLevel& level : levels) {
+    largest = std::max(largest, level.macs);
+    lowest_accuracy = std::min(lowest_accuracy, 100 * level.accuracy);
+    highest_accuracy = std::max(highest_accuracy, 100 * level.accuracy);
+    slowest = std::max(slowest, level.latency_us);
+  }
+  Figure figure(720, 440, 80, 90, 70, 70);
+  const Axis x_axis{0, 100, 20};
+  Axis accuracy_axis = nice_axis(lowest_accuracy, highest_accuracy);
+  accuracy_axis.low = std::max(0.0, accuracy_axis.low);
+  accuracy_axis.high = std::min(100.0, accuracy_axis.high);
+  const Axis latency_axis = nice_axis(0, std::max(slowest, 1e-9));
+
+  figure.title(title);
+  figure.vertical_axis(accuracy_axis, "accuracy (%)", false);
+  figure.vertical_axis(latency_axis, "latency (µs, median, batch 1)", true);
+  figure.horizontal_axis(x_axis, "MACs (% of the largest level)", " %");
+
+  const auto series = [&](const char* name, const Axis& axis, const char* stroke, const char* dash,
+                          auto value_of, bool square) {
+    std::ostringstream points;
+    for (const RunLevel& level : levels)
+      points << (points.tellp() > 0 ? " " : "") << number(figure.x_of(x_axis, 100 * level.macs / largest)) << ','
+             << number(figure.y_of(axis, value_of(level)));
+    figure.body() << "<polyline class=\"" << name << "-line\" points=\"" << points.str()
+                  << "\" fill=\"none\" stroke=\"" << stroke << "\" stroke-width=\"2\"" << dash << "/>\n";
+    for (const RunLevel& level : levels) {
+      const double x = figure.x_of(x_axis, 100 * level.macs / largest);
+      const double y = figure.y_of(axis, value_of(level));
+      const std::string tooltip = "level " + std::to_string(level.level) + ": " + number(value_of(level), 2) +
+                                  (square ? " µs" : " %") + " at " + number(100 * level.macs / largest, 1) +
+                                  " % MACs";
+      figure.body() << (square ? "<rect" : "<circle") << " class=\"" << name << "\" data-level=\"" << level.level
+                    << "\" data-value=\"" << number(value_of(level), 4) << "\" ";
+      if (square)
+        figure.body() << "x=\"" << number(x - 4) << "\" y=\"" << number(y - 4) << "\" width=\"8\" height=\"8\"";
+      else
+        figure.body() << "cx=\"" << number(x) << "\" cy=\"" << number(y) << "\" r=\"4\"";
+      figure.body() << " fill=\"" << stroke << "\"><title>" << escape(tooltip) << "</title>"
+                    << (square ? "</rect>" : "</circle>") << '\n';
+    }
+  };
+  series("accuracy", accuracy_axis, colour(0), "", [](const RunLevel& l) { return 100 * l.accuracy; }, false);
+  series("latency", latency_axis, colour(5), " stroke-dasharray=\"6 4\"",
+         [](const RunLevel& l) { return l.latency_us; }, true);
+
+  figure.legend({"accuracy (left axis)", "latency (right axis)"},
+                {"<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(colour(0)) +
+                     "\" stroke-width=\"2\"/><circle cx=\"7\" cy=\"0\" r=\"4\" fill=\"" + colour(0) + "\"/>",
+                 "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(colour(5)) +
+                     "\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/><rect x=\"3\" y=\"-4\" width=\"8\" "
+                     "height=\"8\" fill=\"" + colour(5) + "\"/>"});
+  return figure.svg();
+}
+
+}  // namespace
+
+int run_plot(const std::vector<std::string>& args, Streams streams) {
+  CommandLine command_line(
+      "reds plot", "reds plot plan PLAN|- [-o OUT.svg] | reds plot levels RUN|- [-o OUT.svg]",
+      "Draws a standalone SVG figure, to OUT or standard output:\n"
+      "  plan    the kept width of every layer at every level of PLAN (the response of\n"
+      "          'reds plan'), as a share of the layer's units (counted from 'order');\n"
+      "  levels  accuracy (left axis) and latency (right axis) of every level against its\n"
+      "          MACs as a share of the largest level's, from RUN: the output of\n"
+      "          'reds run MODEL --data DIR --json' (one JSON object per line).\n"
+      "Unreadable or invalid input: one line on standard error naming the file, exit 2.");
+  command_line.add_options()                                                               //
+      ("output,o", po::value<std::string>()->value_name("OUT"), "the SVG file to write")  //
+      ("title", po::value<std::string>()->value_name("TEXT"), "the figure's title");
+  command_line.add_positional("kind", 1, po::value<std::string>());
+  command_line.add_positional("file", 1, po::value<std::string>());
+  const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
+  if (!options) return kExitUsageError;
+  if (options->count("help")) {
+    command_line.print_help(streams.out);
+    return kExitSuccess;
+  }
+  if (!options->count("kind")) return command_line.usage_error(streams.err, "missing what to plot: plan or levels");
+  const std::string kind = (*options)["kind"].as<std::string>();
+  if (kind != "plan" && kind != "levels")
+    return command_line.usage_error(streams.err, "unknown figure '" + kind + "' (plan or levels)");
+  if (!options->count("file"))
+    return command_line.usage_error(streams.err, "missing the " + std::string(kind == "plan" ? "PLAN" : "RUN") +
+                                                     " file (or '-' for standard input)");
+
+  const std::string path = (*options)["file"].as<std::string>();
+  const std::string file = path == "-" ? "standard input" : path;
+  const Result<std::string> text = read_input(path, streams.in);
+  if (!text) return command_line.report(streams.err, text.error());
+  const std::string name = path == "-" ? std::string() : " (" + path + ")";
+  std::string svg;
+  if (kind == "plan") {
+    const Result<PlanFigureData> data = read_plan(file, text.value());
+    if (!data) return command_line.report(streams.err, data.error());
+    svg = plan_figure(data.value(), options->count("title") ? (*options)["title"].as<std::string>()
+                                                            : "Kept units per layer and level" + name);
+  } else {
+    const Result<std::vector<RunLevel>> levels = read_run(file, text.value());
+    if (!levels) return command_line.report(streams.err, levels.error());
+    svg = levels_figure(levels.value(), options->count("title") ? (*options)["title"].as<std::string>()
+                                                                : "Accuracy and latency per level" + name);
+  }
+
+  if (!options->count("output")) return print_output(command_line, streams, svg);
+  const std::string output = (*options)["output"].as<std::string>();
+  std::ofstream out(output, std::ios::binary);
+  out << svg << '\n';
+  out.close();
+  if (!out)
+    return command_line.report(streams.err, invalid_argument("cannot write '" + output + "'"));
+  return kExitSuccess;
+}
+
+}  // namespace reds::cli
