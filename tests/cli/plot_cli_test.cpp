@@ -1,0 +1,306 @@
+// `reds plot`, run as a separate process: the SVG it writes (well-formed, one mark per layer and level at
+// coordinates that follow the data, title and legend) and every input error.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/command_runner.h"
+
+namespace {
+
+using reds::test::Outcome;
+using PlotCliTest = reds::test::CommandTest;
+
+// Three layers counted by `order` (4, 2 and 3 units); level 2 infeasible, so levels 1 and 3 are drawn.
+constexpr const char* kPlan = R"({
+  "status": "infeasible", "strategy": "bottom_up",
+  "full": {"cost": {"macs": 40}, "importance": 9.0},
+  "order": {"conv": [3, 1, 0, 2], "dw": [1, 0], "head": [0, 1, 2]},
+  "levels": [
+    {"status": "optimal", "limits": {"macs": 10}, "widths": {"conv": 1, "dw": 2, "head": 3},
+     "cost": {"macs": 10}, "importance": 3.0, "upper_bound": 3.0, "gap": 0.0},
+    {"status": "infeasible", "limits": {"macs": 5}},
+    {"status": "optimal", "limits": {"macs": 40}, "widths": {"head": 3, "conv": 3, "dw": 1},
+     "cost": {"macs": 30}, "importance": 8.0, "upper_bound": 8.0, "gap": 0.0}
+  ],
+  "solve_seconds": 0.001
+})";
+
+// `reds run --json` lines, deliberately not in MAC order.
+constexpr const char* kRun =
+    R"({"level":2,"widths":{"a":2},"macs":2000,"correct":90,"total":100,"accuracy":0.9075,"latency_us":200.5})"
+    "\n"
+    R"({"level":1,"widths":{"a":1},"macs":1000,"correct":89,"total":100,"accuracy":0.8922,"latency_us":120})"
+    "\n\n"
+    R"({"level":3,"widths":{"a":4},"macs":4000,"correct":91,"total":100,"accuracy":0.916,"latency_us":380})"
+    "\n";
+
+// Tags balance and nest, every '&' starts an entity, and the root is an <svg> in the SVG namespace.
+::testing::AssertionResult well_formed_svg(const std::string& text) {
+  std::vector<std::string> open;
+  std::size_t roots = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    if (text[at] == '&') {
+      const std::size_t end = text.find(';', at);
+      const std::string entity = end == std::string::npos ? text.substr(at) : text.substr(at, end - at + 1);
+      static const std::regex kEntity("&(amp|lt|gt|quot|apos|#[0-9]+);");
+      if (!std::regex_match(entity, kEntity)) return ::testing::AssertionFailure() << "bad entity at " << at;
+      at += entity.size();
+      continue;
+    }
+    if (text[at] == '>') return ::testing::AssertionFailure() << "stray '>' at " << at;
+    if (text[at] != '<') {
+      ++at;
+      continue;
+    }
+    const std::size_t end = text.find('>', at);
+    if (end == std::string::npos) return ::testing::AssertionFailure() << "unclosed tag at " << at;
+    const std::string tag = text.substr(at + 1, end - at - 1);
+    at = end + 1;
+    if (tag.starts_with('?')) {
+      if (!open.empty() || roots > 0 || !tag.ends_with('?'))
+        return ::testing::AssertionFailure() << "misplaced declaration <" << tag << '>';
+      continue;
+    }
+    if (tag.find('<') != std::string::npos) return ::testing::AssertionFailure() << "'<' inside <" << tag << '>';
+    if (tag.starts_with('/')) {
+      if (open.empty() || open.back() != tag.substr(1))
+        return ::testing::AssertionFailure() << "</" << tag.substr(1) << "> closes "
+                                             << (open.empty() ? "nothing" : "<" + open.back() + ">");
+      open.pop_back();
+      continue;
+    }
+    const std::string name = tag.substr(0, tag.find_first_of(" \n/"));
+    if (open.empty()) {
+      if (++roots > 1 || name != "svg") return ::testing::AssertionFailure() << "root element <" << name << '>';
+      if (tag.find("xmlns=\"http://www.w3.org/2000/svg\"") == std::string::npos)
+        return ::testing::AssertionFailure() << "the root has no SVG namespace";
+    }
+    if (std::count(tag.begin(), tag.end(), '"') % 2 != 0)
+      return ::testing::AssertionFailure() << "unbalanced quotes in <" << tag << '>';
+    if (!tag.ends_with('/')) open.push_back(name);
+  }
+  if (roots != 1) return ::testing::AssertionFailure() << roots << " root elements";
+  if (!open.empty()) return ::testing::AssertionFailure() << '<' << open.back() << "> is never closed";
+  return ::testing::AssertionSuccess();
+}
+
+TEST(WellFormedSvg, CatchesBrokenDocuments) {
+  const std::string good = R"(<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><g><text>a &amp; b</text></g></svg>)";
+  EXPECT_TRUE(well_formed_svg(good));
+  EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"><g></svg>)"));
+  EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"><g></text></g></svg>)"));
+  EXPECT_FALSE(well_formed_svg(R"(<svg><g/></svg>)"));
+  EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"><text>a & b</text></svg>)"));
+  EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"><text>a < b</text></svg>)"));
+  EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"></svg><svg xmlns="x"></svg>)"));
+}
+
+struct Mark {
+  std::string layer;  // bars only
+  int level = 0;
+  double value = 0;  // data-width of a bar, data-value of a point
+  double x = 0, y = 0, height = 0;
+};
+
+std::vector<Mark> bars(const std::string& svg) {
+  static const std::regex kBar(
+      R"re(<rect class="bar" data-layer="([^"]*)" data-level="(\d+)" data-width="(\d+)" x="([-\d.]+)" y="([-\d.]+)" width="[\d.]+" height="([-\d.]+)")re");
+  std::vector<Mark> found;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), kBar); it != std::sregex_iterator(); ++it)
+    found.push_back({(*it)[1], std::stoi((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4]), std::stod((*it)[5]),
+                     std::stod((*it)[6])});
+  return found;
+}
+
+// Points of one series of the levels figure: circles (accuracy) or squares (latency, x/y of the corner).
+std::vector<Mark> points(const std::string& svg, const std::string& series) {
+  const std::regex point("<(?:circle|rect) class=\"" + series +
+                         R"re(" data-level="(\d+)" data-value="([-\d.]+)" (?:cx|x)="([-\d.]+)" (?:cy|y)="([-\d.]+)")re");
+  std::vector<Mark> found;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), point); it != std::sregex_iterator(); ++it)
+    found.push_back({"", std::stoi((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4]), 0});
+  return found;
+}
+
+const Mark& bar_of(const std::vector<Mark>& all, const std::string& layer, int level) {
+  const auto found =
+      std::find_if(all.begin(), all.end(), [&](const Mark& m) { return m.layer == layer && m.level == level; });
+  EXPECT_NE(found, all.end()) << layer << " level " << level;
+  return found == all.end() ? all.front() : *found;
+}
+
+void expect_input_error(const Outcome& result, const std::string& needle) {
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_TRUE(result.out.empty()) << result.out;
+  EXPECT_NE(result.err.find(needle), std::string::npos) << result.err;
+}
+
+TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
+  const std::string plan = scratch_file("plan.json", kPlan).string();
+  const Outcome result = run({"plot", "plan", plan});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(result.err.empty()) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out)) << result.out;
+
+  const std::vector<Mark> all = bars(result.out);
+  ASSERT_EQ(all.size(), 6u) << result.out;  // 3 layers x levels 1 and 3 (level 2 is infeasible)
+  // Layers in the plan's order, each layer's levels side by side left to right.
+  const std::vector<std::pair<std::string, int>> expected = {{"conv", 1}, {"conv", 3}, {"dw", 1},
+                                                             {"dw", 3},   {"head", 1}, {"head", 3}};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].layer, expected[i].first);
+    EXPECT_EQ(all[i].level, expected[i].second);
+    if (i > 0) {
+      EXPECT_GT(all[i].x, all[i - 1].x);
+    }
+  }
+  EXPECT_EQ(bar_of(all, "conv", 1).value, 1);
+  EXPECT_EQ(bar_of(all, "dw", 3).value, 1);
+  // Heights are the kept share of the layer: conv 1/4 and 3/4, dw 2/2 and 1/2, head full at both levels.
+  const double full = bar_of(all, "head", 1).height;
+  EXPECT_GT(full, 0);
+  EXPECT_NEAR(bar_of(all, "head", 3).height, full, 0.02);
+  EXPECT_NEAR(bar_of(all, "conv", 1).height, full / 4, 0.02);
+  EXPECT_NEAR(bar_of(all, "conv", 3).height, 3 * full / 4, 0.02);
+  EXPECT_NEAR(bar_of(all, "dw", 1).height, full, 0.02);
+  EXPECT_NEAR(bar_of(all, "dw", 3).height, full / 2, 0.02);
+  // Every bar stands on the same baseline.
+  for (const Mark& bar : all) EXPECT_NEAR(bar.y + bar.height, full + bar_of(all, "head", 1).y, 0.02);
+
+  EXPECT_NE(result.out.find("class=\"title\""), std::string::npos);
+  EXPECT_NE(result.out.find("Kept units per layer and level"), std::string::npos);
+  EXPECT_NE(result.out.find("class=\"legend\""), std::string::npos);
+  EXPECT_NE(result.out.find("level 1 (25 % MACs)"), std::string::npos);
+  EXPECT_NE(result.out.find("level 3 (75 % MACs)"), std::string::npos);
+  EXPECT_EQ(result.out.find("level 2"), std::string::npos);
+  EXPECT_NE(result.out.find("kept units (% of the layer)"), std::string::npos);
+}
+
+TEST_F(PlotCliTest, PlanWithoutOrderPlotsAbsoluteWidths) {
+  const Outcome result =
+      run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": 8, "b": 2}}, {"widths": {"a": 8, "b": 4}}]})");
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out)) << result.out;
+  const std::vector<Mark> all = bars(result.out);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_NEAR(bar_of(all, "b", 2).height, 2 * bar_of(all, "b", 1).height, 0.02);
+  EXPECT_NEAR(bar_of(all, "a", 1).height, 2 * bar_of(all, "b", 2).height, 0.02);
+  EXPECT_EQ(result.out.find("% of the layer"), std::string::npos);
+}
+
+TEST_F(PlotCliTest, PlanFigureOfARealPlan) {
+  const Outcome request = run({"example", "ds_cnn_s_fmnist"});
+  ASSERT_EQ(request.exit_status, 0) << request.err;
+  const Outcome plan = run({"plan", "-"}, request.out);
+  ASSERT_EQ(plan.exit_status, 0) << plan.err;
+  const Outcome result = run({"plot", "plan", "-"}, plan.out);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out));
+  const std::size_t layers = nlohmann::json::parse(request.out).at("network").at("layers").size();
+  const std::size_t levels = nlohmann::json::parse(plan.out).at("levels").size();
+  EXPECT_GT(layers, 3u);
+  EXPECT_EQ(bars(result.out).size(), layers * levels);
+}
+
+TEST_F(PlotCliTest, LevelsFigureFollowsMacsAccuracyAndLatency) {
+  const Outcome result = run({"plot", "levels", scratch_file("run.jsonl", kRun).string()});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out)) << result.out;
+  for (const std::string series : {"accuracy", "latency"}) {
+    SCOPED_TRACE(series);
+    const std::vector<Mark> found = points(result.out, series);
+    ASSERT_EQ(found.size(), 3u) << result.out;
+    // Sorted by MACs: levels 1, 2, 3, at 25, 50 and 100 % of the largest level's MACs.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(found[static_cast<std::size_t>(i)].level, i + 1);
+    const double quarter = found[1].x - found[0].x;
+    EXPECT_GT(quarter, 0);
+    EXPECT_NEAR(found[2].x - found[1].x, 2 * quarter, 0.02);
+    // Higher values are drawn higher (smaller y), in proportion.
+    EXPECT_GT(found[0].y, found[1].y);
+    EXPECT_GT(found[1].y, found[2].y);
+    EXPECT_NEAR((found[0].y - found[1].y) / (found[1].y - found[2].y),
+                (found[1].value - found[0].value) / (found[2].value - found[1].value), 0.01);
+    EXPECT_NE(result.out.find("class=\"" + series + "-line\""), std::string::npos);
+  }
+  EXPECT_NEAR(points(result.out, "accuracy")[0].value, 89.22, 1e-9);
+  EXPECT_NEAR(points(result.out, "latency")[1].value, 200.5, 1e-9);
+  EXPECT_NE(result.out.find("Accuracy and latency per level"), std::string::npos);
+  EXPECT_NE(result.out.find("class=\"legend\""), std::string::npos);
+  EXPECT_NE(result.out.find("accuracy (left axis)"), std::string::npos);
+  EXPECT_NE(result.out.find("latency (right axis)"), std::string::npos);
+  EXPECT_NE(result.out.find("MACs (% of the largest level)"), std::string::npos);
+}
+
+TEST_F(PlotCliTest, WritesTheFileGivenWithOutputAndEscapesTheTitle) {
+  const std::filesystem::path svg = scratch_ / "figure.svg";
+  const Outcome result = run({"plot", "levels", "-", "-o", svg.string(), "--title", "<A & B's \"run\">"}, kRun);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(result.out.empty());
+  const std::string text = reds::test::read_file(svg);
+  EXPECT_TRUE(well_formed_svg(text)) << text;
+  EXPECT_NE(text.find("&lt;A &amp; B&apos;s &quot;run&quot;&gt;"), std::string::npos);
+  EXPECT_EQ(points(text, "accuracy").size(), 3u);
+}
+
+TEST_F(PlotCliTest, PlanInputErrorsNameTheFileAndTheProblem) {
+  const std::string missing = (scratch_ / "missing.json").string();
+  expect_input_error(run({"plot", "plan", missing}), missing);
+  expect_input_error(run({"plot", "plan", scratch_.string()}), scratch_.string());
+  const std::string malformed = scratch_file("malformed.json", R"({"levels": [)").string();
+  expect_input_error(run({"plot", "plan", malformed}), "'" + malformed + "': malformed JSON");
+  expect_input_error(run({"plot", "plan", "-"}, "[1, 2]"), "'standard input': expected a JSON object");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"status": "optimal"})"), "missing 'levels'");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": []})"), "missing 'levels'");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"status": "optimal"}]})"),
+                     "at /levels/0/widths: 'standard input': levels[0] has no 'widths' object");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"order": {"a": [0], "b": [0]}, "levels": [{"widths": {"a": 1}}]})"),
+                     "levels[0].widths has no width for layer 'b'");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": -1}}]})"),
+                     "levels[0].widths.a is not a non-negative integer");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": "1"}}]})"), "/levels/0/widths/a");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"order": {"a": 3}, "levels": [{"widths": {"a": 1}}]})"),
+                     "order.a is not an array");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"status": "infeasible"}]})"),
+                     "no level has widths");
+}
+
+TEST_F(PlotCliTest, LevelsInputErrorsNameTheFileTheLineAndTheProblem) {
+  const std::string run_file = scratch_file("run.jsonl", std::string(kRun) + "{\"level\": 4,\n").string();
+  expect_input_error(run({"plot", "levels", run_file}), "'" + run_file + "': line 5: malformed JSON");
+  expect_input_error(run({"plot", "levels", "-"}, R"({"level":1,"macs":5,"accuracy":0.5})"),
+                     "line 1: missing 'latency_us'");
+  expect_input_error(run({"plot", "levels", "-"}, R"({"level":1,"macs":"5","accuracy":0.5,"latency_us":1})"),
+                     "line 1: 'macs' is not a number");
+  expect_input_error(run({"plot", "levels", "-"}, R"({"level":1,"macs":0,"accuracy":0.5,"latency_us":1})"),
+                     "'macs' must be positive");
+  expect_input_error(run({"plot", "levels", "-"}, R"({"level":1,"macs":5,"accuracy":91.5,"latency_us":1})"),
+                     "'accuracy' must be a fraction");
+  expect_input_error(run({"plot", "levels", "-"}, R"({"level":1,"macs":5,"accuracy":0.5,"latency_us":-1})"),
+                     "'latency_us' must not be negative");
+  expect_input_error(run({"plot", "levels", "-"}, "\n\n"), "'standard input': no levels");
+  const std::string missing = (scratch_ / "missing.jsonl").string();
+  expect_input_error(run({"plot", "levels", missing}), missing);
+}
+
+TEST_F(PlotCliTest, UsageErrors) {
+  expect_input_error(run({"plot"}), "missing what to plot");
+  expect_input_error(run({"plot", "pie", "-"}), "unknown figure 'pie'");
+  expect_input_error(run({"plot", "plan"}), "missing the PLAN file");
+  expect_input_error(run({"plot", "levels"}), "missing the RUN file");
+  expect_input_error(run({"plot", "plan", "-", "--bogus"}), "bogus");
+  const std::string unwritable = (scratch_ / "no-such-dir" / "out.svg").string();
+  expect_input_error(run({"plot", "plan", "-", "-o", unwritable}, kPlan), "cannot write '" + unwritable + "'");
+  const Outcome help = run({"plot", "--help"});
+  EXPECT_EQ(help.exit_status, 0);
+  EXPECT_NE(help.out.find("reds plot plan"), std::string::npos);
+}
+
+}  // namespace
