@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -299,7 +300,19 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
   const bool relative = !data.units.empty();
   const double group_width = std::max(56.0, 12.0 * static_cast<double>(data.levels.size()) + 20.0);
   const double width = std::max(640.0, 90.0 + 30.0 + group_width * static_cast<double>(data.layers.size()));
-  Figure figure(width, 440, 90, 30, 70, 80);
+  // Layer names too long for their slot are written slanted, with the layer's units in parentheses.
+  const auto layer_label = [&](std::size_t l, bool slanted) {
+    return slanted && relative ? data.layers[l] + " (" + std::to_string(data.units[l]) + ")" : data.layers[l];
+  };
+  std::size_t longest = 0;
+  for (std::size_t l = 0; l < data.layers.size(); ++l) longest = std::max(longest, layer_label(l, false).size());
+  const double slot_width = (width - 120.0) / static_cast<double>(data.layers.size());
+  const bool slanted = 6.5 * static_cast<double>(longest) > slot_width - 6;
+  std::size_t longest_slanted = 0;
+  for (std::size_t l = 0; l < data.layers.size(); ++l)
+    longest_slanted = std::max(longest_slanted, layer_label(l, true).size());
+  const double bottom_margin = slanted ? 0.5 * 6.5 * static_cast<double>(longest_slanted) + 56 : 80;
+  Figure figure(width, 360 + bottom_margin, 90, 30, 70, bottom_margin);
 
   std::int64_t widest = 1;
   for (const PlanLevel& level : data.levels)
@@ -332,13 +345,20 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
                     << "</title></rect>\n";
     }
     const double centre = figure.left() + slot * (static_cast<double>(l) + 0.5);
-    figure.text(centre, figure.bottom() + 18, data.layers[l],
-                "class=\"layer-label\" font-size=\"11\" text-anchor=\"middle\"");
-    if (relative)
+    if (slanted) {
+      const double y = figure.bottom() + 14;
+      figure.text(centre, y, layer_label(l, true),
+                  "class=\"layer-label\" font-size=\"11\" text-anchor=\"end\" transform=\"rotate(-30 " +
+                      number(centre) + ' ' + number(y) + ")\"");
+    } else {
+      figure.text(centre, figure.bottom() + 18, data.layers[l],
+                  "class=\"layer-label\" font-size=\"11\" text-anchor=\"middle\"");
+    }
+    if (relative && !slanted)
       figure.text(centre, figure.bottom() + 32, std::to_string(data.units[l]),
                   "class=\"units-label\" font-size=\"10\" fill=\"#666\" text-anchor=\"middle\"");
   }
-  figure.text((figure.left() + figure.right()) / 2, figure.bottom() + 54,
+  figure.text((figure.left() + figure.right()) / 2, figure.bottom() + bottom_margin - 26,
               relative ? "layer (and its units)" : "layer", "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
 
   std::vector<std::string> labels, swatches;
@@ -446,7 +466,8 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
   const std::string file = path == "-" ? "standard input" : path;
   const Result<std::string> text = read_input(path, streams.in);
   if (!text) return command_line.report(streams.err, text.error());
-  const std::string name = path == "-" ? std::string() : " (" + path + ")";
+  // The file's name without its directories, so that a figure made in a scratch directory reads the same.
+  const std::string name = path == "-" ? std::string() : " (" + std::filesystem::path(path).filename().string() + ")";
   std::string svg;
   if (kind == "plan") {
     const Result<PlanFigureData> data = read_plan(file, text.value());

@@ -196,6 +196,23 @@ TEST_F(PlotCliTest, PlanWithoutOrderPlotsAbsoluteWidths) {
   EXPECT_EQ(result.out.find("% of the layer"), std::string::npos);
 }
 
+TEST_F(PlotCliTest, LongLayerNamesAreSlantedWithTheirUnits) {
+  std::string plan = R"({"order": {)";
+  std::string widths;
+  for (int l = 0; l < 10; ++l) {
+    const std::string name = "\"depthwise_conv2d_" + std::to_string(l) + "\"";
+    plan += (l ? ", " : "") + name + ": [0, 1, 2]";
+    widths += (l ? ", " : "") + name + ": 2";
+  }
+  plan += R"(}, "levels": [{"widths": {)" + widths + "}}]}";
+  const Outcome result = run({"plot", "plan", "-"}, plan);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out));
+  EXPECT_EQ(bars(result.out).size(), 10u);
+  EXPECT_NE(result.out.find("transform=\"rotate(-30"), std::string::npos);
+  EXPECT_NE(result.out.find(">depthwise_conv2d_9 (3)</text>"), std::string::npos);
+}
+
 TEST_F(PlotCliTest, PlanFigureOfARealPlan) {
   const Outcome request = run({"example", "ds_cnn_s_fmnist"});
   ASSERT_EQ(request.exit_status, 0) << request.err;
