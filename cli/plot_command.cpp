@@ -29,12 +29,23 @@ std::string escape(std::string_view text) {
   std::string escaped;
   for (const char c : text) {
     switch (c) {
-      case '&': escaped += "&amp;"; break;
-      case '<': escaped += "&lt;"; break;
-      case '>': escaped += "&gt;"; break;
-      case '"': escaped += "&quot;"; break;
-      case '\'': escaped += "&apos;"; break;
-      default: escaped += c;
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '"':
+        escaped += "&quot;";
+        break;
+      case '\'':
+        escaped += "&apos;";
+        break;
+      default:
+        escaped += c;
     }
   }
   return escaped;
@@ -88,7 +99,12 @@ Axis nice_axis(double low, double high, int target = 5) {
 class Figure {
  public:
   Figure(double width, double height, double left, double right, double top, double bottom)
-      : width_(width), height_(height), left_(left), right_(width - right), top_(top), bottom_(height - bottom) {}
+      : width_(width),
+        height_(height),
+        left_(left),
+        right_(width - right),
+        top_(top),
+        bottom_(height - bottom) {}
 
   double left() const { return left_; }
   double right() const { return right_; }
@@ -113,26 +129,29 @@ class Figure {
   }
 
   void title(const std::string& title) {
-    text(width_ / 2, 24, title, "class=\"title\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+    text(width_ / 2, 24, title,
+         "class=\"title\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
   }
 
   // A vertical axis on the left (or right) edge of the plot area: ticks, labels, grid lines on the left
   // axis only, and the axis label written upwards.
-  void vertical_axis(const Axis& axis, const std::string& label, bool on_right, const std::string& suffix = {}) {
+  void vertical_axis(const Axis& axis, const std::string& label, bool on_right,
+                     const std::string& suffix = {}) {
     const double x = on_right ? right_ : left_;
     line(x, top_, x, bottom_, "stroke=\"#333\"");
     for (const double tick : axis.ticks()) {
       const double y = y_of(axis, tick);
       if (!on_right) line(left_, y, right_, y, "stroke=\"#ddd\"");
       line(x, y, x + (on_right ? 5 : -5), y, "stroke=\"#333\"");
-      text(x + (on_right ? 8 : -8), y + 4, number(tick, axis.decimals()) + suffix,
-           std::string("class=\"tick\" font-size=\"11\" text-anchor=\"") + (on_right ? "start" : "end") + '"');
+      text(
+          x + (on_right ? 8 : -8), y + 4, number(tick, axis.decimals()) + suffix,
+          std::string("class=\"tick\" font-size=\"11\" text-anchor=\"") + (on_right ? "start" : "end") + '"');
     }
     const double label_x = on_right ? right_ + 55 : left_ - 50;
     const double label_y = (top_ + bottom_) / 2;
     text(label_x, label_y, label,
-         "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 " + number(label_x) +
-             ' ' + number(label_y) + ")\"");
+         "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 " +
+             number(label_x) + ' ' + number(label_y) + ")\"");
   }
 
   void horizontal_axis(const Axis& axis, const std::string& label, const std::string& suffix = {}) {
@@ -143,7 +162,8 @@ class Figure {
       text(x, bottom_ + 18, number(tick, axis.decimals()) + suffix,
            "class=\"tick\" font-size=\"11\" text-anchor=\"middle\"");
     }
-    text((left_ + right_) / 2, bottom_ + 40, label, "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
+    text((left_ + right_) / 2, bottom_ + 40, label,
+         "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
   }
 
   // One row of legend entries under the title; `swatches[i]` is the SVG of entry i's marker at (0, 0).
@@ -190,9 +210,9 @@ Result<Json> parse_json(const std::string& file, const std::string& text, const 
 }
 
 struct PlanLevel {
-  std::size_t number = 0;               // from 1, as in the file
-  std::vector<std::int64_t> widths;     // one per layer
-  std::optional<double> mac_fraction;   // of the full network, when the plan states both costs
+  std::size_t number = 0;              // from 1, as in the file
+  std::vector<std::int64_t> widths;    // one per layer
+  std::optional<double> mac_fraction;  // of the full network, when the plan states both costs
 };
 
 struct PlanFigureData {
@@ -251,7 +271,8 @@ Result<PlanFigureData> read_plan(const std::string& file, const std::string& tex
       drawn.mac_fraction = level["cost"]["macs"].get<double>() / *full_macs;
     data.levels.push_back(std::move(drawn));
   }
-  if (data.levels.empty()) return input_error(file, "no level has widths (every level is infeasible)", "/levels");
+  if (data.levels.empty())
+    return input_error(file, "no level has widths (every level is infeasible)", "/levels");
   if (data.layers.empty()) return input_error(file, "the plan has no layers", "/levels/0/widths");
   return data;
 }
@@ -276,9 +297,9 @@ Result<std::vector<RunLevel>> read_run(const std::string& file, const std::strin
     RunLevel level;
     for (const char* field : {"level", "macs", "accuracy", "latency_us"}) {
       if (!object.contains(field))
-        return input_error(file, where + "missing '" + field + "' (expected the output of 'reds run --json')");
-      if (!object[field].is_number())
-        return input_error(file, where + "'" + field + "' is not a number");
+        return input_error(file,
+                           where + "missing '" + field + "' (expected the output of 'reds run --json')");
+      if (!object[field].is_number()) return input_error(file, where + "'" + field + "' is not a number");
     }
     level.level = object["level"].get<std::int64_t>();
     level.macs = object["macs"].get<double>();
@@ -290,7 +311,8 @@ Result<std::vector<RunLevel>> read_run(const std::string& file, const std::strin
     if (!(level.latency_us >= 0)) return input_error(file, where + "'latency_us' must not be negative");
     levels.push_back(level);
   }
-  if (levels.empty()) return input_error(file, "no levels (expected one JSON object per line from 'reds run --json')");
+  if (levels.empty())
+    return input_error(file, "no levels (expected one JSON object per line from 'reds run --json')");
   return levels;
 }
 
@@ -305,7 +327,8 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
     return slanted && relative ? data.layers[l] + " (" + std::to_string(data.units[l]) + ")" : data.layers[l];
   };
   std::size_t longest = 0;
-  for (std::size_t l = 0; l < data.layers.size(); ++l) longest = std::max(longest, layer_label(l, false).size());
+  for (std::size_t l = 0; l < data.layers.size(); ++l)
+    longest = std::max(longest, layer_label(l, false).size());
   const double slot_width = (width - 120.0) / static_cast<double>(data.layers.size());
   const bool slanted = 6.5 * static_cast<double>(longest) > slot_width - 6;
   std::size_t longest_slanted = 0;
@@ -359,14 +382,17 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
                   "class=\"units-label\" font-size=\"10\" fill=\"#666\" text-anchor=\"middle\"");
   }
   figure.text((figure.left() + figure.right()) / 2, figure.bottom() + bottom_margin - 26,
-              relative ? "layer (and its units)" : "layer", "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
+              relative ? "layer (and its units)" : "layer",
+              "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
 
   std::vector<std::string> labels, swatches;
   for (std::size_t j = 0; j < data.levels.size(); ++j) {
     std::string label = "level " + std::to_string(data.levels[j].number);
-    if (data.levels[j].mac_fraction) label += " (" + number(100.0 * *data.levels[j].mac_fraction, 1) + " % MACs)";
+    if (data.levels[j].mac_fraction)
+      label += " (" + number(100.0 * *data.levels[j].mac_fraction, 1) + " % MACs)";
     labels.push_back(label);
-    swatches.push_back("<rect x=\"0\" y=\"-6\" width=\"12\" height=\"12\" fill=\"" + std::string(colour(j)) + "\"/>");
+    swatches.push_back("<rect x=\"0\" y=\"-6\" width=\"12\" height=\"12\" fill=\"" + std::string(colour(j)) +
+                       "\"/>");
   }
   figure.legend(labels, swatches);
   return figure.svg();
@@ -398,8 +424,8 @@ std::string levels_figure(std::vector<RunLevel> levels, const std::string& title
                           auto value_of, bool square) {
     std::ostringstream points;
     for (const RunLevel& level : levels)
-      points << (points.tellp() > 0 ? " " : "") << number(figure.x_of(x_axis, 100 * level.macs / largest)) << ','
-             << number(figure.y_of(axis, value_of(level)));
+      points << (points.tellp() > 0 ? " " : "") << number(figure.x_of(x_axis, 100 * level.macs / largest))
+             << ',' << number(figure.y_of(axis, value_of(level)));
     figure.body() << "<polyline class=\"" << name << "-line\" points=\"" << points.str()
                   << "\" fill=\"none\" stroke=\"" << stroke << "\" stroke-width=\"2\"" << dash << "/>\n";
     for (const RunLevel& level : levels) {
@@ -408,26 +434,30 @@ std::string levels_figure(std::vector<RunLevel> levels, const std::string& title
       const std::string tooltip = "level " + std::to_string(level.level) + ": " + number(value_of(level), 2) +
                                   (square ? " µs" : " %") + " at " + number(100 * level.macs / largest, 1) +
                                   " % MACs";
-      figure.body() << (square ? "<rect" : "<circle") << " class=\"" << name << "\" data-level=\"" << level.level
-                    << "\" data-value=\"" << number(value_of(level), 4) << "\" ";
+      figure.body() << (square ? "<rect" : "<circle") << " class=\"" << name << "\" data-level=\""
+                    << level.level << "\" data-value=\"" << number(value_of(level), 4) << "\" ";
       if (square)
-        figure.body() << "x=\"" << number(x - 4) << "\" y=\"" << number(y - 4) << "\" width=\"8\" height=\"8\"";
+        figure.body() << "x=\"" << number(x - 4) << "\" y=\"" << number(y - 4)
+                      << "\" width=\"8\" height=\"8\"";
       else
         figure.body() << "cx=\"" << number(x) << "\" cy=\"" << number(y) << "\" r=\"4\"";
       figure.body() << " fill=\"" << stroke << "\"><title>" << escape(tooltip) << "</title>"
                     << (square ? "</rect>" : "</circle>") << '\n';
     }
   };
-  series("accuracy", accuracy_axis, colour(0), "", [](const RunLevel& l) { return 100 * l.accuracy; }, false);
-  series("latency", latency_axis, colour(5), " stroke-dasharray=\"6 4\"",
-         [](const RunLevel& l) { return l.latency_us; }, true);
+  series(
+      "accuracy", accuracy_axis, colour(0), "", [](const RunLevel& l) { return 100 * l.accuracy; }, false);
+  series(
+      "latency", latency_axis, colour(5), " stroke-dasharray=\"6 4\"",
+      [](const RunLevel& l) { return l.latency_us; }, true);
 
   figure.legend({"accuracy (left axis)", "latency (right axis)"},
                 {"<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(colour(0)) +
                      "\" stroke-width=\"2\"/><circle cx=\"7\" cy=\"0\" r=\"4\" fill=\"" + colour(0) + "\"/>",
                  "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(colour(5)) +
                      "\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/><rect x=\"3\" y=\"-4\" width=\"8\" "
-                     "height=\"8\" fill=\"" + colour(5) + "\"/>"});
+                     "height=\"8\" fill=\"" +
+                     colour(5) + "\"/>"});
   return figure.svg();
 }
 
@@ -443,7 +473,7 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
       "          MACs as a share of the largest level's, from RUN: the output of\n"
       "          'reds run MODEL --data DIR --json' (one JSON object per line).\n"
       "Unreadable or invalid input: one line on standard error naming the file, exit 2.");
-  command_line.add_options()                                                               //
+  command_line.add_options()                                                              //
       ("output,o", po::value<std::string>()->value_name("OUT"), "the SVG file to write")  //
       ("title", po::value<std::string>()->value_name("TEXT"), "the figure's title");
   command_line.add_positional("kind", 1, po::value<std::string>());
@@ -454,20 +484,23 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
     command_line.print_help(streams.out);
     return kExitSuccess;
   }
-  if (!options->count("kind")) return command_line.usage_error(streams.err, "missing what to plot: plan or levels");
+  if (!options->count("kind"))
+    return command_line.usage_error(streams.err, "missing what to plot: plan or levels");
   const std::string kind = (*options)["kind"].as<std::string>();
   if (kind != "plan" && kind != "levels")
     return command_line.usage_error(streams.err, "unknown figure '" + kind + "' (plan or levels)");
   if (!options->count("file"))
-    return command_line.usage_error(streams.err, "missing the " + std::string(kind == "plan" ? "PLAN" : "RUN") +
-                                                     " file (or '-' for standard input)");
+    return command_line.usage_error(
+        streams.err,
+        "missing the " + std::string(kind == "plan" ? "PLAN" : "RUN") + " file (or '-' for standard input)");
 
   const std::string path = (*options)["file"].as<std::string>();
   const std::string file = path == "-" ? "standard input" : path;
   const Result<std::string> text = read_input(path, streams.in);
   if (!text) return command_line.report(streams.err, text.error());
   // The file's name without its directories, so that a figure made in a scratch directory reads the same.
-  const std::string name = path == "-" ? std::string() : " (" + std::filesystem::path(path).filename().string() + ")";
+  const std::string name =
+      path == "-" ? std::string() : " (" + std::filesystem::path(path).filename().string() + ")";
   std::string svg;
   if (kind == "plan") {
     const Result<PlanFigureData> data = read_plan(file, text.value());
@@ -486,8 +519,7 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
   std::ofstream out(output, std::ios::binary);
   out << svg << '\n';
   out.close();
-  if (!out)
-    return command_line.report(streams.err, invalid_argument("cannot write '" + output + "'"));
+  if (!out) return command_line.report(streams.err, invalid_argument("cannot write '" + output + "'"));
   return kExitSuccess;
 }
 

@@ -69,7 +69,8 @@ constexpr const char* kRun =
         return ::testing::AssertionFailure() << "misplaced declaration <" << tag << '>';
       continue;
     }
-    if (tag.find('<') != std::string::npos) return ::testing::AssertionFailure() << "'<' inside <" << tag << '>';
+    if (tag.find('<') != std::string::npos)
+      return ::testing::AssertionFailure() << "'<' inside <" << tag << '>';
     if (tag.starts_with('/')) {
       if (open.empty() || open.back() != tag.substr(1))
         return ::testing::AssertionFailure() << "</" << tag.substr(1) << "> closes "
@@ -79,7 +80,8 @@ constexpr const char* kRun =
     }
     const std::string name = tag.substr(0, tag.find_first_of(" \n/"));
     if (open.empty()) {
-      if (++roots > 1 || name != "svg") return ::testing::AssertionFailure() << "root element <" << name << '>';
+      if (++roots > 1 || name != "svg")
+        return ::testing::AssertionFailure() << "root element <" << name << '>';
       if (tag.find("xmlns=\"http://www.w3.org/2000/svg\"") == std::string::npos)
         return ::testing::AssertionFailure() << "the root has no SVG namespace";
     }
@@ -93,7 +95,8 @@ constexpr const char* kRun =
 }
 
 TEST(WellFormedSvg, CatchesBrokenDocuments) {
-  const std::string good = R"(<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><g><text>a &amp; b</text></g></svg>)";
+  const std::string good =
+      R"(<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><g><text>a &amp; b</text></g></svg>)";
   EXPECT_TRUE(well_formed_svg(good));
   EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"><g></svg>)"));
   EXPECT_FALSE(well_formed_svg(R"(<svg xmlns="http://www.w3.org/2000/svg"><g></text></g></svg>)"));
@@ -115,24 +118,26 @@ std::vector<Mark> bars(const std::string& svg) {
       R"re(<rect class="bar" data-layer="([^"]*)" data-level="(\d+)" data-width="(\d+)" x="([-\d.]+)" y="([-\d.]+)" width="[\d.]+" height="([-\d.]+)")re");
   std::vector<Mark> found;
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), kBar); it != std::sregex_iterator(); ++it)
-    found.push_back({(*it)[1], std::stoi((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4]), std::stod((*it)[5]),
-                     std::stod((*it)[6])});
+    found.push_back({(*it)[1], std::stoi((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4]),
+                     std::stod((*it)[5]), std::stod((*it)[6])});
   return found;
 }
 
 // Points of one series of the levels figure: circles (accuracy) or squares (latency, x/y of the corner).
 std::vector<Mark> points(const std::string& svg, const std::string& series) {
-  const std::regex point("<(?:circle|rect) class=\"" + series +
-                         R"re(" data-level="(\d+)" data-value="([-\d.]+)" (?:cx|x)="([-\d.]+)" (?:cy|y)="([-\d.]+)")re");
+  const std::regex point(
+      "<(?:circle|rect) class=\"" + series +
+      R"re(" data-level="(\d+)" data-value="([-\d.]+)" (?:cx|x)="([-\d.]+)" (?:cy|y)="([-\d.]+)")re");
   std::vector<Mark> found;
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), point); it != std::sregex_iterator(); ++it)
-    found.push_back({"", std::stoi((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4]), 0});
+    found.push_back(
+        {"", std::stoi((*it)[1]), std::stod((*it)[2]), std::stod((*it)[3]), std::stod((*it)[4]), 0});
   return found;
 }
 
 const Mark& bar_of(const std::vector<Mark>& all, const std::string& layer, int level) {
-  const auto found =
-      std::find_if(all.begin(), all.end(), [&](const Mark& m) { return m.layer == layer && m.level == level; });
+  const auto found = std::find_if(all.begin(), all.end(),
+                                  [&](const Mark& m) { return m.layer == layer && m.level == level; });
   EXPECT_NE(found, all.end()) << layer << " level " << level;
   return found == all.end() ? all.front() : *found;
 }
@@ -185,8 +190,8 @@ TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
 }
 
 TEST_F(PlotCliTest, PlanWithoutOrderPlotsAbsoluteWidths) {
-  const Outcome result =
-      run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": 8, "b": 2}}, {"widths": {"a": 8, "b": 4}}]})");
+  const Outcome result = run({"plot", "plan", "-"},
+                             R"({"levels": [{"widths": {"a": 8, "b": 2}}, {"widths": {"a": 8, "b": 4}}]})");
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_TRUE(well_formed_svg(result.out)) << result.out;
   const std::vector<Mark> all = bars(result.out);
@@ -258,7 +263,8 @@ TEST_F(PlotCliTest, LevelsFigureFollowsMacsAccuracyAndLatency) {
 
 TEST_F(PlotCliTest, WritesTheFileGivenWithOutputAndEscapesTheTitle) {
   const std::filesystem::path svg = scratch_ / "figure.svg";
-  const Outcome result = run({"plot", "levels", "-", "-o", svg.string(), "--title", "<A & B's \"run\">"}, kRun);
+  const Outcome result =
+      run({"plot", "levels", "-", "-o", svg.string(), "--title", "<A & B's \"run\">"}, kRun);
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_TRUE(result.out.empty());
   const std::string text = reds::test::read_file(svg);
@@ -278,11 +284,13 @@ TEST_F(PlotCliTest, PlanInputErrorsNameTheFileAndTheProblem) {
   expect_input_error(run({"plot", "plan", "-"}, R"({"levels": []})"), "missing 'levels'");
   expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"status": "optimal"}]})"),
                      "at /levels/0/widths: 'standard input': levels[0] has no 'widths' object");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"order": {"a": [0], "b": [0]}, "levels": [{"widths": {"a": 1}}]})"),
-                     "levels[0].widths has no width for layer 'b'");
+  expect_input_error(
+      run({"plot", "plan", "-"}, R"({"order": {"a": [0], "b": [0]}, "levels": [{"widths": {"a": 1}}]})"),
+      "levels[0].widths has no width for layer 'b'");
   expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": -1}}]})"),
                      "levels[0].widths.a is not a non-negative integer");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": "1"}}]})"), "/levels/0/widths/a");
+  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": "1"}}]})"),
+                     "/levels/0/widths/a");
   expect_input_error(run({"plot", "plan", "-"}, R"({"order": {"a": 3}, "levels": [{"widths": {"a": 1}}]})"),
                      "order.a is not an array");
   expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"status": "infeasible"}]})"),
@@ -314,7 +322,8 @@ TEST_F(PlotCliTest, UsageErrors) {
   expect_input_error(run({"plot", "levels"}), "missing the RUN file");
   expect_input_error(run({"plot", "plan", "-", "--bogus"}), "bogus");
   const std::string unwritable = (scratch_ / "no-such-dir" / "out.svg").string();
-  expect_input_error(run({"plot", "plan", "-", "-o", unwritable}, kPlan), "cannot write '" + unwritable + "'");
+  expect_input_error(run({"plot", "plan", "-", "-o", unwritable}, kPlan),
+                     "cannot write '" + unwritable + "'");
   const Outcome help = run({"plot", "--help"});
   EXPECT_EQ(help.exit_status, 0);
   EXPECT_NE(help.out.find("reds plot plan"), std::string::npos);
