@@ -329,7 +329,14 @@ class TrainingProgress {
     const double left = elapsed / static_cast<double>(step - first_step_) * static_cast<double>(total_steps_ - step);
     std::ostringstream text;
     text << "epoch " << (step - 1) / steps_per_epoch_ + 1 << '/' << epochs << "  step " << step << '/'
-         << total_steps_ << "  loss per level" << std::fixed << std::setprecision(3);
+         << total_steps_;
+    if (terminal_) {
+      constexpr std::int64_t kWidth = 20;
+      const std::int64_t filled = kWidth * step / total_steps_;
+      text << " [" << std::string(static_cast<std::size_t>(filled), '#')
+           << std::string(static_cast<std::size_t>(kWidth - filled), '.') << ']';
+    }
+    text << "  loss per level" << std::fixed << std::setprecision(3);
     for (const double loss : losses) text << ' ' << loss;
     text << "  " << std::setprecision(0) << images_per_second() << " images/s  left " << duration_text(left);
     return text.str();
