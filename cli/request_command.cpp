@@ -61,6 +61,10 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       "With --data DIR, importance per unit = the REDS reference's gradient saliency instead: the sum\n"
       "over the unit's weights of |w * G|, G = the loss gradient summed over --importance-batches\n"
       "augmented minibatches of DIR's training images (batch norm on batch statistics).\n"
+      "--objective rescales the scores of every layer (and the depthwise layer tied to it), keeping\n"
+      "their order: product (the default) makes the plan maximise the product over layers of the\n"
+      "kept share of importance, which avoids one-unit bottlenecks; sum keeps the raw scores (the\n"
+      "paper's objective); normalized scales every layer's scores to sum 1.\n"
       "The last layer (the classifier) keeps its width. Plan it with 'reds plan', then make the\n"
       "model run the plan with 'reds apply'.");
   command_line.add_options()  //
@@ -79,6 +83,11 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
        "comma-separated Conv2D or Dense layers that keep their full width")  //
       ("strategy", po::value<std::string>()->value_name("S")->default_value(to_string(defaults.strategy)),
        "independent, bottom_up, top_down or joint")  //
+      ("objective",
+       po::value<std::string>()->value_name("O")->default_value(
+           std::string(engine::to_string(defaults.objective))),
+       "what the plan maximises: sum (of the units' importance, the paper's), normalized (every layer's "
+       "importance sums to 1) or product (of the layers' kept shares of importance: no bottlenecks)")  //
       ("importance", po::value<std::string>()->value_name("METHOD"),
        "magnitude (L1 of the weights) or gradient (needs --data); default: gradient with --data, "
        "magnitude without")  //
@@ -116,6 +125,12 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
                                invalid_argument("--strategy: unknown strategy '" + strategy +
                                                 "'; use independent, bottom_up, top_down or joint"));
   request_options.strategy = *parsed_strategy;
+  const std::string objective = (*options)["objective"].as<std::string>();
+  const std::optional<engine::Objective> parsed_objective = engine::objective_from_string(objective);
+  if (!parsed_objective)
+    return command_line.report(streams.err, invalid_argument("--objective: unknown objective '" + objective +
+                                                             "'; use sum, normalized or product"));
+  request_options.objective = *parsed_objective;
 
   const std::string importance = options->count("importance")
                                      ? (*options)["importance"].as<std::string>()

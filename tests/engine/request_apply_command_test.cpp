@@ -125,6 +125,7 @@ TEST_F(RequestApplyCommand, RequestErrors) {
   expect_input_error(run({"request", model_, "--levels", "0.5,1.5"}), "(0, 1], got 1.5");
   expect_input_error(run({"request", model_, "--resource", "joules"}), "unknown resource 'joules'");
   expect_input_error(run({"request", model_, "--strategy", "greedy"}), "unknown strategy 'greedy'");
+  expect_input_error(run({"request", model_, "--objective", "max"}), "--objective: unknown objective 'max'");
   expect_input_error(run({"request", model_, "--fixed", "conv2d,nope"}), "'nope' is not a Conv2D");
   expect_input_error(run({"request", model_, "-o", (scratch_ / "missing" / "r.json").string()}),
                      "cannot write");
