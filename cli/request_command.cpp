@@ -61,10 +61,10 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       "With --data DIR, importance per unit = the REDS reference's gradient saliency instead: the sum\n"
       "over the unit's weights of |w * G|, G = the loss gradient summed over --importance-batches\n"
       "augmented minibatches of DIR's training images (batch norm on batch statistics).\n"
-      "--objective rescales the scores of every layer (and the depthwise layer tied to it), keeping\n"
-      "their order: product (the default) makes the plan maximise the product over layers of the\n"
-      "kept share of importance, which avoids one-unit bottlenecks; sum keeps the raw scores (the\n"
-      "paper's objective); normalized scales every layer's scores to sum 1.\n"
+      "--objective says what the plan maximises (the request's \"objective\"): product (the default)\n"
+      "the product over layers of the kept share of importance, which avoids one-unit bottlenecks;\n"
+      "sum the sum of the kept units' importance (the paper's); normalized that sum with every\n"
+      "layer's importance scaled to sum 1.\n"
       "The last layer (the classifier) keeps its width. Plan it with 'reds plan', then make the\n"
       "model run the plan with 'reds apply'.");
   command_line.add_options()  //
@@ -84,8 +84,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       ("strategy", po::value<std::string>()->value_name("S")->default_value(to_string(defaults.strategy)),
        "independent, bottom_up, top_down or joint")  //
       ("objective",
-       po::value<std::string>()->value_name("O")->default_value(
-           std::string(engine::to_string(defaults.objective))),
+       po::value<std::string>()->value_name("O")->default_value(std::string(to_string(defaults.objective))),
        "what the plan maximises: sum (of the units' importance, the paper's), normalized (every layer's "
        "importance sums to 1) or product (of the layers' kept shares of importance: no bottlenecks)")  //
       ("importance", po::value<std::string>()->value_name("METHOD"),
@@ -126,7 +125,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
                                                 "'; use independent, bottom_up, top_down or joint"));
   request_options.strategy = *parsed_strategy;
   const std::string objective = (*options)["objective"].as<std::string>();
-  const std::optional<engine::Objective> parsed_objective = engine::objective_from_string(objective);
+  const std::optional<Objective> parsed_objective = objective_from_string(objective);
   if (!parsed_objective)
     return command_line.report(streams.err, invalid_argument("--objective: unknown objective '" + objective +
                                                              "'; use sum, normalized or product"));

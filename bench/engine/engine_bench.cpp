@@ -106,7 +106,7 @@ PlannedModel plan_model(const std::string& name, Model model) {
   RequestOptions options;
   options.fractions = kFractions;
   options.block = plan_block();
-  options.objective = Objective::sum;  // the plans of the README's measurements: raw L1 importance
+  options.objective = reds::Objective::sum;  // the plans of the README's measurements: raw L1 importance
   const reds::PlanRequest request = value_or_fail(plan_request(model, options), name + " request");
   const reds::PlanResult plan = value_or_fail(reds::plan(request), name + " plan");
   PlannedModel planned{

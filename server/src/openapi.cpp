@@ -120,7 +120,9 @@ std::string_view openapi_document() {
           "strategy": {"$ref": "#/components/schemas/Strategy"},
           "weights": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0},
                       "description": "Only with joint: one positive weight per level (default 1)."},
-          "time_limit_ms": {"$ref": "#/components/schemas/PositiveCount"}
+          "time_limit_ms": {"$ref": "#/components/schemas/PositiveCount"},
+          "objective": {"type": "string", "enum": ["sum", "normalized", "product"],
+                        "description": "Extension of contract v1: what the levels maximise. sum (default): the importances as given; normalized: every layer's (with its tied layers) scaled to sum 1; product: the product over layers of the kept share of importance, maximised as a sum of logarithms (no one-unit bottlenecks). Importances in the response are in the objective's units."}
         }
       },
       "Network": {

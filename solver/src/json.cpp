@@ -59,7 +59,9 @@ class TextCheck final : public nlohmann::json_sax<Json> {
 
   bool null() override { return builder_.null() && value_done(); }
   bool boolean(bool value) override { return builder_.boolean(value) && value_done(); }
-  bool number_integer(number_integer_t value) override { return builder_.number_integer(value) && value_done(); }
+  bool number_integer(number_integer_t value) override {
+    return builder_.number_integer(value) && value_done();
+  }
   bool number_unsigned(number_unsigned_t value) override {
     return builder_.number_unsigned(value) && value_done();
   }
@@ -355,9 +357,15 @@ Strategy read_strategy(const Json& value, const RequestField& field) {
   fail(field, "unknown strategy '" + name + "' (expected independent, bottom_up, top_down or joint)");
 }
 
+Objective read_objective(const Json& value, const RequestField& field) {
+  const std::string name = read_string(value, field);
+  if (const std::optional<Objective> objective = objective_from_string(name)) return *objective;
+  fail(field, "unknown objective '" + name + "' (expected sum, normalized or product)");
+}
+
 PlanRequest read_request(const Json& value) {
   const RequestField root = RequestField::root();
-  expect_object(value, root, {"network", "levels", "strategy", "weights", "time_limit_ms"},
+  expect_object(value, root, {"network", "levels", "strategy", "weights", "time_limit_ms", "objective"},
                 {"network", "levels"});
   PlanRequest request;
   request.network = read_network(value["network"], root.key("network"));
@@ -367,6 +375,8 @@ PlanRequest read_request(const Json& value) {
   if (value.contains("time_limit_ms")) {
     request.time_limit_ms = read_integer(value["time_limit_ms"], root.key("time_limit_ms"));
   }
+  if (value.contains("objective"))
+    request.objective = read_objective(value["objective"], root.key("objective"));
   return request;
 }
 
@@ -484,6 +494,7 @@ std::string to_json(const PlanRequest& request, int indent) {
   json["strategy"] = to_string(request.strategy);
   if (!request.weights.empty()) json["weights"] = request.weights;
   if (request.time_limit_ms) json["time_limit_ms"] = *request.time_limit_ms;
+  if (request.objective != Objective::sum) json["objective"] = to_string(request.objective);
   return dump(json, indent);
 }
 

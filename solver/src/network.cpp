@@ -38,6 +38,25 @@ std::optional<Strategy> strategy_from_string(const std::string& name) {
   return std::nullopt;
 }
 
+const char* to_string(Objective objective) {
+  switch (objective) {
+    case Objective::sum:
+      return "sum";
+    case Objective::normalized:
+      return "normalized";
+    case Objective::product:
+      return "product";
+  }
+  return "unknown";
+}
+
+std::optional<Objective> objective_from_string(const std::string& name) {
+  for (Objective objective : {Objective::sum, Objective::normalized, Objective::product}) {
+    if (name == to_string(objective)) return objective;
+  }
+  return std::nullopt;
+}
+
 const char* to_string(ErrorCode code) {
   switch (code) {
     case ErrorCode::invalid_argument:

@@ -3,7 +3,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <numeric>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "chain_model.h"
 #include "joint_solver.h"
@@ -27,8 +31,7 @@ bool within(const std::vector<std::int64_t>& widths, const LevelConstraints& con
 
 class Planner {
  public:
-  Planner(const PlanRequest& request, const PlanOptions& options,
-          std::chrono::steady_clock::time_point start)
+  Planner(const PlanRequest& request, const PlanOptions& options, std::chrono::steady_clock::time_point start)
       : request_(request), options_(options), start_(start), model_(ChainModel::build(request.network)) {
     if (request.time_limit_ms) {
       deadline_ = detail::Deadline(start + std::chrono::milliseconds(*request.time_limit_ms));
@@ -185,8 +188,9 @@ Result<PlanResult> Planner::run() {
   for (const Level& level : request_.levels) {
     std::map<std::string, std::int64_t> limits;
     for (const auto& [resource, limit] : level.limits) {
-      limits[resource] = limit.kind == Limit::Kind::max ? limit.maximum
-                                                        : resolve_fraction(limit.fraction, full_cost.at(resource));
+      limits[resource] = limit.kind == Limit::Kind::max
+                             ? limit.maximum
+                             : resolve_fraction(limit.fraction, full_cost.at(resource));
     }
     limits_.push_back(std::move(limits));
   }
@@ -219,20 +223,70 @@ Result<PlanResult> Planner::run() {
   if (joint) {
     result.objective = joint->objective;
     result.objective_upper_bound = std::max(joint->upper_bound, joint->objective);
-    result.objective_gap = *result.objective_upper_bound > 0.0
-                               ? (*result.objective_upper_bound - joint->objective) / *result.objective_upper_bound
-                               : 0.0;
+    result.objective_gap =
+        *result.objective_upper_bound > 0.0
+            ? (*result.objective_upper_bound - joint->objective) / *result.objective_upper_bound
+            : 0.0;
   }
   return result;
 }
 
 }  // namespace
 
+std::vector<std::vector<double>> objective_importance(const Network& network, Objective objective) {
+  std::vector<std::vector<double>> importance;
+  importance.reserve(network.layers.size());
+  for (const Layer& layer : network.layers) importance.push_back(layer.importance);
+  if (objective == Objective::sum) return importance;
+  for (std::size_t leader = 0; leader < importance.size();) {
+    std::size_t end = leader + 1;
+    while (end < importance.size() && network.layers[end].tied) ++end;
+    const std::size_t units = importance[leader].size();
+    std::vector<double> group(units, 0.0);
+    for (std::size_t member = leader; member < end; ++member)
+      for (std::size_t unit = 0; unit < units; ++unit) group[unit] += importance[member][unit];
+    const double total = std::accumulate(group.begin(), group.end(), 0.0);
+    if (objective == Objective::normalized) {
+      if (total > 0)
+        for (std::size_t member = leader; member < end; ++member)
+          for (double& score : importance[member]) score /= total;
+    } else {
+      std::vector<std::size_t> order(units);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return group[a] > group[b]; });
+      std::vector<double>& worth = importance[leader];
+      std::fill(worth.begin(), worth.end(), 0.0);
+      if (total > 0) {
+        // log1p keeps a tiny share positive, so no two units of different importance tie.
+        double kept = group[order[0]];
+        for (std::size_t rank = 1; rank < units; ++rank) {
+          worth[order[rank]] = std::log1p(group[order[rank]] / kept);
+          kept += group[order[rank]];
+        }
+        worth[order[0]] = std::log(2 * total / group[order[0]]);
+      }
+      for (std::size_t member = leader + 1; member < end; ++member)
+        std::fill(importance[member].begin(), importance[member].end(), 0.0);
+    }
+    leader = end;
+  }
+  return importance;
+}
+
 Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (std::optional<Error> error = validate(request)) return *std::move(error);
   try {
-    Result<PlanResult> result = Planner(request, options, start).run();
+    // Another objective is the contract's sum over rescaled importances.
+    std::optional<PlanRequest> rescaled;
+    if (request.objective != Objective::sum) {
+      rescaled = request;
+      std::vector<std::vector<double>> importance = objective_importance(request.network, request.objective);
+      for (std::size_t layer = 0; layer < importance.size(); ++layer)
+        rescaled->network.layers[layer].importance = std::move(importance[layer]);
+    }
+    Result<PlanResult> result = Planner(rescaled ? *rescaled : request, options, start).run();
     if (result) {
       result.value().solve_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -53,7 +53,7 @@ class RequestImportanceCommand : public test::CommandTest {
 TEST_F(RequestImportanceCommand, DataGivesTheGradientImportanceOfTheLibrary) {
   const fs::path data = write_training_split();
   const test::Outcome outcome = run({"request", model_, "--data", data.string(), "--importance-batches", "3",
-                                     "--batch-size", "16", "--seed", "4", "--objective", "sum", "--compact"});
+                                     "--batch-size", "16", "--seed", "4", "--compact"});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
 
   const Result<training::Network<float>> network = training::Network<float>::load_keras(model_);

@@ -96,6 +96,7 @@ TEST(ParsePlanRequest, SmallRequestIsValid) {
   EXPECT_EQ(parsed->network.name, "");
   EXPECT_EQ(parsed->strategy, Strategy::bottom_up);
   EXPECT_FALSE(parsed->time_limit_ms.has_value());
+  EXPECT_EQ(parsed->objective, Objective::sum);
 }
 
 TEST(ParsePlanRequest, ContractExample) {
@@ -287,6 +288,20 @@ TEST(ParsePlanRequest, UnknownStrategy) {
   Json document = small_request();
   document["strategy"] = "greedy";
   expect_error(document, "unknown strategy 'greedy'", "/strategy");
+}
+
+TEST(ParsePlanRequest, Objective) {
+  Json document = small_request();
+  for (const char* name : {"sum", "normalized", "product"}) {
+    document["objective"] = name;
+    const Result<PlanRequest> parsed = parse_plan_request(document.dump());
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    EXPECT_STREQ(to_string(parsed->objective), name);
+  }
+  document["objective"] = "max";
+  expect_error(document, "unknown objective 'max' (expected sum, normalized or product)", "/objective");
+  document["objective"] = 1;
+  expect_error(document, "objective must be a string", "/objective");
 }
 
 TEST(ParsePlanRequest, UnknownAggregation) {
@@ -523,6 +538,7 @@ void expect_same_request(const PlanRequest& expected, const PlanRequest& actual)
   EXPECT_EQ(actual.strategy, expected.strategy);
   EXPECT_EQ(actual.weights, expected.weights);
   EXPECT_EQ(actual.time_limit_ms, expected.time_limit_ms);
+  EXPECT_EQ(actual.objective, expected.objective);
 }
 
 PlanRequest rich_request() {
@@ -557,6 +573,7 @@ PlanRequest rich_request() {
   request.strategy = Strategy::joint;
   request.weights = {1.0, 0.5, 0.25};
   request.time_limit_ms = 2500;
+  request.objective = Objective::product;
   return request;
 }
 

@@ -176,68 +176,7 @@ Result<std::vector<std::int64_t>> order_from_json(const std::string& name, const
   return order;
 }
 
-// Rescales the importance of every width group (a layer and the layers tied to it) for `objective`
-// (planning.h): the group's unit order, by the raw sums, is kept.
-void apply_objective(std::vector<reds::Layer>& layers, Objective objective) {
-  if (objective == Objective::sum) return;
-  for (std::size_t leader = 0; leader < layers.size();) {
-    std::size_t end = leader + 1;
-    while (end < layers.size() && layers[end].tied) ++end;
-    const std::size_t units = layers[leader].importance.size();
-    std::vector<double> group(units, 0.0);
-    for (std::size_t member = leader; member < end; ++member)
-      for (std::size_t unit = 0; unit < units; ++unit) group[unit] += layers[member].importance[unit];
-    const double total = std::accumulate(group.begin(), group.end(), 0.0);
-    if (objective == Objective::normalized) {
-      if (total > 0)
-        for (std::size_t member = leader; member < end; ++member)
-          for (double& score : layers[member].importance) score /= total;
-    } else if (units > 0) {
-      // The contract's order: by the sum, ties by the lower index (a stable sort of the indices).
-      std::vector<std::size_t> order(units);
-      std::iota(order.begin(), order.end(), std::size_t{0});
-      std::stable_sort(order.begin(), order.end(),
-                       [&](std::size_t a, std::size_t b) { return group[a] > group[b]; });
-      // Shares below 1e-12 of the total count as 1e-12, so units without importance are worth ~0 and no
-      // logarithm sees 0.
-      const double floor = total > 0 ? 1e-12 * total : 1.0;
-      std::vector<double> cumulative(units);
-      double running = 0;
-      for (std::size_t rank = 0; rank < units; ++rank) {
-        running += group[order[rank]];
-        cumulative[rank] = std::max(running, floor);
-      }
-      std::vector<double> worth(units, 0.0);
-      worth[order[0]] = std::log(cumulative[units - 1] / cumulative[0]);
-      for (std::size_t rank = 1; rank < units; ++rank)
-        worth[order[rank]] = std::log(cumulative[rank] / cumulative[rank - 1]);
-      layers[leader].importance = std::move(worth);
-      for (std::size_t member = leader + 1; member < end; ++member)
-        std::fill(layers[member].importance.begin(), layers[member].importance.end(), 0.0);
-    }
-    leader = end;
-  }
-}
-
 }  // namespace
-
-std::string_view to_string(Objective objective) {
-  switch (objective) {
-    case Objective::sum:
-      return "sum";
-    case Objective::normalized:
-      return "normalized";
-    case Objective::product:
-      return "product";
-  }
-  return "sum";
-}
-
-std::optional<Objective> objective_from_string(std::string_view name) {
-  for (const Objective objective : {Objective::sum, Objective::normalized, Objective::product})
-    if (name == to_string(objective)) return objective;
-  return std::nullopt;
-}
 
 std::vector<double> l1_importance(const Layer& layer) {
   std::int64_t units = 0;
@@ -296,7 +235,6 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
   }
   if (network.layers.empty())
     return invalid_argument("the model has no Conv2D, DepthwiseConv2D or Dense layer to plan");
-  apply_objective(network.layers, options.objective);
   // The classifier's outputs are the classes: the last unit layer is never narrowed (a tied one through
   // the layer it follows).
   const auto classifier = std::find_if(network.layers.rbegin(), network.layers.rend(),
@@ -308,6 +246,7 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
   for (const double fraction : options.fractions)
     request.levels.push_back(Level{{{options.resource, Limit::of_fraction(fraction)}}});
   request.strategy = options.strategy;
+  request.objective = options.objective;
   if (auto error = reds::validate(request)) return *error;
   return request;
 }

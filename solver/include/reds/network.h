@@ -26,9 +26,9 @@ enum class Aggregation { sum, max };
 // Cost coefficients of one layer for one resource. All exact non-negative integers below 2^53.
 struct CostTerms {
   std::int64_t fixed = 0;
-  std::int64_t unit = 0;        // per kept unit of this layer
-  std::int64_t input = 0;       // per kept unit of the previous layer
-  std::int64_t unit_input = 0;  // per (kept unit, kept input) pair: coupling, e.g. MACs of a dense layer
+  std::int64_t unit = 0;            // per kept unit of this layer
+  std::int64_t input = 0;           // per kept unit of the previous layer
+  std::int64_t unit_input = 0;      // per (kept unit, kept input) pair: coupling, e.g. MACs of a dense layer
   std::vector<std::int64_t> table;  // empty, or exactly `units` entries: extra cost at width 1..units
 };
 
@@ -61,8 +61,8 @@ Aggregation aggregation_of(const Network& network, const std::string& resource);
 struct Limit {
   enum class Kind { fraction, max };
   Kind kind = Kind::fraction;
-  double fraction = 1.0;      // 0 < fraction <= 1, used when kind == fraction
-  std::int64_t maximum = 0;   // >= 0, used when kind == max
+  double fraction = 1.0;     // 0 < fraction <= 1, used when kind == fraction
+  std::int64_t maximum = 0;  // >= 0, used when kind == max
 
   static Limit of_fraction(double f) { return Limit{Kind::fraction, f, 0}; }
   static Limit of_max(std::int64_t m) { return Limit{Kind::max, 1.0, m}; }
@@ -83,12 +83,29 @@ enum class Strategy {
 const char* to_string(Strategy strategy);
 std::optional<Strategy> strategy_from_string(const std::string& name);
 
+// What a plan maximises (an extension of plan contract v1: the optional request field "objective"). Every
+// objective is a sum over width groups (a layer and the layers tied to it) of a function of the group's kept
+// width; `normalized` and `product` are the contract's sum applied to rescaled importances
+// (objective_importance() in reds/plan.h), which keep every group's unit order.
+//   sum        the importance as given (the contract's V(k); the default);
+//   normalized every group's importances scaled to sum 1: each group weighs the same;
+//   product    the product over groups of the kept share of their importance, C_g(k_g) / C_g(n_g), C_g(k)
+//              being the sum of the group's k largest unit sums: a group cut to a few units multiplies the
+//              whole by a small share, as a narrow layer throttles every layer after it, so plans avoid
+//              one-unit bottlenecks. Maximised through its logarithm: exp(level importance - full
+//              importance) is the level's product of kept shares.
+enum class Objective { sum, normalized, product };
+
+const char* to_string(Objective objective);
+std::optional<Objective> objective_from_string(const std::string& name);
+
 struct PlanRequest {
   Network network;
   std::vector<Level> levels;  // 1..64 levels, smallest first
   Strategy strategy = Strategy::bottom_up;
-  std::vector<double> weights;               // only with `joint`: one positive number per level
+  std::vector<double> weights;                // only with `joint`: one positive number per level
   std::optional<std::int64_t> time_limit_ms;  // wall-clock limit (positive)
+  Objective objective = Objective::sum;       // what the levels maximise; importances are reported in it
 };
 
 }  // namespace reds

@@ -51,18 +51,18 @@ struct LevelPlan {
   PlanStatus status = PlanStatus::infeasible;
   std::map<std::string, std::int64_t> limits;  // the level's budget resolved to absolute numbers
   // Present only for feasible levels (status optimal or feasible):
-  std::vector<std::int64_t> widths;            // kept width per layer, in layer order
-  std::map<std::string, std::int64_t> cost;    // every resource the network mentions
+  std::vector<std::int64_t> widths;          // kept width per layer, in layer order
+  std::map<std::string, std::int64_t> cost;  // every resource the network mentions
   double importance = 0.0;
-  double upper_bound = 0.0;   // >= the optimum under the strategy's definition
-  double gap = 0.0;           // (upper_bound - importance) / upper_bound, 0 when upper_bound is 0
+  double upper_bound = 0.0;  // >= the optimum under the strategy's definition
+  double gap = 0.0;          // (upper_bound - importance) / upper_bound, 0 when upper_bound is 0
   std::optional<double> independent_importance;  // the independent optimum at this level's budget
 };
 
 struct PlanResult {
   PlanStatus status = PlanStatus::optimal;  // the worst of the levels
   Strategy strategy = Strategy::bottom_up;
-  std::vector<std::string> layer_names;     // layer order of `order` and of every level's `widths`
+  std::vector<std::string> layer_names;  // layer order of `order` and of every level's `widths`
   std::map<std::string, std::int64_t> full_cost;
   double full_importance = 0.0;
   // Per layer: original unit indices, most important first (ties by lower index). Every level keeps the
@@ -89,10 +89,21 @@ std::int64_t resolve_fraction(double fraction, std::int64_t full);
 // Precondition: the network is valid.
 std::map<std::string, std::int64_t> full_network_cost(const Network& network);
 
+// The importances that make the contract's sum equal `objective` (reds/network.h), per layer, in the
+// network's unit order; the unit order of every width group (by the sum over the group, ties by the lower
+// index) is unchanged. `sum`: the importances as given. `normalized`: a group's importances divided by
+// their total (unchanged if it is 0). `product`: the group's leader takes the logarithmic worth of each
+// unit, ln(C(r) / C(r-1)) for the unit of rank r >= 2 (C(r): the sum of the r largest unit sums; at most
+// ln 2) and ln(2 C(n) / C(1)) for the first unit, which every plan keeps (min_units >= 1), so that it stays
+// first; a group of width k is then worth ln(2 C(n) / C(1)) + ln(C(k) / C(1)). The tied layers take 0, and
+// so does every unit of a group without importance.
+// Precondition: the network is valid.
+std::vector<std::vector<double>> objective_importance(const Network& network, Objective objective);
+
 // Progress of a running plan, reported through PlanOptions::on_progress.
 struct PlanProgress {
-  std::size_t level = 0;      // the level being solved (index into request.levels)
-  bool independent = false;   // true while the level is solved alone, for its independent_importance
+  std::size_t level = 0;     // the level being solved (index into request.levels)
+  bool independent = false;  // true while the level is solved alone, for its independent_importance
   double best_importance = -std::numeric_limits<double>::infinity();  // best plan so far (-inf: none yet)
   double upper_bound = std::numeric_limits<double>::infinity();       // bound on the level's optimum
   double elapsed_seconds = 0.0;                                       // since plan() was called
@@ -104,7 +115,8 @@ struct PlanOptions {
   std::function<void(const PlanProgress&)> on_progress;
 };
 
-// Validates and plans. Never throws; invalid input gives invalid_argument. With request.time_limit_ms,
+// Validates and plans. Never throws; invalid input gives invalid_argument. Every importance of the result
+// (levels, full network, bounds) is in units of request.objective. With request.time_limit_ms,
 // returns shortly after the limit: every level then carries the best plan found (status `feasible`, with
 // an upper bound and gap) or, if the limit passed before any plan was found, the call fails with
 // deadline_exceeded.

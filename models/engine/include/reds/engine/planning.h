@@ -29,7 +29,6 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,24 +46,6 @@ namespace reds::engine {
 // layer's units count for more; the planner maximises the sum over layers as given. Empty for other kinds.
 std::vector<double> l1_importance(const Layer& layer);
 
-// How the request turns importance per unit into the planner's objective. The planner maximises a sum over
-// layers of the kept units' importance (the plan contract); the scores of one width group (a layer and the
-// depthwise layers tied to it) are rescaled here, keeping their order, so that sum means:
-//   sum        the raw scores (the paper's objective): layers whose units score high (a large fan-in under
-//              L1, a large gradient) dominate, and the exact optimum may cut a cheap-to-keep layer to a
-//              handful of units, a bottleneck fine-tuning cannot repair;
-//   normalized every group's scores sum to 1, so each group weighs the same and a plan keeps shares;
-//   product    the product over groups of the kept share of their importance, C_g(k) / C_g(n), summed in
-//              logs: unit k (in order, k >= 2) is worth ln(C_g(k) / C_g(k-1)). A group narrowed to few
-//              units multiplies the whole by a small share, so bottlenecks cost what they do in a network,
-//              where every layer's signal flows through the next. The first unit, always kept (min_units
-//              >= 1), is worth ln(C_g(n) / C_g(1)), enough to stay first.
-// The scores of a tied group stay on its leader (the tied layers get 0), so the group's unit order is that
-// of the raw sums. See the README section on trainable plans for the measured effect on fine-tuned accuracy.
-enum class Objective { sum, normalized, product };
-std::string_view to_string(Objective objective);
-std::optional<Objective> objective_from_string(std::string_view name);
-
 struct RequestOptions {
   // One level per fraction of the full network's `resource`, smallest first.
   std::vector<double> fractions = {0.25, 0.5, 0.75};
@@ -77,6 +58,8 @@ struct RequestOptions {
   // Importance per unit of any unit layer, by layer name, in the model's unit order; layers not listed get
   // l1_importance().
   std::map<std::string, std::vector<double>> importance;
+  // What the plan maximises (reds/network.h): the product over layers of the kept share of importance by
+  // default, which keeps plans free of one-unit bottlenecks (README, "Plans that train well").
   Objective objective = Objective::product;
 };
 
