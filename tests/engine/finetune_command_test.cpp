@@ -33,7 +33,8 @@ void write_idx(const ImageSet& set, std::int64_t first, std::int64_t count, cons
   std::string images = testing::idx_header(3, {static_cast<std::uint32_t>(count), 28, 28});
   std::string labels = testing::idx_header(1, {static_cast<std::uint32_t>(count)});
   for (std::int64_t i = first * size; i < (first + count) * size; ++i)
-    images.push_back(static_cast<char>(static_cast<int>(set.pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
+    images.push_back(
+        static_cast<char>(static_cast<int>(set.pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
   for (std::int64_t i = first; i < first + count; ++i)
     labels.push_back(static_cast<char>(set.labels[static_cast<std::size_t>(i)]));
   test::write_file(prefix.string() + "-images-idx" + "3-ubyte", images);
@@ -99,13 +100,13 @@ class FinetuneCommand : public test::CommandTest {
 
 TEST_F(FinetuneCommand, AFewJointStepsLiftEveryPrunedLevel) {
   const fs::path output = scratch_ / "finetuned.reds";
-  // 40 steps of 32 images at a learning rate 3 times the reference's: about 10 s on the loaded 2-core machine.
-  const test::Outcome outcome = finetune({"--steps", "40", "--batch-size", "32", "--lr", "3e-3", "--threads", "2",
-                                          "--test-images", "0", "-o", output.string()});
+  // 60 steps of 32 images at a learning rate 3 times the reference's: about 6 s on the 2-core machine.
+  const test::Outcome outcome = finetune({"--steps", "60", "--batch-size", "32", "--lr", "3e-3", "--threads",
+                                          "2", "--test-images", "0", "-o", output.string()});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
-  EXPECT_NE(outcome.out.find("trained steps 1..40"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("trained steps 1..60"), std::string::npos) << outcome.out;
   // Not a terminal: plain progress lines with every level's loss.
-  EXPECT_NE(outcome.err.find("epoch 1/1  step 40/40  loss per level"), std::string::npos) << outcome.err;
+  EXPECT_NE(outcome.err.find("epoch 1/1  step 60/60  loss per level"), std::string::npos) << outcome.err;
 
   const Result<Model> finetuned = load_model(output.string());
   ASSERT_TRUE(finetuned) << finetuned.error().message;
@@ -116,20 +117,22 @@ TEST_F(FinetuneCommand, AFewJointStepsLiftEveryPrunedLevel) {
   ASSERT_EQ(before.size(), 4u);
   ASSERT_EQ(after.size(), 4u);
   for (std::size_t level = 0; level < 4; ++level)
-    std::printf("level %zu: pruned %.1f %%, fine-tuned %.1f %%\n", level + 1, 100 * before[level], 100 * after[level]);
-  // Pruning alone leaves the three smaller levels near chance (10, 15 and 38 % of these 500 images); 40
-  // steps lift them to about 43, 57 and 82 %.
+    std::printf("level %zu: pruned %.1f %%, fine-tuned %.1f %%\n", level + 1, 100 * before[level],
+                100 * after[level]);
+  // Pruning alone leaves the three smaller levels of the default plan (L1 importance, product objective)
+  // near chance or far below the full network (9, 15 and 51 % of these 500 images); 60 steps lift them to
+  // about 38, 76 and 85 %.
   for (std::size_t level = 0; level < 3; ++level)
     EXPECT_GT(after[level], before[level] + 0.2) << "level " << level + 1;
-  // The full network, which pruning left intact (92 %), dips at this learning rate but stays usable.
+  // The full network, which pruning left intact (92 %), may dip at this learning rate but stays usable.
   EXPECT_GT(after[3], 0.8);
 }
 
 TEST_F(FinetuneCommand, AResumedRunEqualsAnUninterruptedOne) {
   // A learning rate that stays constant (its drops lie beyond the run), so that runs of different lengths
   // share their first steps.
-  const std::vector<std::string> common = {"--batch-size", "16", "--threads", "2", "--lr-decay", "10,20",
-                                           "--seed", "3", "--test-images", "0"};
+  const std::vector<std::string> common = {"--batch-size", "16", "--threads",     "2", "--lr-decay", "10,20",
+                                           "--seed",       "3",  "--test-images", "0"};
   const auto with = [&](std::vector<std::string> extra) {
     std::vector<std::string> options = common;
     options.insert(options.end(), extra.begin(), extra.end());
@@ -141,8 +144,8 @@ TEST_F(FinetuneCommand, AResumedRunEqualsAnUninterruptedOne) {
   const test::Outcome first =
       finetune(with({"--steps", "2", "--checkpoint", checkpoint.string(), "-o", parts.string()}));
   ASSERT_EQ(first.exit_status, 0) << first.err;
-  const test::Outcome second = finetune(
-      with({"--steps", "4", "--checkpoint", checkpoint.string(), "--resume", "-o", parts.string()}));
+  const test::Outcome second =
+      finetune(with({"--steps", "4", "--checkpoint", checkpoint.string(), "--resume", "-o", parts.string()}));
   ASSERT_EQ(second.exit_status, 0) << second.err;
   EXPECT_NE(second.out.find("trained steps 3..4"), std::string::npos) << second.out;
   EXPECT_EQ(test::read_file(parts), test::read_file(whole));
@@ -152,8 +155,9 @@ TEST_F(FinetuneCommand, AResumedRunEqualsAnUninterruptedOne) {
   EXPECT_NE(test::read_file(other), test::read_file(whole));
 
   // Resuming with another seed would draw other minibatches: refused.
-  const test::Outcome reseeded = finetune({"--steps", "4", "--batch-size", "16", "--seed", "4", "--checkpoint",
-                                           checkpoint.string(), "--resume", "-o", parts.string()});
+  const test::Outcome reseeded =
+      finetune({"--steps", "4", "--batch-size", "16", "--seed", "4", "--checkpoint", checkpoint.string(),
+                "--resume", "-o", parts.string()});
   EXPECT_EQ(reseeded.exit_status, 2);
   EXPECT_NE(reseeded.err.find("was made with --seed 3"), std::string::npos) << reseeded.err;
 }
@@ -163,12 +167,12 @@ TEST_F(FinetuneCommand, InputErrors) {
   const test::Outcome no_length = finetune({"-o", output.string()});
   EXPECT_EQ(no_length.exit_status, 2);
   EXPECT_NE(no_length.err.find("give either --epochs N or --steps N"), std::string::npos) << no_length.err;
-  const test::Outcome no_plan = run({"finetune", model_, "--data", data_.string(), "--steps", "1", "-o",
-                                     output.string()});
+  const test::Outcome no_plan =
+      run({"finetune", model_, "--data", data_.string(), "--steps", "1", "-o", output.string()});
   EXPECT_EQ(no_plan.exit_status, 2);
   EXPECT_NE(no_plan.err.find("MODEL embeds no plan"), std::string::npos) << no_plan.err;
-  const test::Outcome no_checkpoint =
-      finetune({"--steps", "1", "--resume", "--checkpoint", (scratch_ / "missing").string(), "-o", output.string()});
+  const test::Outcome no_checkpoint = finetune(
+      {"--steps", "1", "--resume", "--checkpoint", (scratch_ / "missing").string(), "-o", output.string()});
   EXPECT_EQ(no_checkpoint.exit_status, 2);
   EXPECT_NE(no_checkpoint.err.find("cannot read the checkpoint"), std::string::npos) << no_checkpoint.err;
   EXPECT_FALSE(fs::exists(output));
