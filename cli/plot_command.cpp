@@ -398,15 +398,26 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
   return figure.svg();
 }
 
-std::string levels_figure(std::vector<RunLevel> levels, const std::string& title) {
-  std::stable_sort(levels.begin(), levels.end(),
-                   [](const RunLevel& a, const RunLevel& b) { return a.macs < b.macs; });
+// One curve pair of a levels figure: a RUN file's levels and the name the legend gives them.
+struct RunSeries {
+  std::string label;
+  std::vector<RunLevel> levels;
+};
+
+// Accuracy (solid, circles, left axis) and latency (dashed, squares, right axis) of every series against
+// MACs as a share of the largest level's MACs over all series. One series keeps the plain legend
+// "accuracy (left axis)", "latency (right axis)"; several get a colour each and a legend of their labels.
+std::string levels_figure(std::vector<RunSeries> all_series, const std::string& title) {
   double largest = 0, lowest_accuracy = 100, highest_accuracy = 0, slowest = 0;
-  for (const RunLevel& level : levels) {
-    largest = std::max(largest, level.macs);
-    lowest_accuracy = std::min(lowest_accuracy, 100 * level.accuracy);
-    highest_accuracy = std::max(highest_accuracy, 100 * level.accuracy);
-    slowest = std::max(slowest, level.latency_us);
+  for (RunSeries& run : all_series) {
+    std::stable_sort(run.levels.begin(), run.levels.end(),
+                     [](const RunLevel& a, const RunLevel& b) { return a.macs < b.macs; });
+    for (const RunLevel& level : run.levels) {
+      largest = std::max(largest, level.macs);
+      lowest_accuracy = std::min(lowest_accuracy, 100 * level.accuracy);
+      highest_accuracy = std::max(highest_accuracy, 100 * level.accuracy);
+      slowest = std::max(slowest, level.latency_us);
+    }
   }
   Figure figure(720, 440, 80, 90, 70, 70);
   const Axis x_axis{0, 100, 20};
@@ -420,22 +431,25 @@ std::string levels_figure(std::vector<RunLevel> levels, const std::string& title
   figure.vertical_axis(latency_axis, "latency (µs, median, batch 1)", true);
   figure.horizontal_axis(x_axis, "MACs (% of the largest level)", " %");
 
-  const auto series = [&](const char* name, const Axis& axis, const char* stroke, const char* dash,
-                          auto value_of, bool square) {
+  const bool single = all_series.size() == 1;
+  const auto curve = [&](const RunSeries& run, std::size_t index, const char* name, const Axis& axis,
+                         const char* stroke, const char* dash, auto value_of, bool square) {
     std::ostringstream points;
-    for (const RunLevel& level : levels)
+    for (const RunLevel& level : run.levels)
       points << (points.tellp() > 0 ? " " : "") << number(figure.x_of(x_axis, 100 * level.macs / largest))
              << ',' << number(figure.y_of(axis, value_of(level)));
-    figure.body() << "<polyline class=\"" << name << "-line\" points=\"" << points.str()
-                  << "\" fill=\"none\" stroke=\"" << stroke << "\" stroke-width=\"2\"" << dash << "/>\n";
-    for (const RunLevel& level : levels) {
+    figure.body() << "<polyline class=\"" << name << "-line\" data-series=\"" << index << "\" points=\""
+                  << points.str() << "\" fill=\"none\" stroke=\"" << stroke << "\" stroke-width=\"2\"" << dash
+                  << "/>\n";
+    for (const RunLevel& level : run.levels) {
       const double x = figure.x_of(x_axis, 100 * level.macs / largest);
       const double y = figure.y_of(axis, value_of(level));
-      const std::string tooltip = "level " + std::to_string(level.level) + ": " + number(value_of(level), 2) +
-                                  (square ? " µs" : " %") + " at " + number(100 * level.macs / largest, 1) +
-                                  " % MACs";
-      figure.body() << (square ? "<rect" : "<circle") << " class=\"" << name << "\" data-level=\""
-                    << level.level << "\" data-value=\"" << number(value_of(level), 4) << "\" ";
+      const std::string tooltip = (single ? "" : run.label + ", ") + "level " + std::to_string(level.level) +
+                                  ": " + number(value_of(level), 2) + (square ? " µs" : " %") + " at " +
+                                  number(100 * level.macs / largest, 1) + " % MACs";
+      figure.body() << (square ? "<rect" : "<circle") << " class=\"" << name << "\" data-series=\"" << index
+                    << "\" data-level=\"" << level.level << "\" data-value=\"" << number(value_of(level), 4)
+                    << "\" ";
       if (square)
         figure.body() << "x=\"" << number(x - 4) << "\" y=\"" << number(y - 4)
                       << "\" width=\"8\" height=\"8\"";
@@ -445,19 +459,41 @@ std::string levels_figure(std::vector<RunLevel> levels, const std::string& title
                     << (square ? "</rect>" : "</circle>") << '\n';
     }
   };
-  series(
-      "accuracy", accuracy_axis, colour(0), "", [](const RunLevel& l) { return 100 * l.accuracy; }, false);
-  series(
-      "latency", latency_axis, colour(5), " stroke-dasharray=\"6 4\"",
-      [](const RunLevel& l) { return l.latency_us; }, true);
+  for (std::size_t index = 0; index < all_series.size(); ++index) {
+    const char* accuracy_colour = single ? colour(0) : colour(index);
+    const char* latency_colour = single ? colour(5) : colour(index);
+    curve(
+        all_series[index], index, "accuracy", accuracy_axis, accuracy_colour, "",
+        [](const RunLevel& l) { return 100 * l.accuracy; }, false);
+    curve(
+        all_series[index], index, "latency", latency_axis, latency_colour, " stroke-dasharray=\"6 4\"",
+        [](const RunLevel& l) { return l.latency_us; }, true);
+  }
 
-  figure.legend({"accuracy (left axis)", "latency (right axis)"},
-                {"<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(colour(0)) +
-                     "\" stroke-width=\"2\"/><circle cx=\"7\" cy=\"0\" r=\"4\" fill=\"" + colour(0) + "\"/>",
-                 "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(colour(5)) +
-                     "\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/><rect x=\"3\" y=\"-4\" width=\"8\" "
-                     "height=\"8\" fill=\"" +
-                     colour(5) + "\"/>"});
+  const auto solid = [](const char* stroke) {
+    return "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(stroke) +
+           "\" stroke-width=\"2\"/><circle cx=\"7\" cy=\"0\" r=\"4\" fill=\"" + stroke + "\"/>";
+  };
+  const auto dashed = [](const char* stroke) {
+    return "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(stroke) +
+           "\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/><rect x=\"3\" y=\"-4\" width=\"8\" height=\"8\" "
+           "fill=\"" +
+           stroke + "\"/>";
+  };
+  if (single) {
+    figure.legend({"accuracy (left axis)", "latency (right axis)"}, {solid(colour(0)), dashed(colour(5))});
+  } else {
+    std::vector<std::string> labels, swatches;
+    for (std::size_t index = 0; index < all_series.size(); ++index) {
+      labels.push_back(all_series[index].label);
+      swatches.push_back(solid(colour(index)));
+    }
+    labels.push_back("accuracy (left axis)");
+    swatches.push_back(solid("#333"));
+    labels.push_back("latency (right axis)");
+    swatches.push_back(dashed("#333"));
+    figure.legend(labels, swatches);
+  }
   return figure.svg();
 }
 
@@ -465,19 +501,24 @@ std::string levels_figure(std::vector<RunLevel> levels, const std::string& title
 
 int run_plot(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
-      "reds plot", "reds plot plan PLAN|- [-o OUT.svg] | reds plot levels RUN|- [-o OUT.svg]",
+      "reds plot",
+      "reds plot plan PLAN|- [-o OUT.svg] | reds plot levels RUN|- [RUN...] [--labels A,B,...] [-o OUT.svg]",
       "Draws a standalone SVG figure, to OUT or standard output:\n"
       "  plan    the kept width of every layer at every level of PLAN (the response of\n"
       "          'reds plan'), as a share of the layer's units (counted from 'order');\n"
       "  levels  accuracy (left axis) and latency (right axis) of every level against its\n"
       "          MACs as a share of the largest level's, from RUN: the output of\n"
-      "          'reds run MODEL --data DIR --json' (one JSON object per line).\n"
+      "          'reds run MODEL --data DIR --json' (one JSON object per line). Several RUN\n"
+      "          files draw one coloured pair of curves each, named by --labels (default:\n"
+      "          the file names), e.g. a model's levels before and after fine-tuning.\n"
       "Unreadable or invalid input: one line on standard error naming the file, exit 2.");
   command_line.add_options()                                                              //
       ("output,o", po::value<std::string>()->value_name("OUT"), "the SVG file to write")  //
-      ("title", po::value<std::string>()->value_name("TEXT"), "the figure's title");
+      ("title", po::value<std::string>()->value_name("TEXT"), "the figure's title")       //
+      ("labels", po::value<std::string>()->value_name("LIST"),
+       "levels: comma-separated names of the RUN files' curves, one per file");
   command_line.add_positional("kind", 1, po::value<std::string>());
-  command_line.add_positional("file", 1, po::value<std::string>());
+  command_line.add_positional("file", -1, po::value<std::vector<std::string>>());
   const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
   if (!options) return kExitUsageError;
   if (options->count("help")) {
@@ -494,24 +535,53 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
         streams.err,
         "missing the " + std::string(kind == "plan" ? "PLAN" : "RUN") + " file (or '-' for standard input)");
 
-  const std::string path = (*options)["file"].as<std::string>();
-  const std::string file = path == "-" ? "standard input" : path;
-  const Result<std::string> text = read_input(path, streams.in);
-  if (!text) return command_line.report(streams.err, text.error());
-  // The file's name without its directories, so that a figure made in a scratch directory reads the same.
-  const std::string name =
-      path == "-" ? std::string() : " (" + std::filesystem::path(path).filename().string() + ")";
+  const std::vector<std::string> paths = (*options)["file"].as<std::vector<std::string>>();
+  if (kind == "plan" && paths.size() > 1)
+    return command_line.usage_error(streams.err,
+                                    "a plan figure draws one PLAN file, got " + std::to_string(paths.size()));
+  if (std::count(paths.begin(), paths.end(), "-") > 1)
+    return command_line.usage_error(streams.err, "standard input ('-') can be read once only");
+  std::vector<std::string> labels;
+  if (options->count("labels")) {
+    if (kind == "plan")
+      return command_line.usage_error(streams.err, "--labels names the curves of a levels figure");
+    std::istringstream list((*options)["labels"].as<std::string>());
+    for (std::string label; std::getline(list, label, ',');) labels.push_back(label);
+    if (labels.size() != paths.size())
+      return command_line.usage_error(streams.err, "--labels gives " + std::to_string(labels.size()) +
+                                                       " names for " + std::to_string(paths.size()) +
+                                                       " RUN file(s)");
+  }
+  // A file's name without its directories, so that a figure made in a scratch directory reads the same.
+  const auto base_name = [](const std::string& path) {
+    return path == "-" ? std::string("standard input") : std::filesystem::path(path).filename().string();
+  };
   std::string svg;
   if (kind == "plan") {
+    const std::string& path = paths.front();
+    const std::string file = path == "-" ? "standard input" : path;
+    const Result<std::string> text = read_input(path, streams.in);
+    if (!text) return command_line.report(streams.err, text.error());
     const Result<PlanFigureData> data = read_plan(file, text.value());
     if (!data) return command_line.report(streams.err, data.error());
+    const std::string name = path == "-" ? std::string() : " (" + base_name(path) + ")";
     svg = plan_figure(data.value(), options->count("title") ? (*options)["title"].as<std::string>()
                                                             : "Kept units per layer and level" + name);
   } else {
-    const Result<std::vector<RunLevel>> levels = read_run(file, text.value());
-    if (!levels) return command_line.report(streams.err, levels.error());
-    svg = levels_figure(levels.value(), options->count("title") ? (*options)["title"].as<std::string>()
-                                                                : "Accuracy and latency per level" + name);
+    std::vector<RunSeries> all_series;
+    for (std::size_t index = 0; index < paths.size(); ++index) {
+      const std::string& path = paths[index];
+      const std::string file = path == "-" ? "standard input" : path;
+      const Result<std::string> text = read_input(path, streams.in);
+      if (!text) return command_line.report(streams.err, text.error());
+      Result<std::vector<RunLevel>> levels = read_run(file, text.value());
+      if (!levels) return command_line.report(streams.err, levels.error());
+      all_series.push_back({labels.empty() ? base_name(path) : labels[index], std::move(levels).value()});
+    }
+    std::string default_title = "Accuracy and latency per level";
+    if (paths.size() == 1 && paths.front() != "-") default_title += " (" + base_name(paths.front()) + ")";
+    svg = levels_figure(std::move(all_series),
+                        options->count("title") ? (*options)["title"].as<std::string>() : default_title);
   }
 
   if (!options->count("output")) return print_output(command_line, streams, svg);

@@ -123,10 +123,11 @@ std::vector<Mark> bars(const std::string& svg) {
   return found;
 }
 
-// Points of one series of the levels figure: circles (accuracy) or squares (latency, x/y of the corner).
-std::vector<Mark> points(const std::string& svg, const std::string& series) {
+// Points of one series of the levels figure: circles (accuracy) or squares (latency, x/y of the corner), of
+// the RUN file numbered `run` (0 for the first).
+std::vector<Mark> points(const std::string& svg, const std::string& series, int run = 0) {
   const std::regex point(
-      "<(?:circle|rect) class=\"" + series +
+      "<(?:circle|rect) class=\"" + series + "\" data-series=\"" + std::to_string(run) +
       R"re(" data-level="(\d+)" data-value="([-\d.]+)" (?:cx|x)="([-\d.]+)" (?:cy|y)="([-\d.]+)")re");
   std::vector<Mark> found;
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), point); it != std::sregex_iterator(); ++it)
@@ -261,6 +262,45 @@ TEST_F(PlotCliTest, LevelsFigureFollowsMacsAccuracyAndLatency) {
   EXPECT_NE(result.out.find("MACs (% of the largest level)"), std::string::npos);
 }
 
+TEST_F(PlotCliTest, SeveralRunsDrawOneLabelledCurvePairEach) {
+  // The second run: the same levels at half the MACs and lower accuracy (a smaller model, say).
+  const std::string half = R"({"level":1,"macs":500,"accuracy":0.5,"latency_us":60})"
+                           "\n"
+                           R"({"level":2,"macs":2000,"accuracy":0.75,"latency_us":100})"
+                           "\n";
+  const std::string first = scratch_file("before.jsonl", kRun).string();
+  const Outcome result = run({"plot", "levels", first, "-", "--labels", "pruned,fine-tuned"}, half);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out)) << result.out;
+  const std::vector<Mark> before = points(result.out, "accuracy", 0);
+  const std::vector<Mark> after = points(result.out, "accuracy", 1);
+  ASSERT_EQ(before.size(), 3u) << result.out;
+  ASSERT_EQ(after.size(), 2u) << result.out;
+  EXPECT_EQ(points(result.out, "latency", 1).size(), 2u);
+  EXPECT_TRUE(points(result.out, "accuracy", 2).empty());
+  // One MAC axis for both (the largest level of all: 4000 MACs), one accuracy axis.
+  EXPECT_NEAR(after[1].x, before[1].x, 0.02);                                       // 2000 MACs in both
+  EXPECT_NEAR(after[0].x - before[0].x, (before[1].x - before[0].x) * -0.5, 0.02);  // 500 vs 1000 MACs
+  EXPECT_GT(after[0].y, before[0].y);                                               // 50 % below 89.22 %
+  EXPECT_NEAR(after[0].value, 50, 1e-9);
+  // Each run its own colour; the legend names them.
+  const auto fill_of = [&](const std::string& series, int run) {
+    const std::regex fill("class=\"" + series + "\" data-series=\"" + std::to_string(run) +
+                          "\"[^>]* fill=\"(#[0-9A-Fa-f]+)\"");
+    std::smatch match;
+    return std::regex_search(result.out, match, fill) ? match[1].str() : std::string();
+  };
+  EXPECT_NE(fill_of("accuracy", 0), fill_of("accuracy", 1));
+  EXPECT_EQ(fill_of("accuracy", 1), fill_of("latency", 1));
+  EXPECT_NE(result.out.find(">pruned</text>"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(">fine-tuned</text>"), std::string::npos);
+  EXPECT_NE(result.out.find("fine-tuned, level 2: 75 % at 50 % MACs"), std::string::npos);  // tooltip
+  // Without --labels the curves are named by their files.
+  const Outcome unnamed = run({"plot", "levels", first, scratch_file("after.jsonl", half).string()});
+  ASSERT_EQ(unnamed.exit_status, 0) << unnamed.err;
+  EXPECT_NE(unnamed.out.find(">after.jsonl</text>"), std::string::npos);
+}
+
 TEST_F(PlotCliTest, WritesTheFileGivenWithOutputAndEscapesTheTitle) {
   const std::filesystem::path svg = scratch_ / "figure.svg";
   const Outcome result =
@@ -321,6 +361,12 @@ TEST_F(PlotCliTest, UsageErrors) {
   expect_input_error(run({"plot", "plan"}), "missing the PLAN file");
   expect_input_error(run({"plot", "levels"}), "missing the RUN file");
   expect_input_error(run({"plot", "plan", "-", "--bogus"}), "bogus");
+  expect_input_error(run({"plot", "plan", "a.json", "b.json"}), "draws one PLAN file, got 2");
+  expect_input_error(run({"plot", "plan", "-", "--labels", "a"}),
+                     "--labels names the curves of a levels figure");
+  expect_input_error(run({"plot", "levels", "-", "-"}), "standard input ('-') can be read once only");
+  expect_input_error(run({"plot", "levels", "a.jsonl", "b.jsonl", "--labels", "one"}),
+                     "--labels gives 1 names for 2 RUN file(s)");
   const std::string unwritable = (scratch_ / "no-such-dir" / "out.svg").string();
   expect_input_error(run({"plot", "plan", "-", "-o", unwritable}, kPlan),
                      "cannot write '" + unwritable + "'");
