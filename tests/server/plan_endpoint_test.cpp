@@ -33,7 +33,8 @@ class PlanEndpointTest : public ::testing::Test {
 };
 
 TEST_F(PlanEndpointTest, WorkedExampleMatchesTheHandComputedPlan) {
-  const httplib::Result response = server_.client()->Post("/plan", tiny_ds_block_request(), "application/json");
+  const httplib::Result response =
+      server_.client()->Post("/plan", tiny_ds_block_request(), "application/json");
   ASSERT_TRUE(response) << httplib::to_string(response.error());
   ASSERT_EQ(response->status, 200) << response->body;
   EXPECT_EQ(response->get_header_value("Content-Type"), "application/json");
@@ -53,14 +54,30 @@ TEST_F(PlanEndpointTest, WorkedExampleMatchesTheHandComputedPlan) {
 }
 
 TEST_F(PlanEndpointTest, AnswersExactlyWhatTheLibraryAnswers) {
-  const std::vector<std::string> requests = {tiny_ds_block_request(), kSmallRequest, example_request_json("dnn_s"),
-                                             example_request_json("ds_cnn_l")};
+  const std::vector<std::string> requests = {tiny_ds_block_request(), kSmallRequest,
+                                             example_request_json("dnn_s"), example_request_json("ds_cnn_l")};
   const auto client = server_.client();
   for (const std::string& request : requests) {
     const httplib::Result response = client->Post("/plan", request, "application/json");
     ASSERT_TRUE(response);
     ASSERT_EQ(response->status, 200) << response->body;
     EXPECT_EQ(without_solve_seconds(response->body), library_answer(request));
+  }
+}
+
+TEST_F(PlanEndpointTest, SpeaksTheObjectiveExtension) {
+  const auto client = server_.client();
+  std::string request = example_request_json("dnn_s");
+  const std::size_t levels = request.rfind("\"levels\"");
+  ASSERT_NE(levels, std::string::npos);
+  for (const char* objective : {"normalized", "product"}) {
+    std::string with_objective = request;
+    with_objective.insert(levels, "\"objective\": \"" + std::string(objective) + "\", ");
+    const httplib::Result response = client->Post("/plan", with_objective, "application/json");
+    ASSERT_TRUE(response);
+    ASSERT_EQ(response->status, 200) << response->body;
+    EXPECT_EQ(without_solve_seconds(response->body), library_answer(with_objective)) << objective;
+    EXPECT_NE(without_solve_seconds(response->body), library_answer(request)) << objective;
   }
 }
 
@@ -107,25 +124,34 @@ std::vector<BadInput> bad_inputs() {
       {"a JSON array", "[]", ""},
       {"a JSON string", R"("network")", ""},
       {"NaN literal", replaced(small, "[0.5, 0.25, 1]", "[0.5, NaN, 1]"), ""},
-      {"number beyond a double", replaced(small, "[0.5, 0.25, 1]", "[0.5, 1e999, 1]"), "/network/layers/0/importance/1"},
-      {"negative importance", replaced(small, "[0.5, 0.25, 1]", "[0.5, -0.25, 1]"), "/network/layers/0/importance/1"},
+      {"number beyond a double", replaced(small, "[0.5, 0.25, 1]", "[0.5, 1e999, 1]"),
+       "/network/layers/0/importance/1"},
+      {"negative importance", replaced(small, "[0.5, 0.25, 1]", "[0.5, -0.25, 1]"),
+       "/network/layers/0/importance/1"},
       {"string instead of integer", replaced(small, R"("inputs": 2)", R"("inputs": "2")"), "/network/inputs"},
       {"float instead of integer", replaced(small, R"("inputs": 2)", R"("inputs": 2.0)"), "/network/inputs"},
-      {"coefficient of 2^53", replaced(small, R"("unit_input": 1}}},)", R"("unit_input": 9007199254740992}}},)"),
+      {"coefficient of 2^53",
+       replaced(small, R"("unit_input": 1}}},)", R"("unit_input": 9007199254740992}}},)"),
        "/network/layers/0/cost/macs/unit_input"},
-      {"object instead of array", replaced(small, R"("levels": [{"macs": {"fraction": 0.5}}])", R"("levels": {"macs": 1})"),
-       "/levels"},
-      {"negative cost", replaced(small, R"({"macs": {"unit_input": 1}}},)", R"({"macs": {"unit_input": -1}}},)"),
+      {"object instead of array",
+       replaced(small, R"("levels": [{"macs": {"fraction": 0.5}}])", R"("levels": {"macs": 1})"), "/levels"},
+      {"negative cost",
+       replaced(small, R"({"macs": {"unit_input": 1}}},)", R"({"macs": {"unit_input": -1}}},)"),
        "/network/layers/0/cost/macs/unit_input"},
-      {"unknown field", replaced(small, R"("units": 3)", R"("units": 3, "min_unit": 2)"), "/network/layers/0/min_unit"},
-      {"duplicate field", replaced(small, R"("units": 3)", R"("units": 3, "units": 3)"), "/network/layers/0/units"},
+      {"unknown field", replaced(small, R"("units": 3)", R"("units": 3, "min_unit": 2)"),
+       "/network/layers/0/min_unit"},
+      {"duplicate field", replaced(small, R"("units": 3)", R"("units": 3, "units": 3)"),
+       "/network/layers/0/units"},
       {"unknown strategy", replaced(small, R"("levels")", R"("strategy": "greedy", "levels")"), "/strategy"},
-      {"fraction above 1", replaced(small, R"("fraction": 0.5)", R"("fraction": 1.5)"), "/levels/0/macs/fraction"},
-      {"huge importance array", replaced(small, "[0.5, 0.25, 1]", many_numbers), "/network/layers/0/importance"},
+      {"unknown objective", replaced(small, R"("levels")", R"("objective": "max", "levels")"), "/objective"},
+      {"fraction above 1", replaced(small, R"("fraction": 0.5)", R"("fraction": 1.5)"),
+       "/levels/0/macs/fraction"},
+      {"huge importance array", replaced(small, "[0.5, 0.25, 1]", many_numbers),
+       "/network/layers/0/importance"},
       {"a thousand levels", replaced(small, R"([{"macs": {"fraction": 0.5}}])", many_levels), "/levels"},
       {"deep nesting", repeated("[", 100'000), ""},
-      {"deep nesting in a field", replaced(small, R"("inputs": 2)", R"("inputs": )" + repeated("[", 80) + repeated("]", 80)),
-       ""},
+      {"deep nesting in a field",
+       replaced(small, R"("inputs": 2)", R"("inputs": )" + repeated("[", 80) + repeated("]", 80)), ""},
       {"invalid UTF-8", replaced(small, R"("name": "fc")", "\"name\": \"f\xff\""), ""},
       {"NUL byte", replaced(small, R"("name": "fc")", std::string("\"name\": \"f\0c\"", 12)), ""},
   };
@@ -192,7 +218,8 @@ TEST(PlanEndpointLimits, OversizeBodyIs413WhateverItsFraming) {
 }
 
 TEST_F(PlanEndpointTest, MultipartBodyIs415) {
-  const httplib::MultipartFormDataItems items = {{"request", kSmallRequest, "request.json", "application/json"}};
+  const httplib::MultipartFormDataItems items = {
+      {"request", kSmallRequest, "request.json", "application/json"}};
   const httplib::Result response = server_.client()->Post("/plan", items);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 415);
@@ -206,8 +233,9 @@ TEST(PlanEndpointLimits, TruncatedBodyNeitherHangsNorCrashes) {
   // Content-Length promises 1000 bytes, 20 arrive, then the client closes its side.
   RawConnection connection(server.port());
   ASSERT_TRUE(connection.connected());
-  ASSERT_TRUE(connection.send("POST /plan HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                              "Content-Length: 1000\r\n\r\n{\"network\": {\"input"));
+  ASSERT_TRUE(
+      connection.send("POST /plan HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 1000\r\n\r\n{\"network\": {\"input"));
   connection.close_sending();
   bool closed = false;
   const std::string answer = connection.receive_until_closed(std::chrono::milliseconds(5'000), closed);
