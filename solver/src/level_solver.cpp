@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -16,12 +16,14 @@ namespace reds::detail {
 namespace {
 
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
+// The first search at the best known plan gives up beyond this many labels per node on average.
+constexpr std::size_t kLabelsPerNodeOfFirstSearch = 4;
 
 class LevelSolver {
  public:
   LevelSolver(const ChainModel& model, const LevelConstraints& constraints, const Deadline& deadline,
-              const LevelProgress& progress)
-      : model_(model), constraints_(constraints), deadline_(deadline), progress_(progress) {}
+              const LevelProgress& progress, DualCutPool* cuts)
+      : model_(model), constraints_(constraints), deadline_(deadline), progress_(progress), cuts_(cuts) {}
 
   LevelOutcome solve();
 
@@ -29,9 +31,9 @@ class LevelSolver {
   // Relaxed longest path for multipliers `lambda` (one per budget).
   struct Relaxation {
     std::vector<double> lambda;
-    double dual = 0.0;                         // upper bound on the level's optimum
-    std::vector<std::vector<double>> to_go;    // per stage and node: best reduced completion value
-    std::vector<std::int64_t> path;            // a maximising path (group widths)
+    double dual = 0.0;                       // upper bound on the level's optimum
+    std::vector<std::vector<double>> to_go;  // per stage and node: best reduced completion value
+    std::vector<std::int64_t> path;          // a maximising path (group widths)
   };
 
   bool build_stages();
@@ -46,18 +48,32 @@ class LevelSolver {
   // Local search from `path` (repair if over budget, then single and paired width moves).
   void improve(const std::vector<std::int64_t>& path);
   void search_multipliers();
+  // One budget: the tangents of earlier solves on this graph that bracket this budget's dual minimum.
+  struct Point {
+    double lambda, dual, slope;
+  };
+  struct Bracket {
+    Point left, right;  // slope < 0 at left, >= 0 at right
+  };
+  std::optional<Bracket> pooled_bracket();
+  void share(const Relaxation& relaxation);
   void subgradient_search();
   void build_envelope();
   // `at_current`: the relaxation at the current multipliers, when already known.
-  void line_search(std::size_t b, const Relaxation* at_current);
-  // Label-setting DP keeping only labels that can reach `threshold`. Returns false on deadline.
-  bool label_search(double threshold);
+  void line_search(std::size_t b, const Relaxation* at_current, const std::optional<Bracket>& known = {});
+  // Label-setting DP keeping only labels that can reach `threshold`. With a cap, it gives up (`capped`) once
+  // the nodes labelled so far hold more than `labels_per_node_cap` labels each on average.
+  enum class SearchEnd { finished, deadline, capped };
+  SearchEnd label_search(double threshold, std::size_t labels_per_node_cap = 0);
   double tolerance() const;
+  LevelOutcome finish(LevelOutcome::Kind kind) const;
+  LevelOutcome finish_after_deadline();
 
   const ChainModel& model_;
   const LevelConstraints& constraints_;
   const Deadline& deadline_;
   const LevelProgress& progress_;
+  DualCutPool* cuts_;  // null unless the pool holds tangents of this graph
 
   std::vector<Stage> stages_;
   std::vector<std::int64_t> source_width_;
@@ -272,11 +288,9 @@ double LevelSolver::tolerance() const {
 // Minimises the dual along multiplier b: it is convex and piecewise linear in lambda_b, with slope
 // capacity_b - cost_b(maximising path), so intersecting the tangents at both sides of the minimum
 // (Kelley's cutting planes in one dimension) reaches it in a few relaxations.
-void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
+void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
+                              const std::optional<Bracket>& known) {
   const Budget& budget = budgets_[b];
-  struct Point {
-    double lambda, dual, slope;
-  };
   const auto point_of = [&](const Relaxation& relaxation) {
     const double used = static_cast<double>(model_.cost_of(relaxation.path)[budget.resource]);
     return Point{relaxation.lambda[b], relaxation.dual, budget.capacity - used};
@@ -288,6 +302,7 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
     Relaxation relaxation = relax(lambda);
     if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return std::nullopt;
     consider(relaxation.path);
+    share(relaxation);
     const Point point = point_of(relaxation);
     // At an equal bound the smaller price is kept: where the dual is flat in lambda_b (every plan uses the
     // same amount of the resource) a price carried over from a neighbouring level would otherwise stay.
@@ -308,13 +323,23 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
   if (!start) return;
   const Point current = *start;
   Point left = current, right = current;
+  if (known) {
+    left = current.slope < 0.0 && current.lambda > known->left.lambda ? current : known->left;
+    right = current.slope >= 0.0 && current.lambda < known->right.lambda ? current : known->right;
+  }
   // A multiplier from a neighbouring level is usually close: bracket the minimum by steps growing from
-  // 1/16 of it before falling back to the wide search.
+  // 1/16 of it before falling back to the wide search; from the unnested minimum of this very budget, try
+  // a hair's step across its kink first.
+  const bool hair_first = constraints_.start_multipliers_at_unnested_minimum && b == 0;
   double step = current.lambda / 16.0;
-  if (current.slope >= 0.0) {
+  const double hair = current.lambda * 1e-9;
+  if (known) {
+    // Bracketed already.
+  } else if (current.slope >= 0.0) {
     if (current.lambda == 0.0) return;
-    for (;; step *= 2.0) {
-      const double t = std::max(0.0, current.lambda - step);
+    for (int attempt = 0;; ++attempt) {
+      const int growth = hair_first ? attempt - 1 : attempt;
+      const double t = std::max(0.0, current.lambda - (growth < 0 ? hair : std::ldexp(step, growth)));
       const std::optional<Point> point = evaluate(t);
       if (!point) return;
       left = *point;
@@ -325,7 +350,7 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
   } else {
     // Grow lambda until the maximising path fits the budget; start from the path's value per unit cost.
     const double used = budget.capacity - current.slope;
-    double t = current.lambda > 0.0 ? current.lambda + step
+    double t = current.lambda > 0.0 ? current.lambda + (hair_first ? hair : step)
                                     : std::max(std::abs(current.dual) / used, 1e-300);
     for (int attempt = 0;; ++attempt) {
       const std::optional<Point> point = evaluate(t);
@@ -334,7 +359,11 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current) {
       if (right.slope >= 0.0) break;
       left = right;
       if (attempt == 200 || deadline_.passed()) return;
-      t = current.lambda > 0.0 && attempt < 4 ? t + (step *= 2.0) : t * 4.0;
+      if (hair_first && attempt == 0) {
+        t = current.lambda + step;
+      } else {
+        t = current.lambda > 0.0 && attempt < 4 ? t + (step *= 2.0) : t * 4.0;
+      }
     }
   }
   for (int iteration = 0; iteration < 100 && !deadline_.passed(); ++iteration) {
@@ -365,16 +394,54 @@ void LevelSolver::search_multipliers() {
       if (std::isfinite(hint) && hint > 0.0 && hint <= importance) lambda_[b] = hint;
     }
   }
+  // Earlier solves' tangents: start where the two bracketing the minimum meet (Kelley's next point).
+  const std::optional<Bracket> known = pooled_bracket();
+  if (known) {
+    const Point& l = known->left;
+    const Point& r = known->right;
+    lambda_[0] = (r.dual - l.dual + l.slope * l.lambda - r.slope * r.lambda) / (l.slope - r.slope);
+  }
   const Relaxation start = relax(lambda_);
   consider(start.path);
+  share(start);
   upper_bound_ = start.dual;
   if (progress_) progress_(incumbent_value_, upper_bound_);
   best_relaxation_ = start;
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     if (deadline_.passed()) return;
-    line_search(b, b == 0 ? &best_relaxation_ : nullptr);
+    line_search(b, b == 0 ? &best_relaxation_ : nullptr, b == 0 ? known : std::nullopt);
   }
   if (budgets_.size() > 1) subgradient_search();
+}
+
+std::optional<LevelSolver::Bracket> LevelSolver::pooled_bracket() {
+  if (cuts_ == nullptr) return std::nullopt;
+  const Budget& budget = budgets_[0];
+  std::optional<Bracket> bracket;
+  const DualCutPool::Cut* left = nullptr;
+  const DualCutPool::Cut* right = nullptr;
+  for (const DualCutPool::Cut& cut : cuts_->cuts()) {
+    if (cut.cost > budget.limit) {
+      if (left == nullptr || cut.lambda > left->lambda) left = &cut;
+    } else {
+      if (right == nullptr || cut.lambda < right->lambda) right = &cut;
+      consider(cut.widths);  // an earlier level's relaxed plan that fits this budget
+    }
+  }
+  if (left == nullptr || right == nullptr || !(left->lambda < right->lambda)) return std::nullopt;
+  const auto point_of = [&](const DualCutPool::Cut& cut) {
+    const double cost = static_cast<double>(cut.cost);
+    return Point{cut.lambda, cut.value - cut.lambda * cost + cut.lambda * budget.capacity,
+                 budget.capacity - cost};
+  };
+  return Bracket{point_of(*left), point_of(*right)};
+}
+
+void LevelSolver::share(const Relaxation& relaxation) {
+  if (cuts_ == nullptr || relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return;
+  const std::size_t resource = budgets_[0].resource;
+  cuts_->add({relaxation.lambda[0], model_.value_of(relaxation.path),
+              model_.cost_of(relaxation.path)[resource], relaxation.path});
 }
 
 // Several budgets: coordinate line searches stall where the dual has a kink across coordinates, so
@@ -388,7 +455,8 @@ void LevelSolver::subgradient_search() {
   int since_improvement = 0;
   for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
     std::vector<double> lambda(budgets_.size());
-    for (std::size_t t = 0; t < budgets_.size(); ++t) lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
+    for (std::size_t t = 0; t < budgets_.size(); ++t)
+      lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
     Relaxation relaxation = relax(lambda);
     if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return;
     consider(relaxation.path);
@@ -502,14 +570,15 @@ void LevelSolver::improve(const std::vector<std::int64_t>& path) {
   consider(widths);
 }
 
-bool LevelSolver::label_search(double threshold) {
+LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t labels_per_node_cap) {
   const std::size_t dims = budgets_.size();
   const std::size_t prices = envelope_.size();
   const double tol = tolerance();
   // Per relaxation e: lambda_e . capacity.
   std::vector<double> price_of_capacity(prices, 0.0);
   for (std::size_t e = 0; e < prices; ++e) {
-    for (std::size_t t = 0; t < dims; ++t) price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
+    for (std::size_t t = 0; t < dims; ++t)
+      price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
   }
 
   // Labels of one stage, grouped by node: value, costs (dims per label), parent label, node.
@@ -547,11 +616,12 @@ bool LevelSolver::label_search(double threshold) {
   std::vector<std::int64_t> cost(dims);
   std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
   std::vector<double> node_price(prices), node_slope(prices);
-  std::vector<int> labelled;  // previous nodes with labels, ascending
+  std::vector<int> labelled;                       // previous nodes with labels, ascending
   std::map<std::int64_t, std::int64_t> staircase;  // two budgets: first cost -> least second cost
+  std::size_t nodes_seen = 0, labels_seen = 0;
 
   for (std::size_t s = 0; s < stages_.size(); ++s) {
-    if (deadline_.passed()) return false;
+    if (deadline_.passed()) return SearchEnd::deadline;
     const Stage& stage = stages_[s];
     const std::vector<std::int64_t>& previous = predecessor_widths(s);
     Labels& labels = stage_labels[s];
@@ -577,7 +647,7 @@ bool LevelSolver::label_search(double threshold) {
       }
     }
     for (std::size_t i = 0; i < stage.width.size(); ++i) {
-      if (i % 64 == 63 && deadline_.passed()) return false;
+      if (i % 64 == 63 && deadline_.passed()) return SearchEnd::deadline;
       const std::int64_t k = stage.width[i];
       const double gain = stage.group->value[k];
       cand_value.clear();
@@ -590,7 +660,8 @@ bool LevelSolver::label_search(double threshold) {
           const GroupResourceCost& c = stage.group->cost[budgets_[t].resource];
           const double lambda = envelope_[e].lambda[t];
           price += lambda * static_cast<double>(saturating_add(c.own[k], c.tied[k]));
-          slope += lambda * (static_cast<double>(c.coupling) * static_cast<double>(k) + static_cast<double>(c.input));
+          slope += lambda *
+                   (static_cast<double>(c.coupling) * static_cast<double>(k) + static_cast<double>(c.input));
         }
         node_price[e] = gain - price + envelope_[e].to_go[s][i] + price_of_capacity[e];
         node_slope[e] = slope;
@@ -656,7 +727,8 @@ bool LevelSolver::label_search(double threshold) {
           dominated = labels.value.size() > first_kept && labels.cost.back() <= candidate_cost[0];
         } else if (dims == 2) {
           // The kept labels' cost pairs not dominated among themselves form a staircase: first cost up,
-          // second cost down. The candidate is dominated if the step at or below its first cost is low enough.
+          // second cost down. The candidate is dominated if the step at or below its first cost is low
+          // enough.
           auto step = staircase.upper_bound(candidate_cost[0]);
           dominated = step != staircase.begin() && std::prev(step)->second <= candidate_cost[1];
           if (!dominated) {
@@ -685,6 +757,9 @@ bool LevelSolver::label_search(double threshold) {
         labels.node.push_back(static_cast<int>(i));
       }
       labels.node_begin.push_back(labels.value.size());
+      ++nodes_seen;
+      labels_seen += labels.value.size() - first_kept;
+      if (labels_per_node_cap > 0 && labels_seen > labels_per_node_cap * nodes_seen) return SearchEnd::capped;
     }
   }
   const Labels& last = stage_labels.back();
@@ -692,7 +767,7 @@ bool LevelSolver::label_search(double threshold) {
   for (std::size_t label = 0; label < last.value.size(); ++label) {
     if (best < 0 || last.value[label] > last.value[best]) best = static_cast<int>(label);
   }
-  if (best < 0) return true;
+  if (best < 0) return SearchEnd::finished;
   std::vector<std::int64_t> path(stages_.size());
   int label = best;
   for (std::size_t s = stages_.size(); s-- > 0;) {
@@ -700,7 +775,7 @@ bool LevelSolver::label_search(double threshold) {
     label = stage_labels[s].parent[label];
   }
   consider(path);
-  return true;
+  return SearchEnd::finished;
 }
 
 LevelOutcome LevelSolver::solve() {
@@ -723,7 +798,8 @@ LevelOutcome LevelSolver::solve() {
       for (std::size_t i = 0; i < stage.width.size(); ++i) {
         const std::int64_t k = stage.width[i];
         own[i] = static_cast<double>(saturating_add(cost.own[k], cost.tied[k]));
-        per_input[i] = static_cast<double>(cost.coupling) * static_cast<double>(k) + static_cast<double>(cost.input);
+        per_input[i] =
+            static_cast<double>(cost.coupling) * static_cast<double>(k) + static_cast<double>(cost.input);
       }
     }
   }
@@ -740,25 +816,31 @@ LevelOutcome LevelSolver::solve() {
     if (cheapest > budget.capacity * (1.0 + 1e-12) + 1.0) return outcome;
   }
 
+  // Only with one priced resource is the relaxed value free of the budget, and so worth sharing.
+  if (cuts_ != nullptr && budgets_.size() != 1) cuts_ = nullptr;
+  if (cuts_ != nullptr) {
+    std::vector<std::vector<std::int64_t>> widths;
+    std::vector<std::vector<int>> predecessors;
+    for (const Stage& stage : stages_) {
+      widths.push_back(stage.width);
+      predecessors.push_back(stage.last_predecessor);
+    }
+    cuts_->bind(widths, predecessors, budgets_[0].resource);
+  }
   search_multipliers();
   improve(best_relaxation_.path);
   if (std::isfinite(incumbent_value_)) improve(incumbent_);
-  const auto finish = [&](LevelOutcome::Kind kind) {
-    outcome.kind = kind;
-    // Worth passing on as a start only from a level with a plan: an infeasible level's search may have
-    // driven a price towards infinity.
-    outcome.multipliers.assign(model_.resources.size(), 0.0);
-    for (std::size_t b = 0; b < budgets_.size(); ++b) outcome.multipliers[budgets_[b].resource] = lambda_[b];
-    outcome.widths = incumbent_;
-    outcome.value = incumbent_value_;
-    outcome.upper_bound =
-        kind == LevelOutcome::Kind::optimal ? incumbent_value_ : std::max(upper_bound_, incumbent_value_);
-    return outcome;
-  };
   if (std::isfinite(incumbent_value_) && incumbent_value_ >= upper_bound_ - tolerance()) {
     return finish(LevelOutcome::Kind::optimal);
   }
   build_envelope();
+  // The cheapest proof when the bound is tight: one search at the best known plan. Where the bound is loose
+  // it keeps many labels; it is given up beyond a few per node, for the stepped thresholds below.
+  if (std::isfinite(incumbent_value_)) {
+    const SearchEnd end = label_search(incumbent_value_, kLabelsPerNodeOfFirstSearch);
+    if (end == SearchEnd::finished) return finish(LevelOutcome::Kind::optimal);
+    if (end == SearchEnd::deadline) return finish_after_deadline();
+  }
   // A search at threshold T keeps every label that can still reach T, so if it finds a plan worth at least
   // T, that plan is optimal. High thresholds keep few labels; the optimum is usually much closer to the
   // bound than the best known plan is, so try thresholds from just below the bound down to that plan. The
@@ -775,28 +857,56 @@ LevelOutcome LevelSolver::solve() {
   }
   thresholds.push_back(std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity);
   for (const double threshold : thresholds) {
-    if (!label_search(threshold)) break;  // the deadline passed
+    if (label_search(threshold) == SearchEnd::deadline) break;
     if (incumbent_value_ >= threshold - tolerance() || threshold == thresholds.back()) {
       return std::isfinite(incumbent_value_) ? finish(LevelOutcome::Kind::optimal) : outcome;
     }
   }
+  return finish_after_deadline();
+}
+
+// A plan (kind optimal or feasible) or, with kind unknown, none.
+LevelOutcome LevelSolver::finish(LevelOutcome::Kind kind) const {
+  LevelOutcome outcome;
+  outcome.kind = kind;
+  if (kind == LevelOutcome::Kind::unknown) return outcome;
+  // Worth passing on as a start only from a level with a plan: an infeasible level's search may have
+  // driven a price towards infinity.
+  outcome.multipliers.assign(model_.resources.size(), 0.0);
+  for (std::size_t b = 0; b < budgets_.size(); ++b) outcome.multipliers[budgets_[b].resource] = lambda_[b];
+  outcome.widths = incumbent_;
+  outcome.value = incumbent_value_;
+  outcome.upper_bound =
+      kind == LevelOutcome::Kind::optimal ? incumbent_value_ : std::max(upper_bound_, incumbent_value_);
+  return outcome;
+}
+
+LevelOutcome LevelSolver::finish_after_deadline() {
   // The deadline passed. The neighbouring level's plan, repaired (repair ignores the deadline), may beat
   // what the cut search found. Only now: from the start, the walk from a neighbour's widths is long and the
   // dual search's path is the better start (bench/solver/plan_instructions.sh: up to 4.5 times the
   // instructions with it).
   if (constraints_.start.size() == stages_.size()) improve(constraints_.start);
-  if (!std::isfinite(incumbent_value_)) {
-    outcome.kind = LevelOutcome::Kind::unknown;
-    return outcome;
-  }
-  return finish(LevelOutcome::Kind::feasible);
+  return finish(std::isfinite(incumbent_value_) ? LevelOutcome::Kind::feasible : LevelOutcome::Kind::unknown);
 }
 
 }  // namespace
 
+void DualCutPool::bind(const std::vector<std::vector<std::int64_t>>& stage_widths,
+                       const std::vector<std::vector<int>>& stage_predecessors, std::size_t resource) {
+  if (bound_ && resource == resource_ && stage_widths == stage_widths_ &&
+      stage_predecessors == stage_predecessors_)
+    return;
+  bound_ = true;
+  resource_ = resource;
+  stage_widths_ = stage_widths;
+  stage_predecessors_ = stage_predecessors;
+  cuts_.clear();
+}
+
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline, const LevelProgress& progress) {
-  return LevelSolver(model, constraints, deadline, progress).solve();
+                         const Deadline& deadline, const LevelProgress& progress, DualCutPool* cuts) {
+  return LevelSolver(model, constraints, deadline, progress, cuts).solve();
 }
 
 }  // namespace reds::detail

@@ -8,8 +8,9 @@
 //     form a prefix, so they are applied as a filter on the graph.
 //  2. Lagrangian relaxation of the sum resources: for multipliers lambda >= 0 the relaxed problem is a
 //     longest path with transition weight alpha(k) - beta(k) * k_in, solved for all widths at once by an
-//     upper envelope of lines (a hull in O(n), or MaxLineSet in O(n log n) under max resources) per group. Minimising over lambda (exact line
-//     search on the piecewise-linear dual) gives an upper bound and usually a feasible plan.
+//     upper envelope of lines (a hull in O(n), or MaxLineSet in O(n log n) under max resources) per group.
+//     Minimising over lambda (exact line search on the piecewise-linear dual) gives an upper bound and
+//     usually a feasible plan.
 //  3. A label-setting dynamic program over (group, width) keeps Pareto labels (cost..., importance) and
 //     discards every label whose Lagrangian completion bound falls below a threshold or whose cheapest
 //     completion breaks a limit. If it finds a plan at or above the threshold, that plan is optimal; if not,
@@ -51,6 +52,37 @@ struct LevelConstraints {
   // ones: it pays where many solves have narrow width boxes (the joint strategy's branch and bound: 3 times
   // fewer instructions for DS-CNN L with 4 levels) and costs 10-30 % elsewhere.
   bool wide_envelope = false;
+  // The start multipliers minimise this budget's dual without the nesting bounds. The nested dual's minimum
+  // is usually at the same kink, so the search first steps across it by a hair instead of by 1/16.
+  bool start_multipliers_at_unnested_minimum = false;
+};
+
+// Tangents of the Lagrangian dual shared by solves over one graph that differ only in their budget (the
+// levels' independent solves). With one priced resource the relaxed value
+//   g(lambda) = max over plans P of (V(P) - lambda * cost(P))
+// does not depend on the budget B; the dual is g(lambda) + lambda * B. Every relaxation one solve evaluates
+// is therefore a tangent of every other solve's dual: together they bracket its minimum before it
+// evaluates anything, and their plans are candidates for its budget.
+class DualCutPool {
+ public:
+  struct Cut {
+    double lambda = 0.0;
+    double value = 0.0;     // V(P) of the relaxation's plan P
+    std::int64_t cost = 0;  // cost(P) of the priced resource
+    std::vector<std::int64_t> widths;
+  };
+  // Empties the pool unless it holds tangents of this graph and priced resource already.
+  void bind(const std::vector<std::vector<std::int64_t>>& stage_widths,
+            const std::vector<std::vector<int>>& stage_predecessors, std::size_t resource);
+  void add(Cut cut) { cuts_.push_back(std::move(cut)); }
+  const std::vector<Cut>& cuts() const { return cuts_; }
+
+ private:
+  std::vector<std::vector<std::int64_t>> stage_widths_;
+  std::vector<std::vector<int>> stage_predecessors_;
+  std::size_t resource_ = 0;
+  bool bound_ = false;
+  std::vector<Cut> cuts_;
 };
 
 // Called whenever the best plan's importance or the upper bound improves: (best importance, or -infinity
@@ -71,7 +103,9 @@ struct LevelOutcome {
   std::vector<double> multipliers;  // per model resource: the dual search's best multipliers (0 if unlimited)
 };
 
+// `cuts`, when given, lends its tangents to this solve (if they are of its graph) and receives this solve's.
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline = {}, const LevelProgress& progress = {});
+                         const Deadline& deadline = {}, const LevelProgress& progress = {},
+                         DualCutPool* cuts = nullptr);
 
 }  // namespace reds::detail

@@ -62,6 +62,8 @@ class Planner {
   detail::Deadline deadline_;
   std::vector<std::map<std::string, std::int64_t>> limits_;  // resolved, per level
   std::vector<LevelOutcome> independent_;
+  // The independent solves differ only in their budgets: each lends its dual tangents to the next.
+  mutable detail::DualCutPool independent_cuts_;
 };
 
 LevelConstraints Planner::unnested(std::size_t level) const {
@@ -89,7 +91,8 @@ LevelOutcome Planner::solve(std::size_t level, const LevelConstraints& constrain
       options_.on_progress(report);
     };
   }
-  return detail::solve_level(model_, constraints, deadline_, progress);
+  return detail::solve_level(model_, constraints, deadline_, progress,
+                             independent ? &independent_cuts_ : nullptr);
 }
 
 LevelOutcome Planner::solve_nested(std::size_t level, LevelConstraints constraints) const {
@@ -157,6 +160,7 @@ std::vector<LevelOutcome> Planner::solve_levels() {
       nested.start = neighbour->widths;
     }
     nested.start_multipliers = independent_[j].multipliers;  // the same budget
+    nested.start_multipliers_at_unnested_minimum = independent_[j].kind == LevelOutcome::Kind::optimal;
     outcomes[j] = solve_nested(j, std::move(nested));
     if (!outcomes[j].widths.empty()) neighbour = &outcomes[j];
   }
