@@ -1,7 +1,16 @@
-// The plan contract's JSON form: strict request parsing, and the request, response and error documents.
+// The plan contract's JSON form: strict request parsing, and the request and error documents (the
+// response is written by json_response.cpp).
 //
-// Parsing runs in two passes. A SAX pass checks the text alone (syntax, nesting depth, duplicate keys,
-// numbers too large for a double) without building anything, so hostile input such as 100000 '[' is
+// A request is read by one of two readers. The fast one (json_fast_reader.cpp, simdjson) reads a
+// well-formed request straight into a PlanRequest and gives up at the first thing it does not like, without
+// saying why: building messages and JSON Pointers for every value read is most of what a careful reader
+// costs. The checked one below (nlohmann/json) is the reference: it explains every error with its message
+// and path, and runs whenever the fast reader gives up. The fast reader accepts only what the checked one
+// accepts, into the same PlanRequest (checked by tests/solver/json_test.cpp and by the fuzzer), so which
+// reader answered is never visible.
+//
+// The checked reader runs in two passes. A SAX pass checks the text alone (syntax, nesting depth, duplicate
+// keys, numbers too large for a double) without building anything, so hostile input such as 100000 '[' is
 // rejected in constant stack and memory. Only then is the document built and read field by field against
 // the contract, and the result handed to validate().
 #include "reds/json.h"
@@ -438,35 +447,20 @@ Json level_json(const Level& level) {
   return json;
 }
 
-Json costs_json(const std::map<std::string, std::int64_t>& costs) {
-  Json json = Json::object();
-  for (const auto& [resource, cost] : costs) json[resource] = cost;
-  return json;
-}
-
-Json level_plan_json(const LevelPlan& level, const std::vector<std::string>& layer_names) {
-  Json json = Json::object();
-  json["status"] = to_string(level.status);
-  json["limits"] = costs_json(level.limits);
-  // Precise rule 5: an infeasible level has no widths, cost, importance, upper_bound or gap.
-  if (level.status != PlanStatus::infeasible) {
-    Json widths = Json::object();
-    for (std::size_t index = 0; index < layer_names.size() && index < level.widths.size(); ++index) {
-      widths[layer_names[index]] = level.widths[index];
-    }
-    json["widths"] = std::move(widths);
-    json["cost"] = costs_json(level.cost);
-    json["importance"] = level.importance;
-    json["upper_bound"] = level.upper_bound;
-    json["gap"] = level.gap;
-  }
-  if (level.independent_importance) json["independent_importance"] = *level.independent_importance;
-  return json;
-}
-
 }  // namespace
 
 Result<PlanRequest> parse_plan_request(std::string_view json_text) {
+  try {
+    if (std::optional<Result<PlanRequest>> fast = detail::parse_plan_request_fast(json_text)) {
+      return *std::move(fast);
+    }
+  } catch (const std::exception&) {
+    // Out of memory most likely: the checked reader tries again and names the failure.
+  }
+  return detail::parse_plan_request_checked(json_text);
+}
+
+Result<PlanRequest> detail::parse_plan_request_checked(std::string_view json_text) {
   try {
     Json document;
     TextCheck check(document);
@@ -495,28 +489,6 @@ std::string to_json(const PlanRequest& request, int indent) {
   if (!request.weights.empty()) json["weights"] = request.weights;
   if (request.time_limit_ms) json["time_limit_ms"] = *request.time_limit_ms;
   if (request.objective != Objective::sum) json["objective"] = to_string(request.objective);
-  return dump(json, indent);
-}
-
-std::string to_json(const PlanResult& result, int indent) {
-  Json json = Json::object();
-  json["status"] = to_string(result.status);
-  json["strategy"] = to_string(result.strategy);
-  json["full"] = Json{{"cost", costs_json(result.full_cost)}, {"importance", result.full_importance}};
-  Json order = Json::object();
-  for (std::size_t index = 0; index < result.layer_names.size() && index < result.order.size(); ++index) {
-    order[result.layer_names[index]] = result.order[index];
-  }
-  json["order"] = std::move(order);
-  Json levels = Json::array();
-  for (const LevelPlan& level : result.levels) levels.push_back(level_plan_json(level, result.layer_names));
-  json["levels"] = std::move(levels);
-  if (result.objective) {
-    json["objective"] = *result.objective;
-    json["objective_upper_bound"] = result.objective_upper_bound.value_or(*result.objective);
-    json["objective_gap"] = result.objective_gap.value_or(0.0);
-  }
-  json["solve_seconds"] = result.solve_seconds;
   return dump(json, indent);
 }
 

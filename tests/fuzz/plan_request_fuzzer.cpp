@@ -4,12 +4,15 @@
 //   * a rejected request is the caller's fault (never `internal`), explained, and points into the
 //     document with a JSON Pointer (or nowhere);
 //   * an accepted request survives the round trip: its JSON form reads back to the same JSON form;
-//   * an accepted small request plans without failing (a short time limit keeps every run fast).
+//   * an accepted small request plans without failing (a short time limit keeps every run fast);
+//   * the fast reader (simdjson) answers as the checked reader (nlohmann/json) does, or leaves the answer to
+//     it: the same request, or the same error.
 // Seeds: tests/fuzz/corpus; dictionary: tests/fuzz/plan_request.dict.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +26,11 @@ namespace {
   std::abort();
 }
 
+// What a reader answered, to compare: the request's JSON form, or the error.
+std::string answer(const reds::Result<reds::PlanRequest>& result) {
+  return result ? "accepted " + reds::to_json(result.value()) : "rejected " + reds::to_json(result.error());
+}
+
 // Small enough that planning a few levels takes microseconds to milliseconds.
 bool small(const reds::PlanRequest& request) {
   std::int64_t units = 0;
@@ -34,18 +42,25 @@ bool small(const reds::PlanRequest& request) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  reds::Result<reds::PlanRequest> request = reds::parse_plan_request(text);
+  const std::optional<reds::Result<reds::PlanRequest>> fast = reds::detail::parse_plan_request_fast(text);
+  reds::Result<reds::PlanRequest> request = reds::detail::parse_plan_request_checked(text);
+  if (fast && answer(*fast) != answer(request))
+    broken_promise("the fast reader answers as the checked reader does",
+                   answer(*fast) + "\n" + answer(request));
   if (!request) {
     const reds::Error& error = request.error();
-    if (error.code == reds::ErrorCode::internal) broken_promise("bad input is never an internal error", error.message);
+    if (error.code == reds::ErrorCode::internal)
+      broken_promise("bad input is never an internal error", error.message);
     if (error.message.empty()) broken_promise("every rejection says why", reds::to_json(error));
-    if (!error.path.empty() && error.path.front() != '/') broken_promise("path is a JSON Pointer", error.path);
+    if (!error.path.empty() && error.path.front() != '/')
+      broken_promise("path is a JSON Pointer", error.path);
     return 0;
   }
 
   const std::string once = reds::to_json(request.value());
   const reds::Result<reds::PlanRequest> again = reds::parse_plan_request(once);
-  if (!again) broken_promise("an accepted request's JSON form is accepted", once + "\n" + again.error().message);
+  if (!again)
+    broken_promise("an accepted request's JSON form is accepted", once + "\n" + again.error().message);
   if (reds::to_json(again.value()) != once) broken_promise("the JSON form reads back to itself", once);
 
   if (!small(request.value())) return 0;

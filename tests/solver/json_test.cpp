@@ -4,8 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -705,6 +710,364 @@ TEST(ResultToJson, Pretty) {
   const std::string pretty = to_json(two_level_result(), 2);
   EXPECT_NE(pretty.find("\n  \"strategy\": \"top_down\""), std::string::npos) << pretty;
   EXPECT_EQ(Json::parse(pretty), Json::parse(to_json(two_level_result())));
+}
+
+// ---- the fast reader answers as the checked reader does ----
+
+std::string describe(const Result<PlanRequest>& result) {
+  return result.ok() ? "accepted " + to_json(result.value())
+                     : "rejected: " + result.error().message + " at '" + result.error().path + "'";
+}
+
+// The fast reader's answer, when it gives one, is the checked reader's; parse_plan_request() gives that
+// answer either way. Returns whether the fast reader answered.
+bool readers_agree_on(const std::string& text) {
+  const Result<PlanRequest> checked = detail::parse_plan_request_checked(text);
+  const Result<PlanRequest> parsed = parse_plan_request(text);
+  EXPECT_EQ(describe(parsed), describe(checked)) << text.substr(0, 300);
+  const std::optional<Result<PlanRequest>> fast = detail::parse_plan_request_fast(text);
+  if (!fast) return false;
+  EXPECT_EQ(describe(*fast), describe(checked)) << text.substr(0, 300);
+  // to_json() spells every field, doubles exactly (-0.0 too); the error's code is compared here.
+  if (!fast->ok() && !checked.ok()) {
+    EXPECT_EQ(fast->error().code, checked.error().code);
+  }
+  return true;
+}
+
+// `text` with `from` (which must occur in it) replaced by `to` at its first occurrence.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const std::size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+TEST(FastReader, ReadsValidRequestsAsTheCheckedReaderDoes) {
+  // The fast reader must answer for these, or parse_plan_request() is no faster than before.
+  EXPECT_TRUE(readers_agree_on(small_request().dump()));
+  EXPECT_TRUE(readers_agree_on(small_request().dump(2)));
+  EXPECT_TRUE(readers_agree_on(contract_example()));
+  for (int indent : {-1, 0, 2}) EXPECT_TRUE(readers_agree_on(to_json(rich_request(), indent)));
+  // Larger than the text a thread's parser keeps its buffers for, and then a small one again.
+  Json large = small_request();
+  large["network"]["layers"][2]["units"] = 20000;
+  large["network"]["layers"][2]["importance"] = std::vector<double>(20000, 0.123456789);
+  ASSERT_GT(large.dump().size(), std::size_t{200000});
+  EXPECT_TRUE(readers_agree_on(large.dump()));
+  EXPECT_TRUE(readers_agree_on(small_request().dump()));
+}
+
+TEST(FastReader, AnswersValidateErrorsItself) {
+  Json document = small_request();
+  document["network"]["layers"][2]["name"] = "dw";
+  EXPECT_TRUE(readers_agree_on(document.dump()));
+  document = small_request();
+  document["levels"] = Json::array();
+  EXPECT_TRUE(readers_agree_on(document.dump()));
+  document = small_request();
+  document["network"]["layers"] = Json::array();
+  EXPECT_TRUE(readers_agree_on(document.dump()));
+  document = small_request();
+  document["time_limit_ms"] = 0;
+  EXPECT_TRUE(readers_agree_on(document.dump()));
+}
+
+TEST(FastReader, GivesUpOnEveryReadingError) {
+  const std::string valid = small_request().dump();
+  const std::vector<std::string> broken = {
+      // duplicate keys, at every kind of object
+      replaced(valid, R"({"network")", R"({"strategy":"joint","strategy":"joint","network")"),
+      replaced(valid, R"("inputs":4)", R"("inputs":4,"inputs":4)"),
+      replaced(valid, R"("name":"fc1")", R"("name":"fc1","name":"fc1")"),
+      replaced(valid, R"({"macs":{"unit_input":1}})", R"({"macs":{"unit_input":1},"macs":{"unit":1}})"),
+      replaced(valid, R"({"unit_input":1})", R"({"unit_input":1,"unit_input":1})"),
+      replaced(valid, R"({"macs":{"fraction":0.5}})", R"({"macs":{"fraction":0.5},"macs":{"max":1}})"),
+      replaced(valid, R"({"fraction":0.5})", R"({"fraction":0.5,"fraction":0.5})"),
+      replaced(valid, R"("inputs":4)", R"("resources":{"macs":"sum","macs":"max"},"inputs":4)"),
+      // a key that only an escape makes a duplicate
+      replaced(valid, R"("inputs":4)", R"("inputs":4,"\u0069nputs":4)"),
+      // numbers
+      replaced(valid, "[0.5,2,1]", "[0.5,1e400,1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,-1e400,1]"),
+      replaced(valid, R"("inputs":4)", R"("inputs":4.0)"),
+      replaced(valid, R"("inputs":4)", R"("inputs":4e0)"),
+      replaced(valid, R"("inputs":4)", R"("inputs":-0.0)"),
+      replaced(valid, R"("inputs":4)", R"("inputs":9223372036854775808)"),
+      replaced(valid, R"("inputs":4)", R"("inputs":18446744073709551616)"),
+      replaced(valid, R"("unit_input":1)", R"("unit_input":1.0)"),
+      replaced(valid, R"({"max":21})", R"({"max":21.5})"),
+      replaced(valid, "[0.5,2,1]", "[0.5,NaN,1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,Infinity,1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,01,1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,2.,1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,+2,1]"),
+      // wrong types, unknown and missing fields
+      replaced(valid, "[0.5,2,1]", "[0.5,\"2\",1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,null,1]"),
+      replaced(valid, "[0.5,2,1]", "[0.5,true,1]"),
+      replaced(valid, R"("inputs":4)", R"("inputs":4,"input":4)"),
+      replaced(valid, R"("inputs":4,)", ""),
+      replaced(valid, R"("tied":true)", R"("tied":"true")"),
+      replaced(valid, R"("tied":true)", R"("tied":true,"min_units":1)"),
+      replaced(valid, R"("tied":true)", R"("tied":true,"prunable":true)"),
+      replaced(valid, R"({"fraction":0.5})", R"({"fraction":0.5,"max":1})"),
+      replaced(valid, R"({"fraction":0.5})", "{}"),
+      replaced(valid, R"({"fraction":0.5})", "[0.5]"),
+      replaced(valid, R"("inputs":4)", R"("resources":{"macs":"mean"},"inputs":4)"),
+      replaced(valid, R"("inputs":4)", R"("resources":{"macs":1},"inputs":4)"),
+      replaced(valid, R"({"network")", R"({"strategy":"greedy","network")"),
+      replaced(valid, R"({"network")", R"({"objective":"max","network")"),
+      replaced(valid, R"({"network")", R"({"weights":[1,"2"],"network")"),
+      replaced(valid, R"("name":"fc1")", R"("name":null)"),
+      replaced(valid, R"("name":"fc1")", R"("na\u0000me":"fc1")"),
+      "[]",
+      "null",
+      // text that is not JSON, or not only JSON
+      "",
+      valid + " x",
+      valid + "{}",
+      valid.substr(0, valid.size() - 1),
+      replaced(valid, R"("fc1")", "\"fc\x01\""),
+      replaced(valid, R"("fc1")", "\"fc\xff\""),
+      replaced(valid, R"("fc1")", "\"fc\xc0\x80\""),
+      replaced(valid, R"("fc1")", R"("fc\ud800")"),
+      replaced(valid, R"("fc1")", R"("fc\x")"),
+      replaced(valid, "[0.5,2,1]", "[0.5,2,1,]"),
+  };
+  for (const std::string& text : broken) {
+    EXPECT_FALSE(readers_agree_on(text)) << "the fast reader answered for " << text;
+    EXPECT_FALSE(parse_plan_request(text).ok()) << text;
+  }
+}
+
+TEST(FastReader, AgreesOnTrickyButValidText) {
+  const std::string valid = small_request().dump();
+  // Text both readers accept (the fast one answering) or that only the checked reader reads.
+  const std::vector<std::pair<std::string, bool>> texts = {
+      {replaced(valid, "[0.5,2,1]", "[-0,2,1]"), true},
+      {replaced(valid, "[0.5,2,1]", "[-0.0,2,1]"), true},
+      {replaced(valid, "[0.5,2,1]", "[-1e-400,1e-400,4.9e-324]"), true},
+      {replaced(valid, "[0.5,2,1]", "[9007199254740993,9223372036854775807,18446744073709551615]"), true},
+      {replaced(valid, "[0.5,2,1]", "[1E2,1e+2,0.1e1]"), true},
+      {replaced(valid, "[0.5,2,1]", "[2.2250738585072011e-308,1.7976931348623157e308,0.30000000000000004]"),
+       true},
+      {replaced(valid, "[0.5,2,1]", "[0.1000000000000000055511151231257827021181583404541015625,2,1]"), true},
+      {replaced(valid, R"("unit_input":1)", R"("unit_input":-0)"), true},
+      {replaced(valid, R"("unit_input":1)", R"("unit_input":9007199254740993)"), true},  // a validate() error
+      {replaced(valid, R"("name":"fc1")", R"("name":"f\u00e9\ud83d\ude00\/\"\\\t")"), true},
+      {replaced(valid, R"("name":"fc1")", "\"name\":\"f\xc3\xa9\xf0\x9f\x98\x80\""), true},
+      {replaced(valid, R"("name":"fc1")", R"("n\u0061me":"fc1")"), true},
+      {replaced(valid, R"("macs":{"unit_input":1})", R"("energy/uJ~":{"unit_input":1},"":{})"), true},
+      {replaced(valid, R"({"network")", R"({"weights":[],"network")"), true},
+      {replaced(valid, R"({"network")",
+                R"({"strategy":"joint","weights":[1,2.5],"objective":"product","network")"),
+       true},
+      {replaced(valid, R"("cost":{"macs":{"unit_input":1}})", R"("cost":{})"), true},
+      {replaced(valid, R"("unit_input":1)", R"("unit_input":1,"table":[])"), true},
+      {" \t\r\n" + valid + " \t\r\n", true},
+      // nlohmann skips a byte order mark, reads integers beyond 64 bits as doubles and stops at a NUL byte;
+      // simdjson does not.
+      {"\xef\xbb\xbf" + valid, false},
+      {replaced(valid, "[0.5,2,1]", "[0.5,123456789012345678901234567890,1]"), false},
+      {valid + std::string(1, '\0') + "ignored", false},
+  };
+  for (const auto& [text, fast_answers] : texts) {
+    EXPECT_EQ(readers_agree_on(text), fast_answers) << text;
+  }
+}
+
+TEST(FastReader, NestingDepth) {
+  // The root object and `network` are two containers; 62 arrays more make 64 in all, 63 one too many.
+  for (int arrays : {62, 63, 2000}) {
+    const std::string name = repeated("[", arrays) + repeated("]", arrays);
+    EXPECT_FALSE(readers_agree_on(
+        replaced(small_request().dump(), R"("inputs":4)", R"("name":)" + name + R"(,"inputs":4)")));
+  }
+  EXPECT_FALSE(readers_agree_on(repeated("[", 100000)));
+}
+
+// ---- the response writer writes what nlohmann's dump() wrote ----
+
+// The response as it was written through nlohmann's ordered_json, kept to check the direct writer.
+Json costs_document(const std::map<std::string, std::int64_t>& costs) {
+  Json json = Json::object();
+  for (const auto& [resource, cost] : costs) json[resource] = cost;
+  return json;
+}
+
+Json level_plan_document(const LevelPlan& level, const std::vector<std::string>& layer_names) {
+  Json json = Json::object();
+  json["status"] = to_string(level.status);
+  json["limits"] = costs_document(level.limits);
+  if (level.status != PlanStatus::infeasible) {
+    Json widths = Json::object();
+    for (std::size_t index = 0; index < layer_names.size() && index < level.widths.size(); ++index) {
+      widths[layer_names[index]] = level.widths[index];
+    }
+    json["widths"] = std::move(widths);
+    json["cost"] = costs_document(level.cost);
+    json["importance"] = level.importance;
+    json["upper_bound"] = level.upper_bound;
+    json["gap"] = level.gap;
+  }
+  if (level.independent_importance) json["independent_importance"] = *level.independent_importance;
+  return json;
+}
+
+std::string nlohmann_response(const PlanResult& result, int indent) {
+  Json json = Json::object();
+  json["status"] = to_string(result.status);
+  json["strategy"] = to_string(result.strategy);
+  json["full"] = Json{{"cost", costs_document(result.full_cost)}, {"importance", result.full_importance}};
+  Json order = Json::object();
+  for (std::size_t index = 0; index < result.layer_names.size() && index < result.order.size(); ++index) {
+    order[result.layer_names[index]] = result.order[index];
+  }
+  json["order"] = std::move(order);
+  Json levels = Json::array();
+  for (const LevelPlan& level : result.levels)
+    levels.push_back(level_plan_document(level, result.layer_names));
+  json["levels"] = std::move(levels);
+  if (result.objective) {
+    json["objective"] = *result.objective;
+    json["objective_upper_bound"] = result.objective_upper_bound.value_or(*result.objective);
+    json["objective_gap"] = result.objective_gap.value_or(0.0);
+  }
+  json["solve_seconds"] = result.solve_seconds;
+  return json.dump(indent < 0 ? -1 : indent, ' ', false, Json::error_handler_t::replace);
+}
+
+class RandomResults {
+ public:
+  explicit RandomResults(std::uint64_t seed) : random_(seed) {}
+
+  PlanResult next() {
+    PlanResult result;
+    result.status = status();
+    result.strategy = static_cast<Strategy>(below(4));
+    const std::size_t layers = below(6);
+    for (std::size_t layer = 0; layer < layers; ++layer) result.layer_names.push_back(name());
+    result.full_cost = costs();
+    result.full_importance = number();
+    // Sometimes fewer or more orders and widths than names: only the pairs are written.
+    const std::size_t orders = chance(8) ? below(8) : layers;
+    for (std::size_t layer = 0; layer < orders; ++layer) result.order.push_back(integers());
+    for (std::size_t level = below(4); level > 0; --level) {
+      LevelPlan plan;
+      plan.status = status();
+      plan.limits = costs();
+      plan.widths = chance(8) ? integers() : std::vector<std::int64_t>(layers, integer());
+      plan.cost = costs();
+      plan.importance = number();
+      plan.upper_bound = number();
+      plan.gap = number();
+      if (chance(2)) plan.independent_importance = number();
+      result.levels.push_back(std::move(plan));
+    }
+    if (chance(3)) {
+      result.objective = number();
+      if (chance(2)) result.objective_upper_bound = number();
+      if (chance(2)) result.objective_gap = number();
+    }
+    result.solve_seconds = number();
+    return result;
+  }
+
+ private:
+  std::size_t below(std::size_t bound) {
+    return std::uniform_int_distribution<std::size_t>(0, bound - 1)(random_);
+  }
+  bool chance(std::size_t one_in) { return below(one_in) == 0; }
+
+  PlanStatus status() { return static_cast<PlanStatus>(below(3)); }
+
+  std::string name() {
+    // Plain names, names to escape, non-ASCII and invalid UTF-8, and a few repeated names.
+    static const std::vector<std::string> names = {
+        "fc1",          "conv_dw",     "",
+        "a\"b",         "back\\slash", "tab\tand\nnewline",
+        "\x01\x1f\x7f", "caf\xc3\xa9", "\xf0\x9f\x98\x80",
+        "bad\xff",      "cut\xc3",     "~/",
+        "fc1",
+    };
+    return chance(2) ? names[below(names.size())] : "layer" + std::to_string(below(1000));
+  }
+
+  std::int64_t integer() {
+    switch (below(4)) {
+      case 0:
+        return static_cast<std::int64_t>(below(100));
+      case 1:
+        return std::numeric_limits<std::int64_t>::min() + static_cast<std::int64_t>(below(3));
+      case 2:
+        return std::numeric_limits<std::int64_t>::max() - static_cast<std::int64_t>(below(3));
+      default:
+        return static_cast<std::int64_t>(random_());
+    }
+  }
+
+  std::vector<std::int64_t> integers() {
+    std::vector<std::int64_t> values(below(6));
+    for (std::int64_t& value : values) value = integer();
+    return values;
+  }
+
+  std::map<std::string, std::int64_t> costs() {
+    std::map<std::string, std::int64_t> costs;
+    for (std::size_t count = below(4); count > 0; --count) costs[chance(3) ? name() : "macs"] = integer();
+    return costs;
+  }
+
+  double number() {
+    static const std::vector<double> special = {0.0,
+                                                -0.0,
+                                                1.0,
+                                                0.1,
+                                                1e-5,
+                                                1e-4,
+                                                123456.789,
+                                                1e15,
+                                                1e16,
+                                                1e17,
+                                                1e21,
+                                                1e22,
+                                                5e-324,
+                                                2.2250738585072014e-308,
+                                                std::numeric_limits<double>::max(),
+                                                std::numeric_limits<double>::infinity(),
+                                                -std::numeric_limits<double>::infinity(),
+                                                std::numeric_limits<double>::quiet_NaN(),
+                                                1.0 / 3.0,
+                                                9007199254740993.0};
+    switch (below(4)) {
+      case 0:
+        return special[below(special.size())];
+      case 1:
+        return std::bit_cast<double>(random_());  // any bit pattern, NaNs included
+      case 2:
+        return std::uniform_real_distribution<double>(0.0, 1000.0)(random_);
+      default:
+        return static_cast<double>(below(1000)) / static_cast<double>(1 + below(1000));
+    }
+  }
+
+  std::mt19937_64 random_;
+};
+
+TEST(ResultToJson, WritesTheBytesNlohmannWrote) {
+  RandomResults results(20261125);
+  for (int round = 0; round < 2000; ++round) {
+    const PlanResult result = results.next();
+    for (int indent : {-1, 0, 1, 2, 4}) {
+      ASSERT_EQ(to_json(result, indent), nlohmann_response(result, indent))
+          << "round " << round << ", indent " << indent;
+    }
+  }
+  const PlanResult example = two_level_result();
+  EXPECT_EQ(to_json(example), nlohmann_response(example, -1));
+  EXPECT_EQ(to_json(example, 2), nlohmann_response(example, 2));
+  EXPECT_EQ(to_json(example, -7), nlohmann_response(example, -7));
 }
 
 // ---- errors ----

@@ -4,6 +4,7 @@
 // range and every rule checked by validate() are errors whose `path` is a JSON Pointer into the document.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,18 @@ std::string to_json(const PlanResult& result, int indent = -1);
 
 // {"error": {"code": ..., "message": ..., "path": ...}} ("path" omitted when empty).
 std::string to_json(const Error& error, int indent = -1);
+
+// The two readers behind parse_plan_request(), public for its differential tests and fuzzer only.
+namespace detail {
+
+// The reference reader (nlohmann/json): the contract's every error, with its message and path.
+Result<PlanRequest> parse_plan_request_checked(std::string_view json_text);
+
+// The fast reader (simdjson): the reference reader's answer, or nothing when it cannot vouch for it (any
+// syntax or reading error: the reference reader then says what is wrong). A request it reads is validated,
+// so a validate() error is an answer too.
+std::optional<Result<PlanRequest>> parse_plan_request_fast(std::string_view json_text);
+
+}  // namespace detail
 
 }  // namespace reds
