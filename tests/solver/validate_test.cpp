@@ -328,6 +328,110 @@ TEST(Validate, AnyResourceNameMayBeAggregated) {
   EXPECT_FALSE(validate(request).has_value());
 }
 
+// The whole message, not a part: validate() spells messages only when it reports one.
+void expect_error(const PlanRequest& request, const std::string& message, const std::string& path) {
+  const std::optional<Error> error = validate(request);
+  ASSERT_TRUE(error.has_value()) << "expected an error at " << path;
+  EXPECT_EQ(error->code, ErrorCode::invalid_argument);
+  EXPECT_EQ(error->message, message);
+  EXPECT_EQ(error->path, path);
+}
+
+TEST(Validate, RepeatedNameIsReportedAtItsFirstRepetitionInLayerOrder) {
+  PlanRequest request = valid_request();
+  request.network.layers.push_back(make_layer("fc1b", 2));
+  // Names z a z a: in name order 'a' comes first, but layers[2] repeats a name before layers[3] does.
+  const char* names[] = {"z", "a", "z", "a"};
+  for (std::size_t index = 0; index < 4; ++index) request.network.layers[index].name = names[index];
+  request.network.layers[1].tied = false;
+  expect_error(request, "layers[2].name 'z' is already used by layers[0]", "/network/layers/2/name");
+  request.network.layers[2].name = "a";  // now z a a a: the second 'a' names the first user
+  expect_error(request, "layers[2].name 'a' is already used by layers[1]", "/network/layers/2/name");
+}
+
+TEST(Validate, FirstWrongImportanceOfALayerIsReported) {
+  PlanRequest request = valid_request();
+  request.network.layers[0].importance = {1.0, -2.5, std::numeric_limits<double>::quiet_NaN()};
+  expect_error(request, "layers[0].importance[1] must be a finite number >= 0, got -2.5",
+               "/network/layers/0/importance/1");
+  request.network.layers[0].importance = {1.0, 2.0, -std::numeric_limits<double>::infinity()};
+  expect_error(request, "layers[0].importance[2] must be a finite number >= 0, got -inf",
+               "/network/layers/0/importance/2");
+  request.network.layers[0].importance = {-0.0, 0.0, std::numeric_limits<double>::max()};
+  EXPECT_FALSE(validate(request).has_value());
+}
+
+TEST(Validate, WrongImportanceAfterAnOverflowingSumIsReportedFirst) {
+  PlanRequest request = valid_request();
+  request.network.layers[0].importance = {1e308, 1e308, 1e308};  // the sum is already infinite here
+  request.network.layers[2].importance[1] = std::numeric_limits<double>::infinity();
+  expect_error(request, "layers[2].importance[1] must be a finite number >= 0, got inf",
+               "/network/layers/2/importance/1");
+  request.network.layers[2].importance[1] = 1.0;
+  expect_error(request, "the importances of all layers sum to more than the largest double; scale them down",
+               "/network/layers");
+}
+
+TEST(Validate, FullNetworkCostNamesTheCostliestLayer) {
+  PlanRequest request = valid_request();
+  request.network.layers[0].cost["latency"].fixed = k2To53 / 2;
+  request.network.layers[2].cost["latency"].fixed = k2To53 / 2 + 5;
+  expect_error(request,
+               "the full network's 'latency' cost reaches 2^53 or more (layers[2].cost.latency alone is "
+               "4503599627370501 at full width); every cost must be below 2^53",
+               "/network/layers/2/cost/latency");
+}
+
+TEST(Validate, FullNetworkCostReportsResourcesInNameOrder) {
+  PlanRequest request = valid_request();
+  // Only layers[0] costs 'zeta' and only layers[2] costs 'alpha'; both reach 2^53, 'alpha' is reported.
+  request.network.layers[0].cost["zeta"].fixed = k2To53 - 1;
+  request.network.layers[0].cost["zeta"].unit = 1;
+  request.network.layers[2].cost["alpha"].fixed = k2To53 - 1;
+  request.network.layers[2].cost["alpha"].unit = 1;
+  expect_error(request,
+               "the full network's 'alpha' cost reaches 2^53 or more (layers[2].cost.alpha alone is "
+               "9007199254740993 at full width); every cost must be below 2^53",
+               "/network/layers/2/cost/alpha");
+  request.network.layers[2].cost["alpha"].unit = 0;
+  expect_error(request,
+               "the full network's 'zeta' cost reaches 2^53 or more (layers[0].cost.zeta alone is "
+               "9007199254740994 at full width); every cost must be below 2^53",
+               "/network/layers/0/cost/zeta");
+}
+
+TEST(Validate, CostedOnlyByALaterLayerIsCosted) {
+  PlanRequest request = valid_request();
+  request.network.layers[1].cost["latency"] = CostTerms{};  // listed with zeros: not costed by dw
+  request.network.layers[2].cost["latency"].unit = 2;       // costed by fc2 only: 4
+  request.levels[0].limits["latency"] = Limit::of_fraction(0.5);
+  request.levels[1].limits["latency"] = Limit::of_max(1);
+  expect_error(request,
+               "levels[1].latency resolves to 1, below levels[0]'s 2: levels are given smallest first and "
+               "must not decrease",
+               "/levels/1/latency/max");
+}
+
+TEST(Validate, ResourceNamesAreEscapedInPaths) {
+  PlanRequest request = valid_request();
+  request.levels[0].limits["energy/uJ~1"] = Limit::of_max(5);
+  expect_error(request,
+               "levels[0].energy/uJ~1 limits 'energy/uJ~1', which no layer costs (give some layer a non-zero "
+               "cost for it)",
+               "/levels/0/energy~1uJ~01");
+  request.network.layers[2].cost["energy/uJ~1"].table = {1, -7};
+  expect_error(request, "layers[2].cost.energy/uJ~1.table[1] must be >= 0, got -7",
+               "/network/layers/2/cost/energy~1uJ~01/table/1");
+}
+
+TEST(Validate, EveryLimitOfALevelIsCheckedBeforeItIsComparedWithThePreviousLevel) {
+  PlanRequest request = valid_request();
+  request.levels[1].limits["macs"] = Limit::of_max(1);           // below levels[0]'s 10
+  request.levels[1].limits["params"] = Limit::of_fraction(2.0);  // and, later in name order, wrong
+  expect_error(request, "levels[1].params.fraction must be a number with 0 < fraction <= 1, got 2",
+               "/levels/1/params/fraction");
+}
+
 TEST(Validate, ReportsTheFirstViolation) {
   PlanRequest request = valid_request();
   request.network.layers[2].units = 0;
