@@ -9,7 +9,8 @@
 //   * integer fields take only what simdjson stores as a signed 64-bit integer: a fraction, an exponent or
 //     a larger integer gives up (the checked reader rejects them, or reads 2^64 and beyond as doubles);
 //   * numbers convert to double as nlohmann's get<double>() does (a cast from the integer it stored);
-//   * what simdjson rejects and nlohmann accepts (a byte order mark, integers beyond 64 bits) gives up too.
+//   * what simdjson rejects and nlohmann accepts (a byte order mark, integers beyond 64 bits, text after a
+//     NUL byte, which nlohmann takes for the end) gives up too.
 // tests/solver/json_test.cpp and the fuzzer compare the two readers on the same texts.
 #include <simdjson.h>
 
