@@ -42,7 +42,13 @@ class LevelSolver {
   //   out[j] = max over nodes i of stage s admitting j of (alpha[i] + next[i] - beta[i] * width_{s-1}[j]).
   void backward_step(std::size_t stage, const std::vector<double>& alpha, const std::vector<double>& beta,
                      const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
-  Relaxation relax(const std::vector<double>& lambda) const;
+  Relaxation relax(const std::vector<double>& lambda) const {
+    Relaxation relaxation;
+    relax_into(lambda, relaxation);
+    return relaxation;
+  }
+  // The same, reusing `relaxation`'s storage (a solve evaluates dozens of relaxations).
+  void relax_into(const std::vector<double>& lambda, Relaxation& relaxation) const;
   std::vector<std::vector<double>> cheapest_completion(const Budget& budget) const;
   void consider(const std::vector<std::int64_t>& path);
   // Local search from `path` (repair if over budget, then single and paired width moves).
@@ -90,6 +96,8 @@ class LevelSolver {
 
   std::vector<double> lambda_;
   Relaxation best_relaxation_;
+  Relaxation trial_;  // the line search's latest relaxation, unless it became the best
+  std::vector<double> trial_lambda_;
   // The best relaxation and, with several budgets, relaxations with one price varied. A label's
   // completion is bounded by the smallest of their bounds, which follows the concave envelope of the
   // completion's value as a function of the remaining budgets more closely than any single multiplier.
@@ -149,8 +157,10 @@ bool LevelSolver::build_stages() {
     Stage& stage = stages_[g];
     stage.by_decreasing_prefix.resize(stage.width.size());
     std::iota(stage.by_decreasing_prefix.begin(), stage.by_decreasing_prefix.end(), 0);
-    std::stable_sort(stage.by_decreasing_prefix.begin(), stage.by_decreasing_prefix.end(),
-                     [&](int a, int b) { return stage.last_predecessor[a] > stage.last_predecessor[b]; });
+    // Wider nodes usually admit fewer previous nodes, and then the order is the nodes' own.
+    if (!std::is_sorted(stage.last_predecessor.begin(), stage.last_predecessor.end(), std::greater<>()))
+      std::stable_sort(stage.by_decreasing_prefix.begin(), stage.by_decreasing_prefix.end(),
+                       [&](int a, int b) { return stage.last_predecessor[a] > stage.last_predecessor[b]; });
     const int every_predecessor = static_cast<int>(predecessor_widths(g).size()) - 1;
     stage.admits_all = std::all_of(stage.last_predecessor.begin(), stage.last_predecessor.end(),
                                    [&](int last) { return last == every_predecessor; });
@@ -191,8 +201,7 @@ void LevelSolver::backward_step(std::size_t s, const std::vector<double>& alpha,
   }
 }
 
-LevelSolver::Relaxation LevelSolver::relax(const std::vector<double>& lambda) const {
-  Relaxation relaxation;
+void LevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& relaxation) const {
   relaxation.lambda = lambda;
   const std::size_t stage_count = stages_.size();
   relaxation.to_go.resize(stage_count);
@@ -223,13 +232,12 @@ LevelSolver::Relaxation LevelSolver::relax(const std::vector<double>& lambda) co
   double dual = out_[0];
   for (std::size_t t = 0; t < budgets_.size(); ++t) dual += lambda[t] * budgets_[t].capacity;
   relaxation.dual = dual;
-  relaxation.path.reserve(stage_count);
+  relaxation.path.clear();
   int node = successor_[0][0];
   for (std::size_t s = 0; s < stage_count && node >= 0; ++s) {
     relaxation.path.push_back(stages_[s].width[node]);
     if (s + 1 < stage_count) node = successor_[s + 1][node];
   }
-  return relaxation;
 }
 
 std::vector<std::vector<double>> LevelSolver::cheapest_completion(const Budget& budget) const {
@@ -297,9 +305,10 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
   };
   // The dual at lambda_b = t, or nothing when the relaxation is numerically meaningless (huge prices).
   auto evaluate = [&](double t) -> std::optional<Point> {
-    std::vector<double> lambda = lambda_;
-    lambda[b] = t;
-    Relaxation relaxation = relax(lambda);
+    trial_lambda_ = lambda_;
+    trial_lambda_[b] = t;
+    Relaxation& relaxation = trial_;
+    relax_into(trial_lambda_, relaxation);
     if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return std::nullopt;
     consider(relaxation.path);
     share(relaxation);
@@ -310,7 +319,7 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
       upper_bound_ = relaxation.dual;
       if (progress_) progress_(incumbent_value_, upper_bound_);
       lambda_[b] = t;
-      best_relaxation_ = std::move(relaxation);
+      std::swap(best_relaxation_, trial_);
     }
     return point;
   };
@@ -401,12 +410,12 @@ void LevelSolver::search_multipliers() {
     const Point& r = known->right;
     lambda_[0] = (r.dual - l.dual + l.slope * l.lambda - r.slope * r.lambda) / (l.slope - r.slope);
   }
-  const Relaxation start = relax(lambda_);
+  relax_into(lambda_, best_relaxation_);
+  const Relaxation& start = best_relaxation_;
   consider(start.path);
   share(start);
   upper_bound_ = start.dual;
   if (progress_) progress_(incumbent_value_, upper_bound_);
-  best_relaxation_ = start;
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     if (deadline_.passed()) return;
     line_search(b, b == 0 ? &best_relaxation_ : nullptr, b == 0 ? known : std::nullopt);
@@ -616,7 +625,9 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
   std::vector<std::int64_t> cost(dims);
   std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
   std::vector<double> node_price(prices), node_slope(prices);
-  std::vector<int> labelled;                       // previous nodes with labels, ascending
+  std::vector<int> labelled;  // previous nodes with labels, ascending
+  std::vector<double> labelled_width, labelled_reduced;
+  std::vector<int> reachable;                      // indices into `labelled` that pass the pair test
   std::map<std::int64_t, std::int64_t> staircase;  // two budgets: first cost -> least second cost
   std::size_t nodes_seen = 0, labels_seen = 0;
 
@@ -646,6 +657,18 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
         }
       }
     }
+    // The labelled nodes' widths and best reduced values side by side, per relaxation, for the pair test.
+    const std::size_t labelled_count = labelled.size();
+    labelled_width.resize(labelled_count);
+    labelled_reduced.resize(labelled_count * prices);
+    reachable.resize(labelled_count);
+    for (std::size_t p = 0; p < labelled_count; ++p) {
+      labelled_width[p] = static_cast<double>(previous[labelled[p]]);
+      if (s == 0) continue;
+      for (std::size_t e = 0; e < prices; ++e) {
+        labelled_reduced[e * labelled_count + p] = best_reduced[labelled[p] * prices + e];
+      }
+    }
     for (std::size_t i = 0; i < stage.width.size(); ++i) {
       if (i % 64 == 63 && deadline_.passed()) return SearchEnd::deadline;
       const std::int64_t k = stage.width[i];
@@ -666,20 +689,28 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
         node_price[e] = gain - price + envelope_[e].to_go[s][i] + price_of_capacity[e];
         node_slope[e] = slope;
       }
-      // Only previous nodes that kept labels can extend (at the first stage: the source).
-      const int last_predecessor = stage.last_predecessor[i];
-      for (std::size_t p = 0; p < labelled.size() && labelled[p] <= last_predecessor; ++p) {
-        const int j = labelled[p];
-        const std::int64_t k_in = previous[j];
-        if (s > 0) {
-          bool reachable = true;
-          for (std::size_t e = 0; e < prices && reachable; ++e) {
-            const double pair_bound =
-                best_reduced[j * prices + e] + node_price[e] - node_slope[e] * static_cast<double>(k_in);
-            reachable = pair_bound >= threshold - tol;
-          }
-          if (!reachable) continue;
+      // Only previous nodes that kept labels can extend (at the first stage: the source), and only those
+      // whose best label's bound through this node, best reduced value + node price - node slope * k_in,
+      // reaches the threshold under every relaxation: a branch-free filter, one relaxation at a time.
+      const std::size_t admitted = static_cast<std::size_t>(
+          std::upper_bound(labelled.begin(), labelled.end(), stage.last_predecessor[i]) - labelled.begin());
+      std::size_t reachable_count = 0;
+      for (std::size_t p = 0; p < admitted; ++p) reachable[reachable_count++] = static_cast<int>(p);
+      for (std::size_t e = 0; s > 0 && e < prices; ++e) {
+        const double need = threshold - tol - node_price[e];
+        const double slope = node_slope[e];
+        const double* reduced = &labelled_reduced[e * labelled_count];
+        std::size_t kept = 0;
+        for (std::size_t q = 0; q < reachable_count; ++q) {
+          const int p = reachable[q];
+          reachable[kept] = p;
+          kept += reduced[p] - slope * labelled_width[p] >= need ? 1 : 0;
         }
+        reachable_count = kept;
+      }
+      for (std::size_t q = 0; q < reachable_count; ++q) {
+        const int j = labelled[reachable[q]];
+        const std::int64_t k_in = previous[j];
         for (std::size_t t = 0; t < dims; ++t) {
           edge[t] = stage.group->cost[budgets_[t].resource].edge(k_in, k);
         }

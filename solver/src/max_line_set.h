@@ -91,7 +91,6 @@ class MaxLineSet {
   std::vector<Line> tree_;
 };
 
-
 // The same envelope when every line is present from the start and the lines come ordered by
 // non-increasing slope (as a stage's widths order them): a hull built in one pass and swept by the
 // ascending points, O(n) instead of O(n log n). Line i is intercept[i] + slope[i] * x; lines with an
@@ -112,6 +111,27 @@ inline bool sorted_upper_envelope(const std::vector<double>& slope, const std::v
   constexpr double kLarge = 1e100;  // products of two such numbers stay finite
   const double widest = points.empty() ? 0.0 : static_cast<double>(points.back());
   using Line = EnvelopeLine;
+  if (points.size() == 1) {
+    // One point (the source of the first group): the best line there, without a hull. Ties go to the
+    // larger slope, as the sweep below breaks them.
+    const double x = widest;
+    double best = -std::numeric_limits<double>::infinity();
+    int best_id = -1;
+    for (std::size_t k = slope.size(); k-- > 0;) {
+      if (k + 1 < slope.size() && slope[k] < slope[k + 1]) return false;
+      const double c = intercept[k];
+      if (c == -std::numeric_limits<double>::infinity()) continue;
+      if (!(std::abs(c) < kLarge) || !(std::abs(slope[k]) * (1.0 + widest) < kLarge)) return false;
+      const double at = c + slope[k] * x;
+      if (best_id < 0 || at >= best) {
+        best = at;
+        best_id = static_cast<int>(k);
+      }
+    }
+    value.assign(1, best);
+    id.assign(1, best_id);
+    return true;
+  }
   hull.clear();
   // Ascending slope: from the last line to the first.
   for (std::size_t k = slope.size(); k-- > 0;) {
@@ -128,7 +148,8 @@ inline bool sorted_upper_envelope(const std::vector<double>& slope, const std::v
     while (hull.size() >= 2) {
       const Line& a = hull[hull.size() - 2];
       const Line& b = hull.back();
-      if ((a.intercept - line.intercept) * (b.slope - a.slope) > (a.intercept - b.intercept) * (line.slope - a.slope))
+      if ((a.intercept - line.intercept) * (b.slope - a.slope) >
+          (a.intercept - b.intercept) * (line.slope - a.slope))
         break;
       hull.pop_back();
     }
