@@ -105,18 +105,20 @@ ChainModel ChainModel::build(const Network& network) {
 }
 
 std::vector<std::int64_t> ChainModel::cost_of(const std::vector<std::int64_t>& group_widths) const {
-  std::vector<std::int64_t> total(resources.size(), 0);
+  std::vector<std::int64_t> total(resources.size());
+  for (std::size_t r = 0; r < resources.size(); ++r) total[r] = cost_of(group_widths, r);
+  return total;
+}
+
+std::int64_t ChainModel::cost_of(const std::vector<std::int64_t>& group_widths, std::size_t resource) const {
+  const bool sum = resources[resource].aggregation == Aggregation::sum;
+  std::int64_t total = 0;
   std::int64_t k_in = inputs;
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const std::int64_t k = group_widths[g];
-    for (std::size_t r = 0; r < resources.size(); ++r) {
-      const GroupResourceCost& cost = groups[g].cost[r];
-      if (resources[r].aggregation == Aggregation::sum) {
-        total[r] = saturating_add(total[r], cost.edge(k_in, k));
-      } else {
-        total[r] = std::max({total[r], cost.head(k_in, k), cost.tied[k]});
-      }
-    }
+    const GroupResourceCost& cost = groups[g].cost[resource];
+    total =
+        sum ? saturating_add(total, cost.edge(k_in, k)) : std::max({total, cost.head(k_in, k), cost.tied[k]});
     k_in = k;
   }
   return total;

@@ -21,9 +21,9 @@
 namespace reds::detail {
 
 struct GroupResourceCost {
-  std::int64_t coupling = 0;       // head layer's unit_input
-  std::int64_t input = 0;          // head layer's input
-  std::vector<std::int64_t> own;   // head layer's fixed + unit*k + table[k-1], indexed by k = 0..units
+  std::int64_t coupling = 0;      // head layer's unit_input
+  std::int64_t input = 0;         // head layer's input
+  std::vector<std::int64_t> own;  // head layer's fixed + unit*k + table[k-1], indexed by k = 0..units
   // Tied layers at width k: their summed cost for a sum resource, their largest cost for a max resource.
   std::vector<std::int64_t> tied;  // indexed by k = 0..units
 
@@ -34,12 +34,12 @@ struct GroupResourceCost {
 };
 
 struct Group {
-  std::vector<std::size_t> layers;     // indices into network.layers; the first is the head
+  std::vector<std::size_t> layers;  // indices into network.layers; the first is the head
   std::int64_t units = 0;
-  std::vector<std::int64_t> widths;    // allowed widths, ascending
-  std::vector<std::int64_t> order;     // original unit indices, most important first
-  std::vector<double> value;           // value[k] = importance of the k best units, k = 0..units
-  std::vector<GroupResourceCost> cost; // per resource, indexed like ChainModel::resources
+  std::vector<std::int64_t> widths;     // allowed widths, ascending
+  std::vector<std::int64_t> order;      // original unit indices, most important first
+  std::vector<double> value;            // value[k] = importance of the k best units, k = 0..units
+  std::vector<GroupResourceCost> cost;  // per resource, indexed like ChainModel::resources
 };
 
 struct ChainResource {
@@ -58,6 +58,8 @@ struct ChainModel {
   // Cost per resource of a plan given by its group widths (exact, saturating; max resources aggregate
   // the largest single layer cost).
   std::vector<std::int64_t> cost_of(const std::vector<std::int64_t>& group_widths) const;
+  // The same for one resource.
+  std::int64_t cost_of(const std::vector<std::int64_t>& group_widths, std::size_t resource) const;
   double value_of(const std::vector<std::int64_t>& group_widths) const;
   // Width of every layer of the network from the group widths.
   std::vector<std::int64_t> layer_widths(const std::vector<std::int64_t>& group_widths,

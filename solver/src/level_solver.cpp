@@ -104,6 +104,35 @@ class LevelSolver {
   std::vector<Relaxation> envelope_;
   double upper_bound_ = std::numeric_limits<double>::infinity();
 
+  // Labels of one stage, grouped by node: value, costs (dims per label), parent label, node.
+  struct Labels {
+    std::vector<double> value;
+    std::vector<std::int64_t> cost;
+    std::vector<int> parent;
+    std::vector<int> node;
+    std::vector<std::size_t> node_begin;  // labels of node i: [node_begin[i], node_begin[i+1])
+    void clear() {
+      value.clear();
+      cost.clear();
+      parent.clear();
+      node.clear();
+      node_begin.clear();
+    }
+  };
+  // The label searches' working storage, kept from one search to the next.
+  struct LabelSpace {
+    std::vector<Labels> stage_labels;
+    std::vector<std::size_t> candidate_order;
+    std::vector<double> cand_value;
+    std::vector<std::int64_t> cand_cost;
+    std::vector<int> cand_parent;
+    std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
+    std::vector<int> labelled;         // previous nodes with labels, ascending
+    std::vector<double> labelled_width, labelled_reduced;
+    std::vector<int> reachable;  // indices into `labelled` that pass the pair test
+  };
+  LabelSpace label_space_;
+
   std::vector<std::int64_t> incumbent_;  // best feasible plan found (group widths)
   double incumbent_value_ = kMinusInfinity;
 };
@@ -115,20 +144,30 @@ const std::vector<std::int64_t>& LevelSolver::predecessor_widths(std::size_t sta
 bool LevelSolver::build_stages() {
   source_width_ = {model_.inputs};
   stages_.resize(model_.groups.size());
+  std::vector<std::size_t> limited_max;  // max resources with a limit at this level
+  for (std::size_t r = 0; r < model_.resources.size(); ++r) {
+    if (model_.resources[r].aggregation == Aggregation::max && constraints_.limit[r] != kCostInfinity)
+      limited_max.push_back(r);
+  }
   for (std::size_t g = 0; g < model_.groups.size(); ++g) {
     const Group& group = model_.groups[g];
     Stage& stage = stages_[g];
     stage.group = &group;
+    stage.width.reserve(group.widths.size());
+    stage.last_predecessor.reserve(group.widths.size());
     const std::vector<std::int64_t>& previous = predecessor_widths(g);
     for (std::int64_t k : group.widths) {
       if (k < constraints_.min_width[g] || k > constraints_.max_width[g]) continue;
+      if (limited_max.empty()) {
+        stage.width.push_back(k);
+        stage.last_predecessor.push_back(static_cast<int>(previous.size()) - 1);
+        continue;
+      }
       // The largest admissible input width under every max resource: the head layer's cost grows with
       // k_in, the tied layers' does not depend on it.
       std::int64_t max_input = kCostInfinity;
-      for (std::size_t r = 0; r < model_.resources.size(); ++r) {
-        if (model_.resources[r].aggregation != Aggregation::max) continue;
+      for (const std::size_t r : limited_max) {
         const std::int64_t limit = constraints_.limit[r];
-        if (limit == kCostInfinity) continue;
         const GroupResourceCost& cost = group.cost[r];
         if (cost.own[k] > limit || cost.tied[k] > limit) {
           max_input = -1;
@@ -265,9 +304,8 @@ std::vector<std::vector<double>> LevelSolver::cheapest_completion(const Budget& 
 
 void LevelSolver::consider(const std::vector<std::int64_t>& path) {
   if (path.size() != stages_.size()) return;
-  const std::vector<std::int64_t> cost = model_.cost_of(path);
   for (const Budget& budget : budgets_) {
-    if (cost[budget.resource] > budget.limit) return;
+    if (model_.cost_of(path, budget.resource) > budget.limit) return;
   }
   const double value = model_.value_of(path);
   if (value > incumbent_value_) {
@@ -300,7 +338,7 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
                               const std::optional<Bracket>& known) {
   const Budget& budget = budgets_[b];
   const auto point_of = [&](const Relaxation& relaxation) {
-    const double used = static_cast<double>(model_.cost_of(relaxation.path)[budget.resource]);
+    const double used = static_cast<double>(model_.cost_of(relaxation.path, budget.resource));
     return Point{relaxation.lambda[b], relaxation.dual, budget.capacity - used};
   };
   // The dual at lambda_b = t, or nothing when the relaxation is numerically meaningless (huge prices).
@@ -450,7 +488,7 @@ void LevelSolver::share(const Relaxation& relaxation) {
   if (cuts_ == nullptr || relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return;
   const std::size_t resource = budgets_[0].resource;
   cuts_->add({relaxation.lambda[0], model_.value_of(relaxation.path),
-              model_.cost_of(relaxation.path)[resource], relaxation.path});
+              model_.cost_of(relaxation.path, resource), relaxation.path});
 }
 
 // Several budgets: coordinate line searches stall where the dual has a kink across coordinates, so
@@ -590,15 +628,10 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
       price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
   }
 
-  // Labels of one stage, grouped by node: value, costs (dims per label), parent label, node.
-  struct Labels {
-    std::vector<double> value;
-    std::vector<std::int64_t> cost;
-    std::vector<int> parent;
-    std::vector<int> node;
-    std::vector<std::size_t> node_begin;  // labels of node i: [node_begin[i], node_begin[i+1])
-  };
-  std::vector<Labels> stage_labels(stages_.size());
+  LabelSpace& space = label_space_;
+  space.stage_labels.resize(stages_.size());
+  for (Labels& labels : space.stage_labels) labels.clear();
+  std::vector<Labels>& stage_labels = space.stage_labels;
 
   // A candidate survives when its cheapest completion fits every budget and the smallest Lagrangian
   // bound on its completion can still reach the threshold.
@@ -617,17 +650,18 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
     return true;
   };
 
-  std::vector<std::size_t> candidate_order;
-  std::vector<double> cand_value;
-  std::vector<std::int64_t> cand_cost;
-  std::vector<int> cand_parent;
+  std::vector<std::size_t>& candidate_order = space.candidate_order;
+  std::vector<double>& cand_value = space.cand_value;
+  std::vector<std::int64_t>& cand_cost = space.cand_cost;
+  std::vector<int>& cand_parent = space.cand_parent;
   std::vector<std::int64_t> edge(dims);
   std::vector<std::int64_t> cost(dims);
-  std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
+  std::vector<double>& best_reduced = space.best_reduced;
   std::vector<double> node_price(prices), node_slope(prices);
-  std::vector<int> labelled;  // previous nodes with labels, ascending
-  std::vector<double> labelled_width, labelled_reduced;
-  std::vector<int> reachable;                      // indices into `labelled` that pass the pair test
+  std::vector<int>& labelled = space.labelled;
+  std::vector<double>& labelled_width = space.labelled_width;
+  std::vector<double>& labelled_reduced = space.labelled_reduced;
+  std::vector<int>& reachable = space.reachable;
   std::map<std::int64_t, std::int64_t> staircase;  // two budgets: first cost -> least second cost
   std::size_t nodes_seen = 0, labels_seen = 0;
 

@@ -132,38 +132,52 @@ inline bool sorted_upper_envelope(const std::vector<double>& slope, const std::v
     id.assign(1, best_id);
     return true;
   }
-  hull.clear();
-  // Ascending slope: from the last line to the first.
-  for (std::size_t k = slope.size(); k-- > 0;) {
-    if (k + 1 < slope.size() && slope[k] < slope[k + 1]) return false;
+  // Ascending slope: from the last line to the first. The hull lives in `hull`'s storage, sized once.
+  const std::size_t n = slope.size();
+  hull.resize(n);
+  Line* const h = hull.data();
+  std::size_t size = 0;
+  double previous_slope = -std::numeric_limits<double>::infinity();
+  for (std::size_t k = n; k-- > 0;) {
+    const double m = slope[k];
     const double c = intercept[k];
+    if (m < previous_slope) return false;
+    previous_slope = m;
     if (c == -std::numeric_limits<double>::infinity()) continue;
-    if (!(std::abs(c) < kLarge) || !(std::abs(slope[k]) * (1.0 + widest) < kLarge)) return false;
-    const Line line{slope[k], c, static_cast<int>(k)};
-    if (!hull.empty() && hull.back().slope == line.slope) {
-      if (hull.back().intercept >= line.intercept) continue;
-      hull.pop_back();
+    if (!(std::abs(c) < kLarge) || !(std::abs(m) * (1.0 + widest) < kLarge)) return false;
+    if (size > 0 && h[size - 1].slope == m) {
+      if (h[size - 1].intercept >= c) continue;
+      --size;
     }
     // The last hull line is useless once the new one overtakes the one before it no later than it does.
-    while (hull.size() >= 2) {
-      const Line& a = hull[hull.size() - 2];
-      const Line& b = hull.back();
-      if ((a.intercept - line.intercept) * (b.slope - a.slope) >
-          (a.intercept - b.intercept) * (line.slope - a.slope))
-        break;
-      hull.pop_back();
+    while (size >= 2) {
+      const Line& a = h[size - 2];
+      const Line& b = h[size - 1];
+      if ((a.intercept - c) * (b.slope - a.slope) > (a.intercept - b.intercept) * (m - a.slope)) break;
+      --size;
     }
-    hull.push_back(line);
+    h[size++] = Line{m, c, static_cast<int>(k)};
   }
-  value.assign(points.size(), -std::numeric_limits<double>::infinity());
-  id.assign(points.size(), -1);
-  if (hull.empty()) return true;
+  const std::size_t count = points.size();
+  if (size == 0) {
+    value.assign(count, -std::numeric_limits<double>::infinity());
+    id.assign(count, -1);
+    return true;
+  }
+  value.resize(count);
+  id.resize(count);
   std::size_t best = 0;
-  for (std::size_t j = 0; j < points.size(); ++j) {
+  for (std::size_t j = 0; j < count; ++j) {
     const double x = static_cast<double>(points[j]);
-    while (best + 1 < hull.size() && hull[best + 1].at(x) >= hull[best].at(x)) ++best;
-    value[j] = hull[best].at(x);
-    id[j] = hull[best].id;
+    double at_best = h[best].at(x);
+    while (best + 1 < size) {
+      const double at_next = h[best + 1].at(x);
+      if (at_next < at_best) break;
+      ++best;
+      at_best = at_next;
+    }
+    value[j] = at_best;
+    id[j] = h[best].id;
   }
   return true;
 }
