@@ -111,12 +111,18 @@ class LevelSolver {
     std::vector<int> parent;
     std::vector<int> node;
     std::vector<std::size_t> node_begin;  // labels of node i: [node_begin[i], node_begin[i+1])
-    void clear() {
+    // Empties them, with room for a few labels per node (most searches need no more).
+    void clear(std::size_t nodes, std::size_t dims) {
       value.clear();
       cost.clear();
       parent.clear();
       node.clear();
       node_begin.clear();
+      value.reserve(4 * nodes);
+      cost.reserve(4 * nodes * dims);
+      parent.reserve(4 * nodes);
+      node.reserve(4 * nodes);
+      node_begin.reserve(nodes + 1);
     }
   };
   // The label searches' working storage, kept from one search to the next.
@@ -296,7 +302,23 @@ std::vector<std::vector<double>> LevelSolver::cheapest_completion(const Budget& 
       alpha[i] = -static_cast<double>(saturating_add(cost.own[k], cost.tied[k]));
       beta[i] = static_cast<double>(cost.coupling) * static_cast<double>(k) + static_cast<double>(cost.input);
     }
-    backward_step(s, alpha, beta, next, out, unused);
+    // Usually the narrowest node is the cheapest way on from every previous node: it costs no more on its own
+    // and per unit of input width, and admits every previous node any node admits. Then no envelope is
+    // needed.
+    bool narrowest_cheapest = next[0] != kMinusInfinity && beta[0] >= 0.0;
+    for (std::size_t i = 1; i < stage.width.size() && narrowest_cheapest; ++i) {
+      narrowest_cheapest = alpha[i] + next[i] <= alpha[0] + next[0] && beta[i] >= beta[0] &&
+                           stage.last_predecessor[i] <= stage.last_predecessor[0];
+    }
+    if (narrowest_cheapest) {
+      const std::vector<std::int64_t>& previous = predecessor_widths(s);
+      out.assign(previous.size(), kMinusInfinity);
+      for (int j = 0; j <= stage.last_predecessor[0]; ++j) {
+        out[j] = alpha[0] + next[0] - beta[0] * static_cast<double>(previous[j]);
+      }
+    } else {
+      backward_step(s, alpha, beta, next, out, unused);
+    }
     next = out;
   }
   return to_go;
@@ -630,7 +652,7 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
 
   LabelSpace& space = label_space_;
   space.stage_labels.resize(stages_.size());
-  for (Labels& labels : space.stage_labels) labels.clear();
+  for (std::size_t s = 0; s < stages_.size(); ++s) space.stage_labels[s].clear(stages_[s].width.size(), dims);
   std::vector<Labels>& stage_labels = space.stage_labels;
 
   // A candidate survives when its cheapest completion fits every budget and the smallest Lagrangian
@@ -771,7 +793,7 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
       // Keep the Pareto-optimal candidates: no other has at least the value at no more cost.
       candidate_order.resize(cand_value.size());
       std::iota(candidate_order.begin(), candidate_order.end(), 0);
-      std::sort(candidate_order.begin(), candidate_order.end(), [&](std::size_t a, std::size_t b) {
+      const auto before_in_order = [&](std::size_t a, std::size_t b) {
         if (cand_value[a] != cand_value[b]) return cand_value[a] > cand_value[b];
         for (std::size_t t = 0; t < dims; ++t) {
           if (cand_cost[a * dims + t] != cand_cost[b * dims + t]) {
@@ -779,7 +801,11 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
           }
         }
         return a < b;
-      });
+      };
+      // Candidates from one previous node come in order already (its labels are).
+      if (!std::is_sorted(candidate_order.begin(), candidate_order.end(), before_in_order)) {
+        std::sort(candidate_order.begin(), candidate_order.end(), before_in_order);
+      }
       const std::size_t first_kept = labels.value.size();
       staircase.clear();
       for (std::size_t c : candidate_order) {
