@@ -218,8 +218,6 @@ void LevelSolver::backward_step(std::size_t s, const std::vector<double>& alpha,
                                 std::vector<double>& out, std::vector<int>& arg) const {
   const Stage& stage = stages_[s];
   const std::vector<std::int64_t>& previous = predecessor_widths(s);
-  out.assign(previous.size(), kMinusInfinity);
-  arg.assign(previous.size(), -1);
   if (stage.admits_all) {
     // Every node admits every previous node; the slopes usually fall with the width.
     slope_.resize(beta.size());
@@ -230,6 +228,8 @@ void LevelSolver::backward_step(std::size_t s, const std::vector<double>& alpha,
     }
     if (sorted_upper_envelope(slope_, intercept_, previous, out, arg, envelope_scratch_)) return;
   }
+  out.assign(previous.size(), kMinusInfinity);
+  arg.assign(previous.size(), -1);
   std::vector<double> points(previous.begin(), previous.end());
   MaxLineSet lines(std::move(points));
   // Node i admits previous nodes 0..last_predecessor[i]: activate lines by decreasing prefix length.
@@ -256,6 +256,28 @@ void LevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& rela
   for (std::size_t s = stage_count; s-- > 0;) {
     const Stage& stage = stages_[s];
     const std::size_t nodes = stage.width.size();
+    // The values to go from stage s - 1 (the source's, when s = 0) are stage s - 1's to_go.
+    std::vector<double>& before = s > 0 ? relaxation.to_go[s - 1] : out_;
+    if (budgets_.size() == 1 && stage.admits_all) {
+      // One price and no admissibility filter: the envelope's lines straight from the stage's costs.
+      const double price = lambda[0];
+      const double* own = node_cost_[s][0].data();
+      const double* per_input = input_cost_[s][0].data();
+      const std::vector<double>& to_go = *next;
+      slope_.resize(nodes);
+      intercept_.resize(nodes);
+      for (std::size_t i = 0; i < nodes; ++i) {
+        slope_[i] = -(price * per_input[i]);
+        intercept_[i] = to_go[i] == kMinusInfinity
+                            ? kMinusInfinity
+                            : (stage.group->value[stage.width[i]] - price * own[i]) + to_go[i];
+      }
+      if (sorted_upper_envelope(slope_, intercept_, predecessor_widths(s), before, successor_[s],
+                                envelope_scratch_)) {
+        next = &before;
+        continue;
+      }
+    }
     alpha_.resize(nodes);
     beta_.resize(nodes);
     for (std::size_t i = 0; i < nodes; ++i) alpha_[i] = stage.group->value[stage.width[i]];
@@ -269,8 +291,6 @@ void LevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& rela
         beta_[i] += price * per_input[i];
       }
     }
-    // The values to go from stage s - 1 (the source's, when s = 0) are stage s - 1's to_go.
-    std::vector<double>& before = s > 0 ? relaxation.to_go[s - 1] : out_;
     backward_step(s, alpha_, beta_, *next, before, successor_[s]);
     next = &before;
   }
@@ -476,6 +496,10 @@ void LevelSolver::search_multipliers() {
   share(start);
   upper_bound_ = start.dual;
   if (progress_) progress_(incumbent_value_, upper_bound_);
+  if (constraints_.start_multipliers_at_unnested_minimum &&
+      start.dual >= constraints_.unnested_dual_minimum - tolerance()) {
+    return;
+  }
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     if (deadline_.passed()) return;
     line_search(b, b == 0 ? &best_relaxation_ : nullptr, b == 0 ? known : std::nullopt);
@@ -965,6 +989,7 @@ LevelOutcome LevelSolver::finish(LevelOutcome::Kind kind) const {
   // driven a price towards infinity.
   outcome.multipliers.assign(model_.resources.size(), 0.0);
   for (std::size_t b = 0; b < budgets_.size(); ++b) outcome.multipliers[budgets_[b].resource] = lambda_[b];
+  outcome.dual_bound = upper_bound_;
   outcome.widths = incumbent_;
   outcome.value = incumbent_value_;
   outcome.upper_bound =

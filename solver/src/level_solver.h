@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct LevelConstraints {
   // The start multipliers minimise this budget's dual without the nesting bounds. The nested dual's minimum
   // is usually at the same kink, so the search first steps across it by a hair instead of by 1/16.
   bool start_multipliers_at_unnested_minimum = false;
+  // With those multipliers: the unnested dual's minimum. Where the nested relaxation reaches it at the start
+  // multipliers, the nested dual's minimum is almost always there too, and the dual search is skipped.
+  double unnested_dual_minimum = std::numeric_limits<double>::infinity();
 };
 
 // Tangents of the Lagrangian dual shared by solves over one graph that differ only in their budget (the
@@ -101,6 +105,7 @@ struct LevelOutcome {
   double value = 0.0;
   double upper_bound = 0.0;
   std::vector<double> multipliers;  // per model resource: the dual search's best multipliers (0 if unlimited)
+  double dual_bound = std::numeric_limits<double>::infinity();  // the Lagrangian bound at those multipliers
 };
 
 // `cuts`, when given, lends its tangents to this solve (if they are of its graph) and receives this solve's.

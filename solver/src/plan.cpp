@@ -161,6 +161,7 @@ std::vector<LevelOutcome> Planner::solve_levels() {
     }
     nested.start_multipliers = independent_[j].multipliers;  // the same budget
     nested.start_multipliers_at_unnested_minimum = independent_[j].kind == LevelOutcome::Kind::optimal;
+    nested.unnested_dual_minimum = independent_[j].dual_bound;
     outcomes[j] = solve_nested(j, std::move(nested));
     if (!outcomes[j].widths.empty()) neighbour = &outcomes[j];
   }
