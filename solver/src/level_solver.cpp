@@ -788,6 +788,11 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
         }
         reachable_count = kept;
       }
+      if (reachable_count == 0) {  // most nodes: nothing reaches the threshold through them
+        labels.node_begin.push_back(labels.value.size());
+        ++nodes_seen;
+        continue;
+      }
       for (std::size_t q = 0; q < reachable_count; ++q) {
         const int j = labelled[reachable[q]];
         const std::int64_t k_in = previous[j];
