@@ -33,7 +33,8 @@ std::string url_host(const std::string& host) {
 
 // Waits for SIGTERM/SIGINT (blocked in every thread, so that they arrive here and not in the middle of a
 // request) and stops the server; a second signal ends the process at once.
-void wait_for_signals(const sigset_t& signals, reds::server::Server& server, const std::atomic<bool>& served) {
+void wait_for_signals(const sigset_t& signals, reds::server::Server& server,
+                      const std::atomic<bool>& served) {
   bool stopping = false;
   const timespec tick{0, 100'000'000};
   while (!served) {
@@ -53,16 +54,17 @@ void wait_for_signals(const sigset_t& signals, reds::server::Server& server, con
 int run(int argc, char** argv) {
   reds::server::Options options;
   po::options_description described("Options");
-  described.add_options()                           //
-      ("help,h", "show this help and exit")          //
-      ("version", "print the version and exit")      //
+  described.add_options()                        //
+      ("help,h", "show this help and exit")      //
+      ("version", "print the version and exit")  //
       ("host", po::value(&options.host)->value_name("ADDRESS")->default_value(options.host),
        "address to listen on (0.0.0.0: every IPv4 interface)")  //
       ("port", po::value(&options.port)->value_name("N")->default_value(options.port),
        "port to listen on; 0 picks a free one (printed on start)")  //
       ("threads", po::value(&options.threads)->value_name("N")->default_value(options.threads),
        "worker threads, each serving one connection at a time")  //
-      ("max-body-bytes", po::value(&options.max_body_bytes)->value_name("N")->default_value(options.max_body_bytes),
+      ("max-body-bytes",
+       po::value(&options.max_body_bytes)->value_name("N")->default_value(options.max_body_bytes),
        "larger request bodies are refused with 413")  //
       ("max-time-ms", po::value(&options.max_time_ms)->value_name("MS")->default_value(options.max_time_ms),
        "cap on a request's time_limit_ms, and the limit of requests without one")  //

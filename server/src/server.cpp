@@ -37,7 +37,7 @@ struct Endpoint {
   const char* path;
   const char* pattern;  // cpp-httplib matches paths as regular expressions
   const char* method;
-  const char* allow;    // the Allow header of a 405 (HEAD comes with GET in cpp-httplib)
+  const char* allow;  // the Allow header of a 405 (HEAD comes with GET in cpp-httplib)
 };
 
 constexpr Endpoint kEndpoints[] = {
@@ -127,17 +127,21 @@ class HttpServer : public httplib::Server {
 
 }  // namespace
 
-int Options::default_max_inflight() { return static_cast<int>(std::max(1U, std::thread::hardware_concurrency())); }
+int Options::default_max_inflight() {
+  return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+}
 
 std::optional<Error> validate(const Options& options) {
-  const auto at_least = [](const char* option, std::int64_t value, std::int64_t minimum) -> std::optional<Error> {
+  const auto at_least = [](const char* option, std::int64_t value,
+                           std::int64_t minimum) -> std::optional<Error> {
     if (value >= minimum) return std::nullopt;
     return invalid_argument(std::string(option) + " is " + std::to_string(value) + ", must be at least " +
                             std::to_string(minimum));
   };
   if (options.host.empty()) return invalid_argument("--host is empty, give an address such as 127.0.0.1");
   if (options.port < 0 || options.port > 65535) {
-    return invalid_argument("--port is " + std::to_string(options.port) + ", must be 0 (any free port) to 65535");
+    return invalid_argument("--port is " + std::to_string(options.port) +
+                            ", must be 0 (any free port) to 65535");
   }
   for (const auto& [option, value, minimum] : {
            std::tuple<const char*, std::int64_t, std::int64_t>{"--threads", options.threads, 1},
@@ -169,7 +173,8 @@ int http_status(ErrorCode code) {
 }
 
 struct Server::Impl {
-  explicit Impl(Options options_in) : options(std::move(options_in)), health_request(health_check_request()) {}
+  explicit Impl(Options options_in)
+      : options(std::move(options_in)), health_request(health_check_request()) {}
   ~Impl() { http.close_listener(); }
 
   static Result<PlanRequest> health_check_request() { return models::example_request(kHealthNetwork); }
@@ -218,16 +223,17 @@ void Server::Impl::configure() {
         handle_error(request, response);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr failure) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(std::move(failure));
-    } catch (const std::exception& exception) {
-      what = exception.what();
-    } catch (...) {
-    }
-    reply_error(response, 500, Error{ErrorCode::internal, "the server failed: " + what, {}});
-  });
+  http.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& response, std::exception_ptr failure) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(std::move(failure));
+        } catch (const std::exception& exception) {
+          what = exception.what();
+        } catch (...) {
+        }
+        reply_error(response, 500, Error{ErrorCode::internal, "the server failed: " + what, {}});
+      });
   route();
 }
 
@@ -241,13 +247,15 @@ void Server::Impl::route() {
     };
   };
 
-  http.Post("/plan", [this](const Request& request, Response& response, const httplib::ContentReader& content) {
-    const InFlight in_flight(metrics.requests_in_flight);
-    handle_plan(request, response, content);
-  });
+  http.Post("/plan",
+            [this](const Request& request, Response& response, const httplib::ContentReader& content) {
+              const InFlight in_flight(metrics.requests_in_flight);
+              handle_plan(request, response, content);
+            });
   http.Get("/health", counted([this](const Request&, Response& response) { handle_health(response); }));
   http.Get("/metrics", counted([this](const Request&, Response& response) {
-             response.set_content(metrics.exposition(options.max_inflight), "text/plain; version=0.0.4; charset=utf-8");
+             response.set_content(metrics.exposition(options.max_inflight),
+                                  "text/plain; version=0.0.4; charset=utf-8");
            }));
   http.Get(R"(/openapi\.json)", counted([](const Request&, Response& response) {
              const std::string_view document = openapi_document();
@@ -281,8 +289,9 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
   // cpp-httplib would hand a multipart body to a form parser, not to us.
   if (request.is_multipart_form_data()) {
     response.set_header("Connection", "close");  // the body stays unread
-    return reply_error(response, 415,
-                       invalid_argument("POST /plan takes the plan request as a JSON body, not multipart/form-data"));
+    return reply_error(
+        response, 415,
+        invalid_argument("POST /plan takes the plan request as a JSON body, not multipart/form-data"));
   }
   // The body is read here, not by the library, so that the size limit also holds for chunked and
   // compressed bodies (the library checks Content-Length only).
@@ -312,13 +321,13 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
                              {}});
   }
   if (too_large || response.status == 413) {
-    return reply_error(response, 413,
-                       body_too_large(options.max_body_bytes));
+    return reply_error(response, 413, body_too_large(options.max_body_bytes));
   }
   if (!complete) {
-    return reply_error(response, 400,
-                       invalid_argument("the request body ended before its Content-Length, or arrived slower than "
-                                        "the server's read timeout allows"));
+    return reply_error(
+        response, 400,
+        invalid_argument("the request body ended before its Content-Length, or arrived slower than "
+                         "the server's read timeout allows"));
   }
 
   const SolveSlot slot(metrics.solves_in_flight, options.max_inflight);
@@ -346,8 +355,8 @@ void Server::Impl::answer_plan(const std::string& body, httplib::Response& respo
   if (!result) {
     Error error = result.error();
     if (error.code == ErrorCode::deadline_exceeded && capped) {
-      error.message += " (the server limits every plan to --max-time-ms = " + std::to_string(options.max_time_ms) +
-                       " ms)";
+      error.message +=
+          " (the server limits every plan to --max-time-ms = " + std::to_string(options.max_time_ms) + " ms)";
     }
     return reply_error(response, http_status(error.code), error);
   }
@@ -388,14 +397,14 @@ void Server::Impl::handle_error(const httplib::Request& request, httplib::Respon
                          invalid_argument("no endpoint " + request.method + " " + request.path +
                                           "; the endpoints are " + endpoint_list()));
     case 413:
-      return reply_error(response, 413,
-                         body_too_large(options.max_body_bytes));
+      return reply_error(response, 413, body_too_large(options.max_body_bytes));
     case 400:
       return reply_error(response, 400, invalid_argument("malformed HTTP request"));
     default:
       return reply_error(response, response.status,
                          Error{response.status >= 500 ? ErrorCode::internal : ErrorCode::invalid_argument,
-                               "HTTP status " + std::to_string(response.status), {}});
+                               "HTTP status " + std::to_string(response.status),
+                               {}});
   }
 }
 
@@ -408,11 +417,13 @@ Result<int> Server::bind() {
   if (std::optional<Error> error = validate(options)) return *std::move(error);
   if (impl_->bound) return invalid_argument("the server is already bound");
   errno = 0;
-  const int port = options.port == 0 ? impl_->http.bind_to_any_port(options.host)
-                                     : (impl_->http.bind_to_port(options.host, options.port) ? options.port : -1);
+  const int port = options.port == 0
+                       ? impl_->http.bind_to_any_port(options.host)
+                       : (impl_->http.bind_to_port(options.host, options.port) ? options.port : -1);
   if (port < 0) {
     const std::string reason = errno != 0 ? std::string(": ") + std::strerror(errno) : std::string();
-    return invalid_argument("cannot listen on " + options.host + " port " + std::to_string(options.port) + reason);
+    return invalid_argument("cannot listen on " + options.host + " port " + std::to_string(options.port) +
+                            reason);
   }
   impl_->http.raise_backlog();
   impl_->bound = true;

@@ -80,7 +80,8 @@ class ServerProcess {
     std::string text;
     char buffer[4096];
     ssize_t count = 0;
-    while ((count = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(count));
+    while ((count = ::read(fd, buffer, sizeof buffer)) > 0)
+      text.append(buffer, static_cast<std::size_t>(count));
     return text;
   }
   std::string standard_output() { return rest_of(out_); }
@@ -130,20 +131,25 @@ TEST(ProcessTest, HelpShowsEveryOptionWithItsDefault) {
   EXPECT_EQ(process.wait(std::chrono::seconds(10)), 0);
   const Options defaults;
   for (const std::string& option : std::vector<std::string>{
-           "--host ADDRESS (=127.0.0.1)", "--port N (=8080)", "--threads N (=" + std::to_string(defaults.threads) + ")",
-        "--max-body-bytes N (=" + std::to_string(defaults.max_body_bytes) + ")",
-        "--max-time-ms MS (=" + std::to_string(defaults.max_time_ms) + ")",
-        "--max-inflight N (=" + std::to_string(defaults.max_inflight) + ")",
-        "--read-timeout-ms MS (=" + std::to_string(defaults.read_timeout_ms) + ")",
-        "--keep-alive-s S (=" + std::to_string(defaults.keep_alive_s) + ")",
-        "--keep-alive-requests N (=" + std::to_string(defaults.keep_alive_requests) + ")"}) {
+           "--host ADDRESS (=127.0.0.1)", "--port N (=8080)",
+           "--threads N (=" + std::to_string(defaults.threads) + ")",
+           "--max-body-bytes N (=" + std::to_string(defaults.max_body_bytes) + ")",
+           "--max-time-ms MS (=" + std::to_string(defaults.max_time_ms) + ")",
+           "--max-inflight N (=" + std::to_string(defaults.max_inflight) + ")",
+           "--read-timeout-ms MS (=" + std::to_string(defaults.read_timeout_ms) + ")",
+           "--keep-alive-s S (=" + std::to_string(defaults.keep_alive_s) + ")",
+           "--keep-alive-requests N (=" + std::to_string(defaults.keep_alive_requests) + ")"}) {
     EXPECT_NE(help.find(option), std::string::npos) << option << " is not in:\n" << help;
   }
 }
 
 TEST(ProcessTest, BadCommandLinesExitWithStatus2) {
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--threads", "0"}, {"--port", "70000"}, {"--max-body-bytes", "-1"}, {"--nonsense"}, {"--port", "x"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--threads", "0"},
+                                             {"--port", "70000"},
+                                             {"--max-body-bytes", "-1"},
+                                             {"--nonsense"},
+                                             {"--port", "x"}}) {
     SCOPED_TRACE(args[0]);
     ServerProcess process(args);
     EXPECT_EQ(process.first_line(), "");  // nothing on standard output

@@ -42,17 +42,17 @@ namespace reds::server {
 
 // Every limit of the service, each a command-line option of reds-server with the same default.
 struct Options {
-  std::string host = "127.0.0.1";   // address to listen on
-  int port = 8080;                  // 0 picks a free port (Server::bind() returns it)
-  int threads = 16;                 // worker threads = connections served at once
+  std::string host = "127.0.0.1";                       // address to listen on
+  int port = 8080;                                      // 0 picks a free port (Server::bind() returns it)
+  int threads = 16;                                     // worker threads = connections served at once
   std::int64_t max_body_bytes = std::int64_t{8} << 20;  // larger request bodies get 413
   std::int64_t max_time_ms = 10'000;  // cap on a request's time_limit_ms, and the limit when it has none
   int max_inflight = default_max_inflight();  // plans solved at once; beyond that 503 + Retry-After
-  std::int64_t read_timeout_ms = 5'000;  // a socket read (or write) waiting longer fails the request
+  std::int64_t read_timeout_ms = 5'000;       // a socket read (or write) waiting longer fails the request
   // The whole body of POST /plan must arrive within this after its headers, however steadily it trickles.
   std::int64_t body_timeout_ms = 30'000;
-  int keep_alive_s = 1;             // an idle keep-alive connection is closed after this many seconds
-  int keep_alive_requests = 100;    // requests per connection before the server closes it
+  int keep_alive_s = 1;           // an idle keep-alive connection is closed after this many seconds
+  int keep_alive_requests = 100;  // requests per connection before the server closes it
 
   // One solve per core: solves are CPU-bound, more at once only add latency.
   static int default_max_inflight();
