@@ -73,6 +73,10 @@ int run(int argc, char** argv) {
       ("read-timeout-ms",
        po::value(&options.read_timeout_ms)->value_name("MS")->default_value(options.read_timeout_ms),
        "a client silent for this long while sending (or receiving) loses its request")  //
+      ("header-timeout-ms",
+       po::value(&options.header_timeout_ms)->value_name("MS")->default_value(options.header_timeout_ms),
+       "a request line and headers not complete this long after their first byte get 408, however steadily "
+       "they arrive")  //
       ("body-timeout-ms",
        po::value(&options.body_timeout_ms)->value_name("MS")->default_value(options.body_timeout_ms),
        "a POST /plan body not complete this long after its headers gets 408, however steadily it arrives")  //

@@ -30,7 +30,7 @@ std::string_view openapi_document() {
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PlanResponse"}}}},
           "400": {"$ref": "#/components/responses/InvalidArgument"},
           "405": {"$ref": "#/components/responses/MethodNotAllowed"},
-          "408": {"description": "The body did not arrive within --body-timeout-ms of the headers (code deadline_exceeded).",
+          "408": {"description": "The body did not arrive within --body-timeout-ms of the headers, or the request line and headers within --header-timeout-ms of their first byte (code deadline_exceeded); the connection closes.",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
           "413": {"description": "The body is larger than --max-body-bytes, or the request too large to handle (code resource_exhausted).",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include <tuple>
 #include <utility>
 
+#include "connection.h"
 #include "metrics.h"
 #include "openapi.h"
 #include "reds/json.h"
@@ -68,6 +70,13 @@ void reply_error(httplib::Response& response, int status, const Error& error) {
   response.set_content(to_json(error), kJson);
 }
 
+Error headers_too_late(std::int64_t header_timeout_ms) {
+  return Error{ErrorCode::deadline_exceeded,
+               "the request line and headers did not arrive within the server's " +
+                   std::to_string(header_timeout_ms) + " ms (--header-timeout-ms)",
+               {}};
+}
+
 Error body_too_large(std::int64_t max_body_bytes) {
   return Error{ErrorCode::resource_exhausted,
                "the request body is larger than the server's limit of " + std::to_string(max_body_bytes) +
@@ -108,11 +117,26 @@ class SolveSlot {
   bool acquired_ = false;
 };
 
+// The connection the worker running this thread is reading a request from, while the library processes
+// that request (HttpServer::process_and_close_socket).
+thread_local ConnectionStream* connection_in_progress = nullptr;
+
+class InProgress {
+ public:
+  explicit InProgress(ConnectionStream& connection) { connection_in_progress = &connection; }
+  ~InProgress() { connection_in_progress = nullptr; }
+  InProgress(const InProgress&) = delete;
+  InProgress& operator=(const InProgress&) = delete;
+};
+
 // cpp-httplib's Server with access to its listening socket (a protected member). Debian's build of the
 // library fixes the listen backlog at 5: a burst of connections beyond that has its SYNs dropped and waits
 // a second or more for the retransmission. And its stop() asserts that the server is running, which
 // makes a stop() that races with the start of listen() unsafe; closing the socket the same way it does
 // (atomic exchange, shutdown, close) is safe at any time.
+//
+// It also serves each connection itself, on a ConnectionStream, so that a request's line and headers
+// have a deadline (connection.h).
 class HttpServer : public httplib::Server {
  public:
   void raise_backlog() { ::listen(svr_sock_, SOMAXCONN); }
@@ -123,7 +147,81 @@ class HttpServer : public httplib::Server {
     ::shutdown(socket, SHUT_RDWR);
     ::close(socket);
   }
+
+  // A request's line and headers must have arrived this long after its first byte.
+  std::chrono::milliseconds header_timeout{10'000};
+  // The whole answer (status line to body) to a request whose line missed the header deadline: the
+  // library answers nothing then. A request whose headers missed it gets the library's 400, which the
+  // error handler turns into 408 (see headers_timed_out()).
+  std::string late_request_line_answer;
+  std::function<void()> on_late_request_line;  // after that answer, e.g. to count it
+
+  // Whether the request this thread's worker is reading has missed its header deadline. For the error
+  // handler, which the library calls in the middle of process_request.
+  static bool headers_timed_out() {
+    return connection_in_progress != nullptr && connection_in_progress->headers_timed_out();
+  }
+
+  // Ends the connection of the request this thread's worker is answering, once the answer is sent. The
+  // library would read the next request from it even after an answer with "Connection: close", such as
+  // one that leaves the body unread.
+  static void close_after_answer() {
+    if (connection_in_progress != nullptr) connection_in_progress->close_after_answer();
+  }
+
+ private:
+  bool process_and_close_socket(socket_t socket) override;
 };
+
+// cpp-httplib 0.11.4's loop over the requests of one connection (its Server::process_and_close_socket and
+// detail::process_server_socket_core, which it does not let us extend), on our stream: while the server
+// listens and the connection may serve more requests, wait up to the keep-alive timeout for the next
+// request, then process it. The differences:
+// - the header deadline, which ends the connection;
+// - an answer with "Connection: close" ends it too (close_after_answer()), the library would read on;
+// - a connection the server ends after an answer is drained before it closes, for at most the read
+//   timeout, so that the client is not reset before it reads the answer (finish_sending_and_drain());
+// - one stream for the whole connection, so that bytes of a pipelined request read along with the
+//   previous one are kept (the library makes a stream per request and drops them).
+bool HttpServer::process_and_close_socket(socket_t socket) {
+  using std::chrono::microseconds;
+  using std::chrono::seconds;
+  const microseconds connection_read_timeout = seconds(read_timeout_sec_) + microseconds(read_timeout_usec_);
+  ConnectionStream connection(
+      socket, {connection_read_timeout, seconds(write_timeout_sec_) + microseconds(write_timeout_usec_),
+               header_timeout});
+  // The deadline ends where the library hands the request to the routing (and to our handlers).
+  const std::function<void(httplib::Request&)> headers_read = [&connection](httplib::Request&) {
+    connection.end_headers();
+  };
+  bool served = false;
+  for (std::size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+    if (!connection.wait_for_request(seconds(keep_alive_timeout_sec_))) break;
+    connection.begin_request();
+    bool client_closes = false;
+    {
+      const InProgress in_progress(connection);
+      served = process_request(connection, left == 1, client_closes, headers_read);
+    }
+    if (connection.headers_timed_out()) {
+      std::string_view unsent = late_request_line_answer;
+      while (!connection.answered() && !unsent.empty()) {
+        const ssize_t sent = connection.write(unsent.data(), unsent.size());
+        if (sent <= 0) break;
+        unsent.remove_prefix(static_cast<std::size_t>(sent));
+      }
+      if (unsent.size() < late_request_line_answer.size() && on_late_request_line) on_late_request_line();
+    }
+    if (connection.headers_timed_out() || connection.closing()) {
+      connection.finish_sending_and_drain(connection_read_timeout);
+      break;
+    }
+    if (!served || client_closes) break;
+  }
+  ::shutdown(socket, SHUT_RDWR);
+  ::close(socket);
+  return served;
+}
 
 }  // namespace
 
@@ -149,6 +247,7 @@ std::optional<Error> validate(const Options& options) {
            {"--max-time-ms", options.max_time_ms, 1},
            {"--max-inflight", options.max_inflight, 1},
            {"--read-timeout-ms", options.read_timeout_ms, 1},
+           {"--header-timeout-ms", options.header_timeout_ms, 1},
            {"--body-timeout-ms", options.body_timeout_ms, 1},
            {"--keep-alive-s", options.keep_alive_s, 1},
            {"--keep-alive-requests", options.keep_alive_requests, 1},
@@ -208,6 +307,16 @@ void Server::Impl::configure() {
     ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   http.set_read_timeout(milliseconds(options.read_timeout_ms));
+  // The read timeout bounds each read; this deadline the whole request line and headers, which the library
+  // reads before any handler of ours runs.
+  http.header_timeout = milliseconds(options.header_timeout_ms);
+  const std::string late = to_json(headers_too_late(options.header_timeout_ms));
+  http.late_request_line_answer = std::string("HTTP/1.1 408 Request Timeout\r\n") +
+                                  "Connection: close\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Content-Length: " +
+                                  std::to_string(late.size()) + "\r\n\r\n" + late;
+  http.on_late_request_line = [this] { metrics.count_response(endpoint_label(""), 408); };
   http.set_write_timeout(milliseconds(options.read_timeout_ms));
   // stop() waits for idle keep-alive connections to time out: a short timeout keeps shutdown prompt.
   http.set_keep_alive_timeout(options.keep_alive_s);
@@ -215,6 +324,7 @@ void Server::Impl::configure() {
   http.set_payload_max_length(static_cast<std::size_t>(options.max_body_bytes));
   http.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
     metrics.count_response(endpoint_label(request.path), response.status);
+    if (response.get_header_value("Connection") == "close") HttpServer::close_after_answer();
   });
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& request, httplib::Response& response) {
@@ -391,6 +501,10 @@ void Server::Impl::handle_health(httplib::Response& response) {
 }
 
 void Server::Impl::handle_error(const httplib::Request& request, httplib::Response& response) const {
+  if (HttpServer::headers_timed_out()) {
+    response.set_header("Connection", "close");
+    return reply_error(response, 408, headers_too_late(options.header_timeout_ms));
+  }
   switch (response.status) {
     case 404:
       return reply_error(response, 404,

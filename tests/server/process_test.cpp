@@ -137,6 +137,7 @@ TEST(ProcessTest, HelpShowsEveryOptionWithItsDefault) {
            "--max-time-ms MS (=" + std::to_string(defaults.max_time_ms) + ")",
            "--max-inflight N (=" + std::to_string(defaults.max_inflight) + ")",
            "--read-timeout-ms MS (=" + std::to_string(defaults.read_timeout_ms) + ")",
+           "--header-timeout-ms MS (=" + std::to_string(defaults.header_timeout_ms) + ")",
            "--keep-alive-s S (=" + std::to_string(defaults.keep_alive_s) + ")",
            "--keep-alive-requests N (=" + std::to_string(defaults.keep_alive_requests) + ")"}) {
     EXPECT_NE(help.find(option), std::string::npos) << option << " is not in:\n" << help;

@@ -49,6 +49,9 @@ struct Options {
   std::int64_t max_time_ms = 10'000;  // cap on a request's time_limit_ms, and the limit when it has none
   int max_inflight = default_max_inflight();  // plans solved at once; beyond that 503 + Retry-After
   std::int64_t read_timeout_ms = 5'000;       // a socket read (or write) waiting longer fails the request
+  // A request's line and headers must arrive within this of its first byte, however steadily they
+  // trickle; else 408 and the connection closes.
+  std::int64_t header_timeout_ms = 10'000;
   // The whole body of POST /plan must arrive within this after its headers, however steadily it trickles.
   std::int64_t body_timeout_ms = 30'000;
   int keep_alive_s = 1;           // an idle keep-alive connection is closed after this many seconds
