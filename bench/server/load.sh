@@ -6,15 +6,17 @@
 #   bench/server/load.sh                   # 5 minutes per network
 #   DURATION=30s bench/server/load.sh      # a quick run
 #
-# Environment: DURATION (wrk -d, default 5m), CONNECTIONS (wrk -c, default 2; the server gets as many
-# solver slots, so that the run measures throughput, not load shedding), WRK_THREADS (wrk -t, default 1),
+# Environment: DURATION (wrk -d, default 5m), CONNECTIONS (wrk -c, default 4; the server gets as many
+# solver slots, so that the run measures throughput, not load shedding: with 2 a core waits while wrk reads
+# one answer and sends the next request, with 4 each core has a request queued, and p99 stays near 2 ms for
+# DNN S; 8 adds little rate and doubles p99), WRK_THREADS (wrk -t, default 1),
 # NETWORKS (architecture names or request files, default "dnn_s ds_cnn_l"), BUILD_DIR (default build),
 # SERVER_ARGS (more reds-server options).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 duration=${DURATION:-5m}
-connections=${CONNECTIONS:-2}
+connections=${CONNECTIONS:-4}
 wrk_threads=${WRK_THREADS:-1}
 networks=${NETWORKS:-dnn_s ds_cnn_l}
 bin=${BUILD_DIR:-build}/bin
