@@ -106,6 +106,22 @@ bool read_array(element value, array& elements) {
   return value.get_array().get(elements) == simdjson::SUCCESS;
 }
 
+// An object whose members must all be among `names`, each at most once; `read_member(field, member)` reads
+// one (field: its index in `names`). The fields seen, or nothing when a member is unknown, repeated or
+// unreadable.
+template <std::size_t N, typename ReadMember>
+std::optional<KnownFields<N>> read_fields(element value, const std::string_view (&names)[N],
+                                          ReadMember read_member) {
+  object members;
+  if (!read_object(value, members)) return std::nullopt;
+  KnownFields<N> fields(names);
+  for (const auto [key, member] : members) {
+    const int field = fields.see(key);
+    if (field < 0 || !read_member(field, member)) return std::nullopt;
+  }
+  return fields;
+}
+
 bool read_numbers(element value, std::vector<double>& numbers) {
   array elements;
   if (!read_array(value, elements)) return false;
@@ -132,33 +148,23 @@ bool read_integers(element value, std::vector<std::int64_t>& integers) {
 
 bool read_cost_terms(element value, CostTerms& terms) {
   static constexpr std::string_view kNames[] = {"fixed", "unit", "input", "unit_input", "table"};
-  object members;
-  if (!read_object(value, members)) return false;
-  KnownFields fields(kNames);
-  for (const auto [key, member] : members) {
-    bool read = false;
-    switch (fields.see(key)) {
-      case 0:
-        read = read_integer(member, terms.fixed);
-        break;
-      case 1:
-        read = read_integer(member, terms.unit);
-        break;
-      case 2:
-        read = read_integer(member, terms.input);
-        break;
-      case 3:
-        read = read_integer(member, terms.unit_input);
-        break;
-      case 4:
-        read = read_integers(member, terms.table);
-        break;
-      default:
-        break;
-    }
-    if (!read) return false;
-  }
-  return true;
+  return read_fields(value, kNames,
+                     [&](int field, element member) {
+                       switch (field) {
+                         case 0:
+                           return read_integer(member, terms.fixed);
+                         case 1:
+                           return read_integer(member, terms.unit);
+                         case 2:
+                           return read_integer(member, terms.input);
+                         case 3:
+                           return read_integer(member, terms.unit_input);
+                         case 4:
+                           return read_integers(member, terms.table);
+                       }
+                       return false;
+                     })
+      .has_value();
 }
 
 bool read_layer_cost(element value, std::map<std::string, CostTerms>& cost) {
@@ -175,44 +181,31 @@ bool read_layer(element value, Layer& layer) {
   enum Field { name, units, importance, min_units, block, prunable, tied, cost };
   static constexpr std::string_view kNames[] = {"name",  "units",    "importance", "min_units",
                                                 "block", "prunable", "tied",       "cost"};
-  object members;
-  if (!read_object(value, members)) return false;
-  KnownFields fields(kNames);
-  for (const auto [key, member] : members) {
-    bool read = false;
-    switch (fields.see(key)) {
+  const auto fields = read_fields(value, kNames, [&](int field, element member) {
+    switch (field) {
       case name:
-        read = read_string(member, layer.name);
-        break;
+        return read_string(member, layer.name);
       case units:
-        read = read_integer(member, layer.units);
-        break;
+        return read_integer(member, layer.units);
       case importance:
-        read = read_numbers(member, layer.importance);
-        break;
+        return read_numbers(member, layer.importance);
       case min_units:
-        read = read_integer(member, layer.min_units);
-        break;
+        return read_integer(member, layer.min_units);
       case block:
-        read = read_integer(member, layer.block);
-        break;
+        return read_integer(member, layer.block);
       case prunable:
-        read = read_bool(member, layer.prunable);
-        break;
+        return read_bool(member, layer.prunable);
       case tied:
-        read = read_bool(member, layer.tied);
-        break;
+        return read_bool(member, layer.tied);
       case cost:
-        read = read_layer_cost(member, layer.cost);
-        break;
-      default:
-        break;
+        return read_layer_cost(member, layer.cost);
     }
-    if (!read) return false;
-  }
+    return false;
+  });
+  if (!fields) return false;
   // A tied layer's width comes from the layer it follows: giving min_units, block or prunable is an error.
-  const bool gives_width = fields.has(min_units) || fields.has(block) || fields.has(prunable);
-  return fields.has(name) && fields.has(units) && fields.has(importance) && !(layer.tied && gives_width);
+  const bool gives_width = fields->has(min_units) || fields->has(block) || fields->has(prunable);
+  return fields->has(name) && fields->has(units) && fields->has(importance) && !(layer.tied && gives_width);
 }
 
 bool read_resources(element value, std::map<std::string, Aggregation>& resources) {
@@ -245,30 +238,20 @@ bool read_layers(element value, std::vector<Layer>& layers) {
 bool read_network(element value, Network& network) {
   enum Field { name, inputs, resources, layers };
   static constexpr std::string_view kNames[] = {"name", "inputs", "resources", "layers"};
-  object members;
-  if (!read_object(value, members)) return false;
-  KnownFields fields(kNames);
-  for (const auto [key, member] : members) {
-    bool read = false;
-    switch (fields.see(key)) {
+  const auto fields = read_fields(value, kNames, [&](int field, element member) {
+    switch (field) {
       case name:
-        read = read_string(member, network.name);
-        break;
+        return read_string(member, network.name);
       case inputs:
-        read = read_integer(member, network.inputs);
-        break;
+        return read_integer(member, network.inputs);
       case resources:
-        read = read_resources(member, network.resources);
-        break;
+        return read_resources(member, network.resources);
       case layers:
-        read = read_layers(member, network.layers);
-        break;
-      default:
-        break;
+        return read_layers(member, network.layers);
     }
-    if (!read) return false;
-  }
-  return fields.has(inputs) && fields.has(layers);
+    return false;
+  });
+  return fields && fields->has(inputs) && fields->has(layers);
 }
 
 // {"fraction": f} or {"max": m}, exactly one of them.
@@ -309,45 +292,33 @@ bool read_request(element value, PlanRequest& request) {
   enum Field { network, levels, strategy, weights, time_limit_ms, objective };
   static constexpr std::string_view kNames[] = {"network", "levels",        "strategy",
                                                 "weights", "time_limit_ms", "objective"};
-  object members;
-  if (!read_object(value, members)) return false;
-  KnownFields fields(kNames);
-  for (const auto [key, member] : members) {
-    bool read = false;
+  const auto fields = read_fields(value, kNames, [&](int field, element member) {
     std::string_view name;
-    switch (fields.see(key)) {
+    switch (field) {
       case network:
-        read = read_network(member, request.network);
-        break;
+        return read_network(member, request.network);
       case levels:
-        read = read_levels(member, request.levels);
-        break;
-      case strategy:
-        if (read_string(member, name)) {
-          const std::optional<Strategy> parsed = strategy_from_string(std::string(name));
-          read = parsed.has_value();
-          if (read) request.strategy = *parsed;
-        }
-        break;
+        return read_levels(member, request.levels);
+      case strategy: {
+        if (!read_string(member, name)) return false;
+        const std::optional<Strategy> parsed = strategy_from_string(std::string(name));
+        if (parsed) request.strategy = *parsed;
+        return parsed.has_value();
+      }
       case weights:
-        read = read_numbers(member, request.weights);
-        break;
+        return read_numbers(member, request.weights);
       case time_limit_ms:
-        read = read_integer(member, request.time_limit_ms.emplace());
-        break;
-      case objective:
-        if (read_string(member, name)) {
-          const std::optional<Objective> parsed = objective_from_string(std::string(name));
-          read = parsed.has_value();
-          if (read) request.objective = *parsed;
-        }
-        break;
-      default:
-        break;
+        return read_integer(member, request.time_limit_ms.emplace());
+      case objective: {
+        if (!read_string(member, name)) return false;
+        const std::optional<Objective> parsed = objective_from_string(std::string(name));
+        if (parsed) request.objective = *parsed;
+        return parsed.has_value();
+      }
     }
-    if (!read) return false;
-  }
-  return fields.has(network) && fields.has(levels);
+    return false;
+  });
+  return fields && fields->has(network) && fields->has(levels);
 }
 
 // The document's root, or nothing when simdjson rejects the text (nesting deeper than kMaxJsonDepth too).
