@@ -2,11 +2,13 @@
 //
 // SIGTERM or SIGINT stops it gracefully: the listening socket closes at once (new connections are
 // refused), the requests in flight are answered, and the process exits 0. A second signal exits at once.
+#include <jemalloc/jemalloc.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -29,6 +31,25 @@ constexpr int kExitUsageError = 2;  // bad command line
 // An IPv6 address needs brackets in a URL.
 std::string url_host(const std::string& host) {
   return host.find(':') == std::string::npos ? host : "[" + host + "]";
+}
+
+// The allocator serving this process's malloc, for --version: jemalloc (linked for speed, see
+// server/CMakeLists.txt) when its count of the bytes this thread allocated grows by a malloc's size, glibc's
+// when jemalloc is linked but something else answers malloc.
+std::string malloc_in_use() {
+  std::uint64_t allocated_before = 0;
+  std::uint64_t allocated_after = 0;
+  std::size_t size = sizeof(std::uint64_t);
+  mallctl("thread.allocated", &allocated_before, &size, nullptr, 0);
+  void* volatile probe = std::malloc(1 << 16);  // volatile: the compiler may not drop the pair
+  mallctl("thread.allocated", &allocated_after, &size, nullptr, 0);
+  std::free(probe);
+  if (allocated_after < allocated_before + (1 << 16))
+    return "another allocator (jemalloc is linked but does not serve malloc)";
+  const char* version = nullptr;
+  std::size_t version_size = sizeof version;
+  if (mallctl("version", static_cast<void*>(&version), &version_size, nullptr, 0) != 0) return "jemalloc";
+  return "jemalloc " + std::string(version);
 }
 
 // Waits for SIGTERM/SIGINT (blocked in every thread, so that they arrive here and not in the middle of a
@@ -108,7 +129,7 @@ int run(int argc, char** argv) {
     return kExitSuccess;
   }
   if (values.count("version")) {
-    std::cout << "reds-server " << REDS_VERSION << '\n';
+    std::cout << "reds-server " << REDS_VERSION << " (malloc: " << malloc_in_use() << ")\n";
     return kExitSuccess;
   }
   if (const std::optional<reds::Error> error = reds::server::validate(options)) {
