@@ -2,7 +2,9 @@
 //
 // SIGTERM or SIGINT stops it gracefully: the listening socket closes at once (new connections are
 // refused), the requests in flight are answered, and the process exits 0. A second signal exits at once.
+#ifdef REDS_SERVER_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 
@@ -37,6 +39,9 @@ std::string url_host(const std::string& host) {
 // server/CMakeLists.txt) when its count of the bytes this thread allocated grows by a malloc's size, glibc's
 // when jemalloc is linked but something else answers malloc.
 std::string malloc_in_use() {
+#ifndef REDS_SERVER_JEMALLOC
+  return "the default (built without jemalloc)";
+#else
   std::uint64_t allocated_before = 0;
   std::uint64_t allocated_after = 0;
   std::size_t size = sizeof(std::uint64_t);
@@ -50,6 +55,7 @@ std::string malloc_in_use() {
   std::size_t version_size = sizeof version;
   if (mallctl("version", static_cast<void*>(&version), &version_size, nullptr, 0) != 0) return "jemalloc";
   return "jemalloc " + std::string(version);
+#endif
 }
 
 // Waits for SIGTERM/SIGINT (blocked in every thread, so that they arrive here and not in the middle of a
