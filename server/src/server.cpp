@@ -183,6 +183,13 @@ class HttpServer : public httplib::Server {
 //   timeout, so that the client is not reset before it reads the answer (finish_sending_and_drain());
 // - one stream for the whole connection, so that bytes of a pipelined request read along with the
 //   previous one are kept (the library makes a stream per request and drops them).
+// A copy follows the version it copies: a different cpp-httplib stops the build here, so that whoever
+// upgrades compares its loop with this one (a changed signature alone would be caught by `override`,
+// a changed behaviour would not) and then names the new version.
+static_assert(std::string_view(CPPHTTPLIB_VERSION) == "0.11.4",
+              "HttpServer::process_and_close_socket mirrors cpp-httplib 0.11.4: compare it with the "
+              "installed version's Server::process_and_close_socket, then update this check");
+
 bool HttpServer::process_and_close_socket(socket_t socket) {
   using std::chrono::microseconds;
   using std::chrono::seconds;
