@@ -111,7 +111,10 @@ int run(int argc, char** argv) {
        "idle keep-alive connections are closed after S seconds (shutdown waits for them)")  //
       ("keep-alive-requests",
        po::value(&options.keep_alive_requests)->value_name("N")->default_value(options.keep_alive_requests),
-       "requests per connection before the server closes it");
+       "requests per connection before the server closes it")  //
+      ("access-log", po::bool_switch(&options.access_log),
+       "write one JSON line per answer to standard error: time, client, method, path, status, body bytes, "
+       "and ms from the request's first byte until the answer was sent");
 
   const auto print_help = [&](std::ostream& out) {
     out << "Usage: reds-server [OPTIONS]\n\n"

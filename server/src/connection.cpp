@@ -46,7 +46,8 @@ bool ConnectionStream::wait_for_request(milliseconds idle) const {
 }
 
 void ConnectionStream::begin_request() {
-  headers_deadline_ = Clock::now() + timeouts_.headers;
+  request_started_ = Clock::now();
+  headers_deadline_ = request_started_ + timeouts_.headers;
   headers_timed_out_ = false;
   answered_ = false;
 }

@@ -36,6 +36,8 @@ class ConnectionStream final : public httplib::Stream {
   bool wait_for_request(std::chrono::milliseconds idle) const;
   // A new request starts: its headers are due `Timeouts::headers` from now.
   void begin_request();
+  // When the current request's first byte arrived (begin_request()).
+  Clock::time_point request_started() const { return request_started_; }
   // The request's headers are read: from now on only the read timeout bounds the reads.
   void end_headers() { headers_deadline_.reset(); }
   // The current request's headers missed their deadline (a read failed because of it).
@@ -68,6 +70,7 @@ class ConnectionStream final : public httplib::Stream {
 
   socket_t socket_;
   Timeouts timeouts_;
+  Clock::time_point request_started_;
   std::optional<Clock::time_point> headers_deadline_;
   mutable bool headers_timed_out_ = false;  // set by waits, which the Stream interface makes const
   bool answered_ = false;

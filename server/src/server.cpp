@@ -8,7 +8,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -154,7 +157,8 @@ class HttpServer : public httplib::Server {
   // library answers nothing then. A request whose headers missed it gets the library's 400, which the
   // error handler turns into 408 (see headers_timed_out()).
   std::string late_request_line_answer;
-  std::function<void()> on_late_request_line;  // after that answer, e.g. to count it
+  // Called after that answer, to count and log it.
+  std::function<void(const ConnectionStream&)> on_late_request_line;
 
   // Whether the request this thread's worker is reading has missed its header deadline. For the error
   // handler, which the library calls in the middle of process_request.
@@ -167,6 +171,11 @@ class HttpServer : public httplib::Server {
   // one that leaves the body unread.
   static void close_after_answer() {
     if (connection_in_progress != nullptr) connection_in_progress->close_after_answer();
+  }
+
+  // When the first byte of the request this thread's worker is answering arrived.
+  static Clock::time_point request_started() {
+    return connection_in_progress != nullptr ? connection_in_progress->request_started() : Clock::now();
   }
 
  private:
@@ -217,7 +226,9 @@ bool HttpServer::process_and_close_socket(socket_t socket) {
         if (sent <= 0) break;
         unsent.remove_prefix(static_cast<std::size_t>(sent));
       }
-      if (unsent.size() < late_request_line_answer.size() && on_late_request_line) on_late_request_line();
+      if (unsent.size() < late_request_line_answer.size() && on_late_request_line) {
+        on_late_request_line(connection);
+      }
     }
     if (connection.headers_timed_out() || connection.closing()) {
       connection.finish_sending_and_drain(connection_read_timeout);
@@ -292,6 +303,10 @@ struct Server::Impl {
   void answer_plan(const std::string& body, httplib::Response& response);
   void handle_health(httplib::Response& response);
   void handle_error(const httplib::Request& request, httplib::Response& response) const;
+  // One line of the access log (Options::access_log); no method and path for a request line that never
+  // arrived whole.
+  void log_access(const std::string& client, const std::string* method, const std::string* path, int status,
+                  std::size_t body_bytes, Clock::time_point started) const;
 
   Options options;
   HttpServer http;
@@ -323,7 +338,14 @@ void Server::Impl::configure() {
                                   "Content-Type: application/json\r\n"
                                   "Content-Length: " +
                                   std::to_string(late.size()) + "\r\n\r\n" + late;
-  http.on_late_request_line = [this] { metrics.count_response(endpoint_label(""), 408); };
+  http.on_late_request_line = [this, late_bytes = late.size()](const ConnectionStream& connection) {
+    metrics.count_response(endpoint_label(""), 408);
+    if (!options.access_log) return;
+    std::string client;
+    int port = 0;
+    connection.get_remote_ip_and_port(client, port);
+    log_access(client, nullptr, nullptr, 408, late_bytes, connection.request_started());
+  };
   http.set_write_timeout(milliseconds(options.read_timeout_ms));
   // stop() waits for idle keep-alive connections to time out: a short timeout keeps shutdown prompt.
   http.set_keep_alive_timeout(options.keep_alive_s);
@@ -332,6 +354,10 @@ void Server::Impl::configure() {
   http.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
     metrics.count_response(endpoint_label(request.path), response.status);
     if (response.get_header_value("Connection") == "close") HttpServer::close_after_answer();
+    if (options.access_log) {
+      log_access(request.remote_addr, &request.method, &request.path, response.status, response.body.size(),
+                 HttpServer::request_started());
+    }
   });
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request& request, httplib::Response& response) {
@@ -352,6 +378,32 @@ void Server::Impl::configure() {
         reply_error(response, 500, Error{ErrorCode::internal, "the server failed: " + what, {}});
       });
   route();
+}
+
+void Server::Impl::log_access(const std::string& client, const std::string* method, const std::string* path,
+                              int status, std::size_t body_bytes, Clock::time_point started) const {
+  const double milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  // UTC with milliseconds, e.g. 2026-11-26T05:59:01.123Z.
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char time[64];
+  std::snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+  nlohmann::ordered_json line = {{"time", time},
+                                 {"client", client},
+                                 {"method", method != nullptr ? nlohmann::ordered_json(*method) : nullptr},
+                                 {"path", path != nullptr ? nlohmann::ordered_json(*path) : nullptr},
+                                 {"status", status},
+                                 {"bytes", body_bytes},
+                                 {"ms", std::round(milliseconds * 1000.0) / 1000.0}};
+  // A path is whatever the client sent: invalid UTF-8 is replaced rather than refused.
+  std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  text += '\n';
+  std::fwrite(text.data(), 1, text.size(), stderr);  // one call per line: lines never interleave
 }
 
 void Server::Impl::route() {

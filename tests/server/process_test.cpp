@@ -14,6 +14,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "server_fixture.h"
@@ -139,7 +140,8 @@ TEST(ProcessTest, HelpShowsEveryOptionWithItsDefault) {
            "--read-timeout-ms MS (=" + std::to_string(defaults.read_timeout_ms) + ")",
            "--header-timeout-ms MS (=" + std::to_string(defaults.header_timeout_ms) + ")",
            "--keep-alive-s S (=" + std::to_string(defaults.keep_alive_s) + ")",
-           "--keep-alive-requests N (=" + std::to_string(defaults.keep_alive_requests) + ")"}) {
+           "--keep-alive-requests N (=" + std::to_string(defaults.keep_alive_requests) + ")",
+           "--access-log"}) {
     EXPECT_NE(help.find(option), std::string::npos) << option << " is not in:\n" << help;
   }
 }
@@ -210,6 +212,81 @@ TEST(ProcessTest, SigtermFinishesTheRequestInFlightRefusesNewOnesAndExits0) {
   EXPECT_NE(json::parse(response->body)["status"], "infeasible");
   EXPECT_EQ(process.wait(std::chrono::seconds(20)), 0);
   EXPECT_FALSE(client_of(port)->Get("/health"));
+}
+
+// The JSON lines of standard error (the access log), parsed; other lines are skipped.
+std::vector<json> json_lines(const std::string& text) {
+  std::vector<json> lines;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(begin, end - begin);
+    if (!line.empty() && line.front() == '{') lines.push_back(json::parse(line));
+    begin = end + 1;
+  }
+  return lines;
+}
+
+TEST(ProcessTest, AccessLogHasOneJsonLinePerAnswerOnStandardError) {
+  ServerProcess process({"--port", "0", "--access-log", "--header-timeout-ms", "300"});
+  const int port = listening_port(process.first_line());
+  ASSERT_NE(port, 0);
+  const httplib::Result plan = client_of(port)->Post("/plan", tiny_ds_block_request(), "application/json");
+  const httplib::Result malformed = client_of(port)->Post("/plan", "{\"network\": ", "application/json");
+  const httplib::Result missing = client_of(port)->Get("/nowhere");
+  ASSERT_TRUE(plan && malformed && missing);
+  // A request line that never ends: 408 after the header deadline, logged without method and path.
+  std::size_t late_bytes = 0;
+  {
+    RawConnection trickle(port);
+    ASSERT_TRUE(trickle.connected());
+    ASSERT_TRUE(trickle.send("GET /heal"));
+    bool closed = false;
+    const std::string answer = trickle.receive_until_closed(std::chrono::seconds(10), closed);
+    EXPECT_EQ(raw_status(answer), 408);
+    const std::size_t body = answer.find("\r\n\r\n");
+    late_bytes = body == std::string::npos ? 0 : answer.size() - body - 4;
+  }
+  process.signal(SIGTERM);
+  EXPECT_EQ(process.wait(std::chrono::seconds(10)), 0);
+
+  // Each line is written once its answer is sent, so a client may see its answer, send the next request
+  // and have it logged first: lines in the order of their statuses.
+  std::vector<json> log = json_lines(process.standard_error());
+  std::sort(log.begin(), log.end(), [](const json& a, const json& b) { return a["status"] < b["status"]; });
+  std::string all;
+  for (const json& line : log) all += line.dump() + "\n";
+  ASSERT_EQ(log.size(), 4U) << all;
+  const std::vector<std::tuple<json, json, int, std::size_t>> expected = {
+      {"POST", "/plan", 200, plan->body.size()},
+      {"POST", "/plan", 400, malformed->body.size()},
+      {"GET", "/nowhere", 404, missing->body.size()},
+      {nullptr, nullptr, 408, late_bytes}};  // by status
+  const std::regex utc_time(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$)");
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    SCOPED_TRACE(all);
+    const auto& [method, path, status, bytes] = expected[i];
+    EXPECT_TRUE(std::regex_match(log[i]["time"].get<std::string>(), utc_time));
+    EXPECT_EQ(log[i]["client"], "127.0.0.1");
+    EXPECT_EQ(log[i]["method"], method);
+    EXPECT_EQ(log[i]["path"], path);
+    EXPECT_EQ(log[i]["status"], status);
+    EXPECT_EQ(log[i]["bytes"], bytes);
+    EXPECT_GE(log[i]["ms"].get<double>(), 0.0);
+  }
+  // The trickled request line took the whole header deadline.
+  EXPECT_GE(log[3]["ms"].get<double>(), 300.0);
+}
+
+TEST(ProcessTest, NoAccessLogByDefault) {
+  ServerProcess process({"--port", "0"});
+  const int port = listening_port(process.first_line());
+  ASSERT_NE(port, 0);
+  ASSERT_TRUE(client_of(port)->Get("/health"));
+  process.signal(SIGTERM);
+  EXPECT_EQ(json_lines(process.standard_error()).size(), 0U);
+  EXPECT_EQ(process.wait(std::chrono::seconds(10)), 0);
 }
 
 TEST(ProcessTest, SigintOnAnIdleServerExits0) {

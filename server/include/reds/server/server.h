@@ -56,6 +56,9 @@ struct Options {
   std::int64_t body_timeout_ms = 30'000;
   int keep_alive_s = 1;           // an idle keep-alive connection is closed after this many seconds
   int keep_alive_requests = 100;  // requests per connection before the server closes it
+  // One JSON line per answer on standard error: time, client, method, path, status, body bytes, and the
+  // milliseconds from the request's first byte until its answer was sent.
+  bool access_log = false;
 
   // One solve per core: solves are CPU-bound, more at once only add latency.
   static int default_max_inflight();
