@@ -46,7 +46,8 @@ class JointSolver {
   const std::vector<LevelOutcome>& alone_;
   const std::vector<double>& weights_;
   const Deadline& deadline_;
-  std::vector<std::size_t> active_;  // levels feasible on their own
+  std::vector<std::size_t> active_;                       // levels feasible on their own
+  LevelWorkspacePtr workspace_ = make_level_workspace();  // the level solves' storage, reused
 
   std::vector<LevelOutcome> best_chain_;  // per active level
   double best_objective_ = -std::numeric_limits<double>::infinity();
@@ -60,7 +61,7 @@ bool JointSolver::evaluate(Node& node, const std::vector<bool>& changed) const {
       for (std::size_t g = 0; g < box.min_width.size(); ++g) {
         if (box.min_width[g] > box.max_width[g]) return false;
       }
-      node.optima[a] = solve_level(model_, box, deadline_);
+      node.optima[a] = solve_level(model_, box, deadline_, {}, nullptr, workspace_.get());
     }
     if (!solvable(node.optima[a])) return false;
     node.bound += weight(a) * node.optima[a].upper_bound;
@@ -93,7 +94,8 @@ void JointSolver::seed_with_bottom_up(const Node& root) {
       box.min_width = chain.back().widths;
       box.start = chain.back().widths;
     }
-    LevelOutcome level = a == 0 ? root.optima[0] : solve_level(model_, box, deadline_);
+    LevelOutcome level =
+        a == 0 ? root.optima[0] : solve_level(model_, box, deadline_, {}, nullptr, workspace_.get());
     if (!solvable(level)) return;
     objective += weight(a) * level.value;
     chain.push_back(std::move(level));

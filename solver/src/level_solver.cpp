@@ -19,37 +19,129 @@ constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 // The first search at the best known plan gives up beyond this many labels per node on average.
 constexpr std::size_t kLabelsPerNodeOfFirstSearch = 4;
 
-class LevelSolver {
+// Relaxed longest path for multipliers `lambda` (one per budget).
+struct Relaxation {
+  std::vector<double> lambda;
+  double dual = 0.0;                       // upper bound on the level's optimum
+  std::vector<std::vector<double>> to_go;  // per stage and node: best reduced completion value
+  std::vector<std::int64_t> path;          // a maximising path (group widths)
+};
+
+// Labels of one stage, grouped by node: value, costs (dims per label), parent label, node.
+struct Labels {
+  std::vector<double> value;
+  std::vector<std::int64_t> cost;
+  std::vector<int> parent;
+  std::vector<int> node;
+  std::vector<std::size_t> node_begin;  // labels of node i: [node_begin[i], node_begin[i+1])
+  // Empties them, with room for a few labels per node (most searches need no more).
+  void clear(std::size_t nodes, std::size_t dims) {
+    value.clear();
+    cost.clear();
+    parent.clear();
+    node.clear();
+    node_begin.clear();
+    value.reserve(4 * nodes);
+    cost.reserve(4 * nodes * dims);
+    parent.reserve(4 * nodes);
+    node.reserve(4 * nodes);
+    node_begin.reserve(nodes + 1);
+  }
+};
+
+// The label searches' working storage, kept from one search to the next.
+struct LabelSpace {
+  std::vector<Labels> stage_labels;
+  std::vector<std::size_t> candidate_order;
+  std::vector<double> cand_value;
+  std::vector<std::int64_t> cand_cost;
+  std::vector<int> cand_parent;
+  std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
+  std::vector<int> labelled;         // previous nodes with labels, ascending
+  std::vector<double> labelled_width, labelled_reduced;
+  std::vector<int> reachable;                      // indices into `labelled` that pass the pair test
+  std::vector<double> price_of_capacity;           // per relaxation: lambda . capacity
+  std::vector<double> node_price, node_slope;      // per relaxation, for the node being labelled
+  std::vector<std::int64_t> edge, cost;            // per budget
+  std::map<std::int64_t, std::int64_t> staircase;  // two budgets: first cost -> least second cost
+  std::vector<std::int64_t> path;                  // the best label's plan (group widths)
+};
+
+}  // namespace
+
+// The containers of a level solve (a LevelSolver's members of the same names). A workspace keeps them from
+// one solve to the next, so that their capacity is reused; each solve overwrites or empties them before it
+// reads them.
+struct LevelWorkspace {
+  std::vector<Stage> stages_;
+  std::vector<std::int64_t> source_width_;
+  std::vector<std::size_t> limited_max_;  // max resources with a limit at this level
+  std::vector<Budget> budgets_;
+  std::vector<std::vector<std::vector<double>>> min_to_go_;  // per budget, stage, node
+  // Per stage, budget and node: the cost of the node's own width (own + tied) and its cost per unit of
+  // input width (coupling * k + input), as the relaxations price them.
+  std::vector<std::vector<std::vector<double>>> node_cost_;
+  std::vector<std::vector<std::vector<double>>> input_cost_;
+  // Scratch space of the relaxations and cheapest completions.
+  mutable std::vector<double> alpha_, beta_, out_, next_, slope_, intercept_;
+  mutable std::vector<int> arg_;
+  mutable std::vector<std::vector<int>> successor_;
+  mutable EnvelopeScratch envelope_scratch_;
+  mutable MaxLineSet line_set_;
+
+  std::vector<double> lambda_;
+  Relaxation best_relaxation_;
+  Relaxation trial_;  // the latest relaxation, unless it became the best
+  std::vector<double> trial_lambda_;
+  std::vector<double> scaled_, slack_;  // the subgradient search's prices scaled by the capacities, slacks
+  // The best relaxation and, with several budgets, relaxations with one price varied. A label's
+  // completion is bounded by the smallest of their bounds, which follows the concave envelope of the
+  // completion's value as a function of the remaining budgets more closely than any single multiplier.
+  std::vector<Relaxation> envelope_;
+  std::vector<Relaxation> spare_relaxations_;  // storage of earlier envelopes' relaxations
+  LabelSpace label_space_;
+  // The local search's start nodes, the costs of its moves, and the plan it ends at.
+  std::vector<int> nodes_;
+  std::vector<std::int64_t> move_cost_, best_move_cost_, widths_;
+
+  std::vector<std::int64_t> incumbent_;  // best feasible plan found (group widths)
+};
+
+void LevelWorkspaceDeleter::operator()(LevelWorkspace* workspace) const { delete workspace; }
+
+LevelWorkspacePtr make_level_workspace() { return LevelWorkspacePtr(new LevelWorkspace); }
+
+namespace {
+
+// Its containers are the workspace's, moved in for the solve and back out after it.
+class LevelSolver : LevelWorkspace {
  public:
   LevelSolver(const ChainModel& model, const LevelConstraints& constraints, const Deadline& deadline,
-              const LevelProgress& progress, DualCutPool* cuts)
-      : model_(model), constraints_(constraints), deadline_(deadline), progress_(progress), cuts_(cuts) {}
+              const LevelProgress& progress, DualCutPool* cuts, LevelWorkspace& workspace)
+      : LevelWorkspace(std::move(workspace)),
+        model_(model),
+        constraints_(constraints),
+        deadline_(deadline),
+        progress_(progress),
+        cuts_(cuts),
+        workspace_(workspace) {}
+  ~LevelSolver() { workspace_ = std::move(static_cast<LevelWorkspace&>(*this)); }
+  LevelSolver(const LevelSolver&) = delete;
+  LevelSolver& operator=(const LevelSolver&) = delete;
 
   LevelOutcome solve();
 
  private:
-  // Relaxed longest path for multipliers `lambda` (one per budget).
-  struct Relaxation {
-    std::vector<double> lambda;
-    double dual = 0.0;                       // upper bound on the level's optimum
-    std::vector<std::vector<double>> to_go;  // per stage and node: best reduced completion value
-    std::vector<std::int64_t> path;          // a maximising path (group widths)
-  };
-
   bool build_stages();
   const std::vector<std::int64_t>& predecessor_widths(std::size_t stage) const;
   // Max-plus transition shared by every backward pass: for each node j of stage s-1 (or the source),
   //   out[j] = max over nodes i of stage s admitting j of (alpha[i] + next[i] - beta[i] * width_{s-1}[j]).
   void backward_step(std::size_t stage, const std::vector<double>& alpha, const std::vector<double>& beta,
                      const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
-  Relaxation relax(const std::vector<double>& lambda) const {
-    Relaxation relaxation;
-    relax_into(lambda, relaxation);
-    return relaxation;
-  }
-  // The same, reusing `relaxation`'s storage (a solve evaluates dozens of relaxations).
+  // Reuses `relaxation`'s storage (a solve evaluates dozens of relaxations).
   void relax_into(const std::vector<double>& lambda, Relaxation& relaxation) const;
-  std::vector<std::vector<double>> cheapest_completion(const Budget& budget) const;
+  // Per stage and node: the least cost of `budget`'s resource from the node to the end, into `to_go`.
+  void cheapest_completion(const Budget& budget, std::vector<std::vector<double>>& to_go) const;
   void consider(const std::vector<std::int64_t>& path);
   // Local search from `path` (repair if over budget, then single and paired width moves).
   void improve(const std::vector<std::int64_t>& path);
@@ -65,6 +157,10 @@ class LevelSolver {
   void share(const Relaxation& relaxation);
   void subgradient_search();
   void build_envelope();
+  // Empties the envelope, keeping its relaxations' storage for the next.
+  void clear_envelope();
+  // Appends a relaxation to the envelope, on the storage of an earlier one when there is some.
+  Relaxation& new_envelope_entry();
   // `at_current`: the relaxation at the current multipliers, when already known.
   void line_search(std::size_t b, const Relaxation* at_current, const std::optional<Bracket>& known = {});
   // Label-setting DP keeping only labels that can reach `threshold`. With a cap, it gives up (`capped`) once
@@ -80,67 +176,10 @@ class LevelSolver {
   const Deadline& deadline_;
   const LevelProgress& progress_;
   DualCutPool* cuts_;  // null unless the pool holds tangents of this graph
-
-  std::vector<Stage> stages_;
-  std::vector<std::int64_t> source_width_;
-  std::vector<Budget> budgets_;
-  std::vector<std::vector<std::vector<double>>> min_to_go_;  // per budget, stage, node
-  // Per stage, budget and node: the cost of the node's own width (own + tied) and its cost per unit of
-  // input width (coupling * k + input), as the relaxations price them.
-  std::vector<std::vector<std::vector<double>>> node_cost_;
-  std::vector<std::vector<std::vector<double>>> input_cost_;
-  // Scratch space of the relaxations, reused so that a relaxation allocates only what it returns.
-  mutable std::vector<double> alpha_, beta_, out_, slope_, intercept_;
-  mutable std::vector<std::vector<int>> successor_;
-  mutable EnvelopeScratch envelope_scratch_;
-
-  std::vector<double> lambda_;
-  Relaxation best_relaxation_;
-  Relaxation trial_;  // the line search's latest relaxation, unless it became the best
-  std::vector<double> trial_lambda_;
-  // The best relaxation and, with several budgets, relaxations with one price varied. A label's
-  // completion is bounded by the smallest of their bounds, which follows the concave envelope of the
-  // completion's value as a function of the remaining budgets more closely than any single multiplier.
-  std::vector<Relaxation> envelope_;
   double upper_bound_ = std::numeric_limits<double>::infinity();
-
-  // Labels of one stage, grouped by node: value, costs (dims per label), parent label, node.
-  struct Labels {
-    std::vector<double> value;
-    std::vector<std::int64_t> cost;
-    std::vector<int> parent;
-    std::vector<int> node;
-    std::vector<std::size_t> node_begin;  // labels of node i: [node_begin[i], node_begin[i+1])
-    // Empties them, with room for a few labels per node (most searches need no more).
-    void clear(std::size_t nodes, std::size_t dims) {
-      value.clear();
-      cost.clear();
-      parent.clear();
-      node.clear();
-      node_begin.clear();
-      value.reserve(4 * nodes);
-      cost.reserve(4 * nodes * dims);
-      parent.reserve(4 * nodes);
-      node.reserve(4 * nodes);
-      node_begin.reserve(nodes + 1);
-    }
-  };
-  // The label searches' working storage, kept from one search to the next.
-  struct LabelSpace {
-    std::vector<Labels> stage_labels;
-    std::vector<std::size_t> candidate_order;
-    std::vector<double> cand_value;
-    std::vector<std::int64_t> cand_cost;
-    std::vector<int> cand_parent;
-    std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
-    std::vector<int> labelled;         // previous nodes with labels, ascending
-    std::vector<double> labelled_width, labelled_reduced;
-    std::vector<int> reachable;  // indices into `labelled` that pass the pair test
-  };
-  LabelSpace label_space_;
-
-  std::vector<std::int64_t> incumbent_;  // best feasible plan found (group widths)
   double incumbent_value_ = kMinusInfinity;
+
+  LevelWorkspace& workspace_;  // receives the containers back
 };
 
 const std::vector<std::int64_t>& LevelSolver::predecessor_widths(std::size_t stage) const {
@@ -148,9 +187,10 @@ const std::vector<std::int64_t>& LevelSolver::predecessor_widths(std::size_t sta
 }
 
 bool LevelSolver::build_stages() {
-  source_width_ = {model_.inputs};
+  source_width_.assign(1, model_.inputs);
   stages_.resize(model_.groups.size());
-  std::vector<std::size_t> limited_max;  // max resources with a limit at this level
+  std::vector<std::size_t>& limited_max = limited_max_;
+  limited_max.clear();
   for (std::size_t r = 0; r < model_.resources.size(); ++r) {
     if (model_.resources[r].aggregation == Aggregation::max && constraints_.limit[r] != kCostInfinity)
       limited_max.push_back(r);
@@ -159,6 +199,8 @@ bool LevelSolver::build_stages() {
     const Group& group = model_.groups[g];
     Stage& stage = stages_[g];
     stage.group = &group;
+    stage.width.clear();
+    stage.last_predecessor.clear();
     stage.width.reserve(group.widths.size());
     stage.last_predecessor.reserve(group.widths.size());
     const std::vector<std::int64_t>& previous = predecessor_widths(g);
@@ -230,8 +272,8 @@ void LevelSolver::backward_step(std::size_t s, const std::vector<double>& alpha,
   }
   out.assign(previous.size(), kMinusInfinity);
   arg.assign(previous.size(), -1);
-  std::vector<double> points(previous.begin(), previous.end());
-  MaxLineSet lines(std::move(points));
+  MaxLineSet& lines = line_set_;
+  lines.reset(previous);
   // Node i admits previous nodes 0..last_predecessor[i]: activate lines by decreasing prefix length.
   const std::vector<int>& by_prefix = stage.by_decreasing_prefix;
   std::size_t active = 0;
@@ -305,11 +347,13 @@ void LevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& rela
   }
 }
 
-std::vector<std::vector<double>> LevelSolver::cheapest_completion(const Budget& budget) const {
-  std::vector<std::vector<double>> to_go(stages_.size());
-  std::vector<double> next(stages_.back().width.size(), 0.0);
-  std::vector<double> alpha, beta, out;
-  std::vector<int> unused;
+void LevelSolver::cheapest_completion(const Budget& budget, std::vector<std::vector<double>>& to_go) const {
+  to_go.resize(stages_.size());
+  std::vector<double>& next = next_;
+  std::vector<double>& alpha = alpha_;
+  std::vector<double>& beta = beta_;
+  std::vector<double>& out = out_;
+  next.assign(stages_.back().width.size(), 0.0);
   for (std::size_t s = stages_.size(); s-- > 0;) {
     const Stage& stage = stages_[s];
     to_go[s].resize(next.size());
@@ -337,11 +381,10 @@ std::vector<std::vector<double>> LevelSolver::cheapest_completion(const Budget& 
         out[j] = alpha[0] + next[0] - beta[0] * static_cast<double>(previous[j]);
       }
     } else {
-      backward_step(s, alpha, beta, next, out, unused);
+      backward_step(s, alpha, beta, next, out, arg_);
     }
-    next = out;
+    std::swap(next, out);  // every branch above writes all of `out`
   }
-  return to_go;
 }
 
 void LevelSolver::consider(const std::vector<std::int64_t>& path) {
@@ -542,28 +585,32 @@ void LevelSolver::share(const Relaxation& relaxation) {
 // scaled by the capacities (lambda_t * capacity_t) so that resources of very different magnitude weigh
 // alike.
 void LevelSolver::subgradient_search() {
-  std::vector<double> scaled(budgets_.size());
+  std::vector<double>& scaled = scaled_;
+  std::vector<double>& lambda = trial_lambda_;
+  std::vector<double>& slack = slack_;
+  scaled.resize(budgets_.size());
+  lambda.resize(budgets_.size());
+  slack.resize(budgets_.size());
   for (std::size_t t = 0; t < budgets_.size(); ++t) scaled[t] = lambda_[t] * budgets_[t].capacity;
   double step_factor = 1.0;
   int since_improvement = 0;
   for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
-    std::vector<double> lambda(budgets_.size());
     for (std::size_t t = 0; t < budgets_.size(); ++t)
       lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
-    Relaxation relaxation = relax(lambda);
+    Relaxation& relaxation = trial_;
+    relax_into(lambda, relaxation);
     if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return;
     consider(relaxation.path);
-    const std::vector<std::int64_t> cost = model_.cost_of(relaxation.path);
-    std::vector<double> slack(budgets_.size());
     double norm = 0.0;
     for (std::size_t t = 0; t < budgets_.size(); ++t) {
-      slack[t] = 1.0 - static_cast<double>(cost[budgets_[t].resource]) / std::max(1.0, budgets_[t].capacity);
+      const std::int64_t cost = model_.cost_of(relaxation.path, budgets_[t].resource);
+      slack[t] = 1.0 - static_cast<double>(cost) / std::max(1.0, budgets_[t].capacity);
       norm += slack[t] * slack[t];
     }
     if (relaxation.dual < upper_bound_ - tolerance()) {
       upper_bound_ = relaxation.dual;
       lambda_ = lambda;
-      best_relaxation_ = std::move(relaxation);
+      std::swap(best_relaxation_, trial_);
       if (progress_) progress_(incumbent_value_, upper_bound_);
       since_improvement = 0;
     } else if (++since_improvement >= 5) {
@@ -578,19 +625,32 @@ void LevelSolver::subgradient_search() {
   }
 }
 
-void LevelSolver::build_envelope() {
+Relaxation& LevelSolver::new_envelope_entry() {
+  if (spare_relaxations_.empty()) return envelope_.emplace_back();
+  envelope_.push_back(std::move(spare_relaxations_.back()));
+  spare_relaxations_.pop_back();
+  return envelope_.back();
+}
+
+void LevelSolver::clear_envelope() {
+  for (Relaxation& relaxation : envelope_) spare_relaxations_.push_back(std::move(relaxation));
   envelope_.clear();
-  envelope_.push_back(best_relaxation_);
-  const auto add = [&](const std::vector<double>& lambda) {
-    Relaxation relaxation = relax(lambda);
+}
+
+void LevelSolver::build_envelope() {
+  clear_envelope();
+  new_envelope_entry() = best_relaxation_;
+  std::vector<double>& lambda = trial_lambda_;
+  const auto add = [&]() {
+    Relaxation& relaxation = new_envelope_entry();
+    relax_into(lambda, relaxation);
     consider(relaxation.path);
-    envelope_.push_back(std::move(relaxation));
   };
   if (constraints_.wide_envelope) {
     for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
-      std::vector<double> lambda(lambda_);
+      lambda = lambda_;
       for (double& price : lambda) price *= factor;
-      add(lambda);
+      add();
     }
   }
   // With several budgets the remaining budget of a label can be short in one resource and ample in
@@ -598,32 +658,33 @@ void LevelSolver::build_envelope() {
   if (budgets_.size() < 2) return;
   for (std::size_t t = 0; t < budgets_.size(); ++t) {
     for (const double factor : {0.25, 0.5, 2.0, 4.0}) {
-      std::vector<double> lambda(lambda_);
+      lambda = lambda_;
       lambda[t] *= factor;
-      add(lambda);
+      add();
     }
   }
 }
 
 void LevelSolver::improve(const std::vector<std::int64_t>& path) {
   if (path.size() != stages_.size()) return;
-  std::vector<int> nodes(stages_.size());
+  std::vector<int>& nodes = nodes_;
+  nodes.resize(stages_.size());
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     const auto& width = stages_[s].width;
     nodes[s] = static_cast<int>(std::lower_bound(width.begin(), width.end(), path[s]) - width.begin());
     if (nodes[s] >= static_cast<int>(width.size()) || width[nodes[s]] != path[s]) return;
     if (s > 0 && nodes[s - 1] > stages_[s].last_predecessor[nodes[s]]) return;  // a max resource forbids it
   }
-  LocalSearch search(stages_, budgets_, model_.inputs, std::move(nodes));
+  LocalSearch search(stages_, budgets_, model_.inputs, nodes);
   const int stage_count = static_cast<int>(stages_.size());
   double value = 0.0;
-  std::vector<std::int64_t> cost;
+  std::vector<std::int64_t>& cost = move_cost_;
+  std::vector<std::int64_t>& best_cost = best_move_cost_;  // assigned with every best move found
   // Repair: narrow the group that sheds the most excess per importance lost until every budget holds.
   // Repair runs even after the deadline: it is cheap, and it is what gives a level cut short a plan.
   for (double over = search.excess(); over > 0.0; over = search.excess()) {
     int best_stage = -1;
     double best_ratio = -1.0, best_value = 0.0;
-    std::vector<std::int64_t> best_cost;
     for (int s = 0; s < stage_count; ++s) {
       if (!search.try_move(-1, s, value, cost)) continue;
       const double shed = over - search.excess_of(cost);
@@ -643,7 +704,6 @@ void LevelSolver::improve(const std::vector<std::int64_t>& path) {
     if (iteration % 16 == 15 && deadline_.passed()) break;
     double best_value = search.value();
     int best_up = -1, best_down = -1;
-    std::vector<std::int64_t> best_cost;
     for (int up = 0; up < stage_count; ++up) {
       for (int down = -1; down < stage_count; ++down) {
         if (down == up || !search.try_move(up, down, value, cost)) continue;
@@ -658,7 +718,8 @@ void LevelSolver::improve(const std::vector<std::int64_t>& path) {
     if (best_up < 0) break;
     search.apply(best_up, best_down, best_value, best_cost);
   }
-  std::vector<std::int64_t> widths(stages_.size());
+  std::vector<std::int64_t>& widths = widths_;
+  widths.resize(stages_.size());
   for (std::size_t s = 0; s < stages_.size(); ++s) widths[s] = stages_[s].width[search.nodes()[s]];
   consider(widths);
 }
@@ -668,13 +729,14 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
   const std::size_t prices = envelope_.size();
   const double tol = tolerance();
   // Per relaxation e: lambda_e . capacity.
-  std::vector<double> price_of_capacity(prices, 0.0);
+  LabelSpace& space = label_space_;
+  space.price_of_capacity.assign(prices, 0.0);
+  double* const price_of_capacity = space.price_of_capacity.data();
   for (std::size_t e = 0; e < prices; ++e) {
     for (std::size_t t = 0; t < dims; ++t)
       price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
   }
 
-  LabelSpace& space = label_space_;
   space.stage_labels.resize(stages_.size());
   for (std::size_t s = 0; s < stages_.size(); ++s) space.stage_labels[s].clear(stages_[s].width.size(), dims);
   std::vector<Labels>& stage_labels = space.stage_labels;
@@ -700,15 +762,20 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
   std::vector<double>& cand_value = space.cand_value;
   std::vector<std::int64_t>& cand_cost = space.cand_cost;
   std::vector<int>& cand_parent = space.cand_parent;
-  std::vector<std::int64_t> edge(dims);
-  std::vector<std::int64_t> cost(dims);
+  space.edge.resize(dims);
+  space.cost.resize(dims);
+  space.node_price.resize(prices);
+  space.node_slope.resize(prices);
+  std::int64_t* const edge = space.edge.data();
+  std::int64_t* const cost = space.cost.data();
+  double* const node_price = space.node_price.data();
+  double* const node_slope = space.node_slope.data();
   std::vector<double>& best_reduced = space.best_reduced;
-  std::vector<double> node_price(prices), node_slope(prices);
   std::vector<int>& labelled = space.labelled;
   std::vector<double>& labelled_width = space.labelled_width;
   std::vector<double>& labelled_reduced = space.labelled_reduced;
   std::vector<int>& reachable = space.reachable;
-  std::map<std::int64_t, std::int64_t> staircase;  // two budgets: first cost -> least second cost
+  std::map<std::int64_t, std::int64_t>& staircase = space.staircase;
   std::size_t nodes_seen = 0, labels_seen = 0;
 
   for (std::size_t s = 0; s < stages_.size(); ++s) {
@@ -800,9 +867,9 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
           edge[t] = stage.group->cost[budgets_[t].resource].edge(k_in, k);
         }
         if (s == 0) {
-          if (survives(s, i, gain, edge.data())) {
+          if (survives(s, i, gain, edge)) {
             cand_value.push_back(gain);
-            cand_cost.insert(cand_cost.end(), edge.begin(), edge.end());
+            cand_cost.insert(cand_cost.end(), edge, edge + dims);
             cand_parent.push_back(-1);
           }
           continue;
@@ -813,9 +880,9 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
           for (std::size_t t = 0; t < dims; ++t) {
             cost[t] = saturating_add(before.cost[label * dims + t], edge[t]);
           }
-          if (!survives(s, i, value, cost.data())) continue;
+          if (!survives(s, i, value, cost)) continue;
           cand_value.push_back(value);
-          cand_cost.insert(cand_cost.end(), cost.begin(), cost.end());
+          cand_cost.insert(cand_cost.end(), cost, cost + dims);
           cand_parent.push_back(static_cast<int>(label));
         }
       }
@@ -888,7 +955,8 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
     if (best < 0 || last.value[label] > last.value[best]) best = static_cast<int>(label);
   }
   if (best < 0) return SearchEnd::finished;
-  std::vector<std::int64_t> path(stages_.size());
+  std::vector<std::int64_t>& path = space.path;
+  path.resize(stages_.size());
   int label = best;
   for (std::size_t s = stages_.size(); s-- > 0;) {
     path[s] = stages_[s].width[stage_labels[s].node[label]];
@@ -900,6 +968,11 @@ LevelSolver::SearchEnd LevelSolver::label_search(double threshold, std::size_t l
 
 LevelOutcome LevelSolver::solve() {
   LevelOutcome outcome;
+  // What an earlier solve left in the workspace and is read before it is overwritten.
+  budgets_.clear();
+  clear_envelope();
+  incumbent_.clear();
+  lambda_.clear();
   if (!build_stages()) return outcome;  // infeasible: no widths meet the max resources and nesting
 
   for (std::size_t r = 0; r < model_.resources.size(); ++r) {
@@ -911,10 +984,14 @@ LevelOutcome LevelSolver::solve() {
   input_cost_.resize(stages_.size());
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     const Stage& stage = stages_[s];
-    for (const Budget& budget : budgets_) {
-      const GroupResourceCost& cost = stage.group->cost[budget.resource];
-      std::vector<double>& own = node_cost_[s].emplace_back(stage.width.size());
-      std::vector<double>& per_input = input_cost_[s].emplace_back(stage.width.size());
+    node_cost_[s].resize(budgets_.size());
+    input_cost_[s].resize(budgets_.size());
+    for (std::size_t b = 0; b < budgets_.size(); ++b) {
+      const GroupResourceCost& cost = stage.group->cost[budgets_[b].resource];
+      std::vector<double>& own = node_cost_[s][b];
+      std::vector<double>& per_input = input_cost_[s][b];
+      own.resize(stage.width.size());
+      per_input.resize(stage.width.size());
       for (std::size_t i = 0; i < stage.width.size(); ++i) {
         const std::int64_t k = stage.width[i];
         own[i] = static_cast<double>(saturating_add(cost.own[k], cost.tied[k]));
@@ -923,30 +1000,24 @@ LevelOutcome LevelSolver::solve() {
       }
     }
   }
-  for (const Budget& budget : budgets_) {
-    min_to_go_.push_back(cheapest_completion(budget));
+  min_to_go_.resize(budgets_.size());
+  for (std::size_t b = 0; b < budgets_.size(); ++b) {
+    const Budget& budget = budgets_[b];
+    cheapest_completion(budget, min_to_go_[b]);
     // Even the cheapest plan for this resource alone breaks its limit: infeasible.
     const Stage& first = stages_.front();
     double cheapest = std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < first.width.size(); ++i) {
       const double entry =
           static_cast<double>(first.group->cost[budget.resource].edge(model_.inputs, first.width[i]));
-      cheapest = std::min(cheapest, entry + min_to_go_.back()[0][i]);
+      cheapest = std::min(cheapest, entry + min_to_go_[b][0][i]);
     }
     if (cheapest > budget.capacity * (1.0 + 1e-12) + 1.0) return outcome;
   }
 
   // Only with one priced resource is the relaxed value free of the budget, and so worth sharing.
   if (cuts_ != nullptr && budgets_.size() != 1) cuts_ = nullptr;
-  if (cuts_ != nullptr) {
-    std::vector<std::vector<std::int64_t>> widths;
-    std::vector<std::vector<int>> predecessors;
-    for (const Stage& stage : stages_) {
-      widths.push_back(stage.width);
-      predecessors.push_back(stage.last_predecessor);
-    }
-    cuts_->bind(widths, predecessors, budgets_[0].resource);
-  }
+  if (cuts_ != nullptr) cuts_->bind(stages_, budgets_[0].resource);
   search_multipliers();
   improve(best_relaxation_.path);
   if (std::isfinite(incumbent_value_)) improve(incumbent_);
@@ -1013,21 +1084,36 @@ LevelOutcome LevelSolver::finish_after_deadline() {
 
 }  // namespace
 
-void DualCutPool::bind(const std::vector<std::vector<std::int64_t>>& stage_widths,
-                       const std::vector<std::vector<int>>& stage_predecessors, std::size_t resource) {
-  if (bound_ && resource == resource_ && stage_widths == stage_widths_ &&
-      stage_predecessors == stage_predecessors_)
-    return;
+void DualCutPool::bind(const std::vector<Stage>& stages, std::size_t resource) {
+  const auto same_graph = [&] {
+    if (stages.size() != stage_widths_.size()) return false;
+    for (std::size_t s = 0; s < stages.size(); ++s) {
+      if (stages[s].width != stage_widths_[s] || stages[s].last_predecessor != stage_predecessors_[s]) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (bound_ && resource == resource_ && same_graph()) return;
   bound_ = true;
   resource_ = resource;
-  stage_widths_ = stage_widths;
-  stage_predecessors_ = stage_predecessors;
+  stage_widths_.resize(stages.size());
+  stage_predecessors_.resize(stages.size());
+  for (std::size_t s = 0; s < stages.size(); ++s) {
+    stage_widths_[s] = stages[s].width;
+    stage_predecessors_[s] = stages[s].last_predecessor;
+  }
   cuts_.clear();
 }
 
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline, const LevelProgress& progress, DualCutPool* cuts) {
-  return LevelSolver(model, constraints, deadline, progress, cuts).solve();
+                         const Deadline& deadline, const LevelProgress& progress, DualCutPool* cuts,
+                         LevelWorkspace* workspace) {
+  if (workspace == nullptr) {
+    LevelWorkspace own;
+    return LevelSolver(model, constraints, deadline, progress, cuts, own).solve();
+  }
+  return LevelSolver(model, constraints, deadline, progress, cuts, *workspace).solve();
 }
 
 }  // namespace reds::detail

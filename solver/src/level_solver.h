@@ -23,10 +23,12 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "chain_model.h"
+#include "level_graph.h"
 
 namespace reds::detail {
 
@@ -75,9 +77,9 @@ class DualCutPool {
     std::int64_t cost = 0;  // cost(P) of the priced resource
     std::vector<std::int64_t> widths;
   };
-  // Empties the pool unless it holds tangents of this graph and priced resource already.
-  void bind(const std::vector<std::vector<std::int64_t>>& stage_widths,
-            const std::vector<std::vector<int>>& stage_predecessors, std::size_t resource);
+  // Empties the pool unless it holds tangents of this graph (the stages' widths and predecessors) and
+  // priced resource already.
+  void bind(const std::vector<Stage>& stages, std::size_t resource);
   void add(Cut cut) { cuts_.push_back(std::move(cut)); }
   const std::vector<Cut>& cuts() const { return cuts_; }
 
@@ -108,9 +110,20 @@ struct LevelOutcome {
   double dual_bound = std::numeric_limits<double>::infinity();  // the Lagrangian bound at those multipliers
 };
 
+// The level solver's containers, kept from one solve to the next so that a sequence of solves (the levels of
+// one plan, the joint strategy's branch and bound) reuses their capacity instead of allocating anew. Defined
+// in level_solver.cpp; one per thread of solves.
+struct LevelWorkspace;
+struct LevelWorkspaceDeleter {
+  void operator()(LevelWorkspace* workspace) const;
+};
+using LevelWorkspacePtr = std::unique_ptr<LevelWorkspace, LevelWorkspaceDeleter>;
+LevelWorkspacePtr make_level_workspace();
+
 // `cuts`, when given, lends its tangents to this solve (if they are of its graph) and receives this solve's.
+// `workspace`, when given, lends the solve its storage; the result does not depend on it.
 LevelOutcome solve_level(const ChainModel& model, const LevelConstraints& constraints,
                          const Deadline& deadline = {}, const LevelProgress& progress = {},
-                         DualCutPool* cuts = nullptr);
+                         DualCutPool* cuts = nullptr, LevelWorkspace* workspace = nullptr);
 
 }  // namespace reds::detail

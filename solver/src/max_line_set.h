@@ -18,9 +18,17 @@ namespace reds::detail {
 
 class MaxLineSet {
  public:
+  MaxLineSet() = default;
   // `points` must be sorted ascending.
   explicit MaxLineSet(std::vector<double> points)
       : points_(std::move(points)), tree_(points_.empty() ? 0 : 4 * points_.size()) {}
+
+  // Empties the set for new query points (sorted ascending), reusing its storage.
+  template <typename Point>
+  void reset(const std::vector<Point>& points) {
+    points_.assign(points.begin(), points.end());
+    tree_.assign(points_.empty() ? 0 : 4 * points_.size(), Line{});
+  }
 
   void insert(double slope, double intercept, int id) {
     if (points_.empty()) return;

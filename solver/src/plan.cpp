@@ -64,6 +64,8 @@ class Planner {
   std::vector<LevelOutcome> independent_;
   // The independent solves differ only in their budgets: each lends its dual tangents to the next.
   mutable detail::DualCutPool independent_cuts_;
+  // The level solves' storage, reused from one to the next.
+  detail::LevelWorkspacePtr workspace_ = detail::make_level_workspace();
 };
 
 LevelConstraints Planner::unnested(std::size_t level) const {
@@ -92,7 +94,7 @@ LevelOutcome Planner::solve(std::size_t level, const LevelConstraints& constrain
     };
   }
   return detail::solve_level(model_, constraints, deadline_, progress,
-                             independent ? &independent_cuts_ : nullptr);
+                             independent ? &independent_cuts_ : nullptr, workspace_.get());
 }
 
 LevelOutcome Planner::solve_nested(std::size_t level, LevelConstraints constraints) const {
