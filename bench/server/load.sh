@@ -76,6 +76,13 @@ for network in $networks; do
   rss_after=$(rss_kib)
   ticks_after=$(cpu_ticks)
   echo "VmRSS every 10 s (KiB): $(tr '\n' ' ' <"$work/rss.log")"
+  # Growth shows as a later mean above an earlier one; a single before/after pair can land on the
+  # allocator returning or retaking pages (jemalloc gives freed pages back after 10 s).
+  rss_trend=$(awk '{ rss[NR] = $1 } END {
+      n = NR < 6 ? NR : 6
+      if (n == 0) { print "no samples"; exit }
+      for (i = 1; i <= n; ++i) { first += rss[i]; last += rss[NR - n + i] }
+      printf "mean of the first %d samples %d, of the last %d %d KiB", n, first / n, n, last / n }' "$work/rss.log")
   requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
   rate=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
   p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.out")
@@ -83,7 +90,7 @@ for network in $networks; do
   errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors:/ {print}' "$work/wrk.out")
   cpu_ms=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$ticks_per_second" -v n="$requests" \
     'BEGIN {printf "%.3f", 1000 * t / hz / n}')
-  summary+=("$network  $requests plans  $rate plans/s  p50 $p50  p99 $p99  non-2xx ${errors:-0}  server CPU ${cpu_ms} ms/plan  VmRSS ${rss_before} -> ${rss_after} KiB")
+  summary+=("$network  $requests plans  $rate plans/s  p50 $p50  p99 $p99  non-2xx ${errors:-0}  server CPU ${cpu_ms} ms/plan  VmRSS ${rss_before} -> ${rss_after} KiB (${rss_trend})")
 done
 
 echo
