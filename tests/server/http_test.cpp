@@ -131,7 +131,8 @@ TEST(MetricsTest, CountsMove) {
   options.max_inflight = 3;
   RunningServer server(options);
   const auto client = server.client();
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(client->Post("/plan", kSmallRequest, "application/json")->status, 200);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(client->Post("/plan", kSmallRequest, "application/json")->status, 200);
   ASSERT_EQ(client->Post("/plan", "{", "application/json")->status, 400);
   ASSERT_EQ(client->Get("/nowhere")->status, 404);
   ASSERT_EQ(client->Delete("/health")->status, 405);
@@ -154,7 +155,8 @@ TEST(MetricsTest, CountsMove) {
   EXPECT_EQ(metrics[R"(reds_plan_duration_seconds_bucket{le="+Inf"})"], 4);
   EXPECT_GT(metrics["reds_plan_duration_seconds_sum"], 0.0);
   double previous = 0;
-  for (const double bound : {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0}) {
+  for (const double bound :
+       {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0}) {
     std::ostringstream series;
     series << "reds_plan_duration_seconds_bucket{le=\"" << bound << "\"}";
     ASSERT_TRUE(metrics.contains(series.str())) << series.str();
@@ -177,7 +179,8 @@ class OpenApiTest : public ::testing::Test {
   void expect_valid(const std::string& path, const std::string& method, const httplib::Result& response) {
     ASSERT_TRUE(response) << httplib::to_string(response.error());
     SCOPED_TRACE(method + " " + path + " -> " + std::to_string(response->status));
-    for (const std::string& violation : openapi_.violations(path, method, *response)) ADD_FAILURE() << violation;
+    for (const std::string& violation : openapi_.violations(path, method, *response))
+      ADD_FAILURE() << violation;
   }
 
   RunningServer server_{options()};
@@ -245,9 +248,11 @@ TEST_F(OpenApiTest, OtherResponsesMatchTheDocument) {
 TEST_F(OpenApiTest, RequestSchemaAgreesWithTheServer) {
   const json& schema = openapi_.document["components"]["schemas"]["PlanRequest"];
   // Valid requests pass the schema...
-  for (const std::string& request : {tiny_ds_block_request(), std::string(kSmallRequest),
-                                     example_request_json("ds_cnn_l"), example_request_json("mobilenet_v1_224")}) {
-    for (const std::string& violation : reds::test::schema_violations(json::parse(request), schema, openapi_.document))
+  for (const std::string& request :
+       {tiny_ds_block_request(), std::string(kSmallRequest), example_request_json("ds_cnn_l"),
+        example_request_json("mobilenet_v1_224")}) {
+    for (const std::string& violation :
+         reds::test::schema_violations(json::parse(request), schema, openapi_.document))
       ADD_FAILURE() << violation;
   }
   // ...and what the schema can tell is wrong, the server rejects too.

@@ -60,7 +60,8 @@ TEST(JsonSchemaTest, Objects) {
   EXPECT_FALSE(valid({{"a", 1}, {"b", 2}}, schema));  // b must be a string
   EXPECT_FALSE(valid({{"a", 1}, {"c", 2}}, schema));  // c is not declared
 
-  const json map = {{"additionalProperties", {{"type", "integer"}}}, {"minProperties", 1}, {"maxProperties", 2}};
+  const json map = {
+      {"additionalProperties", {{"type", "integer"}}}, {"minProperties", 1}, {"maxProperties", 2}};
   EXPECT_TRUE(valid({{"x", 1}}, map));
   EXPECT_FALSE(valid({{"x", 1.5}}, map));
   EXPECT_FALSE(valid(json::object(), map));
@@ -90,7 +91,8 @@ TEST(JsonSchemaTest, LocalReferences) {
   const json schema = {{"items", {{"$ref", "#/components/schemas/Count"}}}};
   EXPECT_TRUE(valid({0, 5}, schema, root));
   EXPECT_FALSE(valid({0, -5}, schema, root));
-  EXPECT_THROW(valid({0}, {{"items", {{"$ref", "#/components/schemas/Missing"}}}}, root), std::invalid_argument);
+  EXPECT_THROW(valid({0}, {{"items", {{"$ref", "#/components/schemas/Missing"}}}}, root),
+               std::invalid_argument);
 }
 
 TEST(JsonSchemaTest, UnknownKeywordsThrowInsteadOfPassing) {

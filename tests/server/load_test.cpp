@@ -25,7 +25,8 @@ TEST(LoadTest, ConcurrentClientsGetTheLibrarysAnswers) {
   // Bundled networks and seeded random requests (tied layers, tables, infeasible levels...).
   std::vector<std::string> requests = {tiny_ds_block_request(), example_request_json("dnn_s"),
                                        example_request_json("cnn_s"), example_request_json("ds_cnn_s")};
-  for (std::uint64_t seed = 1; seed <= 12; ++seed) requests.push_back(to_json(reds::test::random_plan_request(seed)));
+  for (std::uint64_t seed = 1; seed <= 12; ++seed)
+    requests.push_back(to_json(reds::test::random_plan_request(seed)));
   std::vector<json> expected;
   for (const std::string& request : requests) expected.push_back(library_answer(request));
 
@@ -35,7 +36,8 @@ TEST(LoadTest, ConcurrentClientsGetTheLibrarysAnswers) {
     clients.emplace_back([&, client_index] {
       const auto client = server.client();
       for (int i = 0; i < kRequestsPerClient; ++i) {
-        const std::size_t which = static_cast<std::size_t>(client_index * kRequestsPerClient + i) % requests.size();
+        const std::size_t which =
+            static_cast<std::size_t>(client_index * kRequestsPerClient + i) % requests.size();
         const httplib::Result response = client->Post("/plan", requests[which], "application/json");
         if (!response) {
           ADD_FAILURE() << "client " << client_index << ": " << httplib::to_string(response.error());
@@ -64,9 +66,8 @@ TEST(LoadTest, BusySolverSlotsGive503WithRetryAfter) {
   const OpenApi openapi(server);
 
   // One slow plan holds the only solver slot...
-  auto slow = std::async(std::launch::async, [&] {
-    return server.client()->Post("/plan", slow_request(), "application/json");
-  });
+  auto slow = std::async(std::launch::async,
+                         [&] { return server.client()->Post("/plan", slow_request(), "application/json"); });
   ASSERT_TRUE(eventually([&] { return scrape(server)["reds_plan_solves_in_flight"] == 1; }));
 
   // ...so another plan request is turned away at once, with a hint when to come back.
@@ -97,7 +98,8 @@ TEST(LoadTest, BurstBeyondTheSlotsIsPartlyShed) {
   const std::string request = slow_request();
   std::vector<std::future<httplib::Result>> burst;
   for (int i = 0; i < 4; ++i) {
-    burst.push_back(std::async(std::launch::async, [&] { return server.client()->Post("/plan", request, "application/json"); }));
+    burst.push_back(std::async(std::launch::async,
+                               [&] { return server.client()->Post("/plan", request, "application/json"); }));
   }
   int answered = 0;
   int shed = 0;

@@ -217,13 +217,8 @@ TEST(ProcessTest, SigtermFinishesTheRequestInFlightRefusesNewOnesAndExits0) {
 // The JSON lines of standard error (the access log), parsed; other lines are skipped.
 std::vector<json> json_lines(const std::string& text) {
   std::vector<json> lines;
-  std::size_t begin = 0;
-  while (begin < text.size()) {
-    std::size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(begin, end - begin);
+  for (const std::string& line : lines_of(text)) {
     if (!line.empty() && line.front() == '{') lines.push_back(json::parse(line));
-    begin = end + 1;
   }
   return lines;
 }

@@ -43,14 +43,6 @@ ClientRun run_client(int port, const fs::path& request) {
   return run;
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t begin = 0;
-  for (std::size_t end; (end = text.find('\n', begin)) != std::string::npos; begin = end + 1)
-    lines.push_back(text.substr(begin, end - begin));
-  return lines;
-}
-
 TEST(PythonClientTest, PrintsTheLibrarysPlanOneLinePerLevel) {
   RunningServer server;
   const fs::path request = kRepository / "examples/tiny_ds_block.json";

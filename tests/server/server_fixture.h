@@ -94,6 +94,19 @@ inline std::string read_file(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
 
+// The lines of `text`, without their newlines (a last line without one included).
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    lines.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return lines;
+}
+
 // The repository's worked example (README, "The problem, in our words").
 inline std::string tiny_ds_block_request() {
   return read_file(std::filesystem::path(__FILE__).parent_path() / "../../examples/tiny_ds_block.json");
@@ -192,7 +205,8 @@ class RawConnection {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     closed = false;
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return received;
       pollfd readable{socket_, POLLIN, 0};
       if (::poll(&readable, 1, static_cast<int>(left.count())) <= 0) return received;
@@ -241,7 +255,8 @@ class OpenApi {
   // The violations of `response` to the response object `declared` (a "$ref" is resolved).
   std::vector<std::string> violations_of(const json& declared, const httplib::Response& response) const {
     if (declared.contains("$ref")) {
-      return violations_of(document.at(json::json_pointer(declared["$ref"].get<std::string>().substr(1))), response);
+      return violations_of(document.at(json::json_pointer(declared["$ref"].get<std::string>().substr(1))),
+                           response);
     }
     std::vector<std::string> found;
     const json no_headers = json::object();
@@ -253,8 +268,8 @@ class OpenApi {
       }
       const std::string text = response.get_header_value(name);
       const bool number = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-      for (std::string& violation :
-           reds::test::schema_violations(number ? json::parse(text) : json(text), header.at("schema"), document))
+      for (std::string& violation : reds::test::schema_violations(number ? json::parse(text) : json(text),
+                                                                  header.at("schema"), document))
         found.push_back("header " + name + violation);
     }
     const std::string content_type = response.get_header_value("Content-Type");
@@ -264,7 +279,8 @@ class OpenApi {
       return found;
     }
     const json body = media_type == "application/json" ? json::parse(response.body) : json(response.body);
-    for (std::string& violation : reds::test::schema_violations(body, declared["content"][media_type].at("schema"), document))
+    for (std::string& violation :
+         reds::test::schema_violations(body, declared["content"][media_type].at("schema"), document))
       found.push_back("body" + violation);
     return found;
   }
