@@ -6,7 +6,7 @@
 #include "reds/engine/dataset.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
-#include "reds/engine/training_importance.h"
+#include "reds/training/importance.h"
 #include "reds/json.h"
 
 namespace reds::cli {
