@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels.h"
 #include "reds/engine/architectures.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"

@@ -17,11 +17,11 @@
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/planning.h"
+#include "reds/json.h"
+#include "reds/plan.h"
 #include "reds/training/data.h"
 #include "reds/training/levels.h"
 #include "reds/training/optimizer.h"
-#include "reds/json.h"
-#include "reds/plan.h"
 
 namespace {
 

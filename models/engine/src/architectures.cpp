@@ -83,8 +83,8 @@ class ModelBuilder {
         break;
       }
       case models::SpecLayerKind::average_pool: {
-        Layer pool = window_layer("average_pool", LayerKind::average_pool2d, spec.kernel, models::Extent{1, 1},
-                                  Padding::valid);
+        Layer pool = window_layer("average_pool", LayerKind::average_pool2d, spec.kernel,
+                                  models::Extent{1, 1}, Padding::valid);
         map_ = models::output_map(map_, spec.kernel, models::Extent{1, 1}, models::Padding::valid);
         model_.layers.push_back(std::move(pool));
         break;

@@ -543,9 +543,9 @@ Window window_of(const Layer& layer, const Shape& input, const Shape& output) {
   window.pad_top = axis_geometry(input.height, layer.kernel_height, layer.stride_height,
                                  layer.dilation_height, layer.padding)
                        .pad_before;
-  window.pad_left = axis_geometry(input.width, layer.kernel_width, layer.stride_width,
-                                  layer.dilation_width, layer.padding)
-                        .pad_before;
+  window.pad_left =
+      axis_geometry(input.width, layer.kernel_width, layer.stride_width, layer.dilation_width, layer.padding)
+          .pad_before;
   return window;
 }
 

@@ -1,7 +1,7 @@
-#include "reds/training/data.h"
-
 #include <algorithm>
 #include <cmath>
+
+#include "reds/training/data.h"
 
 namespace reds::engine::training {
 

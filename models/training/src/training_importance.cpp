@@ -1,6 +1,6 @@
-#include "reds/training/importance.h"
-
 #include <cmath>
+
+#include "reds/training/importance.h"
 
 namespace reds::engine::training {
 

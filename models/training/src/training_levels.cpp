@@ -1,6 +1,6 @@
-#include "reds/training/levels.h"
-
 #include <cmath>
+
+#include "reds/training/levels.h"
 
 namespace reds::engine::training {
 

@@ -1,7 +1,7 @@
-#include "reds/training/optimizer.h"
-
 #include <cmath>
 #include <utility>
+
+#include "reds/training/optimizer.h"
 
 namespace reds::engine::training {
 

@@ -4,9 +4,9 @@
 
 #include <iostream>
 
+#include "models/test_data.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
-#include "models/test_data.h"
 
 namespace reds::engine {
 namespace {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "models/test_data.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
@@ -17,7 +18,6 @@
 #include "reds/json.h"
 #include "reds/plan.h"
 #include "support/command_runner.h"
-#include "models/test_data.h"
 
 namespace reds::engine {
 namespace {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "onnx_testdata.h"
 #include "kernels.h"
 #include "models/test_data.h"
+#include "onnx_testdata.h"
 
 namespace reds::engine {
 namespace {

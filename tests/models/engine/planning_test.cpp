@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "models/test_data.h"
 #include "reds/engine/architectures.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
-#include "models/test_data.h"
 
 namespace reds::engine {
 namespace {

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "models/test_data.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
 #include "support/command_runner.h"
-#include "models/test_data.h"
 
 namespace reds::engine {
 namespace {

@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "models/test_data.h"
 #include "reds/engine/architectures.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "reds/plan.h"
-#include "models/test_data.h"
 
 // Counts the allocations made while `counting` is set (the whole test program uses this operator new).
 namespace {

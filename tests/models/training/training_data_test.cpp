@@ -1,7 +1,5 @@
 // Minibatches and the reference's Fashion-MNIST augmentation: flips, rotations and shifts worked by hand,
 // epochs that visit every image once, and streams that repeat themselves from a seed and resume anywhere.
-#include "reds/training/data.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "models/test_data.h"
+#include "reds/training/data.h"
 
 namespace reds::engine::training {
 namespace {

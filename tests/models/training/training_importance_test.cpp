@@ -1,13 +1,12 @@
 // Gradient importance (reds-paper section 3) against a brute-force accumulation written out per weight
 // index, and on the authors' Fashion-MNIST model.
-#include "reds/training/importance.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "models/test_data.h"
+#include "reds/training/importance.h"
 #include "training_test_models.h"
 
 namespace reds::engine::training {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "models/test_data.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/session.h"
 #include "reds/training/training.h"
-#include "models/test_data.h"
 
 namespace reds::engine::training {
 namespace {

@@ -1,12 +1,11 @@
 // Joint fine-tuning of all levels: parameter counts per level (against the paper's DS-CNN S count and a
 // hand count), the reference's level weights, and one joint step's gradients against separate passes.
-#include "reds/training/levels.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "models/test_data.h"
+#include "reds/training/levels.h"
 #include "training_test_models.h"
 
 namespace reds::engine::training {

@@ -1,13 +1,12 @@
 // Optimizers and learning-rate schedules: Keras' update rules worked by hand, and training that repeats
 // itself bit for bit from a seed.
-#include "reds/training/optimizer.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
 #include "reds/training/data.h"
+#include "reds/training/optimizer.h"
 #include "training_test_models.h"
 
 namespace reds::engine::training {

@@ -44,14 +44,14 @@ enum class Activation {
 
 struct LayerSpec {
   SpecLayerKind kind = SpecLayerKind::dense;
-  std::string name;             // unique within the network; empty for pooling layers
-  std::int64_t units = 0;       // conv: filters; dense: outputs; 0 for the others (depthwise: its input's)
-  Extent kernel;                // conv, depthwise: the kernel; average_pool: the window
-  Extent stride;                // conv, depthwise
+  std::string name;        // unique within the network; empty for pooling layers
+  std::int64_t units = 0;  // conv: filters; dense: outputs; 0 for the others (depthwise: its input's)
+  Extent kernel;           // conv, depthwise: the kernel; average_pool: the window
+  Extent stride;           // conv, depthwise
   Padding padding = Padding::valid;
-  bool bias = true;             // conv, depthwise, dense
+  bool bias = true;  // conv, depthwise, dense
   Activation activation = Activation::none;
-  bool prunable = false;        // conv, dense: the plan may narrow it (a depthwise layer is tied instead)
+  bool prunable = false;  // conv, dense: the plan may narrow it (a depthwise layer is tied instead)
 };
 
 struct ArchitectureSpec {

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "reds/engine/dataset.h"
-#include "reds/training/training.h"
-#include "reds/training/data.h"
 #include "reds/status.h"
+#include "reds/training/data.h"
+#include "reds/training/training.h"
 
 namespace reds::engine::training {
 

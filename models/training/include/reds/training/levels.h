@@ -18,8 +18,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "reds/training/training.h"
 #include "reds/status.h"
+#include "reds/training/training.h"
 
 namespace reds::engine::training {
 

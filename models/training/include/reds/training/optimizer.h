@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "reds/training/training.h"
 #include "reds/status.h"
+#include "reds/training/training.h"
 
 namespace reds::engine::training {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "models/test_data.h"
 #include "reds/engine/dataset.h"
 #include "reds/training/importance.h"
 #include "support/command_runner.h"
-#include "models/test_data.h"
 
 namespace reds::engine {
 namespace {
