@@ -1,5 +1,6 @@
-// Where the engine's tests find their data: the REDS authors' pretrained models (tests/data/reds-pretrained,
-// or $REDS_PRETRAINED_DIR) and the Debian packages dataset-fashion-mnist and libonnx-testdata.
+// Where the engine's and training's tests find their data: the REDS authors' pretrained models
+// (tests/data/reds-pretrained, or $REDS_PRETRAINED_DIR) and the Debian packages dataset-fashion-mnist and
+// libonnx-testdata.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@ namespace reds::engine::testing {
 
 inline std::filesystem::path pretrained_dir() {
   if (const char* dir = std::getenv("REDS_PRETRAINED_DIR")) return dir;
-  // tests/engine/test_data.h -> tests/data/reds-pretrained (a copy kept in the repository)
+  // tests/models/test_data.h -> tests/data/reds-pretrained (a copy kept in the repository)
   return std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "reds-pretrained";
 }
 
