@@ -20,10 +20,10 @@
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
-#include "reds/engine/training.h"
-#include "reds/engine/training_data.h"
-#include "reds/engine/training_levels.h"
-#include "reds/engine/training_optimizer.h"
+#include "reds/training/data.h"
+#include "reds/training/levels.h"
+#include "reds/training/optimizer.h"
+#include "reds/training/training.h"
 
 namespace reds::cli {
 

@@ -6,8 +6,8 @@
 #include "reds/engine/dataset.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
-#include "reds/engine/training_importance.h"
 #include "reds/json.h"
+#include "reds/training/importance.h"
 
 namespace reds::cli {
 

@@ -2,17 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <utility>
+
+#include "reds/models/architecture_spec.h"
 
 namespace reds::engine {
 
 namespace {
-
-struct Extent {
-  std::int64_t height = 1;
-  std::int64_t width = 1;
-};
 
 // splitmix64 (Steele, Lea, Flood 2014): a small generator with the same stream everywhere.
 class Random {
@@ -34,58 +30,81 @@ class Random {
   std::uint64_t state_;
 };
 
-// Appends layers to a model, tracking the channels of the map the next layer reads.
+Padding padding_of(models::Padding padding) {
+  return padding == models::Padding::same ? Padding::same : Padding::valid;
+}
+
+// Builds the engine model of a spec, layer by layer, tracking the map the next layer reads.
 class ModelBuilder {
  public:
-  ModelBuilder(std::string name, Shape input, std::uint64_t seed) : random_(seed) {
-    model_.name = std::move(name);
-    model_.input = input;
-    channels_ = input.channels;
+  ModelBuilder(const models::ArchitectureSpec& spec, std::uint64_t seed)
+      : random_(seed), map_(spec.input_map), channels_(spec.input_channels), flat_(spec.flat_input) {
+    model_.name = spec.name;
+    model_.input = Shape{spec.input_map.height, spec.input_map.width, spec.input_channels, spec.flat_input};
   }
 
-  void conv(const std::string& name, std::int64_t filters, Extent kernel, Extent stride, Padding padding) {
-    Layer layer = window_layer(name, LayerKind::conv2d, kernel, stride, padding);
-    layer.units = filters;
-    fill(layer, kernel.height * kernel.width * channels_, filters);
-    channels_ = filters;
-    add(std::move(layer), true);
-  }
-  void pointwise(const std::string& name, std::int64_t filters) {
-    conv(name, filters, Extent{1, 1}, Extent{1, 1}, Padding::valid);
-  }
-  void depthwise(const std::string& name, Extent kernel, Extent stride) {
-    Layer layer = window_layer(name, LayerKind::depthwise_conv2d, kernel, stride, Padding::same);
-    fill(layer, kernel.height * kernel.width, channels_);
-    add(std::move(layer), true);
-  }
-  // A Flatten first when the map is not flat (`flattened_positions` pixels per channel).
-  void dense(const std::string& name, std::int64_t units, bool rectified, std::int64_t flattened_positions) {
-    if (flattened_positions > 0) {
-      Layer flatten;
-      flatten.name = "flatten";
-      flatten.kind = LayerKind::flatten;
-      model_.layers.push_back(std::move(flatten));
-      channels_ *= flattened_positions;
+  void add(const models::LayerSpec& spec) {
+    switch (spec.kind) {
+      case models::SpecLayerKind::conv:
+      case models::SpecLayerKind::depthwise: {
+        const bool depthwise = spec.kind == models::SpecLayerKind::depthwise;
+        Layer layer = window_layer(spec.name, depthwise ? LayerKind::depthwise_conv2d : LayerKind::conv2d,
+                                   spec.kernel, spec.stride, padding_of(spec.padding));
+        const std::int64_t taps = spec.kernel.positions();
+        if (depthwise) {
+          fill(layer, taps, channels_, spec.bias);
+        } else {
+          layer.units = spec.units;
+          fill(layer, taps * channels_, spec.units, spec.bias);
+          channels_ = spec.units;
+        }
+        map_ = models::output_map(map_, spec.kernel, spec.stride, spec.padding);
+        push(std::move(layer), spec.activation);
+        break;
+      }
+      case models::SpecLayerKind::dense: {
+        // Keras flattens a map before a Dense layer reads it.
+        if (!flat_) {
+          Layer flatten;
+          flatten.name = "flatten";
+          flatten.kind = LayerKind::flatten;
+          model_.layers.push_back(std::move(flatten));
+          channels_ *= map_.positions();
+        }
+        Layer layer;
+        layer.name = spec.name;
+        layer.kind = LayerKind::dense;
+        layer.units = spec.units;
+        fill(layer, channels_, spec.units, spec.bias);
+        channels_ = spec.units;
+        map_ = models::Extent{1, 1};
+        flat_ = true;
+        push(std::move(layer), spec.activation);
+        break;
+      }
+      case models::SpecLayerKind::average_pool: {
+        Layer pool = window_layer("average_pool", LayerKind::average_pool2d, spec.kernel,
+                                  models::Extent{1, 1}, Padding::valid);
+        map_ = models::output_map(map_, spec.kernel, models::Extent{1, 1}, models::Padding::valid);
+        model_.layers.push_back(std::move(pool));
+        break;
+      }
+      case models::SpecLayerKind::global_average_pool: {
+        Layer pool;
+        pool.name = "global_average_pool";
+        pool.kind = LayerKind::global_average_pool2d;
+        model_.layers.push_back(std::move(pool));
+        map_ = models::Extent{1, 1};
+        flat_ = true;
+        break;
+      }
     }
-    Layer layer;
-    layer.name = name;
-    layer.kind = LayerKind::dense;
-    layer.units = units;
-    fill(layer, channels_, units);
-    channels_ = units;
-    add(std::move(layer), rectified);
-  }
-  void global_average_pool() {
-    Layer pool;
-    pool.name = "global_average_pool";
-    pool.kind = LayerKind::global_average_pool2d;
-    model_.layers.push_back(std::move(pool));
   }
   Model finish() && { return std::move(model_); }
 
  private:
-  static Layer window_layer(const std::string& name, LayerKind kind, Extent kernel, Extent stride,
-                            Padding padding) {
+  static Layer window_layer(const std::string& name, LayerKind kind, models::Extent kernel,
+                            models::Extent stride, Padding padding) {
     Layer layer;
     layer.name = name;
     layer.kind = kind;
@@ -96,104 +115,54 @@ class ModelBuilder {
     layer.padding = padding;
     return layer;
   }
-  // fan_in * units weights (any layout: all are uniform) and one bias per unit.
-  void fill(Layer& layer, std::int64_t fan_in, std::int64_t units) {
+  // fan_in * units weights (any layout: all are uniform), then one bias per unit if the layer has them.
+  void fill(Layer& layer, std::int64_t fan_in, std::int64_t units, bool bias) {
     const double bound = std::sqrt(6.0 / static_cast<double>(fan_in));
     layer.kernel.resize(static_cast<std::size_t>(fan_in * units));
     for (float& weight : layer.kernel) weight = random_.uniform(bound);
+    if (!bias) return;
     layer.bias.resize(static_cast<std::size_t>(units));
-    for (float& bias : layer.bias) bias = random_.uniform(0.1);
+    for (float& value : layer.bias) value = random_.uniform(0.1);
   }
-  void add(Layer layer, bool rectified) {
+  void push(Layer layer, models::Activation activation) {
     const std::string name = layer.name;
     model_.layers.push_back(std::move(layer));
-    if (!rectified) return;
+    if (activation == models::Activation::none) return;
     Layer relu;
     relu.name = name + "_relu";
     relu.kind = LayerKind::rectifier;
+    if (activation == models::Activation::relu6) relu.rectifier.max_value = 6.0f;
     model_.layers.push_back(std::move(relu));
   }
 
   Model model_;
   Random random_;
-  std::int64_t channels_ = 0;
+  models::Extent map_;     // the map the next layer reads
+  std::int64_t channels_;  // its channels, or features once flat
+  bool flat_;
 };
-
-constexpr Shape kMfcc{49, 10, 1, false};
-
-Model dnn(const std::string& name, std::int64_t hidden, std::uint64_t seed) {
-  ModelBuilder model(name, Shape{1, 1, 250, true}, seed);
-  for (const char* layer : {"fc1", "fc2", "fc3"}) model.dense(layer, hidden, true, 0);
-  model.dense("head", 12, false, 0);
-  return std::move(model).finish();
-}
-
-Model cnn(const std::string& name, std::int64_t filters1, std::int64_t filters2, std::int64_t linear,
-          std::uint64_t seed) {
-  ModelBuilder model(name, kMfcc, seed);
-  model.conv("conv1", filters1, Extent{10, 4}, Extent{1, 1}, Padding::valid);  // 40 x 7
-  model.conv("conv2", filters2, Extent{10, 4}, Extent{2, 1}, Padding::valid);  // 16 x 4
-  model.dense("fc1", linear, false, 16 * 4);
-  model.dense("fc2", 128, true, 0);
-  model.dense("head", 12, false, 0);
-  return std::move(model).finish();
-}
-
-Model ds_cnn(const std::string& name, std::int64_t channels, Extent first_stride, int blocks,
-             Extent first_depthwise_stride, std::uint64_t seed) {
-  ModelBuilder model(name, kMfcc, seed);
-  model.conv("conv1", channels, Extent{10, 4}, first_stride, Padding::same);
-  for (int block = 1; block <= blocks; ++block) {
-    model.depthwise("dw" + std::to_string(block), Extent{3, 3},
-                    block == 1 ? first_depthwise_stride : Extent{1, 1});
-    model.pointwise("pw" + std::to_string(block), channels);
-  }
-  model.global_average_pool();
-  model.dense("head", 12, false, 0);
-  return std::move(model).finish();
-}
-
-const std::vector<std::pair<std::string, std::function<Model(std::uint64_t)>>>& catalogue() {
-  static const std::vector<std::pair<std::string, std::function<Model(std::uint64_t)>>> kCatalogue = {
-      {"dnn_s", [](std::uint64_t seed) { return dnn("dnn_s", 144, seed); }},
-      {"dnn_m", [](std::uint64_t seed) { return dnn("dnn_m", 256, seed); }},
-      {"dnn_l", [](std::uint64_t seed) { return dnn("dnn_l", 436, seed); }},
-      {"cnn_s", [](std::uint64_t seed) { return cnn("cnn_s", 28, 30, 16, seed); }},
-      {"cnn_m", [](std::uint64_t seed) { return cnn("cnn_m", 64, 48, 16, seed); }},
-      {"cnn_l", [](std::uint64_t seed) { return cnn("cnn_l", 60, 76, 58, seed); }},
-      {"ds_cnn_s",
-       [](std::uint64_t seed) {
-         return ds_cnn("ds_cnn_s", 64, {2, 2}, 4, {1, 1}, seed);
-       }},
-      {"ds_cnn_m",
-       [](std::uint64_t seed) {
-         return ds_cnn("ds_cnn_m", 172, {2, 1}, 4, {2, 2}, seed);
-       }},
-      {"ds_cnn_l",
-       [](std::uint64_t seed) {
-         return ds_cnn("ds_cnn_l", 276, {2, 1}, 5, {2, 2}, seed);
-       }},
-  };
-  return kCatalogue;
-}
 
 }  // namespace
 
 const std::vector<std::string>& random_model_names() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> names;
-    for (const auto& [name, build] : catalogue()) names.push_back(name);
+    for (const models::ArchitectureSpec& spec : models::architecture_specs()) names.push_back(spec.name);
     return names;
   }();
   return kNames;
 }
 
 Result<Model> random_model(const std::string& name, std::uint64_t seed) {
-  for (const auto& [candidate, build] : catalogue())
-    if (candidate == name) return build(seed);
-  std::string names;
-  for (const std::string& known : random_model_names()) names += (names.empty() ? "" : ", ") + known;
-  return invalid_argument("no random model named '" + name + "'; valid names: " + names);
+  const models::ArchitectureSpec* spec = models::find_architecture_spec(name);
+  if (spec == nullptr) {
+    std::string names;
+    for (const std::string& known : random_model_names()) names += (names.empty() ? "" : ", ") + known;
+    return invalid_argument("no random model named '" + name + "'; valid names: " + names);
+  }
+  ModelBuilder model(*spec, seed);
+  for (const models::LayerSpec& layer : spec->layers) model.add(layer);
+  return std::move(model).finish();
 }
 
 }  // namespace reds::engine

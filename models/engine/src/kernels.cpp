@@ -1,33 +1,21 @@
-#include "reds/engine/kernels.h"
+#include "kernels.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-// On x86-64 each public kernel is compiled twice, for the baseline and for AVX2 with FMA, and the loader
-// picks one by the processor (GCC's function multi-versioning). The helpers below are always inlined so
-// that they are compiled with the instruction set of the kernel that calls them.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define REDS_KERNEL [[gnu::target_clones("arch=x86-64-v3", "default")]]
-#else
-#define REDS_KERNEL
-#endif
-#define REDS_INLINE [[gnu::always_inline]] inline
+#include "simd.h"
 
 namespace reds::engine::kernels {
 
 namespace {
 
-// Eight floats, one AVX register (two SSE registers on the baseline).
-using Vec = float __attribute__((vector_size(32)));
+using Vec = simd::Vec<float>;
 constexpr std::int64_t kLanes = kVectorLanes;
+static_assert(kLanes == simd::kLanes<float>);
+using simd::load;
+using simd::store;
 
-REDS_INLINE Vec load(const float* from) {
-  Vec value;
-  std::memcpy(&value, from, sizeof value);
-  return value;
-}
-REDS_INLINE void store(float* to, Vec value) { std::memcpy(to, &value, sizeof value); }
 REDS_INLINE Vec splat(float value) { return Vec{} + value; }
 
 REDS_INLINE float rectified(const Rectifier& rectifier, float value) {
@@ -538,6 +526,27 @@ AxisGeometry axis_geometry(std::int64_t in, std::int64_t kernel, std::int64_t st
   const std::int64_t out = (in + stride - 1) / stride;
   const std::int64_t total = std::max<std::int64_t>((out - 1) * stride + dilated_kernel - in, 0);
   return {out, total / 2};
+}
+
+Window window_of(const Layer& layer, const Shape& input, const Shape& output) {
+  Window window;
+  window.in_height = input.height;
+  window.in_width = input.width;
+  window.out_height = output.height;
+  window.out_width = output.width;
+  window.kernel_height = layer.kernel_height;
+  window.kernel_width = layer.kernel_width;
+  window.stride_height = layer.stride_height;
+  window.stride_width = layer.stride_width;
+  window.dilation_height = layer.dilation_height;
+  window.dilation_width = layer.dilation_width;
+  window.pad_top = axis_geometry(input.height, layer.kernel_height, layer.stride_height,
+                                 layer.dilation_height, layer.padding)
+                       .pad_before;
+  window.pad_left =
+      axis_geometry(input.width, layer.kernel_width, layer.stride_width, layer.dilation_width, layer.padding)
+          .pad_before;
+  return window;
 }
 
 REDS_KERNEL void conv2d(const Window& window, const MapView& input, const WeightView& weights,

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "kernels.h"
 #include "level_shapes.h"
-#include "reds/engine/kernels.h"
 
 namespace reds::engine {
 

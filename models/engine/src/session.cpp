@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "kernels.h"
 #include "level_shapes.h"
 
 namespace reds::engine {
@@ -64,27 +65,6 @@ std::vector<Schedule> schedule(const std::vector<Layer>& layers) {
     calls.push_back(call);
   }
   return calls;
-}
-
-kernels::Window window_of(const Layer& layer, const Shape& input, const Shape& output) {
-  kernels::Window window;
-  window.in_height = input.height;
-  window.in_width = input.width;
-  window.out_height = output.height;
-  window.out_width = output.width;
-  window.kernel_height = layer.kernel_height;
-  window.kernel_width = layer.kernel_width;
-  window.stride_height = layer.stride_height;
-  window.stride_width = layer.stride_width;
-  window.dilation_height = layer.dilation_height;
-  window.dilation_width = layer.dilation_width;
-  window.pad_top = kernels::axis_geometry(input.height, layer.kernel_height, layer.stride_height,
-                                          layer.dilation_height, layer.padding)
-                       .pad_before;
-  window.pad_left = kernels::axis_geometry(input.width, layer.kernel_width, layer.stride_width,
-                                           layer.dilation_width, layer.padding)
-                        .pad_before;
-  return window;
 }
 
 // A layer's weights seen as taps x rows x columns: weight(t, r, c) = kernel[(t * rows + r) * columns + c].
@@ -344,7 +324,7 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       float* output_data = session.buffers_[scheduled.output_buffer].data();
       KernelCall call;
       call.kind = scheduled.kind;
-      call.window = window_of(layer, in.full, out.full);
+      call.window = kernels::window_of(layer, in.full, out.full);
       call.input = {input_data, in.channels, in.channels};
       call.output = {output_data, out.channels, out.channels};
       call.bias = bias_offsets[index] < 0 ? nullptr : session.weights_.data() + bias_offsets[index];

@@ -36,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-#include "reds/engine/kernels.h"
+#include "reds/engine/kernel_views.h"
 #include "reds/engine/model.h"
 #include "reds/status.h"
 

@@ -1,0 +1,348 @@
+// The inference engine's benchmarks (issue 5, parts 4 and 5), in one run so that every ratio compares
+// numbers measured side by side:
+//   set_level                   switching the active subnetwork of a Session (target < 100 ns);
+//   level/MODEL/LAYOUT/L        batch-1 latency of level L of MODEL planned at 25, 50, 75 and 100 % of its
+//                               MACs (L4 is the full network), weights in nested blocks or as a strided
+//                               prefix of the full matrices;
+//   masked/MODEL                the alternative to both: the full network with the dropped units' weights
+//                               zeroed (the same work at every level);
+//   dense/SHAPE/...             one full-network Dense layer (inputs x units) of the engine (as the full
+//                               level of the nested layout, and as a single block) and OpenBLAS'
+//                               cblas_sgemv on the same weights, one thread.
+// After the runs a summary prints each level's time over its model's full time against the target
+// 1.15 x MAC fraction + 0.02, and each Dense layer's time over sgemv's against 1.25.
+//
+//   build/bin/reds_engine_bench --benchmark_repetitions=5   (medians of the repetitions are summarised)
+//
+// Models: DNN S and L, DS-CNN L (random weights, reds/engine/architectures.h) and the REDS authors'
+// pretrained Fashion-MNIST DS-CNN S ($REDS_PRETRAINED_DIR or tests/data/reds-pretrained). Plans: L1
+// importance, bottom_up, MAC fractions 0.25/0.5/0.75/1.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+#include "reds/engine/architectures.h"
+#include "reds/engine/planning.h"
+#include "reds/engine/session.h"
+#include "reds/json.h"
+#include "reds/plan.h"
+
+#ifdef REDS_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace {
+
+using namespace reds::engine;
+
+const std::vector<double> kFractions = {0.25, 0.5, 0.75, 1.0};
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << "reds_engine_bench: " << message << '\n';
+  std::exit(1);
+}
+
+template <class T>
+T value_or_fail(reds::Result<T> result, const std::string& what) {
+  if (!result) fail(what + ": " + result.error().message);
+  return std::move(result).value();
+}
+
+std::string pretrained_path(const std::string& file) {
+  const char* dir = std::getenv("REDS_PRETRAINED_DIR");
+  return (std::filesystem::path(dir ? dir : REDS_PRETRAINED_DEFAULT_DIR) / file).string();
+}
+
+// The model zeroing, for every unit layer, the weights of the input channels `level` drops: it computes
+// that level (the dropped units reach nothing) at the full network's cost.
+Model masked(const Model& planned, const Session& session, std::size_t level) {
+  Model model = planned;
+  model.plan.reset();
+  std::map<std::string, std::int64_t> widths(session.level_info(level).widths.begin(),
+                                             session.level_info(level).widths.end());
+  std::int64_t kept = model.input.channels;  // of the current map
+  std::int64_t channels = model.input.channels;
+  for (std::size_t index = 0; index < model.layers.size(); ++index) {
+    Layer& layer = model.layers[index];
+    if (layer.kind == LayerKind::flatten) continue;  // the rows below repeat per pixel
+    if (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::dense) {
+      const std::size_t rows_per_pixel = static_cast<std::size_t>(channels);
+      const auto units = static_cast<std::size_t>(layer.units);
+      for (std::size_t at = 0; at < layer.kernel.size(); ++at)
+        if (static_cast<std::int64_t>((at / units) % rows_per_pixel) >= kept) layer.kernel[at] = 0.0f;
+      channels = layer.units;
+      kept = widths.at(layer.name);
+    }
+  }
+  return model;
+}
+
+// The plans' width granularity: $REDS_BENCH_PLAN_BLOCK, 8 by default (widths that fill whole 8-float
+// vectors; with 1, levels may differ by single units, which the nested layout stores as thin strips).
+std::int64_t plan_block() {
+  const char* block = std::getenv("REDS_BENCH_PLAN_BLOCK");
+  return block ? std::atoll(block) : 8;
+}
+
+struct PlannedModel {
+  std::string name;
+  Model model;
+  std::unique_ptr<Session> nested, strided, masked, unplanned;
+  std::vector<float> input;
+};
+
+PlannedModel plan_model(const std::string& name, Model model) {
+  RequestOptions options;
+  options.fractions = kFractions;
+  options.block = plan_block();
+  options.objective = reds::Objective::sum;  // the plans of the README's measurements: raw L1 importance
+  const reds::PlanRequest request = value_or_fail(plan_request(model, options), name + " request");
+  const reds::PlanResult plan = value_or_fail(reds::plan(request), name + " plan");
+  PlannedModel planned{
+      name, value_or_fail(apply_plan(model, reds::to_json(plan)), name + " apply"), {}, {}, {}, {}, {}};
+  planned.nested = std::make_unique<Session>(value_or_fail(Session::create(planned.model), name));
+  planned.strided = std::make_unique<Session>(
+      value_or_fail(Session::create(planned.model, SessionOptions{WeightLayout::strided}), name));
+  Model unplanned = planned.model;
+  unplanned.plan.reset();
+  planned.unplanned =
+      std::make_unique<Session>(value_or_fail(Session::create(unplanned), name + " unplanned"));
+  planned.masked = std::make_unique<Session>(
+      value_or_fail(Session::create(masked(planned.model, *planned.nested, 0)), name + " masked"));
+  std::mt19937 generator(1);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  planned.input.resize(static_cast<std::size_t>(planned.model.input.size()));
+  for (float& value : planned.input) value = pixel(generator);
+  return planned;
+}
+
+std::vector<PlannedModel>& models() {
+  static std::vector<PlannedModel> all = [] {
+    std::vector<PlannedModel> planned;
+    planned.push_back(plan_model("dnn_s", value_or_fail(random_model("dnn_s"), "dnn_s")));
+    planned.push_back(plan_model("dnn_l", value_or_fail(random_model("dnn_l"), "dnn_l")));
+    planned.push_back(plan_model(
+        "ds_cnn_s_fmnist", value_or_fail(load_model(pretrained_path("fashion_mnist_ds_cnn_sizeS.keras")),
+                                         "the pretrained Fashion-MNIST model")));
+    planned.push_back(plan_model("ds_cnn_l", value_or_fail(random_model("ds_cnn_l"), "ds_cnn_l")));
+    return planned;
+  }();
+  return all;
+}
+
+void run_session(benchmark::State& state, Session* session, std::size_t level,
+                 const std::vector<float>* input) {
+  session->set_level(level);
+  for (auto _ : state) {
+    const std::span<const float> output = session->run(*input);
+    benchmark::DoNotOptimize(output.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+void set_level(benchmark::State& state) {
+  Session& session = *models()[2].nested;
+  const std::size_t levels = session.level_count();
+  std::size_t level = 0;
+  for (auto _ : state) {
+    session.set_level(level);
+    benchmark::DoNotOptimize(session);
+    level = level + 1 == levels ? 0 : level + 1;
+  }
+}
+
+// One Dense layer: the engine's call (weights and input as the session holds them) and sgemv on a copy of
+// the full matrix.
+struct DenseCase {
+  std::string name;
+  KernelCall call;
+  std::vector<float> input, output, bias, matrix;  // input and output padded for the kernels
+  std::int64_t inputs = 0, units = 0;
+};
+
+std::vector<DenseCase>& dense_cases() {
+  static std::vector<DenseCase> cases = [] {
+    std::vector<DenseCase> all;
+    for (PlannedModel& planned : models()) {
+      const std::size_t full = planned.nested->level_count() - 1;
+      std::vector<KernelCall> calls;  // the full level's Dense calls, in the model's order
+      for (const KernelCall& call : planned.nested->level_calls(full))
+        if (call.kind == CallKind::dense) calls.push_back(call);
+      std::size_t next = 0;
+      for (const Layer& layer : planned.model.layers) {
+        if (layer.kind != LayerKind::dense) continue;
+        DenseCase dense;
+        dense.inputs = static_cast<std::int64_t>(layer.kernel.size()) / layer.units;
+        dense.units = layer.units;
+        dense.name = planned.name + "/" + layer.name + "/" + std::to_string(dense.inputs) + "x" +
+                     std::to_string(dense.units);
+        dense.call = calls.at(next++);
+        dense.input.resize(static_cast<std::size_t>(dense.inputs + kernels::kReadPadding));
+        for (std::size_t i = 0; i < dense.input.size(); ++i)
+          dense.input[i] = 0.001f * static_cast<float>(i % 97);
+        dense.output.assign(static_cast<std::size_t>(dense.units + kernels::kReadPadding), 0.0f);
+        dense.bias = layer.bias;
+        dense.bias.resize(dense.bias.size() + kernels::kReadPadding);
+        dense.matrix = layer.kernel;
+        dense.matrix.resize(dense.matrix.size() + kernels::kReadPadding);
+        dense.call.dense_input.data = dense.input.data();
+        all.push_back(std::move(dense));
+      }
+    }
+    return all;
+  }();
+  return cases;
+}
+
+void dense_nested(benchmark::State& state, DenseCase* dense) {
+  for (auto _ : state) {
+    kernels::dense_segmented(dense->call.dense_input, dense->call.segmented, dense->call.bias, nullptr,
+                             dense->output.data());
+    benchmark::DoNotOptimize(dense->output.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+void dense_block(benchmark::State& state, DenseCase* dense) {
+  const kernels::DenseInput input{dense->input.data(), 1, dense->inputs, dense->inputs};
+  for (auto _ : state) {
+    kernels::dense(input, dense->matrix.data(), dense->units, dense->bias.data(), dense->units, nullptr,
+                   dense->output.data());
+    benchmark::DoNotOptimize(dense->output.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+#ifdef REDS_HAVE_OPENBLAS
+// y = W^T x + b with W the [inputs][units] row-major matrix: the bias copied into y, then beta = 1.
+void dense_openblas(benchmark::State& state, DenseCase* dense) {
+  for (auto _ : state) {
+    std::copy(dense->bias.begin(), dense->bias.begin() + dense->units, dense->output.begin());
+    cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(dense->inputs), static_cast<int>(dense->units),
+                1.0f, dense->matrix.data(), static_cast<int>(dense->units), dense->input.data(), 1, 1.0f,
+                dense->output.data(), 1);
+    benchmark::DoNotOptimize(dense->output.data());
+    benchmark::ClobberMemory();
+  }
+}
+#endif
+
+// Keeps every run's CPU time per iteration (the median's, with repetitions) for the summary: on a
+// machine shared with other work, CPU time leaves out the time the benchmark waits for a core.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.run_type == Run::RT_Aggregate && !median) continue;
+      const std::string name = run.run_name.str();
+      if (median || !medians_.contains(name)) times_[name] = run.GetAdjustedCPUTime();
+      if (median) medians_.insert(name);
+    }
+  }
+  double time(const std::string& name) const {
+    const auto found = times_.find(name);
+    return found == times_.end() ? 0.0 : found->second;
+  }
+  bool has(const std::string& name) const { return times_.contains(name); }
+
+ private:
+  std::map<std::string, double> times_;
+  std::set<std::string> medians_;
+};
+
+void print_summary(const SummaryReporter& reporter) {
+  std::ostringstream out;
+  out << std::fixed;
+  if (reporter.has("set_level"))
+    out << "\nset_level: " << std::setprecision(2) << reporter.time("set_level") << " ns (target < 100 ns)\n";
+  out << "\nLevel latency over the full network's (full: the model without a plan, one block per layer),\n"
+      << "target 1.15 x MAC fraction + 0.02; strided and masked levels over the same full time:\n"
+      << "model            level  MAC frac  nested us  ratio  target  ok  | strided us  ratio | masked "
+         "ratio\n";
+  for (const PlannedModel& planned : models()) {
+    const std::size_t levels = planned.nested->level_count();
+    if (!reporter.has("full/" + planned.name)) continue;
+    const double full = reporter.time("full/" + planned.name);
+    const double masked = reporter.time("masked/" + planned.name);
+    const double full_macs = static_cast<double>(planned.unplanned->level_info(0).macs);
+    out << std::left << std::setw(17) << planned.name << std::right << std::setw(5) << "full"
+        << std::setprecision(3) << std::setw(10) << 1.0 << std::setprecision(1) << std::setw(11) << full / 1e3
+        << '\n';
+    for (std::size_t level = 0; level < levels; ++level) {
+      const std::string suffix = "/L" + std::to_string(level + 1);
+      const double fraction = static_cast<double>(planned.nested->level_info(level).macs) / full_macs;
+      const double nested = reporter.time("level/" + planned.name + "/nested" + suffix);
+      const double strided = reporter.time("level/" + planned.name + "/strided" + suffix);
+      const double target = 1.15 * fraction + 0.02;
+      out << std::left << std::setw(17) << planned.name << std::right << std::setw(5)
+          << "L" + std::to_string(level + 1) << std::setprecision(3) << std::setw(10) << fraction
+          << std::setprecision(1) << std::setw(11) << nested / 1e3 << std::setprecision(3) << std::setw(7)
+          << nested / full << std::setw(8) << target << std::setw(4)
+          << (nested / full <= target ? "yes" : "NO") << "  |" << std::setprecision(1) << std::setw(11)
+          << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |" << std::setw(13)
+          << masked / full << '\n';
+    }
+  }
+  out << "\nFull-network Dense layers, time over OpenBLAS cblas_sgemv (one thread), target <= 1.25:\n"
+      << "layer                          nested ns  block ns  sgemv ns  nested/sgemv  block/sgemv\n";
+  for (const DenseCase& dense : dense_cases()) {
+    const double sgemv = reporter.time("dense/" + dense.name + "/openblas_sgemv");
+    const double nested = reporter.time("dense/" + dense.name + "/reds_nested");
+    const double block = reporter.time("dense/" + dense.name + "/reds_block");
+    out << std::left << std::setw(30) << dense.name << std::right << std::setprecision(0) << std::setw(11)
+        << nested << std::setw(10) << block << std::setw(10) << sgemv << std::setprecision(3) << std::setw(14)
+        << (sgemv > 0 ? nested / sgemv : 0.0) << std::setw(13) << (sgemv > 0 ? block / sgemv : 0.0) << '\n';
+  }
+  std::cout << out.str() << std::flush;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#ifdef REDS_HAVE_OPENBLAS
+  openblas_set_num_threads(1);  // the engine runs one thread; so does the baseline
+#endif
+  benchmark::RegisterBenchmark("set_level", set_level);
+  for (PlannedModel& planned : models()) {
+    for (std::size_t level = 0; level < planned.nested->level_count(); ++level) {
+      const std::string suffix = "/L" + std::to_string(level + 1);
+      benchmark::RegisterBenchmark(("level/" + planned.name + "/nested" + suffix).c_str(), run_session,
+                                   planned.nested.get(), level, &planned.input);
+      benchmark::RegisterBenchmark(("level/" + planned.name + "/strided" + suffix).c_str(), run_session,
+                                   planned.strided.get(), level, &planned.input);
+    }
+    benchmark::RegisterBenchmark(("masked/" + planned.name).c_str(), run_session, planned.masked.get(),
+                                 std::size_t{0}, &planned.input);
+    benchmark::RegisterBenchmark(("full/" + planned.name).c_str(), run_session, planned.unplanned.get(),
+                                 std::size_t{0}, &planned.input);
+  }
+  for (DenseCase& dense : dense_cases()) {
+    benchmark::RegisterBenchmark(("dense/" + dense.name + "/reds_nested").c_str(), dense_nested, &dense);
+    benchmark::RegisterBenchmark(("dense/" + dense.name + "/reds_block").c_str(), dense_block, &dense);
+#ifdef REDS_HAVE_OPENBLAS
+    benchmark::RegisterBenchmark(("dense/" + dense.name + "/openblas_sgemv").c_str(), dense_openblas, &dense);
+#endif
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_summary(reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,147 @@
+// `reds run`, as a separate process ($REDS_BIN_DIR/reds): a native model with an embedded plan over the
+// first 300 Fashion-MNIST test images, written here as IDX files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/test_data.h"
+#include "reds/engine/dataset.h"
+#include "reds/engine/evaluation.h"
+#include "reds/engine/model.h"
+#include "support/command_runner.h"
+
+namespace reds::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr std::int64_t kImages = 300;
+
+// The data set and the planned model are written once for the suite; each test runs `reds run` on them.
+class RunCommand : public test::CommandTest {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() / ("reds_run_command_test_" + std::to_string(::getpid())));
+    fs::create_directories(*dir_ / "data");
+    // The first kImages test images and labels, re-encoded from the set as loaded (pixel = value * 255).
+    const Result<ImageSet> set = load_test_set(testing::kFashionMnistDir);
+    ASSERT_TRUE(set) << set.error().message;
+    std::string images = testing::idx_header(3, {kImages, 28, 28});
+    std::string labels = testing::idx_header(1, {kImages});
+    for (std::int64_t i = 0; i < kImages * 784; ++i)
+      images.push_back(
+          static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
+    for (std::int64_t i = 0; i < kImages; ++i)
+      labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
+    test::write_file(*dir_ / "data" / "t10k-images-idx3-ubyte", images);
+    test::write_file(*dir_ / "data" / "t10k-labels-idx1-ubyte", labels);
+
+    Result<Model> model = load_model(testing::pretrained_model("fashion_mnist"));
+    ASSERT_TRUE(model) << model.error().message;
+    // Level 1 keeps half of every layer but the classifier, level 2 is the full network.
+    std::string plan = R"({"levels": [)";
+    for (const int width : {32, 64}) {
+      plan += width == 32 ? R"({"widths": {)" : R"(, {"widths": {)";
+      for (const char* name : {"conv2d", "depthwise_conv2d", "conv2d_1", "depthwise_conv2d_1", "conv2d_2",
+                               "depthwise_conv2d_2", "conv2d_3", "depthwise_conv2d_3", "conv2d_4"})
+        plan += nlohmann::json(name).dump() + ": " + std::to_string(width) + ", ";
+      plan += R"("dense": 10}})";
+    }
+    const std::optional<Error> attached = attach_plan(model.value(), plan + "]}");
+    ASSERT_FALSE(attached) << attached->message;
+    ASSERT_FALSE(save_native(model.value(), (*dir_ / "planned.reds").string()));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+
+  // `reds run MODEL --data DIR` followed by `extra`.
+  test::Outcome run_planned(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"run", (*dir_ / "planned.reds").string(), "--data",
+                                     (*dir_ / "data").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  }
+
+  static std::vector<json> lines(const std::string& out) {
+    std::vector<json> parsed;
+    std::istringstream stream(out);
+    for (std::string line; std::getline(stream, line);) parsed.push_back(json::parse(line));
+    return parsed;
+  }
+
+  static fs::path* dir_;
+};
+
+fs::path* RunCommand::dir_ = nullptr;
+
+TEST_F(RunCommand, JsonLinePerLevel) {
+  const test::Outcome outcome = run_planned({"--json"});
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_EQ(outcome.err, "");  // no progress bar: standard error is not a terminal
+  const std::vector<json> levels = lines(outcome.out);
+  ASSERT_EQ(levels.size(), 2u);
+  for (std::size_t index = 0; index < levels.size(); ++index) {
+    const json& level = levels[index];
+    EXPECT_EQ(level["level"], index + 1);
+    EXPECT_EQ(level["widths"]["conv2d_2"], index == 0 ? 32 : 64);
+    EXPECT_EQ(level["widths"]["dense"], 10);
+    EXPECT_EQ(level["widths"].size(), 10u);
+    EXPECT_EQ(level["total"], kImages);
+    EXPECT_DOUBLE_EQ(level["accuracy"].get<double>(), level["correct"].get<double>() / kImages);
+    EXPECT_GT(level["latency_us"].get<double>(), 0.0);
+    std::vector<std::string> keys;
+    for (const auto& item : level.items()) keys.push_back(item.key());
+    EXPECT_EQ(keys, std::vector<std::string>(
+                        {"accuracy", "correct", "latency_us", "level", "macs", "total", "widths"}));
+  }
+  EXPECT_LT(levels[0]["macs"], levels[1]["macs"]);
+  EXPECT_EQ(levels[1]["macs"], 3788544);  // DS-CNN S on 28x28x1, as the bundled architecture counts it
+
+  // The full level agrees with an in-process evaluation of the Keras model on the same images.
+  Result<Model> keras = load_model(testing::pretrained_model("fashion_mnist"));
+  ASSERT_TRUE(keras);
+  Result<Session> session = Session::create(keras.value());
+  const Result<ImageSet> subset = load_test_set((*dir_ / "data").string());
+  ASSERT_TRUE(subset) << subset.error().message;
+  const Result<LevelEvaluation> expected = evaluate(session.value(), 0, subset.value());
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(levels[1]["correct"], expected->correct);
+}
+
+TEST_F(RunCommand, OneLevelAsText) {
+  const test::Outcome outcome = run_planned({"--level", "1"});
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_EQ(outcome.out.rfind("level 1  accuracy ", 0), 0u) << outcome.out;
+  EXPECT_NE(outcome.out.find("/300)"), std::string::npos) << outcome.out;
+  EXPECT_NE(outcome.out.find("conv2d_4=32 dense=10\n"), std::string::npos) << outcome.out;
+  EXPECT_EQ(std::count(outcome.out.begin(), outcome.out.end(), '\n'), 1);
+}
+
+TEST_F(RunCommand, Errors) {
+  test::Outcome outcome = run_planned({"--level", "3"});
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.out, "");
+  EXPECT_EQ(outcome.err, "reds run: invalid_argument: --level 3: the model has 2 levels\n");
+  outcome = run({"run", (*dir_ / "planned.reds").string()});
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.err.rfind("reds run: missing --data DIR\n", 0), 0u) << outcome.err;
+  outcome = run_planned({"--level", "1", "--all-levels"});
+  EXPECT_EQ(outcome.exit_status, 2);
+  outcome = run({"run", (*dir_ / "nothing.reds").string(), "--data", (*dir_ / "data").string()});
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_NE(outcome.err.find("cannot read"), std::string::npos) << outcome.err;
+  outcome = run({"run", (*dir_ / "planned.reds").string(), "--data", dir_->string()});
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_NE(outcome.err.find("t10k-images-idx3-ubyte"), std::string::npos) << outcome.err;
+}
+
+}  // namespace
+}  // namespace reds::engine

@@ -1,0 +1,171 @@
+// Small models with random weights for the training tests, built layer by layer like a Keras Sequential.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "reds/engine/model.h"
+#include "reds/training/training.h"
+
+namespace reds::engine::testing {
+
+// splitmix64: the same numbers on every platform.
+class TestRandom {
+ public:
+  explicit TestRandom(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [low, high).
+  double uniform(double low, double high) {
+    return low + (high - low) * static_cast<double>(next() >> 11) * 0x1.0p-53;
+  }
+  std::vector<float> floats(std::size_t count, double low, double high) {
+    std::vector<float> values(count);
+    for (float& value : values) value = static_cast<float>(uniform(low, high));
+    return values;
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+class ModelBuilder {
+ public:
+  ModelBuilder(Shape input, std::uint64_t seed) : random_(seed) {
+    model_.name = "test";
+    model_.input = input;
+  }
+
+  ModelBuilder& conv(const std::string& name, std::int64_t units, std::int64_t kernel_height,
+                     std::int64_t kernel_width, std::int64_t stride = 1, Padding padding = Padding::same,
+                     std::int64_t dilation = 1, bool bias = true) {
+    Layer layer =
+        window_layer(name, LayerKind::conv2d, kernel_height, kernel_width, stride, padding, dilation);
+    layer.units = units;
+    const std::int64_t fan_in = kernel_height * kernel_width * shape().channels;
+    layer.kernel = weights(fan_in * units, fan_in);
+    if (bias) layer.bias = random_.floats(static_cast<std::size_t>(units), -0.1, 0.1);
+    return add(std::move(layer));
+  }
+
+  ModelBuilder& depthwise(const std::string& name, std::int64_t kernel_height, std::int64_t kernel_width,
+                          std::int64_t multiplier = 1, std::int64_t stride = 1,
+                          Padding padding = Padding::same, std::int64_t dilation = 1) {
+    Layer layer = window_layer(name, LayerKind::depthwise_conv2d, kernel_height, kernel_width, stride,
+                               padding, dilation);
+    layer.depth_multiplier = multiplier;
+    const std::int64_t outputs = shape().channels * multiplier;
+    layer.kernel = weights(kernel_height * kernel_width * outputs, kernel_height * kernel_width);
+    layer.bias = random_.floats(static_cast<std::size_t>(outputs), -0.1, 0.1);
+    return add(std::move(layer));
+  }
+
+  ModelBuilder& dense(const std::string& name, std::int64_t units, bool bias = true) {
+    Layer layer;
+    layer.name = name;
+    layer.kind = LayerKind::dense;
+    layer.units = units;
+    layer.kernel = weights(shape().channels * units, shape().channels);
+    if (bias) layer.bias = random_.floats(static_cast<std::size_t>(units), -0.1, 0.1);
+    return add(std::move(layer));
+  }
+
+  ModelBuilder& rectifier(const std::string& name, Rectifier rectifier = {}) {
+    Layer layer;
+    layer.name = name;
+    layer.kind = LayerKind::rectifier;
+    layer.rectifier = rectifier;
+    return add(std::move(layer));
+  }
+
+  ModelBuilder& average_pool(const std::string& name, std::int64_t height, std::int64_t width,
+                             std::int64_t stride, Padding padding = Padding::valid) {
+    return add(window_layer(name, LayerKind::average_pool2d, height, width, stride, padding, 1));
+  }
+
+  ModelBuilder& plain(const std::string& name, LayerKind kind) {
+    Layer layer;
+    layer.name = name;
+    layer.kind = kind;
+    return add(std::move(layer));
+  }
+
+  const Model& model() const { return model_; }
+
+  // The shape after the last layer added.
+  Shape shape() const {
+    if (model_.layers.empty()) return model_.input;
+    const Result<std::vector<Shape>> shapes = layer_shapes(model_);
+    EXPECT_TRUE(shapes) << shapes.error().message;
+    return shapes ? shapes->back() : Shape{};
+  }
+
+  TestRandom& random() { return random_; }
+
+ private:
+  Layer window_layer(const std::string& name, LayerKind kind, std::int64_t kernel_height,
+                     std::int64_t kernel_width, std::int64_t stride, Padding padding, std::int64_t dilation) {
+    Layer layer;
+    layer.name = name;
+    layer.kind = kind;
+    layer.kernel_height = kernel_height;
+    layer.kernel_width = kernel_width;
+    layer.stride_height = layer.stride_width = stride;
+    layer.padding = padding;
+    if (kind != LayerKind::average_pool2d) layer.dilation_height = layer.dilation_width = dilation;
+    return layer;
+  }
+
+  std::vector<float> weights(std::int64_t count, std::int64_t fan_in) {
+    const double limit = std::sqrt(3.0 / static_cast<double>(fan_in));
+    return random_.floats(static_cast<std::size_t>(count), -limit, limit);
+  }
+
+  ModelBuilder& add(Layer layer) {
+    model_.layers.push_back(std::move(layer));
+    const Result<std::vector<Shape>> shapes = layer_shapes(model_);
+    EXPECT_TRUE(shapes) << shapes.error().message;
+    return *this;
+  }
+
+  Model model_;
+  TestRandom random_;
+};
+
+// Batch normalization parameters of `channels` channels, away from the degenerate (variance near 0).
+inline training::BatchNormalization random_batch_norm(TestRandom& random, std::int64_t channels) {
+  const std::size_t size = static_cast<std::size_t>(channels);
+  training::BatchNormalization batch_norm;
+  batch_norm.gamma = random.floats(size, 0.5, 1.5);
+  batch_norm.beta = random.floats(size, -0.2, 0.2);
+  batch_norm.moving_mean = random.floats(size, -0.2, 0.2);
+  batch_norm.moving_variance = random.floats(size, 0.5, 1.5);
+  return batch_norm;
+}
+
+struct TestBatch {
+  std::int64_t count = 0;
+  std::vector<double> images;
+  std::vector<std::int64_t> labels;
+};
+
+inline TestBatch random_batch(TestRandom& random, const Shape& input, std::int64_t classes,
+                              std::int64_t count) {
+  TestBatch batch;
+  batch.count = count;
+  for (std::int64_t at = 0; at < count * input.size(); ++at)
+    batch.images.push_back(random.uniform(-1.0, 1.0));
+  for (std::int64_t image = 0; image < count; ++image)
+    batch.labels.push_back(static_cast<std::int64_t>(random.next() % static_cast<std::uint64_t>(classes)));
+  return batch;
+}
+
+}  // namespace reds::engine::testing
