@@ -269,6 +269,7 @@ Result<PlanFigureData> read_plan(const std::string& file, const std::string& tex
     if (full_macs && level.contains("cost") && level["cost"].is_object() && level["cost"].contains("macs") &&
         level["cost"]["macs"].is_number())
       drawn.mac_fraction = level["cost"]["macs"].get<double>() / *full_macs;
+    if (drawn.mac_fraction && !std::isfinite(*drawn.mac_fraction)) drawn.mac_fraction.reset();
     data.levels.push_back(std::move(drawn));
   }
   if (data.levels.empty())
@@ -276,6 +277,9 @@ Result<PlanFigureData> read_plan(const std::string& file, const std::string& tex
   if (data.layers.empty()) return input_error(file, "the plan has no layers", "/levels/0/widths");
   return data;
 }
+
+// The largest magnitude of a number in a RUN file.
+constexpr double kLargestRunValue = 1e300;
 
 struct RunLevel {
   std::int64_t level = 0;
@@ -300,7 +304,11 @@ Result<std::vector<RunLevel>> read_run(const std::string& file, const std::strin
         return input_error(file,
                            where + "missing '" + field + "' (expected the output of 'reds run --json')");
       if (!object[field].is_number()) return input_error(file, where + "'" + field + "' is not a number");
+      // Larger values would overflow the figure's arithmetic (a percentage of them, an axis rounded up).
+      if (std::abs(object[field].get<double>()) > kLargestRunValue)
+        return input_error(file, where + "'" + field + "' is out of range");
     }
+    if (!object["level"].is_number_integer()) return input_error(file, where + "'level' is not an integer");
     level.level = object["level"].get<std::int64_t>();
     level.macs = object["macs"].get<double>();
     level.accuracy = object["accuracy"].get<double>();

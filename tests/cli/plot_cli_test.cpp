@@ -355,6 +355,29 @@ TEST_F(PlotCliTest, LevelsInputErrorsNameTheFileTheLineAndTheProblem) {
   expect_input_error(run({"plot", "levels", missing}), missing);
 }
 
+// Inputs found by tests/fuzz/plot_inputs_fuzzer.cpp: a level that is not an integer (converting 1e300 to
+// one is undefined behaviour), and numbers so large that the figure's arithmetic overflowed (a latency
+// whose rounded-up axis is infinite grew the tick list without bound; MACs whose percentage is infinite
+// drew at x="inf").
+TEST_F(PlotCliTest, LevelsNumbersTheFigureCannotDrawAreInputErrors) {
+  expect_input_error(
+      run({"plot", "levels", "-"}, R"({"level":1e300,"macs":1,"accuracy":0.5,"latency_us":1})"),
+      "line 1: 'level' is not an integer");
+  expect_input_error(run({"plot", "levels", "-"},
+                         R"({"level":1,"macs":1,"accuracy":0.5,"latency_us":1.7976931348623157e308})"),
+                     "line 1: 'latency_us' is out of range");
+  expect_input_error(run({"plot", "levels", "-"},
+                         "{\"level\":1,\"macs\":5e-324,\"accuracy\":0.5,\"latency_us\":1}\n"
+                         "{\"level\":2,\"macs\":1e308,\"accuracy\":0.5,\"latency_us\":1}\n"),
+                     "line 2: 'macs' is out of range");
+  const Outcome largest = run({"plot", "levels", "-"},
+                              "{\"level\":1,\"macs\":5e-324,\"accuracy\":0.5,\"latency_us\":1e300}\n"
+                              "{\"level\":2,\"macs\":1e300,\"accuracy\":0.5,\"latency_us\":1}\n");
+  ASSERT_EQ(largest.exit_status, 0) << largest.err;
+  EXPECT_EQ(largest.out.find("inf"), std::string::npos);
+  EXPECT_EQ(largest.out.find("nan"), std::string::npos);
+}
+
 TEST_F(PlotCliTest, UsageErrors) {
   expect_input_error(run({"plot"}), "missing what to plot");
   expect_input_error(run({"plot", "pie", "-"}), "unknown figure 'pie'");

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "idx_format.h"
+
 namespace reds::engine {
 
 namespace {
@@ -27,7 +29,7 @@ struct Idx {
   std::string_view values;
 };
 
-Result<Idx> parse_idx(const std::string& path, const std::string& bytes, int min_rank, int max_rank) {
+Result<Idx> parse_idx(const std::string& path, std::string_view bytes, int min_rank, int max_rank) {
   const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(bytes[at]); };
   if (bytes.size() < 4 || byte(0) != 0 || byte(1) != 0)
     return invalid_argument("'" + path + "' is not an IDX file");
@@ -52,7 +54,7 @@ Result<Idx> parse_idx(const std::string& path, const std::string& bytes, int min
   if (bytes.size() - header != count)
     return invalid_argument("'" + path + "' has " + std::to_string(bytes.size() - header) +
                             " bytes of data, its header announces " + std::to_string(count));
-  idx.values = std::string_view(bytes).substr(header);
+  idx.values = bytes.substr(header);
   return idx;
 }
 
@@ -63,9 +65,14 @@ Result<ImageSet> load_idx(const std::string& images_path, const std::string& lab
   if (!image_bytes) return image_bytes.error();
   const Result<std::string> label_bytes = read_maybe_gzipped(labels_path);
   if (!label_bytes) return label_bytes.error();
-  const Result<Idx> images = parse_idx(images_path, image_bytes.value(), 3, 4);
+  return detail::image_set_from_idx(images_path, image_bytes.value(), labels_path, label_bytes.value());
+}
+
+Result<ImageSet> detail::image_set_from_idx(const std::string& images_path, std::string_view image_bytes,
+                                            const std::string& labels_path, std::string_view label_bytes) {
+  const Result<Idx> images = parse_idx(images_path, image_bytes, 3, 4);
   if (!images) return images.error();
-  const Result<Idx> labels = parse_idx(labels_path, label_bytes.value(), 1, 1);
+  const Result<Idx> labels = parse_idx(labels_path, label_bytes, 1, 1);
   if (!labels) return labels.error();
   if (images->dims[0] != labels->dims[0])
     return invalid_argument("'" + images_path + "' has " + std::to_string(images->dims[0]) + " images, '" +

@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "keras_config.h"
 #include "reds/engine/keras_file.h"
 #include "reds/engine/model.h"
 
@@ -81,10 +83,7 @@ Layer plain_layer(const std::string& name, LayerKind kind) {
   return layer;
 }
 
-struct Weight {
-  std::vector<std::int64_t> dims;
-  std::vector<float> values;
-};
+using Weight = KerasWeight;
 
 // The weights of one layer by short name ("kernel", "bias", "gamma", ...), read as float32 whatever their
 // stored type.
@@ -113,6 +112,13 @@ Result<std::map<std::string, Weight>> read_layer_weights(hid_t weights_group, co
       if (count > (std::size_t{1} << 32))
         return invalid_argument("layer '" + layer + "': weight '" + path + "' is too large");
     }
+    // The dimensions are a size field of the file: allocate only what the file's bytes can hold (deflate,
+    // the strongest filter h5py writes, shrinks data at most about 1032 times).
+    const Handle stored_type(H5Dget_type(dataset.get()), H5Tclose);
+    const std::size_t element_size = stored_type.valid() ? H5Tget_size(stored_type.get()) : 0;
+    if (count > 0 && (element_size == 0 || count * element_size / 1032 > H5Dget_storage_size(dataset.get())))
+      return invalid_argument("layer '" + layer + "': weight '" + path + "' declares " +
+                              std::to_string(count) + " values, more than the file stores for it");
     weight.values.resize(count);
     if (count > 0 &&
         H5Dread(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, weight.values.data()) < 0)
@@ -419,15 +425,9 @@ std::optional<Error> check_chain(const json& layers) {
   return std::nullopt;
 }
 
-Result<Model> read_keras(const std::string& path) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported through return values
-  const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.valid()) return invalid_argument("cannot open '" + path + "' as an HDF5 file");
-  Result<std::vector<std::string>> config_text = read_strings(file.get(), "model_config");
-  if (!config_text || config_text->size() != 1)
-    return invalid_argument("'" + path +
-                            "' has no model_config attribute (a weights-only file? save the whole model)");
-  const json config = json::parse(config_text->front(), nullptr, false);
+Result<Model> build_model(const std::string& path, std::string_view config_text,
+                          const detail::KerasWeightsOf& weights_of) {
+  const json config = json::parse(config_text, nullptr, false);
   if (config.is_discarded() || !config.is_object())
     return invalid_argument("'" + path + "': model_config is not JSON");
   const std::string model_class = config.value("class_name", std::string());
@@ -450,18 +450,13 @@ Result<Model> read_keras(const std::string& path) {
   Result<Shape> input = input_shape(batch_shape);
   if (!input) return input.error();
 
-  if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0)
-    return invalid_argument("'" + path + "' has no model_weights group");
-  const Handle weights_group(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
-  if (!weights_group.valid()) return invalid_argument("'" + path + "': cannot open model_weights");
-
   Model model;
   model.name =
       model_config.is_object() ? model_config.value("name", std::string("model")) : std::string("model");
   model.input = input.value();
   for (const json& entry : layers) {
     const std::string name = entry["config"].value("name", std::string());
-    Result<std::map<std::string, Weight>> weights = read_layer_weights(weights_group.get(), name);
+    Result<std::map<std::string, Weight>> weights = weights_of(name);
     if (!weights) return weights.error();
     LayerReader reader(entry, std::move(weights).value());
     if (auto error = reader.append_to(model)) return *error;
@@ -470,7 +465,38 @@ Result<Model> read_keras(const std::string& path) {
   return model;
 }
 
+Result<Model> read_keras(const std::string& path) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported through return values
+  const Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) return invalid_argument("cannot open '" + path + "' as an HDF5 file");
+  Result<std::vector<std::string>> config_text = read_strings(file.get(), "model_config");
+  if (!config_text || config_text->size() != 1)
+    return invalid_argument("'" + path +
+                            "' has no model_config attribute (a weights-only file? save the whole model)");
+  // Opened when the configuration has been read, so that a bad configuration is reported first.
+  std::unique_ptr<Handle> weights_group;
+  const auto weights_of = [&](const std::string& layer) -> Result<std::map<std::string, Weight>> {
+    if (!weights_group) {
+      if (H5Lexists(file.get(), "model_weights", H5P_DEFAULT) <= 0)
+        return invalid_argument("'" + path + "' has no model_weights group");
+      weights_group = std::make_unique<Handle>(H5Gopen2(file.get(), "model_weights", H5P_DEFAULT), H5Gclose);
+    }
+    if (!weights_group->valid()) return invalid_argument("'" + path + "': cannot open model_weights");
+    return read_layer_weights(weights_group->get(), layer);
+  };
+  return build_model(path, config_text->front(), weights_of);
+}
+
 }  // namespace
+
+Result<Model> detail::build_model_from_keras_config(const std::string& source, std::string_view model_config,
+                                                    const KerasWeightsOf& weights_of) {
+  try {
+    return build_model(source, model_config, weights_of);
+  } catch (const std::exception& error) {
+    return invalid_argument("'" + source + "': " + error.what());
+  }
+}
 
 Result<Model> load_keras(const std::string& path) {
   const std::lock_guard<std::mutex> lock(hdf5_mutex);
@@ -501,7 +527,7 @@ Result<KerasFile> read_keras_file(const std::string& path) {
       Result<std::map<std::string, Weight>> weights = read_layer_weights(weights_group.get(), name);
       if (!weights) return weights.error();
       for (auto& [weight_name, weight] : weights.value())
-        keras.weights[name][weight_name] = KerasWeight{std::move(weight.dims), std::move(weight.values)};
+        keras.weights[name][weight_name] = std::move(weight);
     }
     return keras;
   } catch (const std::exception& error) {

@@ -229,8 +229,10 @@ std::optional<Error> attach_plan(Model& model, std::string_view plan_json) {
       const bool in_first_level = std::find(embedded.layer_names.begin(), embedded.layer_names.end(), name) !=
                                   embedded.layer_names.end();
       if (!in_first_level) {
-        const bool in_model = std::any_of(model.layers.begin(), model.layers.end(),
-                                          [&](const Layer& layer) { return layer.name == name; });
+        // An init-capture: clang 14 (the fuzz build's compiler) cannot capture a structured binding.
+        const bool in_model =
+            std::any_of(model.layers.begin(), model.layers.end(),
+                        [&plan_name = name](const Layer& layer) { return layer.name == plan_name; });
         return invalid_argument(
             in_model ? "level " + std::to_string(index + 1) + " names '" + name + "', level 1 does not"
                      : "the plan's layer '" + name + "' is not a layer of the model",

@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "native_format.h"
 #include "reds/engine/model.h"
 
 namespace reds::engine {
@@ -93,19 +94,21 @@ void put_u32(std::string& bytes, std::uint32_t value) {
 void put_u64(std::string& bytes, std::uint64_t value) {
   for (int shift = 0; shift < 64; shift += 8) bytes.push_back(static_cast<char>((value >> shift) & 0xff));
 }
-std::uint64_t get_le(const std::string& bytes, std::size_t at, int size) {
+std::uint64_t get_le(std::string_view bytes, std::size_t at, int size) {
   std::uint64_t value = 0;
   for (int i = size - 1; i >= 0; --i)
     value = (value << 8) | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]);
   return value;
 }
 
-std::uint32_t crc_of(const std::string& bytes, std::size_t length) {
+std::uint32_t crc_of(std::string_view bytes, std::size_t length) {
   return static_cast<std::uint32_t>(
       crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), length));
 }
 
-std::string encode(const Model& model) {
+}  // namespace
+
+std::string detail::encode_native(const Model& model) {
   json architecture = {{"name", model.name},
                        {"input",
                         {{"height", model.input.height},
@@ -133,6 +136,8 @@ std::string encode(const Model& model) {
   return bytes;
 }
 
+namespace {
+
 std::pair<std::int64_t, std::int64_t> pair_of(const json& entry, const char* key) {
   const json& value = entry.at(key);
   if (!value.is_array() || value.size() != 2)
@@ -141,7 +146,7 @@ std::pair<std::int64_t, std::int64_t> pair_of(const json& entry, const char* key
 }
 
 // The layers of the architecture JSON, their weights taken from `floats` (read position `next`).
-Result<Model> decode(const json& architecture, const std::string& bytes, std::size_t floats_at,
+Result<Model> decode(const json& architecture, std::string_view bytes, std::size_t floats_at,
                      std::uint64_t floats) {
   Model model;
   model.name = architecture.at("name").get<std::string>();
@@ -216,7 +221,10 @@ Result<std::string> read_file(const std::string& path) {
 Result<Model> load_native(const std::string& path) {
   const Result<std::string> read = read_file(path);
   if (!read) return read.error();
-  const std::string& bytes = read.value();
+  return detail::decode_native(path, read.value());
+}
+
+Result<Model> detail::decode_native(const std::string& path, std::string_view bytes) {
   const auto broken = [&](const std::string& why) { return invalid_argument("'" + path + "': " + why); };
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     return broken("not a REDS model file (no REDSMODL magic)");
@@ -254,7 +262,7 @@ Result<Model> load_native(const std::string& path) {
 
 std::optional<Error> save_native(const Model& model, const std::string& path) {
   if (auto error = validate(model)) return error;
-  const std::string bytes = encode(model);
+  const std::string bytes = detail::encode_native(model);
   const std::string temporary = path + ".partial";
   {
     const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(temporary.c_str(), "wb"),

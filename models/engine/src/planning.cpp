@@ -255,8 +255,10 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
   for (const auto& [name, order] : orders) {
-    const auto layer = std::find_if(model.layers.begin(), model.layers.end(),
-                                    [&](const Layer& candidate) { return candidate.name == name; });
+    // An init-capture: clang 14 (the fuzz build's compiler) cannot capture a structured binding.
+    const auto layer =
+        std::find_if(model.layers.begin(), model.layers.end(),
+                     [&layer_name = name](const Layer& candidate) { return candidate.name == layer_name; });
     if (layer == model.layers.end() || !detail::is_unit_layer(layer->kind))
       return invalid_argument("'" + name + "' is not a Conv2D, DepthwiseConv2D or Dense layer of the model");
     const std::int64_t units = (*shapes)[static_cast<std::size_t>(layer - model.layers.begin())].channels;
