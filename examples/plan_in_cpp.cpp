@@ -1,10 +1,19 @@
 // Plans a small dense network in C++ with libreds_solver: three hidden layers, MACs coupled to the previous
 // layer's kept width, three levels at 25/50/75 % of the full MACs, bottom-up nesting.
 #include <iostream>
+#include <string_view>
 
 #include "reds/plan.h"
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    const std::string_view word = argv[1];
+    const bool help = word == "--help" || word == "-h";
+    (help ? std::cout : std::cerr) << "Usage: reds_plan_in_cpp\n\n"
+        "Plans a small dense network at 25/50/75 % of its MACs with the library and prints\n"
+          "every level's widths (the README's library example). Takes no arguments.\n";
+    return help ? 0 : 2;
+  }
   reds::PlanRequest request;
   request.network.inputs = 16;
   const std::int64_t widths[] = {12, 10, 8};

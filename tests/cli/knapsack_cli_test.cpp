@@ -117,7 +117,7 @@ TEST_F(KnapsackCliTest, RejectsMalformedInput) {
   const std::string missing = (scratch_ / "missing.txt").string();
   expect_input_error(run({"knapsack", missing}), missing);
   expect_input_error(run({"knapsack", "--generate", "roundish"}), "unknown instance class 'roundish'");
-  expect_input_error(run({"knapsack", "--generate", "circle", "--n", "0"}), "items");
+  expect_input_error(run({"knapsack", "--generate", "circle", "--n", "0"}), "--n 0: must be at least 1");
 }
 
 TEST_F(KnapsackCliTest, ExplainsItsUsage) {

@@ -184,8 +184,9 @@ TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
   EXPECT_NE(result.out.find("class=\"title\""), std::string::npos);
   EXPECT_NE(result.out.find("Kept units per layer and level"), std::string::npos);
   EXPECT_NE(result.out.find("class=\"legend\""), std::string::npos);
-  EXPECT_NE(result.out.find("level 1 (25 % MACs)"), std::string::npos);
-  EXPECT_NE(result.out.find("level 3 (75 % MACs)"), std::string::npos);
+  // Levels are named by the limit they were planned for.
+  EXPECT_NE(result.out.find("macs ≤ 10 (25 % MACs)"), std::string::npos);
+  EXPECT_NE(result.out.find("macs ≤ 40 (75 % MACs)"), std::string::npos);
   EXPECT_EQ(result.out.find("level 2"), std::string::npos);
   EXPECT_NE(result.out.find("kept units (% of the layer)"), std::string::npos);
 }
