@@ -13,6 +13,7 @@
 #include <iostream>
 #include <istream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -150,7 +151,10 @@ Result<double> number_value(const po::variables_map& options, const std::string&
   const std::optional<double> value = whole_number<double>(text);
   if (!value || !std::isfinite(*value)) return value_error(name, text, "not a number");
   std::ostringstream range;
-  range << "must be between " << min << " and " << max;
+  if (max == std::numeric_limits<double>::infinity())
+    range << "must be at least " << min;
+  else
+    range << "must be between " << min << " and " << max;
   if (*value < min || *value > max) return value_error(name, text, range.str());
   return *value;
 }

@@ -103,7 +103,7 @@ Result<std::int64_t> integer_value(const boost::program_options::variables_map& 
                                    std::int64_t max = std::numeric_limits<std::int64_t>::max());
 // A finite number in [min, max].
 Result<double> number_value(const boost::program_options::variables_map& options, const std::string& name,
-                            double min, double max);
+                            double min, double max = std::numeric_limits<double>::infinity());
 // "0.25,0.5,0.75": numbers, each in (0, 1] (or [0, 1] with `zero_allowed`), none smaller than the one before,
 // at least one and at most `max_count`.
 Result<std::vector<double>> fractions_value(const boost::program_options::variables_map& options,

@@ -419,7 +419,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   const Result<std::int64_t> train_images = integer_value(options, "train-images", 0);
   if (!train_images) return report(train_images.error());
   training.train_images = *train_images;
-  const Result<double> learning_rate = number_value(options, "lr", 0.0, 1e6);
+  const Result<double> learning_rate = number_value(options, "lr", 0.0);
   if (!learning_rate) return report(learning_rate.error());
   training.learning_rate = *learning_rate;
   const std::string optimizer_name = options["optimizer"].as<std::string>();
@@ -443,7 +443,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     if (!value) return report(value.error());
     steps = *value;
   } else {
-    const Result<double> value = number_value(options, "epochs", 0.0, 1e6);
+    const Result<double> value = number_value(options, "epochs", 0.0);
     if (!value) return report(value.error());
     epochs = *value;
   }

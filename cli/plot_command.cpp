@@ -639,9 +639,10 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
     std::istringstream list((*options)["labels"].as<std::string>());
     for (std::string label; std::getline(list, label, ',');) labels.push_back(label);
     if (labels.size() != paths.size())
-      return command_line.usage_error(streams.err, "--labels gives " + std::to_string(labels.size()) +
-                                                       " names for " + std::to_string(paths.size()) +
-                                                       " RUN file(s)");
+      return command_line.report(
+          streams.err, value_error("labels", (*options)["labels"].as<std::string>(),
+                                   std::to_string(labels.size()) + " names for " + std::to_string(paths.size()) +
+                                       " RUN file(s)"));
   }
   // A file's name without its directories, so that a figure made in a scratch directory reads the same.
   const auto base_name = [](const std::string& path) {
