@@ -36,8 +36,8 @@ std::optional<Error> check_plan_matches_model(const engine::Model& model, std::s
     if (layer == layers.end())
       return mismatch("its layer '" + name + "' is not a layer of the model", "/order/" + name);
     if (units.is_array() && static_cast<std::int64_t>(units.size()) != layer->units)
-      return mismatch("its layer '" + name + "' has " + std::to_string(units.size()) + " units, the model's " +
-                          std::to_string(layer->units),
+      return mismatch("its layer '" + name + "' has " + std::to_string(units.size()) +
+                          " units, the model's " + std::to_string(layer->units),
                       "/order/" + name);
   }
   for (const Layer& layer : layers)
@@ -62,7 +62,8 @@ std::optional<Error> check_plan_matches_model(const engine::Model& model, std::s
     const std::map<std::string, std::int64_t> full = full_network_cost(request->network);
     for (const auto& [resource, cost] : plan["full"]["cost"].items()) {
       const auto model_cost = full.find(resource);
-      if (model_cost == full.end() || !cost.is_number_integer()) continue;  // a resource the model does not price
+      if (model_cost == full.end() || !cost.is_number_integer())
+        continue;  // a resource the model does not price
       if (cost.get<std::int64_t>() != model_cost->second)
         return mismatch("the full network's " + resource + " is " + std::to_string(cost.get<std::int64_t>()) +
                             " in the plan, " + std::to_string(model_cost->second) + " in the model",

@@ -36,14 +36,15 @@ std::int64_t memory_bytes() {
   for (const int resource : {RLIMIT_AS, RLIMIT_DATA}) {
     rlimit limit{};
     if (getrlimit(resource, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
-      bytes = std::min<std::int64_t>(bytes, static_cast<std::int64_t>(
-                                                std::min<rlim_t>(limit.rlim_cur, std::numeric_limits<std::int64_t>::max())));
+      bytes = std::min<std::int64_t>(bytes, static_cast<std::int64_t>(std::min<rlim_t>(
+                                                limit.rlim_cur, std::numeric_limits<std::int64_t>::max())));
   }
   return bytes;
 }
 
-std::optional<Error> check_batch_size(const engine::training::Network<float>& network, const std::string& text,
-                                      std::int64_t batch_size, std::int64_t available, const std::string& data) {
+std::optional<Error> check_batch_size(const engine::training::Network<float>& network,
+                                      const std::string& text, std::int64_t batch_size,
+                                      std::int64_t available, const std::string& data) {
   if (batch_size > available)
     return value_error("batch-size", text,
                        "larger than the " + thousands(available) + " training images in '" + data + "'");

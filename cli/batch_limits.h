@@ -21,7 +21,8 @@ std::int64_t memory_bytes();
 
 // invalid_argument naming --batch-size as typed (`text`) when the batch holds more images than the
 // `available` training images of `data`, or when its pass would need more than memory_bytes().
-std::optional<Error> check_batch_size(const engine::training::Network<float>& network, const std::string& text,
-                                      std::int64_t batch_size, std::int64_t available, const std::string& data);
+std::optional<Error> check_batch_size(const engine::training::Network<float>& network,
+                                      const std::string& text, std::int64_t batch_size,
+                                      std::int64_t available, const std::string& data);
 
 }  // namespace reds::cli

@@ -57,7 +57,9 @@ void CommandLine::add_positional(const char* name, int max_count, const po::valu
   if (!missing.empty()) required_.emplace_back(name, std::move(missing));
 }
 
-void CommandLine::require(const char* name, std::string missing) { required_.emplace_back(name, std::move(missing)); }
+void CommandLine::require(const char* name, std::string missing) {
+  required_.emplace_back(name, std::move(missing));
+}
 
 CommandLine::Parsed CommandLine::parse(const std::vector<std::string>& args, Streams streams) const {
   po::options_description all;
@@ -133,8 +135,8 @@ std::optional<T> whole_number(std::string_view word) {
 
 }  // namespace
 
-Result<std::int64_t> integer_value(const po::variables_map& options, const std::string& name, std::int64_t min,
-                                   std::int64_t max) {
+Result<std::int64_t> integer_value(const po::variables_map& options, const std::string& name,
+                                   std::int64_t min, std::int64_t max) {
   const std::string text = options[name].as<std::string>();
   const std::optional<std::int64_t> value = whole_number<std::int64_t>(text);
   if (!value) {
@@ -146,7 +148,8 @@ Result<std::int64_t> integer_value(const po::variables_map& options, const std::
   return *value;
 }
 
-Result<double> number_value(const po::variables_map& options, const std::string& name, double min, double max) {
+Result<double> number_value(const po::variables_map& options, const std::string& name, double min,
+                            double max) {
   const std::string text = options[name].as<std::string>();
   const std::optional<double> value = whole_number<double>(text);
   if (!value || !std::isfinite(*value)) return value_error(name, text, "not a number");
@@ -160,7 +163,7 @@ Result<double> number_value(const po::variables_map& options, const std::string&
 }
 
 Result<std::vector<double>> fractions_value(const po::variables_map& options, const std::string& name,
-                                            std::size_t max_count, bool zero_allowed) {
+                                            std::size_t max_count, FractionRange range) {
   const std::string text = options[name].as<std::string>();
   std::vector<double> fractions;
   std::size_t begin = 0;
@@ -170,8 +173,10 @@ Result<std::vector<double>> fractions_value(const po::variables_map& options, co
     const std::optional<double> fraction = whole_number<double>(word);
     if (!fraction || !std::isfinite(*fraction))
       return value_error(name, text, "'" + word + "' is not a number (e.g. 0.25,0.5,0.75)");
-    if (!(*fraction > 0.0 || (zero_allowed && *fraction == 0.0)) || *fraction > 1.0)
-      return value_error(name, text, word + (zero_allowed ? " is not in [0, 1]" : " is not in (0, 1]"));
+    if (range == FractionRange::positive_to_one && !(*fraction > 0.0 && *fraction <= 1.0))
+      return value_error(name, text, word + " is not in (0, 1]");
+    if (range == FractionRange::non_negative && *fraction < 0.0)
+      return value_error(name, text, word + " is negative");
     if (!fractions.empty() && *fraction < fractions.back())
       return value_error(name, text, word + " is smaller than the fraction before it (smallest first)");
     fractions.push_back(*fraction);
@@ -195,8 +200,8 @@ std::string two_columns(const std::vector<std::pair<std::string, std::string>>& 
 }
 
 std::string thousands(std::int64_t value) {
-  const std::string digits = std::to_string(value < 0 ? -static_cast<std::uint64_t>(value)
-                                                      : static_cast<std::uint64_t>(value));
+  const std::string digits =
+      std::to_string(value < 0 ? -static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value));
   std::string grouped;
   for (std::size_t i = 0; i < digits.size(); ++i) {
     if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
@@ -315,9 +320,9 @@ int run_plan(const std::vector<std::string>& args, Streams streams) {
       "one line per level for people instead: its status, cost against limit per limited\n"
       "resource, importance, gap and kept width per layer.\n"
       "Invalid input: one line on standard error, nothing on standard output, exit 2.");
-  command_line.add_options()                                                             //
-      ("compact", "print the response on one line instead of indented")                  //
-      ("summary", "print one line per level instead of the JSON response")               //
+  command_line.add_options()                                                //
+      ("compact", "print the response on one line instead of indented")     //
+      ("summary", "print one line per level instead of the JSON response")  //
       ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
   command_line.add_positional("file", 1, po::value<std::string>(),
                               "missing the request FILE (or '-' for standard input)");
@@ -349,9 +354,10 @@ int run_example(const std::vector<std::string>& args, Streams streams) {
       "fraction. Pipe it into 'reds plan -'.");
   command_line.add_options()                       //
       ("list", "list the architectures and exit")  //
-      ("block", number_option("N", std::to_string(defaults.block)), "prunable layers keep multiples of N units")  //
+      ("block", number_option("N", std::to_string(defaults.block)),
+       "prunable layers keep multiples of N units")  //
       ("min-width-fraction", number_option("F", min_width_fraction.str()),
-       "prunable layers keep >= ceil(F * units) units")  //
+       "prunable layers keep >= ceil(F * units) units")                                               //
       ("seed", number_option("S", std::to_string(defaults.seed)), "seed of the stand-in importance")  //
       ("levels", number_option("LIST", join_fractions(defaults.mac_fractions)),
        "one level per fraction of the full MACs, smallest first")  //

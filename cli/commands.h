@@ -28,7 +28,7 @@ namespace reds::cli {
 
 // Exit statuses, shared by every subcommand.
 inline constexpr int kExitSuccess = 0;
-inline constexpr int kExitFailure = 1;     // not the caller's fault: an internal error, a closed standard output
+inline constexpr int kExitFailure = 1;  // not the caller's fault: an internal error, a closed standard output
 inline constexpr int kExitUsageError = 2;  // bad command line or bad input (unreadable, invalid request)
 
 // The exit status of a failed call: internal errors are ours (1), every other code is the input's (2).
@@ -94,21 +94,23 @@ class CommandLine {
 
 // A number option's declaration: its value is kept as typed (see above).
 boost::program_options::typed_value<std::string>* number_option(const char* value_name,
-                                                                 const std::string& default_value = {});
+                                                                const std::string& default_value = {});
 
 // Typed values of options. An error is one line naming the option and quoting the value as typed:
 // "--batch-size 0: must be at least 1". The option must have a value (a default, or be checked present).
-Result<std::int64_t> integer_value(const boost::program_options::variables_map& options, const std::string& name,
+Result<std::int64_t> integer_value(const boost::program_options::variables_map& options,
+                                   const std::string& name,
                                    std::int64_t min = std::numeric_limits<std::int64_t>::min(),
                                    std::int64_t max = std::numeric_limits<std::int64_t>::max());
 // A finite number in [min, max].
 Result<double> number_value(const boost::program_options::variables_map& options, const std::string& name,
                             double min, double max = std::numeric_limits<double>::infinity());
-// "0.25,0.5,0.75": numbers, each in (0, 1] (or [0, 1] with `zero_allowed`), none smaller than the one before,
-// at least one and at most `max_count`.
+// "0.25,0.5,0.75": at least one and at most `max_count` numbers, none smaller than the one before, each
+// in (0, 1] (level fractions) or any non-negative number (points of a run, past its end allowed).
+enum class FractionRange { positive_to_one, non_negative };
 Result<std::vector<double>> fractions_value(const boost::program_options::variables_map& options,
                                             const std::string& name, std::size_t max_count,
-                                            bool zero_allowed = false);
+                                            FractionRange range = FractionRange::positive_to_one);
 // The plan contract's limit on a request's levels.
 inline constexpr std::size_t kMaxLevels = 64;
 
@@ -128,7 +130,8 @@ int write_output(const CommandLine& command_line, Streams streams,
 // Prints `text` and a newline on `out`.
 int print_output(const CommandLine& command_line, Streams streams, const std::string& text);
 // The help line of -o/--output for commands that print their answer.
-inline constexpr const char* kOutputHelp = "write to FILE (replaced only once complete) instead of standard output";
+inline constexpr const char* kOutputHelp =
+    "write to FILE (replaced only once complete) instead of standard output";
 
 // The whole of a file, or of `in` when `path` is "-".
 Result<std::string> read_input(const std::string& path, std::istream& in);

@@ -27,7 +27,8 @@ std::string class_names() {
 }
 
 // The command's lines (each ending in a newline) on standard output or in the -o file.
-int write(const CommandLine& command_line, Streams streams, const po::variables_map& options, std::string text) {
+int write(const CommandLine& command_line, Streams streams, const po::variables_map& options,
+          std::string text) {
   if (text.ends_with('\n')) text.pop_back();
   return write_output(command_line, streams, options, text);
 }
@@ -47,9 +48,9 @@ int solve_file(const CommandLine& command_line, Streams streams, const po::varia
       return command_line.report(streams.err, error);
     }
     nlohmann::ordered_json line = {{"name", instance.name},
-                           {"optimum", solution->profit},
-                           {"matches", nullptr},
-                           {"seconds", solution->statistics.seconds}};
+                                   {"optimum", solution->profit},
+                                   {"matches", nullptr},
+                                   {"seconds", solution->statistics.seconds}};
     if (instance.optimum) line["matches"] = *instance.optimum == solution->profit;
     lines += line.dump() + "\n";
   }
@@ -61,8 +62,8 @@ int generate(const CommandLine& command_line, Streams streams, const po::variabl
   const std::string name = options["generate"].as<std::string>();
   const std::optional<knapsack::InstanceClass> instance_class = knapsack::parse_instance_class(name);
   if (!instance_class)
-    return command_line.report(streams.err,
-                               invalid_argument("unknown instance class '" + name + "'; valid: " + class_names()));
+    return command_line.report(
+        streams.err, invalid_argument("unknown instance class '" + name + "'; valid: " + class_names()));
   knapsack::GeneratorOptions generator;
   generator.instance_class = *instance_class;
   const Result<std::int64_t> items = integer_value(options, "n", 1, kMaxItems);
@@ -107,15 +108,17 @@ int run_knapsack(const std::vector<std::string>& args, Streams streams) {
       "   \"seconds\": solve time}\n"
       "With --generate, prints an instance of a class of the literature (Pisinger 2005) in that\n"
       "format instead, solved: its z, x and time are ours. Classes: " +
-          class_names() + ".\nInvalid input: one line on standard error, nothing on standard output, exit 2.");
-  command_line.add_options()                                                                     //
-      ("generate", po::value<std::string>()->value_name("CLASS"), "generate an instance of CLASS")  //
-      ("n", number_option("N", std::to_string(defaults.items)), "number of items (1 to 10,000,000)")  //
+          class_names() +
+          ".\nInvalid input: one line on standard error, nothing on standard output, exit 2.");
+  command_line.add_options()                                                                            //
+      ("generate", po::value<std::string>()->value_name("CLASS"), "generate an instance of CLASS")      //
+      ("n", number_option("N", std::to_string(defaults.items)), "number of items (1 to 10,000,000)")    //
       ("range", number_option("R", std::to_string(defaults.range)), "coefficients in [1, R], R >= 10")  //
-      ("seed", number_option("S", std::to_string(defaults.seed)), "random seed")  //
+      ("seed", number_option("S", std::to_string(defaults.seed)), "random seed")                        //
       ("instance", number_option("H", std::to_string(defaults.instance)),
        "capacity floor(H * total weight / (SERIES + 1)), 1 <= H <= SERIES")  //
-      ("series", number_option("SERIES", std::to_string(defaults.series)), "length of the capacity series")  //
+      ("series", number_option("SERIES", std::to_string(defaults.series)),
+       "length of the capacity series")  //
       ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
   command_line.add_positional("file", 1, po::value<std::string>());
   const CommandLine::Parsed parsed = command_line.parse(args, streams);
@@ -124,8 +127,9 @@ int run_knapsack(const std::vector<std::string>& args, Streams streams) {
   const bool generating = options.count("generate") > 0;
   const bool solving = options.count("file") > 0;
   if (generating == solving)
-    return command_line.usage_error(streams.err, generating ? "give either FILE or --generate, not both"
-                                                            : "missing the instance FILE (or '-', or --generate)");
+    return command_line.usage_error(streams.err, generating
+                                                     ? "give either FILE or --generate, not both"
+                                                     : "missing the instance FILE (or '-', or --generate)");
   if (generating) return generate(command_line, streams, options);
   return solve_file(command_line, streams, options);
 }

@@ -52,7 +52,8 @@ std::string plan_summary(const PlanResult& plan) {
   for (const LevelPlan& level : plan.levels)
     for (const auto& [resource, limit] : level.limits) resources.insert(resource);
 
-  std::string header = "plan     " + std::string(to_string(plan.status)) + "  " + to_string(plan.strategy) + "  full";
+  std::string header =
+      "plan     " + std::string(to_string(plan.status)) + "  " + to_string(plan.strategy) + "  full";
   for (const std::string& resource : resources) {
     const auto full = plan.full_cost.find(resource);
     if (full != plan.full_cost.end()) header += ' ' + resource + ' ' + thousands(full->second);
@@ -64,7 +65,8 @@ std::string plan_summary(const PlanResult& plan) {
   for (std::size_t j = 0; j < plan.levels.size(); ++j) {
     const LevelPlan& level = plan.levels[j];
     const bool feasible = level.status != PlanStatus::infeasible;
-    std::vector<std::string> row = {"level " + std::to_string(j + 1) + "  ", std::string(to_string(level.status)) + "  "};
+    std::vector<std::string> row = {"level " + std::to_string(j + 1) + "  ",
+                                    std::string(to_string(level.status)) + "  "};
     table.right_aligned.assign(2, false);
     for (const std::string& resource : resources) {
       const auto limit = level.limits.find(resource);
@@ -73,10 +75,11 @@ std::string plan_summary(const PlanResult& plan) {
       const bool costed = feasible && cost != level.cost.end();
       row.push_back(resource + ' ');
       row.push_back(costed ? thousands(cost->second) : "-");
-      row.push_back(limited ? "/" + thousands(limit->second) : "");
+      row.push_back(limited ? thousands(limit->second).insert(0, 1, '/') : std::string());
       row.push_back(costed && limited && limit->second > 0
-                        ? " (" + formatted("%.1f", 100.0 * static_cast<double>(cost->second) /
-                                                       static_cast<double>(limit->second)) +
+                        ? " (" +
+                              formatted("%.1f", 100.0 * static_cast<double>(cost->second) /
+                                                    static_cast<double>(limit->second)) +
                               "%)  "
                         : "  ");
       table.right_aligned.insert(table.right_aligned.end(), {false, true, false, true});

@@ -36,12 +36,24 @@ std::string colour(std::size_t index) {
   const double x = chroma * (1 - std::abs(std::fmod(sector, 2.0) - 1));
   double r = 0, g = 0, b = 0;
   switch (static_cast<int>(sector)) {
-    case 0: r = chroma, g = x; break;
-    case 1: r = x, g = chroma; break;
-    case 2: g = chroma, b = x; break;
-    case 3: g = x, b = chroma; break;
-    case 4: r = x, b = chroma; break;
-    default: r = chroma, b = x; break;
+    case 0:
+      r = chroma, g = x;
+      break;
+    case 1:
+      r = x, g = chroma;
+      break;
+    case 2:
+      g = chroma, b = x;
+      break;
+    case 3:
+      g = x, b = chroma;
+      break;
+    case 4:
+      r = x, b = chroma;
+      break;
+    default:
+      r = chroma, b = x;
+      break;
   }
   const double m = lightness - chroma / 2;
   char hex[8];
@@ -122,8 +134,8 @@ Axis nice_axis(double low, double high, int target = 5) {
 
 // Characters, not bytes, of UTF-8 text ("≤" is one).
 std::size_t utf8_length(std::string_view text) {
-  return static_cast<std::size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(
+      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // The pieces both figures share: the document, the plot area, its axes and its legend.
@@ -210,7 +222,8 @@ class Figure {
         x = left_;
         y += kLegendRowHeight;
       }
-      body_ << "<g transform=\"translate(" << number(x) << ' ' << number(y) << ")\">" << swatches[i] << "</g>\n";
+      body_ << "<g transform=\"translate(" << number(x) << ' ' << number(y) << ")\">" << swatches[i]
+            << "</g>\n";
       text(x + 18, y + 4, labels[i], "class=\"legend-label\"");
       x += entry;
     }
@@ -300,7 +313,8 @@ std::string short_number(double value) {
   }
   char buffer[32];
   const int decimals = std::abs(value) >= 99.95 ? 0 : std::abs(value) >= 9.995 ? 1 : 2;
-  std::snprintf(buffer, sizeof buffer, "%.*f", power == 0 && value == std::floor(value) ? 0 : decimals, value);
+  std::snprintf(buffer, sizeof buffer, "%.*f", power == 0 && value == std::floor(value) ? 0 : decimals,
+                value);
   return buffer + std::string(suffixes[power]);
 }
 
@@ -309,7 +323,8 @@ std::string level_name(const Json& level, std::size_t number) {
   std::string name;
   if (level.contains("limits") && level["limits"].is_object())
     for (const auto& [resource, limit] : level["limits"].items())
-      if (limit.is_number()) name += (name.empty() ? "" : ", ") + resource + " ≤ " + short_number(limit.get<double>());
+      if (limit.is_number())
+        name += (name.empty() ? "" : ", ") + resource + " ≤ " + short_number(limit.get<double>());
   return name.empty() ? "level " + std::to_string(number) : name;
 }
 
@@ -464,8 +479,7 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
                     << number(group_left + bar * static_cast<double>(j)) << "\" y=\"" << number(y)
                     << "\" width=\"" << number(bar) << "\" height=\"" << number(figure.bottom() - y)
                     << "\" fill=\"" << colour(j) << "\"><title>"
-                    << escape(data.layers[l] + ", " + data.levels[j].name + ": " +
-                              std::to_string(kept) +
+                    << escape(data.layers[l] + ", " + data.levels[j].name + ": " + std::to_string(kept) +
                               (relative ? " of " + std::to_string(data.units[l]) : std::string()) + " units")
                     << "</title></rect>\n";
     }
@@ -639,10 +653,9 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
     std::istringstream list((*options)["labels"].as<std::string>());
     for (std::string label; std::getline(list, label, ',');) labels.push_back(label);
     if (labels.size() != paths.size())
-      return command_line.report(
-          streams.err, value_error("labels", (*options)["labels"].as<std::string>(),
-                                   std::to_string(labels.size()) + " names for " + std::to_string(paths.size()) +
-                                       " RUN file(s)"));
+      return command_line.report(streams.err, value_error("labels", (*options)["labels"].as<std::string>(),
+                                                          std::to_string(labels.size()) + " names for " +
+                                                              std::to_string(paths.size()) + " RUN file(s)"));
   }
   // A file's name without its directories, so that a figure made in a scratch directory reads the same.
   const auto base_name = [](const std::string& path) {

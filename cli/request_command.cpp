@@ -59,8 +59,8 @@ Result<std::map<std::string, std::vector<double>>> gradient_importance(const po:
   importance.batch_size = *batch_size;
   importance.seed = static_cast<std::uint64_t>(*seed);
   importance.on_minibatch = [&](std::int64_t done, std::int64_t total) {
-    progress.show("gradient importance, minibatch " + std::to_string(done) + "/" + std::to_string(total), done,
-                  total);
+    progress.show("gradient importance, minibatch " + std::to_string(done) + "/" + std::to_string(total),
+                  done, total);
   };
   Result<std::map<std::string, std::vector<double>>> scores =
       engine::training::gradient_importance(network.value(), images.value(), importance);
@@ -90,7 +90,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       "model run the plan with 'reds apply'.");
   std::ostringstream min_width_fraction;
   min_width_fraction << defaults.min_width_fraction;
-  command_line.add_options()  //
+  command_line.add_options()                                                   //
       ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp)  //
       ("levels", number_option("LIST", join_fractions(defaults.fractions)),
        "one level per fraction of the full network's resource, smallest first")  //
@@ -118,7 +118,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
        "minibatches the gradient is summed over (the reference: 100)")  //
       ("batch-size", number_option("N", "128"),
        "images per minibatch (the reference: 128 for Fashion-MNIST); at most the training images of "
-       "--data, and refused when a pass over it would not fit in memory")  //
+       "--data, and refused when a pass over it would not fit in memory")                   //
       ("seed", number_option("S", "1"), "seed of the minibatches' order and augmentation")  //
       ("compact", "print the request on one line instead of indented");
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
@@ -159,15 +159,16 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
     if (!scores) return command_line.report(streams.err, scores.error());
     request_options.importance = std::move(scores).value();
   } else if (importance != "magnitude") {
-    return command_line.report(streams.err,
-                               value_error("importance", importance, "unknown method; use magnitude or gradient"));
+    return command_line.report(
+        streams.err, value_error("importance", importance, "unknown method; use magnitude or gradient"));
   }
 
   const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
   if (!model) return command_line.report(streams.err, model.error());
   const Result<PlanRequest> request = engine::plan_request(model.value(), request_options);
   if (!request) return command_line.report(streams.err, request.error());
-  return write_output(command_line, streams, options, to_json(request.value(), options.count("compact") ? -1 : 2));
+  return write_output(command_line, streams, options,
+                      to_json(request.value(), options.count("compact") ? -1 : 2));
 }
 
 }  // namespace reds::cli

@@ -37,10 +37,10 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
       "batch-1 latency. Levels come from the model's embedded plan, smallest first, numbered\n"
       "from 1; a model without a plan has one level, the full network. All levels by default.\n"
       "A progress bar goes to standard error when it is a terminal.");
-  command_line.add_options()                                                                   //
-      ("data", po::value<std::string>()->value_name("DIR"), "directory of the test set")       //
-      ("level", number_option("I"), "run level I only (1 = smallest)")                         //
-      ("all-levels", "run every level (the default)")                                          //
+  command_line.add_options()                                                              //
+      ("data", po::value<std::string>()->value_name("DIR"), "directory of the test set")  //
+      ("level", number_option("I"), "run level I only (1 = smallest)")                    //
+      ("all-levels", "run every level (the default)")                                     //
       ("json",
        "one JSON object per line and level: level, widths, macs, correct, total, accuracy, latency_us")  //
       ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
@@ -69,9 +69,9 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
   std::size_t first = 0, last = levels;
   if (only_level) {
     if (*only_level > static_cast<std::int64_t>(levels))
-      return command_line.report(
-          streams.err, value_error("level", options["level"].as<std::string>(),
-                                   "the model has " + std::to_string(levels) + (levels == 1 ? " level" : " levels")));
+      return command_line.report(streams.err, value_error("level", options["level"].as<std::string>(),
+                                                          "the model has " + std::to_string(levels) +
+                                                              (levels == 1 ? " level" : " levels")));
     first = static_cast<std::size_t>(*only_level - 1);
     last = first + 1;
   }
@@ -83,9 +83,9 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
   ProgressBar progress(streams.err, is_terminal(streams.err));
   for (std::size_t level = first; level < last; ++level) {
     const std::string label = "level " + std::to_string(level + 1) + "/" + std::to_string(levels);
-    const Result<engine::LevelEvaluation> evaluation = engine::evaluate(
-        session.value(), level, images.value(),
-        [&](std::int64_t done, std::int64_t total) { progress.show(label, done, total); });
+    const Result<engine::LevelEvaluation> evaluation =
+        engine::evaluate(session.value(), level, images.value(),
+                         [&](std::int64_t done, std::int64_t total) { progress.show(label, done, total); });
     progress.clear();
     if (!evaluation) return command_line.report(streams.err, evaluation.error());
     const std::string line =

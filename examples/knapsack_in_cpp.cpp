@@ -10,9 +10,10 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     const std::string_view word = argv[1];
     const bool help = word == "--help" || word == "-h";
-    (help ? std::cout : std::cerr) << "Usage: reds_knapsack_in_cpp\n\n"
-        "Solves a small 0-1 knapsack problem, a multiple-choice problem and a hard generated\n"
-          "instance with a time limit with the knapsack library. Takes no arguments.\n";
+    (help ? std::cout : std::cerr)
+        << "Usage: reds_knapsack_in_cpp\n\n"
+           "Solves a small 0-1 knapsack problem, a multiple-choice problem and a hard generated\n"
+           "instance with a time limit with the knapsack library. Takes no arguments.\n";
     return help ? 0 : 2;
   }
   // 0-1: items {weight, profit}, capacity 10.
@@ -38,8 +39,8 @@ int main(int argc, char** argv) {
     std::cerr << chosen.error().message << '\n';
     return 2;
   }
-  std::cout << "multiple choice: " << reds::knapsack::to_string(chosen->status) << " profit " << chosen->profit
-            << " weight " << chosen->weight << " choice";
+  std::cout << "multiple choice: " << reds::knapsack::to_string(chosen->status) << " profit "
+            << chosen->profit << " weight " << chosen->weight << " choice";
   for (const std::size_t i : chosen->choice) std::cout << ' ' << i;
   std::cout << '\n';
 

@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
     }
     options.mac_fractions.push_back(fraction);
   }
-  const char* architectures[] = {"dnn_s",    "dnn_l",           "cnn_s",          "cnn_l",
-                                 "ds_cnn_s", "ds_cnn_l",        "ds_cnn_s_fmnist", "ds_cnn_s_cifar10",
+  const char* architectures[] = {"dnn_s",          "dnn_l",    "cnn_s",           "cnn_l",
+                                 "ds_cnn_s",       "ds_cnn_l", "ds_cnn_s_fmnist", "ds_cnn_s_cifar10",
                                  "mobilenet_v1_96"};
   std::printf("| architecture | strategy | level / independent optimum, per level | sum | seconds |\n");
   std::printf("| --- | --- | --- | --- | --- |\n");

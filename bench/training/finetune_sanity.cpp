@@ -9,8 +9,8 @@
 //                        [--model tests/data/reds-pretrained/fashion_mnist_ds_cnn_sizeS.keras]
 //                        [--data /usr/share/datasets/fashion-mnist]
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
         end = 0;
       }
       if (end == 0 || end != value.size() || target < 1) {
-        std::fprintf(stderr, "reds_finetune_sanity: %s %s: not a positive integer\n", name.c_str(), value.c_str());
+        std::fprintf(stderr, "reds_finetune_sanity: %s %s: not a positive integer\n", name.c_str(),
+                     value.c_str());
         std::exit(2);
       }
     };

@@ -57,15 +57,17 @@ TEST_F(ModelCommandsCliTest, ApplyRefusesAPlanForAnotherModel) {
   expect_refused(run({"apply", fashion_, "-", "-o", out.string()}, plan_of(cifar_)),
                  "reds apply: invalid_argument at /full/cost/", out);
   const Outcome other = run({"apply", fashion_, "-", "-o", out.string()}, plan_of(cifar_));
-  EXPECT_NE(other.err.find("the plan is for another model: the full network's "), std::string::npos) << other.err;
+  EXPECT_NE(other.err.find("the plan is for another model: the full network's "), std::string::npos)
+      << other.err;
 
   // A bundled architecture's plan: other layer names.
   const Outcome example = run({"example", "dnn_s"});
   const Outcome dnn_plan = run({"plan", "-"}, example.out);
-  expect_refused(run({"apply", fashion_, "-", "-o", out.string()}, dnn_plan.out),
-                 "reds apply: invalid_argument at /order/fc1: the plan is for another model: its layer 'fc1' is "
-                 "not a layer of the model",
-                 out);
+  expect_refused(
+      run({"apply", fashion_, "-", "-o", out.string()}, dnn_plan.out),
+      "reds apply: invalid_argument at /order/fc1: the plan is for another model: its layer 'fc1' is "
+      "not a layer of the model",
+      out);
 
   // The model's own plan with one layer's unit count changed, or one layer missing.
   const json own = json::parse(plan_of(fashion_));
@@ -73,16 +75,19 @@ TEST_F(ModelCommandsCliTest, ApplyRefusesAPlanForAnotherModel) {
   json fewer_units = own;
   fewer_units["order"][first].erase(fewer_units["order"][first].size() - 1);
   expect_refused(run({"apply", fashion_, "-", "-o", out.string()}, fewer_units.dump()),
-                 "reds apply: invalid_argument at /order/" + first + ": the plan is for another model: its layer '" +
-                     first + "' has " + std::to_string(own.at("order").at(first).size() - 1) +
-                     " units, the model's " + std::to_string(own.at("order").at(first).size()),
+                 "reds apply: invalid_argument at /order/" + first +
+                     ": the plan is for another model: its layer '" + first + "' has " +
+                     std::to_string(own.at("order").at(first).size() - 1) + " units, the model's " +
+                     std::to_string(own.at("order").at(first).size()),
                  out);
   json missing_layer = own;
   missing_layer["order"].erase(first);
-  expect_refused(run({"apply", fashion_, "-", "-o", out.string()}, missing_layer.dump()),
-                 "reds apply: invalid_argument at /order: the plan is for another model: it has no order for the "
-                 "model's layer '" + first + "'",
-                 out);
+  expect_refused(
+      run({"apply", fashion_, "-", "-o", out.string()}, missing_layer.dump()),
+      "reds apply: invalid_argument at /order: the plan is for another model: it has no order for the "
+      "model's layer '" +
+          first + "'",
+      out);
   // finetune applies its PLAN the same way.
   expect_refused(run({"finetune", fashion_, "-", "--data", reds::test::kFashionMnistDir, "--steps", "1", "-o",
                       out.string()},
@@ -92,10 +97,11 @@ TEST_F(ModelCommandsCliTest, ApplyRefusesAPlanForAnotherModel) {
 
 TEST_F(ModelCommandsCliTest, BatchLargerThanTheTrainingSetIsRefused) {
   const fs::path out = scratch_ / "tuned.reds";
-  expect_refused(run({"request", fashion_, "--data", reds::test::kFashionMnistDir, "--batch-size", "100000000"}),
-                 "reds request: --batch-size 100000000: larger than the 60,000 training images in '" +
-                     std::string(reds::test::kFashionMnistDir) + "'",
-                 out);
+  expect_refused(
+      run({"request", fashion_, "--data", reds::test::kFashionMnistDir, "--batch-size", "100000000"}),
+      "reds request: --batch-size 100000000: larger than the 60,000 training images in '" +
+          std::string(reds::test::kFashionMnistDir) + "'",
+      out);
   expect_refused(run({"finetune", fashion_, "-", "--data", reds::test::kFashionMnistDir, "--steps", "1",
                       "--train-images", "1000", "--batch-size", "1001", "-o", out.string()},
                      plan_of(fashion_)),
@@ -127,8 +133,9 @@ TEST_F(ModelCommandsCliTest, BatchLargerThanTheMemoryIsRefused) {
 // Without a terminal, standard error stays empty; on one (a pseudo-terminal from script(1)), a progress
 // line names the minibatches.
 TEST_F(ModelCommandsCliTest, RequestShowsProgressOnlyOnATerminal) {
-  const std::vector<std::string> args = {"request", fashion_, "--data", reds::test::kFashionMnistDir,
-                                         "--importance-batches", "3", "--batch-size", "8", "--compact"};
+  const std::vector<std::string> args = {
+      "request",      fashion_, "--data",   reds::test::kFashionMnistDir, "--importance-batches", "3",
+      "--batch-size", "8",      "--compact"};
   const Outcome quiet = run(args);
   ASSERT_EQ(quiet.exit_status, 0) << quiet.err;
   EXPECT_EQ(quiet.err, "");

@@ -44,7 +44,8 @@ TEST_F(OptionsCliTest, ExampleAndKnapsackValueErrorsNameTheOptionAsTyped) {
            "reds example: --levels 0.5,0.25: 0.25 is smaller than the fraction before it (smallest first)"},
           {{"example", "ds_cnn_l", "--levels", "0.5,"},
            "reds example: --levels 0.5,: '' is not a number (e.g. 0.25,0.5,0.75)"},
-          {{"example", "ds_cnn_l", "--fractions", "1.5"}, "reds example: --fractions 1.5: 1.5 is not in (0, 1]"},
+          {{"example", "ds_cnn_l", "--fractions", "1.5"},
+           "reds example: --fractions 1.5: 1.5 is not in (0, 1]"},
           {{"example", "ds_cnn_l", "--seed", "-1"}, "reds example: --seed -1: must be at least 0"},
           {{"example", "ds_cnn_l", "--seed", "1e3"}, "reds example: --seed 1e3: not an integer"},
           {{"example", "ds_cnn_l", "--seed", "99999999999999999999"},
@@ -56,10 +57,14 @@ TEST_F(OptionsCliTest, ExampleAndKnapsackValueErrorsNameTheOptionAsTyped) {
            "reds example: --min-width-fraction nan: not a number"},
           {{"example", "ds_cnn_l", "--strategy", "sideways"},
            "reds example: --strategy sideways: use independent, bottom_up, top_down or joint"},
-          {{"example", "ds_cnn_l", "--objective", "max"}, "reds example: --objective max: use sum, normalized or product"},
-          {{"knapsack", "--generate", "uncorrelated", "--seed", "-1"}, "reds knapsack: --seed -1: must be at least 0"},
-          {{"knapsack", "--generate", "uncorrelated", "--n", "-3"}, "reds knapsack: --n -3: must be at least 1"},
-          {{"knapsack", "--generate", "uncorrelated", "--range", "5"}, "reds knapsack: --range 5: must be at least 10"},
+          {{"example", "ds_cnn_l", "--objective", "max"},
+           "reds example: --objective max: use sum, normalized or product"},
+          {{"knapsack", "--generate", "uncorrelated", "--seed", "-1"},
+           "reds knapsack: --seed -1: must be at least 0"},
+          {{"knapsack", "--generate", "uncorrelated", "--n", "-3"},
+           "reds knapsack: --n -3: must be at least 1"},
+          {{"knapsack", "--generate", "uncorrelated", "--range", "5"},
+           "reds knapsack: --range 5: must be at least 10"},
           {{"knapsack", "--generate", "uncorrelated", "--instance", "101"},
            "reds knapsack: --instance 101: must be at most 100"},
       },
@@ -85,7 +90,8 @@ TEST_F(OptionsCliTest, ModelCommandValueErrorsNameTheOptionAsTyped) {
            "reds request: --resource joules: use macs, params, activation or output_activation"},
           {{"request", model, "--importance", "random"},
            "reds request: --importance random: unknown method; use magnitude or gradient"},
-          {{"request", model, "--data", data, "--batch-size", "-5"}, "reds request: --batch-size -5: must be at least 1"},
+          {{"request", model, "--data", data, "--batch-size", "-5"},
+           "reds request: --batch-size -5: must be at least 1"},
           {{"request", model, "--data", data, "--seed", "-1"}, "reds request: --seed -1: must be at least 0"},
           {{"request", model, "--data", data, "--importance-batches", "0"},
            "reds request: --importance-batches 0: must be at least 1"},
@@ -96,25 +102,32 @@ TEST_F(OptionsCliTest, ModelCommandValueErrorsNameTheOptionAsTyped) {
           {finetune({"--steps", "1", "--lr", "-0.1"}), "reds finetune: --lr -0.1: must be at least 0"},
           {finetune({"--steps", "1", "--threads", "0"}), "reds finetune: --threads 0: must be at least 1"},
           {finetune({"--steps", "1", "--seed", "-1"}), "reds finetune: --seed -1: must be at least 0"},
-          {finetune({"--steps", "1", "--batch-size", "0"}), "reds finetune: --batch-size 0: must be at least 1"},
-          {finetune({"--steps", "1", "--train-images", "-1"}), "reds finetune: --train-images -1: must be at least 0"},
-          {finetune({"--steps", "1", "--test-images", "-2"}), "reds finetune: --test-images -2: must be at least -1"},
+          {finetune({"--steps", "1", "--batch-size", "0"}),
+           "reds finetune: --batch-size 0: must be at least 1"},
+          {finetune({"--steps", "1", "--train-images", "-1"}),
+           "reds finetune: --train-images -1: must be at least 0"},
+          {finetune({"--steps", "1", "--test-images", "-2"}),
+           "reds finetune: --test-images -2: must be at least -1"},
           {finetune({"--steps", "1", "--checkpoint-every", "0"}),
            "reds finetune: --checkpoint-every 0: must be at least 1"},
           {finetune({"--steps", "1", "--lr-decay", "0.8,0.5"}),
            "reds finetune: --lr-decay 0.8,0.5: 0.5 is smaller than the fraction before it (smallest first)"},
           {finetune({"--steps", "1", "--lr-decay", "0.2,0.5,0.8"}),
            "reds finetune: --lr-decay 0.2,0.5,0.8: at most 2 fractions"},
-          {finetune({"--steps", "1", "--optimizer", "rmsprop"}), "reds finetune: --optimizer rmsprop: use adam or sgd"},
+          {finetune({"--steps", "1", "--optimizer", "rmsprop"}),
+           "reds finetune: --optimizer rmsprop: use adam or sgd"},
       },
       runner);
 }
 
 // A missing argument or an unknown option is a usage error: a line and where to find the help.
 TEST_F(OptionsCliTest, UsageErrorsPointToTheHelp) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"request"}, {"apply", "model.keras"}, {"run", "model.keras"},
-        {"finetune", "model.keras", "--data", "d"}, {"knapsack", "--bogus"}, {"plot"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"request"},
+                                               {"apply", "model.keras"},
+                                               {"run", "model.keras"},
+                                               {"finetune", "model.keras", "--data", "d"},
+                                               {"knapsack", "--bogus"},
+                                               {"plot"}}) {
     SCOPED_TRACE(args[0]);
     const Outcome result = run(args);
     EXPECT_EQ(result.exit_status, 2);
@@ -131,7 +144,8 @@ TEST_F(OptionsCliTest, ExampleTakesLevelsAndTheOldFractionsAlike) {
   const Outcome fractions = run({"example", "cnn_s", "--fractions", "0.3,0.6"});
   ASSERT_EQ(fractions.exit_status, 0) << fractions.err;
   EXPECT_EQ(fractions.out, levels.out);
-  EXPECT_EQ(run({"example", "--help"}).out.find("--fractions"), std::string::npos) << "the old name is hidden";
+  EXPECT_EQ(run({"example", "--help"}).out.find("--fractions"), std::string::npos)
+      << "the old name is hidden";
   const Outcome both = run({"example", "cnn_s", "--fractions", "0.3", "--levels", "0.6"});
   EXPECT_EQ(both.exit_status, 2);
 }

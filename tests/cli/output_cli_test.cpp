@@ -110,8 +110,9 @@ TEST_F(OutputCliTest, SummaryMarksInfeasibleLevels) {
   EXPECT_EQ(lines[0].rfind("plan     infeasible  bottom_up  full macs 12", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind("level 1  infeasible  macs  -/3 ", 0), 0u) << lines[1];
   EXPECT_NE(lines[1].find("widths -"), std::string::npos) << lines[1];
-  EXPECT_EQ(lines[2].rfind("level 2  optimal     macs 12/12 (100.0%)  importance 8  gap 0  widths a=3 head=2", 0),
-            0u)
+  EXPECT_EQ(
+      lines[2].rfind("level 2  optimal     macs 12/12 (100.0%)  importance 8  gap 0  widths a=3 head=2", 0),
+      0u)
       << lines[2];
 }
 
@@ -129,10 +130,12 @@ TEST_F(OutputCliTest, EveryPrintingCommandWritesTheSameAnswerToOutputFile) {
   const Outcome plan = run({"plan", request});
   ASSERT_EQ(plan.exit_status, 0);
   const std::string plan_file = scratch_file("plan.json", plan.out).string();
-  const std::string run_file = scratch_file(
-      "run.jsonl", R"({"level":1,"widths":{"a":1},"macs":1000,"correct":89,"total":100,"accuracy":0.89,"latency_us":120})"
-                   "\n")
-                                   .string();
+  const std::string run_file =
+      scratch_file(
+          "run.jsonl",
+          R"({"level":1,"widths":{"a":1},"macs":1000,"correct":89,"total":100,"accuracy":0.89,"latency_us":120})"
+          "\n")
+          .string();
   const std::vector<std::vector<std::string>> commands = {
       {"plan", request},
       {"plan", "--summary", request},
@@ -168,11 +171,10 @@ TEST_F(OutputCliTest, EveryPrintingCommandWritesTheSameAnswerToOutputFile) {
 // A failed command leaves an existing -o file as it was and no temporary file beside it.
 TEST_F(OutputCliTest, FailureLeavesTheOutputFileAlone) {
   const fs::path file = scratch_file("answer.json", "the previous answer\n");
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"plan", "-", "-o", file.string()},
-        {"example", "no_such_network", "-o", file.string()},
-        {"knapsack", "-", "-o", file.string()},
-        {"plot", "plan", "-", "-o", file.string()}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"plan", "-", "-o", file.string()},
+                                               {"example", "no_such_network", "-o", file.string()},
+                                               {"knapsack", "-", "-o", file.string()},
+                                               {"plot", "plan", "-", "-o", file.string()}}) {
     SCOPED_TRACE(args[0]);
     const Outcome failed = run(args, "not what the command reads");
     EXPECT_EQ(failed.exit_status, 2) << failed.err;

@@ -18,7 +18,6 @@
 namespace {
 
 using reds::test::Outcome;
-using PlotCliTest = reds::test::CommandTest;
 
 // Three layers counted by `order` (4, 2 and 3 units); level 2 infeasible, so levels 1 and 3 are drawn.
 constexpr const char* kPlan = R"({
@@ -151,6 +150,27 @@ void expect_input_error(const Outcome& result, const std::string& needle) {
   EXPECT_NE(result.err.find(needle), std::string::npos) << result.err;
 }
 
+// `reds example ARGS... | reds plan - | reds plot plan -`: the request, the plan and the figure.
+struct PlottedExample {
+  Outcome request, plan, result;
+};
+
+class PlotCliTest : public reds::test::CommandTest {
+ protected:
+  PlottedExample plot_example(std::vector<std::string> example) {
+    example.insert(example.begin(), "example");
+    PlottedExample plotted;
+    plotted.request = run(example);
+    EXPECT_EQ(plotted.request.exit_status, 0) << plotted.request.err;
+    plotted.plan = run({"plan", "-"}, plotted.request.out);
+    EXPECT_EQ(plotted.plan.exit_status, 0) << plotted.plan.err;
+    plotted.result = run({"plot", "plan", "-"}, plotted.plan.out);
+    EXPECT_EQ(plotted.result.exit_status, 0) << plotted.result.err;
+    EXPECT_TRUE(well_formed_svg(plotted.result.out));
+    return plotted;
+  }
+};
+
 TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
   const std::string plan = scratch_file("plan.json", kPlan).string();
   const Outcome result = run({"plot", "plan", plan});
@@ -223,13 +243,7 @@ TEST_F(PlotCliTest, LongLayerNamesAreSlantedWithTheirUnits) {
 }
 
 TEST_F(PlotCliTest, PlanFigureOfARealPlan) {
-  const Outcome request = run({"example", "ds_cnn_s_fmnist"});
-  ASSERT_EQ(request.exit_status, 0) << request.err;
-  const Outcome plan = run({"plan", "-"}, request.out);
-  ASSERT_EQ(plan.exit_status, 0) << plan.err;
-  const Outcome result = run({"plot", "plan", "-"}, plan.out);
-  ASSERT_EQ(result.exit_status, 0) << result.err;
-  EXPECT_TRUE(well_formed_svg(result.out));
+  const auto [request, plan, result] = plot_example({"ds_cnn_s_fmnist"});
   const std::size_t layers = nlohmann::json::parse(request.out).at("network").at("layers").size();
   const std::size_t levels = nlohmann::json::parse(plan.out).at("levels").size();
   EXPECT_GT(layers, 3u);
@@ -402,14 +416,8 @@ void expect_legend_fits(const std::string& svg, std::size_t entries, double plot
 }
 
 TEST_F(PlotCliTest, TenLevelsWrapTheirLegendAndKeepTheirOwnColours) {
-  const Outcome request =
-      run({"example", "ds_cnn_s_fmnist", "--levels", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"});
-  ASSERT_EQ(request.exit_status, 0) << request.err;
-  const Outcome plan = run({"plan", "-"}, request.out);
-  ASSERT_EQ(plan.exit_status, 0) << plan.err;
-  const Outcome result = run({"plot", "plan", "-"}, plan.out);
-  ASSERT_EQ(result.exit_status, 0) << result.err;
-  EXPECT_TRUE(well_formed_svg(result.out));
+  const auto [request, plan, result] =
+      plot_example({"ds_cnn_s_fmnist", "--levels", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"});
   const std::vector<Mark> all = bars(result.out);
   double top = 1e9;
   for (const Mark& bar : all) top = std::min(top, bar.y);
@@ -435,14 +443,16 @@ TEST_F(PlotCliTest, TenLevelsWrapTheirLegendAndKeepTheirOwnColours) {
 
 TEST_F(PlotCliTest, SixtyFourLevelsHaveSixtyFourColours) {
   std::string plan = R"({"levels": [)";
-  for (int j = 0; j < 64; ++j) plan += (j ? "," : "") + std::string(R"({"limits": {"macs": )") +
-                                       std::to_string(1000 * (j + 1)) + R"(}, "widths": {"a": 1, "b": 2}})";
+  for (int j = 0; j < 64; ++j)
+    plan += (j ? "," : "") + std::string(R"({"limits": {"macs": )") + std::to_string(1000 * (j + 1)) +
+            R"(}, "widths": {"a": 1, "b": 2}})";
   plan += "]}";
   const Outcome result = run({"plot", "plan", "-"}, plan);
   ASSERT_EQ(result.exit_status, 0) << result.err;
   std::set<std::string> fills;
   static const std::regex kFill(R"re(<rect class="bar" data-layer="a"[^>]* fill="(#[0-9A-F]{6})")re");
-  for (auto it = std::sregex_iterator(result.out.begin(), result.out.end(), kFill); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(result.out.begin(), result.out.end(), kFill);
+       it != std::sregex_iterator(); ++it)
     fills.insert((*it)[1]);
   EXPECT_EQ(fills.size(), 64u);
   const std::vector<LegendEntry> legend = legend_entries(result.out);
