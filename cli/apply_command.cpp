@@ -1,16 +1,77 @@
 #include "apply_command.h"
 
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
+#include "reds/plan.h"
 
 namespace reds::cli {
 
 namespace po = boost::program_options;
+
+std::optional<Error> check_plan_matches_model(const engine::Model& model, std::string_view plan_text) {
+  const nlohmann::ordered_json plan = nlohmann::ordered_json::parse(plan_text, nullptr, false);
+  // Not a plan at all: apply_plan says what is wrong with it.
+  if (plan.is_discarded() || !plan.is_object() || !plan.contains("order") || !plan["order"].is_object())
+    return std::nullopt;
+  // The layers, units and full cost the model's own request states.
+  const Result<PlanRequest> request = engine::plan_request(model);
+  if (!request) return std::nullopt;  // a model the contract cannot describe: apply_plan reports it
+  const std::vector<Layer>& layers = request->network.layers;
+  const auto mismatch = [](const std::string& message, const std::string& path) {
+    return invalid_argument("the plan is for another model: " + message, path);
+  };
+  const auto model_layer = [&](const std::string& name) {
+    return std::find_if(layers.begin(), layers.end(), [&](const Layer& layer) { return layer.name == name; });
+  };
+
+  const nlohmann::ordered_json& order = plan["order"];
+  for (const auto& [name, units] : order.items()) {
+    const auto layer = model_layer(name);
+    if (layer == layers.end())
+      return mismatch("its layer '" + name + "' is not a layer of the model", "/order/" + name);
+    if (units.is_array() && static_cast<std::int64_t>(units.size()) != layer->units)
+      return mismatch("its layer '" + name + "' has " + std::to_string(units.size()) +
+                          " units, the model's " + std::to_string(layer->units),
+                      "/order/" + name);
+  }
+  for (const Layer& layer : layers)
+    if (!order.contains(layer.name))
+      return mismatch("it has no order for the model's layer '" + layer.name + "'", "/order");
+
+  if (plan.contains("levels") && plan["levels"].is_array()) {
+    for (std::size_t j = 0; j < plan["levels"].size(); ++j) {
+      const nlohmann::ordered_json& level = plan["levels"][j];
+      if (!level.is_object() || !level.contains("widths") || !level["widths"].is_object()) continue;
+      const std::string path = "/levels/" + std::to_string(j) + "/widths";
+      for (const auto& [name, width] : level["widths"].items())
+        if (model_layer(name) == layers.end())
+          return mismatch("level " + std::to_string(j + 1) + " keeps layer '" + name +
+                              "', which is not a layer of the model",
+                          path + "/" + name);
+    }
+  }
+
+  if (plan.contains("full") && plan["full"].is_object() && plan["full"].contains("cost") &&
+      plan["full"]["cost"].is_object()) {
+    const std::map<std::string, std::int64_t> full = full_network_cost(request->network);
+    for (const auto& [resource, cost] : plan["full"]["cost"].items()) {
+      const auto model_cost = full.find(resource);
+      if (model_cost == full.end() || !cost.is_number_integer())
+        continue;  // a resource the model does not price
+      if (cost.get<std::int64_t>() != model_cost->second)
+        return mismatch("the full network's " + resource + " is " + std::to_string(cost.get<std::int64_t>()) +
+                            " in the plan, " + std::to_string(model_cost->second) + " in the model",
+                        "/full/cost/" + resource);
+    }
+  }
+  return std::nullopt;
+}
 
 int run_apply(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
@@ -20,31 +81,28 @@ int run_apply(const std::vector<std::string>& args, Streams streams) {
       "that every level of the plan keeps a prefix of every layer while the full network computes\n"
       "the same function, and writes a native model with the plan embedded to OUT ('reds run'\n"
       "runs its levels). Prints one line per level: its MACs, their share of the full network's,\n"
-      "and its widths.");
+      "and its widths. A plan made for another model (other layers, units or full cost) is refused.");
   command_line.add_options()  //
       ("output,o", po::value<std::string>()->value_name("OUT"), "the native model file to write");
-  command_line.add_positional("model", 1, po::value<std::string>());
-  command_line.add_positional("plan", 1, po::value<std::string>());
-  const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
-  if (!options) return kExitUsageError;
-  if (options->count("help")) {
-    command_line.print_help(streams.out);
-    return kExitSuccess;
-  }
-  if (!options->count("model")) return command_line.usage_error(streams.err, "missing the MODEL file");
-  if (!options->count("plan"))
-    return command_line.usage_error(streams.err, "missing the PLAN file (or '-' for standard input)");
-  if (!options->count("output")) return command_line.usage_error(streams.err, "missing -o OUT");
+  command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
+  command_line.add_positional("plan", 1, po::value<std::string>(),
+                              "missing the PLAN file (or '-' for standard input)");
+  command_line.require("output", "missing -o OUT");
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  const po::variables_map& options = *parsed.options;
 
-  const Result<engine::Model> model = engine::load_model((*options)["model"].as<std::string>());
+  const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
   if (!model) return command_line.report(streams.err, model.error());
-  const Result<std::string> plan = read_input((*options)["plan"].as<std::string>(), streams.in);
+  const Result<std::string> plan = read_input(options["plan"].as<std::string>(), streams.in);
   if (!plan) return command_line.report(streams.err, plan.error());
+  if (auto error = check_plan_matches_model(model.value(), plan.value()))
+    return command_line.report(streams.err, *error);
   const Result<engine::Model> planned = engine::apply_plan(model.value(), plan.value());
   if (!planned) return command_line.report(streams.err, planned.error());
   const Result<engine::Session> session = engine::Session::create(planned.value());
   if (!session) return command_line.report(streams.err, session.error());
-  if (auto error = engine::save_native(planned.value(), (*options)["output"].as<std::string>()))
+  if (auto error = engine::save_native(planned.value(), options["output"].as<std::string>()))
     return command_line.report(streams.err, *error);
 
   engine::Model unplanned = planned.value();

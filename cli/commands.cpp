@@ -1,12 +1,19 @@
 #include "commands.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <istream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -15,6 +22,7 @@
 #include "apply_command.h"
 #include "finetune_command.h"
 #include "knapsack_command.h"
+#include "plan_summary.h"
 #include "plot_command.h"
 #include "reds/json.h"
 #include "reds/models/architectures.h"
@@ -28,6 +36,8 @@ namespace po = boost::program_options;
 
 int exit_status(ErrorCode code) { return code == ErrorCode::internal ? kExitFailure : kExitUsageError; }
 
+bool is_terminal(const std::ostream& err) { return &err == &std::cerr && isatty(STDERR_FILENO); }
+
 CommandLine::CommandLine(std::string name, std::string synopsis, std::string description)
     : name_(std::move(name)),
       synopsis_(std::move(synopsis)),
@@ -38,24 +48,36 @@ CommandLine::CommandLine(std::string name, std::string synopsis, std::string des
 
 po::options_description_easy_init CommandLine::add_options() { return options_.add_options(); }
 
-void CommandLine::add_positional(const char* name, int max_count, const po::value_semantic* value) {
+po::options_description_easy_init CommandLine::add_hidden_options() { return hidden_options_.add_options(); }
+
+void CommandLine::add_positional(const char* name, int max_count, const po::value_semantic* value,
+                                 std::string missing) {
   positional_options_.add_options()(name, value);
   positional_.add(name, max_count);
+  if (!missing.empty()) required_.emplace_back(name, std::move(missing));
 }
 
-std::optional<po::variables_map> CommandLine::parse(const std::vector<std::string>& args,
-                                                    std::ostream& err) const {
+void CommandLine::require(const char* name, std::string missing) {
+  required_.emplace_back(name, std::move(missing));
+}
+
+CommandLine::Parsed CommandLine::parse(const std::vector<std::string>& args, Streams streams) const {
   po::options_description all;
-  all.add(options_).add(positional_options_);
+  all.add(options_).add(hidden_options_).add(positional_options_);
   po::variables_map values;
   try {
     po::store(po::command_line_parser(args).options(all).positional(positional_).run(), values);
     po::notify(values);
   } catch (const po::error& error) {
-    usage_error(err, error.what());
-    return std::nullopt;
+    return {std::nullopt, usage_error(streams.err, error.what())};
   }
-  return values;
+  if (values.count("help")) {
+    print_help(streams.out);
+    return {std::nullopt, kExitSuccess};
+  }
+  for (const auto& [name, missing] : required_)
+    if (!values.count(name)) return {std::nullopt, usage_error(streams.err, missing)};
+  return {std::move(values), kExitSuccess};
 }
 
 void CommandLine::print_help(std::ostream& out) const {
@@ -68,15 +90,101 @@ void CommandLine::print_error(std::ostream& err, const std::string& message) con
 
 int CommandLine::usage_error(std::ostream& err, const std::string& message) const {
   print_error(err, message);
+  err << "Try '" << name_ << " --help'.\n";
+  return kExitUsageError;
+}
+
+int CommandLine::usage_error_with_help(std::ostream& err, const std::string& message) const {
+  print_error(err, message);
   print_help(err);
   return kExitUsageError;
 }
 
 int CommandLine::report(std::ostream& err, const Error& error) const {
-  err << name_ << ": " << to_string(error.code);
-  if (!error.path.empty()) err << " at " << error.path;
-  err << ": " << error.message << '\n';
+  err << name_ << ": ";
+  if (!(error.code == ErrorCode::invalid_argument && error.path.empty() && error.message.starts_with("--"))) {
+    err << to_string(error.code);
+    if (!error.path.empty()) err << " at " << error.path;
+    err << ": ";
+  }
+  err << error.message << '\n';
   return exit_status(error.code);
+}
+
+po::typed_value<std::string>* number_option(const char* value_name, const std::string& default_value) {
+  po::typed_value<std::string>* value = po::value<std::string>()->value_name(value_name);
+  if (!default_value.empty()) value->default_value(default_value);
+  return value;
+}
+
+Error value_error(const std::string& name, const std::string& value, const std::string& reason) {
+  return invalid_argument("--" + name + ' ' + value + ": " + reason);
+}
+
+namespace {
+
+// The whole word as a number of type T, or nothing.
+template <class T>
+std::optional<T> whole_number(std::string_view word) {
+  if (!word.empty() && word.front() == '+') word.remove_prefix(1);
+  T value{};
+  const auto [stop, error] = std::from_chars(word.data(), word.data() + word.size(), value);
+  if (word.empty() || error != std::errc() || stop != word.data() + word.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+Result<std::int64_t> integer_value(const po::variables_map& options, const std::string& name,
+                                   std::int64_t min, std::int64_t max) {
+  const std::string text = options[name].as<std::string>();
+  const std::optional<std::int64_t> value = whole_number<std::int64_t>(text);
+  if (!value) {
+    const bool digits = !text.empty() && text.find_first_not_of("+-0123456789") == std::string::npos;
+    return value_error(name, text, digits ? "out of range" : "not an integer");
+  }
+  if (*value < min) return value_error(name, text, "must be at least " + std::to_string(min));
+  if (*value > max) return value_error(name, text, "must be at most " + std::to_string(max));
+  return *value;
+}
+
+Result<double> number_value(const po::variables_map& options, const std::string& name, double min,
+                            double max) {
+  const std::string text = options[name].as<std::string>();
+  const std::optional<double> value = whole_number<double>(text);
+  if (!value || !std::isfinite(*value)) return value_error(name, text, "not a number");
+  std::ostringstream range;
+  if (max == std::numeric_limits<double>::infinity())
+    range << "must be at least " << min;
+  else
+    range << "must be between " << min << " and " << max;
+  if (*value < min || *value > max) return value_error(name, text, range.str());
+  return *value;
+}
+
+Result<std::vector<double>> fractions_value(const po::variables_map& options, const std::string& name,
+                                            std::size_t max_count, FractionRange range) {
+  const std::string text = options[name].as<std::string>();
+  std::vector<double> fractions;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::string word = text.substr(begin, end - begin);
+    const std::optional<double> fraction = whole_number<double>(word);
+    if (!fraction || !std::isfinite(*fraction))
+      return value_error(name, text, "'" + word + "' is not a number (e.g. 0.25,0.5,0.75)");
+    if (range == FractionRange::positive_to_one && !(*fraction > 0.0 && *fraction <= 1.0))
+      return value_error(name, text, word + " is not in (0, 1]");
+    if (range == FractionRange::non_negative && *fraction < 0.0)
+      return value_error(name, text, word + " is negative");
+    if (!fractions.empty() && *fraction < fractions.back())
+      return value_error(name, text, word + " is smaller than the fraction before it (smallest first)");
+    fractions.push_back(*fraction);
+    if (fractions.size() > max_count)
+      return value_error(name, text, "at most " + std::to_string(max_count) + " fractions");
+    if (end == text.size()) return fractions;
+    begin = end + 1;
+  }
 }
 
 std::string two_columns(const std::vector<std::pair<std::string, std::string>>& rows,
@@ -91,11 +199,47 @@ std::string two_columns(const std::vector<std::pair<std::string, std::string>>& 
   return table;
 }
 
+std::string thousands(std::int64_t value) {
+  const std::string digits =
+      std::to_string(value < 0 ? -static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value));
+  std::string grouped;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
+    grouped += digits[i];
+  }
+  return value < 0 ? "-" + grouped : grouped;
+}
+
 int print_output(const CommandLine& command_line, Streams streams, const std::string& text) {
   streams.out << text << '\n' << std::flush;
   if (streams.out) return kExitSuccess;
   command_line.print_error(streams.err, "cannot write to standard output");
   return kExitFailure;
+}
+
+int write_output(const CommandLine& command_line, Streams streams, const po::variables_map& options,
+                 const std::string& text) {
+  if (!options.count("output")) return print_output(command_line, streams, text);
+  const std::string path = options["output"].as<std::string>();
+  // Beside the target, so that the rename stays within one file system and is atomic.
+  const std::string temporary = path + ".tmp-" + std::to_string(getpid());
+  const auto failed = [&](const std::string& why) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    command_line.print_error(streams.err, "cannot write '" + path + "': " + why);
+    return kExitUsageError;
+  };
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    if (!file) return failed(std::strerror(errno));
+    file << text << '\n';
+    file.close();
+    if (!file) return failed(std::strerror(errno));
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) return failed(error.message());
+  return kExitSuccess;
 }
 
 // C stdio, because it reports why a read failed (a missing file, a directory) through errno instead of
@@ -125,20 +269,23 @@ std::string join_fractions(const std::vector<double>& fractions) {
   return joined.str();
 }
 
-Result<std::vector<double>> parse_fractions(const std::string& text, const std::string& option) {
-  std::vector<double> fractions;
-  std::size_t begin = 0;
-  while (true) {
-    const std::size_t end = std::min(text.find(',', begin), text.size());
-    const std::string_view word(text.data() + begin, end - begin);
-    double fraction = 0.0;
-    const auto [stop, error] = std::from_chars(word.data(), word.data() + word.size(), fraction);
-    if (word.empty() || error != std::errc() || stop != word.data() + word.size())
-      return invalid_argument(option + ": '" + std::string(word) + "' is not a number (e.g. 0.25,0.5,0.75)");
-    fractions.push_back(fraction);
-    if (end == text.size()) return fractions;
-    begin = end + 1;
-  }
+void ProgressBar::show(const std::string& label, std::int64_t done, std::int64_t total) {
+  if (!enabled_) return;
+  constexpr std::int64_t kWidth = 30;
+  total = std::max<std::int64_t>(total, 1);
+  const std::int64_t percent = 100 * done / total;
+  if (percent == shown_percent_ && label == shown_label_) return;
+  shown_percent_ = percent;
+  shown_label_ = label;
+  const std::int64_t filled = kWidth * done / total;
+  err_ << '\r' << label << " [" << std::string(static_cast<std::size_t>(filled), '#')
+       << std::string(static_cast<std::size_t>(kWidth - filled), '.') << "] " << percent << '%' << "\x1b[K"
+       << std::flush;
+}
+
+void ProgressBar::clear() {
+  if (enabled_ && shown_percent_ >= 0) err_ << "\r\x1b[K" << std::flush;
+  shown_percent_ = -1;
 }
 
 namespace {
@@ -156,44 +303,50 @@ bool is_architecture(const std::string& name) {
                      [&](const models::ArchitectureInfo& architecture) { return architecture.name == name; });
 }
 
-int list_architectures(const CommandLine& command_line, Streams streams) {
+int list_architectures(const CommandLine& command_line, Streams streams, const po::variables_map& options) {
   std::vector<std::pair<std::string, std::string>> rows;
   for (const models::ArchitectureInfo& architecture : models::architectures())
     rows.emplace_back(architecture.name, architecture.description);
-  return print_output(command_line, streams, two_columns(rows, ""));
+  return write_output(command_line, streams, options, two_columns(rows, ""));
 }
 
 }  // namespace
 
 int run_plan(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
-      "reds plan", "reds plan [--compact] FILE|-",
+      "reds plan", "reds plan [--compact | --summary] [-o FILE] FILE|-",
       "Plans the nested subnetworks of a JSON request (plan contract v1) read from FILE,\n"
-      "or from standard input when FILE is '-', and prints the JSON response.\n"
+      "or from standard input when FILE is '-', and prints the JSON response; with --summary,\n"
+      "one line per level for people instead: its status, cost against limit per limited\n"
+      "resource, importance, gap and kept width per layer.\n"
       "Invalid input: one line on standard error, nothing on standard output, exit 2.");
-  command_line.add_options()("compact", "print the response on one line instead of indented");
-  command_line.add_positional("file", 1, po::value<std::string>());
-  const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
-  if (!options) return kExitUsageError;
-  if (options->count("help")) {
-    command_line.print_help(streams.out);
-    return kExitSuccess;
-  }
-  if (!options->count("file")) {
-    return command_line.usage_error(streams.err, "missing the request FILE (or '-' for standard input)");
-  }
+  command_line.add_options()                                                //
+      ("compact", "print the response on one line instead of indented")     //
+      ("summary", "print one line per level instead of the JSON response")  //
+      ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
+  command_line.add_positional("file", 1, po::value<std::string>(),
+                              "missing the request FILE (or '-' for standard input)");
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  const po::variables_map& options = *parsed.options;
+  if (options.count("compact") && options.count("summary"))
+    return command_line.usage_error(streams.err, "give --compact or --summary, not both");
 
-  const Result<std::string> text = read_input((*options)["file"].as<std::string>(), streams.in);
+  const Result<std::string> text = read_input(options["file"].as<std::string>(), streams.in);
   if (!text) return command_line.report(streams.err, text.error());
   const Result<PlanRequest> request = parse_plan_request(text.value());
   if (!request) return command_line.report(streams.err, request.error());
   const Result<PlanResult> result = plan(request.value());
   if (!result) return command_line.report(streams.err, result.error());
-  return print_output(command_line, streams, to_json(result.value(), options->count("compact") ? -1 : 2));
+  return write_output(command_line, streams, options,
+                      options.count("summary") ? plan_summary(result.value())
+                                               : to_json(result.value(), options.count("compact") ? -1 : 2));
 }
 
 int run_example(const std::vector<std::string>& args, Streams streams) {
   const models::ExampleOptions defaults;
+  std::ostringstream min_width_fraction;
+  min_width_fraction << defaults.min_width_fraction;
   CommandLine command_line(
       "reds example", "reds example [OPTIONS] NAME | reds example --list",
       "Prints the plan request (plan contract v1) of a bundled architecture: its layers\n"
@@ -201,46 +354,77 @@ int run_example(const std::vector<std::string>& args, Streams streams) {
       "fraction. Pipe it into 'reds plan -'.");
   command_line.add_options()                       //
       ("list", "list the architectures and exit")  //
-      ("block", po::value<std::int64_t>()->value_name("N")->default_value(defaults.block),
+      ("block", number_option("N", std::to_string(defaults.block)),
        "prunable layers keep multiples of N units")  //
-      ("min-width-fraction", po::value<double>()->value_name("F")->default_value(defaults.min_width_fraction),
-       "prunable layers keep >= ceil(F * units) units")  //
-      ("seed", po::value<std::uint64_t>()->value_name("S")->default_value(defaults.seed),
-       "seed of the stand-in importance")  //
-      ("fractions",
-       po::value<std::string>()->value_name("LIST")->default_value(join_fractions(defaults.mac_fractions)),
-       "one level per fraction of the full MACs");
+      ("min-width-fraction", number_option("F", min_width_fraction.str()),
+       "prunable layers keep >= ceil(F * units) units")                                               //
+      ("seed", number_option("S", std::to_string(defaults.seed)), "seed of the stand-in importance")  //
+      ("levels", number_option("LIST", join_fractions(defaults.mac_fractions)),
+       "one level per fraction of the full MACs, smallest first")  //
+      ("strategy", po::value<std::string>()->value_name("S")->default_value(to_string(Strategy::bottom_up)),
+       "independent, bottom_up, top_down or joint")  //
+      ("objective", po::value<std::string>()->value_name("O")->default_value(to_string(Objective::sum)),
+       "what the plan maximises: sum, normalized or product (see 'reds request --help')")  //
+      ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
+  command_line.add_hidden_options()("fractions", po::value<std::string>());  // the old name of --levels
   command_line.add_positional("name", 1, po::value<std::string>());
-  const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
-  if (!options) return kExitUsageError;
-  if (options->count("help")) {
-    command_line.print_help(streams.out);
-    return kExitSuccess;
-  }
-  const bool list = options->count("list") > 0;
-  const bool named = options->count("name") > 0;
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  const po::variables_map& options = *parsed.options;
+  const bool list = options.count("list") > 0;
+  const bool named = options.count("name") > 0;
   if (list == named) {
     return command_line.usage_error(streams.err, list ? "give either NAME or --list, not both"
                                                       : "missing the architecture NAME (or --list)");
   }
-  if (list) return list_architectures(command_line, streams);
+  if (list) return list_architectures(command_line, streams, options);
+  if (options.count("fractions") && !options["levels"].defaulted())
+    return command_line.usage_error(streams.err, "give --levels only (--fractions is its old name)");
 
-  const std::string name = (*options)["name"].as<std::string>();
+  const std::string name = options["name"].as<std::string>();
   if (!is_architecture(name)) {
     return command_line.report(streams.err, invalid_argument("unknown architecture '" + name +
                                                              "'; valid names: " + architecture_names()));
   }
   models::ExampleOptions example;
-  example.block = (*options)["block"].as<std::int64_t>();
-  example.min_width_fraction = (*options)["min-width-fraction"].as<double>();
-  example.seed = (*options)["seed"].as<std::uint64_t>();
+  const Result<std::int64_t> block = integer_value(options, "block", 1);
+  if (!block) return command_line.report(streams.err, block.error());
+  example.block = *block;
+  const Result<double> fraction = number_value(options, "min-width-fraction", 0.0, 1.0);
+  if (!fraction) return command_line.report(streams.err, fraction.error());
+  example.min_width_fraction = *fraction;
+  const Result<std::int64_t> seed = integer_value(options, "seed", 0);
+  if (!seed) return command_line.report(streams.err, seed.error());
+  example.seed = static_cast<std::uint64_t>(*seed);
   Result<std::vector<double>> fractions =
-      parse_fractions((*options)["fractions"].as<std::string>(), "--fractions");
+      fractions_value(options, options.count("fractions") ? "fractions" : "levels", kMaxLevels);
   if (!fractions) return command_line.report(streams.err, fractions.error());
   example.mac_fractions = std::move(fractions).value();
-  const Result<PlanRequest> request = models::example_request(name, example);
+  const Result<Strategy> strategy = strategy_value(options);
+  if (!strategy) return command_line.report(streams.err, strategy.error());
+  const Result<Objective> objective = objective_value(options);
+  if (!objective) return command_line.report(streams.err, objective.error());
+
+  Result<PlanRequest> request = models::example_request(name, example);
   if (!request) return command_line.report(streams.err, request.error());
-  return print_output(command_line, streams, to_json(request.value(), 2));
+  PlanRequest shaped = std::move(request).value();
+  shaped.strategy = *strategy;
+  shaped.objective = *objective;
+  return write_output(command_line, streams, options, to_json(shaped, 2));
+}
+
+Result<Strategy> strategy_value(const po::variables_map& options) {
+  const std::string text = options["strategy"].as<std::string>();
+  const std::optional<Strategy> strategy = strategy_from_string(text);
+  if (!strategy) return value_error("strategy", text, "use independent, bottom_up, top_down or joint");
+  return *strategy;
+}
+
+Result<Objective> objective_value(const po::variables_map& options) {
+  const std::string text = options["objective"].as<std::string>();
+  const std::optional<Objective> objective = objective_from_string(text);
+  if (!objective) return value_error("objective", text, "use sum, normalized or product");
+  return *objective;
 }
 
 const std::vector<Command>& commands() {

@@ -1,7 +1,5 @@
 #include "finetune_command.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,12 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
-#include <iostream>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <thread>
 
+#include "apply_command.h"
+#include "batch_limits.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
@@ -87,7 +86,8 @@ void put(std::ostream& out, const T& value) {
 template <class T>
 void put_vector(std::ostream& out, const std::vector<T>& values) {
   put(out, static_cast<std::int64_t>(values.size()));
-  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(T)));
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(T)));
 }
 template <class T>
 bool get(std::istream& in, T& value) {
@@ -98,8 +98,8 @@ bool get_vector(std::istream& in, std::vector<T>& values, std::int64_t expected_
   std::int64_t size = 0;
   if (!get(in, size) || size != expected_size) return false;
   values.resize(static_cast<std::size_t>(size));
-  return static_cast<bool>(
-      in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(T))));
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(values.data()),
+                                   static_cast<std::streamsize>(values.size() * sizeof(T))));
 }
 
 std::optional<Error> save_checkpoint(const std::string& path, Network<float>& network,
@@ -129,22 +129,24 @@ std::optional<Error> save_checkpoint(const std::string& path, Network<float>& ne
   }
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
-  if (error) return Error{ErrorCode::internal, "", "cannot write the checkpoint '" + path + "': " + error.message()};
+  if (error)
+    return Error{ErrorCode::internal, "", "cannot write the checkpoint '" + path + "': " + error.message()};
   return std::nullopt;
 }
 
 // Restores the weights and the optimizer's state; the step to continue from is the optimizer's
 // iteration count. invalid_argument for a file that is no checkpoint of this network or was made with
 // other stream options.
-std::optional<Error> load_checkpoint(const std::string& path, Network<float>& network, Optimizer<float>& optimizer,
-                                     const TrainingOptions& options) {
+std::optional<Error> load_checkpoint(const std::string& path, Network<float>& network,
+                                     Optimizer<float>& optimizer, const TrainingOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return invalid_argument("cannot read the checkpoint '" + path + "'");
   const auto broken = [&] {
     return invalid_argument("'" + path + "' is not a checkpoint of this model and plan");
   };
   char magic[sizeof kCheckpointMagic] = {};
-  if (!in.read(magic, sizeof magic) || std::string(magic, sizeof magic) != std::string(kCheckpointMagic, sizeof magic))
+  if (!in.read(magic, sizeof magic) ||
+      std::string(magic, sizeof magic) != std::string(kCheckpointMagic, sizeof magic))
     return broken();
   TrainingOptions saved;
   std::int32_t sgd = 0;
@@ -175,7 +177,8 @@ std::optional<Error> load_checkpoint(const std::string& path, Network<float>& ne
   for (std::size_t i = 0; i < state.slots.size(); ++i) {
     // Slots follow the parameters in order, one or two per parameter (SGD's velocity, Adam's m and v).
     const std::size_t per_parameter = slot_count == count ? 1 : 2;
-    if (!get_vector(in, state.slots[i], static_cast<std::int64_t>(parameters[i / per_parameter]->value.size())))
+    if (!get_vector(in, state.slots[i],
+                    static_cast<std::int64_t>(parameters[i / per_parameter]->value.size())))
       return broken();
   }
   std::vector<std::vector<float>> moving;
@@ -183,7 +186,8 @@ std::optional<Error> load_checkpoint(const std::string& path, Network<float>& ne
     if (layer.kind != engine::training::TrainingLayerKind::batch_norm) continue;
     for (int statistic = 0; statistic < 2; ++statistic) {
       moving.emplace_back();
-      if (!get_vector(in, moving.back(), static_cast<std::int64_t>(layer.moving_mean.size()))) return broken();
+      if (!get_vector(in, moving.back(), static_cast<std::int64_t>(layer.moving_mean.size())))
+        return broken();
     }
   }
   char extra = 0;
@@ -212,13 +216,16 @@ class JointStep {
     errors_.resize(threads);
   }
 
-  Result<std::vector<engine::training::LevelResult>> run(Network<float>& network, const std::vector<Widths>& levels,
+  Result<std::vector<engine::training::LevelResult>> run(Network<float>& network,
+                                                         const std::vector<Widths>& levels,
                                                          const std::vector<double>& weights,
                                                          const engine::training::Minibatch& batch) {
-    const std::size_t shares = std::min<std::size_t>(replicas_.size() + 1, static_cast<std::size_t>(batch.count));
+    const std::size_t shares =
+        std::min<std::size_t>(replicas_.size() + 1, static_cast<std::size_t>(batch.count));
     const std::int64_t image_size = static_cast<std::int64_t>(batch.images.size()) / batch.count;
     const auto share = [&](std::size_t index, Network<float>& copy) {
-      const std::int64_t begin = batch.count * static_cast<std::int64_t>(index) / static_cast<std::int64_t>(shares);
+      const std::int64_t begin =
+          batch.count * static_cast<std::int64_t>(index) / static_cast<std::int64_t>(shares);
       const std::int64_t end =
           batch.count * static_cast<std::int64_t>(index + 1) / static_cast<std::int64_t>(shares);
       std::vector<double> scaled = weights;
@@ -226,8 +233,9 @@ class JointStep {
         weight *= static_cast<double>(end - begin) / static_cast<double>(batch.count);
       Result<std::vector<engine::training::LevelResult>> result = engine::training::joint_gradients(
           copy, levels, scaled,
-          std::span<const float>(batch.images).subspan(static_cast<std::size_t>(begin * image_size),
-                                                        static_cast<std::size_t>((end - begin) * image_size)),
+          std::span<const float>(batch.images)
+              .subspan(static_cast<std::size_t>(begin * image_size),
+                       static_cast<std::size_t>((end - begin) * image_size)),
           std::span<const std::int64_t>(batch.labels)
               .subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
           {}, passes_[index]);
@@ -296,12 +304,13 @@ class TrainingProgress {
         shown_(start_) {}
 
   // After optimizer step `step` (counted from 1) of `images` images.
-  void update(std::int64_t step, const std::vector<engine::training::LevelResult>& results, std::int64_t images) {
+  void update(std::int64_t step, const std::vector<engine::training::LevelResult>& results,
+              std::int64_t images) {
     images_ += images;
     ++window_steps_;
     for (std::size_t level = 0; level < results.size(); ++level) {
-      average_[level] = step == first_step_ + 1 ? results[level].loss
-                                                : 0.95 * average_[level] + 0.05 * results[level].loss;
+      average_[level] =
+          step == first_step_ + 1 ? results[level].loss : 0.95 * average_[level] + 0.05 * results[level].loss;
       window_[level] += results[level].loss;
     }
     const bool last = step == total_steps_;
@@ -319,14 +328,17 @@ class TrainingProgress {
     window_steps_ = 0;
   }
 
-  double images_per_second() const { return static_cast<double>(images_) / std::max(seconds_since(start_), 1e-9); }
+  double images_per_second() const {
+    return static_cast<double>(images_) / std::max(seconds_since(start_), 1e-9);
+  }
   double seconds() const { return seconds_since(start_); }
 
  private:
   std::string line(std::int64_t step, const std::vector<double>& losses) const {
     const std::int64_t epochs = (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_;
     const double elapsed = seconds_since(start_);
-    const double left = elapsed / static_cast<double>(step - first_step_) * static_cast<double>(total_steps_ - step);
+    const double left =
+        elapsed / static_cast<double>(step - first_step_) * static_cast<double>(total_steps_ - step);
     std::ostringstream text;
     text << "epoch " << (step - 1) / steps_per_epoch_ + 1 << '/' << epochs << "  step " << step << '/'
          << total_steps_;
@@ -378,62 +390,77 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "reference's ratios). A checkpoint (weights, optimizer state, stream position) is written every\n"
       "--checkpoint-every steps and at the end; --resume continues from it bit for bit (with the same\n"
       "--threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
-  command_line.add_options()                                                                        //
+  command_line.add_options()  //
       ("data", po::value<std::string>()->value_name("DIR"),
-       "train-images-idx3-ubyte, train-labels-idx1-ubyte (and t10k-* for the evaluation)")  //
-      ("output,o", po::value<std::string>()->value_name("OUT"), "the native model file to write")   //
-      ("epochs", po::value<double>()->value_name("N"), "passes over the training images")           //
-      ("steps", po::value<std::int64_t>()->value_name("N"), "optimizer steps (instead of --epochs)")  //
-      ("batch-size", po::value<std::int64_t>()->value_name("B")->default_value(128), "images per step")  //
-      ("lr", po::value<double>()->value_name("R")->default_value(1e-3), "initial learning rate")      //
-      ("lr-decay", po::value<std::string>()->value_name("LIST")->default_value("0.5,0.8"),
-       "fractions of the run where the rate drops to 1/4, then 1/100 of --lr")  //
+       "train-images-idx3-ubyte, train-labels-idx1-ubyte (and t10k-* for the evaluation)")         //
+      ("output,o", po::value<std::string>()->value_name("OUT"), "the native model file to write")  //
+      ("epochs", number_option("N"), "passes over the training images")                            //
+      ("steps", number_option("N"), "optimizer steps (instead of --epochs)")                       //
+      ("batch-size", number_option("B", "128"),
+       "images per step; at most the training images (see --train-images), and refused when a pass "
+       "over it would not fit in memory")                           //
+      ("lr", number_option("R", "0.001"), "initial learning rate")  //
+      ("lr-decay", number_option("LIST", "0.5,0.8"),
+       "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
-       "adam (Keras defaults) or sgd (momentum 0.9)")                                             //
-      ("seed", po::value<std::uint64_t>()->value_name("S")->default_value(0), "seed of the minibatches")  //
-      ("train-images", po::value<std::int64_t>()->value_name("N")->default_value(0),
-       "train on the first N training images only (0: all)")  //
-      ("test-images", po::value<std::int64_t>()->value_name("N")->default_value(-1),
-       "evaluate on the first N test images (-1: all, 0: no evaluation)")  //
-      ("threads", po::value<std::size_t>()->value_name("N")->default_value(2),
-       "threads sharing each minibatch")  //
-      ("checkpoint", po::value<std::string>()->value_name("FILE"), "checkpoint file (default: OUT.checkpoint)")  //
-      ("checkpoint-every", po::value<std::int64_t>()->value_name("N")->default_value(500),
-       "steps between checkpoints")  //
+       "adam (Keras defaults) or sgd (momentum 0.9)")                                                  //
+      ("seed", number_option("S", "1"), "seed of the minibatches")                                     //
+      ("train-images", number_option("N", "0"), "train on the first N training images only (0: all)")  //
+      ("test-images", number_option("N", "-1"),
+       "evaluate on the first N test images (-1: all, 0: no evaluation)")     //
+      ("threads", number_option("N", "2"), "threads sharing each minibatch")  //
+      ("checkpoint", po::value<std::string>()->value_name("FILE"),
+       "checkpoint file (default: OUT.checkpoint)")                                 //
+      ("checkpoint-every", number_option("N", "500"), "steps between checkpoints")  //
       ("resume", "continue from the checkpoint");
-  command_line.add_positional("model", 1, po::value<std::string>());
+  command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   command_line.add_positional("plan", 1, po::value<std::string>());
-  const std::optional<po::variables_map> parsed = command_line.parse(args, streams.err);
-  if (!parsed) return kExitUsageError;
-  const po::variables_map& options = *parsed;
-  if (options.count("help")) {
-    command_line.print_help(streams.out);
-    return kExitSuccess;
-  }
-  if (!options.count("model")) return command_line.usage_error(streams.err, "missing the MODEL file");
-  if (!options.count("data")) return command_line.usage_error(streams.err, "missing --data DIR");
-  if (!options.count("output")) return command_line.usage_error(streams.err, "missing -o OUT");
+  command_line.require("data", "missing --data DIR");
+  command_line.require("output", "missing -o OUT");
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  const po::variables_map& options = *parsed.options;
   if (options.count("epochs") == options.count("steps"))
     return command_line.usage_error(streams.err, "give either --epochs N or --steps N");
+  const auto report = [&](const Error& error) { return command_line.report(streams.err, error); };
   TrainingOptions training;
-  training.batch_size = options["batch-size"].as<std::int64_t>();
-  training.seed = options["seed"].as<std::uint64_t>();
-  training.train_images = options["train-images"].as<std::int64_t>();
-  training.learning_rate = options["lr"].as<double>();
+  const Result<std::int64_t> batch_size = integer_value(options, "batch-size", 1);
+  if (!batch_size) return report(batch_size.error());
+  training.batch_size = *batch_size;
+  const Result<std::int64_t> seed = integer_value(options, "seed", 0);
+  if (!seed) return report(seed.error());
+  training.seed = static_cast<std::uint64_t>(*seed);
+  const Result<std::int64_t> train_images = integer_value(options, "train-images", 0);
+  if (!train_images) return report(train_images.error());
+  training.train_images = *train_images;
+  const Result<double> learning_rate = number_value(options, "lr", 0.0);
+  if (!learning_rate) return report(learning_rate.error());
+  training.learning_rate = *learning_rate;
   const std::string optimizer_name = options["optimizer"].as<std::string>();
   if (optimizer_name != "adam" && optimizer_name != "sgd")
-    return command_line.usage_error(streams.err, "--optimizer: adam or sgd, not '" + optimizer_name + "'");
+    return report(value_error("optimizer", optimizer_name, "use adam or sgd"));
   training.sgd = optimizer_name == "sgd";
-  const std::size_t threads = options["threads"].as<std::size_t>();
-  const std::int64_t checkpoint_every = options["checkpoint-every"].as<std::int64_t>();
-  if (training.batch_size < 1 || training.train_images < 0 || threads < 1 || checkpoint_every < 1 ||
-      !(training.learning_rate >= 0.0))
-    return command_line.usage_error(streams.err,
-                                    "--batch-size, --threads and --checkpoint-every must be >= 1, "
-                                    "--train-images and --lr >= 0");
-  Result<std::vector<double>> decay = parse_fractions(options["lr-decay"].as<std::string>(), "--lr-decay");
-  if (!decay) return command_line.report(streams.err, decay.error());
+  const Result<std::int64_t> thread_count = integer_value(options, "threads", 1, 256);
+  if (!thread_count) return report(thread_count.error());
+  const auto threads = static_cast<std::size_t>(*thread_count);
+  const Result<std::int64_t> checkpoint_every = integer_value(options, "checkpoint-every", 1);
+  if (!checkpoint_every) return report(checkpoint_every.error());
+  const Result<std::int64_t> test_images = integer_value(options, "test-images", -1);
+  if (!test_images) return report(test_images.error());
+  Result<std::vector<double>> decay = fractions_value(options, "lr-decay", 2, FractionRange::non_negative);
+  if (!decay) return report(decay.error());
   training.decay_at = std::move(decay).value();
+  std::optional<std::int64_t> steps;
+  std::optional<double> epochs;
+  if (options.count("steps")) {
+    const Result<std::int64_t> value = integer_value(options, "steps", 1);
+    if (!value) return report(value.error());
+    steps = *value;
+  } else {
+    const Result<double> value = number_value(options, "epochs", 0.0);
+    if (!value) return report(value.error());
+    epochs = *value;
+  }
   const std::string output = options["output"].as<std::string>();
   const std::string checkpoint =
       options.count("checkpoint") ? options["checkpoint"].as<std::string>() : output + ".checkpoint";
@@ -445,6 +472,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   if (options.count("plan")) {
     const Result<std::string> plan = read_input(options["plan"].as<std::string>(), streams.in);
     if (!plan) return command_line.report(streams.err, plan.error());
+    if (auto error = check_plan_matches_model(model.value(), plan.value()))
+      return command_line.report(streams.err, *error);
     Result<engine::Model> applied = engine::apply_plan(model.value(), plan.value());
     if (!applied) return command_line.report(streams.err, applied.error());
     planned = std::move(applied).value();
@@ -469,27 +498,30 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   if (!loaded_train) return command_line.report(streams.err, loaded_train.error());
   engine::ImageSet train = std::move(loaded_train).value();
   if (training.train_images > 0) train.count = std::min(train.count, training.train_images);
+  if (auto error = check_batch_size(network, options["batch-size"].as<std::string>(), training.batch_size,
+                                    train.count, data))
+    return command_line.report(streams.err, *error);
   engine::training::MinibatchStream stream(train, training.batch_size, training.seed,
                                            engine::training::Augmentation::reference());
   const std::int64_t steps_per_epoch = stream.steps_per_epoch();
-  training.total_steps = options.count("steps")
-                             ? options["steps"].as<std::int64_t>()
-                             : std::llround(options["epochs"].as<double>() * static_cast<double>(steps_per_epoch));
-  if (training.total_steps < 1) return command_line.usage_error(streams.err, "the run has no step");
+  training.total_steps = steps ? *steps : std::llround(*epochs * static_cast<double>(steps_per_epoch));
+  if (training.total_steps < 1)
+    return report(value_error("epochs", options["epochs"].as<std::string>(),
+                              "less than one step of " + std::to_string(steps_per_epoch) + " per epoch"));
   const Result<engine::training::LearningRateSchedule> schedule = schedule_of(training);
   if (!schedule) return command_line.report(streams.err, schedule.error());
-  Optimizer<float> optimizer = training.sgd
-                                   ? Optimizer<float>::sgd(schedule.value(), {.momentum = 0.9, .nesterov = false})
-                                   : Optimizer<float>::adam(schedule.value());
+  Optimizer<float> optimizer =
+      training.sgd ? Optimizer<float>::sgd(schedule.value(), {.momentum = 0.9, .nesterov = false})
+                   : Optimizer<float>::adam(schedule.value());
   if (options.count("resume")) {
     if (auto error = load_checkpoint(checkpoint, network, optimizer, training))
       return command_line.report(streams.err, *error);
   }
   const std::int64_t first_step = optimizer.iterations();
   if (first_step > training.total_steps) {
-    return command_line.report(streams.err, invalid_argument("the checkpoint is at step " +
-                                                             std::to_string(first_step) + ", past the run's " +
-                                                             std::to_string(training.total_steps)));
+    return command_line.report(streams.err,
+                               invalid_argument("the checkpoint is at step " + std::to_string(first_step) +
+                                                ", past the run's " + std::to_string(training.total_steps)));
   }
   stream.seek(first_step / steps_per_epoch, first_step % steps_per_epoch);
 
@@ -499,9 +531,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
               << first_step + 1 << ".." << training.total_steps << ", " << threads << " thread(s)\n";
 
   JointStep joint(network, threads);
-  TrainingProgress progress(streams.err, &streams.err == &std::cerr && isatty(STDERR_FILENO),
-                            training.total_steps, steps_per_epoch, first_step, std::max<std::int64_t>(steps_per_epoch / 4, 1),
-                            levels.size());
+  TrainingProgress progress(streams.err, is_terminal(streams.err), training.total_steps, steps_per_epoch,
+                            first_step, std::max<std::int64_t>(steps_per_epoch / 4, 1), levels.size());
   engine::training::Minibatch batch;
   for (std::int64_t step = first_step + 1; step <= training.total_steps; ++step) {
     stream.next(batch);
@@ -510,7 +541,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     if (!results) return command_line.report(streams.err, results.error());
     if (auto error = optimizer.step(network)) return command_line.report(streams.err, *error);
     progress.update(step, results.value(), batch.count);
-    if (step % checkpoint_every == 0 || step == training.total_steps) {
+    if (step % *checkpoint_every == 0 || step == training.total_steps) {
       if (auto error = save_checkpoint(checkpoint, network, optimizer, training))
         return command_line.report(streams.err, *error);
     }
@@ -519,20 +550,20 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
 
   const Result<engine::Model> trained = network.to_model();
   if (!trained) return command_line.report(streams.err, trained.error());
-  if (auto error = engine::save_native(trained.value(), output)) return command_line.report(streams.err, *error);
+  if (auto error = engine::save_native(trained.value(), output))
+    return command_line.report(streams.err, *error);
 
   std::ostringstream summary;
   summary << std::fixed << std::setprecision(1) << "trained steps " << first_step + 1 << ".."
-          << training.total_steps << " (" << static_cast<double>(training.total_steps) / static_cast<double>(steps_per_epoch)
-          << " epochs of " << train.count << " images, batch " << training.batch_size << ") in "
-          << training_seconds << " s, " << std::setprecision(0) << progress.images_per_second()
-          << " images/s; wrote " << output;
-  const std::int64_t test_images = options["test-images"].as<std::int64_t>();
-  if (test_images != 0) {
+          << training.total_steps << " ("
+          << static_cast<double>(training.total_steps) / static_cast<double>(steps_per_epoch) << " epochs of "
+          << train.count << " images, batch " << training.batch_size << ") in " << training_seconds << " s, "
+          << std::setprecision(0) << progress.images_per_second() << " images/s; wrote " << output;
+  if (*test_images != 0) {
     Result<engine::ImageSet> loaded_test = engine::load_test_set(data);
     if (!loaded_test) return command_line.report(streams.err, loaded_test.error());
     engine::ImageSet test = std::move(loaded_test).value();
-    if (test_images > 0) test.count = std::min(test.count, test_images);
+    if (*test_images > 0) test.count = std::min(test.count, *test_images);
     Result<engine::Session> session = engine::Session::create(trained.value());
     if (!session) return command_line.report(streams.err, session.error());
     for (std::size_t level = 0; level < session->level_count(); ++level) {

@@ -39,28 +39,24 @@ int run_reds(const std::vector<std::string>& args, Streams streams) {
       return reds::cli::kExitSuccess;
     }
     const Command* command = find_command(args[1]);
-    if (!command) return command_line.usage_error(streams.err, "unknown command '" + args[1] + "'");
+    if (!command) return command_line.usage_error_with_help(streams.err, "unknown command '" + args[1] + "'");
     if (args.size() > 2) return command_line.usage_error(streams.err, "help takes one COMMAND");
     return command->run({"--help"}, streams);
   }
   if (!args.empty() && !args[0].starts_with('-')) {
     const Command* command = find_command(args[0]);
-    if (!command) return command_line.usage_error(streams.err, "unknown command '" + args[0] + "'");
+    if (!command) return command_line.usage_error_with_help(streams.err, "unknown command '" + args[0] + "'");
     return command->run(std::vector<std::string>(args.begin() + 1, args.end()), streams);
   }
 
   // No command: only the global options remain.
-  const auto options = command_line.parse(args, streams.err);
-  if (!options) return reds::cli::kExitUsageError;
-  if (options->count("help")) {
-    command_line.print_help(streams.out);
-    return reds::cli::kExitSuccess;
-  }
-  if (options->count("version")) {
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  if (parsed.options->count("version")) {
     streams.out << "reds " << REDS_VERSION << '\n';
     return reds::cli::kExitSuccess;
   }
-  return command_line.usage_error(streams.err, "missing COMMAND");
+  return command_line.usage_error_with_help(streams.err, "missing COMMAND");
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -20,10 +19,48 @@ namespace {
 // Ordered, so that a plan's layers keep the order of the file (the network's order).
 using Json = nlohmann::ordered_json;
 
-// Series colours (colour-blind safe, Okabe-Ito), cycled when there are more levels than colours.
+// Series colours: the colour-blind safe Okabe-Ito palette first, then hues spaced by the golden angle at
+// three lightnesses, so that no two of a figure's levels or runs (up to the contract's 64 levels, and far
+// beyond) share a colour.
 constexpr const char* kColours[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
                                     "#56B4E9", "#D55E00", "#F0E442", "#000000"};
-const char* colour(std::size_t index) { return kColours[index % std::size(kColours)]; }
+std::string colour(std::size_t index) {
+  if (index < std::size(kColours)) return kColours[index];
+  const std::size_t generated = index - std::size(kColours);
+  const double hue = std::fmod(static_cast<double>(generated) * 137.50776405, 360.0);
+  const double lightness = 0.35 + 0.15 * static_cast<double>(generated % 3);
+  const double saturation = 0.7;
+  // HSL to RGB.
+  const double chroma = (1 - std::abs(2 * lightness - 1)) * saturation;
+  const double sector = hue / 60.0;
+  const double x = chroma * (1 - std::abs(std::fmod(sector, 2.0) - 1));
+  double r = 0, g = 0, b = 0;
+  switch (static_cast<int>(sector)) {
+    case 0:
+      r = chroma, g = x;
+      break;
+    case 1:
+      r = x, g = chroma;
+      break;
+    case 2:
+      g = chroma, b = x;
+      break;
+    case 3:
+      g = x, b = chroma;
+      break;
+    case 4:
+      r = x, b = chroma;
+      break;
+    default:
+      r = chroma, b = x;
+      break;
+  }
+  const double m = lightness - chroma / 2;
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "#%02X%02X%02X", static_cast<int>(std::lround(255 * (r + m))),
+                static_cast<int>(std::lround(255 * (g + m))), static_cast<int>(std::lround(255 * (b + m))));
+  return hex;
+}
 
 std::string escape(std::string_view text) {
   std::string escaped;
@@ -93,6 +130,12 @@ Axis nice_axis(double low, double high, int target = 5) {
     }
   }
   return Axis{std::floor(low / step + 1e-9) * step, std::ceil(high / step - 1e-9) * step, step};
+}
+
+// Characters, not bytes, of UTF-8 text ("≤" is one).
+std::size_t utf8_length(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(
+      text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // The pieces both figures share: the document, the plot area, its axes and its legend.
@@ -166,17 +209,55 @@ class Figure {
          "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
   }
 
-  // One row of legend entries under the title; `swatches[i]` is the SVG of entry i's marker at (0, 0).
+  // Legend entries under the title, left to right, wrapped into further rows where the next entry would
+  // run past the canvas; `swatches[i]` is the SVG of entry i's marker at (0, 0). The figure leaves room
+  // for legend_rows() rows.
   void legend(const std::vector<std::string>& labels, const std::vector<std::string>& swatches) {
     body_ << "<g class=\"legend\" font-size=\"12\">\n";
     double x = left_;
+    double y = kLegendTop;
     for (std::size_t i = 0; i < labels.size(); ++i) {
-      body_ << "<g transform=\"translate(" << number(x) << " 44)\">" << swatches[i] << "</g>\n";
-      text(x + 18, 48, labels[i], "class=\"legend-label\"");
-      x += 30 + 7.0 * static_cast<double>(labels[i].size());
+      const double entry = legend_entry_width(labels[i]);
+      if (x > left_ && x + entry > width_ - kLegendMargin) {
+        x = left_;
+        y += kLegendRowHeight;
+      }
+      body_ << "<g transform=\"translate(" << number(x) << ' ' << number(y) << ")\">" << swatches[i]
+            << "</g>\n";
+      text(x + 18, y + 4, labels[i], "class=\"legend-label\"");
+      x += entry;
     }
     body_ << "</g>\n";
   }
+
+  // How many rows legend() takes for `labels` on a canvas `width` wide whose plot area starts at `left`.
+  static std::size_t legend_rows(const std::vector<std::string>& labels, double width, double left) {
+    std::size_t rows = 1;
+    double x = left;
+    for (const std::string& label : labels) {
+      const double entry = legend_entry_width(label);
+      if (x > left && x + entry > width - kLegendMargin) {
+        x = left;
+        ++rows;
+      }
+      x += entry;
+    }
+    return rows;
+  }
+  // The extra height the rows after the first take.
+  static double legend_extra_height(std::size_t rows) {
+    return kLegendRowHeight * static_cast<double>(rows - 1);
+  }
+
+  // The width of an entry: its swatch, its label (about 7 px per character at 12 px) and a gap.
+  static double legend_entry_width(const std::string& label) {
+    return 30 + kLegendCharacterWidth * static_cast<double>(utf8_length(label));
+  }
+
+  static constexpr double kLegendTop = 44;
+  static constexpr double kLegendRowHeight = 18;
+  static constexpr double kLegendMargin = 10;
+  static constexpr double kLegendCharacterWidth = 7;
 
   std::string svg() const {
     std::ostringstream document;
@@ -211,6 +292,7 @@ Result<Json> parse_json(const std::string& file, const std::string& text, const 
 
 struct PlanLevel {
   std::size_t number = 0;              // from 1, as in the file
+  std::string name;                    // its limits ("macs ≤ 7.08 M"), or "level N" without them
   std::vector<std::int64_t> widths;    // one per layer
   std::optional<double> mac_fraction;  // of the full network, when the plan states both costs
 };
@@ -220,6 +302,31 @@ struct PlanFigureData {
   std::vector<std::int64_t> units;  // empty when the plan has no `order` to count them
   std::vector<PlanLevel> levels;    // feasible levels only
 };
+
+// 7081953 -> "7.08 M", 105965 -> "106 k", 336 -> "336": three significant digits.
+std::string short_number(double value) {
+  const char* suffixes[] = {"", " k", " M", " G", " T"};
+  std::size_t power = 0;
+  while (std::abs(value) >= 999.5 && power + 1 < std::size(suffixes)) {
+    value /= 1000;
+    ++power;
+  }
+  char buffer[32];
+  const int decimals = std::abs(value) >= 99.95 ? 0 : std::abs(value) >= 9.995 ? 1 : 2;
+  std::snprintf(buffer, sizeof buffer, "%.*f", power == 0 && value == std::floor(value) ? 0 : decimals,
+                value);
+  return buffer + std::string(suffixes[power]);
+}
+
+// A level by the limits it was planned for: "macs ≤ 7.08 M", "macs ≤ 7.08 M, params ≤ 106 k".
+std::string level_name(const Json& level, std::size_t number) {
+  std::string name;
+  if (level.contains("limits") && level["limits"].is_object())
+    for (const auto& [resource, limit] : level["limits"].items())
+      if (limit.is_number())
+        name += (name.empty() ? "" : ", ") + resource + " ≤ " + short_number(limit.get<double>());
+  return name.empty() ? "level " + std::to_string(number) : name;
+}
 
 Result<PlanFigureData> read_plan(const std::string& file, const std::string& text) {
   Result<Json> parsed = parse_json(file, text);
@@ -257,6 +364,7 @@ Result<PlanFigureData> read_plan(const std::string& file, const std::string& tex
       for (const auto& [layer, width] : widths.items()) data.layers.push_back(layer);
     PlanLevel drawn;
     drawn.number = j + 1;
+    drawn.name = level_name(level, j + 1);
     for (const std::string& layer : data.layers) {
       if (!widths.contains(layer))
         return input_error(file, name + ".widths has no width for layer '" + layer + "'", path + "/widths");
@@ -343,7 +451,16 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
   for (std::size_t l = 0; l < data.layers.size(); ++l)
     longest_slanted = std::max(longest_slanted, layer_label(l, true).size());
   const double bottom_margin = slanted ? 0.5 * 6.5 * static_cast<double>(longest_slanted) + 56 : 80;
-  Figure figure(width, 360 + bottom_margin, 90, 30, 70, bottom_margin);
+  std::vector<std::string> labels, swatches;
+  for (std::size_t j = 0; j < data.levels.size(); ++j) {
+    std::string label = data.levels[j].name;
+    if (data.levels[j].mac_fraction)
+      label += " (" + number(100.0 * *data.levels[j].mac_fraction, 1) + " % MACs)";
+    labels.push_back(label);
+    swatches.push_back("<rect x=\"0\" y=\"-6\" width=\"12\" height=\"12\" fill=\"" + colour(j) + "\"/>");
+  }
+  const double legend_extra = Figure::legend_extra_height(Figure::legend_rows(labels, width, 90));
+  Figure figure(width, 360 + bottom_margin + legend_extra, 90, 30, 70 + legend_extra, bottom_margin);
 
   std::int64_t widest = 1;
   for (const PlanLevel& level : data.levels)
@@ -370,8 +487,7 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
                     << number(group_left + bar * static_cast<double>(j)) << "\" y=\"" << number(y)
                     << "\" width=\"" << number(bar) << "\" height=\"" << number(figure.bottom() - y)
                     << "\" fill=\"" << colour(j) << "\"><title>"
-                    << escape(data.layers[l] + ", level " + std::to_string(data.levels[j].number) + ": " +
-                              std::to_string(kept) +
+                    << escape(data.layers[l] + ", " + data.levels[j].name + ": " + std::to_string(kept) +
                               (relative ? " of " + std::to_string(data.units[l]) : std::string()) + " units")
                     << "</title></rect>\n";
     }
@@ -393,15 +509,6 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
               relative ? "layer (and its units)" : "layer",
               "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
 
-  std::vector<std::string> labels, swatches;
-  for (std::size_t j = 0; j < data.levels.size(); ++j) {
-    std::string label = "level " + std::to_string(data.levels[j].number);
-    if (data.levels[j].mac_fraction)
-      label += " (" + number(100.0 * *data.levels[j].mac_fraction, 1) + " % MACs)";
-    labels.push_back(label);
-    swatches.push_back("<rect x=\"0\" y=\"-6\" width=\"12\" height=\"12\" fill=\"" + std::string(colour(j)) +
-                       "\"/>");
-  }
   figure.legend(labels, swatches);
   return figure.svg();
 }
@@ -427,7 +534,34 @@ std::string levels_figure(std::vector<RunSeries> all_series, const std::string& 
       slowest = std::max(slowest, level.latency_us);
     }
   }
-  Figure figure(720, 440, 80, 90, 70, 70);
+  const bool single = all_series.size() == 1;
+  const auto solid = [](const std::string& stroke) {
+    return "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + stroke +
+           "\" stroke-width=\"2\"/><circle cx=\"7\" cy=\"0\" r=\"4\" fill=\"" + stroke + "\"/>";
+  };
+  const auto dashed = [](const std::string& stroke) {
+    return "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + stroke +
+           "\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/><rect x=\"3\" y=\"-4\" width=\"8\" height=\"8\" "
+           "fill=\"" +
+           stroke + "\"/>";
+  };
+  std::vector<std::string> labels, swatches;
+  if (single) {
+    labels = {"accuracy (left axis)", "latency (right axis)"};
+    swatches = {solid(colour(0)), dashed(colour(5))};
+  } else {
+    for (std::size_t index = 0; index < all_series.size(); ++index) {
+      labels.push_back(all_series[index].label);
+      swatches.push_back(solid(colour(index)));
+    }
+    labels.push_back("accuracy (left axis)");
+    swatches.push_back(solid("#333"));
+    labels.push_back("latency (right axis)");
+    swatches.push_back(dashed("#333"));
+  }
+  constexpr double kWidth = 720, kLeft = 80;
+  const double legend_extra = Figure::legend_extra_height(Figure::legend_rows(labels, kWidth, kLeft));
+  Figure figure(kWidth, 440 + legend_extra, kLeft, 90, 70 + legend_extra, 70);
   const Axis x_axis{0, 100, 20};
   Axis accuracy_axis = nice_axis(lowest_accuracy, highest_accuracy);
   accuracy_axis.low = std::max(0.0, accuracy_axis.low);
@@ -439,9 +573,8 @@ std::string levels_figure(std::vector<RunSeries> all_series, const std::string& 
   figure.vertical_axis(latency_axis, "latency (µs, median, batch 1)", true);
   figure.horizontal_axis(x_axis, "MACs (% of the largest level)", " %");
 
-  const bool single = all_series.size() == 1;
   const auto curve = [&](const RunSeries& run, std::size_t index, const char* name, const Axis& axis,
-                         const char* stroke, const char* dash, auto value_of, bool square) {
+                         const std::string& stroke, const char* dash, auto value_of, bool square) {
     std::ostringstream points;
     for (const RunLevel& level : run.levels)
       points << (points.tellp() > 0 ? " " : "") << number(figure.x_of(x_axis, 100 * level.macs / largest))
@@ -468,8 +601,8 @@ std::string levels_figure(std::vector<RunSeries> all_series, const std::string& 
     }
   };
   for (std::size_t index = 0; index < all_series.size(); ++index) {
-    const char* accuracy_colour = single ? colour(0) : colour(index);
-    const char* latency_colour = single ? colour(5) : colour(index);
+    const std::string accuracy_colour = single ? colour(0) : colour(index);
+    const std::string latency_colour = single ? colour(5) : colour(index);
     curve(
         all_series[index], index, "accuracy", accuracy_axis, accuracy_colour, "",
         [](const RunLevel& l) { return 100 * l.accuracy; }, false);
@@ -478,30 +611,7 @@ std::string levels_figure(std::vector<RunSeries> all_series, const std::string& 
         [](const RunLevel& l) { return l.latency_us; }, true);
   }
 
-  const auto solid = [](const char* stroke) {
-    return "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(stroke) +
-           "\" stroke-width=\"2\"/><circle cx=\"7\" cy=\"0\" r=\"4\" fill=\"" + stroke + "\"/>";
-  };
-  const auto dashed = [](const char* stroke) {
-    return "<line x1=\"0\" y1=\"0\" x2=\"14\" y2=\"0\" stroke=\"" + std::string(stroke) +
-           "\" stroke-width=\"2\" stroke-dasharray=\"4 2\"/><rect x=\"3\" y=\"-4\" width=\"8\" height=\"8\" "
-           "fill=\"" +
-           stroke + "\"/>";
-  };
-  if (single) {
-    figure.legend({"accuracy (left axis)", "latency (right axis)"}, {solid(colour(0)), dashed(colour(5))});
-  } else {
-    std::vector<std::string> labels, swatches;
-    for (std::size_t index = 0; index < all_series.size(); ++index) {
-      labels.push_back(all_series[index].label);
-      swatches.push_back(solid(colour(index)));
-    }
-    labels.push_back("accuracy (left axis)");
-    swatches.push_back(solid("#333"));
-    labels.push_back("latency (right axis)");
-    swatches.push_back(dashed("#333"));
-    figure.legend(labels, swatches);
-  }
+  figure.legend(labels, swatches);
   return figure.svg();
 }
 
@@ -525,16 +635,11 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
       ("title", po::value<std::string>()->value_name("TEXT"), "the figure's title")       //
       ("labels", po::value<std::string>()->value_name("LIST"),
        "levels: comma-separated names of the RUN files' curves, one per file");
-  command_line.add_positional("kind", 1, po::value<std::string>());
+  command_line.add_positional("kind", 1, po::value<std::string>(), "missing what to plot: plan or levels");
   command_line.add_positional("file", -1, po::value<std::vector<std::string>>());
-  const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
-  if (!options) return kExitUsageError;
-  if (options->count("help")) {
-    command_line.print_help(streams.out);
-    return kExitSuccess;
-  }
-  if (!options->count("kind"))
-    return command_line.usage_error(streams.err, "missing what to plot: plan or levels");
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  const po::variables_map* options = &*parsed.options;
   const std::string kind = (*options)["kind"].as<std::string>();
   if (kind != "plan" && kind != "levels")
     return command_line.usage_error(streams.err, "unknown figure '" + kind + "' (plan or levels)");
@@ -556,9 +661,9 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
     std::istringstream list((*options)["labels"].as<std::string>());
     for (std::string label; std::getline(list, label, ',');) labels.push_back(label);
     if (labels.size() != paths.size())
-      return command_line.usage_error(streams.err, "--labels gives " + std::to_string(labels.size()) +
-                                                       " names for " + std::to_string(paths.size()) +
-                                                       " RUN file(s)");
+      return command_line.report(streams.err, value_error("labels", (*options)["labels"].as<std::string>(),
+                                                          std::to_string(labels.size()) + " names for " +
+                                                              std::to_string(paths.size()) + " RUN file(s)"));
   }
   // A file's name without its directories, so that a figure made in a scratch directory reads the same.
   const auto base_name = [](const std::string& path) {
@@ -592,13 +697,7 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
                         options->count("title") ? (*options)["title"].as<std::string>() : default_title);
   }
 
-  if (!options->count("output")) return print_output(command_line, streams, svg);
-  const std::string output = (*options)["output"].as<std::string>();
-  std::ofstream out(output, std::ios::binary);
-  out << svg << '\n';
-  out.close();
-  if (!out) return command_line.report(streams.err, invalid_argument("cannot write '" + output + "'"));
-  return kExitSuccess;
+  return write_output(command_line, streams, *options, svg);
 }
 
 }  // namespace reds::cli

@@ -1,8 +1,9 @@
 #include "request_command.h"
 
-#include <fstream>
 #include <optional>
+#include <sstream>
 
+#include "batch_limits.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
@@ -28,23 +29,43 @@ std::vector<std::string> split_names(const std::string& text) {
 }
 
 // --importance gradient: the reference's gradient importance of every unit over training minibatches of
-// --data (training_importance.h), for RequestOptions::importance.
-Result<std::map<std::string, std::vector<double>>> gradient_importance(const po::variables_map& options) {
+// --data (training_importance.h), for RequestOptions::importance. A progress bar on a terminal.
+Result<std::map<std::string, std::vector<double>>> gradient_importance(const po::variables_map& options,
+                                                                       Streams streams) {
+  const Result<std::int64_t> minibatches = integer_value(options, "importance-batches", 1);
+  if (!minibatches) return minibatches.error();
+  const Result<std::int64_t> batch_size = integer_value(options, "batch-size", 1);
+  if (!batch_size) return batch_size.error();
+  const Result<std::int64_t> seed = integer_value(options, "seed", 0);
+  if (!seed) return seed.error();
   Result<engine::training::Network<float>> network =
       engine::training::Network<float>::load(options["model"].as<std::string>());
   if (!network) return network.error();
   const std::string directory = options["data"].as<std::string>();
+  ProgressBar progress(streams.err, is_terminal(streams.err));
+  progress.show("loading the training images", 0, 1);
   const Result<engine::ImageSet> images = engine::load_training_set(directory);
+  progress.clear();
   if (!images)
     return invalid_argument(
         "--data: gradient importance needs the training split (train-images-idx3-ubyte and "
         "train-labels-idx1-ubyte, or .gz) in '" +
         directory + "': " + images.error().message);
+  if (auto error = check_batch_size(network.value(), options["batch-size"].as<std::string>(), *batch_size,
+                                    images->count, directory))
+    return *error;
   engine::training::ImportanceOptions importance;
-  importance.minibatches = options["importance-batches"].as<std::int64_t>();
-  importance.batch_size = options["batch-size"].as<std::int64_t>();
-  importance.seed = options["seed"].as<std::uint64_t>();
-  return engine::training::gradient_importance(network.value(), images.value(), importance);
+  importance.minibatches = *minibatches;
+  importance.batch_size = *batch_size;
+  importance.seed = static_cast<std::uint64_t>(*seed);
+  importance.on_minibatch = [&](std::int64_t done, std::int64_t total) {
+    progress.show("gradient importance, minibatch " + std::to_string(done) + "/" + std::to_string(total),
+                  done, total);
+  };
+  Result<std::map<std::string, std::vector<double>>> scores =
+      engine::training::gradient_importance(network.value(), images.value(), importance);
+  progress.clear();
+  return scores;
 }
 
 }  // namespace
@@ -67,17 +88,17 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       "layer's importance scaled to sum 1.\n"
       "The last layer (the classifier) keeps its width. Plan it with 'reds plan', then make the\n"
       "model run the plan with 'reds apply'.");
-  command_line.add_options()  //
-      ("output,o", po::value<std::string>()->value_name("FILE"),
-       "write the request to FILE instead of standard output")  //
-      ("levels",
-       po::value<std::string>()->value_name("LIST")->default_value(join_fractions(defaults.fractions)),
+  std::ostringstream min_width_fraction;
+  min_width_fraction << defaults.min_width_fraction;
+  command_line.add_options()                                                   //
+      ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp)  //
+      ("levels", number_option("LIST", join_fractions(defaults.fractions)),
        "one level per fraction of the full network's resource, smallest first")  //
       ("resource", po::value<std::string>()->value_name("R")->default_value(defaults.resource),
        "the resource the levels limit: macs, params, activation or output_activation")  //
-      ("min-width-fraction", po::value<double>()->value_name("F")->default_value(defaults.min_width_fraction),
+      ("min-width-fraction", number_option("F", min_width_fraction.str()),
        "prunable layers keep >= ceil(F * units) units")  //
-      ("block", po::value<std::int64_t>()->value_name("N")->default_value(defaults.block),
+      ("block", number_option("N", std::to_string(defaults.block)),
        "prunable layers keep multiples of N units (or all of them)")  //
       ("fixed", po::value<std::string>()->value_name("LAYERS"),
        "comma-separated Conv2D or Dense layers that keep their full width")  //
@@ -93,71 +114,61 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       ("data", po::value<std::string>()->value_name("DIR"),
        "training images for gradient importance: train-images-idx3-ubyte and train-labels-idx1-ubyte "
        "(or .gz) as Fashion-MNIST ships them")  //
-      ("importance-batches", po::value<std::int64_t>()->value_name("N")->default_value(100),
+      ("importance-batches", number_option("N", "100"),
        "minibatches the gradient is summed over (the reference: 100)")  //
-      ("batch-size", po::value<std::int64_t>()->value_name("N")->default_value(128),
-       "images per minibatch (the reference: 128 for Fashion-MNIST)")  //
-      ("seed", po::value<std::uint64_t>()->value_name("S")->default_value(0),
-       "seed of the minibatches' order and augmentation")  //
+      ("batch-size", number_option("N", "128"),
+       "images per minibatch (the reference: 128 for Fashion-MNIST); at most the training images of "
+       "--data, and refused when a pass over it would not fit in memory")                   //
+      ("seed", number_option("S", "1"), "seed of the minibatches' order and augmentation")  //
       ("compact", "print the request on one line instead of indented");
-  command_line.add_positional("model", 1, po::value<std::string>());
-  const std::optional<po::variables_map> options = command_line.parse(args, streams.err);
-  if (!options) return kExitUsageError;
-  if (options->count("help")) {
-    command_line.print_help(streams.out);
-    return kExitSuccess;
-  }
-  if (!options->count("model")) return command_line.usage_error(streams.err, "missing the MODEL file");
+  command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
+  const CommandLine::Parsed parsed = command_line.parse(args, streams);
+  if (!parsed.options) return parsed.exit_status;
+  const po::variables_map& options = *parsed.options;
 
   engine::RequestOptions request_options;
-  Result<std::vector<double>> fractions = parse_fractions((*options)["levels"].as<std::string>(), "--levels");
+  Result<std::vector<double>> fractions = fractions_value(options, "levels", kMaxLevels);
   if (!fractions) return command_line.report(streams.err, fractions.error());
   request_options.fractions = std::move(fractions).value();
-  request_options.resource = (*options)["resource"].as<std::string>();
-  request_options.min_width_fraction = (*options)["min-width-fraction"].as<double>();
-  request_options.block = (*options)["block"].as<std::int64_t>();
-  if (options->count("fixed")) request_options.fixed = split_names((*options)["fixed"].as<std::string>());
-  const std::string strategy = (*options)["strategy"].as<std::string>();
-  const std::optional<Strategy> parsed_strategy = strategy_from_string(strategy);
-  if (!parsed_strategy)
-    return command_line.report(streams.err,
-                               invalid_argument("--strategy: unknown strategy '" + strategy +
-                                                "'; use independent, bottom_up, top_down or joint"));
-  request_options.strategy = *parsed_strategy;
-  const std::string objective = (*options)["objective"].as<std::string>();
-  const std::optional<Objective> parsed_objective = objective_from_string(objective);
-  if (!parsed_objective)
-    return command_line.report(streams.err, invalid_argument("--objective: unknown objective '" + objective +
-                                                             "'; use sum, normalized or product"));
-  request_options.objective = *parsed_objective;
+  request_options.resource = options["resource"].as<std::string>();
+  if (request_options.resource != "macs" && request_options.resource != "params" &&
+      request_options.resource != "activation" && request_options.resource != "output_activation")
+    return command_line.report(streams.err, value_error("resource", request_options.resource,
+                                                        "use macs, params, activation or output_activation"));
+  const Result<double> fraction = number_value(options, "min-width-fraction", 0.0, 1.0);
+  if (!fraction) return command_line.report(streams.err, fraction.error());
+  request_options.min_width_fraction = *fraction;
+  const Result<std::int64_t> block = integer_value(options, "block", 1);
+  if (!block) return command_line.report(streams.err, block.error());
+  request_options.block = *block;
+  if (options.count("fixed")) request_options.fixed = split_names(options["fixed"].as<std::string>());
+  const Result<Strategy> strategy = strategy_value(options);
+  if (!strategy) return command_line.report(streams.err, strategy.error());
+  request_options.strategy = *strategy;
+  const Result<Objective> objective = objective_value(options);
+  if (!objective) return command_line.report(streams.err, objective.error());
+  request_options.objective = *objective;
 
-  const std::string importance = options->count("importance")
-                                     ? (*options)["importance"].as<std::string>()
-                                     : (options->count("data") ? "gradient" : "magnitude");
+  const std::string importance = options.count("importance")
+                                     ? options["importance"].as<std::string>()
+                                     : (options.count("data") ? "gradient" : "magnitude");
   if (importance == "gradient") {
-    if (!options->count("data"))
+    if (!options.count("data"))
       return command_line.usage_error(streams.err, "--importance gradient needs --data DIR");
-    Result<std::map<std::string, std::vector<double>>> scores = gradient_importance(*options);
+    Result<std::map<std::string, std::vector<double>>> scores = gradient_importance(options, streams);
     if (!scores) return command_line.report(streams.err, scores.error());
     request_options.importance = std::move(scores).value();
   } else if (importance != "magnitude") {
-    return command_line.report(streams.err, invalid_argument("--importance: unknown method '" + importance +
-                                                             "'; use magnitude or gradient"));
+    return command_line.report(
+        streams.err, value_error("importance", importance, "unknown method; use magnitude or gradient"));
   }
 
-  const Result<engine::Model> model = engine::load_model((*options)["model"].as<std::string>());
+  const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
   if (!model) return command_line.report(streams.err, model.error());
   const Result<PlanRequest> request = engine::plan_request(model.value(), request_options);
   if (!request) return command_line.report(streams.err, request.error());
-  const std::string text = to_json(request.value(), options->count("compact") ? -1 : 2);
-
-  if (!options->count("output")) return print_output(command_line, streams, text);
-  const std::string path = (*options)["output"].as<std::string>();
-  std::ofstream file(path, std::ios::binary);
-  file << text << '\n';
-  file.close();
-  if (!file) return command_line.report(streams.err, invalid_argument("cannot write '" + path + "'"));
-  return kExitSuccess;
+  return write_output(command_line, streams, options,
+                      to_json(request.value(), options.count("compact") ? -1 : 2));
 }
 
 }  // namespace reds::cli

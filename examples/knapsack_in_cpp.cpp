@@ -1,11 +1,21 @@
 // The knapsack library in C++ (reds/knapsack.h, reds/knapsack_generator.h): a small 0-1 problem, a
 // multiple-choice problem, and a hard generated instance with a time limit.
 #include <iostream>
+#include <string_view>
 
 #include "reds/knapsack.h"
 #include "reds/knapsack_generator.h"
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    const std::string_view word = argv[1];
+    const bool help = word == "--help" || word == "-h";
+    (help ? std::cout : std::cerr)
+        << "Usage: reds_knapsack_in_cpp\n\n"
+           "Solves a small 0-1 knapsack problem, a multiple-choice problem and a hard generated\n"
+           "instance with a time limit with the knapsack library. Takes no arguments.\n";
+    return help ? 0 : 2;
+  }
   // 0-1: items {weight, profit}, capacity 10.
   reds::knapsack::Problem<std::int64_t> problem;
   problem.capacity = 10;
@@ -29,8 +39,8 @@ int main() {
     std::cerr << chosen.error().message << '\n';
     return 2;
   }
-  std::cout << "multiple choice: " << reds::knapsack::to_string(chosen->status) << " profit " << chosen->profit
-            << " weight " << chosen->weight << " choice";
+  std::cout << "multiple choice: " << reds::knapsack::to_string(chosen->status) << " profit "
+            << chosen->profit << " weight " << chosen->weight << " choice";
   for (const std::size_t i : chosen->choice) std::cout << ' ' << i;
   std::cout << '\n';
 

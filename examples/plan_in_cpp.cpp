@@ -1,10 +1,20 @@
 // Plans a small dense network in C++ with libreds_solver: three hidden layers, MACs coupled to the previous
 // layer's kept width, three levels at 25/50/75 % of the full MACs, bottom-up nesting.
 #include <iostream>
+#include <string_view>
 
 #include "reds/plan.h"
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    const std::string_view word = argv[1];
+    const bool help = word == "--help" || word == "-h";
+    (help ? std::cout : std::cerr)
+        << "Usage: reds_plan_in_cpp\n\n"
+           "Plans a small dense network at 25/50/75 % of its MACs with the library and prints\n"
+           "every level's widths (the README's library example). Takes no arguments.\n";
+    return help ? 0 : 2;
+  }
   reds::PlanRequest request;
   request.network.inputs = 16;
   const std::int64_t widths[] = {12, 10, 8};
@@ -14,7 +24,7 @@ int main() {
     layer.units = widths[l];
     for (std::int64_t u = 0; u < layer.units; ++u) layer.importance.push_back(1.0 / double(u + 1 + l));
     layer.min_units = (layer.units + 3) / 4;  // never narrower than a quarter: no bottlenecks
-    layer.cost["macs"].unit_input = 1;         // MACs = kept units * kept inputs
+    layer.cost["macs"].unit_input = 1;        // MACs = kept units * kept inputs
     request.network.layers.push_back(layer);
   }
   reds::Layer head;
@@ -34,8 +44,8 @@ int main() {
     return 2;
   }
   for (const reds::LevelPlan& level : plan->levels) {
-    std::cout << reds::to_string(level.status) << "  macs " << level.cost.at("macs") << " <= "
-              << level.limits.at("macs") << "  widths";
+    std::cout << reds::to_string(level.status) << "  macs " << level.cost.at("macs")
+              << " <= " << level.limits.at("macs") << "  widths";
     for (std::int64_t width : level.widths) std::cout << ' ' << width;
     std::cout << "  importance " << level.importance << '\n';
   }

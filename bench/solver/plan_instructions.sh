@@ -23,7 +23,7 @@ request() {
   local name=${1%%+*} extra= options=()
   [[ $1 == *+* ]] && extra=${1#*+}
   # As the issue's scale case: 4 levels, and layers may shrink to one unit (the 200 kB limit needs it).
-  [[ $extra == activation ]] && options=(--min-width-fraction 0.0001 --fractions 0.2,0.4,0.6,0.8)
+  [[ $extra == activation ]] && options=(--min-width-fraction 0.0001 --levels 0.2,0.4,0.6,0.8)
   "$reds" example "${options[@]}" "$name" | python3 -c '
 import json, sys
 request = json.load(sys.stdin)

@@ -62,8 +62,8 @@ TEST_F(KnapsackCliTest, SolvesStandardInput) { expect_lines(run({"knapsack", "-"
 
 // A generated instance in the text format, solved: its z is the optimum and its x column a solution.
 TEST_F(KnapsackCliTest, GeneratesSolvedInstances) {
-  const Outcome generated =
-      run({"knapsack", "--generate", "almost_strongly_correlated", "--n", "18", "--range", "1000", "--seed", "4"});
+  const Outcome generated = run({"knapsack", "--generate", "almost_strongly_correlated", "--n", "18",
+                                 "--range", "1000", "--seed", "4"});
   EXPECT_EQ(generated.exit_status, 0);
   EXPECT_EQ(generated.err, "");
   const auto instances = reds::knapsack::parse_instances(generated.out);
@@ -89,8 +89,8 @@ TEST_F(KnapsackCliTest, GeneratesSolvedInstances) {
   EXPECT_EQ(lines[0].at("matches"), true);
 
   // The same options give the same items.
-  const Outcome again =
-      run({"knapsack", "--generate", "almost_strongly_correlated", "--n", "18", "--range", "1000", "--seed", "4"});
+  const Outcome again = run({"knapsack", "--generate", "almost_strongly_correlated", "--n", "18", "--range",
+                             "1000", "--seed", "4"});
   const auto repeated = reds::knapsack::parse_instances(again.out);
   ASSERT_TRUE(repeated.ok());
   for (std::size_t j = 0; j < 18; ++j) {
@@ -117,7 +117,7 @@ TEST_F(KnapsackCliTest, RejectsMalformedInput) {
   const std::string missing = (scratch_ / "missing.txt").string();
   expect_input_error(run({"knapsack", missing}), missing);
   expect_input_error(run({"knapsack", "--generate", "roundish"}), "unknown instance class 'roundish'");
-  expect_input_error(run({"knapsack", "--generate", "circle", "--n", "0"}), "items");
+  expect_input_error(run({"knapsack", "--generate", "circle", "--n", "0"}), "--n 0: must be at least 1");
 }
 
 TEST_F(KnapsackCliTest, ExplainsItsUsage) {

@@ -7,6 +7,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,7 +18,6 @@
 namespace {
 
 using reds::test::Outcome;
-using PlotCliTest = reds::test::CommandTest;
 
 // Three layers counted by `order` (4, 2 and 3 units); level 2 infeasible, so levels 1 and 3 are drawn.
 constexpr const char* kPlan = R"({
@@ -149,6 +150,27 @@ void expect_input_error(const Outcome& result, const std::string& needle) {
   EXPECT_NE(result.err.find(needle), std::string::npos) << result.err;
 }
 
+// `reds example ARGS... | reds plan - | reds plot plan -`: the request, the plan and the figure.
+struct PlottedExample {
+  Outcome request, plan, result;
+};
+
+class PlotCliTest : public reds::test::CommandTest {
+ protected:
+  PlottedExample plot_example(std::vector<std::string> example) {
+    example.insert(example.begin(), "example");
+    PlottedExample plotted;
+    plotted.request = run(example);
+    EXPECT_EQ(plotted.request.exit_status, 0) << plotted.request.err;
+    plotted.plan = run({"plan", "-"}, plotted.request.out);
+    EXPECT_EQ(plotted.plan.exit_status, 0) << plotted.plan.err;
+    plotted.result = run({"plot", "plan", "-"}, plotted.plan.out);
+    EXPECT_EQ(plotted.result.exit_status, 0) << plotted.result.err;
+    EXPECT_TRUE(well_formed_svg(plotted.result.out));
+    return plotted;
+  }
+};
+
 TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
   const std::string plan = scratch_file("plan.json", kPlan).string();
   const Outcome result = run({"plot", "plan", plan});
@@ -184,8 +206,9 @@ TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
   EXPECT_NE(result.out.find("class=\"title\""), std::string::npos);
   EXPECT_NE(result.out.find("Kept units per layer and level"), std::string::npos);
   EXPECT_NE(result.out.find("class=\"legend\""), std::string::npos);
-  EXPECT_NE(result.out.find("level 1 (25 % MACs)"), std::string::npos);
-  EXPECT_NE(result.out.find("level 3 (75 % MACs)"), std::string::npos);
+  // Levels are named by the limit they were planned for.
+  EXPECT_NE(result.out.find("macs ≤ 10 (25 % MACs)"), std::string::npos);
+  EXPECT_NE(result.out.find("macs ≤ 40 (75 % MACs)"), std::string::npos);
   EXPECT_EQ(result.out.find("level 2"), std::string::npos);
   EXPECT_NE(result.out.find("kept units (% of the layer)"), std::string::npos);
 }
@@ -220,13 +243,7 @@ TEST_F(PlotCliTest, LongLayerNamesAreSlantedWithTheirUnits) {
 }
 
 TEST_F(PlotCliTest, PlanFigureOfARealPlan) {
-  const Outcome request = run({"example", "ds_cnn_s_fmnist"});
-  ASSERT_EQ(request.exit_status, 0) << request.err;
-  const Outcome plan = run({"plan", "-"}, request.out);
-  ASSERT_EQ(plan.exit_status, 0) << plan.err;
-  const Outcome result = run({"plot", "plan", "-"}, plan.out);
-  ASSERT_EQ(result.exit_status, 0) << result.err;
-  EXPECT_TRUE(well_formed_svg(result.out));
+  const auto [request, plan, result] = plot_example({"ds_cnn_s_fmnist"});
   const std::size_t layers = nlohmann::json::parse(request.out).at("network").at("layers").size();
   const std::size_t levels = nlohmann::json::parse(plan.out).at("levels").size();
   EXPECT_GT(layers, 3u);
@@ -378,6 +395,116 @@ TEST_F(PlotCliTest, LevelsNumbersTheFigureCannotDrawAreInputErrors) {
   EXPECT_EQ(largest.out.find("nan"), std::string::npos);
 }
 
+struct LegendEntry {
+  double x = 0, y = 0;  // of the swatch; the label starts 18 px to its right
+  std::string colour;   // the swatch's first fill or stroke
+  std::string label;
+};
+
+std::vector<LegendEntry> legend_entries(const std::string& svg) {
+  static const std::regex kEntry(
+      R"re(<g transform="translate\(([-\d.]+) ([-\d.]+)\)">.*?(?:fill|stroke)="(#[0-9A-Fa-f]{6}|#333)".*?</g>\n<text [^>]*class="legend-label">([^<]*)</text>)re");
+  std::vector<LegendEntry> found;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), kEntry); it != std::sregex_iterator(); ++it)
+    found.push_back({std::stod((*it)[1]), std::stod((*it)[2]), (*it)[3], (*it)[4]});
+  return found;
+}
+
+double svg_width(const std::string& svg) {
+  std::smatch match;
+  EXPECT_TRUE(std::regex_search(svg, match, std::regex(R"re(<svg [^>]*width="([\d.]+)")re")));
+  return match.empty() ? 0 : std::stod(match[1]);
+}
+
+// Characters of UTF-8 text, each drawn about 7 px wide at the legend's 12 px.
+double label_width(const std::string& label) {
+  return 7.0 * static_cast<double>(std::count_if(label.begin(), label.end(), [](char c) {
+           return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+         }));
+}
+
+// Every entry ends inside the canvas; entries that do not fit a row start the next one; the plot area
+// starts below the last row.
+void expect_legend_fits(const std::string& svg, std::size_t entries, double plot_top) {
+  const std::vector<LegendEntry> legend = legend_entries(svg);
+  ASSERT_EQ(legend.size(), entries) << svg;
+  const double width = svg_width(svg);
+  std::set<double> rows;
+  for (const LegendEntry& entry : legend) {
+    EXPECT_LE(entry.x + 18 + label_width(entry.label), width) << entry.label;
+    rows.insert(entry.y);
+  }
+  EXPECT_GE(rows.size(), 2u) << "the legend wraps";
+  EXPECT_LT(*rows.rbegin() + 10, plot_top) << "the plot starts below the legend";
+}
+
+TEST_F(PlotCliTest, TenLevelsWrapTheirLegendAndKeepTheirOwnColours) {
+  const auto [request, plan, result] =
+      plot_example({"ds_cnn_s_fmnist", "--levels", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1"});
+  const std::vector<Mark> all = bars(result.out);
+  double top = 1e9;
+  for (const Mark& bar : all) top = std::min(top, bar.y);
+  expect_legend_fits(result.out, 10, top);
+
+  std::set<std::string> colours;
+  const nlohmann::json levels = nlohmann::json::parse(plan.out).at("levels");
+  const std::vector<LegendEntry> legend = legend_entries(result.out);
+  for (std::size_t j = 0; j < legend.size(); ++j) {
+    colours.insert(legend[j].colour);
+    // Named by the MAC limit, e.g. "macs ≤ 1.08 M (10 % MACs)".
+    EXPECT_EQ(legend[j].label.rfind("macs ≤ ", 0), 0u) << legend[j].label;
+    const double limit = levels[j].at("limits").at("macs").get<double>();
+    std::istringstream words(legend[j].label.substr(std::string("macs ≤ ").size()));
+    double mantissa = 0;
+    std::string unit;
+    words >> mantissa >> unit;
+    ASSERT_TRUE(unit == "k" || unit == "M") << legend[j].label;
+    EXPECT_NEAR(mantissa * (unit == "M" ? 1e6 : 1e3), limit, 0.005 * limit) << legend[j].label;
+  }
+  EXPECT_EQ(colours.size(), 10u) << "no colour repeats";
+}
+
+TEST_F(PlotCliTest, SixtyFourLevelsHaveSixtyFourColours) {
+  std::string plan = R"({"levels": [)";
+  for (int j = 0; j < 64; ++j)
+    plan += (j ? "," : "") + std::string(R"({"limits": {"macs": )") + std::to_string(1000 * (j + 1)) +
+            R"(}, "widths": {"a": 1, "b": 2}})";
+  plan += "]}";
+  const Outcome result = run({"plot", "plan", "-"}, plan);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  std::set<std::string> fills;
+  static const std::regex kFill(R"re(<rect class="bar" data-layer="a"[^>]* fill="(#[0-9A-F]{6})")re");
+  for (auto it = std::sregex_iterator(result.out.begin(), result.out.end(), kFill);
+       it != std::sregex_iterator(); ++it)
+    fills.insert((*it)[1]);
+  EXPECT_EQ(fills.size(), 64u);
+  const std::vector<LegendEntry> legend = legend_entries(result.out);
+  ASSERT_EQ(legend.size(), 64u);
+  EXPECT_EQ(legend[0].label, "macs ≤ 1.00 k");
+  EXPECT_EQ(legend[1].label, "macs ≤ 2.00 k");
+  EXPECT_EQ(legend[63].label, "macs ≤ 64.0 k");
+}
+
+TEST_F(PlotCliTest, FourLabelledRunsWrapTheirLegend) {
+  std::vector<std::string> args = {"plot", "levels"};
+  for (int run = 0; run < 4; ++run)
+    args.push_back(scratch_file("run" + std::to_string(run) + ".jsonl", kRun).string());
+  args.insert(args.end(), {"--labels",
+                           "pruned at 25 % of the MACs,fine-tuned for 40 epochs,fine-tuned for 250 epochs,"
+                           "the reference's own training"});
+  const Outcome result = run(args);
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_TRUE(well_formed_svg(result.out));
+  double top = 1e9;
+  for (int run = 0; run < 4; ++run)
+    for (const char* series : {"accuracy", "latency"})
+      for (const Mark& point : points(result.out, series, run)) top = std::min(top, point.y - 4);
+  expect_legend_fits(result.out, 6, top);
+  std::set<std::string> colours;
+  for (const LegendEntry& entry : legend_entries(result.out)) colours.insert(entry.colour);
+  EXPECT_EQ(colours.size(), 5u) << "four runs and the grey of the two axis entries";
+}
+
 TEST_F(PlotCliTest, UsageErrors) {
   expect_input_error(run({"plot"}), "missing what to plot");
   expect_input_error(run({"plot", "pie", "-"}), "unknown figure 'pie'");
@@ -389,7 +516,7 @@ TEST_F(PlotCliTest, UsageErrors) {
                      "--labels names the curves of a levels figure");
   expect_input_error(run({"plot", "levels", "-", "-"}), "standard input ('-') can be read once only");
   expect_input_error(run({"plot", "levels", "a.jsonl", "b.jsonl", "--labels", "one"}),
-                     "--labels gives 1 names for 2 RUN file(s)");
+                     "--labels one: 1 names for 2 RUN file(s)");
   const std::string unwritable = (scratch_ / "no-such-dir" / "out.svg").string();
   expect_input_error(run({"plot", "plan", "-", "-o", unwritable}, kPlan),
                      "cannot write '" + unwritable + "'");

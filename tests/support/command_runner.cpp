@@ -31,7 +31,8 @@ std::size_t count_lines(const std::string& text) { return std::count(text.begin(
 void CommandTest::SetUp() {
   const char* bin_dir = std::getenv("REDS_BIN_DIR");
   ASSERT_NE(bin_dir, nullptr) << "REDS_BIN_DIR is not set (run the tests with ctest)";
-  reds_ = fs::path(bin_dir) / "reds";
+  bin_dir_ = bin_dir;
+  reds_ = bin_dir_ / "reds";
   ASSERT_TRUE(fs::exists(reds_)) << reds_ << " does not exist";
   std::string pattern = (fs::temp_directory_path() / "reds_cli_test_XXXXXX").string();
   ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -49,6 +50,11 @@ fs::path CommandTest::scratch_file(const std::string& name, const std::string& t
 }
 
 Outcome CommandTest::run(const std::vector<std::string>& args, const std::string& input) {
+  return run_program(reds_, args, input);
+}
+
+Outcome CommandTest::run_program(const fs::path& program, const std::vector<std::string>& args,
+                                 const std::string& input) {
   const fs::path in = scratch_file("stdin", input);
   const fs::path out = scratch_ / "stdout";
   const fs::path err = scratch_ / "stderr";
@@ -58,7 +64,7 @@ Outcome CommandTest::run(const std::vector<std::string>& args, const std::string
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, in.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> words = {reds_.string()};
+  std::vector<std::string> words = {program.string()};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& word : words) argv.push_back(word.data());
@@ -66,7 +72,7 @@ Outcome CommandTest::run(const std::vector<std::string>& args, const std::string
 
   Outcome result;
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, reds_.c_str(), &actions, nullptr, argv.data(), environ);
+  const int spawned = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) {
     ADD_FAILURE() << "posix_spawn failed with error " << spawned;

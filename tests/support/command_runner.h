@@ -34,7 +34,11 @@ class CommandTest : public ::testing::Test {
   // Runs `reds args...` with `input` on its standard input; standard output and error go to files, so
   // neither can block the other and both are captured whole.
   Outcome run(const std::vector<std::string>& args, const std::string& input = "");
+  // The same for any program.
+  Outcome run_program(const std::filesystem::path& program, const std::vector<std::string>& args,
+                      const std::string& input = "");
 
+  std::filesystem::path bin_dir_;  // $REDS_BIN_DIR
   std::filesystem::path reds_;
   std::filesystem::path scratch_;
 };

@@ -314,6 +314,9 @@ void print_summary(const SummaryReporter& reporter) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, so that --help answers before the models are loaded and planned.
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 #ifdef REDS_HAVE_OPENBLAS
   openblas_set_num_threads(1);  // the engine runs one thread; so does the baseline
 #endif
@@ -338,8 +341,6 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("dense/" + dense.name + "/openblas_sgemv").c_str(), dense_openblas, &dense);
 #endif
   }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   print_summary(reporter);

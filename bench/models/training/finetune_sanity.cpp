@@ -9,8 +9,10 @@
 //                        [--model tests/data/reds-pretrained/fashion_mnist_ds_cnn_sizeS.keras]
 //                        [--data /usr/share/datasets/fashion-mnist]
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -57,22 +59,53 @@ int main(int argc, char** argv) {
   std::string data = "/usr/share/datasets/fashion-mnist";
   std::int64_t steps = 300, subset = 12000, batch_size = 128;
   std::uint64_t seed = 1;
-  for (int at = 1; at + 1 < argc; at += 2) {
-    const std::string name = argv[at], value = argv[at + 1];
-    if (name == "--steps")
-      steps = std::stoll(value);
-    else if (name == "--subset")
-      subset = std::stoll(value);
-    else if (name == "--batch")
-      batch_size = std::stoll(value);
-    else if (name == "--seed")
-      seed = std::stoull(value);
-    else if (name == "--model")
+  for (int at = 1; at < argc; at += 2) {
+    const std::string name = argv[at];
+    if (name == "--help" || name == "-h") {
+      std::printf(
+          "Usage: reds_finetune_sanity [--steps N] [--subset N] [--batch N] [--seed S] [--model FILE]\n"
+          "                            [--data DIR]\n\n"
+          "Plans the pretrained Fashion-MNIST DS-CNN S at 25/50/75/100 %% MACs, evaluates every level,\n"
+          "fine-tunes all levels jointly for --steps Adam steps (default 300) of --batch images (128)\n"
+          "drawn from the first --subset training images (12000), and evaluates again. Defaults:\n"
+          "--seed 1, --model tests/data/reds-pretrained/fashion_mnist_ds_cnn_sizeS.keras,\n"
+          "--data /usr/share/datasets/fashion-mnist.\n");
+      return 0;
+    }
+    if (at + 1 >= argc) {
+      std::fprintf(stderr, "reds_finetune_sanity: %s needs a value; try --help\n", name.c_str());
+      return 2;
+    }
+    const std::string value = argv[at + 1];
+    const auto count = [&](std::int64_t& target) {
+      std::size_t end = 0;
+      try {
+        target = std::stoll(value, &end);
+      } catch (const std::exception&) {
+        end = 0;
+      }
+      if (end == 0 || end != value.size() || target < 1) {
+        std::fprintf(stderr, "reds_finetune_sanity: %s %s: not a positive integer\n", name.c_str(),
+                     value.c_str());
+        std::exit(2);
+      }
+    };
+    if (name == "--steps") {
+      count(steps);
+    } else if (name == "--subset") {
+      count(subset);
+    } else if (name == "--batch") {
+      count(batch_size);
+    } else if (name == "--seed") {
+      std::int64_t parsed = 0;
+      count(parsed);
+      seed = static_cast<std::uint64_t>(parsed);
+    } else if (name == "--model") {
       model_path = value;
-    else if (name == "--data")
+    } else if (name == "--data") {
       data = value;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", name.c_str());
+    } else {
+      std::fprintf(stderr, "reds_finetune_sanity: unknown option %s; try --help\n", name.c_str());
       return 2;
     }
   }

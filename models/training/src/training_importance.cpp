@@ -71,6 +71,7 @@ Result<std::map<std::string, std::vector<double>>> gradient_importance(const Net
       for (std::size_t at = 0; at < gradient.size(); ++at)
         sums[index][at] += static_cast<double>(gradient[at]);
     }
+    if (options.on_minibatch) options.on_minibatch(minibatch + 1, options.minibatches);
   }
   return unit_importance(network, sums);
 }

@@ -121,11 +121,12 @@ TEST_F(RequestApplyCommand, RoundTripRequestPlanApplyRun) {
 TEST_F(RequestApplyCommand, RequestErrors) {
   expect_input_error(run({"request"}), "reds request: missing the MODEL file");
   expect_input_error(run({"request", (scratch_ / "none.keras").string()}), "cannot read");
-  expect_input_error(run({"request", model_, "--levels", "0.5,x"}), "--levels: 'x' is not a number");
-  expect_input_error(run({"request", model_, "--levels", "0.5,1.5"}), "(0, 1], got 1.5");
-  expect_input_error(run({"request", model_, "--resource", "joules"}), "unknown resource 'joules'");
-  expect_input_error(run({"request", model_, "--strategy", "greedy"}), "unknown strategy 'greedy'");
-  expect_input_error(run({"request", model_, "--objective", "max"}), "--objective: unknown objective 'max'");
+  expect_input_error(run({"request", model_, "--levels", "0.5,x"}), "--levels 0.5,x: 'x' is not a number");
+  expect_input_error(run({"request", model_, "--levels", "0.5,1.5"}),
+                     "--levels 0.5,1.5: 1.5 is not in (0, 1]");
+  expect_input_error(run({"request", model_, "--resource", "joules"}), "--resource joules: use macs, params");
+  expect_input_error(run({"request", model_, "--strategy", "greedy"}), "--strategy greedy: use independent");
+  expect_input_error(run({"request", model_, "--objective", "max"}), "--objective max: use sum");
   expect_input_error(run({"request", model_, "--fixed", "conv2d,nope"}), "'nope' is not a Conv2D");
   expect_input_error(run({"request", model_, "-o", (scratch_ / "missing" / "r.json").string()}),
                      "cannot write");
@@ -140,8 +141,14 @@ TEST_F(RequestApplyCommand, ApplyErrors) {
                      "at /order: the plan has no \"order\"");
   expect_input_error(run({"apply", model_, "-", "-o", out}, "{"), "the plan is not a JSON object");
   expect_input_error(run({"apply", model_, (scratch_ / "none.json").string(), "-o", out}), "cannot read");
-  const fs::path wrong =
-      scratch_file("wrong.json", R"({"order": {"dense": [1, 0, 2, 3, 4, 5, 6, 7, 8, 9]}})");
+  // The model's own plan with the output layer's units swapped.
+  const test::Outcome request = run({"request", model_, "--compact"});
+  ASSERT_EQ(request.exit_status, 0) << request.err;
+  const test::Outcome own = run({"plan", "-"}, request.out);
+  ASSERT_EQ(own.exit_status, 0) << own.err;
+  json swapped = json::parse(own.out);
+  swapped["order"]["dense"] = {1, 0, 2, 3, 4, 5, 6, 7, 8, 9};
+  const fs::path wrong = scratch_file("wrong.json", swapped.dump());
   expect_input_error(run({"apply", model_, wrong.string(), "-o", out}), "would reorder the model's outputs");
   EXPECT_FALSE(fs::exists(out));
 }

@@ -129,7 +129,7 @@ TEST_F(RunCommand, Errors) {
   test::Outcome outcome = run_planned({"--level", "3"});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.out, "");
-  EXPECT_EQ(outcome.err, "reds run: invalid_argument: --level 3: the model has 2 levels\n");
+  EXPECT_EQ(outcome.err, "reds run: --level 3: the model has 2 levels\n");
   outcome = run({"run", (*dir_ / "planned.reds").string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.err.rfind("reds run: missing --data DIR\n", 0), 0u) << outcome.err;

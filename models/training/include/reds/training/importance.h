@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ struct ImportanceOptions {
   std::uint64_t seed = 0;  // of the minibatch stream (order and augmentation)
   Augmentation augmentation = Augmentation::reference();
   BatchNormMode batch_norm = BatchNormMode::batch_statistics;
+  // Called after each minibatch with the number done and `minibatches`, on the calling thread.
+  std::function<void(std::int64_t done, std::int64_t total)> on_minibatch;
 };
 
 // Per unit layer (by name, in the network's order of units): one score per unit, >= 0. Runs the full
