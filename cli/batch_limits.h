@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "reds/engine/training.h"
+#include "reds/training/training.h"
 #include "reds/status.h"
 
 namespace reds::cli {

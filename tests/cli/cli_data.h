@@ -5,11 +5,12 @@
 #include <filesystem>
 #include <string>
 
+#include "support/source_tree.h"
+
 namespace reds::test {
 
-// REDS_TEST_DATA_DIR: tests/data of the source tree (tests/CMakeLists.txt).
 inline std::string pretrained_model(const std::string& data_set) {
-  return (std::filesystem::path(REDS_TEST_DATA_DIR) / "reds-pretrained" / (data_set + "_ds_cnn_sizeS.keras"))
+  return (source_path("tests/data/reds-pretrained") / (data_set + "_ds_cnn_sizeS.keras"))
       .string();
 }
 

@@ -9,12 +9,13 @@
 #include <initializer_list>
 #include <string>
 
+#include "support/source_tree.h"
+
 namespace reds::engine::testing {
 
 inline std::filesystem::path pretrained_dir() {
   if (const char* dir = std::getenv("REDS_PRETRAINED_DIR")) return dir;
-  // tests/models/test_data.h -> tests/data/reds-pretrained (a copy kept in the repository)
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "reds-pretrained";
+  return reds::test::source_path("tests/data/reds-pretrained");  // a copy kept in the repository
 }
 
 inline std::string pretrained_model(const std::string& data_set) {

@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kRepository = fs::path(__FILE__).parent_path() / "../..";
+const fs::path kRepository = reds::test::source_path("");
 
 struct ClientRun {
   int exit_status = -1;

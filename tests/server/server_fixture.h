@@ -33,6 +33,7 @@
 #include "reds/plan.h"
 #include "reds/server/server.h"
 #include "support/json_schema.h"
+#include "support/source_tree.h"
 
 namespace reds::server::test {
 
@@ -109,7 +110,7 @@ inline std::vector<std::string> lines_of(const std::string& text) {
 
 // The repository's worked example (README, "The problem, in our words").
 inline std::string tiny_ds_block_request() {
-  return read_file(std::filesystem::path(__FILE__).parent_path() / "../../examples/tiny_ds_block.json");
+  return read_file(reds::test::source_path("examples/tiny_ds_block.json"));
 }
 
 inline std::string example_request_json(const std::string& name, models::ExampleOptions options = {}) {
