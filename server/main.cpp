@@ -112,7 +112,7 @@ int run(int argc, char** argv) {
        "port to listen on; 0 picks a free one (printed on start)")  //
       ("threads", po::value(&options.threads)->value_name("N")->default_value(options.threads),
        "worker threads answering whole requests at once, started as needed (one thread reads every "
-       "connection); each request waiting in the queue holds one more")  //
+       "connection; queued requests hold none)")  //
       ("max-body-bytes",
        po::value(&options.max_body_bytes)->value_name("N")->default_value(options.max_body_bytes),
        "larger request bodies are refused with 413")  //

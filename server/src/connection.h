@@ -50,6 +50,9 @@ struct Connection {
   bool body_timed_out = false;
   bool close_after_answer = false;  // the body was left unread (larger than --max-body-bytes)
   int requests_served = 0;
+  // A request that needs a solver slot (POST /plan): whether it holds one while a worker answers it, or why
+  // not (event_loop.h).
+  enum class Slot { none, held, queue_full, wait_expired } slot = Slot::none;
 
   Clock::time_point request_started;   // the current request's first byte
   Clock::time_point headers_received;  // the current request's blank line after its headers

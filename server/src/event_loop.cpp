@@ -24,6 +24,11 @@ constexpr std::uint64_t kListenerId = 0;
 constexpr std::uint64_t kWakeId = 1;
 // One read per readiness event and connection: a client sending fast cannot keep the loop from the others.
 constexpr std::size_t kReadBytes = 64 * 1024;
+// Every connection's socket is watched for one event at a time: the loop, or the worker that hands it back,
+// watches it again.
+constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+// The loop wakes at least this often, to take back connections the workers returned quietly.
+constexpr int kMaxWaitMs = 100;
 // A chunk-size line longer than this is no chunk-size line.
 constexpr std::size_t kMaxChunkLine = 1024;
 
@@ -73,6 +78,10 @@ BodyHeaders body_headers(std::string_view head) {
   return headers;
 }
 
+// The request waiting for the solver slot this worker thread's request released (release_slot()), which the
+// worker answers next.
+thread_local Connection* next_on_this_worker = nullptr;
+
 void set_nonblocking(int socket) { ::fcntl(socket, F_SETFL, ::fcntl(socket, F_GETFL) | O_NONBLOCK); }
 
 }  // namespace
@@ -81,7 +90,8 @@ EventLoop::EventLoop(Settings settings, Serve serve, std::function<void()> on_re
     : settings_(std::move(settings)),
       serve_(std::move(serve)),
       on_refused_(std::move(on_refused)),
-      scratch_(kReadBytes) {
+      scratch_(kReadBytes),
+      free_slots_(settings_.slots) {
   wake_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
@@ -128,6 +138,8 @@ bool EventLoop::run(int listener) {
     if (stop_handled_ && connections_.empty()) break;
     const int ready =
         ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), next_timeout_ms(Clock::now()));
+    // Before the events: a connection a worker re-armed may have one.
+    take_returned();
     for (int i = 0; i < ready; ++i) {
       const std::uint64_t id = events[static_cast<std::size_t>(i)].data.u64;
       if (id == kListenerId) {
@@ -135,9 +147,14 @@ bool EventLoop::run(int listener) {
       } else if (id == kWakeId) {
         std::uint64_t count = 0;
         [[maybe_unused]] const ssize_t got = ::read(wake_, &count, sizeof count);
-        take_returned();
-      } else if (const auto found = connections_.find(id); found != connections_.end()) {
+      } else if (const auto found = connections_.find(id);
+                 found != connections_.end() && found->second->phase != Connection::Phase::dispatched) {
         receive(*found->second);
+        // The event disarmed the socket (EPOLLONESHOT): watch it again unless it was closed or dispatched.
+        if (const auto still = connections_.find(id);
+            still != connections_.end() && still->second->phase != Connection::Phase::dispatched) {
+          watch(*still->second);
+        }
       }
     }
     fire_timers(Clock::now());
@@ -187,18 +204,21 @@ void EventLoop::accept_connections(int listener) {
     Connection& connection = *owned;
     connections_.emplace(id, std::move(owned));
     ++open_connections_;
-    watch(connection);
+    epoll_event event{};
+    event.events = kConnectionEvents;
+    event.data.u64 = id;
+    ::epoll_ctl(epoll_, EPOLL_CTL_ADD, socket, &event);
     connection.phase = Connection::Phase::idle;
     connection.deadline = Clock::now() + settings_.keep_alive;
     schedule(connection);
   }
 }
 
-void EventLoop::watch(Connection& connection) {
+void EventLoop::watch(Connection& connection) const {
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP;
+  event.events = kConnectionEvents;
   event.data.u64 = connection.id;
-  ::epoll_ctl(epoll_, EPOLL_CTL_ADD, connection.socket, &event);
+  ::epoll_ctl(epoll_, EPOLL_CTL_MOD, connection.socket, &event);
 }
 
 void EventLoop::receive(Connection& connection) {
@@ -379,17 +399,74 @@ void EventLoop::scan_chunks(Connection& connection, bool& done, bool& malformed)
 }
 
 void EventLoop::dispatch(Connection& connection, Connection::Input input) {
-  ::epoll_ctl(epoll_, EPOLL_CTL_DEL, connection.socket, nullptr);
+  // Not watched: the event that brought the request disarmed the socket (EPOLLONESHOT).
   connection.input = input;
   connection.phase = Connection::Phase::dispatched;
   loop_bytes_ -= connection.loop_bytes;
   connection.loop_bytes = 0;
+  connection.slot = Connection::Slot::none;
+  // A request the loop gave up on is answered 400 or 408 before it could plan: it needs no slot.
+  const std::string_view buffer = connection.buffer;
+  const bool needs_slot = input != Connection::Input::exhausted && settings_.needs_slot &&
+                          settings_.needs_slot(buffer.substr(0, buffer.find('\n')));
   {
     const std::lock_guard lock(tasks_mutex_);
-    tasks_.push_back(&connection);
-    if (tasks_.size() > idle_workers_ && workers_.size() < settings_.max_workers) start_worker();
+    if (needs_slot) {
+      if (free_slots_ > 0 && slot_waiters_.empty()) {
+        --free_slots_;
+        connection.slot = Connection::Slot::held;
+      } else if (slot_waiters_.size() < settings_.queue_size) {
+        slot_waiters_.push_back(&connection);
+        connection.deadline = Clock::now() + settings_.queue_wait;
+        schedule(connection);
+        return;
+      } else {
+        connection.slot = Connection::Slot::queue_full;
+      }
+    }
+    enqueue_task(connection);
   }
   task_ready_.notify_one();
+}
+
+void EventLoop::enqueue_task(Connection& connection) {
+  tasks_.push_back(&connection);
+  if (tasks_.size() > idle_workers_ && workers_.size() < settings_.max_workers) start_worker();
+}
+
+Connection* EventLoop::pass_slot_on(Connection& connection) {
+  connection.slot = Connection::Slot::none;
+  if (slot_waiters_.empty()) {
+    ++free_slots_;
+    return nullptr;
+  }
+  Connection* next = slot_waiters_.front();
+  slot_waiters_.pop_front();
+  next->slot = Connection::Slot::held;
+  return next;
+}
+
+void EventLoop::release_slot(Connection& connection) {
+  if (connection.slot != Connection::Slot::held) return;
+  const std::lock_guard lock(tasks_mutex_);
+  next_on_this_worker = pass_slot_on(connection);
+}
+
+void EventLoop::expire_wait(Connection& connection) {
+  {
+    const std::lock_guard lock(tasks_mutex_);
+    const auto waiting = std::find(slot_waiters_.begin(), slot_waiters_.end(), &connection);
+    if (waiting == slot_waiters_.end()) return;  // a worker took it in the meantime
+    slot_waiters_.erase(waiting);
+    connection.slot = Connection::Slot::wait_expired;
+    enqueue_task(connection);
+  }
+  task_ready_.notify_one();
+}
+
+std::int64_t EventLoop::queued() const {
+  const std::lock_guard lock(tasks_mutex_);
+  return static_cast<std::int64_t>(slot_waiters_.size());
 }
 
 void EventLoop::start_worker() {
@@ -397,9 +474,11 @@ void EventLoop::start_worker() {
 }
 
 void EventLoop::work() {
+  Connection* next = nullptr;  // a request waiting for the slot the previous one freed
   while (true) {
-    Connection* connection = nullptr;
-    {
+    Connection* connection = next;
+    next = nullptr;
+    if (connection == nullptr) {
       std::unique_lock lock(tasks_mutex_);
       ++idle_workers_;
       task_ready_.wait(lock, [&] { return !tasks_.empty() || quitting_; });
@@ -409,12 +488,23 @@ void EventLoop::work() {
       tasks_.pop_front();
     }
     const Verdict verdict = serve_(*connection);
+    release_slot(*connection);  // if the request kept it (an error before its plan)
+    next = std::exchange(next_on_this_worker, nullptr);
+    // A connection kept alive with nothing buffered just waits for its next request: the worker watches its
+    // socket again itself, and the loop takes it back (sets its keep-alive timer) when it next wakes, at
+    // the latest after kMaxWaitMs, instead of being woken for it after every request. Under the lock, so
+    // that the loop cannot see an event of the socket before it has taken the connection back.
+    const bool quiet = verdict == Verdict::keep_alive && connection->buffer.empty() &&
+                       !connection->end_of_stream && !stopping_;
     {
       const std::lock_guard lock(returned_mutex_);
-      returned_.push_back({connection, verdict});
+      returned_.push_back({connection, verdict, quiet});
+      if (quiet) watch(*connection);
     }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
+    if (!quiet) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const ssize_t written = ::write(wake_, &one, sizeof one);
+    }
   }
 }
 
@@ -424,7 +514,7 @@ void EventLoop::take_returned() {
     const std::lock_guard lock(returned_mutex_);
     returned.swap(returned_);
   }
-  for (const auto& [connection, verdict] : returned) {
+  for (const auto& [connection, verdict, watched] : returned) {
     if (verdict == Verdict::close || (verdict == Verdict::keep_alive && stopping_)) {
       close_connection(*connection);
     } else if (verdict == Verdict::drain_and_close) {
@@ -432,10 +522,13 @@ void EventLoop::take_returned() {
     } else {
       connection->phase = Connection::Phase::idle;
       count_loop_bytes(*connection);
-      watch(*connection);
       connection->deadline = Clock::now() + settings_.keep_alive;
       schedule(*connection);
       advance(*connection);  // a pipelined request may be waiting in the buffer
+      if (!watched && connections_.contains(connection->id) &&
+          connection->phase != Connection::Phase::dispatched) {
+        watch(*connection);
+      }
     }
   }
 }
@@ -477,9 +570,9 @@ void EventLoop::schedule(Connection& connection) {
 }
 
 int EventLoop::next_timeout_ms(Clock::time_point now) {
-  if (timers_.empty()) return -1;
+  if (timers_.empty()) return kMaxWaitMs;
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(timers_.top().first - now).count();
-  return static_cast<int>(std::clamp<std::int64_t>(wait, 0, 60'000));
+  return static_cast<int>(std::clamp<std::int64_t>(wait, 0, kMaxWaitMs));
 }
 
 void EventLoop::fire_timers(Clock::time_point now) {
@@ -492,9 +585,12 @@ void EventLoop::fire_timers(Clock::time_point now) {
     const auto found = connections_.find(id);
     if (found == connections_.end()) continue;
     Connection& connection = *found->second;
-    if (connection.phase == Connection::Phase::dispatched) continue;
     if (connection.deadline > now) {
       schedule(connection);
+      continue;
+    }
+    if (connection.phase == Connection::Phase::dispatched) {
+      expire_wait(connection);  // nothing unless it is still waiting for a slot
       continue;
     }
     on_deadline(connection, now);

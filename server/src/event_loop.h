@@ -11,6 +11,12 @@
 // the loop too, which reads and drops what the client still sends before closing, so that the client
 // reads the answer rather than a reset.
 //
+// Solver slots: a request that needs one (Settings::needs_slot: POST /plan) goes to a worker holding one
+// of Settings::slots; when all are taken it waits in a queue of at most Settings::queue_size requests,
+// first come first served, holding no thread; the worker that frees a slot answers the request that has
+// waited longest next, without waking another thread. A request finding the queue full, or waiting
+// Settings::queue_wait, goes to a worker without a slot (Connection::slot says why), to be answered 503.
+//
 // What the loop holds is bounded: at most max_connections connections (one more is answered 503 and
 // closed), at most max_head_bytes of a request line and headers each, and at most body_budget_bytes of
 // bodies in all; a body beyond the budget (or one the client sends only after "100 Continue") is read by
@@ -27,6 +33,7 @@
 #include <mutex>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -50,6 +57,11 @@ class EventLoop {
     std::size_t body_budget_bytes = 64 * 1024 * 1024;
     // Sent to a connection beyond max_connections before it is closed (a whole HTTP answer).
     std::string refusal;
+    // Whether the request with this request line needs a solver slot.
+    std::function<bool(std::string_view request_line)> needs_slot;
+    int slots = 1;
+    std::size_t queue_size = 0;
+    Clock::duration queue_wait{};
   };
   // What becomes of a connection once a worker has answered its request.
   enum class Verdict { keep_alive, close, drain_and_close };
@@ -70,6 +82,12 @@ class EventLoop {
   void stop();
 
   std::int64_t open_connections() const { return open_connections_; }
+  // Requests waiting for a solver slot now.
+  std::int64_t queued() const;
+  // Called by Serve once the request no longer needs its solver slot (its plan is made, the answer not yet
+  // sent): the slot goes to the request waiting longest, which this worker answers next. Nothing when the
+  // request holds no slot.
+  void release_slot(Connection& connection);
 
  private:
   using Timer = std::pair<Clock::time_point, std::uint64_t>;  // (when, connection id)
@@ -77,6 +95,7 @@ class EventLoop {
   struct Returned {
     Connection* connection;
     Verdict verdict;
+    bool watched;  // the worker watches the socket again
   };
 
   void accept_connections(int listener);
@@ -90,8 +109,13 @@ class EventLoop {
   void fire_timers(Clock::time_point now);
   int next_timeout_ms(Clock::time_point now);
   void dispatch(Connection& connection, Connection::Input input);
+  // Under tasks_mutex_: hands the connection to the workers.
+  void enqueue_task(Connection& connection);
+  // Under tasks_mutex_: gives up the slot `connection` held; returns the waiting connection it goes to.
+  Connection* pass_slot_on(Connection& connection);
+  void expire_wait(Connection& connection);
   void take_returned();
-  void watch(Connection& connection);
+  void watch(Connection& connection) const;
   void start_draining(Connection& connection);
   void close_connection(Connection& connection);
   void close_idle_connections();
@@ -120,10 +144,12 @@ class EventLoop {
   std::mutex returned_mutex_;
   std::vector<Returned> returned_;
 
-  std::mutex tasks_mutex_;
+  mutable std::mutex tasks_mutex_;
   std::condition_variable task_ready_;
   std::deque<Connection*> tasks_;
   std::size_t idle_workers_ = 0;
+  int free_slots_ = 0;
+  std::deque<Connection*> slot_waiters_;  // oldest first
   bool quitting_ = false;
   std::vector<std::thread> workers_;
 };

@@ -57,7 +57,7 @@ std::string Metrics::exposition(const Limits& limits) const {
   out << "reds_plan_solve_slots " << limits.solve_slots << '\n';
 
   family(out, "reds_plan_queued", "gauge", "Plan requests waiting for a solver slot now.");
-  out << "reds_plan_queued " << limits.queued << '\n';
+  out << "reds_plan_queued " << (queued_requests ? queued_requests() : 0) << '\n';
 
   family(out, "reds_plan_queue_size", "gauge",
          "Plan requests waiting for a solver slot at most (--queue-size).");

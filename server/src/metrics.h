@@ -37,10 +37,12 @@ class Metrics {
   // The connections open now, while the server listens.
   std::function<std::int64_t()> open_connections;
 
+  // Plan requests waiting for a solver slot now, while the server listens.
+  std::function<std::int64_t()> queued_requests;
+
   struct Limits {
-    int solve_slots;      // --max-inflight
-    int queue_size;       // --queue-size
-    std::int64_t queued;  // plan requests waiting for a slot now
+    int solve_slots;  // --max-inflight
+    int queue_size;   // --queue-size
   };
   std::string exposition(const Limits& limits) const;
 

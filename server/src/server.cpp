@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -31,7 +32,6 @@
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
-#include "solve_queue.h"
 
 namespace reds::server {
 namespace {
@@ -82,6 +82,26 @@ bool equal_ignoring_case(const std::string& a, const std::string& b) {
 void reply_error(httplib::Response& response, int status, const Error& error) {
   response.status = status;
   response.set_content(to_json(error), kJson);
+}
+
+// Whether a request line is "POST /plan ...": the path before any query, percent-decoded as cpp-httplib
+// decodes it for routing.
+bool is_plan_request(std::string_view request_line) {
+  if (!request_line.starts_with("POST ")) return false;
+  request_line.remove_prefix(5);
+  const std::string_view target = request_line.substr(0, request_line.find_first_of(" ?"));
+  std::string path;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == '%' && i + 2 < target.size() &&
+        std::isxdigit(static_cast<unsigned char>(target[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(target[i + 2]))) {
+      path += static_cast<char>(std::stoi(std::string(target.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      path += target[i];
+    }
+  }
+  return path == "/plan";
 }
 
 Error headers_too_late(std::int64_t header_timeout_ms) {
@@ -195,6 +215,15 @@ class HttpServer : public httplib::Server {
   static Clock::time_point request_started() {
     return request_in_progress != nullptr ? request_in_progress->connection().request_started : Clock::now();
   }
+  // The plan is made: the solver slot goes to the next request before this one's answer is written.
+  void release_slot() const {
+    if (request_in_progress != nullptr && loop != nullptr)
+      loop->release_slot(request_in_progress->connection());
+  }
+  EventLoop* loop = nullptr;  // while the server listens
+  static Connection::Slot slot() {
+    return request_in_progress != nullptr ? request_in_progress->connection().slot : Connection::Slot::none;
+  }
   static Clock::time_point headers_received() {
     return request_in_progress != nullptr ? request_in_progress->connection().headers_received : Clock::now();
   }
@@ -241,11 +270,6 @@ EventLoop::Verdict HttpServer::serve(Connection& connection, bool stopping) {
 
 int Options::default_max_inflight() {
   return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-}
-
-int Options::worker_threads() const {
-  return static_cast<int>(
-      std::min<std::int64_t>(std::int64_t{threads} + queue_size, std::numeric_limits<int>::max()));
 }
 
 std::optional<Error> validate(const Options& options) {
@@ -295,10 +319,7 @@ int http_status(ErrorCode code) {
 
 struct Server::Impl {
   explicit Impl(Options options_in)
-      : options(std::move(options_in)),
-        health_request(health_check_request()),
-        solve_queue(options.max_inflight, options.queue_size,
-                    std::chrono::milliseconds(options.queue_wait_ms)) {}
+      : options(std::move(options_in)), health_request(health_check_request()) {}
   ~Impl() { http.close_listener(); }
 
   static Result<PlanRequest> health_check_request() { return models::example_request(kHealthNetwork); }
@@ -319,7 +340,6 @@ struct Server::Impl {
   HttpServer http;
   Metrics metrics;
   const Result<PlanRequest> health_request;
-  SolveQueue solve_queue;
   std::unique_ptr<EventLoop> loop;  // while listen() runs
   std::mutex loop_mutex;            // guards `loop` against stop() from another thread
   bool bound = false;
@@ -424,9 +444,8 @@ void Server::Impl::route() {
             });
   http.Get("/health", counted([this](const Request&, Response& response) { handle_health(response); }));
   http.Get("/metrics", counted([this](const Request&, Response& response) {
-             response.set_content(
-                 metrics.exposition({options.max_inflight, options.queue_size, solve_queue.waiting()}),
-                 "text/plain; version=0.0.4; charset=utf-8");
+             response.set_content(metrics.exposition({options.max_inflight, options.queue_size}),
+                                  "text/plain; version=0.0.4; charset=utf-8");
            }));
   http.Get(R"(/openapi\.json)", counted([](const Request&, Response& response) {
              const std::string_view document = openapi_document();
@@ -518,26 +537,31 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
                          "the server's read timeout allows"));
   }
 
-  const SolveSlot slot(solve_queue);
-  if (!slot.acquired()) {
+  // The event loop gave this request a solver slot, or queued it for one (event_loop.h); when it could not,
+  // it says why.
+  const Connection::Slot slot = HttpServer::slot();
+  if (slot != Connection::Slot::held) {
     response.set_header("Retry-After", "1");
     const std::string slots =
         "all " + std::to_string(options.max_inflight) + " solver slots (--max-inflight)";
-    return reply_error(
-        response, 503,
-        Error{ErrorCode::resource_exhausted,
-              slot.outcome() == SolveQueue::Outcome::queue_full
-                  ? "the server is busy: " + slots + " are in use and " + std::to_string(options.queue_size) +
-                        " requests are waiting for one (--queue-size); retry after 1 s"
-                  : "the server is busy: " + slots + " stayed in use for the " +
-                        std::to_string(options.queue_wait_ms) +
-                        " ms this request waited (--queue-wait-ms); " + "retry after 1 s",
-              {}});
+    std::string why = slot == Connection::Slot::queue_full
+                          ? "the server is busy: " + slots + " are in use and " +
+                                std::to_string(options.queue_size) +
+                                " requests are waiting for one (--queue-size); retry after 1 s"
+                      : slot == Connection::Slot::wait_expired
+                          ? "the server is busy: " + slots + " stayed in use for the " +
+                                std::to_string(options.queue_wait_ms) +
+                                " ms this request waited (--queue-wait-ms); retry after 1 s"
+                          : "the server is busy: this request reached the planner without a solver slot";
+    return reply_error(response, 503, Error{ErrorCode::resource_exhausted, std::move(why), {}});
   }
-  const InFlight solving(metrics.solves_in_flight);
-  const Clock::time_point start = Clock::now();
-  answer_plan(body, response);
-  metrics.observe_plan_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  {
+    const InFlight solving(metrics.solves_in_flight);
+    const Clock::time_point start = Clock::now();
+    answer_plan(body, response);
+    metrics.observe_plan_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  http.release_slot();
 }
 
 void Server::Impl::answer_plan(const std::string& body, httplib::Response& response) {
@@ -645,8 +669,12 @@ bool Server::listen() {
   settings.body_timeout = std::chrono::milliseconds(options.body_timeout_ms);
   settings.keep_alive = std::chrono::seconds(options.keep_alive_s);
   settings.max_connections = static_cast<std::size_t>(options.max_connections);
-  settings.max_workers = static_cast<std::size_t>(options.worker_threads());
+  settings.max_workers = static_cast<std::size_t>(options.threads);
   settings.max_body_bytes = static_cast<std::uint64_t>(options.max_body_bytes);
+  settings.needs_slot = is_plan_request;
+  settings.slots = options.max_inflight;
+  settings.queue_size = static_cast<std::size_t>(options.queue_size);
+  settings.queue_wait = std::chrono::milliseconds(options.queue_wait_ms);
   const std::string refusal =
       to_json(Error{ErrorCode::resource_exhausted,
                     "the server holds " + std::to_string(options.max_connections) +
@@ -664,12 +692,16 @@ bool Server::listen() {
         [&impl](Connection& connection) { return impl.http.serve(connection, impl.stopping); },
         [&impl] { impl.metrics.count_refused_connection(); });
     impl.metrics.open_connections = [loop = impl.loop.get()] { return loop->open_connections(); };
+    impl.metrics.queued_requests = [loop = impl.loop.get()] { return loop->queued(); };
+    impl.http.loop = impl.loop.get();
   }
   const bool served = impl.loop->run(impl.http.listener());
   impl.http.close_listener();
   {
     const std::lock_guard lock(impl.loop_mutex);
     impl.metrics.open_connections = nullptr;
+    impl.metrics.queued_requests = nullptr;
+    impl.http.loop = nullptr;
     impl.loop.reset();
   }
   return served;

@@ -190,7 +190,7 @@ TEST(QueueTest, FullQueueGives503WithRetryAfter) {
 TEST(QueueTest, ExpiredWaitGives503WithRetryAfter) {
   Options options = test_options();
   options.max_inflight = 1;
-  options.queue_wait_ms = 100;
+  options.queue_wait_ms = 50;
   RunningServer server(options);
 
   auto solving = std::async(
@@ -202,7 +202,7 @@ TEST(QueueTest, ExpiredWaitGives503WithRetryAfter) {
   const auto waited = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(expired);
   ASSERT_EQ(expired->status, 503) << "the slow plan ended within the wait: " << expired->body;
-  EXPECT_GE(waited, std::chrono::milliseconds(100));
+  EXPECT_GE(waited, std::chrono::milliseconds(50));
   EXPECT_EQ(expired->get_header_value("Retry-After"), "1");
   const json error = json::parse(expired->body)["error"];
   EXPECT_EQ(error["code"], "resource_exhausted");

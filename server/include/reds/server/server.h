@@ -14,8 +14,9 @@
 //
 // Load: every request is independent (the server keeps no state between requests but its metrics). At
 // most Options::max_inflight plans are parsed and solved at once; a plan request beyond that waits in a
-// queue of at most Options::queue_size requests for up to Options::queue_wait_ms, first come first served,
-// and is answered 503 with Retry-After only when the queue is full or its wait runs out. Each request's
+// queue of at most Options::queue_size requests for up to Options::queue_wait_ms, first come first served
+// (holding no thread while it waits), and is answered 503 with Retry-After only when the queue is full or
+// its wait runs out. Each request's
 // time limit is capped by max_time_ms.
 // Connections: one thread reads every connection's requests (epoll), with the deadlines below, and hands
 // each whole request to a worker thread, which answers it; so a client slow to send its request holds no
@@ -49,8 +50,8 @@ struct Options {
   std::string host = "127.0.0.1";  // address to listen on
   int port = 8080;                 // 0 picks a free port (Server::bind() returns it)
   // Worker threads answering whole requests at once (reading a body too large for the reading thread's
-  // buffers, planning, writing the answer), started as requests need them; each request waiting in the
-  // queue for a solver slot holds one more.
+  // buffers, planning, writing the answer), started as requests need them. Requests waiting in the queue
+  // for a solver slot hold none.
   int threads = 16;
   std::int64_t max_body_bytes = std::int64_t{8} << 20;  // larger request bodies get 413
   std::int64_t max_time_ms = 10'000;  // cap on a request's time_limit_ms, and the limit when it has none
@@ -74,8 +75,6 @@ struct Options {
 
   // One solve per core: solves are CPU-bound, more at once only add latency.
   static int default_max_inflight();
-  // The worker threads at most: threads + queue_size.
-  int worker_threads() const;
 };
 
 // The first option out of range (invalid_argument, the message names the option: "--threads ..."), or
