@@ -7,6 +7,7 @@
 #endif
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/program_options.hpp>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "reds/server/server.h"
 
@@ -58,6 +60,26 @@ std::string malloc_in_use() {
 #endif
 }
 
+// Each connection takes a file descriptor, and the default soft limit (often 1,024) is far below
+// --max-connections: raises the soft limit to the hard one. A warning when even that cannot hold the
+// connections (then connections beyond the descriptors are closed on arrival).
+std::optional<std::string> raise_open_file_limit(std::int64_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  // Descriptors beyond the connections: standard streams, the listener, epoll and its wake-up, a spare.
+  constexpr rlim_t kOtherFiles = 64;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= static_cast<rlim_t>(max_connections) + kOtherFiles)
+    return std::nullopt;
+  return "the open-file limit (" + std::to_string(limit.rlim_cur) + ", RLIMIT_NOFILE) holds fewer than " +
+         "--max-connections " + std::to_string(max_connections) + " connections; connections beyond it " +
+         "are closed on arrival";
+}
+
 // Waits for SIGTERM/SIGINT (blocked in every thread, so that they arrive here and not in the middle of a
 // request) and stops the server; a second signal ends the process at once.
 void wait_for_signals(const sigset_t& signals, reds::server::Server& server,
@@ -89,14 +111,23 @@ int run(int argc, char** argv) {
       ("port", po::value(&options.port)->value_name("N")->default_value(options.port),
        "port to listen on; 0 picks a free one (printed on start)")  //
       ("threads", po::value(&options.threads)->value_name("N")->default_value(options.threads),
-       "worker threads, each serving one connection at a time")  //
+       "worker threads answering whole requests at once, started as needed (one thread reads every "
+       "connection; queued requests hold none)")  //
       ("max-body-bytes",
        po::value(&options.max_body_bytes)->value_name("N")->default_value(options.max_body_bytes),
        "larger request bodies are refused with 413")  //
       ("max-time-ms", po::value(&options.max_time_ms)->value_name("MS")->default_value(options.max_time_ms),
        "cap on a request's time_limit_ms, and the limit of requests without one")  //
       ("max-inflight", po::value(&options.max_inflight)->value_name("N")->default_value(options.max_inflight),
-       "plans solved at once (default: one per core); more get 503 with Retry-After")  //
+       "plans solved at once (default: one per core); more wait in the queue")  //
+      ("queue-size", po::value(&options.queue_size)->value_name("N")->default_value(options.queue_size),
+       "plan requests waiting for a solver slot at most; beyond that 503 with Retry-After")  //
+      ("queue-wait-ms",
+       po::value(&options.queue_wait_ms)->value_name("MS")->default_value(options.queue_wait_ms),
+       "a plan request waiting this long for a solver slot gets 503 with Retry-After")  //
+      ("max-connections",
+       po::value(&options.max_connections)->value_name("N")->default_value(options.max_connections),
+       "open connections at most; one more is answered 503 and closed (each takes a file descriptor)")  //
       ("read-timeout-ms",
        po::value(&options.read_timeout_ms)->value_name("MS")->default_value(options.read_timeout_ms),
        "a client silent for this long while sending (or receiving) loses its request")  //
@@ -108,7 +139,7 @@ int run(int argc, char** argv) {
        po::value(&options.body_timeout_ms)->value_name("MS")->default_value(options.body_timeout_ms),
        "a POST /plan body not complete this long after its headers gets 408, however steadily it arrives")  //
       ("keep-alive-s", po::value(&options.keep_alive_s)->value_name("S")->default_value(options.keep_alive_s),
-       "idle keep-alive connections are closed after S seconds (shutdown waits for them)")  //
+       "idle keep-alive connections are closed after S seconds")  //
       ("keep-alive-requests",
        po::value(&options.keep_alive_requests)->value_name("N")->default_value(options.keep_alive_requests),
        "requests per connection before the server closes it")  //
@@ -126,11 +157,18 @@ int run(int argc, char** argv) {
   };
   po::variables_map values;
   try {
-    po::store(po::parse_command_line(argc, argv, described), values);
+    const po::parsed_options parsed = po::command_line_parser(argc, argv).options(described).run();
+    // Options only: a stray word is most likely a mistyped option or a value without its option.
+    const std::vector<std::string> stray = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (!stray.empty()) {
+      std::cerr << "reds-server: unexpected argument '" << stray.front()
+                << "': reds-server takes only options (see reds-server --help)\n";
+      return kExitUsageError;
+    }
+    po::store(parsed, values);
     po::notify(values);
   } catch (const po::error& error) {
-    std::cerr << "reds-server: " << error.what() << "\n";
-    print_help(std::cerr);
+    std::cerr << "reds-server: " << error.what() << " (see reds-server --help)\n";
     return kExitUsageError;
   }
   if (values.count("help")) {
@@ -144,6 +182,10 @@ int run(int argc, char** argv) {
   if (const std::optional<reds::Error> error = reds::server::validate(options)) {
     std::cerr << "reds-server: " << error->message << '\n';
     return kExitUsageError;
+  }
+
+  if (const std::optional<std::string> warning = raise_open_file_limit(options.max_connections)) {
+    std::cerr << "reds-server: " << *warning << '\n';
   }
 
   // Before any thread starts, so that every thread inherits the mask.

@@ -3,15 +3,16 @@
 # `reds example`) and reports plans per second, p50/p99 latency, non-2xx answers, the server's CPU time
 # per plan and its resident memory (VmRSS) before, during and after each run.
 #
-#   bench/server/load.sh                   # 5 minutes per network
-#   DURATION=30s bench/server/load.sh      # a quick run
+#   bench/server/load.sh                          # 5 minutes per network
+#   DURATION=30s bench/server/load.sh             # a quick run
+#   CONNECTIONS=16 bench/server/load.sh           # more clients than solver slots: they queue
 #
-# Environment: DURATION (wrk -d, default 5m), CONNECTIONS (wrk -c, default 4; the server gets as many
-# solver slots, so that the run measures throughput, not load shedding: with 2 a core waits while wrk reads
-# one answer and sends the next request, with 4 each core has a request queued, and p99 stays near 2 ms for
-# DNN S; 8 adds little rate and doubles p99), WRK_THREADS (wrk -t, default 1),
-# NETWORKS (architecture names or request files, default "dnn_s ds_cnn_l"), BUILD_DIR (default build),
-# SERVER_ARGS (more reds-server options).
+# The server runs with its default options (one solver slot per core, the queue for the rest) plus
+# SERVER_ARGS. Environment: DURATION (wrk -d, default 5m), CONNECTIONS (wrk -c, default 4: with 2 a core
+# waits while wrk reads one answer and sends the next request, with 4 each core has a request waiting;
+# more only lengthen the queue, and so the latency), WRK_THREADS (wrk -t, default 1), NETWORKS
+# (architecture names or request files, default "dnn_s ds_cnn_l"), BUILD_DIR (default build), SERVER_ARGS
+# (more reds-server options, e.g. "--max-inflight 4").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -35,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 # shellcheck disable=SC2086 # SERVER_ARGS is a list of options
-"$bin/reds-server" --port 0 --max-inflight "$connections" ${SERVER_ARGS:-} >"$work/server.out" 2>"$work/server.err" &
+"$bin/reds-server" --port 0 ${SERVER_ARGS:-} >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 100); do
   [[ -s $work/server.out ]] && break
@@ -50,7 +51,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 ticks_per_second=$(getconf CLK_TCK)
 
-echo "reds-server at $url, $(nproc) cores; wrk -t$wrk_threads -c$connections -d$duration --latency"
+echo "reds-server ${SERVER_ARGS:-(default options)} at $url, $(nproc) cores; wrk -t$wrk_threads -c$connections -d$duration --latency"
 summary=()
 for network in $networks; do
   # A bundled architecture's name, or the path of a request file.

@@ -16,10 +16,10 @@ using std::chrono::milliseconds;
 
 // poll() for `events` up to `timeout`, rounded up to whole milliseconds so that a wait never ends before
 // the time it is meant to reach. Retries when a signal interrupts it.
-int poll_socket(socket_t socket, short events, ConnectionStream::Clock::duration timeout) {
-  const auto until = ConnectionStream::Clock::now() + timeout;
+int poll_socket(int socket, short events, Clock::duration timeout) {
+  const auto until = Clock::now() + timeout;
   while (true) {
-    const auto left = std::chrono::ceil<milliseconds>(until - ConnectionStream::Clock::now());
+    const auto left = std::chrono::ceil<milliseconds>(until - Clock::now());
     pollfd ready{socket, events, 0};
     const int count = ::poll(&ready, 1, static_cast<int>(std::max<milliseconds::rep>(0, left.count())));
     if (count >= 0 || errno != EINTR) return count;
@@ -39,95 +39,94 @@ void address_of(const sockaddr_storage& address, socklen_t length, std::string& 
   }
 }
 
-}  // namespace
-
-bool ConnectionStream::wait_for_request(milliseconds idle) const {
-  return buffer_begin_ < buffer_end_ || poll_socket(socket_, POLLIN, idle) > 0;
-}
-
-void ConnectionStream::begin_request() {
-  request_started_ = Clock::now();
-  headers_deadline_ = request_started_ + timeouts_.headers;
-  headers_timed_out_ = false;
-  answered_ = false;
-}
-
-void ConnectionStream::finish_sending_and_drain(Clock::duration limit) {
-  ::shutdown(socket_, SHUT_WR);
-  const Clock::time_point deadline = Clock::now() + limit;
+// recv() that retries when a signal interrupts it.
+ssize_t receive(int socket, char* data, std::size_t size, int flags) {
   while (true) {
-    const Clock::time_point now = Clock::now();
-    if (now >= deadline || poll_socket(socket_, POLLIN, deadline - now) <= 0) return;
-    if (receive(buffer_.data(), buffer_.size()) <= 0) return;
-  }
-}
-
-bool ConnectionStream::wait_readable() const {
-  const Clock::time_point read_deadline = Clock::now() + timeouts_.read;
-  while (true) {
-    const Clock::time_point now = Clock::now();
-    Clock::time_point until = read_deadline;
-    if (headers_deadline_) {
-      if (now >= *headers_deadline_) {
-        headers_timed_out_ = true;
-        return false;
-      }
-      until = std::min(until, *headers_deadline_);
-    }
-    if (now >= until) return false;  // the read timeout
-    const int ready = poll_socket(socket_, POLLIN, until - now);
-    if (ready != 0) return ready > 0;
-  }
-}
-
-bool ConnectionStream::is_readable() const { return buffer_begin_ < buffer_end_ || wait_readable(); }
-
-bool ConnectionStream::is_writable() const {
-  if (poll_socket(socket_, POLLOUT, timeouts_.write) <= 0) return false;
-  // As the library does: no answer to a client that has hung up (readable, yet nothing to read).
-  const int readable = poll_socket(socket_, POLLIN, milliseconds(0));
-  if (readable == 0) return true;
-  if (readable < 0 && errno == EBADF) return false;
-  char byte = 0;
-  return receive(&byte, 1, MSG_PEEK) > 0;
-}
-
-ssize_t ConnectionStream::receive(char* data, std::size_t size, int flags) const {
-  while (true) {
-    const ssize_t count = ::recv(socket_, data, size, flags);
+    const ssize_t count = ::recv(socket, data, size, flags);
     if (count >= 0 || errno != EINTR) return count;
   }
+}
+
+}  // namespace
+
+std::size_t ConnectionStream::readable_end() const {
+  return connection_.input == Connection::Input::complete
+             ? std::min(connection_.request_size, connection_.buffer.size())
+             : connection_.buffer.size();
+}
+
+std::size_t ConnectionStream::consumed() const {
+  return connection_.input == Connection::Input::complete ? readable_end() : position_;
+}
+
+bool ConnectionStream::receive_more() {
+  // The socket is non-blocking (the loop's): wait, then read what is there.
+  const Clock::time_point deadline = Clock::now() + timeouts_.read;
+  while (true) {
+    const Clock::time_point now = Clock::now();
+    if (now >= deadline || poll_socket(connection_.socket, POLLIN, deadline - now) <= 0) return false;
+    char chunk[16 * 1024];
+    const ssize_t count = receive(connection_.socket, chunk, sizeof chunk, 0);
+    if (count > 0) {
+      connection_.buffer.append(chunk, static_cast<std::size_t>(count));
+      return true;
+    }
+    if (count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+      connection_.end_of_stream = true;
+      return false;
+    }
+  }
+}
+
+bool ConnectionStream::is_readable() const {
+  // What is buffered, or what the loop decided comes after it, can be read at once.
+  return position_ < readable_end() || connection_.input != Connection::Input::streaming ||
+         poll_socket(connection_.socket, POLLIN, timeouts_.read) > 0;
 }
 
 ssize_t ConnectionStream::read(char* data, std::size_t size) {
-  if (buffer_begin_ == buffer_end_) {
-    if (!wait_readable()) return -1;
-    // Large reads (bodies) go straight to the caller, small ones (request lines, headers) through the buffer.
-    if (size >= buffer_.size()) return receive(data, size);
-    const ssize_t count = receive(buffer_.data(), buffer_.size());
-    if (count <= 0) return count;
-    buffer_begin_ = 0;
-    buffer_end_ = static_cast<std::size_t>(count);
+  if (position_ >= readable_end()) {
+    switch (connection_.input) {
+      case Connection::Input::complete:
+        return 0;
+      case Connection::Input::exhausted:
+        return -1;
+      case Connection::Input::streaming:
+        if (connection_.end_of_stream) return 0;
+        if (!receive_more()) return connection_.end_of_stream ? 0 : -1;
+        break;
+    }
   }
-  const std::size_t count = std::min(size, buffer_end_ - buffer_begin_);
-  std::memcpy(data, buffer_.data() + buffer_begin_, count);
-  buffer_begin_ += count;
+  const std::size_t count = std::min(size, readable_end() - position_);
+  std::memcpy(data, connection_.buffer.data() + position_, count);
+  position_ += count;
   return static_cast<ssize_t>(count);
 }
 
+bool ConnectionStream::is_writable() const {
+  if (poll_socket(connection_.socket, POLLOUT, timeouts_.write) <= 0) return false;
+  // As the library does: no answer to a client that has hung up (readable, yet nothing to read).
+  const int readable = poll_socket(connection_.socket, POLLIN, milliseconds(0));
+  if (readable == 0) return true;
+  if (readable < 0 && errno == EBADF) return false;
+  char byte = 0;
+  return receive(connection_.socket, &byte, 1, MSG_PEEK) > 0;
+}
+
 ssize_t ConnectionStream::write(const char* data, std::size_t size) {
-  if (!is_writable()) return -1;
   while (true) {
-    const ssize_t count = ::send(socket_, data, size, MSG_NOSIGNAL);
+    if (!is_writable()) return -1;
+    const ssize_t count = ::send(connection_.socket, data, size, MSG_NOSIGNAL);
     if (count > 0) answered_ = true;
-    if (count >= 0 || errno != EINTR) return count;
+    if (count >= 0) return count;
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return count;
   }
 }
 
 void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
-  if (::getpeername(socket_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+  if (::getpeername(connection_.socket, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
     address_of(address, length, ip, port);
   }
 }
@@ -135,7 +134,7 @@ void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const 
 void ConnectionStream::get_local_ip_and_port(std::string& ip, int& port) const {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
-  if (::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+  if (::getsockname(connection_.socket, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
     address_of(address, length, ip, port);
   }
 }

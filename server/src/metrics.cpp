@@ -34,7 +34,7 @@ void Metrics::observe_plan_seconds(double seconds) {
 
 void Metrics::count_plan(PlanStatus status) { ++plans_by_status_[static_cast<std::size_t>(status)]; }
 
-std::string Metrics::exposition(int solve_slots) const {
+std::string Metrics::exposition(const Limits& limits) const {
   std::ostringstream out;
 
   family(out, "reds_http_requests_total", "counter", "HTTP requests answered, by endpoint and status code.");
@@ -54,7 +54,23 @@ std::string Metrics::exposition(int solve_slots) const {
   out << "reds_plan_solves_in_flight " << solves_in_flight.load() << '\n';
 
   family(out, "reds_plan_solve_slots", "gauge", "Plans solved at once at most (--max-inflight).");
-  out << "reds_plan_solve_slots " << solve_slots << '\n';
+  out << "reds_plan_solve_slots " << limits.solve_slots << '\n';
+
+  family(out, "reds_plan_queued", "gauge", "Plan requests waiting for a solver slot now.");
+  out << "reds_plan_queued " << (queued_requests ? queued_requests() : 0) << '\n';
+
+  family(out, "reds_plan_queue_size", "gauge",
+         "Plan requests waiting for a solver slot at most (--queue-size).");
+  out << "reds_plan_queue_size " << limits.queue_size << '\n';
+
+  family(out, "reds_http_connections_open", "gauge",
+         "Client connections open now (at most --max-connections).");
+  out << "reds_http_connections_open " << (open_connections ? open_connections() : 0) << '\n';
+
+  family(out, "reds_http_connections_refused_total", "counter",
+         "Connections closed on arrival because the server held --max-connections (or ran out of file "
+         "descriptors).");
+  out << "reds_http_connections_refused_total " << refused_connections_.load() << '\n';
 
   family(out, "reds_plan_duration_seconds", "histogram",
          "Time one POST /plan spent parsing, planning and writing its answer, errors included.");

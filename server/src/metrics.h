@@ -1,10 +1,11 @@
-// The service's metrics, written in the Prometheus text exposition format (version 0.0.4) by hand: four
-// families do not justify a client library, and the format is a few lines per family.
+// The service's metrics, written in the Prometheus text exposition format (version 0.0.4) by hand: a
+// handful of families does not justify a client library, and the format is a few lines per family.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -28,11 +29,22 @@ class Metrics {
   void observe_plan_seconds(double seconds);
   void count_plan(PlanStatus status);
 
+  // A connection beyond --max-connections (or beyond the process's file descriptors), closed at once.
+  void count_refused_connection() { ++refused_connections_; }
+
   std::atomic<std::int64_t> requests_in_flight{0};
   std::atomic<std::int64_t> solves_in_flight{0};
+  // The connections open now, while the server listens.
+  std::function<std::int64_t()> open_connections;
 
-  // Every family, `solve_slots` being --max-inflight.
-  std::string exposition(int solve_slots) const;
+  // Plan requests waiting for a solver slot now, while the server listens.
+  std::function<std::int64_t()> queued_requests;
+
+  struct Limits {
+    int solve_slots;  // --max-inflight
+    int queue_size;   // --queue-size
+  };
+  std::string exposition(const Limits& limits) const;
 
  private:
   mutable std::mutex responses_mutex_;
@@ -42,6 +54,7 @@ class Metrics {
   std::atomic<std::uint64_t> plan_count_{0};
   std::atomic<double> plan_seconds_sum_{0.0};
   std::array<std::atomic<std::uint64_t>, 3> plans_by_status_{};  // indexed by PlanStatus
+  std::atomic<std::uint64_t> refused_connections_{0};
 };
 
 }  // namespace reds::server

@@ -20,7 +20,7 @@ std::string_view openapi_document() {
       "post": {
         "operationId": "plan",
         "summary": "Plan nested subnetworks for a plan request.",
-        "description": "The request's time_limit_ms is capped by the server's --max-time-ms, which also applies when the request has none. At most --max-inflight plans are solved at once; beyond that the answer is 503 with Retry-After.",
+        "description": "The request's time_limit_ms is capped by the server's --max-time-ms, which also applies when the request has none. At most --max-inflight plans are solved at once; further requests wait, first come first served, in a queue of at most --queue-size requests for at most --queue-wait-ms each; beyond that the answer is 503 with Retry-After.",
         "requestBody": {
           "required": true,
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PlanRequest"}}}
@@ -32,12 +32,14 @@ std::string_view openapi_document() {
           "405": {"$ref": "#/components/responses/MethodNotAllowed"},
           "408": {"description": "The body did not arrive within --body-timeout-ms of the headers, or the request line and headers within --header-timeout-ms of their first byte (code deadline_exceeded); the connection closes.",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+          "411": {"description": "The request has no body: neither a Content-Length header nor chunked Transfer-Encoding (code invalid_argument).",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
           "413": {"description": "The body is larger than --max-body-bytes, or the request too large to handle (code resource_exhausted).",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-          "415": {"description": "The body is multipart/form-data; send the request as JSON (any Content-Type; gzip, deflate and br Content-Encoding are decoded).",
+          "415": {"description": "The body is multipart/form-data, or its Content-Encoding is not one the server decodes (the message names it); send the request as JSON (any Content-Type; gzip, deflate and br Content-Encoding are decoded).",
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
           "500": {"$ref": "#/components/responses/Internal"},
-          "503": {"description": "Every solver slot is busy (code resource_exhausted); retry after the number of seconds in Retry-After.",
+          "503": {"description": "Every solver slot is busy and the queue for one full, or no slot came free within --queue-wait-ms; or the server holds --max-connections connections (code resource_exhausted). Retry after the number of seconds in Retry-After.",
                   "headers": {"Retry-After": {"description": "Seconds to wait before retrying.",
                                               "schema": {"type": "integer", "minimum": 1}}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -63,7 +65,7 @@ std::string_view openapi_document() {
       "get": {
         "operationId": "metrics",
         "summary": "Metrics in the Prometheus text exposition format 0.0.4.",
-        "description": "reds_http_requests_total{endpoint,code} (counter), reds_http_requests_in_flight and reds_plan_solves_in_flight (gauges), reds_plan_solve_slots (gauge, --max-inflight), reds_plan_duration_seconds (histogram: parse, plan and answer of one POST /plan), reds_plans_total{status} (counter).",
+        "description": "reds_http_requests_total{endpoint,code} (counter), reds_http_requests_in_flight and reds_plan_solves_in_flight (gauges), reds_plan_solve_slots (gauge, --max-inflight), reds_plan_queued and reds_plan_queue_size (gauges, --queue-size), reds_http_connections_open (gauge) and reds_http_connections_refused_total (counter, --max-connections), reds_plan_duration_seconds (histogram: parse, plan and answer of one POST /plan), reds_plans_total{status} (counter).",
         "responses": {
           "200": {"description": "The metrics.",
                   "content": {"text/plain": {"schema": {"type": "string"}}}},

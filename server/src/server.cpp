@@ -1,11 +1,13 @@
 #include "reds/server/server.h"
 
 #include <httplib.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -13,6 +15,9 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -21,6 +26,7 @@
 #include <utility>
 
 #include "connection.h"
+#include "event_loop.h"
 #include "metrics.h"
 #include "openapi.h"
 #include "reds/json.h"
@@ -68,15 +74,47 @@ std::string endpoint_list() {
   return list;
 }
 
+// How cpp-httplib compares header values such as "chunked".
+bool equal_ignoring_case(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
 void reply_error(httplib::Response& response, int status, const Error& error) {
   response.status = status;
   response.set_content(to_json(error), kJson);
+}
+
+// Whether a request line is "POST /plan ...": the path before any query, percent-decoded as cpp-httplib
+// decodes it for routing.
+bool is_plan_request(std::string_view request_line) {
+  if (!request_line.starts_with("POST ")) return false;
+  request_line.remove_prefix(5);
+  const std::string_view target = request_line.substr(0, request_line.find_first_of(" ?"));
+  std::string path;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == '%' && i + 2 < target.size() &&
+        std::isxdigit(static_cast<unsigned char>(target[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(target[i + 2]))) {
+      path += static_cast<char>(std::stoi(std::string(target.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      path += target[i];
+    }
+  }
+  return path == "/plan";
 }
 
 Error headers_too_late(std::int64_t header_timeout_ms) {
   return Error{ErrorCode::deadline_exceeded,
                "the request line and headers did not arrive within the server's " +
                    std::to_string(header_timeout_ms) + " ms (--header-timeout-ms)",
+               {}};
+}
+
+Error body_too_late(std::int64_t body_timeout_ms) {
+  return Error{ErrorCode::deadline_exceeded,
+               "the request body did not arrive within the server's " + std::to_string(body_timeout_ms) +
+                   " ms (--body-timeout-ms)",
                {}};
 }
 
@@ -99,50 +137,36 @@ class InFlight {
   std::atomic<std::int64_t>& count_;
 };
 
-// One of `slots` solver slots, or none when all are taken. Never waits: an overloaded server answers 503
-// at once instead of queueing work it cannot finish in time.
-class SolveSlot {
- public:
-  SolveSlot(std::atomic<std::int64_t>& in_use, int slots) : in_use_(in_use) {
-    acquired_ = in_use_.fetch_add(1) < slots;
-    if (!acquired_) --in_use_;
-  }
-  ~SolveSlot() {
-    if (acquired_) --in_use_;
-  }
-  SolveSlot(const SolveSlot&) = delete;
-  SolveSlot& operator=(const SolveSlot&) = delete;
-
-  bool acquired() const { return acquired_; }
-
- private:
-  std::atomic<std::int64_t>& in_use_;
-  bool acquired_ = false;
-};
-
-// The connection the worker running this thread is reading a request from, while the library processes
-// that request (HttpServer::process_and_close_socket).
-thread_local ConnectionStream* connection_in_progress = nullptr;
+// The stream of the request the worker running this thread is answering, while the library processes
+// that request (HttpServer::serve).
+thread_local ConnectionStream* request_in_progress = nullptr;
 
 class InProgress {
  public:
-  explicit InProgress(ConnectionStream& connection) { connection_in_progress = &connection; }
-  ~InProgress() { connection_in_progress = nullptr; }
+  explicit InProgress(ConnectionStream& stream) { request_in_progress = &stream; }
+  ~InProgress() { request_in_progress = nullptr; }
   InProgress(const InProgress&) = delete;
   InProgress& operator=(const InProgress&) = delete;
 };
 
-// cpp-httplib's Server with access to its listening socket (a protected member). Debian's build of the
-// library fixes the listen backlog at 5: a burst of connections beyond that has its SYNs dropped and waits
-// a second or more for the retransmission. And its stop() asserts that the server is running, which
-// makes a stop() that races with the start of listen() unsafe; closing the socket the same way it does
-// (atomic exchange, shutdown, close) is safe at any time.
+// cpp-httplib's Server with access to its listening socket and its request processing (protected
+// members). The event loop (event_loop.h) reads the requests; a worker answers each one on a
+// ConnectionStream with the library's process_request, which parses the request line and headers, reads
+// the body, routes, and writes the answer, as its own connection loop would.
 //
-// It also serves each connection itself, on a ConnectionStream, so that a request's line and headers
-// have a deadline (connection.h).
+// Debian's build of the library fixes the listen backlog at 5: a burst of connections beyond that has its
+// SYNs dropped and waits a second or more for the retransmission. Closing the listener the way the
+// library does (atomic exchange, shutdown, close) is safe at any time.
 class HttpServer : public httplib::Server {
  public:
   void raise_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+  int listener() const { return svr_sock_; }
+
+  // New connections are refused from now on; the loop stops watching the socket, close_listener() closes it.
+  void shut_listener() {
+    const socket_t socket = svr_sock_;
+    if (socket != INVALID_SOCKET) ::shutdown(socket, SHUT_RDWR);
+  }
 
   void close_listener() {
     const socket_t socket = svr_sock_.exchange(INVALID_SOCKET);
@@ -151,8 +175,18 @@ class HttpServer : public httplib::Server {
     ::close(socket);
   }
 
-  // A request's line and headers must have arrived this long after its first byte.
-  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::microseconds read_timeout() const {
+    return std::chrono::seconds(read_timeout_sec_) + std::chrono::microseconds(read_timeout_usec_);
+  }
+  std::chrono::microseconds write_timeout() const {
+    return std::chrono::seconds(write_timeout_sec_) + std::chrono::microseconds(write_timeout_usec_);
+  }
+
+  // Answers the request at the front of the connection's buffer, and says what becomes of the
+  // connection. Requests after the last one keep-alive allows, and every request once `stopping`, are
+  // answered with "Connection: close".
+  EventLoop::Verdict serve(Connection& connection, bool stopping);
+
   // The whole answer (status line to body) to a request whose line missed the header deadline: the
   // library answers nothing then. A request whose headers missed it gets the library's 400, which the
   // error handler turns into 408 (see headers_timed_out()).
@@ -160,85 +194,76 @@ class HttpServer : public httplib::Server {
   // Called after that answer, to count and log it.
   std::function<void(const ConnectionStream&)> on_late_request_line;
 
-  // Whether the request this thread's worker is reading has missed its header deadline. For the error
-  // handler, which the library calls in the middle of process_request.
+  // Whether the request this thread's worker is answering missed its header (or body) deadline. For the
+  // error handler and the handlers, which the library calls in the middle of process_request.
   static bool headers_timed_out() {
-    return connection_in_progress != nullptr && connection_in_progress->headers_timed_out();
+    return request_in_progress != nullptr && request_in_progress->connection().headers_timed_out;
+  }
+  static bool body_timed_out() {
+    return request_in_progress != nullptr && request_in_progress->connection().body_timed_out;
   }
 
   // Ends the connection of the request this thread's worker is answering, once the answer is sent. The
   // library would read the next request from it even after an answer with "Connection: close", such as
   // one that leaves the body unread.
   static void close_after_answer() {
-    if (connection_in_progress != nullptr) connection_in_progress->close_after_answer();
+    if (request_in_progress != nullptr) request_in_progress->close_after_answer();
   }
 
-  // When the first byte of the request this thread's worker is answering arrived.
+  // When the first byte of the request this thread's worker is answering arrived, and the end of its
+  // headers.
   static Clock::time_point request_started() {
-    return connection_in_progress != nullptr ? connection_in_progress->request_started() : Clock::now();
+    return request_in_progress != nullptr ? request_in_progress->connection().request_started : Clock::now();
   }
-
- private:
-  bool process_and_close_socket(socket_t socket) override;
+  // The plan is made: the solver slot goes to the next request before this one's answer is written.
+  void release_slot() const {
+    if (request_in_progress != nullptr && loop != nullptr)
+      loop->release_slot(request_in_progress->connection());
+  }
+  EventLoop* loop = nullptr;  // while the server listens
+  static Connection::Slot slot() {
+    return request_in_progress != nullptr ? request_in_progress->connection().slot : Connection::Slot::none;
+  }
+  static Clock::time_point headers_received() {
+    return request_in_progress != nullptr ? request_in_progress->connection().headers_received : Clock::now();
+  }
 };
 
-// cpp-httplib 0.11.4's loop over the requests of one connection (its Server::process_and_close_socket and
-// detail::process_server_socket_core, which it does not let us extend), on our stream: while the server
-// listens and the connection may serve more requests, wait up to the keep-alive timeout for the next
-// request, then process it. The differences:
-// - the header deadline, which ends the connection;
-// - an answer with "Connection: close" ends it too (close_after_answer()), the library would read on;
-// - a connection the server ends after an answer is drained before it closes, for at most the read
-//   timeout, so that the client is not reset before it reads the answer (finish_sending_and_drain());
-// - one stream for the whole connection, so that bytes of a pipelined request read along with the
-//   previous one are kept (the library makes a stream per request and drops them).
-// A copy follows the version it copies: a different cpp-httplib stops the build here, so that whoever
-// upgrades compares its loop with this one (a changed signature alone would be caught by `override`,
-// a changed behaviour would not) and then names the new version.
+// process_request is cpp-httplib 0.11.4's, and what serve() expects of it (it reads the request from the
+// stream, writes one answer, and says whether the client asked to close) was checked against that
+// version: a different cpp-httplib stops the build here, so that whoever upgrades checks it again and then
+// names the new version.
 static_assert(std::string_view(CPPHTTPLIB_VERSION) == "0.11.4",
-              "HttpServer::process_and_close_socket mirrors cpp-httplib 0.11.4: compare it with the "
-              "installed version's Server::process_and_close_socket, then update this check");
+              "HttpServer::serve relies on cpp-httplib 0.11.4's Server::process_request: check it against "
+              "the installed version, then update this check");
 
-bool HttpServer::process_and_close_socket(socket_t socket) {
-  using std::chrono::microseconds;
-  using std::chrono::seconds;
-  const microseconds connection_read_timeout = seconds(read_timeout_sec_) + microseconds(read_timeout_usec_);
-  ConnectionStream connection(
-      socket, {connection_read_timeout, seconds(write_timeout_sec_) + microseconds(write_timeout_usec_),
-               header_timeout});
-  // The deadline ends where the library hands the request to the routing (and to our handlers).
-  const std::function<void(httplib::Request&)> headers_read = [&connection](httplib::Request&) {
-    connection.end_headers();
-  };
+EventLoop::Verdict HttpServer::serve(Connection& connection, bool stopping) {
+  ConnectionStream stream(connection, {read_timeout(), write_timeout()});
+  ++connection.requests_served;
+  const bool last = stopping || connection.requests_served >= static_cast<int>(keep_alive_max_count_);
+  bool client_closes = false;
   bool served = false;
-  for (std::size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
-    if (!connection.wait_for_request(seconds(keep_alive_timeout_sec_))) break;
-    connection.begin_request();
-    bool client_closes = false;
-    {
-      const InProgress in_progress(connection);
-      served = process_request(connection, left == 1, client_closes, headers_read);
-    }
-    if (connection.headers_timed_out()) {
-      std::string_view unsent = late_request_line_answer;
-      while (!connection.answered() && !unsent.empty()) {
-        const ssize_t sent = connection.write(unsent.data(), unsent.size());
-        if (sent <= 0) break;
-        unsent.remove_prefix(static_cast<std::size_t>(sent));
-      }
-      if (unsent.size() < late_request_line_answer.size() && on_late_request_line) {
-        on_late_request_line(connection);
-      }
-    }
-    if (connection.headers_timed_out() || connection.closing()) {
-      connection.finish_sending_and_drain(connection_read_timeout);
-      break;
-    }
-    if (!served || client_closes) break;
+  {
+    const InProgress in_progress(stream);
+    served = process_request(stream, last, client_closes, [](httplib::Request&) {});
   }
-  ::shutdown(socket, SHUT_RDWR);
-  ::close(socket);
-  return served;
+  if (connection.headers_timed_out) {
+    std::string_view unsent = late_request_line_answer;
+    while (!stream.answered() && !unsent.empty()) {
+      const ssize_t sent = stream.write(unsent.data(), unsent.size());
+      if (sent <= 0) break;
+      unsent.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    if (unsent.size() < late_request_line_answer.size() && on_late_request_line) on_late_request_line(stream);
+  }
+  connection.buffer.erase(0, stream.consumed());
+  // A request the loop gave up on was not read whole: what follows it is no request.
+  if (connection.headers_timed_out || stream.closing() || connection.close_after_answer ||
+      connection.input == Connection::Input::exhausted) {
+    return EventLoop::Verdict::drain_and_close;
+  }
+  if (!served || client_closes || last) return EventLoop::Verdict::close;
+  return EventLoop::Verdict::keep_alive;
 }
 
 }  // namespace
@@ -264,6 +289,9 @@ std::optional<Error> validate(const Options& options) {
            {"--max-body-bytes", options.max_body_bytes, 1},
            {"--max-time-ms", options.max_time_ms, 1},
            {"--max-inflight", options.max_inflight, 1},
+           {"--queue-size", options.queue_size, 0},
+           {"--queue-wait-ms", options.queue_wait_ms, 1},
+           {"--max-connections", options.max_connections, 1},
            {"--read-timeout-ms", options.read_timeout_ms, 1},
            {"--header-timeout-ms", options.header_timeout_ms, 1},
            {"--body-timeout-ms", options.body_timeout_ms, 1},
@@ -312,16 +340,14 @@ struct Server::Impl {
   HttpServer http;
   Metrics metrics;
   const Result<PlanRequest> health_request;
+  std::unique_ptr<EventLoop> loop;  // while listen() runs
+  std::mutex loop_mutex;            // guards `loop` against stop() from another thread
   bool bound = false;
   std::atomic<bool> stopping{false};
 };
 
 void Server::Impl::configure() {
   using std::chrono::milliseconds;
-  // One connection per worker: the pool size is the number of connections served at once.
-  http.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
-  // Without TCP_NODELAY every answer waits 40-80 ms for Nagle's algorithm on loopback (deps.md).
-  http.set_tcp_nodelay(true);
   // cpp-httplib's default options add SO_REUSEPORT, which lets a second server bind the same port and
   // silently take half the connections; SO_REUSEADDR alone restarts cleanly without that.
   http.set_socket_options([](socket_t socket) {
@@ -329,9 +355,6 @@ void Server::Impl::configure() {
     ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
   http.set_read_timeout(milliseconds(options.read_timeout_ms));
-  // The read timeout bounds each read; this deadline the whole request line and headers, which the library
-  // reads before any handler of ours runs.
-  http.header_timeout = milliseconds(options.header_timeout_ms);
   const std::string late = to_json(headers_too_late(options.header_timeout_ms));
   http.late_request_line_answer = std::string("HTTP/1.1 408 Request Timeout\r\n") +
                                   "Connection: close\r\n"
@@ -344,11 +367,9 @@ void Server::Impl::configure() {
     std::string client;
     int port = 0;
     connection.get_remote_ip_and_port(client, port);
-    log_access(client, nullptr, nullptr, 408, late_bytes, connection.request_started());
+    log_access(client, nullptr, nullptr, 408, late_bytes, connection.connection().request_started);
   };
   http.set_write_timeout(milliseconds(options.read_timeout_ms));
-  // stop() waits for idle keep-alive connections to time out: a short timeout keeps shutdown prompt.
-  http.set_keep_alive_timeout(options.keep_alive_s);
   http.set_keep_alive_max_count(static_cast<std::size_t>(options.keep_alive_requests));
   http.set_payload_max_length(static_cast<std::size_t>(options.max_body_bytes));
   http.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
@@ -423,7 +444,7 @@ void Server::Impl::route() {
             });
   http.Get("/health", counted([this](const Request&, Response& response) { handle_health(response); }));
   http.Get("/metrics", counted([this](const Request&, Response& response) {
-             response.set_content(metrics.exposition(options.max_inflight),
+             response.set_content(metrics.exposition({options.max_inflight, options.queue_size}),
                                   "text/plain; version=0.0.4; charset=utf-8");
            }));
   http.Get(R"(/openapi\.json)", counted([](const Request&, Response& response) {
@@ -462,12 +483,34 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
         response, 415,
         invalid_argument("POST /plan takes the plan request as a JSON body, not multipart/form-data"));
   }
+  // HTTP/1.1 reads a request without either header as one without a body; the library would read one
+  // until the client closes the connection or falls silent.
+  if (!request.has_header("Content-Length") &&
+      !equal_ignoring_case(request.get_header_value("Transfer-Encoding"), "chunked")) {
+    return reply_error(response, 411,
+                       invalid_argument("POST /plan needs the plan request as its body, announced by a "
+                                        "Content-Length header (or sent with chunked Transfer-Encoding); "
+                                        "this request has no body"));
+  }
+  // The encodings the library decodes; it would hand any other to us undecoded, to fail as malformed JSON.
+  if (const std::string encoding = request.get_header_value("Content-Encoding");
+      !encoding.empty() && encoding != "identity" && encoding != "gzip" && encoding != "deflate" &&
+      encoding != "br") {
+    response.set_header("Connection", "close");  // the body stays unread
+    return reply_error(response, 415,
+                       invalid_argument("the Content-Encoding '" + encoding +
+                                        "' is not one the server decodes; send the body as is, or with gzip, "
+                                        "deflate or br"));
+  }
   // The body is read here, not by the library, so that the size limit also holds for chunked and
   // compressed bodies (the library checks Content-Length only).
   // The read timeout bounds each wait for data; the body deadline bounds the whole body, so that a client
-  // trickling a byte now and then cannot keep a worker for hours.
+  // trickling a byte now and then cannot keep a worker for hours. The event loop enforces both while it
+  // reads the body; a body too large for its buffers is read here, and the deadline counts from the end
+  // of the headers all the same.
   const auto max_body = static_cast<std::size_t>(options.max_body_bytes);
-  const Clock::time_point body_deadline = Clock::now() + std::chrono::milliseconds(options.body_timeout_ms);
+  const Clock::time_point body_deadline =
+      HttpServer::headers_received() + std::chrono::milliseconds(options.body_timeout_ms);
   std::string body;
   bool too_large = false;
   bool too_slow = false;
@@ -480,15 +523,10 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
     too_slow = Clock::now() > body_deadline;
     return !too_slow;
   });
+  too_slow = too_slow || HttpServer::body_timed_out();
   // The rest of a body we stopped reading would be read as the next request: the connection must end.
   if (too_large || too_slow || !complete) response.set_header("Connection", "close");
-  if (too_slow) {
-    return reply_error(response, 408,
-                       Error{ErrorCode::deadline_exceeded,
-                             "the request body did not arrive within the server's " +
-                                 std::to_string(options.body_timeout_ms) + " ms (--body-timeout-ms)",
-                             {}});
-  }
+  if (too_slow) return reply_error(response, 408, body_too_late(options.body_timeout_ms));
   if (too_large || response.status == 413) {
     return reply_error(response, 413, body_too_large(options.max_body_bytes));
   }
@@ -499,18 +537,31 @@ void Server::Impl::handle_plan(const httplib::Request& request, httplib::Respons
                          "the server's read timeout allows"));
   }
 
-  const SolveSlot slot(metrics.solves_in_flight, options.max_inflight);
-  if (!slot.acquired()) {
+  // The event loop gave this request a solver slot, or queued it for one (event_loop.h); when it could not,
+  // it says why.
+  const Connection::Slot slot = HttpServer::slot();
+  if (slot != Connection::Slot::held) {
     response.set_header("Retry-After", "1");
-    return reply_error(response, 503,
-                       Error{ErrorCode::resource_exhausted,
-                             "the server is busy: all " + std::to_string(options.max_inflight) +
-                                 " solver slots are in use; retry after 1 s",
-                             {}});
+    const std::string slots =
+        "all " + std::to_string(options.max_inflight) + " solver slots (--max-inflight)";
+    std::string why = slot == Connection::Slot::queue_full
+                          ? "the server is busy: " + slots + " are in use and " +
+                                std::to_string(options.queue_size) +
+                                " requests are waiting for one (--queue-size); retry after 1 s"
+                      : slot == Connection::Slot::wait_expired
+                          ? "the server is busy: " + slots + " stayed in use for the " +
+                                std::to_string(options.queue_wait_ms) +
+                                " ms this request waited (--queue-wait-ms); retry after 1 s"
+                          : "the server is busy: this request reached the planner without a solver slot";
+    return reply_error(response, 503, Error{ErrorCode::resource_exhausted, std::move(why), {}});
   }
-  const Clock::time_point start = Clock::now();
-  answer_plan(body, response);
-  metrics.observe_plan_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  {
+    const InFlight solving(metrics.solves_in_flight);
+    const Clock::time_point start = Clock::now();
+    answer_plan(body, response);
+    metrics.observe_plan_seconds(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  http.release_slot();
 }
 
 void Server::Impl::answer_plan(const std::string& body, httplib::Response& response) {
@@ -564,12 +615,17 @@ void Server::Impl::handle_error(const httplib::Request& request, httplib::Respon
     response.set_header("Connection", "close");
     return reply_error(response, 408, headers_too_late(options.header_timeout_ms));
   }
+  if (HttpServer::body_timed_out()) {
+    response.set_header("Connection", "close");
+    return reply_error(response, 408, body_too_late(options.body_timeout_ms));
+  }
   switch (response.status) {
     case 404:
       return reply_error(response, 404,
                          invalid_argument("no endpoint " + request.method + " " + request.path +
                                           "; the endpoints are " + endpoint_list()));
     case 413:
+      response.set_header("Connection", "close");  // the body was left unread
       return reply_error(response, 413, body_too_large(options.max_body_bytes));
     case 400:
       return reply_error(response, 400, invalid_argument("malformed HTTP request"));
@@ -604,14 +660,58 @@ Result<int> Server::bind() {
 }
 
 bool Server::listen() {
-  if (!impl_->bound) return false;
-  if (impl_->stopping) return true;
-  return impl_->http.listen_after_bind();
+  Impl& impl = *impl_;
+  if (!impl.bound) return false;
+  const Options& options = impl.options;
+  EventLoop::Settings settings;
+  settings.read_timeout = std::chrono::milliseconds(options.read_timeout_ms);
+  settings.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
+  settings.body_timeout = std::chrono::milliseconds(options.body_timeout_ms);
+  settings.keep_alive = std::chrono::seconds(options.keep_alive_s);
+  settings.max_connections = static_cast<std::size_t>(options.max_connections);
+  settings.max_workers = static_cast<std::size_t>(options.threads);
+  settings.max_body_bytes = static_cast<std::uint64_t>(options.max_body_bytes);
+  settings.needs_slot = is_plan_request;
+  settings.slots = options.max_inflight;
+  settings.queue_size = static_cast<std::size_t>(options.queue_size);
+  settings.queue_wait = std::chrono::milliseconds(options.queue_wait_ms);
+  const std::string refusal =
+      to_json(Error{ErrorCode::resource_exhausted,
+                    "the server holds " + std::to_string(options.max_connections) +
+                        " connections, its limit (--max-connections); retry after 1 s",
+                    {}});
+  settings.refusal =
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(refusal.size()) + "\r\n\r\n" + refusal;
+  {
+    const std::lock_guard lock(impl.loop_mutex);
+    if (impl.stopping) return true;
+    impl.loop = std::make_unique<EventLoop>(
+        std::move(settings),
+        [&impl](Connection& connection) { return impl.http.serve(connection, impl.stopping); },
+        [&impl] { impl.metrics.count_refused_connection(); });
+    impl.metrics.open_connections = [loop = impl.loop.get()] { return loop->open_connections(); };
+    impl.metrics.queued_requests = [loop = impl.loop.get()] { return loop->queued(); };
+    impl.http.loop = impl.loop.get();
+  }
+  const bool served = impl.loop->run(impl.http.listener());
+  impl.http.close_listener();
+  {
+    const std::lock_guard lock(impl.loop_mutex);
+    impl.metrics.open_connections = nullptr;
+    impl.metrics.queued_requests = nullptr;
+    impl.http.loop = nullptr;
+    impl.loop.reset();
+  }
+  return served;
 }
 
 void Server::stop() {
+  const std::lock_guard lock(impl_->loop_mutex);
   impl_->stopping = true;
-  impl_->http.close_listener();
+  impl_->http.shut_listener();
+  if (impl_->loop) impl_->loop->stop();
 }
 
 }  // namespace reds::server

@@ -223,6 +223,22 @@ TEST_F(OpenApiTest, PlanResponsesMatchTheDocument) {
   expect_valid("/plan", "post", client->Post("/plan", R"({"network": 1})", "application/json"));
   expect_valid("/plan", "post", client->Post("/plan", std::string(2 << 20, ' '), "application/json"));
   expect_valid("/plan", "post", client->Post("/plan", httplib::MultipartFormDataItems{{"a", "b", "", ""}}));
+  expect_valid("/plan", "post",
+               client->Post("/plan", {{"Content-Encoding", "zstd"}}, "{}", "application/json"));
+  // 411: a request without a body (the client library always sends a Content-Length with a POST).
+  {
+    RawConnection raw(server_.port());
+    ASSERT_TRUE(raw.send("POST /plan HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"));
+    bool closed = false;
+    const std::string answer = raw.receive_until_closed(std::chrono::milliseconds(5'000), closed);
+    httplib::Response no_body;
+    no_body.status = raw_status(answer);
+    no_body.set_header("Content-Type", "application/json");
+    no_body.body = answer.substr(answer.find("\r\n\r\n") + 4);
+    EXPECT_EQ(no_body.status, 411);
+    for (const std::string& violation : openapi_.violations("/plan", "post", no_body))
+      ADD_FAILURE() << violation;
+  }
   expect_valid("/plan", "post", client->Post("/plan", slow_request(), "application/json"));
 }
 

@@ -1,5 +1,5 @@
 // POST /plan against the real server on a loopback port: the contract's examples, every kind of bad input,
-// body limits, truncated and silent clients, the time-limit cap.
+// body limits, missing bodies and unknown encodings, truncated and silent clients, the time-limit cap.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -224,6 +224,51 @@ TEST_F(PlanEndpointTest, MultipartBodyIs415) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 415);
   EXPECT_EQ(error_of(response)["code"], "invalid_argument");
+}
+
+// Without Content-Length or chunked Transfer-Encoding a request has no body: 411 at once, not after the
+// read timeout, and the connection serves the next request.
+TEST(PlanEndpointLimits, PostWithoutABodyIs411AtOnce) {
+  Options options = test_options();
+  options.read_timeout_ms = 5'000;
+  RunningServer server(options);
+  RawConnection connection(server.port());
+  ASSERT_TRUE(connection.connected());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      connection.send("POST /plan HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\r\n"
+                      "GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"));
+  bool closed = false;
+  const std::string answers = connection.receive_until_closed(std::chrono::milliseconds(4'000), closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(raw_status(answers), 411) << answers;
+  const std::size_t body = answers.find("\r\n\r\n") + 4;
+  const std::size_t next = answers.find("HTTP/1.1 ", body);
+  const json error = json::parse(answers.substr(body, next - body))["error"];
+  EXPECT_EQ(error["code"], "invalid_argument");
+  EXPECT_NE(error["message"].get<std::string>().find("no body"), std::string::npos) << error;
+  ASSERT_NE(next, std::string::npos) << "the request after it was not answered:\n" << answers;
+  EXPECT_EQ(raw_status(answers.substr(next)), 200) << answers;
+}
+
+TEST_F(PlanEndpointTest, UnknownContentEncodingIs415NamingIt) {
+  const auto client = server_.client();
+  for (const std::string encoding : {"zstd", "compress", "gzip, br"}) {
+    SCOPED_TRACE(encoding);
+    const httplib::Result response =
+        client->Post("/plan", {{"Content-Encoding", encoding}}, kSmallRequest, "application/json");
+    ASSERT_TRUE(response) << httplib::to_string(response.error());
+    EXPECT_EQ(response->status, 415);
+    const json error = error_of(response);
+    EXPECT_EQ(error["code"], "invalid_argument");
+    EXPECT_NE(error["message"].get<std::string>().find("'" + encoding + "'"), std::string::npos) << error;
+  }
+  // "identity" is no encoding at all.
+  const httplib::Result identity =
+      client->Post("/plan", {{"Content-Encoding", "identity"}}, kSmallRequest, "application/json");
+  ASSERT_TRUE(identity);
+  EXPECT_EQ(identity->status, 200) << identity->body;
 }
 
 TEST(PlanEndpointLimits, TruncatedBodyNeitherHangsNorCrashes) {

@@ -137,6 +137,9 @@ TEST(ProcessTest, HelpShowsEveryOptionWithItsDefault) {
            "--max-body-bytes N (=" + std::to_string(defaults.max_body_bytes) + ")",
            "--max-time-ms MS (=" + std::to_string(defaults.max_time_ms) + ")",
            "--max-inflight N (=" + std::to_string(defaults.max_inflight) + ")",
+           "--queue-size N (=" + std::to_string(defaults.queue_size) + ")",
+           "--queue-wait-ms MS (=" + std::to_string(defaults.queue_wait_ms) + ")",
+           "--max-connections N (=" + std::to_string(defaults.max_connections) + ")",
            "--read-timeout-ms MS (=" + std::to_string(defaults.read_timeout_ms) + ")",
            "--header-timeout-ms MS (=" + std::to_string(defaults.header_timeout_ms) + ")",
            "--keep-alive-s S (=" + std::to_string(defaults.keep_alive_s) + ")",
@@ -170,6 +173,20 @@ TEST(ProcessTest, BadCommandLinesExitWithStatus2) {
     ServerProcess process(args);
     EXPECT_EQ(process.first_line(), "");  // nothing on standard output
     EXPECT_NE(process.standard_error().find("reds-server: "), std::string::npos);
+    EXPECT_EQ(process.wait(std::chrono::seconds(10)), 2);
+  }
+}
+
+TEST(ProcessTest, StrayArgumentIsOneLineNamingItAndExitStatus2) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"8080"}, {"--port", "0", "--access-log", "yes"}}) {
+    SCOPED_TRACE(args.back());
+    ServerProcess process(args);
+    EXPECT_EQ(process.first_line(), "");
+    const std::string error = process.standard_error();
+    EXPECT_EQ(lines_of(error).size(), 1U) << error;
+    EXPECT_NE(error.find("reds-server: "), std::string::npos) << error;
+    EXPECT_NE(error.find("'" + args.back() + "'"), std::string::npos) << error;
     EXPECT_EQ(process.wait(std::chrono::seconds(10)), 2);
   }
 }

@@ -120,12 +120,12 @@ inline std::string example_request_json(const std::string& name, models::Example
 }
 
 // A valid request that takes about a second to plan in a Release build (MobileNetV1-224 at unit
-// granularity without minimum widths, 16 MAC levels), for tests that need a plan in flight.
+// granularity without minimum widths, 48 MAC levels), for tests that need a plan in flight.
 inline std::string slow_request() {
   models::ExampleOptions options;
   options.min_width_fraction = 0.0001;
   options.mac_fractions.clear();
-  for (int level = 1; level <= 16; ++level) options.mac_fractions.push_back(0.05 * level);
+  for (int level = 1; level <= 48; ++level) options.mac_fractions.push_back(0.02 * level);
   return example_request_json("mobilenet_v1_224", options);
 }
 

@@ -13,10 +13,15 @@
 // unknown path answers 404. Every error body is the contract's {"error": {"code", "message", "path"}}.
 //
 // Load: every request is independent (the server keeps no state between requests but its metrics). At
-// most Options::max_inflight plans are parsed and solved at once; a plan request beyond that is answered
-// 503 with Retry-After at once, never queued. Each request's time limit is capped by max_time_ms.
-// Connections are served by a pool of Options::threads workers, one connection per worker (cpp-httplib's
-// blocking model); connections beyond that wait for a free worker.
+// most Options::max_inflight plans are parsed and solved at once; a plan request beyond that waits in a
+// queue of at most Options::queue_size requests for up to Options::queue_wait_ms, first come first served
+// (holding no thread while it waits), and is answered 503 with Retry-After only when the queue is full or
+// its wait runs out. Each request's
+// time limit is capped by max_time_ms.
+// Connections: one thread reads every connection's requests (epoll), with the deadlines below, and hands
+// each whole request to a worker thread, which answers it; so a client slow to send its request holds no
+// worker. At most Options::max_connections connections are open at once; one more is answered 503 and
+// closed.
 //
 // Example:
 //
@@ -42,13 +47,21 @@ namespace reds::server {
 
 // Every limit of the service, each a command-line option of reds-server with the same default.
 struct Options {
-  std::string host = "127.0.0.1";                       // address to listen on
-  int port = 8080;                                      // 0 picks a free port (Server::bind() returns it)
-  int threads = 16;                                     // worker threads = connections served at once
+  std::string host = "127.0.0.1";  // address to listen on
+  int port = 8080;                 // 0 picks a free port (Server::bind() returns it)
+  // Worker threads answering whole requests at once (reading a body too large for the reading thread's
+  // buffers, planning, writing the answer), started as requests need them. Requests waiting in the queue
+  // for a solver slot hold none.
+  int threads = 16;
   std::int64_t max_body_bytes = std::int64_t{8} << 20;  // larger request bodies get 413
   std::int64_t max_time_ms = 10'000;  // cap on a request's time_limit_ms, and the limit when it has none
-  int max_inflight = default_max_inflight();  // plans solved at once; beyond that 503 + Retry-After
-  std::int64_t read_timeout_ms = 5'000;       // a socket read (or write) waiting longer fails the request
+  int max_inflight = default_max_inflight();  // plans solved at once; beyond that they queue
+  int queue_size = 64;  // plan requests waiting for a solver slot at most; beyond that 503 + Retry-After
+  std::int64_t queue_wait_ms = 1'000;  // a plan request waiting longer for a slot gets 503 + Retry-After
+  // Open connections at most; one more is answered 503 and closed. Each takes a file descriptor: the
+  // server needs max_connections + about 64 (reds-server raises its soft RLIMIT_NOFILE to the hard one).
+  std::int64_t max_connections = 10'000;
+  std::int64_t read_timeout_ms = 5'000;  // a socket read (or write) waiting longer fails the request
   // A request's line and headers must arrive within this of its first byte, however steadily they
   // trickle; else 408 and the connection closes.
   std::int64_t header_timeout_ms = 10'000;
@@ -71,7 +84,8 @@ std::optional<Error> validate(const Options& options);
 // The HTTP status of an error of the taxonomy (reds/status.h):
 //   invalid_argument 400, resource_exhausted 413, deadline_exceeded 504 (the time limit passed before any
 //   plan was found; 504 as in Google's HTTP mapping of DEADLINE_EXCEEDED), internal 500.
-// The server also answers 503 (resource_exhausted, all solver slots busy), 404, 405 and 415.
+// The server also answers 503 (resource_exhausted: the queue for the solver slots is full, or the wait in
+// it ran out; or too many connections), 404, 405, 408, 411 and 415.
 int http_status(ErrorCode code);
 
 class Server {
