@@ -9,24 +9,18 @@
 // accepts, into the same PlanRequest (checked by tests/solver/json_test.cpp and by the fuzzer), so which
 // reader answered is never visible.
 //
-// The checked reader runs in two passes. A SAX pass checks the text alone (syntax, nesting depth, duplicate
-// keys, numbers too large for a double) without building anything, so hostile input such as 100000 '[' is
-// rejected in constant stack and memory. Only then is the document built and read field by field against
-// the contract, and the result handed to validate().
+// The checked reader builds the document in one checking pass (json_reading.h), reads it field by field
+// against the contract and hands the result to validate().
 #include "reds/json.h"
 
-#include <cmath>
 #include <cstdint>
-#include <initializer_list>
-#include <limits>
-#include <new>
-#include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "json_reading.h"
 #include "reds/network.h"
 #include "reds/plan.h"
 #include "reds/status.h"
@@ -35,225 +29,18 @@
 namespace reds {
 namespace {
 
-// Ordered, so that requests are read and responses written in document order.
-using Json = nlohmann::ordered_json;
+using detail::describe;
+using detail::expect_array;
+using detail::expect_object;
+using detail::fail;
+using detail::Json;
+using detail::read_bool;
+using detail::read_integer;
+using detail::read_integers;
+using detail::read_number;
+using detail::read_numbers;
+using detail::read_string;
 using detail::RequestField;
-
-// A request error found while reading the document. It unwinds the reader to parse_plan_request(),
-// which returns it as a Result; it never leaves this file.
-struct RequestError {
-  Error error;
-};
-
-[[noreturn]] void fail(const RequestField& field, const std::string& message) {
-  throw RequestError{invalid_argument(message, field.path())};
-}
-
-// nlohmann's syntax messages read "[json.exception.parse_error.101] parse error at line 1, column 13: ...";
-// the user needs the line, the column and the reason.
-std::string syntax_reason(const std::string& what) {
-  const std::string_view lead = "parse error at ";
-  const std::size_t start = what.find(lead);
-  return start == std::string::npos ? what : what.substr(start + lead.size());
-}
-
-// The one pass over the text: syntax, depth, duplicate keys and overflowing numbers, each reported at the
-// path of the value being read, while nlohmann's own SAX builder assembles the document (one lexing pass
-// instead of a check and a parse: the lexer is most of the cost of reading a request).
-class TextCheck final : public nlohmann::json_sax<Json> {
- public:
-  explicit TextCheck(Json& document) : builder_(document, /*allow_exceptions=*/false) {}
-
-  std::optional<Error> error;
-
-  bool null() override { return builder_.null() && value_done(); }
-  bool boolean(bool value) override { return builder_.boolean(value) && value_done(); }
-  bool number_integer(number_integer_t value) override {
-    return builder_.number_integer(value) && value_done();
-  }
-  bool number_unsigned(number_unsigned_t value) override {
-    return builder_.number_unsigned(value) && value_done();
-  }
-  bool number_float(number_float_t value, const string_t& text) override {
-    return builder_.number_float(value, text) && value_done();
-  }
-  bool string(string_t& value) override { return builder_.string(value) && value_done(); }
-  bool binary(binary_t& value) override { return builder_.binary(value) && value_done(); }
-
-  bool start_object(std::size_t size) override { return open(false) && builder_.start_object(size); }
-  bool start_array(std::size_t size) override { return open(true) && builder_.start_array(size); }
-  bool end_object() override { return builder_.end_object() && close(); }
-  bool end_array() override { return builder_.end_array() && close(); }
-
-  bool key(string_t& key) override {
-    Frame& object = frames_.back();
-    if (!object.keys.insert(key).second) {
-      const RequestField field = container_field();
-      error = invalid_argument("duplicate field '" + key + "' in " + field.name(), field.key(key).path());
-      return false;
-    }
-    object.key = key;
-    return builder_.key(key);
-  }
-
-  bool parse_error(std::size_t position, const std::string& last_token,
-                   const nlohmann::detail::exception& exception) override {
-    // 406: a number too large for a double (1e999); JSON has no infinity, so it is a value error.
-    if (exception.id == 406) {
-      const RequestField field = value_field();
-      error = invalid_argument(field.name() + " is " + last_token + ", too large for a finite number",
-                               field.path());
-      return false;
-    }
-    // nlohmann counts the offending byte itself as read; users want its 0-based offset.
-    const std::size_t offset = position > 0 ? position - 1 : 0;
-    error = invalid_argument("malformed JSON at byte " + std::to_string(offset) + ", " +
-                             syntax_reason(exception.what()));
-    return false;
-  }
-
- private:
-  struct Frame {
-    bool is_array = false;
-    std::size_t index = 0;       // array: index of the element being read
-    std::string key;             // object: key of the member being read
-    std::set<std::string> keys;  // object: keys seen so far
-  };
-
-  bool open(bool is_array) {
-    if (frames_.size() >= static_cast<std::size_t>(kMaxJsonDepth)) {
-      const RequestField field = value_field();
-      error = invalid_argument("JSON nesting is deeper than " + std::to_string(kMaxJsonDepth) + " levels",
-                               field.path());
-      return false;
-    }
-    frames_.push_back(Frame{is_array, 0, {}, {}});
-    return true;
-  }
-
-  bool close() {
-    frames_.pop_back();
-    return value_done();
-  }
-
-  bool value_done() {
-    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().index;
-    return true;
-  }
-
-  // The innermost open container.
-  RequestField container_field() const {
-    RequestField field = RequestField::root();
-    for (std::size_t depth = 0; depth + 1 < frames_.size(); ++depth) field = step(field, frames_[depth]);
-    return field;
-  }
-
-  // The value being read inside the innermost container.
-  RequestField value_field() const {
-    RequestField field = RequestField::root();
-    for (const Frame& frame : frames_) field = step(field, frame);
-    return field;
-  }
-
-  static RequestField step(const RequestField& field, const Frame& frame) {
-    return frame.is_array ? field.index(frame.index) : field.key(frame.key);
-  }
-
-  nlohmann::detail::json_sax_dom_parser<Json> builder_;
-  std::vector<Frame> frames_;
-};
-
-std::string describe(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::string:
-      return "a string";
-    case Json::value_t::boolean:
-      return "a boolean";
-    case Json::value_t::null:
-      return "null";
-    default:
-      return value.dump();
-  }
-}
-
-// Checks that `value` is an object with only `known` fields and every one of `required`.
-void expect_object(const Json& value, const RequestField& field, std::initializer_list<const char*> known,
-                   std::initializer_list<const char*> required) {
-  if (!value.is_object()) fail(field, field.name() + " must be an object, got " + describe(value));
-  for (const auto& [key, member] : value.items()) {
-    bool is_known = false;
-    for (const char* name : known) is_known = is_known || key == name;
-    if (is_known) continue;
-    std::string expected;
-    for (const char* name : known) expected += (expected.empty() ? "" : ", ") + std::string(name);
-    fail(field.key(key), "unknown field '" + key + "' in " + field.name() + " (expected " + expected + ")");
-  }
-  for (const char* name : required) {
-    if (!value.contains(name)) fail(field, "missing field '" + std::string(name) + "' in " + field.name());
-  }
-}
-
-std::int64_t read_integer(const Json& value, const RequestField& field) {
-  if (value.is_number_unsigned()) {
-    const auto number = value.get<std::uint64_t>();
-    if (number > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      fail(field, field.name() + " is " + value.dump() + ", too large for a 64-bit integer");
-    }
-    return static_cast<std::int64_t>(number);
-  }
-  if (value.is_number_integer()) return value.get<std::int64_t>();
-  if (value.is_number_float()) {
-    // Integer literals beyond 64 bits reach us as doubles; they are too large rather than fractional.
-    const double number = value.get<double>();
-    if (std::floor(number) == number && std::fabs(number) >= 0x1p63) {
-      fail(field, field.name() + " is " + value.dump() + ", too large for a 64-bit integer");
-    }
-    fail(field, field.name() + " must be a JSON integer (like 5, not 5.0), got " + value.dump());
-  }
-  fail(field, field.name() + " must be an integer, got " + describe(value));
-}
-
-double read_number(const Json& value, const RequestField& field) {
-  if (!value.is_number()) fail(field, field.name() + " must be a number, got " + describe(value));
-  return value.get<double>();
-}
-
-bool read_bool(const Json& value, const RequestField& field) {
-  if (!value.is_boolean()) fail(field, field.name() + " must be true or false, got " + describe(value));
-  return value.get<bool>();
-}
-
-std::string read_string(const Json& value, const RequestField& field) {
-  if (!value.is_string()) fail(field, field.name() + " must be a string, got " + describe(value));
-  return value.get<std::string>();
-}
-
-const Json& expect_array(const Json& value, const RequestField& field) {
-  if (!value.is_array()) fail(field, field.name() + " must be an array, got " + describe(value));
-  return value;
-}
-
-std::vector<double> read_numbers(const Json& value, const RequestField& field) {
-  std::vector<double> numbers;
-  numbers.reserve(expect_array(value, field).size());
-  for (std::size_t index = 0; index < value.size(); ++index) {
-    numbers.push_back(read_number(value[index], field.index(index)));
-  }
-  return numbers;
-}
-
-std::vector<std::int64_t> read_integers(const Json& value, const RequestField& field) {
-  std::vector<std::int64_t> integers;
-  integers.reserve(expect_array(value, field).size());
-  for (std::size_t index = 0; index < value.size(); ++index) {
-    integers.push_back(read_integer(value[index], field.index(index)));
-  }
-  return integers;
-}
 
 const char* aggregation_name(Aggregation aggregation) {
   return aggregation == Aggregation::sum ? "sum" : "max";
@@ -461,22 +248,13 @@ Result<PlanRequest> parse_plan_request(std::string_view json_text) {
 }
 
 Result<PlanRequest> detail::parse_plan_request_checked(std::string_view json_text) {
-  try {
-    Json document;
-    TextCheck check(document);
-    if (!Json::sax_parse(json_text.begin(), json_text.end(), &check)) {
-      return check.error.value_or(invalid_argument("malformed JSON"));
-    }
-    PlanRequest request = read_request(document);
-    if (std::optional<Error> error = validate(request)) return *std::move(error);
-    return request;
-  } catch (const RequestError& request_error) {
-    return request_error.error;
-  } catch (const std::bad_alloc&) {
-    return Error{ErrorCode::resource_exhausted, "not enough memory to read the request", {}};
-  } catch (const std::exception& exception) {
-    return Error{ErrorCode::internal, std::string("reading the request failed: ") + exception.what(), {}};
-  }
+  return read_document<PlanRequest>(json_text, RequestField::root(),
+                                    [](const Json& document) -> Result<PlanRequest> {
+                                      PlanRequest request = read_request(document);
+                                      if (std::optional<Error> error = validate(request))
+                                        return *std::move(error);
+                                      return request;
+                                    });
 }
 
 std::string to_json(const PlanRequest& request, int indent) {

@@ -1,4 +1,4 @@
-// reds/json.h: the plan contract's JSON form (request in, response and errors out).
+// reds/json.h: the plan contract's JSON form (request in, response and errors out, response read back).
 //
 // Parsing is strict: unknown fields, wrong types, non-integers where integers are required, numbers out of
 // range and every rule checked by validate() are errors whose `path` is a JSON Pointer into the document.
@@ -25,6 +25,11 @@ std::string to_json(const PlanRequest& request, int indent = -1);
 
 // The response of the plan contract.
 std::string to_json(const PlanResult& result, int indent = -1);
+
+// Reads a response back: to_json(*parse_plan_result(to_json(r))) == to_json(r). Fields the contract does
+// not list are skipped (later versions may add some); a missing or mistyped field is invalid_argument
+// with its JSON Pointer. Layer names come from `order`; each level's `widths` must list the same layers.
+Result<PlanResult> parse_plan_result(std::string_view json_text);
 
 // {"error": {"code": ..., "message": ..., "path": ...}} ("path" omitted when empty).
 std::string to_json(const Error& error, int indent = -1);
