@@ -112,7 +112,7 @@ struct LevelOutcome {
 
 // The level solver's containers, kept from one solve to the next so that a sequence of solves (the levels of
 // one plan, the joint strategy's branch and bound) reuses their capacity instead of allocating anew. Defined
-// in level_solver.cpp; one per thread of solves.
+// in level_solver_state.h; one per thread of solves.
 struct LevelWorkspace;
 struct LevelWorkspaceDeleter {
   void operator()(LevelWorkspace* workspace) const;
