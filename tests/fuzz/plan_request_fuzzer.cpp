@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "reds/contract.h"
 #include "reds/json.h"
+#include "reds/plan.h"
 
 namespace {
 

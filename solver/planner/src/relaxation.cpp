@@ -299,7 +299,6 @@ void LevelSolver::search_multipliers() {
 std::optional<LevelSolver::Bracket> LevelSolver::pooled_bracket() {
   if (cuts_ == nullptr) return std::nullopt;
   const Budget& budget = budgets_[0];
-  std::optional<Bracket> bracket;
   const DualCutPool::Cut* left = nullptr;
   const DualCutPool::Cut* right = nullptr;
   for (const DualCutPool::Cut& cut : cuts_->cuts()) {
