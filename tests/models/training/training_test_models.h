@@ -9,32 +9,20 @@
 #include <vector>
 
 #include "reds/engine/model.h"
+#include "reds/splitmix64.h"
 #include "reds/training/training.h"
 
 namespace reds::engine::testing {
 
-// splitmix64: the same numbers on every platform.
-class TestRandom {
+// reds/splitmix64.h's numbers (the same on every platform), with floats drawn in bulk.
+class TestRandom : public SplitMix64 {
  public:
-  explicit TestRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [low, high).
-  double uniform(double low, double high) {
-    return low + (high - low) * static_cast<double>(next() >> 11) * 0x1.0p-53;
-  }
+  using SplitMix64::SplitMix64;
   std::vector<float> floats(std::size_t count, double low, double high) {
     std::vector<float> values(count);
     for (float& value : values) value = static_cast<float>(uniform(low, high));
     return values;
   }
-
- private:
-  std::uint64_t state_;
 };
 
 class ModelBuilder {
