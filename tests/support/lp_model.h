@@ -1,6 +1,6 @@
 // tests/support/lp_model.h: one plan level as a mixed-integer program, solved by the CBC command-line solver.
 //
-// The program is written from the plan contract (plan-v1.md), not from the planner: for every layer l a
+// The program is written from the plan contract (docs/contract.md), not from the planner: for every layer l a
 // one-hot choice x[l][k] over the widths the layer may take (min_units, block, prunable; a tied layer has
 // the choices of the layer it follows and equal x), objective sum_l S_l(k) x[l][k] with S_l the sum of the
 // k largest (for a tie group: unit-wise summed) importances, and per limited resource the layer costs

@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 request() {
   local name=${1%%+*} extra= options=()
   [[ $1 == *+* ]] && extra=${1#*+}
-  # As the issue's scale case: 4 levels, and layers may shrink to one unit (the 200 kB limit needs it).
+  # The scale case: 4 levels, and layers may shrink to one unit (the 200 kB limit needs it).
   [[ $extra == activation ]] && options=(--min-width-fraction 0.0001 --levels 0.2,0.4,0.6,0.8)
   "$reds" example "${options[@]}" "$name" | python3 -c '
 import json, sys

@@ -1,5 +1,5 @@
-// Instances with known answers from the paper (reds-paper.md section 13.2): the tightness instances of
-// Theorems 1 and 2 (section 6.3) and the layered knapsack T3. Every expected value is the paper's and is
+// Instances with known answers from the REDS paper (its extended appendix): the tightness instances of
+// Theorems 1 and 2 and the layered knapsack T3. Every expected value is the paper's and is
 // also checked against the brute-force oracle.
 #include <gtest/gtest.h>
 
