@@ -39,6 +39,12 @@ struct SearchInputs {
   }
 };
 
+// Appends a label's `dims` costs one by one: for the few resources of a level a call of memmove (what
+// a range insert becomes) costs more than the copy.
+void append_costs(std::vector<std::int64_t>& costs, const std::int64_t* cost, std::size_t dims) {
+  for (std::size_t t = 0; t < dims; ++t) costs.push_back(cost[t]);
+}
+
 // Per budget the room (capacity with a hair of slack for rounding) and per relaxation lambda . capacity.
 void price_capacities(const std::vector<Budget>& budgets, const std::vector<Relaxation>& envelope,
                       LabelSpace& space) {
@@ -207,7 +213,7 @@ void extend_candidates(const SearchInputs in, LabelSpace& space, std::size_t s, 
     for (std::size_t t = 0; t < dims; ++t) edge[t] = group.cost[budgets[t].resource].edge(previous[0], k);
     if (survives(in, min_to_go, to_go, gain, edge)) {
       cand_value.push_back(gain);
-      cand_cost.insert(cand_cost.end(), edge, edge + dims);
+      append_costs(cand_cost, edge, dims);
       cand_parent.push_back(-1);
     }
     return;
@@ -225,7 +231,7 @@ void extend_candidates(const SearchInputs in, LabelSpace& space, std::size_t s, 
       for (std::size_t t = 0; t < dims; ++t) cost[t] = saturating_add(before_cost[label * dims + t], edge[t]);
       if (!survives(in, min_to_go, to_go, value, cost)) continue;
       cand_value.push_back(value);
-      cand_cost.insert(cand_cost.end(), cost, cost + dims);
+      append_costs(cand_cost, cost, dims);
       cand_parent.push_back(static_cast<int>(label));
     }
   }
@@ -256,7 +262,7 @@ void keep_pareto_front(std::size_t dims, LabelSpace& space, std::size_t i, Label
     const std::int64_t* candidate_cost = &cand_cost[c * dims];
     if (space.front.dominated(candidate_cost, labels.cost, labels.value.size())) continue;
     labels.value.push_back(cand_value[c]);
-    labels.cost.insert(labels.cost.end(), candidate_cost, candidate_cost + dims);
+    append_costs(labels.cost, candidate_cost, dims);
     labels.parent.push_back(space.cand_parent[c]);
     labels.node.push_back(static_cast<int>(i));
   }
