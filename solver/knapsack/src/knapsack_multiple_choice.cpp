@@ -42,6 +42,7 @@
 #include <tuple>
 
 #include "knapsack_kernel.h"
+#include "knapsack_states.h"
 
 namespace reds::knapsack::detail {
 
@@ -423,17 +424,14 @@ void MultipleChoice<P>::process(std::size_t k) {
     const ChoiceState<P> candidate{
         weight, static_cast<P>(-negative_profit), bits == kChoiceBits ? t : (states_[s].choices << bits) | t,
         states_[s].count + static_cast<std::int64_t>(c.free[t]) - static_cast<std::int64_t>(c.lp())};
-    if (!next_states_.empty() && candidate.profit <= next_states_.back().profit) continue;  // dominated
-    if (candidate.weight <= capacity_ && candidate.profit >= threshold_) improve(candidate, std::nullopt);
-    if (cannot_improve(candidate) || (count_pruning_ && count_prunes(candidate))) continue;
-    if (!next_states_.empty() && next_states_.back().weight == candidate.weight)
-      next_states_.back() = candidate;
-    else
-      next_states_.push_back(candidate);
+    keep_state(
+        next_states_, candidate, capacity_, threshold_,
+        [&](const ChoiceState<P>& state) { improve(state, std::nullopt); },
+        [&](const ChoiceState<P>& state) {
+          return cannot_improve(state) || (count_pruning_ && count_prunes(state));
+        });
   }
-  states_.swap(next_states_);
-  statistics_.states += static_cast<std::int64_t>(states_.size());
-  statistics_.max_states = std::max(statistics_.max_states, static_cast<std::int64_t>(states_.size()));
+  adopt_states(states_, next_states_, statistics_);
 }
 
 template <class P>

@@ -58,9 +58,13 @@ struct LabelSpace {
   std::vector<double> best_reduced;  // per previous node and relaxation: max of value - lambda . cost
   std::vector<int> labelled;         // previous nodes with labels, ascending
   std::vector<double> labelled_width, labelled_reduced;
-  std::vector<int> reachable;                  // indices into `labelled` that pass the pair test
+  std::vector<int> reachable;  // indices into `labelled` that pass the pair test
+  // Per budget: the capacity with slack for rounding, which a label's cost and cheapest completion must fit.
+  std::vector<double> room;
   std::vector<double> price_of_capacity;       // per relaxation: lambda . capacity
   std::vector<double> node_price, node_slope;  // per relaxation, for the node being labelled
+  std::vector<double> node_min_to_go;          // per budget, for the node being labelled
+  std::vector<double> node_to_go;              // per relaxation, for the node being labelled
   std::vector<std::int64_t> edge, cost;        // per budget
   ParetoFront front;                           // the labels kept at the node being labelled
   std::vector<std::int64_t> path;              // the best label's plan (group widths)
@@ -161,17 +165,8 @@ class LevelSolver : LevelWorkspace {
   // Label-setting DP keeping only labels that can reach `threshold`. With a cap, it gives up (`capped`) once
   // the nodes labelled so far hold more than `labels_per_node_cap` labels each on average.
   enum class SearchEnd { finished, deadline, capped };
+  // Its steps are label_search.cpp's own.
   SearchEnd label_search(double threshold, std::size_t labels_per_node_cap = 0);
-  // label_search's steps. `need`: the threshold less the tolerance.
-  void price_capacities();
-  bool survives(std::size_t s, std::size_t i, double value, const std::int64_t* cost, double need) const;
-  // The nodes of stage s - 1 that kept labels and their best reduced values; false when there are none.
-  bool collect_labelled(std::size_t s);
-  // The labelled previous nodes through which node i of stage s can reach `need`; returns their count.
-  std::size_t filter_reachable(std::size_t s, std::size_t i, double need);
-  // The surviving extensions of their labels through node i, into the label space's candidates.
-  void extend_candidates(std::size_t s, std::size_t i, std::size_t reachable_count, double need);
-  void keep_pareto_front(std::size_t i, Labels& labels);
   void consider_best_label();
   double tolerance() const;
   LevelOutcome finish(LevelOutcome::Kind kind) const;
