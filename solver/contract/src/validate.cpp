@@ -119,7 +119,7 @@ std::optional<Error> validate_reference(const LayerNames& names, const std::stri
   }
   if (*named > index) {
     return error_at(field, what + " names '" + name + "', which is layers[" + std::to_string(*named) +
-                               ", after this layer; it must name an earlier layer");
+                               "], after this layer; it must name an earlier layer");
   }
   return std::nullopt;
 }
