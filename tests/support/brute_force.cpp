@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <map>
+#include <numeric>
 #include <set>
-#include <string>
 #include <stdexcept>
+#include <string>
 
 namespace reds::test {
 namespace {
@@ -256,8 +256,8 @@ Costs BruteForce::cost(const Widths& widths) const {
       const auto terms = network_.layers[l].cost.find(name);
       if (terms == network_.layers[l].cost.end()) continue;
       const std::int64_t width_in = input_[l] != kPrevious ? widths[input_[l]]
-                                    : l == 0              ? network_.inputs
-                                                          : widths[l - 1];
+                                    : l == 0               ? network_.inputs
+                                                           : widths[l - 1];
       std::int64_t cost = layer_cost(terms->second, width_in, widths[l]);
       for (const auto& [held, coefficient] : terms->second.held) {
         cost = checked_add(cost, checked_mul(coefficient, widths[named_layer(network_, held)]));

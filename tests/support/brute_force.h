@@ -2,9 +2,10 @@
 //
 // It enumerates every choice of the width variables (a stream, or a layer with its tied followers; a layer
 // that is not prunable pins its group), writes each as the width vector of every layer, and evaluates
-// importance and cost straight from the contract's definitions (k_in from `input`, `held` terms), then applies each strategy's definition (the contract's "Strategies" table and
-// precise rule 5) by exhaustive search. It shares nothing with the planner but the request structs, so the
-// planner can be checked against it on small networks (a few thousand width vectors at most).
+// importance and cost straight from the contract's definitions (k_in from `input`, `held` terms), then
+// applies each strategy's definition (the contract's "Strategies" table and precise rule 5) by exhaustive
+// search. It shares nothing with the planner but the request structs, so the planner can be checked against
+// it on small networks (a few thousand width vectors at most).
 #pragma once
 
 #include <cstddef>

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "reds/detail/cost_model.h"
-#include "reds/network.h"
 #include "reds/contract.h"
+#include "reds/detail/cost_model.h"
 #include "reds/detail/saturating.h"
+#include "reds/network.h"
 
 namespace reds {
 namespace detail {

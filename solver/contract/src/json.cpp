@@ -77,10 +77,10 @@ CostTerms read_cost_terms(const Json& value, const RequestField& field) {
 
 // `streams`: the streams of the layers before this one.
 Layer read_layer(const Json& value, const RequestField& field, std::set<std::string>& streams) {
-  expect_object(value, field,
-                {"name", "units", "importance", "min_units", "block", "prunable", "tied", "stream", "input",
-                 "cost"},
-                {"name", "units", "importance"});
+  expect_object(
+      value, field,
+      {"name", "units", "importance", "min_units", "block", "prunable", "tied", "stream", "input", "cost"},
+      {"name", "units", "importance"});
   Layer layer;
   layer.name = read_string(value["name"], field.key("name"));
   layer.units = read_integer(value["units"], field.key("units"));

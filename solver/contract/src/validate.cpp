@@ -18,13 +18,13 @@
 #include <system_error>
 #include <vector>
 
-#include "reds/detail/cost_model.h"
-#include "reds/network.h"
 #include "reds/contract.h"
+#include "reds/detail/cost_model.h"
+#include "reds/detail/saturating.h"
+#include "reds/network.h"
 #include "reds/status.h"
 #include "request_field.h"
 #include "width_spans.h"
-#include "reds/detail/saturating.h"
 
 namespace reds {
 namespace {
@@ -111,8 +111,9 @@ std::optional<Error> validate_reference(const LayerNames& names, const std::stri
                                         const RequestField& field, const std::string& what) {
   const std::optional<std::size_t> named = names.find(name);
   if (!named) {
-    return error_at(field, what + " names '" + name + "', which is no layer of the network; it must name an "
-                                                       "earlier layer");
+    return error_at(field, what + " names '" + name +
+                               "', which is no layer of the network; it must name an "
+                               "earlier layer");
   }
   if (*named == index) {
     return error_at(field, what + " names layer '" + name + "' itself; it must name an earlier layer");
@@ -164,7 +165,8 @@ std::optional<Error> validate_references(const Network& network, std::size_t ind
   const Layer& layer = network.layers[index];
   if (layer.stream) {
     const RequestField field = layer_field(index);
-    if (layer.stream->empty()) return error_at(field.key("stream"), field.name() + ".stream must not be empty");
+    if (layer.stream->empty())
+      return error_at(field.key("stream"), field.name() + ".stream must not be empty");
     if (layer.tied) {
       return error_at(field.key("stream"), field.name() +
                                                ".stream cannot be set on a tied layer: it follows the width "
@@ -184,8 +186,9 @@ std::optional<Error> validate_references(const Network& network, std::size_t ind
           {"min_units", layer.min_units == 1}, {"block", layer.block == 1}, {"prunable", layer.prunable}};
       for (const auto& [name, kept] : defaults_kept) {
         if (!kept) {
-          return error_at(field.key(name), field.name() + "." + name + " cannot be set on a member of stream '" +
-                                               *layer.stream + "' other than its first (" + first_name +
+          return error_at(field.key(name), field.name() + "." + name +
+                                               " cannot be set on a member of stream '" + *layer.stream +
+                                               "' other than its first (" + first_name +
                                                "), whose settings apply to the whole stream");
         }
       }
@@ -194,8 +197,9 @@ std::optional<Error> validate_references(const Network& network, std::size_t ind
   if (layer.input) {
     const RequestField field = layer_field(index).key("input");
     if (layer.tied) {
-      return error_at(field, field.name() + " cannot be set on a tied layer: it always follows the layer "
-                                            "before it");
+      return error_at(field, field.name() +
+                                 " cannot be set on a tied layer: it always follows the layer "
+                                 "before it");
     }
     return validate_reference(names, *layer.input, index, field, field.name());
   }

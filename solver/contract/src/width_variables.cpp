@@ -115,7 +115,8 @@ std::vector<std::vector<std::int64_t>> unit_orders(const Network& network) {
     if (!group.pinned) {
       std::vector<double> summed(units, 0.0);
       for (std::size_t layer : group.layers) {
-        for (std::size_t unit = 0; unit < units; ++unit) summed[unit] += network.layers[layer].importance[unit];
+        for (std::size_t unit = 0; unit < units; ++unit)
+          summed[unit] += network.layers[layer].importance[unit];
       }
       std::stable_sort(order.begin(), order.end(), [&summed](std::int64_t a, std::int64_t b) {
         return summed[static_cast<std::size_t>(a)] > summed[static_cast<std::size_t>(b)];

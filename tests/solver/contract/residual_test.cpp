@@ -24,7 +24,8 @@ Layer make_layer(const std::string& name, std::int64_t units, std::optional<std:
   Layer layer;
   layer.name = name;
   layer.units = units;
-  for (std::int64_t unit = 0; unit < units; ++unit) layer.importance.push_back(1.0 + static_cast<double>(unit));
+  for (std::int64_t unit = 0; unit < units; ++unit)
+    layer.importance.push_back(1.0 + static_cast<double>(unit));
   layer.cost["macs"].unit_input = 1;
   layer.stream = std::move(stream);
   return layer;
@@ -109,8 +110,7 @@ TEST(WidthVariables, ResNetBasicBlockWithProjectionOpensTwo) {
   EXPECT_EQ(structure.group_of_layer, (std::vector<std::size_t>{0, 1, 2, 2, 3}));
   EXPECT_EQ(structure.groups[2].layers, (std::vector<std::size_t>{2, 3}));
   EXPECT_TRUE(structure.groups[3].pinned);
-  EXPECT_EQ(structure.input_of_layer,
-            (std::vector<std::size_t>{WidthVariables::kNetworkInputs, 0, 1, 0, 3}));
+  EXPECT_EQ(structure.input_of_layer, (std::vector<std::size_t>{WidthVariables::kNetworkInputs, 0, 1, 0, 3}));
   // fc is pinned: it is never open, though proj's width (the stream) is read by fc.
   EXPECT_EQ(structure.open_after, (Groups{{0}, {0, 1}, {0, 2}, {2}, {}}));
 }
@@ -333,8 +333,10 @@ TEST(ResidualJson, RejectsMalformedNewFields) {
            second_layer + R"(]},"levels":[{"macs":{"max":4}}]})";
   };
   const std::pair<std::string, std::string> cases[] = {
-      {R"({"name":"y","units":2,"importance":[1,2],"stream":"s","min_units":1})", "/network/layers/1/min_units"},
-      {R"({"name":"y","units":2,"importance":[1,2],"stream":"s","prunable":true})", "/network/layers/1/prunable"},
+      {R"({"name":"y","units":2,"importance":[1,2],"stream":"s","min_units":1})",
+       "/network/layers/1/min_units"},
+      {R"({"name":"y","units":2,"importance":[1,2],"stream":"s","prunable":true})",
+       "/network/layers/1/prunable"},
       {R"({"name":"y","units":2,"importance":[1,2],"stream":7})", "/network/layers/1/stream"},
       {R"({"name":"y","units":2,"importance":[1,2],"input":null})", "/network/layers/1/input"},
       {R"({"name":"y","units":2,"importance":[1,2],"cost":{"macs":{"held":[1]}}})",

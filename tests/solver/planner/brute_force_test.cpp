@@ -108,7 +108,8 @@ TEST(BruteForceOrder, MostImportantFirstTiesByLowerIndexPinnedLayersUnchanged) {
 
 TEST(BruteForceCost, FollowsTheContractFormula) {
   Layer first = make_layer("first", {1, 1, 1});
-  first.cost["macs"] = CostTerms{.fixed = 2, .unit = 3, .input = 5, .unit_input = 7, .table = {11, 13, 17}, .held = {}};
+  first.cost["macs"] =
+      CostTerms{.fixed = 2, .unit = 3, .input = 5, .unit_input = 7, .table = {11, 13, 17}, .held = {}};
   Layer second = make_layer("second", {1, 1});
   second.cost["macs"].unit_input = 1;
   const BruteForce oracle(request_of({first, second}, /*inputs=*/4));
