@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "reds/contract.h"
 #include "reds/json.h"
 #include "reds/plan.h"
 
@@ -64,6 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (reds::to_json(again.value()) != once) broken_promise("the JSON form reads back to itself", once);
 
   if (!small(request.value())) return 0;
+  // The planner refuses residual networks (contract 1.1) until it plans them, at their first new field.
+  if (const std::optional<std::string> field = reds::first_residual_field(request.value().network)) {
+    const reds::Result<reds::PlanResult> refused = reds::plan(request.value());
+    if (refused || refused.error().code != reds::ErrorCode::invalid_argument ||
+        refused.error().path != *field)
+      broken_promise("the planner refuses residual networks at their first new field", once);
+    return 0;
+  }
   request.value().time_limit_ms = 20;
   const reds::Result<reds::PlanResult> plan = reds::plan(request.value());
   if (!plan && plan.error().code != reds::ErrorCode::deadline_exceeded)

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 namespace reds::test {
 namespace {
@@ -41,20 +43,28 @@ Aggregation aggregation(const Network& network, const std::string& resource) {
   return resource == "activation" ? Aggregation::max : Aggregation::sum;
 }
 
-// Per layer, the importances of the layer's tie group summed unit by unit (in layer order), stored at the
-// group's first layer; tied layers get an empty vector.
+// The first layer named `name` (the contract makes names unique).
+std::size_t named_layer(const Network& network, const std::string& name) {
+  for (std::size_t l = 0; l < network.layers.size(); ++l) {
+    if (network.layers[l].name == name) return l;
+  }
+  throw std::invalid_argument("brute force: no layer is named '" + name + "'");
+}
+
+// Per layer, the importances of its width group (a stream's members and the tied layers following any of
+// them, or a layer and its tied followers) summed unit by unit in layer order, stored at the group's first
+// layer; the other layers get an empty vector.
 std::vector<std::vector<double>> group_importance(const Network& network) {
+  const std::vector<std::size_t> source = width_source(network);
   std::vector<std::vector<double>> summed(network.layers.size());
-  std::size_t leader = 0;
   for (std::size_t l = 0; l < network.layers.size(); ++l) {
     const Layer& layer = network.layers[l];
-    if (!layer.tied || l == 0) {
-      leader = l;
+    if (source[l] == l) {
       summed[l] = layer.importance;
       continue;
     }
     for (std::size_t unit = 0; unit < layer.importance.size(); ++unit) {
-      summed[leader][unit] += layer.importance[unit];
+      summed[source[l]][unit] += layer.importance[unit];
     }
   }
   return summed;
@@ -87,11 +97,28 @@ std::int64_t floor_of_product(double fraction, std::int64_t full) {
   return static_cast<std::int64_t>(product >> -shift);
 }
 
+std::vector<std::size_t> width_source(const Network& network) {
+  std::vector<std::size_t> source(network.layers.size());
+  std::map<std::string, std::size_t> first_member;
+  for (std::size_t l = 0; l < network.layers.size(); ++l) {
+    const Layer& layer = network.layers[l];
+    if (layer.tied && l > 0) {
+      source[l] = source[l - 1];
+    } else if (layer.stream) {
+      source[l] = first_member.try_emplace(*layer.stream, l).first->second;
+    } else {
+      source[l] = l;
+    }
+  }
+  return source;
+}
+
 std::vector<Widths> layer_width_choices(const Network& network) {
+  const std::vector<std::size_t> source = width_source(network);
   std::vector<Widths> choices(network.layers.size());
   for (std::size_t l = 0; l < network.layers.size(); ++l) {
     const Layer& layer = network.layers[l];
-    if (layer.tied && l > 0) continue;
+    if (source[l] != l) continue;
     if (!layer.prunable) {
       choices[l] = {layer.units};
       continue;
@@ -114,11 +141,12 @@ std::size_t count_width_vectors(const Network& network) {
 
 std::vector<Widths> expected_order(const Network& network) {
   const std::vector<std::vector<double>> summed = group_importance(network);
+  const std::vector<std::size_t> source = width_source(network);
   std::vector<Widths> order(network.layers.size());
   for (std::size_t l = 0; l < network.layers.size(); ++l) {
     const Layer& layer = network.layers[l];
-    if (layer.tied && l > 0) {
-      order[l] = order[l - 1];
+    if (source[l] != l) {
+      order[l] = order[source[l]];
       continue;
     }
     order[l].resize(static_cast<std::size_t>(layer.units));
@@ -151,14 +179,18 @@ BruteForce::BruteForce(const PlanRequest& request) : network_(request.network) {
     for (std::size_t k = 1; k <= sorted.size(); ++k) prefix_[l][k] = prefix_[l][k - 1] + sorted[k - 1];
   }
 
-  // Odometer over the untied layers' choices, last layer fastest: lexicographic order.
+  // Odometer over the width variables' choices (at their first layers), last fastest: lexicographic order.
   const std::vector<Widths> choices = layer_width_choices(network_);
+  source_ = width_source(network_);
+  for (const Layer& layer : network_.layers) {
+    input_.push_back(layer.input && !layer.tied ? named_layer(network_, *layer.input) : kPrevious);
+  }
   std::vector<std::size_t> position(choices.size(), 0);
   bool advanced = true;
   while (advanced) {
     Widths widths(choices.size());
     for (std::size_t l = 0; l < choices.size(); ++l) {
-      widths[l] = choices[l].empty() ? widths[l - 1] : choices[l][position[l]];
+      widths[l] = choices[l].empty() ? widths[source_[l]] : choices[l][position[l]];
     }
     all_widths_.push_back(std::move(widths));
     advanced = false;
@@ -199,7 +231,7 @@ bool BruteForce::allowed(const Widths& widths) const {
   const std::vector<Widths> choices = layer_width_choices(network_);
   for (std::size_t l = 0; l < widths.size(); ++l) {
     if (choices[l].empty()) {
-      if (widths[l] != widths[l - 1]) return false;
+      if (widths[l] != widths[source_[l]]) return false;
       continue;
     }
     if (std::find(choices[l].begin(), choices[l].end(), widths[l]) == choices[l].end()) return false;
@@ -223,8 +255,13 @@ Costs BruteForce::cost(const Widths& widths) const {
     for (std::size_t l = 0; l < network_.layers.size(); ++l) {
       const auto terms = network_.layers[l].cost.find(name);
       if (terms == network_.layers[l].cost.end()) continue;
-      const std::int64_t width_in = l == 0 ? network_.inputs : widths[l - 1];
-      const std::int64_t cost = layer_cost(terms->second, width_in, widths[l]);
+      const std::int64_t width_in = input_[l] != kPrevious ? widths[input_[l]]
+                                    : l == 0               ? network_.inputs
+                                                           : widths[l - 1];
+      std::int64_t cost = layer_cost(terms->second, width_in, widths[l]);
+      for (const auto& [held, coefficient] : terms->second.held) {
+        cost = checked_add(cost, checked_mul(coefficient, widths[named_layer(network_, held)]));
+      }
       total = aggregation_[r] == Aggregation::sum ? checked_add(total, cost) : std::max(total, cost);
     }
     costs[name] = total;

@@ -1,9 +1,11 @@
-// tests/support/brute_force.h: a brute-force oracle for the plan contract (plan-v1.md).
+// tests/support/brute_force.h: a brute-force oracle for the plan contract (plan-v1.md, version 1.1).
 //
-// It enumerates every width vector the contract allows and evaluates importance and cost straight from the
-// contract's definitions, then applies each strategy's definition (the contract's "Strategies" table and
-// precise rule 5) by exhaustive search. It shares nothing with the planner but the request structs, so the
-// planner can be checked against it on small networks (a few thousand width vectors at most).
+// It enumerates every choice of the width variables (a stream, or a layer with its tied followers; a layer
+// that is not prunable pins its group), writes each as the width vector of every layer, and evaluates
+// importance and cost straight from the contract's definitions (k_in from `input`, `held` terms), then
+// applies each strategy's definition (the contract's "Strategies" table and precise rule 5) by exhaustive
+// search. It shares nothing with the planner but the request structs, so the planner can be checked against
+// it on small networks (a few thousand width vectors at most).
 #pragma once
 
 #include <cstddef>
@@ -29,16 +31,22 @@ bool component_wise_at_most(const Widths& smaller, const Widths& larger);
 // Largest integer m <= fraction * full, the product taken exactly (precise rule 1).
 std::int64_t floor_of_product(double fraction, std::int64_t full);
 
+// Per layer, the layer whose width it keeps: the first member for a stream member, the source of the
+// previous layer for a tied layer, itself otherwise.
+std::vector<std::size_t> width_source(const Network& network);
+
 // The widths each layer may take on its own: multiples of `block` in [min_units, units] plus `units`,
-// only `units` when the layer is not prunable. A tied layer gets an empty list: it copies its input width.
+// only `units` when the layer is not prunable. A layer that keeps another's width (a tied layer, a stream
+// member after the first) gets an empty list.
 std::vector<Widths> layer_width_choices(const Network& network);
 
-// How many width vectors the contract allows (the product over untied layers of their choices).
+// How many width vectors the contract allows (the product over the width groups of their choices).
 std::size_t count_width_vectors(const Network& network);
 
-// The unit order the contract prescribes per layer: most important first, ties by lower index; a tied
-// layer and the layer it follows share the order of their importances summed unit by unit; a layer that
-// is not prunable keeps the identity order.
+// The unit order the contract prescribes per layer: most important first, ties by lower index; the layers
+// of a width group (a stream's members and their tied followers, or a layer and its tied followers) share
+// the order of their importances summed unit by unit; a group whose first layer is not prunable keeps the
+// identity order.
 std::vector<Widths> expected_order(const Network& network);
 
 // The best a level can do under a nesting constraint.
@@ -81,7 +89,11 @@ class BruteForce {
  private:
   bool within_budget(std::size_t level, std::size_t candidate) const;
 
+  static constexpr std::size_t kPrevious = static_cast<std::size_t>(-1);
+
   Network network_;
+  std::vector<std::size_t> source_;  // width_source()
+  std::vector<std::size_t> input_;   // per layer: the layer its `input` names, or kPrevious
   std::vector<std::string> resources_;
   std::vector<Aggregation> aggregation_;     // per resource
   std::vector<std::vector<double>> prefix_;  // per layer: V of its group at width k (0 for tied layers)

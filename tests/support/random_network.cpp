@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "reds/contract.h"
 #include "support/brute_force.h"
 
 namespace reds::test {
@@ -206,6 +208,139 @@ std::vector<Level> random_levels(Random& random, const Network& network) {
   return levels;
 }
 
+// Residual networks (contract 1.1) built from the blocks people deploy, each open at most two widths:
+//   * a plain layer, sometimes followed by a tied one;
+//   * an identity block: the block input x joins (or starts) a stream, an inner layer (sometimes followed
+//     by a tied, depthwise one, as in MobileNetV2) and a closing member of x's stream, sometimes followed
+//     by a tied layer;
+//   * a projection block: a new stream with a closing member and a shortcut projection reading x through
+//     `input`, the projection before the inner layer (which then reads x through `input` too) or after the
+//     closing member.
+// Inner layers hold x (`held`) on a max resource now and then, as the skip tensor is live during a block;
+// afterwards a few layers hold a random earlier layer, kept only when the network stays within two open
+// widths (width_variables()). Coefficients are sometimes 0: openness is structural.
+Network random_residual_network(Random& random, std::uint64_t seed) {
+  Network network;
+  network.name = "residual_" + std::to_string(seed);
+  network.inputs = random.between(1, 4);
+
+  std::vector<ResourceKind> kinds(kResourceKinds.begin(), kResourceKinds.end());
+  random.shuffle(kinds);
+  kinds.resize(static_cast<std::size_t>(random.between(1, 3)));
+  for (const ResourceKind& kind : kinds) {
+    if (std::string(kind.name) == "peak" || random.chance(40))
+      network.resources[kind.name] = kind.aggregation;
+  }
+  const auto held_resource = [&]() -> const ResourceKind& {
+    for (const ResourceKind& kind : kinds) {
+      if (kind.aggregation == Aggregation::max) return kind;
+    }
+    return kinds.front();
+  };
+
+  std::size_t streams = 0;
+  const auto add = [&](Layer layer) {
+    layer.name = "layer" + std::to_string(network.layers.size());
+    layer.importance = random_importance(random, layer.units);
+    for (const ResourceKind& kind : kinds) {
+      if (random.chance(80)) layer.cost[kind.name] = random_cost_terms(random, layer.units);
+    }
+    network.layers.push_back(std::move(layer));
+    return network.layers.size() - 1;
+  };
+  // A layer with a width of its own (or the first member of a stream): it may set the width rules.
+  const auto variable = [&](std::int64_t units) {
+    Layer layer;
+    layer.units = units;
+    if (random.chance(20)) layer.min_units = random.between(1, layer.units);
+    if (random.chance(20)) layer.block = random.between(2, 3);
+    layer.prunable = !random.chance(10);
+    return layer;
+  };
+  const auto tied_after = [&]() {
+    Layer layer;
+    layer.units = network.layers.back().units;
+    layer.tied = true;
+    return add(std::move(layer));
+  };
+  const auto member = [&](const std::string& stream, std::int64_t units) {
+    Layer layer;
+    layer.units = units;
+    layer.stream = stream;
+    return layer;
+  };
+  const auto hold = [&](std::size_t holder, std::size_t held, std::int64_t coefficient) {
+    network.layers[holder].cost[held_resource().name].held[network.layers[held].name] = coefficient;
+  };
+  const auto random_units = [&] { return random.between(1, 4); };
+
+  add(variable(random_units()));
+  const std::int64_t blocks = random.between(1, 3);
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    const std::size_t x = network.layers.size() - 1;
+    const std::int64_t kind = random.between(0, 2);
+    if (kind == 0) {
+      add(variable(random_units()));
+      if (random.chance(30)) tied_after();
+    } else if (kind == 1 && !network.layers[x].tied) {
+      Layer& input = network.layers[x];
+      if (!input.stream) input.stream = "s" + std::to_string(streams++);
+      const std::string stream = *input.stream;
+      const std::int64_t units = input.units;
+      const std::size_t inner = add(variable(random_units()));
+      if (random.chance(40)) hold(inner, x, random.between(0, 8));
+      if (random.chance(40)) {
+        const std::size_t depthwise = tied_after();
+        if (random.chance(50)) hold(depthwise, x, random.between(0, 8));
+      }
+      add(member(stream, units));
+      if (random.chance(30)) tied_after();
+    } else {
+      const std::string stream = "s" + std::to_string(streams++);
+      const std::int64_t units = random_units();
+      // The stream's first member, projection or closing layer, may set its width rules.
+      const bool projection_first = random.chance(50);
+      Layer projection = projection_first ? variable(units) : member(stream, units);
+      projection.stream = stream;
+      projection.input = network.layers[x].name;
+      if (projection_first) add(projection);
+      Layer inner_layer = variable(random_units());
+      if (projection_first) inner_layer.input = network.layers[x].name;
+      const std::size_t inner = add(std::move(inner_layer));
+      if (random.chance(40)) hold(inner, x, random.between(0, 8));
+      if (random.chance(30)) tied_after();
+      Layer closing = projection_first ? member(stream, units) : variable(units);
+      closing.stream = stream;
+      add(std::move(closing));
+      if (!projection_first) add(std::move(projection));
+      if (random.chance(20)) tied_after();
+    }
+  }
+  if (random.chance(40)) add(variable(random_units()));
+
+  for (std::size_t holder = 1; holder < network.layers.size(); ++holder) {
+    if (!random.chance(20)) continue;
+    const auto held = static_cast<std::size_t>(random.between(0, static_cast<std::int64_t>(holder) - 1));
+    std::map<std::string, std::int64_t>& terms = network.layers[holder].cost[held_resource().name].held;
+    const std::string& name = network.layers[held].name;
+    if (terms.count(name) > 0) continue;
+    terms[name] = random.between(0, 8);
+    const WidthVariables structure = width_variables(network);
+    const bool within_two = std::all_of(structure.open_after.begin(), structure.open_after.end(),
+                                        [](const auto& open) { return open.size() <= 2; });
+    if (!within_two) terms.erase(name);
+  }
+
+  for (const ResourceKind& kind : kinds) {
+    const bool costed = std::any_of(network.layers.begin(), network.layers.end(), [&](const Layer& layer) {
+      auto terms = layer.cost.find(kind.name);
+      return terms != layer.cost.end() && costs_something(terms->second);
+    });
+    if (!costed) network.layers.front().cost[kind.name].unit = random.between(1, 20);
+  }
+  return network;
+}
+
 }  // namespace
 
 PlanRequest random_plan_request(std::uint64_t seed, std::size_t max_width_vectors) {
@@ -213,6 +348,16 @@ PlanRequest random_plan_request(std::uint64_t seed, std::size_t max_width_vector
   PlanRequest request;
   do {
     request.network = random_network(random, seed);
+  } while (count_width_vectors(request.network) > max_width_vectors);
+  request.levels = random_levels(random, request.network);
+  return request;
+}
+
+PlanRequest random_residual_plan_request(std::uint64_t seed, std::size_t max_width_vectors) {
+  Random random(seed);
+  PlanRequest request;
+  do {
+    request.network = random_residual_network(random, seed);
   } while (count_width_vectors(request.network) > max_width_vectors);
   request.levels = random_levels(random, request.network);
   return request;

@@ -23,4 +23,11 @@ namespace reds::test {
 // At most `max_width_vectors` width vectors are allowed, so that brute force stays fast.
 PlanRequest random_plan_request(std::uint64_t seed, std::size_t max_width_vectors = 2000);
 
+// A valid residual request (contract 1.1) drawn from `seed` alone, with strategy bottom_up: streams of
+// identity and projection blocks (`input`), tied layers after inner layers and after stream members, `held`
+// terms (some with coefficient 0), min_units, block and prunable=false on first members, and resources and
+// levels (infeasible ones included) as random_plan_request() draws them. No cut opens more than two widths.
+// At most `max_width_vectors` width vectors are allowed.
+PlanRequest random_residual_plan_request(std::uint64_t seed, std::size_t max_width_vectors = 2000);
+
 }  // namespace reds::test

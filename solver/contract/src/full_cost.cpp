@@ -1,4 +1,4 @@
-// Full-network costs and the exact resolution of fractional limits (contract, precise rule 1).
+// Plan costs (contract, rule 11), full-network costs and the exact resolution of fractional limits (rule 1).
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -6,11 +6,12 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
-#include "reds/detail/cost_model.h"
-#include "reds/network.h"
 #include "reds/contract.h"
+#include "reds/detail/cost_model.h"
 #include "reds/detail/saturating.h"
+#include "reds/network.h"
 
 namespace reds {
 namespace detail {
@@ -34,6 +35,34 @@ std::int64_t layer_cost(const CostTerms& terms, std::int64_t k_in, std::int64_t 
   return cost;
 }
 
+LayerReferences::LayerReferences(const Network& network) : network_(network) {
+  for (std::size_t index = 0; index < network.layers.size(); ++index) {
+    const Layer& layer = network.layers[index];
+    bool holds = false;
+    for (const auto& [resource, terms] : layer.cost) holds = holds || !terms.held.empty();
+    if (!holds && !layer.input) continue;
+    if (by_name_.empty()) {
+      for (std::size_t named = 0; named < network.layers.size(); ++named)
+        by_name_.try_emplace(network.layers[named].name, named);
+    }
+    return;
+  }
+}
+
+std::size_t LayerReferences::index_of(const std::string& name) const {
+  const auto found = by_name_.find(name);
+  return found == by_name_.end() ? WidthVariables::kNetworkInputs : found->second;
+}
+
+std::size_t LayerReferences::input_of(std::size_t layer) const {
+  const Layer& named = network_.layers[layer];
+  if (named.input && !named.tied) {
+    const std::size_t input = index_of(*named.input);
+    if (input < layer) return input;
+  }
+  return layer == 0 ? WidthVariables::kNetworkInputs : layer - 1;
+}
+
 }  // namespace detail
 
 std::int64_t resolve_fraction(double fraction, std::int64_t full) {
@@ -52,23 +81,38 @@ std::int64_t resolve_fraction(double fraction, std::int64_t full) {
   return static_cast<std::int64_t>(product >> shift);
 }
 
-std::map<std::string, std::int64_t> full_network_cost(const Network& network) {
-  std::map<std::string, std::int64_t> full;
+std::map<std::string, std::int64_t> network_cost(const Network& network,
+                                                 const std::vector<std::int64_t>& widths) {
+  assert(widths.size() == network.layers.size());
+  const detail::LayerReferences references(network);
+  std::map<std::string, std::int64_t> costs;
   for (const std::string& resource : detail::mentioned_resources(network)) {
     const Aggregation aggregation = aggregation_of(network, resource);
     std::int64_t total = 0;
-    std::int64_t k_in = network.inputs;
-    for (const Layer& layer : network.layers) {
+    for (std::size_t index = 0; index < network.layers.size(); ++index) {
+      const Layer& layer = network.layers[index];
       const auto terms = layer.cost.find(resource);
-      if (terms != layer.cost.end()) {
-        const std::int64_t cost = detail::layer_cost(terms->second, k_in, layer.units);
-        total = aggregation == Aggregation::sum ? detail::saturating_add(total, cost) : std::max(total, cost);
+      if (terms == layer.cost.end()) continue;
+      const std::size_t input = references.input_of(index);
+      const std::int64_t k_in = input == WidthVariables::kNetworkInputs ? network.inputs : widths[input];
+      std::int64_t cost = detail::layer_cost(terms->second, k_in, widths[index]);
+      for (const auto& [name, coefficient] : terms->second.held) {
+        const std::size_t held = references.index_of(name);
+        if (held != WidthVariables::kNetworkInputs)
+          cost = detail::saturating_add(cost, detail::saturating_mul(coefficient, widths[held]));
       }
-      k_in = layer.units;
+      total = aggregation == Aggregation::sum ? detail::saturating_add(total, cost) : std::max(total, cost);
     }
-    full[resource] = total;
+    costs[resource] = total;
   }
-  return full;
+  return costs;
+}
+
+std::map<std::string, std::int64_t> full_network_cost(const Network& network) {
+  std::vector<std::int64_t> widths;
+  widths.reserve(network.layers.size());
+  for (const Layer& layer : network.layers) widths.push_back(layer.units);
+  return network_cost(network, widths);
 }
 
 }  // namespace reds

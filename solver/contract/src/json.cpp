@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,7 +56,7 @@ Aggregation read_aggregation(const Json& value, const RequestField& field) {
 }
 
 CostTerms read_cost_terms(const Json& value, const RequestField& field) {
-  expect_object(value, field, {"fixed", "unit", "input", "unit_input", "table"}, {});
+  expect_object(value, field, {"fixed", "unit", "input", "unit_input", "table", "held"}, {});
   CostTerms terms;
   if (value.contains("fixed")) terms.fixed = read_integer(value["fixed"], field.key("fixed"));
   if (value.contains("unit")) terms.unit = read_integer(value["unit"], field.key("unit"));
@@ -63,13 +64,23 @@ CostTerms read_cost_terms(const Json& value, const RequestField& field) {
   if (value.contains("unit_input"))
     terms.unit_input = read_integer(value["unit_input"], field.key("unit_input"));
   if (value.contains("table")) terms.table = read_integers(value["table"], field.key("table"));
+  if (value.contains("held")) {
+    const RequestField held_field = field.key("held");
+    const Json& held = value["held"];
+    if (!held.is_object()) fail(held_field, held_field.name() + " must be an object, got " + describe(held));
+    for (const auto& [name, coefficient] : held.items()) {
+      terms.held[name] = read_integer(coefficient, held_field.key(name));
+    }
+  }
   return terms;
 }
 
-Layer read_layer(const Json& value, const RequestField& field) {
-  expect_object(value, field,
-                {"name", "units", "importance", "min_units", "block", "prunable", "tied", "cost"},
-                {"name", "units", "importance"});
+// `streams`: the streams of the layers before this one.
+Layer read_layer(const Json& value, const RequestField& field, std::set<std::string>& streams) {
+  expect_object(
+      value, field,
+      {"name", "units", "importance", "min_units", "block", "prunable", "tied", "stream", "input", "cost"},
+      {"name", "units", "importance"});
   Layer layer;
   layer.name = read_string(value["name"], field.key("name"));
   layer.units = read_integer(value["units"], field.key("units"));
@@ -81,6 +92,18 @@ Layer read_layer(const Json& value, const RequestField& field) {
       fail(field.key(name),
            field.name() + "." + name +
                " cannot be given for a tied layer: its width comes from the layer it follows");
+    }
+  }
+  if (value.contains("stream")) layer.stream = read_string(value["stream"], field.key("stream"));
+  if (value.contains("input")) layer.input = read_string(value["input"], field.key("input"));
+  // Contract 1.1: the first member of a stream sets its width rules for every member.
+  if (layer.stream && !layer.stream->empty() && !streams.insert(*layer.stream).second) {
+    for (const char* name : {"min_units", "block", "prunable"}) {
+      if (value.contains(name)) {
+        fail(field.key(name), field.name() + "." + name + " cannot be given for a member of stream '" +
+                                  *layer.stream +
+                                  "' other than its first, whose settings apply to the whole stream");
+      }
     }
   }
   if (value.contains("min_units")) layer.min_units = read_integer(value["min_units"], field.key("min_units"));
@@ -114,8 +137,9 @@ Network read_network(const Json& value, const RequestField& field) {
   }
   const RequestField layers_field = field.key("layers");
   const Json& layers = expect_array(value["layers"], layers_field);
+  std::set<std::string> streams;
   for (std::size_t index = 0; index < layers.size(); ++index) {
-    network.layers.push_back(read_layer(layers[index], layers_field.index(index)));
+    network.layers.push_back(read_layer(layers[index], layers_field.index(index), streams));
   }
   return network;
 }
@@ -188,6 +212,11 @@ Json cost_terms_json(const CostTerms& terms) {
   if (terms.input != 0) json["input"] = terms.input;
   if (terms.unit_input != 0) json["unit_input"] = terms.unit_input;
   if (!terms.table.empty()) json["table"] = terms.table;
+  if (!terms.held.empty()) {
+    Json held = Json::object();
+    for (const auto& [name, coefficient] : terms.held) held[name] = coefficient;
+    json["held"] = std::move(held);
+  }
   return json;
 }
 
@@ -200,6 +229,8 @@ Json layer_json(const Layer& layer) {
   if (layer.block != 1) json["block"] = layer.block;
   if (!layer.prunable) json["prunable"] = false;
   if (layer.tied) json["tied"] = true;
+  if (layer.stream) json["stream"] = *layer.stream;
+  if (layer.input) json["input"] = *layer.input;
   if (!layer.cost.empty()) {
     Json cost = Json::object();
     for (const auto& [resource, terms] : layer.cost) cost[resource] = cost_terms_json(terms);

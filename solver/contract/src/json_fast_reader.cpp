@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -146,8 +147,19 @@ bool read_integers(element value, std::vector<std::int64_t>& integers) {
   return true;
 }
 
+// {"name": integer, ...}, every name once.
+bool read_held(element value, std::map<std::string, std::int64_t>& held) {
+  object members;
+  if (!read_object(value, members)) return false;
+  for (const auto [name, coefficient] : members) {
+    const auto [entry, inserted] = held.try_emplace(std::string(name));
+    if (!inserted || !read_integer(coefficient, entry->second)) return false;
+  }
+  return true;
+}
+
 bool read_cost_terms(element value, CostTerms& terms) {
-  static constexpr std::string_view kNames[] = {"fixed", "unit", "input", "unit_input", "table"};
+  static constexpr std::string_view kNames[] = {"fixed", "unit", "input", "unit_input", "table", "held"};
   return read_fields(value, kNames,
                      [&](int field, element member) {
                        switch (field) {
@@ -161,6 +173,8 @@ bool read_cost_terms(element value, CostTerms& terms) {
                            return read_integer(member, terms.unit_input);
                          case 4:
                            return read_integers(member, terms.table);
+                         case 5:
+                           return read_held(member, terms.held);
                        }
                        return false;
                      })
@@ -177,10 +191,11 @@ bool read_layer_cost(element value, std::map<std::string, CostTerms>& cost) {
   return true;
 }
 
-bool read_layer(element value, Layer& layer) {
-  enum Field { name, units, importance, min_units, block, prunable, tied, cost };
-  static constexpr std::string_view kNames[] = {"name",  "units",    "importance", "min_units",
-                                                "block", "prunable", "tied",       "cost"};
+// `streams`: the streams of the layers before this one.
+bool read_layer(element value, Layer& layer, std::set<std::string>& streams) {
+  enum Field { name, units, importance, min_units, block, prunable, tied, stream, input, cost };
+  static constexpr std::string_view kNames[] = {"name",     "units", "importance", "min_units", "block",
+                                                "prunable", "tied",  "stream",     "input",     "cost"};
   const auto fields = read_fields(value, kNames, [&](int field, element member) {
     switch (field) {
       case name:
@@ -197,6 +212,10 @@ bool read_layer(element value, Layer& layer) {
         return read_bool(member, layer.prunable);
       case tied:
         return read_bool(member, layer.tied);
+      case stream:
+        return read_string(member, layer.stream.emplace());
+      case input:
+        return read_string(member, layer.input.emplace());
       case cost:
         return read_layer_cost(member, layer.cost);
     }
@@ -204,8 +223,11 @@ bool read_layer(element value, Layer& layer) {
   });
   if (!fields) return false;
   // A tied layer's width comes from the layer it follows: giving min_units, block or prunable is an error.
+  // So is giving them for a stream member other than the first.
   const bool gives_width = fields->has(min_units) || fields->has(block) || fields->has(prunable);
-  return fields->has(name) && fields->has(units) && fields->has(importance) && !(layer.tied && gives_width);
+  const bool later_member = layer.stream && !streams.insert(*layer.stream).second;
+  return fields->has(name) && fields->has(units) && fields->has(importance) &&
+         !((layer.tied || later_member) && gives_width);
 }
 
 bool read_resources(element value, std::map<std::string, Aggregation>& resources) {
@@ -229,8 +251,9 @@ bool read_layers(element value, std::vector<Layer>& layers) {
   array elements;
   if (!read_array(value, elements)) return false;
   layers.reserve(elements.size());
+  std::set<std::string> streams;
   for (element layer : elements) {
-    if (!read_layer(layer, layers.emplace_back())) return false;
+    if (!read_layer(layer, layers.emplace_back(), streams)) return false;
   }
   return true;
 }

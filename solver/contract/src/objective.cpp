@@ -8,6 +8,7 @@
 
 #include "reds/contract.h"
 #include "reds/network.h"
+#include "width_spans.h"
 
 namespace reds {
 
@@ -16,38 +17,36 @@ std::vector<std::vector<double>> objective_importance(const Network& network, Ob
   importance.reserve(network.layers.size());
   for (const Layer& layer : network.layers) importance.push_back(layer.importance);
   if (objective == Objective::sum) return importance;
-  for (std::size_t leader = 0; leader < importance.size();) {
-    std::size_t end = leader + 1;
-    while (end < importance.size() && network.layers[end].tied) ++end;
-    const std::size_t units = importance[leader].size();
-    std::vector<double> group(units, 0.0);
-    for (std::size_t member = leader; member < end; ++member)
-      for (std::size_t unit = 0; unit < units; ++unit) group[unit] += importance[member][unit];
-    const double total = std::accumulate(group.begin(), group.end(), 0.0);
+  for (const WidthGroup& group : detail::width_spans(network).variables.groups) {
+    const std::size_t first = group.layers.front();
+    const std::size_t units = importance[first].size();
+    std::vector<double> summed(units, 0.0);
+    for (std::size_t member : group.layers)
+      for (std::size_t unit = 0; unit < units; ++unit) summed[unit] += importance[member][unit];
+    const double total = std::accumulate(summed.begin(), summed.end(), 0.0);
     if (objective == Objective::normalized) {
       if (total > 0)
-        for (std::size_t member = leader; member < end; ++member)
+        for (std::size_t member : group.layers)
           for (double& score : importance[member]) score /= total;
     } else {
       std::vector<std::size_t> order(units);
       std::iota(order.begin(), order.end(), std::size_t{0});
       std::stable_sort(order.begin(), order.end(),
-                       [&](std::size_t a, std::size_t b) { return group[a] > group[b]; });
-      std::vector<double>& worth = importance[leader];
+                       [&](std::size_t a, std::size_t b) { return summed[a] > summed[b]; });
+      std::vector<double>& worth = importance[first];
       std::fill(worth.begin(), worth.end(), 0.0);
       if (total > 0) {
         // log1p keeps a tiny share positive, so no two units of different importance tie.
-        double kept = group[order[0]];
+        double kept = summed[order[0]];
         for (std::size_t rank = 1; rank < units; ++rank) {
-          worth[order[rank]] = std::log1p(group[order[rank]] / kept);
-          kept += group[order[rank]];
+          worth[order[rank]] = std::log1p(summed[order[rank]] / kept);
+          kept += summed[order[rank]];
         }
-        worth[order[0]] = std::log(2 * total / group[order[0]]);
+        worth[order[0]] = std::log(2 * total / summed[order[0]]);
       }
-      for (std::size_t member = leader + 1; member < end; ++member)
-        std::fill(importance[member].begin(), importance[member].end(), 0.0);
+      for (std::size_t member : group.layers)
+        if (member != first) std::fill(importance[member].begin(), importance[member].end(), 0.0);
     }
-    leader = end;
   }
   return importance;
 }

@@ -11,18 +11,20 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include "reds/detail/cost_model.h"
-#include "reds/network.h"
 #include "reds/contract.h"
+#include "reds/detail/cost_model.h"
+#include "reds/detail/saturating.h"
+#include "reds/network.h"
 #include "reds/status.h"
 #include "request_field.h"
-#include "reds/detail/saturating.h"
+#include "width_spans.h"
 
 namespace reds {
 namespace {
@@ -56,7 +58,74 @@ Error cost_value_error(std::int64_t value, const RequestField& field) {
 // A finite number >= 0 (NaN fails both comparisons).
 bool is_importance(double value) { return value >= 0.0 && value <= std::numeric_limits<double>::max(); }
 
-std::optional<Error> validate_cost(const Layer& layer, std::size_t index) {
+// A layer whose name an earlier layer already uses, and the first layer using it.
+struct RepeatedName {
+  std::size_t layer;
+  std::size_t first_user;
+};
+
+// The layers sorted by name (ties by index): the first repeated name and the layer a name refers to, in
+// O(log n) each, for a request with many layers.
+class LayerNames {
+ public:
+  explicit LayerNames(const std::vector<Layer>& layers) : layers_(layers), by_name_(layers.size()) {
+    std::iota(by_name_.begin(), by_name_.end(), std::size_t{0});
+    std::sort(by_name_.begin(), by_name_.end(), [&layers](std::size_t a, std::size_t b) {
+      const int order = layers[a].name.compare(layers[b].name);
+      return order != 0 ? order < 0 : a < b;
+    });
+  }
+
+  // The first repeated name in layer order.
+  std::optional<RepeatedName> first_repeated() const {
+    std::optional<RepeatedName> first;
+    std::size_t first_user = 0;
+    for (std::size_t rank = 0; rank < by_name_.size(); ++rank) {
+      const std::size_t index = by_name_[rank];
+      if (rank == 0 || layers_[index].name != layers_[by_name_[rank - 1]].name) {
+        first_user = index;
+      } else if (!first || index < first->layer) {
+        first = RepeatedName{index, first_user};
+      }
+    }
+    return first;
+  }
+
+  // The first layer named `name`.
+  std::optional<std::size_t> find(const std::string& name) const {
+    const auto found = std::lower_bound(
+        by_name_.begin(), by_name_.end(), name,
+        [this](std::size_t index, const std::string& wanted) { return layers_[index].name < wanted; });
+    if (found == by_name_.end() || layers_[*found].name != name) return std::nullopt;
+    return *found;
+  }
+
+ private:
+  const std::vector<Layer>& layers_;
+  std::vector<std::size_t> by_name_;
+};
+
+// Rule 9: `input` and `held` name a layer strictly before the one at `index`. `field` is the naming value,
+// `what` how a message names it.
+std::optional<Error> validate_reference(const LayerNames& names, const std::string& name, std::size_t index,
+                                        const RequestField& field, const std::string& what) {
+  const std::optional<std::size_t> named = names.find(name);
+  if (!named) {
+    return error_at(field, what + " names '" + name +
+                               "', which is no layer of the network; it must name an "
+                               "earlier layer");
+  }
+  if (*named == index) {
+    return error_at(field, what + " names layer '" + name + "' itself; it must name an earlier layer");
+  }
+  if (*named > index) {
+    return error_at(field, what + " names '" + name + "', which is layers[" + std::to_string(*named) +
+                               "], after this layer; it must name an earlier layer");
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> validate_cost(const Layer& layer, std::size_t index, const LayerNames& names) {
   for (const auto& [resource, terms] : layer.cost) {
     const std::pair<const char*, std::int64_t> coefficients[] = {{"fixed", terms.fixed},
                                                                  {"unit", terms.unit},
@@ -78,6 +147,89 @@ std::optional<Error> validate_cost(const Layer& layer, std::size_t index) {
       const auto width = static_cast<std::size_t>(wrong - terms.table.begin());
       return cost_value_error(*wrong, layer_field(index).key("cost").key(resource).key("table").index(width));
     }
+  }
+  for (const auto& [resource, terms] : layer.cost) {
+    for (const auto& [name, coefficient] : terms.held) {
+      const RequestField held_field = layer_field(index).key("cost").key(resource).key("held");
+      if (auto error = validate_reference(names, name, index, held_field.key(name), held_field.name()))
+        return error;
+      if (!is_cost_value(coefficient)) return cost_value_error(coefficient, held_field.key(name));
+    }
+  }
+  return std::nullopt;
+}
+
+// Rule 9 on `stream` and `input`. `first_members` maps every stream seen so far to its first member.
+std::optional<Error> validate_references(const Network& network, std::size_t index, const LayerNames& names,
+                                         std::map<std::string, std::size_t>& first_members) {
+  const Layer& layer = network.layers[index];
+  if (layer.stream) {
+    const RequestField field = layer_field(index);
+    if (layer.stream->empty())
+      return error_at(field.key("stream"), field.name() + ".stream must not be empty");
+    if (layer.tied) {
+      return error_at(field.key("stream"), field.name() +
+                                               ".stream cannot be set on a tied layer: it follows the width "
+                                               "and order of the layer before it");
+    }
+    const auto [first, inserted] = first_members.try_emplace(*layer.stream, index);
+    if (!inserted) {
+      const Layer& first_member = network.layers[first->second];
+      const std::string first_name = "layers[" + std::to_string(first->second) + "]";
+      if (layer.units != first_member.units) {
+        return error_at(field.key("units"), field.name() + ".units is " + std::to_string(layer.units) +
+                                                " but stream '" + *layer.stream + "' has " +
+                                                std::to_string(first_member.units) + " units (" + first_name +
+                                                ", its first member): the members' outputs are added");
+      }
+      const std::pair<const char*, bool> defaults_kept[] = {
+          {"min_units", layer.min_units == 1}, {"block", layer.block == 1}, {"prunable", layer.prunable}};
+      for (const auto& [name, kept] : defaults_kept) {
+        if (!kept) {
+          return error_at(field.key(name), field.name() + "." + name +
+                                               " cannot be set on a member of stream '" + *layer.stream +
+                                               "' other than its first (" + first_name +
+                                               "), whose settings apply to the whole stream");
+        }
+      }
+    }
+  }
+  if (layer.input) {
+    const RequestField field = layer_field(index).key("input");
+    if (layer.tied) {
+      return error_at(field, field.name() +
+                                 " cannot be set on a tied layer: it always follows the layer "
+                                 "before it");
+    }
+    return validate_reference(names, *layer.input, index, field, field.name());
+  }
+  return std::nullopt;
+}
+
+// Rule 10: no cut opens more than two width variables.
+std::optional<Error> validate_open_widths(const Network& network) {
+  const detail::WidthSpans spans = detail::width_spans(network);
+  const std::vector<WidthGroup>& groups = spans.variables.groups;
+  // change[i]: how many variables open at the cut after layer i minus how many close there.
+  std::vector<std::int64_t> change(network.layers.size() + 1, 0);
+  for (std::size_t group = 0; group < groups.size(); ++group) {
+    if (groups[group].pinned) continue;
+    ++change[groups[group].layers.front()];
+    --change[spans.last_reference[group]];
+  }
+  std::int64_t open = 0;
+  for (std::size_t cut = 0; cut < network.layers.size(); ++cut) {
+    open += change[cut];
+    if (open <= 2) continue;
+    std::string widths;
+    for (std::size_t group = 0; group < groups.size(); ++group) {
+      const std::size_t first = groups[group].layers.front();
+      if (groups[group].pinned || first > cut || spans.last_reference[group] <= cut) continue;
+      widths += (widths.empty() ? "'" : ", '") + network.layers[first].name + "'";
+    }
+    const RequestField field = layer_field(cut);
+    return error_at(field, "at most two widths may be open across a layer boundary, but the cut after " +
+                               field.name() + " opens " + std::to_string(open) + ": the widths of " + widths);
   }
   return std::nullopt;
 }
@@ -109,36 +261,10 @@ std::optional<Error> validate_tied(const Network& network, std::size_t index) {
   return std::nullopt;
 }
 
-// A layer whose name an earlier layer already uses, and the first layer using it.
-struct RepeatedName {
-  std::size_t layer;
-  std::size_t first_user;
-};
-
-// The first repeated name in layer order. Sorting keeps this O(n log n) for a request with many layers.
-std::optional<RepeatedName> first_repeated_name(const std::vector<Layer>& layers) {
-  std::vector<std::size_t> by_name(layers.size());
-  std::iota(by_name.begin(), by_name.end(), std::size_t{0});
-  std::sort(by_name.begin(), by_name.end(), [&layers](std::size_t a, std::size_t b) {
-    const int order = layers[a].name.compare(layers[b].name);
-    return order != 0 ? order < 0 : a < b;
-  });
-  std::optional<RepeatedName> first;
-  std::size_t first_user = 0;
-  for (std::size_t rank = 0; rank < by_name.size(); ++rank) {
-    const std::size_t index = by_name[rank];
-    if (rank == 0 || layers[index].name != layers[by_name[rank - 1]].name) {
-      first_user = index;
-    } else if (!first || index < first->layer) {
-      first = RepeatedName{index, first_user};
-    }
-  }
-  return first;
-}
-
 // Also adds the layer's importances to total_importance, in the order the sum check below expects.
-std::optional<Error> validate_layer(const Network& network, std::size_t index,
+std::optional<Error> validate_layer(const Network& network, std::size_t index, const LayerNames& names,
                                     const std::optional<RepeatedName>& repeated_name,
+                                    std::map<std::string, std::size_t>& first_members,
                                     double& total_importance) {
   const Layer& layer = network.layers[index];
   if (layer.name.empty()) {
@@ -194,7 +320,10 @@ std::optional<Error> validate_layer(const Network& network, std::size_t index,
   if (layer.tied) {
     if (auto error = validate_tied(network, index)) return error;
   }
-  return validate_cost(layer, index);
+  if (layer.stream || layer.input) {
+    if (auto error = validate_references(network, index, names, first_members)) return error;
+  }
+  return validate_cost(layer, index, names);
 }
 
 std::optional<Error> validate_network(const Network& network) {
@@ -205,17 +334,22 @@ std::optional<Error> validate_network(const Network& network) {
   if (network.layers.empty()) {
     return invalid_argument("network.layers must not be empty", RequestField::layers().path());
   }
-  const std::optional<RepeatedName> repeated_name = first_repeated_name(network.layers);
+  const LayerNames names(network.layers);
+  const std::optional<RepeatedName> repeated_name = names.first_repeated();
+  std::map<std::string, std::size_t> first_members;  // per stream
   // Plan importances are sums of unit importances; they must stay finite doubles.
   double total_importance = 0.0;
   for (std::size_t index = 0; index < network.layers.size(); ++index) {
-    if (auto error = validate_layer(network, index, repeated_name, total_importance)) return error;
+    if (auto error = validate_layer(network, index, names, repeated_name, first_members, total_importance))
+      return error;
   }
   if (!std::isfinite(total_importance)) {
     return invalid_argument(
         "the importances of all layers sum to more than the largest double; scale them down",
         RequestField::layers().path());
   }
+  // A chain of version 1 layers opens at most the width of the layer before each cut.
+  if (first_residual_field(network)) return validate_open_widths(network);
   return std::nullopt;
 }
 
@@ -227,13 +361,33 @@ struct FullCost {
   bool costed;  // some layer gives the resource a non-zero coefficient or a table
 };
 
+// k_in of layer `index` in the full network.
+std::int64_t full_input_width(const Network& network, const detail::LayerReferences& references,
+                              std::size_t index) {
+  const std::size_t input = references.input_of(index);
+  return input == WidthVariables::kNetworkInputs ? network.inputs : network.layers[input].units;
+}
+
+// A layer's cost in the full network, its `held` terms included.
+std::int64_t full_layer_cost(const Network& network, const detail::LayerReferences& references,
+                             const CostTerms& terms, std::int64_t k_in, std::int64_t units) {
+  std::int64_t cost = detail::layer_cost(terms, k_in, units);
+  for (const auto& [name, coefficient] : terms.held) {
+    const std::size_t held = references.index_of(name);
+    cost = detail::saturating_add(cost, detail::saturating_mul(coefficient, network.layers[held].units));
+  }
+  return cost;
+}
+
 // full_network_cost() without its set and map, in resource order. Every layer of a request usually lists
 // the same resources, so merging each layer's (sorted) cost map in costs one comparison per entry.
 std::vector<FullCost> full_costs(const Network& network) {
   std::vector<FullCost> costs;
   if (!network.layers.empty()) costs.reserve(network.layers.front().cost.size());
-  std::int64_t k_in = network.inputs;
-  for (const Layer& layer : network.layers) {
+  const detail::LayerReferences references(network);
+  for (std::size_t index = 0; index < network.layers.size(); ++index) {
+    const Layer& layer = network.layers[index];
+    const std::int64_t k_in = full_input_width(network, references, index);
     std::size_t position = 0;
     for (const auto& [resource, terms] : layer.cost) {
       int order = 1;
@@ -245,14 +399,15 @@ std::vector<FullCost> full_costs(const Network& network) {
                      FullCost{&resource, aggregation_of(network, resource), 0, false});
       }
       FullCost& full = costs[position];
-      const std::int64_t cost = detail::layer_cost(terms, k_in, layer.units);
+      const std::int64_t cost = full_layer_cost(network, references, terms, k_in, layer.units);
       full.total = full.aggregation == Aggregation::sum ? detail::saturating_add(full.total, cost)
                                                         : std::max(full.total, cost);
       full.costed = full.costed || terms.fixed != 0 || terms.unit != 0 || terms.input != 0 ||
-                    terms.unit_input != 0 || !terms.table.empty();
+                    terms.unit_input != 0 || !terms.table.empty() ||
+                    std::any_of(terms.held.begin(), terms.held.end(),
+                                [](const auto& held) { return held.second != 0; });
       ++position;
     }
-    k_in = layer.units;
   }
   return costs;
 }
@@ -272,18 +427,18 @@ std::optional<Error> validate_full_cost(const Network& network, const std::vecto
     // Point at the layer that costs the most, the likeliest culprit.
     std::size_t culprit = 0;
     std::int64_t largest = -1;
-    std::int64_t k_in = network.inputs;
+    const detail::LayerReferences references(network);
     for (std::size_t index = 0; index < network.layers.size(); ++index) {
       const Layer& layer = network.layers[index];
       const auto terms = layer.cost.find(resource);
       if (terms != layer.cost.end()) {
-        const std::int64_t cost = detail::layer_cost(terms->second, k_in, layer.units);
+        const std::int64_t cost = full_layer_cost(network, references, terms->second,
+                                                  full_input_width(network, references, index), layer.units);
         if (cost > largest) {
           largest = cost;
           culprit = index;
         }
       }
-      k_in = layer.units;
     }
     const RequestField field = layer_field(culprit).key("cost").key(resource);
     return error_at(field, "the full network's '" + resource + "' cost reaches 2^53 or more (" +

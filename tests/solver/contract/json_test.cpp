@@ -557,9 +557,9 @@ PlanRequest rich_request() {
   conv.importance = {0.1, 1e-300, 123456.789, 0.0};
   conv.min_units = 2;
   conv.block = 2;
-  conv.cost["macs"] = CostTerms{.fixed = 3, .unit = 0, .input = 5, .unit_input = 9, .table = {}};
-  conv.cost["latency"] =
-      CostTerms{.fixed = 0, .unit = 0, .input = 0, .unit_input = 0, .table = {1, 2, 3, 9007199254740991}};
+  conv.cost["macs"] = CostTerms{.fixed = 3, .unit = 0, .input = 5, .unit_input = 9, .table = {}, .held = {}};
+  conv.cost["latency"] = CostTerms{
+      .fixed = 0, .unit = 0, .input = 0, .unit_input = 0, .table = {1, 2, 3, 9007199254740991}, .held = {}};
   Layer depthwise;
   depthwise.name = "dw";
   depthwise.units = 4;

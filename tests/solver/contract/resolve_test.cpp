@@ -83,10 +83,12 @@ TEST(FullNetworkCost, SumsOverLayersWithThePreviousWidthAsInput) {
   network.inputs = 10;
   Layer first = dense("fc1", 4);
   first.cost["macs"].unit_input = 1;
-  first.cost["params"] = CostTerms{.fixed = 0, .unit = 1, .input = 0, .unit_input = 1, .table = {}};
+  first.cost["params"] =
+      CostTerms{.fixed = 0, .unit = 1, .input = 0, .unit_input = 1, .table = {}, .held = {}};
   Layer second = dense("fc2", 3);
   second.cost["macs"].unit_input = 1;
-  second.cost["params"] = CostTerms{.fixed = 5, .unit = 1, .input = 2, .unit_input = 1, .table = {1, 2, 7}};
+  second.cost["params"] =
+      CostTerms{.fixed = 5, .unit = 1, .input = 2, .unit_input = 1, .table = {1, 2, 7}, .held = {}};
   network.layers = {first, second};
 
   const std::map<std::string, std::int64_t> full = full_network_cost(network);
@@ -100,9 +102,11 @@ TEST(FullNetworkCost, MaxResourceTakesTheLargestLayer) {
   Network network;
   network.inputs = 8;
   Layer first = dense("conv1", 16);
-  first.cost["activation"] = CostTerms{.fixed = 0, .unit = 4, .input = 4, .unit_input = 0, .table = {}};
+  first.cost["activation"] =
+      CostTerms{.fixed = 0, .unit = 4, .input = 4, .unit_input = 0, .table = {}, .held = {}};
   Layer second = dense("conv2", 2);
-  second.cost["activation"] = CostTerms{.fixed = 0, .unit = 4, .input = 4, .unit_input = 0, .table = {}};
+  second.cost["activation"] =
+      CostTerms{.fixed = 0, .unit = 4, .input = 4, .unit_input = 0, .table = {}, .held = {}};
   network.layers = {first, second};
 
   // `activation` defaults to max: conv1 = 4*16 + 4*8 = 96, conv2 = 4*2 + 4*16 = 72.

@@ -31,7 +31,7 @@ PlanRequest valid_request() {
   request.network.inputs = 4;
   Layer fc1 = make_layer("fc1", 3);
   fc1.cost["macs"].unit_input = 1;
-  fc1.cost["params"] = CostTerms{.fixed = 0, .unit = 1, .input = 0, .unit_input = 1, .table = {}};
+  fc1.cost["params"] = CostTerms{.fixed = 0, .unit = 1, .input = 0, .unit_input = 1, .table = {}, .held = {}};
   Layer dw = make_layer("dw", 3);
   dw.tied = true;
   dw.cost["macs"].unit = 1;

@@ -108,7 +108,8 @@ TEST(BruteForceOrder, MostImportantFirstTiesByLowerIndexPinnedLayersUnchanged) {
 
 TEST(BruteForceCost, FollowsTheContractFormula) {
   Layer first = make_layer("first", {1, 1, 1});
-  first.cost["macs"] = CostTerms{.fixed = 2, .unit = 3, .input = 5, .unit_input = 7, .table = {11, 13, 17}};
+  first.cost["macs"] =
+      CostTerms{.fixed = 2, .unit = 3, .input = 5, .unit_input = 7, .table = {11, 13, 17}, .held = {}};
   Layer second = make_layer("second", {1, 1});
   second.cost["macs"].unit_input = 1;
   const BruteForce oracle(request_of({first, second}, /*inputs=*/4));
@@ -183,7 +184,7 @@ TEST(BruteForceLimits, FractionsResolveToTheFloorOfTheExactProduct) {
 PlanRequest strategies_differ() {
   Layer wide = make_layer("wide", {5, 5});
   Layer dear_when_narrow = make_layer("dear_when_narrow", {1, 1});
-  dear_when_narrow.cost["r"] = CostTerms{.unit_input = 5, .table = {8, 0}};
+  dear_when_narrow.cost["r"] = CostTerms{.unit_input = 5, .table = {8, 0}, .held = {}};
   PlanRequest request = request_of({wide, dear_when_narrow});
   for (std::int64_t limit : {5, 10, 18}) request.levels.push_back(Level{{{"r", Limit::of_max(limit)}}});
   return request;

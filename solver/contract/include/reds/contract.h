@@ -6,6 +6,7 @@
 // reads and writes both documents; reds/plan.h computes the PlanResult of a PlanRequest.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -62,14 +63,62 @@ std::int64_t resolve_fraction(double fraction, std::int64_t full);
 // Precondition: the network is valid.
 std::map<std::string, std::int64_t> full_network_cost(const Network& network);
 
+// Cost per resource the network mentions of the plan keeping widths[l] units of every layer l: each layer's
+// k_in is the width of its `input` layer (the previous layer's, or the network's inputs for the first
+// layer), and every `held` entry adds its coefficient times the named layer's width (contract, rule 11).
+// Sums saturate at INT64_MAX. Preconditions: the network is valid, widths has one entry per layer, and
+// 1 <= widths[l] <= units (layers sharing a width are not checked to agree).
+std::map<std::string, std::int64_t> network_cost(const Network& network,
+                                                 const std::vector<std::int64_t>& widths);
+
+// A set of layers that keep one width: a stream (its members and the tied layers following any of them),
+// or a layer that is in no stream with the tied layers following it.
+struct WidthGroup {
+  std::vector<std::size_t> layers;  // in list order; the first gives the group's min_units, block, prunable
+  bool pinned = false;              // the first layer is not prunable: always full width, no variable
+};
+
+// The width structure of a network (contract 1.1, "Width variables and open widths"). Every unpinned group
+// is one width variable of a plan. The cut after layer i opens a variable when a layer at or before i has
+// its width and a layer after i has it as its width, reads it as k_in or names one of its layers in `held`
+// (whatever the coefficient). Version 1 networks have one group per untied layer, and every cut of a chain
+// opens at most the width of the layer before it.
+struct WidthVariables {
+  static constexpr std::size_t kNetworkInputs = static_cast<std::size_t>(-1);
+
+  std::vector<WidthGroup> groups;           // in the order of their first layers
+  std::vector<std::size_t> group_of_layer;  // per layer: index into groups
+  // Per layer: the layer whose kept width is its k_in, or kNetworkInputs for the network's inputs.
+  std::vector<std::size_t> input_of_layer;
+  // Per layer: the unpinned groups open across the cut right after it, ascending (none after the last).
+  std::vector<std::vector<std::size_t>> open_after;
+};
+
+// Precondition: names are unique, and every `input` and `held` name and every tied layer's predecessor is
+// an earlier layer (rule 9; validate() checks every rule, and a name that does not resolve is ignored).
+WidthVariables width_variables(const Network& network);
+
+// The index of the first layer named `name`, or nothing.
+std::optional<std::size_t> layer_index(const Network& network, const std::string& name);
+
+// The JSON Pointer of the first version 1.1 field the network uses (a layer's `stream` or `input`, or a
+// non-empty `held`), in the order to_json() writes them; nothing for a version 1 network.
+std::optional<std::string> first_residual_field(const Network& network);
+
+// Per layer, the contract's unit order: original unit indices, most important first by the importances
+// of the layer's width group summed unit by unit in list order (ties by the lower index); the identity for
+// a pinned group. Every layer of a group has the group's order.
+// Precondition: the network is valid.
+std::vector<std::vector<std::int64_t>> unit_orders(const Network& network);
+
 // The importances that make the contract's sum equal `objective` (reds/network.h), per layer, in the
-// network's unit order; the unit order of every width group (by the sum over the group, ties by the lower
-// index) is unchanged. `sum`: the importances as given. `normalized`: a group's importances divided by
-// their total (unchanged if it is 0). `product`: the group's leader takes the logarithmic worth of each
-// unit, ln(C(r) / C(r-1)) for the unit of rank r >= 2 (C(r): the sum of the r largest unit sums; at most
-// ln 2) and ln(2 C(n) / C(1)) for the first unit, which every plan keeps (min_units >= 1), so that it stays
-// first; a group of width k is then worth ln(2 C(n) / C(1)) + ln(C(k) / C(1)). The tied layers take 0, and
-// so does every unit of a group without importance.
+// network's unit order; the unit order of every width group (WidthGroup: by the sum over the group, ties by
+// the lower index) is unchanged. `sum`: the importances as given. `normalized`: a group's importances
+// divided by their total (unchanged if it is 0). `product`: the group's first layer takes the logarithmic
+// worth of each unit, ln(C(r) / C(r-1)) for the unit of rank r >= 2 (C(r): the sum of the r largest unit
+// sums; at most ln 2) and ln(2 C(n) / C(1)) for the first unit, which every plan keeps (min_units >= 1), so
+// that it stays first; a group of width k is then worth ln(2 C(n) / C(1)) + ln(C(k) / C(1)). The group's
+// other layers take 0, and so does every unit of a group without importance.
 // Precondition: the network is valid.
 std::vector<std::vector<double>> objective_importance(const Network& network, Objective objective);
 

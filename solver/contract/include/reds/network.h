@@ -6,8 +6,14 @@
 //
 //     c_{l,r}(k_in, k) = fixed + unit*k + input*k_in + unit_input*k*k_in (+ table[k-1])
 //
-// where k_in is the kept width of the previous layer (the network's `inputs` for the first layer). Resources
+// where k_in is the kept width of the previous layer (the network's `inputs` for the first layer), or of the
+// layer named in `input`, plus c*k_h for every `held` entry (k_h: the named layer's kept width). Resources
 // aggregate over layers by `sum` (MACs, params, latency) or `max` (peak activation bytes).
+//
+// Residual networks (contract version 1.1): layers with the same `stream` keep one width and one unit order
+// (their outputs are added channel by channel), `input` names the layer a shortcut projection reads, and
+// `held` prices a tensor that stays live while a layer runs. width_variables() in reds/contract.h gives the
+// structure these fields make: which layers share a width, and which widths are open across each cut.
 //
 // These structs are plain data: build them in code or parse them from JSON (reds/json.h); `validate()` in
 // reds/contract.h checks every rule of the contract and names the offending field by JSON Pointer.
@@ -30,6 +36,8 @@ struct CostTerms {
   std::int64_t input = 0;           // per kept unit of the previous layer
   std::int64_t unit_input = 0;      // per (kept unit, kept input) pair: coupling, e.g. MACs of a dense layer
   std::vector<std::int64_t> table;  // empty, or exactly `units` entries: extra cost at width 1..units
+  // Earlier layer name -> c: adds c * (that layer's kept width), e.g. a skip tensor live during this layer.
+  std::map<std::string, std::int64_t> held;
 };
 
 struct Layer {
@@ -43,6 +51,12 @@ struct Layer {
   // defaults of min_units, block and prunable; they come from the layer it follows.
   bool tied = false;
   std::map<std::string, CostTerms> cost;  // resource name -> coefficients; unlisted resources cost 0
+  // The layers with the same stream keep one width and one unit order; only the first member may give
+  // min_units, block or prunable, for the whole stream. Absent: the layer is in no stream.
+  std::optional<std::string> stream;
+  // The earlier layer whose kept width is this layer's k_in. Absent: the previous layer (or the network's
+  // inputs for the first layer).
+  std::optional<std::string> input;
 };
 
 struct Network {
