@@ -1,7 +1,8 @@
 #include "apply_command.h"
 
+#include <algorithm>
 #include <iomanip>
-#include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -14,11 +15,7 @@ namespace reds::cli {
 
 namespace po = boost::program_options;
 
-std::optional<Error> check_plan_matches_model(const engine::Model& model, std::string_view plan_text) {
-  const nlohmann::ordered_json plan = nlohmann::ordered_json::parse(plan_text, nullptr, false);
-  // Not a plan at all: apply_plan says what is wrong with it.
-  if (plan.is_discarded() || !plan.is_object() || !plan.contains("order") || !plan["order"].is_object())
-    return std::nullopt;
+std::optional<Error> check_plan_matches_model(const engine::Model& model, const PlanResult& plan) {
   // The layers, units and full cost the model's own request states.
   const Result<PlanRequest> request = engine::plan_request(model);
   if (!request) return std::nullopt;  // a model the contract cannot describe: apply_plan reports it
@@ -26,49 +23,31 @@ std::optional<Error> check_plan_matches_model(const engine::Model& model, std::s
   const auto mismatch = [](const std::string& message, const std::string& path) {
     return invalid_argument("the plan is for another model: " + message, path);
   };
-  const auto model_layer = [&](const std::string& name) {
-    return std::find_if(layers.begin(), layers.end(), [&](const Layer& layer) { return layer.name == name; });
-  };
 
-  const nlohmann::ordered_json& order = plan["order"];
-  for (const auto& [name, units] : order.items()) {
-    const auto layer = model_layer(name);
+  for (std::size_t entry = 0; entry < plan.layer_names.size(); ++entry) {
+    const std::string& name = plan.layer_names[entry];
+    const auto layer = std::find_if(layers.begin(), layers.end(),
+                                    [&](const Layer& candidate) { return candidate.name == name; });
     if (layer == layers.end())
       return mismatch("its layer '" + name + "' is not a layer of the model", "/order/" + name);
-    if (units.is_array() && static_cast<std::int64_t>(units.size()) != layer->units)
-      return mismatch("its layer '" + name + "' has " + std::to_string(units.size()) +
-                          " units, the model's " + std::to_string(layer->units),
+    const std::size_t units = entry < plan.order.size() ? plan.order[entry].size() : 0;
+    if (static_cast<std::int64_t>(units) != layer->units)
+      return mismatch("its layer '" + name + "' has " + std::to_string(units) + " units, the model's " +
+                          std::to_string(layer->units),
                       "/order/" + name);
   }
   for (const Layer& layer : layers)
-    if (!order.contains(layer.name))
+    if (std::find(plan.layer_names.begin(), plan.layer_names.end(), layer.name) == plan.layer_names.end())
       return mismatch("it has no order for the model's layer '" + layer.name + "'", "/order");
 
-  if (plan.contains("levels") && plan["levels"].is_array()) {
-    for (std::size_t j = 0; j < plan["levels"].size(); ++j) {
-      const nlohmann::ordered_json& level = plan["levels"][j];
-      if (!level.is_object() || !level.contains("widths") || !level["widths"].is_object()) continue;
-      const std::string path = "/levels/" + std::to_string(j) + "/widths";
-      for (const auto& [name, width] : level["widths"].items())
-        if (model_layer(name) == layers.end())
-          return mismatch("level " + std::to_string(j + 1) + " keeps layer '" + name +
-                              "', which is not a layer of the model",
-                          path + "/" + name);
-    }
-  }
-
-  if (plan.contains("full") && plan["full"].is_object() && plan["full"].contains("cost") &&
-      plan["full"]["cost"].is_object()) {
-    const std::map<std::string, std::int64_t> full = full_network_cost(request->network);
-    for (const auto& [resource, cost] : plan["full"]["cost"].items()) {
-      const auto model_cost = full.find(resource);
-      if (model_cost == full.end() || !cost.is_number_integer())
-        continue;  // a resource the model does not price
-      if (cost.get<std::int64_t>() != model_cost->second)
-        return mismatch("the full network's " + resource + " is " + std::to_string(cost.get<std::int64_t>()) +
-                            " in the plan, " + std::to_string(model_cost->second) + " in the model",
-                        "/full/cost/" + resource);
-    }
+  const std::map<std::string, std::int64_t> full = full_network_cost(request->network);
+  for (const auto& [resource, cost] : plan.full_cost) {
+    const auto model_cost = full.find(resource);
+    if (model_cost == full.end()) continue;  // a resource the model does not price
+    if (cost != model_cost->second)
+      return mismatch("the full network's " + resource + " is " + std::to_string(cost) + " in the plan, " +
+                          std::to_string(model_cost->second) + " in the model",
+                      "/full/cost/" + resource);
   }
   return std::nullopt;
 }
@@ -94,7 +73,7 @@ int run_apply(const std::vector<std::string>& args, Streams streams) {
 
   const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
   if (!model) return command_line.report(streams.err, model.error());
-  const Result<std::string> plan = read_input(options["plan"].as<std::string>(), streams.in);
+  const Result<PlanResult> plan = read_plan(options["plan"].as<std::string>(), streams.in);
   if (!plan) return command_line.report(streams.err, plan.error());
   if (auto error = check_plan_matches_model(model.value(), plan.value()))
     return command_line.report(streams.err, *error);

@@ -263,6 +263,16 @@ Result<std::string> read_input(const std::string& path, std::istream& in) {
   return text;
 }
 
+Result<PlanResult> read_plan(const std::string& path, std::istream& in) {
+  const Result<std::string> text = read_input(path, in);
+  if (!text) return text.error();
+  Result<PlanResult> plan = parse_plan_result(text.value());
+  if (plan) return plan;
+  Error error = plan.error();
+  error.message = "'" + (path == "-" ? std::string("standard input") : path) + "': " + error.message;
+  return error;
+}
+
 std::string join_fractions(const std::vector<double>& fractions) {
   std::ostringstream joined;
   for (std::size_t i = 0; i < fractions.size(); ++i) joined << (i == 0 ? "" : ",") << fractions[i];

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "reds/contract.h"
 #include "reds/network.h"
 #include "reds/status.h"
 
@@ -135,6 +136,10 @@ inline constexpr const char* kOutputHelp =
 
 // The whole of a file, or of `in` when `path` is "-".
 Result<std::string> read_input(const std::string& path, std::istream& in);
+
+// The plan response (a `reds plan` answer) in a file, or in `in` when `path` is "-": reds/json.h's
+// parse_plan_result, its messages prefixed with the file ("'plan.json': missing field 'order' in response").
+Result<PlanResult> read_plan(const std::string& path, std::istream& in);
 
 // {0.25, 0.5, 0.75} -> "0.25,0.5,0.75" (for default values shown by --help).
 std::string join_fractions(const std::vector<double>& fractions);

@@ -470,7 +470,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   if (!model) return command_line.report(streams.err, model.error());
   engine::Model planned = model.value();
   if (options.count("plan")) {
-    const Result<std::string> plan = read_input(options["plan"].as<std::string>(), streams.in);
+    const Result<PlanResult> plan = read_plan(options["plan"].as<std::string>(), streams.in);
     if (!plan) return command_line.report(streams.err, plan.error());
     if (auto error = check_plan_matches_model(model.value(), plan.value()))
       return command_line.report(streams.err, *error);

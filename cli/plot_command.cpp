@@ -16,7 +16,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-// Ordered, so that a plan's layers keep the order of the file (the network's order).
+// A RUN file's lines.
 using Json = nlohmann::ordered_json;
 
 // Series colours: the colour-blind safe Okabe-Ito palette first, then hues spaced by the golden angle at
@@ -299,7 +299,7 @@ struct PlanLevel {
 
 struct PlanFigureData {
   std::vector<std::string> layers;
-  std::vector<std::int64_t> units;  // empty when the plan has no `order` to count them
+  std::vector<std::int64_t> units;  // per layer, counted from its `order`
   std::vector<PlanLevel> levels;    // feasible levels only
 };
 
@@ -319,70 +319,47 @@ std::string short_number(double value) {
 }
 
 // A level by the limits it was planned for: "macs ≤ 7.08 M", "macs ≤ 7.08 M, params ≤ 106 k".
-std::string level_name(const Json& level, std::size_t number) {
+std::string level_name(const LevelPlan& level, std::size_t number) {
   std::string name;
-  if (level.contains("limits") && level["limits"].is_object())
-    for (const auto& [resource, limit] : level["limits"].items())
-      if (limit.is_number())
-        name += (name.empty() ? "" : ", ") + resource + " ≤ " + short_number(limit.get<double>());
+  for (const auto& [resource, limit] : level.limits)
+    name += (name.empty() ? "" : ", ") + resource + " ≤ " + short_number(static_cast<double>(limit));
   return name.empty() ? "level " + std::to_string(number) : name;
 }
 
-Result<PlanFigureData> read_plan(const std::string& file, const std::string& text) {
-  Result<Json> parsed = parse_json(file, text);
-  if (!parsed) return parsed.error();
-  const Json& plan = parsed.value();
-  if (!plan.contains("levels") || !plan["levels"].is_array() || plan["levels"].empty())
-    return input_error(file, "missing 'levels' (a non-empty array of a plan response)", "/levels");
-
+// What the plan figure draws of a plan response: its layers with their units, and its feasible levels.
+Result<PlanFigureData> plan_figure_data(const std::string& file, const PlanResult& plan) {
   PlanFigureData data;
-  if (plan.contains("order")) {
-    if (!plan["order"].is_object()) return input_error(file, "'order' is not an object", "/order");
-    for (const auto& [name, order] : plan["order"].items()) {
-      if (!order.is_array()) return input_error(file, "order." + name + " is not an array", "/order/" + name);
-      data.layers.push_back(name);
-      data.units.push_back(static_cast<std::int64_t>(order.size()));
-    }
+  if (plan.layer_names.empty()) return input_error(file, "the plan has no layers", "/order");
+  for (std::size_t l = 0; l < plan.layer_names.size(); ++l) {
+    const std::string& layer = plan.layer_names[l];
+    const auto units = static_cast<std::int64_t>(plan.order[l].size());
+    if (units == 0) return input_error(file, "order." + layer + " lists no units", "/order/" + layer);
+    data.layers.push_back(layer);
+    data.units.push_back(units);
   }
-  std::optional<double> full_macs;
-  if (plan.contains("full") && plan["full"].is_object() && plan["full"].contains("cost") &&
-      plan["full"]["cost"].is_object() && plan["full"]["cost"].contains("macs") &&
-      plan["full"]["cost"]["macs"].is_number() && plan["full"]["cost"]["macs"].get<double>() > 0)
-    full_macs = plan["full"]["cost"]["macs"].get<double>();
-
-  const Json& levels = plan["levels"];
-  for (std::size_t j = 0; j < levels.size(); ++j) {
-    const std::string path = "/levels/" + std::to_string(j);
-    const std::string name = "levels[" + std::to_string(j) + "]";
-    const Json& level = levels[j];
-    if (!level.is_object()) return input_error(file, name + " is not an object", path);
-    if (level.contains("status") && level["status"] == "infeasible") continue;  // no widths to draw
-    if (!level.contains("widths") || !level["widths"].is_object())
-      return input_error(file, name + " has no 'widths' object", path + "/widths");
-    const Json& widths = level["widths"];
-    if (data.layers.empty())  // no `order`: the first level's widths name the layers
-      for (const auto& [layer, width] : widths.items()) data.layers.push_back(layer);
+  const auto full_macs = plan.full_cost.find("macs");
+  for (std::size_t j = 0; j < plan.levels.size(); ++j) {
+    const LevelPlan& level = plan.levels[j];
+    if (level.status == PlanStatus::infeasible) continue;  // no widths to draw
     PlanLevel drawn;
     drawn.number = j + 1;
     drawn.name = level_name(level, j + 1);
-    for (const std::string& layer : data.layers) {
-      if (!widths.contains(layer))
-        return input_error(file, name + ".widths has no width for layer '" + layer + "'", path + "/widths");
-      const Json& width = widths[layer];
-      if (!width.is_number_integer() || width.get<std::int64_t>() < 0)
-        return input_error(file, name + ".widths." + layer + " is not a non-negative integer",
-                           path + "/widths/" + layer);
-      drawn.widths.push_back(width.get<std::int64_t>());
+    for (std::size_t l = 0; l < data.layers.size(); ++l) {
+      const std::int64_t kept = level.widths[l];
+      if (kept < 0 || kept > data.units[l])
+        return input_error(file,
+                           "levels[" + std::to_string(j) + "].widths." + data.layers[l] + " is " +
+                               std::to_string(kept) + ", outside 0.." + std::to_string(data.units[l]),
+                           "/levels/" + std::to_string(j) + "/widths/" + data.layers[l]);
+      drawn.widths.push_back(kept);
     }
-    if (full_macs && level.contains("cost") && level["cost"].is_object() && level["cost"].contains("macs") &&
-        level["cost"]["macs"].is_number())
-      drawn.mac_fraction = level["cost"]["macs"].get<double>() / *full_macs;
-    if (drawn.mac_fraction && !std::isfinite(*drawn.mac_fraction)) drawn.mac_fraction.reset();
+    const auto macs = level.cost.find("macs");
+    if (full_macs != plan.full_cost.end() && full_macs->second > 0 && macs != level.cost.end())
+      drawn.mac_fraction = static_cast<double>(macs->second) / static_cast<double>(full_macs->second);
     data.levels.push_back(std::move(drawn));
   }
   if (data.levels.empty())
     return input_error(file, "no level has widths (every level is infeasible)", "/levels");
-  if (data.layers.empty()) return input_error(file, "the plan has no layers", "/levels/0/widths");
   return data;
 }
 
@@ -435,12 +412,11 @@ Result<std::vector<RunLevel>> read_run(const std::string& file, const std::strin
 // ---- the figures ----
 
 std::string plan_figure(const PlanFigureData& data, const std::string& title) {
-  const bool relative = !data.units.empty();
   const double group_width = std::max(56.0, 12.0 * static_cast<double>(data.levels.size()) + 20.0);
   const double width = std::max(640.0, 90.0 + 30.0 + group_width * static_cast<double>(data.layers.size()));
   // Layer names too long for their slot are written slanted, with the layer's units in parentheses.
   const auto layer_label = [&](std::size_t l, bool slanted) {
-    return slanted && relative ? data.layers[l] + " (" + std::to_string(data.units[l]) + ")" : data.layers[l];
+    return slanted ? data.layers[l] + " (" + std::to_string(data.units[l]) + ")" : data.layers[l];
   };
   std::size_t longest = 0;
   for (std::size_t l = 0; l < data.layers.size(); ++l)
@@ -462,14 +438,10 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
   const double legend_extra = Figure::legend_extra_height(Figure::legend_rows(labels, width, 90));
   Figure figure(width, 360 + bottom_margin + legend_extra, 90, 30, 70 + legend_extra, bottom_margin);
 
-  std::int64_t widest = 1;
-  for (const PlanLevel& level : data.levels)
-    for (const std::int64_t kept : level.widths) widest = std::max(widest, kept);
-  const Axis y_axis = relative ? Axis{0, 100, 20} : nice_axis(0, static_cast<double>(widest));
+  const Axis y_axis{0, 100, 20};
 
   figure.title(title);
-  figure.vertical_axis(y_axis, relative ? "kept units (% of the layer)" : "kept units", false,
-                       relative ? " %" : "");
+  figure.vertical_axis(y_axis, "kept units (% of the layer)", false, " %");
   figure.line(figure.left(), figure.bottom(), figure.right(), figure.bottom(), "stroke=\"#333\"");
 
   const double slot = (figure.right() - figure.left()) / static_cast<double>(data.layers.size());
@@ -479,8 +451,7 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
                               (slot - bar * static_cast<double>(data.levels.size())) / 2;
     for (std::size_t j = 0; j < data.levels.size(); ++j) {
       const std::int64_t kept = data.levels[j].widths[l];
-      const double value = relative ? 100.0 * static_cast<double>(kept) / static_cast<double>(data.units[l])
-                                    : static_cast<double>(kept);
+      const double value = 100.0 * static_cast<double>(kept) / static_cast<double>(data.units[l]);
       const double y = figure.y_of(y_axis, value);
       figure.body() << "<rect class=\"bar\" data-layer=\"" << escape(data.layers[l]) << "\" data-level=\""
                     << data.levels[j].number << "\" data-width=\"" << kept << "\" x=\""
@@ -488,7 +459,7 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
                     << "\" width=\"" << number(bar) << "\" height=\"" << number(figure.bottom() - y)
                     << "\" fill=\"" << colour(j) << "\"><title>"
                     << escape(data.layers[l] + ", " + data.levels[j].name + ": " + std::to_string(kept) +
-                              (relative ? " of " + std::to_string(data.units[l]) : std::string()) + " units")
+                              " of " + std::to_string(data.units[l]) + " units")
                     << "</title></rect>\n";
     }
     const double centre = figure.left() + slot * (static_cast<double>(l) + 0.5);
@@ -501,13 +472,12 @@ std::string plan_figure(const PlanFigureData& data, const std::string& title) {
       figure.text(centre, figure.bottom() + 18, data.layers[l],
                   "class=\"layer-label\" font-size=\"11\" text-anchor=\"middle\"");
     }
-    if (relative && !slanted)
+    if (!slanted)
       figure.text(centre, figure.bottom() + 32, std::to_string(data.units[l]),
                   "class=\"units-label\" font-size=\"10\" fill=\"#666\" text-anchor=\"middle\"");
   }
   figure.text((figure.left() + figure.right()) / 2, figure.bottom() + bottom_margin - 26,
-              relative ? "layer (and its units)" : "layer",
-              "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
+              "layer (and its units)", "class=\"axis-label\" font-size=\"12\" text-anchor=\"middle\"");
 
   figure.legend(labels, swatches);
   return figure.svg();
@@ -672,10 +642,9 @@ int run_plot(const std::vector<std::string>& args, Streams streams) {
   std::string svg;
   if (kind == "plan") {
     const std::string& path = paths.front();
-    const std::string file = path == "-" ? "standard input" : path;
-    const Result<std::string> text = read_input(path, streams.in);
-    if (!text) return command_line.report(streams.err, text.error());
-    const Result<PlanFigureData> data = read_plan(file, text.value());
+    const Result<PlanResult> plan = read_plan(path, streams.in);
+    if (!plan) return command_line.report(streams.err, plan.error());
+    const Result<PlanFigureData> data = plan_figure_data(path == "-" ? "standard input" : path, plan.value());
     if (!data) return command_line.report(streams.err, data.error());
     const std::string name = path == "-" ? std::string() : " (" + base_name(path) + ")";
     svg = plan_figure(data.value(), options->count("title") ? (*options)["title"].as<std::string>()

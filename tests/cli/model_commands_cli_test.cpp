@@ -82,6 +82,7 @@ TEST_F(ModelCommandsCliTest, ApplyRefusesAPlanForAnotherModel) {
                  out);
   json missing_layer = own;
   missing_layer["order"].erase(first);
+  for (json& level : missing_layer["levels"]) level["widths"].erase(first);
   expect_refused(
       run({"apply", fashion_, "-", "-o", out.string()}, missing_layer.dump()),
       "reds apply: invalid_argument at /order: the plan is for another model: it has no order for the "

@@ -43,6 +43,38 @@ constexpr const char* kRun =
     R"({"level":3,"widths":{"a":4},"macs":4000,"correct":91,"total":100,"accuracy":0.916,"latency_us":380})"
     "\n";
 
+// A complete plan response: per layer its name and units (its order the identity), one optimal level per
+// list of widths (in layer order), each limited to `limits[j]` MACs when given.
+std::string response(const std::vector<std::pair<std::string, int>>& layers,
+                     const std::vector<std::vector<int>>& levels, const std::vector<int>& limits = {}) {
+  using Json = nlohmann::ordered_json;
+  Json order = Json::object();
+  for (const auto& [name, units] : layers) {
+    order[name] = Json::array();
+    for (int unit = 0; unit < units; ++unit) order[name].push_back(unit);
+  }
+  Json plan = {{"status", "optimal"},
+               {"strategy", "bottom_up"},
+               {"full", {{"cost", Json::object()}, {"importance", 1.0}}},
+               {"order", order},
+               {"levels", Json::array()},
+               {"solve_seconds", 0.0}};
+  for (std::size_t j = 0; j < levels.size(); ++j) {
+    Json widths = Json::object();
+    for (std::size_t l = 0; l < layers.size(); ++l) widths[layers[l].first] = levels[j][l];
+    Json limit = Json::object();
+    if (j < limits.size()) limit["macs"] = limits[j];
+    plan["levels"].push_back({{"status", "optimal"},
+                              {"limits", limit},
+                              {"widths", widths},
+                              {"cost", Json::object()},
+                              {"importance", 1.0},
+                              {"upper_bound", 1.0},
+                              {"gap", 0.0}});
+  }
+  return plan.dump();
+}
+
 // Tags balance and nest, every '&' starts an entity, and the root is an <svg> in the SVG namespace.
 ::testing::AssertionResult well_formed_svg(const std::string& text) {
   std::vector<std::string> open;
@@ -213,27 +245,10 @@ TEST_F(PlotCliTest, PlanFigureHasOneBarPerLayerAndDrawnLevel) {
   EXPECT_NE(result.out.find("kept units (% of the layer)"), std::string::npos);
 }
 
-TEST_F(PlotCliTest, PlanWithoutOrderPlotsAbsoluteWidths) {
-  const Outcome result = run({"plot", "plan", "-"},
-                             R"({"levels": [{"widths": {"a": 8, "b": 2}}, {"widths": {"a": 8, "b": 4}}]})");
-  ASSERT_EQ(result.exit_status, 0) << result.err;
-  EXPECT_TRUE(well_formed_svg(result.out)) << result.out;
-  const std::vector<Mark> all = bars(result.out);
-  ASSERT_EQ(all.size(), 4u);
-  EXPECT_NEAR(bar_of(all, "b", 2).height, 2 * bar_of(all, "b", 1).height, 0.02);
-  EXPECT_NEAR(bar_of(all, "a", 1).height, 2 * bar_of(all, "b", 2).height, 0.02);
-  EXPECT_EQ(result.out.find("% of the layer"), std::string::npos);
-}
-
 TEST_F(PlotCliTest, LongLayerNamesAreSlantedWithTheirUnits) {
-  std::string plan = R"({"order": {)";
-  std::string widths;
-  for (int l = 0; l < 10; ++l) {
-    const std::string name = "\"depthwise_conv2d_" + std::to_string(l) + "\"";
-    plan += (l ? ", " : "") + name + ": [0, 1, 2]";
-    widths += (l ? ", " : "") + name + ": 2";
-  }
-  plan += R"(}, "levels": [{"widths": {)" + widths + "}}]}";
+  std::vector<std::pair<std::string, int>> layers;
+  for (int l = 0; l < 10; ++l) layers.emplace_back("depthwise_conv2d_" + std::to_string(l), 3);
+  const std::string plan = response(layers, {std::vector<int>(10, 2)});
   const Outcome result = run({"plot", "plan", "-"}, plan);
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_TRUE(well_formed_svg(result.out));
@@ -335,23 +350,43 @@ TEST_F(PlotCliTest, PlanInputErrorsNameTheFileAndTheProblem) {
   expect_input_error(run({"plot", "plan", missing}), missing);
   expect_input_error(run({"plot", "plan", scratch_.string()}), scratch_.string());
   const std::string malformed = scratch_file("malformed.json", R"({"levels": [)").string();
-  expect_input_error(run({"plot", "plan", malformed}), "'" + malformed + "': malformed JSON");
-  expect_input_error(run({"plot", "plan", "-"}, "[1, 2]"), "'standard input': expected a JSON object");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"status": "optimal"})"), "missing 'levels'");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": []})"), "missing 'levels'");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"status": "optimal"}]})"),
-                     "at /levels/0/widths: 'standard input': levels[0] has no 'widths' object");
-  expect_input_error(
-      run({"plot", "plan", "-"}, R"({"order": {"a": [0], "b": [0]}, "levels": [{"widths": {"a": 1}}]})"),
-      "levels[0].widths has no width for layer 'b'");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": -1}}]})"),
-                     "levels[0].widths.a is not a non-negative integer");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"widths": {"a": "1"}}]})"),
-                     "/levels/0/widths/a");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"order": {"a": 3}, "levels": [{"widths": {"a": 1}}]})"),
-                     "order.a is not an array");
-  expect_input_error(run({"plot", "plan", "-"}, R"({"levels": [{"status": "infeasible"}]})"),
-                     "no level has widths");
+  expect_input_error(run({"plot", "plan", malformed}), "'" + malformed + "': malformed JSON at byte ");
+  expect_input_error(run({"plot", "plan", "-"}, "[1, 2]"),
+                     "'standard input': response must be an object, got an array");
+  // The plan response's reader names what is missing or mistyped, and where.
+  expect_input_error(run({"plot", "plan", "-"}, R"({"status": "optimal"})"),
+                     "'standard input': missing field 'strategy' in response");
+  nlohmann::ordered_json plan = nlohmann::ordered_json::parse(kPlan);
+  plan["levels"][0].erase("widths");
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()),
+                     "at /levels/0: 'standard input': missing field 'widths' in levels[0]");
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan["levels"][0]["widths"].erase("dw");
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()), "missing field 'dw' in levels[0].widths");
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan["levels"][0]["widths"]["conv"] = "1";
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()), "at /levels/0/widths/conv: ");
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan["order"]["conv"] = 3;
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()), "at /order/conv: ");
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan.erase("order");
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()), "missing field 'order' in response");
+  // What the reader accepts and the figure cannot draw.
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan["levels"][0]["widths"]["conv"] = -1;
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()),
+                     "at /levels/0/widths/conv: 'standard input': levels[0].widths.conv is -1, outside 0..4");
+  plan["levels"][0]["widths"]["conv"] = 5;
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()), "levels[0].widths.conv is 5, outside 0..4");
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan["order"]["dw"] = nlohmann::ordered_json::array();
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()),
+                     "at /order/dw: 'standard input': order.dw lists no units");
+  expect_input_error(run({"plot", "plan", "-"}, response({}, {{}})), "the plan has no layers");
+  plan = nlohmann::ordered_json::parse(kPlan);
+  plan["levels"] = nlohmann::ordered_json::array({plan["levels"][1]});
+  expect_input_error(run({"plot", "plan", "-"}, plan.dump()), "no level has widths");
 }
 
 TEST_F(PlotCliTest, LevelsInputErrorsNameTheFileTheLineAndTheProblem) {
@@ -465,11 +500,9 @@ TEST_F(PlotCliTest, TenLevelsWrapTheirLegendAndKeepTheirOwnColours) {
 }
 
 TEST_F(PlotCliTest, SixtyFourLevelsHaveSixtyFourColours) {
-  std::string plan = R"({"levels": [)";
-  for (int j = 0; j < 64; ++j)
-    plan += (j ? "," : "") + std::string(R"({"limits": {"macs": )") + std::to_string(1000 * (j + 1)) +
-            R"(}, "widths": {"a": 1, "b": 2}})";
-  plan += "]}";
+  std::vector<int> limits;
+  for (int j = 0; j < 64; ++j) limits.push_back(1000 * (j + 1));
+  const std::string plan = response({{"a", 1}, {"b", 2}}, std::vector<std::vector<int>>(64, {1, 2}), limits);
   const Outcome result = run({"plot", "plan", "-"}, plan);
   ASSERT_EQ(result.exit_status, 0) << result.err;
   std::set<std::string> fills;

@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   const auto start_plan = std::chrono::steady_clock::now();
   const reds::PlanRequest request = value_or_exit(plan_request(model, request_options), "request");
   const reds::PlanResult plan = value_or_exit(reds::plan(request), "plan");
-  const Model planned = value_or_exit(apply_plan(model, reds::to_json(plan)), "apply");
+  const Model planned = value_or_exit(apply_plan(model, plan), "apply");
   std::printf("plan: %.2f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - start_plan).count());
 

@@ -2,21 +2,15 @@
 
 #include <cmath>
 
+#include "reds/splitmix64.h"
+
 namespace reds::models {
 namespace {
 
-// splitmix64 (Steele, Lea, Flood 2014): one step of the generator from `state`.
-std::uint64_t splitmix64(std::uint64_t state) {
-  std::uint64_t z = state + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 // Mixes the seed and every byte of the layer's name, so that layers get unrelated streams.
 std::uint64_t layer_key(std::uint64_t seed, const std::string& layer) {
-  std::uint64_t key = splitmix64(seed);
-  for (const unsigned char byte : layer) key = splitmix64(key ^ byte);
+  std::uint64_t key = SplitMix64::mix(seed);
+  for (const unsigned char byte : layer) key = SplitMix64::mix(key ^ byte);
   return key;
 }
 
@@ -33,7 +27,7 @@ std::vector<double> importance_stand_in(std::uint64_t seed, const std::string& l
   std::vector<double> importance;
   importance.reserve(static_cast<std::size_t>(units));
   for (std::int64_t unit = 0; unit < units; ++unit) {
-    const double u = unit_interval(splitmix64(key ^ static_cast<std::uint64_t>(unit)));
+    const double u = unit_interval(SplitMix64::mix(key ^ static_cast<std::uint64_t>(unit)));
     importance.push_back(1.0 / std::sqrt(u));
   }
   return importance;

@@ -5,30 +5,17 @@
 #include <utility>
 
 #include "reds/models/architecture_spec.h"
+#include "reds/splitmix64.h"
 
 namespace reds::engine {
 
 namespace {
 
-// splitmix64 (Steele, Lea, Flood 2014): a small generator with the same stream everywhere.
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [-bound, bound).
-  float uniform(double bound) {
-    const double unit = static_cast<double>(next() >> 11) / 9007199254740992.0;
-    return static_cast<float>((2.0 * unit - 1.0) * bound);
-  }
-
- private:
-  std::uint64_t state_;
-};
+// Uniform in [-bound, bound) as (2u - 1) * bound, not as uniform(-bound, bound): the two round differently,
+// and a seed's weights are part of what `reds example` writes.
+float symmetric_uniform(SplitMix64& random, double bound) {
+  return static_cast<float>((2.0 * random.uniform() - 1.0) * bound);
+}
 
 Padding padding_of(models::Padding padding) {
   return padding == models::Padding::same ? Padding::same : Padding::valid;
@@ -119,10 +106,10 @@ class ModelBuilder {
   void fill(Layer& layer, std::int64_t fan_in, std::int64_t units, bool bias) {
     const double bound = std::sqrt(6.0 / static_cast<double>(fan_in));
     layer.kernel.resize(static_cast<std::size_t>(fan_in * units));
-    for (float& weight : layer.kernel) weight = random_.uniform(bound);
+    for (float& weight : layer.kernel) weight = symmetric_uniform(random_, bound);
     if (!bias) return;
     layer.bias.resize(static_cast<std::size_t>(units));
-    for (float& value : layer.bias) value = random_.uniform(0.1);
+    for (float& value : layer.bias) value = symmetric_uniform(random_, 0.1);
   }
   void push(Layer layer, models::Activation activation) {
     const std::string name = layer.name;
@@ -136,7 +123,7 @@ class ModelBuilder {
   }
 
   Model model_;
-  Random random_;
+  SplitMix64 random_;
   models::Extent map_;     // the map the next layer reads
   std::int64_t channels_;  // its channels, or features once flat
   bool flat_;

@@ -6,11 +6,11 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "kernels.h"
 #include "level_shapes.h"
+#include "reds/json.h"
 
 namespace reds::engine {
 
@@ -202,52 +202,49 @@ std::optional<Error> validate(const Model& model) {
   return std::nullopt;
 }
 
-std::optional<Error> attach_plan(Model& model, std::string_view plan_json) {
-  const nlohmann::json plan = nlohmann::json::parse(plan_json, nullptr, false);
-  if (plan.is_discarded() || !plan.is_object()) return invalid_argument("the plan is not a JSON object");
-  const auto levels = plan.find("levels");
-  if (levels == plan.end() || !levels->is_array() || levels->empty())
-    return invalid_argument("the plan has no levels (expected a response of the plan contract)", "/levels");
-  EmbeddedPlan embedded;
-  embedded.json = std::string(plan_json);
-  // Layer order: the model's, so that widths line up with the layers they narrow.
-  for (const Layer& layer : model.layers)
-    if ((*levels)[0].contains("widths") && (*levels)[0]["widths"].is_object() &&
-        (*levels)[0]["widths"].contains(layer.name))
-      embedded.layer_names.push_back(layer.name);
-  for (std::size_t index = 0; index < levels->size(); ++index) {
-    const std::string path = "/levels/" + std::to_string(index) + "/widths";
-    const nlohmann::json& level = (*levels)[index];
-    if (!level.is_object() || !level.contains("widths"))
+std::optional<Error> attach_plan(Model& model, const PlanResult& plan) {
+  if (plan.levels.empty()) return invalid_argument("the plan has no levels", "/levels");
+  if (plan.order.size() != plan.layer_names.size())
+    return invalid_argument("the plan has " + std::to_string(plan.order.size()) + " unit orders for its " +
+                                std::to_string(plan.layer_names.size()) + " layers",
+                            "/order");
+  std::set<std::string> seen;
+  for (const std::string& name : plan.layer_names) {
+    if (!seen.insert(name).second)
+      return invalid_argument("the plan names layer '" + name + "' twice", "/order/" + name);
+    // An init-capture: clang 14 (the fuzz build's compiler) cannot capture a structured binding.
+    if (std::none_of(model.layers.begin(), model.layers.end(),
+                     [&plan_name = name](const Layer& layer) { return layer.name == plan_name; }))
+      return invalid_argument("the plan's layer '" + name + "' is not a layer of the model",
+                              "/order/" + name);
+  }
+  for (std::size_t index = 0; index < plan.levels.size(); ++index) {
+    const LevelPlan& level = plan.levels[index];
+    const std::string path = "/levels/" + std::to_string(index);
+    if (level.status == PlanStatus::infeasible)
       return invalid_argument("level " + std::to_string(index + 1) +
-                                  " of the plan has no widths (an infeasible level cannot run)",
+                                  " of the plan is infeasible (an infeasible level cannot run)",
                               path);
-    const nlohmann::json& widths = level["widths"];
-    if (!widths.is_object()) return invalid_argument("widths must be an object", path);
-    std::vector<std::int64_t> level_widths;
-    for (const auto& [name, width] : widths.items()) {
-      const bool in_first_level = std::find(embedded.layer_names.begin(), embedded.layer_names.end(), name) !=
-                                  embedded.layer_names.end();
-      if (!in_first_level) {
-        // An init-capture: clang 14 (the fuzz build's compiler) cannot capture a structured binding.
-        const bool in_model =
-            std::any_of(model.layers.begin(), model.layers.end(),
-                        [&plan_name = name](const Layer& layer) { return layer.name == plan_name; });
-        return invalid_argument(
-            in_model ? "level " + std::to_string(index + 1) + " names '" + name + "', level 1 does not"
-                     : "the plan's layer '" + name + "' is not a layer of the model",
-            path + "/" + name);
-      }
-      if (!width.is_number_integer())
-        return invalid_argument("a width must be an integer", path + "/" + name);
-    }
-    for (const std::string& name : embedded.layer_names) {
-      if (!widths.contains(name))
-        return invalid_argument("level " + std::to_string(index + 1) + " has no width for '" + name + "'",
-                                path);
-      level_widths.push_back(widths[name].get<std::int64_t>());
-    }
-    embedded.widths.push_back(std::move(level_widths));
+    if (level.widths.size() != plan.layer_names.size())
+      return invalid_argument("level " + std::to_string(index + 1) + " of the plan has " +
+                                  std::to_string(level.widths.size()) + " widths for its " +
+                                  std::to_string(plan.layer_names.size()) + " layers",
+                              path + "/widths");
+  }
+
+  // Layer order: the model's, so that widths line up with the layers they narrow.
+  EmbeddedPlan embedded;
+  embedded.json = to_json(plan);
+  std::vector<std::size_t> entries;  // per embedded layer, its entry in the plan
+  for (const Layer& layer : model.layers) {
+    const auto named = std::find(plan.layer_names.begin(), plan.layer_names.end(), layer.name);
+    if (named == plan.layer_names.end()) continue;
+    embedded.layer_names.push_back(layer.name);
+    entries.push_back(static_cast<std::size_t>(named - plan.layer_names.begin()));
+  }
+  for (const LevelPlan& level : plan.levels) {
+    std::vector<std::int64_t>& widths = embedded.widths.emplace_back();
+    for (const std::size_t entry : entries) widths.push_back(level.widths[entry]);
   }
   Model planned = model;
   planned.plan = std::move(embedded);

@@ -21,6 +21,7 @@
 
 #include "native_format.h"
 #include "reds/engine/model.h"
+#include "reds/json.h"
 
 namespace reds::engine {
 
@@ -197,10 +198,14 @@ Result<Model> decode(const json& architecture, std::string_view bytes, std::size
   if (next != floats)
     return invalid_argument("the file holds " + std::to_string(floats) + " weights, its layers use " +
                             std::to_string(next));
-  if (architecture.contains("plan"))
-    if (auto error = attach_plan(model, architecture["plan"].get<std::string>())) {
+  if (architecture.contains("plan")) {
+    const std::string text = architecture["plan"].get<std::string>();
+    const Result<PlanResult> plan = parse_plan_result(text);
+    if (!plan) return invalid_argument("the embedded plan: " + plan.error().message, plan.error().path);
+    if (auto error = attach_plan(model, plan.value()))
       return invalid_argument("the embedded plan: " + error->message, error->path);
-    }
+    model.plan->json = text;  // verbatim: fields the contract does not list (applied_order) stay
+  }
   if (auto error = validate(model)) return *error;
   return model;
 }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "level_shapes.h"
+#include "reds/json.h"
 #include "reds/plan.h"
 
 namespace reds::engine {
@@ -161,19 +162,6 @@ std::vector<float> permuted(const std::vector<float>& values, std::int64_t rows,
 std::vector<float> permuted_bias(const std::vector<float>& bias, const std::vector<std::int64_t>& order) {
   if (bias.empty()) return bias;
   return permuted(bias, 1, {}, static_cast<std::int64_t>(bias.size()), order);
-}
-
-// An order from the plan's JSON, or an error naming the layer.
-Result<std::vector<std::int64_t>> order_from_json(const std::string& name, const nlohmann::json& value) {
-  const std::string path = "/order/" + name;
-  if (!value.is_array()) return invalid_argument("the order of '" + name + "' must be an array", path);
-  std::vector<std::int64_t> order;
-  for (const nlohmann::json& entry : value) {
-    if (!entry.is_number_integer())
-      return invalid_argument("the order of '" + name + "' must hold unit indices (integers)", path);
-    order.push_back(entry.get<std::int64_t>());
-  }
-  return order;
 }
 
 }  // namespace
@@ -337,27 +325,30 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
   return result;
 }
 
-Result<Model> apply_plan(const Model& model, std::string_view plan_json) {
-  const nlohmann::json plan = nlohmann::json::parse(plan_json, nullptr, false);
-  if (plan.is_discarded() || !plan.is_object()) return invalid_argument("the plan is not a JSON object");
-  const auto order = plan.find("order");
-  if (order == plan.end() || !order->is_object())
-    return invalid_argument("the plan has no \"order\" object (expected a response of the plan contract)",
+Result<Model> apply_plan(const Model& model, const PlanResult& plan) {
+  if (plan.order.size() != plan.layer_names.size())
+    return invalid_argument("the plan has " + std::to_string(plan.order.size()) + " unit orders for its " +
+                                std::to_string(plan.layer_names.size()) + " layers",
                             "/order");
   UnitOrders orders;
-  for (const auto& [name, value] : order->items()) {
-    Result<std::vector<std::int64_t>> units = order_from_json(name, value);
-    if (!units) return units.error();
-    orders.emplace(name, std::move(units).value());
-  }
+  for (std::size_t entry = 0; entry < plan.layer_names.size(); ++entry)
+    if (!orders.emplace(plan.layer_names[entry], plan.order[entry]).second)
+      return invalid_argument("the plan names layer '" + plan.layer_names[entry] + "' twice",
+                              "/order/" + plan.layer_names[entry]);
   Result<Model> permuted_model = permute_units(model, orders);
   if (!permuted_model) return permuted_model.error();
 
-  nlohmann::json embedded = plan;
-  embedded["applied_order"] = *order;
-  for (const auto& [name, units] : orders)
-    embedded["order"][name] = identity(static_cast<std::int64_t>(units.size()));
-  if (auto error = attach_plan(permuted_model.value(), embedded.dump())) return *error;
+  PlanResult embedded = plan;
+  for (std::vector<std::int64_t>& order : embedded.order)
+    order = identity(static_cast<std::int64_t>(order.size()));
+  if (auto error = attach_plan(permuted_model.value(), embedded)) return *error;
+  // The response's writer knows no applied_order: it follows the last field of its compact object.
+  nlohmann::ordered_json applied = nlohmann::ordered_json::object();
+  for (std::size_t entry = 0; entry < plan.layer_names.size(); ++entry)
+    applied[plan.layer_names[entry]] = plan.order[entry];
+  std::string& json = permuted_model.value().plan->json;
+  json.pop_back();
+  json += ",\"applied_order\":" + applied.dump() + "}";
   return permuted_model;
 }
 

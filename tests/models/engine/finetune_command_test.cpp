@@ -80,7 +80,7 @@ class FinetuneCommand : public test::CommandTest {
     ASSERT_TRUE(plan) << plan.error().message;
     plan_json_ = to_json(plan.value());
     plan_ = scratch_file("plan.json", plan_json_);
-    const Result<Model> pruned = apply_plan(model.value(), plan_json_);
+    const Result<Model> pruned = apply_plan(model.value(), plan.value());
     ASSERT_TRUE(pruned) << pruned.error().message;
     pruned_ = pruned.value();
   }

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/session.h"
+#include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
 
@@ -258,21 +260,6 @@ const std::map<std::string, std::int64_t> kSmallLevel = {{"conv2d", 16},   {"dep
                                                          {"conv2d_3", 40}, {"depthwise_conv2d_3", 40},
                                                          {"conv2d_4", 48}, {"dense", 10}};
 
-std::string plan_json(const std::vector<std::map<std::string, std::int64_t>>& levels) {
-  std::string json = R"({"status": "optimal", "strategy": "bottom_up", "levels": [)";
-  for (std::size_t level = 0; level < levels.size(); ++level) {
-    json += level == 0 ? "{" : ", {";
-    json += R"("status": "optimal", "widths": {)";
-    bool first = true;
-    for (const auto& [name, width] : levels[level]) {
-      json += (first ? "\"" : ", \"") + name + "\": " + std::to_string(width);
-      first = false;
-    }
-    json += "}}";
-  }
-  return json + "]}";
-}
-
 std::map<std::string, std::int64_t> full_widths() {
   std::map<std::string, std::int64_t> widths = kSmallLevel;
   for (auto& [name, width] : widths) width = name == "dense" ? 10 : 64;
@@ -326,7 +313,8 @@ Model cut_to(const Model& model, const std::map<std::string, std::int64_t>& widt
 
 TEST(Plan, EveryLevelComputesItsCutDownModel) {
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
-  const std::optional<Error> attached = attach_plan(model, plan_json({kSmallLevel, full_widths()}));
+  const std::optional<Error> attached =
+      attach_plan(model, testing::plan_with_widths(model, {kSmallLevel, full_widths()}));
   ASSERT_FALSE(attached) << attached->message;
   Session small = session_or_fail(cut_to(model, kSmallLevel));
   Model unplanned = model;
@@ -370,8 +358,9 @@ TEST(Plan, EveryLevelComputesItsCutDownModel) {
 TEST(Plan, EmbeddedPlanSurvivesTheNativeFile) {
   const TemporaryDirectory dir;
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
-  const std::string json = plan_json({kSmallLevel, full_widths()});
-  ASSERT_FALSE(attach_plan(model, json));
+  ASSERT_FALSE(attach_plan(model, testing::plan_with_widths(model, {kSmallLevel, full_widths()})));
+  const std::string json = model.plan->json;
+  ASSERT_TRUE(parse_plan_result(json)) << json;
   const std::string path = (dir.path() / "planned.reds").string();
   ASSERT_FALSE(save_native(model, path));
   const Model loaded = load_or_fail(path);
@@ -384,41 +373,41 @@ TEST(Plan, EmbeddedPlanSurvivesTheNativeFile) {
 
 TEST(Plan, InconsistentPlansAreRejected) {
   const Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
-  const auto rejection = [&](const std::string& json) {
+  const auto rejection = [&](const PlanResult& plan) {
     Model planned = model;
-    const std::optional<Error> error = attach_plan(planned, json);
-    EXPECT_TRUE(error) << json;
+    const std::optional<Error> error = attach_plan(planned, plan);
+    EXPECT_TRUE(error) << to_json(plan);
     EXPECT_FALSE(planned.plan);
     return error ? error->message : std::string();
   };
-  std::map<std::string, std::int64_t> widths = kSmallLevel;
-  widths["conv2d_1"] = 65;
-  EXPECT_NE(rejection(plan_json({widths})).find("width 65 is outside 1..64"), std::string::npos);
-  widths = kSmallLevel;
-  widths["depthwise_conv2d"] = 20;
-  EXPECT_NE(rejection(plan_json({widths})).find("tied to its input: its width must be 16, not 20"),
+  const auto with = [&](const std::string& name, std::int64_t width) {
+    std::map<std::string, std::int64_t> widths = kSmallLevel;
+    widths[name] = width;
+    return testing::plan_with_widths(model, {widths});
+  };
+  EXPECT_NE(rejection(with("conv2d_1", 65)).find("width 65 is outside 1..64"), std::string::npos);
+  EXPECT_NE(rejection(with("depthwise_conv2d", 20)).find("tied to its input: its width must be 16, not 20"),
             std::string::npos);
-  widths = kSmallLevel;
-  widths["dense"] = 5;
-  EXPECT_NE(rejection(plan_json({widths})).find("output keeps 5 of its 10 channels"), std::string::npos);
-  widths = kSmallLevel;
-  widths["conv2d_9"] = 5;
-  EXPECT_NE(rejection(plan_json({widths})).find("'conv2d_9' is not a layer of the model"), std::string::npos);
-  widths = kSmallLevel;
-  widths["flatten"] = 5;
-  EXPECT_NE(rejection(plan_json({widths})).find("has no units to keep"), std::string::npos);
-  widths = kSmallLevel;
-  widths.erase("dense");
-  EXPECT_NE(rejection(plan_json({widths, full_widths()})).find("level 2 names 'dense', level 1 does not"),
-            std::string::npos);
-  EXPECT_NE(rejection(R"({"levels": [{"status": "infeasible", "limits": {"macs": 1}}]})").find("infeasible"),
-            std::string::npos);
-  EXPECT_NE(rejection("[1, 2]").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(rejection(with("dense", 5)).find("output keeps 5 of its 10 channels"), std::string::npos);
+  EXPECT_NE(rejection(with("conv2d_9", 5)).find("'conv2d_9' is not a layer of the model"), std::string::npos);
+  EXPECT_NE(rejection(with("flatten", 5)).find("has no units to keep"), std::string::npos);
+  PlanResult plan = testing::plan_with_widths(model, {kSmallLevel, full_widths()});
+  plan.levels[1].widths.pop_back();
+  EXPECT_EQ(rejection(plan), "level 2 of the plan has 9 widths for its 10 layers");
+  plan = testing::plan_with_widths(model, {kSmallLevel});
+  plan.order.pop_back();
+  EXPECT_EQ(rejection(plan), "the plan has 9 unit orders for its 10 layers");
+  plan = testing::plan_with_widths(model, {kSmallLevel});
+  plan.levels[0] = LevelPlan{};
+  plan.levels[0].limits = {{"macs", 1}};
+  EXPECT_NE(rejection(plan).find("infeasible"), std::string::npos);
+  plan.levels.clear();
+  EXPECT_EQ(rejection(plan), "the plan has no levels");
 }
 
 TEST(Session, SetLevelOutOfRangeKeepsTheLevel) {
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
-  ASSERT_FALSE(attach_plan(model, plan_json({kSmallLevel, full_widths()})));
+  ASSERT_FALSE(attach_plan(model, testing::plan_with_widths(model, {kSmallLevel, full_widths()})));
   Session session = session_or_fail(model);
   ASSERT_TRUE(session.set_level(1));
   EXPECT_FALSE(session.set_level(2));

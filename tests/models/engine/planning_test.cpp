@@ -393,7 +393,7 @@ TEST(Apply, EveryLevelComputesTheMaskedOriginal) {
     ASSERT_TRUE(request) << name << ": " << request.error().message;
     const Result<PlanResult> plan = reds::plan(request.value());
     ASSERT_TRUE(plan) << name << ": " << plan.error().message;
-    const Result<Model> applied = apply_plan(model, to_json(plan.value()));
+    const Result<Model> applied = apply_plan(model, plan.value());
     ASSERT_TRUE(applied) << name << ": " << applied.error().message;
     Session session = Session::create(applied.value()).value();
     ASSERT_EQ(session.level_count(), 4u) << name;
@@ -420,7 +420,7 @@ TEST(Apply, TheEmbeddedPlanIsInTheModelsOrder) {
   const Model model = load_or_fail(testing::pretrained_model("mnist"));
   const Result<PlanResult> plan = reds::plan(plan_request(model).value());
   ASSERT_TRUE(plan);
-  const Result<Model> applied = apply_plan(model, to_json(plan.value()));
+  const Result<Model> applied = apply_plan(model, plan.value());
   ASSERT_TRUE(applied) << applied.error().message;
   ASSERT_TRUE(applied->plan);
   const nlohmann::json embedded = nlohmann::json::parse(applied->plan->json);
@@ -428,41 +428,104 @@ TEST(Apply, TheEmbeddedPlanIsInTheModelsOrder) {
   EXPECT_EQ(embedded.at("applied_order").at("conv2d_5"), plan->order[0]);
   EXPECT_EQ(embedded.at("order").at("conv2d_5"), nlohmann::json(identity_order(64)));
   // Applying the embedded plan again moves nothing.
-  const Result<Model> again = apply_plan(applied.value(), applied->plan->json);
+  const Result<PlanResult> embedded_plan = parse_plan_result(applied->plan->json);
+  ASSERT_TRUE(embedded_plan) << embedded_plan.error().message;
+  const Result<Model> again = apply_plan(applied.value(), embedded_plan.value());
   ASSERT_TRUE(again) << again.error().message;
   for (std::size_t index = 0; index < model.layers.size(); ++index)
     EXPECT_EQ(again->layers[index].kernel, applied->layers[index].kernel) << index;
   EXPECT_EQ(again->plan->widths, applied->plan->widths);
 }
 
-TEST(Apply, BadPlansAreNamed) {
+TEST(Apply, BadPlanResponsesAreNamedByTheReader) {
   const Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
   const std::string good = to_json(reds::plan(plan_request(model).value()).value());
-  const auto rejection = [&](const std::string& plan) {
-    const Result<Model> applied = apply_plan(model, plan);
-    EXPECT_FALSE(applied) << plan.substr(0, 200);
-    return applied ? Error{} : applied.error();
+  const auto rejection = [](const std::string& text) {
+    const Result<PlanResult> plan = parse_plan_result(text);
+    EXPECT_FALSE(plan) << text.substr(0, 200);
+    return plan ? Error{} : plan.error();
   };
-  EXPECT_NE(rejection("not json").message.find("not a JSON object"), std::string::npos);
+  EXPECT_NE(rejection("not json").message.find("malformed JSON"), std::string::npos);
   nlohmann::json plan = nlohmann::json::parse(good);
   plan.erase("order");
-  EXPECT_EQ(rejection(plan.dump()).path, "/order");
+  EXPECT_NE(rejection(plan.dump()).message.find("missing field 'order'"), std::string::npos);
   plan = nlohmann::json::parse(good);
   plan["order"]["conv2d_1"][0] = "first";
-  const Error not_integers = rejection(plan.dump());
-  EXPECT_EQ(not_integers.path, "/order/conv2d_1");
-  EXPECT_NE(not_integers.message.find("unit indices"), std::string::npos);
-  plan = nlohmann::json::parse(good);
-  plan["order"]["conv2d_9"] = plan["order"]["conv2d_1"];
-  EXPECT_NE(rejection(plan.dump()).message.find("'conv2d_9' is not a Conv2D"), std::string::npos);
-  plan = nlohmann::json::parse(good);
-  plan["levels"][0]["widths"]["conv2d_1"] = 0;
-  EXPECT_NE(rejection(plan.dump()).message.find("width 0 is outside 1..64"), std::string::npos);
+  EXPECT_EQ(rejection(plan.dump()).path, "/order/conv2d_1/0");
   plan = nlohmann::json::parse(good);
   plan["levels"][1].erase("widths");
-  EXPECT_NE(rejection(plan.dump()).message.find("infeasible level cannot run"), std::string::npos);
+  const Error no_widths = rejection(plan.dump());
+  EXPECT_EQ(no_widths.path, "/levels/1");
+  EXPECT_NE(no_widths.message.find("missing field 'widths'"), std::string::npos);
+}
+
+TEST(Apply, InconsistentPlansAreRejected) {
+  const Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
+  const PlanResult good = reds::plan(plan_request(model).value()).value();
+  const auto rejection = [&](const PlanResult& plan) {
+    const Result<Model> applied = apply_plan(model, plan);
+    EXPECT_FALSE(applied);
+    return applied ? Error{} : applied.error();
+  };
+  ASSERT_TRUE(apply_plan(model, good));
+  const auto entry_of = [&](const std::string& name) {
+    const auto found = std::find(good.layer_names.begin(), good.layer_names.end(), name);
+    EXPECT_NE(found, good.layer_names.end()) << name;
+    return static_cast<std::size_t>(found - good.layer_names.begin());
+  };
+  const std::size_t conv = entry_of("conv2d_1");
+
+  // A layer the model has not, and one it has without units.
+  PlanResult plan = good;
+  plan.layer_names[conv] = "conv2d_9";
+  const Error unknown = rejection(plan);
+  EXPECT_NE(unknown.message.find("'conv2d_9' is not a Conv2D, DepthwiseConv2D or Dense layer"),
+            std::string::npos)
+      << unknown.message;
+  plan = good;
+  plan.layer_names.push_back("flatten");
+  plan.order.push_back({0});
+  for (LevelPlan& level : plan.levels) level.widths.push_back(1);
+  EXPECT_NE(rejection(plan).message.find("'flatten' is not a Conv2D"), std::string::npos);
+  plan = good;
+  plan.layer_names.push_back("conv2d_1");
+  plan.order.push_back(plan.order[conv]);
+  for (LevelPlan& level : plan.levels) level.widths.push_back(level.widths[conv]);
+  const Error twice = rejection(plan);
+  EXPECT_EQ(twice.message, "the plan names layer 'conv2d_1' twice");
+  EXPECT_EQ(twice.path, "/order/conv2d_1");
+
+  // Orders and widths the layers' units cannot have.
+  plan = good;
+  plan.order[conv].pop_back();
+  EXPECT_NE(rejection(plan).message.find("has 63 entries for its 64 units"), std::string::npos);
+  plan = good;
+  plan.order.pop_back();
+  const Error orders = rejection(plan);
+  EXPECT_EQ(orders.path, "/order");
+  EXPECT_NE(orders.message.find("unit orders for its"), std::string::npos) << orders.message;
+  plan = good;
+  plan.levels[0].widths[conv] = 65;
+  EXPECT_NE(rejection(plan).message.find("width 65 is outside 1..64"), std::string::npos);
+  plan = good;
+  plan.levels[0].widths[conv] = 0;
+  EXPECT_NE(rejection(plan).message.find("width 0 is outside 1..64"), std::string::npos);
+  plan = good;
+  plan.levels[1].widths.pop_back();
+  const Error short_level = rejection(plan);
+  EXPECT_EQ(short_level.path, "/levels/1/widths");
+  EXPECT_NE(short_level.message.find("level 2 of the plan has"), std::string::npos) << short_level.message;
+  plan = good;
+  plan.levels[1].status = PlanStatus::infeasible;
+  const Error infeasible = rejection(plan);
+  EXPECT_EQ(infeasible.path, "/levels/1");
+  EXPECT_NE(infeasible.message.find("infeasible level cannot run"), std::string::npos);
+  plan = good;
+  plan.levels.clear();
+  EXPECT_EQ(rejection(plan).path, "/levels");
+
   // A plan of another model.
-  const std::string other = to_json(reds::plan(plan_request(random_or_fail("dnn_s")).value()).value());
+  const PlanResult other = reds::plan(plan_request(random_or_fail("dnn_s")).value()).value();
   EXPECT_NE(rejection(other).message.find("'fc1' is not a Conv2D"), std::string::npos);
 }
 

@@ -137,9 +137,11 @@ TEST_F(RequestApplyCommand, ApplyErrors) {
   const std::string out = (scratch_ / "out.reds").string();
   expect_input_error(run({"apply", model_, plan.string()}), "reds apply: missing -o OUT");
   expect_input_error(run({"apply", model_, "-o", out}), "missing the PLAN file");
+  // The plan response's reader names the file and the first field it misses.
   expect_input_error(run({"apply", model_, plan.string(), "-o", out}),
-                     "at /order: the plan has no \"order\"");
-  expect_input_error(run({"apply", model_, "-", "-o", out}, "{"), "the plan is not a JSON object");
+                     "'" + plan.string() + "': missing field 'status' in response");
+  expect_input_error(run({"apply", model_, "-", "-o", out}, "{"),
+                     "'standard input': malformed JSON at byte 1");
   expect_input_error(run({"apply", model_, (scratch_ / "none.json").string(), "-o", out}), "cannot read");
   // The model's own plan with the output layer's units swapped.
   const test::Outcome request = run({"request", model_, "--compact"});

@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
@@ -45,15 +47,16 @@ class RunCommand : public test::CommandTest {
     Result<Model> model = load_model(testing::pretrained_model("fashion_mnist"));
     ASSERT_TRUE(model) << model.error().message;
     // Level 1 keeps half of every layer but the classifier, level 2 is the full network.
-    std::string plan = R"({"levels": [)";
+    std::vector<std::map<std::string, std::int64_t>> levels;
     for (const int width : {32, 64}) {
-      plan += width == 32 ? R"({"widths": {)" : R"(, {"widths": {)";
+      std::map<std::string, std::int64_t>& widths = levels.emplace_back();
       for (const char* name : {"conv2d", "depthwise_conv2d", "conv2d_1", "depthwise_conv2d_1", "conv2d_2",
                                "depthwise_conv2d_2", "conv2d_3", "depthwise_conv2d_3", "conv2d_4"})
-        plan += nlohmann::json(name).dump() + ": " + std::to_string(width) + ", ";
-      plan += R"("dense": 10}})";
+        widths[name] = width;
+      widths["dense"] = 10;
     }
-    const std::optional<Error> attached = attach_plan(model.value(), plan + "]}");
+    const std::optional<Error> attached =
+        attach_plan(model.value(), testing::plan_with_widths(model.value(), levels));
     ASSERT_FALSE(attached) << attached->message;
     ASSERT_FALSE(save_native(model.value(), (*dir_ / "planned.reds").string()));
   }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
 #include "reds/engine/architectures.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
@@ -60,7 +61,7 @@ Model planned_model(const std::string& name, const std::vector<double>& fraction
   EXPECT_TRUE(request) << request.error().message;
   const Result<PlanResult> plan = reds::plan(request.value());
   EXPECT_TRUE(plan) << plan.error().message;
-  Result<Model> applied = apply_plan(model.value(), to_json(plan.value()));
+  Result<Model> applied = apply_plan(model.value(), plan.value());
   EXPECT_TRUE(applied) << applied.error().message;
   return std::move(applied).value();
 }
@@ -181,9 +182,9 @@ TEST(Layout, WidthsThatShrinkFallBackToTheStridedLayout) {
   // An `independent` plan need not nest: dnn_s's fc2 narrows from level 1 to level 2 here.
   Result<Model> model = random_model("dnn_s");
   ASSERT_TRUE(model);
-  const std::string plan = R"({"order": {}, "levels": [)"
-                           R"({"widths": {"fc1": 40, "fc2": 100, "fc3": 50, "head": 12}},)"
-                           R"({"widths": {"fc1": 90, "fc2": 60, "fc3": 144, "head": 12}}]})";
+  const PlanResult plan =
+      testing::plan_with_widths(model.value(), {{{"fc1", 40}, {"fc2", 100}, {"fc3", 50}, {"head", 12}},
+                                                {{"fc1", 90}, {"fc2", 60}, {"fc3", 144}, {"head", 12}}});
   ASSERT_FALSE(attach_plan(model.value(), plan));
   Session nested = Session::create(model.value()).value();
   // fc2's call (the second dense call) reads the full matrix's rows with its full row length.

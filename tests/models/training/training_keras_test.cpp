@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/session.h"
 #include "reds/training/training.h"
@@ -109,12 +110,13 @@ TEST(TrainingKeras, ForwardAtAPlanLevelComputesWhatTheEngineComputesAtThatLevel)
   Model planned = engine_model();
   const std::map<std::string, std::int64_t> small = {{"conv2d", 16},   {"conv2d_1", 32}, {"conv2d_2", 24},
                                                      {"conv2d_3", 40}, {"conv2d_4", 48}, {"dense", 10}};
-  std::string json =
-      R"({"status": "optimal", "strategy": "bottom_up", "levels": [{"status": "optimal", "widths": {)";
-  for (const auto& [name, width] : small) json += "\"" + name + "\": " + std::to_string(width) + ", ";
-  json += R"("depthwise_conv2d": 16, "depthwise_conv2d_1": 32, "depthwise_conv2d_2": 24, )";
-  json += R"("depthwise_conv2d_3": 40}}]})";
-  const std::optional<Error> attached = attach_plan(planned, json);
+  std::map<std::string, std::int64_t> level = small;
+  level.insert({{"depthwise_conv2d", 16},
+                 {"depthwise_conv2d_1", 32},
+                 {"depthwise_conv2d_2", 24},
+                 {"depthwise_conv2d_3", 40}});
+  const std::optional<Error> attached =
+      attach_plan(planned, engine::testing::plan_with_widths(planned, {level}));
   ASSERT_FALSE(attached) << attached->message;
   const std::vector<float> expected = session_logits(planned, 0);
 

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reds/contract.h"
 #include "reds/status.h"
 
 namespace reds::engine {
@@ -101,10 +102,11 @@ struct Shape {
   friend bool operator==(const Shape&, const Shape&) = default;
 };
 
-// A plan of the plan contract (its JSON response), embedded in a model whose units are in the plan's order.
+// A plan of the plan contract, embedded in a model whose units are in the plan's order.
 struct EmbeddedPlan {
-  std::string json;                               // the response as given; the native file keeps it verbatim
-  std::vector<std::string> layer_names;           // the plan's layers, in its order
+  // The response as the native file stores it (reds/json.h's form, which parse_plan_result reads back).
+  std::string json;
+  std::vector<std::string> layer_names;           // the plan's layers, in the model's order
   std::vector<std::vector<std::int64_t>> widths;  // per level (smallest first), per entry of layer_names
 };
 
@@ -123,9 +125,11 @@ Result<std::vector<Shape>> layer_shapes(const Model& model);
 // widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width.
 std::optional<Error> validate(const Model& model);
 
-// Parses a plan response (the contract's JSON: "order" and "levels" with "widths" are read; every level
-// must be feasible) and checks it against the model. Replaces any plan the model had.
-std::optional<Error> attach_plan(Model& model, std::string_view plan_json);
+// Embeds a plan response (reds/json.h's parse_plan_result reads one from its JSON): its layers and every
+// level's widths, checked against the model (validate()). Every level must be feasible: an infeasible level
+// has no widths to run. Replaces any plan the model had; on an error the model keeps its own.
+// invalid_argument with the JSON Pointer of the offending part of the response.
+std::optional<Error> attach_plan(Model& model, const PlanResult& plan);
 
 // Reads a Keras model saved in HDF5 (model.save("m.h5"), or the REDS authors' ".keras" files): the JSON
 // `model_config` attribute at the root (a Sequential model, or a functional one that is a chain), weights

@@ -22,17 +22,16 @@
 //
 //   reds::Result<reds::PlanRequest> request = reds::engine::plan_request(model);
 //   reds::Result<reds::PlanResult> plan = reds::plan(request.value());              // reds/plan.h
-//   reds::Result<reds::engine::Model> planned =
-//       reds::engine::apply_plan(model, reds::to_json(plan.value()));               // reds/json.h
+//   reds::Result<reds::engine::Model> planned = reds::engine::apply_plan(model, plan.value());
 //   reds::engine::save_native(planned.value(), "planned.reds");
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "reds/contract.h"
 #include "reds/engine/model.h"
 #include "reds/network.h"
 #include "reds/status.h"
@@ -77,10 +76,12 @@ using UnitOrders = std::map<std::string, std::vector<std::int64_t>>;
 // describe prefixes of the right units).
 Result<Model> permute_units(const Model& model, const UnitOrders& orders);
 
-// Permutes the model into the plan's order (the contract's response: "order" and every level's "widths")
-// and embeds the plan (attach_plan). The embedded plan's "order" becomes the identity, since the units now
-// are in that order, and the plan's original order is kept under "applied_order", so applying the embedded
-// plan again changes nothing. invalid_argument naming the offending part of the plan.
-Result<Model> apply_plan(const Model& model, std::string_view plan_json);
+// Permutes the model into the plan's order (the response's `order`; reds/json.h's parse_plan_result reads
+// one from its JSON) and embeds the plan with its widths (attach_plan). The embedded plan's `order` becomes
+// the identity, since the units now are in that order, and its JSON keeps the plan's own order under
+// "applied_order", so applying the embedded plan again changes nothing. invalid_argument naming the
+// offending part of the plan: a layer the model has not (or not as a unit layer), an order that is not a
+// permutation of the layer's units, a width outside 1..units, an infeasible level.
+Result<Model> apply_plan(const Model& model, const PlanResult& plan);
 
 }  // namespace reds::engine

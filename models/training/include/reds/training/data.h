@@ -19,27 +19,17 @@
 #include <vector>
 
 #include "reds/engine/dataset.h"
+#include "reds/splitmix64.h"
 
 namespace reds::engine::training {
 
-// splitmix64 (Steele, Lea, Flood 2014): plain integer arithmetic, so the same seed gives the same numbers on
-// every platform (std:: distributions are implementation-defined, hence not used).
-class Random {
+// The training code's generator: reds::SplitMix64 (the same numbers on every platform, which std::
+// distributions do not promise) with the draw of an index that shuffling and shifting use.
+class Random : public SplitMix64 {
  public:
-  explicit Random(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1), 53 bits.
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  using SplitMix64::SplitMix64;
   // Uniform in 0..count-1 (count >= 1), without modulo bias.
   std::uint64_t below(std::uint64_t count);
-
- private:
-  std::uint64_t state_;
 };
 
 struct Augmentation {
