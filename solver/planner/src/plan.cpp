@@ -243,11 +243,9 @@ Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options) 
   const auto start = std::chrono::steady_clock::now();
   if (std::optional<Error> error = validate(request)) return *std::move(error);
   if (std::optional<std::string> field = first_residual_field(request.network)) {
-    return invalid_argument(
-        "the planner does not yet plan residual networks (the version 1.1 fields "
-        "stream, input and held); " +
-            *field + " uses one",
-        *std::move(field));
+    std::string message = "the planner does not yet plan residual networks (the version 1.1 fields stream, "
+                          "input and held); " + *field + " uses one";
+    return invalid_argument(std::move(message), *std::move(field));
   }
   try {
     // Another objective is the contract's sum over rescaled importances.

@@ -149,6 +149,8 @@ TEST(PlanRefusesResidualNetworks, AtTheFirstVersionOneOneField) {
   EXPECT_EQ(result.error().code, ErrorCode::invalid_argument);
   EXPECT_EQ(result.error().path, "/network/layers/0/stream");
   EXPECT_NE(result.error().message.find("does not yet plan residual networks"), std::string::npos);
+  EXPECT_NE(result.error().message.find("/network/layers/0/stream uses one"), std::string::npos)
+      << result.error().message;
 
   request.network.layers[0].stream.reset();
   request.network.layers[2].stream.reset();
