@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "reds/version.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ int run_reds(const std::vector<std::string>& args, Streams streams) {
   const CommandLine::Parsed parsed = command_line.parse(args, streams);
   if (!parsed.options) return parsed.exit_status;
   if (parsed.options->count("version")) {
-    streams.out << "reds " << REDS_VERSION << '\n';
+    streams.out << "reds " << reds::kVersion << '\n';
     return reds::cli::kExitSuccess;
   }
   return command_line.usage_error_with_help(streams.err, "missing COMMAND");

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "reds/server/server.h"
+#include "reds/version.h"
 
 namespace {
 
@@ -176,7 +177,7 @@ int run(int argc, char** argv) {
     return kExitSuccess;
   }
   if (values.count("version")) {
-    std::cout << "reds-server " << REDS_VERSION << " (malloc: " << malloc_in_use() << ")\n";
+    std::cout << "reds-server " << reds::kVersion << " (malloc: " << malloc_in_use() << ")\n";
     return kExitSuccess;
   }
   if (const std::optional<reds::Error> error = reds::server::validate(options)) {

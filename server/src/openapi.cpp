@@ -1,5 +1,7 @@
 #include "openapi.h"
 
+#include "reds/version.h"
+
 namespace reds::server {
 
 // Written by hand, in the plan contract's words; tests/server validates every kind of response against it.
@@ -11,7 +13,7 @@ std::string_view openapi_document() {
   "openapi": "3.1.0",
   "info": {
     "title": "reds-server",
-    "version": ")json" REDS_VERSION R"json(",
+    "version": ")json" REDS_VERSION_STRING R"json(",
     "summary": "Exact nested subnetwork planning over HTTP (plan contract v1).",
     "description": "POST a network's layer costs and unit importance with budget levels; get back, per level, the widths of nested subnetworks that maximise the kept importance."
   },

@@ -32,6 +32,7 @@
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
+#include "reds/version.h"
 
 namespace reds::server {
 namespace {
@@ -605,7 +606,7 @@ void Server::Impl::handle_health(httplib::Response& response) {
     }
   }
   const nlohmann::ordered_json answer = {
-      {"status", healthy ? "ok" : "failing"}, {"version", REDS_VERSION}, {"check", std::move(check)}};
+      {"status", healthy ? "ok" : "failing"}, {"version", reds::kVersion}, {"check", std::move(check)}};
   response.status = healthy ? 200 : 503;
   response.set_content(answer.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), kJson);
 }

@@ -138,7 +138,11 @@ void LevelMip::add_choices(const Network& network) {
     for (std::int64_t width : choices_[l]) {
       choice_of_[l][width] = variables_.size();
       const double value = group_value[l].empty() ? 0.0 : group_value[l][static_cast<std::size_t>(width)];
-      variables_.push_back({"x" + std::to_string(l) + "_" + std::to_string(width), l, width, 0, value});
+      // Appended rather than "x" + std::to_string(l), which g++ 12 -O3 reports as an overlapping memcpy
+      // (-Wrestrict, a false positive).
+      std::string name = "x";
+      name += std::to_string(l) + "_" + std::to_string(width);
+      variables_.push_back({std::move(name), l, width, 0, value});
     }
   }
 }
@@ -156,9 +160,9 @@ void LevelMip::add_pairs(const Network& network,
     for (std::int64_t width : choices_[l]) {
       for (std::int64_t width_in : choices_[l - 1]) {
         pair_of_[l][{width, width_in}] = variables_.size();
-        variables_.push_back(
-            {"y" + std::to_string(l) + "_" + std::to_string(width) + "_" + std::to_string(width_in), l, width,
-             width_in, 0.0});
+        std::string name = "y";  // appended, as x above
+        name += std::to_string(l) + "_" + std::to_string(width) + "_" + std::to_string(width_in);
+        variables_.push_back({std::move(name), l, width, width_in, 0.0});
       }
     }
   }

@@ -289,13 +289,12 @@ void print_summary(const SummaryReporter& reporter) {
       const double nested = reporter.time("level/" + planned.name + "/nested" + suffix);
       const double strided = reporter.time("level/" + planned.name + "/strided" + suffix);
       const double target = 1.15 * fraction + 0.02;
-      out << std::left << std::setw(17) << planned.name << std::right << std::setw(5)
-          << "L" + std::to_string(level + 1) << std::setprecision(3) << std::setw(10) << fraction
-          << std::setprecision(1) << std::setw(11) << nested / 1e3 << std::setprecision(3) << std::setw(7)
-          << nested / full << std::setw(8) << target << std::setw(4)
-          << (nested / full <= target ? "yes" : "NO") << "  |" << std::setprecision(1) << std::setw(11)
-          << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |" << std::setw(13)
-          << masked / full << '\n';
+      out << std::left << std::setw(17) << planned.name << std::right << std::setw(5) << suffix.substr(1)
+          << std::setprecision(3) << std::setw(10) << fraction << std::setprecision(1) << std::setw(11)
+          << nested / 1e3 << std::setprecision(3) << std::setw(7) << nested / full << std::setw(8) << target
+          << std::setw(4) << (nested / full <= target ? "yes" : "NO") << "  |" << std::setprecision(1)
+          << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |"
+          << std::setw(13) << masked / full << '\n';
     }
   }
   out << "\nFull-network Dense layers, time over OpenBLAS cblas_sgemv (one thread), target <= 1.25:\n"

@@ -1,0 +1,10 @@
+# reds_set_warnings(<target>): the warning flags of our own code. They are PRIVATE compile options of each
+# target, never a link dependency, so an installed library carries nothing of how it was built.
+# REDS_WARNINGS_AS_ERRORS adds -Werror (scripts/test turns it on).
+function(reds_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                           -Wno-sign-conversion)
+  if(REDS_WARNINGS_AS_ERRORS)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
