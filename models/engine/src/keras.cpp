@@ -2,11 +2,13 @@
 // the weights are datasets under model_weights/<layer>/, named by the layer group's `weight_names`.
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 #include "keras_config.h"
@@ -144,10 +146,18 @@ class LayerReader {
   const std::string& class_name() const { return class_name_; }
   const std::string& name() const { return name_; }
 
-  // Appends the layer (and the activation it carries) to `model`, or explains why it cannot.
-  std::optional<Error> append_to(Model& model) {
+  // Appends the layer (and the activation it carries) to `model`, reading the model's tensors `inputs`,
+  // or explains why it cannot. Layers that append nothing (InputLayer, Dropout, a folded
+  // BatchNormalization) stand for their input.
+  std::optional<Error> append_to(Model& model, const std::vector<std::size_t>& inputs) {
+    inputs_ = inputs;
+    first_appended_ = model.layers.size();
     try {
-      return append(model);
+      std::optional<Error> error = append(model);
+      if (!error && model.layers.size() > first_appended_ &&
+          !(inputs.size() == 1 && inputs[0] == first_appended_))
+        model.layers[first_appended_].inputs = inputs;  // not the chain's default
+      return error;
     } catch (const json::exception& error) {
       return fail(std::string("unreadable config (") + error.what() + ")");
     }
@@ -180,6 +190,12 @@ class LayerReader {
       return append_plain(model, LayerKind::global_average_pool2d);
     }
     if (class_name_ == "Flatten") return append_plain(model, LayerKind::flatten);
+    if (class_name_ == "Add") {
+      if (inputs_.size() < 2)
+        return fail("adds " + std::to_string(inputs_.size()) + " maps, needs two or more");
+      return append_plain(model, LayerKind::add);
+    }
+    if (class_name_ == "ZeroPadding2D") return append_zero_padding(model);
     if (class_name_ == "Softmax") {
       const json axis = config_.value("axis", json(-1));
       if (!(axis == json(-1) || axis == json::array({-1})))
@@ -188,8 +204,32 @@ class LayerReader {
     }
     return fail(
         "this layer class is not supported (supported: InputLayer, Conv2D, DepthwiseConv2D, Dense, "
-        "BatchNormalization, ReLU, LeakyReLU, Activation, AveragePooling2D, GlobalAveragePooling2D, "
-        "Flatten, Softmax, Dropout)");
+        "BatchNormalization, ReLU, LeakyReLU, Activation, Add, ZeroPadding2D, AveragePooling2D, "
+        "GlobalAveragePooling2D, Flatten, Softmax, Dropout)");
+  }
+
+  // Keras stores ((top, bottom), (left, right)); an integer or a pair means the same on both sides.
+  std::optional<Error> append_zero_padding(Model& model) {
+    Layer layer = plain_layer(name_, LayerKind::zero_padding2d);
+    const json padding = config_.value("padding", json(1));
+    const auto integer = [](const json& value) { return value.is_number_integer(); };
+    if (integer(padding)) {
+      layer.pad_top = layer.pad_bottom = layer.pad_left = layer.pad_right = padding.get<std::int64_t>();
+    } else if (padding.is_array() && padding.size() == 2 && integer(padding[0]) && integer(padding[1])) {
+      layer.pad_top = layer.pad_bottom = padding[0].get<std::int64_t>();
+      layer.pad_left = layer.pad_right = padding[1].get<std::int64_t>();
+    } else if (padding.is_array() && padding.size() == 2 && padding[0].is_array() && padding[1].is_array() &&
+               padding[0].size() == 2 && padding[1].size() == 2 && integer(padding[0][0]) &&
+               integer(padding[0][1]) && integer(padding[1][0]) && integer(padding[1][1])) {
+      layer.pad_top = padding[0][0].get<std::int64_t>();
+      layer.pad_bottom = padding[0][1].get<std::int64_t>();
+      layer.pad_left = padding[1][0].get<std::int64_t>();
+      layer.pad_right = padding[1][1].get<std::int64_t>();
+    } else {
+      return fail("padding " + padding.dump() + " is not an integer, a pair or a pair of pairs");
+    }
+    model.layers.push_back(std::move(layer));
+    return std::nullopt;
   }
 
   std::optional<Error> check_data_format() const {
@@ -342,12 +382,14 @@ class LayerReader {
     const bool last_axis = axis == json(-1) || axis == json::array({-1}) || axis == json(3) ||
                            axis == json::array({3}) || axis == json(1) || axis == json::array({1});
     if (!last_axis) return fail("only a batch normalization over the channels (the last axis) is supported");
-    if (model.layers.empty() || (model.layers.back().kind != LayerKind::conv2d &&
-                                 model.layers.back().kind != LayerKind::depthwise_conv2d &&
-                                 model.layers.back().kind != LayerKind::dense))
+    // The tensor it reads must be the output of a unit layer (tensor i + 1 is layers[i]'s output).
+    const std::size_t tensor = inputs_.size() == 1 ? inputs_[0] : 0;
+    if (tensor == 0 || (model.layers[tensor - 1].kind != LayerKind::conv2d &&
+                        model.layers[tensor - 1].kind != LayerKind::depthwise_conv2d &&
+                        model.layers[tensor - 1].kind != LayerKind::dense))
       return fail(
           "must follow a Conv2D, DepthwiseConv2D or Dense layer without activation (it is folded into it)");
-    Layer& target = model.layers.back();
+    Layer& target = model.layers[tensor - 1];
     // Every kernel row (a tap's input channel, or an input feature) holds one weight per output channel.
     const std::size_t taps = static_cast<std::size_t>(target.kernel_height * target.kernel_width);
     const std::size_t outputs = target.kind == LayerKind::depthwise_conv2d
@@ -391,6 +433,8 @@ class LayerReader {
   json config_;
   std::string name_;
   std::map<std::string, Weight> weights_;
+  std::vector<std::size_t> inputs_;
+  std::size_t first_appended_ = 0;
 };
 
 // The input shape from a batch_input_shape like [null, 28, 28, 1] or [null, 250].
@@ -408,21 +452,91 @@ Result<Shape> input_shape(const json& shape) {
   return Shape{dims[0], dims[1], dims[2], false};
 }
 
-// Layers of a functional model must form a chain: every layer's one input is the layer before it.
-std::optional<Error> check_chain(const json& layers) {
-  for (std::size_t index = 1; index < layers.size(); ++index) {
-    const json& inbound = layers[index].value("inbound_nodes", json::array());
-    const std::string previous = layers[index - 1]["config"].value("name", std::string());
-    const bool chained = inbound.is_array() && inbound.size() == 1 && inbound[0].is_array() &&
-                         inbound[0].size() == 1 && inbound[0][0].is_array() && !inbound[0][0].empty() &&
-                         inbound[0][0][0] == previous;
-    if (!chained)
-      return invalid_argument(
-          "layer '" + layers[index]["config"].value("name", std::string()) +
-          "' does not take exactly the output of the layer before it: only chains of layers "
-          "are supported");
+// The names of the layers a functional model's layer reads (Keras 2's
+// "inbound_nodes": [[["conv2d", 0, 0, {}], ...]]): empty for an InputLayer.
+Result<std::vector<std::string>> inbound_names(const json& layer, const std::string& name) {
+  const json inbound = layer.value("inbound_nodes", json::array());
+  std::vector<std::string> names;
+  if (!inbound.is_array() || inbound.empty()) return names;
+  if (inbound.size() != 1 || !inbound[0].is_array() || inbound[0].empty())
+    return invalid_argument("layer '" + name + "' is called " + std::to_string(inbound.size()) +
+                            " times: shared layers are not supported");
+  for (const json& node : inbound[0]) {
+    if (!node.is_array() || node.empty() || !node[0].is_string())
+      return invalid_argument("layer '" + name + "' has an unreadable inbound node " + node.dump());
+    if ((node.size() > 1 && node[1] != json(0)) || (node.size() > 2 && node[2] != json(0)))
+      return invalid_argument("layer '" + name + "' reads " + node.dump() +
+                              ": only the first output of a layer called once is supported");
+    names.push_back(node[0].get<std::string>());
   }
-  return std::nullopt;
+  return names;
+}
+
+// A functional model's layers in an order where every layer comes after the layers it reads (the file's
+// order where it allows), with the names each reads. Sequential models are chains in the file's order.
+struct OrderedLayers {
+  std::vector<std::size_t> order;                 // indices into the config's layers
+  std::vector<std::vector<std::string>> inbound;  // per config layer
+};
+
+Result<OrderedLayers> order_layers(const json& layers, bool sequential, const json& model_config) {
+  OrderedLayers ordered;
+  std::map<std::string, std::size_t> index_of;
+  for (std::size_t index = 0; index < layers.size(); ++index) {
+    const std::string name = layers[index]["config"].value("name", std::string());
+    if (!index_of.emplace(name, index).second) return invalid_argument("two layers are named '" + name + "'");
+    if (sequential) {
+      ordered.order.push_back(index);
+      ordered.inbound.push_back(
+          index == 0 ? std::vector<std::string>{}
+                     : std::vector<std::string>{layers[index - 1]["config"].value("name", std::string())});
+      continue;
+    }
+    Result<std::vector<std::string>> names = inbound_names(layers[index], name);
+    if (!names) return names.error();
+    ordered.inbound.push_back(std::move(names).value());
+  }
+  if (sequential) return ordered;
+  for (std::size_t index = 0; index < layers.size(); ++index)
+    for (const std::string& source : ordered.inbound[index])
+      if (!index_of.contains(source))
+        return invalid_argument("layer '" + layers[index]["config"].value("name", std::string()) +
+                                "' reads '" + source + "', which is not a layer of the model");
+  std::vector<bool> placed(layers.size(), false);
+  while (ordered.order.size() < layers.size()) {
+    std::size_t next = layers.size();
+    for (std::size_t index = 0; index < layers.size() && next == layers.size(); ++index)
+      if (!placed[index] &&
+          std::all_of(ordered.inbound[index].begin(), ordered.inbound[index].end(),
+                      [&](const std::string& source) { return placed[index_of.at(source)]; }))
+        next = index;
+    if (next == layers.size()) return invalid_argument("the model's layers read each other in a cycle");
+    placed[next] = true;
+    ordered.order.push_back(next);
+  }
+  // One input, first; one output, last; every other layer read by another.
+  const json& first = layers[ordered.order[0]];
+  for (std::size_t position = 1; position < ordered.order.size(); ++position)
+    if (ordered.inbound[ordered.order[position]].empty())
+      return invalid_argument("layer '" +
+                              layers[ordered.order[position]]["config"].value("name", std::string()) +
+                              "' reads no other layer: only models with one input are supported");
+  if (first.value("class_name", std::string()) != "InputLayer")
+    return invalid_argument("the model's first layer is not an InputLayer");
+  const std::string last = layers[ordered.order.back()]["config"].value("name", std::string());
+  const json outputs = model_config.is_object() ? model_config.value("output_layers", json()) : json();
+  if (!outputs.is_null() && !(outputs.is_array() && outputs.size() == 1 && outputs[0].is_array() &&
+                              !outputs[0].empty() && outputs[0][0] == json(last)))
+    return invalid_argument("the model's outputs " + outputs.dump() + " are not its last layer '" + last +
+                            "': only models with one output are supported");
+  std::set<std::string> read;
+  for (const std::vector<std::string>& names : ordered.inbound) read.insert(names.begin(), names.end());
+  for (const std::size_t index : ordered.order) {
+    const std::string name = layers[index]["config"].value("name", std::string());
+    if (name != last && !read.contains(name))
+      return invalid_argument("layer '" + name + "' is read by no other layer and is not the model's output");
+  }
+  return ordered;
 }
 
 Result<Model> build_model(const std::string& path, std::string_view config_text,
@@ -441,10 +555,10 @@ Result<Model> build_model(const std::string& path, std::string_view config_text,
   for (const json& layer : layers)
     if (!layer.is_object() || !layer.contains("config") || !layer["config"].is_object())
       return invalid_argument("'" + path + "': a layer without config");
-  if (model_class != "Sequential")
-    if (auto error = check_chain(layers)) return *error;
+  Result<OrderedLayers> ordered = order_layers(layers, model_class == "Sequential", model_config);
+  if (!ordered) return ordered.error();
 
-  const json& first = layers[0]["config"];
+  const json& first = layers[ordered->order[0]]["config"];
   const json batch_shape =
       first.contains("batch_input_shape") ? first["batch_input_shape"] : first.value("batch_shape", json());
   Result<Shape> input = input_shape(batch_shape);
@@ -454,12 +568,29 @@ Result<Model> build_model(const std::string& path, std::string_view config_text,
   model.name =
       model_config.is_object() ? model_config.value("name", std::string("model")) : std::string("model");
   model.input = input.value();
-  for (const json& entry : layers) {
+  // The model tensor that holds each Keras layer's output (0: the input), and how many layers read it.
+  std::map<std::string, std::size_t> tensor_of;
+  std::map<std::string, int> readers;
+  for (const std::vector<std::string>& names : ordered->inbound)
+    for (const std::string& name : names) ++readers[name];
+  for (const std::size_t index : ordered->order) {
+    const json& entry = layers[index];
     const std::string name = entry["config"].value("name", std::string());
+    std::vector<std::size_t> inputs;
+    for (const std::string& source : ordered->inbound[index]) inputs.push_back(tensor_of.at(source));
+    // A Sequential model's first layer may carry the input shape itself, with no InputLayer before it.
+    if (inputs.empty() && entry.value("class_name", std::string()) != "InputLayer") inputs.push_back(0);
+    if (entry.value("class_name", std::string()) == "BatchNormalization" && inputs.size() == 1 &&
+        readers[ordered->inbound[index].empty() ? std::string() : ordered->inbound[index][0]] > 1)
+      return invalid_argument("layer '" + name +
+                              "' (BatchNormalization): the layer it follows has other readers, so it cannot "
+                              "be folded into it");
     Result<std::map<std::string, Weight>> weights = weights_of(name);
     if (!weights) return weights.error();
     LayerReader reader(entry, std::move(weights).value());
-    if (auto error = reader.append_to(model)) return *error;
+    const std::size_t before = model.layers.size();
+    if (auto error = reader.append_to(model, inputs)) return *error;
+    tensor_of[name] = model.layers.size() > before ? model.layers.size() : (inputs.empty() ? 0 : inputs[0]);
   }
   if (auto error = validate(model)) return *error;
   return model;

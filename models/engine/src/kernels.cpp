@@ -655,6 +655,26 @@ void rectify(const Rectifier& rectifier, float* values, std::int64_t count) {
   for (std::int64_t i = 0; i < count; ++i) values[i] = rectified(rectifier, values[i]);
 }
 
+void add(const float* first, const float* second, std::int64_t count, const Rectifier* rectifier,
+         float* output) {
+  if (rectifier)
+    for (std::int64_t i = 0; i < count; ++i) output[i] = rectified(*rectifier, first[i] + second[i]);
+  else
+    for (std::int64_t i = 0; i < count; ++i) output[i] = first[i] + second[i];
+}
+
+void zero_padding2d(const Window& window, const MapView& input, const MutableMapView& output) {
+  const std::int64_t channels = output.channels;
+  std::fill(output.data, output.data + window.out_height * window.out_width * output.pixel_stride, 0.0f);
+  for (std::int64_t row = 0; row < window.in_height; ++row)
+    for (std::int64_t column = 0; column < window.in_width; ++column) {
+      const float* from = input.data + (row * window.in_width + column) * input.pixel_stride;
+      float* to = output.data + ((row + window.pad_top) * window.out_width + column + window.pad_left) *
+                                    output.pixel_stride;
+      std::copy(from, from + channels, to);
+    }
+}
+
 void softmax(float* values, std::int64_t pixels, std::int64_t channels) {
   for (std::int64_t pixel = 0; pixel < pixels; ++pixel) {
     float* logits = values + pixel * channels;

@@ -75,6 +75,15 @@ void global_average_pool2d(const MapView& input, std::int64_t pixels, float* out
 // In place, `count` floats.
 void rectify(const Rectifier& rectifier, float* values, std::int64_t count);
 
+// output[i] = first[i] + second[i] for `count` floats (rectified when a rectifier is given); output may be
+// first or second.
+void add(const float* first, const float* second, std::int64_t count, const Rectifier* rectifier,
+         float* output);
+
+// The input map (window.in_height x in_width) placed at row pad_top, column pad_left of the output map
+// (out_height x out_width), zeros around it.
+void zero_padding2d(const Window& window, const MapView& input, const MutableMapView& output);
+
 // In place, per pixel over its `channels` values (stride `channels`): exp(x - max) / sum.
 void softmax(float* values, std::int64_t pixels, std::int64_t channels);
 

@@ -126,7 +126,16 @@ Result<Shape> output_shape(const Layer& layer, const Shape& input) {
     case LayerKind::flatten:
       return Shape{1, 1, input.size(), true};
     case LayerKind::softmax:
+    case LayerKind::add:  // its operands' shapes are checked against each other by layer_shapes()
       return input;
+    case LayerKind::zero_padding2d: {
+      if (input.flat) return layer_error(layer, "needs a feature map, got a flat vector");
+      if (std::min({layer.pad_top, layer.pad_bottom, layer.pad_left, layer.pad_right}) < 0 ||
+          std::max({layer.pad_top, layer.pad_bottom, layer.pad_left, layer.pad_right}) > kMaxElements)
+        return layer_error(layer, "its padding must be between 0 and 2^32");
+      return Shape{input.height + layer.pad_top + layer.pad_bottom,
+                   input.width + layer.pad_left + layer.pad_right, input.channels, false};
+    }
   }
   return layer_error(layer, "unknown kind");
 }
@@ -151,6 +160,10 @@ const char* to_string(LayerKind kind) {
       return "Flatten";
     case LayerKind::softmax:
       return "Softmax";
+    case LayerKind::add:
+      return "Add";
+    case LayerKind::zero_padding2d:
+      return "ZeroPadding2D";
   }
   return "unknown";
 }
@@ -165,25 +178,55 @@ Result<std::vector<Shape>> layer_shapes(const Model& model) {
   if (model.layers.empty()) return invalid_argument("the model has no layers");
   std::set<std::string> names;
   std::vector<Shape> shapes;
-  Shape shape = model.input;
-  for (const Layer& layer : model.layers) {
+  const auto tensor_shape = [&](std::size_t tensor) {
+    return tensor == 0 ? model.input : shapes[tensor - 1];
+  };
+  for (std::size_t index = 0; index < model.layers.size(); ++index) {
+    const Layer& layer = model.layers[index];
     if (layer.name.empty())
       return invalid_argument("a " + std::string(to_string(layer.kind)) + " layer has no name");
     if (!names.insert(layer.name).second)
       return invalid_argument("two layers are named '" + layer.name + "'");
-    Result<Shape> next = output_shape(layer, shape);
+    const std::vector<std::size_t> inputs = layer_inputs(model, index);
+    if (layer.kind == LayerKind::add ? inputs.size() < 2 : inputs.size() != 1)
+      return layer_error(layer, "reads " + std::to_string(inputs.size()) + " maps; " +
+                                    (layer.kind == LayerKind::add ? "an addition needs at least two"
+                                                                  : "this kind of layer reads one"));
+    for (const std::size_t tensor : inputs) {
+      if (tensor > index)
+        return layer_error(layer, "reads tensor " + std::to_string(tensor) +
+                                      ", which is not computed before it (tensor 0 is the input, i + 1 the "
+                                      "output of layer i)");
+      if (tensor_shape(tensor) != tensor_shape(inputs[0]))
+        return layer_error(layer, "adds maps of different shapes (tensors " + std::to_string(inputs[0]) +
+                                      " and " + std::to_string(tensor) + ")");
+    }
+    Result<Shape> next = output_shape(layer, tensor_shape(inputs[0]));
     if (!next) return next.error();
     if (next->size() > kMaxElements) return layer_error(layer, "its output is too large");
-    shape = next.value();
-    shapes.push_back(shape);
+    shapes.push_back(next.value());
   }
   return shapes;
+}
+
+std::vector<std::size_t> layer_inputs(const Model& model, std::size_t index) {
+  const Layer& layer = model.layers[index];
+  return layer.inputs.empty() ? std::vector<std::size_t>{index} : layer.inputs;
+}
+
+bool is_chain(const Model& model) {
+  for (std::size_t index = 0; index < model.layers.size(); ++index) {
+    const std::vector<std::size_t>& inputs = model.layers[index].inputs;
+    if (!inputs.empty() && (inputs.size() != 1 || inputs[0] != index)) return false;
+  }
+  return true;
 }
 
 std::optional<Error> validate(const Model& model) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
   if (!model.plan) return std::nullopt;
+  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   const EmbeddedPlan& plan = *model.plan;
   if (plan.widths.empty()) return invalid_argument("the embedded plan has no levels");
   for (std::size_t level = 0; level < plan.widths.size(); ++level) {
@@ -203,6 +246,7 @@ std::optional<Error> validate(const Model& model) {
 }
 
 std::optional<Error> attach_plan(Model& model, const PlanResult& plan) {
+  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   if (plan.levels.empty()) return invalid_argument("the plan has no levels", "/levels");
   if (plan.order.size() != plan.layer_names.size())
     return invalid_argument("the plan has " + std::to_string(plan.order.size()) + " unit orders for its " +
@@ -289,11 +333,13 @@ Result<std::vector<std::int64_t>> plan_widths(const Model& model, const Embedded
 
 Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vector<Shape>& shapes,
                                              const std::optional<std::vector<std::int64_t>>& widths) {
+  if (widths && !is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   std::vector<LevelShape> level;
   level.push_back({model.input, model.input.channels, 1, model.input.channels, model.input.channels});
   for (std::size_t index = 0; index < model.layers.size(); ++index) {
     const Layer& layer = model.layers[index];
-    const LevelShape& input = level.back();
+    // Every operand of an addition has the same shape (layer_shapes): the first stands for all.
+    const LevelShape& input = level[layer.inputs.empty() ? index : layer.inputs[0]];
     const Shape& full = shapes[index];
     const std::int64_t planned = widths ? (*widths)[index] : -1;
     LevelShape output{full, input.channels, 1, input.channels, full.channels};
@@ -325,8 +371,10 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
         break;
       case LayerKind::rectifier:
       case LayerKind::softmax:
+      case LayerKind::add:
         output = input;
         break;
+      case LayerKind::zero_padding2d:
       case LayerKind::average_pool2d:
       case LayerKind::global_average_pool2d:
         break;

@@ -1,14 +1,17 @@
-// The native model file, version 1. All integers little-endian:
+// The native model file, version 1 or 2. All integers little-endian:
 //
 //   8 bytes   magic "REDSMODL"
-//   u32       format version (kNativeFormatVersion)
+//   u32       format version: 2 when a layer has "inputs" or is an add or zero_padding2d layer (model.h),
+//             1 otherwise, so that chains of the layers version 1 knows stay readable by its readers
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
 //             "plan": the embedded plan's JSON text (absent without a plan)}; every layer lists its
-//             geometry and "kernel" / "bias": how many of the floats below are its weights
+//             geometry, "inputs" (version 2, when not the chain's default) and "kernel" / "bias": how
+//             many of the floats below are its weights
 //   u64       m, then m float32: every layer's kernel then bias, in layer order
 //   u32       CRC-32 (zlib's) of every byte before it
 #include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cmath>
@@ -50,14 +53,18 @@ const char* kind_tag(LayerKind kind) {
       return "flatten";
     case LayerKind::softmax:
       return "softmax";
+    case LayerKind::add:
+      return "add";
+    case LayerKind::zero_padding2d:
+      return "zero_padding2d";
   }
   return "";
 }
 
 std::optional<LayerKind> kind_of(const std::string& tag) {
-  for (LayerKind kind :
-       {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
-        LayerKind::average_pool2d, LayerKind::global_average_pool2d, LayerKind::flatten, LayerKind::softmax})
+  for (LayerKind kind : {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense,
+                         LayerKind::rectifier, LayerKind::average_pool2d, LayerKind::global_average_pool2d,
+                         LayerKind::flatten, LayerKind::softmax, LayerKind::add, LayerKind::zero_padding2d})
     if (tag == kind_tag(kind)) return kind;
   return std::nullopt;
 }
@@ -84,6 +91,9 @@ json layer_json(const Layer& layer) {
     entry["max_value"] =
         std::isinf(layer.rectifier.max_value) ? json(nullptr) : json(layer.rectifier.max_value);
   }
+  if (layer.kind == LayerKind::zero_padding2d)
+    entry["padding"] = {{layer.pad_top, layer.pad_bottom}, {layer.pad_left, layer.pad_right}};
+  if (!layer.inputs.empty()) entry["inputs"] = layer.inputs;
   entry["kernel"] = layer.kernel.size();
   entry["bias"] = layer.bias.size();
   return entry;
@@ -125,8 +135,11 @@ std::string detail::encode_native(const Model& model) {
   if (model.plan) architecture["plan"] = model.plan->json;
   const std::string text = architecture.dump();
 
+  const bool graph = std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
+    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d;
+  });
   std::string bytes(kMagic, sizeof kMagic);
-  put_u32(bytes, kNativeFormatVersion);
+  put_u32(bytes, graph ? kNativeFormatVersion : 1);
   put_u64(bytes, text.size());
   bytes += text;
   put_u64(bytes, floats);
@@ -146,9 +159,16 @@ std::pair<std::int64_t, std::int64_t> pair_of(const json& entry, const char* key
   return {value[0].get<std::int64_t>(), value[1].get<std::int64_t>()};
 }
 
+// Element `at` of a JSON array of two-integer arrays.
+std::pair<std::int64_t, std::int64_t> padding_pair(const json& pairs, std::size_t at) {
+  if (!pairs.is_array() || pairs.size() != 2 || !pairs[at].is_array() || pairs[at].size() != 2)
+    throw std::invalid_argument("padding must be two pairs of integers");
+  return {pairs[at][0].get<std::int64_t>(), pairs[at][1].get<std::int64_t>()};
+}
+
 // The layers of the architecture JSON, their weights taken from `floats` (read position `next`).
-Result<Model> decode(const json& architecture, std::string_view bytes, std::size_t floats_at,
-                     std::uint64_t floats) {
+Result<Model> decode(const json& architecture, std::uint32_t version, std::string_view bytes,
+                     std::size_t floats_at, std::uint64_t floats) {
   Model model;
   model.name = architecture.at("name").get<std::string>();
   const json& input = architecture.at("input");
@@ -190,6 +210,14 @@ Result<Model> decode(const json& architecture, std::string_view bytes, std::size
       const json& max_value = entry.at("max_value");
       layer.rectifier.max_value =
           max_value.is_null() ? std::numeric_limits<float>::infinity() : max_value.get<float>();
+    }
+    if (layer.kind == LayerKind::zero_padding2d) {
+      std::tie(layer.pad_top, layer.pad_bottom) = padding_pair(entry.at("padding"), 0);
+      std::tie(layer.pad_left, layer.pad_right) = padding_pair(entry.at("padding"), 1);
+    }
+    if (entry.contains("inputs")) {
+      if (version < 2) return invalid_argument("layer '" + layer.name + "' lists inputs in a version 1 file");
+      layer.inputs = entry.at("inputs").get<std::vector<std::size_t>>();
     }
     take(entry.at("kernel").get<std::uint64_t>(), layer.kernel);
     take(entry.at("bias").get<std::uint64_t>(), layer.bias);
@@ -234,8 +262,8 @@ Result<Model> detail::decode_native(const std::string& path, std::string_view by
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
     return broken("not a REDS model file (no REDSMODL magic)");
   const auto version = static_cast<std::uint32_t>(get_le(bytes, sizeof kMagic, 4));
-  if (version != kNativeFormatVersion)
-    return broken("format version " + std::to_string(version) + "; this reds reads version " +
+  if (version < 1 || version > kNativeFormatVersion)
+    return broken("format version " + std::to_string(version) + "; this reds reads versions 1 to " +
                   std::to_string(kNativeFormatVersion));
   std::size_t at = kHeaderBytes;
   if (bytes.size() - at < 8) return broken("truncated");
@@ -257,7 +285,7 @@ Result<Model> detail::decode_native(const std::string& path, std::string_view by
   const json architecture = json::parse(text, nullptr, false);
   if (architecture.is_discarded() || !architecture.is_object()) return broken("its architecture is not JSON");
   try {
-    Result<Model> model = decode(architecture, bytes, floats_at, floats);
+    Result<Model> model = decode(architecture, version, bytes, floats_at, floats);
     if (!model) return broken(model.error().message);
     return model;
   } catch (const std::exception& error) {

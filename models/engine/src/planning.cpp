@@ -183,6 +183,7 @@ std::vector<double> l1_importance(const Layer& layer) {
 Result<PlanRequest> plan_request(const Model& model, const RequestOptions& options) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
+  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   if (auto error = check_options(model, options)) return *error;
 
   PlanRequest request;
@@ -242,6 +243,7 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
 Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
+  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   for (const auto& [name, order] : orders) {
     // An init-capture: clang 14 (the fuzz build's compiler) cannot capture a structured binding.
     const auto layer =
@@ -316,7 +318,9 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
       case LayerKind::average_pool2d:
       case LayerKind::global_average_pool2d:
       case LayerKind::softmax:
-        break;  // per channel: the order passes through
+      case LayerKind::zero_padding2d:
+      case LayerKind::add:  // never in a chain (an addition reads two maps), rejected above
+        break;              // per channel: the order passes through
     }
   }
   if (!is_identity(channel_order))

@@ -17,17 +17,55 @@ struct Schedule {
   std::size_t layer = 0;
   std::optional<std::size_t> fused_rectifier;
   CallKind kind = CallKind::rectifier;
-  bool in_place = false;
-  int input_buffer = 0;
+  std::vector<int> input_buffers;  // one per operand (an addition's in the layer's order)
   int output_buffer = 0;
 };
 
-std::vector<Schedule> schedule(const std::vector<Layer>& layers) {
+struct BufferPlan {
   std::vector<Schedule> calls;
-  int current = 0;  // the buffer that holds the map so far; the input is copied into buffer 0
+  int buffer_count = 1;
+  int output_buffer = 0;  // where the model's output ends up
+};
+
+// The tensor a layer reads (an addition's first operand): tensor i + 1 is layers[i]'s output.
+std::size_t first_input(const Layer& layer, std::size_t index) {
+  return layer.inputs.empty() ? index : layer.inputs[0];
+}
+
+bool fusable(CallKind kind) {
+  return kind == CallKind::conv2d || kind == CallKind::depthwise_conv2d || kind == CallKind::dense ||
+         kind == CallKind::add;
+}
+
+// The calls of the model and the buffer every map lives in (session.h): a map takes the first free buffer
+// when it is written and frees it after its last reader; the input is in buffer 0.
+BufferPlan schedule(const Model& model) {
+  const std::vector<Layer>& layers = model.layers;
+  const std::size_t tensors = layers.size() + 1;
+  // The last layer that reads each tensor (its producer when none does); the output is read after them all.
+  std::vector<std::size_t> last_reader(tensors, 0);
+  for (std::size_t tensor = 1; tensor < tensors; ++tensor) last_reader[tensor] = tensor - 1;
+  for (std::size_t index = 0; index < layers.size(); ++index)
+    for (const std::size_t tensor : layer_inputs(model, index))
+      last_reader[tensor] = std::max(last_reader[tensor], index);
+  last_reader.back() = layers.size();
+
+  BufferPlan plan;
+  std::vector<int> users;  // per buffer, the live maps it holds (a Flatten's output shares its input's)
+  std::vector<int> buffer_of(tensors, -1);
+  const auto take_free = [&users]() {
+    const auto free = std::find(users.begin(), users.end(), 0);
+    const int buffer = static_cast<int>(free - users.begin());
+    if (free == users.end()) users.push_back(0);
+    users[static_cast<std::size_t>(buffer)] = 1;
+    return buffer;
+  };
+  buffer_of[0] = take_free();
   for (std::size_t index = 0; index < layers.size(); ++index) {
     Schedule call;
     call.layer = index;
+    std::vector<std::size_t> operands = layer_inputs(model, index);
+    bool in_place = false;  // may write over an operand that has no later reader
     switch (layers[index].kind) {
       case LayerKind::conv2d:
         call.kind = CallKind::conv2d;
@@ -40,11 +78,15 @@ std::vector<Schedule> schedule(const std::vector<Layer>& layers) {
         break;
       case LayerKind::rectifier:
         call.kind = CallKind::rectifier;
-        call.in_place = true;
+        in_place = true;
         break;
       case LayerKind::softmax:
         call.kind = CallKind::softmax;
-        call.in_place = true;
+        in_place = true;
+        break;
+      case LayerKind::add:
+        call.kind = CallKind::add;
+        in_place = true;
         break;
       case LayerKind::average_pool2d:
         call.kind = CallKind::average_pool2d;
@@ -52,19 +94,48 @@ std::vector<Schedule> schedule(const std::vector<Layer>& layers) {
       case LayerKind::global_average_pool2d:
         call.kind = CallKind::global_average_pool2d;
         break;
-      case LayerKind::flatten:
-        continue;  // NHWC order is already the flat order
+      case LayerKind::zero_padding2d:
+        call.kind = CallKind::zero_padding2d;
+        break;
+      case LayerKind::flatten: {
+        // NHWC order is already the flat order: the output is the input's buffer.
+        const std::size_t input = operands[0];
+        buffer_of[index + 1] = buffer_of[input];
+        ++users[static_cast<std::size_t>(buffer_of[input])];
+        if (last_reader[input] <= index) --users[static_cast<std::size_t>(buffer_of[input])];
+        continue;
+      }
     }
-    const bool fusable = call.kind == CallKind::conv2d || call.kind == CallKind::depthwise_conv2d ||
-                         call.kind == CallKind::dense;
-    if (fusable && index + 1 < layers.size() && layers[index + 1].kind == LayerKind::rectifier)
-      call.fused_rectifier = ++index;
-    call.input_buffer = current;
-    call.output_buffer = call.in_place ? current : 1 - current;
-    current = call.output_buffer;
-    calls.push_back(call);
+    std::size_t last = index;  // the last layer this call computes
+    const std::vector<std::size_t>& next_inputs =
+        index + 1 < layers.size() ? layers[index + 1].inputs : operands;
+    if (fusable(call.kind) && index + 1 < layers.size() && layers[index + 1].kind == LayerKind::rectifier &&
+        (next_inputs.empty() || (next_inputs.size() == 1 && next_inputs[0] == index + 1)) &&
+        last_reader[index + 1] == index + 1)
+      call.fused_rectifier = last = index + 1;
+    for (const std::size_t tensor : operands) call.input_buffers.push_back(buffer_of[tensor]);
+    std::sort(operands.begin(), operands.end());
+    operands.erase(std::unique(operands.begin(), operands.end()), operands.end());
+    const auto dying = [&](std::size_t tensor) {
+      return last_reader[tensor] <= last && users[static_cast<std::size_t>(buffer_of[tensor])] == 1;
+    };
+    const auto reused = in_place ? std::find_if(operands.begin(), operands.end(), dying) : operands.end();
+    if (reused != operands.end()) {
+      call.output_buffer = buffer_of[*reused];  // handed from the operand to the output
+      operands.erase(reused);
+    } else {
+      call.output_buffer = take_free();
+    }
+    for (const std::size_t tensor : operands)
+      if (last_reader[tensor] <= last) --users[static_cast<std::size_t>(buffer_of[tensor])];
+    buffer_of[index + 1] = buffer_of[last + 1] = call.output_buffer;
+    if (last_reader[last + 1] <= last) --users[static_cast<std::size_t>(call.output_buffer)];  // unread
+    plan.calls.push_back(std::move(call));
+    index = last;
   }
-  return calls;
+  plan.buffer_count = static_cast<int>(users.size());
+  plan.output_buffer = buffer_of.back();
+  return plan;
 }
 
 // A layer's weights seen as taps x rows x columns: weight(t, r, c) = kernel[(t * rows + r) * columns + c].
@@ -241,8 +312,10 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
   session.output_size_ = shapes->back().size();
   std::int64_t largest = model.input.size();
   for (const Shape& shape : shapes.value()) largest = std::max(largest, shape.size());
-  for (std::vector<float>& buffer : session.buffers_)
-    buffer.assign(static_cast<std::size_t>(largest + kernels::kReadPadding), 0.0f);
+  const BufferPlan buffers = schedule(model);
+  session.buffers_.assign(
+      static_cast<std::size_t>(buffers.buffer_count),
+      std::vector<float>(static_cast<std::size_t>(largest + kernels::kReadPadding), 0.0f));
 
   // Every level's shapes and what it computes.
   const std::size_t levels = model.plan ? model.plan->widths.size() : 1;
@@ -263,7 +336,8 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       const Layer& layer = model.layers[index];
       if (!detail::is_unit_layer(layer.kind)) continue;
       info.widths.emplace_back(layer.name, level_shapes.back()[index + 1].channels);
-      info.macs += detail::layer_macs(layer, level_shapes.back()[index], level_shapes.back()[index + 1]);
+      info.macs += detail::layer_macs(layer, level_shapes.back()[first_input(layer, index)],
+                                      level_shapes.back()[index + 1]);
     }
     session.infos_.push_back(std::move(info));
   }
@@ -276,7 +350,8 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
     const Layer& layer = model.layers[index];
     if (!detail::is_unit_layer(layer.kind)) continue;
     if (!layer.bias.empty()) bias_offsets[index] = arena.append(layer.bias.data(), layer.bias.size());
-    const Shape& full_input = level_shapes[0][index].full;
+    const std::size_t input = first_input(layer, index);
+    const Shape& full_input = level_shapes[0][input].full;
     const bool grouped = (layer.kind == LayerKind::conv2d && layer.groups > 1) ||
                          (layer.kind == LayerKind::depthwise_conv2d && layer.depth_multiplier > 1);
     if (grouped) {
@@ -287,12 +362,12 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
                         layer.units};
     if (layer.kind == LayerKind::depthwise_conv2d) matrix.rows = 1, matrix.columns = full_input.channels;
     if (layer.kind == LayerKind::dense) {
-      matrix.taps = level_shapes[0][index].groups;  // pixels before a Flatten, the same at every level
+      matrix.taps = level_shapes[0][input].groups;  // pixels before a Flatten, the same at every level
       matrix.rows = full_input.channels / matrix.taps;
     }
     std::vector<UsedExtent> used;
     for (const std::vector<LevelShape>& level : level_shapes) {
-      const LevelShape& in = level[index];
+      const LevelShape& in = level[input];
       used.push_back(
           {layer.kind == LayerKind::depthwise_conv2d ? 1 : in.group_features, level[index + 1].channels});
     }
@@ -311,17 +386,18 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
     session.ranges_.push_back({range.first, range.end, session.segments_.data() + range.first_segment,
                                static_cast<std::int64_t>(range.segment_count)});
 
-  const std::vector<Schedule> calls = schedule(model.layers);
-  session.calls_per_level_ = calls.size();
-  session.output_ = session.buffers_[calls.empty() ? 0 : calls.back().output_buffer].data();
+  session.output_ = session.buffers_[static_cast<std::size_t>(buffers.output_buffer)].data();
   for (std::size_t level = 0; level < levels; ++level) {
-    for (const Schedule& scheduled : calls) {
+    for (const Schedule& scheduled : buffers.calls) {
       const std::size_t index = scheduled.layer;
       const Layer& layer = model.layers[index];
-      const LevelShape& in = level_shapes[level][index];
+      const LevelShape& in = level_shapes[level][first_input(layer, index)];
       const LevelShape& out = level_shapes[level][index + 1];
-      float* input_data = session.buffers_[scheduled.input_buffer].data();
-      float* output_data = session.buffers_[scheduled.output_buffer].data();
+      const auto buffer = [&](int number) {
+        return session.buffers_[static_cast<std::size_t>(number)].data();
+      };
+      float* input_data = buffer(scheduled.input_buffers[0]);
+      float* output_data = buffer(scheduled.output_buffer);
       KernelCall call;
       call.kind = scheduled.kind;
       call.window = kernels::window_of(layer, in.full, out.full);
@@ -353,6 +429,20 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
         case CallKind::rectifier:
           call.rectifier = &session.rectifiers_[index];
           break;
+        case CallKind::zero_padding2d:
+          call.window.pad_top = layer.pad_top;
+          call.window.pad_left = layer.pad_left;
+          break;
+        case CallKind::add:
+          // n operands: n - 1 calls, each adding one more into the output; the rectifier on the last.
+          for (std::size_t operand = 1; operand < scheduled.input_buffers.size(); ++operand) {
+            KernelCall sum = call;
+            if (operand > 1) sum.input.data = output_data;
+            sum.addend = buffer(scheduled.input_buffers[operand]);
+            if (operand + 1 < scheduled.input_buffers.size()) sum.rectifier = nullptr;
+            session.calls_.push_back(sum);
+          }
+          continue;
         case CallKind::depthwise_conv2d:
         case CallKind::softmax:
         case CallKind::average_pool2d:
@@ -361,10 +451,20 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       }
       session.calls_.push_back(call);
     }
+    if (level == 0) session.calls_per_level_ = session.calls_.size();
   }
   session.set_level(0);
   return session;
 }
+
+namespace {
+
+// A rectifier's or softmax's input, still read later, copied to where it computes in place.
+void copy_map(const KernelCall& call, std::int64_t pixels) {
+  std::copy(call.input.data, call.input.data + pixels * call.output.channels, call.output.data);
+}
+
+}  // namespace
 
 std::span<const float> Session::run(std::span<const float> input) {
   if (static_cast<std::int64_t>(input.size()) != input_size()) return {};
@@ -390,10 +490,19 @@ std::span<const float> Session::run(std::span<const float> input) {
                                  call->output.data);
         break;
       case CallKind::rectifier:
+        if (call->input.data != call->output.data) copy_map(*call, pixels);
         kernels::rectify(*call->rectifier, call->output.data, pixels * call->output.channels);
         break;
       case CallKind::softmax:
+        if (call->input.data != call->output.data) copy_map(*call, pixels);
         kernels::softmax(call->output.data, pixels, call->output.channels);
+        break;
+      case CallKind::add:
+        kernels::add(call->input.data, call->addend, pixels * call->output.channels, call->rectifier,
+                     call->output.data);
+        break;
+      case CallKind::zero_padding2d:
+        kernels::zero_padding2d(window, call->input, call->output);
         break;
       case CallKind::average_pool2d:
         kernels::average_pool2d(window, call->input, call->output);

@@ -81,6 +81,8 @@ std::optional<TrainingLayerKind> training_kind(LayerKind kind) {
     case LayerKind::flatten:
       return TrainingLayerKind::flatten;
     case LayerKind::softmax:
+    case LayerKind::add:             // only in residual models, rejected by from_model()
+    case LayerKind::zero_padding2d:  // no backward pass yet
       return std::nullopt;
   }
   return std::nullopt;
@@ -101,6 +103,8 @@ Result<Network<Real>> Network<Real>::from_model(const Model& model) {
   Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
   if (model.layers.empty()) return invalid_argument("the model has no layers to train");
+  if (!is_chain(model))
+    return invalid_argument("the model has residual connections: residual models cannot be trained yet");
   Network network;
   network.architecture_ = model;
   network.shapes_ = shapes.value();
@@ -108,6 +112,8 @@ Result<Network<Real>> Network<Real>::from_model(const Model& model) {
     const Layer& layer = model.layers[index];
     const std::optional<TrainingLayerKind> kind = training_kind(layer.kind);
     if (!kind) {
+      if (layer.kind != LayerKind::softmax)
+        return layer_error(layer.name, engine::to_string(layer.kind), "cannot be trained yet");
       if (index + 1 != model.layers.size())
         return layer_error(layer.name, engine::to_string(layer.kind),
                            "only a softmax at the end of the model can be trained (the loss applies it)");

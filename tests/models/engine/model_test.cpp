@@ -234,8 +234,9 @@ TEST(Native, DamagedFilesAreRejected) {
   EXPECT_NE(load_variant(bytes.substr(0, bytes.size() - 9)).find("size does not match"), std::string::npos);
   EXPECT_NE(load_variant(bytes.substr(0, 10)).find("not a REDS model file"), std::string::npos);
   std::string newer = bytes;
-  newer[8] = 2;  // the format version, right after the magic
-  EXPECT_NE(load_variant(newer).find("format version 2"), std::string::npos);
+  newer[8] = static_cast<char>(kNativeFormatVersion + 1);  // the format version, after the magic
+  EXPECT_NE(load_variant(newer).find("format version " + std::to_string(kNativeFormatVersion + 1)),
+            std::string::npos);
   EXPECT_NE(load_variant("REDSMODX" + bytes.substr(8)).find("magic"), std::string::npos);
 }
 

@@ -1,9 +1,12 @@
 // reds/engine/model.h: a trained network as the engine holds it, and the files it comes from.
 //
-// A model is a chain of layers over float32 feature maps in NHWC order (batch 1: height x width x
-// channels, channels fastest). It comes from a Keras HDF5 file (load_keras: the format of the REDS
-// authors' pretrained networks) or from the engine's own native file (load_native / save_native), which
-// needs no HDF5 and may embed a plan. load_model picks the reader from the file's first bytes.
+// A model is a list of layers over float32 feature maps in NHWC order (batch 1: height x width x
+// channels, channels fastest), each layer reading maps computed before it: most models are chains (every
+// layer reads the output of the layer before it), a residual network adds the outputs of two earlier
+// layers (Layer::inputs, LayerKind::add). The output of the last layer is the model's output. It comes from a
+// Keras HDF5 file (load_keras: the format of the REDS authors' pretrained networks) or from the engine's own
+// native file (load_native / save_native), which needs no HDF5 and may embed a plan. load_model picks the
+// reader from the file's first bytes.
 //
 // Batch normalization never appears here: the Keras reader folds it into the convolution or dense layer it
 // follows (scale s = gamma / sqrt(variance + epsilon) on every output unit's weights, bias
@@ -41,6 +44,8 @@ enum class LayerKind {
   global_average_pool2d,  // one value per channel; flat output
   flatten,                // height x width x channels -> one flat vector in NHWC order
   softmax,                // over the channels (the last axis)
+  add,                    // the elementwise sum of two or more maps of one shape (a residual connection)
+  zero_padding2d,         // zero rows and columns around the map (Layer::pad_*)
 };
 
 // The Keras name of a kind ("Conv2D", "DepthwiseConv2D", ...).
@@ -79,6 +84,18 @@ struct Layer {
   std::int64_t depth_multiplier = 1;  // depthwise_conv2d: output channels per input channel
 
   Rectifier rectifier;  // rectifier layers only
+
+  // zero_padding2d: rows added above and below, columns left and right.
+  std::int64_t pad_top = 0;
+  std::int64_t pad_bottom = 0;
+  std::int64_t pad_left = 0;
+  std::int64_t pad_right = 0;
+
+  // The maps this layer reads, as tensor numbers: 0 is the model's input, i + 1 the output of layers[i]
+  // (a layer reads only maps computed before it). Empty: the output of the layer before it (the model's
+  // input for the first layer), which is what every layer of a chain reads. An add layer lists its two or
+  // more operands; any other layer reads one map.
+  std::vector<std::size_t> inputs;
 
   // Weights in Keras' layout, batch norm already folded in:
   //   conv2d            [kernel_height][kernel_width][in_channels / groups][units]
@@ -121,8 +138,16 @@ struct Model {
 // weight counts against its input. invalid_argument naming the layer ("layer 'conv2d_1' (Conv2D): ...").
 Result<std::vector<Shape>> layer_shapes(const Model& model);
 
+// The tensors layer `index` reads (Layer::inputs, with the chain's default spelled out).
+std::vector<std::size_t> layer_inputs(const Model& model, std::size_t index);
+
+// True when every layer reads the output of the layer before it. Plans (attach_plan, planning.h) and
+// training describe chains only: a model with residual connections runs at full width.
+bool is_chain(const Model& model);
+
 // layer_shapes() plus the plan's consistency with the model: every plan layer is a unit layer of the model,
-// widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width.
+// widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width;
+// a plan needs a chain (is_chain).
 std::optional<Error> validate(const Model& model);
 
 // Embeds a plan response (reds/json.h's parse_plan_result reads one from its JSON): its layers and every
@@ -132,18 +157,21 @@ std::optional<Error> validate(const Model& model);
 std::optional<Error> attach_plan(Model& model, const PlanResult& plan);
 
 // Reads a Keras model saved in HDF5 (model.save("m.h5"), or the REDS authors' ".keras" files): the JSON
-// `model_config` attribute at the root (a Sequential model, or a functional one that is a chain), weights
-// under model_weights/<layer>/ as listed by its `weight_names` attribute. Layers: InputLayer, Conv2D,
-// DepthwiseConv2D, Dense, BatchNormalization (folded), ReLU, LeakyReLU, Activation('relu' | 'softmax' |
-// 'linear'), AveragePooling2D, GlobalAveragePooling2D, Flatten, Softmax, Dropout (ignored: inference).
+// `model_config` attribute at the root (a Sequential model, or a functional one: a graph of one input and
+// one output, its layers taken in an order where every layer follows the layers it reads), weights under
+// model_weights/<layer>/ as listed by its `weight_names` attribute. Layers: InputLayer, Conv2D,
+// DepthwiseConv2D, Dense, BatchNormalization (folded into the layer it follows, which must have no other
+// reader), ReLU, LeakyReLU, Activation('relu' | 'softmax' | 'linear'), Add, ZeroPadding2D,
+// AveragePooling2D, GlobalAveragePooling2D, Flatten, Softmax, Dropout (ignored: inference).
 // Anything else is invalid_argument naming the layer and its class. Safe to call from several threads
 // (HDF5 calls are serialised).
 Result<Model> load_keras(const std::string& path);
 
 // The native model file: magic "REDSMODL", format version, the architecture and the embedded plan as JSON,
 // the weights as little-endian float32, a CRC-32 of everything before it. Loading checks all of it and
-// validates the model.
-inline constexpr std::uint32_t kNativeFormatVersion = 1;
+// validates the model. Version 2 adds the layers' inputs and the layer kinds add and zero_padding2d; a
+// model that needs none of them is written as version 1, which every reader of version 1 or 2 reads.
+inline constexpr std::uint32_t kNativeFormatVersion = 2;
 Result<Model> load_native(const std::string& path);
 // Validates the model, then writes it (to a temporary file renamed into place, so a failed save leaves no
 // partial file at `path`).

@@ -1,8 +1,11 @@
 // reds/engine/session.h: a model ready to run, one image at a time, at any level of its plan.
 //
-// A session copies the model's weights once and plans its memory once, for the full network: two feature
-// map buffers of the largest map, used in turn. Every level's kernel calls (shapes, strides, weight and
-// buffer pointers) are computed when the session is created, so set_level() only selects another
+// A session copies the model's weights once and plans its memory once, for the full network: feature map
+// buffers of the largest map, each map written to the first buffer free while it is live (until its last
+// reader has run). A chain uses two buffers in turn; a residual block keeps its input in a third until the
+// addition reads it. A rectifier or softmax overwrites its input when nothing reads that later, and an
+// addition writes over an operand that has no later reader. Every level's kernel calls (shapes, strides,
+// weight and buffer pointers) are computed when the session is created, so set_level() only selects another
 // precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in the plan;
 // a model without a plan has one level, the full network.
 //
@@ -49,7 +52,9 @@ enum class CallKind {
   rectifier,
   average_pool2d,
   global_average_pool2d,
-  softmax
+  softmax,
+  add,
+  zero_padding2d
 };
 
 // One kernel call of a level, with everything it needs precomputed.
@@ -67,6 +72,7 @@ struct KernelCall {
   // Applied to the outputs: an activation fused into a convolution or dense call, or a rectifier call's own.
   const Rectifier* rectifier = nullptr;
   kernels::DenseInput dense_input;
+  const float* addend = nullptr;  // add: the second operand (`input` is the first)
 };
 
 struct LevelInfo {
@@ -131,8 +137,8 @@ class Session {
   std::vector<float> weights_;         // every weight and bias, each buffer followed by kReadPadding zeros
   std::vector<kernels::WeightSegment> segments_;
   std::vector<kernels::ColumnRange> ranges_;
-  std::vector<float> buffers_[2];
-  std::vector<KernelCall> calls_;  // calls_per_level_ per level, level after level
+  std::vector<std::vector<float>> buffers_;  // buffers_[0] receives the input
+  std::vector<KernelCall> calls_;            // calls_per_level_ per level, level after level
   std::size_t calls_per_level_ = 0;
   std::vector<LevelInfo> infos_;
   Shape input_shape_;
