@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "reds/training/training.h"
 #include "reds/status.h"
+#include "reds/training/training.h"
 
 namespace reds::cli {
 

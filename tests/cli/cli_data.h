@@ -10,8 +10,7 @@
 namespace reds::test {
 
 inline std::string pretrained_model(const std::string& data_set) {
-  return (source_path("tests/data/reds-pretrained") / (data_set + "_ds_cnn_sizeS.keras"))
-      .string();
+  return (source_path("tests/data/reds-pretrained") / (data_set + "_ds_cnn_sizeS.keras")).string();
 }
 
 inline const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";

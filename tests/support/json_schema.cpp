@@ -41,8 +41,10 @@ class Validator {
       if (!schema.get<bool>()) fail(at, "no value is allowed here");
       return;
     }
-    if (!schema.is_object()) throw std::invalid_argument("json_schema: a schema must be an object or a boolean");
-    for (const auto& [keyword, argument] : schema.items()) check_keyword(value, schema, keyword, argument, at);
+    if (!schema.is_object())
+      throw std::invalid_argument("json_schema: a schema must be an object or a boolean");
+    for (const auto& [keyword, argument] : schema.items())
+      check_keyword(value, schema, keyword, argument, at);
   }
 
   std::vector<std::string> violations;
@@ -53,7 +55,8 @@ class Validator {
   }
 
   const json& resolve(const std::string& reference) const {
-    if (!reference.starts_with("#")) throw std::invalid_argument("json_schema: only local $ref: " + reference);
+    if (!reference.starts_with("#"))
+      throw std::invalid_argument("json_schema: only local $ref: " + reference);
     const json::json_pointer pointer(reference.substr(1));
     if (!root_.contains(pointer)) throw std::invalid_argument("json_schema: unresolved $ref " + reference);
     return root_.at(pointer);
@@ -79,7 +82,8 @@ class Validator {
     if (keyword == "oneOf") {
       int matches = 0;
       for (const json& alternative : argument) matches += valid(value, alternative, at);
-      if (matches != 1) fail(at, "matches " + std::to_string(matches) + " of the oneOf schemas, not exactly 1");
+      if (matches != 1)
+        fail(at, "matches " + std::to_string(matches) + " of the oneOf schemas, not exactly 1");
       return;
     }
     if (keyword == "minimum" || keyword == "maximum" || keyword == "exclusiveMinimum" ||
@@ -95,19 +99,20 @@ class Validator {
       if (!value.is_array()) return;
       const bool too_few = keyword == "minItems" && value.size() < argument.get<std::size_t>();
       const bool too_many = keyword == "maxItems" && value.size() > argument.get<std::size_t>();
-      if (too_few || too_many) fail(at, "has " + std::to_string(value.size()) + " items, " + keyword + " " + argument.dump());
+      if (too_few || too_many)
+        fail(at, "has " + std::to_string(value.size()) + " items, " + keyword + " " + argument.dump());
       return;
     }
     if (keyword == "items") {
       if (!value.is_array()) return;
-      for (std::size_t index = 0; index < value.size(); ++index)
-        check(value[index], argument, at / index);
+      for (std::size_t index = 0; index < value.size(); ++index) check(value[index], argument, at / index);
       return;
     }
     if (keyword == "required") {
       if (!value.is_object()) return;
       for (const json& name : argument) {
-        if (!value.contains(name.get<std::string>())) fail(at, "lacks the required field '" + name.get<std::string>() + "'");
+        if (!value.contains(name.get<std::string>()))
+          fail(at, "lacks the required field '" + name.get<std::string>() + "'");
       }
       return;
     }
@@ -115,7 +120,8 @@ class Validator {
       if (!value.is_object()) return;
       const bool too_few = keyword == "minProperties" && value.size() < argument.get<std::size_t>();
       const bool too_many = keyword == "maxProperties" && value.size() > argument.get<std::size_t>();
-      if (too_few || too_many) fail(at, "has " + std::to_string(value.size()) + " fields, " + keyword + " " + argument.dump());
+      if (too_few || too_many)
+        fail(at, "has " + std::to_string(value.size()) + " fields, " + keyword + " " + argument.dump());
       return;
     }
     if (keyword == "properties") {
@@ -150,7 +156,8 @@ class Validator {
     fail(at, value.dump() + " is not of type " + argument.dump());
   }
 
-  void check_bound(const json& value, const std::string& keyword, const json& argument, const json::json_pointer& at) {
+  void check_bound(const json& value, const std::string& keyword, const json& argument,
+                   const json::json_pointer& at) {
     if (!value.is_number()) return;
     const double number = value.get<double>();
     const double bound = argument.get<double>();

@@ -51,7 +51,8 @@ KnapsackOptimum dynamic_program_zero_one(const knapsack::Problem<Profit>& proble
   for (const knapsack::Item<Profit>& item : problem.items) {
     if (item.weight > problem.capacity) continue;
     const int128 profit = scaled(item.profit);
-    for (auto w = static_cast<std::size_t>(problem.capacity); w + 1 > static_cast<std::size_t>(item.weight); --w)
+    for (auto w = static_cast<std::size_t>(problem.capacity); w + 1 > static_cast<std::size_t>(item.weight);
+         --w)
       best[w] = std::max(best[w], best[w - static_cast<std::size_t>(item.weight)] + profit);
   }
   return {true, unscaled(best.back())};
@@ -109,7 +110,8 @@ KnapsackOptimum dynamic_program_multiple_choice(const knapsack::MultipleChoicePr
 }
 
 template <class Profit>
-Recomputed recompute_zero_one(const knapsack::Problem<Profit>& problem, const std::vector<std::size_t>& items) {
+Recomputed recompute_zero_one(const knapsack::Problem<Profit>& problem,
+                              const std::vector<std::size_t>& items) {
   Recomputed result;
   int128 profit = 0;
   for (std::size_t k = 0; k < items.size(); ++k) {
@@ -140,12 +142,18 @@ Recomputed recompute_multiple_choice(const knapsack::MultipleChoiceProblem<Profi
 
 }  // namespace
 
-KnapsackOptimum brute_force(const knapsack::Problem<std::int64_t>& problem) { return brute_force_zero_one(problem); }
-KnapsackOptimum brute_force(const knapsack::Problem<double>& problem) { return brute_force_zero_one(problem); }
+KnapsackOptimum brute_force(const knapsack::Problem<std::int64_t>& problem) {
+  return brute_force_zero_one(problem);
+}
+KnapsackOptimum brute_force(const knapsack::Problem<double>& problem) {
+  return brute_force_zero_one(problem);
+}
 KnapsackOptimum dynamic_program(const knapsack::Problem<std::int64_t>& problem) {
   return dynamic_program_zero_one(problem);
 }
-KnapsackOptimum dynamic_program(const knapsack::Problem<double>& problem) { return dynamic_program_zero_one(problem); }
+KnapsackOptimum dynamic_program(const knapsack::Problem<double>& problem) {
+  return dynamic_program_zero_one(problem);
+}
 KnapsackOptimum brute_force(const knapsack::MultipleChoiceProblem<std::int64_t>& problem) {
   return brute_force_multiple_choice(problem);
 }
@@ -168,7 +176,8 @@ Recomputed recompute(const knapsack::MultipleChoiceProblem<std::int64_t>& proble
                      const std::vector<std::size_t>& choice) {
   return recompute_multiple_choice(problem, choice);
 }
-Recomputed recompute(const knapsack::MultipleChoiceProblem<double>& problem, const std::vector<std::size_t>& choice) {
+Recomputed recompute(const knapsack::MultipleChoiceProblem<double>& problem,
+                     const std::vector<std::size_t>& choice) {
   return recompute_multiple_choice(problem, choice);
 }
 

@@ -48,6 +48,7 @@ Recomputed recompute(const knapsack::Problem<std::int64_t>& problem, const std::
 Recomputed recompute(const knapsack::Problem<double>& problem, const std::vector<std::size_t>& items);
 Recomputed recompute(const knapsack::MultipleChoiceProblem<std::int64_t>& problem,
                      const std::vector<std::size_t>& choice);
-Recomputed recompute(const knapsack::MultipleChoiceProblem<double>& problem, const std::vector<std::size_t>& choice);
+Recomputed recompute(const knapsack::MultipleChoiceProblem<double>& problem,
+                     const std::vector<std::size_t>& choice);
 
 }  // namespace reds::test

@@ -110,8 +110,7 @@ PlannedModel plan_model(const std::string& name, Model model) {
   options.objective = reds::Objective::sum;  // the plans of the README's measurements: raw L1 importance
   const reds::PlanRequest request = value_or_fail(plan_request(model, options), name + " request");
   const reds::PlanResult plan = value_or_fail(reds::plan(request), name + " plan");
-  PlannedModel planned{
-      name, value_or_fail(apply_plan(model, plan), name + " apply"), {}, {}, {}, {}, {}};
+  PlannedModel planned{name, value_or_fail(apply_plan(model, plan), name + " apply"), {}, {}, {}, {}, {}};
   planned.nested = std::make_unique<Session>(value_or_fail(Session::create(planned.model), name));
   planned.strided = std::make_unique<Session>(
       value_or_fail(Session::create(planned.model, SessionOptions{WeightLayout::strided}), name));

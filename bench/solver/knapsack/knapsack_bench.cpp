@@ -88,8 +88,8 @@ void solve_zero_one(benchmark::State& state, reds::knapsack::InstanceClass insta
   solve_each(state, problems);
 }
 
-void solve_multiple_choice(benchmark::State& state, reds::knapsack::ChoiceClass choice_class, std::int64_t classes,
-                           std::int64_t class_size, std::int64_t range) {
+void solve_multiple_choice(benchmark::State& state, reds::knapsack::ChoiceClass choice_class,
+                           std::int64_t classes, std::int64_t class_size, std::int64_t range) {
   std::vector<reds::knapsack::MultipleChoiceProblem<std::int64_t>> problems;
   for (int seed = 1; seed <= kInstances; ++seed) {
     reds::knapsack::ChoiceGeneratorOptions options;
@@ -128,7 +128,8 @@ void register_all() {
         const std::string label = std::string("knapsack_mckp/") + reds::knapsack::to_string(choice_class) +
                                   "/k:" + std::to_string(classes) + "/m:" + std::to_string(class_size) +
                                   "/R:" + std::to_string(range);
-        benchmark::RegisterBenchmark(label.c_str(), solve_multiple_choice, choice_class, classes, class_size, range)
+        benchmark::RegisterBenchmark(label.c_str(), solve_multiple_choice, choice_class, classes, class_size,
+                                     range)
             ->Iterations(kInstances)
             ->Unit(benchmark::kMillisecond);
       }

@@ -71,7 +71,8 @@ void register_scale_cases() {
       scale_request("ds_cnn_l", 1, 0.25, {0.2, 0.4, 0.6, 0.8}, reds::Strategy::joint))
       ->Unit(benchmark::kMillisecond);
   // Two sum limits per level: MACs and params.
-  for (const auto& [name, block] : {std::pair<const char*, std::int64_t>{"ds_cnn_l", 1}, {"mobilenet_v1_224", 8},
+  for (const auto& [name, block] : {std::pair<const char*, std::int64_t>{"ds_cnn_l", 1},
+                                    {"mobilenet_v1_224", 8},
                                     {"mobilenet_v1_224", 1}}) {
     reds::PlanRequest two = scale_request(name, block, 0.25, {0.25, 0.5, 0.75}, reds::Strategy::bottom_up);
     const double params_fractions[] = {0.2, 0.45, 0.7};
@@ -89,16 +90,15 @@ void register_all() {
     const char* architecture;
     std::int64_t block;
   };
-  const Case cases[] = {{"dnn_s", 1},       {"dnn_l", 1},           {"cnn_s", 1},
-                        {"cnn_l", 1},       {"ds_cnn_s", 1},        {"ds_cnn_l", 1},
+  const Case cases[] = {{"dnn_s", 1},           {"dnn_l", 1},           {"cnn_s", 1},
+                        {"cnn_l", 1},           {"ds_cnn_s", 1},        {"ds_cnn_l", 1},
                         {"ds_cnn_s_fmnist", 1}, {"mobilenet_v1_96", 1}, {"mobilenet_v1_224", 8},
                         {"mobilenet_v1_224", 1}};
   for (const Case& c : cases) {
-    for (const reds::Strategy strategy :
-         {reds::Strategy::bottom_up, reds::Strategy::top_down, reds::Strategy::independent,
-          reds::Strategy::joint}) {
-      const std::string label = std::string(c.architecture) + "/block" + std::to_string(c.block) + "/" +
-                                reds::to_string(strategy);
+    for (const reds::Strategy strategy : {reds::Strategy::bottom_up, reds::Strategy::top_down,
+                                          reds::Strategy::independent, reds::Strategy::joint}) {
+      const std::string label =
+          std::string(c.architecture) + "/block" + std::to_string(c.block) + "/" + reds::to_string(strategy);
       benchmark::RegisterBenchmark(label.c_str(), plan_architecture, std::string(c.architecture), c.block,
                                    strategy)
           ->Unit(benchmark::kMillisecond);

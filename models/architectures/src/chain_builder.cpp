@@ -28,11 +28,10 @@ Layer new_layer(const std::string& name, std::int64_t units) {
 ChainBuilder::ChainBuilder(std::string name, std::int64_t inputs, Extent input_map) : map_(input_map) {
   network_.name = std::move(name);
   network_.inputs = inputs;
-  network_.resources = {
-      {"macs", Aggregation::sum},
-      {"params", Aggregation::sum},
-      {"activation", Aggregation::max},
-      {"output_activation", Aggregation::max}};
+  network_.resources = {{"macs", Aggregation::sum},
+                        {"params", Aggregation::sum},
+                        {"activation", Aggregation::max},
+                        {"output_activation", Aggregation::max}};
 }
 
 void ChainBuilder::conv(const std::string& name, std::int64_t filters, Extent kernel, Extent stride,

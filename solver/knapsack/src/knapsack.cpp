@@ -29,7 +29,8 @@ using detail::int128;
 std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
 
 template <class P>
-detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates, const std::vector<std::int64_t>& weights,
+detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates,
+                                    const std::vector<std::int64_t>& weights,
                                     const detail::ExactProfits& profits, std::int64_t capacity,
                                     const detail::Search& search) {
   detail::KernelItems<P> items;
@@ -57,7 +58,8 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   for (std::size_t j = 0; j < n; ++j) {
     const std::int64_t weight = problem.items[j].weight;
     if (weight < 0)
-      return invalid_argument(item_name(j) + " has weight " + std::to_string(weight) + "; weights must be >= 0");
+      return invalid_argument(item_name(j) + " has weight " + std::to_string(weight) +
+                              "; weights must be >= 0");
     if (weight >= detail::kWeightLimit - total_weight)
       return invalid_argument("the weights sum to 2^62 or more (at " + item_name(j) +
                               "); the solver's sums of weights must stay below 2^62");
@@ -109,21 +111,23 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   solution.profit = detail::unscale<Profit>(profit, *exact, false);
   solution.upper_bound =
       optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound + fixed_profit, *exact, true);
-  solution.statistics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  solution.statistics.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return solution;
 }
 
 template <class P>
 detail::ChoiceOutcome<P> run_multiple_choice_kernel(const std::vector<std::vector<std::int64_t>>& weights,
-                                                    const detail::ExactProfits& profits, std::int64_t capacity,
-                                                    const detail::Search& search) {
+                                                    const detail::ExactProfits& profits,
+                                                    std::int64_t capacity, const detail::Search& search) {
   detail::ChoiceClasses<P> classes;
   classes.capacity = capacity;
   classes.weights = weights;
   std::size_t flat = 0;
   for (const std::vector<std::int64_t>& item_class : weights) {
     classes.profits.emplace_back();
-    for (std::size_t i = 0; i < item_class.size(); ++i) classes.profits.back().push_back(static_cast<P>(profits.scaled[flat++]));
+    for (std::size_t i = 0; i < item_class.size(); ++i)
+      classes.profits.back().push_back(static_cast<P>(profits.scaled[flat++]));
   }
   return detail::solve_multiple_choice(classes, search);
 }
@@ -142,7 +146,8 @@ Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoic
   std::int64_t total_weight = 0;
   for (std::size_t k = 0; k < problem.classes.size(); ++k) {
     if (problem.classes[k].empty())
-      return invalid_argument("class " + std::to_string(k) + " has no items; every class needs one to choose");
+      return invalid_argument("class " + std::to_string(k) +
+                              " has no items; every class needs one to choose");
     for (std::size_t i = 0; i < problem.classes[k].size(); ++i) {
       const std::int64_t weight = problem.classes[k][i].weight;
       const auto name = [&] { return "class " + std::to_string(k) + ", item " + std::to_string(i); };
@@ -191,9 +196,11 @@ Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoic
     }
     solution.status = optimal ? Status::optimal : Status::feasible;
     solution.profit = detail::unscale<Profit>(profit, *exact, false);
-    solution.upper_bound = optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound, *exact, true);
+    solution.upper_bound =
+        optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound, *exact, true);
   }
-  solution.statistics.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  solution.statistics.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return solution;
 }
 
@@ -212,7 +219,8 @@ Result<MultipleChoiceSolution<std::int64_t>> solve(const MultipleChoiceProblem<s
   return solve_multiple_choice(problem, options);
 }
 
-Result<MultipleChoiceSolution<double>> solve(const MultipleChoiceProblem<double>& problem, const Options& options) {
+Result<MultipleChoiceSolution<double>> solve(const MultipleChoiceProblem<double>& problem,
+                                             const Options& options) {
   return solve_multiple_choice(problem, options);
 }
 

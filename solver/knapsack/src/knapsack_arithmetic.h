@@ -30,8 +30,7 @@ struct Int192 {
 inline Int192 multiply(int128 a, std::int64_t u) {
   const bool negative = (a < 0) != (u < 0);
   const uint128 magnitude_a = a < 0 ? -static_cast<uint128>(a) : static_cast<uint128>(a);
-  const std::uint64_t magnitude_u =
-      u < 0 ? -static_cast<std::uint64_t>(u) : static_cast<std::uint64_t>(u);
+  const std::uint64_t magnitude_u = u < 0 ? -static_cast<std::uint64_t>(u) : static_cast<std::uint64_t>(u);
   const uint128 low_product = static_cast<std::uint64_t>(magnitude_a) * static_cast<uint128>(magnitude_u);
   const uint128 high_product =
       static_cast<std::uint64_t>(magnitude_a >> 64) * static_cast<uint128>(magnitude_u);
@@ -41,15 +40,16 @@ inline Int192 multiply(int128 a, std::int64_t u) {
   if (!negative) return product;
   // Two's complement negation: invert and add one.
   product.low = ~product.low + 1;
-  product.high = static_cast<std::int64_t>(~static_cast<std::uint64_t>(product.high) + (product.low == 0 ? 1 : 0));
+  product.high =
+      static_cast<std::int64_t>(~static_cast<std::uint64_t>(product.high) + (product.low == 0 ? 1 : 0));
   return product;
 }
 
 inline Int192 add(const Int192& x, const Int192& y) {
   Int192 sum;
   sum.low = x.low + y.low;
-  sum.high = static_cast<std::int64_t>(static_cast<std::uint64_t>(x.high) + static_cast<std::uint64_t>(y.high) +
-                                       (sum.low < x.low ? 1 : 0));
+  sum.high = static_cast<std::int64_t>(static_cast<std::uint64_t>(x.high) +
+                                       static_cast<std::uint64_t>(y.high) + (sum.low < x.low ? 1 : 0));
   return sum;
 }
 

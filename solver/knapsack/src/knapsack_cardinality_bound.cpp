@@ -40,7 +40,8 @@ std::array<double, 3> fractional_knapsack(std::vector<Candidate>& candidates, do
     const double pivot = first[(last - first) / 2].efficiency;
     // Three-way partition: [first, better) > pivot, [better, equal) == pivot, [equal, last) < pivot.
     const auto better = std::partition(first, last, [&](const Candidate& c) { return c.efficiency > pivot; });
-    const auto equal = std::partition(better, last, [&](const Candidate& c) { return c.efficiency == pivot; });
+    const auto equal =
+        std::partition(better, last, [&](const Candidate& c) { return c.efficiency == pivot; });
     double better_weight = 0.0;
     for (auto it = first; it != better; ++it) better_weight += it->weight;
     if (better_weight > capacity) {
@@ -54,7 +55,8 @@ std::array<double, 3> fractional_knapsack(std::vector<Candidate>& candidates, do
     }
     for (auto it = better; it != equal; ++it) {
       if (it->weight > capacity)
-        return {count + it->copies * capacity / it->weight, value + it->profit * capacity / it->weight, pivot};
+        return {count + it->copies * capacity / it->weight, value + it->profit * capacity / it->weight,
+                pivot};
       capacity -= it->weight;
       count += it->copies;
       value += it->profit;
@@ -108,7 +110,8 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
   std::vector<std::unique_ptr<CardinalityBound>> tried(unit_weights.size());
   const auto bound_at = [&](std::size_t i) {
     if (!tried[i])
-      tried[i].reset(new CardinalityBound(items, free_items, orders, threshold, unit_weights[i], kRoughTolerance));
+      tried[i].reset(
+          new CardinalityBound(items, free_items, orders, threshold, unit_weights[i], kRoughTolerance));
     return tried[i]->estimate_;
   };
   // Elsewhere that bound is at best a little lower at the root, while it makes the states' bounds and
@@ -162,7 +165,8 @@ CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, const std::ve
   free_capacity_ = static_cast<double>(items.capacity - fixed_weight);
   for (const std::size_t j : free_items_) {
     const auto weight = static_cast<double>(items.weights[j]);
-    free_.push_back({weight, 1.0 / weight, static_cast<double>(items.profits[j]), static_cast<double>(counted_[j])});
+    free_.push_back(
+        {weight, 1.0 / weight, static_cast<double>(items.profits[j]), static_cast<double>(counted_[j])});
   }
   // k_hi: the fixed items and the lightest counted free copies that fit with them (any number of an
   // item's copies can be taken; the uncounted free items can all be left out).
@@ -231,7 +235,8 @@ std::int64_t CardinalityBound<P>::smallest_count(P threshold) const {
   // The fixed items and every uncounted free item, then the first counted free item whose copies reach
   // the threshold and how many of them it takes; beyond every count when even all copies fall short
   // (every side is empty then).
-  const int128 target = static_cast<int128>(threshold) - static_cast<int128>(fixed_profit_) - uncounted_profit_;
+  const int128 target =
+      static_cast<int128>(threshold) - static_cast<int128>(fixed_profit_) - uncounted_profit_;
   if (target <= 0) return fixed_count_;
   const auto reaching = std::lower_bound(profit_prefix_.begin(), profit_prefix_.end(), target);
   if (reaching == profit_prefix_.end()) return fixed_count_ + count_prefix_.back() + 1;
@@ -266,7 +271,8 @@ void CardinalityBound<P>::restrict(std::vector<std::size_t> free_items, std::vec
 }
 
 template <class P>
-typename CardinalityBound<P>::Relaxed CardinalityBound<P>::relaxed(double mu, const std::vector<FreeItem>& items,
+typename CardinalityBound<P>::Relaxed CardinalityBound<P>::relaxed(double mu,
+                                                                   const std::vector<FreeItem>& items,
                                                                    const Settled& settled) const {
   // Items outside free_items_ keep their break values: those of the break solution use up capacity.
   candidates_.clear();
@@ -379,12 +385,14 @@ void CardinalityBound<P>::order_by_efficiency(Side& side) const {
   side.by_efficiency.clear();
   for (const std::size_t j : free_items_)
     if (modified(j, side.mu) > 0) side.by_efficiency.push_back(j);
-  sort_by_efficiency(side.by_efficiency, [&](std::size_t j) { return modified(j, side.mu); },
-                     [&](std::size_t j) { return items_.weights[j]; });
+  sort_by_efficiency(
+      side.by_efficiency, [&](std::size_t j) { return modified(j, side.mu); },
+      [&](std::size_t j) { return items_.weights[j]; });
 }
 
 template <class P>
-typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& side, bool outside_only) const {
+typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& side,
+                                                                    bool outside_only) const {
   Relaxation relaxation;
   const auto relaxed_item = [&](std::size_t j) { return is_free_[j] && (!outside_only || outside_core_[j]); };
   for (const std::size_t j : free_items_) {
@@ -400,7 +408,8 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
     const int128 profit = modified(j, side.mu);
     relaxation.weights.push_back(items_.weights[j]);
     relaxation.profits.push_back(profit);
-    relaxation.efficiency_estimate.push_back(static_cast<double>(profit) / static_cast<double>(items_.weights[j]));
+    relaxation.efficiency_estimate.push_back(static_cast<double>(profit) /
+                                             static_cast<double>(items_.weights[j]));
     relaxation.prefix_weight.push_back(relaxation.prefix_weight.back() + items_.weights[j]);
     relaxation.prefix_profit.push_back(relaxation.prefix_profit.back() + profit);
     relaxation.prefix_estimate.push_back(static_cast<double>(relaxation.prefix_profit.back()));
@@ -415,7 +424,8 @@ void CardinalityBound<P>::set_root(Side& side) const {
   // The root state: the break solution, count b.
   const std::int64_t capacity = items_.capacity - break_weight_ + all.break_weight;
   const auto whole = static_cast<std::size_t>(
-      std::upper_bound(all.prefix_weight.begin(), all.prefix_weight.end(), capacity) - all.prefix_weight.begin() - 1);
+      std::upper_bound(all.prefix_weight.begin(), all.prefix_weight.end(), capacity) -
+      all.prefix_weight.begin() - 1);
   side.root_constant = static_cast<int128>(break_profit_) - mu * static_cast<int128>(break_count_) -
                        all.break_profit + all.prefix_profit[whole];
   if (whole == all.weights.size()) return;
@@ -450,12 +460,14 @@ long double CardinalityBound<P>::flipped_bound(std::size_t j) const {
   for (const Side& side : sides_) {
     if (empty(side)) continue;
     const int128 mu = side.mu;
-    const auto efficiency = static_cast<long double>(side.lambda_profit) / static_cast<long double>(side.lambda_weight);
+    const auto efficiency =
+        static_cast<long double>(side.lambda_profit) / static_cast<long double>(side.lambda_weight);
     const long double root = static_cast<long double>(side.root_constant + mu * k(side, mu)) +
                              static_cast<long double>(side.root_residual) * efficiency;
-    const long double reduced = static_cast<long double>(modified(j, mu)) -
-                                efficiency * static_cast<long double>(items_.weights[j]);
-    best = std::max(best, j < items_.break_item ? root - std::max(0.0L, reduced) : root + std::min(0.0L, reduced));
+    const long double reduced =
+        static_cast<long double>(modified(j, mu)) - efficiency * static_cast<long double>(items_.weights[j]);
+    best = std::max(best,
+                    j < items_.break_item ? root - std::max(0.0L, reduced) : root + std::min(0.0L, reduced));
   }
   return best;
 }
@@ -527,7 +539,8 @@ bool CardinalityBound<P>::Scan::cannot_reach(std::int64_t weight, P profit, std:
     const double count_term = lane.mu * static_cast<double>(count);
     const double prefix_term = relaxation.prefix_estimate[lane.whole];
     double estimate = profit_term - count_term + lane.constant + prefix_term;
-    double scale = std::fabs(profit_term) + std::fabs(count_term) + std::fabs(lane.constant) + std::fabs(prefix_term);
+    double scale =
+        std::fabs(profit_term) + std::fabs(count_term) + std::fabs(lane.constant) + std::fabs(prefix_term);
     if (lane.whole < relaxation.weights.size()) {
       const double fraction = static_cast<double>(capacity - relaxation.prefix_weight[lane.whole]) *
                               relaxation.efficiency_estimate[lane.whole];
@@ -551,7 +564,8 @@ std::vector<typename CardinalityBound<P>::Surrogate> CardinalityBound<P>::surrog
     const Side& side = sides_[i];
     if (empty(side) || side.mu <= 0 || side.lambda_profit <= 0) continue;
     const int128 multiplier = side.mu * side.lambda_weight / side.lambda_profit;
-    int128 total = static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (side.hi - fixed_count_);
+    int128 total =
+        static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (side.hi - fixed_count_);
     Surrogate surrogate{i, {}};
     surrogate.items.capacity = static_cast<std::int64_t>(std::min<int128>(total, kWeightLimit));
     for (const std::size_t j : free_items_) {

@@ -56,7 +56,8 @@ class CardinalityBound {
   // its break-solution value: over all items (the cardinality bound proper) or, when light items let its
   // relaxation dodge the count, over the items of at least some unit weight (the counted items),
   // whichever bounds the root lowest. `outside_core[j]`: item j is not yet decided by the states.
-  static std::unique_ptr<CardinalityBound> build(const SortedItems<P>& items, std::vector<std::size_t> free_items,
+  static std::unique_ptr<CardinalityBound> build(const SortedItems<P>& items,
+                                                 std::vector<std::size_t> free_items,
                                                  std::vector<bool> outside_core, P threshold);
 
   // The counted copies of item j: its copies if their unit weight reaches the counting weight, else 0.
@@ -163,14 +164,16 @@ class CardinalityBound {
 
   // Counts the copies of unit weight >= `unit_weight` (0: all of them); the multipliers are found to a
   // relative `tolerance` (0: integer precision).
-  CardinalityBound(const SortedItems<P>& items, const std::vector<std::size_t>& free_items, const Orders& orders,
-                   P threshold, std::int64_t unit_weight, double tolerance);
+  CardinalityBound(const SortedItems<P>& items, const std::vector<std::size_t>& free_items,
+                   const Orders& orders, P threshold, std::int64_t unit_weight, double tolerance);
 
   // The exact multipliers and the relaxations of the chosen bound (the candidates of build() only
   // estimate their root bound).
   void finish(std::vector<bool> outside_core);
   std::int64_t smallest_count(P threshold) const;
-  int128 modified(std::size_t j, int128 mu) const { return static_cast<int128>(items_.profits[j]) - mu * counted_[j]; }
+  int128 modified(std::size_t j, int128 mu) const {
+    return static_cast<int128>(items_.profits[j]) - mu * counted_[j];
+  }
   // The linear relaxation with modified profits p_j - mu * counted_j, approximately (double): its
   // fractional count of counted copies, its value and its break efficiency (0 when every item fits).
   struct Relaxed {
@@ -196,7 +199,9 @@ class CardinalityBound {
   void set_root(Side& side) const;
   // The side's count range is empty at the current threshold.
   bool empty(const Side& side) const { return std::max(side.lo, count_lo_) > side.hi; }
-  std::int64_t k(const Side& side, int128 mu) const { return mu >= 0 ? side.hi : std::max(side.lo, count_lo_); }
+  std::int64_t k(const Side& side, int128 mu) const {
+    return mu >= 0 ? side.hi : std::max(side.lo, count_lo_);
+  }
   // Whether the state cannot reach the threshold on the side; `whole` is the number of the side's
   // relaxation items that fit whole in the room the state leaves, or a larger number to search from.
   bool below(const Side& side, std::int64_t weight, P profit, std::int64_t count, std::size_t& whole) const;

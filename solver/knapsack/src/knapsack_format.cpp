@@ -16,7 +16,9 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, last - first + 1);
 }
 
-bool is_dashes(std::string_view line) { return !line.empty() && line.find_first_not_of('-') == std::string_view::npos; }
+bool is_dashes(std::string_view line) {
+  return !line.empty() && line.find_first_not_of('-') == std::string_view::npos;
+}
 
 template <class Number>
 std::optional<Number> parse_number(std::string_view word) {
@@ -78,7 +80,8 @@ Result<Header> parse_header(Lines& lines, std::string_view name, std::string_vie
     const std::string_view line = lines.next();
     const auto space = line.find_first_of(" \t");
     const std::string key(line.substr(0, space));
-    const std::string_view value = space == std::string_view::npos ? std::string_view() : trim(line.substr(space));
+    const std::string_view value =
+        space == std::string_view::npos ? std::string_view() : trim(line.substr(space));
     if (key == "n" || key == "c" || key == "z") {
       const std::optional<std::int64_t> number = parse_number<std::int64_t>(value);
       if (!number) return at(lines, "'" + key + "' needs an integer, got " + quoted(value));
@@ -95,7 +98,8 @@ Result<Header> parse_header(Lines& lines, std::string_view name, std::string_vie
       break;
     }
   }
-  if (!items || *items < 0) return at(lines, "instance '" + instance.name + "' needs a line 'n N' with N >= 0");
+  if (!items || *items < 0)
+    return at(lines, "instance '" + instance.name + "' needs a line 'n N' with N >= 0");
   if (!capacity) return at(lines, "instance '" + instance.name + "' needs a line 'c C'");
   instance.problem.capacity = *capacity;
   header.items = *items;
@@ -107,7 +111,8 @@ std::optional<std::string> parse_row(std::string_view row, std::int64_t (&fields
   std::string_view rest = row;
   for (int f = 0; f < 4; ++f) {
     const auto comma = rest.find(',');
-    if ((f < 3) == (comma == std::string_view::npos)) return "expected 'index,profit,weight,x', got " + quoted(row);
+    if ((f < 3) == (comma == std::string_view::npos))
+      return "expected 'index,profit,weight,x', got " + quoted(row);
     const std::optional<std::int64_t> number = parse_number<std::int64_t>(trim(rest.substr(0, comma)));
     if (!number) return "expected four integers 'index,profit,weight,x', got " + quoted(row);
     fields[f] = *number;
@@ -131,21 +136,23 @@ Result<std::vector<TextInstance>> parse_instances(std::string_view text) {
     TextInstance& instance = header.value().instance;
     for (std::int64_t index = 1; !is_dashes(row); ++index) {
       if (index > header->items)
-        return at(lines, "instance '" + instance.name + "' has more than its n = " + std::to_string(header.value().items) +
-                             " items (or lacks the line of dashes)");
+        return at(lines, "instance '" + instance.name + "' has more than its n = " +
+                             std::to_string(header.value().items) + " items (or lacks the line of dashes)");
       std::int64_t fields[4] = {};
       if (const std::optional<std::string> problem = parse_row(row, fields)) return at(lines, *problem);
       if (fields[0] != index)
         return at(lines, "item index " + std::to_string(fields[0]) + ", expected " + std::to_string(index));
-      if (fields[3] != 0 && fields[3] != 1) return at(lines, "x must be 0 or 1, got " + std::to_string(fields[3]));
+      if (fields[3] != 0 && fields[3] != 1)
+        return at(lines, "x must be 0 or 1, got " + std::to_string(fields[3]));
       instance.problem.items.push_back({fields[2], fields[1]});
       instance.solution.push_back(fields[3] == 1);
       if (lines.done()) return at(lines, "instance '" + instance.name + "' ends without a line of dashes");
       row = lines.next();
     }
     if (static_cast<std::int64_t>(instance.problem.items.size()) != header->items)
-      return at(lines, "instance '" + instance.name + "' has " + std::to_string(instance.problem.items.size()) +
-                           " items, its n line says " + std::to_string(header->items));
+      return at(lines, "instance '" + instance.name + "' has " +
+                           std::to_string(instance.problem.items.size()) + " items, its n line says " +
+                           std::to_string(header->items));
     instances.push_back(std::move(instance));
   }
   return instances;
@@ -163,8 +170,8 @@ std::string format_instance(const TextInstance& instance) {
   for (std::size_t j = 0; j < instance.problem.items.size(); ++j) {
     const Item<std::int64_t>& item = instance.problem.items[j];
     const bool chosen = j < instance.solution.size() && instance.solution[j];
-    text += std::to_string(j + 1) + "," + std::to_string(item.profit) + "," + std::to_string(item.weight) + "," +
-            (chosen ? "1" : "0") + "\n";
+    text += std::to_string(j + 1) + "," + std::to_string(item.profit) + "," + std::to_string(item.weight) +
+            "," + (chosen ? "1" : "0") + "\n";
   }
   return text + "-----\n";
 }

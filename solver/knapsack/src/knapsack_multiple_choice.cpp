@@ -38,8 +38,8 @@
 #include <numeric>
 #include <optional>
 #include <queue>
-#include <utility>
 #include <tuple>
+#include <utility>
 
 #include "knapsack_kernel.h"
 #include "knapsack_states.h"
@@ -55,7 +55,7 @@ struct ChoiceState {
   std::int64_t weight;
   P profit;
   std::uint64_t choices;  // the recent classes' choices, the latest in the low bits
-  std::int64_t count;     // the total count (sum of positions) of the solution, unprocessed classes at the LP's
+  std::int64_t count;  // the total count (sum of positions) of the solution, unprocessed classes at the LP's
 };
 
 // The best solution found: a state after `processed` core classes, possibly with one more class moved
@@ -66,7 +66,6 @@ struct ChoiceRecord {
   std::size_t processed = 0;
   std::optional<std::pair<std::size_t, std::size_t>> moved;
 };
-
 
 // A class, its undominated items relative to the lightest, and its place in the LP solution.
 template <class P>
@@ -155,13 +154,13 @@ class MultipleChoice {
   std::vector<std::size_t> best_positions_;  // the best solution when the DP has not recorded one
   std::optional<ChoiceRecord<P>> record_;
 
-  std::vector<std::size_t> core_;       // classes with a choice, in processing order
+  std::vector<std::size_t> core_;  // classes with a choice, in processing order
   std::vector<bool> processed_class_;
-  std::vector<std::size_t> by_up_;      // core classes with an upward move, steepest first
-  std::vector<std::size_t> by_down_;    // core classes with a downward move, flattest first
-  std::size_t up_ = 0;                  // first unprocessed in by_up_
+  std::vector<std::size_t> by_up_;    // core classes with an upward move, steepest first
+  std::vector<std::size_t> by_down_;  // core classes with a downward move, flattest first
+  std::size_t up_ = 0;                // first unprocessed in by_up_
   std::size_t down_ = 0;
-  std::int64_t sheddable_ = 0;          // weight the unprocessed core classes can still shed
+  std::int64_t sheddable_ = 0;  // weight the unprocessed core classes can still shed
   std::vector<ChoiceState<P>> states_;
   std::vector<ChoiceState<P>> next_states_;
   std::size_t processed_ = 0;
@@ -171,13 +170,13 @@ class MultipleChoice {
   std::optional<P> count_bound_;  // no solution reaching the threshold exceeds it (or none exists: below 0)
   bool count_pruning_ = false;
   long double count_mu_ = 0;
-  long double count_most_ = 0;    // J
-  long double count_slope_ = 0;   // lambda
+  long double count_most_ = 0;           // J
+  long double count_slope_ = 0;          // lambda
   std::vector<long double> count_gain_;  // per class, max over free i of (v_i - lambda w_i) - the LP choice's
-  long double count_gains_ = 0;   // over the unprocessed classes
+  long double count_gains_ = 0;          // over the unprocessed classes
   // The fewest counts a solution reaching the threshold has: profit <= LP(p - mu * count) + mu * count.
-  P count_relaxation_ = 0;        // LP(p - mu * count) at the best mu
-  P count_multiplier_ = 0;        // the best mu
+  P count_relaxation_ = 0;  // LP(p - mu * count) at the best mu
+  P count_multiplier_ = 0;  // the best mu
   long double fewest_counts_ = 0;
   // The most counts a state's completions reach: count + lambda_a * (c - w) + gains, lambda_a the break
   // slope of the count relaxation J.
@@ -230,7 +229,8 @@ void MultipleChoice<P>::build_hulls() {
         const std::size_t a = hull[hull.size() - 2];
         const std::size_t b = hull.back();
         if (steeper(static_cast<P>(p[i] - p[b]), w[i] - w[b], static_cast<P>(p[b] - p[a]), w[b] - w[a]) ||
-            sign_of_sum(static_cast<P>(p[i] - p[b]), w[b] - w[a], static_cast<P>(p[a] - p[b]), w[i] - w[b]) == 0)
+            sign_of_sum(static_cast<P>(p[i] - p[b]), w[b] - w[a], static_cast<P>(p[a] - p[b]), w[i] - w[b]) ==
+                0)
           hull.pop_back();
         else
           break;
@@ -259,8 +259,9 @@ bool MultipleChoice<P>::relax() {
   // (class, hull index): within a class the slopes strictly decrease, so each class's stay in order.
   std::vector<std::size_t> order(increments.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  sort_by_efficiency(order, [&](std::size_t j) { return increments[j].profit; },
-                     [&](std::size_t j) { return increments[j].weight; });
+  sort_by_efficiency(
+      order, [&](std::size_t j) { return increments[j].profit; },
+      [&](std::size_t j) { return increments[j].weight; });
   std::int64_t room = capacity_;
   for (const std::size_t j : order) {
     const Increment& increment = increments[j];
@@ -324,7 +325,8 @@ void MultipleChoice<P>::reduce() {
     statistics_.free_items += static_cast<std::int64_t>(c.free.size());
     if (c.free.size() > 1) promise.emplace_back(best_alternative, k);
   }
-  std::stable_sort(promise.begin(), promise.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::stable_sort(promise.begin(), promise.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
   for (const auto& [bound, k] : promise) core_.push_back(k);
 }
 
@@ -351,7 +353,8 @@ template <class P>
 void MultipleChoice<P>::improve(const ChoiceState<P>& state,
                                 std::optional<std::pair<std::size_t, std::size_t>> moved) {
   const ChoiceClass<P>* c = moved ? &classes_[moved->first] : nullptr;
-  const P profit = moved ? static_cast<P>(state.profit + c->profits[moved->second] - c->profits[c->lp()]) : state.profit;
+  const P profit =
+      moved ? static_cast<P>(state.profit + c->profits[moved->second] - c->profits[c->lp()]) : state.profit;
   if (profit < threshold_) return;
   best_ = profit;
   threshold_ = best_ + 1;
@@ -373,7 +376,8 @@ void MultipleChoice<P>::pair_states() {
     const ChoiceClass<P>& c = classes_[k];
     for (const std::size_t i : c.free)
       if (i != c.lp())
-        moves.push_back({c.weights[i] - c.weights[c.lp()], static_cast<P>(c.profits[i] - c.profits[c.lp()]), k, i});
+        moves.push_back(
+            {c.weights[i] - c.weights[c.lp()], static_cast<P>(c.profits[i] - c.profits[c.lp()]), k, i});
   }
   if (moves.empty()) return;
   std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) { return a.weight < b.weight; });
@@ -383,8 +387,9 @@ void MultipleChoice<P>::pair_states() {
     best[i] = moves[i].profit > moves[best[i - 1]].profit ? i : best[i - 1];
   for (const ChoiceState<P>& state : states_) {
     const std::int64_t room = capacity_ - state.weight;
-    const auto end = std::upper_bound(moves.begin(), moves.end(), room,
-                                      [](std::int64_t weight, const Move& move) { return weight < move.weight; });
+    const auto end =
+        std::upper_bound(moves.begin(), moves.end(), room,
+                         [](std::int64_t weight, const Move& move) { return weight < move.weight; });
     if (end == moves.begin()) continue;
     const Move& move = moves[best[static_cast<std::size_t>(end - moves.begin()) - 1]];
     improve(state, std::make_pair(move.k, move.position));
@@ -410,9 +415,12 @@ void MultipleChoice<P>::process(std::size_t k) {
   };
   std::priority_queue<Cursor, std::vector<Cursor>, decltype(later)> heap(later);
   const auto move_weight = [&](std::size_t t) { return c.weights[c.free[t]] - c.weights[c.lp()]; };
-  const auto move_profit = [&](std::size_t t) { return static_cast<P>(c.profits[c.free[t]] - c.profits[c.lp()]); };
+  const auto move_profit = [&](std::size_t t) {
+    return static_cast<P>(c.profits[c.free[t]] - c.profits[c.lp()]);
+  };
   const auto push = [&](std::size_t t, std::size_t s) {
-    heap.emplace(states_[s].weight + move_weight(t), static_cast<P>(-(states_[s].profit + move_profit(t))), t, s);
+    heap.emplace(states_[s].weight + move_weight(t), static_cast<P>(-(states_[s].profit + move_profit(t))), t,
+                 s);
   };
   for (std::size_t t = 0; t < c.free.size(); ++t)
     if (!states_.empty()) push(t, 0);
@@ -444,7 +452,8 @@ void MultipleChoice<P>::run() {
     sheddable_ += c.weights[c.lp()] - c.weights[c.free.front()];
   }
   std::sort(by_up_.begin(), by_up_.end(), [&](std::size_t a, std::size_t b) {
-    return steeper(classes_[a].up_profit(), classes_[a].up_weight(), classes_[b].up_profit(), classes_[b].up_weight());
+    return steeper(classes_[a].up_profit(), classes_[a].up_weight(), classes_[b].up_profit(),
+                   classes_[b].up_weight());
   });
   std::sort(by_down_.begin(), by_down_.end(), [&](std::size_t a, std::size_t b) {
     return steeper(classes_[b].down_profit(), classes_[b].down_weight(), classes_[a].down_profit(),
@@ -535,7 +544,8 @@ std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, l
         const std::size_t b = hull.back();
         const P rise_b = static_cast<P>(value_of(c, b) - value_of(c, a));
         const P rise_i = static_cast<P>(value_of(c, i) - value_of(c, a));
-        if (sign_of_sum(rise_b, c.weights[i] - c.weights[a], static_cast<P>(-rise_i), c.weights[b] - c.weights[a]) > 0)
+        if (sign_of_sum(rise_b, c.weights[i] - c.weights[a], static_cast<P>(-rise_i),
+                        c.weights[b] - c.weights[a]) > 0)
           break;
         hull.pop_back();
       }
@@ -552,17 +562,23 @@ std::optional<P> MultipleChoice<P>::free_relaxation(P mu, bool positions_only, l
   // By slope, exactly; within a class the slopes strictly decrease and keep their order.
   std::vector<std::size_t> order(increments.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  sort_by_efficiency(order, [&](std::size_t j) { return increments[j].value; },
-                     [&](std::size_t j) { return increments[j].weight; });
+  sort_by_efficiency(
+      order, [&](std::size_t j) { return increments[j].value; },
+      [&](std::size_t j) { return increments[j].weight; });
   if (slope) *slope = 0;
   if (exact) *exact = 0;
   for (const std::size_t j : order) {
     const Increment& increment = increments[j];
     if (increment.weight > room) {
-      const long double fraction = static_cast<long double>(room) / static_cast<long double>(increment.weight);
-      if (slope) *slope = static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
-      if (exact) *exact = static_cast<long double>(total) + fraction * static_cast<long double>(increment.value);
-      if (count) *count = static_cast<long double>(positions) + fraction * static_cast<long double>(increment.positions);
+      const long double fraction =
+          static_cast<long double>(room) / static_cast<long double>(increment.weight);
+      if (slope)
+        *slope = static_cast<long double>(increment.value) / static_cast<long double>(increment.weight);
+      if (exact)
+        *exact = static_cast<long double>(total) + fraction * static_cast<long double>(increment.value);
+      if (count)
+        *count =
+            static_cast<long double>(positions) + fraction * static_cast<long double>(increment.positions);
       return static_cast<P>(total + fraction_floor(room, increment.value, increment.weight));
     }
     room -= increment.weight;
@@ -673,16 +689,18 @@ bool MultipleChoice<P>::count_prunes(const ChoiceState<P>& state) const {
   if (count_multiplier_ > 0) {
     const long double room_count = count_weight_slope_ * static_cast<long double>(capacity_ - state.weight);
     const long double most = static_cast<long double>(state.count) + room_count + count_reaches_;
-    const long double error = (static_cast<long double>(state.count) + std::fabs(room_count) + count_reaches_) * 0x1p-40L;
+    const long double error =
+        (static_cast<long double>(state.count) + std::fabs(room_count) + count_reaches_) * 0x1p-40L;
     if (most < fewest_counts_ - error) return true;
   }
-  const long double reduced_profit = static_cast<long double>(state.profit) - count_mu_ * static_cast<long double>(state.count);
+  const long double reduced_profit =
+      static_cast<long double>(state.profit) - count_mu_ * static_cast<long double>(state.count);
   const long double room_value = count_slope_ * static_cast<long double>(capacity_ - state.weight);
   const long double rest = count_mu_ * count_most_ + count_gains_;
   const long double bound = reduced_profit + room_value + rest;
   const long double scale = std::fabs(static_cast<long double>(state.profit)) +
-                            std::fabs(count_mu_ * static_cast<long double>(state.count)) + std::fabs(room_value) +
-                            std::fabs(rest);
+                            std::fabs(count_mu_ * static_cast<long double>(state.count)) +
+                            std::fabs(room_value) + std::fabs(rest);
   // Solutions' profits are integers: below threshold - 1/2 by more than the rounding error, none reaches it.
   return bound < static_cast<long double>(threshold_) - 0.5L - scale * 0x1p-40L;
 }
@@ -729,7 +747,8 @@ std::vector<std::size_t> MultipleChoice<P>::reconstruct(std::int64_t& passes) co
       older.profits.back().push_back(c.profits[i]);
     }
   }
-  const ChoiceOutcome<P> completion = solve_multiple_choice(older, search_.unlimited(), std::optional<P>(target));
+  const ChoiceOutcome<P> completion =
+      solve_multiple_choice(older, search_.unlimited(), std::optional<P>(target));
   passes += completion.statistics.passes;
   std::size_t next = 0;
   for (std::size_t k = 0; k < classes_.size(); ++k)

@@ -30,7 +30,8 @@ class Pairing {
     // of removals_[i..].
     best_addition_ = additions_;
     for (std::size_t i = 1; i < best_addition_.size(); ++i)
-      if (profits[best_addition_[i - 1]] >= profits[best_addition_[i]]) best_addition_[i] = best_addition_[i - 1];
+      if (profits[best_addition_[i - 1]] >= profits[best_addition_[i]])
+        best_addition_[i] = best_addition_[i - 1];
     best_removal_ = removals_;
     for (std::size_t i = best_removal_.size(); i-- > 1;)
       if (profits[best_removal_[i]] <= profits[best_removal_[i - 1]]) best_removal_[i - 1] = best_removal_[i];
@@ -42,7 +43,8 @@ class Pairing {
   // A partner that entered the core since the construction (`in_core` now) is passed over: the state
   // may have flipped it already.
   template <class States, class Improve>
-  void pair(const States& states, std::int64_t capacity, const std::vector<bool>& in_core, Improve improve) const {
+  void pair(const States& states, std::int64_t capacity, const std::vector<bool>& in_core,
+            Improve improve) const {
     std::size_t end = additions_.size();  // additions_[0..end) fit the current room
     std::size_t first = 0;                // removals_[first..] shed the current overweight
     for (const auto& state : states) {

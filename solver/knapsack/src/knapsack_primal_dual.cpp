@@ -132,8 +132,8 @@ class PrimalDual {
   P break_profit_ = 0;
   std::int64_t break_count_ = 0;  // original items in the break solution
 
-  P best_ = 0;       // the best profit found, or target - 1
-  P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
+  P best_ = 0;                   // the best profit found, or target - 1
+  P threshold_ = 0;              // best_ + 1: the smallest profit still worth finding
   std::vector<bool> incumbent_;  // the best solution known explicitly (by position), unless record_ beats it
   std::optional<Record<P>> record_;
 
@@ -166,7 +166,8 @@ void PrimalDual<P>::sort_by_efficiency() {
   std::iota(order.begin(), order.end(), std::size_t{0});
   const std::vector<std::int64_t>& w = items_.weights;
   const std::vector<P>& p = items_.profits;
-  detail::sort_by_efficiency(order, [&](std::size_t j) { return p[j]; }, [&](std::size_t j) { return w[j]; });
+  detail::sort_by_efficiency(
+      order, [&](std::size_t j) { return p[j]; }, [&](std::size_t j) { return w[j]; });
   weights_.reserve(order.size());
   profits_.reserve(order.size());
   copies_.reserve(order.size());
@@ -214,10 +215,10 @@ bool PrimalDual<P>::fixed(std::size_t j) const {
   //   (break_profit -/+ p_j) * w_b + p_b * (c - break_weight +/- w_j) < threshold * w_b.
   const std::int64_t w_b = weights_[break_];
   const P p_b = profits_[break_];
-  const bool plain = j >= break_ ? sign_of_sum(static_cast<P>(break_profit_ + profits_[j] - threshold_), w_b, p_b,
-                                               capacity_ - break_weight_ - weights_[j]) < 0
-                                 : sign_of_sum(static_cast<P>(break_profit_ - profits_[j] - threshold_), w_b, p_b,
-                                               capacity_ - break_weight_ + weights_[j]) < 0;
+  const bool plain = j >= break_ ? sign_of_sum(static_cast<P>(break_profit_ + profits_[j] - threshold_), w_b,
+                                               p_b, capacity_ - break_weight_ - weights_[j]) < 0
+                                 : sign_of_sum(static_cast<P>(break_profit_ - profits_[j] - threshold_), w_b,
+                                               p_b, capacity_ - break_weight_ + weights_[j]) < 0;
   return plain || (cardinality_ && cardinality_->fixes(j));
 }
 
@@ -247,8 +248,9 @@ std::optional<std::size_t> PrimalDual<P>::next_core_item() {
 
 template <class P>
 void PrimalDual<P>::improve(const State<P>& state, std::optional<std::size_t> paired) {
-  const P profit = paired ? static_cast<P>(state.profit + (*paired >= break_ ? profits_[*paired] : -profits_[*paired]))
-                          : state.profit;
+  const P profit =
+      paired ? static_cast<P>(state.profit + (*paired >= break_ ? profits_[*paired] : -profits_[*paired]))
+             : state.profit;
   if (profit < threshold_) return;
   best_ = profit;
   threshold_ = best_ + 1;
@@ -324,7 +326,8 @@ void PrimalDual<P>::process(std::size_t j, bool add) {
 }
 
 template <class P>
-void PrimalDual<P>::relaxed_items(std::vector<std::size_t>& free_items, std::vector<bool>& outside_core) const {
+void PrimalDual<P>::relaxed_items(std::vector<std::size_t>& free_items,
+                                  std::vector<bool>& outside_core) const {
   free_items.clear();
   outside_core.assign(size(), true);
   for (const std::size_t j : processed_) outside_core[j] = false;
@@ -434,7 +437,8 @@ void PrimalDual<P>::order_core() {
     queue_.push_back(j);
     priority[j] = cardinality_->flipped_bound(j);
   }
-  std::stable_sort(queue_.begin(), queue_.end(), [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
+  std::stable_sort(queue_.begin(), queue_.end(),
+                   [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
 }
 
 template <class P>
@@ -537,7 +541,8 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
         target -= profits_[j];
       }
     }
-    const KernelOutcome<P> completion = solve_zero_one(subproblem, search_.unlimited(), std::optional<P>(target));
+    const KernelOutcome<P> completion =
+        solve_zero_one(subproblem, search_.unlimited(), std::optional<P>(target));
     passes += completion.statistics.passes;
     std::size_t next = 0;
     for (std::size_t j = 0; j < size(); ++j)
@@ -574,10 +579,11 @@ KernelOutcome<P> PrimalDual<P>::solve() {
 template <class P>
 struct Groups {
   KernelItems<P> items;
-  std::vector<std::size_t> members;      // the indices of the group members, group after group
-  std::vector<std::size_t> first_member;  // per group, where its members start in `members` (one more: the end)
-  std::vector<std::size_t> group_of;      // per grouped item, its group
-  std::vector<std::int64_t> parts;        // per grouped item, how many members it stands for
+  std::vector<std::size_t> members;  // the indices of the group members, group after group
+  std::vector<std::size_t>
+      first_member;                   // per group, where its members start in `members` (one more: the end)
+  std::vector<std::size_t> group_of;  // per grouped item, its group
+  std::vector<std::int64_t> parts;    // per grouped item, how many members it stands for
 };
 
 template <class P>
@@ -588,7 +594,8 @@ Groups<P> group_identical(const KernelItems<P>& items) {
     std::int64_t copies;
     std::size_t index;
     bool operator<(const Keyed& other) const {
-      return std::tie(weight, profit, copies, index) < std::tie(other.weight, other.profit, other.copies, other.index);
+      return std::tie(weight, profit, copies, index) <
+             std::tie(other.weight, other.profit, other.copies, other.index);
     }
     bool identical(const Keyed& other) const {
       return weight == other.weight && profit == other.profit && copies == other.copies;
@@ -604,7 +611,8 @@ Groups<P> group_identical(const KernelItems<P>& items) {
   groups.members.reserve(keyed.size());
   for (std::size_t first = 0; first < keyed.size();) {
     std::size_t last = first;
-    while (last < keyed.size() && keyed[last].identical(keyed[first])) groups.members.push_back(keyed[last++].index);
+    while (last < keyed.size() && keyed[last].identical(keyed[first]))
+      groups.members.push_back(keyed[last++].index);
     const std::size_t group = groups.first_member.size();
     groups.first_member.push_back(first);
     auto remaining = static_cast<std::int64_t>(last - first);
@@ -669,7 +677,9 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
     if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
   for (std::size_t group = 0; group < group_count; ++group)
     for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
-      outcome.chosen[useful_index[groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)]]] = true;
+      outcome
+          .chosen[useful_index[groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)]]] =
+          true;
   solved.chosen = std::move(outcome.chosen);
   solved.profit *= profit_divisor;
   solved.upper_bound *= profit_divisor;
@@ -679,6 +689,7 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
 
 template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Search&,
                                                     std::optional<std::int64_t>);
-template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&, std::optional<int128>);
+template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&,
+                                              std::optional<int128>);
 
 }  // namespace reds::knapsack::detail

@@ -75,13 +75,15 @@ Result<ExactProfits> exact_profits(const std::vector<double>& profits, const Pro
     const double magnitude = std::ldexp(std::fabs(profits[j]), -finest);
     int int_exponent = 0;
     const double fraction = std::frexp(magnitude, &int_exponent);
-    const auto mantissa = static_cast<int128>(static_cast<std::uint64_t>(std::ldexp(fraction, kMantissaBits)));
+    const auto mantissa =
+        static_cast<int128>(static_cast<std::uint64_t>(std::ldexp(fraction, kMantissaBits)));
     const int shift = int_exponent - kMantissaBits;
     const int128 scaled = magnitude == 0.0 ? 0 : shift >= 0 ? mantissa << shift : mantissa >> -shift;
     exact.absolute_sum += scaled;
     if (exact.absolute_sum >= kLargeProfitLimit)
-      return invalid_argument("the profits' absolute values, scaled to integers by 2^" + std::to_string(-finest) +
-                              ", sum to 2^125 or more (at " + name(j) + "); they cannot be summed exactly");
+      return invalid_argument("the profits' absolute values, scaled to integers by 2^" +
+                              std::to_string(-finest) + ", sum to 2^125 or more (at " + name(j) +
+                              "); they cannot be summed exactly");
     exact.scaled.push_back(profits[j] < 0 ? -scaled : scaled);
   }
   return exact;

@@ -117,7 +117,8 @@ JointOutcome JointSolver::solve() {
   Node root;
   for (std::size_t level : active_) {
     root.boxes.push_back(constraints_[level]);
-    root.boxes.back().wide_envelope = true;  // boxes narrow the widths, which the single best relaxation prices poorly
+    root.boxes.back().wide_envelope =
+        true;  // boxes narrow the widths, which the single best relaxation prices poorly
     root.optima.push_back(alone_[level]);
   }
   std::vector<bool> unchanged(active_.size(), false);

@@ -14,10 +14,10 @@ namespace reds::detail {
 // node of the previous stage (the source, width `inputs`, for the first stage).
 struct Stage {
   const Group* group = nullptr;
-  std::vector<std::int64_t> width;          // ascending
-  std::vector<int> last_predecessor;        // index into the previous stage's nodes
-  std::vector<int> by_decreasing_prefix;    // the nodes by decreasing last_predecessor (stable)
-  bool admits_all = false;                  // every node admits every previous node
+  std::vector<std::int64_t> width;        // ascending
+  std::vector<int> last_predecessor;      // index into the previous stage's nodes
+  std::vector<int> by_decreasing_prefix;  // the nodes by decreasing last_predecessor (stable)
+  bool admits_all = false;                // every node admits every previous node
 };
 
 // A sum resource with a limit at this level.

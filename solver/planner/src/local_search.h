@@ -18,7 +18,11 @@ class LocalSearch {
  public:
   LocalSearch(const std::vector<Stage>& stages, const std::vector<Budget>& budgets, std::int64_t inputs,
               std::vector<int> nodes)
-      : stages_(stages), budgets_(budgets), inputs_(inputs), nodes_(std::move(nodes)), cost_(budgets.size(), 0) {
+      : stages_(stages),
+        budgets_(budgets),
+        inputs_(inputs),
+        nodes_(std::move(nodes)),
+        cost_(budgets.size(), 0) {
     for (std::size_t s = 0; s < stages_.size(); ++s) {
       value_ += stages_[s].group->value[width(s)];
       for (std::size_t t = 0; t < budgets_.size(); ++t) cost_[t] = saturating_add(cost_[t], edge(s, t));
@@ -101,7 +105,8 @@ class LocalSearch {
   }
   bool admissible(std::size_t stage) const {
     if (stage > 0 && nodes_[stage - 1] > stages_[stage].last_predecessor[nodes_[stage]]) return false;
-    return stage + 1 >= stages_.size() || nodes_[stage] <= stages_[stage + 1].last_predecessor[nodes_[stage + 1]];
+    return stage + 1 >= stages_.size() ||
+           nodes_[stage] <= stages_[stage + 1].last_predecessor[nodes_[stage + 1]];
   }
 
   const std::vector<Stage>& stages_;

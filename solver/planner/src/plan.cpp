@@ -243,8 +243,10 @@ Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options) 
   const auto start = std::chrono::steady_clock::now();
   if (std::optional<Error> error = validate(request)) return *std::move(error);
   if (std::optional<std::string> field = first_residual_field(request.network)) {
-    std::string message = "the planner does not yet plan residual networks (the version 1.1 fields stream, "
-                          "input and held); " + *field + " uses one";
+    std::string message =
+        "the planner does not yet plan residual networks (the version 1.1 fields stream, "
+        "input and held); " +
+        *field + " uses one";
     return invalid_argument(std::move(message), *std::move(field));
   }
   try {

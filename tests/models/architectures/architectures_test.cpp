@@ -140,11 +140,10 @@ TEST_P(ArchitectureTest, ExampleRequestIsValid) {
 
 TEST_P(ArchitectureTest, ResourcesAggregateAsTheHeaderSays) {
   const Network network = build(GetParam());
-  const std::map<std::string, Aggregation> expected = {
-      {"macs", Aggregation::sum},
-      {"params", Aggregation::sum},
-      {"activation", Aggregation::max},
-      {"output_activation", Aggregation::max}};
+  const std::map<std::string, Aggregation> expected = {{"macs", Aggregation::sum},
+                                                       {"params", Aggregation::sum},
+                                                       {"activation", Aggregation::max},
+                                                       {"output_activation", Aggregation::max}};
   EXPECT_EQ(network.resources, expected);
   EXPECT_EQ(network.name, GetParam());
 }

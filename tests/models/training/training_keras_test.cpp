@@ -112,9 +112,9 @@ TEST(TrainingKeras, ForwardAtAPlanLevelComputesWhatTheEngineComputesAtThatLevel)
                                                      {"conv2d_3", 40}, {"conv2d_4", 48}, {"dense", 10}};
   std::map<std::string, std::int64_t> level = small;
   level.insert({{"depthwise_conv2d", 16},
-                 {"depthwise_conv2d_1", 32},
-                 {"depthwise_conv2d_2", 24},
-                 {"depthwise_conv2d_3", 40}});
+                {"depthwise_conv2d_1", 32},
+                {"depthwise_conv2d_2", 24},
+                {"depthwise_conv2d_3", 40}});
   const std::optional<Error> attached =
       attach_plan(planned, engine::testing::plan_with_widths(planned, {level}));
   ASSERT_FALSE(attached) << attached->message;

@@ -1,11 +1,11 @@
 // The knapsack literature's text format (reds/knapsack_format.h): several instances per file, layout
 // leniency, and an error naming the line for every way a file can be broken.
+#include "reds/knapsack_format.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
-
-#include "reds/knapsack_format.h"
 
 namespace {
 

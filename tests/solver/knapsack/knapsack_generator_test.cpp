@@ -1,5 +1,7 @@
 // The instance generator (reds/knapsack_generator.h): every class follows its published definition, the
 // capacity follows the series rule, and the same options give the same instance; 0-1 and multiple-choice.
+#include "reds/knapsack_generator.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,8 +12,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "reds/knapsack_generator.h"
 
 namespace {
 
@@ -72,8 +72,9 @@ void expect_class_relation(InstanceClass instance_class, const Item<std::int64_t
     case InstanceClass::circle: {
       EXPECT_TRUE(1 <= w && w <= range);
       // p = floor(2/3 * sqrt(4R^2 - (w - 2R)^2)), checked in long double away from the rounding edge.
-      const long double exact = 2.0L / 3.0L *
-                                std::sqrt(4.0L * range * range - static_cast<long double>(w - 2 * range) * (w - 2 * range));
+      const long double exact =
+          2.0L / 3.0L *
+          std::sqrt(4.0L * range * range - static_cast<long double>(w - 2 * range) * (w - 2 * range));
       EXPECT_LE(std::fabs(static_cast<long double>(p) - std::floor(exact)), 1.0L);
       EXPECT_LE(static_cast<long double>(p), exact);
       break;
@@ -89,16 +90,17 @@ TEST(KnapsackGenerator, EveryClassFollowsItsDefinition) {
     for (const std::int64_t range : {10, 1000, 10'000'000}) {
       const auto instance = generate(instance_class, 2000, range);
       ASSERT_EQ(instance.problem.items.size(), 2000u);
-      for (const Item<std::int64_t>& item : instance.problem.items) expect_class_relation(instance_class, item, range);
+      for (const Item<std::int64_t>& item : instance.problem.items)
+        expect_class_relation(instance_class, item, range);
     }
   }
 }
 
 // span(2, 10): two spanner items, every item a multiple 1..10 of one of them.
 TEST(KnapsackGenerator, SpannerItemsAreMultiplesOfTwoSpanners) {
-  for (const InstanceClass instance_class : {InstanceClass::spanner_uncorrelated,
-                                             InstanceClass::spanner_weakly_correlated,
-                                             InstanceClass::spanner_strongly_correlated}) {
+  for (const InstanceClass instance_class :
+       {InstanceClass::spanner_uncorrelated, InstanceClass::spanner_weakly_correlated,
+        InstanceClass::spanner_strongly_correlated}) {
     const auto instance = generate(instance_class, 3000, 100'000);
     std::set<std::pair<std::int64_t, std::int64_t>> reduced;
     for (const Item<std::int64_t>& item : instance.problem.items) {
@@ -165,7 +167,8 @@ TEST(KnapsackGenerator, WeightsAreUniform) {
 
 TEST(KnapsackGenerator, NamesRoundTrip) {
   for (const InstanceClass instance_class : reds::knapsack::instance_classes())
-    EXPECT_EQ(reds::knapsack::parse_instance_class(reds::knapsack::to_string(instance_class)), instance_class);
+    EXPECT_EQ(reds::knapsack::parse_instance_class(reds::knapsack::to_string(instance_class)),
+              instance_class);
   EXPECT_FALSE(reds::knapsack::parse_instance_class("strongly").has_value());
 }
 
@@ -182,8 +185,8 @@ TEST(KnapsackGenerator, RejectsOptionsOutOfRange) {
 }
 
 reds::knapsack::GeneratedChoiceInstance generate_choice(ChoiceClass choice_class, std::int64_t classes,
-                                                       std::int64_t class_size, std::int64_t range,
-                                                       std::uint64_t seed = 1, std::int64_t h = 50) {
+                                                        std::int64_t class_size, std::int64_t range,
+                                                        std::uint64_t seed = 1, std::int64_t h = 50) {
   ChoiceGeneratorOptions options;
   options.choice_class = choice_class;
   options.classes = classes;
@@ -197,7 +200,8 @@ reds::knapsack::GeneratedChoiceInstance generate_choice(ChoiceClass choice_class
 }
 
 // The defining relation of a class's items, R the range.
-void expect_choice_relation(ChoiceClass choice_class, std::vector<Item<std::int64_t>> items, std::int64_t range) {
+void expect_choice_relation(ChoiceClass choice_class, std::vector<Item<std::int64_t>> items,
+                            std::int64_t range) {
   for (const Item<std::int64_t>& item : items) {
     const std::int64_t w = item.weight;
     const std::int64_t p = item.profit;

@@ -38,8 +38,9 @@ enum class Correlation { uncorrelated, weakly, strongly };
 
 // `classes` classes of up to `most` items with weights in [0, range]; the capacity lies between the
 // lightest and the heaviest choice (a little below the lightest now and then: infeasible).
-MultipleChoiceProblem<std::int64_t> random_problem(std::uint64_t seed, std::int64_t classes, std::int64_t most,
-                                                   std::int64_t range, Correlation correlation) {
+MultipleChoiceProblem<std::int64_t> random_problem(std::uint64_t seed, std::int64_t classes,
+                                                   std::int64_t most, std::int64_t range,
+                                                   Correlation correlation) {
   Numbers numbers(seed);
   MultipleChoiceProblem<std::int64_t> problem;
   std::int64_t lightest = 0;
@@ -75,15 +76,17 @@ MultipleChoiceProblem<double> with_real_profits(const MultipleChoiceProblem<std:
     real.classes.emplace_back();
     for (const Item<std::int64_t>& item : items)
       real.classes.back().push_back(
-          {item.weight, static_cast<double>(item.profit) / 4 +
-                            std::ldexp(static_cast<double>(numbers.between(0, 65535)), -reds::test::kProfitBits)});
+          {item.weight,
+           static_cast<double>(item.profit) / 4 +
+               std::ldexp(static_cast<double>(numbers.between(0, 65535)), -reds::test::kProfitBits)});
   }
   return real;
 }
 
 template <class Profit>
-void expect_optimal_with(const MultipleChoiceProblem<Profit>& problem, const reds::test::KnapsackOptimum& optimum,
-                         const std::string& label, const reds::knapsack::Options& options) {
+void expect_optimal_with(const MultipleChoiceProblem<Profit>& problem,
+                         const reds::test::KnapsackOptimum& optimum, const std::string& label,
+                         const reds::knapsack::Options& options) {
   SCOPED_TRACE(label);
   const reds::Result<MultipleChoiceSolution<Profit>> solution = reds::knapsack::solve(problem, options);
   ASSERT_TRUE(solution.ok()) << solution.error().message;
@@ -133,8 +136,8 @@ TEST(KnapsackMultipleChoice, SolvesASmallExample) {
 TEST(KnapsackMultipleChoice, MatchesBruteForce) {
   for (std::uint64_t seed = 1; seed <= 1500; ++seed) {
     const auto correlation = static_cast<Correlation>(seed % 3);
-    const MultipleChoiceProblem<std::int64_t> problem =
-        random_problem(seed, static_cast<std::int64_t>(1 + seed % 6), 6, seed % 2 == 0 ? 20 : 1000, correlation);
+    const MultipleChoiceProblem<std::int64_t> problem = random_problem(
+        seed, static_cast<std::int64_t>(1 + seed % 6), 6, seed % 2 == 0 ? 20 : 1000, correlation);
     const std::string label = "seed " + std::to_string(seed);
     expect_optimal(problem, reds::test::brute_force(problem), label);
     const MultipleChoiceProblem<double> real = with_real_profits(problem, seed);
@@ -146,8 +149,8 @@ TEST(KnapsackMultipleChoice, MatchesBruteForce) {
 TEST(KnapsackMultipleChoice, MatchesTheCapacityDynamicProgram) {
   for (std::uint64_t seed = 1; seed <= 120; ++seed) {
     const auto correlation = static_cast<Correlation>(seed % 3);
-    const MultipleChoiceProblem<std::int64_t> problem =
-        random_problem(seed, static_cast<std::int64_t>(10 + seed % 90), 16, seed % 2 == 0 ? 50 : 400, correlation);
+    const MultipleChoiceProblem<std::int64_t> problem = random_problem(
+        seed, static_cast<std::int64_t>(10 + seed % 90), 16, seed % 2 == 0 ? 50 : 400, correlation);
     const std::string label = "seed " + std::to_string(seed);
     expect_optimal(problem, reds::test::dynamic_program(problem), label);
     if (seed % 3 == 0) {
@@ -162,7 +165,8 @@ TEST(KnapsackMultipleChoice, MatchesTheCapacityDynamicProgram) {
 TEST(KnapsackMultipleChoice, CompletesSolutionsFromLargeCores) {
   bool completed_large_core = false;
   for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-    const MultipleChoiceProblem<std::int64_t> problem = random_problem(seed, 1000, 16, 10, Correlation::weakly);
+    const MultipleChoiceProblem<std::int64_t> problem =
+        random_problem(seed, 1000, 16, 10, Correlation::weakly);
     expect_optimal(problem, reds::test::dynamic_program(problem), "seed " + std::to_string(seed));
     completed_large_core = completed_large_core || reds::knapsack::solve(problem)->statistics.passes > 1;
   }
@@ -204,7 +208,8 @@ TEST(KnapsackMultipleChoice, CountBoundProvesStronglyCorrelatedOptima) {
     ASSERT_TRUE(instance.ok()) << instance.error().message;
     reds::knapsack::Options counted;
     counted.cardinality_states = 1;
-    expect_optimal_with(instance->problem, reds::test::dynamic_program(instance->problem), instance->name, counted);
+    expect_optimal_with(instance->problem, reds::test::dynamic_program(instance->problem), instance->name,
+                        counted);
     const auto solution = reds::knapsack::solve(instance->problem, counted);
     ASSERT_TRUE(solution.ok());
     // Proved before the dynamic program ran through every class with a choice left.
@@ -269,7 +274,8 @@ TEST(KnapsackMultipleChoice, HandlesNegativeProfitsAndFreeItems) {
 }
 
 TEST(KnapsackMultipleChoice, UpperBoundHoldsWhenTheTimeLimitStopsTheSearch) {
-  const MultipleChoiceProblem<std::int64_t> problem = random_problem(7, 400, 30, 100'000, Correlation::weakly);
+  const MultipleChoiceProblem<std::int64_t> problem =
+      random_problem(7, 400, 30, 100'000, Correlation::weakly);
   reds::knapsack::Options limited;
   limited.time_limit_ms = 1;
   const auto solution = reds::knapsack::solve(problem, limited);

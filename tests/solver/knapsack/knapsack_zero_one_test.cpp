@@ -22,8 +22,8 @@ using reds::knapsack::Solution;
 using reds::knapsack::Status;
 
 // A generated instance of `instance_class` with n items, range R and capacity index h of 100.
-Problem<std::int64_t> generated(InstanceClass instance_class, std::int64_t n, std::int64_t range, std::int64_t h,
-                                std::uint64_t seed) {
+Problem<std::int64_t> generated(InstanceClass instance_class, std::int64_t n, std::int64_t range,
+                                std::int64_t h, std::uint64_t seed) {
   GeneratorOptions options;
   options.instance_class = instance_class;
   options.items = n;
@@ -141,9 +141,12 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnEveryClass) {
 TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnHardMediumInstances) {
   bool cardinality_bound = false;
   bool completed_large_core = false;
-  const InstanceClass hard[] = {InstanceClass::strongly_correlated, InstanceClass::inverse_strongly_correlated,
-                                InstanceClass::almost_strongly_correlated, InstanceClass::subset_sum,
-                                InstanceClass::profit_ceiling, InstanceClass::circle,
+  const InstanceClass hard[] = {InstanceClass::strongly_correlated,
+                                InstanceClass::inverse_strongly_correlated,
+                                InstanceClass::almost_strongly_correlated,
+                                InstanceClass::subset_sum,
+                                InstanceClass::profit_ceiling,
+                                InstanceClass::circle,
                                 InstanceClass::spanner_strongly_correlated};
   for (const InstanceClass instance_class : hard) {
     for (std::uint64_t seed = 1; seed <= 6; ++seed) {
@@ -151,7 +154,8 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnHardMediumInstances) {
       const std::int64_t range = 1000;
       const auto h = static_cast<std::int64_t>(1 + (seed * 7) % 50);
       const Problem<std::int64_t> problem = generated(instance_class, n, range, h, seed);
-      expect_optimal(problem, reds::test::dynamic_program(problem), describe(instance_class, n, range, h, seed));
+      expect_optimal(problem, reds::test::dynamic_program(problem),
+                     describe(instance_class, n, range, h, seed));
       const auto solution = reds::knapsack::solve(problem);
       cardinality_bound = cardinality_bound || solution->statistics.cardinality_bound;
       completed_large_core = completed_large_core || solution->statistics.passes > 1;
@@ -170,7 +174,8 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramAfterRestarts) {
     const std::int64_t range = 3000;
     const auto h = static_cast<std::int64_t>(1 + (seed * 7) % 50);
     const Problem<std::int64_t> problem = generated(InstanceClass::circle, n, range, h, seed);
-    expect_optimal(problem, reds::test::dynamic_program(problem), describe(InstanceClass::circle, n, range, h, seed));
+    expect_optimal(problem, reds::test::dynamic_program(problem),
+                   describe(InstanceClass::circle, n, range, h, seed));
     restarted = restarted || reds::knapsack::solve(problem)->statistics.restarts > 0;
   }
   EXPECT_TRUE(restarted) << "no instance restarted with the bound over heavier items";

@@ -41,7 +41,8 @@ JointOptimum joint_optimum(const BruteForce& oracle, const std::vector<double>& 
       if (!fits[c]) continue;
       double before = best_before.empty() ? 0.0 : kMinusInfinity;
       for (std::size_t p = 0; p < best_before.size(); ++p) {
-        if (best_before[p] > before && component_wise_at_most(candidates[p], candidates[c])) before = best_before[p];
+        if (best_before[p] > before && component_wise_at_most(candidates[p], candidates[c]))
+          before = best_before[p];
       }
       if (before != kMinusInfinity) best[c] = before + weights[level] * oracle.importance(candidates[c]);
     }
@@ -88,7 +89,8 @@ void expect_joint_optimal(const PlanRequest& request) {
     // A level's bound covers its importance over every nested chain: the independent optimum's does.
     EXPECT_GE(level.upper_bound, level.importance);
     const LevelOptimum alone = oracle.best(j);
-    EXPECT_TRUE(level.upper_bound >= alone.importance || same_importance(level.upper_bound, alone.importance));
+    EXPECT_TRUE(level.upper_bound >= alone.importance ||
+                same_importance(level.upper_bound, alone.importance));
     if (below != nullptr) {
       EXPECT_TRUE(component_wise_at_most(*below, level.widths)) << "not nested";
     }
@@ -104,7 +106,8 @@ TEST(PlanJoint, FindsTheBestNestedChain) {
     PlanRequest request = random_plan_request(seed, 300);
     request.strategy = Strategy::joint;
     if (seed % 3 == 0) {
-      for (std::size_t j = 0; j < request.levels.size(); ++j) request.weights.push_back(0.5 + double((seed + j) % 4));
+      for (std::size_t j = 0; j < request.levels.size(); ++j)
+        request.weights.push_back(0.5 + double((seed + j) % 4));
     }
     expect_joint_optimal(request);
     if (HasFatalFailure()) return;

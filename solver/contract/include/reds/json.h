@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "reds/network.h"
 #include "reds/contract.h"
+#include "reds/network.h"
 #include "reds/status.h"
 
 namespace reds {

@@ -71,14 +71,14 @@ struct Options {
 
 // How the solve went; for benchmarks and curiosity, no promise about the exact values.
 struct Statistics {
-  double seconds = 0.0;                 // wall-clock time of the solve
-  std::int64_t free_items = 0;          // items left after the reductions (whose value was open)
-  std::int64_t core_items = 0;          // items the dynamic program enumerated
-  std::int64_t states = 0;              // states the dynamic program created
-  std::int64_t max_states = 0;          // largest state set held at once
-  std::int64_t passes = 0;              // dynamic-program runs (more than one to recover a large core's solution)
-  bool cardinality_bound = false;       // the cardinality bound was computed
-  std::int64_t restarts = 0;            // searches restarted from scratch with a stronger bound
+  double seconds = 0.0;            // wall-clock time of the solve
+  std::int64_t free_items = 0;     // items left after the reductions (whose value was open)
+  std::int64_t core_items = 0;     // items the dynamic program enumerated
+  std::int64_t states = 0;         // states the dynamic program created
+  std::int64_t max_states = 0;     // largest state set held at once
+  std::int64_t passes = 0;         // dynamic-program runs (more than one to recover a large core's solution)
+  bool cardinality_bound = false;  // the cardinality bound was computed
+  std::int64_t restarts = 0;       // searches restarted from scratch with a stronger bound
 };
 
 template <class Profit>
@@ -100,10 +100,10 @@ struct Problem {
 template <class Profit>
 struct Solution {
   Status status = Status::optimal;
-  Profit profit{};                  // sum of the chosen items' profits
-  Profit upper_bound{};             // no solution is better; equal to profit when optimal
-  std::int64_t weight = 0;          // sum of the chosen items' weights, <= capacity
-  std::vector<std::size_t> items;   // the chosen items' indices, ascending
+  Profit profit{};                 // sum of the chosen items' profits
+  Profit upper_bound{};            // no solution is better; equal to profit when optimal
+  std::int64_t weight = 0;         // sum of the chosen items' weights, <= capacity
+  std::vector<std::size_t> items;  // the chosen items' indices, ascending
   Statistics statistics;
 };
 

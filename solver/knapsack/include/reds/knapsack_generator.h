@@ -7,13 +7,14 @@
 //   weakly_correlated            w_j uniform in [1, R], p_j uniform in [w_j - R/10, w_j + R/10], at least 1
 //   strongly_correlated          w_j uniform in [1, R], p_j = w_j + R/10
 //   inverse_strongly_correlated  p_j uniform in [1, R], w_j = p_j + R/10
-//   almost_strongly_correlated   w_j uniform in [1, R], p_j uniform in [w_j + R/10 - R/500, w_j + R/10 + R/500]
-//   subset_sum                   w_j uniform in [1, R], p_j = w_j
-//   spanner_*  span(v = 2, m = 10): v spanner items (w, p) drawn from the named class (uncorrelated, weakly
+//   almost_strongly_correlated   w_j uniform in [1, R], p_j uniform in [w_j + R/10 - R/500, w_j + R/10 +
+//   R/500] subset_sum                   w_j uniform in [1, R], p_j = w_j spanner_*  span(v = 2, m = 10): v
+//   spanner items (w, p) drawn from the named class (uncorrelated, weakly
 //              or strongly correlated), scaled down to (ceil(2w/m), ceil(2p/m)); every item is a spanner
 //              item, chosen uniformly, times a multiplier uniform in [1, m]
 //   profit_ceiling               pceil(d = 3): w_j uniform in [1, R], p_j = d * ceil(w_j / d)
-//   circle                       circle(d = 2/3): w_j uniform in [1, R], p_j = floor(d * sqrt(4R^2 - (w_j - 2R)^2))
+//   circle                       circle(d = 2/3): w_j uniform in [1, R], p_j = floor(d * sqrt(4R^2 - (w_j -
+//   2R)^2))
 //
 // (R/10, R/500 are integer divisions.) The h-th instance of a series of H has capacity
 // c = floor(h * W / (H + 1)), W the total weight, raised to the largest weight if smaller (as Pisinger's
@@ -55,10 +56,10 @@ std::optional<InstanceClass> parse_instance_class(std::string_view name);
 
 struct GeneratorOptions {
   InstanceClass instance_class = InstanceClass::uncorrelated;
-  std::int64_t items = 1000;    // n >= 1
-  std::int64_t range = 1000;    // R >= 10, at most 10^9
-  std::int64_t instance = 50;   // h, 1 <= h <= series
-  std::int64_t series = 100;    // H
+  std::int64_t items = 1000;   // n >= 1
+  std::int64_t range = 1000;   // R >= 10, at most 10^9
+  std::int64_t instance = 50;  // h, 1 <= h <= series
+  std::int64_t series = 100;   // H
   std::uint64_t seed = 1;
 };
 
@@ -104,11 +105,11 @@ std::optional<ChoiceClass> parse_choice_class(std::string_view name);
 
 struct ChoiceGeneratorOptions {
   ChoiceClass choice_class = ChoiceClass::uncorrelated;
-  std::int64_t classes = 100;     // k >= 1
-  std::int64_t class_size = 10;   // m >= 1; k * m at most 10^7
-  std::int64_t range = 1000;      // R >= 10, at most 10^9
-  std::int64_t instance = 50;     // h, 1 <= h <= series
-  std::int64_t series = 100;      // H
+  std::int64_t classes = 100;    // k >= 1
+  std::int64_t class_size = 10;  // m >= 1; k * m at most 10^7
+  std::int64_t range = 1000;     // R >= 10, at most 10^9
+  std::int64_t instance = 50;    // h, 1 <= h <= series
+  std::int64_t series = 100;     // H
   std::uint64_t seed = 1;
 };
 

@@ -36,12 +36,12 @@ struct ArchitectureInfo {
 const std::vector<ArchitectureInfo>& architectures();
 
 struct ExampleOptions {
-  std::int64_t block = 1;              // width granularity of every prunable layer
+  std::int64_t block = 1;  // width granularity of every prunable layer
   // min_units = ceil(fraction * units) for every prunable layer. With coupled MACs and additive importance
   // the exact optimum likes one-unit bottlenecks (one kept unit makes both neighbouring layers nearly
   // free); no layer narrower than a quarter of itself keeps the examples' plans usable networks.
   double min_width_fraction = 0.25;
-  std::uint64_t seed = 1;              // seed of the deterministic stand-in importance
+  std::uint64_t seed = 1;                                 // seed of the deterministic stand-in importance
   std::vector<double> mac_fractions = {0.25, 0.5, 0.75};  // one level per fraction, MACs only
 };
 
