@@ -1,4 +1,4 @@
-// tests/support/brute_force.h: a brute-force oracle for the plan contract (plan-v1.md, version 1.1).
+// tests/support/brute_force.h: a brute-force oracle for the plan contract (version 1.1, docs/contract.md).
 //
 // It enumerates every choice of the width variables (a stream, or a layer with its tied followers; a layer
 // that is not prunable pins its group), writes each as the width vector of every layer, and evaluates
