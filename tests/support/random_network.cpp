@@ -96,11 +96,8 @@ bool costs_something(const CostTerms& terms) {
          std::any_of(terms.table.begin(), terms.table.end(), [](std::int64_t entry) { return entry > 0; });
 }
 
-Network random_network(Random& random, std::uint64_t seed) {
-  Network network;
-  network.name = "random_" + std::to_string(seed);
-  network.inputs = random.between(1, 4);
-
+// One to three resources in random order; "peak", and now and then another, get their aggregation stated.
+std::vector<ResourceKind> random_resources(Random& random, Network& network) {
   std::vector<ResourceKind> kinds(kResourceKinds.begin(), kResourceKinds.end());
   random.shuffle(kinds);
   kinds.resize(static_cast<std::size_t>(random.between(1, 3)));
@@ -108,6 +105,15 @@ Network random_network(Random& random, std::uint64_t seed) {
     if (std::string(kind.name) == "peak" || random.chance(40))
       network.resources[kind.name] = kind.aggregation;
   }
+  return kinds;
+}
+
+Network random_network(Random& random, std::uint64_t seed) {
+  Network network;
+  network.name = "random_" + std::to_string(seed);
+  network.inputs = random.between(1, 4);
+
+  const std::vector<ResourceKind> kinds = random_resources(random, network);
 
   // Mostly deeper chains: they are where nesting and coupling interact.
   const std::int64_t layer_count = random.chance(60) ? random.between(3, 5) : random.between(1, 5);
@@ -224,13 +230,7 @@ Network random_residual_network(Random& random, std::uint64_t seed) {
   network.name = "residual_" + std::to_string(seed);
   network.inputs = random.between(1, 4);
 
-  std::vector<ResourceKind> kinds(kResourceKinds.begin(), kResourceKinds.end());
-  random.shuffle(kinds);
-  kinds.resize(static_cast<std::size_t>(random.between(1, 3)));
-  for (const ResourceKind& kind : kinds) {
-    if (std::string(kind.name) == "peak" || random.chance(40))
-      network.resources[kind.name] = kind.aggregation;
-  }
+  const std::vector<ResourceKind> kinds = random_resources(random, network);
   const auto held_resource = [&]() -> const ResourceKind& {
     for (const ResourceKind& kind : kinds) {
       if (kind.aggregation == Aggregation::max) return kind;
