@@ -163,7 +163,7 @@ std::string format_instance(const TextInstance& instance) {
                      std::to_string(instance.problem.capacity) + "\n";
   if (instance.optimum) text += "z " + std::to_string(*instance.optimum) + "\n";
   if (instance.seconds) {
-    char seconds[32];
+    char seconds[400];  // "%.2f" of the largest finite double: 309 integer digits, the point and two more
     std::snprintf(seconds, sizeof seconds, "%.2f", *instance.seconds);
     text += "time " + std::string(seconds) + "\n";
   }

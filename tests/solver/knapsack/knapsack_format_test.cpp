@@ -93,6 +93,18 @@ TEST(KnapsackFormat, WritesWhatItReads) {
   }
 }
 
+// A time of any size is written whole (found by the knapsack_format fuzzer: a 1.1e306 s time was cut to
+// the first 31 characters of its digits, which read back as another number).
+TEST(KnapsackFormat, WritesTheLargestTimesWhole) {
+  const auto instances = reds::knapsack::parse_instances("huge\nn 1\nc 1\ntime 0.011e308\n1,1,1,1\n-----\n");
+  ASSERT_TRUE(instances.ok()) << instances.error().message;
+  const std::string once = reds::knapsack::format_instance(instances->front());
+  const auto again = reds::knapsack::parse_instances(once);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->front().seconds, instances->front().seconds);
+  EXPECT_EQ(reds::knapsack::format_instance(again->front()), once);
+}
+
 // Every broken file names the line the problem shows on, and what is wrong there.
 TEST(KnapsackFormat, RejectsBrokenFiles) {
   struct Case {
