@@ -3,11 +3,16 @@
 // with the strong bounds of combo (Martello, Pisinger, Toth 1999) when the state set grows.
 //
 // The items are ordered by efficiency p/w, best first; the break solution takes the longest prefix that
-// fits. A state is a solution that differs from the break solution only on the core, the items processed
-// so far, which grow outward from the break item: adding an item to the right doubles the states into
-// "without" and "with it", removing one to the left into "with" and "without". States are kept sorted by
-// weight with strictly increasing profit (the others are dominated), and only while their bound reaches
-// the threshold (the best profit known plus one; profits are divided by their gcd first):
+// fits. The order is built only as far as the core reaches (Pisinger's partial sorting): partitions
+// around a median of three find the break item in expected linear time and leave the items on either side
+// in intervals, ordered among each other but not inside; when the core reaches an interval, its items
+// that cannot flip are set apart without sorting, and the rest is partitioned again until the piece next
+// to the core is small enough to sort. The far intervals of an easy instance are never sorted at all. A state
+// is a solution that differs from the break solution only on the core, the items processed so far, which grow
+// outward from the break item: adding an item to the right doubles the states into "without" and "with it",
+// removing one to the left into "with" and "without". States are kept sorted by weight with strictly
+// increasing profit (the others are dominated), and only while their bound reaches the threshold (the best
+// profit known plus one; profits are divided by their gcd first):
 //   weight <= c: profit + (c - weight) * e_t, e_t the efficiency of the next right item (no item that
 //                could still be added is more efficient, and removing items only costs);
 //   weight >  c: profit - (weight - c) * e_s, e_s the efficiency of the next left item (the overweight has
@@ -77,8 +82,36 @@ class PrimalDual {
   std::size_t size() const { return weights_.size(); }
   SortedItems<P> sorted() const { return {weights_, profits_, copies_, break_, capacity_}; }
 
-  void sort_by_efficiency();
+  // Whether item a comes before item b in the efficiency order (ties by index), and the same for item
+  // keys taken out of the arrays (a partition's pivot).
+  struct Key {
+    double efficiency;
+    std::int64_t weight;
+    P profit;
+    std::size_t original;
+  };
+  Key key(std::size_t j) const { return {efficiencies_[j], weights_[j], profits_[j], original_[j]}; }
+  static bool before(const Key& a, const Key& b);
+  void swap_items(std::size_t a, std::size_t b);
+  // Moves the items of [first, last) for which `first_part` holds to its front; returns where the others
+  // start.
+  template <class Predicate>
+  std::size_t partition(std::size_t first, std::size_t last, Predicate first_part);
+  // Partitions [first, last) (at least three items) around the median of its first, middle and last
+  // items, which ends at the returned position: the items before it come first in efficiency order.
+  std::size_t partition_at_median(std::size_t first, std::size_t last);
+  void sort_range(std::size_t first, std::size_t last);
+  void load_items();
   void find_break_item();
+  // Brings the next interval on the right (left) of the ordered positions into order: its fixed items
+  // next to the ordered ones, then its free items, the nearest of them sorted (all of them when
+  // `whole`). False when there is none.
+  bool extend_right(bool whole = false);
+  bool extend_left(bool whole = false);
+  // Brings every item into order: the tools that look at all items need their positions to stay.
+  void order_all();
+  // The greedy over the items of [first, last), whose order is unknown, with `room` left.
+  void greedy_over(std::size_t first, std::size_t last, std::int64_t& room, P& profit);
   // The greedy solution (the break solution, then every item that still fits) is the first incumbent.
   void greedy();
   // True when flipping item `j` away from its break-solution value cannot reach the threshold.
@@ -93,7 +126,7 @@ class PrimalDual {
   // Whether no completion of the state reaches the threshold; a `scan` evaluates the cardinality bound
   // faster for states of nondecreasing weight.
   bool cannot_improve(const State<P>& state, typename CardinalityBound<P>::Scan* scan = nullptr) const;
-  // The items on either side of the break item by weight, for pairing.
+  // The free items on either side of the break item by weight, for pairing.
   void sort_by_weight();
   // Whether the linear relaxation of the whole problem stays below the threshold.
   bool root_cannot_improve() const;
@@ -106,25 +139,41 @@ class PrimalDual {
   void restart();
   // Solves the cardinality bound's surrogate problems: each closes its side, or bounds it at least.
   void solve_surrogates();
-  // A better solution found outside the states, explicitly.
-  void adopt(std::vector<bool> solution, P profit);
+  // A better solution found outside the states, explicitly (by position).
+  void adopt(const std::vector<bool>& solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
   void pair_states();
   P upper_bound();
-  // The best solution, by position; `passes` counts the solves of older core items it needed.
+  // The best solution, by the index in items_; `passes` counts the solves of older core items it needed.
   std::vector<bool> best_solution(std::int64_t& passes) const;
 
   const KernelItems<P>& items_;
   const Search& search_;
   std::optional<P> target_;
 
-  // The items in efficiency order; original_[j] is the index in items_.
+  // The items by position, in efficiency order on [left_end_, right_end_) (a position's item stays there
+  // from then on), in intervals of unknown order outside it; original_[j] is the index in items_.
   std::vector<std::int64_t> weights_;
   std::vector<P> profits_;
   std::vector<std::int64_t> copies_;
   std::vector<std::size_t> original_;
-  std::vector<std::int64_t> prefix_weight_;  // prefix_weight_[j]: weight of items 0..j-1
+  std::vector<double> efficiencies_;  // profit / weight, rounded
+  std::vector<char> fixed_;  // set apart as fixed when its interval came into order (fixing is for good)
+  struct Interval {
+    std::size_t first;
+    std::size_t last;
+  };
+  // The intervals on either side of the ordered positions, the nearest last: they tile [0, left_end_) and
+  // [right_end_, size()), and every item of an interval comes after those of the intervals before it.
+  std::vector<Interval> left_intervals_;
+  std::vector<Interval> right_intervals_;
+  std::size_t left_end_ = 0;
+  std::size_t right_end_ = 0;
+  bool all_ordered_ = false;
+  // prefix_weight_[j]: weight of the positions 0..j-1, known for j in [left_end_, break_].
+  std::vector<std::int64_t> prefix_weight_;
+  std::vector<std::size_t> candidates_;  // scratch of greedy_over
   std::int64_t capacity_ = 0;
 
   std::size_t break_ = 0;  // the break item: 0..break_-1 form the break solution
@@ -132,9 +181,10 @@ class PrimalDual {
   P break_profit_ = 0;
   std::int64_t break_count_ = 0;  // original items in the break solution
 
-  P best_ = 0;                   // the best profit found, or target - 1
-  P threshold_ = 0;              // best_ + 1: the smallest profit still worth finding
-  std::vector<bool> incumbent_;  // the best solution known explicitly (by position), unless record_ beats it
+  P best_ = 0;       // the best profit found, or target - 1
+  P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
+  // The best solution known explicitly (by the index in items_), unless record_ beats it.
+  std::vector<bool> incumbent_;
   std::optional<Record<P>> record_;
 
   std::vector<State<P>> states_;
@@ -160,50 +210,238 @@ class PrimalDual {
   Statistics statistics_;
 };
 
+// An interval of at most this many items is sorted rather than partitioned.
+constexpr std::size_t kSortedPiece = 32;
+
 template <class P>
-void PrimalDual<P>::sort_by_efficiency() {
-  std::vector<std::size_t> order(items_.weights.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  const std::vector<std::int64_t>& w = items_.weights;
-  const std::vector<P>& p = items_.profits;
-  detail::sort_by_efficiency(
-      order, [&](std::size_t j) { return p[j]; }, [&](std::size_t j) { return w[j]; });
-  weights_.reserve(order.size());
-  profits_.reserve(order.size());
-  copies_.reserve(order.size());
-  prefix_weight_.assign(1, 0);
-  for (const std::size_t j : order) {
-    weights_.push_back(w[j]);
-    profits_.push_back(p[j]);
-    copies_.push_back(items_.copies[j]);
-    prefix_weight_.push_back(prefix_weight_.back() + w[j]);
+bool PrimalDual<P>::before(const Key& a, const Key& b) {
+  // The rounded efficiencies decide unless they are within their rounding error (three roundings of a
+  // relative 2^-53 each) of each other; then the exact products do.
+  constexpr double kMargin = 1 + 0x1p-48;
+  if (a.efficiency > b.efficiency * kMargin) return true;
+  if (b.efficiency > a.efficiency * kMargin) return false;
+  const int sign = sign_of_sum(a.profit, b.weight, static_cast<P>(-b.profit), a.weight);
+  return sign != 0 ? sign > 0 : a.original < b.original;
+}
+
+template <class P>
+void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
+  std::swap(weights_[a], weights_[b]);
+  std::swap(profits_[a], profits_[b]);
+  std::swap(copies_[a], copies_[b]);
+  std::swap(original_[a], original_[b]);
+  std::swap(efficiencies_[a], efficiencies_[b]);
+}
+
+template <class P>
+template <class Predicate>
+std::size_t PrimalDual<P>::partition(std::size_t first, std::size_t last, Predicate first_part) {
+  while (true) {
+    while (first < last && first_part(first)) ++first;
+    while (first < last && !first_part(last - 1)) --last;
+    if (last - first < 2) return first;
+    swap_items(first++, --last);
   }
-  original_ = std::move(order);
+}
+
+template <class P>
+std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t last) {
+  const std::size_t middle = first + (last - first) / 2;
+  const std::size_t end = last - 1;
+  // Sorts the three so that the median is in the middle, then parks it at the end.
+  if (before(key(middle), key(first))) swap_items(middle, first);
+  if (before(key(end), key(middle))) {
+    swap_items(end, middle);
+    if (before(key(middle), key(first))) swap_items(middle, first);
+  }
+  swap_items(middle, end);
+  const Key pivot = key(end);
+  const std::size_t split = partition(first, end, [&](std::size_t j) { return before(key(j), pivot); });
+  swap_items(split, end);
+  return split;
+}
+
+template <class P>
+void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
+  if (last - first <= kSortedPiece) {
+    for (std::size_t i = first + 1; i < last; ++i)
+      for (std::size_t k = i; k > first && before(key(k), key(k - 1)); --k) swap_items(k, k - 1);
+    return;
+  }
+  std::vector<Key> keys;
+  keys.reserve(last - first);
+  for (std::size_t j = first; j < last; ++j) keys.push_back(key(j));
+  std::vector<std::int64_t> copies(copies_.begin() + static_cast<std::ptrdiff_t>(first),
+                                   copies_.begin() + static_cast<std::ptrdiff_t>(last));
+  std::vector<std::size_t> order(last - first);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return before(keys[a], keys[b]); });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const Key& item = keys[order[i]];
+    efficiencies_[first + i] = item.efficiency;
+    weights_[first + i] = item.weight;
+    profits_[first + i] = item.profit;
+    original_[first + i] = item.original;
+    copies_[first + i] = copies[order[i]];
+  }
+}
+
+template <class P>
+void PrimalDual<P>::load_items() {
+  const std::size_t n = items_.weights.size();
+  weights_ = items_.weights;
+  profits_ = items_.profits;
+  copies_ = items_.copies;
+  original_.resize(n);
+  std::iota(original_.begin(), original_.end(), std::size_t{0});
+  efficiencies_.resize(n);
+  for (std::size_t j = 0; j < n; ++j)
+    efficiencies_[j] = static_cast<double>(profits_[j]) / static_cast<double>(weights_[j]);
+  fixed_.assign(n, 0);
   capacity_ = items_.capacity;
 }
 
 template <class P>
 void PrimalDual<P>::find_break_item() {
-  break_ = 0;
-  while (break_ < size() && break_weight_ + weights_[break_] <= capacity_) {
-    break_weight_ += weights_[break_];
-    break_profit_ += profits_[break_];
-    break_count_ += copies_[break_];
-    ++break_;
+  // Partitions narrow [first, last) down to the break item: the intervals before it fit whole, those
+  // after it do not. A run of bad pivots (a median-of-three killer) ends in a sort.
+  std::size_t first = 0;
+  std::size_t last = size();
+  std::int64_t weight = 0;  // of the positions before first
+  for (int rounds = 0; last - first > kSortedPiece; ++rounds) {
+    if (rounds == 64) {
+      sort_range(first, last);
+      break;
+    }
+    const std::size_t split = partition_at_median(first, last);
+    std::int64_t before_split = 0;
+    for (std::size_t j = first; j < split; ++j) before_split += weights_[j];
+    if (weight + before_split + weights_[split] <= capacity_) {
+      left_intervals_.push_back({first, split + 1});
+      weight += before_split + weights_[split];
+      first = split + 1;
+    } else if (weight + before_split > capacity_) {
+      right_intervals_.push_back({split, last});
+      last = split;
+    } else {  // the pivot is the break item
+      if (first < split) left_intervals_.push_back({first, split});
+      if (split + 1 < last) right_intervals_.push_back({split + 1, last});
+      weight += before_split;
+      first = split;
+      last = split + 1;
+    }
+  }
+  if (last - first <= kSortedPiece) sort_range(first, last);
+  break_ = first;
+  while (break_ < last && weight + weights_[break_] <= capacity_) weight += weights_[break_++];
+  left_end_ = first;
+  right_end_ = last;
+  for (std::size_t j = 0; j < break_; ++j) {
+    break_weight_ += weights_[j];
+    break_profit_ += profits_[j];
+    break_count_ += copies_[j];
+  }
+  prefix_weight_.assign(size() + 1, 0);
+  prefix_weight_[break_] = break_weight_;
+  for (std::size_t j = break_; j-- > left_end_;) prefix_weight_[j] = prefix_weight_[j + 1] - weights_[j];
+}
+
+template <class P>
+bool PrimalDual<P>::extend_right(bool whole) {
+  if (right_intervals_.empty()) return false;
+  const Interval interval = right_intervals_.back();
+  right_intervals_.pop_back();
+  const std::size_t free_first =
+      partition(interval.first, interval.last, [&](std::size_t j) { return fixed(j); });
+  for (std::size_t j = interval.first; j < free_first; ++j) fixed_[j] = 1;
+  std::size_t last = interval.last;
+  for (int rounds = 0; !whole && last - free_first > kSortedPiece && rounds < 64; ++rounds) {
+    const std::size_t split = partition_at_median(free_first, last);
+    if (split + 1 < last) right_intervals_.push_back({split + 1, last});
+    last = split + 1;
+  }
+  sort_range(free_first, last);
+  right_end_ = last;
+  return true;
+}
+
+template <class P>
+bool PrimalDual<P>::extend_left(bool whole) {
+  if (left_intervals_.empty()) return false;
+  const Interval interval = left_intervals_.back();
+  left_intervals_.pop_back();
+  const std::size_t free_last =
+      partition(interval.first, interval.last, [&](std::size_t j) { return !fixed(j); });
+  for (std::size_t j = free_last; j < interval.last; ++j) fixed_[j] = 1;
+  std::size_t first = interval.first;
+  for (int rounds = 0; !whole && free_last - first > kSortedPiece && rounds < 64; ++rounds) {
+    const std::size_t split = partition_at_median(first, free_last);
+    if (first < split) left_intervals_.push_back({first, split});
+    first = split;
+  }
+  sort_range(first, free_last);
+  for (std::size_t j = left_end_; j-- > first;) prefix_weight_[j] = prefix_weight_[j + 1] - weights_[j];
+  left_end_ = first;
+  return true;
+}
+
+template <class P>
+void PrimalDual<P>::order_all() {
+  if (all_ordered_) return;
+  while (extend_right(true)) {
+  }
+  while (extend_left(true)) {
+  }
+  all_ordered_ = true;
+}
+
+template <class P>
+void PrimalDual<P>::greedy_over(std::size_t first, std::size_t last, std::int64_t& room, P& profit) {
+  // Item by item in efficiency order, as if sorted: the most efficient item that fits, again and again,
+  // over the items that fit at all; a long list of those is sorted instead.
+  constexpr std::size_t kScanned = 64;
+  candidates_.clear();
+  for (std::size_t j = first; j < last; ++j)
+    if (weights_[j] <= room) candidates_.push_back(j);
+  const auto take = [&](std::size_t j) {
+    incumbent_[original_[j]] = true;
+    room -= weights_[j];
+    profit += profits_[j];
+  };
+  while (!candidates_.empty()) {
+    if (candidates_.size() > kScanned) {
+      std::sort(candidates_.begin(), candidates_.end(),
+                [&](std::size_t a, std::size_t b) { return before(key(a), key(b)); });
+      for (const std::size_t j : candidates_)
+        if (weights_[j] <= room) take(j);
+      return;
+    }
+    std::size_t best = candidates_.front();
+    for (const std::size_t j : candidates_)
+      if (before(key(j), key(best))) best = j;
+    take(best);
+    std::size_t kept = 0;
+    for (const std::size_t j : candidates_)
+      if (j != best && weights_[j] <= room) candidates_[kept++] = j;
+    candidates_.resize(kept);
   }
 }
 
 template <class P>
 void PrimalDual<P>::greedy() {
   incumbent_.assign(size(), false);
-  std::int64_t weight = 0;
-  P profit = 0;
-  for (std::size_t j = 0; j < size(); ++j) {
-    if (weight + weights_[j] > capacity_) continue;
-    weight += weights_[j];
+  for (std::size_t j = 0; j < break_; ++j) incumbent_[original_[j]] = true;
+  std::int64_t room = capacity_ - break_weight_;
+  P profit = break_profit_;
+  for (std::size_t j = break_ + 1; j < right_end_; ++j) {
+    if (weights_[j] > room) continue;
+    incumbent_[original_[j]] = true;
+    room -= weights_[j];
     profit += profits_[j];
-    incumbent_[j] = true;
   }
+  for (auto interval = right_intervals_.rbegin(); interval != right_intervals_.rend() && room > 0; ++interval)
+    greedy_over(interval->first, interval->last, room, profit);
   // With a target the search records the solutions that reach it; a greedy one below is of no use.
   best_ = !target_ || profit >= *target_ ? profit : static_cast<P>(*target_ - 1);
   threshold_ = best_ + 1;
@@ -224,9 +462,18 @@ bool PrimalDual<P>::fixed(std::size_t j) const {
 
 template <class P>
 void PrimalDual<P>::advance_frontier() {
-  const auto settled = [&](std::size_t j) { return in_core_[j] || fixed(j); };
-  while (right_ < size() && settled(right_)) ++right_;
-  while (left_ >= 0 && settled(static_cast<std::size_t>(left_))) --left_;
+  const auto settled = [&](std::size_t j) { return in_core_[j] || fixed_[j] || fixed(j); };
+  while (right_ < size()) {
+    if (right_ == right_end_) extend_right();
+    if (!settled(right_)) break;
+    ++right_;
+  }
+  while (left_ >= 0) {
+    const auto j = static_cast<std::size_t>(left_);
+    if (j < left_end_) extend_left();
+    if (!settled(j)) break;
+    --left_;
+  }
 }
 
 template <class P>
@@ -341,6 +588,7 @@ void PrimalDual<P>::update_cardinality_bound() {
   std::vector<bool> outside_core;
   if (!cardinality_) {
     if (states_.size() < search_.cardinality_states) return;
+    order_all();
     relaxed_items(free_items, outside_core);
     cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_);
     statistics_.cardinality_bound = true;
@@ -395,14 +643,15 @@ void PrimalDual<P>::solve_surrogates() {
       if (outcome.chosen[k]) take(free_items[k]);
     if (weight > capacity_) continue;
     cardinality_->close(surrogate.side);
-    if (profit >= threshold_) adopt(std::move(solution), profit);
+    if (profit >= threshold_) adopt(solution, profit);
   }
   if (cardinality_->all_closed()) states_.clear();  // nothing reaches the threshold: best_ is optimal
 }
 
 template <class P>
-void PrimalDual<P>::adopt(std::vector<bool> solution, P profit) {
-  incumbent_ = std::move(solution);
+void PrimalDual<P>::adopt(const std::vector<bool>& solution, P profit) {
+  incumbent_.assign(size(), false);
+  for (std::size_t j = 0; j < size(); ++j) incumbent_[original_[j]] = solution[j];
   record_.reset();
   best_ = profit;
   threshold_ = best_ + 1;
@@ -443,7 +692,10 @@ void PrimalDual<P>::order_core() {
 
 template <class P>
 void PrimalDual<P>::sort_by_weight() {
-  for (std::size_t j = 0; j < size(); ++j) (j < break_ ? left_by_weight_ : right_by_weight_).push_back(j);
+  // A fixed item never completes a state to a better solution: fixing bounds every solution that flips it.
+  order_all();
+  for (std::size_t j = 0; j < size(); ++j)
+    if (!fixed_[j] && !fixed(j)) (j < break_ ? left_by_weight_ : right_by_weight_).push_back(j);
   const auto lighter = [&](std::size_t a, std::size_t b) { return weights_[a] < weights_[b]; };
   std::sort(right_by_weight_.begin(), right_by_weight_.end(), lighter);
   std::sort(left_by_weight_.begin(), left_by_weight_.end(), lighter);
@@ -512,6 +764,7 @@ P PrimalDual<P>::upper_bound() {
 template <class P>
 std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
   if (!record_) return incumbent_;
+  // The record's positions are those of the core and the pairing lists, which stay where they are.
   // Sorted positions: the break solution, with the recorded state's known flips applied.
   std::vector<bool> in(size(), false);
   for (std::size_t j = 0; j < break_; ++j) in[j] = true;
@@ -548,12 +801,14 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
     for (std::size_t j = 0; j < size(); ++j)
       if (is_older[j]) in[j] = completion.chosen[next++];
   }
-  return in;
+  std::vector<bool> solution(size(), false);
+  for (std::size_t j = 0; j < size(); ++j) solution[original_[j]] = in[j];
+  return solution;
 }
 
 template <class P>
 KernelOutcome<P> PrimalDual<P>::solve() {
-  sort_by_efficiency();
+  load_items();
   find_break_item();
   greedy();
   run();
@@ -563,9 +818,7 @@ KernelOutcome<P> PrimalDual<P>::solve() {
   outcome.profit = best_;
   outcome.upper_bound = stopped_ ? upper_bound() : best_;
   statistics_.passes += 1;
-  const std::vector<bool> best = best_solution(statistics_.passes);
-  outcome.chosen.assign(items_.weights.size(), false);
-  for (std::size_t j = 0; j < size(); ++j) outcome.chosen[original_[j]] = best[j];
+  outcome.chosen = best_solution(statistics_.passes);
   statistics_.core_items += static_cast<std::int64_t>(processed_.size());
   outcome.statistics = statistics_;
   return outcome;
