@@ -4,6 +4,7 @@
 #include <chrono>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "knapsack_kernel.h"
 #include "knapsack_profits.h"
@@ -28,21 +29,39 @@ using detail::int128;
 
 std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
 
-template <class P>
+template <class P, class Profit, class Scaled>
 detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates,
-                                    const std::vector<std::int64_t>& weights,
-                                    const detail::ExactProfits& profits, std::int64_t capacity,
-                                    const detail::Search& search) {
-  detail::KernelItems<P> items;
-  items.capacity = capacity;
-  items.weights.reserve(candidates.size());
-  items.profits.reserve(candidates.size());
+                                    const std::vector<Item<Profit>>& items, Scaled scaled,
+                                    std::int64_t capacity, const detail::Search& search) {
+  detail::KernelItems<P> kernel_items;
+  kernel_items.capacity = capacity;
+  kernel_items.weights.reserve(candidates.size());
+  kernel_items.profits.reserve(candidates.size());
   for (const std::size_t j : candidates) {
-    items.weights.push_back(weights[j]);
-    items.profits.push_back(static_cast<P>(profits.scaled[j]));
+    kernel_items.weights.push_back(items[j].weight);
+    kernel_items.profits.push_back(static_cast<P>(scaled(j)));
   }
-  items.copies.assign(candidates.size(), 1);
-  return detail::solve_zero_one(items, search);
+  kernel_items.copies.assign(candidates.size(), 1);
+  return detail::solve_zero_one(kernel_items, search);
+}
+
+// Integer profits are exact as they are: only their sum is checked, and the kernel gets them without an
+// intermediate copy.
+Result<detail::ExactProfits> exact_profits(const std::vector<Item<std::int64_t>>& items) {
+  detail::ExactProfits exact;
+  for (std::size_t j = 0; j < items.size(); ++j) {
+    const int128 profit = items[j].profit;
+    exact.absolute_sum += profit < 0 ? -profit : profit;
+    if (exact.absolute_sum > std::numeric_limits<std::int64_t>::max())
+      return detail::integer_profit_overflow(item_name(j));
+  }
+  return exact;
+}
+
+Result<detail::ExactProfits> exact_profits(const std::vector<Item<double>>& items) {
+  std::vector<double> profits(items.size());
+  for (std::size_t j = 0; j < items.size(); ++j) profits[j] = items[j].profit;
+  return detail::exact_profits(profits, item_name);
 }
 
 template <class Profit>
@@ -52,8 +71,6 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   if (problem.capacity < 0)
     return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
   const std::size_t n = problem.items.size();
-  std::vector<std::int64_t> weights(n);
-  std::vector<Profit> profits(n);
   std::int64_t total_weight = 0;
   for (std::size_t j = 0; j < n; ++j) {
     const std::int64_t weight = problem.items[j].weight;
@@ -64,11 +81,17 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
       return invalid_argument("the weights sum to 2^62 or more (at " + item_name(j) +
                               "); the solver's sums of weights must stay below 2^62");
     total_weight += weight;
-    weights[j] = weight;
-    profits[j] = problem.items[j].profit;
   }
-  Result<detail::ExactProfits> exact = detail::exact_profits(profits, item_name);
+  Result<detail::ExactProfits> exact = exact_profits(problem.items);
   if (!exact) return exact.error();
+  constexpr bool kIntegerProfits = std::is_same_v<Profit, std::int64_t>;
+  // The scaled profit of item j: an integer profit itself.
+  const auto scaled = [&](std::size_t j) -> int128 {
+    if constexpr (kIntegerProfits)
+      return problem.items[j].profit;
+    else
+      return exact->scaled[j];
+  };
 
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
   // items of positive profit that fit alone.
@@ -77,12 +100,13 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   std::vector<std::size_t> candidates;
   int128 candidate_profit = 0;
   for (std::size_t j = 0; j < n; ++j) {
-    if (exact->scaled[j] <= 0 || weights[j] > problem.capacity) continue;
-    if (weights[j] == 0) {
+    const std::int64_t weight = problem.items[j].weight;
+    if (scaled(j) <= 0 || weight > problem.capacity) continue;
+    if (weight == 0) {
       chosen[j] = true;
     } else {
       candidates.push_back(j);
-      candidate_profit += exact->scaled[j];
+      candidate_profit += scaled(j);
     }
   }
   bool optimal = true;
@@ -94,18 +118,18 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     solution.statistics = outcome.statistics;
   };
   if (candidate_profit < detail::kSmallProfitLimit)
-    adopt(run_kernel<std::int64_t>(candidates, weights, *exact, problem.capacity, search));
+    adopt(run_kernel<std::int64_t>(candidates, problem.items, scaled, problem.capacity, search));
   else
-    adopt(run_kernel<int128>(candidates, weights, *exact, problem.capacity, search));
+    adopt(run_kernel<int128>(candidates, problem.items, scaled, problem.capacity, search));
 
   int128 profit = 0;
   int128 fixed_profit = 0;
   for (std::size_t j = 0; j < n; ++j) {
     if (!chosen[j]) continue;
     solution.items.push_back(j);
-    solution.weight += weights[j];
-    profit += exact->scaled[j];
-    if (weights[j] == 0) fixed_profit += exact->scaled[j];
+    solution.weight += problem.items[j].weight;
+    profit += scaled(j);
+    if (problem.items[j].weight == 0) fixed_profit += scaled(j);
   }
   solution.status = optimal ? Status::optimal : Status::feasible;
   solution.profit = detail::unscale<Profit>(profit, *exact, false);

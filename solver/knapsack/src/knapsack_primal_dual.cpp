@@ -85,12 +85,11 @@ class PrimalDual {
   // Whether item a comes before item b in the efficiency order (ties by index), and the same for item
   // keys taken out of the arrays (a partition's pivot).
   struct Key {
-    double efficiency;
     std::int64_t weight;
     P profit;
     std::size_t original;
   };
-  Key key(std::size_t j) const { return {efficiencies_[j], weights_[j], profits_[j], original_[j]}; }
+  Key key(std::size_t j) const { return {weights_[j], profits_[j], original_[j]}; }
   static bool before(const Key& a, const Key& b);
   void swap_items(std::size_t a, std::size_t b);
   // Moves the items of [first, last) for which `first_part` holds to its front; returns where the others
@@ -108,6 +107,8 @@ class PrimalDual {
   // `whole`). False when there is none.
   bool extend_right(bool whole = false);
   bool extend_left(bool whole = false);
+  // Extends weight_through_ to left_end_.
+  void extend_weight_through();
   // Brings every item into order: the tools that look at all items need their positions to stay.
   void order_all();
   // The greedy over the items of [first, last), whose order is unknown, with `room` left.
@@ -158,7 +159,6 @@ class PrimalDual {
   std::vector<P> profits_;
   std::vector<std::int64_t> copies_;
   std::vector<std::size_t> original_;
-  std::vector<double> efficiencies_;  // profit / weight, rounded
   std::vector<char> fixed_;  // set apart as fixed when its interval came into order (fixing is for good)
   struct Interval {
     std::size_t first;
@@ -171,8 +171,8 @@ class PrimalDual {
   std::size_t left_end_ = 0;
   std::size_t right_end_ = 0;
   bool all_ordered_ = false;
-  // prefix_weight_[j]: weight of the positions 0..j-1, known for j in [left_end_, break_].
-  std::vector<std::int64_t> prefix_weight_;
+  // The weight of the positions 0..j for j in [left_end_, break_), at index break_ - 1 - j.
+  std::vector<std::int64_t> weight_through_;
   std::vector<std::size_t> candidates_;  // scratch of greedy_over
   std::int64_t capacity_ = 0;
 
@@ -215,11 +215,13 @@ constexpr std::size_t kSortedPiece = 32;
 
 template <class P>
 bool PrimalDual<P>::before(const Key& a, const Key& b) {
-  // The rounded efficiencies decide unless they are within their rounding error (three roundings of a
-  // relative 2^-53 each) of each other; then the exact products do.
+  // p_a * w_b against p_b * w_a in double decides unless the two are within their rounding error (three
+  // roundings of a relative 2^-53 each) of each other; then the exact products do.
   constexpr double kMargin = 1 + 0x1p-48;
-  if (a.efficiency > b.efficiency * kMargin) return true;
-  if (b.efficiency > a.efficiency * kMargin) return false;
+  const double first = static_cast<double>(a.profit) * static_cast<double>(b.weight);
+  const double second = static_cast<double>(b.profit) * static_cast<double>(a.weight);
+  if (first > second * kMargin) return true;
+  if (second > first * kMargin) return false;
   const int sign = sign_of_sum(a.profit, b.weight, static_cast<P>(-b.profit), a.weight);
   return sign != 0 ? sign > 0 : a.original < b.original;
 }
@@ -230,7 +232,6 @@ void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
   std::swap(profits_[a], profits_[b]);
   std::swap(copies_[a], copies_[b]);
   std::swap(original_[a], original_[b]);
-  std::swap(efficiencies_[a], efficiencies_[b]);
 }
 
 template <class P>
@@ -279,7 +280,6 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
             [&](std::size_t a, std::size_t b) { return before(keys[a], keys[b]); });
   for (std::size_t i = 0; i < order.size(); ++i) {
     const Key& item = keys[order[i]];
-    efficiencies_[first + i] = item.efficiency;
     weights_[first + i] = item.weight;
     profits_[first + i] = item.profit;
     original_[first + i] = item.original;
@@ -295,9 +295,6 @@ void PrimalDual<P>::load_items() {
   copies_ = items_.copies;
   original_.resize(n);
   std::iota(original_.begin(), original_.end(), std::size_t{0});
-  efficiencies_.resize(n);
-  for (std::size_t j = 0; j < n; ++j)
-    efficiencies_[j] = static_cast<double>(profits_[j]) / static_cast<double>(weights_[j]);
   fixed_.assign(n, 0);
   capacity_ = items_.capacity;
 }
@@ -342,9 +339,15 @@ void PrimalDual<P>::find_break_item() {
     break_profit_ += profits_[j];
     break_count_ += copies_[j];
   }
-  prefix_weight_.assign(size() + 1, 0);
-  prefix_weight_[break_] = break_weight_;
-  for (std::size_t j = break_; j-- > left_end_;) prefix_weight_[j] = prefix_weight_[j + 1] - weights_[j];
+  extend_weight_through();
+}
+
+template <class P>
+void PrimalDual<P>::extend_weight_through() {
+  while (weight_through_.size() < break_ - left_end_) {
+    const std::size_t i = weight_through_.size();
+    weight_through_.push_back(i == 0 ? break_weight_ : weight_through_[i - 1] - weights_[break_ - i]);
+  }
 }
 
 template <class P>
@@ -381,8 +384,8 @@ bool PrimalDual<P>::extend_left(bool whole) {
     first = split;
   }
   sort_range(first, free_last);
-  for (std::size_t j = left_end_; j-- > first;) prefix_weight_[j] = prefix_weight_[j + 1] - weights_[j];
   left_end_ = first;
+  extend_weight_through();
   return true;
 }
 
@@ -517,7 +520,8 @@ inline bool PrimalDual<P>::cannot_improve(const State<P>& state,
   } else {
     if (left_ < 0) return true;
     const auto s = static_cast<std::size_t>(left_);
-    if (state.weight - capacity_ > prefix_weight_[s + 1]) return true;  // cannot shed the overweight
+    if (state.weight - capacity_ > weight_through_[break_ - 1 - s])
+      return true;  // cannot shed the overweight
     if (sign_of_sum(margin, weights_[s], profits_[s], capacity_ - state.weight) < 0) return true;
   }
   if (!cardinality_) return false;
@@ -884,55 +888,110 @@ Groups<P> group_identical(const KernelItems<P>& items) {
   return groups;
 }
 
+// Whether grouping identical items pays: small instances always (it is cheap), large ones when a sample
+// of their items holds several identical pairs (the spanner classes, small coefficient ranges), since
+// sorting every item to find none costs more than an easy instance's whole search.
+template <class P>
+bool worth_grouping(const KernelItems<P>& items) {
+  constexpr std::size_t kAlwaysGrouped = 4096;
+  constexpr std::size_t kSample = 1024;
+  constexpr std::size_t kSlots = 4 * kSample;
+  constexpr int kIdenticalPairs = 8;
+  const std::size_t n = items.weights.size();
+  if (n <= kAlwaysGrouped) return true;
+  std::vector<std::size_t> slots(kSlots, n);  // an open-addressing set of sampled items; n: empty
+  int identical = 0;
+  for (std::size_t i = 0; i < kSample; ++i) {
+    const std::size_t j = i * n / kSample;
+    const auto profit = static_cast<std::uint64_t>(items.profits[j]);
+    std::uint64_t hash = static_cast<std::uint64_t>(items.weights[j]) * 0x9e3779b97f4a7c15ULL ^
+                         (profit + static_cast<std::uint64_t>(items.copies[j])) * 0xc2b2ae3d27d4eb4fULL;
+    for (std::size_t slot = (hash ^ hash >> 29) % kSlots;; slot = (slot + 1) % kSlots) {
+      const std::size_t k = slots[slot];
+      if (k == n) {
+        slots[slot] = j;
+        break;
+      }
+      if (items.weights[k] == items.weights[j] && items.profits[k] == items.profits[j] &&
+          items.copies[k] == items.copies[j]) {
+        ++identical;
+        break;
+      }
+    }
+  }
+  return identical >= kIdenticalPairs;
+}
+
 template <class P>
 KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& search, std::optional<P> target) {
   // Items heavier than the capacity never fit; when everything else fits, take it all. The weights and
   // the profits are divided by their greatest common divisors: the capacity rounds down, and every
   // profit is then an integer, so a bound below z + 1 proves that nothing beats z.
-  KernelItems<P> useful;
-  std::vector<std::size_t> useful_index;
+  const std::size_t n = items.weights.size();
   std::int64_t total_weight = 0;
   P total_profit = 0;
   std::int64_t weight_divisor = 0;
   P profit_divisor = 0;
-  for (std::size_t j = 0; j < items.weights.size(); ++j) {
+  std::size_t useful_count = 0;
+  for (std::size_t j = 0; j < n; ++j) {
     if (items.weights[j] > items.capacity) continue;
-    useful.weights.push_back(items.weights[j]);
-    useful.profits.push_back(items.profits[j]);
-    useful.copies.push_back(items.copies[j]);
-    useful_index.push_back(j);
+    ++useful_count;
     total_weight += items.weights[j];
     total_profit += items.profits[j];
     if (weight_divisor != 1) weight_divisor = gcd(weight_divisor, items.weights[j]);
     if (profit_divisor != 1) profit_divisor = gcd(profit_divisor, static_cast<P>(items.profits[j]));
   }
   KernelOutcome<P> outcome;
-  outcome.chosen.assign(items.weights.size(), false);
-  outcome.statistics.free_items = static_cast<std::int64_t>(useful.weights.size());
+  outcome.chosen.assign(n, false);
+  outcome.statistics.free_items = static_cast<std::int64_t>(useful_count);
   if (total_weight <= items.capacity) {
-    for (const std::size_t j : useful_index) outcome.chosen[j] = true;
+    for (std::size_t j = 0; j < n; ++j) outcome.chosen[j] = items.weights[j] <= items.capacity;
     outcome.profit = total_profit;
     outcome.upper_bound = total_profit;
     return outcome;
   }
-  for (std::int64_t& weight : useful.weights) weight /= weight_divisor;
-  for (P& profit : useful.profits) profit /= profit_divisor;
-  useful.capacity = items.capacity / weight_divisor;
-  if (target) target = (*target + profit_divisor - 1) / profit_divisor;
+  // The items as they are when nothing needs dividing or leaving out, else a reduced copy.
+  const KernelItems<P>* useful = &items;
+  KernelItems<P> reduced;
+  std::vector<std::size_t> useful_index;  // per item of `reduced`, its index in items
+  if (useful_count < n || weight_divisor > 1 || profit_divisor > 1) {
+    reduced.weights.reserve(useful_count);
+    reduced.profits.reserve(useful_count);
+    reduced.copies.reserve(useful_count);
+    useful_index.reserve(useful_count);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (items.weights[j] > items.capacity) continue;
+      reduced.weights.push_back(items.weights[j] / weight_divisor);
+      reduced.profits.push_back(static_cast<P>(items.profits[j] / profit_divisor));
+      reduced.copies.push_back(items.copies[j]);
+      useful_index.push_back(j);
+    }
+    reduced.capacity = items.capacity / weight_divisor;
+    if (target) target = (*target + profit_divisor - 1) / profit_divisor;
+    useful = &reduced;
+  }
+  const auto index_in_items = [&](std::size_t k) { return useful_index.empty() ? k : useful_index[k]; };
 
-  const Groups<P> groups = group_identical(useful);
-  PrimalDual<P> solver(groups.items, search, target);
-  KernelOutcome<P> solved = solver.solve();
-  // Each group's chosen copies go to its first members.
-  const std::size_t group_count = groups.first_member.size() - 1;
-  std::vector<std::int64_t> chosen_copies(group_count, 0);
-  for (std::size_t k = 0; k < groups.items.weights.size(); ++k)
-    if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
-  for (std::size_t group = 0; group < group_count; ++group)
-    for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
-      outcome
-          .chosen[useful_index[groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)]]] =
-          true;
+  KernelOutcome<P> solved;
+  if (worth_grouping(*useful)) {
+    const Groups<P> groups = group_identical(*useful);
+    PrimalDual<P> solver(groups.items, search, target);
+    solved = solver.solve();
+    // Each group's chosen copies go to its first members.
+    const std::size_t group_count = groups.first_member.size() - 1;
+    std::vector<std::int64_t> chosen_copies(group_count, 0);
+    for (std::size_t k = 0; k < groups.items.weights.size(); ++k)
+      if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+    for (std::size_t group = 0; group < group_count; ++group)
+      for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
+        outcome.chosen[index_in_items(
+            groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)])] = true;
+  } else {
+    PrimalDual<P> solver(*useful, search, target);
+    solved = solver.solve();
+    for (std::size_t k = 0; k < solved.chosen.size(); ++k)
+      if (solved.chosen[k]) outcome.chosen[index_in_items(k)] = true;
+  }
   solved.chosen = std::move(outcome.chosen);
   solved.profit *= profit_divisor;
   solved.upper_bound *= profit_divisor;
