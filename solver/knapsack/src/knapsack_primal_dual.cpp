@@ -714,8 +714,12 @@ void PrimalDual<P>::pair_states() {
     pairing_.emplace(weights_, profits_, right_by_weight_, left_by_weight_, in_core_);
     paired_core_ = processed_.size();
   }
-  pairing_->pair(states_, capacity_, in_core_,
-                 [&](const State<P>& state, std::size_t partner) { improve(state, partner); });
+  // Most pairs fall short of the threshold: they are rejected here, without a call.
+  pairing_->pair(states_, capacity_, in_core_, [&](const State<P>& state, std::size_t partner) {
+    const P profit = partner >= break_ ? static_cast<P>(state.profit + profits_[partner])
+                                       : static_cast<P>(state.profit - profits_[partner]);
+    if (profit >= threshold_) improve(state, partner);
+  });
 }
 
 template <class P>
