@@ -73,8 +73,10 @@ P gcd(P a, P b) {
 template <class P>
 class PrimalDual {
  public:
-  PrimalDual(const KernelItems<P>& items, const Search& search, std::optional<P> target)
-      : items_(items), search_(search), target_(target) {}
+  // `by_weight`: the items are in order of weight (as grouping leaves them), so that ties by index are
+  // ties lightest first.
+  PrimalDual(const KernelItems<P>& items, const Search& search, std::optional<P> target, bool by_weight)
+      : items_(items), search_(search), target_(target), by_weight_(by_weight) {}
 
   KernelOutcome<P> solve();
 
@@ -82,15 +84,15 @@ class PrimalDual {
   std::size_t size() const { return weights_.size(); }
   SortedItems<P> sorted() const { return {weights_, profits_, copies_, break_, capacity_}; }
 
-  // Whether item a comes before item b in the efficiency order (ties by index), and the same for item
-  // keys taken out of the arrays (a partition's pivot).
+  // Whether item a comes before item b in the efficiency order (ties lightest first, then by index), and the
+  // same for item keys taken out of the arrays (a partition's pivot).
   struct Key {
     std::int64_t weight;
     P profit;
     std::size_t original;
   };
   Key key(std::size_t j) const { return {weights_[j], profits_[j], original_[j]}; }
-  static bool before(const Key& a, const Key& b);
+  bool before(const Key& a, const Key& b) const;
   void swap_items(std::size_t a, std::size_t b);
   // Moves the items of [first, last) for which `first_part` holds to its front; returns where the others
   // start.
@@ -152,6 +154,7 @@ class PrimalDual {
   const KernelItems<P>& items_;
   const Search& search_;
   std::optional<P> target_;
+  bool by_weight_;
 
   // The items by position, in efficiency order on [left_end_, right_end_) (a position's item stays there
   // from then on), in intervals of unknown order outside it; original_[j] is the index in items_.
@@ -214,7 +217,7 @@ class PrimalDual {
 constexpr std::size_t kSortedPiece = 32;
 
 template <class P>
-bool PrimalDual<P>::before(const Key& a, const Key& b) {
+bool PrimalDual<P>::before(const Key& a, const Key& b) const {
   // p_a * w_b against p_b * w_a in double decides unless the two are within their rounding error (three
   // roundings of a relative 2^-53 each) of each other; then the exact products do.
   constexpr double kMargin = 1 + 0x1p-48;
@@ -223,7 +226,10 @@ bool PrimalDual<P>::before(const Key& a, const Key& b) {
   if (first > second * kMargin) return true;
   if (second > first * kMargin) return false;
   const int sign = sign_of_sum(a.profit, b.weight, static_cast<P>(-b.profit), a.weight);
-  return sign != 0 ? sign > 0 : a.original < b.original;
+  // Equally efficient items lightest first (the order identical items are grouped in): the relaxations
+  // of the cardinality bound partition them fastest that way.
+  if (sign != 0) return sign > 0;
+  return by_weight_ || a.weight == b.weight ? a.original < b.original : a.weight < b.weight;
 }
 
 template <class P>
@@ -979,7 +985,7 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
   KernelOutcome<P> solved;
   if (worth_grouping(*useful)) {
     const Groups<P> groups = group_identical(*useful);
-    PrimalDual<P> solver(groups.items, search, target);
+    PrimalDual<P> solver(groups.items, search, target, true);
     solved = solver.solve();
     // Each group's chosen copies go to its first members.
     const std::size_t group_count = groups.first_member.size() - 1;
@@ -991,7 +997,7 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
         outcome.chosen[index_in_items(
             groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)])] = true;
   } else {
-    PrimalDual<P> solver(*useful, search, target);
+    PrimalDual<P> solver(*useful, search, target, false);
     solved = solver.solve();
     for (std::size_t k = 0; k < solved.chosen.size(); ++k)
       if (solved.chosen[k]) outcome.chosen[index_in_items(k)] = true;
