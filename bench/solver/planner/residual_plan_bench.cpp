@@ -1,6 +1,7 @@
 // Plan time of residual networks (contract 1.1): ResNet-18 and MobileNetV2 1.0 at 224, 3 levels of MACs
 // (25/50/75 %), bottom_up, every width at least a quarter of the layer's, block 8 or 1; all levels together,
-// including validation and the independent optimum reported for every level.
+// including validation and the independent optimum reported for every level. The `_activation` cases also
+// limit the peak activation, which forbids some edges of the graph.
 //
 //   build/bin/reds_solver_bench --benchmark_filter=residual
 //
@@ -27,14 +28,19 @@ class NetworkBuilder {
     request_.network.name = std::move(name);
     request_.network.inputs = inputs;
     request_.network.resources["macs"] = reds::Aggregation::sum;
+    request_.network.resources["activation"] = reds::Aggregation::max;
   }
 
   // A convolution of `units` filters over `pixels` output positions with a kernel of `kernel` taps per
-  // input channel: MACs pixels * kernel * k * k_in.
+  // input channel: MACs pixels * kernel * k * k_in; activation bytes (float32) of its output map and of its
+  // input map, of `input_pixels` positions (`pixels` when 0).
   std::string conv(std::int64_t units, std::int64_t pixels, std::int64_t kernel,
-                   std::optional<std::string> stream = {}, std::optional<std::string> input = {}) {
+                   std::optional<std::string> stream = {}, std::optional<std::string> input = {},
+                   std::int64_t input_pixels = 0) {
     reds::Layer layer = plain(units, stream);
     layer.cost["macs"].unit_input = pixels * kernel;
+    layer.cost["activation"].unit = 4 * pixels;
+    layer.cost["activation"].input = 4 * (input_pixels > 0 ? input_pixels : pixels);
     layer.input = std::move(input);
     return add(std::move(layer));
   }
@@ -47,6 +53,7 @@ class NetworkBuilder {
     layer.importance = importances(units);
     layer.tied = true;
     layer.cost["macs"].unit = pixels * kernel;
+    layer.cost["activation"].unit = 8 * pixels;  // output and input maps: both of its width
     return add(std::move(layer));
   }
 
@@ -102,7 +109,7 @@ class NetworkBuilder {
 // 512 filters; stages 2-4 start with a stride-2 block whose 1x1 projection reads the previous stream).
 reds::PlanRequest resnet18(std::int64_t block) {
   NetworkBuilder network("resnet18", 3, block, 18);
-  std::string last_member = network.conv(64, 112 * 112, 49, "s64");
+  std::string last_member = network.conv(64, 112 * 112, 49, "s64", std::nullopt, 224 * 224);
   std::int64_t side = 56;
   for (const std::int64_t filters : {64, 128, 256, 512}) {
     const std::string stream = "s" + std::to_string(filters);
@@ -110,9 +117,10 @@ reds::PlanRequest resnet18(std::int64_t block) {
       const bool downsample = b == 0 && filters != 64;
       if (downsample) side /= 2;
       const std::string previous = last_member;
-      network.conv(filters, side * side, 9);
+      const std::int64_t input_pixels = downsample ? 4 * side * side : side * side;
+      network.conv(filters, side * side, 9, std::nullopt, std::nullopt, input_pixels);
       last_member = network.conv(filters, side * side, 9, stream);
-      if (downsample) last_member = network.conv(filters, side * side, 1, stream, previous);
+      if (downsample) last_member = network.conv(filters, side * side, 1, stream, previous, input_pixels);
     }
   }
   network.classifier(1000);
@@ -125,7 +133,7 @@ reds::PlanRequest mobilenet_v2(std::int64_t block) {
   NetworkBuilder network("mobilenet_v2", 3, block, 2);
   std::int64_t side = 112;
   std::int64_t channels = 32;
-  network.conv(32, side * side, 9);
+  network.conv(32, side * side, 9, std::nullopt, std::nullopt, 224 * 224);
   struct Stage {
     std::int64_t expansion, filters, repeats, stride;
   };
@@ -159,9 +167,22 @@ void plan_residual(benchmark::State& state, reds::PlanRequest request) {
   }
 }
 
+// Each level also limits the peak activation to 60 % of the full network's, which binds on the widest stages.
+reds::PlanRequest with_activation_limit(reds::PlanRequest request) {
+  const std::int64_t peak = reds::full_network_cost(request.network).at("activation");
+  for (reds::Level& level : request.levels) level.limits["activation"] = reds::Limit::of_max(peak * 6 / 10);
+  return request;
+}
+
+BENCHMARK_CAPTURE(plan_residual, resnet18_block8_activation, with_activation_limit(resnet18(8)))
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(plan_residual, resnet18_block1_activation, with_activation_limit(resnet18(1)))
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(plan_residual, resnet18_block8, resnet18(8))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(plan_residual, resnet18_block1, resnet18(1))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(plan_residual, mobilenet_v2_block8, mobilenet_v2(8))->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(plan_residual, mobilenet_v2_block1, mobilenet_v2(1))->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(plan_residual, mobilenet_v2_block8_activation, with_activation_limit(mobilenet_v2(8)))
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
