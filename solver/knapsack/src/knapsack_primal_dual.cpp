@@ -81,8 +81,11 @@ class PrimalDual {
  public:
   // `by_weight`: the items are in order of weight (as grouping leaves them), so that ties by index are
   // ties lightest first.
-  PrimalDual(const KernelItems<P>& items, const Search& search, std::optional<P> target, bool by_weight)
-      : items_(items), search_(search), target_(target), by_weight_(by_weight) {}
+  // Takes the items over.
+  PrimalDual(KernelItems<P>&& items, const Search& search, std::optional<P> target, bool by_weight)
+      : search_(search), target_(target), by_weight_(by_weight) {
+    load_items(std::move(items));
+  }
 
   KernelOutcome<P> solve();
 
@@ -108,7 +111,7 @@ class PrimalDual {
   // items, which ends at the returned position: the items before it come first in efficiency order.
   std::size_t partition_at_median(std::size_t first, std::size_t last);
   void sort_range(std::size_t first, std::size_t last);
-  void load_items();
+  void load_items(KernelItems<P>&& items);
   void find_break_item();
   // Brings the next interval on the right (left) of the ordered positions into order: its fixed items
   // next to the ordered ones, then its free items, the nearest of them sorted (all of them when
@@ -156,16 +159,16 @@ class PrimalDual {
   void order_core();
   void pair_states();
   P upper_bound();
-  // The best solution, by the index in items_; `passes` counts the solves of older core items it needed.
+  // The best solution, by the index among the items given; `passes` counts the solves of older core items it
+  // needed.
   std::vector<bool> best_solution(std::int64_t& passes) const;
 
-  const KernelItems<P>& items_;
   const Search& search_;
   std::optional<P> target_;
   bool by_weight_;
 
   // The items by position, in efficiency order on [left_end_, right_end_) (a position's item stays there
-  // from then on), in intervals of unknown order outside it; original_[j] is the index in items_.
+  // from then on), in intervals of unknown order outside it; original_[j] is the index among the items given.
   std::vector<std::int64_t> weights_;
   std::vector<P> profits_;
   std::vector<std::int64_t> copies_;
@@ -194,7 +197,7 @@ class PrimalDual {
 
   P best_ = 0;       // the best profit found, or target - 1
   P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
-  // The best solution known explicitly (by the index in items_), unless record_ beats it.
+  // The best solution known explicitly (by the index among the items given), unless record_ beats it.
   std::vector<bool> incumbent_;
   std::optional<Record<P>> record_;
 
@@ -304,15 +307,15 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
 }
 
 template <class P>
-void PrimalDual<P>::load_items() {
-  const std::size_t n = items_.weights.size();
-  weights_ = items_.weights;
-  profits_ = items_.profits;
-  copies_ = items_.copies;
+void PrimalDual<P>::load_items(KernelItems<P>&& items) {
+  const std::size_t n = items.weights.size();
+  weights_ = std::move(items.weights);
+  profits_ = std::move(items.profits);
+  copies_ = std::move(items.copies);
   original_.resize(n);
   std::iota(original_.begin(), original_.end(), std::size_t{0});
   fixed_.assign(n, 0);
-  capacity_ = items_.capacity;
+  capacity_ = items.capacity;
 }
 
 template <class P>
@@ -837,7 +840,7 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
       }
     }
     const KernelOutcome<P> completion =
-        solve_zero_one(subproblem, search_.unlimited(), std::optional<P>(target));
+        solve_zero_one(std::move(subproblem), search_.unlimited(), std::optional<P>(target));
     passes += completion.statistics.passes;
     std::size_t next = 0;
     for (std::size_t j = 0; j < size(); ++j)
@@ -850,7 +853,6 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
 
 template <class P>
 KernelOutcome<P> PrimalDual<P>::solve() {
-  load_items();
   find_break_item();
   greedy();
   run();
@@ -961,7 +963,7 @@ bool worth_grouping(const KernelItems<P>& items) {
 }
 
 template <class P>
-KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& search, std::optional<P> target) {
+KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std::optional<P> target) {
   // Items heavier than the capacity never fit; when everything else fits, take it all. The weights and
   // the profits are divided by their greatest common divisors: the capacity rounds down, and every
   // profit is then an integer, so a bound below z + 1 proves that nothing beats z.
@@ -989,7 +991,7 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
     return outcome;
   }
   // The items as they are when nothing needs dividing or leaving out, else a reduced copy.
-  const KernelItems<P>* useful = &items;
+  KernelItems<P>* useful = &items;
   KernelItems<P> reduced;
   std::vector<std::size_t> useful_index;  // per item of `reduced`, its index in items
   if (useful_count < n || weight_divisor > 1 || profit_divisor > 1) {
@@ -1012,23 +1014,27 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
 
   KernelOutcome<P> solved;
   if (worth_grouping(*useful)) {
-    const Groups<P> groups = group_identical(*useful);
-    PrimalDual<P> solver(groups.items, search, target, true);
+    Groups<P> groups = group_identical(*useful);
+    PrimalDual<P> solver(std::move(groups.items), search, target, true);
     solved = solver.solve();
     // Each group's chosen copies go to its first members.
     const std::size_t group_count = groups.first_member.size() - 1;
     std::vector<std::int64_t> chosen_copies(group_count, 0);
-    for (std::size_t k = 0; k < groups.items.weights.size(); ++k)
+    for (std::size_t k = 0; k < groups.group_of.size(); ++k)
       if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
     for (std::size_t group = 0; group < group_count; ++group)
       for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
         outcome.chosen[index_in_items(
             groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)])] = true;
   } else {
-    PrimalDual<P> solver(*useful, search, target, false);
+    PrimalDual<P> solver(std::move(*useful), search, target, false);
     solved = solver.solve();
-    for (std::size_t k = 0; k < solved.chosen.size(); ++k)
-      if (solved.chosen[k]) outcome.chosen[index_in_items(k)] = true;
+    if (useful_index.empty()) {
+      outcome.chosen.swap(solved.chosen);
+    } else {
+      for (std::size_t k = 0; k < solved.chosen.size(); ++k)
+        outcome.chosen[useful_index[k]] = solved.chosen[k];
+    }
   }
   solved.chosen = std::move(outcome.chosen);
   solved.profit *= profit_divisor;
@@ -1037,9 +1043,8 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
   return solved;
 }
 
-template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Search&,
+template KernelOutcome<std::int64_t> solve_zero_one(KernelItems<std::int64_t>, const Search&,
                                                     std::optional<std::int64_t>);
-template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&,
-                                              std::optional<int128>);
+template KernelOutcome<int128> solve_zero_one(KernelItems<int128>, const Search&, std::optional<int128>);
 
 }  // namespace reds::knapsack::detail
