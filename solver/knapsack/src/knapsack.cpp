@@ -30,22 +30,6 @@ using detail::int128;
 
 std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
 
-template <class P, class Profit, class Scaled>
-detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates,
-                                    const std::vector<Item<Profit>>& items, Scaled scaled,
-                                    std::int64_t capacity, const detail::Search& search) {
-  detail::KernelItems<P> kernel_items;
-  kernel_items.capacity = capacity;
-  kernel_items.weights.reserve(candidates.size());
-  kernel_items.profits.reserve(candidates.size());
-  for (const std::size_t j : candidates) {
-    kernel_items.weights.push_back(items[j].weight);
-    kernel_items.profits.push_back(static_cast<P>(scaled(j)));
-  }
-  kernel_items.copies.assign(candidates.size(), 1);
-  return detail::solve_zero_one(std::move(kernel_items), search);
-}
-
 // Integer profits are exact as they are: only their sum is checked, and the kernel gets them without an
 // intermediate copy.
 Result<detail::ExactProfits> exact_profits(const std::vector<Item<std::int64_t>>& items) {
@@ -95,41 +79,57 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   };
 
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
-  // items of positive profit that fit alone.
-  Solution<Profit> solution;
-  std::vector<bool> chosen(n, false);
+  // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
+  const auto free_item = [&](std::size_t j) { return problem.items[j].weight == 0 && scaled(j) > 0; };
   std::vector<std::size_t> candidates;
+  candidates.reserve(n);
+  detail::KernelItems<std::int64_t> small;
+  small.capacity = problem.capacity;
+  small.weights.reserve(n);
+  small.profits.reserve(n);
   int128 candidate_profit = 0;
   for (std::size_t j = 0; j < n; ++j) {
     const std::int64_t weight = problem.items[j].weight;
-    if (scaled(j) <= 0 || weight > problem.capacity) continue;
-    if (weight == 0) {
-      chosen[j] = true;
-    } else {
-      candidates.push_back(j);
-      candidate_profit += scaled(j);
-    }
+    const int128 item_profit = scaled(j);
+    if (item_profit <= 0 || weight > problem.capacity || weight == 0) continue;
+    candidates.push_back(j);
+    candidate_profit += item_profit;
+    small.weights.push_back(weight);
+    small.profits.push_back(static_cast<std::int64_t>(item_profit));
   }
+  Solution<Profit> solution;
   bool optimal = true;
   int128 kernel_upper_bound = 0;
-  const auto adopt = [&](const auto& outcome) {
-    for (std::size_t k = 0; k < candidates.size(); ++k) chosen[candidates[k]] = outcome.chosen[k];
+  std::vector<bool> kernel_chosen;  // per candidate
+  const auto adopt = [&](auto&& outcome) {
+    kernel_chosen = std::move(outcome.chosen);
     optimal = outcome.optimal;
     kernel_upper_bound = outcome.upper_bound;
     solution.statistics = outcome.statistics;
   };
-  if (candidate_profit < detail::kSmallProfitLimit)
-    adopt(run_kernel<std::int64_t>(candidates, problem.items, scaled, problem.capacity, search));
-  else
-    adopt(run_kernel<int128>(candidates, problem.items, scaled, problem.capacity, search));
+  if (candidate_profit < detail::kSmallProfitLimit) {
+    small.copies.assign(candidates.size(), 1);
+    adopt(detail::solve_zero_one(std::move(small), search));
+  } else {
+    detail::KernelItems<int128> large;
+    large.capacity = problem.capacity;
+    large.weights = std::move(small.weights);
+    for (const std::size_t j : candidates) large.profits.push_back(scaled(j));
+    large.copies.assign(candidates.size(), 1);
+    adopt(detail::solve_zero_one(std::move(large), search));
+  }
 
+  // The chosen items, without branches on the choices: about half the items are chosen, in no pattern a
+  // branch could learn.
   int128 profit = 0;
   int128 fixed_profit = 0;
-  // Without branches on `chosen`: about half the items are chosen, in no pattern a branch could learn.
   solution.items.resize(n);
   std::size_t count = 0;
+  std::size_t next = 0;  // the next candidate
   for (std::size_t j = 0; j < n; ++j) {
-    const bool taken = chosen[j];
+    const bool candidate = next < candidates.size() && candidates[next] == j;
+    const bool taken = candidate ? static_cast<bool>(kernel_chosen[next]) : free_item(j);
+    next += candidate ? 1 : 0;
     solution.items[count] = j;
     count += taken ? 1 : 0;
     const std::int64_t weight = problem.items[j].weight;
