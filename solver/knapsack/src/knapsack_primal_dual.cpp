@@ -17,10 +17,13 @@
 //                could still be added is more efficient, and removing items only costs);
 //   weight >  c: profit - (weight - c) * e_s, e_s the efficiency of the next left item (the overweight has
 //                to be removed, at an efficiency of at least e_s),
-// and, once the states outnumber kCardinalityStates, the cardinality bound (knapsack_cardinality_bound.h).
+// and, once the states outnumber Options::cardinality_states, the cardinality bound
+// (knapsack_cardinality_bound.h).
 // Items whose flip provably cannot reach the threshold (the Lagrangian bound at the break efficiency,
-// Dembo and Hammer) never enter the core. Whenever the state set doubles, every state is paired with one
-// item outside the core (knapsack_pairing.h) for a better solution. The search ends when no state is
+// Dembo and Hammer) never enter the core. Once the states outnumber Options::pairing_states, and again
+// whenever they grew by half since, every state is paired with one free item outside the core
+// (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap is
+// dropped and brought in again only at ten times the states. The search ends when no state is
 // left: the best solution found is optimal.
 //
 // Every state remembers which of the last 64 core items it flipped. A solution from a larger core is
@@ -217,7 +220,9 @@ class PrimalDual {
   std::vector<std::size_t> right_by_weight_;
   std::vector<std::size_t> left_by_weight_;
   std::optional<Pairing<P>> pairing_;
-  std::size_t paired_core_ = 0;  // the core's size when pairing_ was built
+  std::size_t paired_core_ = 0;
+  std::size_t next_pairing_ =
+      0;  // the states that call for pairing again  // the core's size when pairing_ was built
   std::unique_ptr<CardinalityBound<P>> cardinality_;
   std::size_t cardinality_states_ = search_.cardinality_states;  // the states that bring it in
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
@@ -776,7 +781,11 @@ void PrimalDual<P>::run() {
     const std::optional<std::size_t> item = next_core_item();
     if (!item) return;
     process(*item, *item >= break_);
-    if (states_.size() >= search_.pairing_states) pair_states();
+    // Pairing again pays once the states grew by half since: fewer new states rarely hold a new pair.
+    if (states_.size() >= std::max(search_.pairing_states, next_pairing_)) {
+      pair_states();
+      next_pairing_ = 3 * states_.size() / 2;
+    }
     update_cardinality_bound();
   }
 }
