@@ -21,7 +21,7 @@
 // (knapsack_cardinality_bound.h).
 // Items whose flip provably cannot reach the threshold (the Lagrangian bound at the break efficiency,
 // Dembo and Hammer) never enter the core. Once the states outnumber Options::pairing_states, and again
-// whenever they grew by half since, every state is paired with one free item outside the core
+// whenever they grew by a quarter since, every state is paired with one free item outside the core
 // (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap is
 // dropped and brought in again only at ten times the states. The search ends when no state is
 // left: the best solution found is optimal.
@@ -781,10 +781,10 @@ void PrimalDual<P>::run() {
     const std::optional<std::size_t> item = next_core_item();
     if (!item) return;
     process(*item, *item >= break_);
-    // Pairing again pays once the states grew by half since: fewer new states rarely hold a new pair.
+    // Pairing again pays once the states grew by a quarter since: fewer new states rarely hold a new pair.
     if (states_.size() >= std::max(search_.pairing_states, next_pairing_)) {
       pair_states();
-      next_pairing_ = 3 * states_.size() / 2;
+      next_pairing_ = 5 * states_.size() / 4;
     }
     update_cardinality_bound();
   }
