@@ -205,11 +205,11 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnLargePartiallyOrderedIns
       std::int64_t profit = 1 + next(10'000'000);
       if (kind == 1) profit = (std::int64_t{1} << 38) * weight + next(2);
       if (kind == 2 && j % 1000 == 0) {
-        weight = 1000 + next(500);
-        profit = 10 * weight + next(10);
+        weight = 1000 + next(10);
+        profit = 1'000'000 * weight + next(10);
       } else if (kind == 2) {
-        weight = 1 + next(20);
-        profit = weight * (400 + next(100)) / 100;
+        weight = 1 + next(3);
+        profit = 400'000 * weight + next(100'000);
       }
       problem.items.push_back({weight, profit});
     }
