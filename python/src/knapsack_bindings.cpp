@@ -34,7 +34,8 @@ std::int64_t read_integer(py::handle value, const std::string& name) {
   int overflow = 0;
   const long long result = PyLong_AsLongLongAndOverflow(integer.ptr(), &overflow);
   if (overflow != 0)
-    throw ErrorException{invalid_argument(name + " = " + describe(value) + " is outside the 64-bit integer range")};
+    throw ErrorException{
+        invalid_argument(name + " = " + describe(value) + " is outside the 64-bit integer range")};
   if (result == -1 && PyErr_Occurred()) throw py::error_already_set();
   return static_cast<std::int64_t>(result);
 }
@@ -80,8 +81,9 @@ template <class Profit>
 std::vector<ks::Item<Profit>> read_items(const py::list& profits, const py::list& weights,
                                          const std::string& profits_name, const std::string& weights_name) {
   if (profits.size() != weights.size())
-    throw ErrorException{invalid_argument(profits_name + " has " + std::to_string(profits.size()) + " entries but " +
-                                          weights_name + " has " + std::to_string(weights.size()))};
+    throw ErrorException{invalid_argument(profits_name + " has " + std::to_string(profits.size()) +
+                                          " entries but " + weights_name + " has " +
+                                          std::to_string(weights.size()))};
   std::vector<ks::Item<Profit>> items(profits.size());
   for (std::size_t j = 0; j < items.size(); ++j) {
     items[j].profit = read_profit<Profit>(profits[j], item_name(profits_name, j));
@@ -107,7 +109,8 @@ py::tuple solve_zero_one(const py::list& profits, const py::list& weights, std::
     return ks::solve(problem, solve_options(time_limit_ms));
   }();
   const ks::Solution<Profit> value = value_or_throw(std::move(solution));
-  return py::make_tuple(ks::to_string(value.status), value.profit, value.upper_bound, value.weight, value.items);
+  return py::make_tuple(ks::to_string(value.status), value.profit, value.upper_bound, value.weight,
+                        value.items);
 }
 
 template <class Profit>
@@ -122,8 +125,8 @@ py::tuple solve_multiple_choice(const py::list& profits, const py::list& weights
   for (std::size_t i = 0; i < profits.size(); ++i) {
     const std::string profits_name = item_name("profits", i);
     const std::string weights_name = item_name("weights", i);
-    problem.classes.push_back(read_items<Profit>(as_list(profits[i], profits_name),
-                                                 as_list(weights[i], weights_name), profits_name, weights_name));
+    problem.classes.push_back(read_items<Profit>(
+        as_list(profits[i], profits_name), as_list(weights[i], weights_name), profits_name, weights_name));
   }
   Result<ks::MultipleChoiceSolution<Profit>> solution = [&] {
     const py::gil_scoped_release release;
@@ -152,11 +155,11 @@ py::tuple solve_multiple_choice_any(const py::list& profits, const py::list& wei
 }  // namespace
 
 void register_knapsack(py::module_& module) {
-  module.def("knapsack_solve", &solve_zero_one_any, py::arg("profits"), py::arg("weights"), py::arg("capacity"),
-             py::arg("time_limit_ms"),
-             "0-1 knapsack from lists; returns (status, profit, upper_bound, weight, chosen item indices).");
-  module.def("knapsack_solve_multiple_choice", &solve_multiple_choice_any, py::arg("profits"), py::arg("weights"),
+  module.def("knapsack_solve", &solve_zero_one_any, py::arg("profits"), py::arg("weights"),
              py::arg("capacity"), py::arg("time_limit_ms"),
+             "0-1 knapsack from lists; returns (status, profit, upper_bound, weight, chosen item indices).");
+  module.def("knapsack_solve_multiple_choice", &solve_multiple_choice_any, py::arg("profits"),
+             py::arg("weights"), py::arg("capacity"), py::arg("time_limit_ms"),
              "Multiple-choice knapsack from lists of classes; returns (status, profit, upper_bound, weight, "
              "chosen item index per class).");
 }

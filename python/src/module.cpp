@@ -21,8 +21,9 @@ PYBIND11_MODULE(_reds, module) {
     } catch (const reds::python::ErrorException& exception) {
       const reds::Error& error = exception.error;
       const py::object path = error.path.empty() ? py::object(py::none()) : py::object(py::str(error.path));
-      const py::object instance = py::module_::import("reds._errors")
-                                      .attr("error_from_code")(reds::to_string(error.code), error.message, path);
+      const py::object instance =
+          py::module_::import("reds._errors")
+              .attr("error_from_code")(reds::to_string(error.code), error.message, path);
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(instance.ptr())), instance.ptr());
     }
   });
