@@ -20,7 +20,9 @@ def brute_force_zero_one(profits: list[float], weights: list[int], capacity: int
     return best
 
 
-def brute_force_multiple_choice(profits: list[list[float]], weights: list[list[int]], capacity: int) -> float | None:
+def brute_force_multiple_choice(
+    profits: list[list[float]], weights: list[list[int]], capacity: int
+) -> float | None:
     best = None
     for choice in itertools.product(*(range(len(items)) for items in profits)):
         if sum(weights[i][j] for i, j in enumerate(choice)) <= capacity:
@@ -29,7 +31,9 @@ def brute_force_multiple_choice(profits: list[list[float]], weights: list[list[i
     return best
 
 
-def check_zero_one(solution: knapsack.Solution, profits: list[float], weights: list[int], capacity: int) -> None:
+def check_zero_one(
+    solution: knapsack.Solution, profits: list[float], weights: list[int], capacity: int
+) -> None:
     assert solution.status == "optimal"
     assert list(solution.items) == sorted(set(solution.items))
     assert solution.weight == sum(weights[j] for j in solution.items) <= capacity
@@ -69,7 +73,8 @@ def test_multiple_choice_is_optimal(seed: int) -> None:
     sizes = [generator.randint(1, 4) for _ in range(classes)]
     weights = [[generator.randint(0, 20) for _ in range(size)] for size in sizes]
     real = seed % 2 == 1
-    profits = [[generator.uniform(-5, 20) if real else generator.randint(-5, 20) for _ in range(size)] for size in sizes]
+    draw = (lambda: generator.uniform(-5, 20)) if real else (lambda: generator.randint(-5, 20))
+    profits = [[draw() for _ in range(size)] for size in sizes]
     capacity = generator.randint(0, 50)
     solution = knapsack.solve(profits, weights, capacity)
     best = brute_force_multiple_choice(profits, weights, capacity)
@@ -81,7 +86,8 @@ def test_multiple_choice_is_optimal(seed: int) -> None:
     assert len(solution.items) == classes
     assert all(0 <= j < size for j, size in zip(solution.items, sizes))
     assert solution.weight == sum(weights[i][j] for i, j in enumerate(solution.items)) <= capacity
-    assert solution.profit == pytest.approx(sum(profits[i][j] for i, j in enumerate(solution.items)), rel=1e-12)
+    chosen_profit = sum(profits[i][j] for i, j in enumerate(solution.items))
+    assert solution.profit == pytest.approx(chosen_profit, rel=1e-12)
     assert solution.profit == pytest.approx(best, rel=1e-12)
     assert isinstance(solution.profit, float if real else int)
 
@@ -126,7 +132,8 @@ def test_multiple_choice_from_a_two_dimensional_array_and_from_ragged_arrays() -
     ragged_profits = [numpy.array([3, 1]), numpy.array([4, 1, 5]), (9,)]
     ragged_weights = [numpy.array([2, 1]), [3, 1, 4], numpy.array([2])]
     solution = knapsack.solve(ragged_profits, ragged_weights, 7)
-    assert solution.profit == brute_force_multiple_choice([[3, 1], [4, 1, 5], [9]], [[2, 1], [3, 1, 4], [2]], 7)
+    best = brute_force_multiple_choice([[3, 1], [4, 1, 5], [9]], [[2, 1], [3, 1, 4], [2]], 7)
+    assert solution.profit == best
 
 
 def test_multiple_choice_without_a_fitting_choice_is_infeasible() -> None:
@@ -172,4 +179,5 @@ def test_time_limit_keeps_the_answer_of_a_quick_solve() -> None:
     generator = random.Random(5)
     profits = [generator.randint(1, 1000) for _ in range(2000)]
     weights = [generator.randint(1, 1000) for _ in range(2000)]
-    assert knapsack.solve(profits, weights, 50_000, time_limit_ms=60_000) == knapsack.solve(profits, weights, 50_000)
+    unlimited = knapsack.solve(profits, weights, 50_000)
+    assert knapsack.solve(profits, weights, 50_000, time_limit_ms=60_000) == unlimited

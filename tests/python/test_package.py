@@ -40,13 +40,15 @@ def test_stubs_match_the_extensions_parameters() -> None:
         if isinstance(node, ast.FunctionDef):
             # pybind11 writes the signature as the first line of the docstring: name(a: type, b: type) -> ...
             signature = getattr(_reds, node.name).__doc__.splitlines()[0]
-            names = [part.split(":")[0].strip() for part in signature[signature.index("(") + 1 :].split(")")[0].split(",")]
+            parameters = signature[signature.index("(") + 1 : signature.index(")")].split(",")
+            names = [parameter.split(":")[0].strip() for parameter in parameters]
             assert names == [argument.arg for argument in node.args.args], node.name
 
 
 def test_the_public_api_is_documented() -> None:
-    public = [reds.plan, reds.validate, knapsack.solve, knapsack.Solution, reds.Error, reds.InvalidArgumentError,
-              reds.ResourceExhaustedError, reds.DeadlineExceededError, reds.InternalError]
+    public = [reds.plan, reds.validate, knapsack.solve, knapsack.Solution, reds.Error,
+              reds.InvalidArgumentError, reds.ResourceExhaustedError, reds.DeadlineExceededError,
+              reds.InternalError]
     for item in public:
         assert inspect.getdoc(item), item
     assert inspect.getdoc(reds) and inspect.getdoc(knapsack)
@@ -82,10 +84,14 @@ def test_installed_package_plans(tmp_path: pathlib.Path) -> None:
     )
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     environment["PYTHONPATH"] = str(site)
-    result = subprocess.run([sys.executable, "-c", script, str(SOURCE_DIR / "examples" / "tiny_ds_block.json")],
-                            capture_output=True, text=True, cwd=tmp_path, env=environment)
+    tiny = SOURCE_DIR / "examples" / "tiny_ds_block.json"
+    result = subprocess.run([sys.executable, "-c", script, str(tiny)], capture_output=True, text=True,
+                            cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert pathlib.Path(printed["file"]).is_relative_to(site)
     assert printed["version"] == reds.__version__
-    assert printed["widths"] == [{"conv": 1, "dw": 1, "pw": 4, "head": 3}, {"conv": 2, "dw": 2, "pw": 4, "head": 3}]
+    assert printed["widths"] == [
+        {"conv": 1, "dw": 1, "pw": 4, "head": 3},
+        {"conv": 2, "dw": 2, "pw": 4, "head": 3},
+    ]

@@ -62,7 +62,9 @@ def test_plan_of_the_tiny_example() -> None:
     # The README's answer for examples/tiny_ds_block.json, worked by hand in docs/contract.md.
     answer = reds.plan(json.loads((SOURCE_DIR / "examples" / "tiny_ds_block.json").read_text()))
     assert answer["status"] == "optimal"
-    assert answer["order"] == {"conv": [0, 3, 2, 1], "dw": [0, 3, 2, 1], "pw": [0, 1, 3, 2], "head": [0, 1, 2]}
+    assert answer["order"] == {
+        "conv": [0, 3, 2, 1], "dw": [0, 3, 2, 1], "pw": [0, 1, 3, 2], "head": [0, 1, 2]
+    }
     assert [level["widths"] for level in answer["levels"]] == [
         {"conv": 1, "dw": 1, "pw": 4, "head": 3},
         {"conv": 2, "dw": 2, "pw": 4, "head": 3},
@@ -170,7 +172,11 @@ def test_error_paths_point_at_the_offending_value(reds_command: pathlib.Path) ->
     assert raised.value.path == "/network/layers/2/units"
     assert str(raised.value) == f"invalid_argument at /network/layers/2/units: {raised.value.message}"
     assert raised.value.to_dict() == {
-        "error": {"code": "invalid_argument", "message": raised.value.message, "path": "/network/layers/2/units"}
+        "error": {
+            "code": "invalid_argument",
+            "message": raised.value.message,
+            "path": "/network/layers/2/units",
+        }
     }
 
 
