@@ -48,6 +48,41 @@ def test_plan_answers_what_the_command_prints(reds_command: pathlib.Path, exampl
     assert list(answer) == [key for key in json.loads(printed.stdout) if key != "solve_seconds"]
 
 
+def residual_request(strategy: str) -> dict[str, Any]:
+    """A ResNet-shaped request of contract 1.1: a stem and two residual blocks adding into one stream, the
+    skip tensor held live across each block."""
+
+    def conv(name: str, units: int, seed: int, **fields: Any) -> dict[str, Any]:
+        importance = [round(((seed * 7919 + unit * 104729) % 1000) / 100, 2) for unit in range(units)]
+        return {"name": name, "units": units, "importance": importance,
+                "cost": {"macs": {"unit_input": 9}, "params": {"unit_input": 9, "unit": 1}}, **fields}
+
+    held = {"output_activation": {"unit": 64, "held": {"stem": 64}}}
+    layers = [
+        conv("stem", 16, 1, stream="main"),
+        conv("block1_a", 12, 2, input="stem", cost={"macs": {"unit_input": 9}, **held}),
+        conv("block1_b", 16, 3, stream="main"),
+        conv("block2_a", 12, 4, input="block1_b"),
+        conv("block2_b", 16, 5, stream="main"),
+        {"name": "head", "units": 10, "importance": [1] * 10, "prunable": False, "input": "block2_b",
+         "cost": {"macs": {"unit_input": 1}}},
+    ]
+    levels = [{"macs": {"fraction": fraction}} for fraction in (0.3, 0.6)]
+    return {"network": {"inputs": 3, "layers": layers}, "levels": levels, "strategy": strategy}
+
+
+@pytest.mark.parametrize("strategy", ["bottom_up", "joint"])
+def test_plan_of_a_residual_request_answers_what_the_command_prints(
+    reds_command: pathlib.Path, strategy: str
+) -> None:
+    request = residual_request(strategy)
+    printed = cli_plan(reds_command, json.dumps(request))
+    assert printed.returncode == 0, printed.stderr
+    answer = reds.plan(request)
+    assert answer["levels"][0]["widths"]["stem"] == answer["levels"][0]["widths"]["block2_b"]
+    assert without_time(answer) == without_time(json.loads(printed.stdout))
+
+
 def test_plan_takes_the_request_as_text_too(reds_command: pathlib.Path) -> None:
     text = (SOURCE_DIR / "examples" / "tiny_ds_block.json").read_text()
     printed = cli_plan(reds_command, text)
