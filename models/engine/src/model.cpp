@@ -317,6 +317,16 @@ std::optional<Error> attach_plan(Model& model, const PlanResult& plan) {
     std::vector<std::int64_t>& widths = embedded.widths.emplace_back();
     for (const std::size_t entry : entries) widths.push_back(level.widths[entry]);
   }
+  // Streams first, to name the plan's level rather than the embedded one (on a graph that is valid).
+  if (const Result<std::vector<Shape>> shapes = layer_shapes(model); !shapes) return shapes.error();
+  const detail::ChannelStreams streams = detail::channel_streams(model);
+  for (std::size_t level = 0; level < embedded.widths.size(); ++level) {
+    const Result<std::vector<std::int64_t>> widths = detail::plan_widths(model, embedded, level);
+    if (!widths) break;  // validate() names the layer
+    if (auto error = detail::check_stream_widths(model, streams, widths.value()))
+      return invalid_argument("level " + std::to_string(level + 1) + " of the plan: " + error->message,
+                              "/levels/" + std::to_string(level) + "/widths");
+  }
   Model planned = model;
   planned.plan = std::move(embedded);
   if (auto error = validate(planned)) return error;

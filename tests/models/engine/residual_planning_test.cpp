@@ -386,7 +386,7 @@ TEST(StreamPlan, PlansThatSplitAStreamAreRejectedNamingTheLayer) {
   std::int64_t& narrowed = widths.levels[1].widths[entry("conv2d_2")];
   narrowed = narrowed == 1 ? 2 : narrowed - 1;
   const std::string split_width = rejection(apply_plan(model, widths));
-  EXPECT_NE(split_width.find("level 2 of the embedded plan: layer 'conv2d_2' (Conv2D) keeps " +
+  EXPECT_NE(split_width.find("level 2 of the plan: layer 'conv2d_2' (Conv2D) keeps " +
                              std::to_string(narrowed) + " units and 'conv2d' "),
             std::string::npos)
       << split_width;
@@ -395,7 +395,16 @@ TEST(StreamPlan, PlansThatSplitAStreamAreRejectedNamingTheLayer) {
   const std::optional<Error> attach_error = attach_plan(attached, widths);
   ASSERT_TRUE(attach_error);
   EXPECT_EQ(attach_error->message, split_width);
+  EXPECT_EQ(attach_error->path, "/levels/1/widths");
   EXPECT_FALSE(attached.plan) << "a rejected plan leaves the model as it was";
+  // validate() checks an embedded plan alike (a native file's).
+  attached.plan = apply_plan(model, good).value().plan;
+  attached.plan->widths[1][1 + 1] -= 1;  // the embedded plan lists the layers in the model's order: conv2d_2
+  const std::optional<Error> embedded_error = validate(attached);
+  ASSERT_TRUE(embedded_error);
+  EXPECT_NE(embedded_error->message.find("level 2 of the embedded plan: layer 'conv2d_2' (Conv2D) keeps"),
+            std::string::npos)
+      << embedded_error->message;
 
   // A layer whose output is added to the model's input keeps the input's order and width.
   const Model shortcut = identity_shortcut();

@@ -304,7 +304,7 @@ class Resnet8Images : public reds::test::CommandTest {
   void SetUp() override {
     CommandTest::SetUp();
     SplitMix64 random(77);
-    const auto uniform = [&random] { return static_cast<double>(random.next() >> 11) * 0x1.0p-53; };
+    const auto uniform = [&random] { return random.uniform(); };
     for (std::size_t image = 0; image < kCount; ++image) {
       double from[3], to[3];
       for (int c = 0; c < 3; ++c) from[c] = std::floor(uniform() * 256), to[c] = std::floor(uniform() * 256);
