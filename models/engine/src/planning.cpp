@@ -355,7 +355,7 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
         for (const std::size_t tensor : inputs)
           if (tensor_order[tensor] != channel_order)
             return invalid_argument(describe(layer) +
-                                    " adds maps whose channels the orders would move apart");
+                                    " adds maps that these orders would reorder differently");
         break;
       case LayerKind::rectifier:
       case LayerKind::average_pool2d:
