@@ -31,7 +31,7 @@ std::string describe(const engine::LevelEvaluation& evaluation) {
 int run_run(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
       "reds run", "reds run MODEL --data DIR [--level I | --all-levels] [--json] [-o FILE]",
-      "Runs MODEL (a Keras HDF5 file or a native .reds model) over the test images in DIR\n"
+      "Runs MODEL (a Keras HDF5, ONNX or native .reds model) over the test images in DIR\n"
       "(IDX files t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, gzipped or not, e.g.\n"
       "/usr/share/datasets/fashion-mnist) and prints each level's accuracy, MACs and median\n"
       "batch-1 latency. Levels come from the model's embedded plan, smallest first, numbered\n"

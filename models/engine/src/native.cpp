@@ -1,10 +1,11 @@
 // The native model file, version 1 or 2. All integers little-endian:
 //
 //   8 bytes   magic "REDSMODL"
-//   u32       format version: 2 when a layer has "inputs" or is an add or zero_padding2d layer (model.h),
+//   u32       format version: 2 when a layer has "inputs" or is an add, zero_padding2d or max_pool2d layer,
 //             1 otherwise, so that chains of the layers version 1 knows stay readable by its readers
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
-//             "plan": the embedded plan's JSON text (absent without a plan)}; every layer lists its
+//             "plan": the embedded plan's JSON text (absent without a plan), "input_name" and
+//             "output_name" (the source file's tensor names, absent when unknown)}; every layer lists its
 //             geometry, "inputs" (version 2, when not the chain's default) and "kernel" / "bias": how
 //             many of the floats below are its weights
 //   u64       m, then m float32: every layer's kernel then bias, in layer order
@@ -57,21 +58,24 @@ const char* kind_tag(LayerKind kind) {
       return "add";
     case LayerKind::zero_padding2d:
       return "zero_padding2d";
+    case LayerKind::max_pool2d:
+      return "max_pool2d";
   }
   return "";
 }
 
 std::optional<LayerKind> kind_of(const std::string& tag) {
-  for (LayerKind kind : {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense,
-                         LayerKind::rectifier, LayerKind::average_pool2d, LayerKind::global_average_pool2d,
-                         LayerKind::flatten, LayerKind::softmax, LayerKind::add, LayerKind::zero_padding2d})
+  for (LayerKind kind :
+       {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
+        LayerKind::average_pool2d, LayerKind::global_average_pool2d, LayerKind::flatten, LayerKind::softmax,
+        LayerKind::add, LayerKind::zero_padding2d, LayerKind::max_pool2d})
     if (tag == kind_tag(kind)) return kind;
   return std::nullopt;
 }
 
 bool has_window(LayerKind kind) {
   return kind == LayerKind::conv2d || kind == LayerKind::depthwise_conv2d ||
-         kind == LayerKind::average_pool2d;
+         kind == LayerKind::average_pool2d || kind == LayerKind::max_pool2d;
 }
 
 json layer_json(const Layer& layer) {
@@ -133,10 +137,14 @@ std::string detail::encode_native(const Model& model) {
     floats += layer.kernel.size() + layer.bias.size();
   }
   if (model.plan) architecture["plan"] = model.plan->json;
+  // Written only when known, so that files of models without them stay as they were.
+  if (!model.input_name.empty()) architecture["input_name"] = model.input_name;
+  if (!model.output_name.empty()) architecture["output_name"] = model.output_name;
   const std::string text = architecture.dump();
 
   const bool graph = std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
-    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d;
+    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d ||
+           layer.kind == LayerKind::max_pool2d;
   });
   std::string bytes(kMagic, sizeof kMagic);
   put_u32(bytes, graph ? kNativeFormatVersion : 1);
@@ -171,6 +179,8 @@ Result<Model> decode(const json& architecture, std::uint32_t version, std::strin
                      std::size_t floats_at, std::uint64_t floats) {
   Model model;
   model.name = architecture.at("name").get<std::string>();
+  model.input_name = architecture.value("input_name", std::string());
+  model.output_name = architecture.value("output_name", std::string());
   const json& input = architecture.at("input");
   model.input = Shape{input.at("height").get<std::int64_t>(), input.at("width").get<std::int64_t>(),
                       input.at("channels").get<std::int64_t>(), input.at("flat").get<bool>()};
