@@ -64,7 +64,8 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(outputs)
         self.shortcut = nn.Sequential()
         if stride != 1 or inputs != outputs:
-            self.shortcut = nn.Sequential(nn.Conv2d(inputs, outputs, 1, stride, bias=False), nn.BatchNorm2d(outputs))
+            self.shortcut = nn.Sequential(nn.Conv2d(inputs, outputs, 1, stride, bias=False),
+                                          nn.BatchNorm2d(outputs))
 
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))
@@ -181,7 +182,8 @@ def export(directory):
         def forward(self, x):
             return torch.sigmoid(self.conv(x))
 
-    torch.onnx.export(Unsupported().eval(), torch.zeros(1, 3, 8, 8), f"{directory}/unsupported.onnx", opset_version=13)
+    torch.onnx.export(Unsupported().eval(), torch.zeros(1, 3, 8, 8), f"{directory}/unsupported.onnx",
+                      opset_version=13)
 
 
 def cut(directory, plan_path, levels):
