@@ -117,6 +117,7 @@ Result<Shape> output_shape(const Layer& layer, const Shape& input) {
         return layer_error(layer, "its slope and threshold must be finite numbers");
       return input;
     case LayerKind::average_pool2d:
+    case LayerKind::max_pool2d:
       if (layer.dilation_height != 1 || layer.dilation_width != 1)
         return layer_error(layer, "pools have no dilation");
       return window_output(layer, input, input.channels);
@@ -154,6 +155,8 @@ const char* to_string(LayerKind kind) {
       return "ReLU";
     case LayerKind::average_pool2d:
       return "AveragePooling2D";
+    case LayerKind::max_pool2d:
+      return "MaxPooling2D";
     case LayerKind::global_average_pool2d:
       return "GlobalAveragePooling2D";
     case LayerKind::flatten:
@@ -376,6 +379,7 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
         break;
       case LayerKind::zero_padding2d:
       case LayerKind::average_pool2d:
+      case LayerKind::max_pool2d:
       case LayerKind::global_average_pool2d:
         break;
     }

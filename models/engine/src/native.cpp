@@ -1,7 +1,7 @@
 // The native model file, version 1 or 2. All integers little-endian:
 //
 //   8 bytes   magic "REDSMODL"
-//   u32       format version: 2 when a layer has "inputs" or is an add or zero_padding2d layer (model.h),
+//   u32       format version: 2 when a layer has "inputs" or is an add, zero_padding2d or max_pool2d layer,
 //             1 otherwise, so that chains of the layers version 1 knows stay readable by its readers
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
 //             "plan": the embedded plan's JSON text (absent without a plan)}; every layer lists its
@@ -47,6 +47,8 @@ const char* kind_tag(LayerKind kind) {
       return "rectifier";
     case LayerKind::average_pool2d:
       return "average_pool2d";
+    case LayerKind::max_pool2d:
+      return "max_pool2d";
     case LayerKind::global_average_pool2d:
       return "global_average_pool2d";
     case LayerKind::flatten:
@@ -62,16 +64,17 @@ const char* kind_tag(LayerKind kind) {
 }
 
 std::optional<LayerKind> kind_of(const std::string& tag) {
-  for (LayerKind kind : {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense,
-                         LayerKind::rectifier, LayerKind::average_pool2d, LayerKind::global_average_pool2d,
-                         LayerKind::flatten, LayerKind::softmax, LayerKind::add, LayerKind::zero_padding2d})
+  for (LayerKind kind :
+       {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
+        LayerKind::average_pool2d, LayerKind::global_average_pool2d, LayerKind::flatten, LayerKind::softmax,
+        LayerKind::add, LayerKind::zero_padding2d, LayerKind::max_pool2d})
     if (tag == kind_tag(kind)) return kind;
   return std::nullopt;
 }
 
 bool has_window(LayerKind kind) {
   return kind == LayerKind::conv2d || kind == LayerKind::depthwise_conv2d ||
-         kind == LayerKind::average_pool2d;
+         kind == LayerKind::average_pool2d || kind == LayerKind::max_pool2d;
 }
 
 json layer_json(const Layer& layer) {
@@ -136,7 +139,8 @@ std::string detail::encode_native(const Model& model) {
   const std::string text = architecture.dump();
 
   const bool graph = std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
-    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d;
+    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d ||
+           layer.kind == LayerKind::max_pool2d;
   });
   std::string bytes(kMagic, sizeof kMagic);
   put_u32(bytes, graph ? kNativeFormatVersion : 1);

@@ -1,6 +1,7 @@
 // Models that are graphs: MLPerf Tiny's trained ResNet-8 and MobileNetV1 (tests/data/mlperf-tiny) against
 // an independent NumPy implementation (keras_reference.py), a hand-built graph against a direct
-// computation, the native file's graph information, and the refusal to plan residual models.
+// computation, the native file's graph information, the request of a residual model and the refusal to
+// apply plans to one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
+#include "reds/json.h"
 #include "reds/splitmix64.h"
 #include "support/command_runner.h"
 #include "support/source_tree.h"
@@ -269,14 +271,10 @@ TEST(ResidualModel, NativeFilesKeepTheGraph) {
   EXPECT_FALSE(old);
 }
 
-TEST(ResidualModel, PlanningIsRefusedWithAClearError) {
+TEST(ResidualModel, ApplyingAPlanIsRefusedWithAClearError) {
   const Result<Model> model = load_model(mlperf_model("pretrainedResnet.h5"));
   ASSERT_TRUE(model) << model.error().message;
   const std::string expected = "residual models cannot be planned yet";
-  const Result<PlanRequest> request = plan_request(model.value());
-  ASSERT_FALSE(request);
-  EXPECT_EQ(request.error().code, ErrorCode::invalid_argument);
-  EXPECT_NE(request.error().message.find(expected), std::string::npos) << request.error().message;
   const Result<Model> permuted = permute_units(model.value(), {});
   ASSERT_FALSE(permuted);
   EXPECT_NE(permuted.error().message.find(expected), std::string::npos);
@@ -296,11 +294,16 @@ TEST(ResidualModel, PlanningIsRefusedWithAClearError) {
 
 class ResidualCommand : public reds::test::CommandTest {};
 
-TEST_F(ResidualCommand, RequestAndApplyRefuseResidualModels) {
+TEST_F(ResidualCommand, RequestWritesStreamsProjectionsAndHeldSkips) {
   const reds::test::Outcome request = run({"request", mlperf_model("pretrainedResnet.h5")});
-  EXPECT_EQ(request.exit_status, 2) << request.err;
-  EXPECT_EQ(request.out, "");
-  EXPECT_NE(request.err.find("residual models cannot be planned yet"), std::string::npos) << request.err;
+  ASSERT_EQ(request.exit_status, 0) << request.err;
+  const Result<PlanRequest> parsed = parse_plan_request(request.out);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const std::vector<reds::Layer>& layers = parsed->network.layers;
+  ASSERT_EQ(layers.size(), 10u);
+  EXPECT_EQ(layers[2].stream, std::optional<std::string>("conv2d"));
+  EXPECT_EQ(layers[5].input, std::optional<std::string>("conv2d_2"));  // the first projection
+  EXPECT_EQ(layers[2].cost.at("activation").held.at("conv2d"), 4 * 32 * 32);
 }
 
 // The configuration reader alone (as the fuzz target drives it): functional graphs in any listed order.

@@ -51,6 +51,7 @@ enum class CallKind {
   dense,
   rectifier,
   average_pool2d,
+  max_pool2d,
   global_average_pool2d,
   softmax,
   add,
