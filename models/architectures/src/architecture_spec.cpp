@@ -191,9 +191,7 @@ ArchitectureSpec mobilenet_v1(std::string name, std::string description, std::in
 // ReLU, AveragePooling2D(8), Dense(10). Every convolution has a bias; layers run in the Keras model's order
 // (a block's projection after its second convolution).
 ArchitectureSpec resnet8() {
-  SpecBuilder spec("resnet8",
-                   "ResNet-8, MLPerf Tiny image classification: 32x32x3, conv 16, residual blocks 16/32/64, "
-                   "Dense(10)",
+  SpecBuilder spec("resnet8", "ResNet-8, MLPerf Tiny: 32x32x3, conv 16, residual blocks 16/32/64, Dense(10)",
                    3, Extent{32, 32}, false);
   spec.conv("conv1", 16, Extent{3, 3}, Extent{1, 1}, Padding::same, true, kRelu, true);
   std::string block_input = "conv1";
@@ -225,10 +223,9 @@ ArchitectureSpec resnet8() {
 // and a 1x1 stride-2 projection of the block's input after its second convolution; ReLU after every
 // addition, global average pooling, Dense(1000). Convolutions have no bias (batch norm follows them).
 ArchitectureSpec resnet18() {
-  SpecBuilder spec("resnet18",
-                   "ResNet-18, ImageNet: 224x224x3, conv 7x7/2 64, max pool, 4 stages of 2 basic blocks "
-                   "64..512, Dense(1000)",
-                   3, Extent{224, 224}, false);
+  SpecBuilder spec(
+      "resnet18", "ResNet-18, ImageNet: 224x224x3, conv 7x7/2, max pool, 8 basic blocks 64..512, Dense(1000)",
+      3, Extent{224, 224}, false);
   spec.zero_padding("conv1_pad", ZeroPad{3, 3, 3, 3});
   spec.conv("conv1", 64, Extent{7, 7}, Extent{2, 2}, Padding::valid, false, kRelu, true);
   spec.zero_padding("pool1_pad", ZeroPad{1, 1, 1, 1});
