@@ -13,6 +13,8 @@
 
 #include "reds/contract.h"
 #include "reds/models/architectures.h"
+#include "reds/plan.h"
+#include "support/brute_force.h"
 
 namespace reds::models {
 namespace {
@@ -231,6 +233,32 @@ TEST(ResidualArchitectures, EveryStreamIsAddedAndTiedLayersAreDepthwise) {
       EXPECT_EQ(stream_units[stream].size(), 1u) << name << "/" << stream;
     }
     EXPECT_FALSE(network.layers.back().prunable) << name;
+  }
+}
+
+TEST(ResidualArchitectures, ResNet8PlansEqualBruteForceUnderAPeakActivationLimit) {
+  // Widths in blocks of 8: 3,136 width vectors. The limit on peak activation binds through the held skip
+  // maps: at full width the identity block holds 196,608 bytes.
+  ExampleOptions options;
+  options.block = 8;
+  Result<PlanRequest> example = example_request("resnet8", options);
+  ASSERT_TRUE(example.ok()) << example.error().message;
+  PlanRequest request = std::move(example).value();
+  for (Level& level : request.levels) level.limits["activation"] = Limit::of_max(150'000);
+  const test::BruteForce oracle(request);
+  EXPECT_EQ(oracle.all_widths().size(), 3'136u);
+  const Result<PlanResult> plan = reds::plan(request);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  const std::vector<test::LevelOptimum> expected = oracle.solve(Strategy::bottom_up);
+  ASSERT_EQ(plan->levels.size(), expected.size());
+  for (std::size_t level = 0; level < expected.size(); ++level) {
+    const LevelPlan& planned = plan->levels[level];
+    ASSERT_EQ(planned.status != PlanStatus::infeasible, expected[level].feasible) << "level " << level;
+    if (!expected[level].feasible) continue;
+    EXPECT_EQ(planned.status, PlanStatus::optimal) << "level " << level;
+    EXPECT_TRUE(test::same_importance(planned.importance, expected[level].importance)) << "level " << level;
+    EXPECT_EQ(planned.cost, oracle.cost(planned.widths)) << "level " << level;
+    EXPECT_LE(planned.cost.at("activation"), 150'000) << "level " << level;
   }
 }
 
