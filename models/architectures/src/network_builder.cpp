@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "reds/models/streams.h"
+
 namespace reds::models {
 namespace {
 
@@ -25,26 +27,6 @@ LiveMap live_map(const Tensor& tensor) {
   if (tensor.source) return LiveMap{tensor.source, kFloatBytes * tensor.map.positions()};
   return LiveMap{std::nullopt, kFloatBytes * tensor.map.positions() * tensor.channels};
 }
-
-// Union-find over request layers: the layers whose outputs are added keep one width.
-class Streams {
- public:
-  std::size_t add_layer() {
-    parent_.push_back(parent_.size());
-    return parent_.size() - 1;
-  }
-  std::size_t find(std::size_t layer) {
-    while (parent_[layer] != layer) layer = parent_[layer] = parent_[parent_[layer]];
-    return layer;
-  }
-  void join(std::size_t a, std::size_t b) {
-    a = find(a), b = find(b);
-    if (a != b) parent_[std::max(a, b)] = std::min(a, b);
-  }
-
- private:
-  std::vector<std::size_t> parent_;
-};
 
 Error spec_error(const ArchitectureSpec& spec, const LayerSpec& layer, const std::string& message) {
   return invalid_argument(spec.name + ", layer '" + layer.name + "': " + message);
@@ -67,7 +49,7 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
   std::vector<std::vector<std::size_t>> operands;
   // A tied layer's width is its predecessor's: streams join the untied layer it follows.
   std::vector<std::size_t> untied;
-  Streams streams;
+  StreamClasses streams;
   for (std::size_t index = 0; index < spec.layers.size(); ++index) {
     const LayerSpec& layer = spec.layers[index];
     std::vector<std::size_t> reads;
@@ -87,7 +69,8 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
       entry.name = layer.name;
       entry.units = units;
       network.layers.push_back(std::move(entry));
-      untied.push_back(streams.add_layer());
+      streams.add_layer();
+      untied.push_back(network.layers.size() - 1);
       out.source = network.layers.size() - 1;
       out.channels = units;
       return network.layers.back();

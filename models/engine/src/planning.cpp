@@ -10,6 +10,7 @@
 #include "level_shapes.h"
 #include "reds/json.h"
 #include "reds/models/peak_activation.h"
+#include "reds/models/streams.h"
 #include "reds/plan.h"
 #include "schedule.h"
 
@@ -138,23 +139,6 @@ reds::Layer request_layer(const Layer& layer, const Shape& input, const Shape& o
   return entry;
 }
 
-// Union-find over request layers: the layers whose outputs are added keep one width.
-class Streams {
- public:
-  void add_layer() { parent_.push_back(parent_.size()); }
-  std::size_t find(std::size_t layer) {
-    while (parent_[layer] != layer) layer = parent_[layer] = parent_[parent_[layer]];
-    return layer;
-  }
-  void join(std::size_t a, std::size_t b) {
-    a = find(a), b = find(b);
-    if (a != b) parent_[std::max(a, b)] = std::min(a, b);
-  }
-
- private:
-  std::vector<std::size_t> parent_;
-};
-
 // Where every map's width comes from: tensor 0 is the model's input, tensor i + 1 the output of layer i.
 struct TensorWidths {
   // The request layer whose kept width is the map's channel count (the last of them, through additions,
@@ -219,7 +203,7 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
   TensorWidths widths{{std::nullopt}, {model.input.channels}};
   std::vector<std::optional<std::size_t>> request_of(model.layers.size());
   std::vector<std::size_t> untied;  // per request layer: the untied layer whose width it has
-  Streams streams;
+  models::StreamClasses streams;
   for (std::size_t index = 0; index < model.layers.size(); ++index) {
     const Layer& layer = model.layers[index];
     const std::vector<std::size_t> inputs = layer_inputs(model, index);
