@@ -202,6 +202,24 @@ TEST(ResidualRequest, MlperfResNet8IsTheBundledResNet8) {
   }
 }
 
+TEST(ResidualRequest, FixingAStreamMemberPinsTheStream) {
+  const Model model = load_or_fail(mlperf_model("pretrainedResnet.h5"));
+  RequestOptions options;
+  options.fixed = {"conv2d_5"};  // the first projection, second member of stream conv2d_4
+  options.block = 4;
+  const Result<PlanRequest> request = plan_request(model, options);
+  ASSERT_TRUE(request) << request.error().message;
+  const std::vector<reds::Layer>& layers = request->network.layers;
+  ASSERT_EQ(layers[4].name, "conv2d_4");
+  EXPECT_EQ(layers[4].stream, std::optional<std::string>("conv2d_4"));
+  EXPECT_FALSE(layers[4].prunable);  // the stream's first member states it for the stream
+  EXPECT_EQ(layers[4].min_units, 1);
+  EXPECT_TRUE(layers[5].prunable);  // members after the first keep the defaults
+  EXPECT_EQ(layers[3].block, 4);
+  EXPECT_EQ(layers[3].min_units, 8);  // ceil(0.25 * 32)
+  EXPECT_FALSE(validate(request.value()).has_value());
+}
+
 TEST(ResidualRequest, ReadingTheInputTwiceIsRefused) {
   // Two convolutions of the input added: the second has no earlier layer whose width is its k_in.
   Model model;
