@@ -7,8 +7,6 @@
 #include <string>
 #include <utility>
 
-#include "reds/models/streams.h"
-
 namespace reds::models {
 namespace {
 
@@ -21,6 +19,25 @@ struct Tensor {
   bool flat = false;
   // The request layer whose kept width is the map's channel count; none for the network's input.
   std::optional<std::size_t> source;
+};
+
+// Union-find over request layers, in list order; a class is named by its first (smallest) layer.
+class StreamClasses {
+ public:
+  // The next request layer, in a class of its own.
+  void add_layer() { parent_.push_back(parent_.size()); }
+  std::size_t find(std::size_t layer) {
+    while (parent_[layer] != layer) layer = parent_[layer] = parent_[parent_[layer]];
+    return layer;
+  }
+  // The layers' outputs are added: one width from now on.
+  void join(std::size_t a, std::size_t b) {
+    a = find(a), b = find(b);
+    if (a != b) parent_[std::max(a, b)] = std::min(a, b);
+  }
+
+ private:
+  std::vector<std::size_t> parent_;
 };
 
 LiveMap live_map(const Tensor& tensor) {
