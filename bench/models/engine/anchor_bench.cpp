@@ -822,9 +822,7 @@ void print_layers(Bench& bench) {
         }
         times[index].push_back((thread_seconds() - start) / 20);
       }
-    std::cout << "\n"
-              << bench.levels[0].model.substr(0, 0) << "Full network of model " << model + 1
-              << ", per layer (us): ours";
+    std::cout << "\nThe full " << bench.names[model] << ", per layer (us): ours";
 #ifdef REDS_HAVE_ONEDNN
     std::cout << ", oneDNN";
     Level* entry = nullptr;
