@@ -16,7 +16,21 @@ static_assert(kLanes == simd::kLanes<float>);
 using simd::load;
 using simd::store;
 
-REDS_INLINE Vec splat(float value) { return Vec{} + value; }
+// Every lane `value`, as one broadcast (Vec{} + value would add 0.0 first, an addition the compiler must
+// keep since -0.0 + 0.0 is +0.0; GCC 12 compiles a list of equal lanes inlined into a loop to lane inserts).
+REDS_INLINE Vec splat(float value) {
+  Vec first = {};
+  first[0] = value;
+  return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+// *from in every lane, as a load and a broadcast. Reads the 3 floats after it too (within kReadPadding).
+REDS_INLINE Vec broadcast(const float* from) {
+  typedef float Quarter __attribute__((vector_size(16)));
+  Quarter first;
+  std::memcpy(&first, from, sizeof first);
+  return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
+}
 
 REDS_INLINE float rectified(const Rectifier& rectifier, float value) {
   if (value >= rectifier.threshold) return std::min(value, rectifier.max_value);
@@ -251,82 +265,122 @@ REDS_INLINE void conv_row(const Window& window, const MapView& input, const Colu
                         out_row_pixels + out_column * output.pixel_stride);
 }
 
-// A 1x1 convolution with stride 1 and no padding is a matrix product, pixels x input channels times input
-// channels x output channels: tiles of kPixels pixels and 8 * kBlocks output channels reuse every weight
-// load across the tile's pixels. `column`: the tile's first output channel within its range.
-template <int kPixels, int kBlocks>
-REDS_INLINE void pointwise_tile(const float* in, std::int64_t in_stride, const ColumnRange& range,
-                                std::int64_t column, const float* tile_bias, const Rectifier* rectifier,
-                                std::int64_t last_count, float* out, std::int64_t out_stride) {
-  Vec sums[kPixels][kBlocks];
+// --- Convolution over packed pixel tiles ---------------------------------------------------------------
+//
+// A convolution is a matrix product: output pixels x (taps x input channels) times (taps x input channels) x
+// output channels. The kernels below pack the inputs of kPackedPixels output pixels at a time, row by row of
+// that product (the tap's input channel; zero where a tap falls into the padding), so that the micro-kernel
+// reads each pixel's value at a fixed offset from one pointer, and compute every output channel of the tile
+// from that pack: kPackedPixels x 16 accumulators, each weight row of a panel loaded once for the tile's
+// pixels. The tile's inputs and the layer's weights stay in cache while the tile's output channels are
+// computed. The weights are the session's panels as they are (kernel_views.h): a panel's rows, tap after
+// tap, are consecutive vectors.
+
+constexpr int kPackedPixels = 6;  // 6 pixels x 16 channels: 12 AVX accumulators, 2 weight registers, 1 value
+// Rows of the product (taps x input channels) a pack holds on the stack; wider layers use the direct
+// kernels above.
+constexpr std::int64_t kMaxPackedRows = 2304;
+
+struct PackedTile {
+  // values[row * kPackedPixels + pixel]; `broadcast` reads 3 floats past the last.
+  alignas(32) float values[kMaxPackedRows * kPackedPixels + kLanes];
+};
+
+// Output channels [column, column + 8 * kBlocks) of a range for the tile's pixels: the sum over the
+// range's segments, each over the taps and its rows [first_row, end_row) of the `channels` packed per tap.
+template <int kBlocks>
+REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_t channels,
+                             const ColumnRange& range, std::int64_t column, const float* tile_bias,
+                             const Rectifier* rectifier, std::int64_t last_count, float* out,
+                             std::int64_t out_stride) {
+  Vec sums[kPackedPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
     const Vec start = bias_block(tile_bias, block * kLanes);
-    for (int pixel = 0; pixel < kPixels; ++pixel) sums[pixel][block] = start;
+    for (int pixel = 0; pixel < kPackedPixels; ++pixel) sums[pixel][block] = start;
   }
   for (const WeightSegment* segment = range.segments; segment != range.segments + range.segment_count;
        ++segment) {
-    const float* weights = panel_of(*segment, column);
-    for (std::int64_t channel = segment->first_row; channel < segment->end_row;
-         ++channel, weights += segment->row_stride) {
-      Vec row_weights[kBlocks];
-      for (int block = 0; block < kBlocks; ++block)
-        row_weights[block] = load(weights + block * segment->panel_stride);
-      for (int pixel = 0; pixel < kPixels; ++pixel) {
-        const Vec value = splat(in[pixel * in_stride + channel]);
-        for (int block = 0; block < kBlocks; ++block) sums[pixel][block] += value * row_weights[block];
+    const std::int64_t rows = segment->end_row - segment->first_row;
+    const std::int64_t row_stride = segment->row_stride, panel_stride = segment->panel_stride;
+    // A segment of all the rows whose taps follow each other is one run over taps x rows.
+    const bool one_run = rows == channels && segment->tap_stride == rows * row_stride;
+    const std::int64_t runs = one_run ? 1 : taps, run_rows = one_run ? taps * rows : rows;
+    for (std::int64_t run = 0; run < runs; ++run) {
+      const float* weights = panel_of(*segment, column) + run * segment->tap_stride;
+      const float* values = packed + (run * channels + segment->first_row) * kPackedPixels;
+      const float* const end = values + run_rows * kPackedPixels;
+      for (; values != end; values += kPackedPixels, weights += row_stride) {
+        Vec row_weights[kBlocks];
+        for (int block = 0; block < kBlocks; ++block)
+          row_weights[block] = load(weights + block * panel_stride);
+        for (int pixel = 0; pixel < kPackedPixels; ++pixel) {
+          const Vec value = broadcast(values + pixel);
+          for (int block = 0; block < kBlocks; ++block) sums[pixel][block] += value * row_weights[block];
+        }
       }
     }
   }
-  for (int pixel = 0; pixel < kPixels; ++pixel)
+  for (int pixel = 0; pixel < kPackedPixels; ++pixel)
     for (int block = 0; block < kBlocks; ++block)
       store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], rectifier,
                     block == kBlocks - 1 ? last_count : kLanes);
 }
 
-constexpr int kPointwisePixels = 6;  // 6 pixels x 16 channels: 12 AVX accumulators + 2 weight registers
-
-template <int kBlocks>
-REDS_INLINE void pointwise_pixels(std::int64_t pixels, const MapView& input, const ColumnRange& range,
-                                  std::int64_t first, const float* bias, const Rectifier* rectifier,
-                                  std::int64_t last_count, const MutableMapView& output) {
-  const float* tile_bias = bias ? bias + first : nullptr;
-  const std::int64_t column = first - range.first;
-  float* out = output.data + first;
-  std::int64_t pixel = 0;
-  for (; pixel + kPointwisePixels <= pixels; pixel += kPointwisePixels)
-    pointwise_tile<kPointwisePixels, kBlocks>(input.data + pixel * input.pixel_stride, input.pixel_stride,
-                                              range, column, tile_bias, rectifier, last_count,
-                                              out + pixel * output.pixel_stride, output.pixel_stride);
-  for (; pixel < pixels; ++pixel)
-    pointwise_tile<1, kBlocks>(input.data + pixel * input.pixel_stride, input.pixel_stride, range, column,
-                               tile_bias, rectifier, last_count, out + pixel * output.pixel_stride,
-                               output.pixel_stride);
-}
-
-REDS_INLINE void pointwise(std::int64_t pixels, const MapView& input, const SegmentedWeights& weights,
-                           const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
-  for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-    std::int64_t first = range->first;
-    for (; first + 2 * kLanes <= range->end; first += 2 * kLanes)
-      pointwise_pixels<2>(pixels, input, *range, first, bias, rectifier, kLanes, output);
-    for (; first < range->end; first += kLanes)
-      pointwise_pixels<1>(pixels, input, *range, first, bias, rectifier, std::min(kLanes, range->end - first),
-                          output);
+// Packs the inputs of output pixels [first, first + kPackedPixels) (numbered row by row): row t * channels +
+// c holds input channel c under tap t.
+REDS_INLINE void pack_tile(const Window& window, const MapView& input, std::int64_t first, PackedTile& tile) {
+  const std::int64_t channels = input.channels;
+  const std::int64_t taps = window.kernel_height * window.kernel_width;
+  for (int pixel = 0; pixel < kPackedPixels; ++pixel) {
+    const std::int64_t out_row = (first + pixel) / window.out_width;
+    const std::int64_t out_column = (first + pixel) % window.out_width;
+    for (std::int64_t tap = 0; tap < taps; ++tap) {
+      const std::int64_t row = input_row(window, out_row, tap / window.kernel_width);
+      const std::int64_t column = input_column(window, out_column, tap % window.kernel_width);
+      float* to = tile.values + tap * channels * kPackedPixels + pixel;
+      if (row < 0 || row >= window.in_height || column < 0 || column >= window.in_width) {
+        for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPackedPixels] = 0.0f;
+        continue;
+      }
+      const float* from = input.data + (row * window.in_width + column) * input.pixel_stride;
+      for (std::int64_t channel = 0; channel < channels; ++channel)
+        to[channel * kPackedPixels] = from[channel];
+    }
   }
 }
 
-REDS_INLINE bool is_pointwise(const Window& window) {
-  return window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
-         window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
-         window.out_height == window.in_height && window.out_width == window.in_width;
+// Every output pixel in tiles of kPackedPixels; the last tile ends at the last pixel and may overlap the one
+// before it (those pixels are computed again, to the same values), so that no pixel is left to a narrower
+// kernel. The map must have at least kPackedPixels output pixels.
+REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const SegmentedWeights& weights,
+                               const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
+  PackedTile tile;
+  const std::int64_t pixels = window.out_height * window.out_width;
+  const std::int64_t taps = window.kernel_height * window.kernel_width;
+  for (std::int64_t next = 0; next < pixels; next += kPackedPixels) {
+    const std::int64_t first = std::min(next, pixels - kPackedPixels);
+    pack_tile(window, input, first, tile);
+    float* out = output.data + first * output.pixel_stride;
+    for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
+      std::int64_t column = range->first;
+      for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
+        packed_tile<2>(tile.values, taps, input.channels, *range, column - range->first,
+                       bias ? bias + column : nullptr, rectifier, kLanes, out + column, output.pixel_stride);
+      for (; column < range->end; column += kLanes)
+        packed_tile<1>(tile.values, taps, input.channels, *range, column - range->first,
+                       bias ? bias + column : nullptr, rectifier, std::min(kLanes, range->end - column),
+                       out + column, output.pixel_stride);
+    }
+  }
 }
 
 // A convolution with one group (every group of a grouped one).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Rectifier* rectifier,
                                   const MutableMapView& output) {
-  if (is_pointwise(window)) {
-    pointwise(window.out_height * window.out_width, input, weights, bias, rectifier, output);
+  if (window.out_height * window.out_width >= kPackedPixels &&
+      window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows) {
+    conv2d_packed(window, input, weights, bias, rectifier, output);
     return;
   }
   const ColumnSpan interior = interior_columns(window);
