@@ -409,21 +409,24 @@ const bool avx2_tile = [] {
 template <int kPixels>
 REDS_INLINE void pack_tile(const Window& window, const MapView& input, std::int64_t first, PackedTile& tile) {
   const std::int64_t channels = input.channels;
-  const std::int64_t taps = window.kernel_height * window.kernel_width;
+  std::int64_t out_row = first / window.out_width, out_column = first % window.out_width;
   for (int pixel = 0; pixel < kPixels; ++pixel) {
-    const std::int64_t out_row = (first + pixel) / window.out_width;
-    const std::int64_t out_column = (first + pixel) % window.out_width;
-    for (std::int64_t tap = 0; tap < taps; ++tap) {
-      const std::int64_t row = input_row(window, out_row, tap / window.kernel_width);
-      const std::int64_t column = input_column(window, out_column, tap % window.kernel_width);
-      float* to = tile.values + tap * channels * kPixels + pixel;
-      if (row < 0 || row >= window.in_height || column < 0 || column >= window.in_width) {
-        for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPixels] = 0.0f;
-        continue;
+    float* to = tile.values + pixel;
+    for (std::int64_t tap_row = 0; tap_row < window.kernel_height; ++tap_row) {
+      const std::int64_t row = input_row(window, out_row, tap_row);
+      const bool row_inside = row >= 0 && row < window.in_height;
+      for (std::int64_t tap_column = 0; tap_column < window.kernel_width;
+           ++tap_column, to += channels * kPixels) {
+        const std::int64_t column = input_column(window, out_column, tap_column);
+        if (!row_inside || column < 0 || column >= window.in_width) {
+          for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPixels] = 0.0f;
+          continue;
+        }
+        const float* from = input.data + (row * window.in_width + column) * input.pixel_stride;
+        for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPixels] = from[channel];
       }
-      const float* from = input.data + (row * window.in_width + column) * input.pixel_stride;
-      for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPixels] = from[channel];
     }
+    if (++out_column == window.out_width) out_column = 0, ++out_row;
   }
 }
 
@@ -493,8 +496,13 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Rectifier* rectifier,
                                   const MutableMapView& output) {
+  // A pack pays for itself over several blocks of output channels; a 1x1 convolution is read in place.
+  const bool in_place = window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
+                        window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
+                        window.out_height == window.in_height && window.out_width == window.in_width;
   if (window.out_height * window.out_width >= kPackedPixels &&
-      window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows) {
+      window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows &&
+      (in_place || output.channels >= 4 * kLanes)) {
     conv2d_packed<kPackedPixels, 2>(window, input, weights, bias, rectifier, output);
     return;
   }
