@@ -269,6 +269,13 @@ REDS_INLINE void conv_row(const Window& window, const MapView& input, const Colu
                         out_row_pixels + out_column * output.pixel_stride);
 }
 
+// A 1x1 convolution with stride 1 and no padding: output pixel p reads input pixel p alone.
+REDS_INLINE bool is_pointwise(const Window& window) {
+  return window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
+         window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
+         window.out_height == window.in_height && window.out_width == window.in_width;
+}
+
 // --- Convolution over packed pixel tiles ---------------------------------------------------------------
 //
 // A convolution is a matrix product: output pixels x (taps x input channels) times (taps x input channels) x
@@ -439,9 +446,7 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
   PackedTile tile;
   const std::int64_t pixels = window.out_height * window.out_width;
   const std::int64_t taps = window.kernel_height * window.kernel_width;
-  [[maybe_unused]] const bool pointwise =
-      taps == 1 && window.stride_height == 1 && window.stride_width == 1 && window.pad_top == 0 &&
-      window.pad_left == 0 && window.out_height == window.in_height && window.out_width == window.in_width;
+  [[maybe_unused]] const bool pointwise = is_pointwise(window);
   for (std::int64_t next = 0; next < pixels; next += kPixels) {
     const std::int64_t first = std::min(next, pixels - kPixels);
 #ifdef REDS_AVX2_TILE
@@ -497,12 +502,9 @@ REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, co
                                   const float* bias, const Rectifier* rectifier,
                                   const MutableMapView& output) {
   // A pack pays for itself over several blocks of output channels; a 1x1 convolution is read in place.
-  const bool in_place = window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
-                        window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
-                        window.out_height == window.in_height && window.out_width == window.in_width;
   if (window.out_height * window.out_width >= kPackedPixels &&
       window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows &&
-      (in_place || output.channels >= 4 * kLanes)) {
+      (is_pointwise(window) || output.channels >= 4 * kLanes)) {
     conv2d_packed<kPackedPixels, 2>(window, input, weights, bias, rectifier, output);
     return;
   }
