@@ -72,8 +72,13 @@ struct TapSpan {
 REDS_INLINE TapSpan taps_inside(std::int64_t out, std::int64_t stride, std::int64_t pad,
                                 std::int64_t dilation, std::int64_t kernel, std::int64_t size) {
   const std::int64_t start = out * stride - pad;  // the position of tap 0
+  const std::int64_t room = size - 1 - start;     // taps t with t * dilation <= room
+  if (dilation == 1) {                            // the common case, without the divisions
+    const std::int64_t first = start >= 0 ? 0 : -start;
+    const std::int64_t end = room < 0 ? 0 : std::min(kernel, room + 1);
+    return {first, std::max(first, end)};
+  }
   const std::int64_t first = start >= 0 ? 0 : (dilation - 1 - start) / dilation;
-  const std::int64_t room = size - 1 - start;  // taps t with t * dilation <= room
   const std::int64_t end = room < 0 ? 0 : std::min(kernel, room / dilation + 1);
   return {first, std::max(first, end)};
 }
@@ -110,6 +115,11 @@ REDS_INLINE ColumnSpan interior_columns(const Window& window) {
 // Pixels per tile for a block count: about 8 accumulators in all.
 template <int kBlocks>
 constexpr int kTilePixels = kBlocks >= 3 ? 2 : 8 / kBlocks;
+// Depthwise tiles: 12 sums, 3 pixels of 32 channels, 4 of 24, 6 of 16, 12 of 8.
+template <int kBlocks>
+constexpr int kDepthwiseTilePixels = kBlocks >= 4   ? 3
+                                     : kBlocks == 3 ? 4
+                                                    : 12 / kBlocks;
 
 // --- Convolution -------------------------------------------------------------------------------------
 
@@ -603,8 +613,8 @@ REDS_INLINE void depthwise_row(const Window& window, const MapView& input, const
   for (; out_column < interior.first; ++out_column)
     depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
                                      rectifier, output);
-  depthwise_tiles<kTilePixels<kBlocks>, kBlocks>(window, input, segment, first, last_count, bias, out_row,
-                                                 interior.end, rectifier, output, out_column);
+  depthwise_tiles<kDepthwiseTilePixels<kBlocks>, kBlocks>(
+      window, input, segment, first, last_count, bias, out_row, interior.end, rectifier, output, out_column);
   for (; out_column < window.out_width; ++out_column)
     depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
                                      rectifier, output);
