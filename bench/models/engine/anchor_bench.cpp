@@ -876,6 +876,16 @@ int main(int argc, char** argv) {
       if (arg + 1 >= argc) fail(flag + " needs a value");
       return argv[++arg];
     };
+    if (flag == "--help" || flag == "-h") {
+      std::cout
+          << "Usage: reds_engine_anchors [--repetitions N] [--block B] [--layers] [--models a,b,...]\n"
+             "The engine, XNNPACK and oneDNN on the same networks and level widths, one thread, batch 1:\n"
+             "outputs checked equal, then the median time per image of N interleaved repetitions\n"
+             "(default 21) and its ratio to ours; --layers adds the full networks' per-layer times.\n"
+             "Models (default all): ds_cnn_s_fmnist, ds_cnn_l, dnn_s, vww_96 (and any bundled\n"
+             "architecture name); plans in widths of multiples of B (default 8).\n";
+      return 0;
+    }
     if (flag == "--repetitions") {
       repetitions = std::max(1, std::atoi(value().c_str()));
     } else if (flag == "--block") {
