@@ -7,6 +7,10 @@
 
 #include "simd.h"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#endif
+
 namespace reds::engine::kernels {
 
 namespace {
@@ -17,7 +21,21 @@ static_assert(kLanes == simd::kLanes<float>);
 using simd::load;
 using simd::store;
 
-REDS_INLINE Vec splat(float value) { return Vec{} + value; }
+// Every lane `value`, as one broadcast (Vec{} + value would add 0.0 first, an addition the compiler must
+// keep since -0.0 + 0.0 is +0.0; GCC 12 compiles a list of equal lanes inlined into a loop to lane inserts).
+REDS_INLINE Vec splat(float value) {
+  Vec first = {};
+  first[0] = value;
+  return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+
+// *from in every lane, as a load and a broadcast. Reads the 3 floats after it too (within kReadPadding).
+REDS_INLINE Vec broadcast(const float* from) {
+  typedef float Quarter __attribute__((vector_size(16)));
+  Quarter first;
+  std::memcpy(&first, from, sizeof first);
+  return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
+}
 
 REDS_INLINE float rectified(const Rectifier& rectifier, float value) {
   if (value >= rectifier.threshold) return std::min(value, rectifier.max_value);
@@ -55,8 +73,13 @@ struct TapSpan {
 REDS_INLINE TapSpan taps_inside(std::int64_t out, std::int64_t stride, std::int64_t pad,
                                 std::int64_t dilation, std::int64_t kernel, std::int64_t size) {
   const std::int64_t start = out * stride - pad;  // the position of tap 0
+  const std::int64_t room = size - 1 - start;     // taps t with t * dilation <= room
+  if (dilation == 1) {                            // the common case, without the divisions
+    const std::int64_t first = start >= 0 ? 0 : -start;
+    const std::int64_t end = room < 0 ? 0 : std::min(kernel, room + 1);
+    return {first, std::max(first, end)};
+  }
   const std::int64_t first = start >= 0 ? 0 : (dilation - 1 - start) / dilation;
-  const std::int64_t room = size - 1 - start;  // taps t with t * dilation <= room
   const std::int64_t end = room < 0 ? 0 : std::min(kernel, room / dilation + 1);
   return {first, std::max(first, end)};
 }
@@ -93,6 +116,11 @@ REDS_INLINE ColumnSpan interior_columns(const Window& window) {
 // Pixels per tile for a block count: about 8 accumulators in all.
 template <int kBlocks>
 constexpr int kTilePixels = kBlocks >= 3 ? 2 : 8 / kBlocks;
+// Depthwise tiles: 12 sums, 3 pixels of 32 channels, 4 of 24, 6 of 16, 12 of 8.
+template <int kBlocks>
+constexpr int kDepthwiseTilePixels = kBlocks >= 4   ? 3
+                                     : kBlocks == 3 ? 4
+                                                    : 12 / kBlocks;
 
 // --- Convolution -------------------------------------------------------------------------------------
 
@@ -252,13 +280,41 @@ REDS_INLINE void conv_row(const Window& window, const MapView& input, const Colu
                         out_row_pixels + out_column * output.pixel_stride);
 }
 
-// A 1x1 convolution with stride 1 and no padding is a matrix product, pixels x input channels times input
-// channels x output channels: tiles of kPixels pixels and 8 * kBlocks output channels reuse every weight
-// load across the tile's pixels. `column`: the tile's first output channel within its range.
+// A 1x1 convolution with stride 1 and no padding: output pixel p reads input pixel p alone.
+REDS_INLINE bool is_pointwise(const Window& window) {
+  return window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
+         window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
+         window.out_height == window.in_height && window.out_width == window.in_width;
+}
+
+// --- Convolution over packed pixel tiles ---------------------------------------------------------------
+//
+// A convolution is a matrix product: output pixels x (taps x input channels) times (taps x input channels) x
+// output channels. The kernels below pack the inputs of kPackedPixels output pixels at a time, row by row of
+// that product (the tap's input channel; zero where a tap falls into the padding), so that the micro-kernel
+// reads each pixel's value at a fixed offset from one pointer, and compute every output channel of the tile
+// from that pack: kPackedPixels x 16 accumulators, each weight row of a panel loaded once for the tile's
+// pixels. The tile's inputs and the layer's weights stay in cache while the tile's output channels are
+// computed. The weights are the session's panels as they are (kernel_views.h): a panel's rows, tap after
+// tap, are consecutive vectors.
+
+constexpr int kPackedPixels = 6;  // 6 pixels x 16 channels: 12 AVX accumulators, 2 weight registers, 1 value
+// Rows of the product (taps x input channels) a pack holds on the stack; wider layers use the direct
+// kernels above.
+constexpr std::int64_t kMaxPackedRows = 2304;
+
+struct PackedTile {
+  // values[row * kPixels + pixel]; `broadcast` reads 3 floats past the last.
+  alignas(32) float values[kMaxPackedRows * kPackedPixels + kLanes];
+};
+
+// Output channels [column, column + 8 * kBlocks) of a range for the tile's pixels: the sum over the
+// range's segments, each over the taps and its rows [first_row, end_row) of the `channels` packed per tap.
 template <int kPixels, int kBlocks>
-REDS_INLINE void pointwise_tile(const float* in, std::int64_t in_stride, const ColumnRange& range,
-                                std::int64_t column, const float* tile_bias, const Rectifier* rectifier,
-                                std::int64_t last_count, float* out, std::int64_t out_stride) {
+REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_t channels,
+                             const ColumnRange& range, std::int64_t column, const float* tile_bias,
+                             const Rectifier* rectifier, std::int64_t last_count, float* out,
+                             std::int64_t out_stride) {
   Vec sums[kPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
     const Vec start = bias_block(tile_bias, block * kLanes);
@@ -266,15 +322,23 @@ REDS_INLINE void pointwise_tile(const float* in, std::int64_t in_stride, const C
   }
   for (const WeightSegment* segment = range.segments; segment != range.segments + range.segment_count;
        ++segment) {
-    const float* weights = panel_of(*segment, column);
-    for (std::int64_t channel = segment->first_row; channel < segment->end_row;
-         ++channel, weights += segment->row_stride) {
-      Vec row_weights[kBlocks];
-      for (int block = 0; block < kBlocks; ++block)
-        row_weights[block] = load(weights + block * segment->panel_stride);
-      for (int pixel = 0; pixel < kPixels; ++pixel) {
-        const Vec value = splat(in[pixel * in_stride + channel]);
-        for (int block = 0; block < kBlocks; ++block) sums[pixel][block] += value * row_weights[block];
+    const std::int64_t rows = segment->end_row - segment->first_row;
+    const std::int64_t row_stride = segment->row_stride, panel_stride = segment->panel_stride;
+    // A segment of all the rows whose taps follow each other is one run over taps x rows.
+    const bool one_run = rows == channels && segment->tap_stride == rows * row_stride;
+    const std::int64_t runs = one_run ? 1 : taps, run_rows = one_run ? taps * rows : rows;
+    for (std::int64_t run = 0; run < runs; ++run) {
+      const float* weights = panel_of(*segment, column) + run * segment->tap_stride;
+      const float* values = packed + (run * channels + segment->first_row) * kPixels;
+      const float* const end = values + run_rows * kPixels;
+      for (; values != end; values += kPixels, weights += row_stride) {
+        Vec row_weights[kBlocks];
+        for (int block = 0; block < kBlocks; ++block)
+          row_weights[block] = load(weights + block * panel_stride);
+        for (int pixel = 0; pixel < kPixels; ++pixel) {
+          const Vec value = broadcast(values + pixel);
+          for (int block = 0; block < kBlocks; ++block) sums[pixel][block] += value * row_weights[block];
+        }
       }
     }
   }
@@ -284,50 +348,175 @@ REDS_INLINE void pointwise_tile(const float* in, std::int64_t in_stride, const C
                     block == kBlocks - 1 ? last_count : kLanes);
 }
 
-constexpr int kPointwisePixels = 6;  // 6 pixels x 16 channels: 12 AVX accumulators + 2 weight registers
-
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define REDS_AVX2_TILE 1
+// packed_tile<6, 2> written with AVX2 intrinsics: every value's broadcast is one load (vbroadcastss from
+// memory), where GCC's vector extensions load and then broadcast in a vector pipe, which the 12
+// multiply-adds of a row need (measured: about 15 % more multiply-adds per cycle). Chosen when the
+// processor has AVX2 and FMA (avx2_tile).
+//
+// The tile's inputs: row r of pixel p at tile[r * row_step + p * pixel_step] (a pack: row_step 6,
+// pixel_step 1; the pixels of a 1x1 convolution in place: row_step 1, pixel_step their stride). Pixels 0-2
+// are read from one pointer, 3-5 from another, each at 0, 1 or 2 pixel steps: a base register and a scaled
+// index, so that the loop keeps every address in registers.
 template <int kBlocks>
-REDS_INLINE void pointwise_pixels(std::int64_t pixels, const MapView& input, const ColumnRange& range,
-                                  std::int64_t first, const float* bias, const Rectifier* rectifier,
-                                  std::int64_t last_count, const MutableMapView& output) {
-  const float* tile_bias = bias ? bias + first : nullptr;
-  const std::int64_t column = first - range.first;
-  float* out = output.data + first;
-  std::int64_t pixel = 0;
-  for (; pixel + kPointwisePixels <= pixels; pixel += kPointwisePixels)
-    pointwise_tile<kPointwisePixels, kBlocks>(input.data + pixel * input.pixel_stride, input.pixel_stride,
-                                              range, column, tile_bias, rectifier, last_count,
-                                              out + pixel * output.pixel_stride, output.pixel_stride);
-  for (; pixel < pixels; ++pixel)
-    pointwise_tile<1, kBlocks>(input.data + pixel * input.pixel_stride, input.pixel_stride, range, column,
-                               tile_bias, rectifier, last_count, out + pixel * output.pixel_stride,
-                               output.pixel_stride);
+[[gnu::target("arch=x86-64-v3")]] void packed_tile_6x16(const float* tile, std::int64_t row_step,
+                                                        std::int64_t pixel_step, std::int64_t taps,
+                                                        std::int64_t channels, const ColumnRange& range,
+                                                        std::int64_t column, const float* tile_bias,
+                                                        const Rectifier* rectifier, std::int64_t last_count,
+                                                        float* out, std::int64_t out_stride) {
+  static_assert(kBlocks == 1 || kBlocks == 2);
+  const __m256 bias0 = tile_bias ? _mm256_loadu_ps(tile_bias) : _mm256_setzero_ps();
+  const __m256 bias1 = tile_bias && kBlocks == 2 ? _mm256_loadu_ps(tile_bias + kLanes) : _mm256_setzero_ps();
+  __m256 s00 = bias0, s01 = bias1, s10 = bias0, s11 = bias1, s20 = bias0, s21 = bias1;
+  __m256 s30 = bias0, s31 = bias1, s40 = bias0, s41 = bias1, s50 = bias0, s51 = bias1;
+  for (const WeightSegment* segment = range.segments; segment != range.segments + range.segment_count;
+       ++segment) {
+    const std::int64_t rows = segment->end_row - segment->first_row;
+    const std::int64_t row_stride = segment->row_stride, panel_stride = segment->panel_stride;
+    const bool one_run = rows == channels && segment->tap_stride == rows * row_stride;
+    const std::int64_t runs = one_run ? 1 : taps, run_rows = one_run ? taps * rows : rows;
+    for (std::int64_t run = 0; run < runs; ++run) {
+      const float* weights = panel_of(*segment, column) + run * segment->tap_stride;
+      const float* near = tile + (run * channels + segment->first_row) * row_step;
+      const float* far = near + 3 * pixel_step;
+      for (std::int64_t row = 0; row < run_rows;
+           ++row, near += row_step, far += row_step, weights += row_stride) {
+        const __m256 w0 = _mm256_loadu_ps(weights);
+        const __m256 w1 = kBlocks == 2 ? _mm256_loadu_ps(weights + panel_stride) : w0;
+        // One value at a time (its broadcast, then its multiply-adds): 12 sums, 2 weights and 1 value
+        // fit the 16 registers.
+        __m256 value = _mm256_broadcast_ss(near);
+        s00 = _mm256_fmadd_ps(value, w0, s00);
+        if constexpr (kBlocks == 2) s01 = _mm256_fmadd_ps(value, w1, s01);
+        value = _mm256_broadcast_ss(near + pixel_step);
+        s10 = _mm256_fmadd_ps(value, w0, s10);
+        if constexpr (kBlocks == 2) s11 = _mm256_fmadd_ps(value, w1, s11);
+        value = _mm256_broadcast_ss(near + 2 * pixel_step);
+        s20 = _mm256_fmadd_ps(value, w0, s20);
+        if constexpr (kBlocks == 2) s21 = _mm256_fmadd_ps(value, w1, s21);
+        value = _mm256_broadcast_ss(far);
+        s30 = _mm256_fmadd_ps(value, w0, s30);
+        if constexpr (kBlocks == 2) s31 = _mm256_fmadd_ps(value, w1, s31);
+        value = _mm256_broadcast_ss(far + pixel_step);
+        s40 = _mm256_fmadd_ps(value, w0, s40);
+        if constexpr (kBlocks == 2) s41 = _mm256_fmadd_ps(value, w1, s41);
+        value = _mm256_broadcast_ss(far + 2 * pixel_step);
+        s50 = _mm256_fmadd_ps(value, w0, s50);
+        if constexpr (kBlocks == 2) s51 = _mm256_fmadd_ps(value, w1, s51);
+      }
+    }
+  }
+  const __m256 sums[6][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}, {s40, s41}, {s50, s51}};
+  for (int pixel = 0; pixel < 6; ++pixel)
+    for (int block = 0; block < kBlocks; ++block)
+      store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], rectifier,
+                    block == kBlocks - 1 ? last_count : kLanes);
 }
 
-REDS_INLINE void pointwise(std::int64_t pixels, const MapView& input, const SegmentedWeights& weights,
-                           const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
-  for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-    std::int64_t first = range->first;
-    for (; first + 2 * kLanes <= range->end; first += 2 * kLanes)
-      pointwise_pixels<2>(pixels, input, *range, first, bias, rectifier, kLanes, output);
-    for (; first < range->end; first += kLanes)
-      pointwise_pixels<1>(pixels, input, *range, first, bias, rectifier, std::min(kLanes, range->end - first),
-                          output);
+// Whether packed_tile_6x16 runs on this processor.
+const bool avx2_tile = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}();
+#endif
+
+// Packs the inputs of output pixels [first, first + kPixels) (numbered row by row): row t * channels +
+// c holds input channel c under tap t.
+template <int kPixels>
+REDS_INLINE void pack_tile(const Window& window, const MapView& input, std::int64_t first, PackedTile& tile) {
+  const std::int64_t channels = input.channels;
+  std::int64_t out_row = first / window.out_width, out_column = first % window.out_width;
+  for (int pixel = 0; pixel < kPixels; ++pixel) {
+    float* to = tile.values + pixel;
+    for (std::int64_t tap_row = 0; tap_row < window.kernel_height; ++tap_row) {
+      const std::int64_t row = input_row(window, out_row, tap_row);
+      const bool row_inside = row >= 0 && row < window.in_height;
+      for (std::int64_t tap_column = 0; tap_column < window.kernel_width;
+           ++tap_column, to += channels * kPixels) {
+        const std::int64_t column = input_column(window, out_column, tap_column);
+        if (!row_inside || column < 0 || column >= window.in_width) {
+          for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPixels] = 0.0f;
+          continue;
+        }
+        const float* from = input.data + (row * window.in_width + column) * input.pixel_stride;
+        for (std::int64_t channel = 0; channel < channels; ++channel) to[channel * kPixels] = from[channel];
+      }
+    }
+    if (++out_column == window.out_width) out_column = 0, ++out_row;
   }
 }
 
-REDS_INLINE bool is_pointwise(const Window& window) {
-  return window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
-         window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
-         window.out_height == window.in_height && window.out_width == window.in_width;
+// Every output pixel in tiles of kPixels; the last tile ends at the last pixel and may overlap the one
+// before it (those pixels are computed again, to the same values), so that no pixel is left to a narrower
+// kernel. The map must have at least kPixels output pixels.
+template <int kPixels, int kWideBlocks>
+REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const SegmentedWeights& weights,
+                               const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
+  PackedTile tile;
+  const std::int64_t pixels = window.out_height * window.out_width;
+  const std::int64_t taps = window.kernel_height * window.kernel_width;
+  [[maybe_unused]] const bool pointwise = is_pointwise(window);
+  for (std::int64_t next = 0; next < pixels; next += kPixels) {
+    const std::int64_t first = std::min(next, pixels - kPixels);
+#ifdef REDS_AVX2_TILE
+    // A 1x1 convolution reads its pixels in place.
+    const bool in_place = kPixels == 6 && avx2_tile && pointwise;
+    bool packed = !in_place;  // packed for the generic kernels when they are needed
+    if (packed) pack_tile<kPixels>(window, input, first, tile);
+    const float* values = in_place ? input.data + first * input.pixel_stride : tile.values;
+    const std::int64_t row_step = in_place ? 1 : 6, pixel_step = in_place ? input.pixel_stride : 1;
+#else
+    pack_tile<kPixels>(window, input, first, tile);
+    bool packed = true;
+#endif
+    float* out = output.data + first * output.pixel_stride;
+    for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
+      std::int64_t column = range->first;
+#ifdef REDS_AVX2_TILE
+      if constexpr (kPixels == 6 && kWideBlocks == 2)
+        if (avx2_tile) {
+          for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
+            packed_tile_6x16<2>(values, row_step, pixel_step, taps, input.channels, *range,
+                                column - range->first, bias ? bias + column : nullptr, rectifier, kLanes,
+                                out + column, output.pixel_stride);
+          for (; column < range->end; column += kLanes)
+            packed_tile_6x16<1>(values, row_step, pixel_step, taps, input.channels, *range,
+                                column - range->first, bias ? bias + column : nullptr, rectifier,
+                                std::min(kLanes, range->end - column), out + column, output.pixel_stride);
+        }
+#endif
+      if (column < range->end && !packed) {
+        pack_tile<kPixels>(window, input, first, tile);
+        packed = true;
+      }
+      for (; column + kWideBlocks * kLanes <= range->end; column += kWideBlocks * kLanes)
+        packed_tile<kPixels, kWideBlocks>(tile.values, taps, input.channels, *range, column - range->first,
+                                          bias ? bias + column : nullptr, rectifier, kLanes, out + column,
+                                          output.pixel_stride);
+      if constexpr (kWideBlocks > 2)
+        for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
+          packed_tile<kPixels, 2>(tile.values, taps, input.channels, *range, column - range->first,
+                                  bias ? bias + column : nullptr, rectifier, kLanes, out + column,
+                                  output.pixel_stride);
+      for (; column < range->end; column += kLanes)
+        packed_tile<kPixels, 1>(tile.values, taps, input.channels, *range, column - range->first,
+                                bias ? bias + column : nullptr, rectifier,
+                                std::min(kLanes, range->end - column), out + column, output.pixel_stride);
+    }
+  }
 }
 
 // A convolution with one group (every group of a grouped one).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Rectifier* rectifier,
                                   const MutableMapView& output) {
-  if (is_pointwise(window)) {
-    pointwise(window.out_height * window.out_width, input, weights, bias, rectifier, output);
+  // A pack pays for itself over several blocks of output channels; a 1x1 convolution is read in place.
+  if (window.out_height * window.out_width >= kPackedPixels &&
+      window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows &&
+      (is_pointwise(window) || output.channels >= 4 * kLanes)) {
+    conv2d_packed<kPackedPixels, 2>(window, input, weights, bias, rectifier, output);
     return;
   }
   const ColumnSpan interior = interior_columns(window);
@@ -425,8 +614,8 @@ REDS_INLINE void depthwise_row(const Window& window, const MapView& input, const
   for (; out_column < interior.first; ++out_column)
     depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
                                      rectifier, output);
-  depthwise_tiles<kTilePixels<kBlocks>, kBlocks>(window, input, segment, first, last_count, bias, out_row,
-                                                 interior.end, rectifier, output, out_column);
+  depthwise_tiles<kDepthwiseTilePixels<kBlocks>, kBlocks>(
+      window, input, segment, first, last_count, bias, out_row, interior.end, rectifier, output, out_column);
   for (; out_column < window.out_width; ++out_column)
     depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
                                      rectifier, output);

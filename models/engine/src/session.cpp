@@ -51,11 +51,13 @@ struct RangeList {
 
 class WeightArena {
  public:
-  // Appends the values and kReadPadding zeros; returns the values' offset.
+  // Appends the values and at least kReadPadding zeros, up to a multiple of 16 floats, so that every
+  // buffer starts on 64 bytes; returns the values' offset.
   std::int64_t append(const float* values, std::size_t count) {
     const auto offset = static_cast<std::int64_t>(floats_.size());
     floats_.insert(floats_.end(), values, values + count);
-    floats_.insert(floats_.end(), static_cast<std::size_t>(kernels::kReadPadding), 0.0f);
+    const std::size_t end = (floats_.size() + static_cast<std::size_t>(kernels::kReadPadding) + 15) / 16 * 16;
+    floats_.resize(end, 0.0f);
     return offset;
   }
 
@@ -169,7 +171,7 @@ class WeightArena {
     return lists;
   }
 
-  std::vector<float> floats_;
+  detail::AlignedFloats floats_;
   std::vector<SegmentPlan> segments_;
   std::vector<RangePlan> ranges_;
 };
@@ -197,7 +199,7 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
   const BufferPlan buffers = detail::schedule(model);
   session.buffers_.assign(
       static_cast<std::size_t>(buffers.buffer_count),
-      std::vector<float>(static_cast<std::size_t>(largest + kernels::kReadPadding), 0.0f));
+      detail::AlignedFloats(static_cast<std::size_t>(largest + kernels::kReadPadding), 0.0f));
 
   // Every level's shapes and what it computes.
   const std::size_t levels = model.plan ? model.plan->widths.size() : 1;

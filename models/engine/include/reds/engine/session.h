@@ -34,7 +34,9 @@
 //   std::span<const float> logits = session->run(image);  // valid until the next run()
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <utility>
@@ -45,6 +47,23 @@
 #include "reds/status.h"
 
 namespace reds::engine {
+
+namespace detail {
+// Allocates on 64-byte boundaries (a cache line, two AVX vectors): the kernels' vector loads and stores of
+// feature maps and weight panels then never straddle a line.
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(std::size_t count) { return static_cast<T*>(::operator new(count * sizeof(T), kAlignment)); }
+  void deallocate(T* pointer, std::size_t) { ::operator delete(pointer, kAlignment); }
+  friend bool operator==(const CacheLineAllocator&, const CacheLineAllocator&) { return true; }
+};
+using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
+}  // namespace detail
 
 enum class CallKind {
   conv2d,
@@ -136,11 +155,12 @@ class Session {
   Session() = default;
 
   std::vector<Rectifier> rectifiers_;  // per model layer: what its rectifier layers (fused or not) compute
-  std::vector<float> weights_;         // every weight and bias, each buffer followed by kReadPadding zeros
+  // Every weight and bias, each buffer followed by at least kReadPadding zeros and starting on 64 bytes.
+  detail::AlignedFloats weights_;
   std::vector<kernels::WeightSegment> segments_;
   std::vector<kernels::ColumnRange> ranges_;
-  std::vector<std::vector<float>> buffers_;  // buffers_[0] receives the input
-  std::vector<KernelCall> calls_;            // calls_per_level_ per level, level after level
+  std::vector<detail::AlignedFloats> buffers_;  // buffers_[0] receives the input
+  std::vector<KernelCall> calls_;               // calls_per_level_ per level, level after level
   std::size_t calls_per_level_ = 0;
   std::vector<LevelInfo> infos_;
   Shape input_shape_;
