@@ -2,7 +2,7 @@
 // written as a mixed-integer program from the contract (tests/support/lp_model.h).
 //
 // The networks are larger than the brute force can enumerate (chains of up to 5 layers of 12 units, and
-// residual networks of up to 12 layers with streams, projections and held terms, contract 1.1), always
+// residual networks of up to 14 layers with streams, projections and held terms, contract 1.1), always
 // coupled (MACs and params cost unit_input * k * k_in) and every level limits several resources at once (2-3
 // sum resources and a max resource, limits mixing fractions and absolute maxima). Each level of every
 // strategy is checked under the nesting the planner itself chose (its widths at the last feasible level
