@@ -174,6 +174,34 @@ reds::PlanRequest with_activation_limit(reds::PlanRequest request) {
   return request;
 }
 
+// The joint strategy's branch and bound on a wide residual network (as the time-limit test's): 9 dense
+// layers of 160 units with unit-input MACs, every second layer one stream, the middle member a projection of
+// the first, 3 levels (20/45/70 % of MACs).
+reds::PlanRequest wide_residual_joint() {
+  reds::PlanRequest request;
+  constexpr std::int64_t kWidth = 160;
+  request.network.inputs = kWidth;
+  std::uint64_t state = 12345;
+  for (int l = 0; l < 9; ++l) {
+    reds::Layer layer;
+    layer.name = "fc" + std::to_string(l);
+    layer.units = kWidth;
+    for (std::int64_t u = 0; u < kWidth; ++u) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      layer.importance.push_back(1.0 + static_cast<double>(state >> 40) / static_cast<double>(1 << 24));
+    }
+    layer.cost["macs"].unit_input = 1;
+    if (l % 2 == 0) layer.stream = "s";
+    if (l == 8) layer.input = "fc0";
+    request.network.layers.push_back(std::move(layer));
+  }
+  for (double fraction : {0.2, 0.45, 0.7})
+    request.levels.push_back(reds::Level{{{"macs", reds::Limit::of_fraction(fraction)}}});
+  request.strategy = reds::Strategy::joint;
+  return request;
+}
+
+BENCHMARK_CAPTURE(plan_residual, wide_residual_joint, wide_residual_joint())->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(plan_residual, resnet18_block8_activation, with_activation_limit(resnet18(8)))
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(plan_residual, resnet18_block1_activation, with_activation_limit(resnet18(1)))

@@ -53,6 +53,21 @@ struct Relaxation {
   double dual = 0.0;                       // upper bound on the level's optimum
   std::vector<std::vector<double>> to_go;  // per cut (index i + 1 for the cut after layer i) and state
   std::vector<std::int64_t> path;          // a maximising path (group widths); empty if none
+  // Whether to_go holds every cut (what the label search reads), or only the cuts that start segments.
+  bool every_cut = false;
+};
+
+// Consecutive steps [first, end) that one backward step of the relaxation spans. A run introduces a
+// variable v at `first` that stays open up to cut `end` and no further, while at most one other variable u
+// is open (throughout, and perhaps still after `end`) and no step introduces another or is filtered: an
+// inner width of a residual block between the cuts of its stream. Every cost over the run is then a
+// function of u, of v or of their product, so that the best v per width of u is an upper envelope of lines
+// in u's width, O(|u| + |v|) instead of O(|u| x |v|) per step.
+struct Segment {
+  std::size_t first = 0, end = 0;
+  bool run = false;
+  std::size_t u = kNoGroup, v = kNoGroup;  // runs only
+  bool keeps_u = false;                    // runs only: u is open at cut `end`
 };
 
 struct Budget {
@@ -94,12 +109,19 @@ class GraphLevelSolver {
   std::size_t new_count(std::size_t s) const {
     return steps_[s].introduces ? domain_[steps_[s].group[steps_[s].slots - 1]].size() : 1;
   }
-  // Backward pass: to_go per cut of the best of value_weight * value - prices . cost to the end.
+  // Backward pass: to_go per cut of the best of value_weight * value - prices . cost to the end; every cut,
+  // or only the cuts that start segments (and `arg` there), collapsing runs.
   void relax(const std::vector<double>& prices, double value_weight, std::vector<std::vector<double>>& to_go,
-             std::vector<std::vector<int>>& arg) const;
+             std::vector<std::vector<int>>& arg, bool every_cut) const;
+  // The weights of step s's slots (weights_), and its constant and product weights.
+  void step_weights(std::size_t s, const std::vector<double>& prices, double value_weight, double& constant,
+                    double& product) const;
   void backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
                      const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
-  void relax_into(const std::vector<double>& lambda, Relaxation& relaxation);
+  void backward_run(const Segment& run, const std::vector<double>& prices, const std::vector<double>& next,
+                    std::vector<double>& out, std::vector<int>& arg) const;
+  void find_segments();
+  void relax_into(const std::vector<double>& lambda, Relaxation& relaxation, bool every_cut = false);
   bool consider(const std::vector<std::int64_t>& widths);
   void improve(const std::vector<std::int64_t>& widths);
   void search_multipliers();
@@ -119,6 +141,7 @@ class GraphLevelSolver {
   std::vector<std::vector<std::int64_t>> domain_;  // per group: admissible widths, ascending
   std::vector<Cut> cuts_;                          // cuts_[i]: the cut before layer i; one more at the end
   std::vector<Step> steps_;                        // per layer
+  std::vector<Segment> segments_;                  // the steps in order, runs collapsed
   std::vector<Budget> budgets_;
   std::vector<std::size_t> limited_max_;
   double pinned_value_ = 0.0;                                // the pinned groups' value, in every plan
@@ -127,7 +150,7 @@ class GraphLevelSolver {
   Relaxation best_;
   std::vector<Relaxation> envelope_;
   mutable std::vector<std::vector<int>> arg_;
-  mutable std::vector<double> weights_[3], line_value_, line_slope_, query_value_, table_;
+  mutable std::vector<double> weights_[3], line_value_, line_slope_, query_value_, table_, run_u_, run_v_;
   mutable std::vector<int> query_arg_, table_arg_;
   mutable std::vector<std::int64_t> query_points_;
   mutable EnvelopeScratch scratch_;
@@ -249,15 +272,12 @@ bool GraphLevelSolver::admissible(std::size_t s, const std::array<std::size_t, 3
   return true;
 }
 
-// out[state] = max over the step's edges from `state` of (edge weight + next[after state]), where an edge's
-// weight is value_weight * (the new variable's value) - prices . (the layer's costs under the budgets).
-void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
-                                     const std::vector<double>& next, std::vector<double>& out,
-                                     std::vector<int>& arg) const {
+// Per slot, the weight of its width (value when the slot is the new variable, minus priced unary costs).
+void GraphLevelSolver::step_weights(std::size_t s, const std::vector<double>& prices, double value_weight,
+                                    double& constant, double& product) const {
   const Step& step = steps_[s];
-  const Cut& before = cuts_[s];
-  // Per slot, the weight of its width (value and unary costs), and the constant and product weights.
-  double constant = 0.0, product = 0.0;
+  constant = 0.0;
+  product = 0.0;
   for (std::size_t slot = 0; slot < step.slots; ++slot) {
     std::vector<double>& weight = weights_[slot];
     const std::vector<std::int64_t>& widths = domain_[step.group[slot]];
@@ -279,6 +299,109 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
       for (std::size_t n = 0; n < unary.size(); ++n) weight[n] -= price * static_cast<double>(unary[n]);
     }
   }
+}
+
+// out[u] = max over the run's paths from u of their weight + next[the state at cut `end`]: the costs of the
+// run's layers sum to C + U(k_u) + A(k_v) - B k_u k_v, B >= 0 (prices and couplings are), so the best k_v
+// per k_u is the upper envelope of the lines A(k_v) - B k_v x at x = k_u.
+void GraphLevelSolver::backward_run(const Segment& run, const std::vector<double>& prices,
+                                    const std::vector<double>& next, std::vector<double>& out,
+                                    std::vector<int>& arg) const {
+  const std::vector<std::int64_t>& v_widths = domain_[run.v];
+  const std::size_t u_count = run.u == kNoGroup ? 1 : domain_[run.u].size();
+  run_u_.assign(u_count, 0.0);
+  run_v_.assign(v_widths.size(), 0.0);
+  double constant = 0.0, product = 0.0;
+  for (std::size_t s = run.first; s < run.end; ++s) {
+    double step_constant = 0.0, step_product = 0.0;
+    step_weights(s, prices, 1.0, step_constant, step_product);
+    constant += step_constant;
+    if (steps_[s].p >= 0) product += step_product;
+    for (std::size_t slot = 0; slot < steps_[s].slots; ++slot) {
+      std::vector<double>& total = steps_[s].group[slot] == run.v ? run_v_ : run_u_;
+      const std::vector<double>& weight = weights_[slot];
+      for (std::size_t n = 0; n < weight.size(); ++n) total[n] += weight[n];
+    }
+  }
+  out.assign(u_count, kMinus);
+  arg.assign(u_count, -1);
+  const auto answer = [&](std::size_t a, double best, int best_arg) {
+    const double to_go = next[run.keeps_u ? a : 0];
+    if (to_go == kMinus || best_arg < 0) return;
+    out[a] = constant + run_u_[a] + best + to_go;
+    arg[a] = best_arg;
+  };
+  if (run.u == kNoGroup || product == 0.0) {
+    const auto best = std::max_element(run_v_.begin(), run_v_.end());
+    for (std::size_t a = 0; a < u_count; ++a) answer(a, *best, static_cast<int>(best - run_v_.begin()));
+    return;
+  }
+  const std::vector<std::int64_t>& u_widths = domain_[run.u];
+  line_slope_.resize(v_widths.size());
+  for (std::size_t n = 0; n < v_widths.size(); ++n)
+    line_slope_[n] = -product * static_cast<double>(v_widths[n]);
+  if (sorted_upper_envelope(line_slope_, run_v_, u_widths, query_value_, query_arg_, scratch_)) {
+    for (std::size_t a = 0; a < u_count; ++a) answer(a, query_value_[a], query_arg_[a]);
+    return;
+  }
+  for (std::size_t a = 0; a < u_count; ++a) {
+    double best = kMinus;
+    int best_arg = -1;
+    for (std::size_t n = 0; n < v_widths.size(); ++n) {
+      const double value = run_v_[n] + line_slope_[n] * static_cast<double>(u_widths[a]);
+      if (best_arg < 0 || value > best) {
+        best = value;
+        best_arg = static_cast<int>(n);
+      }
+    }
+    answer(a, best, best_arg);
+  }
+}
+
+void GraphLevelSolver::find_segments() {
+  segments_.clear();
+  const std::size_t layers = steps_.size();
+  const auto opens = [&](const Cut& cut, std::size_t group) {
+    return group != kNoGroup && (cut.var[0] == group || cut.var[1] == group);
+  };
+  for (std::size_t i = 0; i < layers;) {
+    Segment segment;
+    segment.first = i;
+    segment.end = i + 1;
+    const Step& step = steps_[i];
+    if (step.introduces && !step.filtered && cuts_[i].count <= 1) {
+      const std::size_t u = cuts_[i].count == 1 ? cuts_[i].var[0] : kNoGroup;
+      const std::size_t v = step.group[step.slots - 1];
+      const std::size_t width = u == kNoGroup ? 1 : 2;
+      std::size_t j = i + 1;
+      bool run = true;
+      for (; run && opens(cuts_[j], v); ++j) {
+        run = cuts_[j].count == width && (u == kNoGroup || opens(cuts_[j], u)) && !steps_[j].introduces &&
+              !steps_[j].filtered;
+      }
+      run = run && cuts_[j].count <= (u == kNoGroup ? 0 : 1) && (cuts_[j].count == 0 || opens(cuts_[j], u));
+      if (run) {
+        segment.end = j;
+        segment.run = true;
+        segment.u = u;
+        segment.v = v;
+        segment.keeps_u = cuts_[j].count == 1;
+      }
+    }
+    segments_.push_back(segment);
+    i = segment.end;
+  }
+}
+
+// out[state] = max over the step's edges from `state` of (edge weight + next[after state]), where an edge's
+// weight is value_weight * (the new variable's value) - prices . (the layer's costs under the budgets).
+void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
+                                     const std::vector<double>& next, std::vector<double>& out,
+                                     std::vector<int>& arg) const {
+  const Step& step = steps_[s];
+  const Cut& before = cuts_[s];
+  double constant = 0.0, product = 0.0;
+  step_weights(s, prices, value_weight, constant, product);
   out.assign(before.states, kMinus);
   arg.assign(before.states, -1);
   const std::size_t before_slots = step.slots - (step.introduces ? 1 : 0);
@@ -389,19 +512,32 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
 }
 
 void GraphLevelSolver::relax(const std::vector<double>& prices, double value_weight,
-                             std::vector<std::vector<double>>& to_go,
-                             std::vector<std::vector<int>>& arg) const {
+                             std::vector<std::vector<double>>& to_go, std::vector<std::vector<int>>& arg,
+                             bool every_cut) const {
   const std::size_t layers = steps_.size();
   to_go.resize(layers + 1);
   arg.resize(layers);
   to_go[layers].assign(1, 0.0);
-  for (std::size_t s = layers; s-- > 0;)
-    backward_step(s, prices, value_weight, to_go[s + 1], to_go[s], arg[s]);
+  if (every_cut) {
+    for (std::size_t s = layers; s-- > 0;)
+      backward_step(s, prices, value_weight, to_go[s + 1], to_go[s], arg[s]);
+    return;
+  }
+  for (std::size_t k = segments_.size(); k-- > 0;) {
+    const Segment& segment = segments_[k];
+    if (segment.run) {
+      backward_run(segment, prices, to_go[segment.end], to_go[segment.first], arg[segment.first]);
+    } else {
+      backward_step(segment.first, prices, value_weight, to_go[segment.end], to_go[segment.first],
+                    arg[segment.first]);
+    }
+  }
 }
 
-void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& relaxation) {
+void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& relaxation, bool every_cut) {
   relaxation.lambda = lambda;
-  relax(lambda, 1.0, relaxation.to_go, arg_);
+  relaxation.every_cut = every_cut;
+  relax(lambda, 1.0, relaxation.to_go, arg_, every_cut);
   double dual = relaxation.to_go[0][0] + pinned_value_;
   for (std::size_t t = 0; t < budgets_.size(); ++t) dual += lambda[t] * budgets_[t].capacity;
   relaxation.dual = dual;
@@ -410,14 +546,28 @@ void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation&
   std::vector<std::int64_t> path(model_.groups.size());
   for (std::size_t g = 0; g < path.size(); ++g) path[g] = model_.groups[g].units;
   std::size_t state = 0;
-  for (std::size_t s = 0; s < steps_.size(); ++s) {
+  for (std::size_t s = 0; s < steps_.size();) {
     const int n = arg_[s][state];
     if (n < 0) return;
+    const Segment* run = nullptr;
+    if (!every_cut) {
+      const auto found =
+          std::lower_bound(segments_.begin(), segments_.end(), s,
+                           [](const Segment& segment, std::size_t step) { return segment.first < step; });
+      if (found->run) run = &*found;
+    }
+    if (run != nullptr) {
+      path[run->v] = domain_[run->v][static_cast<std::size_t>(n)];
+      if (!run->keeps_u) state = 0;
+      s = run->end;
+      continue;
+    }
     const std::array<std::size_t, 3> index = slot_indices(s, state, static_cast<std::size_t>(n));
     if (steps_[s].introduces)
       path[steps_[s].group[steps_[s].slots - 1]] =
           slot_width(s, static_cast<int>(steps_[s].slots) - 1, index[steps_[s].slots - 1]);
     state = after_state(s, index);
+    ++s;
   }
   relaxation.path = std::move(path);
 }
@@ -664,10 +814,12 @@ void GraphLevelSolver::search_multipliers() {
 
 void GraphLevelSolver::build_envelope() {
   envelope_.clear();
+  // The label search reads every cut: the dual search's relaxations skipped the runs' inner cuts.
+  if (!best_.every_cut) relax_into(lambda_, best_, true);
   envelope_.push_back(best_);
   const auto add = [&](const std::vector<double>& lambda) {
     Relaxation& relaxation = envelope_.emplace_back();
-    relax_into(lambda, relaxation);
+    relax_into(lambda, relaxation, true);
     consider(relaxation.path);
   };
   if (constraints_.wide_envelope) {
@@ -873,12 +1025,13 @@ LevelOutcome GraphLevelSolver::finish(LevelOutcome::Kind kind) const {
 LevelOutcome GraphLevelSolver::solve() {
   LevelOutcome infeasible;
   if (!build()) return infeasible;
+  find_segments();
   min_to_go_.resize(budgets_.size());
   std::vector<std::vector<int>> arg;
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     std::vector<double> unit(budgets_.size(), 0.0);
     unit[b] = 1.0;
-    relax(unit, 0.0, min_to_go_[b], arg);
+    relax(unit, 0.0, min_to_go_[b], arg, true);
     for (std::vector<double>& cut : min_to_go_[b]) {
       for (double& to_go : cut) to_go = -to_go;
     }
