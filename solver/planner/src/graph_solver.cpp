@@ -53,8 +53,6 @@ struct Relaxation {
   double dual = 0.0;                       // upper bound on the level's optimum
   std::vector<std::vector<double>> to_go;  // per cut (index i + 1 for the cut after layer i) and state
   std::vector<std::int64_t> path;          // a maximising path (group widths); empty if none
-  // Whether to_go holds every cut (what the label search reads), or only the cuts that start segments.
-  bool every_cut = false;
 };
 
 // Consecutive steps [first, end) that one backward step of the relaxation spans. A run introduces a
@@ -109,19 +107,21 @@ class GraphLevelSolver {
   std::size_t new_count(std::size_t s) const {
     return steps_[s].introduces ? domain_[steps_[s].group[steps_[s].slots - 1]].size() : 1;
   }
-  // Backward pass: to_go per cut of the best of value_weight * value - prices . cost to the end; every cut,
-  // or only the cuts that start segments (and `arg` there), collapsing runs.
+  // Backward pass: to_go per cut that starts a segment (and the last) of the best of
+  // value_weight * value - prices . cost to the end, and `arg` at the segments' first steps.
   void relax(const std::vector<double>& prices, double value_weight, std::vector<std::vector<double>>& to_go,
-             std::vector<std::vector<int>>& arg, bool every_cut) const;
+             std::vector<std::vector<int>>& arg) const;
   // The weights of step s's slots (weights_), and its constant and product weights.
   void step_weights(std::size_t s, const std::vector<double>& prices, double value_weight, double& constant,
                     double& product) const;
   void backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
                      const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
-  void backward_run(const Segment& run, const std::vector<double>& prices, const std::vector<double>& next,
-                    std::vector<double>& out, std::vector<int>& arg) const;
+  void backward_run(const Segment& run, const std::vector<double>& prices, double value_weight,
+                    const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
+  // The cost of a run's layers for `resource` at width indices (a of u, n of v).
+  std::int64_t run_cost(const Segment& run, std::size_t resource, std::size_t a, std::size_t n) const;
   void find_segments();
-  void relax_into(const std::vector<double>& lambda, Relaxation& relaxation, bool every_cut = false);
+  void relax_into(const std::vector<double>& lambda, Relaxation& relaxation);
   bool consider(const std::vector<std::int64_t>& widths);
   void improve(const std::vector<std::int64_t>& widths);
   void search_multipliers();
@@ -305,8 +305,8 @@ void GraphLevelSolver::step_weights(std::size_t s, const std::vector<double>& pr
 // run's layers sum to C + U(k_u) + A(k_v) - B k_u k_v, B >= 0 (prices and couplings are), so the best k_v
 // per k_u is the upper envelope of the lines A(k_v) - B k_v x at x = k_u.
 void GraphLevelSolver::backward_run(const Segment& run, const std::vector<double>& prices,
-                                    const std::vector<double>& next, std::vector<double>& out,
-                                    std::vector<int>& arg) const {
+                                    double value_weight, const std::vector<double>& next,
+                                    std::vector<double>& out, std::vector<int>& arg) const {
   const std::vector<std::int64_t>& v_widths = domain_[run.v];
   const std::size_t u_count = run.u == kNoGroup ? 1 : domain_[run.u].size();
   run_u_.assign(u_count, 0.0);
@@ -314,7 +314,7 @@ void GraphLevelSolver::backward_run(const Segment& run, const std::vector<double
   double constant = 0.0, product = 0.0;
   for (std::size_t s = run.first; s < run.end; ++s) {
     double step_constant = 0.0, step_product = 0.0;
-    step_weights(s, prices, 1.0, step_constant, step_product);
+    step_weights(s, prices, value_weight, step_constant, step_product);
     constant += step_constant;
     if (steps_[s].p >= 0) product += step_product;
     for (std::size_t slot = 0; slot < steps_[s].slots; ++slot) {
@@ -356,6 +356,18 @@ void GraphLevelSolver::backward_run(const Segment& run, const std::vector<double
     }
     answer(a, best, best_arg);
   }
+}
+
+std::int64_t GraphLevelSolver::run_cost(const Segment& run, std::size_t resource, std::size_t a,
+                                        std::size_t n) const {
+  std::int64_t total = 0;
+  for (std::size_t s = run.first; s < run.end; ++s) {
+    std::array<std::size_t, 3> index{0, 0, 0};
+    for (std::size_t slot = 0; slot < steps_[s].slots; ++slot)
+      index[slot] = steps_[s].group[slot] == run.v ? n : a;
+    total = saturating_add(total, edge_cost(s, resource, index));
+  }
+  return total;
 }
 
 void GraphLevelSolver::find_segments() {
@@ -512,21 +524,17 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
 }
 
 void GraphLevelSolver::relax(const std::vector<double>& prices, double value_weight,
-                             std::vector<std::vector<double>>& to_go, std::vector<std::vector<int>>& arg,
-                             bool every_cut) const {
+                             std::vector<std::vector<double>>& to_go,
+                             std::vector<std::vector<int>>& arg) const {
   const std::size_t layers = steps_.size();
   to_go.resize(layers + 1);
   arg.resize(layers);
   to_go[layers].assign(1, 0.0);
-  if (every_cut) {
-    for (std::size_t s = layers; s-- > 0;)
-      backward_step(s, prices, value_weight, to_go[s + 1], to_go[s], arg[s]);
-    return;
-  }
   for (std::size_t k = segments_.size(); k-- > 0;) {
     const Segment& segment = segments_[k];
     if (segment.run) {
-      backward_run(segment, prices, to_go[segment.end], to_go[segment.first], arg[segment.first]);
+      backward_run(segment, prices, value_weight, to_go[segment.end], to_go[segment.first],
+                   arg[segment.first]);
     } else {
       backward_step(segment.first, prices, value_weight, to_go[segment.end], to_go[segment.first],
                     arg[segment.first]);
@@ -534,10 +542,9 @@ void GraphLevelSolver::relax(const std::vector<double>& prices, double value_wei
   }
 }
 
-void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& relaxation, bool every_cut) {
+void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& relaxation) {
   relaxation.lambda = lambda;
-  relaxation.every_cut = every_cut;
-  relax(lambda, 1.0, relaxation.to_go, arg_, every_cut);
+  relax(lambda, 1.0, relaxation.to_go, arg_);
   double dual = relaxation.to_go[0][0] + pinned_value_;
   for (std::size_t t = 0; t < budgets_.size(); ++t) dual += lambda[t] * budgets_[t].capacity;
   relaxation.dual = dual;
@@ -546,20 +553,13 @@ void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation&
   std::vector<std::int64_t> path(model_.groups.size());
   for (std::size_t g = 0; g < path.size(); ++g) path[g] = model_.groups[g].units;
   std::size_t state = 0;
-  for (std::size_t s = 0; s < steps_.size();) {
+  for (const Segment& segment : segments_) {
+    const std::size_t s = segment.first;
     const int n = arg_[s][state];
     if (n < 0) return;
-    const Segment* run = nullptr;
-    if (!every_cut) {
-      const auto found =
-          std::lower_bound(segments_.begin(), segments_.end(), s,
-                           [](const Segment& segment, std::size_t step) { return segment.first < step; });
-      if (found->run) run = &*found;
-    }
-    if (run != nullptr) {
-      path[run->v] = domain_[run->v][static_cast<std::size_t>(n)];
-      if (!run->keeps_u) state = 0;
-      s = run->end;
+    if (segment.run) {
+      path[segment.v] = domain_[segment.v][static_cast<std::size_t>(n)];
+      if (!segment.keeps_u) state = 0;
       continue;
     }
     const std::array<std::size_t, 3> index = slot_indices(s, state, static_cast<std::size_t>(n));
@@ -567,7 +567,6 @@ void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation&
       path[steps_[s].group[steps_[s].slots - 1]] =
           slot_width(s, static_cast<int>(steps_[s].slots) - 1, index[steps_[s].slots - 1]);
     state = after_state(s, index);
-    ++s;
   }
   relaxation.path = std::move(path);
 }
@@ -814,12 +813,10 @@ void GraphLevelSolver::search_multipliers() {
 
 void GraphLevelSolver::build_envelope() {
   envelope_.clear();
-  // The label search reads every cut: the dual search's relaxations skipped the runs' inner cuts.
-  if (!best_.every_cut) relax_into(lambda_, best_, true);
   envelope_.push_back(best_);
   const auto add = [&](const std::vector<double>& lambda) {
     Relaxation& relaxation = envelope_.emplace_back();
-    relax_into(lambda, relaxation, true);
+    relax_into(lambda, relaxation);
     consider(relaxation.path);
   };
   if (constraints_.wide_envelope) {
@@ -860,8 +857,8 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
     for (std::size_t t = 0; t < dims; ++t)
       price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
   }
-  const std::size_t steps = steps_.size();
-  std::vector<Labels> labels(steps + 1);
+  const std::size_t segments = segments_.size();
+  std::vector<Labels> labels(segments + 1);
   labels[0].value.push_back(pinned_value_);
   labels[0].cost.assign(dims, 0);
   labels[0].parent.push_back(-1);
@@ -878,13 +875,15 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
   std::vector<Candidate> candidates;
   std::vector<std::int64_t> candidate_cost, edge(dims), cost(dims);
   std::vector<double> best_reduced(prices);
-  std::vector<std::size_t> order;
+  std::vector<std::size_t> order, bucket_begin, bucket_fill;
   ParetoFront front;
   std::size_t nodes_seen = 0, labels_seen = 0;
-  for (std::size_t s = 0; s < steps; ++s) {
+  for (std::size_t k = 0; k < segments; ++k) {
     if (deadline_.passed()) return SearchEnd::deadline;
-    const Labels& before = labels[s];
-    const Cut& after_cut = cuts_[s + 1];
+    const Segment& segment = segments_[k];
+    const std::size_t s = segment.first;
+    const Labels& before = labels[k];
+    const Cut& after_cut = cuts_[segment.end];
     candidates.clear();
     candidate_cost.clear();
     const std::size_t widths = new_count(s);
@@ -908,14 +907,20 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
         best_reduced[e] = best;
       }
       for (std::size_t n = 0; n < widths; ++n) {
-        const std::array<std::size_t, 3> index = slot_indices(s, state, n);
-        if (!admissible(s, index)) continue;
-        const std::size_t after = after_state(s, index);
+        std::size_t after = 0;
+        if (segment.run) {
+          after = segment.keeps_u ? state : 0;
+          for (std::size_t t = 0; t < dims; ++t) edge[t] = run_cost(segment, budgets_[t].resource, state, n);
+        } else {
+          const std::array<std::size_t, 3> index = slot_indices(s, state, n);
+          if (!admissible(s, index)) continue;
+          after = after_state(s, index);
+          for (std::size_t t = 0; t < dims; ++t) edge[t] = edge_cost(s, budgets_[t].resource, index);
+        }
         const double gain = value ? (*value)[slot_width(s, last, n)] : 0.0;
-        for (std::size_t t = 0; t < dims; ++t) edge[t] = edge_cost(s, budgets_[t].resource, index);
         bool reachable = true;
         for (std::size_t e = 0; e < prices && reachable; ++e) {
-          const double to_go = envelope_[e].to_go[s + 1][after];
+          const double to_go = envelope_[e].to_go[segment.end][after];
           double bound = best_reduced[e] + gain + to_go + price_of_capacity[e];
           for (std::size_t t = 0; t < dims; ++t)
             bound -= envelope_[e].lambda[t] * static_cast<double>(edge[t]);
@@ -928,10 +933,10 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
           for (std::size_t t = 0; t < dims && survives; ++t) {
             cost[t] = saturating_add(before.cost[label * dims + t], edge[t]);
             survives = cost[t] <= budgets_[t].limit &&
-                       static_cast<double>(cost[t]) + min_to_go_[t][s + 1][after] <= room[t];
+                       static_cast<double>(cost[t]) + min_to_go_[t][segment.end][after] <= room[t];
           }
           for (std::size_t e = 0; e < prices && survives; ++e) {
-            double bound = label_value + envelope_[e].to_go[s + 1][after];
+            double bound = label_value + envelope_[e].to_go[segment.end][after];
             for (std::size_t t = 0; t < dims; ++t)
               bound += envelope_[e].lambda[t] * (budgets_[t].capacity - static_cast<double>(cost[t]));
             survives = bound >= need;
@@ -943,21 +948,31 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
         }
       }
     }
-    // Per state of the after cut: the candidates best first, then the Pareto front.
+    // Per state of the after cut: the candidates best first, then the Pareto front. The candidates are
+    // bucketed by state (a counting sort) and each bucket sorted on its own: most hold a few.
+    bucket_begin.assign(after_cut.states + 1, 0);
+    for (const Candidate& candidate : candidates) ++bucket_begin[candidate.state + 1];
+    for (std::size_t state = 0; state < after_cut.states; ++state)
+      bucket_begin[state + 1] += bucket_begin[state];
     order.resize(candidates.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    bucket_fill.assign(bucket_begin.begin(), bucket_begin.end() - 1);
+    for (std::size_t c = 0; c < candidates.size(); ++c) order[bucket_fill[candidates[c].state]++] = c;
+    const auto better = [&](std::size_t a, std::size_t b) {
       const Candidate& x = candidates[a];
       const Candidate& y = candidates[b];
-      if (x.state != y.state) return x.state < y.state;
       if (x.value != y.value) return x.value > y.value;
       for (std::size_t t = 0; t < dims; ++t) {
         if (candidate_cost[x.cost + t] != candidate_cost[y.cost + t])
           return candidate_cost[x.cost + t] < candidate_cost[y.cost + t];
       }
       return a < b;
-    });
-    Labels& next = labels[s + 1];
+    };
+    for (std::size_t state = 0; state < after_cut.states; ++state) {
+      const auto bucket = order.begin() + static_cast<std::ptrdiff_t>(bucket_begin[state]);
+      const auto bucket_end = order.begin() + static_cast<std::ptrdiff_t>(bucket_begin[state + 1]);
+      if (bucket_end - bucket > 1) std::sort(bucket, bucket_end, better);
+    }
+    Labels& next = labels[k + 1];
     next.state_begin.assign(after_cut.states + 1, 0);
     std::size_t current = static_cast<std::size_t>(-1);
     for (std::size_t c : order) {
@@ -982,7 +997,7 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
     if (next.value.empty()) return SearchEnd::finished;  // no label reaches the threshold
     if (labels_per_node_cap > 0 && labels_seen > labels_per_node_cap * nodes_seen) return SearchEnd::capped;
   }
-  const Labels& final_labels = labels[steps];
+  const Labels& final_labels = labels[segments];
   int best = -1;
   for (std::size_t label = 0; label < final_labels.value.size(); ++label) {
     if (best < 0 || final_labels.value[label] > final_labels.value[static_cast<std::size_t>(best)])
@@ -995,9 +1010,10 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
     if (model_.groups[g].pinned) path[g] = model_.groups[g].units;
   }
   int label = best;
-  for (std::size_t s = steps; s-- > 0;) {
-    const Labels& at = labels[s + 1];
+  for (std::size_t k = segments; k-- > 0;) {
+    const Labels& at = labels[k + 1];
     const int chosen = at.chosen[static_cast<std::size_t>(label)];
+    const std::size_t s = segments_[k].first;
     if (chosen >= 0) {
       const int last = static_cast<int>(steps_[s].slots) - 1;
       path[steps_[s].group[last]] = slot_width(s, last, static_cast<std::size_t>(chosen));
@@ -1031,7 +1047,7 @@ LevelOutcome GraphLevelSolver::solve() {
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     std::vector<double> unit(budgets_.size(), 0.0);
     unit[b] = 1.0;
-    relax(unit, 0.0, min_to_go_[b], arg, true);
+    relax(unit, 0.0, min_to_go_[b], arg);
     for (std::vector<double>& cut : min_to_go_[b]) {
       for (double& to_go : cut) to_go = -to_go;
     }
