@@ -68,6 +68,45 @@ struct Segment {
   bool keeps_u = false;                    // runs only: u is open at cut `end`
 };
 
+// Labels of one cut, grouped by state.
+struct Labels {
+  std::vector<double> value;
+  std::vector<std::int64_t> cost;  // dims per label
+  std::vector<int> parent;         // label of the cut before
+  std::vector<int> chosen;         // the new width's index at this step, or -1
+  std::vector<std::size_t> state;
+  std::vector<std::size_t> state_begin;  // per state, into the labels; states + 1 entries
+};
+
+// A label of the cut being labelled, before the Pareto fronts per state.
+struct Candidate {
+  std::size_t state;
+  double value;
+  std::size_t cost;  // offset into the candidates' costs
+  int parent, chosen;
+};
+
+}  // namespace
+
+// The storage of a solve that grows with the cuts' states, kept from one solve to the next.
+struct GraphWorkspace {
+  Relaxation best, trial;
+  std::vector<Relaxation> envelope, spare;  // the label search's relaxations; storage of earlier ones
+  std::vector<std::vector<std::vector<double>>> min_to_go;
+  std::vector<std::vector<int>> arg;
+  std::vector<Labels> labels;  // per cut between segments
+  std::vector<Candidate> candidates;
+  std::vector<std::int64_t> candidate_cost;
+  std::vector<std::size_t> order, bucket_begin, bucket_fill;
+  ParetoFront front;
+};
+
+void GraphWorkspaceDeleter::operator()(GraphWorkspace* workspace) const { delete workspace; }
+
+GraphWorkspacePtr make_graph_workspace() { return GraphWorkspacePtr(new GraphWorkspace); }
+
+namespace {
+
 struct Budget {
   std::size_t resource = 0;
   double capacity = 0.0;
@@ -77,8 +116,19 @@ struct Budget {
 class GraphLevelSolver {
  public:
   GraphLevelSolver(const GraphModel& model, const LevelConstraints& constraints, const Deadline& deadline,
-                   const LevelProgress& progress)
-      : model_(model), constraints_(constraints), deadline_(deadline), progress_(progress) {}
+                   const LevelProgress& progress, GraphWorkspace& space)
+      : model_(model),
+        constraints_(constraints),
+        deadline_(deadline),
+        progress_(progress),
+        space_(space),
+        min_to_go_(space.min_to_go),
+        best_(space.best),
+        envelope_(space.envelope),
+        arg_(space.arg) {
+    for (Relaxation& relaxation : envelope_) space_.spare.push_back(std::move(relaxation));
+    envelope_.clear();
+  }
 
   LevelOutcome solve();
 
@@ -144,12 +194,14 @@ class GraphLevelSolver {
   std::vector<Segment> segments_;                  // the steps in order, runs collapsed
   std::vector<Budget> budgets_;
   std::vector<std::size_t> limited_max_;
-  double pinned_value_ = 0.0;                                // the pinned groups' value, in every plan
-  std::vector<std::vector<std::vector<double>>> min_to_go_;  // per budget, cut, state
+  double pinned_value_ = 0.0;  // the pinned groups' value, in every plan
+  GraphWorkspace& space_;
+  std::vector<std::vector<std::vector<double>>>& min_to_go_;  // per budget, cut, state
   std::vector<double> lambda_;
-  Relaxation best_;
-  std::vector<Relaxation> envelope_;
-  mutable std::vector<std::vector<int>> arg_;
+  Relaxation& best_;
+  std::vector<Relaxation>& envelope_;
+  std::vector<std::vector<int>>& arg_;
+  const std::vector<double> zero_weight_ = std::vector<double>(1, 0.0);
   mutable std::vector<double> weights_[3], line_value_, line_slope_, query_value_, table_, run_u_, run_v_;
   mutable std::vector<int> query_arg_, table_arg_;
   mutable std::vector<std::int64_t> query_points_;
@@ -427,8 +479,33 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     return product * static_cast<double>(slot_width(s, step.p, index[step.p])) *
            static_cast<double>(slot_width(s, step.q, index[step.q]));
   };
+  // The before slots' weights, a single zero for a slot the cut lacks: states in order, without dividing.
+  const std::vector<double>& first_weight = before.count >= 1 ? weights_[0] : zero_weight_;
+  const std::vector<double>& second_weight = before.count == 2 ? weights_[1] : zero_weight_;
   const std::size_t widths = new_count(s);
-  if (!step.introduces || step.filtered) {
+  if (!step.introduces) {
+    // One edge per state.
+    const bool paired = product != 0.0 && step.p >= 0;
+    std::array<std::size_t, 3> index{0, 0, 0};
+    std::size_t state = 0;
+    for (std::size_t i0 = 0; i0 < before.size[0]; ++i0) {
+      index[0] = i0;
+      for (std::size_t i1 = 0; i1 < before.size[1]; ++i1, ++state) {
+        index[1] = i1;
+        const double to_go = next[after_state(s, index)];
+        if (to_go == kMinus || (step.filtered && !admissible(s, index))) continue;
+        double weight = constant + first_weight[i0] + second_weight[i1] + to_go;
+        if (paired) {
+          weight -= product * static_cast<double>(slot_width(s, step.p, index[step.p])) *
+                    static_cast<double>(slot_width(s, step.q, index[step.q]));
+        }
+        out[state] = weight;
+        arg[state] = 0;
+      }
+    }
+    return;
+  }
+  if (step.filtered) {
     for (std::size_t state = 0; state < before.states; ++state) {
       for (std::size_t n = 0; n < widths; ++n) {
         const std::array<std::size_t, 3> index = slot_indices(s, state, n);
@@ -511,15 +588,20 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
       }
     }
   }
-  for (std::size_t state = 0; state < before.states; ++state) {
-    const std::array<std::size_t, 3> index = slot_indices(s, state, 0);
-    std::size_t key = 0;
-    if (kept_count >= 1) key = index[kept[0]];
-    if (kept_count == 2) key = key * kept_size[1] + index[kept[1]];
-    const std::size_t cell = key * query_size + (query >= 0 ? index[query] : 0);
-    if (table_arg_[cell] < 0) continue;
-    out[state] = base_of(index) + table_[cell];
-    arg[state] = table_arg_[cell];
+  std::array<std::size_t, 3> index{0, 0, 0};
+  std::size_t state = 0;
+  for (std::size_t i0 = 0; i0 < before.size[0]; ++i0) {
+    index[0] = i0;
+    for (std::size_t i1 = 0; i1 < before.size[1]; ++i1, ++state) {
+      index[1] = i1;
+      std::size_t key = 0;
+      if (kept_count >= 1) key = index[kept[0]];
+      if (kept_count == 2) key = key * kept_size[1] + index[kept[1]];
+      const std::size_t cell = key * query_size + (query >= 0 ? index[query] : 0);
+      if (table_arg_[cell] < 0) continue;
+      out[state] = constant + first_weight[i0] + second_weight[i1] + table_[cell];
+      arg[state] = table_arg_[cell];
+    }
   }
 }
 
@@ -693,7 +775,7 @@ void GraphLevelSolver::line_search(std::size_t b) {
   struct Point {
     double lambda, dual, slope;
   };
-  Relaxation trial;
+  Relaxation& trial = space_.trial;
   const auto evaluate = [&](double t) -> std::optional<Point> {
     std::vector<double> lambda = lambda_;
     lambda[b] = t;
@@ -759,7 +841,7 @@ void GraphLevelSolver::subgradient_search() {
   for (std::size_t t = 0; t < dims; ++t) scaled[t] = lambda_[t] * budgets_[t].capacity;
   double step_factor = 1.0;
   int since_improvement = 0;
-  Relaxation trial;
+  Relaxation& trial = space_.trial;
   for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
     for (std::size_t t = 0; t < dims; ++t) lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
     relax_into(lambda, trial);
@@ -812,10 +894,16 @@ void GraphLevelSolver::search_multipliers() {
 }
 
 void GraphLevelSolver::build_envelope() {
-  envelope_.clear();
-  envelope_.push_back(best_);
+  // Every relaxation is in the spare storage (the constructor put them there).
+  const auto next_entry = [&]() -> Relaxation& {
+    if (space_.spare.empty()) return envelope_.emplace_back();
+    envelope_.push_back(std::move(space_.spare.back()));
+    space_.spare.pop_back();
+    return envelope_.back();
+  };
+  next_entry() = best_;
   const auto add = [&](const std::vector<double>& lambda) {
-    Relaxation& relaxation = envelope_.emplace_back();
+    Relaxation& relaxation = next_entry();
     relax_into(lambda, relaxation);
     consider(relaxation.path);
   };
@@ -836,16 +924,6 @@ void GraphLevelSolver::build_envelope() {
   }
 }
 
-// Labels of one cut, grouped by state.
-struct Labels {
-  std::vector<double> value;
-  std::vector<std::int64_t> cost;  // dims per label
-  std::vector<int> parent;         // label of the cut before
-  std::vector<int> chosen;         // the new width's index at this step, or -1
-  std::vector<std::size_t> state;
-  std::vector<std::size_t> state_begin;  // per state, into the labels; states + 1 entries
-};
-
 GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
                                                            std::size_t labels_per_node_cap) {
   const std::size_t dims = budgets_.size();
@@ -858,25 +936,30 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
       price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
   }
   const std::size_t segments = segments_.size();
-  std::vector<Labels> labels(segments + 1);
+  std::vector<Labels>& labels = space_.labels;
+  labels.resize(std::max(labels.size(), segments + 1));
+  for (std::size_t k = 0; k <= segments; ++k) {
+    Labels& at = labels[k];
+    at.value.clear();
+    at.cost.clear();
+    at.parent.clear();
+    at.chosen.clear();
+    at.state.clear();
+  }
   labels[0].value.push_back(pinned_value_);
   labels[0].cost.assign(dims, 0);
   labels[0].parent.push_back(-1);
   labels[0].chosen.push_back(-1);
   labels[0].state.push_back(0);
   labels[0].state_begin = {0, 1};
-  // Candidates of the cut being labelled.
-  struct Candidate {
-    std::size_t state;
-    double value;
-    std::size_t cost;  // offset into candidate_cost
-    int parent, chosen;
-  };
-  std::vector<Candidate> candidates;
-  std::vector<std::int64_t> candidate_cost, edge(dims), cost(dims);
+  std::vector<Candidate>& candidates = space_.candidates;
+  std::vector<std::int64_t>& candidate_cost = space_.candidate_cost;
+  std::vector<std::int64_t> edge(dims), cost(dims);
   std::vector<double> best_reduced(prices);
-  std::vector<std::size_t> order, bucket_begin, bucket_fill;
-  ParetoFront front;
+  std::vector<std::size_t>& order = space_.order;
+  std::vector<std::size_t>& bucket_begin = space_.bucket_begin;
+  std::vector<std::size_t>& bucket_fill = space_.bucket_fill;
+  ParetoFront& front = space_.front;
   std::size_t nodes_seen = 0, labels_seen = 0;
   for (std::size_t k = 0; k < segments; ++k) {
     if (deadline_.passed()) return SearchEnd::deadline;
@@ -1043,11 +1126,10 @@ LevelOutcome GraphLevelSolver::solve() {
   if (!build()) return infeasible;
   find_segments();
   min_to_go_.resize(budgets_.size());
-  std::vector<std::vector<int>> arg;
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     std::vector<double> unit(budgets_.size(), 0.0);
     unit[b] = 1.0;
-    relax(unit, 0.0, min_to_go_[b], arg);
+    relax(unit, 0.0, min_to_go_[b], arg_);
     for (std::vector<double>& cut : min_to_go_[b]) {
       for (double& to_go : cut) to_go = -to_go;
     }
@@ -1091,8 +1173,12 @@ LevelOutcome GraphLevelSolver::solve() {
 }  // namespace
 
 LevelOutcome solve_level(const GraphModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline, const LevelProgress& progress) {
-  return GraphLevelSolver(model, constraints, deadline, progress).solve();
+                         const Deadline& deadline, const LevelProgress& progress, GraphWorkspace* workspace) {
+  if (workspace == nullptr) {
+    GraphWorkspace own;
+    return GraphLevelSolver(model, constraints, deadline, progress, own).solve();
+  }
+  return GraphLevelSolver(model, constraints, deadline, progress, *workspace).solve();
 }
 
 }  // namespace reds::detail

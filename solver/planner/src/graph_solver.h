@@ -16,13 +16,26 @@
 //     bound, proves one optimal. Two labels at one state have the same futures, so dominance is exact.
 #pragma once
 
+#include <memory>
+
 #include "graph_model.h"
 #include "level_solver.h"
 
 namespace reds::detail {
 
+// The graph solver's storage that grows with the cuts' states (relaxations, labels), kept from one solve to
+// the next so that a sequence of solves reuses it instead of allocating anew; one per thread of solves.
+struct GraphWorkspace;
+struct GraphWorkspaceDeleter {
+  void operator()(GraphWorkspace* workspace) const;
+};
+using GraphWorkspacePtr = std::unique_ptr<GraphWorkspace, GraphWorkspaceDeleter>;
+GraphWorkspacePtr make_graph_workspace();
+
 // Widths in LevelConstraints and LevelOutcome are per group of the model (pinned groups at full width).
+// `workspace`, when given, lends the solve its storage; the result does not depend on it.
 LevelOutcome solve_level(const GraphModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline = {}, const LevelProgress& progress = {});
+                         const Deadline& deadline = {}, const LevelProgress& progress = {},
+                         GraphWorkspace* workspace = nullptr);
 
 }  // namespace reds::detail

@@ -41,17 +41,19 @@ class LevelSolving<GraphModel> {
   LevelOutcome operator()(const GraphModel& model, const LevelConstraints& constraints,
                           const Deadline& deadline, const LevelProgress& progress = {},
                           DualCutPool* /*cuts: the chain's only*/ = nullptr) {
-    if (!constraints.start_multipliers.empty()) return solve_level(model, constraints, deadline, progress);
+    if (!constraints.start_multipliers.empty())
+      return solve_level(model, constraints, deadline, progress, workspace_.get());
     std::vector<double>& known = multipliers_[constraints.limit];
     LevelConstraints started = constraints;
     started.start_multipliers = known;
-    LevelOutcome outcome = solve_level(model, started, deadline, progress);
+    LevelOutcome outcome = solve_level(model, started, deadline, progress, workspace_.get());
     if (!outcome.multipliers.empty()) known = outcome.multipliers;
     return outcome;
   }
 
  private:
   std::map<std::vector<std::int64_t>, std::vector<double>> multipliers_;
+  GraphWorkspacePtr workspace_ = make_graph_workspace();
 };
 
 }  // namespace reds::detail
