@@ -170,6 +170,8 @@ class GraphLevelSolver {
                     const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
   // The cost of a run's layers for `resource` at width indices (a of u, n of v).
   std::int64_t run_cost(const Segment& run, std::size_t resource, std::size_t a, std::size_t n) const;
+  void filtered_envelope(std::size_t s, std::array<std::size_t, 3> index, int query, double* row,
+                         int* row_arg) const;
   void find_segments();
   void relax_into(const std::vector<double>& lambda, Relaxation& relaxation);
   bool consider(const std::vector<std::int64_t>& widths);
@@ -204,6 +206,8 @@ class GraphLevelSolver {
   const std::vector<double> zero_weight_ = std::vector<double>(1, 0.0);
   mutable std::vector<double> weights_[3], line_value_, line_slope_, query_value_, table_, run_u_, run_v_;
   mutable std::vector<int> query_arg_, table_arg_;
+  mutable std::vector<std::size_t> line_order_, line_admits_;
+  mutable MaxLineSet line_set_;
   mutable std::vector<std::int64_t> query_points_;
   mutable EnvelopeScratch scratch_;
   double upper_bound_ = std::numeric_limits<double>::infinity();
@@ -350,6 +354,59 @@ void GraphLevelSolver::step_weights(std::size_t s, const std::vector<double>& pr
       std::vector<double>& weight = weights_[slot];
       for (std::size_t n = 0; n < unary.size(); ++n) weight[n] -= price * static_cast<double>(unary[n]);
     }
+  }
+}
+
+// One row of a filtered step's table: per width index j of slot `query` (or the single entry without one),
+// the best line admitted there and its new width index; index holds the key's kept slots.
+void GraphLevelSolver::filtered_envelope(std::size_t s, std::array<std::size_t, 3> index, int query,
+                                         double* row, int* row_arg) const {
+  const int last = static_cast<int>(steps_[s].slots) - 1;
+  const std::size_t widths = line_value_.size();
+  if (query < 0) {
+    for (std::size_t n = 0; n < widths; ++n) {
+      index[last] = n;
+      if (line_value_[n] > row[0] && admissible(s, index)) {
+        row[0] = line_value_[n];
+        row_arg[0] = static_cast<int>(n);
+      }
+    }
+    return;
+  }
+  // Per new width: how many of the query slot's widths it admits (a prefix, found by bisection).
+  const std::vector<std::int64_t>& points = domain_[steps_[s].group[query]];
+  line_order_.clear();
+  line_admits_.resize(widths);
+  for (std::size_t n = 0; n < widths; ++n) {
+    if (line_value_[n] == kMinus) continue;
+    index[last] = n;
+    std::size_t admitted = 0, beyond = points.size();
+    while (admitted < beyond) {
+      const std::size_t middle = admitted + (beyond - admitted) / 2;
+      index[query] = middle;
+      if (admissible(s, index)) {
+        admitted = middle + 1;
+      } else {
+        beyond = middle;
+      }
+    }
+    if (admitted == 0) continue;
+    line_admits_[n] = admitted;
+    line_order_.push_back(n);
+  }
+  std::stable_sort(line_order_.begin(), line_order_.end(),
+                   [&](std::size_t a, std::size_t b) { return line_admits_[a] > line_admits_[b]; });
+  line_set_.reset(points);
+  std::size_t inserted = 0;
+  for (std::size_t j = points.size(); j-- > 0;) {
+    for (; inserted < line_order_.size() && line_admits_[line_order_[inserted]] > j; ++inserted) {
+      const std::size_t n = line_order_[inserted];
+      line_set_.insert(line_slope_[n], line_value_[n], static_cast<int>(n));
+    }
+    const auto [best, id] = line_set_.query(j);
+    if (id < 0) continue;
+    row[j] = best;
+    row_arg[j] = id;
   }
 }
 
@@ -505,7 +562,27 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     }
     return;
   }
-  if (step.filtered) {
+  // The step introduces slot `last`. The best new width depends on a before state only through its kept
+  // slots (K) and the slot it drops (Q) if any: per assignment of K the new widths are lines in Q's width
+  // (of slope 0 unless the product pairs the new width with Q), whose upper envelope answers every width of
+  // Q at once. Where a max resource forbids edges, the widths of Q a new width admits form a prefix (a
+  // layer's cost grows with the widths it reads and holds: coefficients are non-negative), and the
+  // envelope is swept over Q's widths from the widest down, each line inserted once Q's width is within its
+  // prefix.
+  const int last = static_cast<int>(step.slots) - 1;
+  std::array<int, 2> kept{-1, -1};
+  std::size_t kept_count = 0, dropped_count = 0;
+  int dropped = -1;
+  for (int slot = 0; slot < static_cast<int>(before_slots); ++slot) {
+    const bool stays = step.after_slot[0] == slot || step.after_slot[1] == slot;
+    if (stays) {
+      kept[kept_count++] = slot;
+    } else {
+      dropped = slot;
+      ++dropped_count;
+    }
+  }
+  if (step.filtered && dropped_count > 1) {
     for (std::size_t state = 0; state < before.states; ++state) {
       for (std::size_t n = 0; n < widths; ++n) {
         const std::array<std::size_t, 3> index = slot_indices(s, state, n);
@@ -521,21 +598,16 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     }
     return;
   }
-  // The step introduces slot `last` and every edge is admissible. The best new width depends on a before
-  // state only through its kept slots (K) and, where the product pairs the new width with a slot it
-  // drops (Q), through Q's width: per assignment of K the new widths are lines in Q's width, whose upper
-  // envelope answers every width of Q at once.
-  const int last = static_cast<int>(step.slots) - 1;
-  std::array<int, 2> kept{-1, -1};
-  std::size_t kept_count = 0;
-  int query = -1;
-  for (int slot = 0; slot < static_cast<int>(before_slots); ++slot) {
-    const bool stays = step.after_slot[0] == slot || step.after_slot[1] == slot;
-    if (stays) kept[kept_count++] = slot;
-  }
   const bool paired = product != 0.0 && step.p >= 0;
   const int partner = paired ? (step.p == last ? step.q : step.p) : -1;
-  if (paired && partner != kept[0] && partner != kept[1]) query = partner;
+  // Without a filter, a dropped slot that is not the partner only adds its own weight (base): no query.
+  int query = -1;
+  if (step.filtered) {
+    query = dropped;
+  } else if (paired && partner != kept[0] && partner != kept[1]) {
+    query = partner;
+  }
+  const bool sloped = paired && partner == query;
   std::array<std::size_t, 2> kept_size{1, 1};
   for (std::size_t k = 0; k < kept_count; ++k) kept_size[k] = domain_[step.group[kept[k]]].size();
   const std::size_t query_size = query >= 0 ? domain_[step.group[query]].size() : 1;
@@ -552,16 +624,20 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     if (kept_count == 2) index[kept[1]] = key % kept_size[1];
     // The partner's width when it is kept: a constant of this key.
     const double kept_partner =
-        paired && query < 0 ? static_cast<double>(slot_width(s, partner, index[partner])) : 0.0;
+        paired && !sloped ? static_cast<double>(slot_width(s, partner, index[partner])) : 0.0;
     for (std::size_t n = 0; n < widths; ++n) {
       index[last] = n;
       const double to_go = next[after_state(s, index)];
       const double slope = paired ? -product * static_cast<double>(new_widths[n]) : 0.0;
-      line_slope_[n] = slope;
+      line_slope_[n] = sloped ? slope : 0.0;
       line_value_[n] = to_go == kMinus ? kMinus : new_weight[n] + to_go + slope * kept_partner;
     }
     double* const row = &table_[key * query_size];
     int* const row_arg = &table_arg_[key * query_size];
+    if (step.filtered) {
+      filtered_envelope(s, index, query, row, row_arg);
+      continue;
+    }
     if (query < 0) {
       for (std::size_t n = 0; n < widths; ++n) {
         if (line_value_[n] > row[0]) {
