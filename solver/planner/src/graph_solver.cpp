@@ -194,6 +194,7 @@ class GraphLevelSolver {
   std::vector<Cut> cuts_;                          // cuts_[i]: the cut before layer i; one more at the end
   std::vector<Step> steps_;                        // per layer
   std::vector<Segment> segments_;                  // the steps in order, runs collapsed
+  std::vector<std::vector<std::size_t>> layers_of_group_;  // per group: the layers whose costs depend on it
   std::vector<Budget> budgets_;
   std::vector<std::size_t> limited_max_;
   double pinned_value_ = 0.0;  // the pinned groups' value, in every plan
@@ -238,6 +239,19 @@ bool GraphLevelSolver::build() {
       if (k >= constraints_.min_width[g] && k <= constraints_.max_width[g]) domain_[g].push_back(k);
     }
     if (domain_[g].empty()) return false;
+  }
+  layers_of_group_.assign(groups, {});
+  for (std::size_t i = 0; i < layers; ++i) {
+    for (const LayerCost& cost : model_.layer_costs[i]) {
+      const auto add = [&](std::size_t g) {
+        if (g == LayerCost::kNone) return;
+        std::vector<std::size_t>& of_group = layers_of_group_[g];
+        if (of_group.empty() || of_group.back() != i) of_group.push_back(i);
+      };
+      for (const LayerCost::Unary& unary : cost.unary) add(unary.group);
+      add(cost.p);
+      add(cost.q);
+    }
   }
   cuts_.assign(layers + 1, Cut{});
   for (std::size_t i = 0; i < layers; ++i) {
@@ -760,20 +774,67 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
     if (domain_[g].size() > 1) movable.push_back(g);
   }
   std::vector<std::int64_t> widths(start.size());
-  const auto evaluate = [&](double& value, double& excess) {
+  // Per limited resource and layer, the cost at the walk's current widths (`base`): a move changes one or
+  // two groups, and only the layers whose cost depends on them are evaluated again.
+  std::vector<std::size_t> limited;
+  for (std::size_t r = 0; r < model_.resources.size(); ++r) {
+    if (constraints_.limit[r] != kCostInfinity) limited.push_back(r);
+  }
+  const std::size_t layer_count = model_.layer_costs.size();
+  std::vector<std::int64_t> base_widths;
+  std::vector<std::vector<std::int64_t>> base_cost(limited.size(), std::vector<std::int64_t>(layer_count));
+  std::vector<std::int64_t> base_total(limited.size());
+  std::vector<std::size_t> stamp(layer_count, 0), affected;
+  std::size_t evaluation = 0;
+  const auto evaluate = [&](double& value, double& excess, bool rebase) {
     for (std::size_t g = 0; g < widths.size(); ++g) widths[g] = domain_[g][index[g]];
     value = model_.value_of(widths);
     excess = 0.0;
-    for (std::size_t r = 0; r < model_.resources.size(); ++r) {
+    ++evaluation;
+    affected.clear();
+    if (!rebase) {
+      for (std::size_t g = 0; g < widths.size(); ++g) {
+        if (widths[g] == base_widths[g]) continue;
+        for (const std::size_t layer : layers_of_group_[g]) {
+          if (stamp[layer] == evaluation) continue;
+          stamp[layer] = evaluation;
+          affected.push_back(layer);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < limited.size(); ++i) {
+      const std::size_t r = limited[i];
+      const bool sum = model_.resources[r].aggregation == Aggregation::sum;
+      std::int64_t cost = 0;
+      if (rebase) {
+        for (std::size_t layer = 0; layer < layer_count; ++layer) {
+          base_cost[i][layer] = model_.layer_costs[layer][r].at(widths);
+          cost = sum ? saturating_add(cost, base_cost[i][layer]) : std::max(cost, base_cost[i][layer]);
+        }
+        base_total[i] = cost;
+      } else if (sum) {
+        // Saturated totals are recomputed whole: a difference of saturated sums is not the change.
+        cost = base_total[i];
+        for (const std::size_t layer : affected) {
+          const std::int64_t now = model_.layer_costs[layer][r].at(widths);
+          cost = saturating_add(cost - base_cost[i][layer], now);
+        }
+        if (base_total[i] >= kCostInfinity || cost >= kCostInfinity) cost = model_.cost_of(widths, r);
+      } else {
+        for (std::size_t layer = 0; layer < layer_count; ++layer) {
+          const std::int64_t at =
+              stamp[layer] == evaluation ? model_.layer_costs[layer][r].at(widths) : base_cost[i][layer];
+          cost = std::max(cost, at);
+        }
+      }
       const std::int64_t limit = constraints_.limit[r];
-      if (limit == kCostInfinity) continue;
-      const std::int64_t cost = model_.cost_of(widths, r);
       if (cost > limit)
         excess += static_cast<double>(cost - limit) / std::max(1.0, static_cast<double>(limit));
     }
+    if (rebase) base_widths = widths;
   };
   double value = 0.0, excess = 0.0;
-  evaluate(value, excess);
+  evaluate(value, excess, true);
   while (excess > 0.0) {
     double best_ratio = -1.0;
     std::size_t best = kNoGroup;
@@ -781,7 +842,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
       if (index[g] == 0) continue;
       --index[g];
       double moved_value = 0.0, moved_excess = 0.0;
-      evaluate(moved_value, moved_excess);
+      evaluate(moved_value, moved_excess, false);
       ++index[g];
       const double shed = excess - moved_excess;
       const double ratio = shed / (value - moved_value + 1e-300);
@@ -792,7 +853,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
     }
     if (best == kNoGroup) return;
     --index[best];
-    evaluate(value, excess);
+    evaluate(value, excess, true);
   }
   // Each evaluation costs a pass over the layers: bound the walk.
   std::size_t evaluations = 0;
@@ -809,7 +870,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
         if (down == up || (down != kNoGroup && index[down] == 0)) continue;
         if (down != kNoGroup) --index[down];
         double moved_value = 0.0, moved_excess = 0.0;
-        evaluate(moved_value, moved_excess);
+        evaluate(moved_value, moved_excess, false);
         ++evaluations;
         if (down != kNoGroup) ++index[down];
         if (moved_excess == 0.0 && moved_value > best_value) {
@@ -823,7 +884,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
     if (best_up == kNoGroup) break;
     ++index[best_up];
     if (best_down != kNoGroup) --index[best_down];
-    evaluate(value, excess);
+    evaluate(value, excess, true);
     moved = true;
   }
   for (std::size_t g = 0; g < widths.size(); ++g) widths[g] = domain_[g][index[g]];
