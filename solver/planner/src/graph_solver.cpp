@@ -73,7 +73,7 @@ struct Labels {
   std::vector<double> value;
   std::vector<std::int64_t> cost;  // dims per label
   std::vector<int> parent;         // label of the cut before
-  std::vector<int> chosen;         // the new width's index at this step, or -1
+  std::vector<int> chosen;         // the new width's index at this segment, or -1
   std::vector<std::size_t> state;
   std::vector<std::size_t> state_begin;  // per state, into the labels; states + 1 entries
 };
