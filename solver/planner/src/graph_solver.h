@@ -14,9 +14,10 @@
 //     in the stream's width that never visits the states inside the block; where a max resource forbids
 //     edges, each new width admits a prefix of the dropped width's, and the envelope is swept over them;
 //  3. relaxed paths and the neighbouring level's plan, repaired and improved by local search, give plans;
-//  4. a label-setting search over the cut states between runs with Pareto labels (value, cost per budget), pruned by the
-//     relaxations' bounds and by the cheapest completion per budget, at thresholds stepping down from the
-//     bound, proves one optimal. Two labels at one state have the same futures, so dominance is exact.
+//  4. a label-setting search over the cut states between runs with Pareto labels (value, cost per budget),
+//     pruned by the relaxations' bounds and by the cheapest completion per budget, at thresholds stepping
+//     down from the bound, proves one optimal. Two labels at one state have the same futures, so dominance
+//     is exact.
 #pragma once
 
 #include <memory>
