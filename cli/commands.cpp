@@ -16,6 +16,7 @@
 #include <limits>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <sstream>
 #include <utility>
 
@@ -333,6 +334,21 @@ bool is_architecture(const std::string& name) {
                      [&](const models::ArchitectureInfo& architecture) { return architecture.name == name; });
 }
 
+// One line: the network's layers (tied ones and streams among them) and its full cost per resource.
+std::string network_summary(const Network& network) {
+  std::size_t tied = 0;
+  std::set<std::string> streams;
+  for (const Layer& layer : network.layers) {
+    tied += layer.tied ? 1 : 0;
+    if (layer.stream) streams.insert(*layer.stream);
+  }
+  std::string line = network.name + "  layers " + std::to_string(network.layers.size()) + " (tied " +
+                     std::to_string(tied) + ", streams " + std::to_string(streams.size()) + ")";
+  for (const auto& [resource, cost] : full_network_cost(network))
+    line += "  " + resource + " " + thousands(cost);
+  return line;
+}
+
 int list_architectures(const CommandLine& command_line, Streams streams, const po::variables_map& options) {
   std::vector<std::pair<std::string, std::string>> rows;
   for (const models::ArchitectureInfo& architecture : models::architectures())
@@ -381,9 +397,11 @@ int run_example(const std::vector<std::string>& args, Streams streams) {
       "reds example", "reds example [OPTIONS] NAME | reds example --list",
       "Prints the plan request (plan contract v1) of a bundled architecture: its layers\n"
       "with exact cost coefficients, stand-in importance and one budget level per MAC\n"
-      "fraction. Pipe it into 'reds plan -'.");
-  command_line.add_options()                       //
-      ("list", "list the architectures and exit")  //
+      "fraction. Pipe it into 'reds plan -'. With --summary, one line instead: the\n"
+      "number of layers, tied layers and streams, and the full network's cost per resource.");
+  command_line.add_options()                                                        //
+      ("list", "list the architectures and exit")                                   //
+      ("summary", "print the network's size and full cost instead of the request")  //
       ("block", number_option("N", std::to_string(defaults.block)),
        "prunable layers keep multiples of N units")  //
       ("min-width-fraction", number_option("F", min_width_fraction.str()),
@@ -440,6 +458,8 @@ int run_example(const std::vector<std::string>& args, Streams streams) {
   PlanRequest shaped = std::move(request).value();
   shaped.strategy = *strategy;
   shaped.objective = *objective;
+  if (options.count("summary"))
+    return write_output(command_line, streams, options, network_summary(shaped.network));
   return write_output(command_line, streams, options, to_json(shaped, 2));
 }
 

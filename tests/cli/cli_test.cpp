@@ -174,6 +174,18 @@ TEST_F(CliTest, ExampleListNamesEveryArchitecture) {
   }
 }
 
+TEST_F(CliTest, ExampleSummaryIsOneLineOfFullCosts) {
+  const Outcome summary = run({"example", "resnet8", "--summary"});
+  ASSERT_EQ(summary.exit_status, 0) << summary.err;
+  EXPECT_EQ(summary.out,
+            "resnet8  layers 10 (tied 0, streams 3)  activation 196,608  macs 12,501,632  "
+            "output_activation 65,536  params 77,706\n");
+  const Outcome chain = run({"example", "ds_cnn_l", "--summary"});
+  ASSERT_EQ(chain.exit_status, 0) << chain.err;
+  EXPECT_NE(chain.out.find("(tied 5, streams 0)  activation "), std::string::npos) << chain.out;
+  EXPECT_NE(chain.out.find("macs 28,327,812"), std::string::npos) << chain.out;
+}
+
 TEST_F(CliTest, ExamplePipedIntoPlanMeetsEveryLevel) {
   const Outcome example = run({"example", "ds_cnn_l"});
   ASSERT_EQ(example.exit_status, 0) << example.err;

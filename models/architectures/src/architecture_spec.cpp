@@ -68,6 +68,27 @@ class SpecBuilder {
     layer.kind = SpecLayerKind::global_average_pool;
     spec_.layers.push_back(std::move(layer));
   }
+  void max_pool(const std::string& name, Extent window, Extent stride, Padding padding) {
+    LayerSpec layer = named(SpecLayerKind::max_pool, name, 0, false, Activation::none);
+    layer.kernel = window;
+    layer.stride = stride;
+    layer.padding = padding;
+    spec_.layers.push_back(std::move(layer));
+  }
+  void zero_padding(const std::string& name, ZeroPad pad) {
+    LayerSpec layer = named(SpecLayerKind::zero_padding, name, 0, false, Activation::none);
+    layer.pad = pad;
+    spec_.layers.push_back(std::move(layer));
+  }
+  void add(const std::string& name, const std::string& first, const std::string& second,
+           Activation activation) {
+    LayerSpec layer = named(SpecLayerKind::add, name, 0, false, activation);
+    layer.inputs = {first, second};
+    spec_.layers.push_back(std::move(layer));
+  }
+  // The last layer added reads `input` instead of the layer before it.
+  void reads(const std::string& input) { spec_.layers.back().inputs = {input}; }
+  const std::string& last_name() const { return spec_.layers.back().name; }
   ArchitectureSpec finish() && { return std::move(spec_); }
 
  private:
@@ -164,6 +185,139 @@ ArchitectureSpec mobilenet_v1(std::string name, std::string description, std::in
   return std::move(spec).finish();
 }
 
+// MLPerf Tiny's image classifier (its trained_models/pretrainedResnet.h5, Keras): conv 3x3 16, then three
+// residual blocks of two 3x3 convolutions (16, 32, 64 filters; the second and third start with stride 2
+// and add a 1x1 stride-2 projection of the block's input, without batch norm), each addition followed by
+// ReLU, AveragePooling2D(8), Dense(10). Every convolution has a bias; layers run in the Keras model's order
+// (a block's projection after its second convolution).
+ArchitectureSpec resnet8() {
+  SpecBuilder spec("resnet8", "ResNet-8, MLPerf Tiny: 32x32x3, conv 16, residual blocks 16/32/64, Dense(10)",
+                   3, Extent{32, 32}, false);
+  spec.conv("conv1", 16, Extent{3, 3}, Extent{1, 1}, Padding::same, true, kRelu, true);
+  std::string block_input = "conv1";
+  int block = 1;
+  for (const std::int64_t filters : {16, 32, 64}) {
+    const std::string prefix = "block" + std::to_string(block) + "_";
+    const std::int64_t stride = block == 1 ? 1 : 2;
+    spec.conv(prefix + "conv1", filters, Extent{3, 3}, Extent{stride, stride}, Padding::same, true, kRelu,
+              true);
+    spec.conv(prefix + "conv2", filters, Extent{3, 3}, Extent{1, 1}, Padding::same, true, kLinear, true);
+    std::string shortcut = block_input;
+    if (stride != 1) {
+      spec.conv(prefix + "shortcut", filters, Extent{1, 1}, Extent{2, 2}, Padding::same, true, kLinear, true);
+      spec.reads(block_input);
+      shortcut = prefix + "shortcut";
+    }
+    spec.add(prefix + "add", shortcut, prefix + "conv2", kRelu);
+    block_input = prefix + "add";
+    ++block;
+  }
+  spec.average_pool(Extent{8, 8});
+  spec.dense("head", 10, kLinear, false);
+  return std::move(spec).finish();
+}
+
+// torchvision's resnet18 as Keras builds ResNets: zero padding 3 and conv 7x7/2 (64), zero padding 1 and
+// max pool 3x3/2, four stages of two basic blocks (two 3x3 convolutions; 64, 128, 256, 512 filters), the
+// first block of stages 2-4 with stride 2 (zero padding 1, then a 'valid' convolution, as torchvision pads)
+// and a 1x1 stride-2 projection of the block's input after its second convolution; ReLU after every
+// addition, global average pooling, Dense(1000). Convolutions have no bias (batch norm follows them).
+ArchitectureSpec resnet18() {
+  SpecBuilder spec(
+      "resnet18", "ResNet-18, ImageNet: 224x224x3, conv 7x7/2, max pool, 8 basic blocks 64..512, Dense(1000)",
+      3, Extent{224, 224}, false);
+  spec.zero_padding("conv1_pad", ZeroPad{3, 3, 3, 3});
+  spec.conv("conv1", 64, Extent{7, 7}, Extent{2, 2}, Padding::valid, false, kRelu, true);
+  spec.zero_padding("pool1_pad", ZeroPad{1, 1, 1, 1});
+  spec.max_pool("pool1", Extent{3, 3}, Extent{2, 2}, Padding::valid);
+  std::string block_input = "pool1";
+  for (int stage = 1; stage <= 4; ++stage) {
+    const std::int64_t filters = std::int64_t{64} << (stage - 1);
+    for (int index = 0; index < 2; ++index) {
+      const std::string prefix = "layer" + std::to_string(stage) + "_" + std::to_string(index) + "_";
+      const bool downsample = stage > 1 && index == 0;
+      if (downsample) {
+        spec.zero_padding(prefix + "pad", ZeroPad{1, 1, 1, 1});
+        spec.reads(block_input);
+        spec.conv(prefix + "conv1", filters, Extent{3, 3}, Extent{2, 2}, Padding::valid, false, kRelu, true);
+      } else {
+        spec.conv(prefix + "conv1", filters, Extent{3, 3}, Extent{1, 1}, Padding::same, false, kRelu, true);
+        spec.reads(block_input);
+      }
+      spec.conv(prefix + "conv2", filters, Extent{3, 3}, Extent{1, 1}, Padding::same, false, kLinear, true);
+      std::string shortcut = block_input;
+      if (downsample) {
+        spec.conv(prefix + "downsample", filters, Extent{1, 1}, Extent{2, 2}, Padding::valid, false, kLinear,
+                  true);
+        spec.reads(block_input);
+        shortcut = prefix + "downsample";
+      }
+      spec.add(prefix + "add", prefix + "conv2", shortcut, kRelu);
+      block_input = prefix + "add";
+    }
+  }
+  spec.global_average_pool();
+  spec.dense("head", 1000, kLinear, false);
+  return std::move(spec).finish();
+}
+
+// Keras' and torchvision's channel rounding: the multiple of 8 nearest v (at least 8), one step up when
+// that loses more than 10 %.
+std::int64_t make_divisible(std::int64_t v) {
+  std::int64_t rounded = std::max<std::int64_t>(8, (v + 4) / 8 * 8);
+  if (10 * rounded < 9 * v) rounded += 8;
+  return rounded;
+}
+
+// Keras' MobileNetV2 (keras.applications, include_top): width multiplier alpha = alpha_percent / 100,
+// conv 3x3/2 'same' to make_divisible(32 alpha) channels, 17 inverted residual blocks (expand 1x1 to 6x
+// the block's input channels, except block 0; depthwise 3x3, at stride 2 after a zero padding of one row
+// and column below and right of an even map ('valid'), else 'same'; project 1x1 to
+// make_divisible(int(c alpha)) channels, linear) with an addition of the block's input when the stride is 1
+// and the widths agree, conv 1x1 to 1280 channels (1280 alpha above alpha 1), global average pooling,
+// Dense(1000). ReLU6 everywhere but the projections; no convolution has a bias.
+ArchitectureSpec mobilenet_v2(std::string name, std::string description, std::int64_t alpha_percent,
+                              std::int64_t resolution) {
+  struct Stage {
+    std::int64_t channels, blocks, stride;
+  };
+  static constexpr Stage kStages[] = {{16, 1, 1}, {24, 2, 2},  {32, 3, 2}, {64, 4, 2},
+                                      {96, 3, 1}, {160, 3, 2}, {320, 1, 1}};
+  constexpr Activation kRelu6 = Activation::relu6;
+  SpecBuilder spec(std::move(name), std::move(description), 3, Extent{resolution, resolution}, false);
+  std::int64_t channels = make_divisible(32 * alpha_percent / 100);
+  spec.conv("conv1", channels, Extent{3, 3}, Extent{2, 2}, Padding::same, false, kRelu6, true);
+  Extent map = output_map(Extent{resolution, resolution}, Extent{3, 3}, Extent{2, 2}, Padding::same);
+  int block = 0;
+  for (const Stage& stage : kStages) {
+    for (std::int64_t repeat = 0; repeat < stage.blocks; ++repeat, ++block) {
+      const std::string prefix = "b" + std::to_string(block) + "_";
+      const std::string block_input = spec.last_name();
+      const std::int64_t stride = repeat == 0 ? stage.stride : 1;
+      if (block > 0) spec.pointwise(prefix + "expand", 6 * channels, false, kRelu6);
+      if (stride == 2) {
+        // keras.applications' correct_pad for a 3x3 kernel.
+        const std::int64_t even_rows = 1 - map.height % 2, even_columns = 1 - map.width % 2;
+        spec.zero_padding(prefix + "pad", ZeroPad{1 - even_rows, 1, 1 - even_columns, 1});
+        spec.depthwise(prefix + "dw", Extent{3, 3}, Extent{2, 2}, Padding::valid, false, kRelu6);
+        map = output_map(map, Extent{3, 3}, Extent{2, 2}, Padding::same);
+      } else {
+        spec.depthwise(prefix + "dw", Extent{3, 3}, Extent{1, 1}, Padding::same, false, kRelu6);
+      }
+      const std::int64_t filters = make_divisible(stage.channels * alpha_percent / 100);
+      spec.pointwise(prefix + "project", filters, false, kLinear);
+      if (stride == 1 && filters == channels)
+        spec.add(prefix + "add", block_input, prefix + "project", kLinear);
+      channels = filters;
+    }
+  }
+  const std::int64_t last = alpha_percent > 100 ? make_divisible(1280 * alpha_percent / 100) : 1280;
+  spec.pointwise("conv_last", last, false, kRelu6);
+  spec.global_average_pool();
+  spec.dense("head", 1000, kLinear, false);
+  return std::move(spec).finish();
+}
+
 }  // namespace
 
 Extent output_map(Extent input, Extent kernel, Extent stride, Padding padding) {
@@ -203,6 +357,15 @@ const std::vector<ArchitectureSpec>& architecture_specs() {
                    "MobileNetV1 1.0, Visual Wake Words: 96x96x3, conv 32, 13 DS blocks, Dense(2)", 96),
       mobilenet_v1("mobilenet_v1_224",
                    "MobileNetV1 1.0, Visual Wake Words: 224x224x3, conv 32, 13 DS blocks, Dense(2)", 224),
+      resnet8(),
+      resnet18(),
+      mobilenet_v2("mobilenet_v2_224",
+                   "MobileNetV2 1.0, ImageNet: 224x224x3, 17 inverted residual blocks, conv 1280, Dense(1000)",
+                   100, 224),
+      mobilenet_v2("mobilenet_v2_96",
+                   "MobileNetV2 1.0, 96x96x3, 17 inverted residual blocks, conv 1280, Dense(1000)", 100, 96),
+      mobilenet_v2("mobilenet_v2_035_96",
+                   "MobileNetV2 0.35, 96x96x3, 17 inverted residual blocks, conv 1280, Dense(1000)", 35, 96),
   };
   // clang-format on
   return kSpecs;

@@ -1,5 +1,5 @@
-// The bundled architectures (architecture_spec.cpp) as plan requests: chains of layers with exact cost
-// coefficients, stand-in importance and one MAC budget per level.
+// The bundled architectures (architecture_spec.cpp) as plan requests: layers with exact cost coefficients
+// (network_builder.h), stand-in importance and one MAC budget per level.
 #include "reds/models/architectures.h"
 
 #include <algorithm>
@@ -8,40 +8,15 @@
 #include <string>
 #include <utility>
 
-#include "chain_builder.h"
 #include "importance_stand_in.h"
+#include "network_builder.h"
 #include "reds/models/architecture_spec.h"
+#include "reds/models/peak_activation.h"
 
 namespace reds::models {
 namespace {
 
 constexpr std::size_t kMaxLevels = 64;  // plan contract: 1 to 64 levels
-
-// The spec's layers with weights as a chain; pooling shrinks the map the next layer reads.
-Network chain_of(const ArchitectureSpec& spec) {
-  ChainBuilder chain(spec.name, spec.input_channels, spec.input_map);
-  for (const LayerSpec& layer : spec.layers) {
-    switch (layer.kind) {
-      case SpecLayerKind::conv:
-        chain.conv(layer.name, layer.units, layer.kernel, layer.stride, layer.padding, layer.bias,
-                   layer.prunable);
-        break;
-      case SpecLayerKind::depthwise:
-        chain.depthwise(layer.name, layer.kernel, layer.stride, layer.padding, layer.bias);
-        break;
-      case SpecLayerKind::dense:
-        chain.dense(layer.name, layer.units, layer.bias, layer.prunable);
-        break;
-      case SpecLayerKind::average_pool:
-        chain.average_pool(layer.kernel);
-        break;
-      case SpecLayerKind::global_average_pool:
-        chain.global_average_pool();
-        break;
-    }
-  }
-  return std::move(chain).finish();
-}
 
 std::string valid_names() {
   std::string names;
@@ -97,8 +72,9 @@ std::int64_t min_units_of(std::int64_t units, double min_width_fraction) {
 void apply_options(Network& network, const ExampleOptions& options) {
   for (Layer& layer : network.layers) {
     layer.importance = importance_stand_in(options.seed, layer.name, layer.units);
-    // Tied layers take their width from the layer they follow; the head's outputs are the classes.
-    if (layer.tied || !layer.prunable) continue;
+    // Tied layers take their width from the layer they follow, a stream's members from its first member;
+    // the head's outputs are the classes.
+    if (layer.tied || !layer.prunable || (layer.stream && *layer.stream != layer.name)) continue;
     layer.block = std::min(options.block, layer.units);
     layer.min_units = min_units_of(layer.units, options.min_width_fraction);
   }
@@ -121,8 +97,11 @@ Result<Network> build_network(const std::string& name, const ExampleOptions& opt
     return invalid_argument("unknown architecture \"" + name + "\"; valid names: " + valid_names());
   }
   if (std::optional<Error> error = check_network_options(options)) return *error;
-  Network network = chain_of(*spec);
+  Result<SpecNetwork> built = spec_network(*spec);
+  if (!built) return built.error();
+  Network network = std::move(built->network);
   apply_options(network, options);
+  if (std::optional<Error> error = set_peak_activation(network, built->steps)) return *error;
   return network;
 }
 

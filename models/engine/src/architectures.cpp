@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 #include <utility>
 
 #include "reds/models/architecture_spec.h"
@@ -21,16 +23,26 @@ Padding padding_of(models::Padding padding) {
   return padding == models::Padding::same ? Padding::same : Padding::valid;
 }
 
-// Builds the engine model of a spec, layer by layer, tracking the map the next layer reads.
+// Builds the engine model of a spec, layer by layer, tracking every map's shape: tensor 0 is the input,
+// tensor i + 1 the output of model layer i.
 class ModelBuilder {
  public:
-  ModelBuilder(const models::ArchitectureSpec& spec, std::uint64_t seed)
-      : random_(seed), map_(spec.input_map), channels_(spec.input_channels), flat_(spec.flat_input) {
+  ModelBuilder(const models::ArchitectureSpec& spec, std::uint64_t seed) : random_(seed) {
     model_.name = spec.name;
     model_.input = Shape{spec.input_map.height, spec.input_map.width, spec.input_channels, spec.flat_input};
+    tensors_.push_back(Map{spec.input_map, spec.input_channels, spec.flat_input});
   }
 
-  void add(const models::LayerSpec& spec) {
+  std::optional<Error> add(const models::LayerSpec& spec) {
+    reads_.clear();
+    for (const std::string& name : spec.inputs) {
+      const auto found = tensor_of_name_.find(name);
+      if (found == tensor_of_name_.end())
+        return invalid_argument("layer '" + spec.name + "' reads '" + name + "', no earlier layer");
+      reads_.push_back(found->second);
+    }
+    if (reads_.empty()) reads_.push_back(model_.layers.size());
+    map_ = tensors_[reads_[0]];
     switch (spec.kind) {
       case models::SpecLayerKind::conv:
       case models::SpecLayerKind::depthwise: {
@@ -39,57 +51,88 @@ class ModelBuilder {
                                    spec.kernel, spec.stride, padding_of(spec.padding));
         const std::int64_t taps = spec.kernel.positions();
         if (depthwise) {
-          fill(layer, taps, channels_, spec.bias);
+          fill(layer, taps, map_.channels, spec.bias);
         } else {
           layer.units = spec.units;
-          fill(layer, taps * channels_, spec.units, spec.bias);
-          channels_ = spec.units;
+          fill(layer, taps * map_.channels, spec.units, spec.bias);
+          map_.channels = spec.units;
         }
-        map_ = models::output_map(map_, spec.kernel, spec.stride, spec.padding);
+        map_.extent = models::output_map(map_.extent, spec.kernel, spec.stride, spec.padding);
         push(std::move(layer), spec.activation);
         break;
       }
       case models::SpecLayerKind::dense: {
         // Keras flattens a map before a Dense layer reads it.
-        if (!flat_) {
+        if (!map_.flat) {
           Layer flatten;
           flatten.name = "flatten";
           flatten.kind = LayerKind::flatten;
-          model_.layers.push_back(std::move(flatten));
-          channels_ *= map_.positions();
+          map_ = Map{models::Extent{1, 1}, map_.channels * map_.extent.positions(), true};
+          append(std::move(flatten));
         }
         Layer layer;
         layer.name = spec.name;
         layer.kind = LayerKind::dense;
         layer.units = spec.units;
-        fill(layer, channels_, spec.units, spec.bias);
-        channels_ = spec.units;
-        map_ = models::Extent{1, 1};
-        flat_ = true;
+        fill(layer, map_.channels, spec.units, spec.bias);
+        map_ = Map{models::Extent{1, 1}, spec.units, true};
         push(std::move(layer), spec.activation);
         break;
       }
-      case models::SpecLayerKind::average_pool: {
-        Layer pool = window_layer("average_pool", LayerKind::average_pool2d, spec.kernel,
-                                  models::Extent{1, 1}, Padding::valid);
-        map_ = models::output_map(map_, spec.kernel, models::Extent{1, 1}, models::Padding::valid);
-        model_.layers.push_back(std::move(pool));
+      case models::SpecLayerKind::average_pool:
+      case models::SpecLayerKind::max_pool: {
+        const bool average = spec.kind == models::SpecLayerKind::average_pool;
+        // The spec's average pool has stride 1 and 'valid' padding.
+        const models::Extent stride = average ? models::Extent{1, 1} : spec.stride;
+        const models::Padding padding = average ? models::Padding::valid : spec.padding;
+        Layer pool = window_layer(spec.name.empty() ? "average_pool" : spec.name,
+                                  average ? LayerKind::average_pool2d : LayerKind::max_pool2d, spec.kernel,
+                                  stride, padding_of(padding));
+        map_.extent = models::output_map(map_.extent, spec.kernel, stride, padding);
+        append(std::move(pool));
         break;
       }
       case models::SpecLayerKind::global_average_pool: {
         Layer pool;
-        pool.name = "global_average_pool";
+        pool.name = spec.name.empty() ? "global_average_pool" : spec.name;
         pool.kind = LayerKind::global_average_pool2d;
-        model_.layers.push_back(std::move(pool));
-        map_ = models::Extent{1, 1};
-        flat_ = true;
+        map_ = Map{models::Extent{1, 1}, map_.channels, true};
+        append(std::move(pool));
+        break;
+      }
+      case models::SpecLayerKind::zero_padding: {
+        Layer pad;
+        pad.name = spec.name;
+        pad.kind = LayerKind::zero_padding2d;
+        pad.pad_top = spec.pad.top;
+        pad.pad_bottom = spec.pad.bottom;
+        pad.pad_left = spec.pad.left;
+        pad.pad_right = spec.pad.right;
+        map_.extent = models::Extent{map_.extent.height + spec.pad.top + spec.pad.bottom,
+                                     map_.extent.width + spec.pad.left + spec.pad.right};
+        append(std::move(pad));
+        break;
+      }
+      case models::SpecLayerKind::add: {
+        Layer sum;
+        sum.name = spec.name;
+        sum.kind = LayerKind::add;
+        push(std::move(sum), spec.activation);
         break;
       }
     }
+    if (!spec.name.empty()) tensor_of_name_[spec.name] = model_.layers.size();
+    return std::nullopt;
   }
   Model finish() && { return std::move(model_); }
 
  private:
+  struct Map {
+    models::Extent extent;
+    std::int64_t channels = 0;  // or features, once flat
+    bool flat = false;
+  };
+
   static Layer window_layer(const std::string& name, LayerKind kind, models::Extent kernel,
                             models::Extent stride, Padding padding) {
     Layer layer;
@@ -111,22 +154,30 @@ class ModelBuilder {
     layer.bias.resize(static_cast<std::size_t>(units));
     for (float& value : layer.bias) value = symmetric_uniform(random_, 0.1);
   }
+  // Appends a layer producing map_; the first layer of a spec layer reads what the spec names.
+  void append(Layer layer) {
+    if (!reads_.empty() && !(reads_.size() == 1 && reads_[0] == model_.layers.size())) layer.inputs = reads_;
+    reads_.clear();
+    model_.layers.push_back(std::move(layer));
+    tensors_.push_back(map_);
+  }
   void push(Layer layer, models::Activation activation) {
     const std::string name = layer.name;
-    model_.layers.push_back(std::move(layer));
+    append(std::move(layer));
     if (activation == models::Activation::none) return;
     Layer relu;
     relu.name = name + "_relu";
     relu.kind = LayerKind::rectifier;
     if (activation == models::Activation::relu6) relu.rectifier.max_value = 6.0f;
-    model_.layers.push_back(std::move(relu));
+    append(std::move(relu));
   }
 
   Model model_;
   SplitMix64 random_;
-  models::Extent map_;     // the map the next layer reads
-  std::int64_t channels_;  // its channels, or features once flat
-  bool flat_;
+  std::vector<Map> tensors_;
+  std::map<std::string, std::size_t> tensor_of_name_;
+  std::vector<std::size_t> reads_;  // the tensors the next spec layer's first model layer reads
+  Map map_;                         // the map the layer being added produces
 };
 
 }  // namespace
@@ -148,7 +199,8 @@ Result<Model> random_model(const std::string& name, std::uint64_t seed) {
     return invalid_argument("no random model named '" + name + "'; valid names: " + names);
   }
   ModelBuilder model(*spec, seed);
-  for (const models::LayerSpec& layer : spec->layers) model.add(layer);
+  for (const models::LayerSpec& layer : spec->layers)
+    if (std::optional<Error> error = model.add(layer)) return *error;
   return std::move(model).finish();
 }
 

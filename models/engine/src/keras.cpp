@@ -184,7 +184,8 @@ class LayerReader {
     }
     if (class_name_ == "LeakyReLU") return append_rectifier(model, name_, Rectifier{number("alpha", 0.3f)});
     if (class_name_ == "Activation") return append_activation(model, name_);
-    if (class_name_ == "AveragePooling2D") return append_pool(model);
+    if (class_name_ == "AveragePooling2D") return append_pool(model, LayerKind::average_pool2d);
+    if (class_name_ == "MaxPooling2D") return append_pool(model, LayerKind::max_pool2d);
     if (class_name_ == "GlobalAveragePooling2D") {
       if (config_.value("keepdims", false)) return fail("keepdims=True is not supported");
       return append_plain(model, LayerKind::global_average_pool2d);
@@ -205,7 +206,7 @@ class LayerReader {
     return fail(
         "this layer class is not supported (supported: InputLayer, Conv2D, DepthwiseConv2D, Dense, "
         "BatchNormalization, ReLU, LeakyReLU, Activation, Add, ZeroPadding2D, AveragePooling2D, "
-        "GlobalAveragePooling2D, Flatten, Softmax, Dropout)");
+        "MaxPooling2D, GlobalAveragePooling2D, Flatten, Softmax, Dropout)");
   }
 
   // Keras stores ((top, bottom), (left, right)); an integer or a pair means the same on both sides.
@@ -259,7 +260,7 @@ class LayerReader {
     if (!size) return fail(std::string("has no ") + size_key);
     layer.kernel_height = size->first;
     layer.kernel_width = size->second;
-    if (layer.kind == LayerKind::average_pool2d) {
+    if (layer.kind == LayerKind::average_pool2d || layer.kind == LayerKind::max_pool2d) {
       // A pool's strides default to its size.
       std::tie(layer.stride_height, layer.stride_width) = pair("strides").value_or(*size);
     } else {
@@ -363,8 +364,8 @@ class LayerReader {
     return std::nullopt;
   }
 
-  std::optional<Error> append_pool(Model& model) {
-    Layer layer = plain_layer(name_, LayerKind::average_pool2d);
+  std::optional<Error> append_pool(Model& model, LayerKind kind) {
+    Layer layer = plain_layer(name_, kind);
     if (auto error = read_window(layer, "pool_size")) return error;
     model.layers.push_back(std::move(layer));
     return std::nullopt;

@@ -644,13 +644,14 @@ REDS_KERNEL void average_pool2d(const Window& window, const MapView& input, cons
   average(window, input, output);
 }
 
-void max_pool2d(const Window& window, const MapView& input, const MutableMapView& output) {
+// The largest value per channel over the window's pixels inside the input (a window has at least one).
+REDS_KERNEL void max_pool2d(const Window& window, const MapView& input, const MutableMapView& output) {
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
     const TapSpan rows = row_taps(window, out_row);
     for (std::int64_t out_column = 0; out_column < window.out_width; ++out_column) {
       const TapSpan columns = column_taps(window, out_column);
       float* out = output.data + (out_row * window.out_width + out_column) * output.pixel_stride;
-      std::fill(out, out + output.channels, -std::numeric_limits<float>::infinity());
+      bool first = true;
       for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
         const std::int64_t row = input_row(window, out_row, tap_row);
         for (std::int64_t tap_column = columns.first; tap_column < columns.end; ++tap_column) {
@@ -658,7 +659,8 @@ void max_pool2d(const Window& window, const MapView& input, const MutableMapView
               input.data +
               (row * window.in_width + input_column(window, out_column, tap_column)) * input.pixel_stride;
           for (std::int64_t channel = 0; channel < output.channels; ++channel)
-            out[channel] = std::max(out[channel], in[channel]);
+            out[channel] = first ? in[channel] : std::max(out[channel], in[channel]);
+          first = false;
         }
       }
     }

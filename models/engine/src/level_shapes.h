@@ -13,11 +13,6 @@
 
 namespace reds::engine::detail {
 
-// What plan_request() answers for a model that is not a chain (is_chain).
-inline constexpr const char* kResidualNotPlannable =
-    "the model has residual connections (a layer reads a map other than the previous layer's output): "
-    "residual models cannot be planned yet, only run at full width";
-
 struct LevelShape {
   Shape full;                 // the map in the full model
   std::int64_t channels = 0;  // channels used at the level (features, for a flat map)

@@ -157,6 +157,8 @@ const char* to_string(LayerKind kind) {
       return "ReLU";
     case LayerKind::average_pool2d:
       return "AveragePooling2D";
+    case LayerKind::max_pool2d:
+      return "MaxPooling2D";
     case LayerKind::global_average_pool2d:
       return "GlobalAveragePooling2D";
     case LayerKind::flatten:
@@ -167,8 +169,6 @@ const char* to_string(LayerKind kind) {
       return "Add";
     case LayerKind::zero_padding2d:
       return "ZeroPadding2D";
-    case LayerKind::max_pool2d:
-      return "MaxPooling2D";
   }
   return "unknown";
 }

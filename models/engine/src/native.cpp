@@ -2,8 +2,8 @@
 //
 //   8 bytes   magic "REDSMODL"
 //   u32       format version: 3 when the model states its input normalisation, else 2 when a layer has
-//             "inputs" or is an add, zero_padding2d or max_pool2d layer (model.h), else 1, so that every file
-//             stays readable by the readers of the oldest version that can hold it
+//             "inputs" or is an add, zero_padding2d or max_pool2d layer (model.h), else 1, so that every
+//             file stays readable by the readers of the oldest version that can hold it
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
 //             "plan": the embedded plan's JSON text (absent without a plan), "input_normalization":
 //             {"scale", "mean": [...], "deviation": [...]} (version 3, absent when not stated),
@@ -50,6 +50,8 @@ const char* kind_tag(LayerKind kind) {
       return "rectifier";
     case LayerKind::average_pool2d:
       return "average_pool2d";
+    case LayerKind::max_pool2d:
+      return "max_pool2d";
     case LayerKind::global_average_pool2d:
       return "global_average_pool2d";
     case LayerKind::flatten:
@@ -60,8 +62,6 @@ const char* kind_tag(LayerKind kind) {
       return "add";
     case LayerKind::zero_padding2d:
       return "zero_padding2d";
-    case LayerKind::max_pool2d:
-      return "max_pool2d";
   }
   return "";
 }

@@ -10,7 +10,9 @@
 #include "channel_streams.h"
 #include "level_shapes.h"
 #include "reds/json.h"
+#include "reds/models/peak_activation.h"
 #include "reds/plan.h"
+#include "schedule.h"
 
 namespace reds::engine {
 
@@ -101,8 +103,9 @@ std::optional<Error> check_options(const Model& model, const RequestOptions& opt
   return std::nullopt;
 }
 
-// The request's layer for unit layer `index`: units, structure and costs from the shapes around it.
-// `channels` is the channel count of the map it reads (after Flatten, features = positions x channels).
+// The request's layer for a unit layer: units and costs from the shapes around it (activation comes from
+// the schedule, set_activation_costs). `channels` is the channel count of the map it reads before any
+// Flatten (after Flatten, features = positions x channels).
 reds::Layer request_layer(const Layer& layer, const Shape& input, const Shape& output,
                           std::int64_t channels) {
   reds::Layer entry;
@@ -113,34 +116,37 @@ reds::Layer request_layer(const Layer& layer, const Shape& input, const Shape& o
   const std::int64_t has_bias = layer.bias.empty() ? 0 : 1;
   CostTerms& macs = entry.cost["macs"];
   CostTerms& params = entry.cost["params"];
-  CostTerms& activation = entry.cost["activation"];
   switch (layer.kind) {
     case LayerKind::conv2d:
       // Every kept filter convolves every kept input channel at every output position.
       macs.unit_input = taps * out_positions;
       params.unit_input = taps;
       params.unit = has_bias;
-      activation.input = kFloatBytes * input.height * input.width;
       break;
     case LayerKind::depthwise_conv2d:
       // A channel reads its own input channel only: its cost does not couple to the input width.
       macs.unit = taps * out_positions;
       params.unit = taps + has_bias;
-      activation.input = kFloatBytes * input.height * input.width;
       break;
     default: {  // dense: every kept channel of the map it reads contributes `positions` inputs
       const std::int64_t positions = input.channels / channels;
       macs.unit_input = positions;
       params.unit_input = positions;
       params.unit = has_bias;
-      activation.input = kFloatBytes * positions;
       break;
     }
   }
-  activation.unit = kFloatBytes * out_positions;
   entry.cost["output_activation"].unit = kFloatBytes * out_positions;
   return entry;
 }
+
+// Where every map's width comes from: tensor 0 is the model's input, tensor i + 1 the output of layer i.
+struct TensorWidths {
+  // The request layer whose kept width is the map's channel count (the last of them, through additions,
+  // activations, pools and padding); none for the model's input.
+  std::vector<std::optional<std::size_t>> source;
+  std::vector<std::int64_t> channels;  // the source's channels (the map's own before any Flatten)
+};
 
 // Reorders the last dimension (`units` wide) of `values` by `order` and the dimension before it (`rows`
 // wide, of which rows are permuted by `row_order`, empty for none): new[.., r, u] = old[.., row_order[r],
@@ -185,7 +191,6 @@ std::vector<double> l1_importance(const Layer& layer) {
 Result<PlanRequest> plan_request(const Model& model, const RequestOptions& options) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
-  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   if (auto error = check_options(model, options)) return *error;
 
   PlanRequest request;
@@ -193,36 +198,61 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
   network.name = model.name.empty() ? "model" : model.name;
   network.inputs = model.input.channels;
   network.resources = priced_resources();
-  std::int64_t channels = model.input.channels;  // of the map the next unit layer reads
+  const auto shape_of = [&](std::size_t tensor) -> const Shape& {
+    return tensor == 0 ? model.input : (*shapes)[tensor - 1];
+  };
+  TensorWidths widths{{std::nullopt}, {model.input.channels}};
+  std::vector<std::optional<std::size_t>> request_of(model.layers.size());
+  // One `stream` per channel group of two or more members (channel_streams.h), one width per group.
+  const detail::ChannelStreams streams = detail::channel_streams(model);
+  std::vector<std::size_t> group_of;  // per request layer
   for (std::size_t index = 0; index < model.layers.size(); ++index) {
     const Layer& layer = model.layers[index];
-    if (!detail::is_unit_layer(layer.kind)) continue;
-    if (auto error = check_plannable(layer)) return *error;
-    const Shape& input = input_of(model, shapes.value(), index);
-    const Shape& output = (*shapes)[index];
-    reds::Layer entry = request_layer(layer, input, output, channels);
-    const auto given = options.importance.find(layer.name);
-    entry.importance = given != options.importance.end() ? given->second : l1_importance(layer);
-    if (static_cast<std::int64_t>(entry.importance.size()) != entry.units)
-      return invalid_argument("the importance of '" + layer.name + "' has " +
-                              std::to_string(entry.importance.size()) + " scores for " +
-                              std::to_string(entry.units) + " units");
-    if (layer.kind == LayerKind::depthwise_conv2d) {
-      // Tied to the unit layer before it; reading the model's input (never pruned) it keeps its width.
-      entry.tied = !network.layers.empty();
-      entry.prunable = entry.tied;
-    } else {
-      entry.prunable =
-          std::find(options.fixed.begin(), options.fixed.end(), layer.name) == options.fixed.end();
-      if (entry.prunable) {
-        entry.block = std::min(options.block, entry.units);
-        const auto floor = static_cast<std::int64_t>(
-            std::ceil(options.min_width_fraction * static_cast<double>(entry.units)));
-        entry.min_units = std::clamp<std::int64_t>(floor, 1, entry.units);
+    const std::vector<std::size_t> inputs = layer_inputs(model, index);
+    std::optional<std::size_t> source = widths.source[inputs[0]];
+    std::int64_t channels = widths.channels[inputs[0]];
+    if (layer.kind == LayerKind::add)
+      for (const std::size_t tensor : inputs) source = std::max(source, widths.source[tensor]);
+    if (detail::is_unit_layer(layer.kind)) {
+      if (auto error = check_plannable(layer)) return *error;
+      reds::Layer entry = request_layer(layer, shape_of(inputs[0]), (*shapes)[index], channels);
+      const auto given = options.importance.find(layer.name);
+      entry.importance = given != options.importance.end() ? given->second : l1_importance(layer);
+      if (static_cast<std::int64_t>(entry.importance.size()) != entry.units)
+        return invalid_argument("the importance of '" + layer.name + "' has " +
+                                std::to_string(entry.importance.size()) + " scores for " +
+                                std::to_string(entry.units) + " units");
+      const std::size_t position = network.layers.size();
+      group_of.push_back(streams.group_of_layer(index));
+      // The width it reads is the previous request layer's (the contract's default k_in).
+      const bool reads_previous =
+          position > 0 && streams.group_of_tensor[inputs[0]] == group_of[position - 1] && source;
+      if (layer.kind == LayerKind::depthwise_conv2d) {
+        // Tied to the unit layer before it; reading the model's input (never pruned) it keeps its width.
+        entry.tied = position > 0;
+        entry.prunable = entry.tied;
+        if (entry.tied && !reads_previous)
+          return invalid_argument(describe(layer) +
+                                  " reads a map other than the previous unit layer's; a tied layer of the "
+                                  "plan contract follows the layer before it");
+      } else {
+        entry.prunable =
+            std::find(options.fixed.begin(), options.fixed.end(), layer.name) == options.fixed.end();
+        if (position > 0 && !source)
+          return invalid_argument(describe(layer) +
+                                  " reads the model's input, but is not its first unit layer");
+        if (position > 0 && !reads_previous)
+          entry.input = network.layers[*source].name;  // a shortcut projection
       }
+      network.layers.push_back(std::move(entry));
+      request_of[index] = position;
+      source = position;
+      channels = (*shapes)[index].channels;
+    } else if (layer.kind == LayerKind::global_average_pool2d) {
+      channels = (*shapes)[index].channels;
     }
-    network.layers.push_back(std::move(entry));
-    channels = output.channels;
+    widths.source.push_back(source);
+    widths.channels.push_back(channels);
   }
   if (network.layers.empty())
     return invalid_argument("the model has no Conv2D, DepthwiseConv2D or Dense layer to plan");
@@ -231,8 +261,53 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
   const auto classifier = std::find_if(network.layers.rbegin(), network.layers.rend(),
                                        [](const reds::Layer& layer) { return !layer.tied; });
   classifier->prunable = false;
-  classifier->min_units = 1;
-  classifier->block = 1;
+
+  // Streams: groups of two or more untied layers, named after their first member, which states prunable,
+  // min_units and block for all: pinned when any member is, or when the model's input is added to them.
+  std::map<std::size_t, std::vector<std::size_t>> members;
+  for (std::size_t layer = 0; layer < network.layers.size(); ++layer)
+    if (!network.layers[layer].tied) members[group_of[layer]].push_back(layer);
+  for (const auto& [group, layers] : members) {
+    reds::Layer& first = network.layers[layers.front()];
+    if (streams.groups[group].model_input) first.prunable = false;
+    if (layers.size() < 2) continue;
+    for (const std::size_t layer : layers) {
+      first.prunable = first.prunable && network.layers[layer].prunable;
+      network.layers[layer].stream = first.name;
+    }
+    for (const std::size_t layer : layers)
+      if (layer != layers.front()) network.layers[layer].prunable = true;
+  }
+  for (reds::Layer& entry : network.layers) {
+    if (entry.tied || !entry.prunable || (entry.stream && *entry.stream != entry.name)) continue;
+    entry.block = std::min(options.block, entry.units);
+    const auto floor =
+        static_cast<std::int64_t>(std::ceil(options.min_width_fraction * static_cast<double>(entry.units)));
+    entry.min_units = std::clamp<std::int64_t>(floor, 1, entry.units);
+  }
+
+  // Peak activation: the maps in memory during every call the session makes.
+  const auto live_map = [&](std::size_t tensor) {
+    const std::int64_t bytes = kFloatBytes * shape_of(tensor).size();
+    if (!widths.source[tensor]) return models::LiveMap{std::nullopt, bytes};
+    return models::LiveMap{widths.source[tensor], bytes / widths.channels[tensor]};
+  };
+  std::vector<models::ScheduleStep> steps;
+  std::size_t computed = 0;
+  for (const detail::Schedule& call : detail::schedule(model).calls) {
+    models::ScheduleStep step;
+    step.layers_before = computed;
+    for (const std::size_t tensor : call.resident) step.live.push_back(live_map(tensor));
+    const std::size_t output = call.fused_rectifier.value_or(call.layer) + 1;
+    if (!call.in_place) step.live.push_back(live_map(output));
+    if (request_of[call.layer]) {
+      step.layer = request_of[call.layer];
+      step.input = live_map(layer_inputs(model, call.layer)[0]);
+      ++computed;
+    }
+    steps.push_back(std::move(step));
+  }
+  if (auto error = models::set_peak_activation(network, steps)) return *error;
 
   for (const double fraction : options.fractions)
     request.levels.push_back(Level{{{options.resource, Limit::of_fraction(fraction)}}});

@@ -83,7 +83,7 @@ std::optional<TrainingLayerKind> training_kind(LayerKind kind) {
     case LayerKind::softmax:
     case LayerKind::add:             // only in residual models, rejected by from_model()
     case LayerKind::zero_padding2d:  // no backward pass yet
-    case LayerKind::max_pool2d:      // no backward pass yet
+    case LayerKind::max_pool2d:
       return std::nullopt;
   }
   return std::nullopt;

@@ -269,7 +269,9 @@ TEST_F(TorchOnnx, ExportedLevelsEqualTheEngineAndTheTorchModelCutByHand) {
           std::find_if(back->layers.begin(), back->layers.end(),
                        [&layer_name = name](const Layer& candidate) { return candidate.name == layer_name; });
       ASSERT_NE(layer, back->layers.end()) << name;
-      if (layer->kind != LayerKind::depthwise_conv2d) EXPECT_EQ(layer->units, width) << name;
+      if (layer->kind != LayerKind::depthwise_conv2d) {
+        EXPECT_EQ(layer->units, width) << name;
+      }
     }
     exported.push_back(file("small_cnn.level" + std::to_string(level + 1) + ".exported.onnx").string());
   }

@@ -1,6 +1,6 @@
 // Models that are graphs: MLPerf Tiny's trained ResNet-8 and MobileNetV1 (tests/data/mlperf-tiny) against
 // an independent NumPy implementation (keras_reference.py), a hand-built graph against a direct
-// computation, the native file's graph information, and the refusal to state their plan requests.
+// computation, the native file's graph information and the plan request of a residual model.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -275,23 +275,39 @@ TEST(ResidualModel, NativeFilesKeepTheGraph) {
       << old.error().message;
 }
 
-TEST(ResidualModel, RequestsAreRefusedWithAClearError) {
-  const Result<Model> model = load_model(mlperf_model("pretrainedResnet.h5"));
-  ASSERT_TRUE(model) << model.error().message;
-  const Result<PlanRequest> request = plan_request(model.value());
-  ASSERT_FALSE(request);
-  EXPECT_EQ(request.error().code, ErrorCode::invalid_argument);
-  EXPECT_NE(request.error().message.find("residual models cannot be planned yet"), std::string::npos)
-      << request.error().message;
-}
-
 class ResidualCommand : public reds::test::CommandTest {};
 
-TEST_F(ResidualCommand, RequestAndApplyRefuseResidualModels) {
+TEST_F(ResidualCommand, RequestWritesStreamsProjectionsAndHeldSkips) {
   const reds::test::Outcome request = run({"request", mlperf_model("pretrainedResnet.h5")});
-  EXPECT_EQ(request.exit_status, 2) << request.err;
-  EXPECT_EQ(request.out, "");
-  EXPECT_NE(request.err.find("residual models cannot be planned yet"), std::string::npos) << request.err;
+  ASSERT_EQ(request.exit_status, 0) << request.err;
+  const Result<PlanRequest> parsed = parse_plan_request(request.out);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const std::vector<reds::Layer>& layers = parsed->network.layers;
+  ASSERT_EQ(layers.size(), 10u);
+  EXPECT_EQ(layers[2].stream, std::optional<std::string>("conv2d"));
+  EXPECT_EQ(layers[5].input, std::optional<std::string>("conv2d_2"));  // the first projection
+  EXPECT_EQ(layers[2].cost.at("activation").held.at("conv2d"), 4 * 32 * 32);
+}
+
+TEST_F(ResidualCommand, RequestPlanApplyRunsEveryLevelAtItsPlannedCost) {
+  const reds::test::Outcome request = run({"request", mlperf_model("pretrainedResnet.h5"), "--block", "4"});
+  ASSERT_EQ(request.exit_status, 0) << request.err;
+  const reds::test::Outcome planned = run({"plan", "-"}, request.out);
+  ASSERT_EQ(planned.exit_status, 0) << planned.err;
+  const std::filesystem::path plan_file = scratch_file("plan.json", planned.out);
+  const std::filesystem::path model_file = scratch_file("resnet8.reds", "");
+  const reds::test::Outcome applied =
+      run({"apply", mlperf_model("pretrainedResnet.h5"), plan_file.string(), "-o", model_file.string()});
+  ASSERT_EQ(applied.exit_status, 0) << applied.err;
+  const Result<PlanResult> plan = parse_plan_result(planned.out);
+  ASSERT_TRUE(plan) << plan.error().message;
+  const Result<Model> model = load_model(model_file.string());
+  ASSERT_TRUE(model) << model.error().message;
+  const Result<Session> session = Session::create(model.value());
+  ASSERT_TRUE(session) << session.error().message;
+  ASSERT_EQ(session->level_count(), plan->levels.size());
+  for (std::size_t level = 0; level < plan->levels.size(); ++level)
+    EXPECT_EQ(session->level_info(level).macs, plan->levels[level].cost.at("macs")) << "level " << level;
 }
 
 // MLPerf's ResNet-8 through `reds run` on colour IDX images written here: smooth synthetic 32x32x3

@@ -2,10 +2,13 @@
 // requests (reds/models/architectures.h) and the engine's random-weight models (reds/engine/architectures.h)
 // are derived from.
 //
-// A spec lists the network's layers in order over a float32 input map. Only layers with weights (standard,
-// depthwise and pointwise convolutions, dense layers) and pooling appear; activations are an attribute of
-// the layer they follow, batch norm is never part of a spec, and a dense layer reading a map that is not flat
-// flattens it first (NHWC order). Shapes follow the REDS paper's section 9.
+// A spec lists the network's layers in the order the engine runs them, over a float32 input map. Layers with
+// weights (standard, depthwise and pointwise convolutions, dense layers), pooling, zero padding and residual
+// additions appear; activations are an attribute of the layer they follow, batch norm is never part of a
+// spec, and a dense layer reading a map that is not flat flattens it first (NHWC order). A layer reads the
+// output of the layer before it unless it names its inputs (LayerSpec::inputs): that is how a residual
+// block's addition and shortcut projection reach the block's input. The paper's architectures (section 9)
+// are chains; ResNet-8, ResNet-18 and MobileNetV2 are residual.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +37,17 @@ enum class SpecLayerKind {
   dense,                // over the current map flattened
   average_pool,         // `kernel` window, stride 1, 'valid'
   global_average_pool,  // one value per channel
+  max_pool,             // `kernel` window at `stride`, `padding` ('same' ignores the pixels past the border)
+  zero_padding,         // `pad` rows and columns of zeros around the map, as Keras pads before a stride 2
+  add,                  // the sum of the two maps named in `inputs` (a residual connection)
+};
+
+// Rows added above and below, columns left and right.
+struct ZeroPad {
+  std::int64_t top = 0;
+  std::int64_t bottom = 0;
+  std::int64_t left = 0;
+  std::int64_t right = 0;
 };
 
 enum class Activation {
@@ -44,13 +58,17 @@ enum class Activation {
 
 struct LayerSpec {
   SpecLayerKind kind = SpecLayerKind::dense;
-  std::string name;        // unique within the network; empty for pooling layers
+  std::string name;        // unique within the network; may be empty for a layer no other layer names
   std::int64_t units = 0;  // conv: filters; dense: outputs; 0 for the others (depthwise: its input's)
-  Extent kernel;           // conv, depthwise: the kernel; average_pool: the window
-  Extent stride;           // conv, depthwise
+  Extent kernel;           // conv, depthwise: the kernel; average_pool, max_pool: the window
+  Extent stride;           // conv, depthwise, max_pool
   Padding padding = Padding::valid;
-  bool bias = true;  // conv, depthwise, dense
-  Activation activation = Activation::none;
+  ZeroPad pad;  // zero_padding
+  // The layers whose outputs this layer reads, by name: empty for the layer before it (the network's
+  // input for the first layer); an add names its two operands.
+  std::vector<std::string> inputs;
+  bool bias = true;                          // conv, depthwise, dense
+  Activation activation = Activation::none;  // conv, depthwise, dense, add
   bool prunable = false;  // conv, dense: the plan may narrow it (a depthwise layer is tied instead)
 };
 

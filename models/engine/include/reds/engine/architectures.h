@@ -1,11 +1,12 @@
-// reds/engine/architectures.h: the bundled architectures (reds/models/architecture_spec.h, the paper's
-// section 9) as engine models with random weights, for benchmarks and tests where no trained weights are
-// available (the REDS authors published pretrained files for the vision DS-CNN S only; see
-// tests/data/reds-pretrained).
+// reds/engine/architectures.h: the bundled architectures (reds/models/architecture_spec.h: the paper's
+// section 9, ResNet-8, ResNet-18, MobileNetV2) as engine models with random weights, for benchmarks and
+// tests where no trained weights are available (the REDS authors published pretrained files for the vision
+// DS-CNN S only; see tests/data/reds-pretrained).
 //
-// The layers are the spec's, named as in reds::models (fc1, conv1, dw1, pw1, head), so the full networks'
-// costs are those of the plan requests: each layer with weights is followed by its activation (a
-// rectifier layer named "<layer>_relu"), a Dense layer reading a map that is not flat by a Flatten.
+// The layers are the spec's, in its order and named as in reds::models (fc1, conv1, dw1, pw1, block1_add,
+// head), reading the maps the spec names, so the full networks' costs are those of the plan requests: each
+// layer with weights (and each addition) is followed by its activation (a rectifier layer named
+// "<layer>_relu"), a Dense layer reading a map that is not flat by a Flatten.
 // Weights and biases are uniform in +-sqrt(6 / fan_in) (He's uniform initialisation) from a splitmix64
 // stream: the same on every platform for a given seed.
 #pragma once

@@ -41,12 +41,12 @@ enum class LayerKind {
   dense,                  // on a flat input (after Flatten, GlobalAveragePooling2D or Dense)
   rectifier,              // ReLU and LeakyReLU (see Rectifier)
   average_pool2d,         // 'same' windows average their valid pixels only, as Keras does
+  max_pool2d,             // 'same' windows take the largest of their valid pixels only, as Keras does
   global_average_pool2d,  // one value per channel; flat output
   flatten,                // height x width x channels -> one flat vector in NHWC order
   softmax,                // over the channels (the last axis)
   add,                    // the elementwise sum of two or more maps of one shape (a residual connection)
   zero_padding2d,         // zero rows and columns around the map (Layer::pad_*)
-  max_pool2d,             // the largest value of each window; 'same' windows take their valid pixels only
 };
 
 // The Keras name of a kind ("Conv2D", "DepthwiseConv2D", ...).
@@ -71,7 +71,7 @@ struct Layer {
   std::string name;  // unique within the model; the plan's layer names refer to unit layers by it
   LayerKind kind = LayerKind::flatten;
 
-  // conv2d, depthwise_conv2d, average_pool2d and max_pool2d: the window (the pool's size for pools).
+  // conv2d, depthwise_conv2d, average_pool2d and max_pool2d: the window (the pool's size for a pool).
   std::int64_t kernel_height = 1;
   std::int64_t kernel_width = 1;
   std::int64_t stride_height = 1;
@@ -187,16 +187,16 @@ std::optional<Error> attach_plan(Model& model, const PlanResult& plan);
 // model_weights/<layer>/ as listed by its `weight_names` attribute. Layers: InputLayer, Conv2D,
 // DepthwiseConv2D, Dense, BatchNormalization (folded into the layer it follows, which must have no other
 // reader), ReLU, LeakyReLU, Activation('relu' | 'softmax' | 'linear'), Add, ZeroPadding2D,
-// AveragePooling2D, GlobalAveragePooling2D, Flatten, Softmax, Dropout (ignored: inference).
+// AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, Flatten, Softmax, Dropout (ignored: inference).
 // Anything else is invalid_argument naming the layer and its class. Safe to call from several threads
 // (HDF5 calls are serialised).
 Result<Model> load_keras(const std::string& path);
 
 // The native model file: magic "REDSMODL", format version, the architecture and the embedded plan as JSON,
 // the weights as little-endian float32, a CRC-32 of everything before it. Loading checks all of it and
-// validates the model. Version 2 adds the layers' inputs and the layer kinds add and zero_padding2d;
-// version 3 the input normalisation. A model is written in the lowest version that holds it (a chain
-// without a stated normalisation as version 1), which every later reader reads.
+// validates the model. Version 2 adds the layers' inputs and the layer kinds add, zero_padding2d and
+// max_pool2d; version 3 the input normalisation. A model is written in the lowest version that holds it (a
+// chain without a stated normalisation as version 1), which every later reader reads.
 inline constexpr std::uint32_t kNativeFormatVersion = 3;
 Result<Model> load_native(const std::string& path);
 // Validates the model, then writes it (to a temporary file renamed into place, so a failed save leaves no

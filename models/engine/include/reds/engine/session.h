@@ -52,11 +52,11 @@ enum class CallKind {
   dense,
   rectifier,
   average_pool2d,
+  max_pool2d,
   global_average_pool2d,
   softmax,
   add,
-  zero_padding2d,
-  max_pool2d
+  zero_padding2d
 };
 
 // One kernel call of a level, with everything it needs precomputed.
