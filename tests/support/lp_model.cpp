@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "reds/contract.h"
 #include "reds/plan.h"
 
 extern char** environ;
@@ -97,9 +98,20 @@ LevelMip::LevelMip(const PlanRequest& request, std::size_t level, const Nesting&
     limits.emplace_back(resource, resolved);
   }
 
+  source_ = width_source(network);
+  input_of_.resize(layer_count_, kNetworkInputs);
+  for (std::size_t l = 0; l < layer_count_; ++l) {
+    const Layer& layer = network.layers[l];
+    if (layer.input && !layer.tied) {
+      input_of_[l] = *layer_index(network, *layer.input);
+    } else if (l > 0) {
+      input_of_[l] = l - 1;
+    }
+  }
+
   add_choices(network);
   add_pairs(network, limits);
-  for (std::size_t l = 0; l < layer_count_; ++l) add_layer_rows(network, nesting, l);
+  for (std::size_t l = 0; l < layer_count_; ++l) add_layer_rows(nesting, l);
   for (std::size_t r = 0; r < limits.size(); ++r)
     add_budget_rows(network, limits[r].first, limits[r].second, r);
 
@@ -109,28 +121,32 @@ LevelMip::LevelMip(const PlanRequest& request, std::size_t level, const Nesting&
                 [](const Row& row) { return row.coefficients.empty() && row.sense == '<' && row.rhs >= 0; });
 }
 
-// The variables x[l][k], with objective S_l(k) on the first layer of each tie group. A tied layer takes the
-// choices of the layer it follows (add_layer_rows makes its x equal).
+// The variables x[l][k], with objective S_g(k) on the first layer of each width group. A layer that keeps
+// another's width takes that layer's choices (add_layer_rows makes its x equal).
 void LevelMip::add_choices(const Network& network) {
   choices_ = layer_width_choices(network);
-  for (std::size_t l = 1; l < layer_count_; ++l) {
-    if (network.layers[l].tied) choices_[l] = choices_[l - 1];
+  for (std::size_t l = 0; l < layer_count_; ++l) {
+    if (source_[l] != l) choices_[l] = choices_[source_[l]];
   }
 
-  // S of a tie group: its importances summed unit by unit, the k largest of them.
-  std::vector<std::vector<double>> group_value(layer_count_);
-  for (std::size_t first = 0; first < layer_count_;) {
-    std::vector<double> summed = network.layers[first].importance;
-    std::size_t next = first + 1;
-    for (; next < layer_count_ && network.layers[next].tied; ++next) {
-      for (std::size_t unit = 0; unit < summed.size(); ++unit)
-        summed[unit] += network.layers[next].importance[unit];
+  // S of a width group: its importances summed unit by unit in layer order, the k largest of them.
+  std::vector<std::vector<double>> summed(layer_count_);
+  for (std::size_t l = 0; l < layer_count_; ++l) {
+    const std::vector<double>& importance = network.layers[l].importance;
+    std::vector<double>& group = summed[source_[l]];
+    if (group.empty()) {
+      group = importance;
+      continue;
     }
-    std::sort(summed.begin(), summed.end(), std::greater<>());
-    group_value[first].assign(summed.size() + 1, 0.0);
-    for (std::size_t k = 1; k <= summed.size(); ++k)
-      group_value[first][k] = group_value[first][k - 1] + summed[k - 1];
-    first = next;
+    for (std::size_t unit = 0; unit < group.size(); ++unit) group[unit] += importance[unit];
+  }
+  std::vector<std::vector<double>> group_value(layer_count_);
+  for (std::size_t first = 0; first < layer_count_; ++first) {
+    if (source_[first] != first) continue;
+    std::sort(summed[first].begin(), summed[first].end(), std::greater<>());
+    group_value[first].assign(summed[first].size() + 1, 0.0);
+    for (std::size_t k = 1; k <= summed[first].size(); ++k)
+      group_value[first][k] = group_value[first][k - 1] + summed[first][k - 1];
   }
 
   choice_of_.resize(layer_count_);
@@ -147,18 +163,20 @@ void LevelMip::add_choices(const Network& network) {
   }
 }
 
-// The variables y[l][k][k'], for the layers where a limited resource couples the width with the input width.
+// The variables y[l][k][k'], for the layers where a limited resource couples the width with the input width
+// (of a layer; the network's inputs are a constant).
 void LevelMip::add_pairs(const Network& network,
                          const std::vector<std::pair<std::string, std::int64_t>>& limits) {
   pair_of_.resize(layer_count_);
-  for (std::size_t l = 1; l < layer_count_; ++l) {
+  for (std::size_t l = 0; l < layer_count_; ++l) {
+    if (input_of_[l] == kNetworkInputs) continue;
     const bool coupled = std::any_of(limits.begin(), limits.end(), [&](const auto& limit) {
       const auto terms = network.layers[l].cost.find(limit.first);
       return terms != network.layers[l].cost.end() && terms->second.unit_input > 0;
     });
     if (!coupled) continue;
     for (std::int64_t width : choices_[l]) {
-      for (std::int64_t width_in : choices_[l - 1]) {
+      for (std::int64_t width_in : choices_[input_of_[l]]) {
         pair_of_[l][{width, width_in}] = variables_.size();
         std::string name = "y";  // appended, as x above
         name += std::to_string(l) + "_" + std::to_string(width) + "_" + std::to_string(width_in);
@@ -168,29 +186,30 @@ void LevelMip::add_pairs(const Network& network,
   }
 }
 
-// Layer l's own rows: one width chosen, a tied layer's equal to its input's, the pair variables' links to the
-// choices, the nesting bounds.
-void LevelMip::add_layer_rows(const Network& network, const Nesting& nesting, std::size_t l) {
+// Layer l's own rows: one width chosen, equal to the width of the layer whose width it keeps (a tied layer's
+// or a stream member's), the pair variables' links to the choices, the nesting bounds.
+void LevelMip::add_layer_rows(const Nesting& nesting, std::size_t l) {
   const std::string layer = std::to_string(l);
   Row choose{"choose" + layer, {}, '=', 1};
   for (std::int64_t width : choices_[l]) choose.coefficients[choice(l, width)] = 1;
   rows_.push_back(std::move(choose));
-  if (l > 0 && network.layers[l].tied) {
+  if (source_[l] != l) {
     for (std::int64_t width : choices_[l]) {
       rows_.push_back({"tie" + layer + "_" + std::to_string(width),
-                       {{choice(l, width), 1}, {choice(l - 1, width), -1}},
+                       {{choice(l, width), 1}, {choice(source_[l], width), -1}},
                        '=',
                        0});
     }
   }
   if (!pair_of_[l].empty()) {
+    const std::size_t input = input_of_[l];
     for (std::int64_t width : choices_[l]) {
       Row out{"pair_out" + layer + "_" + std::to_string(width), {{choice(l, width), -1}}, '=', 0};
-      for (std::int64_t width_in : choices_[l - 1]) out.coefficients[pair_of_[l].at({width, width_in})] = 1;
+      for (std::int64_t width_in : choices_[input]) out.coefficients[pair_of_[l].at({width, width_in})] = 1;
       rows_.push_back(std::move(out));
     }
-    for (std::int64_t width_in : choices_[l - 1]) {
-      Row in{"pair_in" + layer + "_" + std::to_string(width_in), {{choice(l - 1, width_in), -1}}, '=', 0};
+    for (std::int64_t width_in : choices_[input]) {
+      Row in{"pair_in" + layer + "_" + std::to_string(width_in), {{choice(input, width_in), -1}}, '=', 0};
       for (std::int64_t width : choices_[l]) in.coefficients[pair_of_[l].at({width, width_in})] = 1;
       rows_.push_back(std::move(in));
     }
@@ -216,11 +235,11 @@ void LevelMip::add_budget_rows(const Network& network, const std::string& resour
     const auto terms = network.layers[l].cost.find(resource);
     if (terms == network.layers[l].cost.end()) continue;
     if (summed) {
-      add_cost(terms->second, l, total);
+      add_cost(network, terms->second, l, total);
       continue;
     }
     Row layer{"max" + std::to_string(r) + "_" + std::to_string(l), {}, '<', limit};
-    add_cost(terms->second, l, layer);
+    add_cost(network, terms->second, l, layer);
     rows_.push_back(std::move(layer));
   }
   if (summed) rows_.push_back(std::move(total));
@@ -230,18 +249,24 @@ std::size_t LevelMip::choice(std::size_t layer, std::int64_t width) const {
   return choice_of_[layer].at(width);
 }
 
-// Adds c_l(k_in, k) to `row`. The constant parts go onto x[l][k] (exactly one of which is 1): fixed, the
-// first layer's input terms (its k_in is the network's inputs) and the table entry of each width.
-void LevelMip::add_cost(const CostTerms& terms, std::size_t layer, Row& row) const {
+// Adds c_l to `row`. The constant parts go onto x[l][k] (exactly one of which is 1): fixed, the input terms
+// of a layer reading the network's inputs and the table entry of each width; each held term goes onto the
+// named layer's x.
+void LevelMip::add_cost(const Network& network, const CostTerms& terms, std::size_t layer, Row& row) const {
+  const std::size_t input = input_of_[layer];
   for (std::int64_t width : choices_[layer]) {
     std::int64_t own = terms.fixed + terms.unit * width;
     if (!terms.table.empty()) own += terms.table[static_cast<std::size_t>(width - 1)];
-    if (layer == 0) own += terms.input * inputs_ + terms.unit_input * width * inputs_;
+    if (input == kNetworkInputs) own += terms.input * inputs_ + terms.unit_input * width * inputs_;
     row.coefficients[choice(layer, width)] += own;
   }
-  if (layer == 0) return;
-  for (std::int64_t width_in : choices_[layer - 1]) {
-    row.coefficients[choice(layer - 1, width_in)] += terms.input * width_in;
+  for (const auto& [name, coefficient] : terms.held) {
+    const std::size_t held = *layer_index(network, name);
+    for (std::int64_t width : choices_[held]) row.coefficients[choice(held, width)] += coefficient * width;
+  }
+  if (input == kNetworkInputs) return;
+  for (std::int64_t width_in : choices_[input]) {
+    row.coefficients[choice(input, width_in)] += terms.input * width_in;
   }
   if (terms.unit_input == 0) return;
   for (const auto& [widths, variable] : pair_of_[layer]) {
@@ -297,7 +322,7 @@ bool LevelMip::satisfied_by(const Widths& widths) const {
     if (x == choice_of_[l].end()) return false;
     value[x->second] = 1;
     if (pair_of_[l].empty()) continue;
-    const auto y = pair_of_[l].find({widths[l], widths[l - 1]});
+    const auto y = pair_of_[l].find({widths[l], widths[input_of_[l]]});
     if (y == pair_of_[l].end()) return false;
     value[y->second] = 1;
   }

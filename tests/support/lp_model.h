@@ -1,18 +1,24 @@
 // tests/support/lp_model.h: one plan level as a mixed-integer program, solved by the CBC command-line solver.
 //
-// The program is written from the plan contract (docs/contract.md), not from the planner: for every layer l a
-// one-hot choice x[l][k] over the widths the layer may take (min_units, block, prunable; a tied layer has
-// the choices of the layer it follows and equal x), objective sum_l S_l(k) x[l][k] with S_l the sum of the
-// k largest (for a tie group: unit-wise summed) importances, and per limited resource the layer costs
+// The program is written from the plan contract (docs/contract.md, version 1.1 included), not from the
+// planner: for every layer l a one-hot choice x[l][k] over the widths the layer may take (min_units, block,
+// prunable; a layer that keeps another's width, a tied layer or a stream member after the first, has the
+// choices of that layer and equal x), objective sum S_g(k) x[g][k] over the width groups g (at their first
+// layers) with S_g the sum of the k largest of the group's unit-wise summed importances, and per limited
+// resource the layer costs
 //
-//     c_l(k_in, k) = fixed + unit*k + input*k_in + unit_input*k*k_in (+ table[k-1]).
+//     c_l = fixed + unit*k + input*k_in + unit_input*k*k_in (+ table[k-1]) + sum over held h of c_h*k_h
+//
+// where k_in is the width of the layer `input` names (by default the previous layer; the network's inputs
+// for the first layer) and k_h that of the layer a `held` entry names.
 //
 // Everything but the coupling is linear in the one-hot variables (constants are folded into x[l][k], since
-// exactly one of them is 1). The coupling k*k_in is linearised exactly with pair variables
-// y[l][k][k'] = x[l][k] * x[l-1][k'], tied to the choices by sum_k' y[l][k][k'] = x[l][k] and
-// sum_k y[l][k][k'] = x[l-1][k'] (with binary x these force y to be the product). A `sum` resource gives one
-// row sum_l c_l <= limit, a `max` resource one row c_l <= limit per layer. Nesting bounds (bottom_up: k at
-// least the previous level's widths; top_down: at most the next level's) are rows on sum_k k x[l][k].
+// exactly one of them is 1; held terms are linear in the named layer's x). The coupling k*k_in is linearised
+// exactly with pair variables y[l][k][k'] = x[l][k] * x[in(l)][k'], tied to the choices by
+// sum_k' y[l][k][k'] = x[l][k] and sum_k y[l][k][k'] = x[in(l)][k'] (with binary x these force y to be the
+// product). A `sum` resource gives one row sum_l c_l <= limit, a `max` resource one row c_l <= limit per
+// layer. Nesting bounds (bottom_up: k at least the previous level's widths; top_down: at most the next
+// level's) are rows on sum_k k x[l][k].
 //
 // All row coefficients are exact integers (costs are below 2^53 per the contract, so they print and parse
 // exactly); only the objective is real. CBC is kept out of the library: it runs as the `cbc` program on an
@@ -63,7 +69,7 @@ class LevelMip {
     std::string name;
     std::size_t layer;
     std::int64_t width;
-    std::int64_t width_in;  // pair variables only: the previous layer's width; 0 for choice variables
+    std::int64_t width_in;  // pair variables only: the input layer's width; 0 for choice variables
     double objective;       // the coefficient to maximise: S_l(width) on a group's first layer, else 0
   };
   struct Row {
@@ -75,14 +81,18 @@ class LevelMip {
 
   void add_choices(const Network& network);
   void add_pairs(const Network& network, const std::vector<std::pair<std::string, std::int64_t>>& limits);
-  void add_layer_rows(const Network& network, const Nesting& nesting, std::size_t layer);
+  void add_layer_rows(const Nesting& nesting, std::size_t layer);
   void add_budget_rows(const Network& network, const std::string& resource, std::int64_t limit,
                        std::size_t r);
   std::size_t choice(std::size_t layer, std::int64_t width) const;
-  void add_cost(const CostTerms& terms, std::size_t layer, Row& row) const;
+  void add_cost(const Network& network, const CostTerms& terms, std::size_t layer, Row& row) const;
+
+  static constexpr std::size_t kNetworkInputs = static_cast<std::size_t>(-1);
 
   std::size_t layer_count_ = 0;
-  std::vector<Widths> choices_;                                 // per layer, the widths it may take
+  std::vector<std::size_t> source_;    // per layer: the layer whose width it keeps (width_source())
+  std::vector<std::size_t> input_of_;  // per layer: the layer whose width is its k_in, or kNetworkInputs
+  std::vector<Widths> choices_;        // per layer, the widths it may take
   std::vector<std::map<std::int64_t, std::size_t>> choice_of_;  // per layer: width -> its x variable
   // Per layer with a coupled limited resource: (width, width_in) -> its y variable.
   std::vector<std::map<std::pair<std::int64_t, std::int64_t>, std::size_t>> pair_of_;

@@ -55,6 +55,58 @@ struct Relaxation {
   std::vector<std::int64_t> path;          // a maximising path (group widths); empty if none
 };
 
+// Consecutive steps [first, end) that one backward step of the relaxation spans. A run introduces a
+// variable v at `first` that stays open up to cut `end` and no further, while at most one other variable u
+// is open (throughout, and perhaps still after `end`) and no step introduces another or is filtered: an
+// inner width of a residual block between the cuts of its stream. Every cost over the run is then a
+// function of u, of v or of their product, so that the best v per width of u is an upper envelope of lines
+// in u's width, O(|u| + |v|) instead of O(|u| x |v|) per step.
+struct Segment {
+  std::size_t first = 0, end = 0;
+  bool run = false;
+  std::size_t u = kNoGroup, v = kNoGroup;  // runs only
+  bool keeps_u = false;                    // runs only: u is open at cut `end`
+};
+
+// Labels of one cut, grouped by state.
+struct Labels {
+  std::vector<double> value;
+  std::vector<std::int64_t> cost;  // dims per label
+  std::vector<int> parent;         // label of the cut before
+  std::vector<int> chosen;         // the new width's index at this segment, or -1
+  std::vector<std::size_t> state;
+  std::vector<std::size_t> state_begin;  // per state, into the labels; states + 1 entries
+};
+
+// A label of the cut being labelled, before the Pareto fronts per state.
+struct Candidate {
+  std::size_t state;
+  double value;
+  std::size_t cost;  // offset into the candidates' costs
+  int parent, chosen;
+};
+
+}  // namespace
+
+// The storage of a solve that grows with the cuts' states, kept from one solve to the next.
+struct GraphWorkspace {
+  Relaxation best, trial;
+  std::vector<Relaxation> envelope, spare;  // the label search's relaxations; storage of earlier ones
+  std::vector<std::vector<std::vector<double>>> min_to_go;
+  std::vector<std::vector<int>> arg;
+  std::vector<Labels> labels;  // per cut between segments
+  std::vector<Candidate> candidates;
+  std::vector<std::int64_t> candidate_cost;
+  std::vector<std::size_t> order, bucket_begin, bucket_fill;
+  ParetoFront front;
+};
+
+void GraphWorkspaceDeleter::operator()(GraphWorkspace* workspace) const { delete workspace; }
+
+GraphWorkspacePtr make_graph_workspace() { return GraphWorkspacePtr(new GraphWorkspace); }
+
+namespace {
+
 struct Budget {
   std::size_t resource = 0;
   double capacity = 0.0;
@@ -64,8 +116,19 @@ struct Budget {
 class GraphLevelSolver {
  public:
   GraphLevelSolver(const GraphModel& model, const LevelConstraints& constraints, const Deadline& deadline,
-                   const LevelProgress& progress)
-      : model_(model), constraints_(constraints), deadline_(deadline), progress_(progress) {}
+                   const LevelProgress& progress, GraphWorkspace& space)
+      : model_(model),
+        constraints_(constraints),
+        deadline_(deadline),
+        progress_(progress),
+        space_(space),
+        min_to_go_(space.min_to_go),
+        best_(space.best),
+        envelope_(space.envelope),
+        arg_(space.arg) {
+    for (Relaxation& relaxation : envelope_) space_.spare.push_back(std::move(relaxation));
+    envelope_.clear();
+  }
 
   LevelOutcome solve();
 
@@ -94,11 +157,22 @@ class GraphLevelSolver {
   std::size_t new_count(std::size_t s) const {
     return steps_[s].introduces ? domain_[steps_[s].group[steps_[s].slots - 1]].size() : 1;
   }
-  // Backward pass: to_go per cut of the best of value_weight * value - prices . cost to the end.
+  // Backward pass: to_go per cut that starts a segment (and the last) of the best of
+  // value_weight * value - prices . cost to the end, and `arg` at the segments' first steps.
   void relax(const std::vector<double>& prices, double value_weight, std::vector<std::vector<double>>& to_go,
              std::vector<std::vector<int>>& arg) const;
+  // The weights of step s's slots (weights_), and its constant and product weights.
+  void step_weights(std::size_t s, const std::vector<double>& prices, double value_weight, double& constant,
+                    double& product) const;
   void backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
                      const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
+  void backward_run(const Segment& run, const std::vector<double>& prices, double value_weight,
+                    const std::vector<double>& next, std::vector<double>& out, std::vector<int>& arg) const;
+  // The cost of a run's layers for `resource` at width indices (a of u, n of v).
+  std::int64_t run_cost(const Segment& run, std::size_t resource, std::size_t a, std::size_t n) const;
+  void filtered_envelope(std::size_t s, std::array<std::size_t, 3> index, int query, double* row,
+                         int* row_arg) const;
+  void find_segments();
   void relax_into(const std::vector<double>& lambda, Relaxation& relaxation);
   bool consider(const std::vector<std::int64_t>& widths);
   void improve(const std::vector<std::int64_t>& widths);
@@ -119,16 +193,22 @@ class GraphLevelSolver {
   std::vector<std::vector<std::int64_t>> domain_;  // per group: admissible widths, ascending
   std::vector<Cut> cuts_;                          // cuts_[i]: the cut before layer i; one more at the end
   std::vector<Step> steps_;                        // per layer
+  std::vector<Segment> segments_;                  // the steps in order, runs collapsed
+  std::vector<std::vector<std::size_t>> layers_of_group_;  // per group: the layers whose costs depend on it
   std::vector<Budget> budgets_;
   std::vector<std::size_t> limited_max_;
-  double pinned_value_ = 0.0;                                // the pinned groups' value, in every plan
-  std::vector<std::vector<std::vector<double>>> min_to_go_;  // per budget, cut, state
+  double pinned_value_ = 0.0;  // the pinned groups' value, in every plan
+  GraphWorkspace& space_;
+  std::vector<std::vector<std::vector<double>>>& min_to_go_;  // per budget, cut, state
   std::vector<double> lambda_;
-  Relaxation best_;
-  std::vector<Relaxation> envelope_;
-  mutable std::vector<std::vector<int>> arg_;
-  mutable std::vector<double> weights_[3], line_value_, line_slope_, query_value_, table_;
+  Relaxation& best_;
+  std::vector<Relaxation>& envelope_;
+  std::vector<std::vector<int>>& arg_;
+  const std::vector<double> zero_weight_ = std::vector<double>(1, 0.0);
+  mutable std::vector<double> weights_[3], line_value_, line_slope_, query_value_, table_, run_u_, run_v_;
   mutable std::vector<int> query_arg_, table_arg_;
+  mutable std::vector<std::size_t> line_order_, line_admits_;
+  mutable MaxLineSet line_set_;
   mutable std::vector<std::int64_t> query_points_;
   mutable EnvelopeScratch scratch_;
   double upper_bound_ = std::numeric_limits<double>::infinity();
@@ -159,6 +239,19 @@ bool GraphLevelSolver::build() {
       if (k >= constraints_.min_width[g] && k <= constraints_.max_width[g]) domain_[g].push_back(k);
     }
     if (domain_[g].empty()) return false;
+  }
+  layers_of_group_.assign(groups, {});
+  for (std::size_t i = 0; i < layers; ++i) {
+    for (const LayerCost& cost : model_.layer_costs[i]) {
+      const auto add = [&](std::size_t g) {
+        if (g == LayerCost::kNone) return;
+        std::vector<std::size_t>& of_group = layers_of_group_[g];
+        if (of_group.empty() || of_group.back() != i) of_group.push_back(i);
+      };
+      for (const LayerCost::Unary& unary : cost.unary) add(unary.group);
+      add(cost.p);
+      add(cost.q);
+    }
   }
   cuts_.assign(layers + 1, Cut{});
   for (std::size_t i = 0; i < layers; ++i) {
@@ -249,15 +342,12 @@ bool GraphLevelSolver::admissible(std::size_t s, const std::array<std::size_t, 3
   return true;
 }
 
-// out[state] = max over the step's edges from `state` of (edge weight + next[after state]), where an edge's
-// weight is value_weight * (the new variable's value) - prices . (the layer's costs under the budgets).
-void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
-                                     const std::vector<double>& next, std::vector<double>& out,
-                                     std::vector<int>& arg) const {
+// Per slot, the weight of its width (value when the slot is the new variable, minus priced unary costs).
+void GraphLevelSolver::step_weights(std::size_t s, const std::vector<double>& prices, double value_weight,
+                                    double& constant, double& product) const {
   const Step& step = steps_[s];
-  const Cut& before = cuts_[s];
-  // Per slot, the weight of its width (value and unary costs), and the constant and product weights.
-  double constant = 0.0, product = 0.0;
+  constant = 0.0;
+  product = 0.0;
   for (std::size_t slot = 0; slot < step.slots; ++slot) {
     std::vector<double>& weight = weights_[slot];
     const std::vector<std::int64_t>& widths = domain_[step.group[slot]];
@@ -279,6 +369,174 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
       for (std::size_t n = 0; n < unary.size(); ++n) weight[n] -= price * static_cast<double>(unary[n]);
     }
   }
+}
+
+// One row of a filtered step's table: per width index j of slot `query` (or the single entry without one),
+// the best line admitted there and its new width index; index holds the key's kept slots.
+void GraphLevelSolver::filtered_envelope(std::size_t s, std::array<std::size_t, 3> index, int query,
+                                         double* row, int* row_arg) const {
+  const int last = static_cast<int>(steps_[s].slots) - 1;
+  const std::size_t widths = line_value_.size();
+  if (query < 0) {
+    for (std::size_t n = 0; n < widths; ++n) {
+      index[last] = n;
+      if (line_value_[n] > row[0] && admissible(s, index)) {
+        row[0] = line_value_[n];
+        row_arg[0] = static_cast<int>(n);
+      }
+    }
+    return;
+  }
+  // Per new width: how many of the query slot's widths it admits (a prefix, found by bisection).
+  const std::vector<std::int64_t>& points = domain_[steps_[s].group[query]];
+  line_order_.clear();
+  line_admits_.resize(widths);
+  for (std::size_t n = 0; n < widths; ++n) {
+    if (line_value_[n] == kMinus) continue;
+    index[last] = n;
+    std::size_t admitted = 0, beyond = points.size();
+    while (admitted < beyond) {
+      const std::size_t middle = admitted + (beyond - admitted) / 2;
+      index[query] = middle;
+      if (admissible(s, index)) {
+        admitted = middle + 1;
+      } else {
+        beyond = middle;
+      }
+    }
+    if (admitted == 0) continue;
+    line_admits_[n] = admitted;
+    line_order_.push_back(n);
+  }
+  std::stable_sort(line_order_.begin(), line_order_.end(),
+                   [&](std::size_t a, std::size_t b) { return line_admits_[a] > line_admits_[b]; });
+  line_set_.reset(points);
+  std::size_t inserted = 0;
+  for (std::size_t j = points.size(); j-- > 0;) {
+    for (; inserted < line_order_.size() && line_admits_[line_order_[inserted]] > j; ++inserted) {
+      const std::size_t n = line_order_[inserted];
+      line_set_.insert(line_slope_[n], line_value_[n], static_cast<int>(n));
+    }
+    const auto [best, id] = line_set_.query(j);
+    if (id < 0) continue;
+    row[j] = best;
+    row_arg[j] = id;
+  }
+}
+
+// out[u] = max over the run's paths from u of their weight + next[the state at cut `end`]: the costs of the
+// run's layers sum to C + U(k_u) + A(k_v) - B k_u k_v, B >= 0 (prices and couplings are), so the best k_v
+// per k_u is the upper envelope of the lines A(k_v) - B k_v x at x = k_u.
+void GraphLevelSolver::backward_run(const Segment& run, const std::vector<double>& prices,
+                                    double value_weight, const std::vector<double>& next,
+                                    std::vector<double>& out, std::vector<int>& arg) const {
+  const std::vector<std::int64_t>& v_widths = domain_[run.v];
+  const std::size_t u_count = run.u == kNoGroup ? 1 : domain_[run.u].size();
+  run_u_.assign(u_count, 0.0);
+  run_v_.assign(v_widths.size(), 0.0);
+  double constant = 0.0, product = 0.0;
+  for (std::size_t s = run.first; s < run.end; ++s) {
+    double step_constant = 0.0, step_product = 0.0;
+    step_weights(s, prices, value_weight, step_constant, step_product);
+    constant += step_constant;
+    if (steps_[s].p >= 0) product += step_product;
+    for (std::size_t slot = 0; slot < steps_[s].slots; ++slot) {
+      std::vector<double>& total = steps_[s].group[slot] == run.v ? run_v_ : run_u_;
+      const std::vector<double>& weight = weights_[slot];
+      for (std::size_t n = 0; n < weight.size(); ++n) total[n] += weight[n];
+    }
+  }
+  out.assign(u_count, kMinus);
+  arg.assign(u_count, -1);
+  const auto answer = [&](std::size_t a, double best, int best_arg) {
+    const double to_go = next[run.keeps_u ? a : 0];
+    if (to_go == kMinus || best_arg < 0) return;
+    out[a] = constant + run_u_[a] + best + to_go;
+    arg[a] = best_arg;
+  };
+  if (run.u == kNoGroup || product == 0.0) {
+    const auto best = std::max_element(run_v_.begin(), run_v_.end());
+    for (std::size_t a = 0; a < u_count; ++a) answer(a, *best, static_cast<int>(best - run_v_.begin()));
+    return;
+  }
+  const std::vector<std::int64_t>& u_widths = domain_[run.u];
+  line_slope_.resize(v_widths.size());
+  for (std::size_t n = 0; n < v_widths.size(); ++n)
+    line_slope_[n] = -product * static_cast<double>(v_widths[n]);
+  if (sorted_upper_envelope(line_slope_, run_v_, u_widths, query_value_, query_arg_, scratch_)) {
+    for (std::size_t a = 0; a < u_count; ++a) answer(a, query_value_[a], query_arg_[a]);
+    return;
+  }
+  for (std::size_t a = 0; a < u_count; ++a) {
+    double best = kMinus;
+    int best_arg = -1;
+    for (std::size_t n = 0; n < v_widths.size(); ++n) {
+      const double value = run_v_[n] + line_slope_[n] * static_cast<double>(u_widths[a]);
+      if (best_arg < 0 || value > best) {
+        best = value;
+        best_arg = static_cast<int>(n);
+      }
+    }
+    answer(a, best, best_arg);
+  }
+}
+
+std::int64_t GraphLevelSolver::run_cost(const Segment& run, std::size_t resource, std::size_t a,
+                                        std::size_t n) const {
+  std::int64_t total = 0;
+  for (std::size_t s = run.first; s < run.end; ++s) {
+    std::array<std::size_t, 3> index{0, 0, 0};
+    for (std::size_t slot = 0; slot < steps_[s].slots; ++slot)
+      index[slot] = steps_[s].group[slot] == run.v ? n : a;
+    total = saturating_add(total, edge_cost(s, resource, index));
+  }
+  return total;
+}
+
+void GraphLevelSolver::find_segments() {
+  segments_.clear();
+  const std::size_t layers = steps_.size();
+  const auto opens = [&](const Cut& cut, std::size_t group) {
+    return group != kNoGroup && (cut.var[0] == group || cut.var[1] == group);
+  };
+  for (std::size_t i = 0; i < layers;) {
+    Segment segment;
+    segment.first = i;
+    segment.end = i + 1;
+    const Step& step = steps_[i];
+    if (step.introduces && !step.filtered && cuts_[i].count <= 1) {
+      const std::size_t u = cuts_[i].count == 1 ? cuts_[i].var[0] : kNoGroup;
+      const std::size_t v = step.group[step.slots - 1];
+      const std::size_t width = u == kNoGroup ? 1 : 2;
+      std::size_t j = i + 1;
+      bool run = true;
+      for (; run && opens(cuts_[j], v); ++j) {
+        run = cuts_[j].count == width && (u == kNoGroup || opens(cuts_[j], u)) && !steps_[j].introduces &&
+              !steps_[j].filtered;
+      }
+      run = run && cuts_[j].count <= (u == kNoGroup ? 0 : 1) && (cuts_[j].count == 0 || opens(cuts_[j], u));
+      if (run) {
+        segment.end = j;
+        segment.run = true;
+        segment.u = u;
+        segment.v = v;
+        segment.keeps_u = cuts_[j].count == 1;
+      }
+    }
+    segments_.push_back(segment);
+    i = segment.end;
+  }
+}
+
+// out[state] = max over the step's edges from `state` of (edge weight + next[after state]), where an edge's
+// weight is value_weight * (the new variable's value) - prices . (the layer's costs under the budgets).
+void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& prices, double value_weight,
+                                     const std::vector<double>& next, std::vector<double>& out,
+                                     std::vector<int>& arg) const {
+  const Step& step = steps_[s];
+  const Cut& before = cuts_[s];
+  double constant = 0.0, product = 0.0;
+  step_weights(s, prices, value_weight, constant, product);
   out.assign(before.states, kMinus);
   arg.assign(before.states, -1);
   const std::size_t before_slots = step.slots - (step.introduces ? 1 : 0);
@@ -292,8 +550,53 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     return product * static_cast<double>(slot_width(s, step.p, index[step.p])) *
            static_cast<double>(slot_width(s, step.q, index[step.q]));
   };
+  // The before slots' weights, a single zero for a slot the cut lacks: states in order, without dividing.
+  const std::vector<double>& first_weight = before.count >= 1 ? weights_[0] : zero_weight_;
+  const std::vector<double>& second_weight = before.count == 2 ? weights_[1] : zero_weight_;
   const std::size_t widths = new_count(s);
-  if (!step.introduces || step.filtered) {
+  if (!step.introduces) {
+    // One edge per state.
+    const bool paired = product != 0.0 && step.p >= 0;
+    std::array<std::size_t, 3> index{0, 0, 0};
+    std::size_t state = 0;
+    for (std::size_t i0 = 0; i0 < before.size[0]; ++i0) {
+      index[0] = i0;
+      for (std::size_t i1 = 0; i1 < before.size[1]; ++i1, ++state) {
+        index[1] = i1;
+        const double to_go = next[after_state(s, index)];
+        if (to_go == kMinus || (step.filtered && !admissible(s, index))) continue;
+        double weight = constant + first_weight[i0] + second_weight[i1] + to_go;
+        if (paired) {
+          weight -= product * static_cast<double>(slot_width(s, step.p, index[step.p])) *
+                    static_cast<double>(slot_width(s, step.q, index[step.q]));
+        }
+        out[state] = weight;
+        arg[state] = 0;
+      }
+    }
+    return;
+  }
+  // The step introduces slot `last`. The best new width depends on a before state only through its kept
+  // slots (K) and the slot it drops (Q) if any: per assignment of K the new widths are lines in Q's width
+  // (of slope 0 unless the product pairs the new width with Q), whose upper envelope answers every width of
+  // Q at once. Where a max resource forbids edges, the widths of Q a new width admits form a prefix (a
+  // layer's cost grows with the widths it reads and holds: coefficients are non-negative), and the
+  // envelope is swept over Q's widths from the widest down, each line inserted once Q's width is within its
+  // prefix.
+  const int last = static_cast<int>(step.slots) - 1;
+  std::array<int, 2> kept{-1, -1};
+  std::size_t kept_count = 0, dropped_count = 0;
+  int dropped = -1;
+  for (int slot = 0; slot < static_cast<int>(before_slots); ++slot) {
+    const bool stays = step.after_slot[0] == slot || step.after_slot[1] == slot;
+    if (stays) {
+      kept[kept_count++] = slot;
+    } else {
+      dropped = slot;
+      ++dropped_count;
+    }
+  }
+  if (step.filtered && dropped_count > 1) {
     for (std::size_t state = 0; state < before.states; ++state) {
       for (std::size_t n = 0; n < widths; ++n) {
         const std::array<std::size_t, 3> index = slot_indices(s, state, n);
@@ -309,21 +612,16 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     }
     return;
   }
-  // The step introduces slot `last` and every edge is admissible. The best new width depends on a before
-  // state only through its kept slots (K) and, where the product pairs the new width with a slot it
-  // drops (Q), through Q's width: per assignment of K the new widths are lines in Q's width, whose upper
-  // envelope answers every width of Q at once.
-  const int last = static_cast<int>(step.slots) - 1;
-  std::array<int, 2> kept{-1, -1};
-  std::size_t kept_count = 0;
-  int query = -1;
-  for (int slot = 0; slot < static_cast<int>(before_slots); ++slot) {
-    const bool stays = step.after_slot[0] == slot || step.after_slot[1] == slot;
-    if (stays) kept[kept_count++] = slot;
-  }
   const bool paired = product != 0.0 && step.p >= 0;
   const int partner = paired ? (step.p == last ? step.q : step.p) : -1;
-  if (paired && partner != kept[0] && partner != kept[1]) query = partner;
+  // Without a filter, a dropped slot that is not the partner only adds its own weight (base): no query.
+  int query = -1;
+  if (step.filtered) {
+    query = dropped;
+  } else if (paired && partner != kept[0] && partner != kept[1]) {
+    query = partner;
+  }
+  const bool sloped = paired && partner == query;
   std::array<std::size_t, 2> kept_size{1, 1};
   for (std::size_t k = 0; k < kept_count; ++k) kept_size[k] = domain_[step.group[kept[k]]].size();
   const std::size_t query_size = query >= 0 ? domain_[step.group[query]].size() : 1;
@@ -340,16 +638,20 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
     if (kept_count == 2) index[kept[1]] = key % kept_size[1];
     // The partner's width when it is kept: a constant of this key.
     const double kept_partner =
-        paired && query < 0 ? static_cast<double>(slot_width(s, partner, index[partner])) : 0.0;
+        paired && !sloped ? static_cast<double>(slot_width(s, partner, index[partner])) : 0.0;
     for (std::size_t n = 0; n < widths; ++n) {
       index[last] = n;
       const double to_go = next[after_state(s, index)];
       const double slope = paired ? -product * static_cast<double>(new_widths[n]) : 0.0;
-      line_slope_[n] = slope;
+      line_slope_[n] = sloped ? slope : 0.0;
       line_value_[n] = to_go == kMinus ? kMinus : new_weight[n] + to_go + slope * kept_partner;
     }
     double* const row = &table_[key * query_size];
     int* const row_arg = &table_arg_[key * query_size];
+    if (step.filtered) {
+      filtered_envelope(s, index, query, row, row_arg);
+      continue;
+    }
     if (query < 0) {
       for (std::size_t n = 0; n < widths; ++n) {
         if (line_value_[n] > row[0]) {
@@ -376,15 +678,20 @@ void GraphLevelSolver::backward_step(std::size_t s, const std::vector<double>& p
       }
     }
   }
-  for (std::size_t state = 0; state < before.states; ++state) {
-    const std::array<std::size_t, 3> index = slot_indices(s, state, 0);
-    std::size_t key = 0;
-    if (kept_count >= 1) key = index[kept[0]];
-    if (kept_count == 2) key = key * kept_size[1] + index[kept[1]];
-    const std::size_t cell = key * query_size + (query >= 0 ? index[query] : 0);
-    if (table_arg_[cell] < 0) continue;
-    out[state] = base_of(index) + table_[cell];
-    arg[state] = table_arg_[cell];
+  std::array<std::size_t, 3> index{0, 0, 0};
+  std::size_t state = 0;
+  for (std::size_t i0 = 0; i0 < before.size[0]; ++i0) {
+    index[0] = i0;
+    for (std::size_t i1 = 0; i1 < before.size[1]; ++i1, ++state) {
+      index[1] = i1;
+      std::size_t key = 0;
+      if (kept_count >= 1) key = index[kept[0]];
+      if (kept_count == 2) key = key * kept_size[1] + index[kept[1]];
+      const std::size_t cell = key * query_size + (query >= 0 ? index[query] : 0);
+      if (table_arg_[cell] < 0) continue;
+      out[state] = constant + first_weight[i0] + second_weight[i1] + table_[cell];
+      arg[state] = table_arg_[cell];
+    }
   }
 }
 
@@ -395,8 +702,16 @@ void GraphLevelSolver::relax(const std::vector<double>& prices, double value_wei
   to_go.resize(layers + 1);
   arg.resize(layers);
   to_go[layers].assign(1, 0.0);
-  for (std::size_t s = layers; s-- > 0;)
-    backward_step(s, prices, value_weight, to_go[s + 1], to_go[s], arg[s]);
+  for (std::size_t k = segments_.size(); k-- > 0;) {
+    const Segment& segment = segments_[k];
+    if (segment.run) {
+      backward_run(segment, prices, value_weight, to_go[segment.end], to_go[segment.first],
+                   arg[segment.first]);
+    } else {
+      backward_step(segment.first, prices, value_weight, to_go[segment.end], to_go[segment.first],
+                    arg[segment.first]);
+    }
+  }
 }
 
 void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation& relaxation) {
@@ -410,9 +725,15 @@ void GraphLevelSolver::relax_into(const std::vector<double>& lambda, Relaxation&
   std::vector<std::int64_t> path(model_.groups.size());
   for (std::size_t g = 0; g < path.size(); ++g) path[g] = model_.groups[g].units;
   std::size_t state = 0;
-  for (std::size_t s = 0; s < steps_.size(); ++s) {
+  for (const Segment& segment : segments_) {
+    const std::size_t s = segment.first;
     const int n = arg_[s][state];
     if (n < 0) return;
+    if (segment.run) {
+      path[segment.v] = domain_[segment.v][static_cast<std::size_t>(n)];
+      if (!segment.keeps_u) state = 0;
+      continue;
+    }
     const std::array<std::size_t, 3> index = slot_indices(s, state, static_cast<std::size_t>(n));
     if (steps_[s].introduces)
       path[steps_[s].group[steps_[s].slots - 1]] =
@@ -453,20 +774,67 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
     if (domain_[g].size() > 1) movable.push_back(g);
   }
   std::vector<std::int64_t> widths(start.size());
-  const auto evaluate = [&](double& value, double& excess) {
+  // Per limited resource and layer, the cost at the walk's current widths (`base`): a move changes one or
+  // two groups, and only the layers whose cost depends on them are evaluated again.
+  std::vector<std::size_t> limited;
+  for (std::size_t r = 0; r < model_.resources.size(); ++r) {
+    if (constraints_.limit[r] != kCostInfinity) limited.push_back(r);
+  }
+  const std::size_t layer_count = model_.layer_costs.size();
+  std::vector<std::int64_t> base_widths;
+  std::vector<std::vector<std::int64_t>> base_cost(limited.size(), std::vector<std::int64_t>(layer_count));
+  std::vector<std::int64_t> base_total(limited.size());
+  std::vector<std::size_t> stamp(layer_count, 0), affected;
+  std::size_t evaluation = 0;
+  const auto evaluate = [&](double& value, double& excess, bool rebase) {
     for (std::size_t g = 0; g < widths.size(); ++g) widths[g] = domain_[g][index[g]];
     value = model_.value_of(widths);
     excess = 0.0;
-    for (std::size_t r = 0; r < model_.resources.size(); ++r) {
+    ++evaluation;
+    affected.clear();
+    if (!rebase) {
+      for (std::size_t g = 0; g < widths.size(); ++g) {
+        if (widths[g] == base_widths[g]) continue;
+        for (const std::size_t layer : layers_of_group_[g]) {
+          if (stamp[layer] == evaluation) continue;
+          stamp[layer] = evaluation;
+          affected.push_back(layer);
+        }
+      }
+    }
+    for (std::size_t i = 0; i < limited.size(); ++i) {
+      const std::size_t r = limited[i];
+      const bool sum = model_.resources[r].aggregation == Aggregation::sum;
+      std::int64_t cost = 0;
+      if (rebase) {
+        for (std::size_t layer = 0; layer < layer_count; ++layer) {
+          base_cost[i][layer] = model_.layer_costs[layer][r].at(widths);
+          cost = sum ? saturating_add(cost, base_cost[i][layer]) : std::max(cost, base_cost[i][layer]);
+        }
+        base_total[i] = cost;
+      } else if (sum) {
+        // Saturated totals are recomputed whole: a difference of saturated sums is not the change.
+        cost = base_total[i];
+        for (const std::size_t layer : affected) {
+          const std::int64_t now = model_.layer_costs[layer][r].at(widths);
+          cost = saturating_add(cost - base_cost[i][layer], now);
+        }
+        if (base_total[i] >= kCostInfinity || cost >= kCostInfinity) cost = model_.cost_of(widths, r);
+      } else {
+        for (std::size_t layer = 0; layer < layer_count; ++layer) {
+          const std::int64_t at =
+              stamp[layer] == evaluation ? model_.layer_costs[layer][r].at(widths) : base_cost[i][layer];
+          cost = std::max(cost, at);
+        }
+      }
       const std::int64_t limit = constraints_.limit[r];
-      if (limit == kCostInfinity) continue;
-      const std::int64_t cost = model_.cost_of(widths, r);
       if (cost > limit)
         excess += static_cast<double>(cost - limit) / std::max(1.0, static_cast<double>(limit));
     }
+    if (rebase) base_widths = widths;
   };
   double value = 0.0, excess = 0.0;
-  evaluate(value, excess);
+  evaluate(value, excess, true);
   while (excess > 0.0) {
     double best_ratio = -1.0;
     std::size_t best = kNoGroup;
@@ -474,7 +842,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
       if (index[g] == 0) continue;
       --index[g];
       double moved_value = 0.0, moved_excess = 0.0;
-      evaluate(moved_value, moved_excess);
+      evaluate(moved_value, moved_excess, false);
       ++index[g];
       const double shed = excess - moved_excess;
       const double ratio = shed / (value - moved_value + 1e-300);
@@ -485,7 +853,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
     }
     if (best == kNoGroup) return;
     --index[best];
-    evaluate(value, excess);
+    evaluate(value, excess, true);
   }
   // Each evaluation costs a pass over the layers: bound the walk.
   std::size_t evaluations = 0;
@@ -502,7 +870,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
         if (down == up || (down != kNoGroup && index[down] == 0)) continue;
         if (down != kNoGroup) --index[down];
         double moved_value = 0.0, moved_excess = 0.0;
-        evaluate(moved_value, moved_excess);
+        evaluate(moved_value, moved_excess, false);
         ++evaluations;
         if (down != kNoGroup) ++index[down];
         if (moved_excess == 0.0 && moved_value > best_value) {
@@ -516,7 +884,7 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
     if (best_up == kNoGroup) break;
     ++index[best_up];
     if (best_down != kNoGroup) --index[best_down];
-    evaluate(value, excess);
+    evaluate(value, excess, true);
     moved = true;
   }
   for (std::size_t g = 0; g < widths.size(); ++g) widths[g] = domain_[g][index[g]];
@@ -544,7 +912,7 @@ void GraphLevelSolver::line_search(std::size_t b) {
   struct Point {
     double lambda, dual, slope;
   };
-  Relaxation trial;
+  Relaxation& trial = space_.trial;
   const auto evaluate = [&](double t) -> std::optional<Point> {
     std::vector<double> lambda = lambda_;
     lambda[b] = t;
@@ -610,7 +978,7 @@ void GraphLevelSolver::subgradient_search() {
   for (std::size_t t = 0; t < dims; ++t) scaled[t] = lambda_[t] * budgets_[t].capacity;
   double step_factor = 1.0;
   int since_improvement = 0;
-  Relaxation trial;
+  Relaxation& trial = space_.trial;
   for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
     for (std::size_t t = 0; t < dims; ++t) lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
     relax_into(lambda, trial);
@@ -663,10 +1031,16 @@ void GraphLevelSolver::search_multipliers() {
 }
 
 void GraphLevelSolver::build_envelope() {
-  envelope_.clear();
-  envelope_.push_back(best_);
+  // Every relaxation is in the spare storage (the constructor put them there).
+  const auto next_entry = [&]() -> Relaxation& {
+    if (space_.spare.empty()) return envelope_.emplace_back();
+    envelope_.push_back(std::move(space_.spare.back()));
+    space_.spare.pop_back();
+    return envelope_.back();
+  };
+  next_entry() = best_;
   const auto add = [&](const std::vector<double>& lambda) {
-    Relaxation& relaxation = envelope_.emplace_back();
+    Relaxation& relaxation = next_entry();
     relax_into(lambda, relaxation);
     consider(relaxation.path);
   };
@@ -687,16 +1061,6 @@ void GraphLevelSolver::build_envelope() {
   }
 }
 
-// Labels of one cut, grouped by state.
-struct Labels {
-  std::vector<double> value;
-  std::vector<std::int64_t> cost;  // dims per label
-  std::vector<int> parent;         // label of the cut before
-  std::vector<int> chosen;         // the new width's index at this step, or -1
-  std::vector<std::size_t> state;
-  std::vector<std::size_t> state_begin;  // per state, into the labels; states + 1 entries
-};
-
 GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
                                                            std::size_t labels_per_node_cap) {
   const std::size_t dims = budgets_.size();
@@ -708,31 +1072,38 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
     for (std::size_t t = 0; t < dims; ++t)
       price_of_capacity[e] += envelope_[e].lambda[t] * budgets_[t].capacity;
   }
-  const std::size_t steps = steps_.size();
-  std::vector<Labels> labels(steps + 1);
+  const std::size_t segments = segments_.size();
+  std::vector<Labels>& labels = space_.labels;
+  labels.resize(std::max(labels.size(), segments + 1));
+  for (std::size_t k = 0; k <= segments; ++k) {
+    Labels& at = labels[k];
+    at.value.clear();
+    at.cost.clear();
+    at.parent.clear();
+    at.chosen.clear();
+    at.state.clear();
+  }
   labels[0].value.push_back(pinned_value_);
   labels[0].cost.assign(dims, 0);
   labels[0].parent.push_back(-1);
   labels[0].chosen.push_back(-1);
   labels[0].state.push_back(0);
   labels[0].state_begin = {0, 1};
-  // Candidates of the cut being labelled.
-  struct Candidate {
-    std::size_t state;
-    double value;
-    std::size_t cost;  // offset into candidate_cost
-    int parent, chosen;
-  };
-  std::vector<Candidate> candidates;
-  std::vector<std::int64_t> candidate_cost, edge(dims), cost(dims);
+  std::vector<Candidate>& candidates = space_.candidates;
+  std::vector<std::int64_t>& candidate_cost = space_.candidate_cost;
+  std::vector<std::int64_t> edge(dims), cost(dims);
   std::vector<double> best_reduced(prices);
-  std::vector<std::size_t> order;
-  ParetoFront front;
+  std::vector<std::size_t>& order = space_.order;
+  std::vector<std::size_t>& bucket_begin = space_.bucket_begin;
+  std::vector<std::size_t>& bucket_fill = space_.bucket_fill;
+  ParetoFront& front = space_.front;
   std::size_t nodes_seen = 0, labels_seen = 0;
-  for (std::size_t s = 0; s < steps; ++s) {
+  for (std::size_t k = 0; k < segments; ++k) {
     if (deadline_.passed()) return SearchEnd::deadline;
-    const Labels& before = labels[s];
-    const Cut& after_cut = cuts_[s + 1];
+    const Segment& segment = segments_[k];
+    const std::size_t s = segment.first;
+    const Labels& before = labels[k];
+    const Cut& after_cut = cuts_[segment.end];
     candidates.clear();
     candidate_cost.clear();
     const std::size_t widths = new_count(s);
@@ -756,14 +1127,20 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
         best_reduced[e] = best;
       }
       for (std::size_t n = 0; n < widths; ++n) {
-        const std::array<std::size_t, 3> index = slot_indices(s, state, n);
-        if (!admissible(s, index)) continue;
-        const std::size_t after = after_state(s, index);
+        std::size_t after = 0;
+        if (segment.run) {
+          after = segment.keeps_u ? state : 0;
+          for (std::size_t t = 0; t < dims; ++t) edge[t] = run_cost(segment, budgets_[t].resource, state, n);
+        } else {
+          const std::array<std::size_t, 3> index = slot_indices(s, state, n);
+          if (!admissible(s, index)) continue;
+          after = after_state(s, index);
+          for (std::size_t t = 0; t < dims; ++t) edge[t] = edge_cost(s, budgets_[t].resource, index);
+        }
         const double gain = value ? (*value)[slot_width(s, last, n)] : 0.0;
-        for (std::size_t t = 0; t < dims; ++t) edge[t] = edge_cost(s, budgets_[t].resource, index);
         bool reachable = true;
         for (std::size_t e = 0; e < prices && reachable; ++e) {
-          const double to_go = envelope_[e].to_go[s + 1][after];
+          const double to_go = envelope_[e].to_go[segment.end][after];
           double bound = best_reduced[e] + gain + to_go + price_of_capacity[e];
           for (std::size_t t = 0; t < dims; ++t)
             bound -= envelope_[e].lambda[t] * static_cast<double>(edge[t]);
@@ -776,10 +1153,10 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
           for (std::size_t t = 0; t < dims && survives; ++t) {
             cost[t] = saturating_add(before.cost[label * dims + t], edge[t]);
             survives = cost[t] <= budgets_[t].limit &&
-                       static_cast<double>(cost[t]) + min_to_go_[t][s + 1][after] <= room[t];
+                       static_cast<double>(cost[t]) + min_to_go_[t][segment.end][after] <= room[t];
           }
           for (std::size_t e = 0; e < prices && survives; ++e) {
-            double bound = label_value + envelope_[e].to_go[s + 1][after];
+            double bound = label_value + envelope_[e].to_go[segment.end][after];
             for (std::size_t t = 0; t < dims; ++t)
               bound += envelope_[e].lambda[t] * (budgets_[t].capacity - static_cast<double>(cost[t]));
             survives = bound >= need;
@@ -791,21 +1168,31 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
         }
       }
     }
-    // Per state of the after cut: the candidates best first, then the Pareto front.
+    // Per state of the after cut: the candidates best first, then the Pareto front. The candidates are
+    // bucketed by state (a counting sort) and each bucket sorted on its own: most hold a few.
+    bucket_begin.assign(after_cut.states + 1, 0);
+    for (const Candidate& candidate : candidates) ++bucket_begin[candidate.state + 1];
+    for (std::size_t state = 0; state < after_cut.states; ++state)
+      bucket_begin[state + 1] += bucket_begin[state];
     order.resize(candidates.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    bucket_fill.assign(bucket_begin.begin(), bucket_begin.end() - 1);
+    for (std::size_t c = 0; c < candidates.size(); ++c) order[bucket_fill[candidates[c].state]++] = c;
+    const auto better = [&](std::size_t a, std::size_t b) {
       const Candidate& x = candidates[a];
       const Candidate& y = candidates[b];
-      if (x.state != y.state) return x.state < y.state;
       if (x.value != y.value) return x.value > y.value;
       for (std::size_t t = 0; t < dims; ++t) {
         if (candidate_cost[x.cost + t] != candidate_cost[y.cost + t])
           return candidate_cost[x.cost + t] < candidate_cost[y.cost + t];
       }
       return a < b;
-    });
-    Labels& next = labels[s + 1];
+    };
+    for (std::size_t state = 0; state < after_cut.states; ++state) {
+      const auto bucket = order.begin() + static_cast<std::ptrdiff_t>(bucket_begin[state]);
+      const auto bucket_end = order.begin() + static_cast<std::ptrdiff_t>(bucket_begin[state + 1]);
+      if (bucket_end - bucket > 1) std::sort(bucket, bucket_end, better);
+    }
+    Labels& next = labels[k + 1];
     next.state_begin.assign(after_cut.states + 1, 0);
     std::size_t current = static_cast<std::size_t>(-1);
     for (std::size_t c : order) {
@@ -830,7 +1217,7 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
     if (next.value.empty()) return SearchEnd::finished;  // no label reaches the threshold
     if (labels_per_node_cap > 0 && labels_seen > labels_per_node_cap * nodes_seen) return SearchEnd::capped;
   }
-  const Labels& final_labels = labels[steps];
+  const Labels& final_labels = labels[segments];
   int best = -1;
   for (std::size_t label = 0; label < final_labels.value.size(); ++label) {
     if (best < 0 || final_labels.value[label] > final_labels.value[static_cast<std::size_t>(best)])
@@ -843,9 +1230,10 @@ GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
     if (model_.groups[g].pinned) path[g] = model_.groups[g].units;
   }
   int label = best;
-  for (std::size_t s = steps; s-- > 0;) {
-    const Labels& at = labels[s + 1];
+  for (std::size_t k = segments; k-- > 0;) {
+    const Labels& at = labels[k + 1];
     const int chosen = at.chosen[static_cast<std::size_t>(label)];
+    const std::size_t s = segments_[k].first;
     if (chosen >= 0) {
       const int last = static_cast<int>(steps_[s].slots) - 1;
       path[steps_[s].group[last]] = slot_width(s, last, static_cast<std::size_t>(chosen));
@@ -873,12 +1261,12 @@ LevelOutcome GraphLevelSolver::finish(LevelOutcome::Kind kind) const {
 LevelOutcome GraphLevelSolver::solve() {
   LevelOutcome infeasible;
   if (!build()) return infeasible;
+  find_segments();
   min_to_go_.resize(budgets_.size());
-  std::vector<std::vector<int>> arg;
   for (std::size_t b = 0; b < budgets_.size(); ++b) {
     std::vector<double> unit(budgets_.size(), 0.0);
     unit[b] = 1.0;
-    relax(unit, 0.0, min_to_go_[b], arg);
+    relax(unit, 0.0, min_to_go_[b], arg_);
     for (std::vector<double>& cut : min_to_go_[b]) {
       for (double& to_go : cut) to_go = -to_go;
     }
@@ -922,8 +1310,12 @@ LevelOutcome GraphLevelSolver::solve() {
 }  // namespace
 
 LevelOutcome solve_level(const GraphModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline, const LevelProgress& progress) {
-  return GraphLevelSolver(model, constraints, deadline, progress).solve();
+                         const Deadline& deadline, const LevelProgress& progress, GraphWorkspace* workspace) {
+  if (workspace == nullptr) {
+    GraphWorkspace own;
+    return GraphLevelSolver(model, constraints, deadline, progress, own).solve();
+  }
+  return GraphLevelSolver(model, constraints, deadline, progress, *workspace).solve();
 }
 
 }  // namespace reds::detail

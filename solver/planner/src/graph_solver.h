@@ -9,20 +9,37 @@
 //  1. limited max resources forbid edges;
 //  2. the Lagrangian relaxation of the sum budgets is a backward pass over the cut states; where a step's
 //     product of widths pairs the variable it introduces with one it drops, the maximum over the new width
-//     is an upper envelope of lines, so that the step costs O(states) rather than O(states x widths);
+//     is an upper envelope of lines, so that the step costs O(states) rather than O(states x widths); the
+//     steps over which a block's inner width is open beside its stream are one step (a run), an envelope
+//     in the stream's width that never visits the states inside the block; where a max resource forbids
+//     edges, each new width admits a prefix of the dropped width's, and the envelope is swept over them;
 //  3. relaxed paths and the neighbouring level's plan, repaired and improved by local search, give plans;
-//  4. a label-setting search over the cut states with Pareto labels (value, cost per budget), pruned by the
-//     relaxations' bounds and by the cheapest completion per budget, at thresholds stepping down from the
-//     bound, proves one optimal. Two labels at one state have the same futures, so dominance is exact.
+//  4. a label-setting search over the cut states between runs with Pareto labels (value, cost per budget),
+//     pruned by the relaxations' bounds and by the cheapest completion per budget, at thresholds stepping
+//     down from the bound, proves one optimal. Two labels at one state have the same futures, so dominance
+//     is exact.
 #pragma once
+
+#include <memory>
 
 #include "graph_model.h"
 #include "level_solver.h"
 
 namespace reds::detail {
 
+// The graph solver's storage that grows with the cuts' states (relaxations, labels), kept from one solve to
+// the next so that a sequence of solves reuses it instead of allocating anew; one per thread of solves.
+struct GraphWorkspace;
+struct GraphWorkspaceDeleter {
+  void operator()(GraphWorkspace* workspace) const;
+};
+using GraphWorkspacePtr = std::unique_ptr<GraphWorkspace, GraphWorkspaceDeleter>;
+GraphWorkspacePtr make_graph_workspace();
+
 // Widths in LevelConstraints and LevelOutcome are per group of the model (pinned groups at full width).
+// `workspace`, when given, lends the solve its storage; the result does not depend on it.
 LevelOutcome solve_level(const GraphModel& model, const LevelConstraints& constraints,
-                         const Deadline& deadline = {}, const LevelProgress& progress = {});
+                         const Deadline& deadline = {}, const LevelProgress& progress = {},
+                         GraphWorkspace* workspace = nullptr);
 
 }  // namespace reds::detail

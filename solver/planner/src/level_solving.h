@@ -3,6 +3,10 @@
 // the contract 1.1 fields).
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <vector>
+
 #include "chain_model.h"
 #include "graph_model.h"
 #include "graph_solver.h"
@@ -28,14 +32,28 @@ class LevelSolving<ChainModel> {
   LevelWorkspacePtr workspace_ = make_level_workspace();
 };
 
+// The graph solver starts a solve without start multipliers from the last multipliers found under the same
+// limits: the joint strategy's branch and bound re-solves each level in ever narrower boxes, whose dual
+// minima lie near each other.
 template <>
 class LevelSolving<GraphModel> {
  public:
   LevelOutcome operator()(const GraphModel& model, const LevelConstraints& constraints,
                           const Deadline& deadline, const LevelProgress& progress = {},
                           DualCutPool* /*cuts: the chain's only*/ = nullptr) {
-    return solve_level(model, constraints, deadline, progress);
+    if (!constraints.start_multipliers.empty())
+      return solve_level(model, constraints, deadline, progress, workspace_.get());
+    std::vector<double>& known = multipliers_[constraints.limit];
+    LevelConstraints started = constraints;
+    started.start_multipliers = known;
+    LevelOutcome outcome = solve_level(model, started, deadline, progress, workspace_.get());
+    if (!outcome.multipliers.empty()) known = outcome.multipliers;
+    return outcome;
   }
+
+ private:
+  std::map<std::vector<std::int64_t>, std::vector<double>> multipliers_;
+  GraphWorkspacePtr workspace_ = make_graph_workspace();
 };
 
 }  // namespace reds::detail

@@ -1,11 +1,12 @@
 // Cross-check: the planner's level optima against CBC, an independent exact MIP solver, on the same problem
 // written as a mixed-integer program from the contract (tests/support/lp_model.h).
 //
-// The networks are larger than the brute force can enumerate (up to 5 layers of 12 units), always coupled
-// (MACs and params cost unit_input * k * k_in) and every level limits several resources at once (2-3 sum
-// resources and a max resource, limits mixing fractions and absolute maxima). Each level of every strategy
-// is checked under the nesting the planner itself chose (its widths at the last feasible level solved
-// before), as in plan_property_test.cpp.
+// The networks are larger than the brute force can enumerate (chains of up to 5 layers of 12 units, and
+// residual networks of up to 14 layers with streams, projections and held terms, contract 1.1), always
+// coupled (MACs and params cost unit_input * k * k_in) and every level limits several resources at once (2-3
+// sum resources and a max resource, limits mixing fractions and absolute maxima). Each level of every
+// strategy is checked under the nesting the planner itself chose (its widths at the last feasible level
+// solved before), as in plan_property_test.cpp.
 //
 // How values are compared. Both solvers' widths are checked in the program in exact integer arithmetic, and
 // both values are recomputed from the widths with the contract's formula (CBC prints its objective with 8
@@ -109,6 +110,9 @@ CostTerms random_terms(Random& random, const std::string& resource, std::int64_t
   return terms;
 }
 
+void draw_levels(Random& random, const std::vector<std::string>& resources, const std::string& peak,
+                 PlanRequest& request);
+
 // A valid request of 2-5 layers with 1-12 units (mostly 6-12): tied layers, min_units, blocks, pinned layers;
 // 2-3 sum resources among macs, params (both coupled), latency (sometimes a table), and one max resource;
 // 1-4 levels, the first limiting every resource, later ones a shrinking set (precise rule 4), with limits
@@ -147,8 +151,15 @@ PlanRequest crosscheck_request(std::uint64_t seed) {
     }
     network.layers.push_back(std::move(layer));
   }
+  draw_levels(random, resources, peak, request);
+  return request;
+}
 
-  const std::map<std::string, std::int64_t> full = full_network_cost(network);
+// 1-4 levels, the first limiting every resource, later ones a shrinking set (precise rule 4), with limits
+// drawn as fractions of the full cost up to 95 %, from 15 % (40 % for the max resource `peak`).
+void draw_levels(Random& random, const std::vector<std::string>& resources, const std::string& peak,
+                 PlanRequest& request) {
+  const std::map<std::string, std::int64_t> full = full_network_cost(request.network);
   const std::size_t level_count = static_cast<std::size_t>(random.between(1, 4));
   std::vector<std::size_t> limited(level_count);
   for (std::size_t& count : limited) {
@@ -173,6 +184,108 @@ PlanRequest crosscheck_request(std::uint64_t seed) {
                             : Limit::of_max(resolve_fraction(fractions[j], full.at(resource)));
     }
   }
+}
+
+// A valid residual request (contract 1.1) with the resources and levels of crosscheck_request(), larger
+// than the brute force enumerates: a first layer of 6-12 units, then 1-3 blocks, each
+//   * a plain layer (sometimes followed by a tied one);
+//   * an identity block: its input x joins (or starts) a stream, an inner layer (sometimes followed by a
+//     tied, depthwise one) and a closing member of x's stream;
+//   * or a projection block: a new stream whose shortcut projection reads x through `input`, before the
+//     inner layer (which then reads x through `input` too) or after the closing member.
+// The inner layers hold x (`held`, 0-9 per unit of its width) on the max resource, as a skip tensor is live
+// during a block; no cut opens more than two widths.
+PlanRequest crosscheck_residual_request(std::uint64_t seed) {
+  Random random(seed);
+  PlanRequest request;
+  Network& network = request.network;
+  network.name = "crosscheck_residual_" + std::to_string(seed);
+  network.inputs = random.between(1, 8);
+
+  std::vector<std::string> resources = {"macs", "params", "latency"};
+  std::swap(resources[static_cast<std::size_t>(random.between(0, 2))], resources[2]);
+  if (random.chance(50)) resources.pop_back();
+  const std::string peak = random.chance(50) ? "activation" : "peak";
+  if (peak == "peak") network.resources[peak] = Aggregation::max;
+  resources.insert(resources.begin() + random.between(0, static_cast<std::int64_t>(resources.size())), peak);
+
+  const auto add = [&](Layer layer) {
+    layer.name = "layer" + std::to_string(network.layers.size());
+    layer.importance = random_importance(random, layer.units);
+    for (const std::string& resource : resources) {
+      if (network.layers.empty() || random.chance(85))
+        layer.cost[resource] = random_terms(random, resource, layer.units);
+    }
+    network.layers.push_back(std::move(layer));
+    return network.layers.size() - 1;
+  };
+  const auto units = [&] { return random.chance(75) ? random.between(6, 12) : random.between(1, 12); };
+  // A layer with a width of its own, or a stream's first member: it may set the width rules.
+  const auto variable = [&](std::int64_t width) {
+    Layer layer;
+    layer.units = width;
+    if (random.chance(20)) layer.min_units = random.between(1, layer.units);
+    if (random.chance(20)) layer.block = random.between(2, 4);
+    layer.prunable = !random.chance(10);
+    return layer;
+  };
+  const auto member = [](const std::string& stream, std::int64_t width) {
+    Layer layer;
+    layer.units = width;
+    layer.stream = stream;
+    return layer;
+  };
+  const auto tied_after = [&] {
+    Layer layer;
+    layer.units = network.layers.back().units;
+    layer.tied = true;
+    return add(std::move(layer));
+  };
+  const auto hold = [&](std::size_t holder, std::size_t held) {
+    network.layers[holder].cost[peak].held[network.layers[held].name] = random.between(0, 9);
+  };
+
+  add(variable(units()));
+  std::size_t streams = 0;
+  const std::int64_t blocks = random.between(1, 3);
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    const std::size_t x = network.layers.size() - 1;
+    const std::int64_t kind = random.between(0, 2);
+    if (kind == 0 || (kind == 1 && network.layers[x].tied)) {
+      add(variable(units()));
+      if (random.chance(30)) tied_after();
+    } else if (kind == 1) {
+      Layer& input = network.layers[x];
+      if (!input.stream) input.stream = "s" + std::to_string(streams++);
+      const std::string stream = *input.stream;
+      const std::int64_t width = input.units;
+      const std::size_t inner = add(variable(units()));
+      if (random.chance(50)) hold(inner, x);
+      if (random.chance(40)) {
+        const std::size_t depthwise = tied_after();
+        if (random.chance(50)) hold(depthwise, x);
+      }
+      add(member(stream, width));
+    } else {
+      const std::string stream = "s" + std::to_string(streams++);
+      const std::int64_t width = units();
+      const bool projection_first = random.chance(50);
+      Layer projection = projection_first ? variable(width) : member(stream, width);
+      projection.stream = stream;
+      projection.input = network.layers[x].name;
+      if (projection_first) add(projection);
+      Layer inner_layer = variable(units());
+      if (projection_first) inner_layer.input = network.layers[x].name;
+      const std::size_t inner = add(std::move(inner_layer));
+      if (random.chance(50)) hold(inner, x);
+      Layer closing = projection_first ? member(stream, width) : variable(width);
+      closing.stream = stream;
+      add(std::move(closing));
+      if (!projection_first) add(std::move(projection));
+    }
+  }
+  if (random.chance(40)) add(variable(units()));
+  draw_levels(random, resources, peak, request);
   return request;
 }
 
@@ -370,6 +483,39 @@ TEST(LevelMipByHand, TinyDsBlockOptimaAndFeasibility) {
   EXPECT_EQ(solve_with_cbc(LevelMip(tight, 0)).status, MipStatus::infeasible);
 }
 
+// Each level of every strategy of `request` under the nesting the brute-force oracle chose, against CBC.
+void expect_oracle_agrees(const PlanRequest& request, Tally& tally) {
+  const BruteForce oracle(request);
+  Cbc cbc;
+  for (Strategy strategy : {Strategy::independent, Strategy::bottom_up, Strategy::top_down}) {
+    SCOPED_TRACE(to_string(strategy));
+    const std::vector<LevelOptimum> chain = oracle.solve(strategy);
+    std::vector<std::size_t> solving_order(request.levels.size());
+    for (std::size_t j = 0; j < solving_order.size(); ++j) solving_order[j] = j;
+    if (strategy == Strategy::top_down) std::reverse(solving_order.begin(), solving_order.end());
+    std::optional<Widths> nest;
+    for (std::size_t j : solving_order) {
+      SCOPED_TRACE("level " + std::to_string(j));
+      Nesting nesting;
+      if (strategy == Strategy::bottom_up) nesting.at_least = nest;
+      if (strategy == Strategy::top_down) nesting.at_most = nest;
+      const LevelMip mip(request, j, nesting);
+      const LevelOptimum& optimum = chain[j];
+      const std::optional<Widths> widths =
+          optimum.feasible ? std::optional<Widths>(optimum.optimal_widths.front()) : std::nullopt;
+      expect_same_optimum(mip, cbc.solve(mip), widths, "the brute force", tally);
+      if (widths) {
+        EXPECT_TRUE(same_importance(mip.importance(*widths), optimum.importance));
+        if (strategy != Strategy::independent) nest = widths;
+      }
+      if (::testing::Test::HasFailure()) {
+        ADD_FAILURE() << "the request: " << to_json(request);
+        return;
+      }
+    }
+  }
+}
+
 // The program against the brute-force oracle (both written from the contract, sharing only the width
 // choices) on the property tests' small random requests, with their tables, tied and pinned layers and
 // levels infeasible on purpose: each level of every strategy under the nesting the oracle chose.
@@ -379,53 +525,53 @@ TEST(CbcCrossCheck, BruteForceOptimaAgreeWithCbc) {
   Tally tally;
   for (std::uint64_t seed = first_seed; seed < first_seed + instances; ++seed) {
     SCOPED_TRACE("random_plan_request(" + std::to_string(seed) + ")");
-    const PlanRequest request = random_plan_request(seed);
-    const BruteForce oracle(request);
-    Cbc cbc;
-    for (Strategy strategy : {Strategy::independent, Strategy::bottom_up, Strategy::top_down}) {
-      SCOPED_TRACE(to_string(strategy));
-      const std::vector<LevelOptimum> chain = oracle.solve(strategy);
-      std::vector<std::size_t> solving_order(request.levels.size());
-      for (std::size_t j = 0; j < solving_order.size(); ++j) solving_order[j] = j;
-      if (strategy == Strategy::top_down) std::reverse(solving_order.begin(), solving_order.end());
-      std::optional<Widths> nest;
-      for (std::size_t j : solving_order) {
-        SCOPED_TRACE("level " + std::to_string(j));
-        Nesting nesting;
-        if (strategy == Strategy::bottom_up) nesting.at_least = nest;
-        if (strategy == Strategy::top_down) nesting.at_most = nest;
-        const LevelMip mip(request, j, nesting);
-        const LevelOptimum& optimum = chain[j];
-        const std::optional<Widths> widths =
-            optimum.feasible ? std::optional<Widths>(optimum.optimal_widths.front()) : std::nullopt;
-        expect_same_optimum(mip, cbc.solve(mip), widths, "the brute force", tally);
-        if (widths) {
-          EXPECT_TRUE(same_importance(mip.importance(*widths), optimum.importance));
-          if (strategy != Strategy::independent) nest = widths;
-        }
-        if (HasFailure()) {
-          ADD_FAILURE() << "the request: " << to_json(request);
-          return;
-        }
-      }
-    }
+    expect_oracle_agrees(random_plan_request(seed), tally);
+    if (HasFailure()) return;
   }
   EXPECT_GE(tally.level_checks, 200u);
   EXPECT_GE(tally.infeasible, 5u);
 }
 
+// The same on the residual property tests' requests (contract 1.1): streams, projections reading an earlier
+// layer through `input`, tied layers after members and `held` terms, which the program states as rows of
+// its own (tie rows to the stream's first member, pair variables with the named input, held terms linear
+// in the named layer's choice).
+TEST(CbcCrossCheck, BruteForceResidualOptimaAgreeWithCbc) {
+  const std::uint64_t first_seed = 7'100'001;
+  const std::uint64_t instances = 40;
+  Tally tally;
+  std::size_t streams = 0, inputs = 0, held = 0;
+  for (std::uint64_t seed = first_seed; seed < first_seed + instances; ++seed) {
+    SCOPED_TRACE("random_residual_plan_request(" + std::to_string(seed) + ")");
+    const PlanRequest request = random_residual_plan_request(seed);
+    for (const Layer& layer : request.network.layers) {
+      streams += layer.stream ? 1 : 0;
+      inputs += layer.input ? 1 : 0;
+      for (const auto& [resource, terms] : layer.cost) held += terms.held.size();
+    }
+    expect_oracle_agrees(request, tally);
+    if (HasFailure()) return;
+  }
+  EXPECT_GE(tally.level_checks, 200u);
+  EXPECT_GE(tally.infeasible, 5u);
+  EXPECT_GE(streams, 40u);
+  EXPECT_GE(inputs, 10u);
+  EXPECT_GE(held, 10u);
+}
+
+// The planner on `instances` requests of `generator` from REDS_CBC_SEED (default 1) against CBC.
 // REDS_CBC_SEED (the first seed, e.g. one a failure named) and REDS_CBC_INSTANCES rerun or soak it.
-TEST(CbcCrossCheck, RandomCoupledNetworksWithSeveralLimitsAgreeWithCbc) {
+void expect_random_requests_agree(PlanRequest (*generator)(std::uint64_t), const char* name,
+                                  std::uint64_t instances) {
   std::uint64_t first_seed = 1;
-  std::uint64_t instances = 150;
   if (const char* first = std::getenv("REDS_CBC_SEED")) first_seed = std::strtoull(first, nullptr, 10);
   if (const char* count = std::getenv("REDS_CBC_INSTANCES")) instances = std::strtoull(count, nullptr, 10);
   Tally tally;
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t seed = first_seed; seed < first_seed + instances; ++seed) {
-    SCOPED_TRACE("crosscheck_request(" + std::to_string(seed) + ")");
-    expect_request_agrees(crosscheck_request(seed), tally);
-    if (HasFailure()) return;
+    SCOPED_TRACE(std::string(name) + "(" + std::to_string(seed) + ")");
+    expect_request_agrees(generator(seed), tally);
+    if (::testing::Test::HasFailure()) return;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // The check is only worth its instances: enough levels, mostly feasible, some infeasible (a rerun of a
@@ -440,6 +586,15 @@ TEST(CbcCrossCheck, RandomCoupledNetworksWithSeveralLimitsAgreeWithCbc) {
       "largest relative shortfall of CBC: %.3g\n",
       static_cast<unsigned long long>(instances), tally.level_checks, tally.feasible, tally.infeasible,
       tally.cbc_runs, seconds, tally.largest_cbc_shortfall);
+}
+
+TEST(CbcCrossCheck, RandomCoupledNetworksWithSeveralLimitsAgreeWithCbc) {
+  expect_random_requests_agree(crosscheck_request, "crosscheck_request", 150);
+}
+
+// Residual networks (contract 1.1) of up to 12 units per layer, beyond the brute force's reach.
+TEST(CbcCrossCheck, RandomResidualNetworksWithSeveralLimitsAgreeWithCbc) {
+  expect_random_requests_agree(crosscheck_residual_request, "crosscheck_residual_request", 100);
 }
 
 // With its MIP preprocessing on, CBC 2.10.8 answered level 0 of this request under top_down (widths at most

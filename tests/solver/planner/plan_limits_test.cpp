@@ -79,7 +79,7 @@ INSTANTIATE_TEST_SUITE_P(ChainAndResidual, PlanProgressReports, ::testing::Value
 class PlanTimeLimit : public ::testing::TestWithParam<bool> {};
 
 TEST_P(PlanTimeLimit, CutShortLevelsAreFeasibleWithHonestBounds) {
-  PlanRequest request = GetParam() ? wide_residual(160, 9) : wide_chain(160, 8);
+  PlanRequest request = GetParam() ? wide_residual(480, 15) : wide_chain(160, 8);
   const Result<PlanResult> exact = plan(request);
   ASSERT_TRUE(exact.ok()) << exact.error().message;
 
