@@ -333,7 +333,6 @@ Result<std::vector<std::int64_t>> plan_widths(const Model& model, const Embedded
 
 Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vector<Shape>& shapes,
                                              const std::optional<std::vector<std::int64_t>>& widths) {
-  if (widths && !is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   std::vector<LevelShape> level;
   level.push_back({model.input, model.input.channels, 1, model.input.channels, model.input.channels});
   for (std::size_t index = 0; index < model.layers.size(); ++index) {
@@ -369,9 +368,17 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
         output.group_features = input.channels;
         output.group_stride = input.full.channels;
         break;
+      case LayerKind::add:
+        // A narrowed stream keeps one prefix of channels in every operand.
+        for (const std::size_t operand : layer.inputs)
+          if (level[operand].channels != input.channels)
+            return layer_error(layer, "adds maps of different widths at this level (" +
+                                          std::to_string(input.channels) + " and " +
+                                          std::to_string(level[operand].channels) + " channels)");
+        output = input;
+        break;
       case LayerKind::rectifier:
       case LayerKind::softmax:
-      case LayerKind::add:
         output = input;
         break;
       case LayerKind::zero_padding2d:
