@@ -158,7 +158,7 @@ Result<Network<Real>> Network<Real>::load_keras(const std::string& path) {
     const json config = json::parse(file->model_config);
     const json& model_config = config.at("config");
     const json& entries = model_config.is_array() ? model_config : model_config.at("layers");
-    // load_keras() folded every BatchNormalization into the weighted layer before it (InputLayer and
+    // load_keras() folded every BatchNormalization into the weighted layer it reads (InputLayer and
     // Dropout add no layer): unfold by taking that layer's weights as stored and keeping the batch norm.
     std::string previous;
     for (const json& entry : entries) {
@@ -170,6 +170,11 @@ Result<Network<Real>> Network<Real>::load_keras(const std::string& path) {
         previous = name;
         continue;
       }
+      // A functional model names the layer a batch norm reads; a Sequential one lists it just before.
+      const json inbound = entry.value("inbound_nodes", json::array());
+      if (inbound.is_array() && !inbound.empty() && inbound[0].is_array() && !inbound[0].empty() &&
+          inbound[0][0].is_array() && !inbound[0][0].empty() && inbound[0][0][0].is_string())
+        previous = inbound[0][0][0].get<std::string>();
       auto& stored = file.value().weights;
       const auto take = [&](const std::string& layer, const std::string& weight) -> const KerasWeight* {
         const auto found = stored.find(layer);
@@ -667,10 +672,10 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
         break;
       case TrainingLayerKind::zero_padding2d:
         std::fill(out_map.begin(), out_map.end(), Real{0});
-        for_each_padded_row(model_layer, state, count, [&](std::int64_t from, std::int64_t to,
-                                                           std::int64_t values) {
-          std::copy_n(in + from, values, out + to);
-        });
+        for_each_padded_row(model_layer, state, count,
+                            [&](std::int64_t from, std::int64_t to, std::int64_t values) {
+                              std::copy_n(in + from, values, out + to);
+                            });
         break;
     }
   }
@@ -861,10 +866,10 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
         if (input_gradient) std::copy_n(d_out, next_gradient_.size(), d_in);
         break;
       case TrainingLayerKind::zero_padding2d:
-        for_each_padded_row(model_layer, state, count_, [&](std::int64_t from, std::int64_t to,
-                                                            std::int64_t values) {
-          std::copy_n(d_out + to, values, d_in + from);
-        });
+        for_each_padded_row(model_layer, state, count_,
+                            [&](std::int64_t from, std::int64_t to, std::int64_t values) {
+                              std::copy_n(d_out + to, values, d_in + from);
+                            });
         break;
     }
     if (input_gradient) deliver(source, next_gradient_);
