@@ -729,6 +729,7 @@ template <class Real>
 Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std::int64_t> labels,
                                     Real scale) {
   if (network_ != &network) return invalid_argument("backward() needs a forward() of the same network first");
+  if (gradient_.capacity() == 0) gradient_ = spare();
   Result<double> loss = cross_entropy(labels, scale, &gradient_);
   if (!loss) return loss;
 
@@ -761,6 +762,7 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
     const std::int64_t in_rows = count_ * pixels(state.input);
     const std::int64_t out_rows = count_ * pixels(state.output);
     // Sized for the input; the layers that add into it (rather than set it) clear it first.
+    if (next_gradient_.capacity() == 0) next_gradient_ = spare();
     next_gradient_.resize(static_cast<std::size_t>(in_rows * state.input.channels));
     Real* d_in = next_gradient_.data();
     const bool adds = (layer.kind == TrainingLayerKind::conv2d && !state.pointwise) ||
@@ -860,6 +862,7 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
         // Every operand gets the output's gradient; the first one below, the others here.
         for (std::size_t operand = 1; operand < layer.inputs.size(); ++operand) {
           if (!needs[layer.inputs[operand]]) continue;
+          if (work_.capacity() == 0) work_ = spare();
           work_.assign(d_out, d_out + next_gradient_.size());
           deliver(layer.inputs[operand], work_);
         }
@@ -873,7 +876,9 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
         break;
     }
     if (input_gradient) deliver(source, next_gradient_);
+    // Done with this gradient: its buffer serves the next one.
     has_gradient_[index + 1] = 0;
+    spare_.push_back(std::move(gradients_[index + 1]));
   }
   if (options_.input_gradient) {
     if (has_gradient_[0]) {
@@ -884,7 +889,17 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
   } else {
     input_gradient_.clear();
   }
+  for (std::size_t map = 0; map < gradients_.size(); ++map)
+    if (gradients_[map].capacity() > 0) spare_.push_back(std::move(gradients_[map]));
   return loss.value();
+}
+
+template <class Real>
+std::vector<Real> Pass<Real>::spare() {
+  if (spare_.empty()) return {};
+  std::vector<Real> buffer = std::move(spare_.back());
+  spare_.pop_back();
+  return buffer;
 }
 
 template <class Real>

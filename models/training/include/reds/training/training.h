@@ -236,8 +236,10 @@ class Pass {
   std::vector<LayerState> states_;
   std::vector<std::vector<Real>> maps_;  // maps_[0]: the input; maps_[i + 1]: after layers()[i]
   // gradients_[m]: d loss / d maps_[m], summed over the map's readers; meaningful while has_gradient_[m].
+  // A gradient's buffer returns to spare_ once its layer is done, so that a chain holds as few as before.
   std::vector<std::vector<Real>> gradients_;
   std::vector<char> has_gradient_;
+  std::vector<std::vector<Real>> spare_;
   std::vector<Real> gradient_, next_gradient_, work_;
   std::vector<Real> input_gradient_;
   std::int64_t correct_ = 0;
@@ -246,6 +248,8 @@ class Pass {
   Result<double> cross_entropy(std::span<const std::int64_t> labels, Real scale, std::vector<Real>* gradient);
   // Adds `gradient` (sized like maps_[map]) into gradients_[map], taking its buffer when it is the first.
   void deliver(std::size_t map, std::vector<Real>& gradient);
+  // A buffer from spare_ (empty when there is none).
+  std::vector<Real> spare();
 };
 
 extern template class Network<float>;
