@@ -5,6 +5,8 @@
 #include <limits>
 #include <queue>
 
+#include "level_solving.h"
+
 namespace reds::detail {
 namespace {
 
@@ -18,9 +20,10 @@ bool solvable(const LevelOutcome& outcome) {
   return outcome.kind == LevelOutcome::Kind::optimal || outcome.kind == LevelOutcome::Kind::feasible;
 }
 
+template <class Model>
 class JointSolver {
  public:
-  JointSolver(const ChainModel& model, const std::vector<LevelConstraints>& constraints,
+  JointSolver(const Model& model, const std::vector<LevelConstraints>& constraints,
               const std::vector<LevelOutcome>& alone, const std::vector<double>& weights,
               const Deadline& deadline)
       : model_(model), constraints_(constraints), alone_(alone), weights_(weights), deadline_(deadline) {
@@ -41,19 +44,20 @@ class JointSolver {
   // A first chain to prune with: bottom-up from the first level's optimum.
   void seed_with_bottom_up(const Node& root);
 
-  const ChainModel& model_;
+  const Model& model_;
   const std::vector<LevelConstraints>& constraints_;
   const std::vector<LevelOutcome>& alone_;
   const std::vector<double>& weights_;
   const Deadline& deadline_;
-  std::vector<std::size_t> active_;                       // levels feasible on their own
-  LevelWorkspacePtr workspace_ = make_level_workspace();  // the level solves' storage, reused
+  std::vector<std::size_t> active_;          // levels feasible on their own
+  mutable LevelSolving<Model> solve_level_;  // keeps the level solves' storage
 
   std::vector<LevelOutcome> best_chain_;  // per active level
   double best_objective_ = -std::numeric_limits<double>::infinity();
 };
 
-bool JointSolver::evaluate(Node& node, const std::vector<bool>& changed) const {
+template <class Model>
+bool JointSolver<Model>::evaluate(Node& node, const std::vector<bool>& changed) const {
   node.bound = 0.0;
   for (std::size_t a = 0; a < active_.size(); ++a) {
     if (changed[a]) {
@@ -61,7 +65,7 @@ bool JointSolver::evaluate(Node& node, const std::vector<bool>& changed) const {
       for (std::size_t g = 0; g < box.min_width.size(); ++g) {
         if (box.min_width[g] > box.max_width[g]) return false;
       }
-      node.optima[a] = solve_level(model_, box, deadline_, {}, nullptr, workspace_.get());
+      node.optima[a] = solve_level_(model_, box, deadline_);
     }
     if (!solvable(node.optima[a])) return false;
     node.bound += weight(a) * node.optima[a].upper_bound;
@@ -69,7 +73,8 @@ bool JointSolver::evaluate(Node& node, const std::vector<bool>& changed) const {
   return true;
 }
 
-bool JointSolver::find_violation(const Node& node, std::size_t& level, std::size_t& group) const {
+template <class Model>
+bool JointSolver<Model>::find_violation(const Node& node, std::size_t& level, std::size_t& group) const {
   std::int64_t largest = 0;
   for (std::size_t a = 0; a + 1 < active_.size(); ++a) {
     const auto& lower = node.optima[a].widths;
@@ -85,7 +90,8 @@ bool JointSolver::find_violation(const Node& node, std::size_t& level, std::size
   return largest > 0;
 }
 
-void JointSolver::seed_with_bottom_up(const Node& root) {
+template <class Model>
+void JointSolver<Model>::seed_with_bottom_up(const Node& root) {
   std::vector<LevelOutcome> chain;
   double objective = 0.0;
   for (std::size_t a = 0; a < active_.size(); ++a) {
@@ -94,8 +100,7 @@ void JointSolver::seed_with_bottom_up(const Node& root) {
       box.min_width = chain.back().widths;
       box.start = chain.back().widths;
     }
-    LevelOutcome level =
-        a == 0 ? root.optima[0] : solve_level(model_, box, deadline_, {}, nullptr, workspace_.get());
+    LevelOutcome level = a == 0 ? root.optima[0] : solve_level_(model_, box, deadline_);
     if (!solvable(level)) return;
     objective += weight(a) * level.value;
     chain.push_back(std::move(level));
@@ -106,7 +111,8 @@ void JointSolver::seed_with_bottom_up(const Node& root) {
   }
 }
 
-JointOutcome JointSolver::solve() {
+template <class Model>
+JointOutcome JointSolver<Model>::solve() {
   JointOutcome outcome;
   outcome.levels.resize(alone_.size());
   if (active_.empty()) {
@@ -190,7 +196,13 @@ JointOutcome JointSolver::solve() {
 JointOutcome solve_joint(const ChainModel& model, const std::vector<LevelConstraints>& constraints,
                          const std::vector<LevelOutcome>& alone, const std::vector<double>& weights,
                          const Deadline& deadline) {
-  return JointSolver(model, constraints, alone, weights, deadline).solve();
+  return JointSolver<ChainModel>(model, constraints, alone, weights, deadline).solve();
+}
+
+JointOutcome solve_joint(const GraphModel& model, const std::vector<LevelConstraints>& constraints,
+                         const std::vector<LevelOutcome>& alone, const std::vector<double>& weights,
+                         const Deadline& deadline) {
+  return JointSolver<GraphModel>(model, constraints, alone, weights, deadline).solve();
 }
 
 }  // namespace reds::detail

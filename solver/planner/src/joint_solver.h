@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chain_model.h"
+#include "graph_model.h"
 #include "level_solver.h"
 
 namespace reds::detail {
@@ -24,7 +25,11 @@ struct JointOutcome {
 };
 
 // `alone[j]` must be level j solved on its own under `constraints[j]`; levels infeasible alone stay out.
+// Widths are per width group of the model: a chain's groups, or a residual network's (pinned ones included).
 JointOutcome solve_joint(const ChainModel& model, const std::vector<LevelConstraints>& constraints,
+                         const std::vector<LevelOutcome>& alone, const std::vector<double>& weights,
+                         const Deadline& deadline);
+JointOutcome solve_joint(const GraphModel& model, const std::vector<LevelConstraints>& constraints,
                          const std::vector<LevelOutcome>& alone, const std::vector<double>& weights,
                          const Deadline& deadline);
 

@@ -9,14 +9,17 @@
 #include <vector>
 
 #include "chain_model.h"
+#include "graph_model.h"
 #include "joint_solver.h"
 #include "level_solver.h"
+#include "level_solving.h"
 #include "reds/detail/saturating.h"
 
 namespace reds {
 namespace {
 
 using detail::ChainModel;
+using detail::GraphModel;
 using detail::LevelConstraints;
 using detail::LevelOutcome;
 
@@ -28,10 +31,13 @@ bool within(const std::vector<std::int64_t>& widths, const LevelConstraints& con
   return true;
 }
 
+// The strategies over a model of the request: ChainModel for version 1 requests, GraphModel for those with
+// the contract 1.1 fields. Widths are per width group of the model.
+template <class Model>
 class Planner {
  public:
   Planner(const PlanRequest& request, const PlanOptions& options, std::chrono::steady_clock::time_point start)
-      : request_(request), options_(options), start_(start), model_(ChainModel::build(request.network)) {
+      : request_(request), options_(options), start_(start), model_(Model::build(request.network)) {
     if (request.time_limit_ms) {
       deadline_ = detail::Deadline(start + std::chrono::milliseconds(*request.time_limit_ms));
     }
@@ -57,17 +63,18 @@ class Planner {
   const PlanRequest& request_;
   const PlanOptions& options_;
   std::chrono::steady_clock::time_point start_;
-  ChainModel model_;
+  Model model_;
   detail::Deadline deadline_;
   std::vector<std::map<std::string, std::int64_t>> limits_;  // resolved, per level
   std::vector<LevelOutcome> independent_;
   // The independent solves differ only in their budgets: each lends its dual tangents to the next.
   mutable detail::DualCutPool independent_cuts_;
-  // The level solves' storage, reused from one to the next.
-  detail::LevelWorkspacePtr workspace_ = detail::make_level_workspace();
+  // Solves levels, reusing their storage from one to the next.
+  mutable detail::LevelSolving<Model> solve_level_;
 };
 
-LevelConstraints Planner::unnested(std::size_t level) const {
+template <class Model>
+LevelConstraints Planner<Model>::unnested(std::size_t level) const {
   LevelConstraints constraints;
   for (const auto& resource : model_.resources) {
     const auto found = limits_[level].find(resource.name);
@@ -78,7 +85,9 @@ LevelConstraints Planner::unnested(std::size_t level) const {
   return constraints;
 }
 
-LevelOutcome Planner::solve(std::size_t level, const LevelConstraints& constraints, bool independent) const {
+template <class Model>
+LevelOutcome Planner<Model>::solve(std::size_t level, const LevelConstraints& constraints,
+                                   bool independent) const {
   detail::LevelProgress progress;
   if (options_.on_progress) {
     progress = [&](double best, double bound) {
@@ -92,18 +101,19 @@ LevelOutcome Planner::solve(std::size_t level, const LevelConstraints& constrain
       options_.on_progress(report);
     };
   }
-  return detail::solve_level(model_, constraints, deadline_, progress,
-                             independent ? &independent_cuts_ : nullptr, workspace_.get());
+  return solve_level_(model_, constraints, deadline_, progress, independent ? &independent_cuts_ : nullptr);
 }
 
-LevelOutcome Planner::solve_nested(std::size_t level, LevelConstraints constraints) const {
+template <class Model>
+LevelOutcome Planner<Model>::solve_nested(std::size_t level, LevelConstraints constraints) const {
   const LevelOutcome& alone = independent_[level];
   if (alone.kind == LevelOutcome::Kind::infeasible) return alone;  // nesting only removes plans
   if (alone.kind == LevelOutcome::Kind::optimal && within(alone.widths, constraints)) return alone;
   return solve(level, constraints, false);
 }
 
-Result<LevelPlan> Planner::describe(std::size_t level, const LevelOutcome& outcome) const {
+template <class Model>
+Result<LevelPlan> Planner<Model>::describe(std::size_t level, const LevelOutcome& outcome) const {
   LevelPlan plan;
   plan.limits = limits_[level];
   switch (outcome.kind) {
@@ -135,7 +145,8 @@ Result<LevelPlan> Planner::describe(std::size_t level, const LevelOutcome& outco
   return plan;
 }
 
-std::vector<LevelOutcome> Planner::solve_levels() {
+template <class Model>
+std::vector<LevelOutcome> Planner<Model>::solve_levels() {
   const std::size_t level_count = request_.levels.size();
   const bool top_down = request_.strategy == Strategy::top_down;
   independent_.resize(level_count);
@@ -169,7 +180,8 @@ std::vector<LevelOutcome> Planner::solve_levels() {
   return outcomes;
 }
 
-detail::JointOutcome Planner::solve_joint_chain() const {
+template <class Model>
+detail::JointOutcome Planner<Model>::solve_joint_chain() const {
   std::vector<LevelConstraints> constraints;
   for (std::size_t j = 0; j < independent_.size(); ++j) constraints.push_back(unnested(j));
   std::vector<double> weights = request_.weights;
@@ -189,7 +201,8 @@ detail::JointOutcome Planner::solve_joint_chain() const {
   return joint;
 }
 
-Result<PlanResult> Planner::run() {
+template <class Model>
+Result<PlanResult> Planner<Model>::run() {
   const std::map<std::string, std::int64_t> full_cost = full_network_cost(request_.network);
   for (const Level& level : request_.levels) {
     std::map<std::string, std::int64_t> limits;
@@ -242,13 +255,6 @@ Result<PlanResult> Planner::run() {
 Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (std::optional<Error> error = validate(request)) return *std::move(error);
-  if (std::optional<std::string> field = first_residual_field(request.network)) {
-    std::string message =
-        "the planner does not yet plan residual networks (the version 1.1 fields stream, "
-        "input and held); " +
-        *field + " uses one";
-    return invalid_argument(std::move(message), *std::move(field));
-  }
   try {
     // Another objective is the contract's sum over rescaled importances.
     std::optional<PlanRequest> rescaled;
@@ -258,7 +264,11 @@ Result<PlanResult> plan(const PlanRequest& request, const PlanOptions& options) 
       for (std::size_t layer = 0; layer < importance.size(); ++layer)
         rescaled->network.layers[layer].importance = std::move(importance[layer]);
     }
-    Result<PlanResult> result = Planner(rescaled ? *rescaled : request, options, start).run();
+    const PlanRequest& planned = rescaled ? *rescaled : request;
+    // Only requests with the contract 1.1 fields need the graph of open widths; the others are chains.
+    Result<PlanResult> result = first_residual_field(request.network)
+                                    ? Planner<GraphModel>(planned, options, start).run()
+                                    : Planner<ChainModel>(planned, options, start).run();
     if (result) {
       result.value().solve_seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -114,6 +114,20 @@ TEST(PlanJoint, FindsTheBestNestedChain) {
   }
 }
 
+TEST(PlanJoint, FindsTheBestNestedChainOfResidualNetworks) {
+  for (std::uint64_t seed = 7'100'000; seed < 7'101'000; ++seed) {
+    SCOPED_TRACE("joint, random_residual_plan_request(" + std::to_string(seed) + ", 300)");
+    PlanRequest request = random_residual_plan_request(seed, 300);
+    request.strategy = Strategy::joint;
+    if (seed % 3 == 0) {
+      for (std::size_t j = 0; j < request.levels.size(); ++j)
+        request.weights.push_back(0.5 + double((seed + j) % 4));
+    }
+    expect_joint_optimal(request);
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST(PlanJoint, BeatsOrMatchesBothIterativeChains) {
   // The paper's layered example (reference section 13.2, T3): bottom-up 48 + 87 + 109, top-down
   // 48 + 73 + 110; the best chain is at least as good as either.

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "reds/contract.h"
 #include "reds/network.h"
 #include "reds/plan.h"
 #include "support/brute_force.h"
@@ -73,10 +74,13 @@ double kept_importance(const std::vector<double>& sums, std::int64_t k) {
 double objective_value(const Network& network, Objective objective, const test::Widths& widths) {
   const std::vector<std::vector<double>> raw = importances_of(network);
   double value = 0;
-  for (const Group& group : width_groups(network)) {
-    const std::vector<double> sums = unit_sums(raw, group);
+  // Width groups as contract 1.1 defines them (a stream and the tied layers after its members count once).
+  for (const WidthGroup& group : width_variables(network).groups) {
+    std::vector<double> sums(raw[group.layers.front()].size(), 0.0);
+    for (const std::size_t layer : group.layers)
+      for (std::size_t unit = 0; unit < sums.size(); ++unit) sums[unit] += raw[layer][unit];
     const auto units = static_cast<std::int64_t>(sums.size());
-    const double share = kept_importance(sums, widths[group.leader]) / kept_importance(sums, units);
+    const double share = kept_importance(sums, widths[group.layers.front()]) / kept_importance(sums, units);
     value += objective == Objective::product ? std::log(share) : share;
   }
   return value;
@@ -146,10 +150,14 @@ TEST(Objective, ProductPrefixesAreLogarithmsOfKeptShares) {
 
 // Every level of an `independent` plan is the best width vector for the objective, found by enumeration;
 // and the reported importances measure the objective: level - full = the value up to the full network's.
-TEST(Objective, PlansAreOptimalForTheObjective) {
+class ObjectivePlans : public ::testing::TestWithParam<bool> {};
+
+// Chains, and (the parameter) residual networks.
+TEST_P(ObjectivePlans, AreOptimalForTheObjective) {
   std::size_t levels_checked = 0;
   for (std::uint64_t seed = 0; seed < kSeeds; ++seed) {
-    PlanRequest request = test::random_plan_request(seed);
+    PlanRequest request =
+        GetParam() ? test::random_residual_plan_request(seed) : test::random_plan_request(seed);
     request.strategy = Strategy::independent;
     const test::BruteForce oracle(request);  // widths and costs only: its importances are the raw ones
     for (const Objective objective : {Objective::normalized, Objective::product}) {
@@ -180,6 +188,11 @@ TEST(Objective, PlansAreOptimalForTheObjective) {
   }
   EXPECT_GT(levels_checked, kSeeds);  // most random levels are feasible
 }
+
+INSTANTIATE_TEST_SUITE_P(ChainAndResidual, ObjectivePlans, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& instance) {
+                           return instance.param ? "residual" : "chain";
+                         });
 
 }  // namespace
 }  // namespace reds

@@ -34,8 +34,19 @@ PlanRequest wide_chain(std::int64_t width, int layers) {
   return request;
 }
 
-TEST(PlanProgress, ReportsImprovingPlansAndValidBounds) {
-  const PlanRequest request = wide_chain(96, 6);
+// The same layers as residual blocks (contract 1.1): a stream of every second layer, the layers between
+// them inner widths, a projection reading the stream's first member halfway.
+PlanRequest wide_residual(std::int64_t width, int layers) {
+  PlanRequest request = wide_chain(width, layers);
+  for (int l = 0; l < layers; l += 2) request.network.layers[static_cast<std::size_t>(l)].stream = "s";
+  request.network.layers[static_cast<std::size_t>(layers / 2) * 2].input = "fc0";
+  return request;
+}
+
+class PlanProgressReports : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PlanProgressReports, ReportsImprovingPlansAndValidBounds) {
+  const PlanRequest request = GetParam() ? wide_residual(96, 7) : wide_chain(96, 6);
   std::map<std::pair<std::size_t, bool>, std::vector<PlanProgress>> reports;
   PlanOptions options;
   options.on_progress = [&](const PlanProgress& progress) {
@@ -60,8 +71,15 @@ TEST(PlanProgress, ReportsImprovingPlansAndValidBounds) {
   }
 }
 
-TEST(PlanTimeLimit, CutShortLevelsAreFeasibleWithHonestBounds) {
-  PlanRequest request = wide_chain(160, 8);
+INSTANTIATE_TEST_SUITE_P(ChainAndResidual, PlanProgressReports, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& instance) {
+                           return instance.param ? "residual" : "chain";
+                         });
+
+class PlanTimeLimit : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PlanTimeLimit, CutShortLevelsAreFeasibleWithHonestBounds) {
+  PlanRequest request = GetParam() ? wide_residual(160, 9) : wide_chain(160, 8);
   const Result<PlanResult> exact = plan(request);
   ASSERT_TRUE(exact.ok()) << exact.error().message;
 
@@ -95,8 +113,8 @@ TEST(PlanTimeLimit, CutShortLevelsAreFeasibleWithHonestBounds) {
   EXPECT_EQ(limited->status, any_cut_short ? PlanStatus::feasible : PlanStatus::optimal);
 }
 
-TEST(PlanTimeLimit, JointCutShortKeepsANestedChainAndAnHonestBound) {
-  PlanRequest request = wide_chain(160, 8);
+TEST_P(PlanTimeLimit, JointCutShortKeepsANestedChainAndAnHonestBound) {
+  PlanRequest request = GetParam() ? wide_residual(160, 9) : wide_chain(160, 8);
   request.strategy = Strategy::joint;
   const Result<PlanResult> exact = plan(request);
   ASSERT_TRUE(exact.ok()) << exact.error().message;
@@ -118,6 +136,11 @@ TEST(PlanTimeLimit, JointCutShortKeepsANestedChainAndAnHonestBound) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(ChainAndResidual, PlanTimeLimit, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& instance) {
+                           return instance.param ? "residual" : "chain";
+                         });
 
 }  // namespace
 }  // namespace reds

@@ -3,8 +3,9 @@
 // Ties between plans of equal importance may be broken any way, and a nested strategy's later levels
 // depend on that choice; so each level is checked against the oracle's optimum under the nesting the
 // planner itself chose (its widths at the last feasible level before, for bottom_up, or after, for
-// top_down). A failure names the strategy and seed; random_plan_request(seed) rebuilds the request, and
-// REDS_PROPERTY_SEED=<seed> REDS_PROPERTY_INSTANCES=1 with a --gtest_filter on the strategy reruns it.
+// top_down). A failure names the strategy and seed; random_plan_request(seed) (or, for residual networks,
+// random_residual_plan_request(seed)) rebuilds the request, and REDS_PROPERTY_SEED=<seed>
+// REDS_PROPERTY_INSTANCES=1 with a --gtest_filter on the test and strategy reruns it.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -37,8 +38,8 @@ struct SeedRange {
   std::uint64_t count;
 };
 
-SeedRange seeds_for(Strategy strategy) {
-  SeedRange seeds{1'000'000 * (static_cast<std::uint64_t>(strategy) + 1), 3000};
+SeedRange seeds_for(Strategy strategy, std::uint64_t offset = 0) {
+  SeedRange seeds{1'000'000 * (static_cast<std::uint64_t>(strategy) + 1) + offset, 3000};
   if (const char* first = std::getenv("REDS_PROPERTY_SEED")) seeds.first = std::strtoull(first, nullptr, 10);
   if (const char* count = std::getenv("REDS_PROPERTY_INSTANCES"))
     seeds.count = std::strtoull(count, nullptr, 10);
@@ -165,7 +166,7 @@ volatile std::uint64_t planning_seed = 0;
 
 extern "C" void name_the_crashing_seed(int signal_number) {
   if (planning != 0) {
-    char text[64] = "\ncrashed planning random_plan_request(";
+    char text[80] = "\ncrashed planning random_(residual_)plan_request(";
     std::size_t length = std::strlen(text);
     char digits[24];
     std::size_t count = 0;
@@ -194,11 +195,13 @@ Result<PlanResult> plan_seed(const PlanRequest& request, std::uint64_t seed) {
   return plan;
 }
 
-// Plans random_plan_request(seed) under `strategy` twice and checks both answers against the oracle.
-void expect_right_plan(Strategy strategy, std::uint64_t seed) {
-  SCOPED_TRACE(std::string("strategy ") + to_string(strategy) + ", random_plan_request(" +
+// Plans random_plan_request(seed) (random_residual_plan_request(seed) if `residual`) under `strategy` twice
+// and checks both answers against the oracle.
+void expect_right_plan(Strategy strategy, std::uint64_t seed, bool residual = false) {
+  SCOPED_TRACE(std::string("strategy ") + to_string(strategy) +
+               (residual ? ", random_residual_plan_request(" : ", random_plan_request(") +
                std::to_string(seed) + ")");
-  PlanRequest request = random_plan_request(seed);
+  PlanRequest request = residual ? random_residual_plan_request(seed) : random_plan_request(seed);
   request.strategy = strategy;
   const Result<PlanResult> plan = plan_seed(request, seed);
   ASSERT_TRUE(plan.ok()) << plan.error().message << " at " << plan.error().path;
@@ -223,6 +226,24 @@ TEST_P(PlanProperty, EveryLevelIsOptimalUnderTheStrategysDefinition) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, PlanProperty,
+                         ::testing::Values(Strategy::independent, Strategy::bottom_up, Strategy::top_down),
+                         [](const ::testing::TestParamInfo<Strategy>& instance) {
+                           return to_string(instance.param);
+                         });
+
+// Residual networks (contract 1.1): streams, projections, tied layers after members, held terms, under the
+// same definitions; seeds of their own, so that they meet other networks than the chains'.
+class ResidualPlanProperty : public ::testing::TestWithParam<Strategy> {};
+
+TEST_P(ResidualPlanProperty, EveryLevelIsOptimalUnderTheStrategysDefinition) {
+  const SeedRange seeds = seeds_for(GetParam(), 500'000);
+  for (std::uint64_t seed = seeds.first; seed < seeds.first + seeds.count; ++seed) {
+    expect_right_plan(GetParam(), seed, true);
+    if (HasFailure()) return;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Strategies, ResidualPlanProperty,
                          ::testing::Values(Strategy::independent, Strategy::bottom_up, Strategy::top_down),
                          [](const ::testing::TestParamInfo<Strategy>& instance) {
                            return to_string(instance.param);

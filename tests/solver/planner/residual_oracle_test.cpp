@@ -1,5 +1,5 @@
 // The brute-force oracle and the random request generator on residual networks (contract 1.1), checked by
-// hand and against the contract library; and the planner's refusal of what it does not plan yet.
+// hand and against the contract library; and the planner's answer on a hand-checked block.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -142,30 +142,26 @@ TEST(RandomResidualRequests, AreValidAndAgreeWithTheContract) {
   EXPECT_GT(several_resources, 50);
 }
 
-TEST(PlanRefusesResidualNetworks, AtTheFirstVersionOneOneField) {
+TEST(PlanResidualNetworks, AnswersWhatTheOracleAnswers) {
   PlanRequest request = identity_block();
-  Result<PlanResult> result = plan(request);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code, ErrorCode::invalid_argument);
-  EXPECT_EQ(result.error().path, "/network/layers/0/stream");
-  EXPECT_NE(result.error().message.find("does not yet plan residual networks"), std::string::npos);
-  EXPECT_NE(result.error().message.find("/network/layers/0/stream uses one"), std::string::npos)
-      << result.error().message;
+  const Result<PlanResult> result = plan(request);
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  // Bottom-up, as the oracle's chain above: (1, 2, 1) at both levels, the members repeating the stream's
+  // width and order.
+  ASSERT_EQ(result->levels.size(), 2u);
+  EXPECT_EQ(result->levels[0].widths, (Widths{1, 2, 1}));
+  EXPECT_EQ(result->levels[1].widths, (Widths{1, 2, 1}));
+  EXPECT_EQ(result->levels[1].status, PlanStatus::optimal);
+  EXPECT_DOUBLE_EQ(result->levels[1].importance, 7.0);
+  EXPECT_DOUBLE_EQ(*result->levels[1].independent_importance, 8.0);
+  EXPECT_EQ(result->levels[1].cost, (Costs{{"activation", 4}, {"macs", 5}}));
+  EXPECT_EQ(result->order, expected_order(request.network));
+  EXPECT_EQ(result->full_cost, (Costs{{"activation", 6}, {"macs", 10}}));
 
-  request.network.layers[0].stream.reset();
-  request.network.layers[2].stream.reset();
-  result = plan(request);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().path, "/network/layers/1/cost/activation/held");
-
-  request.network.layers[1].cost["activation"].held.clear();
-  request.network.layers[2].input = "x";
-  result = plan(request);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().path, "/network/layers/2/input");
-
-  request.network.layers[2].input.reset();
-  EXPECT_TRUE(plan(request).ok()) << "without the new fields it is a version 1 request";
+  request.strategy = Strategy::independent;
+  const Result<PlanResult> independent = plan(request);
+  ASSERT_TRUE(independent.ok());
+  EXPECT_EQ(independent->levels[1].widths, (Widths{2, 1, 2}));
 }
 
 }  // namespace
