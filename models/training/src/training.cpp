@@ -862,9 +862,10 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
         // Every operand gets the output's gradient; the first one below, the others here.
         for (std::size_t operand = 1; operand < layer.inputs.size(); ++operand) {
           if (!needs[layer.inputs[operand]]) continue;
-          if (work_.capacity() == 0) work_ = spare();
-          work_.assign(d_out, d_out + next_gradient_.size());
-          deliver(layer.inputs[operand], work_);
+          std::vector<Real> copy = spare();
+          copy.assign(d_out, d_out + next_gradient_.size());
+          deliver(layer.inputs[operand], copy);
+          recycle(copy);
         }
         if (input_gradient) std::copy_n(d_out, next_gradient_.size(), d_in);
         break;
@@ -878,7 +879,7 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
     if (input_gradient) deliver(source, next_gradient_);
     // Done with this gradient: its buffer serves the next one.
     has_gradient_[index + 1] = 0;
-    spare_.push_back(std::move(gradients_[index + 1]));
+    recycle(gradients_[index + 1]);
   }
   if (options_.input_gradient) {
     if (has_gradient_[0]) {
@@ -889,9 +890,16 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
   } else {
     input_gradient_.clear();
   }
-  for (std::size_t map = 0; map < gradients_.size(); ++map)
-    if (gradients_[map].capacity() > 0) spare_.push_back(std::move(gradients_[map]));
+  for (std::vector<Real>& gradient : gradients_) recycle(gradient);
   return loss.value();
+}
+
+template <class Real>
+void Pass<Real>::recycle(std::vector<Real>& buffer) {
+  // Bounded: a pass needs at most one buffer per map, and a pool that kept whatever it was given would grow
+  // with every step whose buffers were allocated elsewhere.
+  if (buffer.capacity() > 0 && spare_.size() <= gradients_.size()) spare_.push_back(std::move(buffer));
+  buffer = std::vector<Real>();
 }
 
 template <class Real>

@@ -248,8 +248,9 @@ class Pass {
   Result<double> cross_entropy(std::span<const std::int64_t> labels, Real scale, std::vector<Real>* gradient);
   // Adds `gradient` (sized like maps_[map]) into gradients_[map], taking its buffer when it is the first.
   void deliver(std::size_t map, std::vector<Real>& gradient);
-  // A buffer from spare_ (empty when there is none).
+  // A buffer from spare_ (empty when there is none), and back.
   std::vector<Real> spare();
+  void recycle(std::vector<Real>& buffer);
 };
 
 extern template class Network<float>;
