@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "input_normalization_options.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
@@ -60,9 +61,12 @@ int run_apply(const std::vector<std::string>& args, Streams streams) {
       "that every level of the plan keeps a prefix of every layer while the full network computes\n"
       "the same function, and writes a native model with the plan embedded to OUT ('reds run'\n"
       "runs its levels). Prints one line per level: its MACs, their share of the full network's,\n"
-      "and its widths. A plan made for another model (other layers, units or full cost) is refused.");
+      "and its widths. A plan made for another model (other layers, units or full cost) is refused.\n"
+      "--input-scale, --input-mean and --input-std state how the model's training normalised its\n"
+      "images; OUT keeps them, and the commands that feed it images use them.");
   command_line.add_options()  //
       ("output,o", po::value<std::string>()->value_name("OUT"), "the native model file to write");
+  add_input_normalization_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   command_line.add_positional("plan", 1, po::value<std::string>(),
                               "missing the PLAN file (or '-' for standard input)");
@@ -77,8 +81,11 @@ int run_apply(const std::vector<std::string>& args, Streams streams) {
   if (!plan) return command_line.report(streams.err, plan.error());
   if (auto error = check_plan_matches_model(model.value(), plan.value()))
     return command_line.report(streams.err, *error);
-  const Result<engine::Model> planned = engine::apply_plan(model.value(), plan.value());
+  const Result<engine::InputNormalization> normalization = input_normalization(options, model.value());
+  if (!normalization) return command_line.report(streams.err, normalization.error());
+  Result<engine::Model> planned = engine::apply_plan(model.value(), plan.value());
   if (!planned) return command_line.report(streams.err, planned.error());
+  if (has_input_normalization_options(options)) planned.value().input_normalization = normalization.value();
   const Result<engine::Session> session = engine::Session::create(planned.value());
   if (!session) return command_line.report(streams.err, session.error());
   if (auto error = engine::save_native(planned.value(), options["output"].as<std::string>()))

@@ -163,6 +163,25 @@ Result<double> number_value(const po::variables_map& options, const std::string&
   return *value;
 }
 
+Result<std::vector<double>> numbers_value(const po::variables_map& options, const std::string& name,
+                                          bool positive) {
+  const std::string text = options[name].as<std::string>();
+  std::vector<double> numbers;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::string word = text.substr(begin, end - begin);
+    const std::optional<double> number = whole_number<double>(word);
+    if (!number || !std::isfinite(*number))
+      return value_error(name, text, "'" + word + "' is not a number (give numbers separated by commas)");
+    if (positive && !(*number > 0)) return value_error(name, text, "'" + word + "' is not positive");
+    numbers.push_back(*number);
+    if (end == text.size()) break;
+    begin = end + 1;
+  }
+  return numbers;
+}
+
 Result<std::vector<double>> fractions_value(const po::variables_map& options, const std::string& name,
                                             std::size_t max_count, FractionRange range) {
   const std::string text = options[name].as<std::string>();

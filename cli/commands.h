@@ -112,6 +112,9 @@ enum class FractionRange { positive_to_one, non_negative };
 Result<std::vector<double>> fractions_value(const boost::program_options::variables_map& options,
                                             const std::string& name, std::size_t max_count,
                                             FractionRange range = FractionRange::positive_to_one);
+// "0.485,0.456,0.406": one or more finite numbers, each positive when `positive` is set.
+Result<std::vector<double>> numbers_value(const boost::program_options::variables_map& options,
+                                          const std::string& name, bool positive);
 // The plan contract's limit on a request's levels.
 inline constexpr std::size_t kMaxLevels = 64;
 

@@ -14,6 +14,7 @@
 
 #include "apply_command.h"
 #include "batch_limits.h"
+#include "input_normalization_options.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
@@ -50,7 +51,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "--threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
   command_line.add_options()  //
       ("data", po::value<std::string>()->value_name("DIR"),
-       "train-images-idx3-ubyte, train-labels-idx1-ubyte (and t10k-* for the evaluation)")         //
+       "train-images-idx3-ubyte (or -idx4- for colour images), train-labels-idx1-ubyte (and t10k-* for "
+       "the evaluation)")                                                                          //
       ("output,o", po::value<std::string>()->value_name("OUT"), "the native model file to write")  //
       ("epochs", number_option("N"), "passes over the training images")                            //
       ("steps", number_option("N"), "optimizer steps (instead of --epochs)")                       //
@@ -71,6 +73,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
        "checkpoint file (default: OUT.checkpoint)")                                 //
       ("checkpoint-every", number_option("N", "500"), "steps between checkpoints")  //
       ("resume", "continue from the checkpoint");
+  add_input_normalization_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   command_line.add_positional("plan", 1, po::value<std::string>());
   command_line.require("data", "missing --data DIR");
@@ -138,6 +141,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   } else if (!planned.plan) {
     return command_line.usage_error(streams.err, "MODEL embeds no plan: give the PLAN file");
   }
+  // Stated once, the normalisation stays with the model: OUT keeps it.
+  const Result<engine::InputNormalization> normalization = input_normalization(options, planned);
+  if (!normalization) return command_line.report(streams.err, normalization.error());
+  if (has_input_normalization_options(options)) planned.input_normalization = normalization.value();
   Result<Network<float>> loaded = Network<float>::from_model(planned);
   if (!loaded) return command_line.report(streams.err, loaded.error());
   Network<float> network = std::move(loaded).value();
@@ -152,8 +159,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
 
   // The training images and the run's length.
   const std::string data = options["data"].as<std::string>();
-  Result<engine::ImageSet> loaded_train = engine::load_training_set(data);
+  Result<engine::ImageSet> loaded_train = engine::load_training_set(data, normalization.value());
   if (!loaded_train) return command_line.report(streams.err, loaded_train.error());
+  if (auto error = engine::check_image_shape(loaded_train.value(), planned.input))
+    return report(invalid_argument("--data " + data + ": " + error->message));
   engine::ImageSet train = std::move(loaded_train).value();
   if (training.train_images > 0) train.count = std::min(train.count, training.train_images);
   if (auto error = check_batch_size(network, options["batch-size"].as<std::string>(), training.batch_size,
@@ -218,7 +227,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
           << train.count << " images, batch " << training.batch_size << ") in " << training_seconds << " s, "
           << std::setprecision(0) << progress.images_per_second() << " images/s; wrote " << output;
   if (*test_images != 0) {
-    Result<engine::ImageSet> loaded_test = engine::load_test_set(data);
+    Result<engine::ImageSet> loaded_test = engine::load_test_set(data, normalization.value());
     if (!loaded_test) return command_line.report(streams.err, loaded_test.error());
     engine::ImageSet test = std::move(loaded_test).value();
     if (*test_images > 0) test.count = std::min(test.count, *test_images);

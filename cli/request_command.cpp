@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "batch_limits.h"
+#include "input_normalization_options.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
@@ -30,8 +31,8 @@ std::vector<std::string> split_names(const std::string& text) {
 
 // --importance gradient: the reference's gradient importance of every unit over training minibatches of
 // --data (training_importance.h), for RequestOptions::importance. A progress bar on a terminal.
-Result<std::map<std::string, std::vector<double>>> gradient_importance(const po::variables_map& options,
-                                                                       Streams streams) {
+Result<std::map<std::string, std::vector<double>>> gradient_importance(
+    const po::variables_map& options, const engine::InputNormalization& normalization, Streams streams) {
   const Result<std::int64_t> minibatches = integer_value(options, "importance-batches", 1);
   if (!minibatches) return minibatches.error();
   const Result<std::int64_t> batch_size = integer_value(options, "batch-size", 1);
@@ -44,13 +45,15 @@ Result<std::map<std::string, std::vector<double>>> gradient_importance(const po:
   const std::string directory = options["data"].as<std::string>();
   ProgressBar progress(streams.err, is_terminal(streams.err));
   progress.show("loading the training images", 0, 1);
-  const Result<engine::ImageSet> images = engine::load_training_set(directory);
+  const Result<engine::ImageSet> images = engine::load_training_set(directory, normalization);
   progress.clear();
   if (!images)
     return invalid_argument(
         "--data: gradient importance needs the training split (train-images-idx3-ubyte and "
         "train-labels-idx1-ubyte, or .gz) in '" +
         directory + "': " + images.error().message);
+  if (auto error = engine::check_image_shape(images.value(), network->input_shape()))
+    return invalid_argument("--data " + directory + ": " + error->message);
   if (auto error = check_batch_size(network.value(), options["batch-size"].as<std::string>(), *batch_size,
                                     images->count, directory))
     return *error;
@@ -113,7 +116,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
        "magnitude without")  //
       ("data", po::value<std::string>()->value_name("DIR"),
        "training images for gradient importance: train-images-idx3-ubyte and train-labels-idx1-ubyte "
-       "(or .gz) as Fashion-MNIST ships them")  //
+       "(or .gz) as Fashion-MNIST ships them; colour images as train-images-idx4-ubyte")  //
       ("importance-batches", number_option("N", "100"),
        "minibatches the gradient is summed over (the reference: 100)")  //
       ("batch-size", number_option("N", "128"),
@@ -121,6 +124,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
        "--data, and refused when a pass over it would not fit in memory")                   //
       ("seed", number_option("S", "1"), "seed of the minibatches' order and augmentation")  //
       ("compact", "print the request on one line instead of indented");
+  add_input_normalization_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   const CommandLine::Parsed parsed = command_line.parse(args, streams);
   if (!parsed.options) return parsed.exit_status;
@@ -149,13 +153,18 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
   if (!objective) return command_line.report(streams.err, objective.error());
   request_options.objective = *objective;
 
+  const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
+  if (!model) return command_line.report(streams.err, model.error());
+  const Result<engine::InputNormalization> normalization = input_normalization(options, model.value());
+  if (!normalization) return command_line.report(streams.err, normalization.error());
   const std::string importance = options.count("importance")
                                      ? options["importance"].as<std::string>()
                                      : (options.count("data") ? "gradient" : "magnitude");
   if (importance == "gradient") {
     if (!options.count("data"))
       return command_line.usage_error(streams.err, "--importance gradient needs --data DIR");
-    Result<std::map<std::string, std::vector<double>>> scores = gradient_importance(options, streams);
+    Result<std::map<std::string, std::vector<double>>> scores =
+        gradient_importance(options, normalization.value(), streams);
     if (!scores) return command_line.report(streams.err, scores.error());
     request_options.importance = std::move(scores).value();
   } else if (importance != "magnitude") {
@@ -163,8 +172,6 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
         streams.err, value_error("importance", importance, "unknown method; use magnitude or gradient"));
   }
 
-  const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
-  if (!model) return command_line.report(streams.err, model.error());
   const Result<PlanRequest> request = engine::plan_request(model.value(), request_options);
   if (!request) return command_line.report(streams.err, request.error());
   return write_output(command_line, streams, options,

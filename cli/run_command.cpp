@@ -5,6 +5,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "input_normalization_options.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
@@ -33,9 +34,11 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
       "reds run", "reds run MODEL --data DIR [--level I | --all-levels] [--json] [-o FILE]",
       "Runs MODEL (a Keras HDF5 file or a native .reds model) over the test images in DIR\n"
       "(IDX files t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, gzipped or not, e.g.\n"
-      "/usr/share/datasets/fashion-mnist) and prints each level's accuracy, MACs and median\n"
-      "batch-1 latency. Levels come from the model's embedded plan, smallest first, numbered\n"
-      "from 1; a model without a plan has one level, the full network. All levels by default.\n"
+      "/usr/share/datasets/fashion-mnist; colour images N x H x W x C as t10k-images-idx4-ubyte)\n"
+      "and prints each level's accuracy, MACs and median batch-1 latency. The images must have\n"
+      "the model's input shape; every byte x enters as (x * scale - mean) / std (--input-*).\n"
+      "Levels come from the model's embedded plan, smallest first, numbered from 1; a model\n"
+      "without a plan has one level, the full network. All levels by default.\n"
       "A progress bar goes to standard error when it is a terminal.");
   command_line.add_options()                                                              //
       ("data", po::value<std::string>()->value_name("DIR"), "directory of the test set")  //
@@ -44,6 +47,7 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
       ("json",
        "one JSON object per line and level: level, widths, macs, correct, total, accuracy, latency_us")  //
       ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
+  add_input_normalization_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   command_line.require("data", "missing --data DIR");
   const CommandLine::Parsed parsed = command_line.parse(args, streams);
@@ -62,8 +66,13 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
   if (!model) return command_line.report(streams.err, model.error());
   Result<engine::Session> session = engine::Session::create(model.value());
   if (!session) return command_line.report(streams.err, session.error());
-  const Result<engine::ImageSet> images = engine::load_test_set(options["data"].as<std::string>());
+  const Result<engine::InputNormalization> normalization = input_normalization(options, model.value());
+  if (!normalization) return command_line.report(streams.err, normalization.error());
+  const std::string data = options["data"].as<std::string>();
+  const Result<engine::ImageSet> images = engine::load_test_set(data, normalization.value());
   if (!images) return command_line.report(streams.err, images.error());
+  if (auto error = engine::check_image_shape(images.value(), model->input))
+    return command_line.report(streams.err, invalid_argument("--data " + data + ": " + error->message));
 
   const std::size_t levels = session->level_count();
   std::size_t first = 0, last = levels;

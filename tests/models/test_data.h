@@ -3,6 +3,8 @@
 // libonnx-testdata.
 #pragma once
 
+#include <zlib.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +29,17 @@ inline std::string idx_header(int rank, std::initializer_list<std::uint32_t> dim
   std::string bytes = {0, 0, 8, static_cast<char>(rank)};
   for (const std::uint32_t dim : dims)
     for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((dim >> shift) & 0xff));
+  return bytes;
+}
+
+// A native model file's bytes relabelled as format `version`, its checksum made valid again, so that the
+// reader's version checks (not its checksum) answer.
+inline std::string with_native_version(std::string bytes, std::uint32_t version) {
+  bytes[8] = static_cast<char>(version);  // the little-endian version after the 8-byte magic
+  const auto crc =
+      static_cast<std::uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size() - 4));
+  for (std::size_t byte = 0; byte < 4; ++byte)
+    bytes[bytes.size() - 4 + byte] = static_cast<char>((crc >> (8 * byte)) & 0xff);
   return bytes;
 }
 

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -60,16 +61,19 @@ Result<Idx> parse_idx(const std::string& path, std::string_view bytes, int min_r
 
 }  // namespace
 
-Result<ImageSet> load_idx(const std::string& images_path, const std::string& labels_path) {
+Result<ImageSet> load_idx(const std::string& images_path, const std::string& labels_path,
+                          const InputNormalization& normalization) {
   const Result<std::string> image_bytes = read_maybe_gzipped(images_path);
   if (!image_bytes) return image_bytes.error();
   const Result<std::string> label_bytes = read_maybe_gzipped(labels_path);
   if (!label_bytes) return label_bytes.error();
-  return detail::image_set_from_idx(images_path, image_bytes.value(), labels_path, label_bytes.value());
+  return detail::image_set_from_idx(images_path, image_bytes.value(), labels_path, label_bytes.value(),
+                                    normalization);
 }
 
 Result<ImageSet> detail::image_set_from_idx(const std::string& images_path, std::string_view image_bytes,
-                                            const std::string& labels_path, std::string_view label_bytes) {
+                                            const std::string& labels_path, std::string_view label_bytes,
+                                            const InputNormalization& normalization) {
   const Result<Idx> images = parse_idx(images_path, image_bytes, 3, 4);
   if (!images) return images.error();
   const Result<Idx> labels = parse_idx(labels_path, label_bytes, 1, 1);
@@ -83,9 +87,28 @@ Result<ImageSet> detail::image_set_from_idx(const std::string& images_path, std:
   set.height = images->dims[1];
   set.width = images->dims[2];
   set.channels = images->dims.size() == 4 ? images->dims[3] : 1;
+  if (auto error = check_normalization(normalization, set.channels))
+    return invalid_argument("'" + images_path + "' has " + std::to_string(set.channels) +
+                            (set.channels == 1 ? " channel: " : " channels: ") + error->message);
+  // Every channel's 256 values, computed in double and rounded once (byte / 255 exactly, by default).
+  const auto channels = static_cast<std::size_t>(std::max<std::int64_t>(set.channels, 1));
+  std::vector<float> table(256 * channels);
+  for (std::size_t channel = 0; channel < channels; ++channel) {
+    const auto per_channel = [&](const std::vector<double>& values, double none) {
+      return values.empty() ? none : values[values.size() == 1 ? 0 : channel];
+    };
+    const double mean = per_channel(normalization.mean, 0.0);
+    const double deviation = per_channel(normalization.deviation, 1.0);
+    for (std::size_t byte = 0; byte < 256; ++byte)
+      table[channel * 256 + byte] =
+          static_cast<float>((static_cast<double>(byte) * normalization.scale - mean) / deviation);
+  }
   set.pixels.reserve(images->values.size());
-  for (const char value : images->values)
-    set.pixels.push_back(static_cast<float>(static_cast<unsigned char>(value)) / 255.0f);
+  std::size_t channel = 0;
+  for (const char value : images->values) {
+    set.pixels.push_back(table[channel * 256 + static_cast<unsigned char>(value)]);
+    if (++channel == channels) channel = 0;
+  }
   for (const char value : labels->values) set.labels.push_back(static_cast<unsigned char>(value));
   return set;
 }
@@ -100,16 +123,34 @@ std::string idx_file(const std::string& directory, const std::string& name) {
   return std::filesystem::exists(plain, error) ? plain.string() : gzipped.string();
 }
 
-}  // namespace
-
-Result<ImageSet> load_test_set(const std::string& directory) {
-  return load_idx(idx_file(directory, "t10k-images-idx3-ubyte"),
-                  idx_file(directory, "t10k-labels-idx1-ubyte"));
+// The images file of a split ("t10k" or "train"): 3 dimensions or, when there is no such file, 4.
+std::string images_file(const std::string& directory, const std::string& split) {
+  const std::string three = idx_file(directory, split + "-images-idx3-ubyte");
+  const std::string four = idx_file(directory, split + "-images-idx4-ubyte");
+  std::error_code error;
+  return std::filesystem::exists(three, error) || !std::filesystem::exists(four, error) ? three : four;
 }
 
-Result<ImageSet> load_training_set(const std::string& directory) {
-  return load_idx(idx_file(directory, "train-images-idx3-ubyte"),
-                  idx_file(directory, "train-labels-idx1-ubyte"));
+}  // namespace
+
+Result<ImageSet> load_test_set(const std::string& directory, const InputNormalization& normalization) {
+  return load_idx(images_file(directory, "t10k"), idx_file(directory, "t10k-labels-idx1-ubyte"),
+                  normalization);
+}
+
+Result<ImageSet> load_training_set(const std::string& directory, const InputNormalization& normalization) {
+  return load_idx(images_file(directory, "train"), idx_file(directory, "train-labels-idx1-ubyte"),
+                  normalization);
+}
+
+std::optional<Error> check_image_shape(const ImageSet& images, const Shape& input) {
+  if (images.image_size() == input.size() &&
+      (input.flat || (images.height == input.height && images.width == input.width)))
+    return std::nullopt;
+  return invalid_argument("the images are " + std::to_string(images.height) + "x" +
+                          std::to_string(images.width) + "x" + std::to_string(images.channels) +
+                          ", the model reads " + std::to_string(input.height) + "x" +
+                          std::to_string(input.width) + "x" + std::to_string(input.channels));
 }
 
 }  // namespace reds::engine

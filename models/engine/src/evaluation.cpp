@@ -12,13 +12,7 @@ Result<LevelEvaluation> evaluate(Session& session, std::size_t level, const Imag
   if (!session.set_level(level))
     return invalid_argument("level " + std::to_string(level + 1) + " does not exist; the model has " +
                             std::to_string(session.level_count()));
-  const Shape& input = session.input_shape();
-  if (images.image_size() != input.size() ||
-      (!input.flat && (images.height != input.height || images.width != input.width)))
-    return invalid_argument("the images are " + std::to_string(images.height) + "x" +
-                            std::to_string(images.width) + "x" + std::to_string(images.channels) +
-                            ", the model's input is " + std::to_string(input.height) + "x" +
-                            std::to_string(input.width) + "x" + std::to_string(input.channels));
+  if (auto error = check_image_shape(images, session.input_shape())) return *error;
   for (const std::int64_t label : images.labels)
     if (label >= session.output_size())
       return invalid_argument("label " + std::to_string(label) + " is not one of the model's " +

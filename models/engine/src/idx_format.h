@@ -10,10 +10,12 @@
 
 namespace reds::engine::detail {
 
-// The labelled images of an IDX images file (3 or 4 dimensions) and an IDX labels file (1 dimension).
+// The labelled images of an IDX images file (3 or 4 dimensions) and an IDX labels file (1 dimension),
+// every byte normalised as given (load_idx).
 // Every dimension is checked against the bytes present before anything is allocated. invalid_argument
 // naming the file (`images_name` or `labels_name`) for malformed bytes or counts that differ.
 Result<ImageSet> image_set_from_idx(const std::string& images_name, std::string_view image_bytes,
-                                    const std::string& labels_name, std::string_view label_bytes);
+                                    const std::string& labels_name, std::string_view label_bytes,
+                                    const InputNormalization& normalization = {});
 
 }  // namespace reds::engine::detail

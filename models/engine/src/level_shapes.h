@@ -13,7 +13,7 @@
 
 namespace reds::engine::detail {
 
-// What plans, requests and their application answer for a model that is not a chain (is_chain).
+// What plan_request() answers for a model that is not a chain (is_chain).
 inline constexpr const char* kResidualNotPlannable =
     "the model has residual connections (a layer reads a map other than the previous layer's output): "
     "residual models cannot be planned yet, only run at full width";

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "channel_streams.h"
 #include "kernels.h"
 #include "level_shapes.h"
 #include "reds/json.h"
@@ -222,12 +223,36 @@ bool is_chain(const Model& model) {
   return true;
 }
 
+std::optional<Error> check_normalization(const InputNormalization& normalization, std::int64_t channels) {
+  if (!(std::isfinite(normalization.scale) && normalization.scale > 0))
+    return invalid_argument("the input scale must be a positive number, got " +
+                            std::to_string(normalization.scale));
+  const auto check_values = [&](const std::vector<double>& values, const char* what,
+                                bool positive) -> std::optional<Error> {
+    if (values.size() > 1 && static_cast<std::int64_t>(values.size()) != channels)
+      return invalid_argument("the input " + std::string(what) + " has " + std::to_string(values.size()) +
+                              " values for " + std::to_string(channels) +
+                              (channels == 1 ? " channel" : " channels") +
+                              " (give one per channel, or one for all)");
+    for (const double value : values)
+      if (!std::isfinite(value) || (positive && value <= 0))
+        return invalid_argument("the input " + std::string(what) + " must be " +
+                                (positive ? "positive numbers" : "finite numbers") + ", got " +
+                                std::to_string(value));
+    return std::nullopt;
+  };
+  if (auto error = check_values(normalization.mean, "mean", false)) return error;
+  return check_values(normalization.deviation, "deviation", true);
+}
+
 std::optional<Error> validate(const Model& model) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
+  if (model.input_normalization)
+    if (auto error = check_normalization(*model.input_normalization, model.input.channels)) return error;
   if (!model.plan) return std::nullopt;
-  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   const EmbeddedPlan& plan = *model.plan;
+  const detail::ChannelStreams streams = detail::channel_streams(model);
   if (plan.widths.empty()) return invalid_argument("the embedded plan has no levels");
   for (std::size_t level = 0; level < plan.widths.size(); ++level) {
     if (plan.widths[level].size() != plan.layer_names.size())
@@ -236,6 +261,9 @@ std::optional<Error> validate(const Model& model) {
                               std::to_string(plan.layer_names.size()) + " layers");
     Result<std::vector<std::int64_t>> widths = detail::plan_widths(model, plan, level);
     if (!widths) return widths.error();
+    if (auto error = detail::check_stream_widths(model, streams, widths.value()))
+      return invalid_argument("level " + std::to_string(level + 1) +
+                              " of the embedded plan: " + error->message);
     Result<std::vector<detail::LevelShape>> shapes_at_level =
         detail::level_shapes(model, *shapes, widths.value());
     if (!shapes_at_level)
@@ -246,7 +274,6 @@ std::optional<Error> validate(const Model& model) {
 }
 
 std::optional<Error> attach_plan(Model& model, const PlanResult& plan) {
-  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   if (plan.levels.empty()) return invalid_argument("the plan has no levels", "/levels");
   if (plan.order.size() != plan.layer_names.size())
     return invalid_argument("the plan has " + std::to_string(plan.order.size()) + " unit orders for its " +
@@ -289,6 +316,16 @@ std::optional<Error> attach_plan(Model& model, const PlanResult& plan) {
   for (const LevelPlan& level : plan.levels) {
     std::vector<std::int64_t>& widths = embedded.widths.emplace_back();
     for (const std::size_t entry : entries) widths.push_back(level.widths[entry]);
+  }
+  // Streams first, to name the plan's level rather than the embedded one (on a graph that is valid).
+  if (const Result<std::vector<Shape>> shapes = layer_shapes(model); !shapes) return shapes.error();
+  const detail::ChannelStreams streams = detail::channel_streams(model);
+  for (std::size_t level = 0; level < embedded.widths.size(); ++level) {
+    const Result<std::vector<std::int64_t>> widths = detail::plan_widths(model, embedded, level);
+    if (!widths) break;  // validate() names the layer
+    if (auto error = detail::check_stream_widths(model, streams, widths.value()))
+      return invalid_argument("level " + std::to_string(level + 1) + " of the plan: " + error->message,
+                              "/levels/" + std::to_string(level) + "/widths");
   }
   Model planned = model;
   planned.plan = std::move(embedded);
@@ -369,12 +406,11 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
         output.group_stride = input.full.channels;
         break;
       case LayerKind::add:
-        // A narrowed stream keeps one prefix of channels in every operand.
-        for (const std::size_t operand : layer.inputs)
-          if (level[operand].channels != input.channels)
-            return layer_error(layer, "adds maps of different widths at this level (" +
-                                          std::to_string(input.channels) + " and " +
-                                          std::to_string(level[operand].channels) + " channels)");
+        // Every operand's channels are one prefix of the same order (a stream keeps one width).
+        for (const std::size_t tensor : layer.inputs)
+          if (level[tensor].channels != input.channels)
+            return layer_error(layer, "adds maps of " + std::to_string(input.channels) + " and " +
+                                          std::to_string(level[tensor].channels) + " channels");
         output = input;
         break;
       case LayerKind::rectifier:

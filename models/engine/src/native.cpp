@@ -1,12 +1,14 @@
-// The native model file, version 1 or 2. All integers little-endian:
+// The native model file, version 1, 2 or 3. All integers little-endian:
 //
 //   8 bytes   magic "REDSMODL"
-//   u32       format version: 2 when a layer has "inputs" or is an add or zero_padding2d layer (model.h),
-//             1 otherwise, so that chains of the layers version 1 knows stay readable by its readers
+//   u32       format version: 3 when the model states its input normalisation, else 2 when a layer has
+//             "inputs" or is an add or zero_padding2d layer (model.h), else 1, so that every file stays
+//             readable by the readers of the oldest version that can hold it
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
-//             "plan": the embedded plan's JSON text (absent without a plan)}; every layer lists its
-//             geometry, "inputs" (version 2, when not the chain's default) and "kernel" / "bias": how
-//             many of the floats below are its weights
+//             "plan": the embedded plan's JSON text (absent without a plan), "input_normalization":
+//             {"scale", "mean": [...], "deviation": [...]} (version 3, absent when not stated)}; every layer
+//             lists its geometry, "inputs" (version 2, when not the chain's default) and "kernel" / "bias":
+//             how many of the floats below are its weights
 //   u64       m, then m float32: every layer's kernel then bias, in layer order
 //   u32       CRC-32 (zlib's) of every byte before it
 #include <zlib.h>
@@ -133,13 +135,17 @@ std::string detail::encode_native(const Model& model) {
     floats += layer.kernel.size() + layer.bias.size();
   }
   if (model.plan) architecture["plan"] = model.plan->json;
+  if (model.input_normalization)
+    architecture["input_normalization"] = {{"scale", model.input_normalization->scale},
+                                           {"mean", model.input_normalization->mean},
+                                           {"deviation", model.input_normalization->deviation}};
   const std::string text = architecture.dump();
 
   const bool graph = std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
     return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d;
   });
   std::string bytes(kMagic, sizeof kMagic);
-  put_u32(bytes, graph ? kNativeFormatVersion : 1);
+  put_u32(bytes, model.input_normalization ? 3 : graph ? 2 : 1);
   put_u64(bytes, text.size());
   bytes += text;
   put_u64(bytes, floats);
@@ -226,6 +232,14 @@ Result<Model> decode(const json& architecture, std::uint32_t version, std::strin
   if (next != floats)
     return invalid_argument("the file holds " + std::to_string(floats) + " weights, its layers use " +
                             std::to_string(next));
+  if (architecture.contains("input_normalization")) {
+    if (version < 3)
+      return invalid_argument("an input normalisation in a version " + std::to_string(version) + " file");
+    const json& normalization = architecture.at("input_normalization");
+    model.input_normalization = InputNormalization{normalization.at("scale").get<double>(),
+                                                   normalization.at("mean").get<std::vector<double>>(),
+                                                   normalization.at("deviation").get<std::vector<double>>()};
+  }
   if (architecture.contains("plan")) {
     const std::string text = architecture["plan"].get<std::string>();
     const Result<PlanResult> plan = parse_plan_result(text);

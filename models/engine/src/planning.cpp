@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "channel_streams.h"
 #include "level_shapes.h"
 #include "reds/json.h"
 #include "reds/plan.h"
@@ -30,9 +31,10 @@ std::string describe(const Layer& layer) {
   return "layer '" + layer.name + "' (" + to_string(layer.kind) + ")";
 }
 
-// The shape a layer reads: the model's input for the first layer.
+// The shape of the map a layer reads (an addition's first operand; the model's input is tensor 0).
 const Shape& input_of(const Model& model, const std::vector<Shape>& shapes, std::size_t index) {
-  return index == 0 ? model.input : shapes[index - 1];
+  const std::size_t tensor = layer_inputs(model, index)[0];
+  return tensor == 0 ? model.input : shapes[tensor - 1];
 }
 
 std::vector<std::int64_t> identity(std::int64_t size) {
@@ -243,7 +245,6 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
 Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
-  if (!is_chain(model)) return invalid_argument(detail::kResidualNotPlannable);
   for (const auto& [name, order] : orders) {
     // An init-capture: clang 14 (the fuzz build's compiler) cannot capture a structured binding.
     const auto layer =
@@ -264,33 +265,68 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
                               " entries for its " + std::to_string(units) + " units");
   }
 
+  // One order per channel group (channel_streams.h): the order of its first named member, which every
+  // other named member must repeat; the identity for a group nobody names or that holds the model's input.
+  const detail::ChannelStreams streams = detail::channel_streams(model);
+  std::vector<const Layer*> named_by(streams.groups.size(), nullptr);
+  std::vector<std::vector<std::int64_t>> group_order(streams.groups.size());
+  for (std::size_t index = 0; index < model.layers.size(); ++index) {
+    const Layer& layer = model.layers[index];
+    const auto named = orders.find(layer.name);
+    if (named == orders.end() || (layer.kind != LayerKind::conv2d && layer.kind != LayerKind::dense))
+      continue;
+    const std::size_t group = streams.group_of_layer(index);
+    if (streams.groups[group].model_input && !is_identity(named->second))
+      return invalid_argument(describe(layer) + "'s output is added to the model's input ('" +
+                              model.layers[*streams.groups[group].addition].name +
+                              "'): it keeps the input's channel order");
+    if (!named_by[group]) {
+      named_by[group] = &layer;
+      group_order[group] = named->second;
+    } else if (named->second != group_order[group]) {
+      return invalid_argument(describe(layer) + " is in one stream with '" + named_by[group]->name +
+                              "' (their outputs are added by '" +
+                              model.layers[*streams.groups[group].addition].name +
+                              "'): the layers of one stream take one unit order");
+    }
+  }
+
   Model result = model;
   result.plan.reset();
-  // The order of the current map's channels (of its features, once flat): new channel c is old channel
-  // channel_order[c].
-  std::vector<std::int64_t> channel_order = identity(model.input.channels);
+  // Per tensor (0: the input, i + 1: layers[i]'s output), the order of its channels (of its features, once
+  // flat): new channel c is old channel tensor_order[t][c].
+  std::vector<std::vector<std::int64_t>> tensor_order(model.layers.size() + 1);
+  tensor_order[0] = identity(model.input.channels);
   const Layer* last_unit_layer = nullptr;
   for (std::size_t index = 0; index < model.layers.size(); ++index) {
     const Layer& layer = model.layers[index];
     Layer& target = result.layers[index];
+    const std::vector<std::size_t> inputs = layer_inputs(model, index);
+    const std::vector<std::int64_t>& channel_order = tensor_order[inputs[0]];
+    std::vector<std::int64_t>& output_order = tensor_order[index + 1];
     const Shape& input = input_of(model, shapes.value(), index);
     const Shape& output = (*shapes)[index];
     const auto named = orders.find(layer.name);
-    const std::vector<std::int64_t> order = named != orders.end() ? named->second : identity(output.channels);
+    if (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::dense) {
+      const std::vector<std::int64_t>& order = group_order[streams.group_of_layer(index)];
+      output_order = order.empty() ? identity(output.channels) : order;
+    } else {
+      output_order = channel_order;  // per channel, or followed (depthwise); Flatten expands it below
+    }
     if (detail::is_unit_layer(layer.kind)) {
       last_unit_layer = &layer;
-      if (auto error = check_plannable(layer); error && !(is_identity(channel_order) && is_identity(order)))
+      if (auto error = check_plannable(layer);
+          error && !(is_identity(channel_order) && is_identity(output_order)))
         return *error;
     }
     switch (layer.kind) {
       case LayerKind::conv2d:
         if (layer.groups > 1) break;  // both orders are the identity (checked above)
-        target.kernel = permuted(layer.kernel, input.channels, channel_order, layer.units, order);
-        target.bias = permuted_bias(layer.bias, order);
-        channel_order = order;
+        target.kernel = permuted(layer.kernel, input.channels, channel_order, layer.units, output_order);
+        target.bias = permuted_bias(layer.bias, output_order);
         break;
       case LayerKind::depthwise_conv2d:
-        if (named != orders.end() && order != channel_order)
+        if (named != orders.end() && named->second != channel_order)
           return invalid_argument(
               describe(layer) + " is tied to its input: its order must be the order of the layer before it");
         if (layer.depth_multiplier > 1) break;  // the identity (checked above)
@@ -298,9 +334,8 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
         target.bias = permuted_bias(layer.bias, channel_order);
         break;
       case LayerKind::dense:
-        target.kernel = permuted(layer.kernel, input.channels, channel_order, layer.units, order);
-        target.bias = permuted_bias(layer.bias, order);
-        channel_order = order;
+        target.kernel = permuted(layer.kernel, input.channels, channel_order, layer.units, output_order);
+        target.bias = permuted_bias(layer.bias, output_order);
         break;
       case LayerKind::flatten:
         if (input.flat) break;
@@ -311,19 +346,26 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
           for (std::int64_t pixel = 0; pixel < input.height * input.width; ++pixel)
             for (const std::int64_t channel : channel_order)
               features.push_back(pixel * input.channels + channel);
-          channel_order = std::move(features);
+          output_order = std::move(features);
         }
+        break;
+      case LayerKind::add:
+        // Operands of one group share its order; a flat map added to another that is not flattened alike
+        // (or to the input) would not.
+        for (const std::size_t tensor : inputs)
+          if (tensor_order[tensor] != channel_order)
+            return invalid_argument(describe(layer) +
+                                    " adds maps that these orders would reorder differently");
         break;
       case LayerKind::rectifier:
       case LayerKind::average_pool2d:
       case LayerKind::global_average_pool2d:
       case LayerKind::softmax:
       case LayerKind::zero_padding2d:
-      case LayerKind::add:  // never in a chain (an addition reads two maps), rejected above
-        break;              // per channel: the order passes through
+        break;  // per channel: the order passes through
     }
   }
-  if (!is_identity(channel_order))
+  if (!is_identity(tensor_order.back()))
     return invalid_argument("the order of " + (last_unit_layer ? describe(*last_unit_layer) : "the input") +
                             " would reorder the model's outputs; the output layer keeps its unit order");
   return result;

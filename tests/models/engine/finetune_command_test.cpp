@@ -162,6 +162,34 @@ TEST_F(FinetuneCommand, AResumedRunEqualsAnUninterruptedOne) {
   EXPECT_NE(reseeded.err.find("was made with --seed 3"), std::string::npos) << reseeded.err;
 }
 
+TEST_F(FinetuneCommand, TrainsOnTheNormalisationGivenAndKeepsIt) {
+  const std::vector<std::string> short_run = {"--steps", "2", "--batch-size", "16", "--test-images", "0"};
+  const auto trained = [&](const std::string& name, std::vector<std::string> options) {
+    const fs::path output = scratch_ / name;
+    options.insert(options.end(), short_run.begin(), short_run.end());
+    options.insert(options.end(), {"-o", output.string()});
+    const test::Outcome outcome = finetune(options);
+    EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+    Result<Model> model = load_model(output.string());
+    EXPECT_TRUE(model) << model.error().message;
+    return model ? std::move(model).value() : Model{};
+  };
+  const Model plain = trained("plain.reds", {});
+  EXPECT_FALSE(plain.input_normalization);
+  // The default stated explicitly: the same training, now stored.
+  const Model stated = trained("stated.reds", {"--input-scale", "1/255"});
+  ASSERT_TRUE(stated.input_normalization);
+  EXPECT_EQ(*stated.input_normalization, InputNormalization{});
+  // Pixels in [-1, 1]: other gradients, other weights.
+  const Model centred = trained("centred.reds", {"--input-mean", "0.5", "--input-std", "0.5"});
+  ASSERT_TRUE(centred.input_normalization);
+  EXPECT_EQ(*centred.input_normalization, (InputNormalization{1.0 / 255.0, {0.5}, {0.5}}));
+  ASSERT_EQ(plain.layers.size(), centred.layers.size());
+  for (std::size_t index = 0; index < plain.layers.size(); ++index)
+    EXPECT_EQ(stated.layers[index].kernel, plain.layers[index].kernel) << plain.layers[index].name;
+  EXPECT_NE(centred.layers[0].kernel, plain.layers[0].kernel);
+}
+
 TEST_F(FinetuneCommand, InputErrors) {
   const fs::path output = scratch_ / "out.reds";
   const test::Outcome no_length = finetune({"-o", output.string()});

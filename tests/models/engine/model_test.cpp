@@ -240,6 +240,42 @@ TEST(Native, DamagedFilesAreRejected) {
   EXPECT_NE(load_variant("REDSMODX" + bytes.substr(8)).find("magic"), std::string::npos);
 }
 
+TEST(Native, TheInputNormalisationIsKeptOnceStated) {
+  const TemporaryDirectory dir;
+  Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
+  const std::string plain = (dir.path() / "plain.reds").string();
+  ASSERT_FALSE(save_native(model, plain));
+  EXPECT_EQ(read_bytes(plain)[8], 1) << "a chain without a stated normalisation stays version 1";
+  EXPECT_FALSE(load_or_fail(plain).input_normalization);
+
+  model.input_normalization = InputNormalization{1.0, {127.5}, {63.75}};
+  const std::string stated = (dir.path() / "stated.reds").string();
+  ASSERT_FALSE(save_native(model, stated));
+  const std::string bytes = read_bytes(stated);
+  EXPECT_EQ(bytes[8], 3);
+  const Model loaded = load_or_fail(stated);
+  ASSERT_TRUE(loaded.input_normalization);
+  EXPECT_EQ(*loaded.input_normalization, *model.input_normalization);
+  // 1/255 as a double survives the JSON text exactly.
+  model.input_normalization = InputNormalization{};
+  ASSERT_FALSE(save_native(model, stated));
+  EXPECT_EQ(load_or_fail(stated).input_normalization, InputNormalization{});
+
+  // Readers of version 2 files do not know the field: it is refused in one.
+  write_bytes(dir.path() / "relabelled.reds", testing::with_native_version(bytes, 2));
+  const Result<Model> old = load_native((dir.path() / "relabelled.reds").string());
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message.find("input normalisation in a version 2 file"), std::string::npos)
+      << old.error().message;
+
+  // The model reads one channel: three means are refused, on saving and in validate().
+  model.input_normalization = InputNormalization{1.0, {1, 2, 3}, {}};
+  const std::optional<Error> error = save_native(model, stated);
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->message.find("the input mean has 3 values for 1 channel ("), std::string::npos)
+      << error->message;
+}
+
 TEST(Native, InvalidModelIsNotSaved) {
   const TemporaryDirectory dir;
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));

@@ -1,6 +1,6 @@
 // Models that are graphs: MLPerf Tiny's trained ResNet-8 and MobileNetV1 (tests/data/mlperf-tiny) against
 // an independent NumPy implementation (keras_reference.py), a hand-built graph against a direct
-// computation, the native file's graph information, and the refusal to plan residual models.
+// computation, the native file's graph information, and the refusal to state their plan requests.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,15 +8,21 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "keras_config.h"
+#include "models/test_data.h"
+#include "models/test_plans.h"
 #include "native_format.h"
+#include "reds/engine/dataset.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
+#include "reds/json.h"
 #include "reds/splitmix64.h"
 #include "support/command_runner.h"
 #include "support/source_tree.h"
@@ -263,35 +269,20 @@ TEST(ResidualModel, NativeFilesKeepTheGraph) {
   ASSERT_TRUE(chain) << chain.error().message;
   EXPECT_EQ(detail::encode_native(chain.value())[8], 1);
   // A version 1 file cannot carry inputs.
-  std::string relabelled = bytes;
-  relabelled[8] = 1;
-  const Result<Model> old = detail::decode_native("old.reds", relabelled);
-  EXPECT_FALSE(old);
+  const Result<Model> old = detail::decode_native("old.reds", testing::with_native_version(bytes, 1));
+  ASSERT_FALSE(old);
+  EXPECT_NE(old.error().message.find("lists inputs in a version 1 file"), std::string::npos)
+      << old.error().message;
 }
 
-TEST(ResidualModel, PlanningIsRefusedWithAClearError) {
+TEST(ResidualModel, RequestsAreRefusedWithAClearError) {
   const Result<Model> model = load_model(mlperf_model("pretrainedResnet.h5"));
   ASSERT_TRUE(model) << model.error().message;
-  const std::string expected = "residual models cannot be planned yet";
   const Result<PlanRequest> request = plan_request(model.value());
   ASSERT_FALSE(request);
   EXPECT_EQ(request.error().code, ErrorCode::invalid_argument);
-  EXPECT_NE(request.error().message.find(expected), std::string::npos) << request.error().message;
-  const Result<Model> permuted = permute_units(model.value(), {});
-  ASSERT_FALSE(permuted);
-  EXPECT_NE(permuted.error().message.find(expected), std::string::npos);
-  PlanResult plan;
-  plan.layer_names = {"dense"};
-  plan.order = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}};
-  plan.levels.resize(1);
-  plan.levels[0].widths = {10};
-  const Result<Model> applied = apply_plan(model.value(), plan);
-  ASSERT_FALSE(applied);
-  EXPECT_NE(applied.error().message.find(expected), std::string::npos);
-  Model attached = model.value();
-  const std::optional<Error> error = attach_plan(attached, plan);
-  ASSERT_TRUE(error);
-  EXPECT_NE(error->message.find(expected), std::string::npos);
+  EXPECT_NE(request.error().message.find("residual models cannot be planned yet"), std::string::npos)
+      << request.error().message;
 }
 
 class ResidualCommand : public reds::test::CommandTest {};
@@ -301,6 +292,172 @@ TEST_F(ResidualCommand, RequestAndApplyRefuseResidualModels) {
   EXPECT_EQ(request.exit_status, 2) << request.err;
   EXPECT_EQ(request.out, "");
   EXPECT_NE(request.err.find("residual models cannot be planned yet"), std::string::npos) << request.err;
+}
+
+// MLPerf's ResNet-8 through `reds run` on colour IDX images written here: smooth synthetic 32x32x3
+// pictures (two colours blended along a wave), labelled with the class the independent NumPy reference
+// (keras_reference.py) gives them on raw pixels, the input the model was trained on.
+class Resnet8Images : public reds::test::CommandTest {
+ protected:
+  static constexpr std::size_t kCount = 24;
+
+  void SetUp() override {
+    CommandTest::SetUp();
+    SplitMix64 random(77);
+    const auto uniform = [&random] { return random.uniform(); };
+    for (std::size_t image = 0; image < kCount; ++image) {
+      double from[3], to[3];
+      for (int c = 0; c < 3; ++c) from[c] = std::floor(uniform() * 256), to[c] = std::floor(uniform() * 256);
+      const double fx = 6 * uniform(), fy = 6 * uniform(), phase = 6 * uniform();
+      for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 32; ++x) {
+          const double t = (std::sin(x / 31.0 * fx + y / 31.0 * fy + phase) + 1) / 2;
+          for (int c = 0; c < 3; ++c)
+            bytes_.push_back(static_cast<char>(std::lround(from[c] * (1 - t) + to[c] * t)));
+        }
+    }
+    std::vector<float> raw(bytes_.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = static_cast<unsigned char>(bytes_[i]);
+    std::string floats(raw.size() * sizeof(float), '\0');
+    std::memcpy(floats.data(), raw.data(), floats.size());
+    const reds::test::Outcome reference = run_program(
+        "/usr/bin/python3", {reds::test::source_path("tests/models/engine/keras_reference.py").string(),
+                             mlperf_model("pretrainedResnet.h5"), scratch_file("raw.f32", floats).string(),
+                             std::to_string(kCount)});
+    ASSERT_EQ(reference.exit_status, 0) << reference.err;
+    std::istringstream values(reference.out);
+    std::string labels_bytes;
+    for (std::size_t image = 0; image < kCount; ++image) {
+      std::vector<double> outputs(10);
+      for (double& value : outputs) ASSERT_TRUE(values >> value);
+      labels_.push_back(std::max_element(outputs.begin(), outputs.end()) - outputs.begin());
+      labels_bytes.push_back(static_cast<char>(labels_.back()));
+    }
+    data_ = scratch_ / "colour";
+    std::filesystem::create_directories(data_);
+    reds::test::write_file(data_ / "t10k-images-idx4-ubyte",
+                           testing::idx_header(4, {kCount, 32, 32, 3}) + bytes_);
+    reds::test::write_file(data_ / "t10k-labels-idx1-ubyte", testing::idx_header(1, {kCount}) + labels_bytes);
+  }
+
+  // The classes the engine gives the images loaded from the IDX file with `normalization`.
+  std::vector<std::int64_t> engine_classes(const InputNormalization& normalization) {
+    const Result<ImageSet> images = load_test_set(data_.string(), normalization);
+    EXPECT_TRUE(images) << images.error().message;
+    Session session = Session::create(load_model(mlperf_model("pretrainedResnet.h5")).value()).value();
+    std::vector<std::int64_t> classes;
+    for (std::int64_t image = 0; images && image < images->count; ++image) {
+      const std::span<const float> outputs = session.run(images->image(image));
+      classes.push_back(std::max_element(outputs.begin(), outputs.end()) - outputs.begin());
+    }
+    return classes;
+  }
+
+  static std::set<std::int64_t> distinct(const std::vector<std::int64_t>& classes) {
+    return {classes.begin(), classes.end()};
+  }
+
+  std::string bytes_;
+  std::vector<std::int64_t> labels_;
+  std::filesystem::path data_;
+};
+
+TEST_F(Resnet8Images, RawPixelsGiveTheReferenceClassesAndUnitPixelsCollapse) {
+  ASSERT_GE(distinct(labels_).size(), 4u) << "the images should show several classes";
+  EXPECT_EQ(engine_classes(InputNormalization{1.0, {}, {}}), labels_);
+  // At the default 1/255 the model sees nearly black images and answers one class for all of them.
+  const std::vector<std::int64_t> unit = engine_classes(InputNormalization{});
+  EXPECT_EQ(distinct(unit).size(), 1u);
+
+  const reds::test::Outcome raw =
+      run({"run", mlperf_model("pretrainedResnet.h5"), "--data", data_.string(), "--input-scale", "1"});
+  ASSERT_EQ(raw.exit_status, 0) << raw.err;
+  EXPECT_NE(raw.out.find("accuracy 100.00 % (24/24)"), std::string::npos) << raw.out;
+  const reds::test::Outcome scaled =
+      run({"run", mlperf_model("pretrainedResnet.h5"), "--data", data_.string()});
+  ASSERT_EQ(scaled.exit_status, 0) << scaled.err;
+  const auto agreeing = static_cast<std::size_t>(std::count(labels_.begin(), labels_.end(), unit[0]));
+  EXPECT_NE(scaled.out.find("(" + std::to_string(agreeing) + "/24)"), std::string::npos) << scaled.out;
+  // The same scale as a fraction, and a mean and deviation that undo it: (x - 0) / (1/255) after 1/255.
+  const reds::test::Outcome fraction =
+      run({"run", mlperf_model("pretrainedResnet.h5"), "--data", data_.string(), "--input-scale", "1/255",
+           "--input-std", "0.00392156862745098"});
+  ASSERT_EQ(fraction.exit_status, 0) << fraction.err;
+  EXPECT_NE(fraction.out.find("accuracy 100.00 % (24/24)"), std::string::npos) << fraction.out;
+}
+
+TEST_F(Resnet8Images, AnAppliedModelKeepsItsNormalisation) {
+  const Result<Model> model = load_model(mlperf_model("pretrainedResnet.h5"));
+  ASSERT_TRUE(model);
+  const PlanResult plan = testing::random_group_plan(model.value(),
+                                                     {{"conv2d", "conv2d_2"},
+                                                      {"conv2d_4", "conv2d_5"},
+                                                      {"conv2d_7", "conv2d_8"},
+                                                      {"conv2d_1"},
+                                                      {"conv2d_3"},
+                                                      {"conv2d_6"}},
+                                                     3, 12);
+  const std::filesystem::path plan_file = scratch_file("plan.json", to_json(plan));
+  const std::string planned = (scratch_ / "resnet8.reds").string();
+  const reds::test::Outcome applied = run({"apply", mlperf_model("pretrainedResnet.h5"), plan_file.string(),
+                                           "-o", planned, "--input-scale", "1"});
+  ASSERT_EQ(applied.exit_status, 0) << applied.err;
+  EXPECT_EQ(reds::test::count_lines(applied.out), 3u) << applied.out;
+  // 3x3 and 1x1 convolutions at 32x32, 16x16 and 8x8 plus the 64x10 classifier: 12,501,632 MACs.
+  EXPECT_NE(applied.out.find("level 3  macs 12501632 (100.0 %)"), std::string::npos) << applied.out;
+  const Result<Model> stored = load_model(planned);
+  ASSERT_TRUE(stored) << stored.error().message;
+  ASSERT_TRUE(stored->input_normalization);
+  EXPECT_EQ(stored->input_normalization->scale, 1.0);
+
+  // No option: the stored scale; the full level reproduces the reference, every level runs.
+  const reds::test::Outcome run_all = run({"run", planned, "--data", data_.string(), "--json"});
+  ASSERT_EQ(run_all.exit_status, 0) << run_all.err;
+  std::istringstream lines(run_all.out);
+  std::vector<nlohmann::json> levels;
+  for (std::string line; std::getline(lines, line);) levels.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(levels.size(), 3u);
+  EXPECT_EQ(levels[2]["correct"], 24);
+  EXPECT_LT(levels[0]["macs"].get<std::int64_t>(), levels[2]["macs"].get<std::int64_t>());
+  // An option given replaces the stored part.
+  const reds::test::Outcome unit =
+      run({"run", planned, "--data", data_.string(), "--level", "3", "--input-scale", "1/255"});
+  ASSERT_EQ(unit.exit_status, 0) << unit.err;
+  EXPECT_EQ(unit.out.find("(24/24)"), std::string::npos) << unit.out;
+}
+
+TEST_F(Resnet8Images, ImagesOfAnotherShapeAndBadNormalisationsAreExplained) {
+  const std::filesystem::path gray = scratch_ / "gray";
+  std::filesystem::create_directories(gray);
+  reds::test::write_file(gray / "t10k-images-idx3-ubyte",
+                         testing::idx_header(3, {2, 28, 28}) + std::string(1568, 'x'));
+  reds::test::write_file(gray / "t10k-labels-idx1-ubyte", testing::idx_header(1, {2}) + std::string{1, 2});
+  const reds::test::Outcome shape =
+      run({"run", mlperf_model("pretrainedResnet.h5"), "--data", gray.string()});
+  EXPECT_EQ(shape.exit_status, 2);
+  EXPECT_EQ(shape.out, "");
+  EXPECT_NE(shape.err.find("--data " + gray.string() + ": the images are 28x28x1, the model reads 32x32x3"),
+            std::string::npos)
+      << shape.err;
+
+  const auto error_of = [&](const std::vector<std::string>& options) {
+    std::vector<std::string> args = {"run", mlperf_model("pretrainedResnet.h5"), "--data", data_.string()};
+    args.insert(args.end(), options.begin(), options.end());
+    const reds::test::Outcome outcome = run(args);
+    EXPECT_EQ(outcome.exit_status, 2) << outcome.out;
+    return outcome.err;
+  };
+  EXPECT_NE(
+      error_of({"--input-mean", "1,2"})
+          .find("--input-mean 1,2: 2 values for the model's 3 input channels: give one per channel, or one "
+                "for all"),
+      std::string::npos);
+  EXPECT_NE(error_of({"--input-std", "1,0,1"}).find("--input-std 1,0,1: '0' is not positive"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--input-scale", "1/0"}).find("--input-scale 1/0: give a positive number"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--input-scale", "x"}).find("--input-scale x:"), std::string::npos);
+  EXPECT_NE(error_of({"--input-mean", "a"}).find("--input-mean a: 'a' is not a number"), std::string::npos);
 }
 
 // The configuration reader alone (as the fuzz target drives it): functional graphs in any listed order.

@@ -23,6 +23,7 @@
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "reds/plan.h"
+#include "support/source_tree.h"
 
 // Counts the allocations made while `counting` is set (the whole test program uses this operator new).
 namespace {
@@ -95,9 +96,28 @@ std::vector<std::int64_t> footprint(const KernelCall& call, const float* base) {
 // Each level reads within one prefix of a layer's weights, which grows level after level, and reads all of
 // it but, per strip, up to 7 columns: those stored twice (in a level's strip, and again in the next one,
 // which starts at a multiple of 8) and the zeros that pad a strip's last panel of 8 columns.
+// MLPerf Tiny's ResNet-8 with a nested plan of 4 levels made by hand: every stream (the layers whose outputs
+// are added) and every inner layer of a block keeps a random prefix that grows level after level.
+Model planned_resnet8() {
+  Result<Model> model =
+      load_model(reds::test::source_path("tests/data/mlperf-tiny/pretrainedResnet.h5").string());
+  EXPECT_TRUE(model) << model.error().message;
+  const PlanResult plan = testing::random_group_plan(model.value(),
+                                                     {{"conv2d", "conv2d_2"},
+                                                      {"conv2d_4", "conv2d_5"},
+                                                      {"conv2d_7", "conv2d_8"},
+                                                      {"conv2d_1"},
+                                                      {"conv2d_3"},
+                                                      {"conv2d_6"}},
+                                                     4, 3);
+  Result<Model> applied = apply_plan(model.value(), plan);
+  EXPECT_TRUE(applied) << applied.error().message;
+  return std::move(applied).value();
+}
+
 TEST(Layout, NestedLevelsReadOneContiguousPrefixOfEveryLayer) {
-  for (const std::string name : {"fashion_mnist", "dnn_s", "cnn_s", "ds_cnn_m"}) {
-    const Model model = planned_model(name, {0.25, 0.5, 0.75, 1.0});
+  for (const std::string name : {"fashion_mnist", "dnn_s", "cnn_s", "ds_cnn_m", "resnet8"}) {
+    const Model model = name == "resnet8" ? planned_resnet8() : planned_model(name, {0.25, 0.5, 0.75, 1.0});
     const Session session = Session::create(model).value();
     const float* base = session.weights().data();
     std::map<std::size_t, std::int64_t> starts;  // per call index: where its layer's weights start
@@ -170,8 +190,8 @@ void expect_same_levels(Session& a, Session& b, const Model& model, const std::s
 }
 
 TEST(Layout, NestedAndStridedComputeTheSameLevels) {
-  for (const std::string name : {"fashion_mnist", "dnn_s", "cnn_s", "ds_cnn_s"}) {
-    const Model model = planned_model(name, {0.2, 0.45, 0.7});
+  for (const std::string name : {"fashion_mnist", "dnn_s", "cnn_s", "ds_cnn_s", "resnet8"}) {
+    const Model model = name == "resnet8" ? planned_resnet8() : planned_model(name, {0.2, 0.45, 0.7});
     Session nested = Session::create(model).value();
     Session strided = Session::create(model, SessionOptions{WeightLayout::strided}).value();
     expect_same_levels(nested, strided, model, name);
@@ -200,19 +220,20 @@ TEST(Layout, SetLevelAndRunDoNotAllocate) {
 #ifndef REDS_COUNT_ALLOCATIONS
   GTEST_SKIP() << "allocations are not counted under AddressSanitizer";
 #endif
-  const Model model = planned_model("fashion_mnist", {0.25, 0.5, 1.0});
-  Session session = Session::create(model).value();
-  const std::vector<float> input(784, 0.5f);
-  float sum = 0.0f;
-  allocations = 0;
-  counting = true;
-  for (std::size_t round = 0; round < 10; ++round) {
-    session.set_level(round % session.level_count());
-    sum += session.run(input)[0];
+  for (const Model& model : {planned_model("fashion_mnist", {0.25, 0.5, 1.0}), planned_resnet8()}) {
+    Session session = Session::create(model).value();
+    const std::vector<float> input(static_cast<std::size_t>(session.input_size()), 0.5f);
+    float sum = 0.0f;
+    allocations = 0;
+    counting = true;
+    for (std::size_t round = 0; round < 10; ++round) {
+      session.set_level(round % session.level_count());
+      sum += session.run(input)[0];
+    }
+    counting = false;
+    EXPECT_EQ(allocations.load(), 0) << model.name;
+    EXPECT_TRUE(std::isfinite(sum)) << model.name;
   }
-  counting = false;
-  EXPECT_EQ(allocations.load(), 0);
-  EXPECT_TRUE(std::isfinite(sum));
   // The counter counts: a vector allocates.
   counting = true;
   std::vector<float> allocated(10);

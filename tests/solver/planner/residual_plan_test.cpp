@@ -67,16 +67,18 @@ PlanRequest resnet8() {
   request.network.resources = {{"macs", Aggregation::sum}, {"activation", Aggregation::max}};
   std::vector<Layer>& layers = request.network.layers;
   layers.push_back(conv("conv2d", 16, 9216, random, "s1"));
-  layers.back().cost["activation"] = CostTerms{.unit = 4096, .input = 4096};
+  layers.back().cost["activation"] = CostTerms{.unit = 4096, .input = 4096, .table = {}, .held = {}};
   layers.push_back(conv("conv2d_1", 16, 9216, random));
   layers.push_back(conv("conv2d_2", 16, 9216, random, "s1"));
   layers.push_back(conv("conv2d_3", 32, 2304, random));
   layers.push_back(conv("conv2d_4", 32, 2304, random, "s2"));
-  layers.back().cost["activation"] = CostTerms{.unit = 1024, .input = 1024, .held = {{"conv2d_2", 4096}}};
+  layers.back().cost["activation"] =
+      CostTerms{.unit = 1024, .input = 1024, .table = {}, .held = {{"conv2d_2", 4096}}};
   layers.push_back(conv("conv2d_5", 32, 256, random, "s2", "conv2d_2"));
   layers.push_back(conv("conv2d_6", 64, 576, random));
   layers.push_back(conv("conv2d_7", 64, 576, random, "s3"));
-  layers.back().cost["activation"] = CostTerms{.unit = 256, .input = 256, .held = {{"conv2d_5", 1024}}};
+  layers.back().cost["activation"] =
+      CostTerms{.unit = 256, .input = 256, .table = {}, .held = {{"conv2d_5", 1024}}};
   layers.push_back(conv("conv2d_8", 64, 64, random, "s3", "conv2d_5"));
   layers.push_back(conv("dense", 10, 1, random));
   layers.back().prunable = false;
@@ -173,7 +175,9 @@ TEST(PlanResidual, StreamsOfOneMemberAnswerAsTheChain) {
         EXPECT_TRUE(same_importance(got.importance, want.importance))
             << "level " << j << ": " << got.importance << " against the chain's " << want.importance;
       }
-      if (strategy == Strategy::joint) EXPECT_TRUE(same_importance(*actual->objective, *expected->objective));
+      if (strategy == Strategy::joint) {
+        EXPECT_TRUE(same_importance(*actual->objective, *expected->objective));
+      }
       if (HasFailure()) return;
     }
   }

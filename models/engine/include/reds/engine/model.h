@@ -127,11 +127,30 @@ struct EmbeddedPlan {
   std::vector<std::vector<std::int64_t>> widths;  // per level (smallest first), per entry of layer_names
 };
 
+// How a model's inputs were scaled when it was trained: image byte x (0..255) of channel c enters the
+// model as (x * scale - mean[c]) / deviation[c]. `mean` and `deviation` list one value per input channel,
+// or one for every channel, or none (0 and 1). The default divides by 255 (pixels in [0, 1], as the REDS
+// authors' models were trained); MLPerf Tiny's ResNet-8 was trained on raw pixels (scale 1); torchvision's
+// ImageNet models expect scale 1/255, mean 0.485,0.456,0.406 and deviation 0.229,0.224,0.225.
+struct InputNormalization {
+  double scale = 1.0 / 255.0;
+  std::vector<double> mean;
+  std::vector<double> deviation;
+
+  friend bool operator==(const InputNormalization&, const InputNormalization&) = default;
+};
+
+// invalid_argument unless the scale and every deviation are finite and positive, every mean is finite, and
+// `mean` and `deviation` each hold 0, 1 or `channels` values.
+std::optional<Error> check_normalization(const InputNormalization& normalization, std::int64_t channels);
+
 struct Model {
   std::string name;  // the Keras model's name, or the native file's
   Shape input;
   std::vector<Layer> layers;
   std::optional<EmbeddedPlan> plan;
+  // What the model was trained on, once stated (a native file keeps it); none: not stated, the default.
+  std::optional<InputNormalization> input_normalization;
 };
 
 // The output shape of every layer (index i: the shape after layers[i]); checks every layer's parameters and
@@ -141,13 +160,14 @@ Result<std::vector<Shape>> layer_shapes(const Model& model);
 // The tensors layer `index` reads (Layer::inputs, with the chain's default spelled out).
 std::vector<std::size_t> layer_inputs(const Model& model, std::size_t index);
 
-// True when every layer reads the output of the layer before it. Plans (attach_plan, planning.h) and
-// training describe chains only: a model with residual connections runs at full width.
+// True when every layer reads the output of the layer before it.
 bool is_chain(const Model& model);
 
 // layer_shapes() plus the plan's consistency with the model: every plan layer is a unit layer of the model,
-// widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width;
-// a plan needs a chain (is_chain).
+// widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width,
+// the layers of a stream (unit layers whose outputs are added, directly or through layers that act per
+// channel) keep one width at every level, and a stream added to the model's input keeps its full width;
+// the input normalisation is valid (InputNormalization).
 std::optional<Error> validate(const Model& model);
 
 // Embeds a plan response (reds/json.h's parse_plan_result reads one from its JSON): its layers and every
@@ -169,9 +189,10 @@ Result<Model> load_keras(const std::string& path);
 
 // The native model file: magic "REDSMODL", format version, the architecture and the embedded plan as JSON,
 // the weights as little-endian float32, a CRC-32 of everything before it. Loading checks all of it and
-// validates the model. Version 2 adds the layers' inputs and the layer kinds add and zero_padding2d; a
-// model that needs none of them is written as version 1, which every reader of version 1 or 2 reads.
-inline constexpr std::uint32_t kNativeFormatVersion = 2;
+// validates the model. Version 2 adds the layers' inputs and the layer kinds add and zero_padding2d;
+// version 3 the input normalisation. A model is written in the lowest version that holds it (a chain
+// without a stated normalisation as version 1), which every later reader reads.
+inline constexpr std::uint32_t kNativeFormatVersion = 3;
 Result<Model> load_native(const std::string& path);
 // Validates the model, then writes it (to a temporary file renamed into place, so a failed save leaves no
 // partial file at `path`).

@@ -17,8 +17,11 @@
 // order (weights and bias together; batch norm is folded in already), the next unit layer's input channels
 // or rows accordingly (through activations, pools and Flatten: a Dense layer after Flatten reads
 // height x width x channels features in NHWC order, so each pixel's rows are permuted alike), and every
-// DepthwiseConv2D's channels with its input's. The full network computes the same function, and each level
-// of the plan keeps a prefix of every unit layer (what a Session runs, session.h).
+// DepthwiseConv2D's channels with its input's. In a residual model the unit layers whose outputs are added
+// (directly or through activations, pools, padding and depthwise layers) form a stream, the plan contract's
+// `stream`: one permutation serves all its members' filters and every consumer's input channels (each
+// block's first convolution, the next projection shortcut, the head). The full network computes the same
+// function, and each level of the plan keeps a prefix of every unit layer (what a Session runs, session.h).
 //
 //   reds::Result<reds::PlanRequest> request = reds::engine::plan_request(model);
 //   reds::Result<reds::PlanResult> plan = reds::plan(request.value());              // reds/plan.h
@@ -70,10 +73,12 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
 using UnitOrders = std::map<std::string, std::vector<std::int64_t>>;
 
 // The model with its units permuted (see above): the same function, up to float rounding, because the
-// same products are summed in another order. Layers not named keep their order; a DepthwiseConv2D follows
-// its input, so naming one with any other order is an error, as is reordering the model's output units,
-// a grouped convolution or a depth multiplier above 1. Drops any embedded plan (its widths would no longer
-// describe prefixes of the right units).
+// same products are summed in another order. Layers not named keep their order, and the members of a
+// stream not named take the order of the members named; a DepthwiseConv2D follows its input. Errors, each
+// naming the layer: members of one stream named with different orders, a layer whose output is added to the
+// model's input named with any order but the identity, a DepthwiseConv2D named with another order than its
+// input's, reordering the model's output units, a grouped convolution or a depth multiplier above 1. Drops
+// any embedded plan (its widths would no longer describe prefixes of the right units).
 Result<Model> permute_units(const Model& model, const UnitOrders& orders);
 
 // Permutes the model into the plan's order (the response's `order`; reds/json.h's parse_plan_result reads
@@ -81,7 +86,8 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders);
 // the identity, since the units now are in that order, and its JSON keeps the plan's own order under
 // "applied_order", so applying the embedded plan again changes nothing. invalid_argument naming the
 // offending part of the plan: a layer the model has not (or not as a unit layer), an order that is not a
-// permutation of the layer's units, a width outside 1..units, an infeasible level.
+// permutation of the layer's units, a width outside 1..units, an infeasible level, the members of a stream
+// with different orders or widths (contract 1.1: members repeat the stream's width and order).
 Result<Model> apply_plan(const Model& model, const PlanResult& plan);
 
 }  // namespace reds::engine

@@ -9,7 +9,8 @@
 // precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in the plan;
 // a model without a plan has one level, the full network.
 //
-// A level narrows every unit layer to a prefix of its units (see model.h). How the weights are stored
+// A level narrows every unit layer to a prefix of its units (see model.h); an addition adds the first w
+// channels of its operands, the width w its stream keeps (planning.h). How the weights are stored
 // (SessionOptions::layout):
 //   nested   (default) every level reads ONE CONTIGUOUS PREFIX of every layer's weights: a Conv2D or Dense
 //            layer's weights are stored as the smallest level's block (its kept inputs x kept units, per
