@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "batch_limits.h"
+#include "input_normalization_options.h"
 #include "reds/engine/architectures.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
@@ -276,6 +277,7 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
        "checkpoint file (default: OUT.checkpoint)")                                 //
       ("checkpoint-every", number_option("N", "500"), "steps between checkpoints")  //
       ("resume", "continue from the checkpoint");
+  add_input_normalization_options(command_line);
   command_line.require("architecture", "missing --architecture NAME");
   command_line.require("data", "missing --data DIR");
   command_line.require("output", "missing -o OUT");
@@ -352,6 +354,16 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
   // The network.
   Result<engine::Model> model = architecture(options["architecture"].as<std::string>(), images, classes);
   if (!model) return report(model.error());
+  // The model keeps the normalisation it is trained with; the images are read again under it.
+  const Result<engine::InputNormalization> normalization = input_normalization(options, model.value());
+  if (!normalization) return report(normalization.error());
+  if (has_input_normalization_options(options)) {
+    model.value().input_normalization = normalization.value();
+    loaded_train = engine::load_training_set(data, normalization.value());
+    if (!loaded_train) return report(loaded_train.error());
+    train = std::move(loaded_train).value();
+    if (training.train_images > 0) train.count = std::min(train.count, training.train_images);
+  }
   if (auto error = initialise(model.value(), training.seed)) return report(*error);
   Result<Network<float>> built = Network<float>::from_model(model.value());
   if (!built) return report(built.error());
@@ -396,7 +408,7 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
 
   std::optional<engine::ImageSet> test;
   if (*test_images != 0) {
-    Result<engine::ImageSet> loaded_test = engine::load_test_set(data);
+    Result<engine::ImageSet> loaded_test = engine::load_test_set(data, normalization.value());
     if (!loaded_test) return report(loaded_test.error());
     test = std::move(loaded_test).value();
     if (*test_images > 0) test->count = std::min(test->count, *test_images);

@@ -1,7 +1,8 @@
 // `reds train`, as a separate process ($REDS_BIN_DIR/reds): ResNet-8 from scratch on a few hundred
 // Fashion-MNIST images lowers its loss epoch after epoch, with and without batch normalization, and writes a
 // residual model that evaluates as the command reported; a resumed run writes the same model as an
-// uninterrupted one.
+// uninterrupted one; `reds finetune` trains the levels of a plan applied to the trained ResNet-8; the input
+// normalisation given is the one the model keeps.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,10 +11,12 @@
 #include <vector>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
 #include "reds/engine/session.h"
+#include "reds/json.h"
 #include "support/command_runner.h"
 
 namespace reds::engine {
@@ -130,6 +133,42 @@ TEST_F(TrainCommand, AResumedRunEqualsAnUninterruptedOne) {
   const fs::path other = scratch_ / "other.reds";
   ASSERT_EQ(train(with({"--steps", "3", "-o", other.string()})).exit_status, 0);
   EXPECT_NE(test::read_file(other), test::read_file(whole));
+}
+
+TEST_F(TrainCommand, FinetuneTrainsTheLevelsOfAPlannedResnet8) {
+  const fs::path trained = scratch_ / "resnet8.reds";
+  const test::Outcome outcome = train({"--epochs", "1", "--lr", "3e-3", "--test-images", "0", "-o",
+                                       trained.string(), "--input-scale", "1", "--input-mean", "128"});
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  const Result<Model> model = load_model(trained.string());
+  ASSERT_TRUE(model) << model.error().message;
+  ASSERT_TRUE(model->input_normalization);
+  EXPECT_EQ(model->input_normalization->scale, 1.0);
+  EXPECT_EQ(model->input_normalization->mean, std::vector<double>{128.0});
+
+  // Streams: the stem with the first block's output, each later block's output with its projection.
+  const PlanResult plan = testing::random_group_plan(model.value(),
+                                                     {{"conv1", "block1_conv2"},
+                                                      {"block2_conv2", "block2_shortcut"},
+                                                      {"block3_conv2", "block3_shortcut"},
+                                                      {"block1_conv1"},
+                                                      {"block2_conv1"},
+                                                      {"block3_conv1"}},
+                                                     3, 5);
+  const fs::path plan_file = scratch_file("plan.json", to_json(plan));
+  const fs::path finetuned = scratch_ / "finetuned.reds";
+  const test::Outcome tuned =
+      run({"finetune", trained.string(), plan_file.string(), "--data", data_.string(), "--steps", "8",
+           "--batch-size", "32", "--threads", "2", "-o", finetuned.string()});
+  ASSERT_EQ(tuned.exit_status, 0) << tuned.err;
+  EXPECT_NE(tuned.err.find("fine-tuning 3 levels"), std::string::npos) << tuned.err;
+  for (const char* level : {"level 1  accuracy", "level 2  accuracy", "level 3  accuracy"})
+    EXPECT_NE(tuned.out.find(level), std::string::npos) << tuned.out;
+  const Result<Model> result = load_model(finetuned.string());
+  ASSERT_TRUE(result) << result.error().message;
+  ASSERT_TRUE(result->plan);
+  EXPECT_EQ(result->plan->widths.size(), 3u);
+  EXPECT_EQ(result->input_normalization, model->input_normalization);
 }
 
 }  // namespace
