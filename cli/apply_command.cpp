@@ -56,7 +56,7 @@ std::optional<Error> check_plan_matches_model(const engine::Model& model, const 
 int run_apply(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
       "reds apply", "reds apply MODEL PLAN|- -o OUT",
-      "Permutes the units of MODEL (a Keras HDF5 file or a native .reds model) into the order of\n"
+      "Permutes the units of MODEL (a Keras HDF5, ONNX or native .reds model) into the order of\n"
       "PLAN (the response of 'reds plan' to 'reds request MODEL', or '-' for standard input), so\n"
       "that every level of the plan keeps a prefix of every layer while the full network computes\n"
       "the same function, and writes a native model with the plan embedded to OUT ('reds run'\n"

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "apply_command.h"
+#include "export_command.h"
 #include "finetune_command.h"
 #include "knapsack_command.h"
 #include "plan_summary.h"
@@ -466,6 +467,8 @@ const std::vector<Command>& commands() {
        &run_request},
       {"apply", "permute a model into a plan's order and embed the plan (reds apply MODEL PLAN -o OUT)",
        &run_apply},
+      {"export", "levels of a model as standalone ONNX models (reds export MODEL --all-levels -o DIR)",
+       &run_export},
       {"finetune", "fine-tune every level of a plan jointly (reds finetune MODEL PLAN --data DIR -o OUT)",
        &run_finetune},
       {"train",

@@ -39,7 +39,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "Fine-tunes every level of a plan at once (the REDS reference's joint training): each step runs\n"
       "every level on the same augmented minibatch of DIR's training images, weights level s's\n"
       "cross-entropy by pi_s = sqrt(p_s) / sum_j sqrt(p_j) (p_s: its share of the parameters), and takes\n"
-      "one Adam step on the shared weights. MODEL is a Keras HDF5 file or a native .reds model; PLAN is\n"
+      "one Adam step on the shared weights. MODEL is a Keras HDF5, ONNX or native .reds model; PLAN is\n"
       "the response of 'reds plan' ('-' for standard input), applied as 'reds apply' does; without PLAN,\n"
       "MODEL must embed one. OUT is a native model with the plan embedded: 'reds run OUT --data DIR'\n"
       "evaluates every level. Batch normalization is folded into the layers before it and so stays\n"

@@ -77,7 +77,7 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
   const engine::RequestOptions defaults;
   CommandLine command_line(
       "reds request", "reds request MODEL [OPTIONS] [-o REQUEST.json]",
-      "Prints the plan request (plan contract v1) of MODEL (a Keras HDF5 file or a native .reds\n"
+      "Prints the plan request (plan contract v1) of MODEL (a Keras HDF5, ONNX or native .reds\n"
       "model): one layer per Conv2D, DepthwiseConv2D (tied to the layer before it) and Dense\n"
       "layer, importance per unit = the L1 magnitude of its weights (sum of |w| over the weights\n"
       "that compute it, bias excluded), exact costs from the model's shapes (macs, params,\n"

@@ -32,7 +32,7 @@ std::string describe(const engine::LevelEvaluation& evaluation) {
 int run_run(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
       "reds run", "reds run MODEL --data DIR [--level I | --all-levels] [--json] [-o FILE]",
-      "Runs MODEL (a Keras HDF5 file or a native .reds model) over the test images in DIR\n"
+      "Runs MODEL (a Keras HDF5, ONNX or native .reds model) over the test images in DIR\n"
       "(IDX files t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, gzipped or not, e.g.\n"
       "/usr/share/datasets/fashion-mnist; colour images N x H x W x C as t10k-images-idx4-ubyte)\n"
       "and prints each level's accuracy, MACs and median batch-1 latency. The images must have\n"

@@ -1,8 +1,13 @@
 // Exact knapsack solve times on the literature's instance classes (reds/knapsack_generator.h).
 //
-// 0-1: every class at n = 1,000, 10,000 and 100,000 items with coefficients up to R = 10^7 and R = 10^3.
+// 0-1: every class at n = 1,000, 10,000 and 100,000 items with coefficients up to R = 10^7 and R = 10^3;
+// the easy classes (uncorrelated, weakly correlated) also at n = 1,000,000, where the time should grow
+// linearly.
 // Multiple choice: every class with k classes of m items, (k, m) = (100, 10), (1,000, 10), (10,000, 10)
 // and (1,000, 100), R = 10^3 and 10^4.
+//
+// The text format's reader (reds/knapsack_format.h): an uncorrelated instance of 10^5 and 10^6 items
+// (R = 10^7) parsed from memory, the solve left out; bytes_per_second is the reading speed.
 //
 // Each benchmark solves five instances once each (seeds 1..5, capacities h = 10, 30, 50, 70, 90 of a
 // series of 100), so the reported time is the mean over them; counters give the slowest one in wall
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "reds/knapsack.h"
+#include "reds/knapsack_format.h"
 #include "reds/knapsack_generator.h"
 
 namespace {
@@ -109,10 +115,42 @@ void solve_multiple_choice(benchmark::State& state, reds::knapsack::ChoiceClass 
   solve_each(state, problems);
 }
 
+void parse_text(benchmark::State& state, std::int64_t n) {
+  reds::knapsack::GeneratorOptions options;
+  options.items = n;
+  options.range = 10'000'000;
+  auto generated = reds::knapsack::generate(options);
+  if (!generated) {
+    state.SkipWithError(generated.error().message.c_str());
+    return;
+  }
+  reds::knapsack::TextInstance instance;
+  instance.name = generated->name;
+  instance.problem = std::move(generated->problem);
+  const std::string text = reds::knapsack::format_instance(instance);
+  for (auto _ : state) {
+    auto parsed = reds::knapsack::parse_instances(text);
+    if (!parsed) {
+      state.SkipWithError(parsed.error().message.c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(parsed->front().problem.items.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(text.size()));
+}
+
 void register_all() {
+  for (const std::int64_t n : {100'000, 1'000'000}) {
+    const std::string label = "knapsack_format/parse/n:" + std::to_string(n);
+    benchmark::RegisterBenchmark(label.c_str(), parse_text, n)->Iterations(5)->Unit(benchmark::kMillisecond);
+  }
   for (const std::int64_t range : {10'000'000, 1'000}) {
-    for (const std::int64_t n : {1'000, 10'000, 100'000}) {
+    for (const std::int64_t n : {1'000, 10'000, 100'000, 1'000'000}) {
       for (const reds::knapsack::InstanceClass instance_class : reds::knapsack::instance_classes()) {
+        const bool easy = instance_class == reds::knapsack::InstanceClass::uncorrelated ||
+                          instance_class == reds::knapsack::InstanceClass::weakly_correlated;
+        if (n > 100'000 && !easy) continue;
         const std::string label = std::string("knapsack/") + reds::knapsack::to_string(instance_class) +
                                   "/n:" + std::to_string(n) + "/R:" + std::to_string(range);
         benchmark::RegisterBenchmark(label.c_str(), solve_zero_one, instance_class, n, range)

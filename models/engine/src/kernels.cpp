@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "simd.h"
 
@@ -641,6 +642,27 @@ REDS_INLINE void average(const Window& window, const MapView& input, const Mutab
 
 REDS_KERNEL void average_pool2d(const Window& window, const MapView& input, const MutableMapView& output) {
   average(window, input, output);
+}
+
+void max_pool2d(const Window& window, const MapView& input, const MutableMapView& output) {
+  for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
+    const TapSpan rows = row_taps(window, out_row);
+    for (std::int64_t out_column = 0; out_column < window.out_width; ++out_column) {
+      const TapSpan columns = column_taps(window, out_column);
+      float* out = output.data + (out_row * window.out_width + out_column) * output.pixel_stride;
+      std::fill(out, out + output.channels, -std::numeric_limits<float>::infinity());
+      for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+        const std::int64_t row = input_row(window, out_row, tap_row);
+        for (std::int64_t tap_column = columns.first; tap_column < columns.end; ++tap_column) {
+          const float* in =
+              input.data +
+              (row * window.in_width + input_column(window, out_column, tap_column)) * input.pixel_stride;
+          for (std::int64_t channel = 0; channel < output.channels; ++channel)
+            out[channel] = std::max(out[channel], in[channel]);
+        }
+      }
+    }
+  }
 }
 
 REDS_KERNEL void global_average_pool2d(const MapView& input, std::int64_t pixels, float* output) {

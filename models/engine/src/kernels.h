@@ -69,6 +69,9 @@ void dense_segmented(const DenseInput& input, const SegmentedWeights& weights, c
 // Average of every window's pixels inside the input (padding does not count), per channel.
 void average_pool2d(const Window& window, const MapView& input, const MutableMapView& output);
 
+// Max pooling: the largest of the window's pixels inside the input ('same' padding is never a candidate).
+void max_pool2d(const Window& window, const MapView& input, const MutableMapView& output);
+
 // Per channel, the mean over `pixels` pixels; writes input.channels floats.
 void global_average_pool2d(const MapView& input, std::int64_t pixels, float* output);
 

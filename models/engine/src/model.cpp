@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -118,6 +119,7 @@ Result<Shape> output_shape(const Layer& layer, const Shape& input) {
         return layer_error(layer, "its slope and threshold must be finite numbers");
       return input;
     case LayerKind::average_pool2d:
+    case LayerKind::max_pool2d:
       if (layer.dilation_height != 1 || layer.dilation_width != 1)
         return layer_error(layer, "pools have no dilation");
       return window_output(layer, input, input.channels);
@@ -165,6 +167,8 @@ const char* to_string(LayerKind kind) {
       return "Add";
     case LayerKind::zero_padding2d:
       return "ZeroPadding2D";
+    case LayerKind::max_pool2d:
+      return "MaxPooling2D";
   }
   return "unknown";
 }
@@ -342,7 +346,9 @@ Result<Model> load_model(const std::string& path) {
   if (count == sizeof magic && std::memcmp(magic, "REDSMODL", sizeof magic) == 0) return load_native(path);
   if (count == sizeof magic && std::memcmp(magic, "\x89HDF\r\n\x1a\n", sizeof magic) == 0)
     return load_keras(path);
-  return invalid_argument("'" + path + "' is neither a REDS model file nor a Keras HDF5 file");
+  if (std::filesystem::path(path).extension() == ".onnx") return load_onnx(path);
+  return invalid_argument("'" + path +
+                          "' is neither a REDS model file, a Keras HDF5 file nor an ONNX file (.onnx)");
 }
 
 namespace detail {
@@ -419,6 +425,7 @@ Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vect
         break;
       case LayerKind::zero_padding2d:
       case LayerKind::average_pool2d:
+      case LayerKind::max_pool2d:
       case LayerKind::global_average_pool2d:
         break;
     }

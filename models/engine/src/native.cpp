@@ -2,13 +2,14 @@
 //
 //   8 bytes   magic "REDSMODL"
 //   u32       format version: 3 when the model states its input normalisation, else 2 when a layer has
-//             "inputs" or is an add or zero_padding2d layer (model.h), else 1, so that every file stays
-//             readable by the readers of the oldest version that can hold it
+//             "inputs" or is an add, zero_padding2d or max_pool2d layer (model.h), else 1, so that every file
+//             stays readable by the readers of the oldest version that can hold it
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
 //             "plan": the embedded plan's JSON text (absent without a plan), "input_normalization":
-//             {"scale", "mean": [...], "deviation": [...]} (version 3, absent when not stated)}; every layer
-//             lists its geometry, "inputs" (version 2, when not the chain's default) and "kernel" / "bias":
-//             how many of the floats below are its weights
+//             {"scale", "mean": [...], "deviation": [...]} (version 3, absent when not stated),
+//             "input_name" and "output_name" (the source file's tensor names, absent when unknown)}; every
+//             layer lists its geometry, "inputs" (version 2, when not the chain's default) and "kernel" /
+//             "bias": how many of the floats below are its weights
 //   u64       m, then m float32: every layer's kernel then bias, in layer order
 //   u32       CRC-32 (zlib's) of every byte before it
 #include <zlib.h>
@@ -59,21 +60,24 @@ const char* kind_tag(LayerKind kind) {
       return "add";
     case LayerKind::zero_padding2d:
       return "zero_padding2d";
+    case LayerKind::max_pool2d:
+      return "max_pool2d";
   }
   return "";
 }
 
 std::optional<LayerKind> kind_of(const std::string& tag) {
-  for (LayerKind kind : {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense,
-                         LayerKind::rectifier, LayerKind::average_pool2d, LayerKind::global_average_pool2d,
-                         LayerKind::flatten, LayerKind::softmax, LayerKind::add, LayerKind::zero_padding2d})
+  for (LayerKind kind :
+       {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
+        LayerKind::average_pool2d, LayerKind::global_average_pool2d, LayerKind::flatten, LayerKind::softmax,
+        LayerKind::add, LayerKind::zero_padding2d, LayerKind::max_pool2d})
     if (tag == kind_tag(kind)) return kind;
   return std::nullopt;
 }
 
 bool has_window(LayerKind kind) {
   return kind == LayerKind::conv2d || kind == LayerKind::depthwise_conv2d ||
-         kind == LayerKind::average_pool2d;
+         kind == LayerKind::average_pool2d || kind == LayerKind::max_pool2d;
 }
 
 json layer_json(const Layer& layer) {
@@ -139,10 +143,14 @@ std::string detail::encode_native(const Model& model) {
     architecture["input_normalization"] = {{"scale", model.input_normalization->scale},
                                            {"mean", model.input_normalization->mean},
                                            {"deviation", model.input_normalization->deviation}};
+  // Written only when known, so that files of models without them stay as they were.
+  if (!model.input_name.empty()) architecture["input_name"] = model.input_name;
+  if (!model.output_name.empty()) architecture["output_name"] = model.output_name;
   const std::string text = architecture.dump();
 
   const bool graph = std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
-    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d;
+    return !layer.inputs.empty() || layer.kind == LayerKind::add || layer.kind == LayerKind::zero_padding2d ||
+           layer.kind == LayerKind::max_pool2d;
   });
   std::string bytes(kMagic, sizeof kMagic);
   put_u32(bytes, model.input_normalization ? 3 : graph ? 2 : 1);
@@ -177,6 +185,8 @@ Result<Model> decode(const json& architecture, std::uint32_t version, std::strin
                      std::size_t floats_at, std::uint64_t floats) {
   Model model;
   model.name = architecture.at("name").get<std::string>();
+  model.input_name = architecture.value("input_name", std::string());
+  model.output_name = architecture.value("output_name", std::string());
   const json& input = architecture.at("input");
   model.input = Shape{input.at("height").get<std::int64_t>(), input.at("width").get<std::int64_t>(),
                       input.at("channels").get<std::int64_t>(), input.at("flat").get<bool>()};

@@ -359,6 +359,7 @@ Result<Model> permute_units(const Model& model, const UnitOrders& orders) {
         break;
       case LayerKind::rectifier:
       case LayerKind::average_pool2d:
+      case LayerKind::max_pool2d:
       case LayerKind::global_average_pool2d:
       case LayerKind::softmax:
       case LayerKind::zero_padding2d:

@@ -91,6 +91,9 @@ BufferPlan schedule(const Model& model) {
       case LayerKind::average_pool2d:
         call.kind = CallKind::average_pool2d;
         break;
+      case LayerKind::max_pool2d:
+        call.kind = CallKind::max_pool2d;
+        break;
       case LayerKind::global_average_pool2d:
         call.kind = CallKind::global_average_pool2d;
         break;
@@ -446,6 +449,7 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
         case CallKind::depthwise_conv2d:
         case CallKind::softmax:
         case CallKind::average_pool2d:
+        case CallKind::max_pool2d:
         case CallKind::global_average_pool2d:
           break;
       }
@@ -506,6 +510,9 @@ std::span<const float> Session::run(std::span<const float> input) {
         break;
       case CallKind::average_pool2d:
         kernels::average_pool2d(window, call->input, call->output);
+        break;
+      case CallKind::max_pool2d:
+        kernels::max_pool2d(window, call->input, call->output);
         break;
       case CallKind::global_average_pool2d:
         kernels::global_average_pool2d(call->input, window.in_height * window.in_width, call->output.data);

@@ -89,6 +89,7 @@ std::optional<TrainingLayerKind> training_kind(LayerKind kind) {
     case LayerKind::zero_padding2d:
       return TrainingLayerKind::zero_padding2d;
     case LayerKind::softmax:
+    case LayerKind::max_pool2d:  // no backward pass yet
       return std::nullopt;
   }
   return std::nullopt;

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "knapsack_kernel.h"
 #include "knapsack_profits.h"
@@ -28,21 +30,23 @@ using detail::int128;
 
 std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
 
-template <class P>
-detail::KernelOutcome<P> run_kernel(const std::vector<std::size_t>& candidates,
-                                    const std::vector<std::int64_t>& weights,
-                                    const detail::ExactProfits& profits, std::int64_t capacity,
-                                    const detail::Search& search) {
-  detail::KernelItems<P> items;
-  items.capacity = capacity;
-  items.weights.reserve(candidates.size());
-  items.profits.reserve(candidates.size());
-  for (const std::size_t j : candidates) {
-    items.weights.push_back(weights[j]);
-    items.profits.push_back(static_cast<P>(profits.scaled[j]));
+// Integer profits are exact as they are: only their sum is checked, and the kernel gets them without an
+// intermediate copy.
+Result<detail::ExactProfits> exact_profits(const std::vector<Item<std::int64_t>>& items) {
+  detail::ExactProfits exact;
+  for (std::size_t j = 0; j < items.size(); ++j) {
+    const int128 profit = items[j].profit;
+    exact.absolute_sum += profit < 0 ? -profit : profit;
+    if (exact.absolute_sum > std::numeric_limits<std::int64_t>::max())
+      return detail::integer_profit_overflow(item_name(j));
   }
-  items.copies.assign(candidates.size(), 1);
-  return detail::solve_zero_one(items, search);
+  return exact;
+}
+
+Result<detail::ExactProfits> exact_profits(const std::vector<Item<double>>& items) {
+  std::vector<double> profits(items.size());
+  for (std::size_t j = 0; j < items.size(); ++j) profits[j] = items[j].profit;
+  return detail::exact_profits(profits, item_name);
 }
 
 template <class Profit>
@@ -52,8 +56,6 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   if (problem.capacity < 0)
     return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
   const std::size_t n = problem.items.size();
-  std::vector<std::int64_t> weights(n);
-  std::vector<Profit> profits(n);
   std::int64_t total_weight = 0;
   for (std::size_t j = 0; j < n; ++j) {
     const std::int64_t weight = problem.items[j].weight;
@@ -64,49 +66,79 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
       return invalid_argument("the weights sum to 2^62 or more (at " + item_name(j) +
                               "); the solver's sums of weights must stay below 2^62");
     total_weight += weight;
-    weights[j] = weight;
-    profits[j] = problem.items[j].profit;
   }
-  Result<detail::ExactProfits> exact = detail::exact_profits(profits, item_name);
+  Result<detail::ExactProfits> exact = exact_profits(problem.items);
   if (!exact) return exact.error();
+  constexpr bool kIntegerProfits = std::is_same_v<Profit, std::int64_t>;
+  // The scaled profit of item j: an integer profit itself.
+  const auto scaled = [&](std::size_t j) -> int128 {
+    if constexpr (kIntegerProfits)
+      return problem.items[j].profit;
+    else
+      return exact->scaled[j];
+  };
 
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
-  // items of positive profit that fit alone.
-  Solution<Profit> solution;
-  std::vector<bool> chosen(n, false);
+  // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
+  const auto free_item = [&](std::size_t j) { return problem.items[j].weight == 0 && scaled(j) > 0; };
   std::vector<std::size_t> candidates;
+  candidates.reserve(n);
+  detail::KernelItems<std::int64_t> small;
+  small.capacity = problem.capacity;
+  small.weights.reserve(n);
+  small.profits.reserve(n);
   int128 candidate_profit = 0;
   for (std::size_t j = 0; j < n; ++j) {
-    if (exact->scaled[j] <= 0 || weights[j] > problem.capacity) continue;
-    if (weights[j] == 0) {
-      chosen[j] = true;
-    } else {
-      candidates.push_back(j);
-      candidate_profit += exact->scaled[j];
-    }
+    const std::int64_t weight = problem.items[j].weight;
+    const int128 item_profit = scaled(j);
+    if (item_profit <= 0 || weight > problem.capacity || weight == 0) continue;
+    candidates.push_back(j);
+    candidate_profit += item_profit;
+    small.weights.push_back(weight);
+    small.profits.push_back(static_cast<std::int64_t>(item_profit));
   }
+  Solution<Profit> solution;
   bool optimal = true;
   int128 kernel_upper_bound = 0;
-  const auto adopt = [&](const auto& outcome) {
-    for (std::size_t k = 0; k < candidates.size(); ++k) chosen[candidates[k]] = outcome.chosen[k];
+  std::vector<bool> kernel_chosen;  // per candidate
+  const auto adopt = [&](auto&& outcome) {
+    kernel_chosen = std::move(outcome.chosen);
     optimal = outcome.optimal;
     kernel_upper_bound = outcome.upper_bound;
     solution.statistics = outcome.statistics;
   };
-  if (candidate_profit < detail::kSmallProfitLimit)
-    adopt(run_kernel<std::int64_t>(candidates, weights, *exact, problem.capacity, search));
-  else
-    adopt(run_kernel<int128>(candidates, weights, *exact, problem.capacity, search));
+  if (candidate_profit < detail::kSmallProfitLimit) {
+    small.copies.assign(candidates.size(), 1);
+    adopt(detail::solve_zero_one(std::move(small), search));
+  } else {
+    detail::KernelItems<int128> large;
+    large.capacity = problem.capacity;
+    large.weights = std::move(small.weights);
+    for (const std::size_t j : candidates) large.profits.push_back(scaled(j));
+    large.copies.assign(candidates.size(), 1);
+    adopt(detail::solve_zero_one(std::move(large), search));
+  }
 
+  // The chosen items, without branches on the choices: about half the items are chosen, in no pattern a
+  // branch could learn.
   int128 profit = 0;
   int128 fixed_profit = 0;
+  solution.items.resize(n);
+  std::size_t count = 0;
+  std::size_t next = 0;  // the next candidate
   for (std::size_t j = 0; j < n; ++j) {
-    if (!chosen[j]) continue;
-    solution.items.push_back(j);
-    solution.weight += weights[j];
-    profit += exact->scaled[j];
-    if (weights[j] == 0) fixed_profit += exact->scaled[j];
+    const bool candidate = next < candidates.size() && candidates[next] == j;
+    const bool taken = candidate ? static_cast<bool>(kernel_chosen[next]) : free_item(j);
+    next += candidate ? 1 : 0;
+    solution.items[count] = j;
+    count += taken ? 1 : 0;
+    const std::int64_t weight = problem.items[j].weight;
+    solution.weight += taken ? weight : 0;
+    const int128 item_profit = taken ? scaled(j) : 0;
+    profit += item_profit;
+    fixed_profit += weight == 0 ? item_profit : 0;
   }
+  solution.items.resize(count);
   solution.status = optimal ? Status::optimal : Status::feasible;
   solution.profit = detail::unscale<Profit>(profit, *exact, false);
   solution.upper_bound =

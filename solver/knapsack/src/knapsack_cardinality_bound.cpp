@@ -455,6 +455,19 @@ bool CardinalityBound<P>::fixes(std::size_t j) const {
 }
 
 template <class P>
+long double CardinalityBound<P>::root_bound() const {
+  long double best = static_cast<long double>(threshold_) - 1;
+  for (const Side& side : sides_) {
+    if (empty(side)) continue;
+    const auto efficiency =
+        static_cast<long double>(side.lambda_profit) / static_cast<long double>(side.lambda_weight);
+    best = std::max(best, static_cast<long double>(side.root_constant + side.mu * k(side, side.mu)) +
+                              static_cast<long double>(side.root_residual) * efficiency);
+  }
+  return best;
+}
+
+template <class P>
 long double CardinalityBound<P>::flipped_bound(std::size_t j) const {
   long double best = -std::numeric_limits<long double>::infinity();
   for (const Side& side : sides_) {

@@ -73,6 +73,9 @@ class CardinalityBound {
   // The root bound with item j flipped, approximately (the best side's): the core takes the items whose
   // flip keeps the bound highest first.
   long double flipped_bound(std::size_t j) const;
+  // The bound at the root (the break solution with every free item open), approximately: the largest of
+  // the sides' bounds, below the threshold when every side is empty.
+  long double root_bound() const;
   // No completion of the state (weight, profit, counted items) reaches the threshold.
   bool cannot_reach(std::int64_t weight, P profit, std::int64_t count) const;
 

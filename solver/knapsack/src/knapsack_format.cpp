@@ -1,6 +1,7 @@
 // The knapsack literature's text format; see reds/knapsack_format.h.
 #include "reds/knapsack_format.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -34,6 +35,7 @@ class Lines {
   explicit Lines(std::string_view text) : text_(text) {}
 
   bool done() const { return position_ >= text_.size(); }
+  std::size_t remaining() const { return done() ? 0 : text_.size() - position_; }
   std::size_t number() const { return number_; }
   // The next line, trimmed.
   std::string_view next() {
@@ -106,8 +108,40 @@ Result<Header> parse_header(Lines& lines, std::string_view name, std::string_vie
   return header;
 }
 
+// One row of four integers of at most 18 digits each, separated by commas, blanks around them allowed:
+// the rows of every file in practice, read in one pass. False for anything else (then parse_row decides,
+// with its messages).
+bool parse_plain_row(std::string_view row, std::int64_t (&fields)[4]) {
+  constexpr int kSafeDigits = 18;  // 10^18 - 1 < 2^63
+  const char* at = row.data();
+  const char* const end = at + row.size();
+  const auto skip_blanks = [&] {
+    while (at != end && (*at == ' ' || *at == '\t')) ++at;
+  };
+  for (int f = 0; f < 4; ++f) {
+    skip_blanks();
+    const bool negative = at != end && *at == '-';
+    if (negative) ++at;
+    std::int64_t value = 0;
+    int digits = 0;
+    while (at != end && *at >= '0' && *at <= '9' && digits <= kSafeDigits) {
+      value = 10 * value + (*at++ - '0');
+      ++digits;
+    }
+    if (digits == 0 || digits > kSafeDigits) return false;
+    fields[f] = negative ? -value : value;
+    skip_blanks();
+    if (f < 3) {
+      if (at == end || *at != ',') return false;
+      ++at;
+    }
+  }
+  return at == end;
+}
+
 // One row "index,profit,weight,x" into `fields`.
 std::optional<std::string> parse_row(std::string_view row, std::int64_t (&fields)[4]) {
+  if (parse_plain_row(row, fields)) return std::nullopt;
   std::string_view rest = row;
   for (int f = 0; f < 4; ++f) {
     const auto comma = rest.find(',');
@@ -134,6 +168,13 @@ Result<std::vector<TextInstance>> parse_instances(std::string_view text) {
     Result<Header> header = parse_header(lines, name, row);
     if (!header) return header.error();
     TextInstance& instance = header.value().instance;
+    // One allocation for the rows: as many as the n line says, but no more than the text can hold (a row
+    // takes at least "i,p,w,x" and a line break).
+    constexpr std::size_t kShortestRow = 8;
+    const std::size_t rows = std::min(static_cast<std::size_t>(header->items),
+                                      (row.size() + lines.remaining()) / kShortestRow + 1);
+    instance.problem.items.reserve(rows);
+    instance.solution.reserve(rows);
     for (std::int64_t index = 1; !is_dashes(row); ++index) {
       if (index > header->items)
         return at(lines, "instance '" + instance.name + "' has more than its n = " +

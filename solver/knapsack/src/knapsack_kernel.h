@@ -75,12 +75,12 @@ struct KernelOutcome {
 // recorded. Preconditions: weights >= 1, profits >= 1, copies >= 1, the weights sum to less than
 // kWeightLimit and the profits to less than 2^62 (64-bit profits) or 2^125 (128-bit profits).
 template <class P>
-KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& search,
+KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search,
                                 std::optional<P> target = std::nullopt);
 
-extern template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Search&,
+extern template KernelOutcome<std::int64_t> solve_zero_one(KernelItems<std::int64_t>, const Search&,
                                                            std::optional<std::int64_t>);
-extern template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&,
+extern template KernelOutcome<int128> solve_zero_one(KernelItems<int128>, const Search&,
                                                      std::optional<int128>);
 
 // The multiple-choice knapsack problem in integers: every class nonempty, weights >= 0 summing to less

@@ -3,19 +3,27 @@
 // with the strong bounds of combo (Martello, Pisinger, Toth 1999) when the state set grows.
 //
 // The items are ordered by efficiency p/w, best first; the break solution takes the longest prefix that
-// fits. A state is a solution that differs from the break solution only on the core, the items processed
-// so far, which grow outward from the break item: adding an item to the right doubles the states into
-// "without" and "with it", removing one to the left into "with" and "without". States are kept sorted by
-// weight with strictly increasing profit (the others are dominated), and only while their bound reaches
-// the threshold (the best profit known plus one; profits are divided by their gcd first):
+// fits. The order is built only as far as the core reaches (Pisinger's partial sorting): partitions
+// around a median of three find the break item in expected linear time and leave the items on either side
+// in intervals, ordered among each other but not inside; when the core reaches an interval, its items
+// that cannot flip are set apart without sorting, and the rest is partitioned again until the piece next
+// to the core is small enough to sort. The far intervals of an easy instance are never sorted at all. A state
+// is a solution that differs from the break solution only on the core, the items processed so far, which grow
+// outward from the break item: adding an item to the right doubles the states into "without" and "with it",
+// removing one to the left into "with" and "without". States are kept sorted by weight with strictly
+// increasing profit (the others are dominated), and only while their bound reaches the threshold (the best
+// profit known plus one; profits are divided by their gcd first):
 //   weight <= c: profit + (c - weight) * e_t, e_t the efficiency of the next right item (no item that
 //                could still be added is more efficient, and removing items only costs);
 //   weight >  c: profit - (weight - c) * e_s, e_s the efficiency of the next left item (the overweight has
 //                to be removed, at an efficiency of at least e_s),
-// and, once the states outnumber kCardinalityStates, the cardinality bound (knapsack_cardinality_bound.h).
+// and, once the states outnumber Options::cardinality_states, the cardinality bound
+// (knapsack_cardinality_bound.h).
 // Items whose flip provably cannot reach the threshold (the Lagrangian bound at the break efficiency,
-// Dembo and Hammer) never enter the core. Whenever the state set doubles, every state is paired with one
-// item outside the core (knapsack_pairing.h) for a better solution. The search ends when no state is
+// Dembo and Hammer) never enter the core. Once the states outnumber Options::pairing_states, and again
+// whenever they grew by a quarter since, every state is paired with one free item outside the core
+// (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap is
+// dropped and brought in again only at ten times the states. The search ends when no state is
 // left: the best solution found is optimal.
 //
 // Every state remembers which of the last 64 core items it flipped. A solution from a larger core is
@@ -42,6 +50,12 @@ constexpr std::size_t kFlipBits = 64;
 // The states a surrogate problem's search may create (those of the classes measured need at most
 // about 160,000).
 constexpr std::int64_t kSurrogateStates = 500'000;
+// The cardinality bound is kept when it leaves at most this share of the linear relaxation's gap above
+// the threshold at the root (measured at n = 10,000: strongly, inverse strongly correlated and circle
+// instances of R = 10^7 below 0.001; weakly correlated 0.94, circle of R = 10^3 0.90, almost strongly
+// correlated 0.97, subset sum and spanner 1.0), else brought in again only at this many times the states.
+constexpr long double kDecisiveGap = 0.85;
+constexpr std::size_t kPostponedStates = 10;
 
 template <class P>
 struct State {
@@ -68,8 +82,13 @@ P gcd(P a, P b) {
 template <class P>
 class PrimalDual {
  public:
-  PrimalDual(const KernelItems<P>& items, const Search& search, std::optional<P> target)
-      : items_(items), search_(search), target_(target) {}
+  // `by_weight`: the items are in order of weight (as grouping leaves them), so that ties by index are
+  // ties lightest first.
+  // Takes the items over.
+  PrimalDual(KernelItems<P>&& items, const Search& search, std::optional<P> target, bool by_weight)
+      : search_(search), target_(target), by_weight_(by_weight) {
+    load_items(std::move(items));
+  }
 
   KernelOutcome<P> solve();
 
@@ -77,8 +96,37 @@ class PrimalDual {
   std::size_t size() const { return weights_.size(); }
   SortedItems<P> sorted() const { return {weights_, profits_, copies_, break_, capacity_}; }
 
-  void sort_by_efficiency();
+  // Whether item a comes before item b in the efficiency order (ties lightest first, then by index), and the
+  // same for item keys taken out of the arrays (a partition's pivot).
+  struct Key {
+    std::int64_t weight;
+    P profit;
+    std::size_t original;
+  };
+  Key key(std::size_t j) const { return {weights_[j], profits_[j], original_[j]}; }
+  bool before(const Key& a, const Key& b) const;
+  void swap_items(std::size_t a, std::size_t b);
+  // Moves the items of [first, last) for which `first_part` holds to its front; returns where the others
+  // start.
+  template <class Predicate>
+  std::size_t partition(std::size_t first, std::size_t last, Predicate first_part);
+  // Partitions [first, last) (at least three items) around the median of its first, middle and last
+  // items, which ends at the returned position: the items before it come first in efficiency order.
+  std::size_t partition_at_median(std::size_t first, std::size_t last);
+  void sort_range(std::size_t first, std::size_t last);
+  void load_items(KernelItems<P>&& items);
   void find_break_item();
+  // Brings the next interval on the right (left) of the ordered positions into order: its fixed items
+  // next to the ordered ones, then its free items, the nearest of them sorted (all of them when
+  // `whole`). False when there is none.
+  bool extend_right(bool whole = false);
+  bool extend_left(bool whole = false);
+  // Extends weight_through_ to left_end_.
+  void extend_weight_through();
+  // Brings every item into order: the tools that look at all items need their positions to stay.
+  void order_all();
+  // The greedy over the items of [first, last), whose order is unknown, with `room` left.
+  void greedy_over(std::size_t first, std::size_t last, std::int64_t& room, P& profit);
   // The greedy solution (the break solution, then every item that still fits) is the first incumbent.
   void greedy();
   // True when flipping item `j` away from its break-solution value cannot reach the threshold.
@@ -93,10 +141,12 @@ class PrimalDual {
   // Whether no completion of the state reaches the threshold; a `scan` evaluates the cardinality bound
   // faster for states of nondecreasing weight.
   bool cannot_improve(const State<P>& state, typename CardinalityBound<P>::Scan* scan = nullptr) const;
-  // The items on either side of the break item by weight, for pairing.
+  // The free items on either side of the break item by weight, for pairing.
   void sort_by_weight();
   // Whether the linear relaxation of the whole problem stays below the threshold.
   bool root_cannot_improve() const;
+  // The linear relaxation's bound, approximately.
+  long double linear_bound() const;
   // The free items (not fixed) and which items the core has not decided, for the cardinality bound.
   void relaxed_items(std::vector<std::size_t>& free_items, std::vector<bool>& outside_core) const;
   // Builds the cardinality bound once the states outnumber search_.cardinality_states, restarting the search
@@ -106,25 +156,41 @@ class PrimalDual {
   void restart();
   // Solves the cardinality bound's surrogate problems: each closes its side, or bounds it at least.
   void solve_surrogates();
-  // A better solution found outside the states, explicitly.
-  void adopt(std::vector<bool> solution, P profit);
+  // A better solution found outside the states, explicitly (by position).
+  void adopt(const std::vector<bool>& solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
   void pair_states();
   P upper_bound();
-  // The best solution, by position; `passes` counts the solves of older core items it needed.
+  // The best solution, by the index among the items given; `passes` counts the solves of older core items it
+  // needed.
   std::vector<bool> best_solution(std::int64_t& passes) const;
 
-  const KernelItems<P>& items_;
   const Search& search_;
   std::optional<P> target_;
+  bool by_weight_;
 
-  // The items in efficiency order; original_[j] is the index in items_.
+  // The items by position, in efficiency order on [left_end_, right_end_) (a position's item stays there
+  // from then on), in intervals of unknown order outside it; original_[j] is the index among the items given.
   std::vector<std::int64_t> weights_;
   std::vector<P> profits_;
   std::vector<std::int64_t> copies_;
   std::vector<std::size_t> original_;
-  std::vector<std::int64_t> prefix_weight_;  // prefix_weight_[j]: weight of items 0..j-1
+  std::vector<char> fixed_;  // set apart as fixed when its interval came into order (fixing is for good)
+  struct Interval {
+    std::size_t first;
+    std::size_t last;
+  };
+  // The intervals on either side of the ordered positions, the nearest last: they tile [0, left_end_) and
+  // [right_end_, size()), and every item of an interval comes after those of the intervals before it.
+  std::vector<Interval> left_intervals_;
+  std::vector<Interval> right_intervals_;
+  std::size_t left_end_ = 0;
+  std::size_t right_end_ = 0;
+  bool all_ordered_ = false;
+  // The weight of the positions 0..j for j in [left_end_, break_), at index break_ - 1 - j.
+  std::vector<std::int64_t> weight_through_;
+  std::vector<std::size_t> candidates_;  // scratch of greedy_over
   std::int64_t capacity_ = 0;
 
   std::size_t break_ = 0;  // the break item: 0..break_-1 form the break solution
@@ -132,9 +198,10 @@ class PrimalDual {
   P break_profit_ = 0;
   std::int64_t break_count_ = 0;  // original items in the break solution
 
-  P best_ = 0;                   // the best profit found, or target - 1
-  P threshold_ = 0;              // best_ + 1: the smallest profit still worth finding
-  std::vector<bool> incumbent_;  // the best solution known explicitly (by position), unless record_ beats it
+  P best_ = 0;       // the best profit found, or target - 1
+  P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
+  // The best solution known explicitly (by the index among the items given), unless record_ beats it.
+  std::vector<bool> incumbent_;
   std::optional<Record<P>> record_;
 
   std::vector<State<P>> states_;
@@ -147,63 +214,261 @@ class PrimalDual {
   std::ptrdiff_t left_ = 0;
   // Once the cardinality bound exists, the core grows in the order of its reduced profits instead.
   std::vector<std::size_t> queue_;
+  bool core_by_bound_ = false;
   std::size_t queued_ = 0;
   // The items from the break item on and before it by weight, from the first pairing on.
   std::vector<std::size_t> right_by_weight_;
   std::vector<std::size_t> left_by_weight_;
   std::optional<Pairing<P>> pairing_;
-  std::size_t paired_core_ = 0;  // the core's size when pairing_ was built
+  std::size_t paired_core_ = 0;
+  std::size_t next_pairing_ =
+      0;  // the states that call for pairing again  // the core's size when pairing_ was built
   std::unique_ptr<CardinalityBound<P>> cardinality_;
+  std::size_t cardinality_states_ = search_.cardinality_states;  // the states that bring it in
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
   bool stopped_ = false;  // by the deadline or the state budget
   Statistics statistics_;
 };
 
+// An interval of at most this many items is sorted rather than partitioned.
+constexpr std::size_t kSortedPiece = 32;
+
 template <class P>
-void PrimalDual<P>::sort_by_efficiency() {
-  std::vector<std::size_t> order(items_.weights.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  const std::vector<std::int64_t>& w = items_.weights;
-  const std::vector<P>& p = items_.profits;
-  detail::sort_by_efficiency(
-      order, [&](std::size_t j) { return p[j]; }, [&](std::size_t j) { return w[j]; });
-  weights_.reserve(order.size());
-  profits_.reserve(order.size());
-  copies_.reserve(order.size());
-  prefix_weight_.assign(1, 0);
-  for (const std::size_t j : order) {
-    weights_.push_back(w[j]);
-    profits_.push_back(p[j]);
-    copies_.push_back(items_.copies[j]);
-    prefix_weight_.push_back(prefix_weight_.back() + w[j]);
+bool PrimalDual<P>::before(const Key& a, const Key& b) const {
+  // p_a * w_b against p_b * w_a in double decides unless the two are within their rounding error (three
+  // roundings of a relative 2^-53 each) of each other; then the exact products do.
+  constexpr double kMargin = 1 + 0x1p-48;
+  const double first = static_cast<double>(a.profit) * static_cast<double>(b.weight);
+  const double second = static_cast<double>(b.profit) * static_cast<double>(a.weight);
+  if (first > second * kMargin) return true;
+  if (second > first * kMargin) return false;
+  const int sign = sign_of_sum(a.profit, b.weight, static_cast<P>(-b.profit), a.weight);
+  // Equally efficient items lightest first (the order identical items are grouped in): the relaxations
+  // of the cardinality bound partition them fastest that way.
+  if (sign != 0) return sign > 0;
+  return by_weight_ || a.weight == b.weight ? a.original < b.original : a.weight < b.weight;
+}
+
+template <class P>
+void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
+  std::swap(weights_[a], weights_[b]);
+  std::swap(profits_[a], profits_[b]);
+  std::swap(copies_[a], copies_[b]);
+  std::swap(original_[a], original_[b]);
+}
+
+template <class P>
+template <class Predicate>
+std::size_t PrimalDual<P>::partition(std::size_t first, std::size_t last, Predicate first_part) {
+  while (true) {
+    while (first < last && first_part(first)) ++first;
+    while (first < last && !first_part(last - 1)) --last;
+    if (last - first < 2) return first;
+    swap_items(first++, --last);
   }
-  original_ = std::move(order);
-  capacity_ = items_.capacity;
+}
+
+template <class P>
+std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t last) {
+  const std::size_t middle = first + (last - first) / 2;
+  const std::size_t end = last - 1;
+  // Sorts the three so that the median is in the middle, then parks it at the end.
+  if (before(key(middle), key(first))) swap_items(middle, first);
+  if (before(key(end), key(middle))) {
+    swap_items(end, middle);
+    if (before(key(middle), key(first))) swap_items(middle, first);
+  }
+  swap_items(middle, end);
+  const Key pivot = key(end);
+  const std::size_t split = partition(first, end, [&](std::size_t j) { return before(key(j), pivot); });
+  swap_items(split, end);
+  return split;
+}
+
+template <class P>
+void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
+  if (last - first <= kSortedPiece) {
+    for (std::size_t i = first + 1; i < last; ++i)
+      for (std::size_t k = i; k > first && before(key(k), key(k - 1)); --k) swap_items(k, k - 1);
+    return;
+  }
+  std::vector<Key> keys;
+  keys.reserve(last - first);
+  for (std::size_t j = first; j < last; ++j) keys.push_back(key(j));
+  std::vector<std::int64_t> copies(copies_.begin() + static_cast<std::ptrdiff_t>(first),
+                                   copies_.begin() + static_cast<std::ptrdiff_t>(last));
+  std::vector<std::size_t> order(last - first);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return before(keys[a], keys[b]); });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const Key& item = keys[order[i]];
+    weights_[first + i] = item.weight;
+    profits_[first + i] = item.profit;
+    original_[first + i] = item.original;
+    copies_[first + i] = copies[order[i]];
+  }
+}
+
+template <class P>
+void PrimalDual<P>::load_items(KernelItems<P>&& items) {
+  const std::size_t n = items.weights.size();
+  weights_ = std::move(items.weights);
+  profits_ = std::move(items.profits);
+  copies_ = std::move(items.copies);
+  original_.resize(n);
+  std::iota(original_.begin(), original_.end(), std::size_t{0});
+  fixed_.assign(n, 0);
+  capacity_ = items.capacity;
 }
 
 template <class P>
 void PrimalDual<P>::find_break_item() {
-  break_ = 0;
-  while (break_ < size() && break_weight_ + weights_[break_] <= capacity_) {
-    break_weight_ += weights_[break_];
-    break_profit_ += profits_[break_];
-    break_count_ += copies_[break_];
-    ++break_;
+  // Partitions narrow [first, last) down to the break item: the intervals before it fit whole, those
+  // after it do not. A run of bad pivots (a median-of-three killer) ends in a sort.
+  std::size_t first = 0;
+  std::size_t last = size();
+  std::int64_t weight = 0;  // of the positions before first
+  for (int rounds = 0; last - first > kSortedPiece; ++rounds) {
+    if (rounds == 64) {
+      sort_range(first, last);
+      break;
+    }
+    const std::size_t split = partition_at_median(first, last);
+    std::int64_t before_split = 0;
+    for (std::size_t j = first; j < split; ++j) before_split += weights_[j];
+    if (weight + before_split + weights_[split] <= capacity_) {
+      left_intervals_.push_back({first, split + 1});
+      weight += before_split + weights_[split];
+      first = split + 1;
+    } else if (weight + before_split > capacity_) {
+      right_intervals_.push_back({split, last});
+      last = split;
+    } else {  // the pivot is the break item
+      if (first < split) left_intervals_.push_back({first, split});
+      if (split + 1 < last) right_intervals_.push_back({split + 1, last});
+      weight += before_split;
+      first = split;
+      last = split + 1;
+    }
+  }
+  if (last - first <= kSortedPiece) sort_range(first, last);
+  break_ = first;
+  while (break_ < last && weight + weights_[break_] <= capacity_) weight += weights_[break_++];
+  left_end_ = first;
+  right_end_ = last;
+  for (std::size_t j = 0; j < break_; ++j) {
+    break_weight_ += weights_[j];
+    break_profit_ += profits_[j];
+    break_count_ += copies_[j];
+  }
+  extend_weight_through();
+}
+
+template <class P>
+void PrimalDual<P>::extend_weight_through() {
+  while (weight_through_.size() < break_ - left_end_) {
+    const std::size_t i = weight_through_.size();
+    weight_through_.push_back(i == 0 ? break_weight_ : weight_through_[i - 1] - weights_[break_ - i]);
+  }
+}
+
+template <class P>
+bool PrimalDual<P>::extend_right(bool whole) {
+  if (right_intervals_.empty()) return false;
+  const Interval interval = right_intervals_.back();
+  right_intervals_.pop_back();
+  const std::size_t free_first =
+      partition(interval.first, interval.last, [&](std::size_t j) { return fixed(j); });
+  for (std::size_t j = interval.first; j < free_first; ++j) fixed_[j] = 1;
+  std::size_t last = interval.last;
+  for (int rounds = 0; !whole && last - free_first > kSortedPiece && rounds < 64; ++rounds) {
+    const std::size_t split = partition_at_median(free_first, last);
+    if (split + 1 < last) right_intervals_.push_back({split + 1, last});
+    last = split + 1;
+  }
+  sort_range(free_first, last);
+  right_end_ = last;
+  return true;
+}
+
+template <class P>
+bool PrimalDual<P>::extend_left(bool whole) {
+  if (left_intervals_.empty()) return false;
+  const Interval interval = left_intervals_.back();
+  left_intervals_.pop_back();
+  const std::size_t free_last =
+      partition(interval.first, interval.last, [&](std::size_t j) { return !fixed(j); });
+  for (std::size_t j = free_last; j < interval.last; ++j) fixed_[j] = 1;
+  std::size_t first = interval.first;
+  for (int rounds = 0; !whole && free_last - first > kSortedPiece && rounds < 64; ++rounds) {
+    const std::size_t split = partition_at_median(first, free_last);
+    if (first < split) left_intervals_.push_back({first, split});
+    first = split;
+  }
+  sort_range(first, free_last);
+  left_end_ = first;
+  extend_weight_through();
+  return true;
+}
+
+template <class P>
+void PrimalDual<P>::order_all() {
+  if (all_ordered_) return;
+  while (extend_right(true)) {
+  }
+  while (extend_left(true)) {
+  }
+  all_ordered_ = true;
+}
+
+template <class P>
+void PrimalDual<P>::greedy_over(std::size_t first, std::size_t last, std::int64_t& room, P& profit) {
+  // Item by item in efficiency order, as if sorted: the most efficient item that fits, again and again,
+  // over the items that fit at all; a long list of those is sorted instead.
+  constexpr std::size_t kScanned = 64;
+  candidates_.clear();
+  for (std::size_t j = first; j < last; ++j)
+    if (weights_[j] <= room) candidates_.push_back(j);
+  const auto take = [&](std::size_t j) {
+    incumbent_[original_[j]] = true;
+    room -= weights_[j];
+    profit += profits_[j];
+  };
+  while (!candidates_.empty()) {
+    if (candidates_.size() > kScanned) {
+      std::sort(candidates_.begin(), candidates_.end(),
+                [&](std::size_t a, std::size_t b) { return before(key(a), key(b)); });
+      for (const std::size_t j : candidates_)
+        if (weights_[j] <= room) take(j);
+      return;
+    }
+    std::size_t best = candidates_.front();
+    for (const std::size_t j : candidates_)
+      if (before(key(j), key(best))) best = j;
+    take(best);
+    std::size_t kept = 0;
+    for (const std::size_t j : candidates_)
+      if (j != best && weights_[j] <= room) candidates_[kept++] = j;
+    candidates_.resize(kept);
   }
 }
 
 template <class P>
 void PrimalDual<P>::greedy() {
   incumbent_.assign(size(), false);
-  std::int64_t weight = 0;
-  P profit = 0;
-  for (std::size_t j = 0; j < size(); ++j) {
-    if (weight + weights_[j] > capacity_) continue;
-    weight += weights_[j];
+  for (std::size_t j = 0; j < break_; ++j) incumbent_[original_[j]] = true;
+  std::int64_t room = capacity_ - break_weight_;
+  P profit = break_profit_;
+  for (std::size_t j = break_ + 1; j < right_end_; ++j) {
+    if (weights_[j] > room) continue;
+    incumbent_[original_[j]] = true;
+    room -= weights_[j];
     profit += profits_[j];
-    incumbent_[j] = true;
   }
+  for (auto interval = right_intervals_.rbegin(); interval != right_intervals_.rend() && room > 0; ++interval)
+    greedy_over(interval->first, interval->last, room, profit);
   // With a target the search records the solutions that reach it; a greedy one below is of no use.
   best_ = !target_ || profit >= *target_ ? profit : static_cast<P>(*target_ - 1);
   threshold_ = best_ + 1;
@@ -224,15 +489,24 @@ bool PrimalDual<P>::fixed(std::size_t j) const {
 
 template <class P>
 void PrimalDual<P>::advance_frontier() {
-  const auto settled = [&](std::size_t j) { return in_core_[j] || fixed(j); };
-  while (right_ < size() && settled(right_)) ++right_;
-  while (left_ >= 0 && settled(static_cast<std::size_t>(left_))) --left_;
+  const auto settled = [&](std::size_t j) { return in_core_[j] || fixed_[j] || fixed(j); };
+  while (right_ < size()) {
+    if (right_ == right_end_) extend_right();
+    if (!settled(right_)) break;
+    ++right_;
+  }
+  while (left_ >= 0) {
+    const auto j = static_cast<std::size_t>(left_);
+    if (j < left_end_) extend_left();
+    if (!settled(j)) break;
+    --left_;
+  }
 }
 
 template <class P>
 std::optional<std::size_t> PrimalDual<P>::next_core_item() {
   advance_frontier();
-  if (!cardinality_) {
+  if (!core_by_bound_) {
     // Alternately the next item on either side of the break item, as long as there is one.
     const bool right_turn = processed_.size() % 2 == 0;
     if (right_ < size() && (right_turn || left_ < 0)) return right_;
@@ -270,7 +544,8 @@ inline bool PrimalDual<P>::cannot_improve(const State<P>& state,
   } else {
     if (left_ < 0) return true;
     const auto s = static_cast<std::size_t>(left_);
-    if (state.weight - capacity_ > prefix_weight_[s + 1]) return true;  // cannot shed the overweight
+    if (state.weight - capacity_ > weight_through_[break_ - 1 - s])
+      return true;  // cannot shed the overweight
     if (sign_of_sum(margin, weights_[s], profits_[s], capacity_ - state.weight) < 0) return true;
   }
   if (!cardinality_) return false;
@@ -283,6 +558,13 @@ bool PrimalDual<P>::root_cannot_improve() const {
   // The linear relaxation's bound: break solution plus the break item's fraction of the residual.
   return sign_of_sum(static_cast<P>(break_profit_ - threshold_), weights_[break_], profits_[break_],
                      capacity_ - break_weight_) < 0;
+}
+
+template <class P>
+long double PrimalDual<P>::linear_bound() const {
+  return static_cast<long double>(break_profit_) + static_cast<long double>(capacity_ - break_weight_) *
+                                                       static_cast<long double>(profits_[break_]) /
+                                                       static_cast<long double>(weights_[break_]);
 }
 
 template <class P>
@@ -340,10 +622,21 @@ void PrimalDual<P>::update_cardinality_bound() {
   std::vector<std::size_t> free_items;
   std::vector<bool> outside_core;
   if (!cardinality_) {
-    if (states_.size() < search_.cardinality_states) return;
+    if (states_.size() < cardinality_states_) return;
+    order_all();
     relaxed_items(free_items, outside_core);
     cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_);
     statistics_.cardinality_bound = true;
+    // A bound that closes little of the root's gap steers the core by reduced profits that hardly differ
+    // from the efficiencies' and costs every state a second bound: measured on the weakly correlated and
+    // circle classes, the search is faster without it until the states grow much further.
+    if (cardinality_states_ == search_.cardinality_states &&
+        cardinality_->root_bound() - static_cast<long double>(threshold_) >
+            kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_))) {
+      cardinality_.reset();
+      cardinality_states_ = kPostponedStates * search_.cardinality_states;
+      return;
+    }
     // The states count all their items: a bound that counts only the heavier ones needs a fresh start.
     if (!cardinality_->counts_all()) {
       cardinality_->restrict(std::move(free_items), std::vector<bool>(size(), true));
@@ -395,14 +688,15 @@ void PrimalDual<P>::solve_surrogates() {
       if (outcome.chosen[k]) take(free_items[k]);
     if (weight > capacity_) continue;
     cardinality_->close(surrogate.side);
-    if (profit >= threshold_) adopt(std::move(solution), profit);
+    if (profit >= threshold_) adopt(solution, profit);
   }
   if (cardinality_->all_closed()) states_.clear();  // nothing reaches the threshold: best_ is optimal
 }
 
 template <class P>
-void PrimalDual<P>::adopt(std::vector<bool> solution, P profit) {
-  incumbent_ = std::move(solution);
+void PrimalDual<P>::adopt(const std::vector<bool>& solution, P profit) {
+  incumbent_.assign(size(), false);
+  for (std::size_t j = 0; j < size(); ++j) incumbent_[original_[j]] = solution[j];
   record_.reset();
   best_ = profit;
   threshold_ = best_ + 1;
@@ -431,6 +725,7 @@ template <class P>
 void PrimalDual<P>::order_core() {
   queue_.clear();
   queued_ = 0;
+  core_by_bound_ = true;
   std::vector<long double> priority(size());
   for (std::size_t j = 0; j < size(); ++j) {
     if (in_core_[j] || fixed(j)) continue;
@@ -443,7 +738,10 @@ void PrimalDual<P>::order_core() {
 
 template <class P>
 void PrimalDual<P>::sort_by_weight() {
-  for (std::size_t j = 0; j < size(); ++j) (j < break_ ? left_by_weight_ : right_by_weight_).push_back(j);
+  // A fixed item never completes a state to a better solution: fixing bounds every solution that flips it.
+  order_all();
+  for (std::size_t j = 0; j < size(); ++j)
+    if (!fixed_[j] && !fixed(j)) (j < break_ ? left_by_weight_ : right_by_weight_).push_back(j);
   const auto lighter = [&](std::size_t a, std::size_t b) { return weights_[a] < weights_[b]; };
   std::sort(right_by_weight_.begin(), right_by_weight_.end(), lighter);
   std::sort(left_by_weight_.begin(), left_by_weight_.end(), lighter);
@@ -458,8 +756,12 @@ void PrimalDual<P>::pair_states() {
     pairing_.emplace(weights_, profits_, right_by_weight_, left_by_weight_, in_core_);
     paired_core_ = processed_.size();
   }
-  pairing_->pair(states_, capacity_, in_core_,
-                 [&](const State<P>& state, std::size_t partner) { improve(state, partner); });
+  // Most pairs fall short of the threshold: they are rejected here, without a call.
+  pairing_->pair(states_, capacity_, in_core_, [&](const State<P>& state, std::size_t partner) {
+    const P profit = partner >= break_ ? static_cast<P>(state.profit + profits_[partner])
+                                       : static_cast<P>(state.profit - profits_[partner]);
+    if (profit >= threshold_) improve(state, partner);
+  });
 }
 
 template <class P>
@@ -479,7 +781,11 @@ void PrimalDual<P>::run() {
     const std::optional<std::size_t> item = next_core_item();
     if (!item) return;
     process(*item, *item >= break_);
-    if (states_.size() >= search_.pairing_states) pair_states();
+    // Pairing again pays once the states grew by a quarter since: fewer new states rarely hold a new pair.
+    if (states_.size() >= std::max(search_.pairing_states, next_pairing_)) {
+      pair_states();
+      next_pairing_ = 5 * states_.size() / 4;
+    }
     update_cardinality_bound();
   }
 }
@@ -512,6 +818,7 @@ P PrimalDual<P>::upper_bound() {
 template <class P>
 std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
   if (!record_) return incumbent_;
+  // The record's positions are those of the core and the pairing lists, which stay where they are.
   // Sorted positions: the break solution, with the recorded state's known flips applied.
   std::vector<bool> in(size(), false);
   for (std::size_t j = 0; j < break_; ++j) in[j] = true;
@@ -542,18 +849,19 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
       }
     }
     const KernelOutcome<P> completion =
-        solve_zero_one(subproblem, search_.unlimited(), std::optional<P>(target));
+        solve_zero_one(std::move(subproblem), search_.unlimited(), std::optional<P>(target));
     passes += completion.statistics.passes;
     std::size_t next = 0;
     for (std::size_t j = 0; j < size(); ++j)
       if (is_older[j]) in[j] = completion.chosen[next++];
   }
-  return in;
+  std::vector<bool> solution(size(), false);
+  for (std::size_t j = 0; j < size(); ++j) solution[original_[j]] = in[j];
+  return solution;
 }
 
 template <class P>
 KernelOutcome<P> PrimalDual<P>::solve() {
-  sort_by_efficiency();
   find_break_item();
   greedy();
   run();
@@ -563,9 +871,7 @@ KernelOutcome<P> PrimalDual<P>::solve() {
   outcome.profit = best_;
   outcome.upper_bound = stopped_ ? upper_bound() : best_;
   statistics_.passes += 1;
-  const std::vector<bool> best = best_solution(statistics_.passes);
-  outcome.chosen.assign(items_.weights.size(), false);
-  for (std::size_t j = 0; j < size(); ++j) outcome.chosen[original_[j]] = best[j];
+  outcome.chosen = best_solution(statistics_.passes);
   statistics_.core_items += static_cast<std::int64_t>(processed_.size());
   outcome.statistics = statistics_;
   return outcome;
@@ -631,55 +937,114 @@ Groups<P> group_identical(const KernelItems<P>& items) {
   return groups;
 }
 
+// Whether grouping identical items pays: small instances always (it is cheap), large ones when a sample
+// of their items holds several identical pairs (the spanner classes, small coefficient ranges), since
+// sorting every item to find none costs more than an easy instance's whole search.
 template <class P>
-KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& search, std::optional<P> target) {
+bool worth_grouping(const KernelItems<P>& items) {
+  constexpr std::size_t kAlwaysGrouped = 4096;
+  constexpr std::size_t kSample = 1024;
+  constexpr std::size_t kSlots = 4 * kSample;
+  constexpr int kIdenticalPairs = 8;
+  const std::size_t n = items.weights.size();
+  if (n <= kAlwaysGrouped) return true;
+  std::vector<std::size_t> slots(kSlots, n);  // an open-addressing set of sampled items; n: empty
+  int identical = 0;
+  for (std::size_t i = 0; i < kSample; ++i) {
+    const std::size_t j = i * n / kSample;
+    const auto profit = static_cast<std::uint64_t>(items.profits[j]);
+    std::uint64_t hash = static_cast<std::uint64_t>(items.weights[j]) * 0x9e3779b97f4a7c15ULL ^
+                         (profit + static_cast<std::uint64_t>(items.copies[j])) * 0xc2b2ae3d27d4eb4fULL;
+    for (std::size_t slot = (hash ^ hash >> 29) % kSlots;; slot = (slot + 1) % kSlots) {
+      const std::size_t k = slots[slot];
+      if (k == n) {
+        slots[slot] = j;
+        break;
+      }
+      if (items.weights[k] == items.weights[j] && items.profits[k] == items.profits[j] &&
+          items.copies[k] == items.copies[j]) {
+        ++identical;
+        break;
+      }
+    }
+  }
+  return identical >= kIdenticalPairs;
+}
+
+template <class P>
+KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std::optional<P> target) {
   // Items heavier than the capacity never fit; when everything else fits, take it all. The weights and
   // the profits are divided by their greatest common divisors: the capacity rounds down, and every
   // profit is then an integer, so a bound below z + 1 proves that nothing beats z.
-  KernelItems<P> useful;
-  std::vector<std::size_t> useful_index;
+  const std::size_t n = items.weights.size();
   std::int64_t total_weight = 0;
   P total_profit = 0;
   std::int64_t weight_divisor = 0;
   P profit_divisor = 0;
-  for (std::size_t j = 0; j < items.weights.size(); ++j) {
+  std::size_t useful_count = 0;
+  for (std::size_t j = 0; j < n; ++j) {
     if (items.weights[j] > items.capacity) continue;
-    useful.weights.push_back(items.weights[j]);
-    useful.profits.push_back(items.profits[j]);
-    useful.copies.push_back(items.copies[j]);
-    useful_index.push_back(j);
+    ++useful_count;
     total_weight += items.weights[j];
     total_profit += items.profits[j];
     if (weight_divisor != 1) weight_divisor = gcd(weight_divisor, items.weights[j]);
     if (profit_divisor != 1) profit_divisor = gcd(profit_divisor, static_cast<P>(items.profits[j]));
   }
   KernelOutcome<P> outcome;
-  outcome.chosen.assign(items.weights.size(), false);
-  outcome.statistics.free_items = static_cast<std::int64_t>(useful.weights.size());
+  outcome.chosen.assign(n, false);
+  outcome.statistics.free_items = static_cast<std::int64_t>(useful_count);
   if (total_weight <= items.capacity) {
-    for (const std::size_t j : useful_index) outcome.chosen[j] = true;
+    for (std::size_t j = 0; j < n; ++j) outcome.chosen[j] = items.weights[j] <= items.capacity;
     outcome.profit = total_profit;
     outcome.upper_bound = total_profit;
     return outcome;
   }
-  for (std::int64_t& weight : useful.weights) weight /= weight_divisor;
-  for (P& profit : useful.profits) profit /= profit_divisor;
-  useful.capacity = items.capacity / weight_divisor;
-  if (target) target = (*target + profit_divisor - 1) / profit_divisor;
+  // The items as they are when nothing needs dividing or leaving out, else a reduced copy.
+  KernelItems<P>* useful = &items;
+  KernelItems<P> reduced;
+  std::vector<std::size_t> useful_index;  // per item of `reduced`, its index in items
+  if (useful_count < n || weight_divisor > 1 || profit_divisor > 1) {
+    reduced.weights.reserve(useful_count);
+    reduced.profits.reserve(useful_count);
+    reduced.copies.reserve(useful_count);
+    useful_index.reserve(useful_count);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (items.weights[j] > items.capacity) continue;
+      reduced.weights.push_back(items.weights[j] / weight_divisor);
+      reduced.profits.push_back(static_cast<P>(items.profits[j] / profit_divisor));
+      reduced.copies.push_back(items.copies[j]);
+      useful_index.push_back(j);
+    }
+    reduced.capacity = items.capacity / weight_divisor;
+    if (target) target = (*target + profit_divisor - 1) / profit_divisor;
+    useful = &reduced;
+  }
+  const auto index_in_items = [&](std::size_t k) { return useful_index.empty() ? k : useful_index[k]; };
 
-  const Groups<P> groups = group_identical(useful);
-  PrimalDual<P> solver(groups.items, search, target);
-  KernelOutcome<P> solved = solver.solve();
-  // Each group's chosen copies go to its first members.
-  const std::size_t group_count = groups.first_member.size() - 1;
-  std::vector<std::int64_t> chosen_copies(group_count, 0);
-  for (std::size_t k = 0; k < groups.items.weights.size(); ++k)
-    if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
-  for (std::size_t group = 0; group < group_count; ++group)
-    for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
-      outcome
-          .chosen[useful_index[groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)]]] =
-          true;
+  KernelOutcome<P> solved;
+  if (worth_grouping(*useful)) {
+    Groups<P> groups = group_identical(*useful);
+    PrimalDual<P> solver(std::move(groups.items), search, target, true);
+    solved = solver.solve();
+    // Each group's chosen copies go to its first members.
+    const std::size_t group_count = groups.first_member.size() - 1;
+    std::vector<std::int64_t> chosen_copies(group_count, 0);
+    for (std::size_t k = 0; k < groups.group_of.size(); ++k)
+      if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+    for (std::size_t group = 0; group < group_count; ++group)
+      for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
+        outcome.chosen[index_in_items(
+            groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)])] = true;
+  } else {
+    PrimalDual<P> solver(std::move(*useful), search, target, false);
+    solved = solver.solve();
+    if (useful_index.empty()) {
+      outcome.chosen.swap(solved.chosen);
+    } else {
+      for (std::size_t k = 0; k < solved.chosen.size(); ++k)
+        outcome.chosen[useful_index[k]] = solved.chosen[k];
+    }
+  }
   solved.chosen = std::move(outcome.chosen);
   solved.profit *= profit_divisor;
   solved.upper_bound *= profit_divisor;
@@ -687,9 +1052,8 @@ KernelOutcome<P> solve_zero_one(const KernelItems<P>& items, const Search& searc
   return solved;
 }
 
-template KernelOutcome<std::int64_t> solve_zero_one(const KernelItems<std::int64_t>&, const Search&,
+template KernelOutcome<std::int64_t> solve_zero_one(KernelItems<std::int64_t>, const Search&,
                                                     std::optional<std::int64_t>);
-template KernelOutcome<int128> solve_zero_one(const KernelItems<int128>&, const Search&,
-                                              std::optional<int128>);
+template KernelOutcome<int128> solve_zero_one(KernelItems<int128>, const Search&, std::optional<int128>);
 
 }  // namespace reds::knapsack::detail

@@ -28,6 +28,11 @@ int lowest_bit_exponent(double x) {
 
 }  // namespace
 
+Error integer_profit_overflow(const std::string& where) {
+  return invalid_argument("the absolute values of the profits sum to more than 2^63 - 1 (at " + where +
+                          "); the optimum could not be represented");
+}
+
 Result<ExactProfits> exact_profits(const std::vector<std::int64_t>& profits, const ProfitName& name) {
   ExactProfits exact;
   exact.scaled.reserve(profits.size());
@@ -35,8 +40,7 @@ Result<ExactProfits> exact_profits(const std::vector<std::int64_t>& profits, con
     const int128 profit = profits[j];
     exact.absolute_sum += profit < 0 ? -profit : profit;
     if (exact.absolute_sum > std::numeric_limits<std::int64_t>::max())
-      return invalid_argument("the absolute values of the profits sum to more than 2^63 - 1 (at " + name(j) +
-                              "); the optimum could not be represented");
+      return integer_profit_overflow(name(j));
     exact.scaled.push_back(profit);
   }
   return exact;

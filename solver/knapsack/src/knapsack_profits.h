@@ -27,6 +27,9 @@ struct ExactProfits {
 // Names profit j in error messages: "item 4", "class 2, item 0".
 using ProfitName = std::function<std::string(std::size_t)>;
 
+// The error of integer profits whose absolute values sum to more than 2^63 - 1, first at `where`.
+Error integer_profit_overflow(const std::string& where);
+
 // Integer profits: their absolute values must sum to at most 2^63 - 1. Real profits: finite, and their
 // absolute values, once scaled, must sum to less than 2^125.
 Result<ExactProfits> exact_profits(const std::vector<std::int64_t>& profits, const ProfitName& name);

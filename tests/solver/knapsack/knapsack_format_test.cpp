@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,33 @@ TEST(KnapsackFormat, ReadsSeveralInstances) {
   EXPECT_EQ(second.problem.items[1].weight, 0);
   EXPECT_FALSE(second.optimum.has_value());
   EXPECT_FALSE(second.seconds.has_value());
+}
+
+// Rows of every shape the format allows read alike, whether the one-pass row reader takes them (plain
+// digits, blanks around) or the general one (carriage returns inside, 19-digit numbers, leading zeros).
+TEST(KnapsackFormat, ReadsEveryRowShapeAlike) {
+  const auto instances = reds::knapsack::parse_instances(
+      "rows\nn 5\nc 9\n"
+      "1,10,5,0\n"
+      " 2 ,\t-20\t, 6 , 1\n"
+      "3\r,30,\r7,0\n"
+      "4,1000000000000000000,8,0\n"
+      "0005,0000000000000000050,9,1\n"
+      "---\n");
+  ASSERT_TRUE(instances.ok()) << instances.error().message;
+  const TextInstance& instance = instances->front();
+  ASSERT_EQ(instance.problem.items.size(), 5u);
+  const std::int64_t expected[5][2] = {{5, 10}, {6, -20}, {7, 30}, {8, 1000000000000000000}, {9, 50}};
+  for (std::size_t j = 0; j < 5; ++j) {
+    EXPECT_EQ(instance.problem.items[j].weight, expected[j][0]) << "row " << j + 1;
+    EXPECT_EQ(instance.problem.items[j].profit, expected[j][1]) << "row " << j + 1;
+  }
+  EXPECT_EQ(instance.solution, (std::vector<bool>{false, true, false, false, true}));
+  // Neither reader takes a field of 19 digits beyond 2^63 - 1, a sign alone, or a fifth field.
+  for (const char* row : {"1,9300000000000000000,1,0", "1,-,1,0", "1,2,3,0,5"}) {
+    const auto broken = reds::knapsack::parse_instances(std::string("r\nn 1\nc 1\n") + row + "\n-\n");
+    EXPECT_FALSE(broken.ok()) << row;
+  }
 }
 
 TEST(KnapsackFormat, ReadsAnEmptyInstanceAndAnEmptyText) {

@@ -181,6 +181,43 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramAfterRestarts) {
   EXPECT_TRUE(restarted) << "no instance restarted with the bound over heavier items";
 }
 
+// Instances of more than 4,096 items, where the solver orders the items only as far as its core reaches
+// and groups identical items only when a sample finds some: uncorrelated ones (no identical items);
+// nearly equal efficiencies p = K * w + r, r in {0, 1}, whose order only exact products decide (many
+// identical items: grouped); and a few heavy efficient items before thousands of light ones of lower,
+// similar efficiencies, which the greedy fills the residual capacity with and the core has to reach deep
+// into (nothing can be fixed among them).
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnLargePartiallyOrderedInstances) {
+  for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+    Problem<std::int64_t> problem;
+    problem.capacity = 3000;
+    std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL;
+    const auto next = [&](std::int64_t bound) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<std::int64_t>(state % static_cast<std::uint64_t>(bound));
+    };
+    const char* const kinds[] = {"uncorrelated", "near ties", "heavy and light"};
+    const std::uint64_t kind = seed % 3;
+    for (int j = 0; j < 6000; ++j) {
+      std::int64_t weight = 1 + next(4000);
+      std::int64_t profit = 1 + next(10'000'000);
+      if (kind == 1) profit = (std::int64_t{1} << 38) * weight + next(2);
+      if (kind == 2 && j % 1000 == 0) {
+        weight = 1000 + next(10);
+        profit = 1'000'000 * weight + next(10);
+      } else if (kind == 2) {
+        weight = 1 + next(3);
+        profit = 400'000 * weight + next(100'000);
+      }
+      problem.items.push_back({weight, profit});
+    }
+    expect_optimal(problem, reds::test::dynamic_program(problem),
+                   std::string(kinds[kind]) + " seed=" + std::to_string(seed));
+  }
+}
+
 TEST(KnapsackZeroOne, HandlesTrivialAndDegenerateItems) {
   Problem<std::int64_t> empty;
   empty.capacity = 5;

@@ -21,14 +21,15 @@
 //
 // Algorithms (n items, c capacity; see knapsack_generator.h for the instance classes they are measured on)
 //   * 0-1 knapsack: a primal-dual dynamic program on an expanding core (Pisinger's minknap, 1997): the
-//     items are ordered by efficiency p_j / w_j, the break solution (the greedy prefix) is the start, and
+//     items are ordered by efficiency p_j / w_j as far as the core reaches (partial sorting around the
+//     break item, in expected linear time), the break solution (the greedy prefix) is the start, and
 //     the items nearest the break item enter the core one by one, each doubling at most the set of states
 //     (weight, profit), which are kept only when undominated and when their linear-relaxation bound can
 //     beat the best solution known. Items that provably keep their break-solution value never enter.
 //     When the state set grows (the hard, strongly correlated classes), a bound from the surrogate
 //     relaxation with a cardinality constraint and lower bounds from pairing states with items outside
 //     the core close the gap (Martello, Pisinger and Toth's combo, 1999). O(n log n + c * core) time in the
-//     worst case, usually O(n log n) with a core of a few dozen items.
+//     worst case, usually O(n) with a core of a few dozen items.
 //   * MCKP: per class, dominated and LP-dominated items are removed (O(n log n)); the LP relaxation gives
 //     the break class; a dynamic program over the classes, nearest the break class first, keeps Pareto
 //     states (weight, profit) that pass an LP bound test (Pisinger's minimal MCKP algorithm, 1995).

@@ -46,6 +46,7 @@ enum class LayerKind {
   softmax,                // over the channels (the last axis)
   add,                    // the elementwise sum of two or more maps of one shape (a residual connection)
   zero_padding2d,         // zero rows and columns around the map (Layer::pad_*)
+  max_pool2d,             // the largest value of each window; 'same' windows take their valid pixels only
 };
 
 // The Keras name of a kind ("Conv2D", "DepthwiseConv2D", ...).
@@ -70,7 +71,7 @@ struct Layer {
   std::string name;  // unique within the model; the plan's layer names refer to unit layers by it
   LayerKind kind = LayerKind::flatten;
 
-  // conv2d, depthwise_conv2d and average_pool2d: the window (the pool's size for average_pool2d).
+  // conv2d, depthwise_conv2d, average_pool2d and max_pool2d: the window (the pool's size for pools).
   std::int64_t kernel_height = 1;
   std::int64_t kernel_width = 1;
   std::int64_t stride_height = 1;
@@ -145,8 +146,12 @@ struct InputNormalization {
 std::optional<Error> check_normalization(const InputNormalization& normalization, std::int64_t channels);
 
 struct Model {
-  std::string name;  // the Keras model's name, or the native file's
+  std::string name;  // the Keras model's name, the ONNX graph's (or its file's), or the native file's
   Shape input;
+  // The names of the input and output tensors in the file the model came from (ONNX names them; Keras and
+  // native files need not): ONNX export writes them, or "input" and "output" when empty.
+  std::string input_name;
+  std::string output_name;
   std::vector<Layer> layers;
   std::optional<EmbeddedPlan> plan;
   // What the model was trained on, once stated (a native file keeps it); none: not stated, the default.
@@ -198,7 +203,21 @@ Result<Model> load_native(const std::string& path);
 // partial file at `path`).
 std::optional<Error> save_native(const Model& model, const std::string& path);
 
-// A native file or a Keras HDF5 file, told apart by its first bytes.
+// Reads an ONNX model (a ModelProto, as torch.onnx.export writes it; opsets 7 to 17) with libonnx, after
+// ONNX's checker has accepted it. One input (1 x C x H x W, or 1 x features), one output, and nodes of
+// these operators: Conv (any groups: depthwise when every input channel is its own group; strides,
+// dilations, explicit or SAME_* padding), Gemm, MatMul (+ Add of a constant: its bias), BatchNormalization
+// (folded into the Conv or Gemm before it, else a 1x1 depthwise layer), Relu, Clip (min 0: ReLU6),
+// LeakyRelu, Add, MaxPool, AveragePool, GlobalAveragePool, Pad (constant zeros on height and width),
+// Flatten (axis 1), Reshape that flattens, Softmax over the channels, Identity, Dropout, Constant; weights
+// are initializers or Constant nodes. ONNX's NCHW maps become the engine's NHWC here: convolution kernels
+// are reordered, and a Gemm after a Flatten of a map takes its rows in HWC order. Padding that is not
+// Keras' 'same' becomes a ZeroPadding2D layer before the window. Anything else is invalid_argument naming
+// the node, its operator and the supported ones.
+Result<Model> load_onnx(const std::string& path);
+
+// A native file, a Keras HDF5 file or an ONNX file, told apart by its first bytes (an ONNX file by the
+// .onnx extension, since a protobuf message has no magic).
 Result<Model> load_model(const std::string& path);
 
 }  // namespace reds::engine

@@ -55,7 +55,8 @@ enum class CallKind {
   global_average_pool2d,
   softmax,
   add,
-  zero_padding2d
+  zero_padding2d,
+  max_pool2d
 };
 
 // One kernel call of a level, with everything it needs precomputed.

@@ -1,0 +1,312 @@
+// ONNX in and out, against the framework that made the models: torch_reference.py builds PyTorch models
+// with random weights (a fixed seed), exports them with torch.onnx.export and computes their outputs; the
+// engine must compute the same from the ONNX files. Exported levels must read back to the engine's level,
+// and (for the small CNN) equal the torch model cut down by hand to the level's units.
+#include "reds/engine/onnx.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "onnx_format.h"
+#include "reds/engine/model.h"
+#include "reds/engine/planning.h"
+#include "reds/engine/session.h"
+#include "reds/json.h"
+#include "reds/plan.h"
+#include "support/source_tree.h"
+
+namespace reds::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+template <class T>
+std::vector<T> read_values(const fs::path& path) {
+  const std::string bytes = read_bytes(path);
+  std::vector<T> values(bytes.size() / sizeof(T));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  return values;
+}
+
+// Runs torch_reference.py; its exit status (77: torch is missing), its standard error in `log`.
+int run_reference(const std::vector<std::string>& args, const fs::path& log) {
+  std::string command =
+      "/usr/bin/python3 '" + test::source_path("tests/models/engine/torch_reference.py").string() + "'";
+  for (const std::string& arg : args) command += " '" + arg + "'";
+  command += " >'" + log.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Every image's outputs of a session at its current level.
+std::vector<float> run_all(Session& session, const std::vector<float>& images) {
+  const auto size = static_cast<std::size_t>(session.input_size());
+  std::vector<float> outputs;
+  for (std::size_t at = 0; at + size <= images.size(); at += size) {
+    const std::span<const float> result = session.run(std::span<const float>(images).subspan(at, size));
+    outputs.insert(outputs.end(), result.begin(), result.end());
+  }
+  return outputs;
+}
+
+template <class Expected>
+void expect_close(const std::vector<float>& actual, const std::vector<Expected>& expected, double tolerance,
+                  const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (std::size_t k = 0; k < actual.size(); ++k)
+    EXPECT_NEAR(actual[k], expected[k], tolerance * std::max(1.0, std::abs(static_cast<double>(expected[k]))))
+        << what << ", output " << k;
+}
+
+class TorchOnnx : public ::testing::Test {
+ protected:
+  // ctest runs every test in its own process: the reference files are made once per version of the script,
+  // in the build tree (into a temporary directory renamed into place, so that concurrent tests never see
+  // half of them), or per process when run outside ctest.
+  static void SetUpTestSuite() {
+    const std::string script = read_bytes(test::source_path("tests/models/engine/torch_reference.py"));
+    const char* bin_dir = std::getenv("REDS_BIN_DIR");
+    if (bin_dir) {
+      directory_ = fs::path(bin_dir).parent_path() / "torch-reference" /
+                   std::to_string(std::hash<std::string>{}(script));
+      if (fs::exists(directory_ / "export.log")) {
+        status_ = 0;
+        return;
+      }
+      fs::create_directories(directory_.parent_path());
+    }
+    std::string pattern =
+        (bin_dir ? directory_.string() + ".partial-" : std::string("/tmp/reds-onnx-test-")) + "XXXXXX";
+    const fs::path made = mkdtemp(pattern.data());
+    status_ = run_reference({"export", made.string()}, made / "export.log");
+    if (!bin_dir || status_ != 0) {
+      directory_ = made;
+      owned_ = true;
+      return;
+    }
+    std::error_code error;
+    fs::rename(made, directory_, error);
+    if (error) fs::remove_all(made, error);  // another test process made them first
+  }
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    if (owned_) fs::remove_all(directory_, ignored);
+  }
+
+  void SetUp() override {
+    if (status_ == 77) GTEST_SKIP() << read_bytes(directory_ / "export.log");
+    ASSERT_EQ(status_, 0) << "torch_reference.py export failed:\n" << read_bytes(directory_ / "export.log");
+  }
+
+  static fs::path file(const std::string& name) { return directory_ / name; }
+
+  // The model's engine outputs against torch's, to 1e-4; returns the model.
+  static Model expect_matches_torch(const std::string& name) {
+    Result<Model> model = load_model(file(name + ".onnx"));
+    EXPECT_TRUE(model) << model.error().message;
+    if (!model) return {};
+    Result<Session> created = Session::create(model.value());
+    EXPECT_TRUE(created) << created.error().message;
+    if (!created) return {};
+    Session session = std::move(created).value();
+    expect_close(run_all(session, read_values<float>(file(name + ".inputs.f32"))),
+                 read_values<double>(file(name + ".outputs.f64")), 1e-4, name + " against torch");
+    return std::move(model).value();
+  }
+
+  // The model exported at `level` (nullopt: full), read back, against the model's own session at that level.
+  static void expect_round_trip(const Model& model, std::optional<std::size_t> level,
+                                const std::string& name) {
+    const fs::path path =
+        file(name + (level ? ".level" + std::to_string(*level + 1) : ".full") + ".exported.onnx");
+    ASSERT_FALSE(save_onnx(model, level, path.string()));
+    Result<Model> back = load_model(path.string());
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->input_name, model.input_name.empty() ? "input" : model.input_name);
+    EXPECT_EQ(back->output_name, model.output_name.empty() ? "output" : model.output_name);
+    // The full network of a planned model is its session without the plan.
+    Model source = model;
+    if (!level) source.plan.reset();
+    Result<Session> original = Session::create(source);
+    ASSERT_TRUE(original) << original.error().message;
+    Session at_level = std::move(original).value();
+    ASSERT_TRUE(at_level.set_level(level.value_or(0)));
+    Result<Session> exported = Session::create(back.value());
+    ASSERT_TRUE(exported) << exported.error().message;
+    Session exported_session = std::move(exported).value();
+    const std::vector<float> images = read_values<float>(file(name + ".inputs.f32"));
+    expect_close(run_all(exported_session, images), run_all(at_level, images), 1e-5,
+                 name + " exported and read back");
+  }
+
+  static inline fs::path directory_;
+  static inline int status_ = -1;
+  static inline bool owned_ = false;  // a directory of this process, removed at its end
+};
+
+TEST_F(TorchOnnx, SmallCnnComputesWhatTorchComputes) {
+  const Model model = expect_matches_torch("small_cnn");
+  EXPECT_EQ(model.input, (Shape{16, 16, 3, false}));
+  EXPECT_EQ(model.input_name, "image");
+  EXPECT_EQ(model.output_name, "scores");
+  EXPECT_TRUE(is_chain(model));
+  // conv2's symmetric padding with stride 2 is not Keras' 'same': a ZeroPadding2D runs before it.
+  const auto padding = std::find_if(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
+    return layer.kind == LayerKind::zero_padding2d;
+  });
+  ASSERT_NE(padding, model.layers.end());
+  EXPECT_EQ(padding->name, "/conv2/Conv/pad");
+  EXPECT_EQ((std::vector<std::int64_t>{padding->pad_top, padding->pad_bottom, padding->pad_left,
+                                       padding->pad_right}),
+            (std::vector<std::int64_t>{1, 1, 1, 1}));
+}
+
+TEST_F(TorchOnnx, ResNet8ComputesWhatTorchComputes) {
+  const Model model = expect_matches_torch("resnet8");
+  EXPECT_FALSE(is_chain(model));
+  EXPECT_EQ(std::count_if(model.layers.begin(), model.layers.end(),
+                          [](const Layer& layer) { return layer.kind == LayerKind::add; }),
+            3);
+  expect_round_trip(model, std::nullopt, "resnet8");
+}
+
+TEST_F(TorchOnnx, TorchvisionResNet18ComputesWhatTorchComputes) {
+  const Model model = expect_matches_torch("resnet18");
+  EXPECT_EQ(std::count_if(model.layers.begin(), model.layers.end(),
+                          [](const Layer& layer) { return layer.kind == LayerKind::max_pool2d; }),
+            1);
+  expect_round_trip(model, std::nullopt, "resnet18");
+}
+
+TEST_F(TorchOnnx, TorchvisionMobileNetV2ComputesWhatTorchComputes) {
+  const Model model = expect_matches_torch("mobilenet_v2");
+  EXPECT_GE(std::count_if(model.layers.begin(), model.layers.end(),
+                          [](const Layer& layer) { return layer.kind == LayerKind::depthwise_conv2d; }),
+            17);
+  expect_round_trip(model, std::nullopt, "mobilenet_v2");
+}
+
+TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputes) {
+  const Model model = expect_matches_torch("every_op");
+  std::set<LayerKind> kinds;
+  for (const Layer& layer : model.layers) kinds.insert(layer.kind);
+  for (const LayerKind kind :
+       {LayerKind::conv2d, LayerKind::depthwise_conv2d, LayerKind::dense, LayerKind::rectifier,
+        LayerKind::average_pool2d, LayerKind::max_pool2d, LayerKind::flatten, LayerKind::softmax,
+        LayerKind::add, LayerKind::zero_padding2d})
+    EXPECT_TRUE(kinds.contains(kind)) << to_string(kind);
+  expect_round_trip(model, std::nullopt, "every_op");
+}
+
+TEST_F(TorchOnnx, UnsupportedOperatorsAreNamed) {
+  const Result<Model> model = load_model(file("unsupported.onnx").string());
+  ASSERT_FALSE(model);
+  EXPECT_EQ(model.error().code, ErrorCode::invalid_argument);
+  EXPECT_NE(model.error().message.find(
+                "node '/Sigmoid' (Sigmoid): this operator is not supported (supported: Conv, "),
+            std::string::npos)
+      << model.error().message;
+}
+
+// Plan the small CNN, apply the plan, and export every level: each reads back to the engine's level and
+// equals the torch model cut down by hand to that level's units in the plan's order.
+TEST_F(TorchOnnx, ExportedLevelsEqualTheEngineAndTheTorchModelCutByHand) {
+  const Result<Model> model = load_model(file("small_cnn.onnx").string());
+  ASSERT_TRUE(model) << model.error().message;
+  RequestOptions options;
+  options.fractions = {0.3, 0.6};
+  const Result<PlanRequest> request = plan_request(model.value(), options);
+  ASSERT_TRUE(request) << request.error().message;
+  const Result<PlanResult> plan = reds::plan(request.value());
+  ASSERT_TRUE(plan) << plan.error().message;
+  const Result<Model> planned = apply_plan(model.value(), plan.value());
+  ASSERT_TRUE(planned) << planned.error().message;
+  // The plan must narrow something, or the cut models would be the full one.
+  EXPECT_LT(plan->levels[0].widths[0], request->network.layers[0].units);
+
+  std::ofstream(file("small_cnn.plan.json")) << to_json(plan.value());
+  ASSERT_EQ(
+      run_reference({"cut", directory_.string(), file("small_cnn.plan.json").string(), "2"}, file("cut.log")),
+      0)
+      << read_bytes(file("cut.log"));
+  Result<Session> created = Session::create(planned.value());
+  ASSERT_TRUE(created) << created.error().message;
+  Session session = std::move(created).value();
+  const std::vector<float> images = read_values<float>(file("small_cnn.inputs.f32"));
+  std::vector<std::string> exported;
+  for (std::size_t level = 0; level < 2; ++level) {
+    SCOPED_TRACE("level " + std::to_string(level + 1));
+    expect_round_trip(planned.value(), level, "small_cnn");
+    ASSERT_TRUE(session.set_level(level));
+    expect_close(run_all(session, images),
+                 read_values<double>(file("small_cnn.level" + std::to_string(level + 1) + ".f64")), 1e-4,
+                 "the engine's level against torch cut by hand");
+    const Result<Model> back =
+        load_model(file("small_cnn.level" + std::to_string(level + 1) + ".exported.onnx"));
+    ASSERT_TRUE(back);
+    // The exported level has the level's widths as its full widths.
+    for (const auto& [name, width] : session.level_info(level).widths) {
+      const auto layer =
+          std::find_if(back->layers.begin(), back->layers.end(),
+                       [&layer_name = name](const Layer& candidate) { return candidate.name == layer_name; });
+      ASSERT_NE(layer, back->layers.end()) << name;
+      if (layer->kind != LayerKind::depthwise_conv2d) EXPECT_EQ(layer->units, width) << name;
+    }
+    exported.push_back(file("small_cnn.level" + std::to_string(level + 1) + ".exported.onnx").string());
+  }
+  // ONNX's own Python checker (full check, with shape inference) accepts the files too.
+  exported.insert(exported.begin(), "check");
+  EXPECT_EQ(run_reference(exported, file("check.log")), 0) << read_bytes(file("check.log"));
+}
+
+TEST(OnnxReader, RefusesWhatIsNotAnOnnxModel) {
+  const Result<Model> garbage = detail::decode_onnx("x.onnx", "not a protobuf \xff\xff\xff");
+  ASSERT_FALSE(garbage);
+  EXPECT_NE(garbage.error().message.find("'x.onnx': "), std::string::npos) << garbage.error().message;
+  const Result<Model> empty = detail::decode_onnx("empty.onnx", "");
+  ASSERT_FALSE(empty);
+  EXPECT_NE(empty.error().message.find("checker"), std::string::npos) << empty.error().message;
+}
+
+TEST(OnnxExport, RefusesALevelTheModelHasNot) {
+  Model model;
+  model.input = Shape{1, 1, 2, true};
+  Layer dense;
+  dense.name = "dense";
+  dense.kind = LayerKind::dense;
+  dense.units = 1;
+  dense.kernel = {1.0f, 2.0f};
+  model.layers.push_back(dense);
+  const Result<std::string> level = export_onnx(model, 0);
+  ASSERT_FALSE(level);
+  EXPECT_NE(level.error().message.find("no level 1"), std::string::npos) << level.error().message;
+  const Result<std::string> full = export_onnx(model, std::nullopt);
+  ASSERT_TRUE(full) << full.error().message;
+  const Result<Model> back = detail::decode_onnx("dense.onnx", full.value());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->layers.size(), 1u);
+  EXPECT_EQ(back->layers[0].kernel, dense.kernel);
+  EXPECT_EQ(back->input_name, "input");
+}
+
+}  // namespace
+}  // namespace reds::engine
