@@ -31,6 +31,7 @@
 #include "reds/plan.h"
 #include "request_command.h"
 #include "run_command.h"
+#include "train_command.h"
 
 namespace reds::cli {
 
@@ -490,6 +491,9 @@ const std::vector<Command>& commands() {
        &run_export},
       {"finetune", "fine-tune every level of a plan jointly (reds finetune MODEL PLAN --data DIR -o OUT)",
        &run_finetune},
+      {"train",
+       "train a network from scratch (reds train --architecture resnet8 --data DIR --epochs N -o OUT)",
+       &run_train},
       {"knapsack", "solve 0-1 knapsack instances in the literature's text format, or generate one",
        &run_knapsack},
       {"plot", "SVG figures: a plan's widths per layer and level, or accuracy and latency per level",

@@ -169,7 +169,7 @@ TEST_F(OptionsCliTest, ExampleSetsTheRequestsStrategyAndObjective) {
 
 // --seed defaults to 1 in every command that takes one, and the help says so.
 TEST_F(OptionsCliTest, SeedDefaultsToOneEverywhere) {
-  for (const char* command : {"example", "knapsack", "request", "finetune"}) {
+  for (const char* command : {"example", "knapsack", "request", "finetune", "train"}) {
     SCOPED_TRACE(command);
     const Outcome help = run({command, "--help"});
     ASSERT_EQ(help.exit_status, 0);

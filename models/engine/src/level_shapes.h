@@ -31,7 +31,8 @@ Result<std::vector<std::int64_t>> plan_widths(const Model& model, const Embedded
 // The shape after every layer (index 0: the input, index i + 1: after layers[i]) at the given widths
 // (one per layer, -1 for full width; nullopt for the full model). `shapes` are layer_shapes(model).
 // invalid_argument when a width is out of range, a depthwise layer's width is not its input's, a grouped
-// convolution is narrowed or the output loses units.
+// convolution is narrowed, the operands of an addition keep different widths or the output loses units.
+// An addition's output keeps its operands' width (a stream narrowed as a whole).
 Result<std::vector<LevelShape>> level_shapes(const Model& model, const std::vector<Shape>& shapes,
                                              const std::optional<std::vector<std::int64_t>>& widths);
 

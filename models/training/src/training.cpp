@@ -32,6 +32,10 @@ const char* to_string(TrainingLayerKind kind) {
       return "GlobalAveragePooling2D";
     case TrainingLayerKind::flatten:
       return "Flatten";
+    case TrainingLayerKind::add:
+      return "Add";
+    case TrainingLayerKind::zero_padding2d:
+      return "ZeroPadding2D";
   }
   return "?";
 }
@@ -80,10 +84,12 @@ std::optional<TrainingLayerKind> training_kind(LayerKind kind) {
       return TrainingLayerKind::global_average_pool2d;
     case LayerKind::flatten:
       return TrainingLayerKind::flatten;
+    case LayerKind::add:
+      return TrainingLayerKind::add;
+    case LayerKind::zero_padding2d:
+      return TrainingLayerKind::zero_padding2d;
     case LayerKind::softmax:
-    case LayerKind::add:             // only in residual models, rejected by from_model()
-    case LayerKind::zero_padding2d:  // no backward pass yet
-    case LayerKind::max_pool2d:
+    case LayerKind::max_pool2d:  // no backward pass yet
       return std::nullopt;
   }
   return std::nullopt;
@@ -104,8 +110,6 @@ Result<Network<Real>> Network<Real>::from_model(const Model& model) {
   Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
   if (model.layers.empty()) return invalid_argument("the model has no layers to train");
-  if (!is_chain(model))
-    return invalid_argument("the model has residual connections: residual models cannot be trained yet");
   Network network;
   network.architecture_ = model;
   network.shapes_ = shapes.value();
@@ -130,9 +134,9 @@ Result<Network<Real>> Network<Real>::from_model(const Model& model) {
     trained.model_layer = index;
     trained.kernel = parameter<Real>(layer.kernel);
     trained.bias = parameter<Real>(layer.bias);
-    if (is_unit(*kind)) network.unit_layers_.push_back(network.layers_.size());
     network.layers_.push_back(std::move(trained));
   }
+  network.link();
   const std::size_t last = network.layers_.back().model_layer;
   if (!network.shapes_[last].flat)
     return invalid_argument("the model's output must be flat (one logit per class) to be trained, got " +
@@ -155,7 +159,7 @@ Result<Network<Real>> Network<Real>::load_keras(const std::string& path) {
     const json config = json::parse(file->model_config);
     const json& model_config = config.at("config");
     const json& entries = model_config.is_array() ? model_config : model_config.at("layers");
-    // load_keras() folded every BatchNormalization into the weighted layer before it (InputLayer and
+    // load_keras() folded every BatchNormalization into the weighted layer it reads (InputLayer and
     // Dropout add no layer): unfold by taking that layer's weights as stored and keeping the batch norm.
     std::string previous;
     for (const json& entry : entries) {
@@ -167,6 +171,11 @@ Result<Network<Real>> Network<Real>::load_keras(const std::string& path) {
         previous = name;
         continue;
       }
+      // A functional model names the layer a batch norm reads; a Sequential one lists it just before.
+      const json inbound = entry.value("inbound_nodes", json::array());
+      if (inbound.is_array() && !inbound.empty() && inbound[0].is_array() && !inbound[0].empty() &&
+          inbound[0][0].is_array() && !inbound[0][0].empty() && inbound[0][0][0].is_string())
+        previous = inbound[0][0][0].get<std::string>();
       auto& stored = file.value().weights;
       const auto take = [&](const std::string& layer, const std::string& weight) -> const KerasWeight* {
         const auto found = stored.find(layer);
@@ -242,6 +251,7 @@ Network<Real>::Network(const Network<Other>& other)
     layer.name = from.name;
     layer.kind = from.kind;
     layer.model_layer = from.model_layer;
+    layer.inputs = from.inputs;
     layer.kernel = converted<Real>(from.kernel);
     layer.bias = converted<Real>(from.bias);
     layer.gamma = converted<Real>(from.gamma);
@@ -291,10 +301,28 @@ std::optional<Error> Network<Real>::add_batch_norm(const std::string& unit_layer
   layer.epsilon = batch_norm.epsilon;
   layer.momentum = batch_norm.momentum;
   layers_.insert(std::next(unit), std::move(layer));
-  unit_layers_.clear();
-  for (std::size_t index = 0; index < layers_.size(); ++index)
-    if (is_unit(layers_[index].kind)) unit_layers_.push_back(index);
+  link();
   return std::nullopt;
+}
+
+template <class Real>
+void Network<Real>::link() {
+  unit_layers_.clear();
+  // The map holding every model tensor (0: the input, j + 1: model layer j's output) once computed: a unit
+  // layer's output is the map after its batch norm when it has one.
+  std::vector<std::size_t> map_of_tensor(architecture_.layers.size() + 1, 0);
+  for (std::size_t index = 0; index < layers_.size(); ++index) {
+    TrainingLayer<Real>& layer = layers_[index];
+    if (is_unit(layer.kind)) unit_layers_.push_back(index);
+    if (layer.kind == TrainingLayerKind::batch_norm) {
+      layer.inputs = {index};
+    } else {
+      layer.inputs.clear();
+      for (const std::size_t tensor : layer_inputs(architecture_, layer.model_layer))
+        layer.inputs.push_back(map_of_tensor[tensor]);
+    }
+    map_of_tensor[layer.model_layer + 1] = index + 1;
+  }
 }
 
 template <class Real>
@@ -370,7 +398,7 @@ Result<std::int64_t> Network<Real>::parameter_count(const Widths& widths) const 
   for (const std::size_t index : unit_layers_) {
     const TrainingLayer<Real>& layer = layers_[index];
     const Layer& model_layer = architecture_.layers[layer.model_layer];
-    const engine::detail::LevelShape& input = (*level)[layer.model_layer];
+    const engine::detail::LevelShape& input = (*level)[layer_inputs(architecture_, layer.model_layer)[0]];
     const std::int64_t outputs = (*level)[layer.model_layer + 1].channels;
     const std::int64_t taps = model_layer.kernel_height * model_layer.kernel_width;
     // Kernel rows kept times kept outputs: a convolution's taps x kept inputs, a depthwise kernel's taps,
@@ -479,6 +507,20 @@ void add_column_sums(const Real* values, std::int64_t rows, std::int64_t columns
         static_cast<Real>(sums[static_cast<std::size_t>(column)]);
 }
 
+// Calls copy(from, to, values) for every row of a zero-padded map: `values` numbers at offset `from` of the
+// input map stand at offset `to` of the padded output map.
+template <class State, class Copy>
+void for_each_padded_row(const Layer& padding, const State& state, std::int64_t count, Copy&& copy) {
+  const std::int64_t channels = state.input.channels;
+  const std::int64_t in_height = state.input.full.height, in_width = state.input.full.width;
+  const std::int64_t out_height = state.output.full.height, out_width = state.output.full.width;
+  for (std::int64_t image = 0; image < count; ++image)
+    for (std::int64_t row = 0; row < in_height; ++row)
+      copy(((image * in_height + row) * in_width) * channels,
+           ((image * out_height + row + padding.pad_top) * out_width + padding.pad_left) * channels,
+           in_width * channels);
+}
+
 }  // namespace
 
 template <class Real>
@@ -509,10 +551,10 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
     if (layer.kind == TrainingLayerKind::batch_norm) {
       state.input = state.output = (*level)[layer.model_layer + 1];
     } else {
-      state.input = (*level)[layer.model_layer];
+      state.input = (*level)[layer_inputs(network.architecture(), layer.model_layer)[0]];
       state.output = (*level)[layer.model_layer + 1];
     }
-    const Real* in = maps_[index].data();
+    const Real* in = maps_[layer.inputs[0]].data();
     std::vector<Real>& out_map = maps_[index + 1];
     const std::int64_t in_rows = count * pixels(state.input);  // pixels of the minibatch
     const std::int64_t out_rows = count * pixels(state.output);
@@ -621,6 +663,21 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
       case TrainingLayerKind::flatten:
         std::copy_n(in, out_map.size(), out);
         break;
+      case TrainingLayerKind::add:
+        // level_shapes() keeps every operand at the output's width: the maps line up element by element.
+        std::copy_n(in, out_map.size(), out);
+        for (std::size_t operand = 1; operand < layer.inputs.size(); ++operand) {
+          const Real* addend = maps_[layer.inputs[operand]].data();
+          for (std::size_t at = 0; at < out_map.size(); ++at) out[at] += addend[at];
+        }
+        break;
+      case TrainingLayerKind::zero_padding2d:
+        std::fill(out_map.begin(), out_map.end(), Real{0});
+        for_each_padded_row(model_layer, state, count,
+                            [&](std::int64_t from, std::int64_t to, std::int64_t values) {
+                              std::copy_n(in + from, values, out + to);
+                            });
+        break;
     }
   }
   network_ = &network;
@@ -673,39 +730,46 @@ template <class Real>
 Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std::int64_t> labels,
                                     Real scale) {
   if (network_ != &network) return invalid_argument("backward() needs a forward() of the same network first");
+  if (gradient_.capacity() == 0) gradient_ = spare();
   Result<double> loss = cross_entropy(labels, scale, &gradient_);
   if (!loss) return loss;
 
   std::vector<TrainingLayer<Real>>& layers = network.layers();
-  // Input gradients are needed below the lowest layer with something to learn (or down to the images).
-  std::size_t lowest = layers.size();
+  // A map needs a gradient when something learnable computed it, directly or through the maps it was
+  // computed from (or it is the input and the input gradient was asked for).
+  std::vector<char> needs(layers.size() + 1, 0);
+  needs[0] = options_.input_gradient;
   for (std::size_t index = 0; index < layers.size(); ++index) {
     const TrainingLayer<Real>& layer = layers[index];
-    const bool learns = (!layer.kernel.value.empty() && layer.kernel.trainable) ||
-                        (!layer.bias.value.empty() && layer.bias.trainable) ||
-                        (!layer.gamma.value.empty() && layer.gamma.trainable) ||
-                        (!layer.beta.value.empty() && layer.beta.trainable);
-    if (learns) {
-      lowest = index;
-      break;
-    }
+    bool learns = (!layer.kernel.value.empty() && layer.kernel.trainable) ||
+                  (!layer.bias.value.empty() && layer.bias.trainable) ||
+                  (!layer.gamma.value.empty() && layer.gamma.trainable) ||
+                  (!layer.beta.value.empty() && layer.beta.trainable);
+    for (const std::size_t input : layer.inputs) learns = learns || needs[input] != 0;
+    needs[index + 1] = learns;
   }
+  gradients_.resize(layers.size() + 1);
+  has_gradient_.assign(layers.size() + 1, 0);
+  deliver(layers.size(), gradient_);
   for (std::size_t index = layers.size(); index-- > 0;) {
-    if (index < lowest && !options_.input_gradient) break;
+    if (!needs[index + 1] || !has_gradient_[index + 1]) continue;
     TrainingLayer<Real>& layer = layers[index];
     const Layer& model_layer = network.architecture().layers[layer.model_layer];
     LayerState& state = states_[index];
-    const bool input_gradient = index > lowest || options_.input_gradient;
-    const Real* in = maps_[index].data();
-    const Real* d_out = gradient_.data();
+    const std::size_t source = layer.inputs[0];
+    const bool input_gradient = needs[source] != 0;
+    const Real* in = maps_[source].data();
+    const Real* d_out = gradients_[index + 1].data();
     const std::int64_t in_rows = count_ * pixels(state.input);
     const std::int64_t out_rows = count_ * pixels(state.output);
     // Sized for the input; the layers that add into it (rather than set it) clear it first.
+    if (next_gradient_.capacity() == 0) next_gradient_ = spare();
     next_gradient_.resize(static_cast<std::size_t>(in_rows * state.input.channels));
     Real* d_in = next_gradient_.data();
     const bool adds = (layer.kind == TrainingLayerKind::conv2d && !state.pointwise) ||
                       layer.kind == TrainingLayerKind::depthwise_conv2d ||
-                      layer.kind == TrainingLayerKind::average_pool2d;
+                      layer.kind == TrainingLayerKind::average_pool2d ||
+                      layer.kind == TrainingLayerKind::zero_padding2d;
     if (adds && input_gradient) std::fill(next_gradient_.begin(), next_gradient_.end(), Real{0});
 
     switch (layer.kind) {
@@ -795,15 +859,67 @@ Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std:
       case TrainingLayerKind::flatten:
         std::copy_n(d_out, next_gradient_.size(), d_in);
         break;
+      case TrainingLayerKind::add:
+        // Every operand gets the output's gradient; the first one below, the others here.
+        for (std::size_t operand = 1; operand < layer.inputs.size(); ++operand) {
+          if (!needs[layer.inputs[operand]]) continue;
+          std::vector<Real> copy = spare();
+          copy.assign(d_out, d_out + next_gradient_.size());
+          deliver(layer.inputs[operand], copy);
+          recycle(copy);
+        }
+        if (input_gradient) std::copy_n(d_out, next_gradient_.size(), d_in);
+        break;
+      case TrainingLayerKind::zero_padding2d:
+        for_each_padded_row(model_layer, state, count_,
+                            [&](std::int64_t from, std::int64_t to, std::int64_t values) {
+                              std::copy_n(d_out + to, values, d_in + from);
+                            });
+        break;
     }
-    std::swap(gradient_, next_gradient_);
+    if (input_gradient) deliver(source, next_gradient_);
+    // Done with this gradient: its buffer serves the next one.
+    has_gradient_[index + 1] = 0;
+    recycle(gradients_[index + 1]);
   }
   if (options_.input_gradient) {
-    input_gradient_ = gradient_;
+    if (has_gradient_[0]) {
+      input_gradient_ = gradients_[0];
+    } else {
+      input_gradient_.assign(maps_[0].size(), Real{0});
+    }
   } else {
     input_gradient_.clear();
   }
+  for (std::vector<Real>& gradient : gradients_) recycle(gradient);
   return loss.value();
+}
+
+template <class Real>
+void Pass<Real>::recycle(std::vector<Real>& buffer) {
+  // Bounded: a pass needs at most one buffer per map, and a pool that kept whatever it was given would grow
+  // with every step whose buffers were allocated elsewhere.
+  if (buffer.capacity() > 0 && spare_.size() <= gradients_.size()) spare_.push_back(std::move(buffer));
+  buffer = std::vector<Real>();
+}
+
+template <class Real>
+std::vector<Real> Pass<Real>::spare() {
+  if (spare_.empty()) return {};
+  std::vector<Real> buffer = std::move(spare_.back());
+  spare_.pop_back();
+  return buffer;
+}
+
+template <class Real>
+void Pass<Real>::deliver(std::size_t map, std::vector<Real>& gradient) {
+  if (!has_gradient_[map]) {
+    std::swap(gradients_[map], gradient);
+    has_gradient_[map] = 1;
+    return;
+  }
+  std::vector<Real>& sum = gradients_[map];
+  for (std::size_t at = 0; at < sum.size(); ++at) sum[at] += gradient[at];
 }
 
 template class Network<float>;

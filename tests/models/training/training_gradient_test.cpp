@@ -1,12 +1,13 @@
 // Gradient checks: the backward pass of every layer kind against central finite differences of the loss,
 // in double precision, for every parameter and for the input images. A layer under test sits at the
 // network's input (so its input gradient is checked directly) and a Flatten + Dense head turns its output
-// into logits. Then a small DS-CNN with batch norms, at its full width and at narrowed levels, and the float
-// network against the double one.
+// into logits. Then a small DS-CNN with batch norms and a small ResNet (a projection block and an identity
+// block), at their full width and at narrowed levels, and the float network against the double one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <string>
 
 #include "reds/training/training.h"
@@ -197,6 +198,30 @@ TEST(TrainingGradients, GlobalAveragePool) {
   check_layer(builder);
 }
 
+TEST(TrainingGradients, ZeroPadding) {
+  ModelBuilder builder({4, 3, 2}, 22);
+  builder.zero_padding("pad", 1, 2, 0, 1).conv("conv", 3, 3, 3, 1, Padding::valid);
+  check_layer(builder);
+}
+
+TEST(TrainingGradients, AddOfAMapAndItsOwnBranch) {
+  // The input feeds the convolution and the addition: its gradient is the sum of both paths'.
+  ModelBuilder builder({4, 4, 3}, 23);
+  builder.conv("conv", 3, 3, 3).sum("add", {0, builder.tensor()}).rectifier("relu");
+  check_layer(builder);
+}
+
+TEST(TrainingGradients, AddOfThreeMapsReadTwice) {
+  ModelBuilder builder({3, 4, 2}, 24);
+  builder.conv("a", 3, 1, 1, 1, Padding::valid, 1, false);
+  const std::size_t a = builder.tensor();
+  builder.from(0).conv("b", 3, 3, 3);
+  const std::size_t b = builder.tensor();
+  builder.from(a).conv("c", 3, 1, 1);
+  builder.sum("add", {a, b, builder.tensor()}).sum("add_1", {builder.tensor(), a});
+  check_layer(builder);
+}
+
 void add_batch_norms(Network<double>& network, const std::vector<std::string>& after, std::uint64_t seed) {
   TestRandom random(seed);
   for (const std::string& name : after) {
@@ -272,6 +297,95 @@ TEST(TrainingGradients, SmallDsCnnAtNarrowLevels) {
     options.batch_norm = BatchNormMode::batch_statistics;
     EXPECT_GT(check_gradients(network, widths, batch, options), 30);
   }
+}
+
+// ResNet-8's blocks in miniature: a stem convolution; a block with a stride-2 1x1 projection (no bias, no
+// batch norm) on its shortcut; an identity block whose first convolution pads explicitly (ZeroPadding2D,
+// then 'valid'); Activation after each Add; global average pooling and a Dense head. Batch norms follow
+// the block convolutions, as in ResNet-8.
+Network<double> small_resnet(std::uint64_t seed) {
+  ModelBuilder builder({6, 6, 2}, seed);
+  builder.conv("stem", 4, 3, 3).rectifier("stem_relu");
+  const std::size_t stem = builder.tensor();
+  builder.conv("block1_conv1", 5, 3, 3, 2).rectifier("block1_relu1");
+  builder.conv("block1_conv2", 6, 3, 3);
+  const std::size_t residual = builder.tensor();
+  builder.from(stem).conv("block1_projection", 6, 1, 1, 2, Padding::valid, 1, false);
+  builder.sum("block1_add", {builder.tensor(), residual}).rectifier("block1_relu2");
+  const std::size_t block1 = builder.tensor();
+  builder.zero_padding("block2_pad", 1, 1, 1, 1).conv("block2_conv1", 3, 3, 3, 1, Padding::valid);
+  builder.rectifier("block2_relu1").conv("block2_conv2", 6, 3, 3);
+  builder.sum("block2_add", {block1, builder.tensor()}).rectifier("block2_relu2");
+  builder.plain("pool", LayerKind::global_average_pool2d).dense("head", kClasses);
+  Network<double> network = Network<double>::from_model(builder.model()).value();
+  add_batch_norms(network, {"stem", "block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2"},
+                  seed + 1);
+  return network;
+}
+
+// Units: stem, block1_conv1, block1_conv2, block1_projection, block2_conv1, block2_conv2, head. The stream
+// (block1_conv2, block1_projection, block2_conv2) keeps one width.
+const Widths kResnetLevels[] = {{3, 2, 4, 4, 2, 4, kClasses}, {2, 3, 3, 3, 2, 3, kClasses}};
+
+TEST(TrainingGradients, SmallResnetAtFullWidth) {
+  Network<double> network = small_resnet(60);
+  TestRandom random(61);
+  const TestBatch batch = testing::random_batch(random, network.input_shape(), kClasses, 3);
+  EXPECT_GT(check_gradients(network, network.full_widths(), batch, {}), 100);
+  PassOptions options;
+  options.batch_norm = BatchNormMode::batch_statistics;
+  EXPECT_GT(check_gradients(network, network.full_widths(), batch, options), 100);
+}
+
+TEST(TrainingGradients, SmallResnetAtNarrowLevels) {
+  Network<double> network = small_resnet(62);
+  TestRandom random(63);
+  const TestBatch batch = testing::random_batch(random, network.input_shape(), kClasses, 3);
+  for (const Widths& widths : kResnetLevels) {
+    SCOPED_TRACE(::testing::PrintToString(widths));
+    EXPECT_GT(check_gradients(network, widths, batch, {}), 20);
+    PassOptions options;
+    options.batch_norm = BatchNormMode::batch_statistics;
+    EXPECT_GT(check_gradients(network, widths, batch, options), 20);
+  }
+}
+
+TEST(TrainingGradients, FloatResnetAgreesWithDouble) {
+  Network<double> exact = small_resnet(64);
+  Network<float> network(exact);
+  TestRandom random(65);
+  const TestBatch batch = testing::random_batch(random, exact.input_shape(), kClasses, 5);
+  const std::vector<float> images(batch.images.begin(), batch.images.end());
+  for (const Widths& widths : {exact.full_widths(), kResnetLevels[0]}) {
+    exact.zero_gradients();
+    network.zero_gradients();
+    Pass<double> exact_pass;
+    Pass<float> pass;
+    ASSERT_TRUE(exact_pass.forward(exact, widths, batch.images, batch.count));
+    ASSERT_TRUE(pass.forward(network, widths, images, batch.count));
+    EXPECT_NEAR(pass.backward(network, batch.labels).value(),
+                exact_pass.backward(exact, batch.labels).value(), 1e-5);
+    for (std::size_t index = 0; index < exact.layers().size(); ++index)
+      for (std::size_t at = 0; at < exact.layers()[index].kernel.gradient.size(); ++at) {
+        const double want = exact.layers()[index].kernel.gradient[at];
+        EXPECT_NEAR(network.layers()[index].kernel.gradient[at], want, 1e-4 * std::max(1.0, std::abs(want)))
+            << exact.layers()[index].name << " " << at;
+      }
+  }
+}
+
+TEST(TrainingGradients, ResnetLevelsKeepOneWidthPerStream) {
+  Network<double> network = small_resnet(66);
+  TestRandom random(67);
+  const TestBatch batch = testing::random_batch(random, network.input_shape(), kClasses, 2);
+  Pass<double> pass;
+  // block1_projection narrower than the stream's other members: the addition cannot line them up.
+  const Result<std::span<const double>> mismatched =
+      pass.forward(network, {3, 2, 4, 3, 2, 4, kClasses}, batch.images, batch.count);
+  ASSERT_FALSE(mismatched);
+  EXPECT_NE(mismatched.error().message.find("block1_add"), std::string::npos) << mismatched.error().message;
+  EXPECT_FALSE(pass.forward(network, {3, 2, 4, 4, 2, 5, kClasses}, batch.images, batch.count));
+  EXPECT_TRUE(pass.forward(network, {3, 2, 5, 5, 2, 5, kClasses}, batch.images, batch.count));
 }
 
 TEST(TrainingGradients, NarrowLevelLeavesTheUnitsItDropsAlone) {

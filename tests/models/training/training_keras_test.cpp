@@ -13,7 +13,9 @@
 #include "models/test_plans.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/session.h"
+#include "reds/splitmix64.h"
 #include "reds/training/training.h"
+#include "support/source_tree.h"
 
 namespace reds::engine::training {
 namespace {
@@ -151,6 +153,60 @@ TEST(TrainingKeras, ExportCarriesTrainedWeights) {
   const std::vector<float> logits = session_logits(exported.value(), 0);
   for (std::size_t at = 0; at < logits.size(); ++at)
     EXPECT_NEAR(logits[at], doubled[at], 1e-4 * std::max(1.0f, std::abs(doubled[at]))) << at;
+}
+
+// MLPerf Tiny's ResNet-8: a functional graph with three Adds, two 1x1 projections without batch norm and
+// Activation after every Add, trained on raw 0..255 pixels.
+TEST(TrainingKeras, ResidualGraphKeepsItsBatchNormsAndComputesWhatTheEngineComputes) {
+  const std::string path = reds::test::source_path("tests/data/mlperf-tiny/pretrainedResnet.h5").string();
+  Result<Network<float>> loaded = Network<float>::load_keras(path);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  Network<float> network = std::move(loaded).value();
+  const Result<Model> model = load_keras(path);
+  ASSERT_TRUE(model) << model.error().message;
+  EXPECT_EQ(std::count_if(network.layers().begin(), network.layers().end(),
+                          [](const auto& layer) { return layer.kind == TrainingLayerKind::batch_norm; }),
+            7);
+  EXPECT_EQ(std::count_if(network.layers().begin(), network.layers().end(),
+                          [](const auto& layer) { return layer.kind == TrainingLayerKind::add; }),
+            3);
+  const Result<Model> exported = network.to_model();
+  ASSERT_TRUE(exported) << exported.error().message;
+  for (std::size_t index = 0; index < model->layers.size(); ++index) {
+    EXPECT_EQ(exported->layers[index].kernel, model->layers[index].kernel) << model->layers[index].name;
+    EXPECT_EQ(exported->layers[index].inputs, model->layers[index].inputs) << model->layers[index].name;
+  }
+
+  SplitMix64 random(20);
+  std::vector<float> images(static_cast<std::size_t>(4 * network.input_shape().size()));
+  for (float& value : images) value = static_cast<float>(random.next() % 256);
+  Pass<float> pass;
+  const Result<std::span<const float>> logits = pass.forward(network, network.full_widths(), images, 4);
+  ASSERT_TRUE(logits) << logits.error().message;
+  Result<Session> session = Session::create(model.value());
+  ASSERT_TRUE(session) << session.error().message;
+  std::vector<float> expected(static_cast<std::size_t>(4 * session->output_size()));
+  ASSERT_TRUE(session.value().run_batch(images, expected));
+  // The engine's model ends in its Softmax; training's logits come before it.
+  std::vector<float> probabilities(logits->begin(), logits->end());
+  for (std::size_t image = 0; image < 4; ++image) {
+    float* z = probabilities.data() + image * 10;
+    const float top = *std::max_element(z, z + 10);
+    float sum = 0.0f;
+    for (int c = 0; c < 10; ++c) sum += z[c] = std::exp(z[c] - top);
+    for (int c = 0; c < 10; ++c) z[c] /= sum;
+  }
+  for (std::size_t at = 0; at < expected.size(); ++at)
+    EXPECT_NEAR(probabilities[at], expected[at], 1e-4) << at;
+  // One backward pass reaches every weight.
+  network.zero_gradients();
+  ASSERT_TRUE(pass.backward(network, std::vector<std::int64_t>{0, 1, 2, 3}));
+  for (const TrainingLayer<float>& layer : network.layers()) {
+    if (layer.kernel.value.empty()) continue;
+    EXPECT_TRUE(std::any_of(layer.kernel.gradient.begin(), layer.kernel.gradient.end(), [](float value) {
+      return value != 0.0f;
+    })) << layer.name;
+  }
 }
 
 TEST(TrainingKeras, RejectsWhatItCannotTrain) {

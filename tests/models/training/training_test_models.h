@@ -1,4 +1,6 @@
-// Small models with random weights for the training tests, built layer by layer like a Keras Sequential.
+// Small models with random weights for the training tests, built layer by layer like a Keras Sequential, or
+// as a graph: from() makes the next layer read an earlier tensor, sum() adds tensors (a residual
+// connection).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -79,6 +81,37 @@ class ModelBuilder {
     return add(window_layer(name, LayerKind::average_pool2d, height, width, stride, padding, 1));
   }
 
+  ModelBuilder& zero_padding(const std::string& name, std::int64_t top, std::int64_t bottom,
+                             std::int64_t left, std::int64_t right) {
+    Layer layer;
+    layer.name = name;
+    layer.kind = LayerKind::zero_padding2d;
+    layer.pad_top = top;
+    layer.pad_bottom = bottom;
+    layer.pad_left = left;
+    layer.pad_right = right;
+    return add(std::move(layer));
+  }
+
+  // An Add of the given tensors (Layer::inputs numbering).
+  ModelBuilder& sum(const std::string& name, std::vector<std::size_t> tensors) {
+    Layer layer;
+    layer.name = name;
+    layer.kind = LayerKind::add;
+    layer.inputs = std::move(tensors);
+    reads_ = tensor();
+    return add(std::move(layer));
+  }
+
+  // The next layer reads tensor `tensor` instead of the last layer's output.
+  ModelBuilder& from(std::size_t tensor) {
+    reads_ = tensor;
+    return *this;
+  }
+
+  // The last layer's output, as a tensor number.
+  std::size_t tensor() const { return model_.layers.size(); }
+
   ModelBuilder& plain(const std::string& name, LayerKind kind) {
     Layer layer;
     layer.name = name;
@@ -88,12 +121,12 @@ class ModelBuilder {
 
   const Model& model() const { return model_; }
 
-  // The shape after the last layer added.
+  // The shape of the map the next layer reads.
   Shape shape() const {
-    if (model_.layers.empty()) return model_.input;
+    if (reads_ == 0) return model_.input;
     const Result<std::vector<Shape>> shapes = layer_shapes(model_);
     EXPECT_TRUE(shapes) << shapes.error().message;
-    return shapes ? shapes->back() : Shape{};
+    return shapes ? (*shapes)[reads_ - 1] : Shape{};
   }
 
   TestRandom& random() { return random_; }
@@ -118,7 +151,9 @@ class ModelBuilder {
   }
 
   ModelBuilder& add(Layer layer) {
+    if (layer.inputs.empty() && reads_ != tensor()) layer.inputs = {reads_};
     model_.layers.push_back(std::move(layer));
+    reads_ = tensor();
     const Result<std::vector<Shape>> shapes = layer_shapes(model_);
     EXPECT_TRUE(shapes) << shapes.error().message;
     return *this;
@@ -126,6 +161,7 @@ class ModelBuilder {
 
   Model model_;
   TestRandom random_;
+  std::size_t reads_ = 0;  // the tensor the next layer reads
 };
 
 // Batch normalization parameters of `channels` channels, away from the degenerate (variance near 0).

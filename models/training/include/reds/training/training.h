@@ -2,14 +2,19 @@
 //
 // A Network is a model (model.h) whose weights can be trained: float32 NHWC maps over minibatches, the
 // forward pass and its backward pass for every layer the engine runs (Conv2D with any kernel, stride,
-// dilation and padding; DepthwiseConv2D; Dense; ReLU/LeakyReLU; AveragePooling2D; GlobalAveragePooling2D;
-// Flatten) plus batch normalization, which the engine folds away but training needs: Network::load_keras
-// keeps every BatchNormalization of a Keras file as a layer of its own. The loss is the softmax
-// cross-entropy of the last layer's outputs (a trailing Softmax of the model is the loss's: training works on
-// the logits before it, exporting puts it back).
+// dilation and padding, with or without bias; DepthwiseConv2D; Dense; ReLU/LeakyReLU; AveragePooling2D;
+// GlobalAveragePooling2D; Flatten; Add; ZeroPadding2D) plus batch normalization, which the engine folds away
+// but training needs: Network::load_keras keeps every BatchNormalization of a Keras file as a layer of its
+// own. The loss is the softmax cross-entropy of the last layer's outputs (a trailing Softmax of the model is
+// the loss's: training works on the logits before it, exporting puts it back).
+//
+// Graphs. A residual model's layers run in the model's (topological) order, each reading the maps it names
+// (TrainingLayer::inputs); the forward pass keeps every map, and the backward pass adds the gradients of
+// all the readers of a map (a skip connection's source gets the sum of both paths' gradients).
 //
 // Levels. A forward pass runs the subnetwork that a set of widths describes (Widths: a prefix of every unit
-// layer's units, as a plan level keeps them, see model.h), and the backward pass adds that subnetwork's
+// layer's units, as a plan level keeps them, see model.h; the operands of an Add keep one width, the
+// stream's, and the Add sums that prefix of channels), and the backward pass adds that subnetwork's
 // gradients into the shared weights' gradients (entries outside it get none). Joint fine-tuning of all levels
 // runs one forward and one backward per level on the same minibatch, each backward scaled by the level's
 // loss weight, then one optimizer step (reds-paper section 7.2).
@@ -49,6 +54,8 @@ enum class TrainingLayerKind {
   average_pool2d,
   global_average_pool2d,
   flatten,
+  add,  // the elementwise sum of its inputs
+  zero_padding2d,
 };
 
 const char* to_string(TrainingLayerKind kind);
@@ -78,6 +85,9 @@ struct TrainingLayer {
   // The engine model's layer (Network::architecture()) this layer is; for a batch norm, the unit layer it
   // follows. Window, stride, padding and rectifier parameters are that layer's.
   std::size_t model_layer = 0;
+  // The maps the layer reads: 0 the network's input, i + 1 the output of layers()[i] (the model layer's
+  // inputs, each taken after its batch norm when it has one). Kept up to date by the Network.
+  std::vector<std::size_t> inputs;
   // conv2d, depthwise_conv2d and dense: weights in Keras' layout (model.h), not folded with any batch norm;
   // bias empty for a layer without one.
   Parameter<Real> kernel;
@@ -100,8 +110,9 @@ using Widths = std::vector<std::int64_t>;
 template <class Real>
 class Network {
  public:
-  // A network with the model's layers and weights (batch normalization folded in, as the engine holds it).
-  // invalid_argument for an invalid model, a grouped convolution or a softmax that is not the last layer.
+  // A network with the model's layers and weights (batch normalization folded in, as the engine holds it),
+  // a chain or a graph. invalid_argument for an invalid model, a grouped convolution or a softmax that is
+  // not the last layer.
   static Result<Network> from_model(const Model& model);
   // A Keras HDF5 file (as load_keras() reads it), every BatchNormalization kept as a layer with its
   // parameters and moving statistics, the layers before them with their weights as stored.
@@ -158,6 +169,8 @@ class Network {
   template <class Other>
   friend class Network;
   Network() = default;
+  // Sets every layer's inputs and unit_layers_ from the layers' order and the architecture.
+  void link();
 
   Model architecture_;
   std::vector<Shape> shapes_;
@@ -222,12 +235,22 @@ class Pass {
   PassOptions options_;
   std::vector<LayerState> states_;
   std::vector<std::vector<Real>> maps_;  // maps_[0]: the input; maps_[i + 1]: after layers()[i]
+  // gradients_[m]: d loss / d maps_[m], summed over the map's readers; meaningful while has_gradient_[m].
+  // A gradient's buffer returns to spare_ once its layer is done, so that a chain holds as few as before.
+  std::vector<std::vector<Real>> gradients_;
+  std::vector<char> has_gradient_;
+  std::vector<std::vector<Real>> spare_;
   std::vector<Real> gradient_, next_gradient_, work_;
   std::vector<Real> input_gradient_;
   std::int64_t correct_ = 0;
 
   // loss() and, with `gradient`, d(scale * loss) / d(logits) into it.
   Result<double> cross_entropy(std::span<const std::int64_t> labels, Real scale, std::vector<Real>* gradient);
+  // Adds `gradient` (sized like maps_[map]) into gradients_[map], taking its buffer when it is the first.
+  void deliver(std::size_t map, std::vector<Real>& gradient);
+  // A buffer from spare_ (empty when there is none), and back.
+  std::vector<Real> spare();
+  void recycle(std::vector<Real>& buffer);
 };
 
 extern template class Network<float>;

@@ -1,0 +1,226 @@
+// What `reds finetune` and `reds train` share: the options that fix a run's minibatch stream and learning
+// rate, the resumable checkpoint, one joint step over threads and the progress display.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <iomanip>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "reds/engine/evaluation.h"
+#include "reds/status.h"
+#include "reds/training/data.h"
+#include "reds/training/levels.h"
+#include "reds/training/optimizer.h"
+#include "reds/training/training.h"
+
+namespace reds::cli {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start);
+// "1h02m03s", "4m05s", "6s".
+std::string duration_text(double seconds);
+
+struct TrainingOptions {
+  std::int64_t batch_size = 128;
+  std::uint64_t seed = 0;
+  std::int64_t train_images = 0;  // the first N training images; 0: all
+  std::int64_t total_steps = 0;
+  double learning_rate = 1e-3;
+  std::vector<double> decay_at = {0.5, 0.8};  // fractions of total_steps
+  bool sgd = false;
+};
+
+// The learning rate drops to 1/4 and then 1/100 of the initial rate, the ratios of the reference's
+// Fashion-MNIST schedule (1e-3, 2.5e-4, 1e-5), at the given fractions of the run instead of at its fixed
+// steps 16406 and 30468 (35 and 65 of its 250 epochs), which a run of a few epochs never reaches.
+Result<engine::training::LearningRateSchedule> schedule_of(const TrainingOptions& options);
+
+// The checkpoint: the weights, the optimizer's state and where the minibatch stream stands, with the
+// options that fix the stream (a resumed run must draw the same minibatches). Binary, native byte order:
+// it is read back by the same build on the same machine, not exchanged.
+std::optional<Error> save_checkpoint(const std::string& path, engine::training::Network<float>& network,
+                                     const engine::training::Optimizer<float>& optimizer,
+                                     const TrainingOptions& options);
+// Restores the weights and the optimizer's state; the step to continue from is the optimizer's
+// iteration count. invalid_argument for a file that is no checkpoint of this network or was made with
+// other stream options.
+std::optional<Error> load_checkpoint(const std::string& path, engine::training::Network<float>& network,
+                                     engine::training::Optimizer<float>& optimizer,
+                                     const TrainingOptions& options);
+
+// One joint step's gradients with the minibatch split over `replicas.size() + 1` threads: the network
+// itself takes the first share, each replica (a copy of the network, its weights refreshed here) the next.
+// Every share's losses are weighted by its fraction of the minibatch, so the summed gradient is the whole
+// minibatch's mean loss gradient, as one pass over it would give (up to the order of float additions).
+class JointStep {
+ public:
+  // `options` for every pass (batch statistics: each share normalises with its own images' statistics,
+  // and only the network's own share updates its moving averages).
+  JointStep(const engine::training::Network<float>& network, std::size_t threads,
+            const engine::training::PassOptions& options = {})
+      : replicas_(threads - 1, network), options_(options) {
+    passes_.resize(threads);
+    results_.resize(threads);
+    errors_.resize(threads);
+  }
+
+  Result<std::vector<engine::training::LevelResult>> run(engine::training::Network<float>& network,
+                                                         const std::vector<engine::training::Widths>& levels,
+                                                         const std::vector<double>& weights,
+                                                         const engine::training::Minibatch& batch) {
+    const std::size_t shares =
+        std::min<std::size_t>(replicas_.size() + 1, static_cast<std::size_t>(batch.count));
+    const std::int64_t image_size = static_cast<std::int64_t>(batch.images.size()) / batch.count;
+    const auto share = [&](std::size_t index, engine::training::Network<float>& copy) {
+      const std::int64_t begin =
+          batch.count * static_cast<std::int64_t>(index) / static_cast<std::int64_t>(shares);
+      const std::int64_t end =
+          batch.count * static_cast<std::int64_t>(index + 1) / static_cast<std::int64_t>(shares);
+      std::vector<double> scaled = weights;
+      for (double& weight : scaled)
+        weight *= static_cast<double>(end - begin) / static_cast<double>(batch.count);
+      Result<std::vector<engine::training::LevelResult>> result = engine::training::joint_gradients(
+          copy, levels, scaled,
+          std::span<const float>(batch.images)
+              .subspan(static_cast<std::size_t>(begin * image_size),
+                       static_cast<std::size_t>((end - begin) * image_size)),
+          std::span<const std::int64_t>(batch.labels)
+              .subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
+          options_, passes_[index]);
+      if (!result) {
+        errors_[index] = result.error();
+        return;
+      }
+      errors_[index].reset();
+      results_[index] = std::move(result).value();
+      for (auto& level : results_[index])
+        level.loss *= static_cast<double>(end - begin) / static_cast<double>(batch.count);
+    };
+    const std::vector<engine::training::Parameter<float>*> parameters = network.parameters();
+    std::vector<std::thread> threads;
+    for (std::size_t index = 1; index < shares; ++index) {
+      engine::training::Network<float>& replica = replicas_[index - 1];
+      const std::vector<engine::training::Parameter<float>*> copies = replica.parameters();
+      for (std::size_t i = 0; i < parameters.size(); ++i) copies[i]->value = parameters[i]->value;
+      threads.emplace_back([&, index] { share(index, replica); });
+    }
+    share(0, network);
+    for (std::thread& thread : threads) thread.join();
+
+    for (std::size_t index = 0; index < shares; ++index)
+      if (errors_[index]) return *errors_[index];
+    std::vector<engine::training::LevelResult> total = results_[0];
+    for (std::size_t index = 1; index < shares; ++index) {
+      const std::vector<engine::training::Parameter<float>*> copies = replicas_[index - 1].parameters();
+      for (std::size_t i = 0; i < parameters.size(); ++i) {
+        if (!parameters[i]->trainable) continue;
+        std::vector<float>& gradient = parameters[i]->gradient;
+        const std::vector<float>& other = copies[i]->gradient;
+        for (std::size_t j = 0; j < gradient.size(); ++j) gradient[j] += other[j];
+      }
+      for (std::size_t level = 0; level < total.size(); ++level) {
+        total[level].loss += results_[index][level].loss;
+        total[level].correct += results_[index][level].correct;
+      }
+    }
+    return total;
+  }
+
+ private:
+  std::vector<engine::training::Network<float>> replicas_;
+  engine::training::PassOptions options_;
+  std::vector<engine::training::Pass<float>> passes_;
+  std::vector<std::vector<engine::training::LevelResult>> results_;
+  std::vector<std::optional<Error>> errors_;
+};
+
+// Epoch, step, loss per level, images per second and time left: rewritten in place on a terminal (the
+// losses a moving average), one line every `line_every` steps otherwise (the losses the mean since the
+// last line).
+class TrainingProgress {
+ public:
+  TrainingProgress(std::ostream& err, bool terminal, std::int64_t total_steps, std::int64_t steps_per_epoch,
+                   std::int64_t first_step, std::int64_t line_every, std::size_t levels)
+      : err_(err),
+        terminal_(terminal),
+        total_steps_(total_steps),
+        steps_per_epoch_(steps_per_epoch),
+        first_step_(first_step),
+        line_every_(std::max<std::int64_t>(line_every, 1)),
+        average_(levels, 0.0),
+        window_(levels, 0.0),
+        start_(Clock::now()),
+        shown_(start_) {}
+
+  // After optimizer step `step` (counted from 1) of `images` images.
+  void update(std::int64_t step, const std::vector<engine::training::LevelResult>& results,
+              std::int64_t images) {
+    images_ += images;
+    ++window_steps_;
+    for (std::size_t level = 0; level < results.size(); ++level) {
+      average_[level] =
+          step == first_step_ + 1 ? results[level].loss : 0.95 * average_[level] + 0.05 * results[level].loss;
+      window_[level] += results[level].loss;
+    }
+    const bool last = step == total_steps_;
+    if (terminal_) {
+      if (!last && seconds_since(shown_) < 0.25) return;
+      shown_ = Clock::now();
+      err_ << '\r' << line(step, average_) << "\x1b[K" << std::flush;
+      if (last) err_ << '\n';
+      return;
+    }
+    if (step % line_every_ != 0 && !last) return;
+    for (double& loss : window_) loss /= static_cast<double>(window_steps_);
+    err_ << line(step, window_) << '\n' << std::flush;
+    std::fill(window_.begin(), window_.end(), 0.0);
+    window_steps_ = 0;
+  }
+
+  double images_per_second() const {
+    return static_cast<double>(images_) / std::max(seconds_since(start_), 1e-9);
+  }
+  double seconds() const { return seconds_since(start_); }
+
+ private:
+  std::string line(std::int64_t step, const std::vector<double>& losses) const {
+    const std::int64_t epochs = (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_;
+    const double elapsed = seconds_since(start_);
+    const double left =
+        elapsed / static_cast<double>(step - first_step_) * static_cast<double>(total_steps_ - step);
+    std::ostringstream text;
+    text << "epoch " << (step - 1) / steps_per_epoch_ + 1 << '/' << epochs << "  step " << step << '/'
+         << total_steps_;
+    if (terminal_) {
+      constexpr std::int64_t kWidth = 20;
+      const std::int64_t filled = kWidth * step / total_steps_;
+      text << " [" << std::string(static_cast<std::size_t>(filled), '#')
+           << std::string(static_cast<std::size_t>(kWidth - filled), '.') << ']';
+    }
+    text << "  loss per level" << std::fixed << std::setprecision(3);
+    for (const double loss : losses) text << ' ' << loss;
+    text << "  " << std::setprecision(0) << images_per_second() << " images/s  left " << duration_text(left);
+    return text.str();
+  }
+
+  std::ostream& err_;
+  bool terminal_;
+  std::int64_t total_steps_, steps_per_epoch_, first_step_, line_every_;
+  std::vector<double> average_, window_;
+  std::int64_t window_steps_ = 0;
+  std::int64_t images_ = 0;
+  Clock::time_point start_, shown_;
+};
+
+// "level 1  accuracy 91.20 % (9120/10000)  macs ...  latency ... us (median, batch 1)".
+std::string describe(const engine::LevelEvaluation& evaluation);
+
+}  // namespace reds::cli
