@@ -1,7 +1,8 @@
 // ONNX in and out, against the framework that made the models: torch_reference.py builds PyTorch models
 // with random weights (a fixed seed), exports them with torch.onnx.export and computes their outputs; the
-// engine must compute the same from the ONNX files. Exported levels must read back to the engine's level,
-// and (for the small CNN) equal the torch model cut down by hand to the level's units.
+// engine must compute the same from the ONNX files. Exported levels, of chain and residual models alike, must
+// read back to the engine's level, and (for the small CNN) equal the torch model cut down by hand to the
+// level's units.
 #include "reds/engine/onnx.h"
 
 #include <gtest/gtest.h>
