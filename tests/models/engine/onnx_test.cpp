@@ -1,7 +1,8 @@
 // ONNX in and out, against the framework that made the models: torch_reference.py builds PyTorch models
 // with random weights (a fixed seed), exports them with torch.onnx.export and computes their outputs; the
-// engine must compute the same from the ONNX files. Exported levels must read back to the engine's level,
-// and (for the small CNN) equal the torch model cut down by hand to the level's units.
+// engine must compute the same from the ONNX files. Exported levels, of chain and residual models alike, must
+// read back to the engine's level, and (for the small CNN) equal the torch model cut down by hand to the
+// level's units.
 #include "reds/engine/onnx.h"
 
 #include <gtest/gtest.h>
@@ -158,6 +159,46 @@ class TorchOnnx : public ::testing::Test {
                  name + " exported and read back");
   }
 
+  // Request, plan and apply two levels of the model, then export each: every level reads back to the
+  // engine's level, narrows a map that an addition adds (so the streams are cut, not kept whole), and passes
+  // ONNX's Python checker too.
+  static void expect_planned_levels_round_trip(const Model& model, const std::string& name) {
+    RequestOptions options;
+    options.fractions = {0.3, 0.6};
+    const Result<PlanRequest> request = plan_request(model, options);
+    ASSERT_TRUE(request) << request.error().message;
+    const Result<PlanResult> plan = reds::plan(request.value());
+    ASSERT_TRUE(plan) << plan.error().message;
+    const Result<Model> planned = apply_plan(model, plan.value());
+    ASSERT_TRUE(planned) << planned.error().message;
+    const Result<std::vector<Shape>> full_shapes = layer_shapes(model);
+    ASSERT_TRUE(full_shapes) << full_shapes.error().message;
+    std::vector<std::string> check = {"check"};
+    for (std::size_t level = 0; level < options.fractions.size(); ++level) {
+      SCOPED_TRACE(name + " level " + std::to_string(level + 1));
+      expect_round_trip(planned.value(), level, name);
+      const std::string path = file(name + ".level" + std::to_string(level + 1) + ".exported.onnx").string();
+      const Result<Model> back = load_model(path);
+      ASSERT_TRUE(back) << back.error().message;
+      const Result<std::vector<Shape>> level_shapes = layer_shapes(back.value());
+      ASSERT_TRUE(level_shapes) << level_shapes.error().message;
+      std::size_t narrowed_additions = 0;
+      for (std::size_t index = 0; index < back->layers.size(); ++index) {
+        if (back->layers[index].kind != LayerKind::add) continue;
+        const auto full = std::find_if(model.layers.begin(), model.layers.end(), [&](const Layer& layer) {
+          return layer.name == back->layers[index].name;
+        });
+        ASSERT_NE(full, model.layers.end()) << back->layers[index].name;
+        const Shape& full_shape = (*full_shapes)[static_cast<std::size_t>(full - model.layers.begin())];
+        EXPECT_LE((*level_shapes)[index].channels, full_shape.channels) << back->layers[index].name;
+        if ((*level_shapes)[index].channels < full_shape.channels) ++narrowed_additions;
+      }
+      EXPECT_GT(narrowed_additions, 0u);
+      check.push_back(path);
+    }
+    EXPECT_EQ(run_reference(check, file(name + ".check.log")), 0) << read_bytes(file(name + ".check.log"));
+  }
+
   static inline fs::path directory_;
   static inline int status_ = -1;
   static inline bool owned_ = false;  // a directory of this process, removed at its end
@@ -203,6 +244,26 @@ TEST_F(TorchOnnx, TorchvisionMobileNetV2ComputesWhatTorchComputes) {
                           [](const Layer& layer) { return layer.kind == LayerKind::depthwise_conv2d; }),
             17);
   expect_round_trip(model, std::nullopt, "mobilenet_v2");
+}
+
+// Residual models: levels whose additions narrow every operand alike (one width per stream) export as
+// standalone ONNX models.
+TEST_F(TorchOnnx, ResNet8LevelsExportAndReadBack) {
+  const Result<Model> model = load_model(file("resnet8.onnx").string());
+  ASSERT_TRUE(model) << model.error().message;
+  expect_planned_levels_round_trip(model.value(), "resnet8");
+}
+
+TEST_F(TorchOnnx, TorchvisionResNet18LevelsExportAndReadBack) {
+  const Result<Model> model = load_model(file("resnet18.onnx").string());
+  ASSERT_TRUE(model) << model.error().message;
+  expect_planned_levels_round_trip(model.value(), "resnet18");
+}
+
+TEST_F(TorchOnnx, TorchvisionMobileNetV2LevelsExportAndReadBack) {
+  const Result<Model> model = load_model(file("mobilenet_v2.onnx").string());
+  ASSERT_TRUE(model) << model.error().message;
+  expect_planned_levels_round_trip(model.value(), "mobilenet_v2");
 }
 
 TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputes) {
