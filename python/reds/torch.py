@@ -11,6 +11,7 @@ classifier, keeps its width. Importing this module imports ``torch``; ``import r
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +133,8 @@ def _unit_layer(node: torch.fx.Node, module: nn.Module, read: _Tensor, groups: _
         out_positions = _positions(output)
         if module.groups == 1:
             # Every kept filter convolves every kept input channel at every output position.
-            cost = {"macs": {"unit_input": taps * out_positions}, "params": {"unit_input": taps, "unit": has_bias}}
+            cost = {"macs": {"unit_input": taps * out_positions},
+                    "params": {"unit_input": taps, "unit": has_bias}}
             return _UnitLayer(str(node.target), module, False, read, groups.new(), module.out_channels, cost)
         if module.groups == module.in_channels == module.out_channels:
             # A channel reads its own input channel only: its cost does not couple to the input width.
@@ -153,7 +155,34 @@ def _unit_layer(node: torch.fx.Node, module: nn.Module, read: _Tensor, groups: _
 
 
 def _tensor_arguments(node: torch.fx.Node, tensors: Mapping[torch.fx.Node, _Tensor]) -> list[_Tensor]:
-    return [tensors[argument] for argument in node.args if isinstance(argument, torch.fx.Node) and argument in tensors]
+    # A shape argument (x.view(x.size(0), -1)) is a node too, but not a map.
+    return [tensors[argument] for argument in node.args if isinstance(argument, torch.fx.Node)
+            and argument in tensors]
+
+
+def _is_add(node: torch.fx.Node) -> bool:
+    return (node.op == "call_function" and node.target in _ADD_FUNCTIONS) or (
+        node.op == "call_method" and node.target in _ADD_METHODS
+    )
+
+
+def _is_flatten(node: torch.fx.Node, module: Optional[nn.Module]) -> bool:
+    return (
+        isinstance(module, nn.Flatten)
+        or (node.op == "call_function" and node.target in _FLATTEN_FUNCTIONS)
+        or (node.op == "call_method" and node.target in _FLATTEN_METHODS)
+    )
+
+
+def _is_mapped(node: torch.fx.Node, module: Optional[nn.Module]) -> bool:
+    """Whether the request can describe what the node computes (a layer, an addition or a channelwise op)."""
+    return (
+        isinstance(module, (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d, *_CHANNELWISE_MODULES))
+        or (node.op == "call_function" and node.target in _CHANNELWISE_FUNCTIONS)
+        or (node.op == "call_method" and node.target in _CHANNELWISE_METHODS)
+        or _is_add(node)
+        or _is_flatten(node, module)
+    )
 
 
 def _trace(module: nn.Module, example_input: torch.Tensor) -> torch.fx.GraphModule:
@@ -195,12 +224,15 @@ def _unit_layers(graph_module: torch.fx.GraphModule) -> tuple[list[_UnitLayer], 
             continue  # a shape, read by a reshape
         if node.op == "get_attr":
             raise _error(node, "reads a parameter or buffer outside a layer, which the request cannot price")
+        module = modules.get(node.target) if node.op == "call_module" else None
+        if not _is_mapped(node, module):
+            raise _error(node, "is an operation the request cannot describe (supported: Conv2d, Linear, "
+                         "BatchNorm, activations, pooling, padding, dropout, flatten and residual add)")
         arguments = _tensor_arguments(node, tensors)
         if not arguments:
-            raise _error(node, "reads no tensor of the model")
+            raise _error(node, "reads no map of the model")
         read = arguments[0]
         shape = _shape(node)
-        module = modules.get(node.target) if node.op == "call_module" else None
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             layer = _unit_layer(node, module, read, groups)
             layers.append(layer)
@@ -221,10 +253,7 @@ def _unit_layers(graph_module: torch.fx.GraphModule) -> tuple[list[_UnitLayer], 
             producer[node] = layer
             tensors[node] = _Tensor(shape, read.source, read.channels, read.group)
             continue
-        is_add = (node.op == "call_function" and node.target in _ADD_FUNCTIONS) or (
-            node.op == "call_method" and node.target in _ADD_METHODS
-        )
-        if is_add:
+        if _is_add(node):
             if len(arguments) != 2 or len(node.args) != 2 or node.kwargs:
                 raise _error(node, "adds something other than two of the model's maps")
             first, second = arguments
@@ -234,19 +263,9 @@ def _unit_layers(graph_module: torch.fx.GraphModule) -> tuple[list[_UnitLayer], 
             group = groups.join(first.group, second.group)
             tensors[node] = _Tensor(shape, max(sources) if sources else None, read.channels, group)
             continue
-        is_flatten = (node.op == "call_function" and node.target in _FLATTEN_FUNCTIONS) or (
-            node.op == "call_method" and node.target in _FLATTEN_METHODS
-        )
-        if is_flatten:
+        if _is_flatten(node, module):
             if len(shape) != 1:
                 raise _error(node, f"reshapes to {shape}; only flattening a map into a vector is supported")
-        elif not (
-            isinstance(module, _CHANNELWISE_MODULES)
-            or (node.op == "call_function" and node.target in _CHANNELWISE_FUNCTIONS)
-            or (node.op == "call_method" and node.target in _CHANNELWISE_METHODS)
-        ):
-            raise _error(node, "is an operation the request cannot describe (supported: Conv2d, Linear, "
-                         "BatchNorm, activations, pooling, padding, dropout, flatten and residual add)")
         elif shape[:1] != read.shape[:1]:
             raise _error(node, f"changes the channel count ({read.shape[0]} -> {shape[0]})")
         tensors[node] = _Tensor(shape, read.source, read.channels, read.group)
@@ -285,9 +304,13 @@ def plan_request(
     ``reds.InvalidArgumentError`` naming the graph node it cannot map.
     """
     if resource not in _RESOURCES:
-        raise InvalidArgumentError(f"unknown resource '{resource}'; the request prices {', '.join(_RESOURCES)}")
+        raise InvalidArgumentError(
+            f"unknown resource '{resource}'; the request prices {', '.join(_RESOURCES)}"
+        )
     if not 0.0 <= min_width_fraction <= 1.0:
-        raise InvalidArgumentError(f"the minimum width fraction must be between 0 and 1, got {min_width_fraction}")
+        raise InvalidArgumentError(
+            f"the minimum width fraction must be between 0 and 1, got {min_width_fraction}"
+        )
     if block < 1:
         raise InvalidArgumentError(f"the block must be at least 1, got {block}")
     if not levels or not all(0.0 < fraction <= 1.0 for fraction in levels):
@@ -334,7 +357,9 @@ def plan_request(
             entry["tied"] = False
             entry["prunable"] = True
             if position > 0 and source is None:
-                raise InvalidArgumentError(f"'{layer.name}' reads the model's input, but is not its first layer")
+                raise InvalidArgumentError(
+                    f"'{layer.name}' reads the model's input, but is not its first layer"
+                )
             if position > 0 and not reads_previous:
                 entry["input"] = layers[source].name  # a shortcut projection
         entry["cost"] = layer.cost
@@ -363,7 +388,7 @@ def plan_request(
     for entry in entries:
         if not entry["tied"] and entry["prunable"] and entry.get("stream", entry["name"]) == entry["name"]:
             entry["block"] = min(block, entry["units"])
-            floor = -int(-min_width_fraction * entry["units"] // 1)  # ceil
+            floor = math.ceil(min_width_fraction * entry["units"])
             entry["min_units"] = min(max(floor, 1), entry["units"])
 
     request_layers = [_contract_layer(entry) for entry in entries]
@@ -379,7 +404,9 @@ def plan_request(
 
 def _contract_layer(entry: Mapping[str, Any]) -> dict[str, Any]:
     # The contract's field order (as `reds request` writes it), defaults left out, cost terms that are 0 too.
-    layer: dict[str, Any] = {"name": entry["name"], "units": entry["units"], "importance": entry["importance"]}
+    layer: dict[str, Any] = {
+        "name": entry["name"], "units": entry["units"], "importance": entry["importance"]
+    }
     if entry.get("min_units", 1) != 1:
         layer["min_units"] = entry["min_units"]
     if entry.get("block", 1) != 1:
