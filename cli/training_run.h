@@ -158,13 +158,23 @@ class TrainingProgress {
         average_(levels, 0.0),
         window_(levels, 0.0),
         start_(Clock::now()),
-        shown_(start_) {}
+        shown_(start_),
+        last_step_(start_) {}
 
   // After optimizer step `step` (counted from 1) of `images` images.
   void update(std::int64_t step, const std::vector<engine::training::LevelResult>& results,
               std::int64_t images) {
     images_ += images;
     ++window_steps_;
+    // The rate shown and the time left follow the recent steps, so that a slow start (a busy machine, a
+    // cold cache) does not distort them for the rest of the run.
+    const Clock::time_point now = Clock::now();
+    const double step_seconds = std::chrono::duration<double>(now - last_step_).count();
+    last_step_ = now;
+    const bool first = step == first_step_ + 1;
+    recent_step_seconds_ = first ? step_seconds : 0.95 * recent_step_seconds_ + 0.05 * step_seconds;
+    recent_step_images_ =
+        first ? static_cast<double>(images) : 0.95 * recent_step_images_ + 0.05 * static_cast<double>(images);
     for (std::size_t level = 0; level < results.size(); ++level) {
       average_[level] =
           step == first_step_ + 1 ? results[level].loss : 0.95 * average_[level] + 0.05 * results[level].loss;
@@ -193,9 +203,8 @@ class TrainingProgress {
  private:
   std::string line(std::int64_t step, const std::vector<double>& losses) const {
     const std::int64_t epochs = (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_;
-    const double elapsed = seconds_since(start_);
-    const double left =
-        elapsed / static_cast<double>(step - first_step_) * static_cast<double>(total_steps_ - step);
+    const double left = recent_step_seconds_ * static_cast<double>(total_steps_ - step);
+    const double recent_images_per_second = recent_step_images_ / std::max(recent_step_seconds_, 1e-9);
     std::ostringstream text;
     text << "epoch " << (step - 1) / steps_per_epoch_ + 1 << '/' << epochs << "  step " << step << '/'
          << total_steps_;
@@ -207,7 +216,8 @@ class TrainingProgress {
     }
     text << "  loss per level" << std::fixed << std::setprecision(3);
     for (const double loss : losses) text << ' ' << loss;
-    text << "  " << std::setprecision(0) << images_per_second() << " images/s  left " << duration_text(left);
+    text << "  " << std::setprecision(0) << recent_images_per_second << " images/s  left "
+         << duration_text(left);
     return text.str();
   }
 
@@ -217,7 +227,8 @@ class TrainingProgress {
   std::vector<double> average_, window_;
   std::int64_t window_steps_ = 0;
   std::int64_t images_ = 0;
-  Clock::time_point start_, shown_;
+  Clock::time_point start_, shown_, last_step_;
+  double recent_step_seconds_ = 0.0, recent_step_images_ = 0.0;  // moving averages over the last steps
 };
 
 // "level 1  accuracy 91.20 % (9120/10000)  macs ...  latency ... us (median, batch 1)".
