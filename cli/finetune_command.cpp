@@ -101,30 +101,9 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   if (optimizer_name != "adam" && optimizer_name != "sgd")
     return report(value_error("optimizer", optimizer_name, "use adam or sgd"));
   training.sgd = optimizer_name == "sgd";
-  const Result<std::int64_t> thread_count = integer_value(options, "threads", 1, 256);
-  if (!thread_count) return report(thread_count.error());
-  const auto threads = static_cast<std::size_t>(*thread_count);
-  const Result<std::int64_t> checkpoint_every = integer_value(options, "checkpoint-every", 1);
-  if (!checkpoint_every) return report(checkpoint_every.error());
-  const Result<std::int64_t> test_images = integer_value(options, "test-images", -1);
-  if (!test_images) return report(test_images.error());
-  Result<std::vector<double>> decay = fractions_value(options, "lr-decay", 2, FractionRange::non_negative);
-  if (!decay) return report(decay.error());
-  training.decay_at = std::move(decay).value();
-  std::optional<std::int64_t> steps;
-  std::optional<double> epochs;
-  if (options.count("steps")) {
-    const Result<std::int64_t> value = integer_value(options, "steps", 1);
-    if (!value) return report(value.error());
-    steps = *value;
-  } else {
-    const Result<double> value = number_value(options, "epochs", 0.0);
-    if (!value) return report(value.error());
-    epochs = *value;
-  }
-  const std::string output = options["output"].as<std::string>();
-  const std::string checkpoint =
-      options.count("checkpoint") ? options["checkpoint"].as<std::string>() : output + ".checkpoint";
+  Result<RunOptions> run = read_run_options(options, training);
+  if (!run) return report(run.error());
+  const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;
 
   // The planned model and its network.
   const Result<engine::Model> model = engine::load_model(options["model"].as<std::string>());
@@ -208,7 +187,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     if (!results) return command_line.report(streams.err, results.error());
     if (auto error = optimizer.step(network)) return command_line.report(streams.err, *error);
     progress.update(step, results.value(), batch.count);
-    if (step % *checkpoint_every == 0 || step == training.total_steps) {
+    if (step % checkpoint_every == 0 || step == training.total_steps) {
       if (auto error = save_checkpoint(checkpoint, network, optimizer, training))
         return command_line.report(streams.err, *error);
     }
@@ -226,11 +205,11 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
           << static_cast<double>(training.total_steps) / static_cast<double>(steps_per_epoch) << " epochs of "
           << train.count << " images, batch " << training.batch_size << ") in " << training_seconds << " s, "
           << std::setprecision(0) << progress.images_per_second() << " images/s; wrote " << output;
-  if (*test_images != 0) {
+  if (test_images != 0) {
     Result<engine::ImageSet> loaded_test = engine::load_test_set(data, normalization.value());
     if (!loaded_test) return command_line.report(streams.err, loaded_test.error());
     engine::ImageSet test = std::move(loaded_test).value();
-    if (*test_images > 0) test.count = std::min(test.count, *test_images);
+    if (test_images > 0) test.count = std::min(test.count, test_images);
     Result<engine::Session> session = engine::Session::create(trained.value());
     if (!session) return command_line.report(streams.err, session.error());
     for (std::size_t level = 0; level < session->level_count(); ++level) {

@@ -300,30 +300,9 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
   const Result<double> learning_rate = number_value(options, "lr", 0.0);
   if (!learning_rate) return report(learning_rate.error());
   training.learning_rate = *learning_rate;
-  const Result<std::int64_t> thread_count = integer_value(options, "threads", 1, 256);
-  if (!thread_count) return report(thread_count.error());
-  const auto threads = static_cast<std::size_t>(*thread_count);
-  const Result<std::int64_t> checkpoint_every = integer_value(options, "checkpoint-every", 1);
-  if (!checkpoint_every) return report(checkpoint_every.error());
-  const Result<std::int64_t> test_images = integer_value(options, "test-images", -1);
-  if (!test_images) return report(test_images.error());
-  Result<std::vector<double>> decay = fractions_value(options, "lr-decay", 2, FractionRange::non_negative);
-  if (!decay) return report(decay.error());
-  training.decay_at = std::move(decay).value();
-  std::optional<std::int64_t> steps;
-  std::optional<double> epochs;
-  if (options.count("steps")) {
-    const Result<std::int64_t> value = integer_value(options, "steps", 1);
-    if (!value) return report(value.error());
-    steps = *value;
-  } else {
-    const Result<double> value = number_value(options, "epochs", 0.0);
-    if (!value) return report(value.error());
-    epochs = *value;
-  }
-  const std::string output = options["output"].as<std::string>();
-  const std::string checkpoint =
-      options.count("checkpoint") ? options["checkpoint"].as<std::string>() : output + ".checkpoint";
+  Result<RunOptions> run = read_run_options(options, training);
+  if (!run) return report(run.error());
+  const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;
 
   // The data fixes the input shape and the classes unless the options say otherwise (and then must agree).
   const std::string data = options["data"].as<std::string>();
@@ -407,11 +386,11 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
   stream.seek(first_step / steps_per_epoch, first_step % steps_per_epoch);
 
   std::optional<engine::ImageSet> test;
-  if (*test_images != 0) {
+  if (test_images != 0) {
     Result<engine::ImageSet> loaded_test = engine::load_test_set(data, normalization.value());
     if (!loaded_test) return report(loaded_test.error());
     test = std::move(loaded_test).value();
-    if (*test_images > 0) test->count = std::min(test->count, *test_images);
+    if (test_images > 0) test->count = std::min(test->count, test_images);
   }
   const auto evaluate = [&](const engine::Model& trained) -> Result<engine::LevelEvaluation> {
     Result<engine::Session> session = engine::Session::create(trained);
@@ -441,7 +420,7 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
     epoch_loss += results->front().loss * static_cast<double>(batch.count);
     epoch_correct += results->front().correct;
     epoch_images += batch.count;
-    if (step % *checkpoint_every == 0 || step == training.total_steps) {
+    if (step % checkpoint_every == 0 || step == training.total_steps) {
       if (auto error = save_checkpoint(checkpoint, network, optimizer, training)) return report(*error);
     }
     if (step % steps_per_epoch != 0 && step != training.total_steps) continue;

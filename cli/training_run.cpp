@@ -7,6 +7,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "commands.h"
+
 namespace reds::cli {
 
 using engine::training::Network;
@@ -176,6 +178,36 @@ std::string describe(const engine::LevelEvaluation& evaluation) {
        << evaluation.info.macs << "  latency " << std::setprecision(1) << evaluation.latency_us
        << " us (median, batch 1)";
   return line.str();
+}
+
+Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,
+                                    TrainingOptions& training) {
+  RunOptions run;
+  const Result<std::int64_t> threads = integer_value(options, "threads", 1, 256);
+  if (!threads) return threads.error();
+  run.threads = static_cast<std::size_t>(*threads);
+  const Result<std::int64_t> checkpoint_every = integer_value(options, "checkpoint-every", 1);
+  if (!checkpoint_every) return checkpoint_every.error();
+  run.checkpoint_every = *checkpoint_every;
+  const Result<std::int64_t> test_images = integer_value(options, "test-images", -1);
+  if (!test_images) return test_images.error();
+  run.test_images = *test_images;
+  Result<std::vector<double>> decay = fractions_value(options, "lr-decay", 2, FractionRange::non_negative);
+  if (!decay) return decay.error();
+  training.decay_at = std::move(decay).value();
+  if (options.count("steps")) {
+    const Result<std::int64_t> steps = integer_value(options, "steps", 1);
+    if (!steps) return steps.error();
+    run.steps = *steps;
+  } else {
+    const Result<double> epochs = number_value(options, "epochs", 0.0);
+    if (!epochs) return epochs.error();
+    run.epochs = *epochs;
+  }
+  run.output = options["output"].as<std::string>();
+  run.checkpoint =
+      options.count("checkpoint") ? options["checkpoint"].as<std::string>() : run.output + ".checkpoint";
+  return run;
 }
 
 }  // namespace reds::cli

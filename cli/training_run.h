@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/program_options/variables_map.hpp>
 #include <chrono>
 #include <cstdint>
 #include <iomanip>
@@ -37,6 +38,20 @@ struct TrainingOptions {
   std::vector<double> decay_at = {0.5, 0.8};  // fractions of total_steps
   bool sgd = false;
 };
+
+// The options of a run both commands read alike: its length (--steps, or --epochs), threads, checkpointing,
+// test images and output; the learning rate's decay points go into `training`.
+struct RunOptions {
+  std::size_t threads = 1;
+  std::int64_t checkpoint_every = 1;
+  std::int64_t test_images = -1;  // -1: the whole test set; 0: no evaluation
+  std::optional<std::int64_t> steps;
+  std::optional<double> epochs;  // when steps is not given
+  std::string output;
+  std::string checkpoint;  // --checkpoint, or the output's name with ".checkpoint" appended
+};
+Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,
+                                    TrainingOptions& training);
 
 // The learning rate drops to 1/4 and then 1/100 of the initial rate, the ratios of the reference's
 // Fashion-MNIST schedule (1e-3, 2.5e-4, 1e-5), at the given fractions of the run instead of at its fixed
