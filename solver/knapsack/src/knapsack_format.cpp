@@ -124,11 +124,11 @@ bool parse_plain_row(std::string_view row, std::int64_t (&fields)[4]) {
     if (negative) ++at;
     std::int64_t value = 0;
     int digits = 0;
-    while (at != end && *at >= '0' && *at <= '9' && digits <= kSafeDigits) {
+    while (at != end && *at >= '0' && *at <= '9' && digits < kSafeDigits) {
       value = 10 * value + (*at++ - '0');
       ++digits;
     }
-    if (digits == 0 || digits > kSafeDigits) return false;
+    if (digits == 0 || (at != end && *at >= '0' && *at <= '9')) return false;  // longer: parse_row decides
     fields[f] = negative ? -value : value;
     skip_blanks();
     if (f < 3) {

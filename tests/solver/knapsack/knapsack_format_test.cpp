@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,14 @@ TEST(KnapsackFormat, ReadsEveryRowShapeAlike) {
     const auto broken = reds::knapsack::parse_instances(std::string("r\nn 1\nc 1\n") + row + "\n-\n");
     EXPECT_FALSE(broken.ok()) << row;
   }
+}
+
+// A field of 19 digits is past the one-pass reader's safe range (18 digits), which stops before it could
+// overflow and leaves the field to the general reader: 2^63 - 1 reads exactly.
+TEST(KnapsackFormat, ReadsTheLargestIntegerWhole) {
+  const auto instances = reds::knapsack::parse_instances("r\nn 1\nc 1\n1,9223372036854775807,1,0\n-\n");
+  ASSERT_TRUE(instances.ok()) << instances.error().message;
+  EXPECT_EQ(instances->front().problem.items.at(0).profit, std::numeric_limits<std::int64_t>::max());
 }
 
 TEST(KnapsackFormat, ReadsAnEmptyInstanceAndAnEmptyText) {
