@@ -14,7 +14,7 @@ std::string_view openapi_document() {
   "info": {
     "title": "reds-server",
     "version": ")json" REDS_VERSION_STRING R"json(",
-    "summary": "Exact nested subnetwork planning over HTTP (plan contract v1).",
+    "summary": "Exact nested subnetwork planning over HTTP (plan contract v1.1).",
     "description": "POST a network's layer costs and unit importance with budget levels; get back, per level, the widths of nested subnetworks that maximise the kept importance."
   },
   "paths": {
@@ -155,19 +155,25 @@ std::string_view openapi_document() {
           "block": {"$ref": "#/components/schemas/PositiveCount"},
           "prunable": {"type": "boolean"},
           "tied": {"type": "boolean"},
+          "stream": {"type": "string", "minLength": 1,
+                     "description": "Layers with one stream keep one width and one unit order (their outputs are added)."},
+          "input": {"type": "string", "minLength": 1,
+                    "description": "An earlier layer whose kept width is this layer's k_in (default: the previous layer)."},
           "cost": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/CostTerms"}}
         }
       },
       "CostTerms": {
         "type": "object",
         "additionalProperties": false,
-        "description": "fixed + unit*k + input*k_in + unit_input*k*k_in (+ table[k-1]).",
+        "description": "fixed + unit*k + input*k_in + unit_input*k*k_in (+ table[k-1]) + sum of c*k(layer) over held.",
         "properties": {
           "fixed": {"$ref": "#/components/schemas/Count"},
           "unit": {"$ref": "#/components/schemas/Count"},
           "input": {"$ref": "#/components/schemas/Count"},
           "unit_input": {"$ref": "#/components/schemas/Count"},
-          "table": {"type": "array", "items": {"$ref": "#/components/schemas/Count"}}
+          "table": {"type": "array", "items": {"$ref": "#/components/schemas/Count"}},
+          "held": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Count"},
+                   "description": "Earlier layer name to c: adds c times that layer's kept width (a tensor live during this layer)."}
         }
       },
       "Level": {

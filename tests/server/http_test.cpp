@@ -212,6 +212,11 @@ TEST_F(OpenApiTest, PlanResponsesMatchTheDocument) {
   expect_valid("/plan", "post", infeasible_level);
   expect_valid("/plan", "post", client->Post("/plan", tiny_ds_block_request(), "application/json"));
   expect_valid("/plan", "post", client->Post("/plan", example_request_json("ds_cnn_s"), "application/json"));
+  // A residual network (contract 1.1: streams, projection inputs, held skip tensors).
+  const httplib::Result residual = client->Post("/plan", example_request_json("resnet8"), "application/json");
+  ASSERT_EQ(residual->status, 200) << residual->body;
+  EXPECT_EQ(json::parse(residual->body)["status"], "optimal");
+  expect_valid("/plan", "post", residual);
   json joint = json::parse(tiny_ds_block_request());
   joint["strategy"] = "joint";
   joint["weights"] = {1, 2};
@@ -266,7 +271,8 @@ TEST_F(OpenApiTest, RequestSchemaAgreesWithTheServer) {
   // Valid requests pass the schema...
   for (const std::string& request :
        {tiny_ds_block_request(), std::string(kSmallRequest), example_request_json("ds_cnn_l"),
-        example_request_json("mobilenet_v1_224")}) {
+        example_request_json("mobilenet_v1_224"), example_request_json("resnet8"),
+        example_request_json("mobilenet_v2_96")}) {
     for (const std::string& violation :
          reds::test::schema_violations(json::parse(request), schema, openapi_.document))
       ADD_FAILURE() << violation;
@@ -274,13 +280,16 @@ TEST_F(OpenApiTest, RequestSchemaAgreesWithTheServer) {
   // ...and what the schema can tell is wrong, the server rejects too.
   const auto client = server_.client();
   const json small = json::parse(kSmallRequest);
-  std::vector<json> invalid(6, small);
+  std::vector<json> invalid(9, small);
   invalid[0]["network"]["layers"][0]["min_unit"] = 2;
   invalid[1]["network"]["inputs"] = "2";
   invalid[2]["network"]["layers"][0]["importance"][1] = -1;
   invalid[3]["levels"][1]["macs"]["fraction"] = 1.5;
   invalid[4]["levels"][1]["macs"] = {{"fraction", 0.5}, {"max", 3}};
   invalid[5]["strategy"] = "greedy";
+  invalid[6]["network"]["layers"][0]["stream"] = "";
+  invalid[7]["network"]["layers"][1]["input"] = 0;
+  invalid[8]["network"]["layers"][1]["cost"]["macs"]["held"] = {{small["network"]["layers"][0]["name"], -1}};
   for (const json& request : invalid) {
     SCOPED_TRACE(request.dump());
     EXPECT_FALSE(reds::test::schema_violations(request, schema, openapi_.document).empty());
