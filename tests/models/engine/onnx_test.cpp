@@ -1,8 +1,8 @@
 // ONNX in and out, against the framework that made the models: torch_reference.py builds PyTorch models
 // with random weights (a fixed seed), exports them with torch.onnx.export and computes their outputs; the
 // engine must compute the same from the ONNX files. Exported levels, of chain and residual models alike, must
-// read back to the engine's level, and (for the small CNN) equal the torch model cut down by hand to the
-// level's units.
+// read back to the engine's level, and (for the small CNN and the ResNet-8) equal the torch model cut down by
+// hand to the level's units.
 #include "reds/engine/onnx.h"
 
 #include <gtest/gtest.h>
@@ -159,24 +159,35 @@ class TorchOnnx : public ::testing::Test {
                  name + " exported and read back");
   }
 
-  // Request, plan and apply two levels of the model, then export each: every level reads back to the
-  // engine's level, narrows a map that an addition adds (so the streams are cut, not kept whole), and passes
-  // ONNX's Python checker too.
-  static void expect_planned_levels_round_trip(const Model& model, const std::string& name) {
+  struct PlannedLevels {
+    PlanRequest request;
+    PlanResult plan;
+    Model model;  // the plan applied
+  };
+
+  // Request, plan and apply two levels of the model.
+  static void plan_two_levels(const Model& model, PlannedLevels& planned) {
     RequestOptions options;
     options.fractions = {0.3, 0.6};
-    const Result<PlanRequest> request = plan_request(model, options);
+    Result<PlanRequest> request = plan_request(model, options);
     ASSERT_TRUE(request) << request.error().message;
-    const Result<PlanResult> plan = reds::plan(request.value());
+    Result<PlanResult> plan = reds::plan(request.value());
     ASSERT_TRUE(plan) << plan.error().message;
-    const Result<Model> planned = apply_plan(model, plan.value());
-    ASSERT_TRUE(planned) << planned.error().message;
+    Result<Model> applied = apply_plan(model, plan.value());
+    ASSERT_TRUE(applied) << applied.error().message;
+    planned = {std::move(request).value(), std::move(plan).value(), std::move(applied).value()};
+  }
+
+  // Exports every level of the planned model: each reads back to the engine's level, narrows a map that an
+  // addition adds (so the streams are cut, not kept whole), and passes ONNX's Python checker too.
+  static void expect_planned_levels_round_trip(const Model& model, const PlannedLevels& planned,
+                                               const std::string& name) {
     const Result<std::vector<Shape>> full_shapes = layer_shapes(model);
     ASSERT_TRUE(full_shapes) << full_shapes.error().message;
     std::vector<std::string> check = {"check"};
-    for (std::size_t level = 0; level < options.fractions.size(); ++level) {
+    for (std::size_t level = 0; level < planned.plan.levels.size(); ++level) {
       SCOPED_TRACE(name + " level " + std::to_string(level + 1));
-      expect_round_trip(planned.value(), level, name);
+      expect_round_trip(planned.model, level, name);
       const std::string path = file(name + ".level" + std::to_string(level + 1) + ".exported.onnx").string();
       const Result<Model> back = load_model(path);
       ASSERT_TRUE(back) << back.error().message;
@@ -197,6 +208,34 @@ class TorchOnnx : public ::testing::Test {
       check.push_back(path);
     }
     EXPECT_EQ(run_reference(check, file(name + ".check.log")), 0) << read_bytes(file(name + ".check.log"));
+  }
+
+  // torch_reference.py cuts the torch model down by hand to every level of the plan; the engine's level and
+  // the level exported by expect_round_trip, read back, both equal it to 1e-4.
+  static void expect_levels_equal_torch_cut(const PlannedLevels& planned, const std::string& name) {
+    std::ofstream(file(name + ".plan.json")) << to_json(planned.plan);
+    const std::string levels = std::to_string(planned.plan.levels.size());
+    ASSERT_EQ(run_reference({"cut", directory_.string(), name, file(name + ".plan.json").string(), levels},
+                            file(name + ".cut.log")),
+              0)
+        << read_bytes(file(name + ".cut.log"));
+    Result<Session> created = Session::create(planned.model);
+    ASSERT_TRUE(created) << created.error().message;
+    Session session = std::move(created).value();
+    const std::vector<float> images = read_values<float>(file(name + ".inputs.f32"));
+    for (std::size_t level = 0; level < planned.plan.levels.size(); ++level) {
+      SCOPED_TRACE(name + " level " + std::to_string(level + 1));
+      const std::string prefix = name + ".level" + std::to_string(level + 1);
+      const std::vector<double> cut = read_values<double>(file(prefix + ".f64"));
+      ASSERT_TRUE(session.set_level(level));
+      expect_close(run_all(session, images), cut, 1e-4, "the engine's level against torch cut by hand");
+      const Result<Model> back = load_model(file(prefix + ".exported.onnx").string());
+      ASSERT_TRUE(back) << back.error().message;
+      Result<Session> exported = Session::create(back.value());
+      ASSERT_TRUE(exported) << exported.error().message;
+      expect_close(run_all(exported.value(), images), cut, 1e-4,
+                   "the exported level read back against torch cut by hand");
+    }
   }
 
   static inline fs::path directory_;
@@ -247,23 +286,32 @@ TEST_F(TorchOnnx, TorchvisionMobileNetV2ComputesWhatTorchComputes) {
 }
 
 // Residual models: levels whose additions narrow every operand alike (one width per stream) export as
-// standalone ONNX models.
-TEST_F(TorchOnnx, ResNet8LevelsExportAndReadBack) {
+// standalone ONNX models. The ResNet-8's levels equal the torch model cut by hand: the layers whose outputs
+// are added keep one order and width, projections read their block input's units, batch norms are cut with
+// their convolution.
+TEST_F(TorchOnnx, ResNet8LevelsExportReadBackAndEqualTheTorchModelCutByHand) {
   const Result<Model> model = load_model(file("resnet8.onnx").string());
   ASSERT_TRUE(model) << model.error().message;
-  expect_planned_levels_round_trip(model.value(), "resnet8");
+  PlannedLevels planned;
+  ASSERT_NO_FATAL_FAILURE(plan_two_levels(model.value(), planned));
+  expect_planned_levels_round_trip(model.value(), planned, "resnet8");
+  expect_levels_equal_torch_cut(planned, "resnet8");
 }
 
 TEST_F(TorchOnnx, TorchvisionResNet18LevelsExportAndReadBack) {
   const Result<Model> model = load_model(file("resnet18.onnx").string());
   ASSERT_TRUE(model) << model.error().message;
-  expect_planned_levels_round_trip(model.value(), "resnet18");
+  PlannedLevels planned;
+  ASSERT_NO_FATAL_FAILURE(plan_two_levels(model.value(), planned));
+  expect_planned_levels_round_trip(model.value(), planned, "resnet18");
 }
 
 TEST_F(TorchOnnx, TorchvisionMobileNetV2LevelsExportAndReadBack) {
   const Result<Model> model = load_model(file("mobilenet_v2.onnx").string());
   ASSERT_TRUE(model) << model.error().message;
-  expect_planned_levels_round_trip(model.value(), "mobilenet_v2");
+  PlannedLevels planned;
+  ASSERT_NO_FATAL_FAILURE(plan_two_levels(model.value(), planned));
+  expect_planned_levels_round_trip(model.value(), planned, "mobilenet_v2");
 }
 
 TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputes) {
@@ -293,34 +341,17 @@ TEST_F(TorchOnnx, UnsupportedOperatorsAreNamed) {
 TEST_F(TorchOnnx, ExportedLevelsEqualTheEngineAndTheTorchModelCutByHand) {
   const Result<Model> model = load_model(file("small_cnn.onnx").string());
   ASSERT_TRUE(model) << model.error().message;
-  RequestOptions options;
-  options.fractions = {0.3, 0.6};
-  const Result<PlanRequest> request = plan_request(model.value(), options);
-  ASSERT_TRUE(request) << request.error().message;
-  const Result<PlanResult> plan = reds::plan(request.value());
-  ASSERT_TRUE(plan) << plan.error().message;
-  const Result<Model> planned = apply_plan(model.value(), plan.value());
-  ASSERT_TRUE(planned) << planned.error().message;
+  PlannedLevels planned;
+  ASSERT_NO_FATAL_FAILURE(plan_two_levels(model.value(), planned));
   // The plan must narrow something, or the cut models would be the full one.
-  EXPECT_LT(plan->levels[0].widths[0], request->network.layers[0].units);
-
-  std::ofstream(file("small_cnn.plan.json")) << to_json(plan.value());
-  ASSERT_EQ(
-      run_reference({"cut", directory_.string(), file("small_cnn.plan.json").string(), "2"}, file("cut.log")),
-      0)
-      << read_bytes(file("cut.log"));
-  Result<Session> created = Session::create(planned.value());
+  EXPECT_LT(planned.plan.levels[0].widths[0], planned.request.network.layers[0].units);
+  Result<Session> created = Session::create(planned.model);
   ASSERT_TRUE(created) << created.error().message;
-  Session session = std::move(created).value();
-  const std::vector<float> images = read_values<float>(file("small_cnn.inputs.f32"));
+  const Session& session = created.value();
   std::vector<std::string> exported;
   for (std::size_t level = 0; level < 2; ++level) {
     SCOPED_TRACE("level " + std::to_string(level + 1));
-    expect_round_trip(planned.value(), level, "small_cnn");
-    ASSERT_TRUE(session.set_level(level));
-    expect_close(run_all(session, images),
-                 read_values<double>(file("small_cnn.level" + std::to_string(level + 1) + ".f64")), 1e-4,
-                 "the engine's level against torch cut by hand");
+    expect_round_trip(planned.model, level, "small_cnn");
     const Result<Model> back =
         load_model(file("small_cnn.level" + std::to_string(level + 1) + ".exported.onnx"));
     ASSERT_TRUE(back);
@@ -336,6 +367,7 @@ TEST_F(TorchOnnx, ExportedLevelsEqualTheEngineAndTheTorchModelCutByHand) {
     }
     exported.push_back(file("small_cnn.level" + std::to_string(level + 1) + ".exported.onnx").string());
   }
+  expect_levels_equal_torch_cut(planned, "small_cnn");
   // ONNX's own Python checker (full check, with shape inference) accepts the files too.
   exported.insert(exported.begin(), "check");
   EXPECT_EQ(run_reference(exported, file("check.log")), 0) << read_bytes(file("check.log"));

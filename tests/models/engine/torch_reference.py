@@ -8,10 +8,11 @@ folding them matters. Every model is exported in eval mode by torch.onnx.export.
       For each model NAME: DIR/NAME.onnx, DIR/NAME.inputs.f32 (the test images, NHWC little-endian float32,
       as the engine reads them) and DIR/NAME.outputs.f64 (torch's outputs for them, float64). Also
       DIR/unsupported.onnx, a model with an operator the engine does not read.
-  torch_reference.py cut DIR PLAN.json LEVELS
-      The small CNN cut down by hand to each level of PLAN (a `reds plan` response for its request): every
-      layer keeps the units the plan orders first, in that order. Writes DIR/small_cnn.levelK.f64 for K in
-      1..LEVELS, the cut models' outputs for DIR/small_cnn.inputs.f32.
+  torch_reference.py cut DIR NAME PLAN.json LEVELS
+      Model NAME (small_cnn or resnet8) cut down by hand to each level of PLAN (a `reds plan` response for
+      its request): every layer keeps the units the plan orders first, in that order, and every layer reads
+      the units its input keeps. Writes DIR/NAME.levelK.f64 for K in 1..LEVELS, the cut models' outputs for
+      DIR/NAME.inputs.f32.
   torch_reference.py check FILE.onnx...
       onnx.checker (full check, with shape inference) on each file.
 
@@ -186,37 +187,78 @@ def export(directory):
                       opset_version=13)
 
 
-def cut(directory, plan_path, levels):
-    """The small CNN with every layer narrowed by hand to a level's kept units."""
+def onnx_name(model, path):
+    """The name torch.onnx.export gives the node of module `path`: a scope per module, where a child of a
+    Sequential is scoped "<attribute>.<index>" (blocks.0.conv1 is /blocks/blocks.0/conv1/Conv)."""
+    parts = path.split(".")
+    scopes = [f"{parts[i - 1]}.{part}" if part.isdigit() else part for i, part in enumerate(parts)]
+    operator = "Conv" if isinstance(model.get_submodule(path), nn.Conv2d) else "Gemm"
+    return "/" + "/".join(scopes) + "/" + operator
+
+
+def conv_cut(x, conv, bn, units, reads):
+    """A convolution (and the batch norm after it) computing only `units` from the input channels `reads`."""
+    bias = None if conv.bias is None else conv.bias[units]
+    x = F.conv2d(x, conv.weight[units][:, reads], bias, stride=conv.stride, padding=conv.padding)
+    if bn is None:
+        return x
+    return F.batch_norm(x, bn.running_mean[units], bn.running_var[units], bn.weight[units], bn.bias[units],
+                        eps=bn.eps)
+
+
+def small_cnn_cut(model, kept, x):
+    c1, c2, f1, f2 = kept("conv1"), kept("conv2"), kept("fc1"), kept("fc2")
+    # fc1 reads the flattened 16 x 4 x 4 map channel-major: channel c is features 16c .. 16c + 15.
+    features = torch.cat([torch.arange(16 * c, 16 * c + 16) for c in c2.tolist()])
+    x = F.relu(conv_cut(x, model.conv1, model.bn1, c1, torch.arange(3)))
+    x = torch.flatten(F.max_pool2d(F.relu(conv_cut(x, model.conv2, None, c2, c1)), 2), 1)
+    x = F.relu(F.linear(x, model.fc1.weight[f1][:, features], model.fc1.bias[f1]))
+    return F.linear(x, model.fc2.weight[f2][:, f1], model.fc2.bias[f2])
+
+
+def resnet8_cut(model, kept, x):
+    """The operands of every addition must keep the same units in the same order (one stream); a
+    projection shortcut reads the units its block's input keeps."""
+    stream = kept("conv")
+    x = F.relu(conv_cut(x, model.conv, model.bn, stream, torch.arange(3)))
+    for index, block in enumerate(model.blocks):
+        inner, output = kept(f"blocks.{index}.conv1"), kept(f"blocks.{index}.conv2")
+        y = F.relu(conv_cut(x, block.conv1, block.bn1, inner, stream))
+        y = conv_cut(y, block.conv2, block.bn2, output, inner)
+        if len(block.shortcut):
+            shortcut = kept(f"blocks.{index}.shortcut.0")
+            x = conv_cut(x, block.shortcut[0], block.shortcut[1], shortcut, stream)
+        else:
+            shortcut = stream
+        if not torch.equal(output, shortcut):
+            sys.exit(f"block {index} adds different units: {output.tolist()} and {shortcut.tolist()}")
+        x, stream = F.relu(y + x), output
+    x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+    scores = kept("fc")
+    return F.linear(x, model.fc.weight[scores][:, stream], model.fc.bias[scores])
+
+
+CUTS = {"small_cnn": small_cnn_cut, "resnet8": resnet8_cut}
+
+
+def cut(directory, name, plan_path, levels):
+    """Model `name` with every layer narrowed by hand to a level's kept units."""
     with open(plan_path) as file:
         plan = json.load(file)
-    model = build("small_cnn")
-    batch = images("small_cnn")
-    order = {name: torch.tensor(units) for name, units in plan["order"].items()}
+    model = build(name)
+    batch = images(name)
+    order = {layer: torch.tensor(units) for layer, units in plan["order"].items()}
     for level in range(levels):
         widths = plan["levels"][level]["widths"]
 
-        def kept(layer):
-            name = f"/{layer}/Conv" if layer.startswith("conv") else f"/{layer}/Gemm"
-            return order[name][:widths[name]]
+        def kept(path):
+            layer = onnx_name(model, path)
+            return order[layer][:widths[layer]]
 
-        c1, c2, f1, f2 = kept("conv1"), kept("conv2"), kept("fc1"), kept("fc2")
-        bn = model.bn1
-        # fc1 reads the flattened 16 x 4 x 4 map channel-major: channel c is features 16c .. 16c + 15.
-        features = torch.cat([torch.arange(16 * c, 16 * c + 16) for c in c2.tolist()])
-        results = []
         with torch.no_grad():
-            for i in range(batch.shape[0]):
-                x = F.conv2d(batch[i:i + 1], model.conv1.weight[c1], model.conv1.bias[c1], padding=1)
-                x = F.batch_norm(x, bn.running_mean[c1], bn.running_var[c1], bn.weight[c1], bn.bias[c1],
-                                 eps=bn.eps)
-                x = F.relu(x)
-                x = F.conv2d(x, model.conv2.weight[c2][:, c1], model.conv2.bias[c2], stride=2, padding=1)
-                x = torch.flatten(F.max_pool2d(F.relu(x), 2), 1)
-                x = F.relu(F.linear(x, model.fc1.weight[f1][:, features], model.fc1.bias[f1]))
-                x = F.linear(x, model.fc2.weight[f2][:, f1], model.fc2.bias[f2])
-                results.append(x.double().numpy().ravel())
-        np.concatenate(results).astype("<f8").tofile(f"{directory}/small_cnn.level{level + 1}.f64")
+            results = [CUTS[name](model, kept, batch[i:i + 1]).double().numpy().ravel()
+                       for i in range(batch.shape[0])]
+        np.concatenate(results).astype("<f8").tofile(f"{directory}/{name}.level{level + 1}.f64")
 
 
 def check(paths):
@@ -232,7 +274,7 @@ if __name__ == "__main__":
     if command == "export":
         export(sys.argv[2])
     elif command == "cut":
-        cut(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        cut(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     elif command == "check":
         check(sys.argv[2:])
     else:
