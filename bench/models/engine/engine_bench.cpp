@@ -20,7 +20,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -99,9 +101,15 @@ std::int64_t plan_block() {
 struct PlannedModel {
   std::string name;
   Model model;
+  // masked() follows a chain's channels only, so residual models have no masked session.
   std::unique_ptr<Session> nested, strided, masked, unplanned;
   std::vector<float> input;
 };
+
+bool is_residual(const Model& model) {
+  return std::any_of(model.layers.begin(), model.layers.end(),
+                     [](const Layer& layer) { return layer.kind == LayerKind::add; });
+}
 
 PlannedModel plan_model(const std::string& name, Model model) {
   RequestOptions options;
@@ -118,8 +126,9 @@ PlannedModel plan_model(const std::string& name, Model model) {
   unplanned.plan.reset();
   planned.unplanned =
       std::make_unique<Session>(value_or_fail(Session::create(unplanned), name + " unplanned"));
-  planned.masked = std::make_unique<Session>(
-      value_or_fail(Session::create(masked(planned.model, *planned.nested, 0)), name + " masked"));
+  if (!is_residual(planned.model))
+    planned.masked = std::make_unique<Session>(
+        value_or_fail(Session::create(masked(planned.model, *planned.nested, 0)), name + " masked"));
   std::mt19937 generator(1);
   std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
   planned.input.resize(static_cast<std::size_t>(planned.model.input.size()));
@@ -136,6 +145,8 @@ std::vector<PlannedModel>& models() {
         "ds_cnn_s_fmnist", value_or_fail(load_model(pretrained_path("fashion_mnist_ds_cnn_sizeS.keras")),
                                          "the pretrained Fashion-MNIST model")));
     planned.push_back(plan_model("ds_cnn_l", value_or_fail(random_model("ds_cnn_l"), "ds_cnn_l")));
+    for (const std::string name : {"resnet8", "mobilenet_v2_035_96", "mobilenet_v2_96"})
+      planned.push_back(plan_model(name, value_or_fail(random_model(name), name)));
     return planned;
   }();
   return all;
@@ -264,6 +275,162 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   std::set<std::string> medians_;
 };
 
+// One kernel call as Session::run makes it (session.cpp), for the per-call profile: the session keeps its
+// dispatch private, and the profile needs each call on its own.
+void run_call(const KernelCall& call) {
+  const kernels::Window& window = call.window;
+  const std::int64_t pixels = window.out_height * window.out_width;
+  switch (call.kind) {
+    case CallKind::conv2d:
+      if (call.segmented.ranges)
+        kernels::conv2d_segmented(window, call.input, call.segmented, call.bias, call.rectifier, call.output);
+      else
+        kernels::conv2d(window, call.input, call.weights, call.bias, call.groups, call.rectifier,
+                        call.output);
+      break;
+    case CallKind::depthwise_conv2d:
+      kernels::depthwise_conv2d_segmented(window, call.input, call.segmented, call.bias, call.rectifier,
+                                          call.output);
+      break;
+    case CallKind::dense:
+      kernels::dense_segmented(call.dense_input, call.segmented, call.bias, call.rectifier, call.output.data);
+      break;
+    case CallKind::rectifier:  // in place: the copy Session::run makes first is a memcpy, left out
+      kernels::rectify(*call.rectifier, call.output.data, pixels * call.output.channels);
+      break;
+    case CallKind::softmax:
+      kernels::softmax(call.output.data, pixels, call.output.channels);
+      break;
+    case CallKind::add:
+      kernels::add(call.input.data, call.addend, pixels * call.output.channels, call.rectifier,
+                   call.output.data);
+      break;
+    case CallKind::zero_padding2d:
+      kernels::zero_padding2d(window, call.input, call.output);
+      break;
+    case CallKind::average_pool2d:
+      kernels::average_pool2d(window, call.input, call.output);
+      break;
+    case CallKind::max_pool2d:
+      kernels::max_pool2d(window, call.input, call.output);
+      break;
+    case CallKind::global_average_pool2d:
+      kernels::global_average_pool2d(call.input, window.in_height * window.in_width, call.output.data);
+      break;
+  }
+}
+
+double thread_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Median over 7 batches of the thread CPU time of one call of every kernel call of a level, in ns.
+std::vector<double> call_times(Session& session, std::size_t level, const std::vector<float>& input) {
+  session.set_level(level);
+  session.run(input);  // every buffer holds a map of this level
+  const std::span<const KernelCall> calls = session.level_calls(level);
+  std::vector<double> times;
+  for (const KernelCall& call : calls) {
+    std::vector<double> batches;
+    for (int batch = 0; batch < 7; ++batch) {
+      const double start = thread_seconds();
+      for (int repeat = 0; repeat < 20; ++repeat) {
+        run_call(call);
+        benchmark::ClobberMemory();
+      }
+      batches.push_back((thread_seconds() - start) / 20 * 1e9);
+    }
+    std::nth_element(batches.begin(), batches.begin() + 3, batches.end());
+    times.push_back(batches[3]);
+  }
+  return times;
+}
+
+std::string call_label(const KernelCall& call) {
+  const kernels::Window& window = call.window;
+  switch (call.kind) {
+    case CallKind::conv2d:
+      return window.kernel_height == 1 && window.kernel_width == 1 ? "conv 1x1" : "conv kxk";
+    case CallKind::depthwise_conv2d:
+      return "depthwise";
+    case CallKind::dense:
+      return "dense";
+    case CallKind::add:
+      return "add";
+    case CallKind::zero_padding2d:
+      return "zero padding";
+    case CallKind::rectifier:
+    case CallKind::softmax:
+      return "activation";
+    default:
+      return "pool";
+  }
+}
+
+// Where the smallest level of a residual model spends its time: per kind of kernel call, its time and MACs
+// over the full level's, and the calls whose time exceeds their share of the level's MAC target most.
+void print_call_profile(PlannedModel& planned, std::ostream& out) {
+  const std::size_t full_level = planned.nested->level_count() - 1;
+  const std::vector<double> small = call_times(*planned.nested, 0, planned.input);
+  const std::vector<double> full = call_times(*planned.nested, full_level, planned.input);
+  const std::span<const KernelCall> small_calls = planned.nested->level_calls(0);
+  const std::span<const KernelCall> full_calls = planned.nested->level_calls(full_level);
+  const auto macs = [](const KernelCall& call) {
+    const kernels::Window& w = call.window;
+    const double pixels = static_cast<double>(w.out_height * w.out_width);
+    const double taps = static_cast<double>(w.kernel_height * w.kernel_width);
+    if (call.kind == CallKind::conv2d)
+      return pixels * taps * static_cast<double>(call.input.channels * call.output.channels) /
+             static_cast<double>(call.groups);
+    if (call.kind == CallKind::depthwise_conv2d)
+      return pixels * taps * static_cast<double>(call.output.channels);
+    if (call.kind == CallKind::dense)
+      return static_cast<double>(call.dense_input.input_groups * call.dense_input.group_features *
+                                 call.output.channels);
+    return 0.0;
+  };
+  double small_total = 0, full_total = 0, full_macs = 0, small_macs = 0;
+  std::map<std::string, std::array<double, 4>> kinds;  // L1 ns, full ns, L1 MACs, full MACs
+  for (std::size_t index = 0; index < full.size(); ++index) {
+    auto& kind = kinds[call_label(full_calls[index])];
+    kind[0] += small[index], kind[1] += full[index];
+    kind[2] += macs(small_calls[index]), kind[3] += macs(full_calls[index]);
+    small_total += small[index], full_total += full[index];
+    small_macs += macs(small_calls[index]), full_macs += macs(full_calls[index]);
+  }
+  const double fraction = small_macs / full_macs;
+  out << "\n"
+      << planned.name << ", L1 against L4 call by call (sum of calls: " << std::setprecision(1)
+      << small_total / 1e3 << " us against " << full_total / 1e3 << " us, MAC fraction "
+      << std::setprecision(3) << fraction << "):\n"
+      << "kind             L1 us  L4 us  time ratio  MAC ratio  share of L1 time  share of L4 time\n";
+  for (const auto& [name, kind] : kinds)
+    out << std::left << std::setw(14) << name << std::right << std::setprecision(1) << std::setw(8)
+        << kind[0] / 1e3 << std::setw(7) << kind[1] / 1e3 << std::setprecision(3) << std::setw(12)
+        << kind[0] / kind[1] << std::setw(11) << (kind[3] > 0 ? kind[2] / kind[3] : 0.0) << std::setw(18)
+        << kind[0] / small_total << std::setw(18) << kind[1] / full_total << '\n';
+  // Excess: what a call takes at L1 beyond its share of the level's target time.
+  std::vector<std::pair<double, std::size_t>> excess;
+  for (std::size_t index = 0; index < full.size(); ++index)
+    excess.emplace_back(small[index] - (1.15 * fraction + 0.02) * full[index], index);
+  std::sort(excess.rbegin(), excess.rend());
+  out << "calls over their share of the L1 target (time at L1 - target ratio x time at L4), largest first:\n"
+      << "call  kind          out HxW  channels L1/L4  L1 us  L4 us  ratio  excess us\n";
+  for (std::size_t rank = 0; rank < std::min<std::size_t>(8, excess.size()); ++rank) {
+    const std::size_t index = excess[rank].second;
+    const KernelCall& call = small_calls[index];
+    out << std::setw(4) << index << "  " << std::left << std::setw(12) << call_label(call) << std::right
+        << std::setw(5) << call.window.out_height << 'x' << std::left << std::setw(4) << call.window.out_width
+        << std::right << std::setw(6) << call.output.channels << '/' << std::left << std::setw(5)
+        << full_calls[index].output.channels << std::right << std::setprecision(1) << std::setw(6)
+        << small[index] / 1e3 << std::setw(7) << full[index] / 1e3 << std::setprecision(3) << std::setw(7)
+        << small[index] / full[index] << std::setprecision(1) << std::setw(11) << excess[rank].first / 1e3
+        << '\n';
+  }
+}
+
 void print_summary(const SummaryReporter& reporter) {
   std::ostringstream out;
   out << std::fixed;
@@ -292,8 +459,11 @@ void print_summary(const SummaryReporter& reporter) {
           << std::setprecision(3) << std::setw(10) << fraction << std::setprecision(1) << std::setw(11)
           << nested / 1e3 << std::setprecision(3) << std::setw(7) << nested / full << std::setw(8) << target
           << std::setw(4) << (nested / full <= target ? "yes" : "NO") << "  |" << std::setprecision(1)
-          << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |"
-          << std::setw(13) << masked / full << '\n';
+          << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |";
+      if (planned.masked)
+        out << std::setw(13) << masked / full << '\n';
+      else
+        out << std::setw(13) << "-" << '\n';
     }
   }
   out << "\nFull-network Dense layers, time over OpenBLAS cblas_sgemv (one thread), target <= 1.25:\n"
@@ -306,6 +476,8 @@ void print_summary(const SummaryReporter& reporter) {
         << nested << std::setw(10) << block << std::setw(10) << sgemv << std::setprecision(3) << std::setw(14)
         << (sgemv > 0 ? nested / sgemv : 0.0) << std::setw(13) << (sgemv > 0 ? block / sgemv : 0.0) << '\n';
   }
+  for (PlannedModel& planned : models())
+    if (is_residual(planned.model) && reporter.has("full/" + planned.name)) print_call_profile(planned, out);
   std::cout << out.str() << std::flush;
 }
 
@@ -327,8 +499,9 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("level/" + planned.name + "/strided" + suffix).c_str(), run_session,
                                    planned.strided.get(), level, &planned.input);
     }
-    benchmark::RegisterBenchmark(("masked/" + planned.name).c_str(), run_session, planned.masked.get(),
-                                 std::size_t{0}, &planned.input);
+    if (planned.masked)
+      benchmark::RegisterBenchmark(("masked/" + planned.name).c_str(), run_session, planned.masked.get(),
+                                   std::size_t{0}, &planned.input);
     benchmark::RegisterBenchmark(("full/" + planned.name).c_str(), run_session, planned.unplanned.get(),
                                  std::size_t{0}, &planned.input);
   }
