@@ -469,6 +469,7 @@ void print_summary(const SummaryReporter& reporter) {
   out << "\nFull-network Dense layers, time over OpenBLAS cblas_sgemv (one thread), target <= 1.25:\n"
       << "layer                          nested ns  block ns  sgemv ns  nested/sgemv  block/sgemv\n";
   for (const DenseCase& dense : dense_cases()) {
+    if (!reporter.has("dense/" + dense.name + "/reds_nested")) continue;  // filtered out
     const double sgemv = reporter.time("dense/" + dense.name + "/openblas_sgemv");
     const double nested = reporter.time("dense/" + dense.name + "/reds_nested");
     const double block = reporter.time("dense/" + dense.name + "/reds_block");
