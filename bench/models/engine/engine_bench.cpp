@@ -369,14 +369,23 @@ std::string call_label(const KernelCall& call) {
   }
 }
 
-// Where the smallest level of a residual model spends its time: per kind of kernel call, its time and MACs
-// over the full level's, and the calls whose time exceeds their share of the level's MAC target most.
+// Where the smallest level of a residual model spends its time, call by call against the unplanned full
+// network (the level-time target's denominator) and the plan's full level L4. The target allows L1
+// 1.15 f T + 0.02 T (f its MAC fraction, T the full time); per kind k of kernel call (f_k its MAC fraction at
+// L1, T_k its full time) the level's time beyond 1.15 f T splits into
+//   scaling  L1_k - 1.15 f_k T_k         what the kind takes beyond time proportional to its own MACs;
+//   mix      1.15 (f_k - f) T_k          what the plan's choice of which MACs to keep costs: keeping more of
+//                                        the kinds that are slow per MAC (f_k > f) than of the fast ones;
+// summed over the kinds, scaling + mix - 0.02 T is the level's time over its target. Then the calls with
+// the largest scaling term, and the calls where L4 (nested layout) is slower than the unplanned network.
 void print_call_profile(PlannedModel& planned, std::ostream& out) {
-  const std::size_t full_level = planned.nested->level_count() - 1;
+  const std::size_t top_level = planned.nested->level_count() - 1;
   const std::vector<double> small = call_times(*planned.nested, 0, planned.input);
-  const std::vector<double> full = call_times(*planned.nested, full_level, planned.input);
+  const std::vector<double> top = call_times(*planned.nested, top_level, planned.input);
+  const std::vector<double> full = call_times(*planned.unplanned, 0, planned.input);
   const std::span<const KernelCall> small_calls = planned.nested->level_calls(0);
-  const std::span<const KernelCall> full_calls = planned.nested->level_calls(full_level);
+  const std::span<const KernelCall> full_calls = planned.unplanned->level_calls(0);
+  if (small.size() != full.size()) fail(planned.name + ": levels with different kernel calls");
   const auto macs = [](const KernelCall& call) {
     const kernels::Window& w = call.window;
     const double pixels = static_cast<double>(w.out_height * w.out_width);
@@ -391,44 +400,64 @@ void print_call_profile(PlannedModel& planned, std::ostream& out) {
                                  call.output.channels);
     return 0.0;
   };
-  double small_total = 0, full_total = 0, full_macs = 0, small_macs = 0;
-  std::map<std::string, std::array<double, 4>> kinds;  // L1 ns, full ns, L1 MACs, full MACs
+  std::array<double, 5> total{};                       // as below
+  std::map<std::string, std::array<double, 5>> kinds;  // L1 ns, L4 ns, full ns, L1 MACs, full MACs
   for (std::size_t index = 0; index < full.size(); ++index) {
+    const std::array<double, 5> call{small[index], top[index], full[index], macs(small_calls[index]),
+                                     macs(full_calls[index])};
     auto& kind = kinds[call_label(full_calls[index])];
-    kind[0] += small[index], kind[1] += full[index];
-    kind[2] += macs(small_calls[index]), kind[3] += macs(full_calls[index]);
-    small_total += small[index], full_total += full[index];
-    small_macs += macs(small_calls[index]), full_macs += macs(full_calls[index]);
+    for (std::size_t at = 0; at < call.size(); ++at) kind[at] += call[at], total[at] += call[at];
   }
-  const double fraction = small_macs / full_macs;
+  const double fraction = total[3] / total[4];
+  const double target = 1.15 * fraction + 0.02;
   out << "\n"
-      << planned.name << ", L1 against L4 call by call (sum of calls: " << std::setprecision(1)
-      << small_total / 1e3 << " us against " << full_total / 1e3 << " us, MAC fraction "
-      << std::setprecision(3) << fraction << "):\n"
-      << "kind             L1 us  L4 us  time ratio  MAC ratio  share of L1 time  share of L4 time\n";
-  for (const auto& [name, kind] : kinds)
-    out << std::left << std::setw(14) << name << std::right << std::setprecision(1) << std::setw(8)
-        << kind[0] / 1e3 << std::setw(7) << kind[1] / 1e3 << std::setprecision(3) << std::setw(12)
-        << kind[0] / kind[1] << std::setw(11) << (kind[3] > 0 ? kind[2] / kind[3] : 0.0) << std::setw(18)
-        << kind[0] / small_total << std::setw(18) << kind[1] / full_total << '\n';
-  // Excess: what a call takes at L1 beyond its share of the level's target time.
-  std::vector<std::pair<double, std::size_t>> excess;
-  for (std::size_t index = 0; index < full.size(); ++index)
-    excess.emplace_back(small[index] - (1.15 * fraction + 0.02) * full[index], index);
-  std::sort(excess.rbegin(), excess.rend());
-  out << "calls over their share of the L1 target (time at L1 - target ratio x time at L4), largest first:\n"
-      << "call  kind          out HxW  channels L1/L4  L1 us  L4 us  ratio  excess us\n";
-  for (std::size_t rank = 0; rank < std::min<std::size_t>(8, excess.size()); ++rank) {
-    const std::size_t index = excess[rank].second;
-    const KernelCall& call = small_calls[index];
-    out << std::setw(4) << index << "  " << std::left << std::setw(12) << call_label(call) << std::right
-        << std::setw(5) << call.window.out_height << 'x' << std::left << std::setw(4) << call.window.out_width
-        << std::right << std::setw(6) << call.output.channels << '/' << std::left << std::setw(5)
-        << full_calls[index].output.channels << std::right << std::setprecision(1) << std::setw(6)
-        << small[index] / 1e3 << std::setw(7) << full[index] / 1e3 << std::setprecision(3) << std::setw(7)
-        << small[index] / full[index] << std::setprecision(1) << std::setw(11) << excess[rank].first / 1e3
-        << '\n';
+      << planned.name << " call by call (sums: L1 " << std::setprecision(1) << total[0] / 1e3 << " us, L4 "
+      << total[1] / 1e3 << " us, full " << total[2] / 1e3 << " us; L1 MAC fraction " << std::setprecision(3)
+      << fraction << ", target " << target << "):\n"
+      << "kind            L1 us   L4 us  full us  L1/full  L1 MACs/full  L4/full  scaling us  mix us\n";
+  double scaling_total = 0, mix_total = 0;
+  for (const auto& [name, kind] : kinds) {
+    const double kind_fraction = kind[4] > 0 ? kind[3] / kind[4] : 0.0;
+    const double scaling = kind[0] - 1.15 * kind_fraction * kind[2];
+    const double mix = 1.15 * (kind_fraction - fraction) * kind[2];
+    scaling_total += scaling, mix_total += mix;
+    out << std::left << std::setw(13) << name << std::right << std::setprecision(1) << std::setw(8)
+        << kind[0] / 1e3 << std::setw(8) << kind[1] / 1e3 << std::setw(9) << kind[2] / 1e3
+        << std::setprecision(3) << std::setw(9) << kind[0] / kind[2] << std::setw(14) << kind_fraction
+        << std::setw(9) << kind[1] / kind[2] << std::setprecision(1) << std::setw(12) << scaling / 1e3
+        << std::setw(8) << mix / 1e3 << '\n';
   }
+  out << "total: scaling " << std::setprecision(1) << scaling_total / 1e3 << " us + mix " << mix_total / 1e3
+      << " us - 0.02 x full " << 0.02 * total[2] / 1e3 << " us = L1 over its target by "
+      << (scaling_total + mix_total - 0.02 * total[2]) / 1e3 << " us\n";
+  // ratio < 0: each call's own MAC fraction at the level (the scaling term); otherwise that fixed ratio.
+  const auto print_calls = [&](const std::string& title, const std::vector<double>& level,
+                               std::span<const KernelCall> level_calls, double ratio) {
+    std::vector<std::pair<double, std::size_t>> excess;
+    for (std::size_t index = 0; index < full.size(); ++index) {
+      const double full_macs = macs(full_calls[index]);
+      const double own = full_macs > 0 ? 1.15 * macs(level_calls[index]) / full_macs : 0.0;
+      excess.emplace_back(level[index] - (ratio < 0 ? own : ratio) * full[index], index);
+    }
+    std::sort(excess.rbegin(), excess.rend());
+    out << title
+        << "\ncall  kind          out HxW  channels level/full  level us  full us  ratio  excess us\n";
+    for (std::size_t rank = 0; rank < std::min<std::size_t>(6, excess.size()); ++rank) {
+      const std::size_t index = excess[rank].second;
+      const KernelCall& call = level_calls[index];
+      out << std::setw(4) << index << "  " << std::left << std::setw(12) << call_label(call) << std::right
+          << std::setw(5) << call.window.out_height << 'x' << std::left << std::setw(4)
+          << call.window.out_width << std::right << std::setw(10) << call.output.channels << '/' << std::left
+          << std::setw(5) << full_calls[index].output.channels << std::right << std::setprecision(1)
+          << std::setw(9) << level[index] / 1e3 << std::setw(9) << full[index] / 1e3 << std::setprecision(3)
+          << std::setw(7) << level[index] / full[index] << std::setprecision(1) << std::setw(11)
+          << excess[rank].first / 1e3 << '\n';
+    }
+  };
+  print_calls("L1 calls by scaling term (L1 us - 1.15 x own MAC fraction x full us), largest first:", small,
+              small_calls, -1.0);
+  print_calls("L4 calls slower than the unplanned network's (L4 us - full us), largest first:", top,
+              planned.nested->level_calls(top_level), 1.0);
 }
 
 void print_summary(const SummaryReporter& reporter) {
