@@ -10,17 +10,20 @@
 //                               level of the nested layout, and as a single block) and OpenBLAS'
 //                               cblas_sgemv on the same weights, one thread.
 // After the runs a summary prints each level's time over its model's full time against the target
-// 1.15 x MAC fraction + 0.02, and each Dense layer's time over sgemv's against 1.25.
+// 1.15 x MAC fraction + 0.02, each Dense layer's time over sgemv's against 1.25, and for the residual models
+// a per-call profile of the smallest level (print_call_profile).
 //
 //   build/bin/reds_engine_bench --benchmark_repetitions=5   (medians of the repetitions are summarised)
 //
-// Models: DNN S and L, DS-CNN L (random weights, reds/engine/architectures.h) and the REDS authors'
-// pretrained Fashion-MNIST DS-CNN S ($REDS_PRETRAINED_DIR or tests/data/reds-pretrained). Plans: L1
-// importance, bottom_up, MAC fractions 0.25/0.5/0.75/1.
+// Models: DNN S and L, DS-CNN L, ResNet-8, MobileNetV2 0.35 and 1.0 at 96 (random weights,
+// reds/engine/architectures.h) and the REDS authors' pretrained Fashion-MNIST DS-CNN S ($REDS_PRETRAINED_DIR
+// or tests/data/reds-pretrained). Plans: L1 importance, bottom_up, MAC fractions 0.25/0.5/0.75/1.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -99,9 +102,15 @@ std::int64_t plan_block() {
 struct PlannedModel {
   std::string name;
   Model model;
+  // masked() follows a chain's channels only, so residual models have no masked session.
   std::unique_ptr<Session> nested, strided, masked, unplanned;
   std::vector<float> input;
 };
+
+bool is_residual(const Model& model) {
+  return std::any_of(model.layers.begin(), model.layers.end(),
+                     [](const Layer& layer) { return layer.kind == LayerKind::add; });
+}
 
 PlannedModel plan_model(const std::string& name, Model model) {
   RequestOptions options;
@@ -118,8 +127,9 @@ PlannedModel plan_model(const std::string& name, Model model) {
   unplanned.plan.reset();
   planned.unplanned =
       std::make_unique<Session>(value_or_fail(Session::create(unplanned), name + " unplanned"));
-  planned.masked = std::make_unique<Session>(
-      value_or_fail(Session::create(masked(planned.model, *planned.nested, 0)), name + " masked"));
+  if (!is_residual(planned.model))
+    planned.masked = std::make_unique<Session>(
+        value_or_fail(Session::create(masked(planned.model, *planned.nested, 0)), name + " masked"));
   std::mt19937 generator(1);
   std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
   planned.input.resize(static_cast<std::size_t>(planned.model.input.size()));
@@ -136,6 +146,8 @@ std::vector<PlannedModel>& models() {
         "ds_cnn_s_fmnist", value_or_fail(load_model(pretrained_path("fashion_mnist_ds_cnn_sizeS.keras")),
                                          "the pretrained Fashion-MNIST model")));
     planned.push_back(plan_model("ds_cnn_l", value_or_fail(random_model("ds_cnn_l"), "ds_cnn_l")));
+    for (const std::string name : {"resnet8", "mobilenet_v2_035_96", "mobilenet_v2_96"})
+      planned.push_back(plan_model(name, value_or_fail(random_model(name), name)));
     return planned;
   }();
   return all;
@@ -264,6 +276,191 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   std::set<std::string> medians_;
 };
 
+// One kernel call as Session::run makes it (session.cpp), for the per-call profile: the session keeps its
+// dispatch private, and the profile needs each call on its own.
+void run_call(const KernelCall& call) {
+  const kernels::Window& window = call.window;
+  const std::int64_t pixels = window.out_height * window.out_width;
+  switch (call.kind) {
+    case CallKind::conv2d:
+      if (call.segmented.ranges)
+        kernels::conv2d_segmented(window, call.input, call.segmented, call.bias, call.rectifier, call.output);
+      else
+        kernels::conv2d(window, call.input, call.weights, call.bias, call.groups, call.rectifier,
+                        call.output);
+      break;
+    case CallKind::depthwise_conv2d:
+      kernels::depthwise_conv2d_segmented(window, call.input, call.segmented, call.bias, call.rectifier,
+                                          call.output);
+      break;
+    case CallKind::dense:
+      kernels::dense_segmented(call.dense_input, call.segmented, call.bias, call.rectifier, call.output.data);
+      break;
+    case CallKind::rectifier:  // in place: the copy Session::run makes first is a memcpy, left out
+      kernels::rectify(*call.rectifier, call.output.data, pixels * call.output.channels);
+      break;
+    case CallKind::softmax:
+      kernels::softmax(call.output.data, pixels, call.output.channels);
+      break;
+    case CallKind::add:
+      kernels::add(call.input.data, call.addend, pixels * call.output.channels, call.rectifier,
+                   call.output.data);
+      break;
+    case CallKind::zero_padding2d:
+      kernels::zero_padding2d(window, call.input, call.output);
+      break;
+    case CallKind::average_pool2d:
+      kernels::average_pool2d(window, call.input, call.output);
+      break;
+    case CallKind::max_pool2d:
+      kernels::max_pool2d(window, call.input, call.output);
+      break;
+    case CallKind::global_average_pool2d:
+      kernels::global_average_pool2d(call.input, window.in_height * window.in_width, call.output.data);
+      break;
+  }
+}
+
+double thread_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Median over 7 batches of the thread CPU time of one call of every kernel call of a level, in ns.
+std::vector<double> call_times(Session& session, std::size_t level, const std::vector<float>& input) {
+  session.set_level(level);
+  session.run(input);  // every buffer holds a map of this level
+  const std::span<const KernelCall> calls = session.level_calls(level);
+  std::vector<double> times;
+  for (const KernelCall& call : calls) {
+    std::vector<double> batches;
+    for (int batch = 0; batch < 7; ++batch) {
+      const double start = thread_seconds();
+      for (int repeat = 0; repeat < 20; ++repeat) {
+        run_call(call);
+        benchmark::ClobberMemory();
+      }
+      batches.push_back((thread_seconds() - start) / 20 * 1e9);
+    }
+    std::nth_element(batches.begin(), batches.begin() + 3, batches.end());
+    times.push_back(batches[3]);
+  }
+  return times;
+}
+
+std::string call_label(const KernelCall& call) {
+  const kernels::Window& window = call.window;
+  switch (call.kind) {
+    case CallKind::conv2d:
+      return window.kernel_height == 1 && window.kernel_width == 1 ? "conv 1x1" : "conv kxk";
+    case CallKind::depthwise_conv2d:
+      return "depthwise";
+    case CallKind::dense:
+      return "dense";
+    case CallKind::add:
+      return "add";
+    case CallKind::zero_padding2d:
+      return "zero padding";
+    case CallKind::rectifier:
+    case CallKind::softmax:
+      return "activation";
+    default:
+      return "pool";
+  }
+}
+
+// Where the smallest level of a residual model spends its time, call by call against the unplanned full
+// network (the level-time target's denominator) and the plan's full level L4. The target allows L1
+// 1.15 f T + 0.02 T (f its MAC fraction, T the full time); per kind k of kernel call (f_k its MAC fraction at
+// L1, T_k its full time) the level's time beyond 1.15 f T splits into
+//   scaling  L1_k - 1.15 f_k T_k         what the kind takes beyond time proportional to its own MACs;
+//   mix      1.15 (f_k - f) T_k          what the plan's choice of which MACs to keep costs: keeping more of
+//                                        the kinds that are slow per MAC (f_k > f) than of the fast ones;
+// summed over the kinds, scaling + mix - 0.02 T is the level's time over its target. Then the calls with
+// the largest scaling term, and the calls where L4 (nested layout) is slower than the unplanned network.
+void print_call_profile(PlannedModel& planned, std::ostream& out) {
+  const std::size_t top_level = planned.nested->level_count() - 1;
+  const std::vector<double> small = call_times(*planned.nested, 0, planned.input);
+  const std::vector<double> top = call_times(*planned.nested, top_level, planned.input);
+  const std::vector<double> full = call_times(*planned.unplanned, 0, planned.input);
+  const std::span<const KernelCall> small_calls = planned.nested->level_calls(0);
+  const std::span<const KernelCall> full_calls = planned.unplanned->level_calls(0);
+  if (small.size() != full.size()) fail(planned.name + ": levels with different kernel calls");
+  const auto macs = [](const KernelCall& call) {
+    const kernels::Window& w = call.window;
+    const double pixels = static_cast<double>(w.out_height * w.out_width);
+    const double taps = static_cast<double>(w.kernel_height * w.kernel_width);
+    if (call.kind == CallKind::conv2d)
+      return pixels * taps * static_cast<double>(call.input.channels * call.output.channels) /
+             static_cast<double>(call.groups);
+    if (call.kind == CallKind::depthwise_conv2d)
+      return pixels * taps * static_cast<double>(call.output.channels);
+    if (call.kind == CallKind::dense)
+      return static_cast<double>(call.dense_input.input_groups * call.dense_input.group_features *
+                                 call.output.channels);
+    return 0.0;
+  };
+  std::array<double, 5> total{};                       // as below
+  std::map<std::string, std::array<double, 5>> kinds;  // L1 ns, L4 ns, full ns, L1 MACs, full MACs
+  for (std::size_t index = 0; index < full.size(); ++index) {
+    const std::array<double, 5> call{small[index], top[index], full[index], macs(small_calls[index]),
+                                     macs(full_calls[index])};
+    auto& kind = kinds[call_label(full_calls[index])];
+    for (std::size_t at = 0; at < call.size(); ++at) kind[at] += call[at], total[at] += call[at];
+  }
+  const double fraction = total[3] / total[4];
+  const double target = 1.15 * fraction + 0.02;
+  out << "\n"
+      << planned.name << " call by call (sums: L1 " << std::setprecision(1) << total[0] / 1e3 << " us, L4 "
+      << total[1] / 1e3 << " us, full " << total[2] / 1e3 << " us; L1 MAC fraction " << std::setprecision(3)
+      << fraction << ", target " << target << "):\n"
+      << "kind            L1 us   L4 us  full us  L1/full  L1 MACs/full  L4/full  scaling us  mix us\n";
+  double scaling_total = 0, mix_total = 0;
+  for (const auto& [name, kind] : kinds) {
+    const double kind_fraction = kind[4] > 0 ? kind[3] / kind[4] : 0.0;
+    const double scaling = kind[0] - 1.15 * kind_fraction * kind[2];
+    const double mix = 1.15 * (kind_fraction - fraction) * kind[2];
+    scaling_total += scaling, mix_total += mix;
+    out << std::left << std::setw(13) << name << std::right << std::setprecision(1) << std::setw(8)
+        << kind[0] / 1e3 << std::setw(8) << kind[1] / 1e3 << std::setw(9) << kind[2] / 1e3
+        << std::setprecision(3) << std::setw(9) << kind[0] / kind[2] << std::setw(14) << kind_fraction
+        << std::setw(9) << kind[1] / kind[2] << std::setprecision(1) << std::setw(12) << scaling / 1e3
+        << std::setw(8) << mix / 1e3 << '\n';
+  }
+  out << "total: scaling " << std::setprecision(1) << scaling_total / 1e3 << " us + mix " << mix_total / 1e3
+      << " us - 0.02 x full " << 0.02 * total[2] / 1e3 << " us = L1 over its target by "
+      << (scaling_total + mix_total - 0.02 * total[2]) / 1e3 << " us\n";
+  // ratio < 0: each call's own MAC fraction at the level (the scaling term); otherwise that fixed ratio.
+  const auto print_calls = [&](const std::string& title, const std::vector<double>& level,
+                               std::span<const KernelCall> level_calls, double ratio) {
+    std::vector<std::pair<double, std::size_t>> excess;
+    for (std::size_t index = 0; index < full.size(); ++index) {
+      const double full_macs = macs(full_calls[index]);
+      const double own = full_macs > 0 ? 1.15 * macs(level_calls[index]) / full_macs : 0.0;
+      excess.emplace_back(level[index] - (ratio < 0 ? own : ratio) * full[index], index);
+    }
+    std::sort(excess.rbegin(), excess.rend());
+    out << title
+        << "\ncall  kind          out HxW  channels level/full  level us  full us  ratio  excess us\n";
+    for (std::size_t rank = 0; rank < std::min<std::size_t>(6, excess.size()); ++rank) {
+      const std::size_t index = excess[rank].second;
+      const KernelCall& call = level_calls[index];
+      out << std::setw(4) << index << "  " << std::left << std::setw(12) << call_label(call) << std::right
+          << std::setw(5) << call.window.out_height << 'x' << std::left << std::setw(4)
+          << call.window.out_width << std::right << std::setw(10) << call.output.channels << '/' << std::left
+          << std::setw(5) << full_calls[index].output.channels << std::right << std::setprecision(1)
+          << std::setw(9) << level[index] / 1e3 << std::setw(9) << full[index] / 1e3 << std::setprecision(3)
+          << std::setw(7) << level[index] / full[index] << std::setprecision(1) << std::setw(11)
+          << excess[rank].first / 1e3 << '\n';
+    }
+  };
+  print_calls("L1 calls by scaling term (L1 us - 1.15 x own MAC fraction x full us), largest first:", small,
+              small_calls, -1.0);
+  print_calls("L4 calls slower than the unplanned network's (L4 us - full us), largest first:", top,
+              planned.nested->level_calls(top_level), 1.0);
+}
+
 void print_summary(const SummaryReporter& reporter) {
   std::ostringstream out;
   out << std::fixed;
@@ -292,13 +489,17 @@ void print_summary(const SummaryReporter& reporter) {
           << std::setprecision(3) << std::setw(10) << fraction << std::setprecision(1) << std::setw(11)
           << nested / 1e3 << std::setprecision(3) << std::setw(7) << nested / full << std::setw(8) << target
           << std::setw(4) << (nested / full <= target ? "yes" : "NO") << "  |" << std::setprecision(1)
-          << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |"
-          << std::setw(13) << masked / full << '\n';
+          << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |";
+      if (planned.masked)
+        out << std::setw(13) << masked / full << '\n';
+      else
+        out << std::setw(13) << "-" << '\n';
     }
   }
   out << "\nFull-network Dense layers, time over OpenBLAS cblas_sgemv (one thread), target <= 1.25:\n"
       << "layer                          nested ns  block ns  sgemv ns  nested/sgemv  block/sgemv\n";
   for (const DenseCase& dense : dense_cases()) {
+    if (!reporter.has("dense/" + dense.name + "/reds_nested")) continue;  // filtered out
     const double sgemv = reporter.time("dense/" + dense.name + "/openblas_sgemv");
     const double nested = reporter.time("dense/" + dense.name + "/reds_nested");
     const double block = reporter.time("dense/" + dense.name + "/reds_block");
@@ -306,6 +507,8 @@ void print_summary(const SummaryReporter& reporter) {
         << nested << std::setw(10) << block << std::setw(10) << sgemv << std::setprecision(3) << std::setw(14)
         << (sgemv > 0 ? nested / sgemv : 0.0) << std::setw(13) << (sgemv > 0 ? block / sgemv : 0.0) << '\n';
   }
+  for (PlannedModel& planned : models())
+    if (is_residual(planned.model) && reporter.has("full/" + planned.name)) print_call_profile(planned, out);
   std::cout << out.str() << std::flush;
 }
 
@@ -327,8 +530,9 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(("level/" + planned.name + "/strided" + suffix).c_str(), run_session,
                                    planned.strided.get(), level, &planned.input);
     }
-    benchmark::RegisterBenchmark(("masked/" + planned.name).c_str(), run_session, planned.masked.get(),
-                                 std::size_t{0}, &planned.input);
+    if (planned.masked)
+      benchmark::RegisterBenchmark(("masked/" + planned.name).c_str(), run_session, planned.masked.get(),
+                                   std::size_t{0}, &planned.input);
     benchmark::RegisterBenchmark(("full/" + planned.name).c_str(), run_session, planned.unplanned.get(),
                                  std::size_t{0}, &planned.input);
   }
