@@ -90,7 +90,12 @@ Result<ImageSet> detail::image_set_from_idx(const std::string& images_path, std:
   if (auto error = check_normalization(normalization, set.channels))
     return invalid_argument("'" + images_path + "' has " + std::to_string(set.channels) +
                             (set.channels == 1 ? " channel: " : " channels: ") + error->message);
-  // Every channel's 256 values, computed in double and rounded once (byte / 255 exactly, by default).
+  // Every channel's 256 values, computed in double and rounded once (byte / 255 exactly, by default). A set
+  // without pixels needs no table: its header may announce any number of channels.
+  if (images->values.empty()) {
+    for (const char value : labels->values) set.labels.push_back(static_cast<unsigned char>(value));
+    return set;
+  }
   const auto channels = static_cast<std::size_t>(std::max<std::int64_t>(set.channels, 1));
   std::vector<float> table(256 * channels);
   for (std::size_t channel = 0; channel < channels; ++channel) {

@@ -90,6 +90,18 @@ TEST_F(IdxFiles, MalformedFilesAreExplained) {
   EXPECT_FALSE(load_idx((dir_ / "missing").string(), labels));
 }
 
+// A header may announce any number of channels for a set without pixels; reading it allocates nothing
+// per channel (the fuzzer's case: 2^32 - 1 channels of zero images).
+TEST_F(IdxFiles, AnEmptySetOfAnyChannelCountReads) {
+  write("t10k-images-idx4-ubyte", idx_header(4, {0, 2, 2, 4'294'967'295u}));
+  write("t10k-labels-idx1-ubyte", idx_header(1, {0}));
+  const Result<ImageSet> set = load_test_set(dir_.string());
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->count, 0);
+  EXPECT_TRUE(set->pixels.empty());
+  EXPECT_TRUE(set->labels.empty());
+}
+
 TEST_F(IdxFiles, ColourImagesInFourDimensions) {
   // Three 2x2x3 images, bytes 0..35 in NHWC order, as a *-images-idx4-ubyte file.
   std::string pixels;
