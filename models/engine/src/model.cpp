@@ -208,7 +208,10 @@ Result<std::vector<Shape>> layer_shapes(const Model& model) {
     }
     Result<Shape> next = output_shape(layer, tensor_shape(inputs[0]));
     if (!next) return next.error();
-    if (next->size() > kMaxElements) return layer_error(layer, "its output is too large");
+    std::int64_t elements = 0;  // next->size(), without overflowing on padded or strided extremes
+    if (__builtin_mul_overflow(next->height, next->width, &elements) ||
+        __builtin_mul_overflow(elements, next->channels, &elements) || elements > kMaxElements)
+      return layer_error(layer, "its output is too large");
     shapes.push_back(next.value());
   }
   return shapes;

@@ -288,6 +288,24 @@ TEST(Native, InvalidModelIsNotSaved) {
   EXPECT_FALSE(fs::exists(path));
 }
 
+// Padding within its bounds can still make a map whose element count overflows 64 bits: it is too large,
+// found without overflowing (the ONNX fuzzer's case).
+TEST(Shapes, AMapPaddedPastSixtyFourBitsIsTooLarge) {
+  Model model;
+  model.input = Shape{1, 1, 1, false};
+  Layer padding;
+  padding.name = "pad";
+  padding.kind = LayerKind::zero_padding2d;
+  // 2^32 x 2^32 x 1: 2^64 elements, which a wrapping product would take for 0.
+  padding.pad_top = padding.pad_left = std::int64_t{1} << 31;
+  padding.pad_bottom = padding.pad_right = (std::int64_t{1} << 31) - 1;
+  model.layers.push_back(padding);
+  const Result<std::vector<Shape>> shapes = layer_shapes(model);
+  ASSERT_FALSE(shapes);
+  EXPECT_NE(shapes.error().message.find("its output is too large"), std::string::npos)
+      << shapes.error().message;
+}
+
 // --- Plans: levels as prefixes of every unit layer ----------------------------------------------------
 
 // Widths of the smaller level of the test plan; the depthwise layers are tied to the layer before them.
