@@ -85,18 +85,6 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     return command_line.usage_error(streams.err, "give either --epochs N or --steps N");
   const auto report = [&](const Error& error) { return command_line.report(streams.err, error); };
   TrainingOptions training;
-  const Result<std::int64_t> batch_size = integer_value(options, "batch-size", 1);
-  if (!batch_size) return report(batch_size.error());
-  training.batch_size = *batch_size;
-  const Result<std::int64_t> seed = integer_value(options, "seed", 0);
-  if (!seed) return report(seed.error());
-  training.seed = static_cast<std::uint64_t>(*seed);
-  const Result<std::int64_t> train_images = integer_value(options, "train-images", 0);
-  if (!train_images) return report(train_images.error());
-  training.train_images = *train_images;
-  const Result<double> learning_rate = number_value(options, "lr", 0.0);
-  if (!learning_rate) return report(learning_rate.error());
-  training.learning_rate = *learning_rate;
   const std::string optimizer_name = options["optimizer"].as<std::string>();
   if (optimizer_name != "adam" && optimizer_name != "sgd")
     return report(value_error("optimizer", optimizer_name, "use adam or sgd"));

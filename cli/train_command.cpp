@@ -288,18 +288,6 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
     return command_line.usage_error(streams.err, "give either --epochs N or --steps N");
   const auto report = [&](const Error& error) { return command_line.report(streams.err, error); };
   TrainingOptions training;
-  const Result<std::int64_t> batch_size = integer_value(options, "batch-size", 1);
-  if (!batch_size) return report(batch_size.error());
-  training.batch_size = *batch_size;
-  const Result<std::int64_t> seed = integer_value(options, "seed", 0);
-  if (!seed) return report(seed.error());
-  training.seed = static_cast<std::uint64_t>(*seed);
-  const Result<std::int64_t> train_images = integer_value(options, "train-images", 0);
-  if (!train_images) return report(train_images.error());
-  training.train_images = *train_images;
-  const Result<double> learning_rate = number_value(options, "lr", 0.0);
-  if (!learning_rate) return report(learning_rate.error());
-  training.learning_rate = *learning_rate;
   Result<RunOptions> run = read_run_options(options, training);
   if (!run) return report(run.error());
   const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;

@@ -183,6 +183,18 @@ std::string describe(const engine::LevelEvaluation& evaluation) {
 Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,
                                     TrainingOptions& training) {
   RunOptions run;
+  const Result<std::int64_t> batch_size = integer_value(options, "batch-size", 1);
+  if (!batch_size) return batch_size.error();
+  training.batch_size = *batch_size;
+  const Result<std::int64_t> seed = integer_value(options, "seed", 0);
+  if (!seed) return seed.error();
+  training.seed = static_cast<std::uint64_t>(*seed);
+  const Result<std::int64_t> train_images = integer_value(options, "train-images", 0);
+  if (!train_images) return train_images.error();
+  training.train_images = *train_images;
+  const Result<double> learning_rate = number_value(options, "lr", 0.0);
+  if (!learning_rate) return learning_rate.error();
+  training.learning_rate = *learning_rate;
   const Result<std::int64_t> threads = integer_value(options, "threads", 1, 256);
   if (!threads) return threads.error();
   run.threads = static_cast<std::size_t>(*threads);

@@ -40,7 +40,8 @@ struct TrainingOptions {
 };
 
 // The options of a run both commands read alike: its length (--steps, or --epochs), threads, checkpointing,
-// test images and output; the learning rate's decay points go into `training`.
+// test images and output; the minibatch stream's options, the learning rate and its decay points go into
+// `training`.
 struct RunOptions {
   std::size_t threads = 1;
   std::int64_t checkpoint_every = 1;
