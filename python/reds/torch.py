@@ -19,9 +19,33 @@ import torch
 from torch import nn
 
 from ._errors import InvalidArgumentError
-from ._torch_graph import l1_importance, trace
+from ._torch_graph import l1_importance as _layer_l1_importance
+from ._torch_graph import trace
+from ._torch_importance import gradient_importance, l1_importance
+from ._torch_levels import (
+    NestedBatchNorm1d,
+    NestedBatchNorm2d,
+    NestedConv2d,
+    NestedLinear,
+    NestedModule,
+    apply_plan,
+    export_level,
+    extract_level,
+)
 
-__all__ = ["plan_request"]
+__all__ = [
+    "NestedBatchNorm1d",
+    "NestedBatchNorm2d",
+    "NestedConv2d",
+    "NestedLinear",
+    "NestedModule",
+    "apply_plan",
+    "export_level",
+    "extract_level",
+    "gradient_importance",
+    "l1_importance",
+    "plan_request",
+]
 
 # The resources the request prices, and how a level aggregates them.
 _RESOURCES = {"macs": "sum", "params": "sum"}
@@ -75,7 +99,7 @@ def plan_request(
 
     entries: list[dict[str, Any]] = []
     for position, layer in enumerate(layers):
-        unit_importance = [float(score) for score in scores.get(layer.name, ())] or l1_importance(layer)
+        unit_importance = [float(score) for score in scores.get(layer.name, ())] or _layer_l1_importance(layer)
         if len(unit_importance) != layer.units:
             raise InvalidArgumentError(
                 f"the importance of '{layer.name}' has {len(unit_importance)} scores for {layer.units} units"
