@@ -82,7 +82,8 @@ def _pair(value: Any) -> tuple[int, int]:
 
 def _keras_same(pads: Sequence[tuple[int, int]], size: Sequence[int], kernel: Sequence[int],
                 stride: Sequence[int], dilation: Sequence[int]) -> bool:
-    """Whether explicit pads (before, after) per axis compute Keras' 'same' window (kernels::axis_geometry)."""
+    """Whether explicit pads (before, after) per axis compute Keras' 'same' window
+    (kernels::axis_geometry)."""
     for (before, after), extent, taps, step, spread in zip(pads, size, kernel, stride, dilation):
         dilated = (taps - 1) * spread + 1
         out = (extent + step - 1) // step
@@ -160,7 +161,8 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
                 pads, kernel, stride, dilation, _ = window[1]
                 read = _padded(append, read, read_map, pads, kernel, stride, dilation, True)
             kind = "dense" if isinstance(module, nn.Linear) else "conv"
-            tensor_of[node] = append(kind, [read], shape, source, channels, kind == "dense", request_layer[node])
+            flat = kind == "dense"
+            tensor_of[node] = append(kind, [read], shape, source, channels, flat, request_layer[node])
             continue
         if isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)) or _is_alias(node, module):
             tensor_of[node] = read  # folded into its layer; dropout and identity are no layer
@@ -171,10 +173,12 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
         if _is_elementwise(node, module):
             tensor_of[node] = append("rectifier", [read], shape, source, channels, read_map.flat)
             continue
-        if isinstance(module, _GLOBAL_POOLS) or (node.op == "call_function" and node.target in _GLOBAL_POOL_FUNCTIONS):
+        if isinstance(module, _GLOBAL_POOLS) or (
+            node.op == "call_function" and node.target in _GLOBAL_POOL_FUNCTIONS
+        ):
             global_pool = shape[1:] == (1, 1)  # the engine's global pool gives a vector
-            tensor_of[node] = append("global_pool" if global_pool else "pool", [read], shape, source, channels,
-                                     global_pool)
+            kind = "global_pool" if global_pool else "pool"
+            tensor_of[node] = append(kind, [read], shape, source, channels, global_pool)
             continue
         window = _window_padding(node, module)
         if window is not None:
@@ -186,7 +190,9 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
             continue
         if _is_padding(node, module):
             unchanged = shape == read_map.shape
-            tensor_of[node] = read if unchanged else append("zero_padding", [read], shape, source, channels, False)
+            tensor_of[node] = (
+                read if unchanged else append("zero_padding", [read], shape, source, channels, False)
+            )
             continue
         # A flatten: a layer of its own, unless the map is a vector already.
         tensor_of[node] = read if read_map.flat else append("flatten", [read], shape, source, channels, True)
@@ -312,7 +318,8 @@ def activation_costs(graph: Graph, request: dict[str, Any]) -> list[dict[str, An
         step: dict[str, Any] = {"layer": None, "layers_before": computed, "input": None,
                                 "live": [live(tensor) for tensor in call.resident]}
         if not call.in_place:
-            step["live"].append(live((call.fused_rectifier if call.fused_rectifier is not None else call.layer) + 1))
+            last = call.fused_rectifier if call.fused_rectifier is not None else call.layer
+            step["live"].append(live(last + 1))
         unit = layers[call.layer].request_layer
         if unit is not None:
             step["layer"] = unit

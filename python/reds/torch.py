@@ -109,7 +109,8 @@ def plan_request(
 
     entries: list[dict[str, Any]] = []
     for position, layer in enumerate(layers):
-        unit_importance = [float(score) for score in scores.get(layer.name, ())] or _layer_l1_importance(layer)
+        given = [float(score) for score in scores.get(layer.name, ())]
+        unit_importance = given or _layer_l1_importance(layer)
         if len(unit_importance) != layer.units:
             raise InvalidArgumentError(
                 f"the importance of '{layer.name}' has {len(unit_importance)} scores for {layer.units} units"
