@@ -236,7 +236,7 @@ def _level_widths(graph: Graph, plan: Mapping[str, Any]) -> list[dict[str, int]]
             raise InvalidArgumentError(f"level {position} of the plan has no widths (status "
                                        f"{level.get('status')!r})", f"/levels/{position}")
         level_widths = {}
-        for index, layer in enumerate(graph.layers):
+        for layer in graph.layers:
             width = given.get(layer.name)
             if not isinstance(width, int) or not 1 <= width <= layer.units:
                 raise InvalidArgumentError(
@@ -297,7 +297,7 @@ def _nest(graph: Graph, level_widths: Sequence[Mapping[str, int]]) -> None:
         if layer.batch_norm is not None:
             norm_widths = tuple((units, units) for units, _ in per_level)
             modules.append((layer.batch_norm_name, layer.batch_norm, norm_widths))
-        for name, module, widths_per_level in modules:
+        for _, module, widths_per_level in modules:
             module.__class__ = _NESTED_CLASSES[type(module)]
             module.reds_level_widths = widths_per_level
             module.reds_width = None
