@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from ._errors import InvalidArgumentError
-from ._torch_activation import FLOAT_BYTES, activation_costs
 from ._torch_graph import l1_importance as _layer_l1_importance
 from ._torch_graph import trace
 from ._torch_importance import gradient_importance, l1_importance
+from ._torch_activation import FLOAT_BYTES, activation_costs
 from ._torch_levels import (
     NestedBatchNorm1d,
     NestedBatchNorm2d,
