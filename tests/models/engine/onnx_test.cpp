@@ -1,8 +1,8 @@
 // ONNX in and out, against the framework that made the models: torch_reference.py builds PyTorch models
 // with random weights (a fixed seed), exports them with torch.onnx.export and computes their outputs; the
 // engine must compute the same from the ONNX files. Exported levels, of chain and residual models alike, must
-// read back to the engine's level, and (for the small CNN and the ResNet-8) equal the torch model cut down by
-// hand to the level's units.
+// read back to the engine's level and equal the torch model cut down by hand to the level's units (the small
+// CNN, the ResNet-8, torchvision's ResNet-18 and MobileNetV2).
 #include "reds/engine/onnx.h"
 
 #include <gtest/gtest.h>
@@ -56,6 +56,20 @@ int run_reference(const std::vector<std::string>& args, const fs::path& log) {
   command += " >'" + log.string() + "' 2>&1";
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// ONNX's Python checker (full check, with shape inference) on exported files of a torch model: each passes,
+// states the export's opset and keeps torch's input and output names.
+void expect_python_checker_passes(const std::vector<std::string>& paths, const fs::path& log) {
+  std::vector<std::string> args = {"check"};
+  args.insert(args.end(), paths.begin(), paths.end());
+  ASSERT_EQ(run_reference(args, log), 0) << read_bytes(log);
+  const std::string printed = read_bytes(log);
+  for (const std::string& path : paths)
+    EXPECT_NE(
+        printed.find(path + " opset " + std::to_string(kOnnxExportOpset) + " input image output scores\n"),
+        std::string::npos)
+        << printed;
 }
 
 // Every image's outputs of a session at its current level.
@@ -184,7 +198,7 @@ class TorchOnnx : public ::testing::Test {
                                                const std::string& name) {
     const Result<std::vector<Shape>> full_shapes = layer_shapes(model);
     ASSERT_TRUE(full_shapes) << full_shapes.error().message;
-    std::vector<std::string> check = {"check"};
+    std::vector<std::string> check;
     for (std::size_t level = 0; level < planned.plan.levels.size(); ++level) {
       SCOPED_TRACE(name + " level " + std::to_string(level + 1));
       expect_round_trip(planned.model, level, name);
@@ -207,7 +221,7 @@ class TorchOnnx : public ::testing::Test {
       EXPECT_GT(narrowed_additions, 0u);
       check.push_back(path);
     }
-    EXPECT_EQ(run_reference(check, file(name + ".check.log")), 0) << read_bytes(file(name + ".check.log"));
+    expect_python_checker_passes(check, file(name + ".check.log"));
   }
 
   // torch_reference.py cuts the torch model down by hand to every level of the plan; the engine's level and
@@ -298,20 +312,25 @@ TEST_F(TorchOnnx, ResNet8LevelsExportReadBackAndEqualTheTorchModelCutByHand) {
   expect_levels_equal_torch_cut(planned, "resnet8");
 }
 
-TEST_F(TorchOnnx, TorchvisionResNet18LevelsExportAndReadBack) {
+// torchvision's ResNet-18 (a max-pooled 7x7 stem, projections in three of its four stages) and MobileNetV2
+// (inverted residual blocks: the expansion's units are the depthwise convolution's, the projections of a
+// stage keep one stream) the same way.
+TEST_F(TorchOnnx, TorchvisionResNet18LevelsExportReadBackAndEqualTheTorchModelCutByHand) {
   const Result<Model> model = load_model(file("resnet18.onnx").string());
   ASSERT_TRUE(model) << model.error().message;
   PlannedLevels planned;
   ASSERT_NO_FATAL_FAILURE(plan_two_levels(model.value(), planned));
   expect_planned_levels_round_trip(model.value(), planned, "resnet18");
+  expect_levels_equal_torch_cut(planned, "resnet18");
 }
 
-TEST_F(TorchOnnx, TorchvisionMobileNetV2LevelsExportAndReadBack) {
+TEST_F(TorchOnnx, TorchvisionMobileNetV2LevelsExportReadBackAndEqualTheTorchModelCutByHand) {
   const Result<Model> model = load_model(file("mobilenet_v2.onnx").string());
   ASSERT_TRUE(model) << model.error().message;
   PlannedLevels planned;
   ASSERT_NO_FATAL_FAILURE(plan_two_levels(model.value(), planned));
   expect_planned_levels_round_trip(model.value(), planned, "mobilenet_v2");
+  expect_levels_equal_torch_cut(planned, "mobilenet_v2");
 }
 
 TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputes) {
@@ -324,6 +343,52 @@ TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputes) {
         LayerKind::add, LayerKind::zero_padding2d})
     EXPECT_TRUE(kinds.contains(kind)) << to_string(kind);
   expect_round_trip(model, std::nullopt, "every_op");
+}
+
+// The same network at every other opset torch writes (torch_reference.py checks that ReLU6's Clip states its
+// limits as attributes at opset 10 and as inputs from 11 on).
+TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputesAtOpsets10To17) {
+  for (const int opset : {10, 12, 13, 14, 15, 16, 17}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    const Model model = expect_matches_torch("every_op_opset" + std::to_string(opset));
+    EXPECT_TRUE(std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
+      return layer.kind == LayerKind::rectifier && layer.rectifier.max_value == 6.0f;
+    }));
+    EXPECT_TRUE(std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {
+      return layer.kind == LayerKind::rectifier && layer.rectifier.negative_slope == 0.2f;
+    }));
+  }
+}
+
+// auto_pad: SAME_UPPER is Keras' 'same' (the odd pixel after), SAME_LOWER puts it before, which a
+// ZeroPadding2D computes (for a max pool, after a ReLU), and VALID pads nothing.
+TEST_F(TorchOnnx, AutoPadComputesWhatTorchComputesWithThePaddingSpelledOut) {
+  const Model model = expect_matches_torch("auto_pad");
+  const auto layer = [&](const std::string& name) -> const Layer& {
+    const auto found = std::find_if(model.layers.begin(), model.layers.end(),
+                                    [&](const Layer& candidate) { return candidate.name == name; });
+    EXPECT_NE(found, model.layers.end()) << name;
+    static const Layer none;
+    return found == model.layers.end() ? none : *found;
+  };
+  EXPECT_EQ(layer("conv_same_upper").padding, Padding::same);
+  EXPECT_EQ(layer("conv_dilated").padding, Padding::same);
+  EXPECT_EQ(layer("conv_dilated").dilation_height, 2);
+  EXPECT_EQ(layer("average_same_upper").padding, Padding::same);
+  EXPECT_EQ(layer("conv_valid").padding, Padding::valid);
+  for (const char* name : {"conv_same_lower", "max_same_lower"}) {
+    EXPECT_EQ(layer(name).padding, Padding::valid) << name;
+    EXPECT_EQ(layer(name + std::string("/pad")).kind, LayerKind::zero_padding2d) << name;
+  }
+  const Layer& conv_pad = layer("conv_same_lower/pad");
+  EXPECT_EQ((std::vector<std::int64_t>{conv_pad.pad_top, conv_pad.pad_bottom, conv_pad.pad_left,
+                                       conv_pad.pad_right}),
+            (std::vector<std::int64_t>{1, 0, 1, 0}));
+  const Layer& max_pad = layer("max_same_lower/pad");  // 7 x 8: only the odd side is padded
+  EXPECT_EQ(
+      (std::vector<std::int64_t>{max_pad.pad_top, max_pad.pad_bottom, max_pad.pad_left, max_pad.pad_right}),
+      (std::vector<std::int64_t>{1, 0, 0, 0}));
+  expect_round_trip(model, std::nullopt, "auto_pad");
 }
 
 TEST_F(TorchOnnx, UnsupportedOperatorsAreNamed) {
@@ -368,9 +433,7 @@ TEST_F(TorchOnnx, ExportedLevelsEqualTheEngineAndTheTorchModelCutByHand) {
     exported.push_back(file("small_cnn.level" + std::to_string(level + 1) + ".exported.onnx").string());
   }
   expect_levels_equal_torch_cut(planned, "small_cnn");
-  // ONNX's own Python checker (full check, with shape inference) accepts the files too.
-  exported.insert(exported.begin(), "check");
-  EXPECT_EQ(run_reference(exported, file("check.log")), 0) << read_bytes(file("check.log"));
+  expect_python_checker_passes(exported, file("check.log"));
 }
 
 TEST(OnnxReader, RefusesWhatIsNotAnOnnxModel) {
