@@ -360,10 +360,11 @@ TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputesAtOpsets10To17)
   }
 }
 
-// auto_pad: SAME_UPPER is Keras' 'same' (the odd pixel after), SAME_LOWER puts it before, which a
-// ZeroPadding2D computes (for a max pool, after a ReLU), and VALID pads nothing.
-TEST_F(TorchOnnx, AutoPadComputesWhatTorchComputesWithThePaddingSpelledOut) {
-  const Model model = expect_matches_torch("auto_pad");
+// What torch never writes: auto_pad SAME_UPPER is Keras' 'same' (the odd pixel after), SAME_LOWER puts it
+// before, which a ZeroPadding2D computes (for a max pool, after a ReLU), and VALID pads nothing; Identity
+// and Dropout (with its mask output unread) pass their input through.
+TEST_F(TorchOnnx, HandWrittenGraphComputesWhatTorchComputesWithThePaddingSpelledOut) {
+  const Model model = expect_matches_torch("hand_written");
   const auto layer = [&](const std::string& name) -> const Layer& {
     const auto found = std::find_if(model.layers.begin(), model.layers.end(),
                                     [&](const Layer& candidate) { return candidate.name == name; });
@@ -388,7 +389,7 @@ TEST_F(TorchOnnx, AutoPadComputesWhatTorchComputesWithThePaddingSpelledOut) {
   EXPECT_EQ(
       (std::vector<std::int64_t>{max_pad.pad_top, max_pad.pad_bottom, max_pad.pad_left, max_pad.pad_right}),
       (std::vector<std::int64_t>{1, 0, 0, 0}));
-  expect_round_trip(model, std::nullopt, "auto_pad");
+  expect_round_trip(model, std::nullopt, "hand_written");
 }
 
 TEST_F(TorchOnnx, UnsupportedOperatorsAreNamed) {

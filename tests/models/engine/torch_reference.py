@@ -7,8 +7,9 @@ folding them matters. Every model is exported in eval mode by torch.onnx.export.
   torch_reference.py export DIR
       For each model NAME: DIR/NAME.onnx, DIR/NAME.inputs.f32 (the test images, NHWC little-endian float32,
       as the engine reads them) and DIR/NAME.outputs.f64 (torch's outputs for them, float64). Also
-      DIR/unsupported.onnx, a model with an operator the engine does not read, and DIR/auto_pad.onnx (with
-      its inputs and outputs), windows padded by auto_pad, which torch never writes.
+      DIR/unsupported.onnx, a model with an operator the engine does not read, and DIR/hand_written.onnx
+      (with its inputs and outputs): what torch never writes (auto_pad, Identity and Dropout nodes). Fails
+      unless the files hold every operator the engine reads.
   torch_reference.py cut DIR NAME PLAN.json LEVELS
       Model NAME (small_cnn, resnet8, resnet18 or mobilenet_v2) cut down by hand to each level of PLAN (a
       `reds plan` response for its request): every layer keeps the units the plan orders first, in that
@@ -129,6 +130,11 @@ class EveryOp(nn.Module):
         return torch.softmax(self.head(x), dim=1)
 
 
+# The operators the engine reads (onnx_import.cpp's list).
+SUPPORTED = ["Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "MaxPool",
+             "AveragePool", "GlobalAveragePool", "Pad", "Flatten", "Reshape", "Softmax", "Identity", "Dropout",
+             "Constant"]
+
 # name: (constructor, input height and width, opset)
 MODELS = {
     "small_cnn": (SmallCnn, 16, 11),
@@ -193,7 +199,12 @@ def export(directory):
 
     torch.onnx.export(Unsupported().eval(), torch.zeros(1, 3, 8, 8), f"{directory}/unsupported.onnx",
                       opset_version=13)
-    export_auto_pad(directory)
+    export_hand_written(directory)
+    written = set()
+    for name in list(MODELS) + ["hand_written"]:
+        written.update(node.op_type for node in onnx.load(f"{directory}/{name}.onnx").graph.node)
+    if not written.issuperset(SUPPORTED):
+        sys.exit(f"no model holds {sorted(set(SUPPORTED) - written)}")
 
 
 def expect_clip_form(path, opset):
@@ -219,11 +230,12 @@ def padding(x, kernel, stride, dilation, auto_pad, value=0.0):
     return F.pad(x, (left, right, top, bottom), value=value)
 
 
-def export_auto_pad(directory):
-    """auto_pad, which torch never writes, in a graph built with onnx.helper on a 13 x 16 input (an odd and
-    an even side): Conv SAME_UPPER with stride 2 (Keras' 'same'), dilated Conv SAME_UPPER, Conv SAME_LOWER
-    (the odd pixel before: zero padding), MaxPool SAME_LOWER after a ReLU, AveragePool SAME_UPPER without
-    counting the padding, Conv VALID, GlobalAveragePool, Flatten, Gemm. The reference is torch computing the
+def export_hand_written(directory):
+    """What torch never writes, in a graph built with onnx.helper on a 13 x 16 input (an odd and an even
+    side): auto_pad (Conv SAME_UPPER with stride 2, Keras' 'same'; dilated Conv SAME_UPPER; Conv SAME_LOWER,
+    the odd pixel before: zero padding; MaxPool SAME_LOWER after a ReLU; AveragePool SAME_UPPER without
+    counting the padding; Conv VALID), and Identity and Dropout nodes (torch leaves them out of models
+    exported for inference), then GlobalAveragePool, Flatten, Gemm. The reference is torch computing the
     same with the padding spelled out."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -238,7 +250,8 @@ def export_auto_pad(directory):
     nodes = [
         helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], "conv_same_upper", kernel_shape=[3, 3],
                          strides=[2, 2], auto_pad="SAME_UPPER"),
-        helper.make_node("Relu", ["c1"], ["r1"], "relu1"),
+        helper.make_node("Relu", ["c1"], ["r0"], "relu1"),
+        helper.make_node("Identity", ["r0"], ["r1"], "identity"),
         helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], "conv_dilated", kernel_shape=[3, 3],
                          dilations=[2, 2], auto_pad="SAME_UPPER"),
         helper.make_node("Conv", ["c2", "w3", "b3"], ["c3"], "conv_same_lower", kernel_shape=[2, 2],
@@ -249,17 +262,18 @@ def export_auto_pad(directory):
         helper.make_node("AveragePool", ["p1"], ["p2"], "average_same_upper", kernel_shape=[3, 3],
                          auto_pad="SAME_UPPER", count_include_pad=0),
         helper.make_node("Conv", ["p2", "w4"], ["c4"], "conv_valid", kernel_shape=[3, 3], auto_pad="VALID"),
-        helper.make_node("GlobalAveragePool", ["c4"], ["g"], "pool"),
+        helper.make_node("Dropout", ["c4"], ["d", "mask"], "dropout"),
+        helper.make_node("GlobalAveragePool", ["d"], ["g"], "pool"),
         helper.make_node("Flatten", ["g"], ["f"], "flatten"),
         helper.make_node("Gemm", ["f", "fc", "fc_bias"], ["scores"], "dense", transB=1),
     ]
     graph = helper.make_graph(
-        nodes, "auto_pad", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 13, 16])],
+        nodes, "hand_written", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 13, 16])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 5])],
         [numpy_helper.from_array(value.numpy(), name) for name, value in weights.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, f"{directory}/auto_pad.onnx")
+    onnx.save(model, f"{directory}/hand_written.onnx")
 
     w = weights
     batch = torch.rand(IMAGES, 3, 13, 16, generator=generator) * 2 - 1
@@ -272,9 +286,9 @@ def export_auto_pad(directory):
     inside = F.avg_pool2d(padding(torch.ones_like(x), 3, 1, 1, "SAME_UPPER"), 3, 1, divisor_override=1)
     x = F.conv2d(total / inside, w["w4"])
     scores = F.linear(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1), w["fc"], w["fc_bias"])
-    with open(f"{directory}/auto_pad.inputs.f32", "wb") as file:
+    with open(f"{directory}/hand_written.inputs.f32", "wb") as file:
         file.write(nhwc_bytes(batch))
-    scores.double().numpy().ravel().astype("<f8").tofile(f"{directory}/auto_pad.outputs.f64")
+    scores.double().numpy().ravel().astype("<f8").tofile(f"{directory}/hand_written.outputs.f64")
 
 
 def onnx_name(model, path):
