@@ -274,6 +274,18 @@ TEST_F(TorchOnnx, SmallCnnComputesWhatTorchComputes) {
             (std::vector<std::int64_t>{1, 1, 1, 1}));
 }
 
+// torch.onnx.export with dynamic_axes names the batch axis instead of sizing it: the same model.
+TEST_F(TorchOnnx, SymbolicBatchSizeReadsAsOneImageAtATime) {
+  const Result<Model> model = load_model(file("small_cnn_any_batch.onnx").string());
+  ASSERT_TRUE(model) << model.error().message;
+  EXPECT_EQ(model->input, (Shape{16, 16, 3, false}));
+  Result<Session> created = Session::create(model.value());
+  ASSERT_TRUE(created) << created.error().message;
+  Session session = std::move(created).value();
+  expect_close(run_all(session, read_values<float>(file("small_cnn.inputs.f32"))),
+               read_values<double>(file("small_cnn.outputs.f64")), 1e-4, "small_cnn_any_batch against torch");
+}
+
 TEST_F(TorchOnnx, ResNet8ComputesWhatTorchComputes) {
   const Model model = expect_matches_torch("resnet8");
   EXPECT_FALSE(is_chain(model));

@@ -7,9 +7,10 @@ folding them matters. Every model is exported in eval mode by torch.onnx.export.
   torch_reference.py export DIR
       For each model NAME: DIR/NAME.onnx, DIR/NAME.inputs.f32 (the test images, NHWC little-endian float32,
       as the engine reads them) and DIR/NAME.outputs.f64 (torch's outputs for them, float64). Also
-      DIR/unsupported.onnx, a model with an operator the engine does not read, and DIR/hand_written.onnx
-      (with its inputs and outputs): what torch never writes (auto_pad, Identity and Dropout nodes). Fails
-      unless the files hold every operator the engine reads.
+      DIR/small_cnn_any_batch.onnx, small_cnn with a symbolic batch size (its inputs and outputs are
+      small_cnn's), DIR/unsupported.onnx, a model with an operator the engine does not read, and
+      DIR/hand_written.onnx (with its inputs and outputs): what torch never writes (auto_pad, Identity and
+      Dropout nodes). Fails unless the files hold every operator the engine reads.
   torch_reference.py cut DIR NAME PLAN.json LEVELS
       Model NAME (small_cnn, resnet8, resnet18 or mobilenet_v2) cut down by hand to each level of PLAN (a
       `reds plan` response for its request): every layer keeps the units the plan orders first, in that
@@ -132,8 +133,8 @@ class EveryOp(nn.Module):
 
 # The operators the engine reads (onnx_import.cpp's list).
 SUPPORTED = ["Conv", "Gemm", "MatMul", "Add", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "MaxPool",
-             "AveragePool", "GlobalAveragePool", "Pad", "Flatten", "Reshape", "Softmax", "Identity", "Dropout",
-             "Constant"]
+             "AveragePool", "GlobalAveragePool", "Pad", "Flatten", "Reshape", "Softmax", "Identity",
+             "Dropout", "Constant"]
 
 # name: (constructor, input height and width, opset)
 MODELS = {
@@ -188,6 +189,10 @@ def export(directory):
         outputs(model, batch).astype("<f8").tofile(f"{directory}/{name}.outputs.f64")
         if name.startswith("every_op"):
             expect_clip_form(f"{directory}/{name}.onnx", opset)
+    # As users export for runtimes that batch: the batch axis symbolic (the engine runs one image at a time).
+    torch.onnx.export(build("small_cnn"), images("small_cnn")[:1], f"{directory}/small_cnn_any_batch.onnx",
+                      opset_version=MODELS["small_cnn"][2], input_names=["image"], output_names=["scores"],
+                      dynamic_axes={"image": {0: "batch"}, "scores": {0: "batch"}})
 
     class Unsupported(nn.Module):
         def __init__(self):
