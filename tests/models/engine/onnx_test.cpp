@@ -359,9 +359,9 @@ TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputes) {
 }
 
 // The same network at every other opset torch writes (torch_reference.py checks that ReLU6's Clip states its
-// limits as attributes at opset 10 and as inputs from 11 on).
-TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputesAtOpsets10To17) {
-  for (const int opset : {10, 12, 13, 14, 15, 16, 17}) {
+// limits as attributes up to opset 10 and as inputs from 11 on).
+TEST_F(TorchOnnx, EverySupportedOperatorComputesWhatTorchComputesAtOpsets7To17) {
+  for (const int opset : {7, 8, 9, 10, 12, 13, 14, 15, 16, 17}) {
     SCOPED_TRACE("opset " + std::to_string(opset));
     const Model model = expect_matches_torch("every_op_opset" + std::to_string(opset));
     EXPECT_TRUE(std::any_of(model.layers.begin(), model.layers.end(), [](const Layer& layer) {

@@ -139,9 +139,10 @@ MODELS = {
     "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(weights=None), 96, 13),
     "every_op": (EveryOp, 16, 11),
 }
-# The same network at the other opsets torch writes: at 10, Clip takes min and max as attributes and Pad
-# its pads; from 11 on, both take them as inputs.
-MODELS.update({f"every_op_opset{opset}": (EveryOp, 16, opset) for opset in (10, 12, 13, 14, 15, 16, 17)})
+# The same network at the other opsets torch writes: up to 10, Clip takes min and max as attributes and Pad
+# its pads, from 11 on both take them as inputs; at 7 and 8 a Cast makes the Reshape's shape int64.
+MODELS.update({f"every_op_opset{opset}": (EveryOp, 16, opset)
+               for opset in (7, 8, 9, 10, 12, 13, 14, 15, 16, 17)})
 
 
 def build(name):
