@@ -4,7 +4,7 @@
 //   * a rejected model is invalid_argument, and no exception escapes;
 //   * an accepted model is valid (validate()), exports to ONNX (the full network, which ONNX's checker and
 //     shape inference accept, export_onnx()), and that export reads back to a model with as many layers.
-// Seeds: tests/fuzz/corpus/onnx_model (small torch.onnx.export models of opsets 11, 13 and 17);
+// Seeds: tests/fuzz/corpus/onnx_model (small torch.onnx.export models of opsets 8, 11, 13 and 17);
 // dictionary: tests/fuzz/onnx_model.dict.
 #include <cstddef>
 #include <cstdint>

@@ -31,7 +31,7 @@ constexpr std::int64_t kMinOpset = 7;
 constexpr std::int64_t kMaxOpset = 17;
 constexpr const char* kSupportedOps =
     "Conv, Gemm, MatMul, Add, BatchNormalization, Relu, Clip, LeakyRelu, MaxPool, AveragePool, "
-    "GlobalAveragePool, Pad, Flatten, Reshape, Softmax, Identity, Dropout, Constant";
+    "GlobalAveragePool, Pad, Flatten, Reshape, Softmax, Identity, Dropout, Constant, Cast";
 // Every count the reader multiplies stays below this (as model.cpp bounds the layers' sizes).
 constexpr std::int64_t kMaxElements = std::int64_t{1} << 32;
 
@@ -354,6 +354,7 @@ class GraphReader {
       return fail("operators of domain '" + proto.domain() +
                   "' are not supported (supported: " + kSupportedOps + ")");
     if (op == "Constant") return read_constant();
+    if (op == "Cast") return read_cast();
     if (op == "Identity" || op == "Dropout") return alias();
     if (op == "Conv") return read_conv();
     if (op == "Gemm" || op == "MatMul") return read_dense();
@@ -396,6 +397,33 @@ class GraphReader {
       value.dims = {static_cast<std::int64_t>(value.ints.size())};
     } else {
       return fail("only numeric tensor constants are supported");
+    }
+    return define(std::move(value));
+  }
+
+  // A Cast of a constant is a constant (torch's opsets 7 and 8 cast a Reshape's shape to int64).
+  std::optional<Error> read_cast() {
+    Result<const ValueInfo*> x = constant(0);
+    if (!x) return x.error();
+    ValueInfo value = **x;
+    switch (int_attribute("to", 0)) {
+      case onnx::TensorProto::FLOAT:
+      case onnx::TensorProto::DOUBLE:
+        value.ints.clear();
+        break;
+      case onnx::TensorProto::INT32:
+      case onnx::TensorProto::INT64:
+        if (value.ints.empty()) {
+          for (const float v : value.floats) {
+            if (!(std::abs(v) < 0x1p62f)) return fail("casts " + std::to_string(v) + " to an integer");
+            value.ints.push_back(static_cast<std::int64_t>(v));  // ONNX truncates toward zero
+          }
+          for (std::size_t i = 0; i < value.ints.size(); ++i)
+            value.floats[i] = static_cast<float>(value.ints[i]);
+        }
+        break;
+      default:
+        return fail("only casts to float, double, int32 or int64 are supported");
     }
     return define(std::move(value));
   }

@@ -230,12 +230,11 @@ Result<Network<Real>> Network<Real>::load(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   char magic[8] = {};
   file.read(magic, sizeof magic);
-  if (file && std::string_view(magic, sizeof magic) == "REDSMODL") {
-    Result<Model> model = load_native(path);
-    if (!model) return model.error();
-    return from_model(model.value());
-  }
-  return load_keras(path);
+  if (file && std::string_view(magic, sizeof magic) == "\x89HDF\r\n\x1a\n") return load_keras(path);
+  // Native and ONNX models hold batch normalization folded already; load_model names what it cannot read.
+  Result<Model> model = load_model(path);
+  if (!model) return model.error();
+  return from_model(model.value());
 }
 
 template <class Real>

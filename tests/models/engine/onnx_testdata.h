@@ -1,5 +1,5 @@
 // Reads the ONNX golden vectors of Debian's libonnx-testdata without libprotobuf: a model.onnx (its
-// nodes, their integer, float and string attributes, and its initializers) and
+// nodes, their integer, float and string attributes, its initializers and its opset) and
 // test_data_set_0/{input,output}_N.pb (one TensorProto each). Only float32 tensors are read (TensorProto
 // data_type 1: raw_data or float_data, little-endian, row-major: NCHW for images, OIHW for convolution
 // weights).
@@ -167,6 +167,24 @@ inline OnnxModel read_onnx_model(const std::string& path) {
     });
   });
   return model;
+}
+
+// The version of the default operator set a model.onnx imports (ModelProto.opset_import, field 8: domain
+// 1, version 2); 0 when it imports none.
+inline std::int64_t read_onnx_opset(const std::string& path) {
+  std::int64_t opset = 0;
+  const std::string bytes = read_bytes(path);
+  for_each_field(bytes, [&](int field, int, std::uint64_t, std::string_view message) {
+    if (field != 8) return;
+    std::string_view domain;
+    std::int64_t version = 0;
+    for_each_field(message, [&](int opset_field, int, std::uint64_t number, std::string_view text) {
+      if (opset_field == 1) domain = text;
+      if (opset_field == 2) version = static_cast<std::int64_t>(number);
+    });
+    if (domain.empty() || domain == "ai.onnx") opset = version;
+  });
+  return opset;
 }
 
 }  // namespace reds::engine::testing

@@ -9,6 +9,8 @@
 
 #include "models/test_data.h"
 #include "reds/engine/dataset.h"
+#include "reds/engine/model.h"
+#include "reds/engine/onnx.h"
 #include "reds/training/importance.h"
 #include "support/command_runner.h"
 
@@ -80,6 +82,41 @@ TEST_F(RequestImportanceCommand, DataGivesTheGradientImportanceOfTheLibrary) {
   ASSERT_EQ(magnitude.exit_status, 0) << magnitude.err;
   EXPECT_EQ(magnitude.out, run({"request", model_, "--compact"}).out);
   EXPECT_NE(importance_of(magnitude.out), actual);
+}
+
+// An ONNX model (here the Keras model written by save_onnx, batch normalization folded) takes its gradient
+// importance as the library computes it for the same network read from that file.
+TEST_F(RequestImportanceCommand, OnnxModelsTakeGradientImportanceToo) {
+  const fs::path data = write_training_split();
+  const Result<Model> keras = load_model(model_);
+  ASSERT_TRUE(keras) << keras.error().message;
+  const fs::path onnx = scratch_ / "model.onnx";
+  ASSERT_FALSE(save_onnx(keras.value(), std::nullopt, onnx.string()));
+  const test::Outcome outcome =
+      run({"request", onnx.string(), "--data", data.string(), "--importance-batches", "2", "--batch-size",
+           "16", "--seed", "3", "--compact"});
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+
+  const Result<Model> read = load_model(onnx.string());
+  ASSERT_TRUE(read) << read.error().message;
+  const Result<training::Network<float>> network = training::Network<float>::from_model(read.value());
+  ASSERT_TRUE(network) << network.error().message;
+  const Result<ImageSet> images = load_training_set(data.string());
+  ASSERT_TRUE(images) << images.error().message;
+  training::ImportanceOptions options;
+  options.minibatches = 2;
+  options.batch_size = 16;
+  options.seed = 3;
+  const auto expected = training::gradient_importance(network.value(), images.value(), options);
+  ASSERT_TRUE(expected) << expected.error().message;
+  const std::map<std::string, std::vector<double>> actual = importance_of(outcome.out);
+  ASSERT_EQ(actual.size(), expected->size());
+  for (const auto& [name, scores] : expected.value()) {
+    ASSERT_EQ(actual.at(name).size(), scores.size()) << name;
+    for (std::size_t unit = 0; unit < scores.size(); ++unit)
+      EXPECT_NEAR(actual.at(name)[unit], scores[unit], 1e-9 * scores[unit]) << name << " " << unit;
+  }
+  EXPECT_NE(importance_of(outcome.out), importance_of(run({"request", onnx.string(), "--compact"}).out));
 }
 
 TEST_F(RequestImportanceCommand, Errors) {

@@ -117,8 +117,8 @@ class Network {
   // A Keras HDF5 file (as load_keras() reads it), every BatchNormalization kept as a layer with its
   // parameters and moving statistics, the layers before them with their weights as stored.
   static Result<Network> load_keras(const std::string& path);
-  // A model file as load_model() tells them apart: a native file through from_model(), a Keras file
-  // through load_keras().
+  // A model file as load_model() tells them apart: a Keras file through load_keras(), a native or ONNX
+  // file through from_model().
   static Result<Network> load(const std::string& path);
 
   // The same network in another precision (rounded to nearest).
