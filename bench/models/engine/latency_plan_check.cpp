@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -145,6 +146,22 @@ void check(const std::string& name, const std::vector<double>& budgets, std::int
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf(
+        "Usage: reds_latency_plan_check [--models LIST] [--budgets LIST] [--rounds N] [--grid N]\n"
+        "                               [--profile-rounds N]\n\n"
+        "Profiles each model's latency (as 'reds profile'), plans levels under time budgets (--budgets:\n"
+        "shares of the full network's predicted time; default 0.3,0.5,0.7,0.9), applies the plan and\n"
+        "times every level (--rounds interleaved rounds of 10 runs after 10 untimed; median): prints\n"
+        "the budget, predicted and measured latency of every level, and each level's widths timed\n"
+        "alone in a session of one level. Models (default all): ds_cnn_s_fmnist, ds_cnn_l, vww_96, or\n"
+        "any bundled architecture (random weights). Run it with nice -n 10 on a loaded machine.\n");
+    return 0;
+  }
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "reds_latency_plan_check: every option takes a value; try --help\n");
+    return 2;
+  }
   std::vector<std::string> models = {"ds_cnn_s_fmnist", "ds_cnn_l", "vww_96"};
   std::vector<double> budgets = {0.3, 0.5, 0.7, 0.9};
   std::int64_t rounds = 201;
