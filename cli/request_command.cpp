@@ -151,8 +151,9 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
     return command_line.report(
         streams.err,
         value_error("resource", resource,
-                    resource == "latency" ? "latency needs --profile FILE"
-                                          : "use macs, params, activation, output_activation or latency"));
+                    resource == "latency"
+                        ? "latency needs --profile FILE"
+                        : "use macs, params, activation, output_activation, or latency with --profile"));
   // Latency levels are set once the profile has priced the layers.
   if (resource != "latency") request_options.resource = resource;
   std::optional<engine::LatencyProfile> profile;
