@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,7 +70,7 @@ double median(std::vector<double> values) {
 }
 
 void check(const std::string& name, const std::vector<double>& budgets, std::int64_t rounds,
-           const ProfileOptions& profile_options) {
+           std::int64_t image_count, const ProfileOptions& profile_options) {
   const Model model = named_model(name);
   const LatencyProfile profile = value_or_fail(profile_latency(model, profile_options), name + " profile");
   RequestOptions options;
@@ -101,25 +102,33 @@ void check(const std::string& name, const std::vector<double>& budgets, std::int
 
   std::mt19937 generator(1);
   std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  std::vector<float> image(static_cast<std::size_t>(model.input.size()));
-  for (float& value : image) value = pixel(generator);
+  // A stream of distinct images (--images of them, in turn), as `reds run` reads a test set: each run
+  // copies an image that may not be in the cache.
+  const auto image_size = static_cast<std::size_t>(model.input.size());
+  std::vector<float> images(image_size * static_cast<std::size_t>(image_count));
+  for (float& value : images) value = pixel(generator);
+  std::size_t next_image = 0;
+  const auto image = [&] {
+    next_image = (next_image + 1) % static_cast<std::size_t>(image_count);
+    return std::span<const float>(images).subspan(next_image * image_size, image_size);
+  };
   const std::size_t levels = session.level_count();
   std::vector<std::vector<double>> times(levels), alone_times(levels);
   constexpr int kRunsPerVisit = 10;  // after as many untimed: a steady stream of images, as `reds run`
   for (std::int64_t round = 0; round < rounds; ++round)
     for (std::size_t level = 0; level < levels; ++level) {
       session.set_level(level);
-      for (int run = 0; run < kRunsPerVisit; ++run) session.run(image);
+      for (int run = 0; run < kRunsPerVisit; ++run) session.run(image());
       for (int run = 0; run < kRunsPerVisit; ++run) {
         const auto start = std::chrono::steady_clock::now();
-        session.run(image);
+        session.run(image());
         times[level].push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
       }
-      for (int run = 0; run < kRunsPerVisit; ++run) alone[level].run(image);
+      for (int run = 0; run < kRunsPerVisit; ++run) alone[level].run(image());
       for (int run = 0; run < kRunsPerVisit; ++run) {
         const auto start = std::chrono::steady_clock::now();
-        alone[level].run(image);
+        alone[level].run(image());
         alone_times[level].push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
       }
@@ -148,13 +157,15 @@ void check(const std::string& name, const std::vector<double>& budgets, std::int
 int main(int argc, char** argv) {
   if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::printf(
-        "Usage: reds_latency_plan_check [--models LIST] [--budgets LIST] [--rounds N] [--grid N]\n"
-        "                               [--profile-rounds N]\n\n"
+        "Usage: reds_latency_plan_check [--models LIST] [--budgets LIST] [--rounds N] [--images N]\n"
+        "                               [--grid N] [--profile-rounds N]\n\n"
         "Profiles each model's latency (as 'reds profile'), plans levels under time budgets (--budgets:\n"
         "shares of the full network's predicted time; default 0.3,0.5,0.7,0.9), applies the plan and\n"
         "times every level (--rounds interleaved rounds of 10 runs after 10 untimed; median): prints\n"
         "the budget, predicted and measured latency of every level, and each level's widths timed\n"
-        "alone in a session of one level. Models (default all): ds_cnn_s_fmnist, ds_cnn_l, vww_96, or\n"
+        "alone in a session of one level. --images N: the runs take N random images in turn (default\n"
+        "10000, as many as Fashion-MNIST's test set: each run reads its image from memory).\n"
+        "Models (default all): ds_cnn_s_fmnist, ds_cnn_l, vww_96, or\n"
         "any bundled architecture (random weights). Run it with nice -n 10 on a loaded machine.\n");
     return 0;
   }
@@ -165,6 +176,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> models = {"ds_cnn_s_fmnist", "ds_cnn_l", "vww_96"};
   std::vector<double> budgets = {0.3, 0.5, 0.7, 0.9};
   std::int64_t rounds = 201;
+  std::int64_t image_count = 10000;
   ProfileOptions profile_options;
   for (int index = 1; index + 1 < argc; index += 2) {
     const std::string option = argv[index], value = argv[index + 1];
@@ -175,6 +187,8 @@ int main(int argc, char** argv) {
       for (const std::string& word : split(value)) budgets.push_back(std::stod(word));
     } else if (option == "--rounds") {
       rounds = std::stoll(value);
+    } else if (option == "--images") {
+      image_count = std::max<std::int64_t>(std::stoll(value), 1);
     } else if (option == "--grid") {
       profile_options.grid = std::stoll(value);
     } else if (option == "--profile-rounds") {
@@ -184,6 +198,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  for (const std::string& name : models) check(name, budgets, rounds, profile_options);
+  for (const std::string& name : models) check(name, budgets, rounds, image_count, profile_options);
   return 0;
 }

@@ -20,6 +20,7 @@ namespace reds::engine {
 namespace {
 
 constexpr std::size_t kTerms = 4;  // fixed, unit, input, unit_input
+constexpr std::size_t kImagePoolBytes = std::size_t{64} << 20;
 
 std::array<double, kTerms> terms_of(const LatencySample& sample) {
   const auto k = static_cast<double>(sample.width), k_in = static_cast<double>(sample.input_width);
@@ -324,9 +325,18 @@ Result<LatencyProfile> profile_latency(const Model& model, const ProfileOptions&
     if (!session) return session.error();
     sessions.push_back(std::move(session).value());
   }
-  std::vector<float> image(static_cast<std::size_t>(model.input.size()));
+  // Images taken in turn from a pool larger than the caches: every run reads its input from memory, as
+  // `reds run` reads a test set (a cached input would make every run some microseconds faster).
+  const auto image_size = static_cast<std::size_t>(model.input.size());
+  const std::size_t pool = std::max<std::size_t>(kImagePoolBytes / sizeof(float) / image_size, 1);
+  std::vector<float> images(pool * image_size);
   SplitMix64 random(1);
-  for (float& pixel : image) pixel = static_cast<float>(random.uniform());
+  for (float& pixel : images) pixel = static_cast<float>(random.uniform());
+  std::size_t next_image = 0;
+  const auto image = [&] {
+    next_image = (next_image + 1) % pool;
+    return std::span<const float>(images).subspan(next_image * image_size, image_size);
+  };
 
   // times[configuration][layer] per round (nanoseconds; `none` is the calls no layer owns), whole[...].
   const std::size_t count = configurations.size();
@@ -339,17 +349,17 @@ Result<LatencyProfile> profile_latency(const Model& model, const ProfileOptions&
       const std::size_t configuration = (visit + static_cast<std::size_t>(round)) % count;
       Session& session = sessions[chain_level[configuration].first];
       session.set_level(chain_level[configuration].second);
-      for (std::int64_t run = 0; run < options.warmup; ++run) session.run(image);
+      for (std::int64_t run = 0; run < options.warmup; ++run) session.run(image());
       const std::span<const KernelCall> calls = session.level_calls(session.level());
       call_nanoseconds.assign(calls.size(), 0);
-      session.run_timed(image, call_nanoseconds);
+      session.run_timed(image(), call_nanoseconds);
       std::vector<std::int64_t> sums(network.layers.size() + 1, 0);
       for (std::size_t call = 0; call < calls.size(); ++call)
         sums[owner[calls[call].layer]] += call_nanoseconds[call];
       for (std::size_t layer = 0; layer <= network.layers.size(); ++layer)
         times[configuration][layer].push_back(sums[layer]);
       const auto start = std::chrono::steady_clock::now();
-      session.run(image);
+      session.run(image());
       const auto stop = std::chrono::steady_clock::now();
       whole[configuration].push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count());

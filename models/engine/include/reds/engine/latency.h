@@ -21,7 +21,9 @@
 // Noise: the configurations are measured in `rounds` interleaved rounds (so that a slow spell of the
 // machine hits all of them alike), each visit `warmup` untimed runs (caches and branch predictors as in a
 // steady stream of images), then one run with every call timed and one timed as a whole; a layer's time
-// is its median over the rounds, as is the whole network's.
+// is its median over the rounds, as is the whole network's. Each run takes the next image of a 64 MB pool
+// of random images, so that it reads its input from memory as `reds run` does from a test set (an input
+// in the cache makes DS-CNN S 1-2 us faster).
 //
 // The fit (fit_latency): per layer, the contract's cost form in picoseconds,
 //   fixed + unit * k + input * k_in + unit_input * k * k_in,
