@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <random>
 #include <span>
@@ -19,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "reds/engine/architectures.h"
+#include "named_models.h"
 #include "reds/engine/latency.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
@@ -39,21 +38,7 @@ T value_or_fail(reds::Result<T> result, const std::string& what) {
   return std::move(result).value();
 }
 
-std::string data_path(const char* variable, const char* fallback, const std::string& file) {
-  const char* dir = std::getenv(variable);
-  return (std::filesystem::path(dir ? dir : fallback) / file).string();
-}
-
-Model named_model(const std::string& name) {
-  if (name == "ds_cnn_s_fmnist")
-    return value_or_fail(load_model(data_path("REDS_PRETRAINED_DIR", REDS_PRETRAINED_DEFAULT_DIR,
-                                              "fashion_mnist_ds_cnn_sizeS.keras")),
-                         name);
-  if (name == "vww_96")
-    return value_or_fail(
-        load_model(data_path("REDS_MLPERF_TINY_DIR", REDS_MLPERF_TINY_DEFAULT_DIR, "vww_96.h5")), name);
-  return value_or_fail(random_model(name), name);
-}
+Model named_model(const std::string& name) { return value_or_fail(bench::named_model(name), name); }
 
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> words;
