@@ -488,11 +488,15 @@ Result<LatencyProfile> parse_latency_profile(const std::string& text) {
   const auto fail = [](const std::string& message, const std::string& path) {
     return invalid_argument("latency profile: " + message, path);
   };
-  if (!json.is_object() || json.value("format", "") != "reds latency profile")
+  // Type-checked reads: nlohmann's value() throws on a value of another type.
+  const auto is_string = [](const nlohmann::json& object, const char* key, const char* expected) {
+    return object.contains(key) && object[key].is_string() && object[key].get<std::string>() == expected;
+  };
+  if (!json.is_object() || !is_string(json, "format", "reds latency profile"))
     return fail("not a latency profile (\"format\": \"reds latency profile\" missing)", "/format");
   if (!json.contains("version") || json["version"] != 1)
     return fail("unsupported version; this reader knows version 1", "/version");
-  if (json.value("unit", "") != "picoseconds") return fail("the unit must be \"picoseconds\"", "/unit");
+  if (!is_string(json, "unit", "picoseconds")) return fail("the unit must be \"picoseconds\"", "/unit");
   if (!json.contains("layers") || !json["layers"].is_array() || json["layers"].empty())
     return fail("\"layers\" must be a non-empty array", "/layers");
   const auto integer = [](const nlohmann::json& value) {
@@ -529,7 +533,9 @@ Result<LatencyProfile> parse_latency_profile(const std::string& text) {
     layer.name = entry["name"];
     layer.units = entry["units"];
     layer.input_units = entry["input_units"];
-    layer.tied = entry.value("tied", false);
+    if (entry.contains("tied") && !entry["tied"].is_boolean())
+      return fail("\"tied\" must be true or false", path + "/tied");
+    layer.tied = entry.contains("tied") && entry["tied"].get<bool>();
     const nlohmann::json& cost = entry["cost"];
     for (const auto& [field, target] : {std::pair<const char*, std::int64_t*>{"fixed", &layer.fit.cost.fixed},
                                         {"unit", &layer.fit.cost.unit},

@@ -267,7 +267,17 @@ TEST(LatencyProfileJsonTest, ParseErrorsNameThePath) {
   EXPECT_EQ(error_path("{"), "");
   EXPECT_EQ(error_path(R"({"format": "something else"})"), "/format");
   EXPECT_EQ(error_path(R"({"format": "reds latency profile", "version": 2})"), "/version");
+  EXPECT_EQ(error_path(R"({"format": 7})"), "/format");
+  EXPECT_EQ(error_path(R"({"format": "reds latency profile", "version": 1, "unit": 1})"), "/unit");
   EXPECT_EQ(error_path(head + R"("layers": []})"), "/layers");
+  EXPECT_EQ(
+      error_path(head + R"("layers": [{"name": "a", "units": 2, "input_units": 1, "tied": 1, "cost": {}}]})"),
+      "/layers/0/tied");
+  EXPECT_EQ(
+      error_path(
+          head +
+          R"("measurement": {"block": 0}, "layers": [{"name": "a", "units": 2, "input_units": 1, "cost": {}}]})"),
+      "/measurement/block");
   EXPECT_EQ(error_path(head + R"("layers": [{"name": "a", "units": 0, "input_units": 1, "cost": {}}]})"),
             "/layers/0/units");
   EXPECT_EQ(
