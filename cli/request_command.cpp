@@ -237,8 +237,16 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
     }
     if (auto error = validate(request.value())) return command_line.report(streams.err, *error);
   }
-  return write_output(command_line, streams, options,
-                      to_json(request.value(), options.count("compact") ? -1 : 2));
+  const int status = write_output(command_line, streams, options,
+                                  to_json(request.value(), options.count("compact") ? -1 : 2));
+  // Widths between the profile's timed multiples run at about the next multiple's cost, above the
+  // interpolated prediction (docs/latency.md measures 13-33 % on DS-CNN S with --block 1).
+  if (status == kExitSuccess && profile && request_options.block % profile->options.block != 0)
+    command_line.print_error(streams.err, "note: the profile timed widths in multiples of " +
+                                              std::to_string(profile->options.block) + "; with --block " +
+                                              std::to_string(request_options.block) +
+                                              " levels may run over their predicted latency");
+  return status;
 }
 
 }  // namespace reds::cli

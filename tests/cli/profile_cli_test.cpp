@@ -62,6 +62,8 @@ TEST_F(ProfileCliTest, RequestPlansUnderLatencyBudgets) {
   // The profile's block (8) unless --block says otherwise.
   EXPECT_EQ(parsed["network"]["layers"][0]["block"], 8);
 
+  EXPECT_EQ(request.err, "");
+
   const Outcome plan = run({"plan", "-", "--compact"}, request.out);
   ASSERT_EQ(plan.exit_status, 0) << plan.err;
   const json answer = json::parse(plan.out);
@@ -78,6 +80,10 @@ TEST_F(ProfileCliTest, RequestPlansUnderLatencyBudgets) {
   const json by_fraction = json::parse(fractions.out);
   EXPECT_EQ(by_fraction["levels"][0], json::parse(R"({"latency": {"fraction": 0.5}})"));
   EXPECT_EQ(by_fraction["network"]["layers"][0]["block"], 4);
+  EXPECT_EQ(
+      fractions.err,
+      "reds request: note: the profile timed widths in multiples of 8; with --block 4 levels may run over "
+      "their predicted latency\n");
 }
 
 TEST_F(ProfileCliTest, LatencyOptionsNeedAProfileOfTheModel) {
