@@ -55,7 +55,7 @@ double median(std::vector<double> values) {
 }
 
 void check(const std::string& name, const std::vector<double>& budgets, std::int64_t rounds,
-           std::int64_t image_count, const ProfileOptions& profile_options) {
+           std::int64_t image_count, bool per_layer, const ProfileOptions& profile_options) {
   const Model model = named_model(name);
   const LatencyProfile profile = value_or_fail(profile_latency(model, profile_options), name + " profile");
   RequestOptions options;
@@ -121,6 +121,11 @@ void check(const std::string& name, const std::vector<double>& budgets, std::int
   std::printf("%s: profile fit %.1f %% rms, %.1f %% max over %zu configurations; full network %.1f us\n",
               name.c_str(), 100 * profile.network_rms_error, 100 * profile.network_max_error,
               profile.networks.size(), static_cast<double>(full) / 1e6);
+  if (per_layer)
+    for (const LayerLatency& layer : profile.layers)
+      std::printf("  layer %-24s %-8s fit %5.1f %% rms %5.1f %% max (bilinear %5.1f %% rms)\n",
+                  layer.name.c_str(), layer.fit.cost.table.empty() ? "bilinear" : "table",
+                  100 * layer.fit.rms_error, 100 * layer.fit.max_error, 100 * layer.fit.bilinear_rms_error);
   std::printf("  level  budget us  predicted us  measured us  measured/predicted  over budget  alone us\n");
   std::size_t feasible = 0;
   for (std::size_t level = 0; level < plan.levels.size(); ++level) {
@@ -143,14 +148,15 @@ int main(int argc, char** argv) {
   if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
     std::printf(
         "Usage: reds_latency_plan_check [--models LIST] [--budgets LIST] [--rounds N] [--images N]\n"
-        "                               [--grid N] [--profile-rounds N]\n\n"
+        "                               [--grid N] [--profile-rounds N] [--layers 1]\n\n"
         "Profiles each model's latency (as 'reds profile'), plans levels under time budgets (--budgets:\n"
         "shares of the full network's predicted time; default 0.3,0.5,0.7,0.9), applies the plan and\n"
         "times every level (--rounds interleaved rounds of 10 runs after 10 untimed; median): prints\n"
         "the budget, predicted and measured latency of every level, and each level's widths timed\n"
         "alone in a session of one level. --images N: the runs take N random images in turn (default\n"
         "10000, as many as Fashion-MNIST's test set: each run reads its image from memory).\n"
-        "Models (default all): ds_cnn_s_fmnist, ds_cnn_l, vww_96, or\n"
+        "--layers 1 prints every layer's fit error too. Models (default all): ds_cnn_s_fmnist, ds_cnn_l, "
+        "vww_96, or\n"
         "any bundled architecture (random weights). Run it with nice -n 10 on a loaded machine.\n");
     return 0;
   }
@@ -162,6 +168,7 @@ int main(int argc, char** argv) {
   std::vector<double> budgets = {0.3, 0.5, 0.7, 0.9};
   std::int64_t rounds = 201;
   std::int64_t image_count = 10000;
+  bool per_layer = false;
   ProfileOptions profile_options;
   for (int index = 1; index + 1 < argc; index += 2) {
     const std::string option = argv[index], value = argv[index + 1];
@@ -172,6 +179,8 @@ int main(int argc, char** argv) {
       for (const std::string& word : split(value)) budgets.push_back(std::stod(word));
     } else if (option == "--rounds") {
       rounds = std::stoll(value);
+    } else if (option == "--layers") {
+      per_layer = value == "1";
     } else if (option == "--images") {
       image_count = std::max<std::int64_t>(std::stoll(value), 1);
     } else if (option == "--grid") {
@@ -183,6 +192,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  for (const std::string& name : models) check(name, budgets, rounds, image_count, profile_options);
+  for (const std::string& name : models)
+    check(name, budgets, rounds, image_count, per_layer, profile_options);
   return 0;
 }
