@@ -118,9 +118,11 @@ void check(const std::string& name, const std::vector<double>& budgets, std::int
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
       }
     }
-  std::printf("%s: profile fit %.1f %% rms, %.1f %% max over %zu configurations; full network %.1f us\n",
-              name.c_str(), 100 * profile.network_rms_error, 100 * profile.network_max_error,
-              profile.networks.size(), static_cast<double>(full) / 1e6);
+  std::printf(
+      "%s: profile fit %.1f %% rms, %.1f %% max over %zu configurations; full network %.1f us; overhead %.1f "
+      "us\n",
+      name.c_str(), 100 * profile.network_rms_error, 100 * profile.network_max_error, profile.networks.size(),
+      static_cast<double>(full) / 1e6, profile.overhead_picoseconds / 1e6);
   if (per_layer)
     for (const LayerLatency& layer : profile.layers)
       std::printf("  layer %-24s %-8s fit %5.1f %% rms %5.1f %% max (bilinear %5.1f %% rms)\n",
