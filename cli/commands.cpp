@@ -26,6 +26,7 @@
 #include "knapsack_command.h"
 #include "plan_summary.h"
 #include "plot_command.h"
+#include "profile_command.h"
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
@@ -485,6 +486,8 @@ const std::vector<Command>& commands() {
       {"run", "accuracy and latency of a model's levels on a test set (reds run MODEL --data DIR)", &run_run},
       {"request", "the plan request of a model: L1 importance and costs from its weights and shapes",
        &run_request},
+      {"profile", "time a model's layers on this machine for latency budgets (reds profile MODEL -o P.json)",
+       &run_profile},
       {"apply", "permute a model into a plan's order and embed the plan (reds apply MODEL PLAN -o OUT)",
        &run_apply},
       {"export", "levels of a model as standalone ONNX models (reds export MODEL --all-levels -o DIR)",

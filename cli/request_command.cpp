@@ -6,6 +6,7 @@
 #include "batch_limits.h"
 #include "input_normalization_options.h"
 #include "reds/engine/dataset.h"
+#include "reds/engine/latency.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
 #include "reds/json.h"
@@ -89,6 +90,8 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       "the product over layers of the kept share of importance, which avoids one-unit bottlenecks;\n"
       "sum the sum of the kept units' importance (the paper's); normalized that sum with every\n"
       "layer's importance scaled to sum 1.\n"
+      "With --profile (from 'reds profile MODEL'), every layer also costs its measured `latency`\n"
+      "(picoseconds), and --latency-us gives one level per time budget instead of --levels.\n"
       "The last layer (the classifier) keeps its width. Plan it with 'reds plan', then make the\n"
       "model run the plan with 'reds apply'.");
   std::ostringstream min_width_fraction;
@@ -98,11 +101,18 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
       ("levels", number_option("LIST", join_fractions(defaults.fractions)),
        "one level per fraction of the full network's resource, smallest first")  //
       ("resource", po::value<std::string>()->value_name("R")->default_value(defaults.resource),
-       "the resource the levels limit: macs, params, activation or output_activation")  //
+       "the resource the levels limit: macs, params, activation, output_activation, or latency with "
+       "--profile")  //
+      ("profile", po::value<std::string>()->value_name("FILE"),
+       "a latency profile of the model ('reds profile'): adds the resource latency, in picoseconds")  //
+      ("latency-us", number_option("LIST"),
+       "with --profile: one level per latency budget in microseconds, smallest first (instead of "
+       "--levels)")  //
       ("min-width-fraction", number_option("F", min_width_fraction.str()),
        "prunable layers keep >= ceil(F * units) units")  //
       ("block", number_option("N", std::to_string(defaults.block)),
-       "prunable layers keep multiples of N units (or all of them)")  //
+       "prunable layers keep multiples of N units (or all of them); with --profile the default is "
+       "the profile's block")  //
       ("fixed", po::value<std::string>()->value_name("LAYERS"),
        "comma-separated Conv2D or Dense layers that keep their full width")  //
       ("strategy", po::value<std::string>()->value_name("S")->default_value(to_string(defaults.strategy)),
@@ -134,17 +144,55 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
   Result<std::vector<double>> fractions = fractions_value(options, "levels", kMaxLevels);
   if (!fractions) return command_line.report(streams.err, fractions.error());
   request_options.fractions = std::move(fractions).value();
-  request_options.resource = options["resource"].as<std::string>();
-  if (request_options.resource != "macs" && request_options.resource != "params" &&
-      request_options.resource != "activation" && request_options.resource != "output_activation")
-    return command_line.report(streams.err, value_error("resource", request_options.resource,
-                                                        "use macs, params, activation or output_activation"));
+  const std::string resource = options["resource"].as<std::string>();
+  const bool profiled = options.count("profile") > 0;
+  if (resource != "macs" && resource != "params" && resource != "activation" &&
+      resource != "output_activation" && !(resource == "latency" && profiled))
+    return command_line.report(
+        streams.err,
+        value_error("resource", resource,
+                    resource == "latency"
+                        ? "latency needs --profile FILE"
+                        : "use macs, params, activation, output_activation, or latency with --profile"));
+  // Latency levels are set once the profile has priced the layers.
+  if (resource != "latency") request_options.resource = resource;
+  std::optional<engine::LatencyProfile> profile;
+  if (profiled) {
+    const Result<std::string> text = read_input(options["profile"].as<std::string>(), streams.in);
+    if (!text) return command_line.report(streams.err, text.error());
+    Result<engine::LatencyProfile> parsed_profile = engine::parse_latency_profile(text.value());
+    if (!parsed_profile)
+      return command_line.report(streams.err,
+                                 invalid_argument("--profile " + options["profile"].as<std::string>() + ": " +
+                                                      parsed_profile.error().message,
+                                                  parsed_profile.error().path));
+    profile = std::move(parsed_profile).value();
+  }
+  std::vector<std::int64_t> latency_limits;
+  if (options.count("latency-us")) {
+    if (!profiled) return command_line.usage_error(streams.err, "--latency-us needs --profile FILE");
+    if (!options["levels"].defaulted())
+      return command_line.usage_error(streams.err, "give --levels or --latency-us, not both");
+    const Result<std::vector<double>> budgets = numbers_value(options, "latency-us", true);
+    if (!budgets) return command_line.report(streams.err, budgets.error());
+    const std::string text = options["latency-us"].as<std::string>();
+    if (budgets->size() > kMaxLevels)
+      return command_line.report(streams.err, value_error("latency-us", text, "at most 64 levels"));
+    for (const double budget : budgets.value()) {
+      if (!(budget <= 1e9))
+        return command_line.report(streams.err, value_error("latency-us", text, "at most 1e9 us per level"));
+      latency_limits.push_back(
+          std::llround(budget * static_cast<double>(engine::kPicosecondsPerMicrosecond)));
+      if (latency_limits.size() > 1 && latency_limits.back() < latency_limits[latency_limits.size() - 2])
+        return command_line.report(streams.err, value_error("latency-us", text, "budgets must not decrease"));
+    }
+  }
   const Result<double> fraction = number_value(options, "min-width-fraction", 0.0, 1.0);
   if (!fraction) return command_line.report(streams.err, fraction.error());
   request_options.min_width_fraction = *fraction;
   const Result<std::int64_t> block = integer_value(options, "block", 1);
   if (!block) return command_line.report(streams.err, block.error());
-  request_options.block = *block;
+  request_options.block = profile && options["block"].defaulted() ? profile->options.block : *block;
   if (options.count("fixed")) request_options.fixed = split_names(options["fixed"].as<std::string>());
   const Result<Strategy> strategy = strategy_value(options);
   if (!strategy) return command_line.report(streams.err, strategy.error());
@@ -172,10 +220,33 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
         streams.err, value_error("importance", importance, "unknown method; use magnitude or gradient"));
   }
 
-  const Result<PlanRequest> request = engine::plan_request(model.value(), request_options);
+  Result<PlanRequest> request = engine::plan_request(model.value(), request_options);
   if (!request) return command_line.report(streams.err, request.error());
-  return write_output(command_line, streams, options,
-                      to_json(request.value(), options.count("compact") ? -1 : 2));
+  if (profile) {
+    if (auto error = engine::add_latency(request.value(), profile.value()))
+      return command_line.report(
+          streams.err,
+          invalid_argument("--profile " + options["profile"].as<std::string>() + ": " + error->message));
+    if (!latency_limits.empty() || resource == engine::kLatencyResource) {
+      request.value().levels.clear();
+      for (const std::int64_t limit : latency_limits)
+        request.value().levels.push_back(Level{{{engine::kLatencyResource, Limit::of_max(limit)}}});
+      if (latency_limits.empty())
+        for (const double level : request_options.fractions)
+          request.value().levels.push_back(Level{{{engine::kLatencyResource, Limit::of_fraction(level)}}});
+    }
+    if (auto error = validate(request.value())) return command_line.report(streams.err, *error);
+  }
+  const int status = write_output(command_line, streams, options,
+                                  to_json(request.value(), options.count("compact") ? -1 : 2));
+  // Widths between the profile's timed multiples run at about the next multiple's cost, above the
+  // interpolated prediction (docs/latency.md measures 13-33 % on DS-CNN S with --block 1).
+  if (status == kExitSuccess && profile && request_options.block % profile->options.block != 0)
+    command_line.print_error(streams.err, "note: the profile timed widths in multiples of " +
+                                              std::to_string(profile->options.block) + "; with --block " +
+                                              std::to_string(request_options.block) +
+                                              " levels may run over their predicted latency");
+  return status;
 }
 
 }  // namespace reds::cli

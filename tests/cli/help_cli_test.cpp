@@ -38,8 +38,8 @@ TEST_F(HelpCliTest, EveryProgramAnswersHelpWithoutWorking) {
 }
 
 TEST_F(HelpCliTest, EverySubcommandAnswersHelp) {
-  for (const char* command :
-       {"plan", "example", "run", "request", "apply", "export", "finetune", "train", "knapsack", "plot"}) {
+  for (const char* command : {"plan", "example", "run", "request", "profile", "apply", "export", "finetune",
+                              "train", "knapsack", "plot"}) {
     SCOPED_TRACE(command);
     for (const char* flag : {"--help", "-h"}) {
       const Outcome help = run({command, flag});
@@ -52,8 +52,8 @@ TEST_F(HelpCliTest, EverySubcommandAnswersHelp) {
 
 // Commands that print an answer offer -o FILE.
 TEST_F(HelpCliTest, PrintingCommandsOfferOutputFile) {
-  for (const char* command :
-       {"plan", "example", "run", "request", "apply", "export", "finetune", "train", "knapsack", "plot"}) {
+  for (const char* command : {"plan", "example", "run", "request", "profile", "apply", "export", "finetune",
+                              "train", "knapsack", "plot"}) {
     const Outcome help = run({command, "--help"});
     EXPECT_NE(help.out.find("-o [ --output ] "), std::string::npos) << command << ":\n" << help.out;
   }

@@ -87,7 +87,8 @@ TEST_F(OptionsCliTest, ModelCommandValueErrorsNameTheOptionAsTyped) {
            "reds request: --levels 0.5,0.25: 0.25 is smaller than the fraction before it (smallest first)"},
           {{"request", model, "--block", "abc"}, "reds request: --block abc: not an integer"},
           {{"request", model, "--resource", "joules"},
-           "reds request: --resource joules: use macs, params, activation or output_activation"},
+           "reds request: --resource joules: use macs, params, activation, output_activation, "
+           "or latency with --profile"},
           {{"request", model, "--importance", "random"},
            "reds request: --importance random: unknown method; use magnitude or gradient"},
           {{"request", model, "--data", data, "--batch-size", "-5"},

@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "named_models.h"
 #include "reds/engine/architectures.h"
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
@@ -644,21 +644,7 @@ class OneDnn : public Engine {
 
 // --- Models -------------------------------------------------------------------------------------------
 
-std::string data_path(const char* variable, const char* fallback, const std::string& file) {
-  const char* dir = std::getenv(variable);
-  return (std::filesystem::path(dir ? dir : fallback) / file).string();
-}
-
-Model named_model(const std::string& name) {
-  if (name == "ds_cnn_s_fmnist")
-    return value_or_fail(load_model(data_path("REDS_PRETRAINED_DIR", REDS_PRETRAINED_DEFAULT_DIR,
-                                              "fashion_mnist_ds_cnn_sizeS.keras")),
-                         name);
-  if (name == "vww_96")
-    return value_or_fail(
-        load_model(data_path("REDS_MLPERF_TINY_DIR", REDS_MLPERF_TINY_DEFAULT_DIR, "vww_96.h5")), name);
-  return value_or_fail(random_model(name), name);
-}
+Model named_model(const std::string& name) { return value_or_fail(bench::named_model(name), name); }
 
 struct Level {
   std::string model;

@@ -1,6 +1,7 @@
 #include "reds/engine/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "kernels.h"
@@ -284,6 +285,7 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       float* output_data = buffer(scheduled.output_buffer);
       KernelCall call;
       call.kind = scheduled.kind;
+      call.layer = index;
       call.window = kernels::window_of(layer, in.full, out.full);
       call.input = {input_data, in.channels, in.channels};
       call.output = {output_data, out.channels, out.channels};
@@ -354,6 +356,7 @@ void copy_map(const KernelCall& call, std::int64_t pixels) {
 std::span<const float> Session::run(std::span<const float> input) {
   if (static_cast<std::int64_t>(input.size()) != input_size()) return {};
   std::copy(input.begin(), input.end(), buffers_[0].begin());
+  auto lap = call_nanoseconds_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   for (const KernelCall* call = active_; call != active_ + calls_per_level_; ++call) {
     const kernels::Window& window = call->window;
     const std::int64_t pixels = window.out_height * window.out_width;
@@ -399,8 +402,23 @@ std::span<const float> Session::run(std::span<const float> input) {
         kernels::global_average_pool2d(call->input, window.in_height * window.in_width, call->output.data);
         break;
     }
+    if (call_nanoseconds_) [[unlikely]] {
+      const auto now = std::chrono::steady_clock::now();
+      call_nanoseconds_[call - active_] =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - lap).count();
+      lap = now;
+    }
   }
   return {output_, static_cast<std::size_t>(output_size_)};
+}
+
+std::span<const float> Session::run_timed(std::span<const float> input,
+                                          std::span<std::int64_t> call_nanoseconds) {
+  if (call_nanoseconds.size() != calls_per_level_) return {};
+  call_nanoseconds_ = call_nanoseconds.data();
+  const std::span<const float> output = run(input);
+  call_nanoseconds_ = nullptr;
+  return output;
 }
 
 bool Session::run_batch(std::span<const float> inputs, std::span<float> outputs) {

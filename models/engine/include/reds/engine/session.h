@@ -94,6 +94,7 @@ struct KernelCall {
   const Rectifier* rectifier = nullptr;
   kernels::DenseInput dense_input;
   const float* addend = nullptr;  // add: the second operand (`input` is the first)
+  std::size_t layer = 0;          // the model layer it computes (Model::layers), for per-layer timing
 };
 
 struct LevelInfo {
@@ -150,6 +151,9 @@ class Session {
   // Images one after another: inputs holds n * input_size() floats, outputs n * output_size(). False (and
   // nothing computed) when the sizes do not match.
   bool run_batch(std::span<const float> inputs, std::span<float> outputs);
+  // run(), timing every call: call_nanoseconds[i] receives the wall time of level_calls(level())[i] (one
+  // clock read per call, some 20 ns, is counted in it). Empty (nothing computed) when a size does not match.
+  std::span<const float> run_timed(std::span<const float> input, std::span<std::int64_t> call_nanoseconds);
 
  private:
   Session() = default;
@@ -167,7 +171,8 @@ class Session {
   std::int64_t output_size_ = 0;
   std::size_t level_ = 0;
   const KernelCall* active_ = nullptr;
-  const float* output_ = nullptr;  // where the last call writes, the same at every level
+  const float* output_ = nullptr;             // where the last call writes, the same at every level
+  std::int64_t* call_nanoseconds_ = nullptr;  // set during run_timed() only
 };
 
 }  // namespace reds::engine
