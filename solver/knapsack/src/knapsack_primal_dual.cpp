@@ -56,6 +56,11 @@ constexpr std::int64_t kSurrogateStates = 500'000;
 // correlated 0.97, subset sum and spanner 1.0), else brought in again only at this many times the states.
 constexpr long double kDecisiveGap = 0.85;
 constexpr std::size_t kPostponedStates = 10;
+// A weak cardinality bound is kept when its kSteeringItems best-ranked items lie within kNearBreak positions
+// of the break item (measured at n = 10^4 and 10^5: almost strongly correlated within 65; weakly
+// correlated and circle of R = 10^3 reach 1,000 to 80,000 positions away).
+constexpr std::size_t kSteeringItems = 32;
+constexpr std::size_t kNearBreak = 256;
 
 template <class P>
 struct State {
@@ -160,6 +165,8 @@ class PrimalDual {
   void adopt(const std::vector<bool>& solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
+  // Whether the items whose flip keeps the cardinality bound highest all lie near the break item.
+  bool steers_near_break() const;
   void pair_states();
   P upper_bound();
   // The best solution, by the index among the items given; `passes` counts the solves of older core items it
@@ -627,12 +634,15 @@ void PrimalDual<P>::update_cardinality_bound() {
     relaxed_items(free_items, outside_core);
     cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_);
     statistics_.cardinality_bound = true;
-    // A bound that closes little of the root's gap steers the core by reduced profits that hardly differ
-    // from the efficiencies' and costs every state a second bound: measured on the weakly correlated and
-    // circle classes, the search is faster without it until the states grow much further.
+    // A bound that closes little of the root's gap costs every state a second bound and, when its reduced
+    // profits rank items far from the break item first, steers the core away from where the efficiencies'
+    // bounds prune: measured on the weakly correlated and circle classes, the search is faster without it
+    // until the states grow much further. The almost strongly correlated class leaves as much of the gap
+    // open, but its bound ranks items next to the break item first and the search needs it early.
     if (cardinality_states_ == search_.cardinality_states &&
         cardinality_->root_bound() - static_cast<long double>(threshold_) >
-            kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_))) {
+            kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_)) &&
+        !steers_near_break()) {
       cardinality_.reset();
       cardinality_states_ = kPostponedStates * search_.cardinality_states;
       return;
@@ -734,6 +744,20 @@ void PrimalDual<P>::order_core() {
   }
   std::stable_sort(queue_.begin(), queue_.end(),
                    [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
+}
+
+template <class P>
+bool PrimalDual<P>::steers_near_break() const {
+  std::vector<std::pair<long double, std::size_t>> ranked;
+  for (std::size_t j = 0; j < size(); ++j)
+    if (!in_core_[j] && !fixed(j)) ranked.emplace_back(-cardinality_->flipped_bound(j), j);
+  const std::size_t first = std::min(kSteeringItems, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(first), ranked.end());
+  return std::all_of(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(first),
+                     [&](const auto& item) {
+                       const std::size_t j = item.second;
+                       return (j < break_ ? break_ - j : j - break_) <= kNearBreak;
+                     });
 }
 
 template <class P>
