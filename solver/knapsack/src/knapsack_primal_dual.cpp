@@ -35,6 +35,7 @@
 #include <memory>
 #include <numeric>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "knapsack_cardinality_bound.h"
@@ -110,7 +111,7 @@ class PrimalDual {
   };
   Key key(std::size_t j) const { return {weights_[j], profits_[j], original_[j]}; }
   bool before(const Key& a, const Key& b) const;
-  void swap_items(std::size_t a, std::size_t b);
+  [[gnu::always_inline]] void swap_items(std::size_t a, std::size_t b);
   // Moves the items of [first, last) for which `first_part` holds to its front; returns where the others
   // start.
   template <class Predicate>
@@ -145,7 +146,8 @@ class PrimalDual {
   void process(std::size_t j, bool add);
   // Whether no completion of the state reaches the threshold; a `scan` evaluates the cardinality bound
   // faster for states of nondecreasing weight.
-  bool cannot_improve(const State<P>& state, typename CardinalityBound<P>::Scan* scan = nullptr) const;
+  [[gnu::always_inline]] bool cannot_improve(const State<P>& state,
+                                             typename CardinalityBound<P>::Scan* scan = nullptr) const;
   // The free items on either side of the break item by weight, for pairing.
   void sort_by_weight();
   // Whether the linear relaxation of the whole problem stays below the threshold.
@@ -162,16 +164,17 @@ class PrimalDual {
   // Solves the cardinality bound's surrogate problems: each closes its side, or bounds it at least.
   void solve_surrogates();
   // A better solution found outside the states, explicitly (by position).
-  void adopt(const std::vector<bool>& solution, P profit);
+  void adopt(const std::vector<char>& solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
-  // Whether the items whose flip keeps the cardinality bound highest all lie near the break item.
-  bool steers_near_break() const;
+  // Whether the items (of `free_items`) whose flip keeps the cardinality bound highest all lie near the
+  // break item.
+  bool steers_near_break(const std::vector<std::size_t>& free_items) const;
   void pair_states();
   P upper_bound();
   // The best solution, by the index among the items given; `passes` counts the solves of older core items it
   // needed.
-  std::vector<bool> best_solution(std::int64_t& passes) const;
+  std::vector<char> best_solution(std::int64_t& passes) const;
 
   const Search& search_;
   std::optional<P> target_;
@@ -208,7 +211,7 @@ class PrimalDual {
   P best_ = 0;       // the best profit found, or target - 1
   P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
   // The best solution known explicitly (by the index among the items given), unless record_ beats it.
-  std::vector<bool> incumbent_;
+  std::vector<char> incumbent_;
   std::optional<Record<P>> record_;
 
   std::vector<State<P>> states_;
@@ -231,6 +234,10 @@ class PrimalDual {
   std::size_t next_pairing_ =
       0;  // the states that call for pairing again  // the core's size when pairing_ was built
   std::unique_ptr<CardinalityBound<P>> cardinality_;
+  // fixed()'s terms independent of the item, (break_profit - threshold) * w_b + p_b * (c - break_weight),
+  // as of fixing_threshold_ (64-bit profits only).
+  mutable std::optional<P> fixing_threshold_;
+  mutable int128 fixing_constant_ = 0;
   std::size_t cardinality_states_ = search_.cardinality_states;  // the states that bring it in
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
@@ -258,7 +265,7 @@ bool PrimalDual<P>::before(const Key& a, const Key& b) const {
 }
 
 template <class P>
-void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
+inline void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
   std::swap(weights_[a], weights_[b]);
   std::swap(profits_[a], profits_[b]);
   std::swap(copies_[a], copies_[b]);
@@ -482,11 +489,23 @@ void PrimalDual<P>::greedy() {
 }
 
 template <class P>
-bool PrimalDual<P>::fixed(std::size_t j) const {
+inline bool PrimalDual<P>::fixed(std::size_t j) const {
   // Lagrangian bound with multiplier e_b = p_b / w_b and item j flipped, times w_b:
   //   (break_profit -/+ p_j) * w_b + p_b * (c - break_weight +/- w_j) < threshold * w_b.
   const std::int64_t w_b = weights_[break_];
   const P p_b = profits_[break_];
+  if constexpr (std::is_same_v<P, std::int64_t>) {
+    // In 128 bits, with the terms that do not depend on j computed once per threshold: every item
+    // the core reaches is tested, on an easy instance nearly every item.
+    if (!fixing_threshold_ || *fixing_threshold_ != threshold_) {
+      fixing_threshold_ = threshold_;
+      fixing_constant_ = static_cast<int128>(break_profit_ - threshold_) * w_b +
+                         static_cast<int128>(p_b) * (capacity_ - break_weight_);
+    }
+    const int128 reduced = static_cast<int128>(profits_[j]) * w_b - static_cast<int128>(p_b) * weights_[j];
+    const bool plain = (j >= break_ ? fixing_constant_ + reduced : fixing_constant_ - reduced) < 0;
+    return plain || (cardinality_ && cardinality_->fixes(j));
+  }
   const bool plain = j >= break_ ? sign_of_sum(static_cast<P>(break_profit_ + profits_[j] - threshold_), w_b,
                                                p_b, capacity_ - break_weight_ - weights_[j]) < 0
                                  : sign_of_sum(static_cast<P>(break_profit_ - profits_[j] - threshold_), w_b,
@@ -642,7 +661,7 @@ void PrimalDual<P>::update_cardinality_bound() {
     if (cardinality_states_ == search_.cardinality_states &&
         cardinality_->root_bound() - static_cast<long double>(threshold_) >
             kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_)) &&
-        !steers_near_break()) {
+        !steers_near_break(free_items)) {
       cardinality_.reset();
       cardinality_states_ = kPostponedStates * search_.cardinality_states;
       return;
@@ -684,7 +703,7 @@ void PrimalDual<P>::solve_surrogates() {
       continue;
     }
     // The surrogate optimum with the fixed items, if it fits the true capacity, is the side's optimum.
-    std::vector<bool> solution(size(), false);
+    std::vector<char> solution(size(), 0);
     std::int64_t weight = 0;
     P profit = 0;
     const auto take = [&](std::size_t j) {
@@ -704,7 +723,7 @@ void PrimalDual<P>::solve_surrogates() {
 }
 
 template <class P>
-void PrimalDual<P>::adopt(const std::vector<bool>& solution, P profit) {
+void PrimalDual<P>::adopt(const std::vector<char>& solution, P profit) {
   incumbent_.assign(size(), false);
   for (std::size_t j = 0; j < size(); ++j) incumbent_[original_[j]] = solution[j];
   record_.reset();
@@ -747,9 +766,9 @@ void PrimalDual<P>::order_core() {
 }
 
 template <class P>
-bool PrimalDual<P>::steers_near_break() const {
+bool PrimalDual<P>::steers_near_break(const std::vector<std::size_t>& free_items) const {
   std::vector<std::pair<long double, std::size_t>> ranked;
-  for (std::size_t j = 0; j < size(); ++j)
+  for (const std::size_t j : free_items)
     if (!in_core_[j] && !fixed(j)) ranked.emplace_back(-cardinality_->flipped_bound(j), j);
   const std::size_t first = std::min(kSteeringItems, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(first), ranked.end());
@@ -840,19 +859,28 @@ P PrimalDual<P>::upper_bound() {
 }
 
 template <class P>
-std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
+std::vector<char> PrimalDual<P>::best_solution(std::int64_t& passes) const {
   if (!record_) return incumbent_;
   // The record's positions are those of the core and the pairing lists, which stay where they are.
-  // Sorted positions: the break solution, with the recorded state's known flips applied.
-  std::vector<bool> in(size(), false);
-  for (std::size_t j = 0; j < break_; ++j) in[j] = true;
   const std::size_t processed = record_->processed;
   const std::size_t known = std::min(processed, kFlipBits);
+  if (processed <= kFlipBits) {
+    // By the index among the items given: the break solution with the recorded state's flips applied.
+    std::vector<char> solution(size(), 0);
+    for (std::size_t j = 0; j < break_; ++j) solution[original_[j]] = 1;
+    for (std::size_t i = 0; i < known; ++i)
+      if ((record_->state.flips >> i) & 1) solution[original_[processed_[processed - 1 - i]]] ^= 1;
+    if (record_->paired) solution[original_[*record_->paired]] ^= 1;
+    return solution;
+  }
+  // Sorted positions: the break solution, with the recorded state's known flips applied.
+  std::vector<char> in(size(), 0);
+  for (std::size_t j = 0; j < break_; ++j) in[j] = 1;
   for (std::size_t i = 0; i < known; ++i)
-    if ((record_->state.flips >> i) & 1) in[processed_[processed - 1 - i]].flip();
-  if (record_->paired) in[*record_->paired].flip();
+    if ((record_->state.flips >> i) & 1) in[processed_[processed - 1 - i]] ^= 1;
+  if (record_->paired) in[*record_->paired] ^= 1;
 
-  if (processed > kFlipBits) {
+  {
     // The older core items' decisions were shifted out: solve their knapsack with the rest fixed. The
     // record proves that profit best_ minus the fixed items' profit is reachable within the capacity
     // they leave, and nothing more.
@@ -879,7 +907,7 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
     for (std::size_t j = 0; j < size(); ++j)
       if (is_older[j]) in[j] = completion.chosen[next++];
   }
-  std::vector<bool> solution(size(), false);
+  std::vector<char> solution(size(), 0);
   for (std::size_t j = 0; j < size(); ++j) solution[original_[j]] = in[j];
   return solution;
 }
