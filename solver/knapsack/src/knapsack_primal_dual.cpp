@@ -116,6 +116,9 @@ class PrimalDual {
   // start.
   template <class Predicate>
   std::size_t partition(std::size_t first, std::size_t last, Predicate first_part);
+  // partition() with the predicate "before `pivot`", in blocks whose comparisons take no branch (Edelkamp
+  // and Weiss's BlockQuicksort): where an item goes is as unpredictable as the data.
+  std::size_t partition_before(std::size_t first, std::size_t last, const Key& pivot);
   // Partitions [first, last) (at least three items) around the median of its first, middle and last
   // items, which ends at the returned position: the items before it come first in efficiency order.
   std::size_t partition_at_median(std::size_t first, std::size_t last);
@@ -284,6 +287,59 @@ std::size_t PrimalDual<P>::partition(std::size_t first, std::size_t last, Predic
 }
 
 template <class P>
+std::size_t PrimalDual<P>::partition_before(std::size_t first, std::size_t last, const Key& pivot) {
+  constexpr std::size_t kBlock = 64;
+  constexpr double kMargin = 1 + 0x1p-48;  // as in before()
+  const auto pivot_weight = static_cast<double>(pivot.weight);
+  const auto pivot_profit = static_cast<double>(pivot.profit);
+  // Whether item j comes before the pivot: the double products decide without a branch unless they are
+  // within their rounding error of each other (rare), then before() does.
+  const auto is_before = [&](std::size_t j) {
+    const double item = static_cast<double>(profits_[j]) * pivot_weight;
+    const double other = pivot_profit * static_cast<double>(weights_[j]);
+    const bool surely_before = item > other * kMargin;
+    const bool surely_after = other > item * kMargin;
+    if (!(surely_before | surely_after)) [[unlikely]]
+      return before(key(j), pivot);
+    return surely_before;
+  };
+  std::uint8_t left_offsets[kBlock];
+  std::uint8_t right_offsets[kBlock];
+  std::size_t left_count = 0;  // misplaced items of the block at first, from left_offsets[left_start]
+  std::size_t right_count = 0;
+  std::size_t left_start = 0;
+  std::size_t right_start = 0;
+  while (last - first > 2 * kBlock) {
+    if (left_count == 0) {
+      left_start = 0;
+      for (std::size_t i = 0; i < kBlock; ++i) {
+        left_offsets[left_count] = static_cast<std::uint8_t>(i);
+        left_count += is_before(first + i) ? 0 : 1;
+      }
+    }
+    if (right_count == 0) {
+      right_start = 0;
+      for (std::size_t i = 0; i < kBlock; ++i) {
+        right_offsets[right_count] = static_cast<std::uint8_t>(i);
+        right_count += is_before(last - 1 - i) ? 1 : 0;
+      }
+    }
+    const std::size_t swaps = std::min(left_count, right_count);
+    for (std::size_t k = 0; k < swaps; ++k)
+      swap_items(first + left_offsets[left_start + k], last - 1 - right_offsets[right_start + k]);
+    left_count -= swaps;
+    right_count -= swaps;
+    left_start += swaps;
+    right_start += swaps;
+    if (left_count == 0) first += kBlock;
+    if (right_count == 0) last -= kBlock;
+  }
+  // [first, last) holds at most two blocks and the unfinished ones: the items before it belong before the
+  // pivot, those after it do not.
+  return partition(first, last, is_before);
+}
+
+template <class P>
 std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t last) {
   const std::size_t middle = first + (last - first) / 2;
   const std::size_t end = last - 1;
@@ -295,7 +351,7 @@ std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t la
   }
   swap_items(middle, end);
   const Key pivot = key(end);
-  const std::size_t split = partition(first, end, [&](std::size_t j) { return before(key(j), pivot); });
+  const std::size_t split = partition_before(first, end, pivot);
   swap_items(split, end);
   return split;
 }
@@ -377,6 +433,7 @@ void PrimalDual<P>::find_break_item() {
     break_profit_ += profits_[j];
     break_count_ += copies_[j];
   }
+  weight_through_.reserve(break_);
   extend_weight_through();
 }
 
