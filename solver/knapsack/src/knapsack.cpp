@@ -46,16 +46,26 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   constexpr bool kIntegerProfits = std::is_same_v<Profit, std::int64_t>;
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
   // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
+  // The candidates' indices in the problem, listed once an item is not one: until then they are 0, 1, 2, ...
   std::vector<std::size_t> candidates;
-  candidates.reserve(n);
+  std::size_t candidate_count = 0;
+  bool every_item_so_far = true;
   detail::KernelItems<std::int64_t> small;
   small.capacity = problem.capacity;
   small.weights.reserve(n);
   small.profits.reserve(n);
   int128 candidate_profit = 0;
   const auto add_candidate = [&](std::size_t j, std::int64_t weight, int128 item_profit) {
-    if (item_profit <= 0 || weight > problem.capacity || weight == 0) return;
-    candidates.push_back(j);
+    if (item_profit <= 0 || weight > problem.capacity || weight == 0) {
+      if (every_item_so_far) {
+        every_item_so_far = false;
+        candidates.reserve(n);
+        for (std::size_t k = 0; k < candidate_count; ++k) candidates.push_back(k);
+      }
+      return;
+    }
+    if (!every_item_so_far) candidates.push_back(j);
+    ++candidate_count;
     candidate_profit += item_profit;
     small.weights.push_back(weight);
     small.profits.push_back(static_cast<std::int64_t>(item_profit));
@@ -100,6 +110,7 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
       return exact->scaled[j];
   };
   const auto free_item = [&](std::size_t j) { return problem.items[j].weight == 0 && scaled(j) > 0; };
+  const auto candidate_index = [&](std::size_t k) { return every_item_so_far ? k : candidates[k]; };
   Solution<Profit> solution;
   bool optimal = true;
   int128 kernel_upper_bound = 0;
@@ -111,14 +122,14 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     solution.statistics = outcome.statistics;
   };
   if (candidate_profit < detail::kSmallProfitLimit) {
-    small.copies.assign(candidates.size(), 1);
+    small.copies.assign(candidate_count, 1);
     adopt(detail::solve_zero_one(std::move(small), search));
   } else {
     detail::KernelItems<int128> large;
     large.capacity = problem.capacity;
     large.weights = std::move(small.weights);
-    for (const std::size_t j : candidates) large.profits.push_back(scaled(j));
-    large.copies.assign(candidates.size(), 1);
+    for (std::size_t k = 0; k < candidate_count; ++k) large.profits.push_back(scaled(candidate_index(k)));
+    large.copies.assign(candidate_count, 1);
     adopt(detail::solve_zero_one(std::move(large), search));
   }
 
@@ -130,7 +141,7 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   std::size_t count = 0;
   std::size_t next = 0;  // the next candidate
   for (std::size_t j = 0; j < n; ++j) {
-    const bool candidate = next < candidates.size() && candidates[next] == j;
+    const bool candidate = next < candidate_count && candidate_index(next) == j;
     const bool taken = candidate ? static_cast<bool>(kernel_chosen[next]) : free_item(j);
     next += candidate ? 1 : 0;
     solution.items[count] = j;

@@ -22,9 +22,9 @@
 // Items whose flip provably cannot reach the threshold (the Lagrangian bound at the break efficiency,
 // Dembo and Hammer) never enter the core. Once the states outnumber Options::pairing_states, and again
 // whenever they grew by a quarter since, every state is paired with one free item outside the core
-// (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap is
-// dropped and brought in again only at ten times the states. The search ends when no state is
-// left: the best solution found is optimal.
+// (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap and
+// ranks items far from the break item first is dropped and brought in again only at ten times the states.
+// The search ends when no state is left: the best solution found is optimal.
 //
 // Every state remembers which of the last 64 core items it flipped. A solution from a larger core is
 // completed by solving the knapsack problem over the older core items with the target profit known.
@@ -57,11 +57,12 @@ constexpr std::int64_t kSurrogateStates = 500'000;
 // correlated 0.97, subset sum and spanner 1.0), else brought in again only at this many times the states.
 constexpr long double kDecisiveGap = 0.85;
 constexpr std::size_t kPostponedStates = 10;
-// A weak cardinality bound is kept when its kSteeringItems best-ranked items lie within kNearBreak positions
-// of the break item (measured at n = 10^4 and 10^5: almost strongly correlated within 65; weakly
-// correlated and circle of R = 10^3 reach 1,000 to 80,000 positions away).
+// A weak cardinality bound is kept when its kSteeringItems best-ranked items lie within a kNearShare-th of
+// the items' positions from the break item (measured at n = 10^4 and 10^5: almost strongly correlated
+// within 65 positions of 8,000 to 100,000; weakly correlated and circle of R = 10^3 reach 1,000 to 80,000
+// of 3,800 to 100,000, the spanner classes 50 to 180 of their 185 grouped items).
 constexpr std::size_t kSteeringItems = 32;
-constexpr std::size_t kNearBreak = 256;
+constexpr std::size_t kNearShare = 32;
 
 template <class P>
 struct State {
@@ -188,6 +189,7 @@ class PrimalDual {
   std::vector<std::int64_t> weights_;
   std::vector<P> profits_;
   std::vector<std::int64_t> copies_;
+  bool unit_copies_ = false;  // every item stands for one: the moves leave copies_ as it is
   std::vector<std::size_t> original_;
   std::vector<char> fixed_;  // set apart as fixed when its interval came into order (fixing is for good)
   struct Interval {
@@ -271,7 +273,7 @@ template <class P>
 inline void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
   std::swap(weights_[a], weights_[b]);
   std::swap(profits_[a], profits_[b]);
-  std::swap(copies_[a], copies_[b]);
+  if (!unit_copies_) std::swap(copies_[a], copies_[b]);
   std::swap(original_[a], original_[b]);
 }
 
@@ -366,8 +368,10 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
   std::vector<Key> keys;
   keys.reserve(last - first);
   for (std::size_t j = first; j < last; ++j) keys.push_back(key(j));
-  std::vector<std::int64_t> copies(copies_.begin() + static_cast<std::ptrdiff_t>(first),
-                                   copies_.begin() + static_cast<std::ptrdiff_t>(last));
+  std::vector<std::int64_t> copies;
+  if (!unit_copies_)
+    copies.assign(copies_.begin() + static_cast<std::ptrdiff_t>(first),
+                  copies_.begin() + static_cast<std::ptrdiff_t>(last));
   std::vector<std::size_t> order(last - first);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::sort(order.begin(), order.end(),
@@ -377,7 +381,7 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
     weights_[first + i] = item.weight;
     profits_[first + i] = item.profit;
     original_[first + i] = item.original;
-    copies_[first + i] = copies[order[i]];
+    if (!unit_copies_) copies_[first + i] = copies[order[i]];
   }
 }
 
@@ -387,6 +391,7 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
   weights_ = std::move(items.weights);
   profits_ = std::move(items.profits);
   copies_ = std::move(items.copies);
+  unit_copies_ = std::all_of(copies_.begin(), copies_.end(), [](std::int64_t copies) { return copies == 1; });
   original_.resize(n);
   std::iota(original_.begin(), original_.end(), std::size_t{0});
   fixed_.assign(n, 0);
@@ -824,16 +829,29 @@ void PrimalDual<P>::order_core() {
 
 template <class P>
 bool PrimalDual<P>::steers_near_break(const std::vector<std::size_t>& free_items) const {
-  std::vector<std::pair<long double, std::size_t>> ranked;
-  for (const std::size_t j : free_items)
-    if (!in_core_[j] && !fixed(j)) ranked.emplace_back(-cardinality_->flipped_bound(j), j);
-  const std::size_t first = std::min(kSteeringItems, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(first), ranked.end());
-  return std::all_of(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(first),
-                     [&](const auto& item) {
-                       const std::size_t j = item.second;
-                       return (j < break_ ? break_ - j : j - break_) <= kNearBreak;
-                     });
+  // The near items' bounds first, then the far items' only until one ranks above the near ones' 32nd:
+  // where the answer is no, it usually comes after a few of the far items (each bound costs long double
+  // arithmetic, and subset sum instances have thousands of free items).
+  const std::size_t reach = size() / kNearShare;
+  const auto near = [&](std::size_t j) { return (j < break_ ? break_ - j : j - break_) <= reach; };
+  const auto open = [&](std::size_t j) { return !in_core_[j] && !fixed(j); };
+  using Ranked = std::pair<long double, std::size_t>;  // (-bound, item): best first, then by position
+  std::vector<Ranked> near_ranked;
+  bool far_open = false;
+  for (const std::size_t j : free_items) {
+    if (!open(j)) continue;
+    if (near(j))
+      near_ranked.emplace_back(-cardinality_->flipped_bound(j), j);
+    else
+      far_open = true;
+  }
+  if (!far_open) return true;
+  if (near_ranked.size() < kSteeringItems) return false;
+  const auto last_ranked = near_ranked.begin() + static_cast<std::ptrdiff_t>(kSteeringItems - 1);
+  std::nth_element(near_ranked.begin(), last_ranked, near_ranked.end());
+  return std::none_of(free_items.begin(), free_items.end(), [&](std::size_t j) {
+    return !near(j) && open(j) && Ranked(-cardinality_->flipped_bound(j), j) < *last_ranked;
+  });
 }
 
 template <class P>
