@@ -63,6 +63,10 @@ constexpr std::size_t kPostponedStates = 10;
 // of 3,800 to 100,000, the spanner classes 50 to 180 of their 185 grouped items).
 constexpr std::size_t kSteeringItems = 32;
 constexpr std::size_t kNearShare = 32;
+// ... and at least kSteeredItems items are open: with fewer, the core takes them all in any order (the
+// uncorrelated and weakly correlated classes leave 40 to 160 at n = 10^4 to 10^6, almost strongly
+// correlated 1,500 to 58,000).
+constexpr std::size_t kSteeredItems = 512;
 
 template <class P>
 struct State {
@@ -117,9 +121,6 @@ class PrimalDual {
   // start.
   template <class Predicate>
   std::size_t partition(std::size_t first, std::size_t last, Predicate first_part);
-  // partition() with the predicate "before `pivot`", in blocks whose comparisons take no branch (Edelkamp
-  // and Weiss's BlockQuicksort): where an item goes is as unpredictable as the data.
-  std::size_t partition_before(std::size_t first, std::size_t last, const Key& pivot);
   // Partitions [first, last) (at least three items) around the median of its first, middle and last
   // items, which ends at the returned position: the items before it come first in efficiency order.
   std::size_t partition_at_median(std::size_t first, std::size_t last);
@@ -172,7 +173,7 @@ class PrimalDual {
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
   // Whether the items (of `free_items`) whose flip keeps the cardinality bound highest all lie near the
-  // break item.
+  // break item, and enough items are open for their order to matter.
   bool steers_near_break(const std::vector<std::size_t>& free_items) const;
   void pair_states();
   P upper_bound();
@@ -289,59 +290,6 @@ std::size_t PrimalDual<P>::partition(std::size_t first, std::size_t last, Predic
 }
 
 template <class P>
-std::size_t PrimalDual<P>::partition_before(std::size_t first, std::size_t last, const Key& pivot) {
-  constexpr std::size_t kBlock = 64;
-  constexpr double kMargin = 1 + 0x1p-48;  // as in before()
-  const auto pivot_weight = static_cast<double>(pivot.weight);
-  const auto pivot_profit = static_cast<double>(pivot.profit);
-  // Whether item j comes before the pivot: the double products decide without a branch unless they are
-  // within their rounding error of each other (rare), then before() does.
-  const auto is_before = [&](std::size_t j) {
-    const double item = static_cast<double>(profits_[j]) * pivot_weight;
-    const double other = pivot_profit * static_cast<double>(weights_[j]);
-    const bool surely_before = item > other * kMargin;
-    const bool surely_after = other > item * kMargin;
-    if (!(surely_before | surely_after)) [[unlikely]]
-      return before(key(j), pivot);
-    return surely_before;
-  };
-  std::uint8_t left_offsets[kBlock];
-  std::uint8_t right_offsets[kBlock];
-  std::size_t left_count = 0;  // misplaced items of the block at first, from left_offsets[left_start]
-  std::size_t right_count = 0;
-  std::size_t left_start = 0;
-  std::size_t right_start = 0;
-  while (last - first > 2 * kBlock) {
-    if (left_count == 0) {
-      left_start = 0;
-      for (std::size_t i = 0; i < kBlock; ++i) {
-        left_offsets[left_count] = static_cast<std::uint8_t>(i);
-        left_count += is_before(first + i) ? 0 : 1;
-      }
-    }
-    if (right_count == 0) {
-      right_start = 0;
-      for (std::size_t i = 0; i < kBlock; ++i) {
-        right_offsets[right_count] = static_cast<std::uint8_t>(i);
-        right_count += is_before(last - 1 - i) ? 1 : 0;
-      }
-    }
-    const std::size_t swaps = std::min(left_count, right_count);
-    for (std::size_t k = 0; k < swaps; ++k)
-      swap_items(first + left_offsets[left_start + k], last - 1 - right_offsets[right_start + k]);
-    left_count -= swaps;
-    right_count -= swaps;
-    left_start += swaps;
-    right_start += swaps;
-    if (left_count == 0) first += kBlock;
-    if (right_count == 0) last -= kBlock;
-  }
-  // [first, last) holds at most two blocks and the unfinished ones: the items before it belong before the
-  // pivot, those after it do not.
-  return partition(first, last, is_before);
-}
-
-template <class P>
 std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t last) {
   const std::size_t middle = first + (last - first) / 2;
   const std::size_t end = last - 1;
@@ -353,7 +301,7 @@ std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t la
   }
   swap_items(middle, end);
   const Key pivot = key(end);
-  const std::size_t split = partition_before(first, end, pivot);
+  const std::size_t split = partition(first, end, [&](std::size_t j) { return before(key(j), pivot); });
   swap_items(split, end);
   return split;
 }
@@ -835,18 +783,27 @@ bool PrimalDual<P>::steers_near_break(const std::vector<std::size_t>& free_items
   const std::size_t reach = size() / kNearShare;
   const auto near = [&](std::size_t j) { return (j < break_ ? break_ - j : j - break_) <= reach; };
   const auto open = [&](std::size_t j) { return !in_core_[j] && !fixed(j); };
+  // Whether enough items are open, first from a sample: testing every free item would cost an easy
+  // instance of 10^5 items more than its search.
+  constexpr std::size_t kSample = 1024;
+  if (free_items.size() > kSample) {
+    std::size_t sampled_open = 0;
+    for (std::size_t i = 0; i < kSample; ++i)
+      sampled_open += open(free_items[i * free_items.size() / kSample]);
+    if (2 * sampled_open * free_items.size() < kSteeredItems * kSample) return false;
+  }
   using Ranked = std::pair<long double, std::size_t>;  // (-bound, item): best first, then by position
   std::vector<Ranked> near_ranked;
-  bool far_open = false;
+  std::size_t far_open = 0;
   for (const std::size_t j : free_items) {
     if (!open(j)) continue;
     if (near(j))
       near_ranked.emplace_back(-cardinality_->flipped_bound(j), j);
     else
-      far_open = true;
+      ++far_open;
   }
-  if (!far_open) return true;
-  if (near_ranked.size() < kSteeringItems) return false;
+  if (near_ranked.size() + far_open < kSteeredItems || near_ranked.size() < kSteeringItems) return false;
+  if (far_open == 0) return true;
   const auto last_ranked = near_ranked.begin() + static_cast<std::ptrdiff_t>(kSteeringItems - 1);
   std::nth_element(near_ranked.begin(), last_ranked, near_ranked.end());
   return std::none_of(free_items.begin(), free_items.end(), [&](std::size_t j) {
