@@ -30,19 +30,6 @@ using detail::int128;
 
 std::string item_name(std::size_t j) { return "item " + std::to_string(j); }
 
-// Integer profits are exact as they are: only their sum is checked, and the kernel gets them without an
-// intermediate copy.
-Result<detail::ExactProfits> exact_profits(const std::vector<Item<std::int64_t>>& items) {
-  detail::ExactProfits exact;
-  for (std::size_t j = 0; j < items.size(); ++j) {
-    const int128 profit = items[j].profit;
-    exact.absolute_sum += profit < 0 ? -profit : profit;
-    if (exact.absolute_sum > std::numeric_limits<std::int64_t>::max())
-      return detail::integer_profit_overflow(item_name(j));
-  }
-  return exact;
-}
-
 Result<detail::ExactProfits> exact_profits(const std::vector<Item<double>>& items) {
   std::vector<double> profits(items.size());
   for (std::size_t j = 0; j < items.size(); ++j) profits[j] = items[j].profit;
@@ -56,7 +43,38 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   if (problem.capacity < 0)
     return invalid_argument("capacity is " + std::to_string(problem.capacity) + "; it must be >= 0");
   const std::size_t n = problem.items.size();
+  constexpr bool kIntegerProfits = std::is_same_v<Profit, std::int64_t>;
+  // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
+  // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
+  // The candidates' indices in the problem, listed once an item is not one: until then they are 0, 1, 2, ...
+  std::vector<std::size_t> candidates;
+  std::size_t candidate_count = 0;
+  bool every_item_so_far = true;
+  detail::KernelItems<std::int64_t> small;
+  small.capacity = problem.capacity;
+  small.weights.reserve(n);
+  small.profits.reserve(n);
+  int128 candidate_profit = 0;
+  const auto add_candidate = [&](std::size_t j, std::int64_t weight, int128 item_profit) {
+    if (item_profit <= 0 || weight > problem.capacity || weight == 0) {
+      if (every_item_so_far) {
+        every_item_so_far = false;
+        candidates.reserve(n);
+        for (std::size_t k = 0; k < candidate_count; ++k) candidates.push_back(k);
+      }
+      return;
+    }
+    if (!every_item_so_far) candidates.push_back(j);
+    ++candidate_count;
+    candidate_profit += item_profit;
+    small.weights.push_back(weight);
+    small.profits.push_back(static_cast<std::int64_t>(item_profit));
+  };
+  // Integer profits are checked and the candidates picked in the pass that checks the weights; a weight
+  // error is reported before a profit error wherever the two items are.
   std::int64_t total_weight = 0;
+  int128 absolute_sum = 0;
+  std::size_t profit_overflow = n;  // the first item at which integer profits overflow, n: none
   for (std::size_t j = 0; j < n; ++j) {
     const std::int64_t weight = problem.items[j].weight;
     if (weight < 0)
@@ -66,10 +84,24 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
       return invalid_argument("the weights sum to 2^62 or more (at " + item_name(j) +
                               "); the solver's sums of weights must stay below 2^62");
     total_weight += weight;
+    if constexpr (kIntegerProfits) {
+      const int128 profit = problem.items[j].profit;
+      absolute_sum += profit < 0 ? -profit : profit;
+      if (absolute_sum > std::numeric_limits<std::int64_t>::max() && profit_overflow == n)
+        profit_overflow = j;
+      add_candidate(j, weight, profit);
+    }
   }
-  Result<detail::ExactProfits> exact = exact_profits(problem.items);
-  if (!exact) return exact.error();
-  constexpr bool kIntegerProfits = std::is_same_v<Profit, std::int64_t>;
+  detail::ExactProfits integer_profits;
+  integer_profits.absolute_sum = absolute_sum;
+  Result<detail::ExactProfits> exact = std::move(integer_profits);
+  if constexpr (kIntegerProfits) {
+    if (profit_overflow < n) return detail::integer_profit_overflow(item_name(profit_overflow));
+  } else {
+    exact = exact_profits(problem.items);
+    if (!exact) return exact.error();
+    for (std::size_t j = 0; j < n; ++j) add_candidate(j, problem.items[j].weight, exact->scaled[j]);
+  }
   // The scaled profit of item j: an integer profit itself.
   const auto scaled = [&](std::size_t j) -> int128 {
     if constexpr (kIntegerProfits)
@@ -77,30 +109,12 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     else
       return exact->scaled[j];
   };
-
-  // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
-  // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
   const auto free_item = [&](std::size_t j) { return problem.items[j].weight == 0 && scaled(j) > 0; };
-  std::vector<std::size_t> candidates;
-  candidates.reserve(n);
-  detail::KernelItems<std::int64_t> small;
-  small.capacity = problem.capacity;
-  small.weights.reserve(n);
-  small.profits.reserve(n);
-  int128 candidate_profit = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    const std::int64_t weight = problem.items[j].weight;
-    const int128 item_profit = scaled(j);
-    if (item_profit <= 0 || weight > problem.capacity || weight == 0) continue;
-    candidates.push_back(j);
-    candidate_profit += item_profit;
-    small.weights.push_back(weight);
-    small.profits.push_back(static_cast<std::int64_t>(item_profit));
-  }
+  const auto candidate_index = [&](std::size_t k) { return every_item_so_far ? k : candidates[k]; };
   Solution<Profit> solution;
   bool optimal = true;
   int128 kernel_upper_bound = 0;
-  std::vector<bool> kernel_chosen;  // per candidate
+  std::vector<char> kernel_chosen;  // per candidate
   const auto adopt = [&](auto&& outcome) {
     kernel_chosen = std::move(outcome.chosen);
     optimal = outcome.optimal;
@@ -108,14 +122,14 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     solution.statistics = outcome.statistics;
   };
   if (candidate_profit < detail::kSmallProfitLimit) {
-    small.copies.assign(candidates.size(), 1);
+    small.copies.assign(candidate_count, 1);
     adopt(detail::solve_zero_one(std::move(small), search));
   } else {
     detail::KernelItems<int128> large;
     large.capacity = problem.capacity;
     large.weights = std::move(small.weights);
-    for (const std::size_t j : candidates) large.profits.push_back(scaled(j));
-    large.copies.assign(candidates.size(), 1);
+    for (std::size_t k = 0; k < candidate_count; ++k) large.profits.push_back(scaled(candidate_index(k)));
+    large.copies.assign(candidate_count, 1);
     adopt(detail::solve_zero_one(std::move(large), search));
   }
 
@@ -127,7 +141,7 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   std::size_t count = 0;
   std::size_t next = 0;  // the next candidate
   for (std::size_t j = 0; j < n; ++j) {
-    const bool candidate = next < candidates.size() && candidates[next] == j;
+    const bool candidate = next < candidate_count && candidate_index(next) == j;
     const bool taken = candidate ? static_cast<bool>(kernel_chosen[next]) : free_item(j);
     next += candidate ? 1 : 0;
     solution.items[count] = j;

@@ -66,7 +66,7 @@ struct KernelOutcome {
   bool optimal = true;
   P profit = 0;
   P upper_bound = 0;
-  std::vector<bool> chosen;  // per item
+  std::vector<char> chosen;  // per item
   Statistics statistics;
 };
 

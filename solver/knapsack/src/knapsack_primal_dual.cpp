@@ -22,9 +22,9 @@
 // Items whose flip provably cannot reach the threshold (the Lagrangian bound at the break efficiency,
 // Dembo and Hammer) never enter the core. Once the states outnumber Options::pairing_states, and again
 // whenever they grew by a quarter since, every state is paired with one free item outside the core
-// (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap is
-// dropped and brought in again only at ten times the states. The search ends when no state is
-// left: the best solution found is optimal.
+// (knapsack_pairing.h) for a better solution. A cardinality bound that closes little of the root's gap and
+// ranks items far from the break item first is dropped and brought in again only at ten times the states.
+// The search ends when no state is left: the best solution found is optimal.
 //
 // Every state remembers which of the last 64 core items it flipped. A solution from a larger core is
 // completed by solving the knapsack problem over the older core items with the target profit known.
@@ -35,6 +35,7 @@
 #include <memory>
 #include <numeric>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "knapsack_cardinality_bound.h"
@@ -56,6 +57,16 @@ constexpr std::int64_t kSurrogateStates = 500'000;
 // correlated 0.97, subset sum and spanner 1.0), else brought in again only at this many times the states.
 constexpr long double kDecisiveGap = 0.85;
 constexpr std::size_t kPostponedStates = 10;
+// A weak cardinality bound is kept when its kSteeringItems best-ranked items lie within a kNearShare-th of
+// the items' positions from the break item (measured at n = 10^4 and 10^5: almost strongly correlated
+// within 65 positions of 8,000 to 100,000; weakly correlated and circle of R = 10^3 reach 1,000 to 80,000
+// of 3,800 to 100,000, the spanner classes 50 to 180 of their 185 grouped items).
+constexpr std::size_t kSteeringItems = 32;
+constexpr std::size_t kNearShare = 32;
+// ... and at least kSteeredItems items are open: with fewer, the core takes them all in any order (the
+// uncorrelated and weakly correlated classes leave 40 to 160 at n = 10^4 to 10^6, almost strongly
+// correlated 1,500 to 58,000).
+constexpr std::size_t kSteeredItems = 512;
 
 template <class P>
 struct State {
@@ -105,7 +116,7 @@ class PrimalDual {
   };
   Key key(std::size_t j) const { return {weights_[j], profits_[j], original_[j]}; }
   bool before(const Key& a, const Key& b) const;
-  void swap_items(std::size_t a, std::size_t b);
+  [[gnu::always_inline]] void swap_items(std::size_t a, std::size_t b);
   // Moves the items of [first, last) for which `first_part` holds to its front; returns where the others
   // start.
   template <class Predicate>
@@ -140,7 +151,8 @@ class PrimalDual {
   void process(std::size_t j, bool add);
   // Whether no completion of the state reaches the threshold; a `scan` evaluates the cardinality bound
   // faster for states of nondecreasing weight.
-  bool cannot_improve(const State<P>& state, typename CardinalityBound<P>::Scan* scan = nullptr) const;
+  [[gnu::always_inline]] bool cannot_improve(const State<P>& state,
+                                             typename CardinalityBound<P>::Scan* scan = nullptr) const;
   // The free items on either side of the break item by weight, for pairing.
   void sort_by_weight();
   // Whether the linear relaxation of the whole problem stays below the threshold.
@@ -157,14 +169,17 @@ class PrimalDual {
   // Solves the cardinality bound's surrogate problems: each closes its side, or bounds it at least.
   void solve_surrogates();
   // A better solution found outside the states, explicitly (by position).
-  void adopt(const std::vector<bool>& solution, P profit);
+  void adopt(const std::vector<char>& solution, P profit);
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
+  // Whether the items (of `free_items`) whose flip keeps the cardinality bound highest all lie near the
+  // break item, and enough items are open for their order to matter.
+  bool steers_near_break(const std::vector<std::size_t>& free_items) const;
   void pair_states();
   P upper_bound();
   // The best solution, by the index among the items given; `passes` counts the solves of older core items it
   // needed.
-  std::vector<bool> best_solution(std::int64_t& passes) const;
+  std::vector<char> best_solution(std::int64_t& passes) const;
 
   const Search& search_;
   std::optional<P> target_;
@@ -175,6 +190,7 @@ class PrimalDual {
   std::vector<std::int64_t> weights_;
   std::vector<P> profits_;
   std::vector<std::int64_t> copies_;
+  bool unit_copies_ = false;  // every item stands for one: the moves leave copies_ as it is
   std::vector<std::size_t> original_;
   std::vector<char> fixed_;  // set apart as fixed when its interval came into order (fixing is for good)
   struct Interval {
@@ -201,7 +217,7 @@ class PrimalDual {
   P best_ = 0;       // the best profit found, or target - 1
   P threshold_ = 0;  // best_ + 1: the smallest profit still worth finding
   // The best solution known explicitly (by the index among the items given), unless record_ beats it.
-  std::vector<bool> incumbent_;
+  std::vector<char> incumbent_;
   std::optional<Record<P>> record_;
 
   std::vector<State<P>> states_;
@@ -224,6 +240,10 @@ class PrimalDual {
   std::size_t next_pairing_ =
       0;  // the states that call for pairing again  // the core's size when pairing_ was built
   std::unique_ptr<CardinalityBound<P>> cardinality_;
+  // fixed()'s terms independent of the item, (break_profit - threshold) * w_b + p_b * (c - break_weight),
+  // as of fixing_threshold_ (64-bit profits only).
+  mutable std::optional<P> fixing_threshold_;
+  mutable int128 fixing_constant_ = 0;
   std::size_t cardinality_states_ = search_.cardinality_states;  // the states that bring it in
   std::size_t relaxed_core_ = 0;  // core size and threshold when the cardinality relaxation was built
   P relaxed_threshold_ = 0;
@@ -251,10 +271,10 @@ bool PrimalDual<P>::before(const Key& a, const Key& b) const {
 }
 
 template <class P>
-void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
+inline void PrimalDual<P>::swap_items(std::size_t a, std::size_t b) {
   std::swap(weights_[a], weights_[b]);
   std::swap(profits_[a], profits_[b]);
-  std::swap(copies_[a], copies_[b]);
+  if (!unit_copies_) std::swap(copies_[a], copies_[b]);
   std::swap(original_[a], original_[b]);
 }
 
@@ -296,8 +316,10 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
   std::vector<Key> keys;
   keys.reserve(last - first);
   for (std::size_t j = first; j < last; ++j) keys.push_back(key(j));
-  std::vector<std::int64_t> copies(copies_.begin() + static_cast<std::ptrdiff_t>(first),
-                                   copies_.begin() + static_cast<std::ptrdiff_t>(last));
+  std::vector<std::int64_t> copies;
+  if (!unit_copies_)
+    copies.assign(copies_.begin() + static_cast<std::ptrdiff_t>(first),
+                  copies_.begin() + static_cast<std::ptrdiff_t>(last));
   std::vector<std::size_t> order(last - first);
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::sort(order.begin(), order.end(),
@@ -307,7 +329,7 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
     weights_[first + i] = item.weight;
     profits_[first + i] = item.profit;
     original_[first + i] = item.original;
-    copies_[first + i] = copies[order[i]];
+    if (!unit_copies_) copies_[first + i] = copies[order[i]];
   }
 }
 
@@ -317,6 +339,7 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
   weights_ = std::move(items.weights);
   profits_ = std::move(items.profits);
   copies_ = std::move(items.copies);
+  unit_copies_ = std::all_of(copies_.begin(), copies_.end(), [](std::int64_t copies) { return copies == 1; });
   original_.resize(n);
   std::iota(original_.begin(), original_.end(), std::size_t{0});
   fixed_.assign(n, 0);
@@ -363,6 +386,7 @@ void PrimalDual<P>::find_break_item() {
     break_profit_ += profits_[j];
     break_count_ += copies_[j];
   }
+  weight_through_.reserve(break_);
   extend_weight_through();
 }
 
@@ -475,11 +499,23 @@ void PrimalDual<P>::greedy() {
 }
 
 template <class P>
-bool PrimalDual<P>::fixed(std::size_t j) const {
+inline bool PrimalDual<P>::fixed(std::size_t j) const {
   // Lagrangian bound with multiplier e_b = p_b / w_b and item j flipped, times w_b:
   //   (break_profit -/+ p_j) * w_b + p_b * (c - break_weight +/- w_j) < threshold * w_b.
   const std::int64_t w_b = weights_[break_];
   const P p_b = profits_[break_];
+  if constexpr (std::is_same_v<P, std::int64_t>) {
+    // In 128 bits, with the terms that do not depend on j computed once per threshold: every item
+    // the core reaches is tested, on an easy instance nearly every item.
+    if (!fixing_threshold_ || *fixing_threshold_ != threshold_) {
+      fixing_threshold_ = threshold_;
+      fixing_constant_ = static_cast<int128>(break_profit_ - threshold_) * w_b +
+                         static_cast<int128>(p_b) * (capacity_ - break_weight_);
+    }
+    const int128 reduced = static_cast<int128>(profits_[j]) * w_b - static_cast<int128>(p_b) * weights_[j];
+    const bool plain = (j >= break_ ? fixing_constant_ + reduced : fixing_constant_ - reduced) < 0;
+    return plain || (cardinality_ && cardinality_->fixes(j));
+  }
   const bool plain = j >= break_ ? sign_of_sum(static_cast<P>(break_profit_ + profits_[j] - threshold_), w_b,
                                                p_b, capacity_ - break_weight_ - weights_[j]) < 0
                                  : sign_of_sum(static_cast<P>(break_profit_ - profits_[j] - threshold_), w_b,
@@ -627,12 +663,15 @@ void PrimalDual<P>::update_cardinality_bound() {
     relaxed_items(free_items, outside_core);
     cardinality_ = CardinalityBound<P>::build(sorted(), free_items, std::move(outside_core), threshold_);
     statistics_.cardinality_bound = true;
-    // A bound that closes little of the root's gap steers the core by reduced profits that hardly differ
-    // from the efficiencies' and costs every state a second bound: measured on the weakly correlated and
-    // circle classes, the search is faster without it until the states grow much further.
+    // A bound that closes little of the root's gap costs every state a second bound and, when its reduced
+    // profits rank items far from the break item first, steers the core away from where the efficiencies'
+    // bounds prune: measured on the weakly correlated and circle classes, the search is faster without it
+    // until the states grow much further. The almost strongly correlated class leaves as much of the gap
+    // open, but its bound ranks items next to the break item first and the search needs it early.
     if (cardinality_states_ == search_.cardinality_states &&
         cardinality_->root_bound() - static_cast<long double>(threshold_) >
-            kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_))) {
+            kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_)) &&
+        !steers_near_break(free_items)) {
       cardinality_.reset();
       cardinality_states_ = kPostponedStates * search_.cardinality_states;
       return;
@@ -674,7 +713,7 @@ void PrimalDual<P>::solve_surrogates() {
       continue;
     }
     // The surrogate optimum with the fixed items, if it fits the true capacity, is the side's optimum.
-    std::vector<bool> solution(size(), false);
+    std::vector<char> solution(size(), 0);
     std::int64_t weight = 0;
     P profit = 0;
     const auto take = [&](std::size_t j) {
@@ -694,7 +733,7 @@ void PrimalDual<P>::solve_surrogates() {
 }
 
 template <class P>
-void PrimalDual<P>::adopt(const std::vector<bool>& solution, P profit) {
+void PrimalDual<P>::adopt(const std::vector<char>& solution, P profit) {
   incumbent_.assign(size(), false);
   for (std::size_t j = 0; j < size(); ++j) incumbent_[original_[j]] = solution[j];
   record_.reset();
@@ -734,6 +773,47 @@ void PrimalDual<P>::order_core() {
   }
   std::stable_sort(queue_.begin(), queue_.end(),
                    [&](std::size_t a, std::size_t b) { return priority[a] > priority[b]; });
+}
+
+template <class P>
+bool PrimalDual<P>::steers_near_break(const std::vector<std::size_t>& free_items) const {
+  // The near items' bounds first, then the far items' only until one ranks above the near ones' 32nd:
+  // where the answer is no, it usually comes after a few of the far items (each bound costs long double
+  // arithmetic, and subset sum instances have thousands of free items).
+  const std::size_t reach = size() / kNearShare;
+  const auto near = [&](std::size_t j) { return (j < break_ ? break_ - j : j - break_) <= reach; };
+  const auto open = [&](std::size_t j) { return !in_core_[j] && !fixed(j); };
+  // Whether enough items are open, first from a sample: testing every free item would cost an easy
+  // instance of 10^5 items more than its search.
+  constexpr std::size_t kSample = 1024;
+  if (free_items.size() > kSample) {
+    std::size_t sampled_open = 0;
+    for (std::size_t i = 0; i < kSample; ++i)
+      sampled_open += open(free_items[i * free_items.size() / kSample]);
+    if (2 * sampled_open * free_items.size() < kSteeredItems * kSample) return false;
+  }
+  using Ranked = std::pair<long double, std::size_t>;  // (-bound, item): best first, then by position
+  std::vector<Ranked> near_ranked;
+  std::size_t far_open = 0;
+  for (const std::size_t j : free_items) {
+    if (!open(j)) continue;
+    if (near(j))
+      near_ranked.emplace_back(-cardinality_->flipped_bound(j), j);
+    else
+      ++far_open;
+  }
+  if (near_ranked.size() + far_open < kSteeredItems || near_ranked.size() < kSteeringItems) return false;
+  if (far_open == 0) return true;
+  const auto last_ranked = near_ranked.begin() + static_cast<std::ptrdiff_t>(kSteeringItems - 1);
+  std::nth_element(near_ranked.begin(), last_ranked, near_ranked.end());
+  const auto ranks_above = [&](std::size_t j) {
+    return !near(j) && open(j) && Ranked(-cardinality_->flipped_bound(j), j) < *last_ranked;
+  };
+  // A sample of the far items first: where some rank above, many usually do.
+  const std::size_t stride = std::max<std::size_t>(1, free_items.size() / kSample);
+  for (std::size_t i = 0; i < free_items.size(); i += stride)
+    if (ranks_above(free_items[i])) return false;
+  return std::none_of(free_items.begin(), free_items.end(), ranks_above);
 }
 
 template <class P>
@@ -816,19 +896,28 @@ P PrimalDual<P>::upper_bound() {
 }
 
 template <class P>
-std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
+std::vector<char> PrimalDual<P>::best_solution(std::int64_t& passes) const {
   if (!record_) return incumbent_;
   // The record's positions are those of the core and the pairing lists, which stay where they are.
-  // Sorted positions: the break solution, with the recorded state's known flips applied.
-  std::vector<bool> in(size(), false);
-  for (std::size_t j = 0; j < break_; ++j) in[j] = true;
   const std::size_t processed = record_->processed;
   const std::size_t known = std::min(processed, kFlipBits);
+  if (processed <= kFlipBits) {
+    // By the index among the items given: the break solution with the recorded state's flips applied.
+    std::vector<char> solution(size(), 0);
+    for (std::size_t j = 0; j < break_; ++j) solution[original_[j]] = 1;
+    for (std::size_t i = 0; i < known; ++i)
+      if ((record_->state.flips >> i) & 1) solution[original_[processed_[processed - 1 - i]]] ^= 1;
+    if (record_->paired) solution[original_[*record_->paired]] ^= 1;
+    return solution;
+  }
+  // Sorted positions: the break solution, with the recorded state's known flips applied.
+  std::vector<char> in(size(), 0);
+  for (std::size_t j = 0; j < break_; ++j) in[j] = 1;
   for (std::size_t i = 0; i < known; ++i)
-    if ((record_->state.flips >> i) & 1) in[processed_[processed - 1 - i]].flip();
-  if (record_->paired) in[*record_->paired].flip();
+    if ((record_->state.flips >> i) & 1) in[processed_[processed - 1 - i]] ^= 1;
+  if (record_->paired) in[*record_->paired] ^= 1;
 
-  if (processed > kFlipBits) {
+  {
     // The older core items' decisions were shifted out: solve their knapsack with the rest fixed. The
     // record proves that profit best_ minus the fixed items' profit is reachable within the capacity
     // they leave, and nothing more.
@@ -855,7 +944,7 @@ std::vector<bool> PrimalDual<P>::best_solution(std::int64_t& passes) const {
     for (std::size_t j = 0; j < size(); ++j)
       if (is_older[j]) in[j] = completion.chosen[next++];
   }
-  std::vector<bool> solution(size(), false);
+  std::vector<char> solution(size(), 0);
   for (std::size_t j = 0; j < size(); ++j) solution[original_[j]] = in[j];
   return solution;
 }
