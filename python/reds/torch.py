@@ -23,6 +23,7 @@ from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ._errors import InvalidArgumentError
+from ._finetune import *  # noqa: F401,F403  (joint fine-tuning of the levels: _finetune.__all__)
 
 __all__ = ["plan_request"]
 
