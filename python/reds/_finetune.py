@@ -1,16 +1,18 @@
 """Joint fine-tuning of every level of a nested network (reds-paper section 7.2), in PyTorch.
 
 A model with levels is a module with ``num_levels`` and ``set_level(i)``, after which ``forward`` computes
-level ``i`` (0 the smallest, ``num_levels - 1`` the full network) on slices of the same parameters. One
-joint step runs every level on the same minibatch, weights level ``s``'s loss by ``pi_s``, sums the losses
-and takes one optimizer step with the gradient of the sum, as ``reds finetune`` does. With the reference's
-weights ``pi_s = sqrt(p_s) / sum_j sqrt(p_j)`` (``p_s``: the level's share of the parameters) a level's
-pull on the shared weights follows how many of them it uses.
+level ``i`` (0 the smallest, ``num_levels - 1`` the largest) on slices of the same parameters, as the
+``NestedModule`` of ``reds.torch.apply_plan`` does. One joint step runs every level on the same minibatch,
+weights level ``s``'s loss by ``pi_s``, sums the losses and takes one optimizer step with the gradient of
+the sum, as ``reds finetune`` does. With the reference's weights ``pi_s = sqrt(p_s) / sum_j sqrt(p_j)``
+(``p_s``: the level's share of the parameters) a level's pull on the shared weights follows how many of them
+it uses. A plan with a level at 1 (all of the resource) trains the full network with the others.
 
 The functions take the model itself or the model wrapped in ``torch.nn.parallel.DistributedDataParallel``
 and work the same: every level's forward goes through the wrapper, and the summed loss has one backward, so
-DDP averages each parameter's gradient once per step. The full level uses every parameter in every step,
-so no parameter is ever unused (``find_unused_parameters`` is not needed).
+DDP averages each parameter's gradient once per step. A level's slice of a parameter gives the whole
+parameter a gradient (zero past the slice), so no parameter goes unused and ``find_unused_parameters`` is
+not needed.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm
 
 @dataclass(frozen=True)
 class Distillation:
-    """In-place distillation from the full level: every smaller level's loss becomes
+    """In-place distillation from the largest level: every smaller level's loss becomes
     ``(1 - weight) * criterion(level, targets) + weight * temperature**2 * KL(teacher || level)`` on the
-    outputs divided by ``temperature``, the teacher being the full level's output of the same step,
+    outputs divided by ``temperature``, the teacher being the largest level's output of the same step,
     detached (it learns from the targets alone). ``temperature**2`` keeps the soft term's gradients at the
     scale of the hard term's whatever the temperature (Hinton et al., 2015)."""
 
@@ -84,19 +86,16 @@ class JointLoss(NamedTuple):
 def reference_level_weights(
     levels: Union[Sequence[float], Mapping[str, Any]], *, resource: str = "params"
 ) -> list[float]:
-    """The reference's loss weight ``pi_s = sqrt(p_s) / sum_j sqrt(p_j)`` per level, smallest first.
-
-    ``levels`` is either the levels' parameter counts (the last one the full network's; ``p_s`` is a
-    count over the last) or a ``reds.plan`` answer whose request priced ``resource`` (as
-    ``reds.torch.plan_request``'s requests price ``params``): its levels, then its full network, as
-    ``set_level`` numbers them."""
+    """The reference's loss weight ``pi_s = sqrt(p_s) / sum_j sqrt(p_j)`` per level, smallest first, from
+    the levels' parameter counts (``p_s`` is a count over the full network's, a factor the normalisation
+    cancels) or from a ``reds.plan`` answer whose request priced ``resource``, as the requests of
+    ``reds.torch.plan_request`` price ``params``: one weight per level of the plan."""
     if isinstance(levels, Mapping):
         try:
             counts = [level["cost"][resource] for level in levels["levels"]]
-            counts.append(levels["full"]["cost"][resource])
         except (KeyError, TypeError) as error:
             raise InvalidArgumentError(
-                f"the plan gives no '{resource}' cost for every level and the full network ({error!r})"
+                f"the plan gives no '{resource}' cost for every level ({error!r})"
             ) from None
     else:
         counts = list(levels)
@@ -104,7 +103,7 @@ def reference_level_weights(
         raise InvalidArgumentError("no levels to weight")
     if not all(math.isfinite(count) and count > 0 for count in counts):
         raise InvalidArgumentError(f"level sizes must be positive, got {counts}")
-    roots = [math.sqrt(count / counts[-1]) for count in counts]
+    roots = [math.sqrt(count) for count in counts]
     return [root / sum(roots) for root in roots]
 
 
@@ -135,20 +134,21 @@ def joint_loss(
     criterion: Criterion = functional.cross_entropy,
 ) -> JointLoss:
     """Every level of ``model`` (a module with levels, or it wrapped in DDP) on the same minibatch:
-    ``sum_s weights[s] * loss_s``, the full level first so that its output can teach the others
-    (``distillation``). The model is left at its full level. Call ``backward`` once on ``total``."""
+    ``sum_s weights[s] * loss_s``, the largest level first so that its output can teach the others
+    (``distillation``). The model's level is restored. Call ``backward`` once on ``total``."""
     leveled = _leveled(model)
     num_levels = int(leveled.num_levels)
     _check_weights(weights, num_levels)
-    full = num_levels - 1
+    largest = num_levels - 1
+    previous = getattr(leveled, "level", largest)
     total: Optional[torch.Tensor] = None
     losses = [0.0] * num_levels
     correct = [0] * num_levels
     teacher: Optional[torch.Tensor] = None
     try:
-        for level in [full, *range(full)]:
+        for level in [largest, *range(largest)]:
             leveled.set_level(level)
-            if level != full and isinstance(model, DistributedDataParallel):
+            if level != largest and isinstance(model, DistributedDataParallel):
                 # DDP broadcasts the buffers (batch-norm statistics) in place before every forward; once
                 # per step is what one forward per step gets, and a second broadcast would change tensors
                 # that the graphs of the levels before keep for the backward.
@@ -157,7 +157,7 @@ def joint_loss(
             loss = criterion(outputs, targets)
             losses[level] = float(loss.detach())
             correct[level] = int((outputs.detach().argmax(dim=1) == targets).sum())
-            if level == full:
+            if level == largest:
                 teacher = outputs.detach()
             elif distillation is not None and distillation.weight > 0.0:
                 assert teacher is not None
@@ -167,7 +167,7 @@ def joint_loss(
             weighted = weights[level] * loss
             total = weighted if total is None else total + weighted
     finally:
-        leveled.set_level(full)
+        leveled.set_level(previous)
     assert total is not None
     return JointLoss(total, losses, correct)
 
@@ -221,8 +221,8 @@ def finetune(
     """Fine-tunes every level of ``model`` (a module with levels, or it wrapped in DDP) jointly:
     ``epochs`` passes over ``batches`` (a ``DataLoader`` of (inputs, targets)), one ``joint_step`` per
     batch, then ``scheduler.step()`` if given. The model trains with its batch norms frozen
-    (``freeze_batch_norm``) unless ``batch_norm_frozen`` is False; it is left in evaluation mode at its full
-    level. A ``DistributedSampler`` behind ``batches`` gets ``set_epoch`` every epoch. ``on_step(step,
+    (``freeze_batch_norm``) unless ``batch_norm_frozen`` is False; it is left in evaluation mode, at the
+    level it had. A ``DistributedSampler`` behind ``batches`` gets ``set_epoch`` every epoch. ``on_step(step,
     result)`` sees every step's losses. Returns the number of steps taken."""
     leveled = _leveled(model)
     _check_weights(weights, int(leveled.num_levels))
@@ -256,12 +256,13 @@ def finetune(
 @torch.no_grad()
 def evaluate_levels(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> list[float]:
     """Every level's accuracy (a fraction) on ``batches``, in evaluation mode; the model's mode and level
-    (the full one) are restored."""
+    are restored."""
     leveled = _leveled(model)
     device = _device(leveled)
+    num_levels = int(leveled.num_levels)
+    previous = getattr(leveled, "level", num_levels - 1)
     training = model.training
     model.eval()
-    num_levels = int(leveled.num_levels)
     correct = [0] * num_levels
     seen = 0
     try:
@@ -272,7 +273,7 @@ def evaluate_levels(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torc
                 leveled.set_level(level)
                 correct[level] += int((leveled(inputs).argmax(dim=1) == targets).sum())
     finally:
-        leveled.set_level(num_levels - 1)
+        leveled.set_level(previous)
         model.train(training)
     if seen == 0:
         raise InvalidArgumentError("no examples to evaluate")

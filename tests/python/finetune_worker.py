@@ -18,9 +18,14 @@ from torch.nn.parallel import DistributedDataParallel
 import reds.torch
 from leveled_models import global_batches, seeded_model
 
-# (find_unused_parameters, distillation): DDP's two ways of finding the parameters to reduce, and
-# distillation's teacher, an output of the same step.
-CONFIGURATIONS = [(False, None), (True, reds.torch.Distillation(temperature=2.0, weight=0.5))]
+# (find_unused_parameters, distillation, widths of the levels): DDP's two ways of finding the parameters to
+# reduce; distillation's teacher, an output of the same step; and levels that leave units of the convolutions
+# out of every level (they get zero gradients, on every rank).
+CONFIGURATIONS = [
+    (False, None, ((2, 3), (4, 5), (6, 8))),
+    (True, reds.torch.Distillation(temperature=2.0, weight=0.5), ((2, 3), (4, 5), (6, 8))),
+    (False, reds.torch.Distillation(temperature=1.0, weight=0.3), ((2, 3), (4, 6))),
+]
 LEARNING_RATE = 0.01
 
 
@@ -33,9 +38,9 @@ def main() -> None:
     batches = [(images[rank * shard:(rank + 1) * shard], labels[rank * shard:(rank + 1) * shard])
                for images, labels in global_batches(steps, batch)]
     states = []
-    for find_unused, distillation in CONFIGURATIONS:
+    for find_unused, distillation, widths in CONFIGURATIONS:
         # Rank 1 starts from other weights: DDP must broadcast rank 0's.
-        model = seeded_model(seed=rank)
+        model = seeded_model(seed=rank, widths=widths)
         weights = reds.torch.reference_level_weights(model.level_parameter_counts())
         wrapped = DistributedDataParallel(model, find_unused_parameters=find_unused)
         optimizer = torch.optim.Adam(wrapped.parameters(), lr=LEARNING_RATE)

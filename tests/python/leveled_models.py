@@ -11,13 +11,14 @@ from torch import nn
 
 
 class SlicedCnn(nn.Module):
-    """conv 3x3 -> batch norm -> ReLU -> conv 3x3 -> ReLU -> global average -> linear, on 1-channel images;
-    level ``i`` keeps ``widths[i]`` channels of the two convolutions (the last entry is the full network)."""
+    """conv 3x3 -> batch norm -> ReLU -> conv 3x3 -> ReLU -> global average -> linear, on 1-channel images
+    with ``units`` channels in the two convolutions; level ``i`` keeps the first ``widths[i]`` of them."""
 
-    def __init__(self, widths: Sequence[tuple[int, int]] = ((2, 3), (4, 5), (6, 8)), classes: int = 3):
+    def __init__(self, widths: Sequence[tuple[int, int]] = ((2, 3), (4, 5), (6, 8)),
+                 units: tuple[int, int] = (6, 8), classes: int = 3):
         super().__init__()
         self.widths = [tuple(pair) for pair in widths]
-        first, second = self.widths[-1]
+        first, second = units
         self.conv1 = nn.Conv2d(1, first, 3, padding=1)
         self.bn1 = nn.BatchNorm2d(first)
         self.conv2 = nn.Conv2d(first, second, 3, padding=1)
@@ -65,9 +66,9 @@ def global_batches(steps: int, batch: int, seed: int = 0) -> list[tuple[torch.Te
     return batches
 
 
-def seeded_model(seed: int = 0) -> SlicedCnn:
+def seeded_model(seed: int = 0, widths: Sequence[tuple[int, int]] = ((2, 3), (4, 5), (6, 8))) -> SlicedCnn:
     torch.manual_seed(seed)
-    model = SlicedCnn()
+    model = SlicedCnn(widths)
     # Batch norm with statistics other than the defaults, so that frozen statistics are visible.
     model.bn1.running_mean.uniform_(-0.5, 0.5)
     model.bn1.running_var.uniform_(0.5, 2.0)

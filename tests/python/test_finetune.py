@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch")
 import reds  # noqa: E402
 import reds.torch  # noqa: E402
 import torch.nn.functional as functional  # noqa: E402
+from finetune_worker import CONFIGURATIONS, LEARNING_RATE  # noqa: E402
 from leveled_models import global_batches, seeded_model  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -40,10 +41,10 @@ def test_reference_weights_are_normalised_square_roots_of_parameter_shares() -> 
     assert reds.torch.reference_level_weights(counts) == pytest.approx([root / sum(roots) for root in roots])
 
 
-def test_reference_weights_of_a_plan_take_its_levels_then_its_full_network() -> None:
+def test_reference_weights_of_a_plan_weight_its_levels_by_their_parameters() -> None:
     model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
-    answer = reds.plan(reds.torch.plan_request(model, torch.randn(1, 1, 8, 8), levels=(0.25, 0.5)))
-    counts = [level["cost"]["params"] for level in answer["levels"]] + [answer["full"]["cost"]["params"]]
+    answer = reds.plan(reds.torch.plan_request(model, torch.randn(1, 1, 8, 8), levels=(0.25, 0.5, 1.0)))
+    counts = [level["cost"]["params"] for level in answer["levels"]]
     assert counts[-1] == sum(parameter.numel() for parameter in model.parameters())
     assert counts[0] < counts[1] < counts[2]
     assert reds.torch.reference_level_weights(answer) == reds.torch.reference_level_weights(counts)
@@ -77,10 +78,10 @@ def test_joint_loss_is_the_weighted_sum_of_every_level_run_alone() -> None:
         for name, gradient in gradients(model).items():
             expected_gradients[name] = expected_gradients.get(name, 0) + gradient
     model.zero_grad()
-    model.set_level(0)
+    model.set_level(1)
     result = reds.torch.joint_loss(model, images, labels, weights)
     result.total.backward()
-    assert model.level == model.num_levels - 1  # left at the full level
+    assert model.level == 1  # restored
     assert result.losses == pytest.approx(separate, rel=1e-6)
     assert float(result.total) == pytest.approx(expected_total, rel=1e-6)
     for level in range(model.num_levels):
@@ -156,7 +157,7 @@ def test_finetune_freezes_batch_norm_statistics_and_lowers_every_levels_loss() -
     steps = reds.torch.finetune(model, batches, optimizer, weights, epochs=2,
                                 on_step=lambda step, result: losses.append(result.losses))
     assert steps == 80 and len(losses) == 80
-    assert not model.training and model.level == model.num_levels - 1
+    assert not model.training and model.level == model.num_levels - 1  # as it was
     torch.testing.assert_close(model.bn1.running_mean, statistics[0], rtol=0, atol=0)
     torch.testing.assert_close(model.bn1.running_var, statistics[1], rtol=0, atol=0)
     assert not torch.equal(model.bn1.weight, scale)  # its scale trains
@@ -188,8 +189,9 @@ def test_evaluate_levels_counts_each_levels_right_answers_and_restores_the_mode(
             model.set_level(level)
             expected[level] += int((model(images).argmax(1) == labels).sum())
     model.train()
+    model.set_level(0)
     assert reds.torch.evaluate_levels(model, batches) == [count / 30 for count in expected]
-    assert model.training and model.level == 2
+    assert model.training and model.level == 0
 
 
 # Inside DistributedDataParallel.
@@ -203,12 +205,9 @@ def free_port() -> int:
 
 def single_process_states(steps: int, batch: int) -> list[dict[str, Any]]:
     """What the worker's configurations give in one process over the same global batches, without DDP."""
-    sys.path.insert(0, str(HERE))
-    from finetune_worker import CONFIGURATIONS, LEARNING_RATE
-
     states = []
-    for _, distillation in CONFIGURATIONS:
-        model = seeded_model(seed=0)
+    for _, distillation, widths in CONFIGURATIONS:
+        model = seeded_model(seed=0, widths=widths)
         weights = reds.torch.reference_level_weights(model.level_parameter_counts())
         optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
         reds.torch.finetune(model, global_batches(steps, batch), optimizer, weights,
@@ -238,10 +237,13 @@ def test_two_ddp_processes_end_with_the_weights_of_one_process_over_the_global_b
         assert process.returncode == 0, f"rank {rank}:\n{log}"
     rank_states = [torch.load(f"{output}.{rank}") for rank in range(world)]
     expected = single_process_states(steps, batch)
-    initial = seeded_model(seed=0).state_dict()
     for configuration, state in enumerate(expected):
+        initial = seeded_model(seed=0, widths=CONFIGURATIONS[configuration][2]).state_dict()
         for name, value in state.items():
             # Both ranks hold the same weights, bit for bit: DDP averaged the same gradients on both.
             assert torch.equal(rank_states[0][configuration][name], rank_states[1][configuration][name]), name
             torch.testing.assert_close(rank_states[0][configuration][name], value, rtol=1e-4, atol=1e-5)
         assert not torch.equal(state["conv2.weight"], initial["conv2.weight"])  # they did train
+    # Units no level uses keep their weights.
+    unused = initial["conv2.weight"][6:]
+    torch.testing.assert_close(rank_states[0][2]["conv2.weight"][6:], unused, rtol=0, atol=0)
