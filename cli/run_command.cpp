@@ -1,8 +1,10 @@
 #include "run_command.h"
 
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <sstream>
 
 #include "input_normalization_options.h"
@@ -27,6 +29,20 @@ std::string describe(const engine::LevelEvaluation& evaluation) {
   return line.str();
 }
 
+// The evaluation's JSON line with "outputs": every image's output vector at the session's level, each float
+// written so that it reads back to the same float (a reference for other implementations of the model).
+std::string json_with_outputs(const engine::LevelEvaluation& evaluation, engine::Session& session,
+                              const engine::ImageSet& images) {
+  nlohmann::ordered_json line = nlohmann::ordered_json::parse(engine::to_json(evaluation));
+  nlohmann::ordered_json outputs = nlohmann::ordered_json::array();
+  for (std::int64_t index = 0; index < images.count; ++index) {
+    const std::span<const float> output = session.run(images.image(index));
+    outputs.push_back(std::vector<float>(output.begin(), output.end()));
+  }
+  line["outputs"] = std::move(outputs);
+  return line.dump();
+}
+
 }  // namespace
 
 int run_run(const std::vector<std::string>& args, Streams streams) {
@@ -46,6 +62,7 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
       ("all-levels", "run every level (the default)")                                     //
       ("json",
        "one JSON object per line and level: level, widths, macs, correct, total, accuracy, latency_us")  //
+      ("outputs", "with --json: also \"outputs\", every image's output vector at the level")             //
       ("output,o", po::value<std::string>()->value_name("FILE"), kOutputHelp);
   add_input_normalization_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
@@ -55,6 +72,8 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
   const po::variables_map& options = *parsed.options;
   if (options.count("level") && options.count("all-levels"))
     return command_line.usage_error(streams.err, "give --level or --all-levels, not both");
+  if (options.count("outputs") && !options.count("json"))
+    return command_line.usage_error(streams.err, "--outputs needs --json");
   std::optional<std::int64_t> only_level;
   if (options.count("level")) {
     const Result<std::int64_t> level = integer_value(options, "level", 1);
@@ -97,8 +116,10 @@ int run_run(const std::vector<std::string>& args, Streams streams) {
                          [&](std::int64_t done, std::int64_t total) { progress.show(label, done, total); });
     progress.clear();
     if (!evaluation) return command_line.report(streams.err, evaluation.error());
-    const std::string line =
-        options.count("json") ? engine::to_json(evaluation.value()) : describe(evaluation.value());
+    const std::string line = options.count("outputs")
+                                 ? json_with_outputs(evaluation.value(), session.value(), images.value())
+                             : options.count("json") ? engine::to_json(evaluation.value())
+                                                     : describe(evaluation.value());
     if (to_file) {
       lines += (lines.empty() ? "" : "\n") + line;
     } else {

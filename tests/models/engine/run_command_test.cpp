@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
+#include "reds/engine/session.h"
 #include "support/command_runner.h"
 
 namespace reds::engine {
@@ -117,6 +120,40 @@ TEST_F(RunCommand, JsonLinePerLevel) {
   const Result<LevelEvaluation> expected = evaluate(session.value(), 0, subset.value());
   ASSERT_TRUE(expected);
   EXPECT_EQ(levels[1]["correct"], expected->correct);
+}
+
+TEST_F(RunCommand, OutputsAreEveryImagesOutputAtTheLevel) {
+  const test::Outcome outcome = run_planned({"--json", "--outputs", "--level", "1"});
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  const std::vector<json> levels = lines(outcome.out);
+  ASSERT_EQ(levels.size(), 1u);
+  const json& outputs = levels[0]["outputs"];
+  ASSERT_EQ(outputs.size(), static_cast<std::size_t>(kImages));
+
+  // The same floats as a session at level 1 computes for the images, and their arg max is what "correct"
+  // counts.
+  Result<Model> planned = load_model((*dir_ / "planned.reds").string());
+  ASSERT_TRUE(planned) << planned.error().message;
+  Result<Session> session = Session::create(planned.value());
+  ASSERT_TRUE(session) << session.error().message;
+  ASSERT_TRUE(session->set_level(0));
+  const Result<ImageSet> subset = load_test_set((*dir_ / "data").string());
+  ASSERT_TRUE(subset) << subset.error().message;
+  std::int64_t correct = 0;
+  for (std::int64_t image = 0; image < kImages; ++image) {
+    const std::span<const float> expected = session->run(subset->image(image));
+    const std::vector<float> written = outputs[static_cast<std::size_t>(image)].get<std::vector<float>>();
+    ASSERT_EQ(written, std::vector<float>(expected.begin(), expected.end())) << "image " << image;
+    const auto predicted = std::max_element(written.begin(), written.end()) - written.begin();
+    correct += predicted == subset->labels[static_cast<std::size_t>(image)] ? 1 : 0;
+  }
+  EXPECT_EQ(levels[0]["correct"], correct);
+}
+
+TEST_F(RunCommand, OutputsNeedJson) {
+  const test::Outcome outcome = run_planned({"--outputs"});
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_NE(outcome.err.find("--outputs needs --json"), std::string::npos) << outcome.err;
 }
 
 TEST_F(RunCommand, OneLevelAsText) {
