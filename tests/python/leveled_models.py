@@ -54,13 +54,15 @@ class SlicedCnn(nn.Module):
         ]
 
 
-def global_batches(steps: int, batch: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``steps`` minibatches of random 6x6 images, classed by their mean: below -0.075, up to 0.075, above
-    (about a third each)."""
+def global_batches(
+    steps: int, batch: int, seed: int = 0, size: int = 6
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``steps`` minibatches of random ``size`` x ``size`` images, classed by their mean: below -0.075, up
+    to 0.075, above (about a third each at size 6)."""
     generator = torch.Generator().manual_seed(seed)
     batches = []
     for _ in range(steps):
-        images = torch.randn(batch, 1, 6, 6, generator=generator)
+        images = torch.randn(batch, 1, size, size, generator=generator)
         means = images.mean(dim=(1, 2, 3))
         batches.append((images, (means > -0.075).long() + (means > 0.075).long()))
     return batches
