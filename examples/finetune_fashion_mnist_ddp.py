@@ -10,7 +10,8 @@
    minibatch) and measure again.
 
 Run on its own, it starts --processes worker processes on this machine (gloo over loopback, CPU). Under
-torchrun it is one of torchrun's processes instead, on as many machines and GPUs as torchrun starts
+torchrun, or any launcher that sets RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT as torchrun
+does, it is one of the launcher's processes instead, on as many machines and GPUs as it starts
 (docs/python.md):
 
     PYTHONPATH=build/python python3 examples/finetune_fashion_mnist_ddp.py [--processes 2] [OPTIONS]

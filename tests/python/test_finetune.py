@@ -4,6 +4,7 @@ fine-tuning in DistributedDataParallel against one process over the same global 
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 import pathlib
@@ -24,6 +25,7 @@ from leveled_models import global_batches, seeded_model  # noqa: E402
 from torch import nn  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
+SOURCE_DIR = HERE.parents[1]
 
 
 def gradients(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -246,3 +248,49 @@ def test_two_ddp_processes_end_with_the_weights_of_one_process_over_the_global_b
     # Units no level uses keep their weights.
     unused = CONFIGURATIONS[2][2](0)[0].conv2.weight[6:]
     torch.testing.assert_close(rank_states[0][2]["conv2.weight"][6:], unused, rtol=0, atol=0)
+
+
+# The example.
+
+
+def write_idx(path: pathlib.Path, array: Any) -> None:
+    """An IDX file of unsigned bytes, gzipped, as Fashion-MNIST ships them."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(size.to_bytes(4, "big") for size in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype("uint8").tobytes()))
+
+
+@pytest.mark.parametrize("launcher", ["own processes", "torchrun environment"])
+def test_fashion_mnist_example_runs_every_stage_in_two_processes(
+    tmp_path: pathlib.Path, launcher: str
+) -> None:
+    generator = torch.Generator().manual_seed(0)
+    for split, count in (("train", 256), ("t10k", 64)):
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz",
+                  torch.randint(0, 256, (count, 28, 28), generator=generator).numpy())
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz",
+                  torch.randint(0, 10, (count,), generator=generator).numpy())
+    command = [sys.executable, str(SOURCE_DIR / "examples" / "finetune_fashion_mnist_ddp.py"), "--data",
+               str(tmp_path), "--importance-batches", "2", "--batch-size", "64"]
+    environment = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    if launcher == "own processes":
+        result = subprocess.run(command, capture_output=True, text=True, timeout=240, env=environment)
+        assert result.returncode == 0, result.stdout + result.stderr
+        output = result.stdout
+    else:
+        # What torchrun sets for each process it starts (Debian 12's torchrun, torch 1.13 on Python 3.11,
+        # fails before starting any: docs/python.md).
+        environment.update(WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+        ranks = [subprocess.Popen(command, env=dict(environment, RANK=str(rank), LOCAL_RANK=str(rank)),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for rank in range(2)]
+        outputs = [process.communicate(timeout=240)[0] for process in ranks]
+        for rank, process in enumerate(ranks):
+            assert process.returncode == 0, f"rank {rank}:\n{outputs[rank]}"
+        assert "fine-tuned" not in outputs[1]  # rank 0 reports
+        output = outputs[0]
+    assert "2 processes on cpu; 256 training and 64 test images" in output
+    assert "fine-tuned 4 levels jointly" in output and ": 4 steps of 64" in output
+    rows = [line.split(" | ") for line in output.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row[0] for row in rows] == ["| 25%", "| 50%", "| 75%", "| 100%"]
+    params = [int(row[2].replace(",", "")) for row in rows]
+    assert params == sorted(params) and params[-1] == 77418  # ResNet-8 on 28x28 grey images, 10 classes
