@@ -108,7 +108,7 @@ def reference_level_weights(
 
 
 def _leveled(model: nn.Module) -> nn.Module:
-    """The module that has ``set_level``: the model, or the one a DDP (or DataParallel) wrapper holds."""
+    """The module that has ``set_level``: the model, or the one a wrapper (DDP) holds as ``module``."""
     inner = model
     while not hasattr(inner, "set_level") and isinstance(getattr(inner, "module", None), nn.Module):
         inner = inner.module
