@@ -47,7 +47,7 @@ std::string json_with_outputs(const engine::LevelEvaluation& evaluation, engine:
 
 int run_run(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
-      "reds run", "reds run MODEL --data DIR [--level I | --all-levels] [--json] [-o FILE]",
+      "reds run", "reds run MODEL --data DIR [--level I | --all-levels] [--json [--outputs]] [-o FILE]",
       "Runs MODEL (a Keras HDF5, ONNX or native .reds model) over the test images in DIR\n"
       "(IDX files t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, gzipped or not, e.g.\n"
       "/usr/share/datasets/fashion-mnist; colour images N x H x W x C as t10k-images-idx4-ubyte)\n"

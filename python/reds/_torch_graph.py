@@ -94,6 +94,7 @@ class UnitLayer:
     scale: Optional[torch.Tensor] = None  # the batch norm folded into it: per-unit factor of its weights
     batch_norm: Optional[nn.Module] = None  # that batch norm, whose channels are its units
     batch_norm_name: str = ""
+    node: Optional[torch.fx.Node] = None  # the graph node that calls it
 
 
 def _describe(node: torch.fx.Node) -> str:
@@ -194,9 +195,11 @@ def _trace_graph(module: nn.Module, example_input: torch.Tensor) -> torch.fx.Gra
     return graph_module
 
 
-def _unit_layers(graph_module: torch.fx.GraphModule) -> tuple[list[UnitLayer], Groups]:
-    """The graph's Conv2d and Linear layers in the order it computes them, with the channel groups and, per
-    layer, the group of the map it reads."""
+def _unit_layers(
+    graph_module: torch.fx.GraphModule,
+) -> tuple[list[UnitLayer], Groups, dict[torch.fx.Node, Tensor]]:
+    """The graph's Conv2d and Linear layers in the order it computes them, the channel groups and every
+    node's map."""
     groups = Groups()
     tensors: dict[torch.fx.Node, Tensor] = {}
     layers: list[UnitLayer] = []
@@ -230,6 +233,7 @@ def _unit_layers(graph_module: torch.fx.GraphModule) -> tuple[list[UnitLayer], G
         shape = _shape(node)
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             layer = _unit_layer(node, module, read, groups)
+            layer.node = node
             layers.append(layer)
             producer[node] = layer
             tensors[node] = Tensor(shape, len(layers) - 1, layer.units, layer.group)
@@ -265,7 +269,7 @@ def _unit_layers(graph_module: torch.fx.GraphModule) -> tuple[list[UnitLayer], G
         elif shape[:1] != read.shape[:1]:
             raise _error(node, f"changes the channel count ({read.shape[0]} -> {shape[0]})")
         tensors[node] = Tensor(shape, read.source, read.channels, read.group)
-    return layers, groups
+    return layers, groups, tensors
 
 
 @dataclass
@@ -275,6 +279,7 @@ class Graph:
     module: torch.fx.GraphModule
     layers: list[UnitLayer]
     groups: Groups
+    tensors: dict[torch.fx.Node, Tensor]  # every node's map (shape, source layer, channel group)
 
     def output_group(self, index: int) -> int:
         """The channel group of layer ``index``'s output (its stream's, or its own)."""
@@ -297,10 +302,10 @@ def trace(module: nn.Module, example_input: torch.Tensor) -> Graph:
     """The unit layers and channel groups of ``module`` run on ``example_input``; raises
     ``reds.InvalidArgumentError`` naming the graph node it cannot map."""
     graph_module = _trace_graph(module, example_input)
-    layers, groups = _unit_layers(graph_module)
+    layers, groups, tensors = _unit_layers(graph_module)
     if not layers:
         raise InvalidArgumentError("the module has no Conv2d or Linear layer to plan")
-    return Graph(graph_module, layers, groups)
+    return Graph(graph_module, layers, groups, tensors)
 
 
 def l1_importance(layer: UnitLayer) -> list[float]:

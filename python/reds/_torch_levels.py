@@ -187,7 +187,9 @@ def _plan_dict(plan: Union[Mapping[str, Any], str, bytes]) -> Mapping[str, Any]:
 def _check_permutation(name: str, order: Sequence[int], units: int) -> list[int]:
     values = [int(unit) for unit in order]
     if sorted(values) != list(range(units)):
-        raise InvalidArgumentError(f"the order of '{name}' is not a permutation of its {units} units", f"/order/{name}")
+        raise InvalidArgumentError(
+            f"the order of '{name}' is not a permutation of its {units} units", f"/order/{name}"
+        )
     return values
 
 
@@ -197,11 +199,14 @@ def _group_orders(graph: Graph, orders: Mapping[str, Sequence[int]]) -> dict[int
     names = [layer.name for layer in graph.layers]
     missing = [name for name in names if name not in orders]
     if missing:
-        raise InvalidArgumentError(f"the plan has no order for {missing}: it is a plan of another module", "/order")
+        raise InvalidArgumentError(
+            f"the plan has no order for {missing}: it is a plan of another module", "/order"
+        )
     unknown = sorted(set(orders) - set(names))
     if unknown:
-        raise InvalidArgumentError(f"the plan orders {unknown}, which are not Conv2d or Linear layers of the module",
-                                   "/order")
+        raise InvalidArgumentError(
+            f"the plan orders {unknown}, which are not Conv2d or Linear layers of the module", "/order"
+        )
     group_order: dict[int, list[int]] = {}
     named_by: dict[int, str] = {}
     for index, layer in enumerate(graph.layers):
@@ -211,11 +216,15 @@ def _group_orders(graph: Graph, orders: Mapping[str, Sequence[int]]) -> dict[int
             group_order[group], named_by[group] = order, layer.name
         elif order != group_order[group]:
             raise InvalidArgumentError(
-                f"'{layer.name}' and '{named_by[group]}' share their channels (one stream, or a depthwise layer "
-                "and its input), but the plan orders them differently", f"/order/{layer.name}")
+                f"'{layer.name}' and '{named_by[group]}' share their channels (one stream, or a depthwise "
+                "layer and its input), but the plan orders them differently",
+                f"/order/{layer.name}",
+            )
         if graph.groups.model_input[group] and order != sorted(order):
-            raise InvalidArgumentError(f"'{layer.name}''s output is added to the module's input: it keeps the "
-                                       "input's channel order", f"/order/{layer.name}")
+            raise InvalidArgumentError(
+                f"'{layer.name}''s output is added to the module's input: it keeps the input's channel order",
+                f"/order/{layer.name}",
+            )
     return {group: torch.tensor(order, dtype=torch.long) for group, order in group_order.items()}
 
 
@@ -227,24 +236,31 @@ def _level_widths(graph: Graph, plan: Mapping[str, Any]) -> list[dict[str, int]]
             raise InvalidArgumentError(f"level {position} of the plan has no widths (status "
                                        f"{level.get('status')!r})", f"/levels/{position}")
         level_widths = {}
-        for index, layer in enumerate(graph.layers):
+        for layer in graph.layers:
             width = given.get(layer.name)
             if not isinstance(width, int) or not 1 <= width <= layer.units:
-                raise InvalidArgumentError(f"level {position} gives '{layer.name}' width {width!r}, not one of "
-                                           f"1..{layer.units}", f"/levels/{position}/widths/{layer.name}")
+                raise InvalidArgumentError(
+                    f"level {position} gives '{layer.name}' width {width!r}, not one of 1..{layer.units}",
+                    f"/levels/{position}/widths/{layer.name}",
+                )
             level_widths[layer.name] = width
+        first_of_group: dict[int, str] = {}
         for index, layer in enumerate(graph.layers):
             # Members of a stream and tied layers repeat one width, or the additions would not add.
-            first = next(other for other in graph.layers if graph.groups.find(other.group) == graph.output_group(index))
-            if level_widths[layer.name] != level_widths[first.name]:
-                raise InvalidArgumentError(f"level {position} gives '{layer.name}' and '{first.name}', which share "
-                                           "their channels, different widths", f"/levels/{position}/widths/{layer.name}")
+            first = first_of_group.setdefault(graph.output_group(index), layer.name)
+            if level_widths[layer.name] != level_widths[first]:
+                raise InvalidArgumentError(
+                    f"level {position} gives '{layer.name}' and '{first}', which share their channels, "
+                    "different widths",
+                    f"/levels/{position}/widths/{layer.name}",
+                )
         widths.append(level_widths)
     return widths
 
 
 def _permute(graph: Graph, group_orders: Mapping[int, torch.Tensor]) -> None:
-    """Puts every layer's units, and the input channels of every layer reading them, in their group's order."""
+    """Puts every layer's units, and the input channels of every layer reading them, in their group's
+    order."""
     with torch.no_grad():
         for index, layer in enumerate(graph.layers):
             module = layer.module
@@ -253,7 +269,7 @@ def _permute(graph: Graph, group_orders: Mapping[int, torch.Tensor]) -> None:
             weight = module.weight[units]
             if channels is not None and not layer.depthwise:
                 positions = graph.input_positions(index)
-                # A Linear after flatten reads channel c's positions as features c * positions ... + positions.
+                # A Linear after flatten reads channel c's positions as features c * positions onwards.
                 features = (channels[:, None] * positions + torch.arange(positions)).reshape(-1)
                 weight = weight[:, features]
             module.weight.copy_(weight)
@@ -261,7 +277,8 @@ def _permute(graph: Graph, group_orders: Mapping[int, torch.Tensor]) -> None:
                 module.bias.copy_(module.bias[units])
             batch_norm = layer.batch_norm
             if batch_norm is not None:
-                for tensor in (batch_norm.weight, batch_norm.bias, batch_norm.running_mean, batch_norm.running_var):
+                statistics = (batch_norm.running_mean, batch_norm.running_var)
+                for tensor in (batch_norm.weight, batch_norm.bias, *statistics):
                     if tensor is not None:
                         tensor.copy_(tensor[units])
 
@@ -278,8 +295,9 @@ def _nest(graph: Graph, level_widths: Sequence[Mapping[str, int]]) -> None:
             per_level.append((units, inputs))
         modules = [(layer.name, layer.module, tuple(per_level))]
         if layer.batch_norm is not None:
-            modules.append((layer.batch_norm_name, layer.batch_norm, tuple((units, units) for units, _ in per_level)))
-        for name, module, widths_per_level in modules:
+            norm_widths = tuple((units, units) for units, _ in per_level)
+            modules.append((layer.batch_norm_name, layer.batch_norm, norm_widths))
+        for _, module, widths_per_level in modules:
             module.__class__ = _NESTED_CLASSES[type(module)]
             module.reds_level_widths = widths_per_level
             module.reds_width = None
@@ -296,8 +314,10 @@ def _check_modules(graph: Graph) -> None:
                     f"'{name}' is a {type(module).__name__}; apply_plan nests torch's own Conv2d, Linear and "
                     "BatchNorm classes, whose forward it knows")
             if id(module) in seen:
-                raise InvalidArgumentError(f"'{name}' runs twice in the forward pass (also as '{seen[id(module)]}'); "
-                                           "one module cannot take two places of the plan")
+                raise InvalidArgumentError(
+                    f"'{name}' runs twice in the forward pass (also as '{seen[id(module)]}'); one module "
+                    "cannot take two places of the plan"
+                )
             seen[id(module)] = name
 
 
@@ -334,7 +354,9 @@ def extract_level(nested: NestedModule, level: Optional[int]) -> nn.Module:
     the plan cut to the level's units (its own, smaller parameters, copied) and torch's own layer classes
     again, so it runs, saves and exports like any module."""
     if level is not None and not (isinstance(level, int) and 0 <= level < nested.num_levels):
-        raise InvalidArgumentError(f"level {level!r} does not exist; the plan has levels 0 to {nested.num_levels - 1}")
+        raise InvalidArgumentError(
+            f"level {level!r} does not exist; the plan has levels 0 to {nested.num_levels - 1}"
+        )
     copied = copy.deepcopy(nested.module)
     with torch.no_grad():
         for submodule in copied.modules():

@@ -1,12 +1,18 @@
-"""REDS for ``torch.nn.Module``: the plan request of a PyTorch model, traced with ``torch.fx``.
+"""REDS for ``torch.nn.Module``: plan a PyTorch model, run its levels, export them.
 
 ``plan_request(module, example_input)`` gives the request ``reds request`` derives from the same model
-exported to ONNX: one layer per ``Conv2d`` (a depthwise one tied to the layer before it) and ``Linear``, in
-the order the forward pass computes them, with their units, L1 importance and exact costs. Batch norm folds
-into the convolution before it, activations, pooling, dropout and flattening act on every channel alike,
-and the layers whose outputs a residual addition adds form one ``stream``; a layer that reads a map other
-than the previous layer's (a shortcut projection) names it as its ``input``. The last layer, the
-classifier, keeps its width. Importing this module imports ``torch``; ``import reds`` does not.
+exported to ONNX (traced with ``torch.fx``): one layer per ``Conv2d`` (a depthwise one tied to the layer
+before it) and ``Linear``, in the order the forward pass computes them, with their units, importance and
+exact costs (MACs, parameters, and the peak activation of the engine's schedule). Batch norm folds into the
+convolution before it, activations, pooling, dropout and flattening act on every channel alike, and the
+layers whose outputs a residual addition adds form one ``stream``; a layer that reads a map other than the
+previous layer's (a shortcut projection) names it as its ``input``. The last layer, the classifier, keeps
+its width. ``l1_importance`` and ``gradient_importance`` score the units.
+
+``apply_plan(module, plan, example_input)`` permutes the module's units into the plan's order in place and
+returns a ``NestedModule`` whose ``set_level(i)`` computes level ``i`` on prefixes of the same parameters;
+``extract_level`` and ``export_level`` cut one level out, as a module or an ONNX file. Importing this module
+imports ``torch``; ``import reds`` does not.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from ._finetune import *  # noqa: F401,F403  (joint fine-tuning of the levels: _
 from ._torch_graph import l1_importance as _layer_l1_importance
 from ._torch_graph import trace
 from ._torch_importance import gradient_importance, l1_importance
+from ._torch_activation import FLOAT_BYTES, activation_costs
 from ._torch_levels import (
     NestedBatchNorm1d,
     NestedBatchNorm2d,
@@ -49,7 +56,7 @@ __all__ = [
 ]
 
 # The resources the request prices, and how a level aggregates them.
-_RESOURCES = {"macs": "sum", "params": "sum"}
+_RESOURCES = {"activation": "max", "macs": "sum", "output_activation": "max", "params": "sum"}
 
 
 def plan_request(
@@ -65,12 +72,15 @@ def plan_request(
     objective: str = "product",
 ) -> dict[str, Any]:
     """The plan request (contract v1.1, as a dict) of ``module`` run on ``example_input`` (one batch; costs
-    are per example): one level per fraction of the full network's ``resource`` (``"macs"`` or
-    ``"params"``), smallest first.
+    are per example): one level per fraction of the full network's ``resource``, smallest first.
 
-    ``importance`` is ``"l1"`` (per unit, the sum of the magnitudes of the weights that compute it, after
-    folding batch norm) or a mapping from layer name (the module's qualified name, ``"layer1.0.conv1"``) to
-    one score per unit; layers it does not name take L1. Prunable layers keep at least
+    Every layer is priced in ``macs``, ``params``, ``activation`` (the float32 bytes in memory while it runs
+    in the engine, input, output and the maps kept for later readers such as a residual block's input, as
+    ``held`` terms: peak memory is the largest) and ``output_activation`` (its output map), as ``reds
+    request`` prices the module's ONNX export. ``importance`` is ``"l1"`` (per unit, the sum of the
+    magnitudes of the weights that compute it, after folding batch norm) or a mapping from layer name (the
+    module's qualified name, ``"layer1.0.conv1"``) to one score per unit, such as ``gradient_importance``
+    gives; layers it does not name take L1. Prunable layers keep at least
     ``ceil(min_width_fraction * units)`` units, in multiples of ``block``. Raises
     ``reds.InvalidArgumentError`` naming the graph node it cannot map.
     """
@@ -100,7 +110,8 @@ def plan_request(
 
     entries: list[dict[str, Any]] = []
     for position, layer in enumerate(layers):
-        unit_importance = [float(score) for score in scores.get(layer.name, ())] or _layer_l1_importance(layer)
+        given = [float(score) for score in scores.get(layer.name, ())]
+        unit_importance = given or _layer_l1_importance(layer)
         if len(unit_importance) != layer.units:
             raise InvalidArgumentError(
                 f"the importance of '{layer.name}' has {len(unit_importance)} scores for {layer.units} units"
@@ -131,7 +142,8 @@ def plan_request(
                 )
             if position > 0 and not reads_previous:
                 entry["input"] = layers[source].name  # a shortcut projection
-        entry["cost"] = layer.cost
+        positions = math.prod(graph.tensors[layer.node].shape[1:])
+        entry["cost"] = {**layer.cost, "output_activation": {"unit": FLOAT_BYTES * positions}}
         entries.append(entry)
 
     # The classifier's outputs are the classes (a tied last layer keeps its width through the layer before).
@@ -162,13 +174,16 @@ def plan_request(
 
     request_layers = [_contract_layer(entry) for entry in entries]
     name = type(module).__name__.lower()
-    return {
+    request = {
         "network": {"name": name, "inputs": int(example_input.shape[1]), "resources": dict(_RESOURCES),
                     "layers": request_layers},
         "levels": [{resource: {"fraction": float(fraction)}} for fraction in levels],
         "strategy": strategy,
         "objective": objective,
     }  # fmt: skip
+    for layer, activation in zip(request_layers, activation_costs(graph, request)):
+        layer["cost"] = dict(sorted({**layer["cost"], "activation": activation}.items()))
+    return request
 
 
 def _contract_layer(entry: Mapping[str, Any]) -> dict[str, Any]:

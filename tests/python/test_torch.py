@@ -1,5 +1,6 @@
 """reds.torch.plan_request (python/reds/torch.py) against `reds request` on the same model exported to ONNX:
-the same layers, units, streams, shortcut inputs, macs and params, unit for unit."""
+the same layers, units, streams, shortcut inputs and costs (macs, params, peak activation with its held
+skip tensors, output activation), unit for unit."""
 
 from __future__ import annotations
 
@@ -29,16 +30,20 @@ def onnx_request(reds_command: pathlib.Path, module: Any, example: Any, director
 
 
 def comparable(layer: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    """A layer without its importance, its names through `names`, its macs and params only."""
+    """A layer without its importance, its names (and those its `held` terms name) through `names`."""
     fields = {key: value for key, value in layer.items() if key != "importance"}
     for key in ("name", "stream", "input"):
         if key in fields:
             fields[key] = names.get(fields[key], fields[key])
-    fields["cost"] = {resource: fields["cost"][resource] for resource in ("macs", "params")}
+    cost = {resource: dict(terms) for resource, terms in fields["cost"].items()}
+    for terms in cost.values():
+        if "held" in terms:
+            terms["held"] = {names.get(name, name): bytes_ for name, bytes_ in terms["held"].items()}
+    fields["cost"] = cost
     return fields
 
 
-@pytest.mark.parametrize("model", ["small_cnn", "resnet8", "resnet18"])
+@pytest.mark.parametrize("model", list(MODELS))
 def test_request_has_the_layers_and_costs_reds_request_reads_from_the_onnx_export(
     reds_command: pathlib.Path, tmp_path: pathlib.Path, model: str
 ) -> None:
@@ -56,7 +61,9 @@ def test_request_has_the_layers_and_costs_reds_request_reads_from_the_onnx_expor
     names = {ours["name"]: theirs["name"] for ours, theirs in zip(layers, expected_layers)}
     for ours, theirs in names.items():
         assert ours.split(".")[-1] in theirs, (ours, theirs)
+    assert request["network"]["resources"] == expected["network"]["resources"]
     for ours, theirs in zip(layers, expected_layers):
+        # Every resource: macs, params, activation (held terms, tables) and output_activation.
         assert comparable(ours, names) == comparable(theirs, {}), ours["name"]
         # The engine's L1 importance of the exported (batch norm folded) float weights.
         assert ours["importance"] == pytest.approx(theirs["importance"], rel=1e-5)
@@ -87,7 +94,8 @@ def test_depthwise_convolution_is_tied_to_the_layer_before_it() -> None:
     request = reds.torch.plan_request(module, torch.randn(1, 3, 6, 6))
     depthwise = request["network"]["layers"][1]
     assert depthwise["tied"] is True and "min_units" not in depthwise
-    assert depthwise["cost"] == {"macs": {"unit": 9 * 16}, "params": {"unit": 10}}
+    assert {resource: depthwise["cost"][resource] for resource in ("macs", "params")} == {
+        "macs": {"unit": 9 * 16}, "params": {"unit": 10}}
     reds.validate(request)
 
 

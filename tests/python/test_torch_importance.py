@@ -40,7 +40,8 @@ def test_gradient_importance_is_the_references_score(model: str) -> None:
     build, shape = MODELS[model]
     module = randomised(build())
     batches = minibatches(3, shape)
-    names = [layer["name"] for layer in reds.torch.plan_request(module, batches[0][0][:1])["network"]["layers"]]
+    request = reds.torch.plan_request(module, batches[0][0][:1])
+    names = [layer["name"] for layer in request["network"]["layers"]]
 
     torch.manual_seed(11)
     scores = reds.torch.gradient_importance(module, batches, batches=3)

@@ -269,3 +269,29 @@ def test_plan_of_the_torch_request_equals_the_commands(reds_command: pathlib.Pat
                           sort_keys=True)
 
     assert normalised(plan) == normalised(expected)
+
+
+def test_levels_train_inside_distributed_data_parallel(tmp_path: pathlib.Path) -> None:
+    """One process of gloo: DistributedDataParallel over the nested module gives every level the gradients
+    the nested module alone gives, on the same Parameter objects."""
+    distributed = torch.distributed
+    if not distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    nested, _, inputs, _, _ = planned("resnet8")
+    alone = copy.deepcopy(nested)
+    distributed.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        parallel = torch.nn.parallel.DistributedDataParallel(nested.train())
+        alone.train()
+        for level in (0, 1, None):
+            parallel.module.set_level(level)
+            alone.set_level(level)
+            parallel.zero_grad()
+            alone.zero_grad()
+            parallel(inputs).square().mean().backward()
+            alone(inputs).square().mean().backward()
+            for (name, ours), theirs in zip(nested.named_parameters(), alone.parameters()):
+                torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-5, atol=1e-7, msg=name)
+    finally:
+        distributed.destroy_process_group()
+    assert all(ours is theirs for ours, theirs in zip(parallel.module.parameters(), nested.parameters()))

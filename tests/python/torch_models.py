@@ -61,6 +61,33 @@ class ResNet8(nn.Module):
         return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
 
 
+class Operators(nn.Module):
+    """Every kind of layer the engine reads from torch's export, and paddings priced three ways: a padded
+    convolution that is Keras' 'same' (stride 2 on an odd size), an average pool that counts its padding
+    (torch writes a Pad before it) and a padded max pool after a ReLU (a zero padding layer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 12, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(12)
+        self.pool1 = nn.AvgPool2d(3, 1, 1)
+        self.depthwise = nn.Conv2d(12, 12, 3, padding=1, groups=12)
+        self.pointwise = nn.Conv2d(12, 16, 1)
+        self.pool2 = nn.MaxPool2d(3, 2, 1)
+        self.dropout = nn.Dropout(0.2)
+        self.hidden = nn.Linear(16 * 4 * 4, 20)
+        self.classifier = nn.Linear(20, 5)
+
+    def forward(self, x: Any) -> Any:
+        x = nn.functional.leaky_relu(self.conv1(x), 0.1)
+        x = self.pool1(torch.relu(self.bn2(self.conv2(x))))
+        x = nn.functional.relu6(self.depthwise(x))
+        x = self.pool2(torch.relu(self.pointwise(x)))
+        x = self.dropout(torch.flatten(x, 1))
+        return self.classifier(torch.relu(self.hidden(x)))
+
+
 def randomised(module: Any) -> Any:
     """The module with random weights and batch-norm statistics (a fixed seed), in evaluation mode."""
     torch.manual_seed(7)
@@ -76,6 +103,7 @@ def randomised(module: Any) -> Any:
 # Name: (a new module, the shape of one example input).
 MODELS = {
     "small_cnn": (lambda: SmallCnn(), (1, 1, 16, 16)),
+    "operators": (lambda: Operators(), (1, 3, 15, 15)),
     "resnet8": (lambda: ResNet8(), (1, 1, 28, 28)),
     "resnet18": (lambda: torchvision.models.resnet18(num_classes=10), (1, 3, 64, 64)),
     "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(num_classes=10), (1, 3, 32, 32)),

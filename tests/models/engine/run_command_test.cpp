@@ -136,12 +136,13 @@ TEST_F(RunCommand, OutputsAreEveryImagesOutputAtTheLevel) {
   ASSERT_TRUE(planned) << planned.error().message;
   Result<Session> session = Session::create(planned.value());
   ASSERT_TRUE(session) << session.error().message;
-  ASSERT_TRUE(session->set_level(0));
+  Session& level_one = session.value();
+  ASSERT_TRUE(level_one.set_level(0));
   const Result<ImageSet> subset = load_test_set((*dir_ / "data").string());
   ASSERT_TRUE(subset) << subset.error().message;
   std::int64_t correct = 0;
   for (std::int64_t image = 0; image < kImages; ++image) {
-    const std::span<const float> expected = session->run(subset->image(image));
+    const std::span<const float> expected = level_one.run(subset->image(image));
     const std::vector<float> written = outputs[static_cast<std::size_t>(image)].get<std::vector<float>>();
     ASSERT_EQ(written, std::vector<float>(expected.begin(), expected.end())) << "image " << image;
     const auto predicted = std::max_element(written.begin(), written.end()) - written.begin();
