@@ -50,8 +50,8 @@ def test_reference_weights_of_a_plan_weight_its_levels_by_their_parameters() -> 
     assert counts[-1] == sum(parameter.numel() for parameter in model.parameters())
     assert counts[0] < counts[1] < counts[2]
     assert reds.torch.reference_level_weights(answer) == reds.torch.reference_level_weights(counts)
-    with pytest.raises(reds.InvalidArgumentError, match="'activation'"):
-        reds.torch.reference_level_weights(answer, resource="activation")
+    with pytest.raises(reds.InvalidArgumentError, match="'latency'"):
+        reds.torch.reference_level_weights(answer, resource="latency")
 
 
 @pytest.mark.parametrize("counts", [[], [0, 10], [10, -1], [float("nan"), 10]])
