@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")  # torch_models, which the worker's ResNet-8 comes from
 
 import reds  # noqa: E402
 import reds.torch  # noqa: E402
