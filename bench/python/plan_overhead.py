@@ -6,7 +6,8 @@ a shared machine do not count):
   python  reds.plan(dict): json.dumps, the extension, json.loads
   json    reds._reds.plan_json(text): the C++ path alone, as `reds plan` runs it (parse, plan, to_json)
   plan    the answer's solve_seconds: reds::plan alone (a wall time, measured inside the solve)
-python - json is what the Python side adds; json - plan is the contract's JSON reading and writing.
+python - json is what the Python side adds, python / json the factor it puts on the C++ call; json - plan is
+the contract's JSON reading and writing.
 
     PYTHONPATH=build/python python3 bench/python/plan_overhead.py [--repetitions N] [NAME...]
 
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--reds", default=str(ROOT / "build" / "bin" / "reds"))
     arguments = parser.parse_args()
 
-    print(f"{'request':<12} {'python ms':>10} {'json ms':>10} {'plan ms':>10} {'python - json':>14}")
+    print(f"{'request':<12} {'python ms':>10} {'json ms':>10} {'plan ms':>10} {'python - json':>14} "
+          f"{'python / json':>14}")
     for name in arguments.names:
         text = subprocess.run([arguments.reds, "example", name], check=True, capture_output=True,
                               text=True).stdout
@@ -55,7 +57,7 @@ def main() -> None:
         json_only = median_cpu_seconds(lambda: _reds.plan_json(text), arguments.repetitions)
         plan = statistics.median(reds.plan(request)["solve_seconds"] for _ in range(arguments.repetitions))
         print(f"{name:<12} {python * 1e3:>10.3f} {json_only * 1e3:>10.3f} {plan * 1e3:>10.3f} "
-              f"{(python - json_only) * 1e3:>11.3f} ms")
+              f"{(python - json_only) * 1e3:>11.3f} ms {python / json_only:>13.2f}x")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ._errors import InvalidArgumentError
+from ._finetune import *  # noqa: F401,F403  (joint fine-tuning of the levels: _finetune.__all__)
 from ._torch_graph import l1_importance as _layer_l1_importance
 from ._torch_graph import trace
 from ._torch_importance import gradient_importance, l1_importance
