@@ -40,7 +40,9 @@ def median_cpu_seconds(call: Callable[[], object], repetitions: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("names", nargs="*", default=["dnn_s", "ds_cnn_l"])
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--reds", default=str(ROOT / "build" / "bin" / "reds"))

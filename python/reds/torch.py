@@ -25,7 +25,16 @@ import torch
 from torch import nn
 
 from ._errors import InvalidArgumentError
-from ._finetune import *  # noqa: F401,F403  (joint fine-tuning of the levels: _finetune.__all__)
+from ._finetune import (
+    Distillation,
+    JointLoss,
+    evaluate_levels,
+    finetune,
+    freeze_batch_norm,
+    joint_loss,
+    joint_step,
+    reference_level_weights,
+)
 from ._torch_graph import l1_importance as _layer_l1_importance
 from ._torch_graph import trace
 from ._torch_importance import gradient_importance, l1_importance
@@ -42,17 +51,25 @@ from ._torch_levels import (
 )
 
 __all__ = [
+    "Distillation",
+    "JointLoss",
     "NestedBatchNorm1d",
     "NestedBatchNorm2d",
     "NestedConv2d",
     "NestedLinear",
     "NestedModule",
     "apply_plan",
+    "evaluate_levels",
     "export_level",
     "extract_level",
+    "finetune",
+    "freeze_batch_norm",
     "gradient_importance",
+    "joint_loss",
+    "joint_step",
     "l1_importance",
     "plan_request",
+    "reference_level_weights",
 ]
 
 # The resources the request prices, and how a level aggregates them.
