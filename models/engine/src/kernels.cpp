@@ -291,12 +291,98 @@ REDS_INLINE void conv_tile(const Window& window, const MapView& input, const Col
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define REDS_AVX2_DIRECT 1
+// Whether the processor has AVX2 and FMA (the intrinsic kernels below run only then).
+const bool avx2_fma = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}();
+
+// Rows [0, count) of a run into 8 pixels' sums: input value k of pixel p at in[p * step + k], its weights at
+// weights + k * row_stride.
+[[gnu::target("arch=x86-64-v3"), gnu::always_inline]] inline void run_8x8(__m256 (&sums)[8], const float* in,
+                                                                          std::int64_t step,
+                                                                          const float* weights,
+                                                                          std::int64_t count,
+                                                                          std::int64_t row_stride) {
+  __m256 s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3], s4 = sums[4], s5 = sums[5], s6 = sums[6],
+         s7 = sums[7];
+  const float* far = in + 4 * step;
+  for (std::int64_t k = 0; k < count; ++k, ++in, ++far, weights += row_stride) {
+    const __m256 w = _mm256_loadu_ps(weights);
+    s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(in), w, s0);
+    s1 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + step), w, s1);
+    s2 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 2 * step), w, s2);
+    s3 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 3 * step), w, s3);
+    s4 = _mm256_fmadd_ps(_mm256_broadcast_ss(far), w, s4);
+    s5 = _mm256_fmadd_ps(_mm256_broadcast_ss(far + step), w, s5);
+    s6 = _mm256_fmadd_ps(_mm256_broadcast_ss(far + 2 * step), w, s6);
+    s7 = _mm256_fmadd_ps(_mm256_broadcast_ss(far + 3 * step), w, s7);
+  }
+  sums[0] = s0, sums[1] = s1, sums[2] = s2, sums[3] = s3, sums[4] = s4, sums[5] = s5, sums[6] = s6,
+  sums[7] = s7;
+}
+
+// conv_tile<8, 1> written with AVX2 intrinsics: 8 pixels of one 8-channel block (a narrow level's layer)
+// need a broadcast per multiply-add, and GCC's vector extensions broadcast through a vector pipe, which
+// then bounds the kernel; _mm256_broadcast_ss is one load. The same rows in the same order as conv_tile.
+[[gnu::target("arch=x86-64-v3")]] void conv_tile_8x8(const Window& window, const MapView& input,
+                                                     const ColumnRange& range, std::int64_t first,
+                                                     std::int64_t last_count, const float* bias,
+                                                     std::int64_t out_row, std::int64_t out_column,
+                                                     const Epilogue& epilogue, const MutableMapView& output) {
+  const __m256 start = bias ? _mm256_loadu_ps(bias + first) : _mm256_setzero_ps();
+  __m256 sums[8] = {start, start, start, start, start, start, start, start};
+  const std::int64_t column = first - range.first;
+  const std::int64_t step = window.stride_width * input.pixel_stride;
+  const TapSpan rows = row_taps(window, out_row);
+  const WeightSegment& only = range.segments[0];
+  const bool tap_rows_run = range.segment_count == 1 && only.first_row == 0 &&
+                            only.end_row == input.channels && input.pixel_stride == input.channels &&
+                            window.dilation_width == 1 && only.tap_stride == input.channels * only.row_stride;
+  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+    const std::int64_t row = input_row(window, out_row, tap_row);
+    if (tap_rows_run) {
+      run_8x8(sums,
+              input.data + (row * window.in_width + input_column(window, out_column, 0)) * input.pixel_stride,
+              step, panel_of(only, column) + tap_row * window.kernel_width * only.tap_stride,
+              window.kernel_width * input.channels, only.row_stride);
+      continue;
+    }
+    for (std::int64_t tap_column = 0; tap_column < window.kernel_width; ++tap_column) {
+      const float* in = input.data + (row * window.in_width + input_column(window, out_column, tap_column)) *
+                                         input.pixel_stride;
+      const std::int64_t tap = tap_row * window.kernel_width + tap_column;
+      for (const WeightSegment* segment = range.segments; segment != range.segments + range.segment_count;
+           ++segment)
+        run_8x8(sums, in + segment->first_row, step, panel_of(*segment, column) + tap * segment->tap_stride,
+                segment->end_row - segment->first_row, segment->row_stride);
+    }
+  }
+  for (int pixel = 0; pixel < 8; ++pixel) {
+    Vec sum;
+    std::memcpy(&sum, &sums[pixel], sizeof sum);
+    store_outputs(
+        output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride + first, sum,
+        epilogue, last_count);
+  }
+}
+#endif
+
 // Tiles of kPixels pixels from out_column on while they end by `end`, then of half as many, down to two.
 template <int kPixels, int kBlocks>
 REDS_INLINE void conv_tiles(const Window& window, const MapView& input, const ColumnRange& range,
                             std::int64_t first, std::int64_t last_count, const float* bias,
                             std::int64_t out_row, std::int64_t end, const Epilogue& epilogue,
                             const MutableMapView& output, std::int64_t& out_column) {
+#ifdef REDS_AVX2_DIRECT
+  if constexpr (kPixels == 8 && kBlocks == 1)
+    if (avx2_fma) {
+      for (; out_column + kPixels <= end; out_column += kPixels)
+        conv_tile_8x8(window, input, range, first, last_count, bias, out_row, out_column, epilogue, output);
+    }
+#endif
   for (; out_column + kPixels <= end; out_column += kPixels)
     conv_tile<kPixels, kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, epilogue,
                                 output);
@@ -647,10 +733,7 @@ template <int kBlocks>
 }
 
 // Whether packed_tile_6x16 runs on this processor.
-const bool avx2_tile = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}();
+const bool avx2_tile = avx2_fma;
 #endif
 
 // Packs the inputs of output pixels [first, first + kPixels) (numbered row by row): row t * channels +
