@@ -6,10 +6,10 @@
 // addition reads it. A rectifier or softmax overwrites its input when nothing reads that later, and an
 // addition writes over an operand that has no later reader. An addition right after a convolution computing
 // one of its operands is that convolution's: it adds its sums onto the other operand in place, so a block's
-// last convolution never holds its output beside the skip tensor. Every level's kernel calls (shapes, strides,
-// weight and buffer pointers) are computed when the session is created, so set_level() only selects another
-// precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in the plan;
-// a model without a plan has one level, the full network.
+// last convolution never holds its output beside the skip tensor. Every level's kernel calls (shapes,
+// strides, weight and buffer pointers) are computed when the session is created, so set_level() only selects
+// another precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in
+// the plan; a model without a plan has one level, the full network.
 //
 // A level narrows every unit layer to a prefix of its units (see model.h); an addition adds the first w
 // channels of its operands, the width w its stream keeps (planning.h). How the weights are stored
