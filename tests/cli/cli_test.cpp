@@ -178,7 +178,7 @@ TEST_F(CliTest, ExampleSummaryIsOneLineOfFullCosts) {
   const Outcome summary = run({"example", "resnet8", "--summary"});
   ASSERT_EQ(summary.exit_status, 0) << summary.err;
   EXPECT_EQ(summary.out,
-            "resnet8  layers 10 (tied 0, streams 3)  activation 196,608  macs 12,501,632  "
+            "resnet8  layers 10 (tied 0, streams 3)  activation 131,072  macs 12,501,632  "
             "output_activation 65,536  params 77,706\n");
   const Outcome chain = run({"example", "ds_cnn_l", "--summary"});
   ASSERT_EQ(chain.exit_status, 0) << chain.err;

@@ -802,7 +802,7 @@ void print_layers(Bench& bench) {
         for (int repeat = 0; repeat < 20; ++repeat) {
           if (call.kind == CallKind::conv2d)
             kernels::conv2d_segmented(call.window, call.input, call.segmented, call.bias, call.rectifier,
-                                      call.output);
+                                      call.output, call.accumulate);
           else if (call.kind == CallKind::depthwise_conv2d)
             kernels::depthwise_conv2d_segmented(call.window, call.input, call.segmented, call.bias,
                                                 call.rectifier, call.output);

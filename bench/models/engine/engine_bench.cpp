@@ -284,7 +284,8 @@ void run_call(const KernelCall& call) {
   switch (call.kind) {
     case CallKind::conv2d:
       if (call.segmented.ranges)
-        kernels::conv2d_segmented(window, call.input, call.segmented, call.bias, call.rectifier, call.output);
+        kernels::conv2d_segmented(window, call.input, call.segmented, call.bias, call.rectifier, call.output,
+                                  call.accumulate);
       else
         kernels::conv2d(window, call.input, call.weights, call.bias, call.groups, call.rectifier,
                         call.output);

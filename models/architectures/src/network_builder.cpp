@@ -173,19 +173,51 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
   }
   const auto stream_of = [&](std::size_t layer) { return streams.find(untied[layer]); };
 
-  // Steps, and the `input` of every layer whose k_in is not the previous request layer's width.
+  // Steps, and the `input` of every layer whose k_in is not the previous request layer's width. A zero
+  // padding whose map only the next layer, a convolution, reads is no step: the convolution reads the
+  // unpadded map, with the padding in its window (the engine's schedule.h).
+  std::vector<bool> padding_fused(spec.layers.size(), false);
+  for (std::size_t index = 0; index + 1 < spec.layers.size(); ++index) {
+    std::size_t readers = 0;
+    for (const std::vector<std::size_t>& reads : operands)
+      readers += static_cast<std::size_t>(std::count(reads.begin(), reads.end(), index + 1));
+    const SpecLayerKind next = spec.layers[index + 1].kind;
+    if (spec.layers[index].kind == SpecLayerKind::zero_padding &&
+        (next == SpecLayerKind::conv || next == SpecLayerKind::depthwise) && readers == 1 &&
+        operands[index + 1] == std::vector<std::size_t>{index + 1}) {
+      padding_fused[index] = true;
+      operands[index + 1] = operands[index];
+    }
+  }
   std::vector<std::size_t> last_reader(tensors.size(), 0);
   for (std::size_t tensor = 1; tensor < tensors.size(); ++tensor) last_reader[tensor] = tensor - 1;
   for (std::size_t index = 0; index < operands.size(); ++index)
-    for (const std::size_t tensor : operands[index])
-      last_reader[tensor] = std::max(last_reader[tensor], index);
+    if (!padding_fused[index])
+      for (const std::size_t tensor : operands[index])
+        last_reader[tensor] = std::max(last_reader[tensor], index);
   last_reader.back() = spec.layers.size();
+  // An addition right after a linear convolution whose output only it reads joins the convolution (the
+  // engine's schedule.h): the convolution adds its sums onto the other operand where it lies, when that dies
+  // at the addition and is not what the convolution reads. The addition is then no step of its own.
+  const auto fused_into_convolution = [&](std::size_t add) {
+    if (add == 0 || spec.layers[add].kind != SpecLayerKind::add) return false;
+    const LayerSpec& convolution = spec.layers[add - 1];
+    const std::vector<std::size_t>& added = operands[add];
+    if (convolution.kind != SpecLayerKind::conv || convolution.activation != Activation::none ||
+        last_reader[add] != add || (added[0] == add) == (added[1] == add))
+      return false;
+    const std::size_t other = added[0] == add ? added[1] : added[0];
+    return other != operands[add - 1][0] && last_reader[other] == add;
+  };
   std::size_t computed = 0;  // request layers before the step
   for (std::size_t index = 0; index < spec.layers.size(); ++index) {
     const LayerSpec& layer = spec.layers[index];
+    if (padding_fused[index] || fused_into_convolution(index)) continue;
     ScheduleStep step;
     step.layers_before = computed;
-    bool in_place = false;  // an addition writes over an operand it is the last reader of
+    // An addition writes over an operand it is the last reader of, a convolution with an addition fused
+    // over the addition's other operand.
+    bool in_place = index + 1 < spec.layers.size() && fused_into_convolution(index + 1);
     for (std::size_t tensor = 0; tensor <= index; ++tensor) {
       if (last_reader[tensor] < index) continue;
       step.live.push_back(live_map(tensors[tensor]));

@@ -48,9 +48,28 @@ REDS_INLINE Vec rectified(const Rectifier& rectifier, Vec value) {
   return value >= threshold ? capped : splat(rectifier.negative_slope) * (value - threshold);
 }
 
+// What becomes of a convolution's sums on their way to the output: with `accumulate`, the values the output
+// already holds are added first (a residual addition fused into the convolution that writes over the skip
+// tensor, in the order the separate addition would add them), then the rectifier, if any, is applied.
+struct Epilogue {
+  Epilogue(const Rectifier* rectifier_after, bool accumulate_onto_output = false)  // NOLINT: implicit
+      : rectifier(rectifier_after), accumulate(accumulate_onto_output) {}
+  const Rectifier* rectifier;
+  bool accumulate;
+};
+
 // Stores the first `count` (1 to 8) lanes; the others were computed from padding and are dropped.
-REDS_INLINE void store_outputs(float* to, Vec value, const Rectifier* rectifier, std::int64_t count) {
-  const Vec result = rectifier ? rectified(*rectifier, value) : value;
+REDS_INLINE void store_outputs(float* to, Vec value, const Epilogue& epilogue, std::int64_t count) {
+  if (epilogue.accumulate) {
+    if (count == kLanes) {
+      value += load(to);
+    } else {
+      float held[kLanes] = {};
+      for (std::int64_t lane = 0; lane < count; ++lane) held[lane] = to[lane];
+      value += load(held);
+    }
+  }
+  const Vec result = epilogue.rectifier ? rectified(*epilogue.rectifier, value) : value;
   if (count == kLanes) {
     store(to, result);
     return;
@@ -156,11 +175,11 @@ constexpr int kChainsFor = kBlocks >= 3 ? 2 : 4;
 
 // Stores the sum of the chains (the bias is in chain 0), the last block's `last_count` lanes only.
 template <int kBlocks, int kChains>
-REDS_INLINE void store_sums(Vec (&sums)[kChains][kBlocks], float* to, const Rectifier* rectifier,
+REDS_INLINE void store_sums(Vec (&sums)[kChains][kBlocks], float* to, const Epilogue& epilogue,
                             std::int64_t last_count) {
   for (int block = 0; block < kBlocks; ++block) {
     for (int chain = 1; chain < kChains; ++chain) sums[0][block] += sums[chain][block];
-    store_outputs(to + block * kLanes, sums[0][block], rectifier, block == kBlocks - 1 ? last_count : kLanes);
+    store_outputs(to + block * kLanes, sums[0][block], epilogue, block == kBlocks - 1 ? last_count : kLanes);
   }
 }
 
@@ -178,7 +197,7 @@ REDS_INLINE void start_sums(Vec (&sums)[kChains][kBlocks], const float* bias, st
 template <int kBlocks>
 REDS_INLINE void conv_pixel(const Window& window, const MapView& input, const ColumnRange& range,
                             std::int64_t first, std::int64_t last_count, const float* bias,
-                            std::int64_t out_row, std::int64_t out_column, const Rectifier* rectifier,
+                            std::int64_t out_row, std::int64_t out_column, const Epilogue& epilogue,
                             float* out_pixel) {
   constexpr int kChains = kChainsFor<kBlocks>;
   Vec sums[kChains][kBlocks];
@@ -198,7 +217,7 @@ REDS_INLINE void conv_pixel(const Window& window, const MapView& input, const Co
                         segment->panel_stride);
     }
   }
-  store_sums(sums, out_pixel + first, rectifier, last_count);
+  store_sums(sums, out_pixel + first, epilogue, last_count);
 }
 
 // kPixels adjacent output pixels of a row, all inside the input horizontally, output channels
@@ -206,7 +225,7 @@ REDS_INLINE void conv_pixel(const Window& window, const MapView& input, const Co
 template <int kPixels, int kBlocks>
 REDS_INLINE void conv_tile(const Window& window, const MapView& input, const ColumnRange& range,
                            std::int64_t first, std::int64_t last_count, const float* bias,
-                           std::int64_t out_row, std::int64_t out_column, const Rectifier* rectifier,
+                           std::int64_t out_row, std::int64_t out_column, const Epilogue& epilogue,
                            const MutableMapView& output) {
   Vec sums[kPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
@@ -216,7 +235,32 @@ REDS_INLINE void conv_tile(const Window& window, const MapView& input, const Col
   const std::int64_t column = first - range.first;
   const std::int64_t pixel_step = window.stride_width * input.pixel_stride;
   const TapSpan rows = row_taps(window, out_row);
-  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+  // One segment of every input channel, stored tap after tap, over a map of just those channels: a row of
+  // taps reads one run of kernel_width x channels consecutive floats and weight rows (a first convolution of
+  // 3 channels then loops once over 9 rows instead of 3 times over 3).
+  const WeightSegment& only = range.segments[0];
+  const bool tap_rows_run = range.segment_count == 1 && only.first_row == 0 &&
+                            only.end_row == input.channels && input.pixel_stride == input.channels &&
+                            window.dilation_width == 1 && only.tap_stride == input.channels * only.row_stride;
+  if (tap_rows_run) {
+    const std::int64_t run_rows = window.kernel_width * input.channels;
+    for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+      const std::int64_t row = input_row(window, out_row, tap_row);
+      const float* in =
+          input.data + (row * window.in_width + input_column(window, out_column, 0)) * input.pixel_stride;
+      const float* weights = panel_of(only, column) + tap_row * window.kernel_width * only.tap_stride;
+      for (std::int64_t channel = 0; channel < run_rows; ++channel, weights += only.row_stride) {
+        Vec row_weights[kBlocks];
+        for (int block = 0; block < kBlocks; ++block)
+          row_weights[block] = load(weights + block * only.panel_stride);
+        for (int pixel = 0; pixel < kPixels; ++pixel) {
+          const Vec value = splat(in[pixel * pixel_step + channel]);
+          for (int block = 0; block < kBlocks; ++block) sums[pixel][block] += value * row_weights[block];
+        }
+      }
+    }
+  }
+  for (std::int64_t tap_row = rows.first; tap_row < (tap_rows_run ? rows.first : rows.end); ++tap_row) {
     const std::int64_t row = input_row(window, out_row, tap_row);
     for (std::int64_t tap_column = 0; tap_column < window.kernel_width; ++tap_column) {
       const std::int64_t in_column = input_column(window, out_column, tap_column);
@@ -242,22 +286,108 @@ REDS_INLINE void conv_tile(const Window& window, const MapView& input, const Col
     float* out =
         output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride + first;
     for (int block = 0; block < kBlocks; ++block)
-      store_outputs(out + block * kLanes, sums[pixel][block], rectifier,
+      store_outputs(out + block * kLanes, sums[pixel][block], epilogue,
                     block == kBlocks - 1 ? last_count : kLanes);
   }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define REDS_AVX2_DIRECT 1
+// Whether the processor has AVX2 and FMA (the intrinsic kernels below run only then).
+const bool avx2_fma = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}();
+
+// Rows [0, count) of a run into 8 pixels' sums: input value k of pixel p at in[p * step + k], its weights at
+// weights + k * row_stride.
+[[gnu::target("arch=x86-64-v3"), gnu::always_inline]] inline void run_8x8(__m256 (&sums)[8], const float* in,
+                                                                          std::int64_t step,
+                                                                          const float* weights,
+                                                                          std::int64_t count,
+                                                                          std::int64_t row_stride) {
+  __m256 s0 = sums[0], s1 = sums[1], s2 = sums[2], s3 = sums[3], s4 = sums[4], s5 = sums[5], s6 = sums[6],
+         s7 = sums[7];
+  const float* far = in + 4 * step;
+  for (std::int64_t k = 0; k < count; ++k, ++in, ++far, weights += row_stride) {
+    const __m256 w = _mm256_loadu_ps(weights);
+    s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(in), w, s0);
+    s1 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + step), w, s1);
+    s2 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 2 * step), w, s2);
+    s3 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 3 * step), w, s3);
+    s4 = _mm256_fmadd_ps(_mm256_broadcast_ss(far), w, s4);
+    s5 = _mm256_fmadd_ps(_mm256_broadcast_ss(far + step), w, s5);
+    s6 = _mm256_fmadd_ps(_mm256_broadcast_ss(far + 2 * step), w, s6);
+    s7 = _mm256_fmadd_ps(_mm256_broadcast_ss(far + 3 * step), w, s7);
+  }
+  sums[0] = s0, sums[1] = s1, sums[2] = s2, sums[3] = s3, sums[4] = s4, sums[5] = s5, sums[6] = s6,
+  sums[7] = s7;
+}
+
+// conv_tile<8, 1> written with AVX2 intrinsics: 8 pixels of one 8-channel block (a narrow level's layer)
+// need a broadcast per multiply-add, and GCC's vector extensions broadcast through a vector pipe, which
+// then bounds the kernel; _mm256_broadcast_ss is one load. The same rows in the same order as conv_tile.
+[[gnu::target("arch=x86-64-v3")]] void conv_tile_8x8(const Window& window, const MapView& input,
+                                                     const ColumnRange& range, std::int64_t first,
+                                                     std::int64_t last_count, const float* bias,
+                                                     std::int64_t out_row, std::int64_t out_column,
+                                                     const Epilogue& epilogue, const MutableMapView& output) {
+  const __m256 start = bias ? _mm256_loadu_ps(bias + first) : _mm256_setzero_ps();
+  __m256 sums[8] = {start, start, start, start, start, start, start, start};
+  const std::int64_t column = first - range.first;
+  const std::int64_t step = window.stride_width * input.pixel_stride;
+  const TapSpan rows = row_taps(window, out_row);
+  const WeightSegment& only = range.segments[0];
+  const bool tap_rows_run = range.segment_count == 1 && only.first_row == 0 &&
+                            only.end_row == input.channels && input.pixel_stride == input.channels &&
+                            window.dilation_width == 1 && only.tap_stride == input.channels * only.row_stride;
+  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+    const std::int64_t row = input_row(window, out_row, tap_row);
+    if (tap_rows_run) {
+      run_8x8(sums,
+              input.data + (row * window.in_width + input_column(window, out_column, 0)) * input.pixel_stride,
+              step, panel_of(only, column) + tap_row * window.kernel_width * only.tap_stride,
+              window.kernel_width * input.channels, only.row_stride);
+      continue;
+    }
+    for (std::int64_t tap_column = 0; tap_column < window.kernel_width; ++tap_column) {
+      const float* in = input.data + (row * window.in_width + input_column(window, out_column, tap_column)) *
+                                         input.pixel_stride;
+      const std::int64_t tap = tap_row * window.kernel_width + tap_column;
+      for (const WeightSegment* segment = range.segments; segment != range.segments + range.segment_count;
+           ++segment)
+        run_8x8(sums, in + segment->first_row, step, panel_of(*segment, column) + tap * segment->tap_stride,
+                segment->end_row - segment->first_row, segment->row_stride);
+    }
+  }
+  for (int pixel = 0; pixel < 8; ++pixel) {
+    Vec sum;
+    std::memcpy(&sum, &sums[pixel], sizeof sum);
+    store_outputs(
+        output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride + first, sum,
+        epilogue, last_count);
+  }
+}
+#endif
 
 // Tiles of kPixels pixels from out_column on while they end by `end`, then of half as many, down to two.
 template <int kPixels, int kBlocks>
 REDS_INLINE void conv_tiles(const Window& window, const MapView& input, const ColumnRange& range,
                             std::int64_t first, std::int64_t last_count, const float* bias,
-                            std::int64_t out_row, std::int64_t end, const Rectifier* rectifier,
+                            std::int64_t out_row, std::int64_t end, const Epilogue& epilogue,
                             const MutableMapView& output, std::int64_t& out_column) {
+#ifdef REDS_AVX2_DIRECT
+  if constexpr (kPixels == 8 && kBlocks == 1)
+    if (avx2_fma) {
+      for (; out_column + kPixels <= end; out_column += kPixels)
+        conv_tile_8x8(window, input, range, first, last_count, bias, out_row, out_column, epilogue, output);
+    }
+#endif
   for (; out_column + kPixels <= end; out_column += kPixels)
-    conv_tile<kPixels, kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, rectifier,
+    conv_tile<kPixels, kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, epilogue,
                                 output);
   if constexpr (kPixels > 2)
-    conv_tiles<kPixels / 2, kBlocks>(window, input, range, first, last_count, bias, out_row, end, rectifier,
+    conv_tiles<kPixels / 2, kBlocks>(window, input, range, first, last_count, bias, out_row, end, epilogue,
                                      output, out_column);
 }
 
@@ -266,18 +396,204 @@ REDS_INLINE void conv_tiles(const Window& window, const MapView& input, const Co
 template <int kBlocks>
 REDS_INLINE void conv_row(const Window& window, const MapView& input, const ColumnRange& range,
                           std::int64_t first, std::int64_t last_count, const float* bias,
-                          std::int64_t out_row, const ColumnSpan& interior, const Rectifier* rectifier,
+                          std::int64_t out_row, const ColumnSpan& interior, const Epilogue& epilogue,
                           const MutableMapView& output) {
   float* out_row_pixels = output.data + out_row * window.out_width * output.pixel_stride;
   std::int64_t out_column = 0;
   for (; out_column < interior.first; ++out_column)
-    conv_pixel<kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, rectifier,
+    conv_pixel<kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, epilogue,
                         out_row_pixels + out_column * output.pixel_stride);
   conv_tiles<kTilePixels<kBlocks>, kBlocks>(window, input, range, first, last_count, bias, out_row,
-                                            interior.end, rectifier, output, out_column);
+                                            interior.end, epilogue, output, out_column);
   for (; out_column < window.out_width; ++out_column)
-    conv_pixel<kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, rectifier,
+    conv_pixel<kBlocks>(window, input, range, first, last_count, bias, out_row, out_column, epilogue,
                         out_row_pixels + out_column * output.pixel_stride);
+}
+
+// --- Convolution over several column ranges in one pass ------------------------------------------------
+//
+// Above its smallest level, a nested layer's output channels come in several column ranges (session.h), each
+// a whole number of 8-lane blocks but the last. Computed range by range, a layer of 16 channels grown from 8
+// is two passes of one block, each broadcasting every input value for one block of multiply-adds; the
+// kernels below compute up to 4 blocks of any ranges in one pass, as an unplanned layer's one range would.
+// The rows of the ranges' segments are cut at every segment boundary into intervals; over each interval
+// every block reads one segment, so that each broadcast serves all blocks. Rows are summed in the order the
+// range-by-range kernels sum them (taps, then a range's segments, rows ascending), to the same values.
+
+constexpr int kMaxPassBlocks = 4;
+constexpr int kMaxPassIntervals = 8;
+
+struct PassInterval {
+  std::int64_t first_row = 0, end_row = 0;
+  // Per block: its weights at tap 0 and the interval's first row, and the strides of its segment.
+  const float* weights[kMaxPassBlocks] = {};
+  std::int64_t tap_stride[kMaxPassBlocks] = {};
+  std::int64_t row_stride[kMaxPassBlocks] = {};
+};
+
+struct ColumnPass {
+  int blocks = 0;
+  int intervals = 0;
+  std::int64_t last_count = kLanes;  // lanes stored of the last block
+  PassInterval interval[kMaxPassIntervals];
+};
+
+// The pass over every range, or false when they do not make one: more than 4 blocks, a range not on whole
+// blocks (other than the last's end) or ranges that do not follow each other from column 0, rows a range
+// does not cover while another does, more than kMaxPassIntervals intervals.
+REDS_INLINE bool plan_column_pass(const SegmentedWeights& weights, ColumnPass& pass) {
+  const ColumnRange* const begin = weights.ranges;
+  const ColumnRange* const end = weights.ranges + weights.range_count;
+  const std::int64_t columns = end[-1].end;
+  const std::int64_t blocks = (columns + kLanes - 1) / kLanes;
+  if (blocks > kMaxPassBlocks || begin->first != 0) return false;
+  std::int64_t cuts[kMaxPassIntervals + 1];
+  int cut_count = 0;
+  for (const ColumnRange* range = begin; range != end; ++range) {
+    if (range->first % kLanes != 0 || (range + 1 != end && range->end % kLanes != 0) ||
+        (range != begin && range->first != range[-1].end))
+      return false;
+    for (const WeightSegment* segment = range->segments; segment != range->segments + range->segment_count;
+         ++segment)
+      for (const std::int64_t row : {segment->first_row, segment->end_row}) {
+        if (std::find(cuts, cuts + cut_count, row) != cuts + cut_count) continue;
+        if (cut_count == kMaxPassIntervals + 1) return false;
+        cuts[cut_count++] = row;
+      }
+  }
+  std::sort(cuts, cuts + cut_count);
+  pass.blocks = static_cast<int>(blocks);
+  pass.intervals = cut_count - 1;
+  pass.last_count = columns - (blocks - 1) * kLanes;
+  for (int index = 0; index < pass.intervals; ++index) {
+    PassInterval& interval = pass.interval[index];
+    interval.first_row = cuts[index];
+    interval.end_row = cuts[index + 1];
+    for (int block = 0; block < pass.blocks; ++block) {
+      const std::int64_t column = block * kLanes;
+      const ColumnRange* range = begin;
+      while (range->end <= column) ++range;
+      const WeightSegment* segment = range->segments;
+      const WeightSegment* const last = range->segments + range->segment_count;
+      while (segment != last &&
+             !(segment->first_row <= interval.first_row && interval.end_row <= segment->end_row))
+        ++segment;
+      if (segment == last) return false;
+      interval.weights[block] = segment->data + (column - range->first) / kLanes * segment->panel_stride +
+                                (interval.first_row - segment->first_row) * segment->row_stride;
+      interval.tap_stride[block] = segment->tap_stride;
+      interval.row_stride[block] = segment->row_stride;
+    }
+  }
+  return true;
+}
+
+// kPixels adjacent output pixels of a row, all inside the input horizontally, every block of the pass.
+template <int kPixels, int kBlocks>
+REDS_INLINE void pass_tile(const Window& window, const MapView& input, const ColumnPass& pass,
+                           const float* bias, std::int64_t out_row, std::int64_t out_column,
+                           const Epilogue& epilogue, const MutableMapView& output) {
+  Vec sums[kPixels][kBlocks];
+  for (int block = 0; block < kBlocks; ++block) {
+    const Vec start = bias_block(bias, block * kLanes);
+    for (int pixel = 0; pixel < kPixels; ++pixel) sums[pixel][block] = start;
+  }
+  const std::int64_t pixel_step = window.stride_width * input.pixel_stride;
+  const TapSpan rows = row_taps(window, out_row);
+  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+    const std::int64_t row = input_row(window, out_row, tap_row);
+    for (std::int64_t tap_column = 0; tap_column < window.kernel_width; ++tap_column) {
+      const std::int64_t in_column = input_column(window, out_column, tap_column);
+      const float* in = input.data + (row * window.in_width + in_column) * input.pixel_stride;
+      const std::int64_t tap = tap_row * window.kernel_width + tap_column;
+      for (const PassInterval* interval = pass.interval; interval != pass.interval + pass.intervals;
+           ++interval) {
+        const float* weights[kBlocks];
+        for (int block = 0; block < kBlocks; ++block)
+          weights[block] = interval->weights[block] + tap * interval->tap_stride[block];
+        for (std::int64_t channel = interval->first_row; channel < interval->end_row; ++channel) {
+          Vec row_weights[kBlocks];
+          for (int block = 0; block < kBlocks; ++block) {
+            row_weights[block] = load(weights[block]);
+            weights[block] += interval->row_stride[block];
+          }
+          for (int pixel = 0; pixel < kPixels; ++pixel) {
+            const Vec value = splat(in[pixel * pixel_step + channel]);
+            for (int block = 0; block < kBlocks; ++block) sums[pixel][block] += value * row_weights[block];
+          }
+        }
+      }
+    }
+  }
+  for (int pixel = 0; pixel < kPixels; ++pixel) {
+    float* out = output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride;
+    for (int block = 0; block < kBlocks; ++block)
+      store_outputs(out + block * kLanes, sums[pixel][block], epilogue,
+                    block == kBlocks - 1 ? pass.last_count : kLanes);
+  }
+}
+
+// Tiles of kPixels pixels from out_column on while they end by `end`, then of half as many, down to two.
+template <int kPixels, int kBlocks>
+REDS_INLINE void pass_tiles(const Window& window, const MapView& input, const ColumnPass& pass,
+                            const float* bias, std::int64_t out_row, std::int64_t end,
+                            const Epilogue& epilogue, const MutableMapView& output,
+                            std::int64_t& out_column) {
+  for (; out_column + kPixels <= end; out_column += kPixels)
+    pass_tile<kPixels, kBlocks>(window, input, pass, bias, out_row, out_column, epilogue, output);
+  if constexpr (kPixels > 2)
+    pass_tiles<kPixels / 2, kBlocks>(window, input, pass, bias, out_row, end, epilogue, output, out_column);
+}
+
+// One output pixel, range by range (each of at most 4 blocks).
+REDS_INLINE void conv_pixel_ranges(const Window& window, const MapView& input,
+                                   const SegmentedWeights& weights, const float* bias, std::int64_t out_row,
+                                   std::int64_t out_column, const Epilogue& epilogue, float* out_pixel) {
+  for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
+    const std::int64_t rest = range->end - range->first;
+    const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
+    switch ((rest + kLanes - 1) / kLanes) {
+      case 1:
+        conv_pixel<1>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
+                      out_pixel);
+        break;
+      case 2:
+        conv_pixel<2>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
+                      out_pixel);
+        break;
+      case 3:
+        conv_pixel<3>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
+                      out_pixel);
+        break;
+      case 4:
+        conv_pixel<4>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
+                      out_pixel);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// Every output row: single pixels where taps may fall into the padding (range by range, as conv_row
+// computes them), tiles of the pass inside.
+template <int kBlocks>
+REDS_INLINE void conv_pass(const Window& window, const MapView& input, const SegmentedWeights& weights,
+                           const ColumnPass& pass, const float* bias, const Epilogue& epilogue,
+                           const MutableMapView& output) {
+  const ColumnSpan interior = interior_columns(window);
+  for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
+    float* out_row_pixels = output.data + out_row * window.out_width * output.pixel_stride;
+    std::int64_t out_column = 0;
+    for (; out_column < interior.first; ++out_column)
+      conv_pixel_ranges(window, input, weights, bias, out_row, out_column, epilogue,
+                        out_row_pixels + out_column * output.pixel_stride);
+    pass_tiles<kTilePixels<kBlocks>, kBlocks>(window, input, pass, bias, out_row, interior.end, epilogue,
+                                              output, out_column);
+    for (; out_column < window.out_width; ++out_column)
+      conv_pixel_ranges(window, input, weights, bias, out_row, out_column, epilogue,
+                        out_row_pixels + out_column * output.pixel_stride);
+  }
 }
 
 // A 1x1 convolution with stride 1 and no padding: output pixel p reads input pixel p alone.
@@ -313,8 +629,8 @@ struct PackedTile {
 template <int kPixels, int kBlocks>
 REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_t channels,
                              const ColumnRange& range, std::int64_t column, const float* tile_bias,
-                             const Rectifier* rectifier, std::int64_t last_count, float* out,
-                             std::int64_t out_stride) {
+                             const Epilogue& epilogue, std::int64_t last_count, float* out,
+                             std::int64_t out_stride, int first_stored) {
   Vec sums[kPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
     const Vec start = bias_block(tile_bias, block * kLanes);
@@ -342,9 +658,9 @@ REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_
       }
     }
   }
-  for (int pixel = 0; pixel < kPixels; ++pixel)
+  for (int pixel = first_stored; pixel < kPixels; ++pixel)
     for (int block = 0; block < kBlocks; ++block)
-      store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], rectifier,
+      store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], epilogue,
                     block == kBlocks - 1 ? last_count : kLanes);
 }
 
@@ -364,8 +680,9 @@ template <int kBlocks>
                                                         std::int64_t pixel_step, std::int64_t taps,
                                                         std::int64_t channels, const ColumnRange& range,
                                                         std::int64_t column, const float* tile_bias,
-                                                        const Rectifier* rectifier, std::int64_t last_count,
-                                                        float* out, std::int64_t out_stride) {
+                                                        const Epilogue& epilogue, std::int64_t last_count,
+                                                        float* out, std::int64_t out_stride,
+                                                        int first_stored) {
   static_assert(kBlocks == 1 || kBlocks == 2);
   const __m256 bias0 = tile_bias ? _mm256_loadu_ps(tile_bias) : _mm256_setzero_ps();
   const __m256 bias1 = tile_bias && kBlocks == 2 ? _mm256_loadu_ps(tile_bias + kLanes) : _mm256_setzero_ps();
@@ -409,17 +726,14 @@ template <int kBlocks>
     }
   }
   const __m256 sums[6][2] = {{s00, s01}, {s10, s11}, {s20, s21}, {s30, s31}, {s40, s41}, {s50, s51}};
-  for (int pixel = 0; pixel < 6; ++pixel)
+  for (int pixel = first_stored; pixel < 6; ++pixel)
     for (int block = 0; block < kBlocks; ++block)
-      store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], rectifier,
+      store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], epilogue,
                     block == kBlocks - 1 ? last_count : kLanes);
 }
 
 // Whether packed_tile_6x16 runs on this processor.
-const bool avx2_tile = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}();
+const bool avx2_tile = avx2_fma;
 #endif
 
 // Packs the inputs of output pixels [first, first + kPixels) (numbered row by row): row t * channels +
@@ -449,17 +763,18 @@ REDS_INLINE void pack_tile(const Window& window, const MapView& input, std::int6
 }
 
 // Every output pixel in tiles of kPixels; the last tile ends at the last pixel and may overlap the one
-// before it (those pixels are computed again, to the same values), so that no pixel is left to a narrower
-// kernel. The map must have at least kPixels output pixels.
+// before it (those pixels are computed again but stored once, so that an accumulating epilogue adds once),
+// so that no pixel is left to a narrower kernel. The map must have at least kPixels output pixels.
 template <int kPixels, int kWideBlocks>
 REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                               const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
+                               const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
   PackedTile tile;
   const std::int64_t pixels = window.out_height * window.out_width;
   const std::int64_t taps = window.kernel_height * window.kernel_width;
   [[maybe_unused]] const bool pointwise = is_pointwise(window);
   for (std::int64_t next = 0; next < pixels; next += kPixels) {
     const std::int64_t first = std::min(next, pixels - kPixels);
+    const int stored = static_cast<int>(next - first);  // the tile's pixels stored already
 #ifdef REDS_AVX2_TILE
     // A 1x1 convolution reads its pixels in place.
     const bool in_place = kPixels == 6 && avx2_tile && pointwise;
@@ -479,12 +794,13 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
         if (avx2_tile) {
           for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
             packed_tile_6x16<2>(values, row_step, pixel_step, taps, input.channels, *range,
-                                column - range->first, bias ? bias + column : nullptr, rectifier, kLanes,
-                                out + column, output.pixel_stride);
+                                column - range->first, bias ? bias + column : nullptr, epilogue, kLanes,
+                                out + column, output.pixel_stride, stored);
           for (; column < range->end; column += kLanes)
             packed_tile_6x16<1>(values, row_step, pixel_step, taps, input.channels, *range,
-                                column - range->first, bias ? bias + column : nullptr, rectifier,
-                                std::min(kLanes, range->end - column), out + column, output.pixel_stride);
+                                column - range->first, bias ? bias + column : nullptr, epilogue,
+                                std::min(kLanes, range->end - column), out + column, output.pixel_stride,
+                                stored);
         }
 #endif
       if (column < range->end && !packed) {
@@ -493,53 +809,69 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
       }
       for (; column + kWideBlocks * kLanes <= range->end; column += kWideBlocks * kLanes)
         packed_tile<kPixels, kWideBlocks>(tile.values, taps, input.channels, *range, column - range->first,
-                                          bias ? bias + column : nullptr, rectifier, kLanes, out + column,
-                                          output.pixel_stride);
+                                          bias ? bias + column : nullptr, epilogue, kLanes, out + column,
+                                          output.pixel_stride, stored);
       if constexpr (kWideBlocks > 2)
         for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
           packed_tile<kPixels, 2>(tile.values, taps, input.channels, *range, column - range->first,
-                                  bias ? bias + column : nullptr, rectifier, kLanes, out + column,
-                                  output.pixel_stride);
+                                  bias ? bias + column : nullptr, epilogue, kLanes, out + column,
+                                  output.pixel_stride, stored);
       for (; column < range->end; column += kLanes)
-        packed_tile<kPixels, 1>(tile.values, taps, input.channels, *range, column - range->first,
-                                bias ? bias + column : nullptr, rectifier,
-                                std::min(kLanes, range->end - column), out + column, output.pixel_stride);
+        packed_tile<kPixels, 1>(
+            tile.values, taps, input.channels, *range, column - range->first, bias ? bias + column : nullptr,
+            epilogue, std::min(kLanes, range->end - column), out + column, output.pixel_stride, stored);
     }
   }
 }
 
 // A convolution with one group (every group of a grouped one).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                                  const float* bias, const Rectifier* rectifier,
-                                  const MutableMapView& output) {
+                                  const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
   // A pack pays for itself over several blocks of output channels; a 1x1 convolution is read in place.
   if (window.out_height * window.out_width >= kPackedPixels &&
       window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows &&
       (is_pointwise(window) || output.channels >= 4 * kLanes)) {
-    conv2d_packed<kPackedPixels, 2>(window, input, weights, bias, rectifier, output);
+    conv2d_packed<kPackedPixels, 2>(window, input, weights, bias, epilogue, output);
     return;
+  }
+  ColumnPass pass;
+  if (weights.range_count > 1 && plan_column_pass(weights, pass)) {
+    switch (pass.blocks) {
+      case 1:
+        conv_pass<1>(window, input, weights, pass, bias, epilogue, output);
+        return;
+      case 2:
+        conv_pass<2>(window, input, weights, pass, bias, epilogue, output);
+        return;
+      case 3:
+        conv_pass<3>(window, input, weights, pass, bias, epilogue, output);
+        return;
+      default:
+        conv_pass<4>(window, input, weights, pass, bias, epilogue, output);
+        return;
+    }
   }
   const ColumnSpan interior = interior_columns(window);
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row)
     for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
       std::int64_t first = range->first;
       for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-        conv_row<4>(window, input, *range, first, kLanes, bias, out_row, interior, rectifier, output);
+        conv_row<4>(window, input, *range, first, kLanes, bias, out_row, interior, epilogue, output);
       // The rest in one pass of 1 to 4 blocks, the last one partial.
       const std::int64_t rest = range->end - first;
       const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
       switch ((rest + kLanes - 1) / kLanes) {
         case 1:
-          conv_row<1>(window, input, *range, first, last_count, bias, out_row, interior, rectifier, output);
+          conv_row<1>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
           break;
         case 2:
-          conv_row<2>(window, input, *range, first, last_count, bias, out_row, interior, rectifier, output);
+          conv_row<2>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
           break;
         case 3:
-          conv_row<3>(window, input, *range, first, last_count, bias, out_row, interior, rectifier, output);
+          conv_row<3>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
           break;
         case 4:
-          conv_row<4>(window, input, *range, first, last_count, bias, out_row, interior, rectifier, output);
+          conv_row<4>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
           break;
         default:
           break;
@@ -758,9 +1090,9 @@ REDS_KERNEL void conv2d(const Window& window, const MapView& input, const Weight
 }
 
 REDS_KERNEL void conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                                  const float* bias, const Rectifier* rectifier,
-                                  const MutableMapView& output) {
-  conv2d_one_group(window, input, weights, bias, rectifier, output);
+                                  const float* bias, const Rectifier* rectifier, const MutableMapView& output,
+                                  bool accumulate) {
+  conv2d_one_group(window, input, weights, bias, Epilogue(rectifier, accumulate), output);
 }
 
 REDS_KERNEL void depthwise_conv2d(const Window& window, const MapView& input, const float* weights,

@@ -37,8 +37,11 @@ AxisGeometry axis_geometry(std::int64_t in, std::int64_t kernel, std::int64_t st
 Window window_of(const Layer& layer, const Shape& input, const Shape& output);
 
 // Convolution with one group over segmented weights (the taps are the window's; input channels are rows).
+// With `accumulate`, each output value is the sum plus what the output map held there (a residual addition
+// fused into the convolution, the rectifier applied after it); the output must not overlap the input.
 void conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                      const float* bias, const Rectifier* rectifier, const MutableMapView& output);
+                      const float* bias, const Rectifier* rectifier, const MutableMapView& output,
+                      bool accumulate = false);
 
 // Depthwise convolution (depth multiplier 1) over segmented weights, one segment per range (see above).
 void depthwise_conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,

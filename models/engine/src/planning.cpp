@@ -298,11 +298,11 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
     models::ScheduleStep step;
     step.layers_before = computed;
     for (const std::size_t tensor : call.resident) step.live.push_back(live_map(tensor));
-    const std::size_t output = call.fused_rectifier.value_or(call.layer) + 1;
+    const std::size_t output = call.last_layer() + 1;
     if (!call.in_place) step.live.push_back(live_map(output));
     if (request_of[call.layer]) {
       step.layer = request_of[call.layer];
-      step.input = live_map(layer_inputs(model, call.layer)[0]);
+      step.input = live_map(call.operands[0]);
       ++computed;
     }
     steps.push_back(std::move(step));

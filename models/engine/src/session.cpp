@@ -276,7 +276,7 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
     for (const Schedule& scheduled : buffers.calls) {
       const std::size_t index = scheduled.layer;
       const Layer& layer = model.layers[index];
-      const LevelShape& in = level_shapes[level][first_input(layer, index)];
+      const LevelShape& in = level_shapes[level][scheduled.operands[0]];
       const LevelShape& out = level_shapes[level][index + 1];
       const auto buffer = [&](int number) {
         return session.buffers_[static_cast<std::size_t>(number)].data();
@@ -286,11 +286,22 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       KernelCall call;
       call.kind = scheduled.kind;
       call.layer = index;
-      call.window = kernels::window_of(layer, in.full, out.full);
+      if (scheduled.fused_padding) {
+        // The window over the padded map, moved onto the unpadded one: taps on the padding read nothing.
+        const Layer& padding = model.layers[*scheduled.fused_padding];
+        call.window = kernels::window_of(layer, level_shapes[level][index].full, out.full);
+        call.window.in_height = in.full.height;
+        call.window.in_width = in.full.width;
+        call.window.pad_top += padding.pad_top;
+        call.window.pad_left += padding.pad_left;
+      } else {
+        call.window = kernels::window_of(layer, in.full, out.full);
+      }
       call.input = {input_data, in.channels, in.channels};
       call.output = {output_data, out.channels, out.channels};
       call.bias = bias_offsets[index] < 0 ? nullptr : session.weights_.data() + bias_offsets[index];
       if (scheduled.fused_rectifier) call.rectifier = &session.rectifiers_[*scheduled.fused_rectifier];
+      call.accumulate = scheduled.fused_add.has_value();
       if (!layer_ranges[index].empty()) {
         const RangeList& ranges = layer_ranges[index][level];
         call.segmented = {session.ranges_.data() + ranges.first_range,
@@ -364,7 +375,7 @@ std::span<const float> Session::run(std::span<const float> input) {
       case CallKind::conv2d:
         if (call->segmented.ranges)
           kernels::conv2d_segmented(window, call->input, call->segmented, call->bias, call->rectifier,
-                                    call->output);
+                                    call->output, call->accumulate);
         else
           kernels::conv2d(window, call->input, call->weights, call->bias, call->groups, call->rectifier,
                           call->output);

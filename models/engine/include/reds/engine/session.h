@@ -4,10 +4,12 @@
 // buffers of the largest map, each map written to the first buffer free while it is live (until its last
 // reader has run). A chain uses two buffers in turn; a residual block keeps its input in a third until the
 // addition reads it. A rectifier or softmax overwrites its input when nothing reads that later, and an
-// addition writes over an operand that has no later reader. Every level's kernel calls (shapes, strides,
-// weight and buffer pointers) are computed when the session is created, so set_level() only selects another
-// precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in the plan;
-// a model without a plan has one level, the full network.
+// addition writes over an operand that has no later reader. An addition right after a convolution computing
+// one of its operands is that convolution's: it adds its sums onto the other operand in place, so a block's
+// last convolution never holds its output beside the skip tensor. Every level's kernel calls (shapes,
+// strides, weight and buffer pointers) are computed when the session is created, so set_level() only selects
+// another precomputed list: O(1), no allocation, no copy. Levels are numbered from 0, smallest first as in
+// the plan; a model without a plan has one level, the full network.
 //
 // A level narrows every unit layer to a prefix of its units (see model.h); an addition adds the first w
 // channels of its operands, the width w its stream keeps (planning.h). How the weights are stored
@@ -95,6 +97,9 @@ struct KernelCall {
   kernels::DenseInput dense_input;
   const float* addend = nullptr;  // add: the second operand (`input` is the first)
   std::size_t layer = 0;          // the model layer it computes (Model::layers), for per-layer timing
+  // conv2d: the sums are added to what `output` holds (a residual addition fused into the convolution,
+  // which writes over the skip tensor), before the rectifier.
+  bool accumulate = false;
 };
 
 struct LevelInfo {
