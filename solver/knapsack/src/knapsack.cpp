@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -36,8 +38,10 @@ Result<detail::ExactProfits> exact_profits(const std::vector<Item<double>>& item
   return detail::exact_profits(profits, item_name);
 }
 
+// With `buffers`, the arrays of one entry per item come from there and go back there.
 template <class Profit>
-Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options) {
+Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options,
+                                        detail::ZeroOneBuffers* buffers) {
   const auto start = std::chrono::steady_clock::now();
   const detail::Search search(options);
   if (problem.capacity < 0)
@@ -47,11 +51,14 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
   // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
   // The candidates' indices in the problem, listed once an item is not one: until then they are 0, 1, 2, ...
-  std::vector<std::size_t> candidates;
+  std::vector<std::size_t> candidates = detail::reuse(buffers ? &buffers->candidates : nullptr);
   std::size_t candidate_count = 0;
   bool every_item_so_far = true;
   detail::KernelItems<std::int64_t> small;
   small.capacity = problem.capacity;
+  small.weights = detail::reuse(buffers ? &buffers->weights : nullptr);
+  small.profits = detail::reuse(buffers ? &buffers->profits : nullptr);
+  small.copies = detail::reuse(buffers ? &buffers->copies : nullptr);
   small.weights.reserve(n);
   small.profits.reserve(n);
   int128 candidate_profit = 0;
@@ -123,14 +130,15 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   };
   if (candidate_profit < detail::kSmallProfitLimit) {
     small.copies.assign(candidate_count, 1);
-    adopt(detail::solve_zero_one(std::move(small), search));
+    adopt(detail::solve_zero_one(std::move(small), search, std::optional<std::int64_t>(), buffers));
   } else {
     detail::KernelItems<int128> large;
     large.capacity = problem.capacity;
     large.weights = std::move(small.weights);
     for (std::size_t k = 0; k < candidate_count; ++k) large.profits.push_back(scaled(candidate_index(k)));
+    large.copies = std::move(small.copies);
     large.copies.assign(candidate_count, 1);
-    adopt(detail::solve_zero_one(std::move(large), search));
+    adopt(detail::solve_zero_one(std::move(large), search, std::optional<int128>(), buffers));
   }
 
   // The chosen items, without branches on the choices: about half the items are chosen, in no pattern a
@@ -157,6 +165,11 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   solution.profit = detail::unscale<Profit>(profit, *exact, false);
   solution.upper_bound =
       optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound + fixed_profit, *exact, true);
+  if (buffers) {
+    detail::give_back(std::move(candidates), &buffers->candidates);
+    detail::give_back(std::move(kernel_chosen), &buffers->chosen);
+    detail::give_back(std::move(small.profits), &buffers->profits);  // when 128-bit profits replaced them
+  }
   solution.statistics.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return solution;
@@ -252,12 +265,31 @@ Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoic
 
 }  // namespace
 
+Workspace::Workspace() : buffers_(std::make_unique<detail::ZeroOneBuffers>()) {}
+Workspace::~Workspace() = default;
+Workspace::Workspace(Workspace&&) noexcept = default;
+Workspace& Workspace::operator=(Workspace&&) noexcept = default;
+
+detail::ZeroOneBuffers& Workspace::buffers() {
+  if (!buffers_) buffers_ = std::make_unique<detail::ZeroOneBuffers>();  // moved from
+  return *buffers_;
+}
+
 Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options) {
-  return solve_zero_one(problem, options);
+  return solve_zero_one(problem, options, nullptr);
 }
 
 Result<Solution<double>> solve(const Problem<double>& problem, const Options& options) {
-  return solve_zero_one(problem, options);
+  return solve_zero_one(problem, options, nullptr);
+}
+
+Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options,
+                                     Workspace& workspace) {
+  return solve_zero_one(problem, options, &workspace.buffers());
+}
+
+Result<Solution<double>> solve(const Problem<double>& problem, const Options& options, Workspace& workspace) {
+  return solve_zero_one(problem, options, &workspace.buffers());
 }
 
 Result<MultipleChoiceSolution<std::int64_t>> solve(const MultipleChoiceProblem<std::int64_t>& problem,
