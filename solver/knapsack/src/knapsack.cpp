@@ -145,14 +145,18 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   // branch could learn.
   int128 profit = 0;
   int128 fixed_profit = 0;
-  solution.items.resize(n);
+  // With a workspace, the indices go to its array first and the solution gets only the chosen ones: the
+  // caller's array is fresh memory every solve, and a full-length one would touch twice the pages.
+  std::vector<std::size_t> listed = detail::reuse(buffers ? &buffers->listed : nullptr);
+  std::vector<std::size_t>& chosen_items = buffers ? listed : solution.items;
+  chosen_items.resize(n);
   std::size_t count = 0;
   std::size_t next = 0;  // the next candidate
   for (std::size_t j = 0; j < n; ++j) {
     const bool candidate = next < candidate_count && candidate_index(next) == j;
     const bool taken = candidate ? static_cast<bool>(kernel_chosen[next]) : free_item(j);
     next += candidate ? 1 : 0;
-    solution.items[count] = j;
+    chosen_items[count] = j;
     count += taken ? 1 : 0;
     const std::int64_t weight = problem.items[j].weight;
     solution.weight += taken ? weight : 0;
@@ -160,7 +164,11 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     profit += item_profit;
     fixed_profit += weight == 0 ? item_profit : 0;
   }
-  solution.items.resize(count);
+  chosen_items.resize(count);
+  if (buffers) {
+    solution.items.assign(listed.begin(), listed.end());
+    detail::give_back(std::move(listed), &buffers->listed);
+  }
   solution.status = optimal ? Status::optimal : Status::feasible;
   solution.profit = detail::unscale<Profit>(profit, *exact, false);
   solution.upper_bound =

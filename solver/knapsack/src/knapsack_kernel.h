@@ -68,6 +68,7 @@ struct ZeroOneBuffers {
   std::vector<std::int64_t> profits;
   std::vector<std::int64_t> copies;
   std::vector<std::size_t> candidates;
+  std::vector<std::size_t> listed;  // the chosen items' indices
   std::vector<std::size_t> original;
   std::vector<std::size_t> slots;
   std::vector<char> fixed;
