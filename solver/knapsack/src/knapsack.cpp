@@ -38,10 +38,13 @@ Result<detail::ExactProfits> exact_profits(const std::vector<Item<double>>& item
   return detail::exact_profits(profits, item_name);
 }
 
-// With `buffers`, the arrays of one entry per item come from there and go back there.
+// With `workspace_buffers`, the arrays of one entry per item come from there and go back there; without,
+// from buffers of this solve, which its nested searches (surrogate problems, older core items) share.
 template <class Profit>
 Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options,
-                                        detail::ZeroOneBuffers* buffers) {
+                                        detail::ZeroOneBuffers* workspace_buffers) {
+  detail::ZeroOneBuffers own_buffers;
+  detail::ZeroOneBuffers* const buffers = workspace_buffers ? workspace_buffers : &own_buffers;
   const auto start = std::chrono::steady_clock::now();
   const detail::Search search(options);
   if (problem.capacity < 0)
@@ -51,14 +54,14 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
   // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
   // The candidates' indices in the problem, listed once an item is not one: until then they are 0, 1, 2, ...
-  std::vector<std::size_t> candidates = detail::reuse(buffers ? &buffers->candidates : nullptr);
+  std::vector<std::size_t> candidates = detail::reuse(&buffers->candidates);
   std::size_t candidate_count = 0;
   bool every_item_so_far = true;
   detail::KernelItems<std::int64_t> small;
   small.capacity = problem.capacity;
-  small.weights = detail::reuse(buffers ? &buffers->weights : nullptr);
-  small.profits = detail::reuse(buffers ? &buffers->profits : nullptr);
-  small.copies = detail::reuse(buffers ? &buffers->copies : nullptr);
+  small.weights = detail::reuse(&buffers->weights);
+  small.profits = detail::reuse(&buffers->profits);
+  small.copies = detail::reuse(&buffers->copies);
   small.weights.reserve(n);
   small.profits.reserve(n);
   int128 candidate_profit = 0;
@@ -147,8 +150,8 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   int128 fixed_profit = 0;
   // With a workspace, the indices go to its array first and the solution gets only the chosen ones: the
   // caller's array is fresh memory every solve, and a full-length one would touch twice the pages.
-  std::vector<std::size_t> listed = detail::reuse(buffers ? &buffers->listed : nullptr);
-  std::vector<std::size_t>& chosen_items = buffers ? listed : solution.items;
+  std::vector<std::size_t> listed = detail::reuse(&buffers->listed);
+  std::vector<std::size_t>& chosen_items = workspace_buffers ? listed : solution.items;
   chosen_items.resize(n);
   std::size_t count = 0;
   std::size_t next = 0;  // the next candidate
@@ -165,7 +168,7 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     fixed_profit += weight == 0 ? item_profit : 0;
   }
   chosen_items.resize(count);
-  if (buffers) {
+  if (workspace_buffers) {
     solution.items.assign(listed.begin(), listed.end());
     detail::give_back(std::move(listed), &buffers->listed);
   }
@@ -173,7 +176,7 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   solution.profit = detail::unscale<Profit>(profit, *exact, false);
   solution.upper_bound =
       optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound + fixed_profit, *exact, true);
-  if (buffers) {
+  if (workspace_buffers) {
     detail::give_back(std::move(candidates), &buffers->candidates);
     detail::give_back(std::move(kernel_chosen), &buffers->chosen);
     detail::give_back(std::move(small.profits), &buffers->profits);  // when 128-bit profits replaced them

@@ -713,7 +713,9 @@ void PrimalDual<P>::solve_surrogates() {
   for (const std::size_t j : free_items) is_free[j] = true;
   for (const auto& surrogate : cardinality_->surrogates()) {
     const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit());
-    const KernelOutcome<P> outcome = solve_zero_one(surrogate.items, nested, std::optional<P>(target));
+    // The surrogate problems' searches reuse each other's arrays through buffers_.
+    const KernelOutcome<P> outcome =
+        solve_zero_one(surrogate.items, nested, std::optional<P>(target), buffers_);
     if (!outcome.optimal) continue;
     if (outcome.profit < target) {
       cardinality_->close(surrogate.side);  // nothing on this side reaches the threshold
@@ -946,7 +948,7 @@ std::vector<char> PrimalDual<P>::best_solution(std::int64_t& passes) const {
       }
     }
     const KernelOutcome<P> completion =
-        solve_zero_one(std::move(subproblem), search_.unlimited(), std::optional<P>(target));
+        solve_zero_one(std::move(subproblem), search_.unlimited(), std::optional<P>(target), buffers_);
     passes += completion.statistics.passes;
     std::size_t next = 0;
     for (std::size_t j = 0; j < size(); ++j)
