@@ -40,8 +40,9 @@ int solve_file(const CommandLine& command_line, Streams streams, const po::varia
   const Result<std::vector<knapsack::TextInstance>> instances = knapsack::parse_instances(*text);
   if (!instances) return command_line.report(streams.err, instances.error());
   std::string lines;
+  knapsack::Workspace workspace;  // a file holds many instances: their solves share the per-item arrays
   for (const knapsack::TextInstance& instance : *instances) {
-    const auto solution = knapsack::solve(instance.problem);
+    const auto solution = knapsack::solve(instance.problem, {}, workspace);
     if (!solution) {
       Error error = solution.error();
       error.message = "instance '" + instance.name + "': " + error.message;

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <ctime>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "reds/knapsack.h"
@@ -39,9 +40,12 @@ double thread_cpu_seconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
 }
 
-// Solves the problems in turn, one per iteration, and sets the counters.
+// Solves the problems in turn, one per iteration, and sets the counters. The 0-1 problems share one
+// workspace, as a caller solving a stream of instances would.
 template <class Problem>
 void solve_each(benchmark::State& state, const std::vector<Problem>& problems) {
+  constexpr bool kZeroOne = std::is_same_v<Problem, reds::knapsack::Problem<std::int64_t>>;
+  reds::knapsack::Workspace workspace;
   reds::knapsack::Options options;
   options.time_limit_ms = kTimeLimitMs;
   std::size_t next = 0;
@@ -53,7 +57,13 @@ void solve_each(benchmark::State& state, const std::vector<Problem>& problems) {
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     const double start_cpu = thread_cpu_seconds();
-    const auto solution = reds::knapsack::solve(problems[next++ % problems.size()], options);
+    const auto solve = [&](const Problem& problem) {
+      if constexpr (kZeroOne)
+        return reds::knapsack::solve(problem, options, workspace);
+      else
+        return reds::knapsack::solve(problem, options);
+    };
+    const auto solution = solve(problems[next++ % problems.size()]);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double cpu_seconds = thread_cpu_seconds() - start_cpu;
     if (!solution) {

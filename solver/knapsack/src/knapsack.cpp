@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -36,8 +38,13 @@ Result<detail::ExactProfits> exact_profits(const std::vector<Item<double>>& item
   return detail::exact_profits(profits, item_name);
 }
 
+// With `workspace_buffers`, the arrays of one entry per item come from there and go back there; without,
+// from buffers of this solve, which its nested searches (surrogate problems, older core items) share.
 template <class Profit>
-Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options) {
+Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Options& options,
+                                        detail::ZeroOneBuffers* workspace_buffers) {
+  detail::ZeroOneBuffers own_buffers;
+  detail::ZeroOneBuffers* const buffers = workspace_buffers ? workspace_buffers : &own_buffers;
   const auto start = std::chrono::steady_clock::now();
   const detail::Search search(options);
   if (problem.capacity < 0)
@@ -47,11 +54,14 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   // Items of positive profit that weigh nothing are always chosen; the kernel decides the rest of the
   // items of positive profit that fit alone (the candidates), in 64-bit profits when their sum allows.
   // The candidates' indices in the problem, listed once an item is not one: until then they are 0, 1, 2, ...
-  std::vector<std::size_t> candidates;
+  std::vector<std::size_t> candidates = detail::reuse(&buffers->candidates);
   std::size_t candidate_count = 0;
   bool every_item_so_far = true;
   detail::KernelItems<std::int64_t> small;
   small.capacity = problem.capacity;
+  small.weights = detail::reuse(&buffers->weights);
+  small.profits = detail::reuse(&buffers->profits);
+  small.copies = detail::reuse(&buffers->copies);
   small.weights.reserve(n);
   small.profits.reserve(n);
   int128 candidate_profit = 0;
@@ -123,28 +133,33 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
   };
   if (candidate_profit < detail::kSmallProfitLimit) {
     small.copies.assign(candidate_count, 1);
-    adopt(detail::solve_zero_one(std::move(small), search));
+    adopt(detail::solve_zero_one(std::move(small), search, std::optional<std::int64_t>(), buffers));
   } else {
     detail::KernelItems<int128> large;
     large.capacity = problem.capacity;
     large.weights = std::move(small.weights);
     for (std::size_t k = 0; k < candidate_count; ++k) large.profits.push_back(scaled(candidate_index(k)));
+    large.copies = std::move(small.copies);
     large.copies.assign(candidate_count, 1);
-    adopt(detail::solve_zero_one(std::move(large), search));
+    adopt(detail::solve_zero_one(std::move(large), search, std::optional<int128>(), buffers));
   }
 
   // The chosen items, without branches on the choices: about half the items are chosen, in no pattern a
   // branch could learn.
   int128 profit = 0;
   int128 fixed_profit = 0;
-  solution.items.resize(n);
+  // With a workspace, the indices go to its array first and the solution gets only the chosen ones: the
+  // caller's array is fresh memory every solve, and a full-length one would touch twice the pages.
+  std::vector<std::size_t> listed = detail::reuse(&buffers->listed);
+  std::vector<std::size_t>& chosen_items = workspace_buffers ? listed : solution.items;
+  chosen_items.resize(n);
   std::size_t count = 0;
   std::size_t next = 0;  // the next candidate
   for (std::size_t j = 0; j < n; ++j) {
     const bool candidate = next < candidate_count && candidate_index(next) == j;
     const bool taken = candidate ? static_cast<bool>(kernel_chosen[next]) : free_item(j);
     next += candidate ? 1 : 0;
-    solution.items[count] = j;
+    chosen_items[count] = j;
     count += taken ? 1 : 0;
     const std::int64_t weight = problem.items[j].weight;
     solution.weight += taken ? weight : 0;
@@ -152,11 +167,20 @@ Result<Solution<Profit>> solve_zero_one(const Problem<Profit>& problem, const Op
     profit += item_profit;
     fixed_profit += weight == 0 ? item_profit : 0;
   }
-  solution.items.resize(count);
+  chosen_items.resize(count);
+  if (workspace_buffers) {
+    solution.items.assign(listed.begin(), listed.end());
+    detail::give_back(std::move(listed), &buffers->listed);
+  }
   solution.status = optimal ? Status::optimal : Status::feasible;
   solution.profit = detail::unscale<Profit>(profit, *exact, false);
   solution.upper_bound =
       optimal ? solution.profit : detail::unscale<Profit>(kernel_upper_bound + fixed_profit, *exact, true);
+  if (workspace_buffers) {
+    detail::give_back(std::move(candidates), &buffers->candidates);
+    detail::give_back(std::move(kernel_chosen), &buffers->chosen);
+    detail::give_back(std::move(small.profits), &buffers->profits);  // when 128-bit profits replaced them
+  }
   solution.statistics.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return solution;
@@ -252,12 +276,31 @@ Result<MultipleChoiceSolution<Profit>> solve_multiple_choice(const MultipleChoic
 
 }  // namespace
 
+Workspace::Workspace() : buffers_(std::make_unique<detail::ZeroOneBuffers>()) {}
+Workspace::~Workspace() = default;
+Workspace::Workspace(Workspace&&) noexcept = default;
+Workspace& Workspace::operator=(Workspace&&) noexcept = default;
+
+detail::ZeroOneBuffers& Workspace::buffers() {
+  if (!buffers_) buffers_ = std::make_unique<detail::ZeroOneBuffers>();  // moved from
+  return *buffers_;
+}
+
 Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options) {
-  return solve_zero_one(problem, options);
+  return solve_zero_one(problem, options, nullptr);
 }
 
 Result<Solution<double>> solve(const Problem<double>& problem, const Options& options) {
-  return solve_zero_one(problem, options);
+  return solve_zero_one(problem, options, nullptr);
+}
+
+Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options,
+                                     Workspace& workspace) {
+  return solve_zero_one(problem, options, &workspace.buffers());
+}
+
+Result<Solution<double>> solve(const Problem<double>& problem, const Options& options, Workspace& workspace) {
+  return solve_zero_one(problem, options, &workspace.buffers());
 }
 
 Result<MultipleChoiceSolution<std::int64_t>> solve(const MultipleChoiceProblem<std::int64_t>& problem,

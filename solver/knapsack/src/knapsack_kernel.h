@@ -61,6 +61,39 @@ struct KernelItems {
   std::int64_t capacity = 0;
 };
 
+// The arrays of one entry per item that a 0-1 solve (of 64-bit profits, the kernel's outermost call only)
+// takes from a reds::knapsack::Workspace and leaves there, emptied but with their capacity, when it ends.
+struct ZeroOneBuffers {
+  std::vector<std::int64_t> weights;
+  std::vector<std::int64_t> profits;
+  std::vector<std::int64_t> copies;
+  std::vector<std::size_t> candidates;
+  std::vector<std::size_t> listed;  // the chosen items' indices
+  std::vector<std::size_t> original;
+  std::vector<std::size_t> slots;
+  std::vector<char> fixed;
+  std::vector<char> incumbent;
+  std::vector<char> chosen;
+  std::vector<char> solution;
+};
+
+// The stored array `stored` (none without buffers), emptied: its capacity is what is reused.
+template <class T>
+std::vector<T> reuse(std::vector<T>* stored) {
+  std::vector<T> taken;
+  if (stored) {
+    taken.swap(*stored);
+    taken.clear();
+  }
+  return taken;
+}
+
+// Leaves `used` in `stored` for the next solve when it holds more memory than what is stored there.
+template <class T>
+void give_back(std::vector<T>&& used, std::vector<T>* stored) {
+  if (stored && used.capacity() > stored->capacity()) stored->swap(used);
+}
+
 template <class P>
 struct KernelOutcome {
   bool optimal = true;
@@ -73,15 +106,16 @@ struct KernelOutcome {
 // Solves the 0-1 knapsack problem over `items` exactly (unless the deadline passes). With a `target`,
 // the caller knows a solution of profit >= target exists and wants one: solutions below it are not
 // recorded. Preconditions: weights >= 1, profits >= 1, copies >= 1, the weights sum to less than
-// kWeightLimit and the profits to less than 2^62 (64-bit profits) or 2^125 (128-bit profits).
+// kWeightLimit and the profits to less than 2^62 (64-bit profits) or 2^125 (128-bit profits). With
+// `buffers`, the arrays come from there and go back there (`items`' arrays included).
 template <class P>
 KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search,
-                                std::optional<P> target = std::nullopt);
+                                std::optional<P> target = std::nullopt, ZeroOneBuffers* buffers = nullptr);
 
 extern template KernelOutcome<std::int64_t> solve_zero_one(KernelItems<std::int64_t>, const Search&,
-                                                           std::optional<std::int64_t>);
+                                                           std::optional<std::int64_t>, ZeroOneBuffers*);
 extern template KernelOutcome<int128> solve_zero_one(KernelItems<int128>, const Search&,
-                                                     std::optional<int128>);
+                                                     std::optional<int128>, ZeroOneBuffers*);
 
 // The multiple-choice knapsack problem in integers: every class nonempty, weights >= 0 summing to less
 // than kWeightLimit, profits of any sign whose absolute values sum below the same limits as above.

@@ -95,9 +95,10 @@ class PrimalDual {
  public:
   // `by_weight`: the items are in order of weight (as grouping leaves them), so that ties by index are
   // ties lightest first.
-  // Takes the items over.
-  PrimalDual(KernelItems<P>&& items, const Search& search, std::optional<P> target, bool by_weight)
-      : search_(search), target_(target), by_weight_(by_weight) {
+  // Takes the items over; with `buffers`, its arrays come from there and go back there.
+  PrimalDual(KernelItems<P>&& items, const Search& search, std::optional<P> target, bool by_weight,
+             ZeroOneBuffers* buffers)
+      : search_(search), target_(target), by_weight_(by_weight), buffers_(buffers) {
     load_items(std::move(items));
   }
 
@@ -180,10 +181,13 @@ class PrimalDual {
   // The best solution, by the index among the items given; `passes` counts the solves of older core items it
   // needed.
   std::vector<char> best_solution(std::int64_t& passes) const;
+  // Leaves the arrays of one entry per item in buffers_.
+  void give_back_arrays();
 
   const Search& search_;
   std::optional<P> target_;
   bool by_weight_;
+  ZeroOneBuffers* buffers_;
 
   // The items by position, in efficiency order on [left_end_, right_end_) (a position's item stays there
   // from then on), in intervals of unknown order outside it; original_[j] is the index among the items given.
@@ -340,8 +344,10 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
   profits_ = std::move(items.profits);
   copies_ = std::move(items.copies);
   unit_copies_ = std::all_of(copies_.begin(), copies_.end(), [](std::int64_t copies) { return copies == 1; });
+  original_ = reuse(buffers_ ? &buffers_->original : nullptr);
   original_.resize(n);
   std::iota(original_.begin(), original_.end(), std::size_t{0});
+  fixed_ = reuse(buffers_ ? &buffers_->fixed : nullptr);
   fixed_.assign(n, 0);
   capacity_ = items.capacity;
 }
@@ -481,6 +487,7 @@ void PrimalDual<P>::greedy_over(std::size_t first, std::size_t last, std::int64_
 
 template <class P>
 void PrimalDual<P>::greedy() {
+  incumbent_ = reuse(buffers_ ? &buffers_->incumbent : nullptr);
   incumbent_.assign(size(), false);
   for (std::size_t j = 0; j < break_; ++j) incumbent_[original_[j]] = true;
   std::int64_t room = capacity_ - break_weight_;
@@ -706,7 +713,9 @@ void PrimalDual<P>::solve_surrogates() {
   for (const std::size_t j : free_items) is_free[j] = true;
   for (const auto& surrogate : cardinality_->surrogates()) {
     const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit());
-    const KernelOutcome<P> outcome = solve_zero_one(surrogate.items, nested, std::optional<P>(target));
+    // The surrogate problems' searches reuse each other's arrays through buffers_.
+    const KernelOutcome<P> outcome =
+        solve_zero_one(surrogate.items, nested, std::optional<P>(target), buffers_);
     if (!outcome.optimal) continue;
     if (outcome.profit < target) {
       cardinality_->close(surrogate.side);  // nothing on this side reaches the threshold
@@ -903,7 +912,8 @@ std::vector<char> PrimalDual<P>::best_solution(std::int64_t& passes) const {
   const std::size_t known = std::min(processed, kFlipBits);
   if (processed <= kFlipBits) {
     // By the index among the items given: the break solution with the recorded state's flips applied.
-    std::vector<char> solution(size(), 0);
+    std::vector<char> solution = reuse(buffers_ ? &buffers_->solution : nullptr);
+    solution.assign(size(), 0);
     for (std::size_t j = 0; j < break_; ++j) solution[original_[j]] = 1;
     for (std::size_t i = 0; i < known; ++i)
       if ((record_->state.flips >> i) & 1) solution[original_[processed_[processed - 1 - i]]] ^= 1;
@@ -938,7 +948,7 @@ std::vector<char> PrimalDual<P>::best_solution(std::int64_t& passes) const {
       }
     }
     const KernelOutcome<P> completion =
-        solve_zero_one(std::move(subproblem), search_.unlimited(), std::optional<P>(target));
+        solve_zero_one(std::move(subproblem), search_.unlimited(), std::optional<P>(target), buffers_);
     passes += completion.statistics.passes;
     std::size_t next = 0;
     for (std::size_t j = 0; j < size(); ++j)
@@ -960,10 +970,22 @@ KernelOutcome<P> PrimalDual<P>::solve() {
   outcome.profit = best_;
   outcome.upper_bound = stopped_ ? upper_bound() : best_;
   statistics_.passes += 1;
-  outcome.chosen = best_solution(statistics_.passes);
+  outcome.chosen = record_ ? best_solution(statistics_.passes) : std::move(incumbent_);
   statistics_.core_items += static_cast<std::int64_t>(processed_.size());
   outcome.statistics = statistics_;
+  give_back_arrays();
   return outcome;
+}
+
+template <class P>
+void PrimalDual<P>::give_back_arrays() {
+  if (!buffers_) return;
+  give_back(std::move(weights_), &buffers_->weights);
+  if constexpr (std::is_same_v<P, std::int64_t>) give_back(std::move(profits_), &buffers_->profits);
+  give_back(std::move(copies_), &buffers_->copies);
+  give_back(std::move(original_), &buffers_->original);
+  give_back(std::move(fixed_), &buffers_->fixed);
+  give_back(std::move(incumbent_), &buffers_->incumbent);
 }
 
 }  // namespace
@@ -1030,14 +1052,16 @@ Groups<P> group_identical(const KernelItems<P>& items) {
 // of their items holds several identical pairs (the spanner classes, small coefficient ranges), since
 // sorting every item to find none costs more than an easy instance's whole search.
 template <class P>
-bool worth_grouping(const KernelItems<P>& items) {
+bool worth_grouping(const KernelItems<P>& items, ZeroOneBuffers* buffers) {
   constexpr std::size_t kAlwaysGrouped = 4096;
   constexpr std::size_t kSample = 1024;
   constexpr std::size_t kSlots = 4 * kSample;
   constexpr int kIdenticalPairs = 8;
   const std::size_t n = items.weights.size();
   if (n <= kAlwaysGrouped) return true;
-  std::vector<std::size_t> slots(kSlots, n);  // an open-addressing set of sampled items; n: empty
+  // An open-addressing set of sampled items; n: empty.
+  std::vector<std::size_t> slots = reuse(buffers ? &buffers->slots : nullptr);
+  slots.assign(kSlots, n);
   int identical = 0;
   for (std::size_t i = 0; i < kSample; ++i) {
     const std::size_t j = i * n / kSample;
@@ -1057,11 +1081,13 @@ bool worth_grouping(const KernelItems<P>& items) {
       }
     }
   }
+  give_back(std::move(slots), buffers ? &buffers->slots : nullptr);
   return identical >= kIdenticalPairs;
 }
 
 template <class P>
-KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std::optional<P> target) {
+KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std::optional<P> target,
+                                ZeroOneBuffers* buffers) {
   // Items heavier than the capacity never fit; when everything else fits, take it all. The weights and
   // the profits are divided by their greatest common divisors: the capacity rounds down, and every
   // profit is then an integer, so a bound below z + 1 proves that nothing beats z.
@@ -1080,12 +1106,21 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
     if (profit_divisor != 1) profit_divisor = gcd(profit_divisor, static_cast<P>(items.profits[j]));
   }
   KernelOutcome<P> outcome;
+  outcome.chosen = reuse(buffers ? &buffers->chosen : nullptr);
   outcome.chosen.assign(n, false);
   outcome.statistics.free_items = static_cast<std::int64_t>(useful_count);
+  // The arrays the solver does not take over (when everything fits, or it takes a reduced copy or groups).
+  const auto give_back_items = [&] {
+    if (!buffers) return;
+    give_back(std::move(items.weights), &buffers->weights);
+    if constexpr (std::is_same_v<P, std::int64_t>) give_back(std::move(items.profits), &buffers->profits);
+    give_back(std::move(items.copies), &buffers->copies);
+  };
   if (total_weight <= items.capacity) {
     for (std::size_t j = 0; j < n; ++j) outcome.chosen[j] = items.weights[j] <= items.capacity;
     outcome.profit = total_profit;
     outcome.upper_bound = total_profit;
+    give_back_items();
     return outcome;
   }
   // The items as they are when nothing needs dividing or leaving out, else a reduced copy.
@@ -1111,9 +1146,9 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
   const auto index_in_items = [&](std::size_t k) { return useful_index.empty() ? k : useful_index[k]; };
 
   KernelOutcome<P> solved;
-  if (worth_grouping(*useful)) {
+  if (worth_grouping(*useful, buffers)) {
     Groups<P> groups = group_identical(*useful);
-    PrimalDual<P> solver(std::move(groups.items), search, target, true);
+    PrimalDual<P> solver(std::move(groups.items), search, target, true, buffers);
     solved = solver.solve();
     // Each group's chosen copies go to its first members.
     const std::size_t group_count = groups.first_member.size() - 1;
@@ -1125,16 +1160,18 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
         outcome.chosen[index_in_items(
             groups.members[groups.first_member[group] + static_cast<std::size_t>(copy)])] = true;
   } else {
-    PrimalDual<P> solver(std::move(*useful), search, target, false);
+    PrimalDual<P> solver(std::move(*useful), search, target, false, buffers);
     solved = solver.solve();
     if (useful_index.empty()) {
       outcome.chosen.swap(solved.chosen);
+      give_back(std::move(solved.chosen), buffers ? &buffers->solution : nullptr);
     } else {
       for (std::size_t k = 0; k < solved.chosen.size(); ++k)
         outcome.chosen[useful_index[k]] = solved.chosen[k];
     }
   }
   solved.chosen = std::move(outcome.chosen);
+  give_back_items();
   solved.profit *= profit_divisor;
   solved.upper_bound *= profit_divisor;
   solved.statistics.free_items = outcome.statistics.free_items;
@@ -1142,7 +1179,8 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
 }
 
 template KernelOutcome<std::int64_t> solve_zero_one(KernelItems<std::int64_t>, const Search&,
-                                                    std::optional<std::int64_t>);
-template KernelOutcome<int128> solve_zero_one(KernelItems<int128>, const Search&, std::optional<int128>);
+                                                    std::optional<std::int64_t>, ZeroOneBuffers*);
+template KernelOutcome<int128> solve_zero_one(KernelItems<int128>, const Search&, std::optional<int128>,
+                                              ZeroOneBuffers*);
 
 }  // namespace reds::knapsack::detail

@@ -284,6 +284,71 @@ TEST(KnapsackZeroOne, SolvesProfitsBeyondSixtyTwoBits) {
   EXPECT_EQ(solution->profit, 2 * large + 9);
 }
 
+// One workspace through instances of every class whose sizes grow and shrink, with integer, real and
+// 128-bit profits, options that bring in every tool, and an invalid problem in between: every answer is
+// the one of a solve without a workspace, and the small instances' the capacity dynamic program's.
+template <class Profit>
+void expect_same_with_workspace(const Problem<Profit>& problem, reds::knapsack::Workspace& workspace,
+                                const std::string& label, const reds::knapsack::Options& options = {}) {
+  SCOPED_TRACE(label);
+  const auto fresh = reds::knapsack::solve(problem, options);
+  const auto reused = reds::knapsack::solve(problem, options, workspace);
+  ASSERT_TRUE(fresh.ok()) << fresh.error().message;
+  ASSERT_TRUE(reused.ok()) << reused.error().message;
+  EXPECT_EQ(reused->status, fresh->status);
+  EXPECT_EQ(reused->profit, fresh->profit);
+  EXPECT_EQ(reused->upper_bound, fresh->upper_bound);
+  EXPECT_EQ(reused->weight, fresh->weight);
+  EXPECT_EQ(reused->items, fresh->items);
+}
+
+TEST(KnapsackZeroOne, AReusedWorkspaceGivesTheAnswersOfFreshSolves) {
+  reds::knapsack::Workspace workspace;
+  // The hard classes' larger instances are kept small enough for a unit test.
+  const std::int64_t sizes[] = {2000, 40, 20'000, 1, 300, 5000, 2, 200};
+  std::uint64_t seed = 1;
+  for (const InstanceClass instance_class : reds::knapsack::instance_classes()) {
+    const bool easy =
+        instance_class == InstanceClass::uncorrelated || instance_class == InstanceClass::weakly_correlated;
+    for (const std::int64_t n : sizes) {
+      if (!easy && n > 2000) continue;
+      const std::int64_t range = n <= 300 ? 300 : easy ? 10'000'000 : 1000;
+      const auto h = static_cast<std::int64_t>(1 + (seed * 29) % 100);
+      const Problem<std::int64_t> problem = generated(instance_class, n, range, h, seed);
+      const std::string label = describe(instance_class, n, range, h, seed);
+      expect_same_with_workspace(problem, workspace, label);
+      if (n <= 300) {
+        const auto solution = reds::knapsack::solve(problem, eager(), workspace);
+        ASSERT_TRUE(solution.ok()) << solution.error().message;
+        EXPECT_EQ(static_cast<long double>(solution->profit), reds::test::dynamic_program(problem).profit)
+            << label;
+      }
+      if (seed % 3 == 0)
+        expect_same_with_workspace(with_real_profits(problem, seed), workspace, label + " real");
+      ++seed;
+    }
+  }
+  // Everything fits; 128-bit profits; an invalid problem, after which the workspace still serves.
+  Problem<std::int64_t> light;
+  light.capacity = 100;
+  light.items = {{1, 3}, {2, 5}, {0, 7}, {3, -1}};
+  expect_same_with_workspace(light, workspace, "everything fits");
+  Problem<std::int64_t> large;
+  large.capacity = 10;
+  const std::int64_t big = std::int64_t{1} << 60;
+  large.items = {{4, big + 1}, {5, big + 3}, {6, big + 8}, {4, big}, {3, 5}};
+  expect_same_with_workspace(large, workspace, "128-bit profits");
+  Problem<std::int64_t> invalid = light;
+  invalid.items[1].weight = -2;
+  EXPECT_FALSE(reds::knapsack::solve(invalid, {}, workspace).ok());
+  expect_same_with_workspace(generated(InstanceClass::uncorrelated, 5000, 1000, 50, 7), workspace,
+                             "after an error");
+  // A moved-from workspace still serves; the one moved to keeps the arrays.
+  reds::knapsack::Workspace moved = std::move(workspace);
+  expect_same_with_workspace(light, workspace, "moved from");  // NOLINT(bugprone-use-after-move)
+  expect_same_with_workspace(large, moved, "moved to");
+}
+
 TEST(KnapsackZeroOne, UpperBoundHoldsWhenTheTimeLimitStopsTheSearch) {
   GeneratorOptions options;
   options.instance_class = InstanceClass::circle;

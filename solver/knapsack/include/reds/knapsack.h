@@ -43,6 +43,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "reds/status.h"
@@ -110,6 +111,36 @@ struct Solution {
 
 Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options = {});
 Result<Solution<double>> solve(const Problem<double>& problem, const Options& options = {});
+
+namespace detail {
+struct ZeroOneBuffers;
+}
+
+// Memory for solving many 0-1 problems in turn (a file of instances, a benchmark, a service): a solve
+// given a workspace keeps its arrays of one entry per item in it when it returns, and the next solve
+// reuses them instead of allocating and touching fresh pages (up to a fifth of the time of an easy
+// instance of 10^4 to 10^5 items). The answers are those of solve(problem, options), for problems of any
+// size in any order. One workspace serves one solve at a time; it holds on to the memory of the largest
+// problem solved until it is destroyed. A moved-from workspace is empty and still usable.
+class Workspace {
+ public:
+  Workspace();
+  ~Workspace();
+  Workspace(Workspace&&) noexcept;
+  Workspace& operator=(Workspace&&) noexcept;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  // The arrays themselves, for the solver.
+  detail::ZeroOneBuffers& buffers();
+
+ private:
+  std::unique_ptr<detail::ZeroOneBuffers> buffers_;
+};
+
+Result<Solution<std::int64_t>> solve(const Problem<std::int64_t>& problem, const Options& options,
+                                     Workspace& workspace);
+Result<Solution<double>> solve(const Problem<double>& problem, const Options& options, Workspace& workspace);
 
 // Multiple-choice knapsack. Rules (else invalid_argument): at least one class, no empty class, capacity
 // >= 0, weights >= 0 summing to at most 2^63 - 1, profits finite (negative allowed) with absolute values
