@@ -30,64 +30,6 @@ using engine::training::Widths;
 
 namespace {
 
-engine::Layer named_layer(const std::string& name, engine::LayerKind kind) {
-  engine::Layer layer;
-  layer.name = name;
-  layer.kind = kind;
-  return layer;
-}
-
-// A convolution with `filters` filters; weights come from initialise().
-engine::Layer convolution(const std::string& name, std::int64_t filters, std::int64_t kernel,
-                          std::int64_t stride) {
-  engine::Layer layer = named_layer(name, engine::LayerKind::conv2d);
-  layer.units = filters;
-  layer.kernel_height = layer.kernel_width = kernel;
-  layer.stride_height = layer.stride_width = stride;
-  layer.padding = engine::Padding::same;
-  return layer;
-}
-
-// MLPerf Tiny's ResNet-8 (the layer names of the resnet8 architecture spec): conv 3x3 16; three residual
-// blocks of two 3x3 convolutions (16, 32, 64 filters; the second and third start with stride 2 and add a
-// 1x1 stride-2 projection of the block's input); ReLU after every addition; then, for any input size,
-// global average pooling (MLPerf's 8x8 pool covers its whole 8x8 map) and Dense(classes).
-engine::Model resnet8(const engine::Shape& input, std::int64_t classes) {
-  engine::Model model;
-  model.name = "resnet8";
-  model.input = input;
-  const auto push = [&](engine::Layer layer) {
-    model.layers.push_back(std::move(layer));
-    return model.layers.size();  // the tensor it writes
-  };
-  push(convolution("conv1", 16, 3, 1));
-  std::size_t block_input = push(named_layer("conv1_relu", engine::LayerKind::rectifier));
-  int block = 1;
-  for (const std::int64_t filters : {16, 32, 64}) {
-    const std::string prefix = "block" + std::to_string(block) + "_";
-    const std::int64_t stride = block == 1 ? 1 : 2;
-    push(convolution(prefix + "conv1", filters, 3, stride));
-    push(named_layer(prefix + "conv1_relu", engine::LayerKind::rectifier));
-    const std::size_t residual = push(convolution(prefix + "conv2", filters, 3, 1));
-    std::size_t shortcut = block_input;
-    if (stride != 1) {
-      engine::Layer projection = convolution(prefix + "shortcut", filters, 1, 2);
-      projection.inputs = {block_input};
-      shortcut = push(std::move(projection));
-    }
-    engine::Layer add = named_layer(prefix + "add", engine::LayerKind::add);
-    add.inputs = {shortcut, residual};
-    push(std::move(add));
-    block_input = push(named_layer(prefix + "add_relu", engine::LayerKind::rectifier));
-    ++block;
-  }
-  push(named_layer("global_average_pool", engine::LayerKind::global_average_pool2d));
-  engine::Layer head = named_layer("head", engine::LayerKind::dense);
-  head.units = classes;
-  push(std::move(head));
-  return model;
-}
-
 // He's initialisation (Keras' he_uniform): every weight uniform in +-sqrt(6 / fan_in), biases zero.
 std::optional<Error> initialise(engine::Model& model, std::uint64_t seed) {
   SplitMix64 random(seed);
@@ -194,11 +136,11 @@ const std::vector<std::string>& architecture_names() {
   return names;
 }
 
-// The architecture for images of `input` and `classes` classes. Bundled architectures other than resnet8
-// keep the input they are defined for.
+// The architecture for images of `input` and `classes` classes: resnet8 is built for them (global average
+// pooling before the head); the other bundled architectures keep the input they are defined for.
 Result<engine::Model> architecture(const std::string& name, const engine::Shape& input,
                                    std::int64_t classes) {
-  if (name == "resnet8") return resnet8(input, classes);
+  if (name == "resnet8") return engine::random_resnet8(input, classes);
   Result<engine::Model> model = engine::random_model(name);
   if (!model) {
     std::string names;

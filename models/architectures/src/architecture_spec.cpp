@@ -188,11 +188,16 @@ ArchitectureSpec mobilenet_v1(std::string name, std::string description, std::in
 // MLPerf Tiny's image classifier (its trained_models/pretrainedResnet.h5, Keras): conv 3x3 16, then three
 // residual blocks of two 3x3 convolutions (16, 32, 64 filters; the second and third start with stride 2
 // and add a 1x1 stride-2 projection of the block's input, without batch norm), each addition followed by
-// ReLU, AveragePooling2D(8), Dense(10). Every convolution has a bias; layers run in the Keras model's order
-// (a block's projection after its second convolution).
-ArchitectureSpec resnet8() {
-  SpecBuilder spec("resnet8", "ResNet-8, MLPerf Tiny: 32x32x3, conv 16, residual blocks 16/32/64, Dense(10)",
-                   3, Extent{32, 32}, false);
+// ReLU, then `pooling` and Dense(classes). Every convolution has a bias; layers run in the Keras model's
+// order (a block's projection after its second convolution).
+enum class Resnet8Pooling {
+  mlperf,  // AveragePooling2D(8), 'valid': MLPerf's, the whole 8x8 map of a 32x32 input
+  global,  // global average pooling: any input size
+};
+
+ArchitectureSpec resnet8(std::string name, std::string description, std::int64_t input_channels,
+                         Extent input_map, std::int64_t classes, Resnet8Pooling pooling) {
+  SpecBuilder spec(std::move(name), std::move(description), input_channels, input_map, false);
   spec.conv("conv1", 16, Extent{3, 3}, Extent{1, 1}, Padding::same, true, kRelu, true);
   std::string block_input = "conv1";
   int block = 1;
@@ -212,8 +217,11 @@ ArchitectureSpec resnet8() {
     block_input = prefix + "add";
     ++block;
   }
-  spec.average_pool(Extent{8, 8});
-  spec.dense("head", 10, kLinear, false);
+  if (pooling == Resnet8Pooling::mlperf)
+    spec.average_pool(Extent{8, 8});
+  else
+    spec.global_average_pool();
+  spec.dense("head", classes, kLinear, false);
   return std::move(spec).finish();
 }
 
@@ -357,7 +365,8 @@ const std::vector<ArchitectureSpec>& architecture_specs() {
                    "MobileNetV1 1.0, Visual Wake Words: 96x96x3, conv 32, 13 DS blocks, Dense(2)", 96),
       mobilenet_v1("mobilenet_v1_224",
                    "MobileNetV1 1.0, Visual Wake Words: 224x224x3, conv 32, 13 DS blocks, Dense(2)", 224),
-      resnet8(),
+      resnet8("resnet8", "ResNet-8, MLPerf Tiny: 32x32x3, conv 16, residual blocks 16/32/64, Dense(10)",
+              3, Extent{32, 32}, 10, Resnet8Pooling::mlperf),
       resnet18(),
       mobilenet_v2("mobilenet_v2_224",
                    "MobileNetV2 1.0, ImageNet: 224x224x3, 17 inverted residual blocks, conv 1280, Dense(1000)",
@@ -369,6 +378,16 @@ const std::vector<ArchitectureSpec>& architecture_specs() {
   };
   // clang-format on
   return kSpecs;
+}
+
+ArchitectureSpec resnet8_spec(Extent input_map, std::int64_t input_channels, std::int64_t classes) {
+  const std::string shape = std::to_string(input_map.height) + "x" + std::to_string(input_map.width) + "x" +
+                            std::to_string(input_channels);
+  return resnet8("resnet8",
+                 "ResNet-8: " + shape +
+                     ", conv 16, residual blocks 16/32/64, global average pooling, Dense(" +
+                     std::to_string(classes) + ")",
+                 input_channels, input_map, classes, Resnet8Pooling::global);
 }
 
 const ArchitectureSpec* find_architecture_spec(const std::string& name) {

@@ -180,6 +180,13 @@ class ModelBuilder {
   Map map_;                         // the map the layer being added produces
 };
 
+Result<Model> model_of(const models::ArchitectureSpec& spec, std::uint64_t seed) {
+  ModelBuilder model(spec, seed);
+  for (const models::LayerSpec& layer : spec.layers)
+    if (std::optional<Error> error = model.add(layer)) return *error;
+  return std::move(model).finish();
+}
+
 }  // namespace
 
 const std::vector<std::string>& random_model_names() {
@@ -198,10 +205,14 @@ Result<Model> random_model(const std::string& name, std::uint64_t seed) {
     for (const std::string& known : random_model_names()) names += (names.empty() ? "" : ", ") + known;
     return invalid_argument("no random model named '" + name + "'; valid names: " + names);
   }
-  ModelBuilder model(*spec, seed);
-  for (const models::LayerSpec& layer : spec->layers)
-    if (std::optional<Error> error = model.add(layer)) return *error;
-  return std::move(model).finish();
+  return model_of(*spec, seed);
+}
+
+Result<Model> random_resnet8(const Shape& input, std::int64_t classes, std::uint64_t seed) {
+  if (input.flat || input.height < 1 || input.width < 1 || input.channels < 1 || classes < 1)
+    return invalid_argument("ResNet-8 reads images of at least 1x1x1 and has at least one class");
+  return model_of(models::resnet8_spec(models::Extent{input.height, input.width}, input.channels, classes),
+                  seed);
 }
 
 }  // namespace reds::engine

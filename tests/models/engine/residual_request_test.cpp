@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -209,6 +211,55 @@ TEST(ResidualRequest, MlperfResNet8IsTheBundledResNet8) {
     other.layers = {bundled.layers[index]};
     expect_same_request_network(one, other);
   }
+}
+
+TEST(ResidualRequest, ResNet8BuiltForOtherImagesIsTheBundledOneWithGlobalPooling) {
+  // At the bundled input the global pool covers what MLPerf's 8x8 pool covers, and the weights are drawn
+  // in the same order: the two models compute the same logits.
+  const Model bundled = random_model("resnet8", 5).value();
+  const Result<Model> rebuilt = random_resnet8(Shape{32, 32, 3}, 10, 5);
+  ASSERT_TRUE(rebuilt) << rebuilt.error().message;
+  EXPECT_EQ(rebuilt->layers.back().name, "head");
+  EXPECT_EQ(rebuilt->layers[rebuilt->layers.size() - 2].kind, LayerKind::global_average_pool2d);
+  Session bundled_session = Session::create(bundled).value();
+  Session rebuilt_session = Session::create(rebuilt.value()).value();
+  std::vector<float> image(32 * 32 * 3);
+  for (std::size_t index = 0; index < image.size(); ++index)
+    image[index] = static_cast<float>((index * 37) % 101) / 101.0f;
+  const std::vector<float> expected(bundled_session.run(image).begin(), bundled_session.run(image).end());
+  const std::span<const float> logits = rebuilt_session.run(image);
+  ASSERT_EQ(logits.size(), expected.size());
+  for (std::size_t index = 0; index < expected.size(); ++index)
+    EXPECT_NEAR(logits[index], expected[index], 1e-5f * (1.0f + std::abs(expected[index]))) << index;
+
+  // Fashion-MNIST's 28x28x1 with 12 classes: the same layers and streams, the bundled names, a 7x7 map
+  // pooled, twelve outputs; the request's MACs are the session's.
+  const Result<Model> small = random_resnet8(Shape{28, 28, 1}, 12);
+  ASSERT_TRUE(small) << small.error().message;
+  const Result<PlanRequest> request = plan_request(small.value());
+  ASSERT_TRUE(request) << request.error().message;
+  const Network reference = models::build_network("resnet8").value();
+  ASSERT_EQ(request->network.layers.size(), reference.layers.size());
+  for (std::size_t index = 0; index < reference.layers.size(); ++index) {
+    const reds::Layer& layer = request->network.layers[index];
+    const reds::Layer& expected_layer = reference.layers[index];
+    EXPECT_EQ(layer.name, expected_layer.name);
+    EXPECT_EQ(layer.stream, expected_layer.stream) << layer.name;
+    EXPECT_EQ(layer.input, expected_layer.input) << layer.name;
+    EXPECT_EQ(layer.units, layer.name == "head" ? 12 : expected_layer.units) << layer.name;
+  }
+  const Session session = Session::create(small.value()).value();
+  EXPECT_EQ(session.output_size(), 12);
+  const std::map<std::string, std::int64_t> full =
+      network_cost(request->network, full_widths(request->network));
+  EXPECT_EQ(full.at("macs"), session.level_info(0).macs);
+  // Counted by hand: conv1 28*28*16*9; block 1 2 * 28*28*16*144; block 2 (14x14) 32*144 + 32*288 + the
+  // projection 32*16 per position; block 3 (7x7) 64*288 + 64*576 + 64*32; the head 64*12.
+  EXPECT_EQ(full.at("macs"),
+            112'896 + 2 * 1'806'336 + 196 * (4'608 + 9'216 + 512) + 49 * (18'432 + 36'864 + 2'048) + 768);
+
+  EXPECT_FALSE(random_resnet8(Shape{1, 1, 10, true}, 10));
+  EXPECT_FALSE(random_resnet8(Shape{28, 28, 1}, 0));
 }
 
 TEST(ResidualRequest, FixingAStreamMemberPinsTheStream) {

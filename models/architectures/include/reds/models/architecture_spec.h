@@ -87,4 +87,10 @@ const std::vector<ArchitectureSpec>& architecture_specs();
 // The spec named `name`, or nullptr.
 const ArchitectureSpec* find_architecture_spec(const std::string& name);
 
+// ResNet-8 (the blocks of "resnet8", MLPerf Tiny's) for images of `input_channels` x `input_map` and
+// `classes` classes, named "resnet8", with global average pooling before its head instead of MLPerf's 8x8
+// average pool: it reads any input size (28x28 leaves a 7x7 map), and at 32x32x3 with 10 classes it
+// computes what "resnet8" computes.
+ArchitectureSpec resnet8_spec(Extent input_map, std::int64_t input_channels, std::int64_t classes);
+
 }  // namespace reds::models

@@ -26,4 +26,8 @@ const std::vector<std::string>& random_model_names();
 // invalid_argument for a name not in random_model_names().
 Result<Model> random_model(const std::string& name, std::uint64_t seed = 1);
 
+// ResNet-8 built for images of `input` and `classes` classes (reds::models::resnet8_spec: global average
+// pooling before the head), the layers named as random_model("resnet8")'s. invalid_argument for a flat input.
+Result<Model> random_resnet8(const Shape& input, std::int64_t classes, std::uint64_t seed = 1);
+
 }  // namespace reds::engine
