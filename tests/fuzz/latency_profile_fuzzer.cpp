@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // under budgets of the full network's latency.
   reds::PlanRequest request = network_request();
   for (reds::Layer& layer : request.network.layers)
-    layer.block = std::min(profile.value().options.block, layer.units);
+    if (!layer.tied && layer.prunable) layer.block = std::min(profile.value().options.block, layer.units);
   if (std::optional<reds::Error> refused = reds::engine::add_latency(request, profile.value())) {
     if (refused->code != reds::ErrorCode::invalid_argument || refused->message.empty())
       broken_promise("a profile of another network is refused as invalid_argument", reds::to_json(*refused));

@@ -585,6 +585,15 @@ std::optional<Error> add_latency(PlanRequest& request, const LatencyProfile& pro
                               ": it was measured on another model");
     layer.cost[kLatencyResource] = found->second->fit.cost;
   }
+  // A budget on a resource no layer costs is no request (the contract refuses it); a measured layer takes
+  // at least a picosecond, so an all-zero profile was not measured.
+  const auto costs_nothing = [](const reds::Layer& layer) {
+    const CostTerms& cost = layer.cost.at(kLatencyResource);
+    return cost.fixed == 0 && cost.unit == 0 && cost.input == 0 && cost.unit_input == 0 &&
+           std::all_of(cost.table.begin(), cost.table.end(), [](std::int64_t value) { return value == 0; });
+  };
+  if (std::all_of(network.layers.begin(), network.layers.end(), costs_nothing))
+    return invalid_argument("the latency profile prices every layer of the model at 0 picoseconds");
   network.resources[kLatencyResource] = Aggregation::sum;
   return std::nullopt;
 }

@@ -284,6 +284,21 @@ TEST_F(LatencyProfileTest, RefusedForAnotherModel) {
   EXPECT_NE(error->message.find("it was measured on another model"), std::string::npos) << error->message;
 }
 
+// Latency budgets need a layer that costs latency; a measured layer never takes 0 ps.
+TEST_F(LatencyProfileTest, RefusedWhenEveryLayerCostsNothing) {
+  LatencyProfile zero = *profile_;
+  for (LayerLatency& layer : zero.layers) layer.fit.cost = CostTerms{};
+  zero.layers.back().fit.cost.table.assign(static_cast<std::size_t>(zero.layers.back().units), 0);
+  PlanRequest priced = request();
+  const std::optional<Error> error = add_latency(priced, zero);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ErrorCode::invalid_argument);
+  EXPECT_NE(error->message.find("at 0 picoseconds"), std::string::npos) << error->message;
+  zero.layers.back().fit.cost.table.back() = 1;
+  priced = request();
+  EXPECT_FALSE(add_latency(priced, zero));
+}
+
 TEST(LatencyProfileJsonTest, ParseErrorsNameThePath) {
   const auto error_path = [](const std::string& text) {
     Result<LatencyProfile> parsed = parse_latency_profile(text);
