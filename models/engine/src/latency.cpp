@@ -279,25 +279,30 @@ Result<LatencyProfile> profile_latency(const Model& model, const ProfileOptions&
   std::vector<std::pair<std::size_t, std::size_t>> chain_level;  // per configuration: its session, level
   std::vector<std::vector<std::vector<std::int64_t>>> chains;
   std::set<std::vector<std::vector<std::int64_t>>> seen;
-  for (std::int64_t shift = 1 - options.grid; shift < options.grid; ++shift) {
-    std::vector<std::vector<std::int64_t>> chain;
-    for (std::int64_t step = 0; step < options.grid; ++step) {
-      std::vector<std::int64_t> widths;
-      for (std::size_t layer = 0; layer < network.layers.size(); ++layer) {
-        const std::size_t group = variables.group_of_layer[layer];
-        const std::vector<std::int64_t>& points = grid[group];
-        const std::int64_t point =
-            std::clamp<std::int64_t>(step + colour[group] * shift, 0, options.grid - 1);
-        widths.push_back(points[static_cast<std::size_t>(point) % points.size()]);
+  const std::int64_t highest_colour =
+      std::max<std::int64_t>(*std::max_element(colour.begin(), colour.end()), 1);
+  for (std::int64_t shifted = 1; shifted <= highest_colour; ++shifted) {
+    for (std::int64_t shift = 1 - options.grid; shift < options.grid; ++shift) {
+      std::vector<std::vector<std::int64_t>> chain;
+      for (std::int64_t step = 0; step < options.grid; ++step) {
+        std::vector<std::int64_t> widths;
+        for (std::size_t layer = 0; layer < network.layers.size(); ++layer) {
+          const std::size_t group = variables.group_of_layer[layer];
+          const std::vector<std::int64_t>& points = grid[group];
+          const std::int64_t point =
+              std::clamp<std::int64_t>(step + (colour[group] == shifted ? shift : 0), 0, options.grid - 1);
+          widths.push_back(points[static_cast<std::size_t>(point) % points.size()]);
+        }
+        chain.push_back(std::move(widths));
       }
-      chain.push_back(std::move(widths));
+      // The unshifted chain comes once; a network with one width variable has no other.
+      if (!seen.insert(chain).second) continue;
+      for (std::size_t level = 0; level < chain.size(); ++level) {
+        configurations.push_back(chain[level]);
+        chain_level.emplace_back(chains.size(), level);
+      }
+      chains.push_back(std::move(chain));
     }
-    if (!seen.insert(chain).second) continue;  // a network with one width variable has one chain
-    for (std::size_t level = 0; level < chain.size(); ++level) {
-      configurations.push_back(chain[level]);
-      chain_level.emplace_back(chains.size(), level);
-    }
-    chains.push_back(std::move(chain));
   }
 
   // Every model layer's request layer: its own, or the one whose width the map it reads carries.
@@ -580,6 +585,15 @@ std::optional<Error> add_latency(PlanRequest& request, const LatencyProfile& pro
                               ": it was measured on another model");
     layer.cost[kLatencyResource] = found->second->fit.cost;
   }
+  // A budget on a resource no layer costs is no request (the contract refuses it); a measured layer takes
+  // at least a picosecond, so an all-zero profile was not measured.
+  const auto costs_nothing = [](const reds::Layer& layer) {
+    const CostTerms& cost = layer.cost.at(kLatencyResource);
+    return cost.fixed == 0 && cost.unit == 0 && cost.input == 0 && cost.unit_input == 0 &&
+           std::all_of(cost.table.begin(), cost.table.end(), [](std::int64_t value) { return value == 0; });
+  };
+  if (std::all_of(network.layers.begin(), network.layers.end(), costs_nothing))
+    return invalid_argument("the latency profile prices every layer of the model at 0 picoseconds");
   network.resources[kLatencyResource] = Aggregation::sum;
   return std::nullopt;
 }

@@ -190,6 +190,33 @@ TEST_F(LatencyProfileTest, TimesEveryLayerAtEveryPairOfGridWidths) {
   EXPECT_EQ(profile_->networks.size(), 15u);
 }
 
+// ResNet-8's shortcut makes its width variables need three colours: layers between colours 1 and 2 (and
+// 0 and 2) are timed at every pair of grid widths too.
+TEST(LatencyProfileResidualTest, TimesEveryPairWhenVariablesNeedThreeColours) {
+  const Model model = random_or_fail("resnet8");
+  ProfileOptions options = quick_options();
+  options.rounds = 1;
+  options.warmup = 0;
+  const Result<LatencyProfile> profile = profile_latency(model, options);
+  ASSERT_TRUE(profile) << profile.error().message;
+  std::size_t checked = 0;
+  for (const LayerLatency& layer : profile->layers) {
+    std::set<std::int64_t> inputs, widths;
+    std::set<std::pair<std::int64_t, std::int64_t>> pairs;
+    for (const LatencySample& sample : layer.samples) {
+      inputs.insert(sample.input_width);
+      widths.insert(sample.width);
+      pairs.emplace(sample.input_width, sample.width);
+    }
+    if (layer.tied || inputs.size() < 2 || widths.size() < 2) continue;
+    EXPECT_EQ(pairs.size(), inputs.size() * widths.size()) << layer.name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 8u);  // every convolution but the first, which reads the image
+  // One chain unshifted, and per colour 1 and 2 the (2 * grid - 2) shifted ones, of grid levels each.
+  EXPECT_EQ(profile->networks.size(), 27u);
+}
+
 TEST_F(LatencyProfileTest, IsAValidResourceOfTheContract) {
   PlanRequest priced = request();
   ASSERT_EQ(add_latency(priced, *profile_), std::nullopt);
@@ -255,6 +282,21 @@ TEST_F(LatencyProfileTest, RefusedForAnotherModel) {
   const std::optional<Error> error = add_latency(other.value(), *profile_);
   ASSERT_TRUE(error);
   EXPECT_NE(error->message.find("it was measured on another model"), std::string::npos) << error->message;
+}
+
+// Latency budgets need a layer that costs latency; a measured layer never takes 0 ps.
+TEST_F(LatencyProfileTest, RefusedWhenEveryLayerCostsNothing) {
+  LatencyProfile zero = *profile_;
+  for (LayerLatency& layer : zero.layers) layer.fit.cost = CostTerms{};
+  zero.layers.back().fit.cost.table.assign(static_cast<std::size_t>(zero.layers.back().units), 0);
+  PlanRequest priced = request();
+  const std::optional<Error> error = add_latency(priced, zero);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ErrorCode::invalid_argument);
+  EXPECT_NE(error->message.find("at 0 picoseconds"), std::string::npos) << error->message;
+  zero.layers.back().fit.cost.table.back() = 1;
+  priced = request();
+  EXPECT_FALSE(add_latency(priced, zero));
 }
 
 TEST(LatencyProfileJsonTest, ParseErrorsNameThePath) {

@@ -10,13 +10,15 @@
 // Which widths: every width variable of the request (a prunable layer with its tied depthwise layers, or a
 // stream) takes `grid` widths from its minimum to its full width, multiples of `block` (the engine
 // computes units in vectors of 8: a width between two multiples costs about the next one). The variables
-// get colours, different for every layer's input and output variables (two for a chain). For every shift d
-// in 1 - grid .. grid - 1, a chain of `grid` configurations gives at step t the variables of colour c grid
-// point clamp(t + c * d): a plan's levels in miniature, widths never shrinking along the chain, timed in one
-// Session whose plan has the chain as its levels. So every configuration runs in the nested weight layout
-// at a level's position, as a plan's levels run (a level reads the strips of the levels below it, which
-// takes time: some 5-8 % on DS-CNN S's widest levels), and with two colours every layer is timed at every
-// pair (k_in, k) of grid points: (2 * grid - 1) * grid configurations.
+// get colours 0, 1, ..., different for every layer's input and output variables (two for a chain, three
+// where a shortcut closes a triangle of variables). For every colour c >= 1 and shift d in 1 - grid ..
+// grid - 1, a chain of `grid` configurations gives at step t the variables of colour c grid point
+// clamp(t + d) and all others grid point t: a plan's levels in miniature, widths never shrinking along the
+// chain, timed in one Session whose plan has the chain as its levels. So every configuration runs in the
+// nested weight layout at a level's position, as a plan's levels run (a level reads the strips of the levels
+// below it, which takes time: some 5-8 % on DS-CNN S's widest levels), and every layer, whatever its two
+// colours, is timed at every pair (k_in, k) of grid points: (1 + (colours - 1) * (2 * grid - 2)) * grid
+// configurations.
 //
 // Noise: the configurations are measured in `rounds` interleaved rounds (so that a slow spell of the
 // machine hits all of them alike), each visit `warmup` untimed runs (caches and branch predictors as in a
@@ -86,10 +88,10 @@ struct LayerLatency {
 };
 
 struct ProfileOptions {
-  std::int64_t grid = 5;     // widths per variable; prime, so that every pair of grid points is measured
-  std::int64_t rounds = 31;  // timed runs per configuration, interleaved; the median is kept
-  std::int64_t warmup = 3;   // untimed runs before every timed one
-  std::int64_t block = 8;    // widths timed are multiples of it (or the full width)
+  std::int64_t grid = 5;             // widths per variable
+  std::int64_t rounds = 31;          // timed runs per configuration, interleaved; the median is kept
+  std::int64_t warmup = 3;           // untimed runs before every timed one
+  std::int64_t block = 8;            // widths timed are multiples of it (or the full width)
   double min_width_fraction = 0.25;  // and at least ceil(fraction * units), as RequestOptions
 };
 
