@@ -29,14 +29,16 @@ void write_file(const fs::path& path, const std::string& text) {
 std::size_t count_lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
 
 void CommandTest::SetUp() {
+  // The scratch directory comes first: a subclass's SetUp goes on after a failed assertion here, and its
+  // files must not land in the working directory.
+  std::string pattern = (fs::temp_directory_path() / "reds_cli_test_XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+  scratch_ = pattern;
   const char* bin_dir = std::getenv("REDS_BIN_DIR");
   ASSERT_NE(bin_dir, nullptr) << "REDS_BIN_DIR is not set (run the tests with ctest)";
   bin_dir_ = bin_dir;
   reds_ = bin_dir_ / "reds";
   ASSERT_TRUE(fs::exists(reds_)) << reds_ << " does not exist";
-  std::string pattern = (fs::temp_directory_path() / "reds_cli_test_XXXXXX").string();
-  ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-  scratch_ = pattern;
 }
 
 void CommandTest::TearDown() {
