@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -48,7 +48,8 @@ Result<std::vector<double>> level_weights(const std::string& value, const Networ
     char* end = nullptr;
     const double weight = std::strtod(item.c_str(), &end);
     if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(weight) || weight < 0.0)
-      return value_error("level-weights", value, "use reference, uniform or numbers >= 0 separated by commas");
+      return value_error("level-weights", value,
+                         "use reference, uniform or numbers >= 0 separated by commas");
     weights.push_back(weight);
   }
   if (weights.size() != levels.size())
@@ -82,7 +83,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "T (--distill-temperature); the largest level learns from the labels alone. The learning rate\n"
       "follows --lr-schedule: steps (it drops to 1/4 and 1/100 of --lr at the --lr-decay fractions of the\n"
       "run, the reference's ratios) or cosine (down to 0 at the end), after a linear --lr-warmup.\n"
-      "--distill-weight 0 --lr-schedule steps is the reference's training. A checkpoint (weights, optimizer state, stream position) is written every\n"
+      "--distill-weight 0 --lr-schedule steps is the reference's training. A checkpoint (weights, optimizer "
+      "state, stream position) is written every\n"
       "--checkpoint-every steps and at the end; --resume continues from it bit for bit (with the same\n"
       "--threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
   command_line.add_options()  //
@@ -147,8 +149,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   const Result<double> temperature = number_value(options, "distill-temperature", 0.0);
   if (!temperature) return report(temperature.error());
   if (!(*temperature > 0.0))
-    return report(value_error("distill-temperature", options["distill-temperature"].as<std::string>(),
-                              "must be > 0"));
+    return report(
+        value_error("distill-temperature", options["distill-temperature"].as<std::string>(), "must be > 0"));
   distillation.temperature = *temperature;
   const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;
 

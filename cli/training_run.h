@@ -36,8 +36,8 @@ struct TrainingOptions {
   std::int64_t total_steps = 0;
   double learning_rate = 1e-3;
   std::vector<double> decay_at = {0.5, 0.8};  // fractions of total_steps (the steps schedule)
-  bool cosine = false;                         // cosine decay to 0 over the run instead of the steps
-  double warmup = 0.0;                         // fraction of total_steps warming the rate up linearly
+  bool cosine = false;                        // cosine decay to 0 over the run instead of the steps
+  double warmup = 0.0;                        // fraction of total_steps warming the rate up linearly
   bool sgd = false;
 };
 

@@ -698,7 +698,8 @@ void softened_probabilities(std::span<const Real> logits, std::int64_t classes, 
     const Real* z = logits.data() + row;
     const double top = static_cast<double>(*std::max_element(z, z + classes));
     double sum = 0.0;
-    for (std::int64_t j = 0; j < classes; ++j) sum += std::exp((static_cast<double>(z[j]) - top) / temperature);
+    for (std::int64_t j = 0; j < classes; ++j)
+      sum += std::exp((static_cast<double>(z[j]) - top) / temperature);
     for (std::int64_t j = 0; j < classes; ++j)
       probabilities[row + static_cast<std::size_t>(j)] =
           static_cast<Real>(std::exp((static_cast<double>(z[j]) - top) / temperature) / sum);
@@ -720,8 +721,8 @@ Result<double> Pass<Real>::cross_entropy(std::span<const std::int64_t> labels, R
   const std::vector<Real>& logits = maps_.back();
   if (targets) {
     if (targets->probabilities.size() != logits.size())
-      return invalid_argument("got " + std::to_string(targets->probabilities.size()) +
-                              " soft targets for " + std::to_string(logits.size()) + " logits");
+      return invalid_argument("got " + std::to_string(targets->probabilities.size()) + " soft targets for " +
+                              std::to_string(logits.size()) + " logits");
     if (!(targets->temperature > 0.0) || !std::isfinite(targets->temperature))
       return invalid_argument("the distillation temperature must be > 0");
     if (!(targets->weight >= 0.0 && targets->weight <= 1.0))

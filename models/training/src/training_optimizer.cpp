@@ -81,8 +81,7 @@ double LearningRateSchedule::at(std::int64_t step) const {
     while (piece < boundaries_.size() && step > boundaries_[piece]) ++piece;
     rate = values_[piece];
   }
-  if (step < warmup_steps_)
-    rate *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps_);
+  if (step < warmup_steps_) rate *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps_);
   return rate;
 }
 

@@ -1,7 +1,7 @@
 // Joint fine-tuning of all levels: parameter counts per level (against the paper's DS-CNN S count and a
-// hand count), the reference's level weights, and one joint step's gradients against separate passes. In-place
-// distillation: the mixed loss's gradient against finite differences, and the teacher detached (its targets
-// are constants of the step, which finite differences of the undetached objective tell apart).
+// hand count), the reference's level weights, and one joint step's gradients against separate passes.
+// In-place distillation: the mixed loss's gradient against finite differences, and the teacher detached (its
+// targets are constants of the step, which finite differences of the undetached objective tell apart).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -148,7 +148,8 @@ std::vector<std::vector<double>> analytic_gradients(Network<double>& network) {
 }
 
 // The largest |a - b| over every entry, relative to max(1, |a|, |b|).
-double largest_difference(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b) {
+double largest_difference(const std::vector<std::vector<double>>& a,
+                          const std::vector<std::vector<double>>& b) {
   double largest = 0.0;
   for (std::size_t index = 0; index < a.size(); ++index)
     for (std::size_t at = 0; at < a[index].size(); ++at)
@@ -249,7 +250,8 @@ TEST(TrainingDistillation, JointGradientsTeachFromADetachedLargestLevel) {
                                  distillation.temperature, fixed_targets);
   const auto objective = [&](bool detached) {
     std::vector<double> targets = fixed_targets;
-    const std::span<const double> teacher = probe.forward(network, levels[2], batch.images, batch.count).value();
+    const std::span<const double> teacher =
+        probe.forward(network, levels[2], batch.images, batch.count).value();
     if (!detached) softened_probabilities<double>(teacher, 3, distillation.temperature, targets);
     double total = weights[2] * probe.loss(batch.labels).value();
     for (std::size_t level = 0; level < 2; ++level) {
@@ -295,14 +297,14 @@ TEST(TrainingDistillation, JointGradientsTeachFromADetachedLargestLevel) {
       joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass);
   ASSERT_TRUE(plain);
   const std::vector<std::vector<double>> reference = analytic_gradients(network);
-  ASSERT_TRUE(
-      joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass, Distillation{0.0, 4.0}));
+  ASSERT_TRUE(joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass,
+                              Distillation{0.0, 4.0}));
   EXPECT_EQ(analytic_gradients(network), reference);
   EXPECT_EQ((*plain)[0].distillation, 0.0);
-  EXPECT_FALSE(
-      joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass, Distillation{1.2, 1.0}));
-  EXPECT_FALSE(
-      joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass, Distillation{0.5, 0.0}));
+  EXPECT_FALSE(joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass,
+                               Distillation{1.2, 1.0}));
+  EXPECT_FALSE(joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass,
+                               Distillation{0.5, 0.0}));
 }
 
 }  // namespace
