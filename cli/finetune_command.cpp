@@ -70,8 +70,9 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "reds finetune", "reds finetune MODEL [PLAN|-] --data DIR (--epochs N | --steps N) -o OUT [OPTIONS]",
       "Fine-tunes every level of a plan at once (the REDS reference's joint training): each step runs\n"
       "every level on the same augmented minibatch of DIR's training images, weights level s's\n"
-      "cross-entropy by pi_s = sqrt(p_s) / sum_j sqrt(p_j) (p_s: its share of the parameters), and takes\n"
-      "one Adam step on the shared weights. MODEL is a Keras HDF5, ONNX or native .reds model; PLAN is\n"
+      "cross-entropy by pi_s = sqrt(p_s) / sum_j sqrt(p_j) (p_s: its share of the parameters; see\n"
+      "--level-weights), and takes one Adam step on the shared weights. MODEL is a Keras HDF5, ONNX or "
+      "native .reds model; PLAN is\n"
       "the response of 'reds plan' ('-' for standard input), applied as 'reds apply' does; without PLAN,\n"
       "MODEL must embed one. OUT is a native model with the plan embedded: 'reds run OUT --data DIR'\n"
       "evaluates every level. Batch normalization is folded into the layers before it and so stays\n"
@@ -83,10 +84,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "T (--distill-temperature); the largest level learns from the labels alone. The learning rate\n"
       "follows --lr-schedule: steps (it drops to 1/4 and 1/100 of --lr at the --lr-decay fractions of the\n"
       "run, the reference's ratios) or cosine (down to 0 at the end), after a linear --lr-warmup.\n"
-      "--distill-weight 0 --lr-schedule steps is the reference's training. A checkpoint (weights, optimizer "
-      "state, stream position) is written every\n"
-      "--checkpoint-every steps and at the end; --resume continues from it bit for bit (with the same\n"
-      "--threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
+      "--lr 0.001 --lr-schedule steps --lr-warmup 0 is the reference's training (the defaults train\n"
+      "faster: measured in docs/training.md). A checkpoint (weights, optimizer state, stream position)\n"
+      "is written every --checkpoint-every steps and at the end; --resume continues from it bit for bit\n"
+      "(with the same --threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
   command_line.add_options()  //
       ("data", po::value<std::string>()->value_name("DIR"),
        "train-images-idx3-ubyte (or -idx4- for colour images), train-labels-idx1-ubyte (and t10k-* for "
@@ -96,13 +97,13 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("steps", number_option("N"), "optimizer steps (instead of --epochs)")                       //
       ("batch-size", number_option("B", "128"),
        "images per step; at most the training images (see --train-images), and refused when a pass "
-       "over it would not fit in memory")                           //
-      ("lr", number_option("R", "0.001"), "initial learning rate")  //
+       "over it would not fit in memory")                                                           //
+      ("lr", number_option("R", "0.003"), "initial (peak) learning rate (the reference's: 0.001)")  //
       ("lr-decay", number_option("LIST", "0.5,0.8"),
        "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
-      ("lr-schedule", po::value<std::string>()->value_name("S")->default_value("steps"),
+      ("lr-schedule", po::value<std::string>()->value_name("S")->default_value("cosine"),
        "steps (the reference's drops at --lr-decay) or cosine (cosine decay to 0 over the run)")  //
-      ("lr-warmup", number_option("F", "0"),
+      ("lr-warmup", number_option("F", "0.05"),
        "fraction of the run over which the rate rises linearly to the schedule's")  //
       ("level-weights", po::value<std::string>()->value_name("W")->default_value("reference"),
        "each level's share of the loss: reference (pi_s, see above), uniform, or one number per level "
