@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -33,22 +34,60 @@ using engine::training::Network;
 using engine::training::Optimizer;
 using engine::training::Widths;
 
+namespace {
+
+// --level-weights: reference, uniform or one number per level, scaled to sum to 1.
+Result<std::vector<double>> level_weights(const std::string& value, const Network<float>& network,
+                                          const std::vector<Widths>& levels) {
+  if (value == "reference") return engine::training::reference_level_weights(network, levels);
+  if (value == "uniform") return engine::training::uniform_level_weights(levels.size());
+  std::vector<double> weights;
+  std::istringstream items(value);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    char* end = nullptr;
+    const double weight = std::strtod(item.c_str(), &end);
+    if (item.empty() || end != item.c_str() + item.size() || !std::isfinite(weight) || weight < 0.0)
+      return value_error("level-weights", value,
+                         "use reference, uniform or numbers >= 0 separated by commas");
+    weights.push_back(weight);
+  }
+  if (weights.size() != levels.size())
+    return value_error("level-weights", value,
+                       "the plan has " + std::to_string(levels.size()) + " levels, got " +
+                           std::to_string(weights.size()) + " weights");
+  double total = 0.0;
+  for (const double weight : weights) total += weight;
+  if (!(total > 0.0)) return value_error("level-weights", value, "at least one weight must be > 0");
+  for (double& weight : weights) weight /= total;
+  return weights;
+}
+
+}  // namespace
+
 int run_finetune(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
       "reds finetune", "reds finetune MODEL [PLAN|-] --data DIR (--epochs N | --steps N) -o OUT [OPTIONS]",
       "Fine-tunes every level of a plan at once (the REDS reference's joint training): each step runs\n"
       "every level on the same augmented minibatch of DIR's training images, weights level s's\n"
-      "cross-entropy by pi_s = sqrt(p_s) / sum_j sqrt(p_j) (p_s: its share of the parameters), and takes\n"
-      "one Adam step on the shared weights. MODEL is a Keras HDF5, ONNX or native .reds model; PLAN is\n"
+      "cross-entropy by pi_s = sqrt(p_s) / sum_j sqrt(p_j) (p_s: its share of the parameters; see\n"
+      "--level-weights), and takes one Adam step on the shared weights. MODEL is a Keras HDF5, ONNX or "
+      "native .reds model; PLAN is\n"
       "the response of 'reds plan' ('-' for standard input), applied as 'reds apply' does; without PLAN,\n"
       "MODEL must embed one. OUT is a native model with the plan embedded: 'reds run OUT --data DIR'\n"
       "evaluates every level. Batch normalization is folded into the layers before it and so stays\n"
       "frozen at its pretrained statistics, as in the reference's main fine-tuning: one set of\n"
       "statistics serves every level unchanged. Then every level is evaluated on DIR's test images.\n"
-      "The learning rate drops to 1/4 and 1/100 of --lr at the --lr-decay fractions of the run (the\n"
-      "reference's ratios). A checkpoint (weights, optimizer state, stream position) is written every\n"
-      "--checkpoint-every steps and at the end; --resume continues from it bit for bit (with the same\n"
-      "--threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
+      "With --distill-weight W > 0 the largest level also teaches the others in the same step (in-place\n"
+      "distillation): each smaller level's loss is (1 - W) times its cross-entropy plus W times T^2 times\n"
+      "the KL divergence of its predictions from the largest level's, both softened by the temperature\n"
+      "T (--distill-temperature); the largest level learns from the labels alone. The learning rate\n"
+      "follows --lr-schedule: steps (it drops to 1/4 and 1/100 of --lr at the --lr-decay fractions of the\n"
+      "run, the reference's ratios) or cosine (down to 0 at the end), after a linear --lr-warmup.\n"
+      "--lr 0.001 --lr-schedule steps --lr-warmup 0 is the reference's training (the defaults train\n"
+      "faster: measured in docs/training.md). A checkpoint (weights, optimizer state, stream position)\n"
+      "is written every --checkpoint-every steps and at the end; --resume continues from it bit for bit\n"
+      "(with the same --threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
   command_line.add_options()  //
       ("data", po::value<std::string>()->value_name("DIR"),
        "train-images-idx3-ubyte (or -idx4- for colour images), train-labels-idx1-ubyte (and t10k-* for "
@@ -58,10 +97,22 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("steps", number_option("N"), "optimizer steps (instead of --epochs)")                       //
       ("batch-size", number_option("B", "128"),
        "images per step; at most the training images (see --train-images), and refused when a pass "
-       "over it would not fit in memory")                           //
-      ("lr", number_option("R", "0.001"), "initial learning rate")  //
+       "over it would not fit in memory")                                                           //
+      ("lr", number_option("R", "0.003"), "initial (peak) learning rate (the reference's: 0.001)")  //
       ("lr-decay", number_option("LIST", "0.5,0.8"),
        "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
+      ("lr-schedule", po::value<std::string>()->value_name("S")->default_value("cosine"),
+       "steps (the reference's drops at --lr-decay) or cosine (cosine decay to 0 over the run)")  //
+      ("lr-warmup", number_option("F", "0.05"),
+       "fraction of the run over which the rate rises linearly to the schedule's")  //
+      ("level-weights", po::value<std::string>()->value_name("W")->default_value("reference"),
+       "each level's share of the loss: reference (pi_s, see above), uniform, or one number per level "
+       "(scaled to sum to 1)")  //
+      ("distill-weight", number_option("W", "0"),
+       "in-place distillation: weight of the largest level's soft predictions in every other level's "
+       "loss, in [0, 1] (0: labels only)")  //
+      ("distill-temperature", number_option("T", "1"),
+       "temperature softening both the teacher's and the student's predictions")  //
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
        "adam (Keras defaults) or sgd (momentum 0.9)")                                                  //
       ("seed", number_option("S", "1"), "seed of the minibatches")                                     //
@@ -91,6 +142,17 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   training.sgd = optimizer_name == "sgd";
   Result<RunOptions> run = read_run_options(options, training);
   if (!run) return report(run.error());
+  if (auto error = read_schedule_options(options, training)) return report(*error);
+  engine::training::Distillation distillation;
+  const Result<double> distill_weight = number_value(options, "distill-weight", 0.0, 1.0);
+  if (!distill_weight) return report(distill_weight.error());
+  distillation.weight = *distill_weight;
+  const Result<double> temperature = number_value(options, "distill-temperature", 0.0);
+  if (!temperature) return report(temperature.error());
+  if (!(*temperature > 0.0))
+    return report(
+        value_error("distill-temperature", options["distill-temperature"].as<std::string>(), "must be > 0"));
+  distillation.temperature = *temperature;
   const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;
 
   // The planned model and its network.
@@ -121,8 +183,9 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     if (!widths) return command_line.report(streams.err, widths.error());
     levels.push_back(std::move(widths).value());
   }
-  const Result<std::vector<double>> weights = engine::training::reference_level_weights(network, levels);
-  if (!weights) return command_line.report(streams.err, weights.error());
+  const Result<std::vector<double>> weights =
+      level_weights(options["level-weights"].as<std::string>(), network, levels);
+  if (!weights) return report(weights.error());
 
   // The training images and the run's length.
   const std::string data = options["data"].as<std::string>();
@@ -164,9 +227,13 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   streams.err << "; " << train.count << " training images, " << steps_per_epoch << " steps per epoch, steps "
               << first_step + 1 << ".." << training.total_steps << ", " << threads << " thread(s)\n";
 
-  JointStep joint(network, threads);
+  if (distillation.weight > 0.0 && levels.size() > 1)
+    streams.err << "in-place distillation from level " << levels.size() << ": weight " << distillation.weight
+                << ", temperature " << distillation.temperature << '\n';
+  JointStep joint(network, threads, {}, distillation);
   TrainingProgress progress(streams.err, is_terminal(streams.err), training.total_steps, steps_per_epoch,
-                            first_step, std::max<std::int64_t>(steps_per_epoch / 4, 1), levels.size());
+                            first_step, std::max<std::int64_t>(steps_per_epoch / 4, 1), levels.size(),
+                            distillation.weight > 0.0);
   engine::training::Minibatch batch;
   for (std::int64_t step = first_step + 1; step <= training.total_steps; ++step) {
     stream.next(batch);

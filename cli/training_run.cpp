@@ -27,10 +27,16 @@ std::string duration_text(double seconds) {
   return text.str();
 }
 
-// The learning rate drops to 1/4 and then 1/100 of the initial rate, the ratios of the reference's
-// Fashion-MNIST schedule (1e-3, 2.5e-4, 1e-5), at the given fractions of the run instead of at its fixed
-// steps 16406 and 30468 (35 and 65 of its 250 epochs), which a run of a few epochs never reaches.
 Result<engine::training::LearningRateSchedule> schedule_of(const TrainingOptions& options) {
+  const std::int64_t warmup_steps = std::llround(options.warmup * static_cast<double>(options.total_steps));
+  if (options.cosine) {
+    // Decaying over the steps after the warm-up, to 0 at the last one.
+    const Result<engine::training::LearningRateSchedule> cosine =
+        engine::training::LearningRateSchedule::cosine_decay(
+            options.learning_rate, std::max<std::int64_t>(options.total_steps - 1, 1), 0.0);
+    if (!cosine) return cosine.error();
+    return cosine->with_warmup(warmup_steps);
+  }
   const std::vector<double> factors = {1.0, 0.25, 0.01};
   std::vector<std::int64_t> boundaries;
   std::vector<double> values = {options.learning_rate};
@@ -40,7 +46,24 @@ Result<engine::training::LearningRateSchedule> schedule_of(const TrainingOptions
     boundaries.push_back(boundary);
     values.push_back(options.learning_rate * factors[i + 1]);
   }
-  return engine::training::LearningRateSchedule::piecewise_constant(boundaries, values);
+  const Result<engine::training::LearningRateSchedule> steps =
+      engine::training::LearningRateSchedule::piecewise_constant(boundaries, values);
+  if (!steps) return steps.error();
+  return steps->with_warmup(warmup_steps);
+}
+
+std::optional<Error> read_schedule_options(const boost::program_options::variables_map& options,
+                                           TrainingOptions& training) {
+  const std::string schedule = options["lr-schedule"].as<std::string>();
+  if (schedule != "steps" && schedule != "cosine")
+    return value_error("lr-schedule", schedule, "use steps or cosine");
+  training.cosine = schedule == "cosine";
+  const Result<double> warmup = number_value(options, "lr-warmup", 0.0);
+  if (!warmup) return warmup.error();
+  if (*warmup >= 1.0)
+    return value_error("lr-warmup", options["lr-warmup"].as<std::string>(), "must be below 1 (of the run)");
+  training.warmup = *warmup;
+  return std::nullopt;
 }
 
 namespace {

@@ -35,7 +35,9 @@ struct TrainingOptions {
   std::int64_t train_images = 0;  // the first N training images; 0: all
   std::int64_t total_steps = 0;
   double learning_rate = 1e-3;
-  std::vector<double> decay_at = {0.5, 0.8};  // fractions of total_steps
+  std::vector<double> decay_at = {0.5, 0.8};  // fractions of total_steps (the steps schedule)
+  bool cosine = false;                        // cosine decay to 0 over the run instead of the steps
+  double warmup = 0.0;                        // fraction of total_steps warming the rate up linearly
   bool sgd = false;
 };
 
@@ -54,10 +56,17 @@ struct RunOptions {
 Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,
                                     TrainingOptions& training);
 
-// The learning rate drops to 1/4 and then 1/100 of the initial rate, the ratios of the reference's
-// Fashion-MNIST schedule (1e-3, 2.5e-4, 1e-5), at the given fractions of the run instead of at its fixed
-// steps 16406 and 30468 (35 and 65 of its 250 epochs), which a run of a few epochs never reaches.
+// The steps schedule: the learning rate drops to 1/4 and then 1/100 of the initial rate, the ratios of the
+// reference's Fashion-MNIST schedule (1e-3, 2.5e-4, 1e-5), at the given fractions of the run instead of at
+// its fixed steps 16406 and 30468 (35 and 65 of its 250 epochs), which a run of a few epochs never reaches.
+// Or (cosine) Keras' cosine decay from the initial rate to 0 at the last step. A warm-up multiplies the
+// first `warmup` of the run by a ramp from 1/warm-up steps to 1.
 Result<engine::training::LearningRateSchedule> schedule_of(const TrainingOptions& options);
+
+// --lr-schedule (steps or cosine) and --lr-warmup (a fraction of the run) into `training`, for a command
+// that declares them.
+std::optional<Error> read_schedule_options(const boost::program_options::variables_map& options,
+                                           TrainingOptions& training);
 
 // The checkpoint: the weights, the optimizer's state and where the minibatch stream stands, with the
 // options that fix the stream (a resumed run must draw the same minibatches). Binary, native byte order:
@@ -81,8 +90,9 @@ class JointStep {
   // `options` for every pass (batch statistics: each share normalises with its own images' statistics,
   // and only the network's own share updates its moving averages).
   JointStep(const engine::training::Network<float>& network, std::size_t threads,
-            const engine::training::PassOptions& options = {})
-      : replicas_(threads - 1, network), options_(options) {
+            const engine::training::PassOptions& options = {},
+            const engine::training::Distillation& distillation = {})
+      : replicas_(threads - 1, network), options_(options), distillation_(distillation) {
     passes_.resize(threads);
     results_.resize(threads);
     errors_.resize(threads);
@@ -110,15 +120,17 @@ class JointStep {
                        static_cast<std::size_t>((end - begin) * image_size)),
           std::span<const std::int64_t>(batch.labels)
               .subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
-          options_, passes_[index]);
+          options_, passes_[index], distillation_);
       if (!result) {
         errors_[index] = result.error();
         return;
       }
       errors_[index].reset();
       results_[index] = std::move(result).value();
-      for (auto& level : results_[index])
+      for (auto& level : results_[index]) {
         level.loss *= static_cast<double>(end - begin) / static_cast<double>(batch.count);
+        level.distillation *= static_cast<double>(end - begin) / static_cast<double>(batch.count);
+      }
     };
     const std::vector<engine::training::Parameter<float>*> parameters = network.parameters();
     std::vector<std::thread> threads;
@@ -144,6 +156,7 @@ class JointStep {
       }
       for (std::size_t level = 0; level < total.size(); ++level) {
         total[level].loss += results_[index][level].loss;
+        total[level].distillation += results_[index][level].distillation;
         total[level].correct += results_[index][level].correct;
       }
     }
@@ -153,26 +166,29 @@ class JointStep {
  private:
   std::vector<engine::training::Network<float>> replicas_;
   engine::training::PassOptions options_;
+  engine::training::Distillation distillation_;
   std::vector<engine::training::Pass<float>> passes_;
   std::vector<std::vector<engine::training::LevelResult>> results_;
   std::vector<std::optional<Error>> errors_;
 };
 
-// Epoch, step, loss per level, images per second and time left: rewritten in place on a terminal (the
-// losses a moving average), one line every `line_every` steps otherwise (the losses the mean since the
-// last line).
+// Epoch, step, loss per level (and, when `distillation`, the KL term of every level it teaches), images per
+// second and time left: rewritten in place on a terminal (the losses a moving average), one line every
+// `line_every` steps otherwise (the losses the mean since the last line).
 class TrainingProgress {
  public:
   TrainingProgress(std::ostream& err, bool terminal, std::int64_t total_steps, std::int64_t steps_per_epoch,
-                   std::int64_t first_step, std::int64_t line_every, std::size_t levels)
+                   std::int64_t first_step, std::int64_t line_every, std::size_t levels,
+                   bool distillation = false)
       : err_(err),
         terminal_(terminal),
         total_steps_(total_steps),
         steps_per_epoch_(steps_per_epoch),
         first_step_(first_step),
         line_every_(std::max<std::int64_t>(line_every, 1)),
-        average_(levels, 0.0),
-        window_(levels, 0.0),
+        distilled_levels_(distillation && levels > 1 ? levels - 1 : 0),
+        average_(levels + distilled_levels_, 0.0),
+        window_(levels + distilled_levels_, 0.0),
         start_(Clock::now()),
         shown_(start_),
         last_step_(start_) {}
@@ -191,10 +207,14 @@ class TrainingProgress {
     recent_step_seconds_ = first ? step_seconds : 0.95 * recent_step_seconds_ + 0.05 * step_seconds;
     recent_step_images_ =
         first ? static_cast<double>(images) : 0.95 * recent_step_images_ + 0.05 * static_cast<double>(images);
-    for (std::size_t level = 0; level < results.size(); ++level) {
-      average_[level] =
-          step == first_step_ + 1 ? results[level].loss : 0.95 * average_[level] + 0.05 * results[level].loss;
-      window_[level] += results[level].loss;
+    // The levels' losses, then the distillation terms of the levels taught.
+    std::vector<double> losses;
+    for (const auto& result : results) losses.push_back(result.loss);
+    for (std::size_t level = 0; level < distilled_levels_ && level < results.size(); ++level)
+      losses.push_back(results[level].distillation);
+    for (std::size_t at = 0; at < losses.size() && at < average_.size(); ++at) {
+      average_[at] = first ? losses[at] : 0.95 * average_[at] + 0.05 * losses[at];
+      window_[at] += losses[at];
     }
     const bool last = step == total_steps_;
     if (terminal_) {
@@ -231,7 +251,12 @@ class TrainingProgress {
            << std::string(static_cast<std::size_t>(kWidth - filled), '.') << ']';
     }
     text << "  loss per level" << std::fixed << std::setprecision(3);
-    for (const double loss : losses) text << ' ' << loss;
+    const std::size_t levels = losses.size() - distilled_levels_;
+    for (std::size_t at = 0; at < levels; ++at) text << ' ' << losses[at];
+    if (distilled_levels_ > 0) {
+      text << "  distillation";
+      for (std::size_t at = levels; at < losses.size(); ++at) text << ' ' << losses[at];
+    }
     text << "  " << std::setprecision(0) << recent_images_per_second << " images/s  left "
          << duration_text(left);
     return text.str();
@@ -240,7 +265,8 @@ class TrainingProgress {
   std::ostream& err_;
   bool terminal_;
   std::int64_t total_steps_, steps_per_epoch_, first_step_, line_every_;
-  std::vector<double> average_, window_;
+  std::size_t distilled_levels_;
+  std::vector<double> average_, window_;  // per level, then per level taught
   std::int64_t window_steps_ = 0;
   std::int64_t images_ = 0;
   Clock::time_point start_, shown_, last_step_;

@@ -689,8 +689,25 @@ Result<double> Pass<Real>::loss(std::span<const std::int64_t> labels) {
 }
 
 template <class Real>
+void softened_probabilities(std::span<const Real> logits, std::int64_t classes, double temperature,
+                            std::vector<Real>& probabilities) {
+  probabilities.resize(logits.size());
+  for (std::size_t row = 0; row + static_cast<std::size_t>(classes) <= logits.size();
+       row += static_cast<std::size_t>(classes)) {
+    const Real* z = logits.data() + row;
+    const double top = static_cast<double>(*std::max_element(z, z + classes));
+    double sum = 0.0;
+    for (std::int64_t j = 0; j < classes; ++j)
+      sum += std::exp((static_cast<double>(z[j]) - top) / temperature);
+    for (std::int64_t j = 0; j < classes; ++j)
+      probabilities[row + static_cast<std::size_t>(j)] =
+          static_cast<Real>(std::exp((static_cast<double>(z[j]) - top) / temperature) / sum);
+  }
+}
+
+template <class Real>
 Result<double> Pass<Real>::cross_entropy(std::span<const std::int64_t> labels, Real scale,
-                                         std::vector<Real>* gradient) {
+                                         std::vector<Real>* gradient, const SoftTargets<Real>* targets) {
   if (!network_) return invalid_argument("no forward() came first");
   const std::int64_t classes = network_->classes();
   if (static_cast<std::int64_t>(labels.size()) != count_)
@@ -700,10 +717,21 @@ Result<double> Pass<Real>::cross_entropy(std::span<const std::int64_t> labels, R
     if (label < 0 || label >= classes)
       return invalid_argument("label " + std::to_string(label) + " is not a class (0.." +
                               std::to_string(classes - 1) + ")");
-  // Mean over the minibatch; d loss / d logit = (softmax - one-hot) / count.
   const std::vector<Real>& logits = maps_.back();
+  if (targets) {
+    if (targets->probabilities.size() != logits.size())
+      return invalid_argument("got " + std::to_string(targets->probabilities.size()) + " soft targets for " +
+                              std::to_string(logits.size()) + " logits");
+    if (!(targets->temperature > 0.0) || !std::isfinite(targets->temperature))
+      return invalid_argument("the distillation temperature must be > 0");
+    if (!(targets->weight >= 0.0 && targets->weight <= 1.0))
+      return invalid_argument("the distillation weight must lie in [0, 1]");
+  }
+  // Mean over the minibatch; d loss / d logit = (softmax - one-hot) / count, times 1 - w with soft targets,
+  // plus w * T * (softmax(logit / T) - target) / count.
+  const double hard = targets ? 1.0 - targets->weight : 1.0;
   if (gradient) gradient->resize(logits.size());
-  double loss = 0.0;
+  double loss = 0.0, divergence = 0.0;
   correct_ = 0;
   for (std::int64_t image = 0; image < count_; ++image) {
     const Real* z = logits.data() + image * classes;
@@ -714,23 +742,53 @@ Result<double> Pass<Real>::cross_entropy(std::span<const std::int64_t> labels, R
     for (std::int64_t j = 0; j < classes; ++j) sum += std::exp(static_cast<double>(z[j] - z[best]));
     const double log_sum = static_cast<double>(z[best]) + std::log(sum);
     loss += log_sum - static_cast<double>(z[label]);
-    if (!gradient) continue;
+    if (gradient) {
+      for (std::int64_t j = 0; j < classes; ++j) {
+        const double probability = std::exp(static_cast<double>(z[j]) - log_sum);
+        (*gradient)[static_cast<std::size_t>(image * classes + j)] =
+            static_cast<Real>(static_cast<double>(scale) * hard * (probability - (j == label ? 1.0 : 0.0)) /
+                              static_cast<double>(count_));
+      }
+    }
+    if (!targets) continue;
+    const double temperature = targets->temperature;
+    const Real* p = targets->probabilities.data() + image * classes;
+    double soft_sum = 0.0;
+    for (std::int64_t j = 0; j < classes; ++j)
+      soft_sum += std::exp((static_cast<double>(z[j]) - static_cast<double>(z[best])) / temperature);
+    const double soft_log_sum = static_cast<double>(z[best]) / temperature + std::log(soft_sum);
     for (std::int64_t j = 0; j < classes; ++j) {
-      const double probability = std::exp(static_cast<double>(z[j]) - log_sum);
-      (*gradient)[static_cast<std::size_t>(image * classes + j)] =
-          static_cast<Real>(static_cast<double>(scale) * (probability - (j == label ? 1.0 : 0.0)) /
-                            static_cast<double>(count_));
+      const double target = static_cast<double>(p[j]);
+      const double log_q = static_cast<double>(z[j]) / temperature - soft_log_sum;
+      if (target > 0.0) divergence += target * (std::log(target) - log_q);
+      if (gradient)
+        (*gradient)[static_cast<std::size_t>(image * classes + j)] +=
+            static_cast<Real>(static_cast<double>(scale) * targets->weight * temperature *
+                              (std::exp(log_q) - target) / static_cast<double>(count_));
     }
   }
+  distillation_loss_ = divergence / static_cast<double>(count_);
   return loss / static_cast<double>(count_);
 }
 
 template <class Real>
 Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std::int64_t> labels,
                                     Real scale) {
+  return backward_from_logits(network, labels, scale, nullptr);
+}
+
+template <class Real>
+Result<double> Pass<Real>::backward(Network<Real>& network, std::span<const std::int64_t> labels, Real scale,
+                                    const SoftTargets<Real>& targets) {
+  return backward_from_logits(network, labels, scale, &targets);
+}
+
+template <class Real>
+Result<double> Pass<Real>::backward_from_logits(Network<Real>& network, std::span<const std::int64_t> labels,
+                                                Real scale, const SoftTargets<Real>* targets) {
   if (network_ != &network) return invalid_argument("backward() needs a forward() of the same network first");
   if (gradient_.capacity() == 0) gradient_ = spare();
-  Result<double> loss = cross_entropy(labels, scale, &gradient_);
+  Result<double> loss = cross_entropy(labels, scale, &gradient_, targets);
   if (!loss) return loss;
 
   std::vector<TrainingLayer<Real>>& layers = network.layers();
@@ -927,5 +985,7 @@ template Network<float>::Network(const Network<double>&);
 template Network<double>::Network(const Network<float>&);
 template class Pass<float>;
 template class Pass<double>;
+template void softened_probabilities(std::span<const float>, std::int64_t, double, std::vector<float>&);
+template void softened_probabilities(std::span<const double>, std::int64_t, double, std::vector<double>&);
 
 }  // namespace reds::engine::training

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <utility>
 
 #include "reds/training/optimizer.h"
@@ -43,15 +45,44 @@ Result<LearningRateSchedule> LearningRateSchedule::exponential_decay(double init
   return schedule;
 }
 
+Result<LearningRateSchedule> LearningRateSchedule::cosine_decay(double initial, std::int64_t decay_steps,
+                                                                double alpha) {
+  if (decay_steps < 1) return invalid_argument("decay_steps must be at least 1");
+  if (!(initial >= 0.0) || !std::isfinite(initial))
+    return invalid_argument("the learning rate must be finite and >= 0");
+  if (!(alpha >= 0.0 && alpha <= 1.0)) return invalid_argument("alpha must lie in [0, 1]");
+  LearningRateSchedule schedule;
+  schedule.kind_ = Kind::cosine_decay;
+  schedule.values_ = {initial};
+  schedule.decay_steps_ = decay_steps;
+  schedule.alpha_ = alpha;
+  return schedule;
+}
+
+Result<LearningRateSchedule> LearningRateSchedule::with_warmup(std::int64_t warmup_steps) const {
+  if (warmup_steps < 0) return invalid_argument("warm-up steps must be >= 0");
+  LearningRateSchedule schedule = *this;
+  schedule.warmup_steps_ = warmup_steps;
+  return schedule;
+}
+
 double LearningRateSchedule::at(std::int64_t step) const {
+  double rate = 0.0;
   if (kind_ == Kind::exponential_decay) {
     double exponent = static_cast<double>(step) / static_cast<double>(decay_steps_);
     if (staircase_) exponent = std::floor(exponent);
-    return values_[0] * std::pow(decay_rate_, exponent);
+    rate = values_[0] * std::pow(decay_rate_, exponent);
+  } else if (kind_ == Kind::cosine_decay) {
+    const double progress =
+        static_cast<double>(std::min(step, decay_steps_)) / static_cast<double>(decay_steps_);
+    rate = values_[0] * ((1.0 - alpha_) * 0.5 * (1.0 + std::cos(std::numbers::pi * progress)) + alpha_);
+  } else {
+    std::size_t piece = 0;
+    while (piece < boundaries_.size() && step > boundaries_[piece]) ++piece;
+    rate = values_[piece];
   }
-  std::size_t piece = 0;
-  while (piece < boundaries_.size() && step > boundaries_[piece]) ++piece;
-  return values_[piece];
+  if (step < warmup_steps_) rate *= static_cast<double>(step + 1) / static_cast<double>(warmup_steps_);
+  return rate;
 }
 
 template <class Real>

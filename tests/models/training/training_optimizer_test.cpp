@@ -43,6 +43,36 @@ TEST(LearningRateSchedule, ExponentialDecay) {
   EXPECT_FALSE(LearningRateSchedule::exponential_decay(1e-3, 0, 0.98, true));
 }
 
+TEST(LearningRateSchedule, CosineDecayAsKerasComputesIt) {
+  const LearningRateSchedule cosine = LearningRateSchedule::cosine_decay(1e-3, 400, 0.1).value();
+  EXPECT_DOUBLE_EQ(cosine.at(0), 1e-3);
+  // Halfway: (1 - alpha) / 2 + alpha of the initial rate.
+  EXPECT_DOUBLE_EQ(cosine.at(200), 1e-3 * (0.9 * 0.5 + 0.1));
+  EXPECT_DOUBLE_EQ(cosine.at(100), 1e-3 * (0.9 * 0.5 * (1 + std::cos(M_PI / 4)) + 0.1));
+  EXPECT_DOUBLE_EQ(cosine.at(400), 1e-4);
+  EXPECT_DOUBLE_EQ(cosine.at(5000), 1e-4);
+  EXPECT_EQ(LearningRateSchedule::cosine_decay(2e-3, 10, 0.0).value().at(10), 0.0);
+  EXPECT_FALSE(LearningRateSchedule::cosine_decay(1e-3, 0, 0.0));
+  EXPECT_FALSE(LearningRateSchedule::cosine_decay(1e-3, 10, 1.5));
+  EXPECT_FALSE(LearningRateSchedule::cosine_decay(-1.0, 10, 0.0));
+}
+
+TEST(LearningRateSchedule, WarmUpRampsTheFirstStepsOnly) {
+  const LearningRateSchedule steps = LearningRateSchedule::piecewise_constant({100}, {1e-3, 1e-4}).value();
+  const LearningRateSchedule warm = steps.with_warmup(4).value();
+  EXPECT_DOUBLE_EQ(warm.at(0), 0.25e-3);
+  EXPECT_DOUBLE_EQ(warm.at(2), 0.75e-3);
+  EXPECT_EQ(warm.at(4), 1e-3);
+  EXPECT_EQ(warm.at(101), 1e-4);
+  const LearningRateSchedule cosine = LearningRateSchedule::cosine_decay(1e-3, 10, 0.0).value();
+  const LearningRateSchedule warm_cosine = cosine.with_warmup(5).value();
+  EXPECT_DOUBLE_EQ(warm_cosine.at(1), cosine.at(1) * 2.0 / 5.0);
+  EXPECT_EQ(warm_cosine.at(7), cosine.at(7));
+  // No warm-up leaves the schedule as it is.
+  EXPECT_EQ(steps.with_warmup(0).value().at(0), 1e-3);
+  EXPECT_FALSE(steps.with_warmup(-1));
+}
+
 // Dense 2 -> 3: kernel (6 numbers) and bias (3).
 Network<double> tiny_network() {
   ModelBuilder builder({1, 1, 2, true}, 1);

@@ -7,6 +7,13 @@
 // kernels sliced by output width only, batch norm and the DS-CNN head left out; here p_s is the level's exact
 // weight and bias count, Network::parameter_count.)
 //
+// In-place distillation (Yu & Huang, universally slimmable networks): the largest level (the last) learns
+// from the labels alone and, in the same step, teaches the others: each smaller level's loss mixes its
+// cross-entropy with the KL divergence from the largest level's predictions, both softened by a
+// temperature (SoftTargets, training.h). The teacher's predictions are constants of the step: no gradient of
+// a student's loss reaches the teacher through its targets (it gets its share through the shared weights
+// the student uses, as any weight the student uses).
+//
 //   std::vector<Widths> levels = {network.plan_widths(0).value(), ..., network.full_widths()};
 //   std::vector<double> weights = reference_level_weights(network, levels).value();
 //   auto results = joint_gradients(network, levels, weights, batch_images, batch_labels, {}, pass);
@@ -28,19 +35,33 @@ template <class Real>
 Result<std::vector<double>> reference_level_weights(const Network<Real>& network,
                                                     const std::vector<Widths>& levels);
 
+// Every level weighted alike, 1 / levels.
+std::vector<double> uniform_level_weights(std::size_t levels);
+
 struct LevelResult {
-  double loss = 0.0;         // mean cross-entropy of the level on the minibatch (unweighted)
-  std::int64_t correct = 0;  // images the level classifies right
+  double loss = 0.0;          // mean cross-entropy of the level on the minibatch (unweighted)
+  std::int64_t correct = 0;   // images the level classifies right
+  double distillation = 0.0;  // mean KL from the teacher's softened predictions (0: the teacher, or none)
+};
+
+// In-place distillation: the SoftTargets weight and temperature of every level but the largest. weight 0
+// (the reference's training) leaves every level to its labels.
+struct Distillation {
+  double weight = 0.0;
+  double temperature = 1.0;
 };
 
 // The gradients of one joint step: clears every gradient, then per level one forward and one backward pass
-// on the same minibatch, the backward scaled by weights[s]. Returns every level's loss and correct count.
-// invalid_argument for mismatched sizes or widths that are no level (the gradients are then incomplete).
+// on the same minibatch, the backward scaled by weights[s]. With distillation the largest level (the last)
+// runs first, and its softened predictions are the others' soft targets. Returns every level's loss and
+// correct count. invalid_argument for mismatched sizes, widths that are no level (the gradients are then
+// incomplete), a distillation weight outside [0, 1] or a temperature <= 0.
 template <class Real>
 Result<std::vector<LevelResult>> joint_gradients(Network<Real>& network, const std::vector<Widths>& levels,
                                                  const std::vector<double>& weights,
                                                  std::type_identity_t<std::span<const Real>> images,
                                                  std::span<const std::int64_t> labels,
-                                                 const PassOptions& options, Pass<Real>& pass);
+                                                 const PassOptions& options, Pass<Real>& pass,
+                                                 const Distillation& distillation = {});
 
 }  // namespace reds::engine::training

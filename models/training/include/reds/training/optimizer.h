@@ -35,12 +35,23 @@ class LearningRateSchedule {
   // `staircase`. invalid_argument for decay_steps < 1 or a negative rate.
   static Result<LearningRateSchedule> exponential_decay(double initial, std::int64_t decay_steps,
                                                         double decay_rate, bool staircase);
+  // Keras' CosineDecay: initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2
+  // + alpha), from `initial` down to alpha * initial at decay_steps and after. invalid_argument for
+  // decay_steps < 1, a negative rate or alpha outside [0, 1].
+  static Result<LearningRateSchedule> cosine_decay(double initial, std::int64_t decay_steps, double alpha);
+
+  // The same schedule with a linear warm-up: at step s < warmup_steps the rate is (s + 1) / warmup_steps
+  // times this schedule's, so that the first steps, whose Adam moments rest on few gradients, move the
+  // weights less. Steps from warmup_steps on are unchanged; 0 adds none. invalid_argument when negative.
+  Result<LearningRateSchedule> with_warmup(std::int64_t warmup_steps) const;
 
   double at(std::int64_t step) const;
 
  private:
-  enum class Kind { piecewise_constant, exponential_decay };
+  enum class Kind { piecewise_constant, exponential_decay, cosine_decay };
   Kind kind_ = Kind::piecewise_constant;
+  std::int64_t warmup_steps_ = 0;
+  double alpha_ = 0.0;
   std::vector<std::int64_t> boundaries_;
   std::vector<double> values_ = {0.0};
   std::int64_t decay_steps_ = 1;

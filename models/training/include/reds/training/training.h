@@ -194,6 +194,24 @@ struct PassOptions {
   bool input_gradient = false;
 };
 
+// What a backward pass learns from besides the labels (in-place distillation, levels.h): a teacher's
+// predictions softened by a temperature T, a constant of the pass (no gradient reaches the teacher).
+template <class Real>
+struct SoftTargets {
+  // count x classes probabilities, each row summing to 1: softened_probabilities() of the teacher's logits.
+  std::span<const Real> probabilities;
+  double temperature = 1.0;
+  // w in loss = (1 - w) * cross-entropy(labels) + w * T^2 * KL(probabilities || softmax(logits / T)), per
+  // image, averaged over the minibatch. T^2 keeps the soft term's gradient, T * (softmax(logits / T) -
+  // probabilities), on the scale of the hard term's as T grows (Hinton et al. 2015). In [0, 1].
+  double weight = 0.0;
+};
+
+// softmax(logits / temperature) per row of `classes` logits, into `probabilities` (resized to match).
+template <class Real>
+void softened_probabilities(std::span<const Real> logits, std::int64_t classes, double temperature,
+                            std::vector<Real>& probabilities);
+
 // One forward and backward pass: the feature maps of a minibatch and the work areas, reused from call to
 // call (create one per thread and keep it).
 template <class Real>
@@ -221,6 +239,14 @@ class Pass {
   // gradient to every trainable parameter's gradient. Returns the mean cross-entropy (unscaled).
   // invalid_argument for labels that do not fit, or when no forward() of this network came first.
   Result<double> backward(Network<Real>& network, std::span<const std::int64_t> labels, Real scale = 1);
+  // The same with soft targets mixed in: back-propagates `scale` times SoftTargets' loss; returns the mean
+  // cross-entropy against the labels (unscaled, unmixed) and leaves the mean T^2-free KL term in
+  // distillation_loss(). invalid_argument also for targets that are not count x classes numbers, a
+  // temperature <= 0 or a weight outside [0, 1].
+  Result<double> backward(Network<Real>& network, std::span<const std::int64_t> labels, Real scale,
+                          const SoftTargets<Real>& targets);
+  // Mean KL(probabilities || softmax(logits / T)) of the last backward() with soft targets (0 without).
+  double distillation_loss() const { return distillation_loss_; }
 
   // After a backward() whose forward() asked for it: d(scale * loss) / d(images), like the images.
   std::span<const Real> input_gradient() const { return input_gradient_; }
@@ -243,9 +269,13 @@ class Pass {
   std::vector<Real> gradient_, next_gradient_, work_;
   std::vector<Real> input_gradient_;
   std::int64_t correct_ = 0;
+  double distillation_loss_ = 0.0;
 
-  // loss() and, with `gradient`, d(scale * loss) / d(logits) into it.
-  Result<double> cross_entropy(std::span<const std::int64_t> labels, Real scale, std::vector<Real>* gradient);
+  // loss() and, with `gradient`, d(scale * loss) / d(logits) into it (the mixed loss's, with `targets`).
+  Result<double> cross_entropy(std::span<const std::int64_t> labels, Real scale, std::vector<Real>* gradient,
+                               const SoftTargets<Real>* targets = nullptr);
+  Result<double> backward_from_logits(Network<Real>& network, std::span<const std::int64_t> labels,
+                                      Real scale, const SoftTargets<Real>* targets);
   // Adds `gradient` (sized like maps_[map]) into gradients_[map], taking its buffer when it is the first.
   void deliver(std::size_t map, std::vector<Real>& gradient);
   // A buffer from spare_ (empty when there is none), and back.
