@@ -4,12 +4,13 @@
 a max resource) from the calls its inference engine makes: ``torch.onnx.export`` writes the module as
 convolutions (with their batch norm folded in, and a zero padding layer before them when their padding is
 not Keras' ``same``), rectifiers, pools, flattening, dense layers and additions, and the engine runs them in
-that order, fusing a rectifier into the layer before it, writing a rectifier or an addition over an operand
-nothing reads later, and keeping every map in memory until its last reader has run (a residual block's
-input until the addition). ``activation_costs`` derives the same layers from the traced graph, schedules
-them as the engine does (models/engine/src/schedule.cpp) and prices them with the engine's own code
-(reds/models/peak_activation.h, through the extension), so that the costs equal ``reds request``'s for the
-ONNX export, term for term.
+that order, fusing a rectifier into the layer before it, an addition into the convolution that computes one
+of its operands (accumulating onto the other), and a zero padding into the one convolution that reads it,
+writing a rectifier or an addition over an operand nothing reads later, and keeping every map in memory
+until its last reader has run (a residual block's input until the addition). ``activation_costs`` derives
+the same layers from the traced graph, schedules them as the engine does (models/engine/src/schedule.cpp)
+and prices them with the engine's own code (reds/models/peak_activation.h, through the extension), so that the costs equal ``reds request``'s for
+the ONNX export, term for term.
 """
 
 from __future__ import annotations
@@ -66,11 +67,15 @@ class _Layer:
     kind: str  # conv, dense, rectifier, add, pool, global_pool, zero_padding, flatten
     inputs: list[int]
     request_layer: Optional[int] = None
+    one_group: bool = False  # conv: groups == 1 (a residual addition can run inside it)
+    depthwise: bool = False  # conv: one output channel per input channel
 
 
 @dataclass
 class _Call:
     layer: int
+    operands: list[int] = field(default_factory=list)  # through a fused padding, the padding's input
+    last: int = 0  # the last layer the call computes (a fused addition or rectifier)
     fused_rectifier: Optional[int] = None
     resident: list[int] = field(default_factory=list)
     in_place: bool = False
@@ -135,8 +140,9 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
     tensor_of: dict[torch.fx.Node, int] = {}
 
     def append(kind: str, inputs: list[int], shape: tuple[int, ...], source: Optional[int], channels: int,
-               flat: bool, unit: Optional[int] = None) -> int:
-        layers.append(_Layer(kind, inputs, unit))
+               flat: bool, unit: Optional[int] = None, one_group: bool = False,
+               depthwise: bool = False) -> int:
+        layers.append(_Layer(kind, inputs, unit, one_group, depthwise))
         maps.append(_Map(shape, source, channels, flat))
         return len(layers)
 
@@ -162,7 +168,10 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
                 read = _padded(append, read, read_map, pads, kernel, stride, dilation, True)
             kind = "dense" if isinstance(module, nn.Linear) else "conv"
             flat = kind == "dense"
-            tensor_of[node] = append(kind, [read], shape, source, channels, flat, request_layer[node])
+            groups = getattr(module, "groups", 1)
+            depthwise = groups > 1 and groups == module.in_channels == module.out_channels
+            tensor_of[node] = append(kind, [read], shape, source, channels, flat, request_layer[node],
+                                     groups == 1, depthwise)
             continue
         if isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)) or _is_alias(node, module):
             tensor_of[node] = read  # folded into its layer; dropout and identity are no layer
@@ -236,10 +245,31 @@ def _is_padding(node: torch.fx.Node, module: Optional[nn.Module]) -> bool:
 def _schedule(layers: Sequence[_Layer]) -> list[_Call]:
     """The engine's calls and the maps resident at each (models/engine/src/schedule.cpp, line for line)."""
     tensors = len(layers) + 1
-    last_reader = [0] + [tensor - 1 for tensor in range(1, tensors)]
-    for index, layer in enumerate(layers):
+
+    def reads_only(reader: int, tensor: int) -> bool:
+        return layers[reader].inputs == [tensor]
+
+    read_count = [0] * tensors
+    for layer in layers:
         for tensor in layer.inputs:
-            last_reader[tensor] = max(last_reader[tensor], index)
+            read_count[tensor] += 1
+    # Zero paddings read by one convolution alone become that convolution's padding.
+    padding_fused = [False] * len(layers)
+    for index in range(len(layers) - 1):
+        after = layers[index + 1]
+        padding_fused[index] = (layers[index].kind == "zero_padding" and after.kind == "conv"
+                                and (after.one_group or after.depthwise) and reads_only(index + 1, index + 1)
+                                and read_count[index + 1] == 1)
+
+    def operands_of(index: int) -> list[int]:
+        read_through_padding = index > 0 and padding_fused[index - 1]
+        return list(layers[index - 1].inputs if read_through_padding else layers[index].inputs)
+
+    last_reader = [0] + [tensor - 1 for tensor in range(1, tensors)]
+    for index in range(len(layers)):
+        if not padding_fused[index]:
+            for tensor in operands_of(index):
+                last_reader[tensor] = max(last_reader[tensor], index)
     last_reader[-1] = len(layers)
 
     users: list[int] = []  # per buffer, the live maps it holds (a flatten's output shares its input's)
@@ -258,8 +288,11 @@ def _schedule(layers: Sequence[_Layer]) -> list[_Call]:
     calls = []
     index = 0
     while index < len(layers):
+        if padding_fused[index]:
+            index += 1
+            continue
         layer = layers[index]
-        operands = list(layer.inputs)
+        operands = operands_of(index)
         if layer.kind == "flatten":
             input = operands[0]
             buffer_of[index + 1] = buffer_of[input]
@@ -269,34 +302,48 @@ def _schedule(layers: Sequence[_Layer]) -> list[_Call]:
                 users[buffer_of[input]] -= 1
             index += 1
             continue
-        call = _Call(index)
+        call = _Call(index, list(operands))
         in_place = layer.kind in ("rectifier", "add")
         last = index
+
+        def dying(tensor: int, at: int) -> bool:
+            return last_reader[tensor] <= at and users[buffer_of[tensor]] == 1
+
+        skip = None  # a fused addition's other operand, which the output is written over
+        if (layer.kind == "conv" and layer.one_group and index + 1 < len(layers)
+                and layers[index + 1].kind == "add" and last_reader[index + 1] == index + 1):
+            added = layers[index + 1].inputs
+            if len(added) == 2 and (added[0] == index + 1) != (added[1] == index + 1):
+                other = added[1] if added[0] == index + 1 else added[0]
+                if other != operands[0] and dying(other, index + 1):
+                    skip = other
+                    last = index + 1
         fusable = layer.kind in ("conv", "dense", "add")
-        if (fusable and index + 1 < len(layers) and layers[index + 1].kind == "rectifier"
-                and layers[index + 1].inputs == [index + 1] and last_reader[index + 1] == index + 1):
-            call.fused_rectifier = last = index + 1
+        if (fusable and last + 1 < len(layers) and layers[last + 1].kind == "rectifier"
+                and reads_only(last + 1, last + 1) and last_reader[last + 1] == last + 1):
+            call.fused_rectifier = last = last + 1
         call.resident = [tensor_in[buffer] for buffer in range(len(users)) if users[buffer] > 0]
-        operands = sorted(set(operands))
-
-        def dying(tensor: int) -> bool:
-            return last_reader[tensor] <= last and users[buffer_of[tensor]] == 1
-
-        reused = next((tensor for tensor in operands if dying(tensor)), None) if in_place else None
-        if reused is not None:
+        distinct = sorted(set(operands))
+        reused = next((tensor for tensor in distinct if dying(tensor, last)), None) if in_place else None
+        if skip is not None:
+            output_buffer = buffer_of[skip]  # the sums are added onto the skip tensor where it lies
+            call.in_place = True
+        elif reused is not None:
             output_buffer = buffer_of[reused]
             call.in_place = True
-            operands.remove(reused)
+            distinct.remove(reused)
         else:
             output_buffer = take_free()
-        for tensor in operands:
+        for tensor in distinct:
             if last_reader[tensor] <= last:
                 users[buffer_of[tensor]] -= 1
-        buffer_of[index + 1] = buffer_of[last + 1] = output_buffer
+        for tensor in range(index + 1, last + 2):
+            buffer_of[tensor] = output_buffer
         tensor_in.extend([0] * (len(users) - len(tensor_in)))
         tensor_in[output_buffer] = last + 1
         if last_reader[last + 1] <= last:
             users[output_buffer] -= 1
+        call.last = last
         calls.append(call)
         index = last + 1
     return calls
@@ -318,12 +365,11 @@ def activation_costs(graph: Graph, request: dict[str, Any]) -> list[dict[str, An
         step: dict[str, Any] = {"layer": None, "layers_before": computed, "input": None,
                                 "live": [live(tensor) for tensor in call.resident]}
         if not call.in_place:
-            last = call.fused_rectifier if call.fused_rectifier is not None else call.layer
-            step["live"].append(live(last + 1))
+            step["live"].append(live(call.last + 1))
         unit = layers[call.layer].request_layer
         if unit is not None:
             step["layer"] = unit
-            step["input"] = live(layers[call.layer].inputs[0])
+            step["input"] = live(call.operands[0])
             computed += 1
         steps.append(step)
     priced = json.loads(_reds.peak_activation_json(json.dumps(request), json.dumps(steps), "activation"))
