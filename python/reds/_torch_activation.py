@@ -9,8 +9,8 @@ of its operands (accumulating onto the other), and a zero padding into the one c
 writing a rectifier or an addition over an operand nothing reads later, and keeping every map in memory
 until its last reader has run (a residual block's input until the addition). ``activation_costs`` derives
 the same layers from the traced graph, schedules them as the engine does (models/engine/src/schedule.cpp)
-and prices them with the engine's own code (reds/models/peak_activation.h, through the extension), so that the costs equal ``reds request``'s for
-the ONNX export, term for term.
+and prices them with the engine's own code (reds/models/peak_activation.h, through the extension), so that
+the costs equal ``reds request``'s for the ONNX export, term for term.
 """
 
 from __future__ import annotations
