@@ -114,17 +114,9 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("distill-temperature", number_option("T", "1"),
        "temperature softening both the teacher's and the student's predictions")  //
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
-       "adam (Keras defaults) or sgd (momentum 0.9)")                                                  //
-      ("seed", number_option("S", "1"), "seed of the minibatches")                                     //
-      ("train-images", number_option("N", "0"), "train on the first N training images only (0: all)")  //
-      ("test-images", number_option("N", "-1"),
-       "evaluate on the first N test images (-1: all, 0: no evaluation)")     //
-      ("threads", number_option("N", "2"), "threads sharing each minibatch")  //
-      ("checkpoint", po::value<std::string>()->value_name("FILE"),
-       "checkpoint file (default: OUT.checkpoint)")                                 //
-      ("checkpoint-every", number_option("N", "500"), "steps between checkpoints")  //
-      ("resume", "continue from the checkpoint");
-  add_input_normalization_options(command_line);
+       "adam (Keras defaults) or sgd (momentum 0.9)")  //
+      ("seed", number_option("S", "1"), "seed of the minibatches");
+  add_run_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   command_line.add_positional("plan", 1, po::value<std::string>());
   command_line.require("data", "missing --data DIR");

@@ -210,16 +210,8 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
       ("lr-decay", number_option("LIST", "0.5,0.8"),
        "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
       ("seed", number_option("S", "1"), "seed of the initial weights and of the minibatches")             //
-      ("no-batch-norm", "train without batch normalization")                                              //
-      ("train-images", number_option("N", "0"), "train on the first N training images only (0: all)")     //
-      ("test-images", number_option("N", "-1"),
-       "evaluate on the first N test images (-1: all, 0: no evaluation)")     //
-      ("threads", number_option("N", "2"), "threads sharing each minibatch")  //
-      ("checkpoint", po::value<std::string>()->value_name("FILE"),
-       "checkpoint file (default: OUT.checkpoint)")                                 //
-      ("checkpoint-every", number_option("N", "500"), "steps between checkpoints")  //
-      ("resume", "continue from the checkpoint");
-  add_input_normalization_options(command_line);
+      ("no-batch-norm", "train without batch normalization");
+  add_run_options(command_line);
   command_line.require("architecture", "missing --architecture NAME");
   command_line.require("data", "missing --data DIR");
   command_line.require("output", "missing -o OUT");

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "input_normalization_options.h"
 
 namespace reds::cli {
 
@@ -201,6 +202,20 @@ std::string describe(const engine::LevelEvaluation& evaluation) {
        << evaluation.info.macs << "  latency " << std::setprecision(1) << evaluation.latency_us
        << " us (median, batch 1)";
   return line.str();
+}
+
+void add_run_options(CommandLine& command_line) {
+  namespace po = boost::program_options;
+  command_line.add_options()                                                                           //
+      ("train-images", number_option("N", "0"), "train on the first N training images only (0: all)")  //
+      ("test-images", number_option("N", "-1"),
+       "evaluate on the first N test images (-1: all, 0: no evaluation)")     //
+      ("threads", number_option("N", "2"), "threads sharing each minibatch")  //
+      ("checkpoint", po::value<std::string>()->value_name("FILE"),
+       "checkpoint file (default: OUT.checkpoint)")                                 //
+      ("checkpoint-every", number_option("N", "500"), "steps between checkpoints")  //
+      ("resume", "continue from the checkpoint");
+  add_input_normalization_options(command_line);
 }
 
 Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "commands.h"
 #include "reds/engine/evaluation.h"
 #include "reds/status.h"
 #include "reds/training/data.h"
@@ -55,6 +56,9 @@ struct RunOptions {
 };
 Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,
                                     TrainingOptions& training);
+// Declares what both commands take alike and read_run_options reads: --train-images, --test-images,
+// --threads, --checkpoint, --checkpoint-every, --resume and the input normalisation.
+void add_run_options(CommandLine& command_line);
 
 // The steps schedule: the learning rate drops to 1/4 and then 1/100 of the initial rate, the ratios of the
 // reference's Fashion-MNIST schedule (1e-3, 2.5e-4, 1e-5), at the given fractions of the run instead of at
