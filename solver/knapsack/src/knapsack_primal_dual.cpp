@@ -90,6 +90,14 @@ P gcd(P a, P b) {
   return a;
 }
 
+// Whether a * u + b * v < 0: sign_of_sum's test, without its branches for 64-bit profits.
+inline bool negative_sum(std::int64_t a, std::int64_t u, std::int64_t b, std::int64_t v) {
+  return static_cast<int128>(a) * u + static_cast<int128>(b) * v < 0;
+}
+inline bool negative_sum(int128 a, std::int64_t u, int128 b, std::int64_t v) {
+  return sign_of_sum(a, u, b, v) < 0;
+}
+
 template <class P>
 class PrimalDual {
  public:
@@ -150,6 +158,9 @@ class PrimalDual {
   void improve(const State<P>& state, std::optional<std::size_t> paired);
   void run();
   void process(std::size_t j, bool add);
+  // process() without the cardinality bound: the candidates whose linear bound reaches the threshold
+  // first, then the merge of those.
+  void merge_survivors(std::int64_t delta_weight, P delta_profit, std::int64_t delta_count);
   // Whether no completion of the state reaches the threshold; a `scan` evaluates the cardinality bound
   // faster for states of nondecreasing weight.
   [[gnu::always_inline]] bool cannot_improve(const State<P>& state,
@@ -226,6 +237,8 @@ class PrimalDual {
 
   std::vector<State<P>> states_;
   std::vector<State<P>> next_states_;
+  std::vector<State<P>> stays_;  // merge_survivors' lists (with room for a sentinel)
+  std::vector<State<P>> moves_;
   std::vector<std::size_t> processed_;  // core items in processing order
   std::vector<bool> in_core_;
   // The first free item outside the core from the break item on, and the last one before it: the most
@@ -619,12 +632,15 @@ void PrimalDual<P>::process(std::size_t j, bool add) {
   const P delta_profit = add ? profits_[j] : static_cast<P>(-profits_[j]);
   const std::int64_t counted = cardinality_ ? cardinality_->counted(j) : copies_[j];
   const std::int64_t delta_count = add ? counted : -counted;
+  if (!cardinality_) {
+    merge_survivors(delta_weight, delta_profit, delta_count);
+    return;
+  }
 
   next_states_.clear();
   const std::size_t count = states_.size();
   next_states_.reserve(2 * count);
-  std::optional<typename CardinalityBound<P>::Scan> scan;
-  if (cardinality_) scan.emplace(*cardinality_);
+  typename CardinalityBound<P>::Scan scan(*cardinality_);
   std::size_t unchanged = 0;
   std::size_t flipped = 0;
   while (unchanged < count || flipped < count) {
@@ -645,7 +661,78 @@ void PrimalDual<P>::process(std::size_t j, bool add) {
     keep_state(
         next_states_, candidate, capacity_, threshold_,
         [&](const State<P>& state) { improve(state, std::nullopt); },
-        [&](const State<P>& state) { return cannot_improve(state, scan ? &*scan : nullptr); });
+        [&](const State<P>& state) { return cannot_improve(state, &scan); });
+  }
+  adopt_states(states_, next_states_, statistics_);
+}
+
+template <class P>
+void PrimalDual<P>::merge_survivors(std::int64_t delta_weight, P delta_profit, std::int64_t delta_count) {
+  // cannot_improve's linear bounds with the frontier read once: a state within the capacity is bounded
+  // with the next item on the right (with none, by its profit: weight 1, profit 0), an overweight one
+  // with the next on the left (with none, it dies: weight 0, profit 1 make the sum its negative room), as
+  // it does when it outweighs the removable items together (`sheddable`).
+  std::int64_t right_weight = 1;
+  P right_profit = 0;
+  if (right_ < size()) {
+    right_weight = weights_[right_];
+    right_profit = profits_[right_];
+  }
+  std::int64_t left_weight = 0;
+  P left_profit = 1;
+  std::int64_t sheddable = -1;
+  if (left_ >= 0) {
+    const auto s = static_cast<std::size_t>(left_);
+    left_weight = weights_[s];
+    left_profit = profits_[s];
+    sheddable = weight_through_[break_ - 1 - s];
+  }
+  const std::int64_t capacity = capacity_;
+  const P threshold = threshold_;
+  const auto survives = [&](std::int64_t weight, P profit) {
+    const std::int64_t room = capacity - weight;
+    const bool under = room >= 0;
+    const std::int64_t bound_weight = under ? right_weight : left_weight;
+    const P bound_profit = under ? right_profit : left_profit;
+    return (!negative_sum(static_cast<P>(profit - threshold), bound_weight, bound_profit, room)) &
+           (under | (-room <= sheddable));
+  };
+  // Every candidate's bound first, in a pass without branches: the survivors of either list.
+  const std::size_t count = states_.size();
+  if (stays_.size() < count + 1) {
+    stays_.resize(count + 1);
+    moves_.resize(count + 1);
+  }
+  std::size_t stay_count = 0;
+  std::size_t move_count = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const State<P>& state = states_[i];
+    stays_[stay_count] = {state.weight, state.profit, state.flips << 1, state.count};
+    stay_count += survives(state.weight, state.profit) ? 1 : 0;
+    const std::int64_t weight = state.weight + delta_weight;
+    const P profit = static_cast<P>(state.profit + delta_profit);
+    moves_[move_count] = {weight, profit, (state.flips << 1) | 1, state.count + delta_count};
+    move_count += survives(weight, profit) ? 1 : 0;
+  }
+  // Sentinels heavier than every state end both lists.
+  stays_[stay_count].weight = kWeightLimit;
+  moves_[move_count].weight = kWeightLimit;
+
+  next_states_.clear();
+  next_states_.reserve(stay_count + move_count);
+  std::size_t stay = 0;
+  std::size_t move = 0;
+  for (std::size_t step = stay_count + move_count; step > 0; --step) {
+    const bool take_stay =
+        stays_[stay].weight < moves_[move].weight ||
+        (stays_[stay].weight == moves_[move].weight && stays_[stay].profit >= moves_[move].profit);
+    const State<P>& candidate = take_stay ? stays_[stay++] : moves_[move++];
+    // A candidate that survived the threshold of the pass is tested again only if a solution found
+    // during the merge raised it.
+    keep_state(
+        next_states_, candidate, capacity_, threshold_,
+        [&](const State<P>& state) { improve(state, std::nullopt); },
+        [&](const State<P>& state) { return threshold_ != threshold && cannot_improve(state); });
   }
   adopt_states(states_, next_states_, statistics_);
 }
