@@ -2,6 +2,7 @@
 // every instance class of the literature with integer and real profits, plus its edge cases and errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -134,6 +135,34 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnEveryClass) {
       }
     }
   }
+}
+
+// Without the cardinality bound, every merge of the dynamic program bounds its candidates in a pass of
+// their own, with the threshold of its start, and tests the survivors again only after a solution found
+// during the merge raised the threshold: against the capacity dynamic program on every class, pairing
+// from its default and from the first states on (pairing raises the threshold between merges).
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWithoutTheCardinalityBound) {
+  std::int64_t most_states = 0;
+  for (const InstanceClass instance_class : reds::knapsack::instance_classes()) {
+    for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+      const auto n = static_cast<std::int64_t>(30 + (seed * 71) % 500);
+      const std::int64_t range = seed % 2 == 0 ? 300 : 1000;
+      const auto h = static_cast<std::int64_t>(1 + (seed * 31) % 100);
+      const Problem<std::int64_t> problem = generated(instance_class, n, range, h, seed);
+      const std::string label = describe(instance_class, n, range, h, seed);
+      reds::knapsack::Options options;
+      options.cardinality_states = std::numeric_limits<std::int64_t>::max();
+      options.pairing_states = seed % 2 == 0 ? 2 : options.pairing_states;
+      const reds::test::KnapsackOptimum optimum = reds::test::dynamic_program(problem);
+      expect_optimal_with(problem, optimum, label, options);
+      most_states = std::max(most_states, reds::knapsack::solve(problem, options)->statistics.max_states);
+      if (seed % 4 == 1) {
+        const Problem<double> real = with_real_profits(problem, seed);
+        expect_optimal_with(real, reds::test::dynamic_program(real), label + " real", options);
+      }
+    }
+  }
+  EXPECT_GT(most_states, 2000) << "no instance grew the states past the default cardinality_states";
 }
 
 // Instances big enough for every stage of the solver, still within reach of the capacity DP: some need
