@@ -98,6 +98,48 @@ inline bool negative_sum(int128 a, std::int64_t u, int128 b, std::int64_t v) {
   return sign_of_sum(a, u, b, v) < 0;
 }
 
+// A linear bound for states on one side of the capacity (PrimalDual::cannot_improve): a state of weight w
+// and profit p reaches the threshold only if (p - threshold) * weight + profit * (capacity - w) >= 0 and it
+// weighs at most capacity + sheddable.
+template <class P>
+struct Bounds {
+  std::int64_t capacity;
+  P threshold;
+  std::int64_t weight;
+  P profit;
+  std::int64_t sheddable;
+};
+
+// How a merge moves the states: unchanged (all zero), or with one item flipped.
+template <class P>
+struct Move {
+  std::int64_t weight;
+  P profit;
+  std::uint64_t flip;
+  std::int64_t count;
+};
+
+// Writes the states of [first, last), moved, to `out` and returns how many of them pass `bounds`: those
+// are at the front. A function of its own (called for both sides and both lists) and without branches on
+// the data, so that its variables stay in registers and a state costs a few instructions.
+template <class P>
+[[gnu::noinline]] std::size_t bound_states(const State<P>* first, const State<P>* last, const Move<P>& move,
+                                           const Bounds<P>& bounds, State<P>* out) {
+  const Move<P> by = move;
+  const Bounds<P> bound = bounds;
+  std::size_t kept = 0;
+  for (const State<P>* state = first; state != last; ++state) {
+    const std::int64_t weight = state->weight + by.weight;
+    const P profit = static_cast<P>(state->profit + by.profit);
+    out[kept] = {weight, profit, (state->flips << 1) | by.flip, state->count + by.count};
+    const std::int64_t room = bound.capacity - weight;
+    const bool passes =
+        !negative_sum(static_cast<P>(profit - bound.threshold), bound.weight, bound.profit, room);
+    kept += static_cast<std::size_t>(passes & (-room <= bound.sheddable));
+  }
+  return kept;
+}
+
 template <class P>
 class PrimalDual {
  public:
@@ -672,52 +714,44 @@ void PrimalDual<P>::merge_survivors(std::int64_t delta_weight, P delta_profit, s
   // with the next item on the right (with none, by its profit: weight 1, profit 0), an overweight one
   // with the next on the left (with none, it dies: weight 0, profit 1 make the sum its negative room), as
   // it does when it outweighs the removable items together (`sheddable`).
-  std::int64_t right_weight = 1;
-  P right_profit = 0;
+  Bounds<P> under{capacity_, threshold_, 1, 0, std::numeric_limits<std::int64_t>::max()};
   if (right_ < size()) {
-    right_weight = weights_[right_];
-    right_profit = profits_[right_];
+    under.weight = weights_[right_];
+    under.profit = profits_[right_];
   }
-  std::int64_t left_weight = 0;
-  P left_profit = 1;
-  std::int64_t sheddable = -1;
+  Bounds<P> over{capacity_, threshold_, 0, 1, -1};
   if (left_ >= 0) {
     const auto s = static_cast<std::size_t>(left_);
-    left_weight = weights_[s];
-    left_profit = profits_[s];
-    sheddable = weight_through_[break_ - 1 - s];
+    over.weight = weights_[s];
+    over.profit = profits_[s];
+    over.sheddable = weight_through_[break_ - 1 - s];
   }
-  const std::int64_t capacity = capacity_;
-  const P threshold = threshold_;
-  const auto survives = [&](std::int64_t weight, P profit) {
-    const std::int64_t room = capacity - weight;
-    const bool under = room >= 0;
-    const std::int64_t bound_weight = under ? right_weight : left_weight;
-    const P bound_profit = under ? right_profit : left_profit;
-    return (!negative_sum(static_cast<P>(profit - threshold), bound_weight, bound_profit, room)) &
-           (under | (-room <= sheddable));
-  };
-  // Every candidate's bound first, in a pass without branches: the survivors of either list.
+  // Every candidate's bound first: the survivors of either list. The states are by weight, so those
+  // within the capacity come first, moved or not.
   const std::size_t count = states_.size();
   if (stays_.size() < count + 1) {
     stays_.resize(count + 1);
     moves_.resize(count + 1);
   }
-  std::size_t stay_count = 0;
-  std::size_t move_count = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const State<P>& state = states_[i];
-    stays_[stay_count] = {state.weight, state.profit, state.flips << 1, state.count};
-    stay_count += survives(state.weight, state.profit) ? 1 : 0;
-    const std::int64_t weight = state.weight + delta_weight;
-    const P profit = static_cast<P>(state.profit + delta_profit);
-    moves_[move_count] = {weight, profit, (state.flips << 1) | 1, state.count + delta_count};
-    move_count += survives(weight, profit) ? 1 : 0;
-  }
+  const State<P>* const first = states_.data();
+  const State<P>* const last = first + count;
+  const Move<P> unchanged{0, 0, 0, 0};
+  const Move<P> flipped{delta_weight, delta_profit, 1, delta_count};
+  const auto split = [&](std::int64_t shift) {
+    return std::partition_point(first, last,
+                                [&](const State<P>& state) { return state.weight + shift <= capacity_; });
+  };
+  const State<P>* const stay_over = split(0);
+  const State<P>* const move_over = split(delta_weight);
+  std::size_t stay_count = bound_states(first, stay_over, unchanged, under, stays_.data());
+  stay_count += bound_states(stay_over, last, unchanged, over, stays_.data() + stay_count);
+  std::size_t move_count = bound_states(first, move_over, flipped, under, moves_.data());
+  move_count += bound_states(move_over, last, flipped, over, moves_.data() + move_count);
   // Sentinels heavier than every state end both lists.
   stays_[stay_count].weight = kWeightLimit;
   moves_[move_count].weight = kWeightLimit;
 
+  const P threshold = threshold_;
   next_states_.clear();
   next_states_.reserve(stay_count + move_count);
   std::size_t stay = 0;
