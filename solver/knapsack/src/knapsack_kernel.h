@@ -61,6 +61,16 @@ struct KernelItems {
   std::int64_t capacity = 0;
 };
 
+// A state of the 0-1 kernel's dynamic program: a solution that differs from the break solution only on
+// the core items processed so far.
+template <class P>
+struct ZeroOneState {
+  std::int64_t weight;
+  P profit;
+  std::uint64_t flips;  // bit i: the i-th most recently processed core item differs from the break solution
+  std::int64_t count;   // items in the solution
+};
+
 // The arrays of one entry per item that a 0-1 solve (of 64-bit profits, the kernel's outermost call only)
 // takes from a reds::knapsack::Workspace and leaves there, emptied but with their capacity, when it ends.
 struct ZeroOneBuffers {
@@ -75,6 +85,12 @@ struct ZeroOneBuffers {
   std::vector<char> incumbent;
   std::vector<char> chosen;
   std::vector<char> solution;
+  // The dynamic program's state lists: hundreds of kilobytes on an easy instance of 10^4 items, which
+  // the allocator would otherwise hand back to the system and fault in again on every solve.
+  std::vector<ZeroOneState<std::int64_t>> states;
+  std::vector<ZeroOneState<std::int64_t>> next_states;
+  std::vector<ZeroOneState<std::int64_t>> stays;
+  std::vector<ZeroOneState<std::int64_t>> moves;
 };
 
 // The stored array `stored` (none without buffers), emptied: its capacity is what is reused.

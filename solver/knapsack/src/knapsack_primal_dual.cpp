@@ -69,12 +69,7 @@ constexpr std::size_t kNearShare = 32;
 constexpr std::size_t kSteeredItems = 512;
 
 template <class P>
-struct State {
-  std::int64_t weight;
-  P profit;
-  std::uint64_t flips;  // bit i: the i-th most recently processed core item differs from the break solution
-  std::int64_t count;   // items in the solution
-};
+using State = ZeroOneState<P>;
 
 // The best solution found: a state (after `processed` core items), possibly with one more item flipped.
 template <class P>
@@ -404,6 +399,14 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
   std::iota(original_.begin(), original_.end(), std::size_t{0});
   fixed_ = reuse(buffers_ ? &buffers_->fixed : nullptr);
   fixed_.assign(n, 0);
+  if constexpr (std::is_same_v<P, std::int64_t>) {
+    if (buffers_) {
+      states_ = reuse(&buffers_->states);
+      next_states_ = reuse(&buffers_->next_states);
+      stays_ = reuse(&buffers_->stays);
+      moves_ = reuse(&buffers_->moves);
+    }
+  }
   capacity_ = items.capacity;
 }
 
@@ -1102,7 +1105,13 @@ template <class P>
 void PrimalDual<P>::give_back_arrays() {
   if (!buffers_) return;
   give_back(std::move(weights_), &buffers_->weights);
-  if constexpr (std::is_same_v<P, std::int64_t>) give_back(std::move(profits_), &buffers_->profits);
+  if constexpr (std::is_same_v<P, std::int64_t>) {
+    give_back(std::move(profits_), &buffers_->profits);
+    give_back(std::move(states_), &buffers_->states);
+    give_back(std::move(next_states_), &buffers_->next_states);
+    give_back(std::move(stays_), &buffers_->stays);
+    give_back(std::move(moves_), &buffers_->moves);
+  }
   give_back(std::move(copies_), &buffers_->copies);
   give_back(std::move(original_), &buffers_->original);
   give_back(std::move(fixed_), &buffers_->fixed);
