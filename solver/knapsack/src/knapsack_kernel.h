@@ -7,7 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <new>
 #include <optional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "knapsack_arithmetic.h"
@@ -61,6 +65,28 @@ struct KernelItems {
   std::int64_t capacity = 0;
 };
 
+// std::allocator whose resize() leaves new elements of trivial types uninitialised (default- rather than
+// value-initialised), for arrays that are written before they are read.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* place) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(place)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* place, Args&&... args) {
+    ::new (static_cast<void*>(place)) U(std::forward<Args>(args)...);
+  }
+};
+
+template <class T>
+using UninitializedVector = std::vector<T, DefaultInitAllocator<T>>;
+
 // A state of the 0-1 kernel's dynamic program: a solution that differs from the break solution only on
 // the core items processed so far.
 template <class P>
@@ -89,14 +115,13 @@ struct ZeroOneBuffers {
   // the allocator would otherwise hand back to the system and fault in again on every solve.
   std::vector<ZeroOneState<std::int64_t>> states;
   std::vector<ZeroOneState<std::int64_t>> next_states;
-  std::vector<ZeroOneState<std::int64_t>> stays;
-  std::vector<ZeroOneState<std::int64_t>> moves;
+  UninitializedVector<ZeroOneState<std::int64_t>> moves;
 };
 
 // The stored array `stored` (none without buffers), emptied: its capacity is what is reused.
-template <class T>
-std::vector<T> reuse(std::vector<T>* stored) {
-  std::vector<T> taken;
+template <class T, class Allocator>
+std::vector<T, Allocator> reuse(std::vector<T, Allocator>* stored) {
+  std::vector<T, Allocator> taken;
   if (stored) {
     taken.swap(*stored);
     taken.clear();
@@ -105,8 +130,8 @@ std::vector<T> reuse(std::vector<T>* stored) {
 }
 
 // Leaves `used` in `stored` for the next solve when it holds more memory than what is stored there.
-template <class T>
-void give_back(std::vector<T>&& used, std::vector<T>* stored) {
+template <class T, class Allocator>
+void give_back(std::vector<T, Allocator>&& used, std::vector<T, Allocator>* stored) {
   if (stored && used.capacity() > stored->capacity()) stored->swap(used);
 }
 

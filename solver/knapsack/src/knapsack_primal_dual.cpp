@@ -115,8 +115,9 @@ struct Move {
 };
 
 // Writes the states of [first, last), moved, to `out` and returns how many of them pass `bounds`: those
-// are at the front. A function of its own (called for both sides and both lists) and without branches on
-// the data, so that its variables stay in registers and a state costs a few instructions.
+// are at the front. `out` may be `first` (in place). A function of its own (called for both sides and both
+// lists) and without branches on the data, so that its variables stay in registers and a state costs a few
+// instructions.
 template <class P>
 [[gnu::noinline]] std::size_t bound_states(const State<P>* first, const State<P>* last, const Move<P>& move,
                                            const Bounds<P>& bounds, State<P>* out) {
@@ -274,8 +275,9 @@ class PrimalDual {
 
   std::vector<State<P>> states_;
   std::vector<State<P>> next_states_;
-  std::vector<State<P>> stays_;  // merge_survivors' lists (with room for a sentinel)
-  std::vector<State<P>> moves_;
+  // merge_survivors' moved states (with room for a sentinel); growing it writes nothing, so that only
+  // the pages the survivors reach are touched.
+  UninitializedVector<State<P>> moves_;
   std::vector<std::size_t> processed_;  // core items in processing order
   std::vector<bool> in_core_;
   // The first free item outside the core from the break item on, and the last one before it: the most
@@ -403,7 +405,6 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
     if (buffers_) {
       states_ = reuse(&buffers_->states);
       next_states_ = reuse(&buffers_->next_states);
-      stays_ = reuse(&buffers_->stays);
       moves_ = reuse(&buffers_->moves);
     }
   }
@@ -729,41 +730,42 @@ void PrimalDual<P>::merge_survivors(std::int64_t delta_weight, P delta_profit, s
     over.profit = profits_[s];
     over.sheddable = weight_through_[break_ - 1 - s];
   }
-  // Every candidate's bound first: the survivors of either list. The states are by weight, so those
-  // within the capacity come first, moved or not.
+  // Every candidate's bound first: the survivors of either list, the moved states' in moves_, the
+  // unchanged ones' in place (states_ holds them from then on). The states are by weight, so those within
+  // the capacity come first, moved or not.
   const std::size_t count = states_.size();
-  if (stays_.size() < count + 1) {
-    stays_.resize(count + 1);
-    moves_.resize(count + 1);
-  }
-  const State<P>* const first = states_.data();
-  const State<P>* const last = first + count;
+  if (moves_.size() < count + 1) moves_.resize(count + 1);
   const Move<P> unchanged{0, 0, 0, 0};
   const Move<P> flipped{delta_weight, delta_profit, 1, delta_count};
   const auto split = [&](std::int64_t shift) {
-    return std::partition_point(first, last,
-                                [&](const State<P>& state) { return state.weight + shift <= capacity_; });
+    return static_cast<std::size_t>(
+        std::partition_point(states_.begin(), states_.end(),
+                             [&](const State<P>& state) { return state.weight + shift <= capacity_; }) -
+        states_.begin());
   };
-  const State<P>* const stay_over = split(0);
-  const State<P>* const move_over = split(delta_weight);
-  std::size_t stay_count = bound_states(first, stay_over, unchanged, under, stays_.data());
-  stay_count += bound_states(stay_over, last, unchanged, over, stays_.data() + stay_count);
-  std::size_t move_count = bound_states(first, move_over, flipped, under, moves_.data());
-  move_count += bound_states(move_over, last, flipped, over, moves_.data() + move_count);
+  const std::size_t stay_over = split(0);
+  const std::size_t move_over = split(delta_weight);
+  State<P>* const first = states_.data();
+  std::size_t move_count = bound_states(first, first + move_over, flipped, under, moves_.data());
+  move_count += bound_states(first + move_over, first + count, flipped, over, moves_.data() + move_count);
+  std::size_t stay_count = bound_states(first, first + stay_over, unchanged, under, first);
+  stay_count += bound_states(first + stay_over, first + count, unchanged, over, first + stay_count);
   // Sentinels heavier than every state end both lists.
-  stays_[stay_count].weight = kWeightLimit;
+  states_.resize(stay_count + 1);
+  states_[stay_count].weight = kWeightLimit;
   moves_[move_count].weight = kWeightLimit;
+  const std::vector<State<P>>& stays = states_;
 
   const P threshold = threshold_;
   next_states_.clear();
-  next_states_.reserve(stay_count + move_count);
+  next_states_.reserve(stay_count + move_count + 1);  // and the next merge's sentinel
   std::size_t stay = 0;
   std::size_t move = 0;
   for (std::size_t step = stay_count + move_count; step > 0; --step) {
     const bool take_stay =
-        stays_[stay].weight < moves_[move].weight ||
-        (stays_[stay].weight == moves_[move].weight && stays_[stay].profit >= moves_[move].profit);
-    const State<P>& candidate = take_stay ? stays_[stay++] : moves_[move++];
+        stays[stay].weight < moves_[move].weight ||
+        (stays[stay].weight == moves_[move].weight && stays[stay].profit >= moves_[move].profit);
+    const State<P>& candidate = take_stay ? stays[stay++] : moves_[move++];
     // A candidate that survived the threshold of the pass is tested again only if a solution found
     // during the merge raised it.
     keep_state(
@@ -1109,7 +1111,6 @@ void PrimalDual<P>::give_back_arrays() {
     give_back(std::move(profits_), &buffers_->profits);
     give_back(std::move(states_), &buffers_->states);
     give_back(std::move(next_states_), &buffers_->next_states);
-    give_back(std::move(stays_), &buffers_->stays);
     give_back(std::move(moves_), &buffers_->moves);
   }
   give_back(std::move(copies_), &buffers_->copies);
