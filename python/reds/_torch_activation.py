@@ -242,10 +242,8 @@ def activation_costs(graph: Graph, request: dict[str, Any]) -> list[dict[str, An
         bytes_ = FLOAT_BYTES * map_.elements
         return (None, bytes_) if map_.source is None else (map_.source, bytes_ // map_.channels)
 
-    terms = _reds.scheduled_activation_json(
-        json.dumps(request),
-        [(layer.kind, layer.inputs, layer.request_layer) for layer in layers],
-        [live(map_) for map_ in maps],
-        "activation",
-    )
-    return json.loads(terms)
+    graph = {
+        "layers": [(layer.kind, layer.inputs, layer.request_layer) for layer in layers],
+        "maps": [live(map_) for map_ in maps],
+    }
+    return json.loads(_reds.scheduled_activation_json(json.dumps(request), json.dumps(graph), "activation"))

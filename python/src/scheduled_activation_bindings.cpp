@@ -3,7 +3,6 @@
 // prices a model with, so that a torch module's request prices its peak memory exactly as `reds request`
 // does for its ONNX export.
 #include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -11,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -23,11 +21,6 @@ namespace py = pybind11;
 
 namespace reds::python {
 namespace {
-
-// (kind, the tensors it reads, the request layer it computes or None)
-using GraphLayer = std::tuple<std::string, std::vector<std::size_t>, std::optional<std::size_t>>;
-// (the request layer whose kept width is its channel count or None, bytes per kept channel or in all)
-using GraphMap = std::tuple<std::optional<std::size_t>, std::int64_t>;
 
 Result<models::ScheduledKind> scheduled_kind(const std::string& name) {
   static const std::map<std::string, models::ScheduledKind> kKinds = {
@@ -46,22 +39,46 @@ Result<models::ScheduledKind> scheduled_kind(const std::string& name) {
   return kind->second;
 }
 
-py::bytes scheduled_activation_json(const std::string& request_json, const std::vector<GraphLayer>& graph,
-                                    const std::vector<GraphMap>& graph_maps, const std::string& resource) {
+struct LayerGraph {
+  std::vector<models::ScheduledLayer> layers;
+  std::vector<models::LiveMap> maps;
+};
+
+// {"layers": [[kind, [tensors read], request layer or null]], "maps": [[request layer or null, bytes]]}
+Result<LayerGraph> parse_graph(const std::string& graph_json) {
+  try {
+    const nlohmann::json graph = nlohmann::json::parse(graph_json);
+    LayerGraph parsed;
+    for (const nlohmann::json& layer : graph.at("layers")) {
+      const Result<models::ScheduledKind> kind = scheduled_kind(layer.at(0).get<std::string>());
+      if (!kind) return kind.error();
+      models::ScheduledLayer& entry = parsed.layers.emplace_back();
+      entry.kind = kind.value();
+      entry.inputs = layer.at(1).get<std::vector<std::size_t>>();
+      if (!layer.at(2).is_null()) entry.request_layer = layer.at(2).get<std::size_t>();
+    }
+    for (const nlohmann::json& map : graph.at("maps")) {
+      models::LiveMap& entry = parsed.maps.emplace_back();
+      if (!map.at(0).is_null()) entry.layer = map.at(0).get<std::size_t>();
+      entry.bytes = map.at(1).get<std::int64_t>();
+    }
+    return parsed;
+  } catch (const nlohmann::json::exception& error) {
+    return invalid_argument(std::string("malformed layer graph: ") + error.what());
+  }
+}
+
+py::bytes scheduled_activation_json(const std::string& request_json, const std::string& graph_json,
+                                    const std::string& resource) {
   Result<std::string> priced = [&]() -> Result<std::string> {
     const py::gil_scoped_release release;
     Result<PlanRequest> request = parse_plan_request(request_json);
     if (!request) return request.error();
-    std::vector<models::ScheduledLayer> layers;
-    for (const auto& [kind_name, inputs, request_layer] : graph) {
-      const Result<models::ScheduledKind> kind = scheduled_kind(kind_name);
-      if (!kind) return kind.error();
-      layers.push_back({kind.value(), inputs, request_layer});
-    }
-    std::vector<models::LiveMap> maps;
-    for (const auto& [layer, bytes] : graph_maps) maps.push_back({layer, bytes});
+    const Result<LayerGraph> graph = parse_graph(graph_json);
+    if (!graph) return graph.error();
     Network& network = request.value().network;
-    if (std::optional<Error> error = models::set_scheduled_activation(network, layers, maps, resource))
+    if (std::optional<Error> error =
+            models::set_scheduled_activation(network, graph->layers, graph->maps, resource))
       return *error;
     const nlohmann::json priced_request = nlohmann::json::parse(to_json(request.value()));
     nlohmann::json terms = nlohmann::json::array();
@@ -75,12 +92,13 @@ py::bytes scheduled_activation_json(const std::string& request_json, const std::
 }  // namespace
 
 void register_scheduled_activation(py::module_& module) {
-  module.def("scheduled_activation_json", &scheduled_activation_json, py::arg("request_json"),
-             py::arg("layers"), py::arg("maps"), py::arg("resource"),
-             "The max resource `resource` of every layer of a request (JSON text) as the engine runs the "
-             "model's layer graph: layers as (kind, tensors read, request layer or None), where tensor 0 is "
-             "the input and i + 1 layer i's output; maps as (request layer or None, bytes per kept channel "
-             "or in all), one per tensor. Returns each layer's cost terms as a JSON array (bytes).");
+  module.def(
+      "scheduled_activation_json", &scheduled_activation_json, py::arg("request_json"), py::arg("graph_json"),
+      py::arg("resource"),
+      "The max resource `resource` of every layer of a request (JSON text) as the engine runs the "
+      "model's layer graph (JSON: {layers: [[kind, [tensor read, ...], request layer or null]], maps: "
+      "[[request layer or null, bytes per kept channel or in all]]}, tensor 0 the input and i + 1 "
+      "layer i's output, one map per tensor). Returns each layer's cost terms as a JSON array (bytes).");
 }
 
 }  // namespace reds::python
