@@ -3,14 +3,11 @@
 ``reds request`` prices a model's `activation` (float32 bytes of the maps in memory while each layer runs,
 a max resource) from the calls its inference engine makes: ``torch.onnx.export`` writes the module as
 convolutions (with their batch norm folded in, and a zero padding layer before them when their padding is
-not Keras' ``same``), rectifiers, pools, flattening, dense layers and additions, and the engine runs them in
-that order, fusing a rectifier into the layer before it, an addition into the convolution that computes one
-of its operands (accumulating onto the other), and a zero padding into the one convolution that reads it,
-writing a rectifier or an addition over an operand nothing reads later, and keeping every map in memory
-until its last reader has run (a residual block's input until the addition). ``activation_costs`` derives
-the same layers from the traced graph, schedules them as the engine does (models/engine/src/schedule.cpp)
-and prices them with the engine's own code (reds/models/peak_activation.h, through the extension), so that
-the costs equal ``reds request``'s for the ONNX export, term for term.
+not Keras' ``same``), rectifiers, pools, flattening, dense layers and additions. ``activation_costs``
+derives the same layers from the traced graph and hands them to the extension, which schedules and prices
+them with the engine's own code (reds/models/layer_schedule.h: which layers one call fuses, which maps stay
+in memory until their last reader), so that the costs equal ``reds request``'s for the ONNX export, term
+for term.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
@@ -64,21 +61,12 @@ class _Map:
 class _Layer:
     """An engine layer: what it does, the tensors it reads (0: the input, i + 1: layer i's output)."""
 
-    kind: str  # conv, dense, rectifier, add, pool, global_pool, zero_padding, flatten
+    # convolution (one group), depthwise_convolution (one output channel per input channel),
+    # grouped_convolution, dense, rectifier, addition, pool, zero_padding, flatten: the schedule's kinds
+    # (reds/models/layer_schedule.h)
+    kind: str
     inputs: list[int]
     request_layer: Optional[int] = None
-    one_group: bool = False  # conv: groups == 1 (a residual addition can run inside it)
-    depthwise: bool = False  # conv: one output channel per input channel
-
-
-@dataclass
-class _Call:
-    layer: int
-    operands: list[int] = field(default_factory=list)  # through a fused padding, the padding's input
-    last: int = 0  # the last layer the call computes (a fused addition or rectifier)
-    fused_rectifier: Optional[int] = None
-    resident: list[int] = field(default_factory=list)
-    in_place: bool = False
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -140,9 +128,8 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
     tensor_of: dict[torch.fx.Node, int] = {}
 
     def append(kind: str, inputs: list[int], shape: tuple[int, ...], source: Optional[int], channels: int,
-               flat: bool, unit: Optional[int] = None, one_group: bool = False,
-               depthwise: bool = False) -> int:
-        layers.append(_Layer(kind, inputs, unit, one_group, depthwise))
+               flat: bool, unit: Optional[int] = None) -> int:
+        layers.append(_Layer(kind, inputs, unit))
         maps.append(_Map(shape, source, channels, flat))
         return len(layers)
 
@@ -166,18 +153,15 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
             if window is not None:
                 pads, kernel, stride, dilation, _ = window[1]
                 read = _padded(append, read, read_map, pads, kernel, stride, dilation, True)
-            kind = "dense" if isinstance(module, nn.Linear) else "conv"
+            kind = "dense" if isinstance(module, nn.Linear) else _convolution_kind(module)
             flat = kind == "dense"
-            groups = getattr(module, "groups", 1)
-            depthwise = groups > 1 and groups == module.in_channels == module.out_channels
-            tensor_of[node] = append(kind, [read], shape, source, channels, flat, request_layer[node],
-                                     groups == 1, depthwise)
+            tensor_of[node] = append(kind, [read], shape, source, channels, flat, request_layer[node])
             continue
         if isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)) or _is_alias(node, module):
             tensor_of[node] = read  # folded into its layer; dropout and identity are no layer
             continue
         if len(operands) == 2:  # a residual addition
-            tensor_of[node] = append("add", operands, shape, source, channels, read_map.flat)
+            tensor_of[node] = append("addition", operands, shape, source, channels, read_map.flat)
             continue
         if _is_elementwise(node, module):
             tensor_of[node] = append("rectifier", [read], shape, source, channels, read_map.flat)
@@ -186,8 +170,7 @@ def _engine_layers(graph: Graph) -> tuple[list[_Layer], list[_Map]]:
             node.op == "call_function" and node.target in _GLOBAL_POOL_FUNCTIONS
         ):
             global_pool = shape[1:] == (1, 1)  # the engine's global pool gives a vector
-            kind = "global_pool" if global_pool else "pool"
-            tensor_of[node] = append(kind, [read], shape, source, channels, global_pool)
+            tensor_of[node] = append("pool", [read], shape, source, channels, global_pool)
             continue
         window = _window_padding(node, module)
         if window is not None:
@@ -220,6 +203,14 @@ def _padded(append: Any, read: int, read_map: _Map, pads: Sequence[tuple[int, in
     return append("zero_padding", [read], shape, read_map.source, read_map.channels, False)
 
 
+def _convolution_kind(module: nn.Conv2d) -> str:
+    if module.groups == 1:
+        return "convolution"
+    if module.groups == module.in_channels == module.out_channels:
+        return "depthwise_convolution"
+    return "grouped_convolution"
+
+
 def _is_alias(node: torch.fx.Node, module: Optional[nn.Module]) -> bool:
     return (
         isinstance(module, (nn.Dropout, nn.Dropout2d, nn.Identity))
@@ -242,135 +233,17 @@ def _is_padding(node: torch.fx.Node, module: Optional[nn.Module]) -> bool:
     )
 
 
-def _schedule(layers: Sequence[_Layer]) -> list[_Call]:
-    """The engine's calls and the maps resident at each (models/engine/src/schedule.cpp, line for line)."""
-    tensors = len(layers) + 1
-
-    def reads_only(reader: int, tensor: int) -> bool:
-        return layers[reader].inputs == [tensor]
-
-    read_count = [0] * tensors
-    for layer in layers:
-        for tensor in layer.inputs:
-            read_count[tensor] += 1
-    # Zero paddings read by one convolution alone become that convolution's padding.
-    padding_fused = [False] * len(layers)
-    for index in range(len(layers) - 1):
-        after = layers[index + 1]
-        padding_fused[index] = (layers[index].kind == "zero_padding" and after.kind == "conv"
-                                and (after.one_group or after.depthwise) and reads_only(index + 1, index + 1)
-                                and read_count[index + 1] == 1)
-
-    def operands_of(index: int) -> list[int]:
-        read_through_padding = index > 0 and padding_fused[index - 1]
-        return list(layers[index - 1].inputs if read_through_padding else layers[index].inputs)
-
-    last_reader = [0] + [tensor - 1 for tensor in range(1, tensors)]
-    for index in range(len(layers)):
-        if not padding_fused[index]:
-            for tensor in operands_of(index):
-                last_reader[tensor] = max(last_reader[tensor], index)
-    last_reader[-1] = len(layers)
-
-    users: list[int] = []  # per buffer, the live maps it holds (a flatten's output shares its input's)
-    buffer_of = [-1] * tensors
-    tensor_in: list[int] = []  # per buffer, the map written to it last
-
-    def take_free() -> int:
-        buffer = users.index(0) if 0 in users else len(users)
-        if buffer == len(users):
-            users.append(0)
-        users[buffer] = 1
-        return buffer
-
-    buffer_of[0] = take_free()
-    tensor_in.append(0)
-    calls = []
-    index = 0
-    while index < len(layers):
-        if padding_fused[index]:
-            index += 1
-            continue
-        layer = layers[index]
-        operands = operands_of(index)
-        if layer.kind == "flatten":
-            input = operands[0]
-            buffer_of[index + 1] = buffer_of[input]
-            tensor_in[buffer_of[input]] = index + 1
-            users[buffer_of[input]] += 1
-            if last_reader[input] <= index:
-                users[buffer_of[input]] -= 1
-            index += 1
-            continue
-        call = _Call(index, list(operands))
-        in_place = layer.kind in ("rectifier", "add")
-        last = index
-
-        def dying(tensor: int, at: int) -> bool:
-            return last_reader[tensor] <= at and users[buffer_of[tensor]] == 1
-
-        skip = None  # a fused addition's other operand, which the output is written over
-        if (layer.kind == "conv" and layer.one_group and index + 1 < len(layers)
-                and layers[index + 1].kind == "add" and last_reader[index + 1] == index + 1):
-            added = layers[index + 1].inputs
-            if len(added) == 2 and (added[0] == index + 1) != (added[1] == index + 1):
-                other = added[1] if added[0] == index + 1 else added[0]
-                if other != operands[0] and dying(other, index + 1):
-                    skip = other
-                    last = index + 1
-        fusable = layer.kind in ("conv", "dense", "add")
-        if (fusable and last + 1 < len(layers) and layers[last + 1].kind == "rectifier"
-                and reads_only(last + 1, last + 1) and last_reader[last + 1] == last + 1):
-            call.fused_rectifier = last = last + 1
-        call.resident = [tensor_in[buffer] for buffer in range(len(users)) if users[buffer] > 0]
-        distinct = sorted(set(operands))
-        reused = next((tensor for tensor in distinct if dying(tensor, last)), None) if in_place else None
-        if skip is not None:
-            output_buffer = buffer_of[skip]  # the sums are added onto the skip tensor where it lies
-            call.in_place = True
-        elif reused is not None:
-            output_buffer = buffer_of[reused]
-            call.in_place = True
-            distinct.remove(reused)
-        else:
-            output_buffer = take_free()
-        for tensor in distinct:
-            if last_reader[tensor] <= last:
-                users[buffer_of[tensor]] -= 1
-        for tensor in range(index + 1, last + 2):
-            buffer_of[tensor] = output_buffer
-        tensor_in.extend([0] * (len(users) - len(tensor_in)))
-        tensor_in[output_buffer] = last + 1
-        if last_reader[last + 1] <= last:
-            users[output_buffer] -= 1
-        call.last = last
-        calls.append(call)
-        index = last + 1
-    return calls
-
-
 def activation_costs(graph: Graph, request: dict[str, Any]) -> list[dict[str, Any]]:
     """Per layer of ``request`` (whose structure is final), its ``activation`` cost terms, as the engine's
     ``plan_request`` prices them for the module's ONNX export."""
     layers, maps = _engine_layers(graph)
 
-    def live(tensor: int) -> list[Any]:
-        map_ = maps[tensor]
+    def live(map_: _Map) -> tuple[Optional[int], int]:
         bytes_ = FLOAT_BYTES * map_.elements
-        return [None, bytes_] if map_.source is None else [map_.source, bytes_ // map_.channels]
+        return (None, bytes_) if map_.source is None else (map_.source, bytes_ // map_.channels)
 
-    steps = []
-    computed = 0
-    for call in _schedule(layers):
-        step: dict[str, Any] = {"layer": None, "layers_before": computed, "input": None,
-                                "live": [live(tensor) for tensor in call.resident]}
-        if not call.in_place:
-            step["live"].append(live(call.last + 1))
-        unit = layers[call.layer].request_layer
-        if unit is not None:
-            step["layer"] = unit
-            step["input"] = live(call.operands[0])
-            computed += 1
-        steps.append(step)
-    priced = json.loads(_reds.peak_activation_json(json.dumps(request), json.dumps(steps), "activation"))
-    return [layer["cost"]["activation"] for layer in priced["network"]["layers"]]
+    graph = {
+        "layers": [(layer.kind, layer.inputs, layer.request_layer) for layer in layers],
+        "maps": [live(map_) for map_ in maps],
+    }
+    return json.loads(_reds.scheduled_activation_json(json.dumps(request), json.dumps(graph), "activation"))

@@ -24,6 +24,6 @@ T value_or_throw(Result<T>&& result) {
 
 void register_plan(pybind11::module_& module);
 void register_knapsack(pybind11::module_& module);
-void register_peak_activation(pybind11::module_& module);
+void register_scheduled_activation(pybind11::module_& module);
 
 }  // namespace reds::python

@@ -30,5 +30,5 @@ PYBIND11_MODULE(_reds, module) {
 
   reds::python::register_plan(module);
   reds::python::register_knapsack(module);
-  reds::python::register_peak_activation(module);
+  reds::python::register_scheduled_activation(module);
 }

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@ namespace {
 
 using nlohmann::json;
 using reds::test::count_lines;
+using reds::test::json_lines;
 using reds::test::Outcome;
 using KnapsackCliTest = reds::test::CommandTest;
 
@@ -25,13 +25,6 @@ constexpr const char* kInstances =
     "right\nn 4\nc 10\nz 90\ntime 0.00\n1,10,5,0\n2,40,4,1\n3,30,6,0\n4,50,3,1\n-----\n\n"
     "wrong\nn 2\nc 1\nz 6\ntime 0.00\n1,5,1,1\n2,4,2,0\n-----\n\n"
     "unknown\nn 1\nc 3\n1,2,3,1\n-----\n";
-
-std::vector<json> json_lines(const std::string& out) {
-  std::vector<json> lines;
-  std::istringstream stream(out);
-  for (std::string line; std::getline(stream, line);) lines.push_back(json::parse(line, nullptr, false));
-  return lines;
-}
 
 void expect_lines(const Outcome& result) {
   EXPECT_EQ(result.exit_status, 0);

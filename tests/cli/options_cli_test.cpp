@@ -130,11 +130,7 @@ TEST_F(OptionsCliTest, UsageErrorsPointToTheHelp) {
                                                {"knapsack", "--bogus"},
                                                {"plot"}}) {
     SCOPED_TRACE(args[0]);
-    const Outcome result = run(args);
-    EXPECT_EQ(result.exit_status, 2);
-    EXPECT_EQ(result.out, "");
-    EXPECT_EQ(reds::test::count_lines(result.err), 2u) << result.err;
-    EXPECT_NE(result.err.find("\nTry 'reds " + args[0] + " --help'.\n"), std::string::npos) << result.err;
+    expect_usage_error(run(args), args[0]);
   }
 }
 

@@ -69,11 +69,7 @@ TEST_F(TrainCliTest, UsageErrorsPointToTheHelp) {
         {"train", "--architecture", "resnet8", "--data", data, "--steps", "1"},
         {"train", "--architecture", "resnet8", "--data", data, "-o", "x"},
         {"train", "--architecture", "resnet8", "--data", data, "--steps", "1", "--epochs", "1", "-o", "x"}}) {
-    const Outcome result = run(args);
-    EXPECT_EQ(result.exit_status, 2);
-    EXPECT_EQ(result.out, "");
-    EXPECT_EQ(reds::test::count_lines(result.err), 2u) << result.err;
-    EXPECT_NE(result.err.find("\nTry 'reds train --help'.\n"), std::string::npos) << result.err;
+    expect_usage_error(run(args), "train");
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 extern char** environ;
 
@@ -27,6 +28,27 @@ void write_file(const fs::path& path, const std::string& text) {
 }
 
 std::size_t count_lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);)
+    lines.push_back(nlohmann::json::parse(line, nullptr, false));
+  return lines;
+}
+
+ScratchDirectory::ScratchDirectory() {
+  std::string pattern = (fs::temp_directory_path() / "reds_test_XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    ADD_FAILURE() << "cannot make a directory like " << pattern;
+    return;
+  }
+  path_ = pattern;
+}
+
+ScratchDirectory::~ScratchDirectory() {
+  if (!path_.empty()) fs::remove_all(path_);
+}
 
 void CommandTest::SetUp() {
   // The scratch directory comes first: a subclass's SetUp goes on after a failed assertion here, and its
@@ -49,6 +71,13 @@ fs::path CommandTest::scratch_file(const std::string& name, const std::string& t
   const fs::path path = scratch_ / name;
   write_file(path, text);
   return path;
+}
+
+void CommandTest::expect_usage_error(const Outcome& result, const std::string& command) {
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(count_lines(result.err), 2u) << result.err;
+  EXPECT_NE(result.err.find("\nTry 'reds " + command + " --help'.\n"), std::string::npos) << result.err;
 }
 
 Outcome CommandTest::run(const std::vector<std::string>& args, const std::string& input) {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,25 @@ struct Outcome {
 std::string read_file(const std::filesystem::path& path);
 void write_file(const std::filesystem::path& path, const std::string& text);
 std::size_t count_lines(const std::string& text);
+
+// Every line of `text` parsed as JSON (one JSON value a line, as `--json` prints); a line that is not JSON
+// gives a discarded value.
+std::vector<nlohmann::json> json_lines(const std::string& text);
+
+// A directory of its own under the system's temporary directory, removed with its files when the object
+// goes.
+class ScratchDirectory {
+ public:
+  ScratchDirectory();
+  ~ScratchDirectory();
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // A fixture with the `reds` binary and a scratch directory removed after each test.
 class CommandTest : public ::testing::Test {
@@ -37,6 +57,10 @@ class CommandTest : public ::testing::Test {
   // The same for any program.
   Outcome run_program(const std::filesystem::path& program, const std::vector<std::string>& args,
                       const std::string& input = "");
+
+  // The command line was refused (exit status 2, nothing on standard output, two lines on standard error:
+  // the reason, then the pointer to `reds COMMAND --help`).
+  static void expect_usage_error(const Outcome& result, const std::string& command);
 
   std::filesystem::path bin_dir_;  // $REDS_BIN_DIR
   std::filesystem::path reds_;

@@ -10,7 +10,7 @@
 #include "channel_streams.h"
 #include "level_shapes.h"
 #include "reds/json.h"
-#include "reds/models/peak_activation.h"
+#include "reds/models/layer_schedule.h"
 #include "reds/plan.h"
 #include "schedule.h"
 
@@ -104,8 +104,8 @@ std::optional<Error> check_options(const Model& model, const RequestOptions& opt
 }
 
 // The request's layer for a unit layer: units and costs from the shapes around it (activation comes from
-// the schedule, set_activation_costs). `channels` is the channel count of the map it reads before any
-// Flatten (after Flatten, features = positions x channels).
+// the schedule, reds/models/layer_schedule.h). `channels` is the channel count of the map it reads before
+// any Flatten (after Flatten, features = positions x channels).
 reds::Layer request_layer(const Layer& layer, const Shape& input, const Shape& output,
                           std::int64_t channels) {
   reds::Layer entry;
@@ -287,27 +287,17 @@ Result<PlanRequest> plan_request(const Model& model, const RequestOptions& optio
   }
 
   // Peak activation: the maps in memory during every call the session makes.
-  const auto live_map = [&](std::size_t tensor) {
+  std::vector<models::ScheduledLayer> scheduled = detail::scheduled_layers(model);
+  for (std::size_t index = 0; index < model.layers.size(); ++index)
+    scheduled[index].request_layer = request_of[index];
+  std::vector<models::LiveMap> maps;
+  for (std::size_t tensor = 0; tensor <= model.layers.size(); ++tensor) {
     const std::int64_t bytes = kFloatBytes * shape_of(tensor).size();
-    if (!widths.source[tensor]) return models::LiveMap{std::nullopt, bytes};
-    return models::LiveMap{widths.source[tensor], bytes / widths.channels[tensor]};
-  };
-  std::vector<models::ScheduleStep> steps;
-  std::size_t computed = 0;
-  for (const detail::Schedule& call : detail::schedule(model).calls) {
-    models::ScheduleStep step;
-    step.layers_before = computed;
-    for (const std::size_t tensor : call.resident) step.live.push_back(live_map(tensor));
-    const std::size_t output = call.last_layer() + 1;
-    if (!call.in_place) step.live.push_back(live_map(output));
-    if (request_of[call.layer]) {
-      step.layer = request_of[call.layer];
-      step.input = live_map(call.operands[0]);
-      ++computed;
-    }
-    steps.push_back(std::move(step));
+    maps.push_back(widths.source[tensor]
+                       ? models::LiveMap{widths.source[tensor], bytes / widths.channels[tensor]}
+                       : models::LiveMap{std::nullopt, bytes});
   }
-  if (auto error = models::set_peak_activation(network, steps)) return *error;
+  if (auto error = models::set_scheduled_activation(network, scheduled, maps)) return *error;
 
   for (const double fraction : options.fractions)
     request.levels.push_back(Level{{{options.resource, Limit::of_fraction(fraction)}}});

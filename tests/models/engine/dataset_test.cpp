@@ -5,11 +5,11 @@
 #include <zlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 
 #include "models/test_data.h"
+#include "support/command_runner.h"
 
 namespace reds::engine {
 namespace {
@@ -20,16 +20,8 @@ using testing::idx_header;
 
 class IdxFiles : public ::testing::Test {
  protected:
-  IdxFiles()
-      : dir_(fs::temp_directory_path() /
-             ("reds_idx_test_" +
-              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()))) {
-    fs::create_directories(dir_);
-  }
-  ~IdxFiles() override { fs::remove_all(dir_); }
-
   std::string write(const std::string& name, const std::string& bytes) {
-    std::ofstream(dir_ / name, std::ios::binary) << bytes;
+    test::write_file(dir_ / name, bytes);
     return (dir_ / name).string();
   }
   std::string write_gzipped(const std::string& name, const std::string& bytes) {
@@ -39,7 +31,8 @@ class IdxFiles : public ::testing::Test {
     return (dir_ / name).string();
   }
 
-  fs::path dir_;
+  test::ScratchDirectory scratch_;
+  const fs::path& dir_ = scratch_.path();
 };
 
 TEST_F(IdxFiles, TwoImagesPlainAndGzipped) {

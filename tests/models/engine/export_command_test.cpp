@@ -3,24 +3,22 @@
 // file reads back to what the engine computes for its level, states the export's opset and names its input
 // and output as the engine's defaults.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "models/test_data.h"
-#include "models/test_plans.h"
 #include "onnx_testdata.h"
 #include "reds/engine/model.h"
 #include "reds/engine/onnx.h"
 #include "reds/engine/session.h"
 #include "support/command_runner.h"
+#include "support/engine/commands.h"
 
 namespace reds::engine {
 namespace {
@@ -30,32 +28,15 @@ namespace fs = std::filesystem;
 class ExportCommand : public test::CommandTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ =
-        new fs::path(fs::temp_directory_path() / ("reds_export_command_test_" + std::to_string(::getpid())));
-    fs::create_directories(*dir_);
-    Result<Model> model = load_model(keras_path());
+    dir_ = new test::ScratchDirectory;
+    const Result<Model> model = test::half_width_ds_cnn();
     ASSERT_TRUE(model) << model.error().message;
-    // Level 1 keeps half of every layer but the classifier, level 2 is the full network.
-    std::vector<std::map<std::string, std::int64_t>> levels;
-    for (const int width : {32, 64}) {
-      std::map<std::string, std::int64_t>& widths = levels.emplace_back();
-      for (const char* name : {"conv2d", "depthwise_conv2d", "conv2d_1", "depthwise_conv2d_1", "conv2d_2",
-                               "depthwise_conv2d_2", "conv2d_3", "depthwise_conv2d_3", "conv2d_4"})
-        widths[name] = width;
-      widths["dense"] = 10;
-    }
-    const std::optional<Error> attached =
-        attach_plan(model.value(), testing::plan_with_widths(model.value(), levels));
-    ASSERT_FALSE(attached) << attached->message;
     ASSERT_FALSE(save_native(model.value(), planned_path().string()));
   }
-  static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
-    delete dir_;
-  }
+  static void TearDownTestSuite() { delete dir_; }
 
   static std::string keras_path() { return testing::pretrained_model("fashion_mnist"); }
-  static fs::path planned_path() { return *dir_ / "planned.reds"; }
+  static fs::path planned_path() { return dir_->path() / "planned.reds"; }
 
   // The exported file against `source` at `level` (nullopt: its full network) on random images, to 1e-5;
   // returns the exported model.
@@ -91,10 +72,10 @@ class ExportCommand : public test::CommandTest {
     return std::move(exported).value();
   }
 
-  static fs::path* dir_;
+  static test::ScratchDirectory* dir_;
 };
 
-fs::path* ExportCommand::dir_ = nullptr;
+test::ScratchDirectory* ExportCommand::dir_ = nullptr;
 
 TEST_F(ExportCommand, KerasModelExportsItsFullNetwork) {
   const fs::path out = scratch_ / "keras.onnx";

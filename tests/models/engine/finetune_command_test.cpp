@@ -20,6 +20,7 @@
 #include "reds/json.h"
 #include "reds/plan.h"
 #include "support/command_runner.h"
+#include "support/engine/commands.h"
 
 namespace reds::engine {
 namespace {
@@ -28,20 +29,6 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kTrainingImages = 2048;
 constexpr std::int64_t kTestImages = 500;
-
-// `count` images of `set` from `first` on as IDX files `prefix`-images-idx3-ubyte and -labels-idx1-ubyte.
-void write_idx(const ImageSet& set, std::int64_t first, std::int64_t count, const fs::path& prefix) {
-  const std::int64_t size = set.height * set.width;
-  std::string images = testing::idx_header(3, {static_cast<std::uint32_t>(count), 28, 28});
-  std::string labels = testing::idx_header(1, {static_cast<std::uint32_t>(count)});
-  for (std::int64_t i = first * size; i < (first + count) * size; ++i)
-    images.push_back(
-        static_cast<char>(static_cast<int>(set.pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
-  for (std::int64_t i = first; i < first + count; ++i)
-    labels.push_back(static_cast<char>(set.labels[static_cast<std::size_t>(i)]));
-  test::write_file(prefix.string() + "-images-idx" + "3-ubyte", images);
-  test::write_file(prefix.string() + "-labels-idx" + "1-ubyte", labels);
-}
 
 std::vector<double> accuracies(const Model& model, const ImageSet& test) {
   Result<Session> session = Session::create(model);
@@ -61,16 +48,10 @@ class FinetuneCommand : public test::CommandTest {
   void SetUp() override {
     test::CommandTest::SetUp();
     // The scratch directory is per test; the images loaded once.
-    static const Result<ImageSet> train = load_training_set(testing::kFashionMnistDir);
-    ASSERT_TRUE(train) << train.error().message;
-    static const Result<ImageSet> test = load_test_set(testing::kFashionMnistDir);
-    ASSERT_TRUE(test) << test.error().message;
     data_ = scratch_ / "data";
-    fs::create_directories(data_);
-    write_idx(train.value(), 0, kTrainingImages, data_ / "train");
-    write_idx(test.value(), 0, kTestImages, data_ / "t10k");
-    test_ = test.value();
-    test_.count = kTestImages;
+    Result<ImageSet> test_set = test::write_fashion_mnist(data_, kTrainingImages, kTestImages);
+    ASSERT_TRUE(test_set) << test_set.error().message;
+    test_ = std::move(test_set).value();
 
     const Result<Model> model = load_model(model_);
     ASSERT_TRUE(model) << model.error().message;

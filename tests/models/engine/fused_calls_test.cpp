@@ -14,6 +14,8 @@
 #include "reds/engine/model.h"
 #include "reds/engine/session.h"
 #include "reds/splitmix64.h"
+#include "support/engine/models.h"
+#include "support/engine/reference.h"
 
 namespace reds::engine {
 namespace {
@@ -24,13 +26,13 @@ using kernels::MutableMapView;
 using kernels::SegmentedWeights;
 using kernels::WeightSegment;
 using kernels::Window;
+using test::convolve;
+using test::named_layer;
+using test::rectified;
 
+// With room for the kernels' reads past the end.
 std::vector<float> random_floats(std::size_t count, std::uint64_t seed) {
-  SplitMix64 random(seed);
-  std::vector<float> values(count + static_cast<std::size_t>(kernels::kReadPadding), 0.0f);
-  for (std::size_t index = 0; index < count; ++index)
-    values[index] = static_cast<float>(random.next() % 2001) / 1000.0f - 1.0f;
-  return values;
+  return test::random_floats(count, seed, static_cast<std::size_t>(kernels::kReadPadding));
 }
 
 Window square_window(std::int64_t size, std::int64_t kernel, std::int64_t stride, std::int64_t pad) {
@@ -136,9 +138,7 @@ Model fused_graph() {
   model.name = "fused";
   model.input = {6, 6, 3, false};
   const auto conv = [&](const char* name, std::int64_t kernel, std::int64_t inputs, Padding padding) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = LayerKind::conv2d;
+    Layer layer = named_layer(name, LayerKind::conv2d);
     layer.units = 4;
     layer.kernel_height = layer.kernel_width = kernel;
     layer.padding = padding;
@@ -146,68 +146,24 @@ Model fused_graph() {
     layer.bias = values(4);
     return layer;
   };
-  Layer relu;
-  relu.kind = LayerKind::rectifier;
-  Layer r1 = relu, r2 = relu, last = relu;
-  r1.name = "r1", r2.name = "r2", last.name = "relu";
-  Layer pad;
-  pad.name = "pad";
-  pad.kind = LayerKind::zero_padding2d;
+  Layer pad = named_layer("pad", LayerKind::zero_padding2d);
   pad.pad_top = pad.pad_bottom = 1;
   pad.pad_left = 2;
-  Layer sum;
-  sum.name = "sum";
-  sum.kind = LayerKind::add;
-  sum.inputs = {2, 6};
-  Layer flatten;
-  flatten.name = "flatten";
-  flatten.kind = LayerKind::flatten;
-  Layer dense;
-  dense.name = "dense";
-  dense.kind = LayerKind::dense;
+  Layer dense = named_layer("dense", LayerKind::dense);
   dense.units = 3;
   dense.kernel = values(144 * 3);
   dense.bias = values(3);
   model.layers = {conv("c1", 3, 3, Padding::same),
-                  r1,
+                  named_layer("r1", LayerKind::rectifier),
                   conv("c2", 1, 4, Padding::valid),
-                  r2,
+                  named_layer("r2", LayerKind::rectifier),
                   pad,
                   conv("c3", 3, 4, Padding::valid),
-                  sum,
-                  last,
-                  flatten,
+                  named_layer("sum", LayerKind::add, {2, 6}),
+                  named_layer("relu", LayerKind::rectifier),
+                  named_layer("flatten", LayerKind::flatten),
                   dense};
   return model;
-}
-
-// [y][x][c] maps of `size` x `size`, in double precision.
-std::vector<double> convolve(const std::vector<double>& in, std::int64_t size, std::int64_t channels,
-                             const Layer& layer, std::int64_t pad_top, std::int64_t pad_left,
-                             std::int64_t out_size) {
-  std::vector<double> out(static_cast<std::size_t>(out_size * out_size * layer.units));
-  const std::int64_t kernel = layer.kernel_height;
-  for (std::int64_t y = 0; y < out_size; ++y)
-    for (std::int64_t x = 0; x < out_size; ++x)
-      for (std::int64_t unit = 0; unit < layer.units; ++unit) {
-        double total = layer.bias[static_cast<std::size_t>(unit)];
-        for (std::int64_t dy = 0; dy < kernel; ++dy)
-          for (std::int64_t dx = 0; dx < kernel; ++dx) {
-            const std::int64_t iy = y + dy - pad_top, ix = x + dx - pad_left;
-            if (iy < 0 || ix < 0 || iy >= size || ix >= size) continue;
-            for (std::int64_t c = 0; c < channels; ++c)
-              total += in[static_cast<std::size_t>((iy * size + ix) * channels + c)] *
-                       layer.kernel[static_cast<std::size_t>(
-                           ((dy * kernel + dx) * channels + c) * layer.units + unit)];
-          }
-        out[static_cast<std::size_t>((y * out_size + x) * layer.units + unit)] = total;
-      }
-  return out;
-}
-
-std::vector<double> rectified(std::vector<double> values) {
-  for (double& value : values) value = std::max(value, 0.0);
-  return values;
 }
 
 TEST(FusedAddition, HandBuiltGraphFusesAndMatchesADirectComputation) {
@@ -230,24 +186,18 @@ TEST(FusedAddition, HandBuiltGraphFusesAndMatchesADirectComputation) {
   EXPECT_EQ(calls[2].output.data, calls[0].output.data) << "written over the skip tensor, r1";
 
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
-    SplitMix64 random(seed);
-    std::vector<float> input(6 * 6 * 3);
-    for (float& value : input) value = static_cast<float>(random.next() % 2001) / 1000.0f - 1.0f;
+    const std::vector<float> input = test::random_floats(6 * 6 * 3, seed);
     const std::vector<double> image(input.begin(), input.end());
     const std::vector<double> a = rectified(convolve(image, 6, 3, model.layers[0], 1, 1, 6));
     const std::vector<double> b = rectified(convolve(a, 6, 4, model.layers[2], 0, 0, 6));
     std::vector<double> c = convolve(b, 6, 4, model.layers[5], 1, 2, 6);
     for (std::size_t index = 0; index < c.size(); ++index) c[index] += a[index];
     c = rectified(c);
-    const Layer& dense = model.layers[9];
+    const std::vector<double> expected = test::dense(c, model.layers[9]);
     const std::span<const float> result = session.run(input);
     ASSERT_EQ(result.size(), 3u);
-    for (std::size_t unit = 0; unit < 3; ++unit) {
-      double expected = dense.bias[unit];
-      for (std::size_t feature = 0; feature < c.size(); ++feature)
-        expected += c[feature] * dense.kernel[feature * 3 + unit];
-      EXPECT_NEAR(result[unit], expected, 1e-5) << "seed " << seed << " unit " << unit;
-    }
+    for (std::size_t unit = 0; unit < 3; ++unit)
+      EXPECT_NEAR(result[unit], expected[unit], 1e-5) << "seed " << seed << " unit " << unit;
   }
 }
 

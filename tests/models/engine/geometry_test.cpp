@@ -6,12 +6,14 @@
 
 #include "kernels.h"
 #include "reds/engine/session.h"
+#include "support/engine/models.h"
 
 namespace reds::engine {
 namespace {
 
 using kernels::axis_geometry;
 using kernels::AxisGeometry;
+using test::named_layer;
 
 bool operator==(const AxisGeometry& a, const AxisGeometry& b) {
   return a.out == b.out && a.pad_before == b.pad_before;
@@ -39,9 +41,7 @@ TEST(Geometry, ValidPaddingFitsWholeWindows) {
 
 Layer conv_layer(std::int64_t kernel, std::int64_t stride, Padding padding, std::int64_t units,
                  std::vector<float> weights) {
-  Layer layer;
-  layer.name = "conv";
-  layer.kind = LayerKind::conv2d;
+  Layer layer = named_layer("conv", LayerKind::conv2d);
   layer.kernel_height = layer.kernel_width = kernel;
   layer.stride_height = layer.stride_width = stride;
   layer.padding = padding;
@@ -74,25 +74,16 @@ TEST(Geometry, DepthMultiplierAndRectifiersByHand) {
   Model model;
   model.name = "by_hand";
   model.input = Shape{1, 1, 2, false};
-  Layer depthwise;
-  depthwise.name = "depthwise";
-  depthwise.kind = LayerKind::depthwise_conv2d;
+  Layer depthwise = named_layer("depthwise", LayerKind::depthwise_conv2d);
   depthwise.depth_multiplier = 2;
   depthwise.kernel = {1.0f, -1.0f, 2.0f, 0.5f};
   depthwise.bias = {0.0f, 0.0f, 1.0f, 0.0f};
-  Layer relu;
-  relu.name = "relu";
-  relu.kind = LayerKind::rectifier;
+  Layer relu = named_layer("relu", LayerKind::rectifier);
   relu.rectifier = Rectifier{0.1f, 0.0f, 6.0f};
-  Layer flatten;
-  flatten.name = "flatten";
-  flatten.kind = LayerKind::flatten;
-  Layer dense;
-  dense.name = "dense";
-  dense.kind = LayerKind::dense;
+  Layer dense = named_layer("dense", LayerKind::dense);
   dense.units = 1;
   dense.kernel = {1.0f, 1.0f, 1.0f, 1.0f};
-  model.layers = {depthwise, relu, flatten, dense};
+  model.layers = {depthwise, relu, named_layer("flatten", LayerKind::flatten), dense};
   Result<Session> session = Session::create(model);
   ASSERT_TRUE(session) << session.error().message;
   const std::vector<float> image = {2.0f, -3.0f};
@@ -112,9 +103,7 @@ TEST(Geometry, InvalidModelsNameTheLayer) {
   model.layers.front() = conv_layer(3, 1, Padding::valid, 2, std::vector<float>(9, 1.0f));
   EXPECT_EQ(Session::create(model).error().message,
             "layer 'conv' (Conv2D): has 9 kernel weights, expected 18");
-  Layer dense;
-  dense.name = "dense";
-  dense.kind = LayerKind::dense;
+  Layer dense = named_layer("dense", LayerKind::dense);
   dense.units = 1;
   dense.kernel = std::vector<float>(16, 1.0f);
   model.layers = {dense};

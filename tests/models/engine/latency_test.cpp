@@ -19,15 +19,12 @@
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
 #include "reds/plan.h"
+#include "support/engine/models.h"
 
 namespace reds::engine {
 namespace {
 
-Model random_or_fail(const std::string& name) {
-  Result<Model> model = random_model(name, 7);
-  EXPECT_TRUE(model) << model.error().message;
-  return model ? std::move(model).value() : Model{};
-}
+using test::random_or_fail;
 
 // Few rounds: the tests check structure and rough agreement, not precision.
 ProfileOptions quick_options() {

@@ -5,8 +5,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,56 +16,21 @@
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
+#include "support/command_runner.h"
+#include "support/engine/models.h"
 
 namespace reds::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-Model load_or_fail(const std::string& path) {
-  Result<Model> model = load_model(path);
-  EXPECT_TRUE(model) << model.error().message;
-  return model ? std::move(model).value() : Model{};
-}
+using test::load_or_fail;
+using test::named_layer;
 
 Session session_or_fail(const Model& model) {
   Result<Session> session = Session::create(model);
   EXPECT_TRUE(session) << session.error().message;
   return std::move(session).value();
 }
-
-const ImageSet& test_images() {
-  static const ImageSet images = [] {
-    Result<ImageSet> loaded = load_test_set(testing::kFashionMnistDir);
-    EXPECT_TRUE(loaded) << loaded.error().message;
-    return loaded ? std::move(loaded).value() : ImageSet{};
-  }();
-  return images;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-class TemporaryDirectory {
- public:
-  TemporaryDirectory()
-      : path_(fs::temp_directory_path() /
-              ("reds_engine_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    fs::create_directories(path_);
-  }
-  ~TemporaryDirectory() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 const Layer& layer_named(const Model& model, const std::string& name) {
   for (const Layer& layer : model.layers)
@@ -141,18 +104,18 @@ TEST(Keras, CifarAndMnistModelsLoadAndRun) {
 }
 
 // A copy of the Fashion-MNIST model with `from` replaced by `to` (same length) in its JSON configuration.
-std::string patched_model(const TemporaryDirectory& dir, const std::string& from, const std::string& to) {
-  std::string bytes = read_bytes(testing::pretrained_model("fashion_mnist"));
+std::string patched_model(const test::ScratchDirectory& dir, const std::string& from, const std::string& to) {
+  std::string bytes = test::read_file(testing::pretrained_model("fashion_mnist"));
   const std::size_t at = bytes.find(from);
   EXPECT_NE(at, std::string::npos) << from;
   if (at != std::string::npos) bytes.replace(at, from.size(), to);
   const fs::path path = dir.path() / "patched.keras";
-  write_bytes(path, bytes);
+  test::write_file(path, bytes);
   return path.string();
 }
 
 TEST(Keras, UnsupportedLayerIsNamedWithItsClass) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   const Result<Model> model = load_model(
       patched_model(dir, R"("class_name": "AveragePooling2D")", R"("class_name": "AveragePooling3D")"));
   ASSERT_FALSE(model);
@@ -162,7 +125,7 @@ TEST(Keras, UnsupportedLayerIsNamedWithItsClass) {
 }
 
 TEST(Keras, UnknownPaddingIsAnError) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   const Result<Model> model =
       load_model(patched_model(dir, R"("padding": "valid")", R"("padding": "vaLid")"));
   ASSERT_FALSE(model);
@@ -170,11 +133,11 @@ TEST(Keras, UnknownPaddingIsAnError) {
 }
 
 TEST(Keras, FilesThatAreNotModels) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   const Result<Model> missing = load_model((dir.path() / "missing.keras").string());
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("cannot read"), std::string::npos);
-  write_bytes(dir.path() / "text.keras", "just some text, long enough");
+  test::write_file(dir.path() / "text.keras", "just some text, long enough");
   const Result<Model> text = load_model((dir.path() / "text.keras").string());
   ASSERT_FALSE(text);
   EXPECT_NE(text.error().message.find("neither"), std::string::npos) << text.error().message;
@@ -186,7 +149,7 @@ TEST(Keras, FilesThatAreNotModels) {
 // --- The native file ----------------------------------------------------------------------------------
 
 TEST(Native, RoundTripKeepsEveryWeightAndOutput) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   const Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
   const std::string path = (dir.path() / "model.reds").string();
   const std::optional<Error> saved = save_native(model, path);
@@ -210,20 +173,20 @@ TEST(Native, RoundTripKeepsEveryWeightAndOutput) {
   Session original = session_or_fail(model);
   Session reloaded = session_or_fail(loaded);
   for (std::int64_t image = 0; image < 20; ++image) {
-    const std::vector<float> expected(original.run(test_images().image(image)).begin(),
-                                      original.run(test_images().image(image)).end());
-    const std::span<const float> actual = reloaded.run(test_images().image(image));
+    const std::vector<float> expected(original.run(test::fashion_mnist_test_images().image(image)).begin(),
+                                      original.run(test::fashion_mnist_test_images().image(image)).end());
+    const std::span<const float> actual = reloaded.run(test::fashion_mnist_test_images().image(image));
     EXPECT_TRUE(std::equal(expected.begin(), expected.end(), actual.begin(), actual.end())) << image;
   }
 }
 
 TEST(Native, DamagedFilesAreRejected) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   const std::string path = (dir.path() / "model.reds").string();
   ASSERT_FALSE(save_native(load_or_fail(testing::pretrained_model("fashion_mnist")), path));
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = test::read_file(path);
   const auto load_variant = [&](const std::string& variant) {
-    write_bytes(dir.path() / "variant.reds", variant);
+    test::write_file(dir.path() / "variant.reds", variant);
     const Result<Model> model = load_native((dir.path() / "variant.reds").string());
     EXPECT_FALSE(model);
     return model ? std::string() : model.error().message;
@@ -241,17 +204,17 @@ TEST(Native, DamagedFilesAreRejected) {
 }
 
 TEST(Native, TheInputNormalisationIsKeptOnceStated) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
   const std::string plain = (dir.path() / "plain.reds").string();
   ASSERT_FALSE(save_native(model, plain));
-  EXPECT_EQ(read_bytes(plain)[8], 1) << "a chain without a stated normalisation stays version 1";
+  EXPECT_EQ(test::read_file(plain)[8], 1) << "a chain without a stated normalisation stays version 1";
   EXPECT_FALSE(load_or_fail(plain).input_normalization);
 
   model.input_normalization = InputNormalization{1.0, {127.5}, {63.75}};
   const std::string stated = (dir.path() / "stated.reds").string();
   ASSERT_FALSE(save_native(model, stated));
-  const std::string bytes = read_bytes(stated);
+  const std::string bytes = test::read_file(stated);
   EXPECT_EQ(bytes[8], 3);
   const Model loaded = load_or_fail(stated);
   ASSERT_TRUE(loaded.input_normalization);
@@ -262,7 +225,7 @@ TEST(Native, TheInputNormalisationIsKeptOnceStated) {
   EXPECT_EQ(load_or_fail(stated).input_normalization, InputNormalization{});
 
   // Readers of version 2 files do not know the field: it is refused in one.
-  write_bytes(dir.path() / "relabelled.reds", testing::with_native_version(bytes, 2));
+  test::write_file(dir.path() / "relabelled.reds", testing::with_native_version(bytes, 2));
   const Result<Model> old = load_native((dir.path() / "relabelled.reds").string());
   ASSERT_FALSE(old);
   EXPECT_NE(old.error().message.find("input normalisation in a version 2 file"), std::string::npos)
@@ -277,7 +240,7 @@ TEST(Native, TheInputNormalisationIsKeptOnceStated) {
 }
 
 TEST(Native, InvalidModelIsNotSaved) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
   model.layers.front().bias.pop_back();
   const std::string path = (dir.path() / "model.reds").string();
@@ -293,9 +256,7 @@ TEST(Native, InvalidModelIsNotSaved) {
 TEST(Shapes, AMapPaddedPastSixtyFourBitsIsTooLarge) {
   Model model;
   model.input = Shape{1, 1, 1, false};
-  Layer padding;
-  padding.name = "pad";
-  padding.kind = LayerKind::zero_padding2d;
+  Layer padding = named_layer("pad", LayerKind::zero_padding2d);
   // 2^32 x 2^32 x 1: 2^64 elements, which a wrapping product would take for 0.
   padding.pad_top = padding.pad_left = std::int64_t{1} << 31;
   padding.pad_bottom = padding.pad_right = (std::int64_t{1} << 31) - 1;
@@ -384,7 +345,7 @@ TEST(Plan, EveryLevelComputesItsCutDownModel) {
     Session& planned = created.value();
     ASSERT_EQ(planned.level_count(), 2u);
     for (std::int64_t image = 0; image < 50; ++image) {
-      const std::span<const float> input = test_images().image(image);
+      const std::span<const float> input = test::fashion_mnist_test_images().image(image);
       for (std::size_t level = 0; level < 2; ++level) {
         ASSERT_TRUE(planned.set_level(level));
         const std::vector<float> actual(planned.run(input).begin(), planned.run(input).end());
@@ -411,7 +372,7 @@ TEST(Plan, EveryLevelComputesItsCutDownModel) {
 }
 
 TEST(Plan, EmbeddedPlanSurvivesTheNativeFile) {
-  const TemporaryDirectory dir;
+  const test::ScratchDirectory dir;
   Model model = load_or_fail(testing::pretrained_model("fashion_mnist"));
   ASSERT_FALSE(attach_plan(model, testing::plan_with_widths(model, {kSmallLevel, full_widths()})));
   const std::string json = model.plan->json;
@@ -480,12 +441,12 @@ TEST(Session, WrongInputSizeGivesNoOutput) {
 TEST(Session, BatchEqualsImageByImage) {
   Session session = session_or_fail(load_or_fail(testing::pretrained_model("fashion_mnist")));
   const std::int64_t count = 7;
-  const std::span<const float> inputs =
-      std::span<const float>(test_images().pixels).subspan(0, static_cast<std::size_t>(count * 784));
+  const std::span<const float> inputs = std::span<const float>(test::fashion_mnist_test_images().pixels)
+                                            .subspan(0, static_cast<std::size_t>(count * 784));
   std::vector<float> outputs(static_cast<std::size_t>(count * 10));
   ASSERT_TRUE(session.run_batch(inputs, outputs));
   for (std::int64_t image = 0; image < count; ++image) {
-    const std::span<const float> single = session.run(test_images().image(image));
+    const std::span<const float> single = session.run(test::fashion_mnist_test_images().image(image));
     EXPECT_TRUE(std::equal(single.begin(), single.end(), outputs.begin() + image * 10)) << image;
   }
 }

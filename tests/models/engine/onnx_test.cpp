@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <optional>
 #include <set>
 #include <span>
@@ -29,6 +28,8 @@
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "reds/plan.h"
+#include "support/command_runner.h"
+#include "support/engine/models.h"
 #include "support/source_tree.h"
 
 namespace reds::engine {
@@ -36,14 +37,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
 template <class T>
 std::vector<T> read_values(const fs::path& path) {
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = test::read_file(path);
   std::vector<T> values(bytes.size() / sizeof(T));
   std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
   return values;
@@ -64,8 +60,8 @@ int run_reference(const std::vector<std::string>& args, const fs::path& log) {
 void expect_python_checker_passes(const std::vector<std::string>& paths, const fs::path& log) {
   std::vector<std::string> args = {"check"};
   args.insert(args.end(), paths.begin(), paths.end());
-  ASSERT_EQ(run_reference(args, log), 0) << read_bytes(log);
-  const std::string printed = read_bytes(log);
+  ASSERT_EQ(run_reference(args, log), 0) << test::read_file(log);
+  const std::string printed = test::read_file(log);
   for (const std::string& path : paths)
     EXPECT_NE(
         printed.find(path + " opset " + std::to_string(kOnnxExportOpset) + " input image output scores\n"),
@@ -99,7 +95,7 @@ class TorchOnnx : public ::testing::Test {
   // in the build tree (into a temporary directory renamed into place, so that concurrent tests never see
   // half of them), or per process when run outside ctest.
   static void SetUpTestSuite() {
-    const std::string script = read_bytes(test::source_path("tests/models/engine/torch_reference.py"));
+    const std::string script = test::read_file(test::source_path("tests/models/engine/torch_reference.py"));
     const char* bin_dir = std::getenv("REDS_BIN_DIR");
     if (bin_dir) {
       directory_ = fs::path(bin_dir).parent_path() / "torch-reference" /
@@ -129,8 +125,9 @@ class TorchOnnx : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (status_ == 77) GTEST_SKIP() << read_bytes(directory_ / "export.log");
-    ASSERT_EQ(status_, 0) << "torch_reference.py export failed:\n" << read_bytes(directory_ / "export.log");
+    if (status_ == 77) GTEST_SKIP() << test::read_file(directory_ / "export.log");
+    ASSERT_EQ(status_, 0) << "torch_reference.py export failed:\n"
+                          << test::read_file(directory_ / "export.log");
   }
 
   static fs::path file(const std::string& name) { return directory_ / name; }
@@ -233,7 +230,7 @@ class TorchOnnx : public ::testing::Test {
     ASSERT_EQ(run_reference({"cut", directory_.string(), name, file(name + ".plan.json").string(), levels},
                             file(name + ".cut.log")),
               0)
-        << read_bytes(file(name + ".cut.log"));
+        << test::read_file(file(name + ".cut.log"));
     Result<Session> created = Session::create(planned.model);
     ASSERT_TRUE(created) << created.error().message;
     Session session = std::move(created).value();
@@ -416,7 +413,7 @@ TEST_F(TorchOnnx, UnsupportedOperatorsAreNamed) {
   ASSERT_NE(list, std::string::npos) << message;
   ASSERT_EQ(message.back(), ')') << message;
   std::set<std::string> tested;
-  std::istringstream operators(read_bytes(file("operators.txt")));
+  std::istringstream operators(test::read_file(file("operators.txt")));
   for (std::string line; std::getline(operators, line);) tested.insert(line);
   std::istringstream supported(
       message.substr(list + prefix.size(), message.size() - 1 - list - prefix.size()));
@@ -475,9 +472,7 @@ TEST(OnnxReader, RefusesWhatIsNotAnOnnxModel) {
 TEST(OnnxExport, RefusesALevelTheModelHasNot) {
   Model model;
   model.input = Shape{1, 1, 2, true};
-  Layer dense;
-  dense.name = "dense";
-  dense.kind = LayerKind::dense;
+  Layer dense = test::named_layer("dense", LayerKind::dense);
   dense.units = 1;
   dense.kernel = {1.0f, 2.0f};
   model.layers.push_back(dense);

@@ -22,21 +22,16 @@
 #include "reds/json.h"
 #include "reds/models/architectures.h"
 #include "reds/plan.h"
+#include "support/engine/models.h"
 
 namespace reds::engine {
 namespace {
 
-Model load_or_fail(const std::string& path) {
-  Result<Model> model = load_model(path);
-  EXPECT_TRUE(model) << model.error().message;
-  return model ? std::move(model).value() : Model{};
-}
-
-Model random_or_fail(const std::string& name) {
-  Result<Model> model = random_model(name, 7);
-  EXPECT_TRUE(model) << model.error().message;
-  return model ? std::move(model).value() : Model{};
-}
+using test::expect_close;
+using test::load_or_fail;
+using test::outputs_of;
+using test::random_inputs;
+using test::random_or_fail;
 
 // The three pretrained models and a few random architectures that add Dense chains (DNN) and a Flatten
 // of a pruned convolution (CNN).
@@ -46,32 +41,6 @@ std::vector<std::pair<std::string, Model>> models_under_test() {
     models.emplace_back(data_set, load_or_fail(testing::pretrained_model(data_set)));
   for (const char* name : {"dnn_s", "cnn_s", "ds_cnn_s"}) models.emplace_back(name, random_or_fail(name));
   return models;
-}
-
-// `count` inputs of the model's shape: uniform pixels in [0, 1), the same for every run.
-std::vector<std::vector<float>> inputs_for(const Model& model, int count) {
-  std::mt19937 generator(12345);
-  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  std::vector<std::vector<float>> inputs(static_cast<std::size_t>(count));
-  for (std::vector<float>& input : inputs) {
-    input.resize(static_cast<std::size_t>(model.input.size()));
-    for (float& value : input) value = pixel(generator);
-  }
-  return inputs;
-}
-
-std::vector<float> outputs_of(Session& session, const std::vector<float>& input) {
-  const std::span<const float> output = session.run(input);
-  return {output.begin(), output.end()};
-}
-
-// Outputs equal to `tolerance` (1e-5 by default), relative to the larger of 1 and the expected value.
-void expect_close(const std::vector<float>& actual, const std::vector<float>& expected,
-                  const std::string& what, float tolerance = 1e-5f) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  for (std::size_t i = 0; i < actual.size(); ++i)
-    EXPECT_NEAR(actual[i], expected[i], tolerance * std::max(1.0f, std::abs(expected[i])))
-        << what << " output " << i;
 }
 
 // --- Importance ---------------------------------------------------------------------------------------
@@ -322,7 +291,7 @@ TEST(Permute, RandomPermutationsKeepTheFunction) {
       // The weights did move: the first layer's kernel is not the original one.
       EXPECT_NE(permuted->layers[0].kernel, model.layers[0].kernel) << name;
       Session session = Session::create(permuted.value()).value();
-      for (const std::vector<float>& input : inputs_for(model, 5))
+      for (const std::vector<float>& input : random_inputs(model, 5, test::InputValues::unit_pixels))
         expect_close(outputs_of(session, input), outputs_of(original, input), name);
     }
   }
@@ -398,7 +367,7 @@ TEST(Apply, EveryLevelComputesTheMaskedOriginal) {
     Session session = Session::create(applied.value()).value();
     ASSERT_EQ(session.level_count(), 4u) << name;
     Session original = Session::create(model).value();
-    const std::vector<std::vector<float>> inputs = inputs_for(model, 4);
+    const std::vector<std::vector<float>> inputs = random_inputs(model, 4, test::InputValues::unit_pixels);
     for (std::size_t level = 0; level < session.level_count(); ++level) {
       // The plan's MACs are the session's: the request's costs price what the engine computes.
       EXPECT_EQ(session.level_info(level).macs, plan->levels[level].cost.at("macs")) << name << " " << level;

@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "support/command_runner.h"
+#include "support/engine/commands.h"
 
 namespace reds::engine {
 namespace {
@@ -36,16 +36,8 @@ class RequestApplyCommand : public test::CommandTest {
   fs::path write_test_images() {
     const Result<ImageSet> set = load_test_set(testing::kFashionMnistDir);
     EXPECT_TRUE(set) << set.error().message;
-    std::string images = testing::idx_header(3, {kImages, 28, 28});
-    std::string labels = testing::idx_header(1, {kImages});
-    for (std::int64_t i = 0; i < kImages * 784; ++i)
-      images.push_back(
-          static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
-    for (std::int64_t i = 0; i < kImages; ++i)
-      labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
     fs::create_directories(scratch_ / "data");
-    test::write_file(scratch_ / "data" / "t10k-images-idx3-ubyte", images);
-    test::write_file(scratch_ / "data" / "t10k-labels-idx1-ubyte", labels);
+    if (set) test::write_idx(set.value(), 0, kImages, scratch_ / "data" / "t10k");
     return scratch_ / "data";
   }
 
@@ -99,9 +91,7 @@ TEST_F(RequestApplyCommand, RoundTripRequestPlanApplyRun) {
   const fs::path data = write_test_images();
   outcome = run({"run", planned.string(), "--data", data.string(), "--json"});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
-  std::vector<json> levels;
-  std::istringstream lines(outcome.out);
-  for (std::string line; std::getline(lines, line);) levels.push_back(json::parse(line));
+  const std::vector<json> levels = test::json_lines(outcome.out);
   ASSERT_EQ(levels.size(), 3u);
   for (std::size_t level = 0; level < levels.size(); ++level) {
     EXPECT_EQ(levels[level]["macs"], plan["levels"][level]["cost"]["macs"]) << level;

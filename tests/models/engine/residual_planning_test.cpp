@@ -7,7 +7,6 @@
 #include <cmath>
 #include <map>
 #include <numeric>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -17,17 +16,21 @@
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
 #include "reds/splitmix64.h"
-#include "support/source_tree.h"
+#include "support/engine/models.h"
 
 namespace reds::engine {
 namespace {
 
 using Groups = std::vector<std::vector<std::string>>;
+using test::expect_close;
+using test::kResnet8Groups;
+using test::named_layer;
+using test::outputs_of;
+using test::random_inputs;
 
 // ResNet-8 without its softmax, so that outputs are the logits (a softmax would hide differences).
 Model resnet8_logits() {
-  Result<Model> model =
-      load_model(reds::test::source_path("tests/data/mlperf-tiny/pretrainedResnet.h5").string());
+  Result<Model> model = load_model(test::mlperf_model("pretrainedResnet.h5"));
   EXPECT_TRUE(model) << model.error().message;
   if (!model) return {};
   EXPECT_EQ(model->layers.back().kind, LayerKind::softmax);
@@ -36,15 +39,6 @@ Model resnet8_logits() {
   return logits;
 }
 
-// Its streams (read off the Keras graph: add <- activation, conv2d_2; add_1 <- conv2d_5, conv2d_4;
-// add_2 <- conv2d_8, conv2d_7) and the blocks' inner layers; the classifier keeps its width.
-const Groups kResnet8Groups = {{"conv2d", "conv2d_2"},
-                               {"conv2d_4", "conv2d_5"},
-                               {"conv2d_7", "conv2d_8"},
-                               {"conv2d_1"},
-                               {"conv2d_3"},
-                               {"conv2d_6"}};
-
 // Layer builders with deterministic random weights in [-0.5, 0.5).
 class Builder {
  public:
@@ -52,7 +46,7 @@ class Builder {
 
   Layer conv(const std::string& name, std::int64_t in, std::int64_t units, std::int64_t kernel,
              Padding padding, std::vector<std::size_t> inputs = {}) {
-    Layer layer = named(name, LayerKind::conv2d, std::move(inputs));
+    Layer layer = named_layer(name, LayerKind::conv2d, std::move(inputs));
     layer.units = units;
     layer.kernel_height = layer.kernel_width = kernel;
     layer.padding = padding;
@@ -61,7 +55,7 @@ class Builder {
     return layer;
   }
   Layer depthwise(const std::string& name, std::int64_t channels) {
-    Layer layer = named(name, LayerKind::depthwise_conv2d, {});
+    Layer layer = named_layer(name, LayerKind::depthwise_conv2d);
     layer.kernel_height = layer.kernel_width = 3;
     layer.padding = Padding::same;
     layer.kernel = values(9 * channels);
@@ -69,17 +63,10 @@ class Builder {
     return layer;
   }
   Layer dense(const std::string& name, std::int64_t in, std::int64_t units) {
-    Layer layer = named(name, LayerKind::dense, {});
+    Layer layer = named_layer(name, LayerKind::dense);
     layer.units = units;
     layer.kernel = values(in * units);
     layer.bias = values(units);
-    return layer;
-  }
-  static Layer named(const std::string& name, LayerKind kind, std::vector<std::size_t> inputs) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = kind;
-    layer.inputs = std::move(inputs);
     return layer;
   }
 
@@ -101,12 +88,7 @@ Model inverted_residuals() {
   Model model;
   model.name = "inverted_residuals";
   model.input = {5, 5, 3, false};
-  const Layer relu = Builder::named("relu", LayerKind::rectifier, {});
-  const auto relu_named = [&](const std::string& name) {
-    Layer layer = relu;
-    layer.name = name;
-    return layer;
-  };
+  const auto relu_named = [](const std::string& name) { return named_layer(name, LayerKind::rectifier); };
   model.layers = {build.conv("stem", 3, 8, 3, Padding::same),
                   relu_named("relu"),
                   build.conv("expand", 8, 16, 1, Padding::valid),
@@ -114,14 +96,14 @@ Model inverted_residuals() {
                   build.depthwise("dw", 16),
                   relu_named("relu_2"),
                   build.conv("project", 16, 8, 1, Padding::valid),
-                  Builder::named("add", LayerKind::add, {7, 2}),
+                  named_layer("add", LayerKind::add, {7, 2}),
                   build.conv("expand_2", 8, 12, 1, Padding::valid),
                   relu_named("relu_3"),
                   build.depthwise("dw_2", 12),
                   relu_named("relu_4"),
                   build.conv("project_2", 12, 8, 1, Padding::valid),
-                  Builder::named("add_1", LayerKind::add, {13, 8}),
-                  Builder::named("flatten", LayerKind::flatten, {}),
+                  named_layer("add_1", LayerKind::add, {13, 8}),
+                  named_layer("flatten", LayerKind::flatten),
                   build.dense("head", 5 * 5 * 8, 4)};
   return model;
 }
@@ -134,36 +116,9 @@ Model identity_shortcut() {
   Model model;
   model.name = "identity_shortcut";
   model.input = {4, 4, 3, false};
-  model.layers = {build.conv("conv", 3, 3, 3, Padding::same), Builder::named("add", LayerKind::add, {1, 0}),
-                  Builder::named("flatten", LayerKind::flatten, {}), build.dense("head", 48, 2)};
+  model.layers = {build.conv("conv", 3, 3, 3, Padding::same), named_layer("add", LayerKind::add, {1, 0}),
+                  named_layer("flatten", LayerKind::flatten), build.dense("head", 48, 2)};
   return model;
-}
-
-// `count` inputs for the model: integer pixels 0..255 (ResNet-8 was trained on raw pixels), or values in
-// [-1, 1) for the random models.
-std::vector<std::vector<float>> inputs_for(const Model& model, int count, bool raw_pixels) {
-  std::mt19937 generator(12345);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  std::vector<std::vector<float>> inputs(static_cast<std::size_t>(count));
-  for (std::vector<float>& input : inputs) {
-    input.resize(static_cast<std::size_t>(model.input.size()));
-    for (float& value : input) value = raw_pixels ? static_cast<float>(byte(generator)) : unit(generator);
-  }
-  return inputs;
-}
-
-std::vector<float> outputs_of(Session& session, const std::vector<float>& input) {
-  const std::span<const float> output = session.run(input);
-  return {output.begin(), output.end()};
-}
-
-void expect_close(const std::vector<float>& actual, const std::vector<float>& expected,
-                  const std::string& what, float tolerance) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  for (std::size_t i = 0; i < actual.size(); ++i)
-    EXPECT_NEAR(actual[i], expected[i], tolerance * std::max(1.0f, std::abs(expected[i])))
-        << what << " output " << i;
 }
 
 // The plan's unit orders by layer name.
@@ -245,18 +200,18 @@ struct Case {
   std::string name;
   Model model;
   Groups groups;
-  bool raw_pixels;
+  test::InputValues input_values;  // ResNet-8 was trained on raw pixels
 };
 
 std::vector<Case> cases() {
-  return {{"resnet8", resnet8_logits(), kResnet8Groups, true},
-          {"inverted_residuals", inverted_residuals(), kInvertedGroups, false}};
+  return {{"resnet8", resnet8_logits(), kResnet8Groups, test::InputValues::raw_pixels},
+          {"inverted_residuals", inverted_residuals(), kInvertedGroups, test::InputValues::signed_unit}};
 }
 
 TEST(StreamPermutation, RandomOrdersOfEveryStreamKeepTheFunction) {
   for (const Case& test : cases()) {
     Session original = Session::create(test.model).value();
-    const std::vector<std::vector<float>> inputs = inputs_for(test.model, 4, test.raw_pixels);
+    const std::vector<std::vector<float>> inputs = random_inputs(test.model, 4, test.input_values);
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
       const UnitOrders orders = orders_of(testing::random_group_plan(test.model, test.groups, 1, seed));
       const Result<Model> permuted = permute_units(test.model, orders);
@@ -294,7 +249,7 @@ TEST(StreamPlan, EveryLevelComputesTheMaskedOriginal) {
     Session session = Session::create(applied.value()).value();
     ASSERT_EQ(session.level_count(), 4u);
     Session original = Session::create(test.model).value();
-    const std::vector<std::vector<float>> inputs = inputs_for(test.model, 3, test.raw_pixels);
+    const std::vector<std::vector<float>> inputs = random_inputs(test.model, 3, test.input_values);
     for (std::size_t level = 0; level < session.level_count(); ++level) {
       const MaskedModel reference_model = masked(test.model, plan, level);
       Session reference = Session::create(reference_model.model).value();
@@ -322,7 +277,7 @@ TEST(StreamPlan, SetLevelSwitchesBetweenPrecomputedLevels) {
   Session session =
       Session::create(apply_plan(model, testing::random_group_plan(model, kResnet8Groups, 3, 8)).value())
           .value();
-  const std::vector<float> input = inputs_for(model, 1, true)[0];
+  const std::vector<float> input = random_inputs(model, 1, test::InputValues::raw_pixels)[0];
   std::vector<std::vector<float>> first;
   for (std::size_t level = 0; level < 3; ++level) {
     ASSERT_TRUE(session.set_level(level));
@@ -348,7 +303,7 @@ TEST(StreamPlan, TheNativeFileKeepsTheAppliedPlan) {
   Session written = Session::create(applied).value();
   Session read = Session::create(loaded.value()).value();
   ASSERT_EQ(read.level_count(), 3u);
-  const std::vector<float> input = inputs_for(model, 1, true)[0];
+  const std::vector<float> input = random_inputs(model, 1, test::InputValues::raw_pixels)[0];
   for (std::size_t level = 0; level < 3; ++level) {
     written.set_level(level);
     read.set_level(level);

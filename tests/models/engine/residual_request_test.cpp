@@ -22,23 +22,17 @@
 #include "reds/engine/planning.h"
 #include "reds/engine/session.h"
 #include "reds/models/architectures.h"
-#include "support/source_tree.h"
+#include "support/engine/models.h"
 
 namespace reds::engine {
 namespace {
 
+using test::load_or_fail;
+using test::mlperf_model;
+using test::named_layer;
+
 const std::vector<std::string> kResidual = {"resnet8", "mobilenet_v2_035_96", "mobilenet_v2_96", "resnet18",
                                             "mobilenet_v2_224"};
-
-Model load_or_fail(const std::string& path) {
-  Result<Model> model = load_model(path);
-  EXPECT_TRUE(model) << model.error().message;
-  return model ? std::move(model).value() : Model{};
-}
-
-std::string mlperf_model(const std::string& file) {
-  return reds::test::source_path("tests/data/mlperf-tiny/" + file).string();
-}
 
 // The largest number of bytes the session's buffers hold during any kernel call of level 0: a map is in
 // memory from the call that writes it to the last call that reads its buffer before the next write there
@@ -286,19 +280,12 @@ TEST(ResidualRequest, ReadingTheInputTwiceIsRefused) {
   model.name = "twice";
   model.input = Shape{4, 4, 2, false};
   for (const char* name : {"a", "b"}) {
-    Layer conv;
-    conv.name = name;
-    conv.kind = LayerKind::conv2d;
+    Layer conv = named_layer(name, LayerKind::conv2d, {0});
     conv.units = 3;
     conv.kernel.assign(2 * 3, 0.5f);
-    conv.inputs = {0};
     model.layers.push_back(conv);
   }
-  Layer sum;
-  sum.name = "sum";
-  sum.kind = LayerKind::add;
-  sum.inputs = {1, 2};
-  model.layers.push_back(sum);
+  model.layers.push_back(named_layer("sum", LayerKind::add, {1, 2}));
   const Result<PlanRequest> request = plan_request(model);
   ASSERT_FALSE(request);
   EXPECT_EQ(request.error().code, ErrorCode::invalid_argument);
@@ -313,9 +300,7 @@ void expect_max_pool(Padding padding, std::int64_t expected_side) {
   Model model;
   model.name = "pool";
   model.input = Shape{5, 5, 2, false};
-  Layer pool;
-  pool.name = "pool";
-  pool.kind = LayerKind::max_pool2d;
+  Layer pool = named_layer("pool", LayerKind::max_pool2d);
   pool.kernel_height = pool.kernel_width = 3;
   pool.stride_height = pool.stride_width = 2;
   pool.padding = padding;

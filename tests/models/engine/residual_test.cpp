@@ -25,14 +25,15 @@
 #include "reds/json.h"
 #include "reds/splitmix64.h"
 #include "support/command_runner.h"
+#include "support/engine/models.h"
+#include "support/engine/reference.h"
 #include "support/source_tree.h"
 
 namespace reds::engine {
 namespace {
 
-std::string mlperf_model(const std::string& file) {
-  return reds::test::source_path("tests/data/mlperf-tiny/" + file).string();
-}
+using test::mlperf_model;
+using test::named_layer;
 
 // Deterministic images: pixel values 0..255 (integers, as a camera gives them) times `scale`.
 std::vector<float> synthetic_images(std::size_t count, std::int64_t image_size, float scale) {
@@ -134,51 +135,35 @@ Model hand_built_graph() {
   Model model;
   model.name = "graph";
   model.input = {3, 3, 2, false};
-  Layer a;
-  a.name = "a";
-  a.kind = LayerKind::conv2d;
+  Layer a = named_layer("a", LayerKind::conv2d);
   a.units = 2;
   a.kernel = {0.5f, -1.0f, 1.5f, 0.25f};
   a.bias = {0.1f, -0.2f};
-  Layer r;
-  r.name = "r";
-  r.kind = LayerKind::rectifier;
-  Layer pad;
-  pad.name = "pad";
-  pad.kind = LayerKind::zero_padding2d;
+  Layer pad = named_layer("pad", LayerKind::zero_padding2d);
   pad.pad_top = 1;
   pad.pad_right = 1;
-  Layer pool;
-  pool.name = "pool";
-  pool.kind = LayerKind::average_pool2d;
+  Layer pool = named_layer("pool", LayerKind::average_pool2d);
   pool.kernel_height = pool.kernel_width = 2;
-  Layer sum;
-  sum.name = "sum";
-  sum.kind = LayerKind::add;
-  sum.inputs = {4, 1};
-  Layer relu;
-  relu.name = "relu";
-  relu.kind = LayerKind::rectifier;
-  Layer flatten;
-  flatten.name = "flatten";
-  flatten.kind = LayerKind::flatten;
-  Layer dense;
-  dense.name = "dense";
-  dense.kind = LayerKind::dense;
+  Layer dense = named_layer("dense", LayerKind::dense);
   dense.units = 2;
   for (int i = 0; i < 36; ++i) dense.kernel.push_back(static_cast<float>((i * 7) % 11 - 5) * 0.125f);
   dense.bias = {0.5f, -0.5f};
-  model.layers = {a, r, pad, pool, sum, relu, flatten, dense};
+  model.layers = {a,
+                  named_layer("r", LayerKind::rectifier),
+                  pad,
+                  pool,
+                  named_layer("sum", LayerKind::add, {4, 1}),
+                  named_layer("relu", LayerKind::rectifier),
+                  named_layer("flatten", LayerKind::flatten),
+                  dense};
   return model;
 }
 
 std::vector<double> hand_built_reference(const std::vector<float>& input) {
   const Model model = hand_built_graph();
-  const Layer& a = model.layers[0];
-  std::vector<double> conv(18), padded(4 * 4 * 2, 0.0), pooled(18), flat(18), out(2);
-  for (int p = 0; p < 9; ++p)
-    for (int o = 0; o < 2; ++o)
-      conv[p * 2 + o] = a.bias[o] + input[p * 2] * a.kernel[o] + input[p * 2 + 1] * a.kernel[2 + o];
+  const std::vector<double> conv =
+      test::convolve(std::vector<double>(input.begin(), input.end()), 3, 2, model.layers[0], 0, 0, 3);
+  std::vector<double> padded(4 * 4 * 2, 0.0), pooled(18), flat(18);
   for (int y = 0; y < 3; ++y)
     for (int x = 0; x < 3; ++x)
       for (int c = 0; c < 2; ++c)
@@ -192,12 +177,7 @@ std::vector<double> hand_built_reference(const std::vector<float>& input) {
         pooled[(y * 3 + x) * 2 + c] = total / 4;
       }
   for (int i = 0; i < 18; ++i) flat[i] = std::max(pooled[i] + conv[i], 0.0);
-  const Layer& dense = model.layers[7];
-  for (int o = 0; o < 2; ++o) {
-    out[o] = dense.bias[o];
-    for (int i = 0; i < 18; ++i) out[o] += flat[i] * dense.kernel[i * 2 + o];
-  }
-  return out;
+  return test::dense(flat, model.layers[7]);
 }
 
 TEST(ResidualModel, HandBuiltGraphMatchesADirectComputation) {
@@ -207,9 +187,7 @@ TEST(ResidualModel, HandBuiltGraphMatchesADirectComputation) {
   ASSERT_TRUE(created) << created.error().message;
   Session session = std::move(created).value();
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    SplitMix64 random(seed);
-    std::vector<float> input(18);
-    for (float& value : input) value = static_cast<float>(random.next() % 2001) / 1000.0f - 1.0f;
+    const std::vector<float> input = test::random_floats(18, seed);
     const std::vector<double> expected = hand_built_reference(input);
     const std::span<const float> result = session.run(input);
     ASSERT_EQ(result.size(), 2u);
@@ -405,14 +383,7 @@ TEST_F(Resnet8Images, RawPixelsGiveTheReferenceClassesAndUnitPixelsCollapse) {
 TEST_F(Resnet8Images, AnAppliedModelKeepsItsNormalisation) {
   const Result<Model> model = load_model(mlperf_model("pretrainedResnet.h5"));
   ASSERT_TRUE(model);
-  const PlanResult plan = testing::random_group_plan(model.value(),
-                                                     {{"conv2d", "conv2d_2"},
-                                                      {"conv2d_4", "conv2d_5"},
-                                                      {"conv2d_7", "conv2d_8"},
-                                                      {"conv2d_1"},
-                                                      {"conv2d_3"},
-                                                      {"conv2d_6"}},
-                                                     3, 12);
+  const PlanResult plan = testing::random_group_plan(model.value(), test::kResnet8Groups, 3, 12);
   const std::filesystem::path plan_file = scratch_file("plan.json", to_json(plan));
   const std::string planned = (scratch_ / "resnet8.reds").string();
   const reds::test::Outcome applied = run({"apply", mlperf_model("pretrainedResnet.h5"), plan_file.string(),
@@ -429,9 +400,7 @@ TEST_F(Resnet8Images, AnAppliedModelKeepsItsNormalisation) {
   // No option: the stored scale; the full level reproduces the reference, every level runs.
   const reds::test::Outcome run_all = run({"run", planned, "--data", data_.string(), "--json"});
   ASSERT_EQ(run_all.exit_status, 0) << run_all.err;
-  std::istringstream lines(run_all.out);
-  std::vector<nlohmann::json> levels;
-  for (std::string line; std::getline(lines, line);) levels.push_back(nlohmann::json::parse(line));
+  const std::vector<nlohmann::json> levels = reds::test::json_lines(run_all.out);
   ASSERT_EQ(levels.size(), 3u);
   EXPECT_EQ(levels[2]["correct"], 24);
   EXPECT_LT(levels[0]["macs"].get<std::int64_t>(), levels[2]["macs"].get<std::int64_t>());

@@ -1,24 +1,21 @@
 // `reds run`, as a separate process ($REDS_BIN_DIR/reds): a native model with an embedded plan over the
 // first 300 Fashion-MNIST test images, written here as IDX files.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "models/test_data.h"
-#include "models/test_plans.h"
 #include "reds/engine/dataset.h"
 #include "reds/engine/evaluation.h"
 #include "reds/engine/model.h"
 #include "reds/engine/session.h"
 #include "support/command_runner.h"
+#include "support/engine/commands.h"
 
 namespace reds::engine {
 namespace {
@@ -32,67 +29,38 @@ constexpr std::int64_t kImages = 300;
 class RunCommand : public test::CommandTest {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("reds_run_command_test_" + std::to_string(::getpid())));
-    fs::create_directories(*dir_ / "data");
+    dir_ = new test::ScratchDirectory;
+    fs::create_directories(dir() / "data");
     // The first kImages test images and labels, re-encoded from the set as loaded (pixel = value * 255).
     const Result<ImageSet> set = load_test_set(testing::kFashionMnistDir);
     ASSERT_TRUE(set) << set.error().message;
-    std::string images = testing::idx_header(3, {kImages, 28, 28});
-    std::string labels = testing::idx_header(1, {kImages});
-    for (std::int64_t i = 0; i < kImages * 784; ++i)
-      images.push_back(
-          static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
-    for (std::int64_t i = 0; i < kImages; ++i)
-      labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
-    test::write_file(*dir_ / "data" / "t10k-images-idx3-ubyte", images);
-    test::write_file(*dir_ / "data" / "t10k-labels-idx1-ubyte", labels);
+    test::write_idx(set.value(), 0, kImages, dir() / "data" / "t10k");
 
-    Result<Model> model = load_model(testing::pretrained_model("fashion_mnist"));
+    const Result<Model> model = test::half_width_ds_cnn();
     ASSERT_TRUE(model) << model.error().message;
-    // Level 1 keeps half of every layer but the classifier, level 2 is the full network.
-    std::vector<std::map<std::string, std::int64_t>> levels;
-    for (const int width : {32, 64}) {
-      std::map<std::string, std::int64_t>& widths = levels.emplace_back();
-      for (const char* name : {"conv2d", "depthwise_conv2d", "conv2d_1", "depthwise_conv2d_1", "conv2d_2",
-                               "depthwise_conv2d_2", "conv2d_3", "depthwise_conv2d_3", "conv2d_4"})
-        widths[name] = width;
-      widths["dense"] = 10;
-    }
-    const std::optional<Error> attached =
-        attach_plan(model.value(), testing::plan_with_widths(model.value(), levels));
-    ASSERT_FALSE(attached) << attached->message;
-    ASSERT_FALSE(save_native(model.value(), (*dir_ / "planned.reds").string()));
+    ASSERT_FALSE(save_native(model.value(), (dir() / "planned.reds").string()));
   }
-  static void TearDownTestSuite() {
-    fs::remove_all(*dir_);
-    delete dir_;
-  }
+  static void TearDownTestSuite() { delete dir_; }
+  static const fs::path& dir() { return dir_->path(); }
 
   // `reds run MODEL --data DIR` followed by `extra`.
   test::Outcome run_planned(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"run", (*dir_ / "planned.reds").string(), "--data",
-                                     (*dir_ / "data").string()};
+    std::vector<std::string> args = {"run", (dir() / "planned.reds").string(), "--data",
+                                     (dir() / "data").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return run(args);
   }
 
-  static std::vector<json> lines(const std::string& out) {
-    std::vector<json> parsed;
-    std::istringstream stream(out);
-    for (std::string line; std::getline(stream, line);) parsed.push_back(json::parse(line));
-    return parsed;
-  }
-
-  static fs::path* dir_;
+  static test::ScratchDirectory* dir_;
 };
 
-fs::path* RunCommand::dir_ = nullptr;
+test::ScratchDirectory* RunCommand::dir_ = nullptr;
 
 TEST_F(RunCommand, JsonLinePerLevel) {
   const test::Outcome outcome = run_planned({"--json"});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
   EXPECT_EQ(outcome.err, "");  // no progress bar: standard error is not a terminal
-  const std::vector<json> levels = lines(outcome.out);
+  const std::vector<json> levels = test::json_lines(outcome.out);
   ASSERT_EQ(levels.size(), 2u);
   for (std::size_t index = 0; index < levels.size(); ++index) {
     const json& level = levels[index];
@@ -115,7 +83,7 @@ TEST_F(RunCommand, JsonLinePerLevel) {
   Result<Model> keras = load_model(testing::pretrained_model("fashion_mnist"));
   ASSERT_TRUE(keras);
   Result<Session> session = Session::create(keras.value());
-  const Result<ImageSet> subset = load_test_set((*dir_ / "data").string());
+  const Result<ImageSet> subset = load_test_set((dir() / "data").string());
   ASSERT_TRUE(subset) << subset.error().message;
   const Result<LevelEvaluation> expected = evaluate(session.value(), 0, subset.value());
   ASSERT_TRUE(expected);
@@ -125,20 +93,20 @@ TEST_F(RunCommand, JsonLinePerLevel) {
 TEST_F(RunCommand, OutputsAreEveryImagesOutputAtTheLevel) {
   const test::Outcome outcome = run_planned({"--json", "--outputs", "--level", "1"});
   ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
-  const std::vector<json> levels = lines(outcome.out);
+  const std::vector<json> levels = test::json_lines(outcome.out);
   ASSERT_EQ(levels.size(), 1u);
   const json& outputs = levels[0]["outputs"];
   ASSERT_EQ(outputs.size(), static_cast<std::size_t>(kImages));
 
   // The same floats as a session at level 1 computes for the images, and their arg max is what "correct"
   // counts.
-  Result<Model> planned = load_model((*dir_ / "planned.reds").string());
+  Result<Model> planned = load_model((dir() / "planned.reds").string());
   ASSERT_TRUE(planned) << planned.error().message;
   Result<Session> session = Session::create(planned.value());
   ASSERT_TRUE(session) << session.error().message;
   Session& level_one = session.value();
   ASSERT_TRUE(level_one.set_level(0));
-  const Result<ImageSet> subset = load_test_set((*dir_ / "data").string());
+  const Result<ImageSet> subset = load_test_set((dir() / "data").string());
   ASSERT_TRUE(subset) << subset.error().message;
   std::int64_t correct = 0;
   for (std::int64_t image = 0; image < kImages; ++image) {
@@ -171,15 +139,15 @@ TEST_F(RunCommand, Errors) {
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.out, "");
   EXPECT_EQ(outcome.err, "reds run: --level 3: the model has 2 levels\n");
-  outcome = run({"run", (*dir_ / "planned.reds").string()});
+  outcome = run({"run", (dir() / "planned.reds").string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.err.rfind("reds run: missing --data DIR\n", 0), 0u) << outcome.err;
   outcome = run_planned({"--level", "1", "--all-levels"});
   EXPECT_EQ(outcome.exit_status, 2);
-  outcome = run({"run", (*dir_ / "nothing.reds").string(), "--data", (*dir_ / "data").string()});
+  outcome = run({"run", (dir() / "nothing.reds").string(), "--data", (dir() / "data").string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_NE(outcome.err.find("cannot read"), std::string::npos) << outcome.err;
-  outcome = run({"run", (*dir_ / "planned.reds").string(), "--data", dir_->string()});
+  outcome = run({"run", (dir() / "planned.reds").string(), "--data", dir().string()});
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_NE(outcome.err.find("t10k-images-idx3-ubyte"), std::string::npos) << outcome.err;
 }

@@ -23,7 +23,7 @@
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "reds/plan.h"
-#include "support/source_tree.h"
+#include "support/engine/models.h"
 
 // Counts the allocations made while `counting` is set (the whole test program uses this operator new).
 namespace {
@@ -99,17 +99,9 @@ std::vector<std::int64_t> footprint(const KernelCall& call, const float* base) {
 // MLPerf Tiny's ResNet-8 with a nested plan of 4 levels made by hand: every stream (the layers whose outputs
 // are added) and every inner layer of a block keeps a random prefix that grows level after level.
 Model planned_resnet8() {
-  Result<Model> model =
-      load_model(reds::test::source_path("tests/data/mlperf-tiny/pretrainedResnet.h5").string());
+  Result<Model> model = load_model(test::mlperf_model("pretrainedResnet.h5"));
   EXPECT_TRUE(model) << model.error().message;
-  const PlanResult plan = testing::random_group_plan(model.value(),
-                                                     {{"conv2d", "conv2d_2"},
-                                                      {"conv2d_4", "conv2d_5"},
-                                                      {"conv2d_7", "conv2d_8"},
-                                                      {"conv2d_1"},
-                                                      {"conv2d_3"},
-                                                      {"conv2d_6"}},
-                                                     4, 3);
+  const PlanResult plan = testing::random_group_plan(model.value(), test::kResnet8Groups, 4, 3);
   Result<Model> applied = apply_plan(model.value(), plan);
   EXPECT_TRUE(applied) << applied.error().message;
   return std::move(applied).value();

@@ -13,6 +13,7 @@
 #include "reds/engine/onnx.h"
 #include "reds/training/importance.h"
 #include "support/command_runner.h"
+#include "support/engine/commands.h"
 
 namespace reds::engine {
 namespace {
@@ -28,16 +29,8 @@ class RequestImportanceCommand : public test::CommandTest {
   fs::path write_training_split() {
     const Result<ImageSet> set = load_test_set(testing::kFashionMnistDir);
     EXPECT_TRUE(set) << set.error().message;
-    std::string images = testing::idx_header(3, {kImages, 28, 28});
-    std::string labels = testing::idx_header(1, {kImages});
-    for (std::int64_t i = 0; i < kImages * 784; ++i)
-      images.push_back(
-          static_cast<char>(static_cast<int>(set->pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
-    for (std::int64_t i = 0; i < kImages; ++i)
-      labels.push_back(static_cast<char>(set->labels[static_cast<std::size_t>(i)]));
     fs::create_directories(scratch_ / "data");
-    test::write_file(scratch_ / "data" / "train-images-idx3-ubyte", images);
-    test::write_file(scratch_ / "data" / "train-labels-idx1-ubyte", labels);
+    if (set) test::write_idx(set.value(), 0, kImages, scratch_ / "data" / "train");
     return scratch_ / "data";
   }
 

@@ -18,6 +18,7 @@
 #include "reds/engine/session.h"
 #include "reds/json.h"
 #include "support/command_runner.h"
+#include "support/engine/commands.h"
 
 namespace reds::engine {
 namespace {
@@ -26,19 +27,6 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kTrainingImages = 256;
 constexpr std::int64_t kTestImages = 200;
-
-// `count` images of `set` as IDX files `prefix`-images-idx3-ubyte and -labels-idx1-ubyte.
-void write_idx(const ImageSet& set, std::int64_t count, const fs::path& prefix) {
-  std::string images = testing::idx_header(3, {static_cast<std::uint32_t>(count), 28, 28});
-  std::string labels = testing::idx_header(1, {static_cast<std::uint32_t>(count)});
-  for (std::int64_t i = 0; i < count * set.image_size(); ++i)
-    images.push_back(
-        static_cast<char>(static_cast<int>(set.pixels[static_cast<std::size_t>(i)] * 255.0f + 0.5f)));
-  for (std::int64_t i = 0; i < count; ++i)
-    labels.push_back(static_cast<char>(set.labels[static_cast<std::size_t>(i)]));
-  test::write_file(prefix.string() + "-images-idx" + "3-ubyte", images);
-  test::write_file(prefix.string() + "-labels-idx" + "1-ubyte", labels);
-}
 
 struct Epoch {
   double loss = 0.0;
@@ -60,16 +48,10 @@ class TrainCommand : public test::CommandTest {
  protected:
   void SetUp() override {
     test::CommandTest::SetUp();
-    static const Result<ImageSet> train = load_training_set(testing::kFashionMnistDir);
-    ASSERT_TRUE(train) << train.error().message;
-    static const Result<ImageSet> test = load_test_set(testing::kFashionMnistDir);
-    ASSERT_TRUE(test) << test.error().message;
     data_ = scratch_ / "data";
-    fs::create_directories(data_);
-    write_idx(train.value(), kTrainingImages, data_ / "train");
-    write_idx(test.value(), kTestImages, data_ / "t10k");
-    test_ = test.value();
-    test_.count = kTestImages;
+    Result<ImageSet> test_set = test::write_fashion_mnist(data_, kTrainingImages, kTestImages);
+    ASSERT_TRUE(test_set) << test_set.error().message;
+    test_ = std::move(test_set).value();
   }
 
   test::Outcome train(std::vector<std::string> options) {

@@ -1,7 +1,6 @@
 // Minibatches and the reference's Fashion-MNIST augmentation: flips, rotations and shifts worked by hand,
 // epochs that visit every image once, and streams that repeat themselves from a seed and resume anywhere.
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 
 #include "models/test_data.h"
 #include "reds/training/data.h"
+#include "support/command_runner.h"
 
 namespace reds::engine::training {
 namespace {
@@ -207,9 +207,8 @@ TEST(TrainingData, StreamsRepeatFromTheirSeedAndResumeAnywhere) {
 }
 
 TEST(TrainingData, LoadsTheTrainingSplit) {
-  const std::filesystem::path directory =
-      std::filesystem::temp_directory_path() / ("reds_training_split_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(directory);
+  const reds::test::ScratchDirectory scratch;
+  const std::filesystem::path& directory = scratch.path();
   const auto write_gzipped = [&](const std::string& name, const std::string& bytes) {
     gzFile file = gzopen((directory / (name + ".gz")).string().c_str(), "wb");
     ASSERT_NE(file, nullptr);
@@ -220,7 +219,6 @@ TEST(TrainingData, LoadsTheTrainingSplit) {
                 testing::idx_header(3, {2, 2, 2}) + std::string("\x00\xff\x10\x20\x30\x40\x50\x60", 8));
   write_gzipped("train-labels-idx1-ubyte", testing::idx_header(1, {2}) + std::string("\x07\x03", 2));
   const Result<ImageSet> images = load_training_set(directory.string());
-  std::filesystem::remove_all(directory);
   ASSERT_TRUE(images) << images.error().message;
   EXPECT_EQ(images->count, 2);
   EXPECT_EQ(images->labels, (std::vector<std::int64_t>{7, 3}));

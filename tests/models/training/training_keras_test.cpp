@@ -15,6 +15,7 @@
 #include "reds/engine/session.h"
 #include "reds/splitmix64.h"
 #include "reds/training/training.h"
+#include "support/engine/models.h"
 #include "support/source_tree.h"
 
 namespace reds::engine::training {
@@ -32,19 +33,10 @@ Model engine_model() {
   return std::move(model).value();
 }
 
-const ImageSet& test_images() {
-  static const ImageSet images = [] {
-    Result<ImageSet> loaded = load_test_set(testing::kFashionMnistDir);
-    EXPECT_TRUE(loaded) << loaded.error().message;
-    return loaded ? std::move(loaded).value() : ImageSet{};
-  }();
-  return images;
-}
-
 constexpr std::int64_t kImages = 24;
 
 std::vector<float> first_images() {
-  const ImageSet& images = test_images();
+  const ImageSet& images = reds::test::fashion_mnist_test_images();
   return std::vector<float>(images.pixels.begin(), images.pixels.begin() + kImages * images.image_size());
 }
 

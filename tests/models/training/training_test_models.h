@@ -13,6 +13,7 @@
 #include "reds/engine/model.h"
 #include "reds/splitmix64.h"
 #include "reds/training/training.h"
+#include "support/engine/models.h"
 
 namespace reds::engine::testing {
 
@@ -59,9 +60,7 @@ class ModelBuilder {
   }
 
   ModelBuilder& dense(const std::string& name, std::int64_t units, bool bias = true) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = LayerKind::dense;
+    Layer layer = reds::test::named_layer(name, LayerKind::dense);
     layer.units = units;
     layer.kernel = weights(shape().channels * units, shape().channels);
     if (bias) layer.bias = random_.floats(static_cast<std::size_t>(units), -0.1, 0.1);
@@ -69,9 +68,7 @@ class ModelBuilder {
   }
 
   ModelBuilder& rectifier(const std::string& name, Rectifier rectifier = {}) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = LayerKind::rectifier;
+    Layer layer = reds::test::named_layer(name, LayerKind::rectifier);
     layer.rectifier = rectifier;
     return add(std::move(layer));
   }
@@ -83,9 +80,7 @@ class ModelBuilder {
 
   ModelBuilder& zero_padding(const std::string& name, std::int64_t top, std::int64_t bottom,
                              std::int64_t left, std::int64_t right) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = LayerKind::zero_padding2d;
+    Layer layer = reds::test::named_layer(name, LayerKind::zero_padding2d);
     layer.pad_top = top;
     layer.pad_bottom = bottom;
     layer.pad_left = left;
@@ -95,12 +90,8 @@ class ModelBuilder {
 
   // An Add of the given tensors (Layer::inputs numbering).
   ModelBuilder& sum(const std::string& name, std::vector<std::size_t> tensors) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = LayerKind::add;
-    layer.inputs = std::move(tensors);
     reads_ = tensor();
-    return add(std::move(layer));
+    return add(reds::test::named_layer(name, LayerKind::add, std::move(tensors)));
   }
 
   // The next layer reads tensor `tensor` instead of the last layer's output.
@@ -113,10 +104,7 @@ class ModelBuilder {
   std::size_t tensor() const { return model_.layers.size(); }
 
   ModelBuilder& plain(const std::string& name, LayerKind kind) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = kind;
-    return add(std::move(layer));
+    return add(reds::test::named_layer(name, kind));
   }
 
   const Model& model() const { return model_; }
@@ -134,9 +122,7 @@ class ModelBuilder {
  private:
   Layer window_layer(const std::string& name, LayerKind kind, std::int64_t kernel_height,
                      std::int64_t kernel_width, std::int64_t stride, Padding padding, std::int64_t dilation) {
-    Layer layer;
-    layer.name = name;
-    layer.kind = kind;
+    Layer layer = reds::test::named_layer(name, kind);
     layer.kernel_height = kernel_height;
     layer.kernel_width = kernel_width;
     layer.stride_height = layer.stride_width = stride;

@@ -14,8 +14,9 @@
 // `table`. Either way the network's `activation` (the largest layer cost) equals the largest step's live
 // bytes at every allowed width: the engine's peak, exactly.
 //
-// Both the bundled architectures (reds/models/architectures.h) and the engine's plan_request() price
-// activation with it, each from its own description of the same schedule.
+// The engine's plan_request() and reds.torch take their steps from the engine's schedule
+// (reds/models/layer_schedule.h); the bundled architectures (reds/models/architectures.h) describe the
+// same schedule's steps from their specs.
 #pragma once
 
 #include <cstddef>
