@@ -8,8 +8,8 @@
 
 namespace reds::engine::kernels {
 
-// Computes a convolution of one group as conv2d_segmented does (the same sums in the same order for every
-// output channel, whichever other channels a call computes with it) and returns true; returns false,
+// Computes a convolution of one group as conv2d_segmented does (every output channel's products summed in
+// one order, taps then input channels, whichever block shares its tile) and returns true; returns false,
 // writing nothing, when the processor lacks AVX2 or FMA, the layer is wider, or the weights' ranges and
 // segments do not fit the kernels' plan (then the kernels of kernels.cpp run).
 bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeights& weights,
