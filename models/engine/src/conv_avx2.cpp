@@ -200,11 +200,14 @@ struct Run {
   std::int64_t row_stride[2];
   std::int64_t rows;
 };
-// Runs a tile collects before it sums them; a window of more taps x intervals sums them in several goes.
-constexpr int kMaxRuns = 64;
+// Runs a tile collects per row of taps before it sums them; a row of more taps x intervals sums them in
+// several goes.
+constexpr int kMaxRuns = 128;
 
-// Adds the runs' products to the tile's sums. The sums are locals here, registers from the first run to
-// the last (kept in the caller's array across the loop, GCC would store them back to it every row).
+// Adds the runs' products to the tile's sums, summed apart from them first (a tile adds one such partial
+// sum per row of taps: more accurate than one chain over every tap, at 12 additions a row). The partial
+// sums are locals here, registers from the first run to the last (kept in the caller's array across the
+// loop, GCC would store them back to it every row).
 template <int kPixels, int kBlocks>
 [[REDS_AVX2, gnu::always_inline]] inline void add_runs(__m256 (&sums)[kPixels][kBlocks], const Run* runs,
                                                        int run_count, std::int64_t step) {
@@ -213,7 +216,7 @@ template <int kPixels, int kBlocks>
 #pragma GCC unroll 12
   for (int pixel = 0; pixel < kPixels; ++pixel)
 #pragma GCC unroll 2
-    for (int block = 0; block < kBlocks; ++block) acc[pixel][block] = sums[pixel][block];
+    for (int block = 0; block < kBlocks; ++block) acc[pixel][block] = _mm256_setzero_ps();
   for (const Run* run = runs; run != runs + run_count; ++run) {
     const float* base[kBases];
     for (int index = 0; index < kBases; ++index) base[index] = run->in + 3 * index * step;
@@ -239,7 +242,8 @@ template <int kPixels, int kBlocks>
 #pragma GCC unroll 12
   for (int pixel = 0; pixel < kPixels; ++pixel)
 #pragma GCC unroll 2
-    for (int block = 0; block < kBlocks; ++block) sums[pixel][block] = acc[pixel][block];
+    for (int block = 0; block < kBlocks; ++block)
+      sums[pixel][block] = _mm256_add_ps(sums[pixel][block], acc[pixel][block]);
 }
 
 // The run of an interval's rows (or of a run of taps) of tap `tap`, the pixels' values of the tap's first
@@ -284,20 +288,20 @@ template <int kPixels, int kBlocks>
                          input.pixel_stride;
     const std::int64_t tap = tap_row * window.kernel_width;
     if (group.tap_runs) {
-      if (run_count == kMaxRuns) add_runs(sums, runs, run_count, step), run_count = 0;
       runs[run_count++] = run_of(in_first + columns.first * column_step, tap + columns.first,
                                  group.interval[0], (columns.end - columns.first) * input.channels);
-      continue;
+    } else {
+      for (std::int64_t tap_column = columns.first; tap_column < columns.end; ++tap_column)
+        for (const Interval* interval = group.interval; interval != group.interval + group.intervals;
+             ++interval) {
+          if (run_count == kMaxRuns) add_runs(sums, runs, run_count, step), run_count = 0;
+          runs[run_count++] = run_of(in_first + tap_column * column_step, tap + tap_column, *interval,
+                                     interval->end_row - interval->first_row);
+        }
     }
-    for (std::int64_t tap_column = columns.first; tap_column < columns.end; ++tap_column)
-      for (const Interval* interval = group.interval; interval != group.interval + group.intervals;
-           ++interval) {
-        if (run_count == kMaxRuns) add_runs(sums, runs, run_count, step), run_count = 0;
-        runs[run_count++] = run_of(in_first + tap_column * column_step, tap + tap_column, *interval,
-                                   interval->end_row - interval->first_row);
-      }
+    add_runs(sums, runs, run_count, step);
+    run_count = 0;
   }
-  add_runs(sums, runs, run_count, step);
   const MutableMapView output = call.output;
   const Epilogue epilogue = epilogue_of(call);
   const std::int64_t columns_of[2] = {group.column[0], group.column[1]};
