@@ -31,9 +31,10 @@ namespace {
 //
 // The blocks of a tile may come from different column ranges of nested weights (session.h): their rows are
 // cut into intervals at every boundary of either block's segments, and over an interval each block reads
-// one segment, its own weight rows. Every output channel sums its products in one order, taps ascending
-// and input channels ascending within a tap, whatever block it is computed beside and whatever the tile
-// size, so that a layer computed in one call or range by range gives the same values.
+// one segment, its own weight rows. Every output channel sums its products in one order, each row of taps
+// apart and then onto the bias and the rows before it, taps ascending and input channels ascending within a
+// tap, whatever block it is computed beside and whatever the tile size, so that a layer computed in one
+// call or range by range gives the same values.
 
 constexpr std::int64_t kLanes = kVectorLanes;
 constexpr int kMaxIntervals = 8;
