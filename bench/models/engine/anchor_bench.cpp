@@ -12,10 +12,12 @@
 //
 //   build/bin/reds_engine_anchors [--repetitions 21] [--block 8] [--layers] [--models ds_cnn_s_fmnist,...]
 //
-// Models: the REDS authors' Fashion-MNIST DS-CNN S (tests/data/reds-pretrained), DS-CNN L and DNN S
-// (random weights, reds/engine/architectures.h) and MLPerf Tiny's MobileNetV1 0.25 (tests/data/mlperf-tiny
-// vww_96.h5). Levels: a plan at 25, 50, 75 and 100 % of the MACs (L1 importance, bottom_up, widths in
-// multiples of --block), as the engine benchmark (engine_bench.cpp) plans them.
+// Models: the REDS authors' Fashion-MNIST DS-CNN S (tests/data/reds-pretrained), DS-CNN L, DNN S and
+// MobileNetV2 0.35 at 96x96 (random weights, reds/engine/architectures.h) and MLPerf Tiny's MobileNetV1 0.25
+// and ResNet-8 (tests/data/mlperf-tiny vww_96.h5, pretrainedResnet.h5); the residual ones with their
+// additions (XNNPACK: an add node, oneDNN: a binary primitive, each with the rectifier after it fused).
+// Levels: a plan at 25, 50, 75 and 100 % of the MACs (L1 importance, bottom_up, widths in multiples of
+// --block), as the engine benchmark (engine_bench.cpp) plans them.
 #include <time.h>
 
 #include <algorithm>
@@ -83,53 +85,71 @@ Model level_model(const Model& planned, const LevelInfo& level) {
   const std::vector<Shape> shapes = value_or_fail(layer_shapes(planned), "shapes");
   Model model = planned;
   model.plan.reset();
-  std::int64_t kept = model.input.channels;  // of the current map (per pixel, for a flat one)
-  std::int64_t pixels = 1;                   // a flat map's pixels (Flatten of a map)
+  // Per tensor (0 the input, i + 1 the output of layer i): the channels kept (per pixel, for a flat map
+  // made by Flatten) and the pixels a flat map holds.
+  std::vector<std::int64_t> kept(model.layers.size() + 1, model.input.channels);
+  std::vector<std::int64_t> pixels(model.layers.size() + 1, 1);
   for (std::size_t index = 0; index < model.layers.size(); ++index) {
     Layer& layer = model.layers[index];
-    const Shape& in = index == 0 ? planned.input : shapes[index - 1];
-    const std::int64_t full = in.flat ? in.channels / pixels : in.channels;
+    const std::size_t read = layer_inputs(model, index)[0];
+    const Shape& in = read == 0 ? planned.input : shapes[read - 1];
+    const std::int64_t full = in.flat ? in.channels / pixels[read] : in.channels;
+    kept[index + 1] = kept[read];
+    pixels[index + 1] = pixels[read];
     switch (layer.kind) {
       case LayerKind::conv2d:
       case LayerKind::dense: {
         if (layer.groups != 1) fail(layer.name + ": grouped convolutions are not narrowed");
         const std::int64_t width = widths.at(layer.name);
         const std::int64_t taps =
-            layer.kind == LayerKind::dense ? pixels : layer.kernel_height * layer.kernel_width;
+            layer.kind == LayerKind::dense ? pixels[read] : layer.kernel_height * layer.kernel_width;
         std::vector<float> kernel;
         for (std::int64_t tap = 0; tap < taps; ++tap)
-          for (std::int64_t row = 0; row < kept; ++row)
+          for (std::int64_t row = 0; row < kept[read]; ++row)
             for (std::int64_t unit = 0; unit < width; ++unit)
               kernel.push_back(
                   layer.kernel[static_cast<std::size_t>((tap * full + row) * layer.units + unit)]);
         layer.kernel = std::move(kernel);
         if (!layer.bias.empty()) layer.bias.resize(static_cast<std::size_t>(width));
         layer.units = width;
-        kept = width;
-        pixels = 1;
+        kept[index + 1] = width;
+        pixels[index + 1] = 1;
         break;
       }
       case LayerKind::depthwise_conv2d: {
         if (layer.depth_multiplier != 1) fail(layer.name + ": depth multiplier above 1");
         std::vector<float> kernel;
         for (std::int64_t tap = 0; tap < layer.kernel_height * layer.kernel_width; ++tap)
-          for (std::int64_t channel = 0; channel < kept; ++channel)
+          for (std::int64_t channel = 0; channel < kept[read]; ++channel)
             kernel.push_back(layer.kernel[static_cast<std::size_t>(tap * full + channel)]);
         layer.kernel = std::move(kernel);
-        if (!layer.bias.empty()) layer.bias.resize(static_cast<std::size_t>(kept));
+        if (!layer.bias.empty()) layer.bias.resize(static_cast<std::size_t>(kept[read]));
         break;
       }
       case LayerKind::flatten:
-        pixels = in.height * in.width;
+        pixels[index + 1] = in.height * in.width;
         break;
       case LayerKind::add:
-        fail(layer.name + ": residual models are not narrowed here");
+        // The operands are one stream: the plan keeps one prefix of their channels.
+        for (const std::size_t operand : layer_inputs(model, index))
+          if (kept[operand] != kept[read]) fail(layer.name + ": operands of different widths");
+        break;
       default:
         break;
     }
   }
   if (auto error = validate(model)) fail("level model: " + error->message);
   return model;
+}
+
+// How many layers read each tensor (the last one also counts as the model's output): a layer's rectifier
+// can be fused into it only when the rectifier is the one reader of its output.
+std::vector<int> tensor_readers(const Model& model) {
+  std::vector<int> readers(model.layers.size() + 1, 0);
+  for (std::size_t index = 0; index < model.layers.size(); ++index)
+    for (const std::size_t tensor : layer_inputs(model, index)) ++readers[tensor];
+  ++readers.back();
+  return readers;
 }
 
 // --- Engines ------------------------------------------------------------------------------------------
@@ -156,11 +176,26 @@ class Ours : public Engine {
 
 // A rectifier another engine fuses into the layer before it: ReLU with threshold 0, capped or not (XNNPACK:
 // as the layer's output range), and for oneDNN (an eltwise post-op) also LeakyReLU without a cap.
-bool fusable_rectifier(const Model& model, std::size_t index, bool leaky) {
-  if (index >= model.layers.size() || model.layers[index].kind != LayerKind::rectifier) return false;
-  const Rectifier& rectifier = model.layers[index].rectifier;
+bool fusable_kind(const Rectifier& rectifier, bool leaky) {
   if (rectifier.threshold != 0.0f) return false;
   return rectifier.negative_slope == 0.0f || (leaky && std::isinf(rectifier.max_value));
+}
+
+// Layer `index` is a rectifier of that kind.
+bool fusable_rectifier(const Model& model, std::size_t index, bool leaky) {
+  if (index >= model.layers.size() || model.layers[index].kind != LayerKind::rectifier) return false;
+  return fusable_kind(model.layers[index].rectifier, leaky);
+}
+
+// Layer `index` fused with the rectifier after it: the rectifier reads its output, and nothing else does.
+bool fuses_next_rectifier(const Model& model, const std::vector<int>& readers, std::size_t index,
+                          bool leaky) {
+  const LayerKind kind = model.layers[index].kind;
+  if (kind != LayerKind::conv2d && kind != LayerKind::depthwise_conv2d && kind != LayerKind::dense &&
+      kind != LayerKind::add)
+    return false;
+  return fusable_rectifier(model, index + 1, leaky) && layer_inputs(model, index + 1)[0] == index + 1 &&
+         readers[index + 1] == 1;
 }
 
 struct Padding4 {
@@ -213,19 +248,23 @@ class Xnnpack : public Engine {
     std::vector<std::size_t> dims = {1, static_cast<std::size_t>(model.input.height),
                                      static_cast<std::size_t>(model.input.width),
                                      static_cast<std::size_t>(model.input.channels)};
-    std::uint32_t current = 0;
+    // Per tensor (0 the input, i + 1 the output of layer i): its value, and the zero padding around it
+    // that the next window takes as its own.
+    std::vector<std::uint32_t> values(model.layers.size() + 1, XNN_INVALID_VALUE_ID);
+    std::vector<Padding4> paddings(model.layers.size() + 1);
     xnn_check(xnn_define_tensor_value(subgraph, xnn_datatype_fp32, 4, dims.data(), nullptr, 0,
-                                      XNN_VALUE_FLAG_EXTERNAL_INPUT, &current),
+                                      XNN_VALUE_FLAG_EXTERNAL_INPUT, &values[0]),
               "input");
-    Padding4 pending;
+    const std::vector<int> readers = tensor_readers(model);
     const std::size_t last = model.layers.size() - 1;
     for (std::size_t index = 0; index < model.layers.size(); ++index) {
       const Layer& layer = model.layers[index];
-      const Shape& in = index == 0 ? model.input : shapes[index - 1];
+      const std::vector<std::size_t> reads = layer_inputs(model, index);
+      const Shape& in = reads[0] == 0 ? model.input : shapes[reads[0] - 1];
       const Shape& out = shapes[index];
-      const bool fused = fusable_rectifier(model, index + 1, false) &&
-                         (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::depthwise_conv2d ||
-                          layer.kind == LayerKind::dense);
+      std::uint32_t current = values[reads[0]];
+      Padding4 pending = paddings[reads[0]];
+      const bool fused = fuses_next_rectifier(model, readers, index, false);
       const float low = fused ? 0.0f : -INFINITY;
       const float high = fused ? model.layers[index + 1].rectifier.max_value : INFINITY;
       const bool is_output = index + (fused ? 1 : 0) == last;
@@ -369,19 +408,35 @@ class Xnnpack : public Engine {
           break;
         case LayerKind::flatten:
           break;  // the fully connected node reads any shape as one row
-        case LayerKind::add:
-          fail("XNNPACK: residual models are not translated");
+        case LayerKind::add: {
+          if (reads.size() != 2) fail("XNNPACK: " + layer.name + ": only additions of two maps");
+          for (const std::size_t operand : reads)
+            if (paddings[operand].top || paddings[operand].bottom || paddings[operand].left ||
+                paddings[operand].right)
+              fail("XNNPACK: " + layer.name + ": adds a zero-padded map");
+          const std::uint32_t output = output_value(map_shape(out));
+          xnn_check(xnn_define_add2(subgraph, low, high, values[reads[0]], values[reads[1]], output, 0),
+                    layer.name);
+          current = output;
+          break;
+        }
         case LayerKind::max_pool2d:
           fail("XNNPACK: max pooling is not translated");
       }
-      if (fused) ++index;
+      if (layer.kind != LayerKind::zero_padding2d) pending = {};
+      values[index + 1] = current;
+      paddings[index + 1] = pending;
+      if (fused) {
+        ++index;
+        values[index + 1] = current;
+      }
     }
     xnn_check(xnn_create_runtime_v2(subgraph, nullptr, 0, &runtime_), "create_runtime");
     xnn_delete_subgraph(subgraph);
     input_.resize(static_cast<std::size_t>(model.input.size()) + 16);
     output_.resize(static_cast<std::size_t>(shapes.back().size()) + 16);
-    const xnn_external_value values[2] = {{0, input_.data()}, {1, output_.data()}};
-    xnn_check(xnn_setup_runtime(runtime_, 2, values), "setup_runtime");
+    const xnn_external_value externals[2] = {{0, input_.data()}, {1, output_.data()}};
+    xnn_check(xnn_setup_runtime(runtime_, 2, externals), "setup_runtime");
     output_size_ = static_cast<std::size_t>(shapes.back().size());
   }
   ~Xnnpack() override { xnn_delete_runtime(runtime_); }
@@ -424,15 +479,20 @@ class OneDnn : public Engine {
     const std::vector<Shape> shapes = value_or_fail(layer_shapes(model), "shapes");
     input_ = dnnl::memory(
         {{1, model.input.channels, model.input.height, model.input.width}, dt::f32, tag::nhwc}, engine_);
-    dnnl::memory current = input_;
-    Padding4 pending;
+    // Per tensor (0 the input, i + 1 the output of layer i): its memory, and the zero padding around it
+    // that the next window takes as its own.
+    std::vector<dnnl::memory> tensors(model.layers.size() + 1);
+    std::vector<Padding4> paddings(model.layers.size() + 1);
+    tensors[0] = input_;
+    const std::vector<int> readers = tensor_readers(model);
     for (std::size_t index = 0; index < model.layers.size(); ++index) {
       const Layer& layer = model.layers[index];
-      const Shape& in = index == 0 ? model.input : shapes[index - 1];
+      const std::vector<std::size_t> reads = layer_inputs(model, index);
+      const Shape& in = reads[0] == 0 ? model.input : shapes[reads[0] - 1];
       const Shape& out = shapes[index];
-      const bool fused = fusable_rectifier(model, index + 1, true) &&
-                         (layer.kind == LayerKind::conv2d || layer.kind == LayerKind::depthwise_conv2d ||
-                          layer.kind == LayerKind::dense);
+      dnnl::memory current = tensors[reads[0]];
+      Padding4 pending = paddings[reads[0]];
+      const bool fused = fuses_next_rectifier(model, readers, index, true);
       dnnl::primitive_attr attr;
       if (fused) {
         dnnl::post_ops ops;
@@ -531,8 +591,11 @@ class OneDnn : public Engine {
               capped ? dnnl::algorithm::eltwise_clip : dnnl::algorithm::eltwise_relu, current.get_desc(),
               capped ? 0.0f : rectifier.negative_slope, capped ? rectifier.max_value : 0.0f);
           const dnnl::eltwise_forward::primitive_desc pd(desc, engine_);
+          // In place unless another layer reads the map too.
+          dnnl::memory output = readers[reads[0]] == 1 ? current : dnnl::memory(current.get_desc(), engine_);
           steps_.push_back(
-              {dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, current}, {DNNL_ARG_DST, current}}, layer.name});
+              {dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, current}, {DNNL_ARG_DST, output}}, layer.name});
+          current = output;
           break;
         }
         case LayerKind::average_pool2d:
@@ -568,14 +631,40 @@ class OneDnn : public Engine {
           break;
         case LayerKind::flatten:
           break;  // the inner product reads the map as it is
-        case LayerKind::add:
-          fail("oneDNN: residual models are not translated");
+        case LayerKind::add: {
+          // A binary addition (its rectifier a post-op), the second operand in the first one's layout.
+          if (reads.size() != 2) fail("oneDNN: " + layer.name + ": only additions of two maps");
+          dnnl::memory second = tensors[reads[1]];
+          if (second.get_desc() != current.get_desc()) {
+            dnnl::memory reordered(current.get_desc(), engine_);
+            steps_.push_back({dnnl::reorder(second, reordered),
+                              {{DNNL_ARG_FROM, second}, {DNNL_ARG_TO, reordered}},
+                              layer.name + " operand"});
+            second = reordered;
+          }
+          const dnnl::binary::desc desc(dnnl::algorithm::binary_add, current.get_desc(), second.get_desc(),
+                                        current.get_desc());
+          const dnnl::binary::primitive_desc pd(desc, attr, engine_);
+          dnnl::memory output(pd.dst_desc(), engine_);
+          steps_.push_back({dnnl::binary(pd),
+                            {{DNNL_ARG_SRC_0, current}, {DNNL_ARG_SRC_1, second}, {DNNL_ARG_DST, output}},
+                            layer.name});
+          current = output;
+          break;
+        }
         case LayerKind::max_pool2d:
           fail("oneDNN: max pooling is not translated");
       }
-      if (fused) ++index;
+      if (layer.kind != LayerKind::zero_padding2d) pending = {};
+      tensors[index + 1] = current;
+      paddings[index + 1] = pending;
+      if (fused) {
+        ++index;
+        tensors[index + 1] = current;
+      }
     }
     // The output in plain order.
+    const dnnl::memory& current = tensors.back();
     const dnnl::memory::dims out_dims = current.get_desc().dims();
     const dnnl::memory::desc plain(out_dims, dt::f32, out_dims.size() == 2 ? tag::nc : tag::nhwc);
     if (current.get_desc() == plain) {
@@ -859,7 +948,8 @@ int main(int argc, char** argv) {
   int repetitions = 21;
   std::int64_t block = 8;
   bool layers = false;
-  std::vector<std::string> names = {"ds_cnn_s_fmnist", "ds_cnn_l", "dnn_s", "vww_96"};
+  std::vector<std::string> names = {"ds_cnn_s_fmnist", "ds_cnn_l",       "dnn_s",
+                                    "vww_96",          "resnet8_mlperf", "mobilenet_v2_035_96"};
   for (int arg = 1; arg < argc; ++arg) {
     const std::string flag = argv[arg];
     const auto value = [&]() -> std::string {
@@ -872,8 +962,9 @@ int main(int argc, char** argv) {
              "The engine, XNNPACK and oneDNN on the same networks and level widths, one thread, batch 1:\n"
              "outputs checked equal, then the median time per image of N interleaved repetitions\n"
              "(default 21) and its ratio to ours; --layers adds the full networks' per-layer times.\n"
-             "Models (default all): ds_cnn_s_fmnist, ds_cnn_l, dnn_s, vww_96 (and any bundled\n"
-             "architecture name); plans in widths of multiples of B (default 8).\n";
+             "Models (default all): ds_cnn_s_fmnist, ds_cnn_l, dnn_s, vww_96, resnet8_mlperf,\n"
+             "mobilenet_v2_035_96 (and any bundled architecture name); plans in widths of multiples of B\n"
+             "(default 8).\n";
       return 0;
     }
     if (flag == "--repetitions") {

@@ -1,6 +1,7 @@
 // The models the engine's report programs run by name: the pretrained Fashion-MNIST DS-CNN S
 // ("ds_cnn_s_fmnist", tests/data/reds-pretrained or $REDS_PRETRAINED_DIR), MLPerf Tiny's MobileNetV1 0.25
-// at 96x96 ("vww_96", tests/data/mlperf-tiny or $REDS_MLPERF_TINY_DIR), and any bundled architecture with
+// at 96x96 ("vww_96") and ResNet-8 ("resnet8_mlperf", both tests/data/mlperf-tiny or
+// $REDS_MLPERF_TINY_DIR), and any bundled architecture with
 // random weights (reds/engine/architectures.h). The programs define REDS_PRETRAINED_DEFAULT_DIR and
 // REDS_MLPERF_TINY_DEFAULT_DIR (bench/CMakeLists.txt).
 #pragma once
@@ -25,6 +26,8 @@ inline Result<Model> named_model(const std::string& name) {
         data_path("REDS_PRETRAINED_DIR", REDS_PRETRAINED_DEFAULT_DIR, "fashion_mnist_ds_cnn_sizeS.keras"));
   if (name == "vww_96")
     return load_model(data_path("REDS_MLPERF_TINY_DIR", REDS_MLPERF_TINY_DEFAULT_DIR, "vww_96.h5"));
+  if (name == "resnet8_mlperf")
+    return load_model(data_path("REDS_MLPERF_TINY_DIR", REDS_MLPERF_TINY_DEFAULT_DIR, "pretrainedResnet.h5"));
   return random_model(name);
 }
 

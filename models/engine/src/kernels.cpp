@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
+#include "conv_avx2.h"
 #include "simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -461,7 +463,9 @@ REDS_INLINE bool plan_column_pass(const SegmentedWeights& weights, ColumnPass& p
         cuts[cut_count++] = row;
       }
   }
-  std::sort(cuts, cuts + cut_count);
+  // Insertion sort (a handful of cuts; GCC 12 warns of bounds inside std::sort's on a small array).
+  for (int index = 1; index < cut_count; ++index)
+    for (int at = index; at > 0 && cuts[at - 1] > cuts[at]; --at) std::swap(cuts[at - 1], cuts[at]);
   pass.blocks = static_cast<int>(blocks);
   pass.intervals = cut_count - 1;
   pass.last_count = columns - (blocks - 1) * kLanes;
@@ -827,6 +831,7 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
 // A convolution with one group (every group of a grouped one).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
+  if (conv2d_avx2(window, input, weights, bias, epilogue.rectifier, epilogue.accumulate, output)) return;
   // A pack pays for itself over several blocks of output channels; a 1x1 convolution is read in place.
   if (window.out_height * window.out_width >= kPackedPixels &&
       window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows &&

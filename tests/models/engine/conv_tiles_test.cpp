@@ -1,0 +1,216 @@
+// The convolution kernels' tiles and their remainders: maps whose rows are not a whole number of tiles (1,
+// 2, 5, 7, 13 and 14 pixels wide, the last tile overlapping the one before it), output widths that are not
+// a multiple of 8 (the last block stored in part), one output pixel, strides 2 and 3, dilation, padding on
+// every side, first layers of 1 and 3 input channels, and nested column ranges of odd widths. Every case is
+// checked against a direct computation in double precision; the accumulating form against the
+// convolution followed by the addition, bit for bit; ranges in one call against ranges one by one, bit for
+// bit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+#include "reds/engine/model.h"
+#include "reds/splitmix64.h"
+
+namespace reds::engine {
+namespace {
+
+using kernels::ColumnRange;
+using kernels::MapView;
+using kernels::MutableMapView;
+using kernels::SegmentedWeights;
+using kernels::WeightSegment;
+using kernels::Window;
+
+std::vector<float> random_floats(std::int64_t count, std::uint64_t seed) {
+  SplitMix64 random(seed);
+  std::vector<float> values(static_cast<std::size_t>(count + kernels::kReadPadding), 0.0f);
+  for (std::int64_t index = 0; index < count; ++index)
+    values[static_cast<std::size_t>(index)] = static_cast<float>(random.next() % 2001) / 1000.0f - 1.0f;
+  return values;
+}
+
+struct Geometry {
+  std::int64_t height, width, kernel, stride, dilation;
+  Padding padding;
+};
+
+Window window_for(const Geometry& geometry) {
+  Window window;
+  window.in_height = geometry.height;
+  window.in_width = geometry.width;
+  window.kernel_height = window.kernel_width = geometry.kernel;
+  window.stride_height = window.stride_width = geometry.stride;
+  window.dilation_height = window.dilation_width = geometry.dilation;
+  const kernels::AxisGeometry rows = kernels::axis_geometry(geometry.height, geometry.kernel, geometry.stride,
+                                                            geometry.dilation, geometry.padding);
+  const kernels::AxisGeometry columns = kernels::axis_geometry(
+      geometry.width, geometry.kernel, geometry.stride, geometry.dilation, geometry.padding);
+  window.out_height = rows.out;
+  window.out_width = columns.out;
+  window.pad_top = rows.pad_before;
+  window.pad_left = columns.pad_before;
+  return window;
+}
+
+// Keras-layout weights [tap][input][unit], the output [pixel][unit], in double precision.
+std::vector<double> direct(const Window& window, const std::vector<float>& input, std::int64_t inputs,
+                           const std::vector<float>& weights, const std::vector<float>& bias,
+                           std::int64_t units) {
+  std::vector<double> out(static_cast<std::size_t>(window.out_height * window.out_width * units));
+  for (std::int64_t y = 0; y < window.out_height; ++y)
+    for (std::int64_t x = 0; x < window.out_width; ++x)
+      for (std::int64_t unit = 0; unit < units; ++unit) {
+        double total = bias[static_cast<std::size_t>(unit)];
+        for (std::int64_t dy = 0; dy < window.kernel_height; ++dy)
+          for (std::int64_t dx = 0; dx < window.kernel_width; ++dx) {
+            const std::int64_t iy = y * window.stride_height - window.pad_top + dy * window.dilation_height;
+            const std::int64_t ix = x * window.stride_width - window.pad_left + dx * window.dilation_width;
+            if (iy < 0 || ix < 0 || iy >= window.in_height || ix >= window.in_width) continue;
+            for (std::int64_t c = 0; c < inputs; ++c)
+              total += static_cast<double>(
+                           input[static_cast<std::size_t>((iy * window.in_width + ix) * inputs + c)]) *
+                       weights[static_cast<std::size_t>(
+                           ((dy * window.kernel_width + dx) * inputs + c) * units + unit)];
+          }
+        out[static_cast<std::size_t>((y * window.out_width + x) * units + unit)] = total;
+      }
+  return out;
+}
+
+const std::vector<Geometry> kGeometries = {
+    {1, 1, 1, 1, 1, Padding::valid},  {3, 1, 3, 1, 1, Padding::same},   {2, 2, 3, 1, 1, Padding::same},
+    {4, 5, 3, 1, 1, Padding::same},   {3, 7, 1, 1, 1, Padding::valid},  {5, 13, 3, 1, 1, Padding::same},
+    {4, 14, 3, 1, 1, Padding::same},  {9, 14, 3, 2, 1, Padding::same},  {7, 13, 3, 3, 1, Padding::same},
+    {6, 11, 3, 2, 1, Padding::valid}, {9, 16, 3, 1, 2, Padding::same},  {8, 15, 5, 2, 1, Padding::same},
+    {5, 20, 1, 2, 1, Padding::valid}, {6, 31, 1, 1, 1, Padding::valid}, {12, 12, 3, 2, 1, Padding::same},
+};
+const std::vector<std::int64_t> kInputs = {1, 3, 5, 8, 17};
+const std::vector<std::int64_t> kUnits = {1, 5, 8, 13, 16, 24, 29, 40, 48, 61};
+
+TEST(ConvolutionTiles, EveryGeometryAndWidthMatchesADirectComputation) {
+  std::uint64_t seed = 1;
+  for (const Geometry& geometry : kGeometries)
+    for (const std::int64_t inputs : kInputs)
+      for (const std::int64_t units : kUnits) {
+        const Window window = window_for(geometry);
+        const std::int64_t taps = window.kernel_height * window.kernel_width;
+        const std::vector<float> input = random_floats(geometry.height * geometry.width * inputs, seed++);
+        const std::vector<float> weights = random_floats(taps * inputs * units, seed++);
+        const std::vector<float> bias = random_floats(units, seed++);
+        const WeightSegment segment{weights.data(), 0, inputs, units, inputs * units, 8};
+        const ColumnRange range{0, units, &segment, 1};
+        const std::int64_t out_floats = window.out_height * window.out_width * units;
+        std::vector<float> out(static_cast<std::size_t>(out_floats + 8), 0.0f);
+        kernels::conv2d_segmented(window, {input.data(), inputs, inputs}, SegmentedWeights{&range, 1},
+                                  bias.data(), nullptr, {out.data(), units, units});
+        const std::vector<double> expected = direct(window, input, inputs, weights, bias, units);
+        const std::string what = std::to_string(geometry.height) + "x" + std::to_string(geometry.width) +
+                                 "x" + std::to_string(inputs) + " -> " + std::to_string(units) + ", kernel " +
+                                 std::to_string(geometry.kernel) + "/" + std::to_string(geometry.stride);
+        for (std::int64_t index = 0; index < out_floats; ++index)
+          ASSERT_NEAR(out[static_cast<std::size_t>(index)], expected[static_cast<std::size_t>(index)], 1e-4)
+              << what << ", output " << index;
+        EXPECT_EQ(out[static_cast<std::size_t>(out_floats)], 0.0f) << what << ": wrote past the output";
+      }
+}
+
+TEST(ConvolutionTiles, AccumulatingEqualsConvolutionThenAdditionOnEveryTile) {
+  const Rectifier relu6{0.0f, 0.0f, 6.0f};
+  std::uint64_t seed = 1000;
+  for (const Geometry& geometry : kGeometries)
+    for (const std::int64_t inputs : {std::int64_t{3}, std::int64_t{8}})
+      for (const std::int64_t units : {std::int64_t{5}, std::int64_t{13}, std::int64_t{40}}) {
+        const Window window = window_for(geometry);
+        const std::int64_t taps = window.kernel_height * window.kernel_width;
+        const std::int64_t out_floats = window.out_height * window.out_width * units;
+        const std::vector<float> input = random_floats(geometry.height * geometry.width * inputs, seed++);
+        const std::vector<float> weights = random_floats(taps * inputs * units, seed++);
+        const std::vector<float> bias = random_floats(units, seed++);
+        const std::vector<float> skip = random_floats(out_floats, seed++);
+        const WeightSegment segment{weights.data(), 0, inputs, units, inputs * units, 8};
+        const ColumnRange range{0, units, &segment, 1};
+        const MapView in{input.data(), inputs, inputs};
+        for (const Rectifier* rectifier : {static_cast<const Rectifier*>(nullptr), &relu6}) {
+          std::vector<float> separate(skip.size(), 0.0f);
+          kernels::conv2d_segmented(window, in, SegmentedWeights{&range, 1}, bias.data(), nullptr,
+                                    {separate.data(), units, units});
+          kernels::add(separate.data(), skip.data(), out_floats, rectifier, separate.data());
+          std::vector<float> fused = skip;
+          kernels::conv2d_segmented(window, in, SegmentedWeights{&range, 1}, bias.data(), rectifier,
+                                    {fused.data(), units, units}, true);
+          EXPECT_TRUE(std::equal(separate.begin(), separate.begin() + out_floats, fused.begin()))
+              << geometry.height << "x" << geometry.width << "x" << inputs << " -> " << units;
+          EXPECT_EQ(fused[static_cast<std::size_t>(out_floats)], skip[static_cast<std::size_t>(out_floats)]);
+        }
+      }
+}
+
+// Nested ranges of odd widths: columns [0, 8) over a block of rows [0, 3) and a strip of rows [3, inputs),
+// columns [8, 16) over one segment, and columns [16, units) (a partial last block) over another, in panels
+// of 8; the three in
+// one call give the values of each alone, and those of the plain layer.
+TEST(ConvolutionTiles, OddNestedRangesInOneCallEqualRangesOneByOne) {
+  std::uint64_t seed = 5000;
+  for (const Geometry& geometry : kGeometries)
+    for (const std::int64_t units : {std::int64_t{21}, std::int64_t{29}}) {
+      const std::int64_t inputs = 7;
+      const Window window = window_for(geometry);
+      const std::int64_t taps = window.kernel_height * window.kernel_width;
+      const std::int64_t last = units - 16;
+      const std::vector<float> block = random_floats(taps * 3 * 8, seed++);
+      const std::vector<float> strip = random_floats(taps * (inputs - 3) * 8, seed++);
+      const std::vector<float> middle = random_floats(taps * inputs * 8, seed++);
+      const std::int64_t right_panels = (last + 7) / 8;
+      const std::vector<float> right = random_floats(right_panels * taps * inputs * 8, seed++);
+      const std::vector<float> input = random_floats(geometry.height * geometry.width * inputs, seed++);
+      const std::vector<float> bias = random_floats(units, seed++);
+      const WeightSegment first_segments[] = {
+          {block.data(), 0, 3, 8, 3 * 8, taps * 3 * 8},
+          {strip.data(), 3, inputs, 8, (inputs - 3) * 8, taps * (inputs - 3) * 8}};
+      const WeightSegment middle_segment{middle.data(), 0, inputs, 8, inputs * 8, taps * inputs * 8};
+      const WeightSegment right_segment{right.data(), 0, inputs, 8, inputs * 8, taps * inputs * 8};
+      const ColumnRange ranges[] = {
+          {0, 8, first_segments, 2}, {8, 16, &middle_segment, 1}, {16, 16 + last, &right_segment, 1}};
+      const MapView in{input.data(), inputs, inputs};
+      const std::int64_t out_floats = window.out_height * window.out_width * units;
+      std::vector<float> together(static_cast<std::size_t>(out_floats + 8), 0.0f), apart = together;
+      kernels::conv2d_segmented(window, in, SegmentedWeights{ranges, 3}, bias.data(), nullptr,
+                                {together.data(), units, units});
+      for (const ColumnRange& range : ranges)
+        kernels::conv2d_segmented(window, in, SegmentedWeights{&range, 1}, bias.data(), nullptr,
+                                  {apart.data(), units, units});
+      EXPECT_TRUE(std::equal(together.begin(), together.end(), apart.begin()))
+          << geometry.height << "x" << geometry.width << ", " << units << " units";
+      // The plain layer's weights [tap][input][unit] from the three ranges.
+      std::vector<float> plain(static_cast<std::size_t>(taps * inputs * units));
+      for (std::int64_t tap = 0; tap < taps; ++tap)
+        for (std::int64_t row = 0; row < inputs; ++row)
+          for (std::int64_t unit = 0; unit < units; ++unit) {
+            const std::int64_t lane = unit % 8;
+            float weight = 0.0f;
+            if (unit < 8)
+              weight = row < 3 ? block[static_cast<std::size_t>((tap * 3 + row) * 8 + lane)]
+                               : strip[static_cast<std::size_t>((tap * (inputs - 3) + row - 3) * 8 + lane)];
+            else if (unit < 16)
+              weight = middle[static_cast<std::size_t>((tap * inputs + row) * 8 + lane)];
+            else
+              weight =
+                  right[static_cast<std::size_t>((((unit - 16) / 8 * taps + tap) * inputs + row) * 8 + lane)];
+            plain[static_cast<std::size_t>((tap * inputs + row) * units + unit)] = weight;
+          }
+      const std::vector<double> expected = direct(window, input, inputs, plain, bias, units);
+      for (std::int64_t index = 0; index < out_floats; ++index)
+        ASSERT_NEAR(together[static_cast<std::size_t>(index)], expected[static_cast<std::size_t>(index)],
+                    1e-4)
+            << geometry.height << "x" << geometry.width << ", output " << index;
+    }
+}
+
+}  // namespace
+}  // namespace reds::engine
