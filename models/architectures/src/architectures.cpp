@@ -11,7 +11,7 @@
 #include "importance_stand_in.h"
 #include "network_builder.h"
 #include "reds/models/architecture_spec.h"
-#include "reds/models/peak_activation.h"
+#include "reds/models/layer_schedule.h"
 
 namespace reds::models {
 namespace {
@@ -101,7 +101,8 @@ Result<Network> build_network(const std::string& name, const ExampleOptions& opt
   if (!built) return built.error();
   Network network = std::move(built->network);
   apply_options(network, options);
-  if (std::optional<Error> error = set_peak_activation(network, built->steps)) return *error;
+  if (std::optional<Error> error = set_scheduled_activation(network, built->graph, built->maps))
+    return *error;
   return network;
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,7 +11,8 @@ namespace {
 
 constexpr std::int64_t kFloatBytes = 4;  // activations are float32
 
-// A feature map of the spec: tensor 0 is the network's input, tensor i + 1 the output of spec layer i.
+// A feature map of the spec's graph (SpecNetwork::graph): tensor 0 is the network's input, tensor i + 1 the
+// output of graph layer i.
 struct Tensor {
   Extent map;
   std::int64_t channels = 0;
@@ -45,6 +45,26 @@ LiveMap live_map(const Tensor& tensor) {
   return LiveMap{std::nullopt, kFloatBytes * tensor.map.positions() * tensor.channels};
 }
 
+ScheduledKind scheduled_kind(SpecLayerKind kind) {
+  switch (kind) {
+    case SpecLayerKind::conv:
+      return ScheduledKind::convolution;
+    case SpecLayerKind::depthwise:
+      return ScheduledKind::depthwise_convolution;
+    case SpecLayerKind::dense:
+      return ScheduledKind::dense;
+    case SpecLayerKind::average_pool:
+    case SpecLayerKind::global_average_pool:
+    case SpecLayerKind::max_pool:
+      return ScheduledKind::pool;
+    case SpecLayerKind::zero_padding:
+      return ScheduledKind::zero_padding;
+    case SpecLayerKind::add:
+      break;
+  }
+  return ScheduledKind::addition;
+}
+
 Error spec_error(const ArchitectureSpec& spec, const LayerSpec& layer, const std::string& message) {
   return invalid_argument(spec.name + ", layer '" + layer.name + "': " + message);
 }
@@ -63,7 +83,9 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
 
   std::vector<Tensor> tensors = {Tensor{spec.input_map, spec.input_channels, spec.flat_input, std::nullopt}};
   std::map<std::string, std::size_t> tensor_of_name;
-  std::vector<std::vector<std::size_t>> operands;
+  // Per request layer: the spec layer computing it and the tensor it reads.
+  std::vector<const LayerSpec*> spec_of_layer;
+  std::vector<std::size_t> read_by_layer;
   // A tied layer's width is its predecessor's: streams join the untied layer it follows.
   std::vector<std::size_t> untied;
   StreamClasses streams;
@@ -76,19 +98,22 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
         return spec_error(spec, layer, "reads '" + name + "', no earlier layer");
       reads.push_back(found->second);
     }
-    if (reads.empty()) reads.push_back(index);
+    if (reads.empty()) reads.push_back(tensors.size() - 1);
     if ((layer.kind == SpecLayerKind::add) != (reads.size() == 2))
       return spec_error(spec, layer, "an add reads two maps, every other layer one");
     const Tensor& in = tensors[reads[0]];
     Tensor out = in;
+    std::optional<std::size_t> computed;  // the request layer the spec layer computes
     const auto request_layer = [&](std::int64_t units) -> Layer& {
       Layer entry;
       entry.name = layer.name;
       entry.units = units;
       network.layers.push_back(std::move(entry));
+      spec_of_layer.push_back(&layer);
+      read_by_layer.push_back(reads[0]);
       streams.add_layer();
       untied.push_back(network.layers.size() - 1);
-      out.source = network.layers.size() - 1;
+      out.source = computed = network.layers.size() - 1;
       out.channels = units;
       return network.layers.back();
     };
@@ -154,9 +179,14 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
         break;
       }
     }
-    operands.push_back(reads);
+    result.graph.push_back({scheduled_kind(layer.kind), reads, computed});
     tensors.push_back(out);
-    if (!layer.name.empty()) tensor_of_name[layer.name] = index + 1;
+    if (layer.activation != Activation::none) {
+      // The engine runs an activation as a layer of its own, reading the map of the layer declaring it.
+      result.graph.push_back({ScheduledKind::rectifier, {tensors.size() - 1}, std::nullopt});
+      tensors.push_back(out);
+    }
+    if (!layer.name.empty()) tensor_of_name[layer.name] = tensors.size() - 1;
   }
 
   // Streams: a class of two or more untied layers, named after its first member, which alone states
@@ -173,74 +203,16 @@ Result<SpecNetwork> spec_network(const ArchitectureSpec& spec) {
   }
   const auto stream_of = [&](std::size_t layer) { return streams.find(untied[layer]); };
 
-  // Steps, and the `input` of every layer whose k_in is not the previous request layer's width. A zero
-  // padding whose map only the next layer, a convolution, reads is no step: the convolution reads the
-  // unpadded map, with the padding in its window (the engine's schedule.h).
-  std::vector<bool> padding_fused(spec.layers.size(), false);
-  for (std::size_t index = 0; index + 1 < spec.layers.size(); ++index) {
-    std::size_t readers = 0;
-    for (const std::vector<std::size_t>& reads : operands)
-      readers += static_cast<std::size_t>(std::count(reads.begin(), reads.end(), index + 1));
-    const SpecLayerKind next = spec.layers[index + 1].kind;
-    if (spec.layers[index].kind == SpecLayerKind::zero_padding &&
-        (next == SpecLayerKind::conv || next == SpecLayerKind::depthwise) && readers == 1 &&
-        operands[index + 1] == std::vector<std::size_t>{index + 1}) {
-      padding_fused[index] = true;
-      operands[index + 1] = operands[index];
-    }
+  // The `input` of every layer whose k_in is not the previous request layer's width.
+  for (std::size_t index = 1; index < network.layers.size(); ++index) {
+    Layer& entry = network.layers[index];
+    if (entry.tied) continue;
+    const Tensor& in = tensors[read_by_layer[index]];
+    if (!in.source)
+      return spec_error(spec, *spec_of_layer[index], "only the first weighted layer may read the input");
+    if (stream_of(*in.source) != stream_of(index - 1)) entry.input = network.layers[*in.source].name;
   }
-  std::vector<std::size_t> last_reader(tensors.size(), 0);
-  for (std::size_t tensor = 1; tensor < tensors.size(); ++tensor) last_reader[tensor] = tensor - 1;
-  for (std::size_t index = 0; index < operands.size(); ++index)
-    if (!padding_fused[index])
-      for (const std::size_t tensor : operands[index])
-        last_reader[tensor] = std::max(last_reader[tensor], index);
-  last_reader.back() = spec.layers.size();
-  // An addition right after a linear convolution whose output only it reads joins the convolution (the
-  // engine's schedule.h): the convolution adds its sums onto the other operand where it lies, when that dies
-  // at the addition and is not what the convolution reads. The addition is then no step of its own.
-  const auto fused_into_convolution = [&](std::size_t add) {
-    if (add == 0 || spec.layers[add].kind != SpecLayerKind::add) return false;
-    const LayerSpec& convolution = spec.layers[add - 1];
-    const std::vector<std::size_t>& added = operands[add];
-    if (convolution.kind != SpecLayerKind::conv || convolution.activation != Activation::none ||
-        last_reader[add] != add || (added[0] == add) == (added[1] == add))
-      return false;
-    const std::size_t other = added[0] == add ? added[1] : added[0];
-    return other != operands[add - 1][0] && last_reader[other] == add;
-  };
-  std::size_t computed = 0;  // request layers before the step
-  for (std::size_t index = 0; index < spec.layers.size(); ++index) {
-    const LayerSpec& layer = spec.layers[index];
-    if (padding_fused[index] || fused_into_convolution(index)) continue;
-    ScheduleStep step;
-    step.layers_before = computed;
-    // An addition writes over an operand it is the last reader of, a convolution with an addition fused
-    // over the addition's other operand.
-    bool in_place = index + 1 < spec.layers.size() && fused_into_convolution(index + 1);
-    for (std::size_t tensor = 0; tensor <= index; ++tensor) {
-      if (last_reader[tensor] < index) continue;
-      step.live.push_back(live_map(tensors[tensor]));
-      const bool operand =
-          std::find(operands[index].begin(), operands[index].end(), tensor) != operands[index].end();
-      if (operand && last_reader[tensor] == index && layer.kind == SpecLayerKind::add) in_place = true;
-    }
-    if (!in_place) step.live.push_back(live_map(tensors[index + 1]));
-    const bool weighted = layer.kind == SpecLayerKind::conv || layer.kind == SpecLayerKind::depthwise ||
-                          layer.kind == SpecLayerKind::dense;
-    if (weighted) {
-      step.layer = computed;
-      const Tensor& in = tensors[operands[index][0]];
-      step.input = live_map(in);
-      Layer& entry = network.layers[computed];
-      if (!entry.tied && computed > 0) {
-        if (!in.source) return spec_error(spec, layer, "only the first weighted layer may read the input");
-        if (stream_of(*in.source) != stream_of(computed - 1)) entry.input = network.layers[*in.source].name;
-      }
-      ++computed;
-    }
-    result.steps.push_back(std::move(step));
-  }
+  for (const Tensor& tensor : tensors) result.maps.push_back(live_map(tensor));
   return result;
 }
 

@@ -11,9 +11,10 @@
 // Resources (all exact integers):
 //   macs        multiply-accumulates of the layer at widths (k_in, k); biases, BN and activations excluded;
 //   params      weights + biases; BN excluded;
-//   activation  float32 bytes live while the engine runs the spec's layers in order (reds/models/
-//               peak_activation.h): a layer's input and output maps, and every map computed earlier and
-//               read later (a residual block's input, `held`); the steps without weights are covered too;
+//   activation  float32 bytes live while the engine runs the spec's layers (reds/models/layer_schedule.h
+//               schedules them, reds/models/peak_activation.h prices the steps): a layer's input and output
+//               maps, and every map computed earlier and read later (a residual block's input, `held`); the
+//               steps without weights are covered too;
 //   output_activation  float32 bytes of the layer's output map alone: the REDS reference's peak-memory
 //               model (the largest single output map), for comparison with the paper.
 #pragma once
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "reds/models/architecture_spec.h"
+#include "reds/models/layer_schedule.h"
 #include "reds/models/peak_activation.h"
 #include "reds/network.h"
 #include "reds/status.h"
@@ -31,8 +33,10 @@ struct SpecNetwork {
   // Every cost but `activation`; structure (tied, stream, input, prunable) final; importance, min_units and
   // block at their defaults.
   Network network;
-  // The steps the engine runs for the spec, one per spec layer, for set_peak_activation().
-  std::vector<ScheduleStep> steps;
+  // The spec's layers as the graph the engine schedules, for set_scheduled_activation(): a spec layer's
+  // activation is a rectifier layer right after it, reading its map alone.
+  std::vector<ScheduledLayer> graph;
+  std::vector<LiveMap> maps;  // one per tensor of the graph: 0 the input, i + 1 graph layer i's output
 };
 
 // invalid_argument for a spec whose layers the contract cannot state (an input name that is not an earlier

@@ -11,9 +11,9 @@
 // part of its window. A rectifier, softmax or addition writes over an operand that has no later reader, and
 // a flatten's output is its input's buffer.
 //
-// The engine's Session runs this schedule (models/engine/src/schedule.h), and the engine's plan_request()
-// and reds.torch (through the Python extension) price a request's peak activation from it, so what a model
-// costs is what runs.
+// The engine's Session runs this schedule (models/engine/src/schedule.h), and the engine's plan_request(),
+// reds.torch (through the Python extension) and the bundled architectures' requests (reds/models/
+// architectures.h) price a request's peak activation from it, so what a model costs is what runs.
 #pragma once
 
 #include <cstddef>

@@ -14,9 +14,8 @@
 // `table`. Either way the network's `activation` (the largest layer cost) equals the largest step's live
 // bytes at every allowed width: the engine's peak, exactly.
 //
-// The engine's plan_request() and reds.torch take their steps from the engine's schedule
-// (reds/models/layer_schedule.h); the bundled architectures (reds/models/architectures.h) describe the
-// same schedule's steps from their specs.
+// The engine's plan_request(), reds.torch and the bundled architectures (reds/models/architectures.h) take
+// their steps from the engine's schedule (reds/models/layer_schedule.h).
 #pragma once
 
 #include <cstddef>
