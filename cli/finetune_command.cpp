@@ -98,7 +98,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("batch-size", number_option("B", "128"),
        "images per step; at most the training images (see --train-images), and refused when a pass "
        "over it would not fit in memory")                                                           //
-      ("lr", number_option("R", "0.003"), "initial (peak) learning rate (the reference's: 0.001)")  //
+      ("lr", number_option("R", "0.005"), "initial (peak) learning rate (the reference's: 0.001)")  //
       ("lr-decay", number_option("LIST", "0.5,0.8"),
        "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
       ("lr-schedule", po::value<std::string>()->value_name("S")->default_value("cosine"),
