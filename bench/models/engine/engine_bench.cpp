@@ -483,16 +483,29 @@ void print_summary(const SummaryReporter& reporter) {
     for (std::size_t level = 0; level < levels; ++level) {
       const std::string suffix = "/L" + std::to_string(level + 1);
       const double fraction = static_cast<double>(planned.nested->level_info(level).macs) / full_macs;
-      const double nested = reporter.time("level/" + planned.name + "/nested" + suffix);
-      const double strided = reporter.time("level/" + planned.name + "/strided" + suffix);
-      const double target = 1.15 * fraction + 0.02;
+      const std::string nested_name = "level/" + planned.name + "/nested" + suffix;
+      const std::string strided_name = "level/" + planned.name + "/strided" + suffix;
       out << std::left << std::setw(17) << planned.name << std::right << std::setw(5) << suffix.substr(1)
-          << std::setprecision(3) << std::setw(10) << fraction << std::setprecision(1) << std::setw(11)
-          << nested / 1e3 << std::setprecision(3) << std::setw(7) << nested / full << std::setw(8) << target
-          << std::setw(4) << (nested / full <= target ? "yes" : "NO") << "  |" << std::setprecision(1)
-          << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7) << strided / full << " |";
-      if (planned.masked)
-        out << std::setw(13) << masked / full << '\n';
+          << std::setprecision(3) << std::setw(10) << fraction;
+      if (!reporter.has(nested_name)) {
+        out << "  (filtered out)\n";
+        continue;
+      }
+      const double nested = reporter.time(nested_name);
+      const double target = 1.15 * fraction + 0.02;
+      out << std::setprecision(1) << std::setw(11) << nested / 1e3 << std::setprecision(3) << std::setw(7)
+          << nested / full << std::setw(8) << target << std::setw(4)
+          << (nested / full <= target ? "yes" : "NO") << "  |";
+      if (reporter.has(strided_name)) {
+        const double strided = reporter.time(strided_name);
+        out << std::setprecision(1) << std::setw(11) << strided / 1e3 << std::setprecision(3) << std::setw(7)
+            << strided / full << " |";
+      } else {
+        out << std::setw(11) << "-" << std::setw(7) << "-"
+            << " |";
+      }
+      if (planned.masked && reporter.has("masked/" + planned.name))
+        out << std::setprecision(3) << std::setw(13) << masked / full << '\n';
       else
         out << std::setw(13) << "-" << '\n';
     }
