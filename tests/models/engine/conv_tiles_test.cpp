@@ -15,7 +15,7 @@
 
 #include "kernels.h"
 #include "reds/engine/model.h"
-#include "reds/splitmix64.h"
+#include "support/engine/reference.h"
 
 namespace reds::engine {
 namespace {
@@ -27,12 +27,9 @@ using kernels::SegmentedWeights;
 using kernels::WeightSegment;
 using kernels::Window;
 
+// The kernels read up to kReadPadding floats past what they use.
 std::vector<float> random_floats(std::int64_t count, std::uint64_t seed) {
-  SplitMix64 random(seed);
-  std::vector<float> values(static_cast<std::size_t>(count + kernels::kReadPadding), 0.0f);
-  for (std::int64_t index = 0; index < count; ++index)
-    values[static_cast<std::size_t>(index)] = static_cast<float>(random.next() % 2001) / 1000.0f - 1.0f;
-  return values;
+  return test::random_floats(static_cast<std::size_t>(count), seed, kernels::kReadPadding);
 }
 
 struct Geometry {
