@@ -97,14 +97,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("steps", number_option("N"), "optimizer steps (instead of --epochs)")                       //
       ("batch-size", number_option("B", "128"),
        "images per step; at most the training images (see --train-images), and refused when a pass "
-       "over it would not fit in memory")                                                           //
-      ("lr", number_option("R", "0.005"), "initial (peak) learning rate (the reference's: 0.001)")  //
-      ("lr-decay", number_option("LIST", "0.5,0.8"),
-       "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
-      ("lr-schedule", po::value<std::string>()->value_name("S")->default_value("cosine"),
-       "steps (the reference's drops at --lr-decay) or cosine (cosine decay to 0 over the run)")  //
-      ("lr-warmup", number_option("F", "0.05"),
-       "fraction of the run over which the rate rises linearly to the schedule's")  //
+       "over it would not fit in memory")  //
       ("level-weights", po::value<std::string>()->value_name("W")->default_value("reference"),
        "each level's share of the loss: reference (pi_s, see above), uniform, or one number per level "
        "(scaled to sum to 1)")  //
@@ -116,6 +109,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
        "adam (Keras defaults) or sgd (momentum 0.9)")  //
       ("seed", number_option("S", "1"), "seed of the minibatches");
+  add_schedule_options(command_line, {.lr = "0.005",
+                                      .lr_help = "initial (peak) learning rate (the reference's: 0.001)",
+                                      .schedule = "cosine",
+                                      .warmup = "0.05"});
   add_run_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
   command_line.add_positional("plan", 1, po::value<std::string>());
@@ -134,7 +131,6 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
   training.sgd = optimizer_name == "sgd";
   Result<RunOptions> run = read_run_options(options, training);
   if (!run) return report(run.error());
-  if (auto error = read_schedule_options(options, training)) return report(*error);
   engine::training::Distillation distillation;
   const Result<double> distill_weight = number_value(options, "distill-weight", 0.0, 1.0);
   if (!distill_weight) return report(distill_weight.error());

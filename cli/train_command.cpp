@@ -185,15 +185,16 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
   CommandLine command_line(
       "reds train", "reds train --architecture NAME --data DIR (--epochs N | --steps N) -o OUT [OPTIONS]",
       "Trains a network from scratch: the architecture with He-initialised weights (biases zero), trained\n"
-      "on DIR's augmented training images (the reference's flip, rotation and shift) with Adam and the\n"
-      "learning rate dropping to 1/4 and 1/100 of --lr at the --lr-decay fractions of the run, as\n"
+      "on DIR's augmented training images (the reference's flip, rotation and shift) with Adam, the\n"
+      "learning rate following --lr-schedule after a linear --lr-warmup: steps (the default; it drops to\n"
+      "1/4 and 1/100 of --lr at the --lr-decay fractions of the run) or cosine (down to 0 at the end), as\n"
       "'reds finetune' trains. Convolutions get batch normalization (on the minibatch's statistics while\n"
       "training; for the evaluation and the written model, where it is folded into the convolution, on the\n"
       "mean statistics of 20 minibatches of training images under the final weights), except the 1x1\n"
-      "shortcut projections; --no-batch-norm trains without. After every epoch the model is evaluated on "
-      "DIR's\n"
-      "test images. OUT is a native model: plan it ('reds request', 'reds plan'), apply it, fine-tune it.\n"
-      "A checkpoint is written every --checkpoint-every steps and at the end; --resume continues from it.");
+      "shortcut projections; --no-batch-norm trains without. After every epoch the model is evaluated on\n"
+      "DIR's test images. OUT is a native model: plan it ('reds request', 'reds plan'), apply it,\n"
+      "fine-tune it. A checkpoint is written every --checkpoint-every steps and at the end; --resume\n"
+      "continues from it.");
   command_line.add_options()  //
       ("architecture", po::value<std::string>()->value_name("NAME"),
        "resnet8 (any input size), or a bundled architecture at its own input")  //
@@ -206,11 +207,10 @@ int run_train(const std::vector<std::string>& args, Streams streams) {
       ("epochs", number_option("N"), "passes over the training images")                            //
       ("steps", number_option("N"), "optimizer steps (instead of --epochs)")                       //
       ("batch-size", number_option("B", "128"), "images per step")                                 //
-      ("lr", number_option("R", "0.001"), "initial learning rate")                                 //
-      ("lr-decay", number_option("LIST", "0.5,0.8"),
-       "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
-      ("seed", number_option("S", "1"), "seed of the initial weights and of the minibatches")             //
+      ("seed", number_option("S", "1"), "seed of the initial weights and of the minibatches")      //
       ("no-batch-norm", "train without batch normalization");
+  add_schedule_options(
+      command_line, {.lr = "0.001", .lr_help = "initial learning rate", .schedule = "steps", .warmup = "0"});
   add_run_options(command_line);
   command_line.require("architecture", "missing --architecture NAME");
   command_line.require("data", "missing --data DIR");

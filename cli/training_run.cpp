@@ -53,6 +53,20 @@ Result<engine::training::LearningRateSchedule> schedule_of(const TrainingOptions
   return steps->with_warmup(warmup_steps);
 }
 
+void add_schedule_options(CommandLine& command_line, const ScheduleDefaults& defaults) {
+  namespace po = boost::program_options;
+  command_line.add_options()                                     //
+      ("lr", number_option("R", defaults.lr), defaults.lr_help)  //
+      ("lr-decay", number_option("LIST", "0.5,0.8"),
+       "up to two fractions of the run where the rate drops to 1/4, then 1/100 of --lr (past 1: never)")  //
+      ("lr-schedule", po::value<std::string>()->value_name("S")->default_value(defaults.schedule),
+       "steps (the reference's drops at --lr-decay) or cosine (cosine decay to 0 over the run)")  //
+      ("lr-warmup", number_option("F", defaults.warmup),
+       "fraction of the run over which the rate rises linearly to the schedule's");
+}
+
+namespace {
+
 std::optional<Error> read_schedule_options(const boost::program_options::variables_map& options,
                                            TrainingOptions& training) {
   const std::string schedule = options["lr-schedule"].as<std::string>();
@@ -66,8 +80,6 @@ std::optional<Error> read_schedule_options(const boost::program_options::variabl
   training.warmup = *warmup;
   return std::nullopt;
 }
-
-namespace {
 
 constexpr char kCheckpointMagic[16] = "REDS-FINETUNE-1";
 
@@ -245,6 +257,7 @@ Result<RunOptions> read_run_options(const boost::program_options::variables_map&
   Result<std::vector<double>> decay = fractions_value(options, "lr-decay", 2, FractionRange::non_negative);
   if (!decay) return decay.error();
   training.decay_at = std::move(decay).value();
+  if (auto error = read_schedule_options(options, training)) return *error;
   if (options.count("steps")) {
     const Result<std::int64_t> steps = integer_value(options, "steps", 1);
     if (!steps) return steps.error();

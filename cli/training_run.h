@@ -43,8 +43,7 @@ struct TrainingOptions {
 };
 
 // The options of a run both commands read alike: its length (--steps, or --epochs), threads, checkpointing,
-// test images and output; the minibatch stream's options, the learning rate and its decay points go into
-// `training`.
+// test images and output; the minibatch stream's options and the learning-rate schedule go into `training`.
 struct RunOptions {
   std::size_t threads = 1;
   std::int64_t checkpoint_every = 1;
@@ -67,10 +66,16 @@ void add_run_options(CommandLine& command_line);
 // first `warmup` of the run by a ramp from 1/warm-up steps to 1.
 Result<engine::training::LearningRateSchedule> schedule_of(const TrainingOptions& options);
 
-// --lr-schedule (steps or cosine) and --lr-warmup (a fraction of the run) into `training`, for a command
-// that declares them.
-std::optional<Error> read_schedule_options(const boost::program_options::variables_map& options,
-                                           TrainingOptions& training);
+// The learning-rate options both commands take, with each command's defaults (fine-tuning a trained network
+// and training from scratch start from different rates): --lr, --lr-decay, --lr-schedule (steps or cosine)
+// and --lr-warmup (a fraction of the run). read_run_options reads them.
+struct ScheduleDefaults {
+  const char* lr;
+  const char* lr_help;
+  const char* schedule;  // "steps" or "cosine"
+  const char* warmup;
+};
+void add_schedule_options(CommandLine& command_line, const ScheduleDefaults& defaults);
 
 // The checkpoint: the weights, the optimizer's state and where the minibatch stream stands, with the
 // options that fix the stream (a resumed run must draw the same minibatches). Binary, native byte order:

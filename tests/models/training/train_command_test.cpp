@@ -117,6 +117,38 @@ TEST_F(TrainCommand, AResumedRunEqualsAnUninterruptedOne) {
   EXPECT_NE(test::read_file(other), test::read_file(whole));
 }
 
+TEST_F(TrainCommand, FollowsTheLearningRateScheduleItIsGiven) {
+  const std::vector<std::string> common = {"--seed", "3", "--test-images", "0", "--lr", "3e-3"};
+  const auto trained = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> options = common;
+    options.insert(options.end(), extra.begin(), extra.end());
+    const fs::path output = scratch_ / name;
+    options.insert(options.end(), {"-o", output.string()});
+    const test::Outcome outcome = train(options);
+    EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+    return test::read_file(output);
+  };
+  // Four steps: the steps schedule keeps --lr until its first drop at half the run; cosine decays from the
+  // first step; a warm-up starts lower still. Each gives other weights; the defaults are the steps.
+  const std::string steps = trained("steps.reds", {"--steps", "4"});
+  const std::string cosine = trained("cosine.reds", {"--steps", "4", "--lr-schedule", "cosine"});
+  const std::string warm =
+      trained("warm.reds", {"--steps", "4", "--lr-schedule", "cosine", "--lr-warmup", "0.5"});
+  EXPECT_TRUE(cosine != steps);
+  EXPECT_TRUE(warm != cosine);
+  EXPECT_TRUE(trained("steps-again.reds", {"--steps", "4", "--lr-schedule", "steps", "--lr-warmup", "0"}) ==
+              steps);
+
+  for (const auto& [option, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--lr-schedule", "linear"}, {"--lr-warmup", "1"}}) {
+    const test::Outcome refused =
+        train({"--steps", "1", option, value, "-o", (scratch_ / "x.reds").string()});
+    EXPECT_EQ(refused.exit_status, 2) << refused.err;
+    EXPECT_NE(refused.err.find(option.substr(2)), std::string::npos) << refused.err;
+    EXPECT_FALSE(fs::exists(scratch_ / "x.reds"));
+  }
+}
+
 TEST_F(TrainCommand, FinetuneTrainsTheLevelsOfAPlannedResnet8) {
   const fs::path trained = scratch_ / "resnet8.reds";
   const test::Outcome outcome = train({"--epochs", "1", "--lr", "3e-3", "--test-images", "0", "-o",
