@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -173,12 +174,27 @@ class PrimalDual {
   // start.
   template <class Predicate>
   std::size_t partition(std::size_t first, std::size_t last, Predicate first_part);
+  // Whether item j comes before the item of `pivot` (before()), the pivot's values converted once: a
+  // partition reads only the item's weight and profit, and only near-ties, rare, take the exact test.
+  struct Pivot {
+    Key key;
+    double weight;
+    double profit;
+  };
+  [[gnu::always_inline]] bool precedes(std::size_t j, const Pivot& pivot) const;
   // Partitions [first, last) (at least three items) around the median of its first, middle and last
   // items, which ends at the returned position: the items before it come first in efficiency order.
   std::size_t partition_at_median(std::size_t first, std::size_t last);
   void sort_range(std::size_t first, std::size_t last);
   void load_items(KernelItems<P>&& items);
   void find_break_item();
+  // Two items whose efficiencies likely bracket the break item's closely, estimated from a sample.
+  struct Bracket {
+    Key ahead;   // the more efficient
+    Key behind;  // the less efficient
+    bool early;  // the break item likely lies in the more efficient half of the items
+  };
+  Bracket sampled_bracket() const;
   // Brings the next interval on the right (left) of the ordered positions into order: its fixed items
   // next to the ordered ones, then its free items, the nearest of them sorted (all of them when
   // `whole`). False when there is none.
@@ -353,6 +369,18 @@ std::size_t PrimalDual<P>::partition(std::size_t first, std::size_t last, Predic
 }
 
 template <class P>
+inline bool PrimalDual<P>::precedes(std::size_t j, const Pivot& pivot) const {
+  constexpr double kMargin = 1 + 0x1p-48;  // before()'s
+  const double first = static_cast<double>(profits_[j]) * pivot.weight;
+  const double second = pivot.profit * static_cast<double>(weights_[j]);
+  const bool ahead = first > second * kMargin;
+  const bool behind = second > first * kMargin;
+  if (ahead | behind) [[likely]]
+    return ahead;
+  return before(key(j), pivot.key);
+}
+
+template <class P>
 std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t last) {
   const std::size_t middle = first + (last - first) / 2;
   const std::size_t end = last - 1;
@@ -363,8 +391,9 @@ std::size_t PrimalDual<P>::partition_at_median(std::size_t first, std::size_t la
     if (before(key(middle), key(first))) swap_items(middle, first);
   }
   swap_items(middle, end);
-  const Key pivot = key(end);
-  const std::size_t split = partition(first, end, [&](std::size_t j) { return before(key(j), pivot); });
+  const Key pivot_key = key(end);
+  const Pivot pivot{pivot_key, static_cast<double>(pivot_key.weight), static_cast<double>(pivot_key.profit)};
+  const std::size_t split = partition(first, end, [&](std::size_t j) { return precedes(j, pivot); });
   swap_items(split, end);
   return split;
 }
@@ -418,6 +447,31 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
   capacity_ = items.capacity;
 }
 
+// From this many items on, the break item is first bracketed by two pivots from a sample.
+constexpr std::size_t kSampledItems = 4096;
+
+template <class P>
+typename PrimalDual<P>::Bracket PrimalDual<P>::sampled_bracket() const {
+  // s = 4 sqrt(n) items evenly spread, in efficiency order: the weight of the items before a sampled
+  // one is about n / s times the sample's, whose position where that reaches the capacity estimates the
+  // break item's, give or take sqrt(s) sample positions; the pivots lie 2 sqrt(s) either side.
+  const std::size_t n = size();
+  const auto sampled = static_cast<std::size_t>(4 * std::sqrt(static_cast<double>(n)));
+  const auto margin = static_cast<std::size_t>(std::ceil(2 * std::sqrt(static_cast<double>(sampled))));
+  std::vector<Key> sample;
+  sample.reserve(sampled);
+  for (std::size_t i = 0; i < sampled; ++i) sample.push_back(key(i * n / sampled));
+  std::sort(sample.begin(), sample.end(), [&](const Key& a, const Key& b) { return before(a, b); });
+  const long double scale = static_cast<long double>(n) / static_cast<long double>(sampled);
+  long double weight = 0;
+  std::size_t estimate = 0;
+  while (estimate + 1 < sampled && (weight += static_cast<long double>(sample[estimate].weight) * scale) <=
+                                       static_cast<long double>(capacity_))
+    ++estimate;
+  return {sample[estimate > margin ? estimate - margin : 0], sample[std::min(estimate + margin, sampled - 1)],
+          2 * estimate < sampled};
+}
+
 template <class P>
 void PrimalDual<P>::find_break_item() {
   // Partitions narrow [first, last) down to the break item: the intervals before it fit whole, those
@@ -425,6 +479,35 @@ void PrimalDual<P>::find_break_item() {
   std::size_t first = 0;
   std::size_t last = size();
   std::int64_t weight = 0;  // of the positions before first
+  if (size() >= kSampledItems) {
+    // Two partitions around sampled pivots leave a part of about 4 n / sqrt(s) items around the break
+    // item (Floyd and Rivest's selection): with medians of three alone, the partitions visit 1.5 to 4
+    // times n items on the easy classes (n = 10^4 to 10^6), with these 1.3 to 2.1 times at 10^4 and 1.2
+    // to 1.7 times at 10^6. The one that leaves the smaller part goes first; the other only if the break
+    // item lies on its side of the first.
+    const Bracket bracket = sampled_bracket();
+    const auto split_at = [&](const Key& pivot_key) {
+      const Pivot pivot{pivot_key, static_cast<double>(pivot_key.weight),
+                        static_cast<double>(pivot_key.profit)};
+      const std::size_t split = partition(first, last, [&](std::size_t j) { return precedes(j, pivot); });
+      std::int64_t before_split = 0;
+      for (std::size_t j = first; j < split; ++j) before_split += weights_[j];
+      if (weight + before_split <= capacity_) {  // the break item comes after the pivot
+        if (first < split) left_intervals_.push_back({first, split});
+        weight += before_split;
+        first = split;
+        return false;
+      }
+      if (split < last) right_intervals_.push_back({split, last});
+      last = split;
+      return true;
+    };
+    if (bracket.early) {
+      if (split_at(bracket.behind)) split_at(bracket.ahead);
+    } else if (!split_at(bracket.ahead)) {
+      split_at(bracket.behind);
+    }
+  }
   for (int rounds = 0; last - first > kSortedPiece; ++rounds) {
     if (rounds == 64) {
       sort_range(first, last);
