@@ -247,11 +247,10 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnLargePartiallyOrderedIns
   }
 }
 
-// Instances of 5,000 items, whose break item the solver first brackets by two pivots from an evenly spread
-// sample: about one item in 200 is heavy (weight 500 to 1,500) and more efficient than the light ones
-// (weight 1 to 8), and the capacity takes every heavy item and a share of the light ones. The few heavy
-// items the sample meets misjudge where the capacity runs out, so that the break item usually lies outside
-// the bracket.
+// Instances of 33,000 items, whose break item the solver first brackets by two pivots from an evenly spread
+// sample: about one item in 200 is heavy (weight 20 to 60) and more efficient than the light ones (weight
+// 1), and the capacity takes every heavy item and a share of the light ones. The few heavy items the
+// sample meets misjudge where the capacity runs out, so that the break item often lies outside the bracket.
 TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereASampleMisjudgesTheWeights) {
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     Problem<std::int64_t> problem;
@@ -264,21 +263,20 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereASampleMisjudgesTheWe
     };
     std::int64_t heavy_weight = 0;
     std::int64_t light_weight = 0;
-    for (int j = 0; j < 5000; ++j) {
+    for (int j = 0; j < 33'000; ++j) {
       if (next(200) == 0) {
-        const std::int64_t weight = 500 + next(1001);
+        const std::int64_t weight = 20 + next(41);
         problem.items.push_back({weight, 2'000'000 * weight + next(1'000'000)});
         heavy_weight += weight;
       } else {
-        const std::int64_t weight = 1 + next(8);
-        problem.items.push_back({weight, 1'000'000 * weight + next(1'000'000)});
-        light_weight += weight;
+        problem.items.push_back({1, 1'000'000 + next(1'000'000)});
+        light_weight += 1;
       }
     }
-    const auto light_share = static_cast<std::int64_t>(seed);  // ninths of the light items' weight
-    problem.capacity = heavy_weight + light_weight * light_share / 9;
+    const auto light_share = static_cast<std::int64_t>(1 + seed % 4);  // 16ths of the light items' weight
+    problem.capacity = heavy_weight + light_weight * light_share / 16;
     expect_optimal(problem, reds::test::dynamic_program(problem),
-                   "light share " + std::to_string(light_share) + "/9 seed=" + std::to_string(seed));
+                   "light share " + std::to_string(light_share) + "/16 seed=" + std::to_string(seed));
   }
 }
 
