@@ -247,6 +247,39 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnLargePartiallyOrderedIns
   }
 }
 
+// Instances of 33,000 items, whose break item the solver first brackets by two pivots from an evenly spread
+// sample: about one item in 200 is heavy (weight 20 to 60) and more efficient than the light ones (weight
+// 1), and the capacity takes every heavy item and a share of the light ones. The few heavy items the
+// sample meets misjudge where the capacity runs out, so that the break item often lies outside the bracket.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereASampleMisjudgesTheWeights) {
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    Problem<std::int64_t> problem;
+    std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL;
+    const auto next = [&](std::int64_t bound) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<std::int64_t>(state % static_cast<std::uint64_t>(bound));
+    };
+    std::int64_t heavy_weight = 0;
+    std::int64_t light_weight = 0;
+    for (int j = 0; j < 33'000; ++j) {
+      if (next(200) == 0) {
+        const std::int64_t weight = 20 + next(41);
+        problem.items.push_back({weight, 2'000'000 * weight + next(1'000'000)});
+        heavy_weight += weight;
+      } else {
+        problem.items.push_back({1, 1'000'000 + next(1'000'000)});
+        light_weight += 1;
+      }
+    }
+    const auto light_share = static_cast<std::int64_t>(1 + seed % 4);  // 16ths of the light items' weight
+    problem.capacity = heavy_weight + light_weight * light_share / 16;
+    expect_optimal(problem, reds::test::dynamic_program(problem),
+                   "light share " + std::to_string(light_share) + "/16 seed=" + std::to_string(seed));
+  }
+}
+
 TEST(KnapsackZeroOne, HandlesTrivialAndDegenerateItems) {
   Problem<std::int64_t> empty;
   empty.capacity = 5;
