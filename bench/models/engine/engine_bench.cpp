@@ -10,14 +10,15 @@
 //                               level of the nested layout, and as a single block) and OpenBLAS'
 //                               cblas_sgemv on the same weights, one thread.
 // After the runs a summary prints each level's time over its model's full time against the target
-// 1.15 x MAC fraction + 0.02, each Dense layer's time over sgemv's against 1.25, and for the residual models
-// a per-call profile of the smallest level (print_call_profile).
+// 1.15 x MAC fraction + 0.02, each Dense layer's time over sgemv's against 1.25, and for every model that
+// ran a per-call profile of every level below the full one (print_call_profile).
 //
 //   build/bin/reds_engine_bench --benchmark_repetitions=5   (medians of the repetitions are summarised)
 //
 // Models: DNN S and L, DS-CNN L, ResNet-8, MobileNetV2 0.35 and 1.0 at 96 (random weights,
 // reds/engine/architectures.h) and the REDS authors' pretrained Fashion-MNIST DS-CNN S ($REDS_PRETRAINED_DIR
-// or tests/data/reds-pretrained). Plans: L1 importance, bottom_up, MAC fractions 0.25/0.5/0.75/1.
+// or tests/data/reds-pretrained). Plans: L1 importance, bottom_up, MAC fractions 0.25/0.5/0.75/1. Planned
+// native models named in $REDS_BENCH_PLANNED_MODELS (comma-separated) are timed with their own plans too.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
