@@ -6,6 +6,7 @@
 #include "batch_limits.h"
 #include "input_normalization_options.h"
 #include "reds/engine/dataset.h"
+#include "reds/engine/kernel_views.h"
 #include "reds/engine/latency.h"
 #include "reds/engine/model.h"
 #include "reds/engine/planning.h"
@@ -72,6 +73,10 @@ Result<std::map<std::string, std::vector<double>>> gradient_importance(
   return scores;
 }
 
+// The widths the engine runs best: its kernels compute 8 output channels per vector, so a width between
+// multiples of 8 costs the next multiple's time (docs/engine.md, "Plans of reds request").
+constexpr std::int64_t kEngineBlock = engine::kernels::kVectorLanes;
+
 }  // namespace
 
 int run_request(const std::vector<std::string>& args, Streams streams) {
@@ -110,9 +115,10 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
        "--levels)")  //
       ("min-width-fraction", number_option("F", min_width_fraction.str()),
        "prunable layers keep >= ceil(F * units) units")  //
-      ("block", number_option("N", std::to_string(defaults.block)),
-       "prunable layers keep multiples of N units (or all of them); with --profile the default is "
-       "the profile's block")  //
+      ("block", number_option("N", std::to_string(kEngineBlock)),
+       "prunable layers keep multiples of N units (or all of them); the default is the engine's vector "
+       "width (a width between its multiples runs at the next multiple's cost); 1 plans unit by unit; "
+       "with --profile the default is the profile's block")  //
       ("fixed", po::value<std::string>()->value_name("LAYERS"),
        "comma-separated Conv2D or Dense layers that keep their full width")  //
       ("strategy", po::value<std::string>()->value_name("S")->default_value(to_string(defaults.strategy)),
@@ -239,6 +245,11 @@ int run_request(const std::vector<std::string>& args, Streams streams) {
   }
   const int status = write_output(command_line, streams, options,
                                   to_json(request.value(), options.count("compact") ? -1 : 2));
+  if (status == kExitSuccess && !profile && options["block"].defaulted())
+    command_line.print_error(streams.err, "note: prunable layers keep multiples of " +
+                                              std::to_string(kEngineBlock) +
+                                              " units, the engine's vector width (--block 1 plans unit "
+                                              "by unit)");
   // Widths between the profile's timed multiples run at about the next multiple's cost, above the
   // interpolated prediction (docs/latency.md measures 13-33 % on DS-CNN S with --block 1).
   if (status == kExitSuccess && profile && request_options.block % profile->options.block != 0)

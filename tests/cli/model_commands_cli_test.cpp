@@ -1,11 +1,14 @@
 // The commands that read a model and training data: `reds apply` (and `reds finetune`) refuse a plan made
 // for another model; --batch-size is checked against the data and the memory before anything is
-// allocated; `reds request --data` shows progress on a terminal only.
+// allocated; `reds request` keeps the engine's widths by default and says so; `reds request --data` shows
+// progress on a terminal only.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -131,12 +134,44 @@ TEST_F(ModelCommandsCliTest, BatchLargerThanTheMemoryIsRefused) {
   EXPECT_EQ(accepted.exit_status, 0) << accepted.err;
 }
 
-// Without a terminal, standard error stays empty; on one (a pseudo-terminal from script(1)), a progress
-// line names the minibatches.
+// By default prunable layers keep multiples of the engine's 8-float vectors, and standard error says so in
+// one line; --block 1 plans unit by unit and --block N keeps multiples of N, both without the note.
+TEST_F(ModelCommandsCliTest, RequestAlignsWidthsToTheEngineByDefaultAndSaysSo) {
+  const auto blocks = [](const std::string& request) {
+    std::set<std::int64_t> found;
+    const json parsed = json::parse(request);
+    for (const json& layer : parsed["network"]["layers"])
+      if (layer.value("prunable", true) && !layer.value("tied", false)) found.insert(layer.value("block", 1));
+    return found;
+  };
+  const Outcome aligned = run({"request", fashion_, "--compact"});
+  ASSERT_EQ(aligned.exit_status, 0) << aligned.err;
+  EXPECT_EQ(blocks(aligned.out), std::set<std::int64_t>{8});
+  EXPECT_EQ(aligned.err,
+            "reds request: note: prunable layers keep multiples of 8 units, the engine's vector width "
+            "(--block 1 plans unit by unit)\n");
+  for (const std::int64_t block : {1, 4}) {
+    const Outcome chosen = run({"request", fashion_, "--block", std::to_string(block), "--compact"});
+    ASSERT_EQ(chosen.exit_status, 0) << chosen.err;
+    EXPECT_EQ(blocks(chosen.out), std::set<std::int64_t>{block});
+    EXPECT_EQ(chosen.err, "");
+  }
+}
+
+// Without a terminal, standard error holds no progress (the note on the widths alone: --block given, none);
+// on one (a pseudo-terminal from script(1)), a progress line names the minibatches.
 TEST_F(ModelCommandsCliTest, RequestShowsProgressOnlyOnATerminal) {
-  const std::vector<std::string> args = {
-      "request",      fashion_, "--data",   reds::test::kFashionMnistDir, "--importance-batches", "3",
-      "--batch-size", "8",      "--compact"};
+  const std::vector<std::string> args = {"request",
+                                         fashion_,
+                                         "--data",
+                                         reds::test::kFashionMnistDir,
+                                         "--importance-batches",
+                                         "3",
+                                         "--batch-size",
+                                         "8",
+                                         "--block",
+                                         "8",
+                                         "--compact"};
   const Outcome quiet = run(args);
   ASSERT_EQ(quiet.exit_status, 0) << quiet.err;
   EXPECT_EQ(quiet.err, "");

@@ -24,7 +24,8 @@ from torch_models import MODELS, ResNet8, randomised  # noqa: E402
 def onnx_request(reds_command: pathlib.Path, module: Any, example: Any, directory: pathlib.Path) -> Any:
     path = directory / "model.onnx"
     torch.onnx.export(module, example, str(path))
-    result = run([reds_command, "request", path])
+    # Unit by unit, as reds.torch.plan_request plans by default (reds request aligns to 8 unless told).
+    result = run([reds_command, "request", path, "--block", "1"])
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -10,14 +10,15 @@
 //                               level of the nested layout, and as a single block) and OpenBLAS'
 //                               cblas_sgemv on the same weights, one thread.
 // After the runs a summary prints each level's time over its model's full time against the target
-// 1.15 x MAC fraction + 0.02, each Dense layer's time over sgemv's against 1.25, and for the residual models
-// a per-call profile of the smallest level (print_call_profile).
+// 1.15 x MAC fraction + 0.02, each Dense layer's time over sgemv's against 1.25, and for every model that
+// ran a per-call profile of every level below the full one (print_call_profile).
 //
 //   build/bin/reds_engine_bench --benchmark_repetitions=5   (medians of the repetitions are summarised)
 //
 // Models: DNN S and L, DS-CNN L, ResNet-8, MobileNetV2 0.35 and 1.0 at 96 (random weights,
 // reds/engine/architectures.h) and the REDS authors' pretrained Fashion-MNIST DS-CNN S ($REDS_PRETRAINED_DIR
-// or tests/data/reds-pretrained). Plans: L1 importance, bottom_up, MAC fractions 0.25/0.5/0.75/1.
+// or tests/data/reds-pretrained). Plans: L1 importance, bottom_up, MAC fractions 0.25/0.5/0.75/1. Planned
+// native models named in $REDS_BENCH_PLANNED_MODELS (comma-separated) are timed with their own plans too.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -137,9 +138,36 @@ PlannedModel plan_model(const std::string& name, Model model) {
   return planned;
 }
 
+// A model planned elsewhere (a native file from `reds apply` or `reds finetune`), timed with its own plan:
+// how the plans `reds request` makes run, beside the benchmark's own.
+PlannedModel planned_file(const std::string& path) {
+  Model model = value_or_fail(load_model(path), path);
+  if (!model.plan) fail(path + ": the model has no plan");
+  const std::string name = "file_" + std::filesystem::path(path).stem().string();
+  PlannedModel planned{name, std::move(model), {}, {}, {}, {}, {}};
+  planned.nested = std::make_unique<Session>(value_or_fail(Session::create(planned.model), name));
+  planned.strided = std::make_unique<Session>(
+      value_or_fail(Session::create(planned.model, SessionOptions{WeightLayout::strided}), name));
+  Model unplanned = planned.model;
+  unplanned.plan.reset();
+  planned.unplanned =
+      std::make_unique<Session>(value_or_fail(Session::create(unplanned), name + " unplanned"));
+  std::mt19937 generator(1);
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  planned.input.resize(static_cast<std::size_t>(planned.model.input.size()));
+  for (float& value : planned.input) value = pixel(generator);
+  return planned;
+}
+
 std::vector<PlannedModel>& models() {
   static std::vector<PlannedModel> all = [] {
     std::vector<PlannedModel> planned;
+    // $REDS_BENCH_PLANNED_MODELS: comma-separated planned native models, timed before the built-in ones.
+    if (const char* files = std::getenv("REDS_BENCH_PLANNED_MODELS")) {
+      std::stringstream list(files);
+      for (std::string path; std::getline(list, path, ',');)
+        if (!path.empty()) planned.push_back(planned_file(path));
+    }
     planned.push_back(plan_model("dnn_s", value_or_fail(random_model("dnn_s"), "dnn_s")));
     planned.push_back(plan_model("dnn_l", value_or_fail(random_model("dnn_l"), "dnn_l")));
     planned.push_back(plan_model(
@@ -164,7 +192,10 @@ void run_session(benchmark::State& state, Session* session, std::size_t level,
 }
 
 void set_level(benchmark::State& state) {
-  Session& session = *models()[2].nested;
+  const auto pretrained = std::find_if(models().begin(), models().end(), [](const PlannedModel& planned) {
+    return planned.name == "ds_cnn_s_fmnist";
+  });
+  Session& session = *pretrained->nested;
   const std::size_t levels = session.level_count();
   std::size_t level = 0;
   for (auto _ : state) {
@@ -371,21 +402,22 @@ std::string call_label(const KernelCall& call) {
   }
 }
 
-// Where the smallest level of a residual model spends its time, call by call against the unplanned full
-// network (the level-time target's denominator) and the plan's full level L4. The target allows L1
+// Where a level below the full one spends its time, call by call against the unplanned full network (the
+// level-time target's denominator) and the plan's full level L4. The target allows the level
 // 1.15 f T + 0.02 T (f its MAC fraction, T the full time); per kind k of kernel call (f_k its MAC fraction at
-// L1, T_k its full time) the level's time beyond 1.15 f T splits into
+// the level, T_k its full time) the level's time beyond 1.15 f T splits into
 //   scaling  L1_k - 1.15 f_k T_k         what the kind takes beyond time proportional to its own MACs;
 //   mix      1.15 (f_k - f) T_k          what the plan's choice of which MACs to keep costs: keeping more of
 //                                        the kinds that are slow per MAC (f_k > f) than of the fast ones;
 // summed over the kinds, scaling + mix - 0.02 T is the level's time over its target. Then the calls with
 // the largest scaling term, and the calls where L4 (nested layout) is slower than the unplanned network.
-void print_call_profile(PlannedModel& planned, std::ostream& out) {
+void print_call_profile(PlannedModel& planned, std::size_t level, std::ostream& out) {
   const std::size_t top_level = planned.nested->level_count() - 1;
-  const std::vector<double> small = call_times(*planned.nested, 0, planned.input);
+  const std::string name = "L" + std::to_string(level + 1);
+  const std::vector<double> small = call_times(*planned.nested, level, planned.input);
   const std::vector<double> top = call_times(*planned.nested, top_level, planned.input);
   const std::vector<double> full = call_times(*planned.unplanned, 0, planned.input);
-  const std::span<const KernelCall> small_calls = planned.nested->level_calls(0);
+  const std::span<const KernelCall> small_calls = planned.nested->level_calls(level);
   const std::span<const KernelCall> full_calls = planned.unplanned->level_calls(0);
   if (small.size() != full.size()) fail(planned.name + ": levels with different kernel calls");
   const auto macs = [](const KernelCall& call) {
@@ -413,53 +445,56 @@ void print_call_profile(PlannedModel& planned, std::ostream& out) {
   const double fraction = total[3] / total[4];
   const double target = 1.15 * fraction + 0.02;
   out << "\n"
-      << planned.name << " call by call (sums: L1 " << std::setprecision(1) << total[0] / 1e3 << " us, L4 "
-      << total[1] / 1e3 << " us, full " << total[2] / 1e3 << " us; L1 MAC fraction " << std::setprecision(3)
-      << fraction << ", target " << target << "):\n"
-      << "kind            L1 us   L4 us  full us  L1/full  L1 MACs/full  L4/full  scaling us  mix us\n";
+      << planned.name << " " << name << " call by call (sums: " << name << " " << std::setprecision(1)
+      << total[0] / 1e3 << " us, L4 " << total[1] / 1e3 << " us, full " << total[2] / 1e3 << " us; " << name
+      << " MAC fraction " << std::setprecision(3) << fraction << ", target " << target << "):\n"
+      << "kind            " << name << " us   L4 us  full us  " << name << "/full  " << name
+      << " MACs/full  L4/full  scaling us  mix us\n";
   double scaling_total = 0, mix_total = 0;
-  for (const auto& [name, kind] : kinds) {
+  for (const auto& [kind_name, kind] : kinds) {
     const double kind_fraction = kind[4] > 0 ? kind[3] / kind[4] : 0.0;
     const double scaling = kind[0] - 1.15 * kind_fraction * kind[2];
     const double mix = 1.15 * (kind_fraction - fraction) * kind[2];
     scaling_total += scaling, mix_total += mix;
-    out << std::left << std::setw(13) << name << std::right << std::setprecision(1) << std::setw(8)
+    out << std::left << std::setw(13) << kind_name << std::right << std::setprecision(1) << std::setw(8)
         << kind[0] / 1e3 << std::setw(8) << kind[1] / 1e3 << std::setw(9) << kind[2] / 1e3
         << std::setprecision(3) << std::setw(9) << kind[0] / kind[2] << std::setw(14) << kind_fraction
         << std::setw(9) << kind[1] / kind[2] << std::setprecision(1) << std::setw(12) << scaling / 1e3
         << std::setw(8) << mix / 1e3 << '\n';
   }
   out << "total: scaling " << std::setprecision(1) << scaling_total / 1e3 << " us + mix " << mix_total / 1e3
-      << " us - 0.02 x full " << 0.02 * total[2] / 1e3 << " us = L1 over its target by "
+      << " us - 0.02 x full " << 0.02 * total[2] / 1e3 << " us = " << name << " over its target by "
       << (scaling_total + mix_total - 0.02 * total[2]) / 1e3 << " us\n";
   // ratio < 0: each call's own MAC fraction at the level (the scaling term); otherwise that fixed ratio.
-  const auto print_calls = [&](const std::string& title, const std::vector<double>& level,
+  const auto print_calls = [&](const std::string& title, const std::vector<double>& times,
                                std::span<const KernelCall> level_calls, double ratio) {
     std::vector<std::pair<double, std::size_t>> excess;
     for (std::size_t index = 0; index < full.size(); ++index) {
       const double full_macs = macs(full_calls[index]);
       const double own = full_macs > 0 ? 1.15 * macs(level_calls[index]) / full_macs : 0.0;
-      excess.emplace_back(level[index] - (ratio < 0 ? own : ratio) * full[index], index);
+      excess.emplace_back(times[index] - (ratio < 0 ? own : ratio) * full[index], index);
     }
     std::sort(excess.rbegin(), excess.rend());
     out << title
         << "\ncall  kind          out HxW  channels level/full  level us  full us  ratio  excess us\n";
-    for (std::size_t rank = 0; rank < std::min<std::size_t>(6, excess.size()); ++rank) {
+    for (std::size_t rank = 0; rank < std::min<std::size_t>(12, excess.size()); ++rank) {
       const std::size_t index = excess[rank].second;
       const KernelCall& call = level_calls[index];
       out << std::setw(4) << index << "  " << std::left << std::setw(12) << call_label(call) << std::right
           << std::setw(5) << call.window.out_height << 'x' << std::left << std::setw(4)
           << call.window.out_width << std::right << std::setw(10) << call.output.channels << '/' << std::left
           << std::setw(5) << full_calls[index].output.channels << std::right << std::setprecision(1)
-          << std::setw(9) << level[index] / 1e3 << std::setw(9) << full[index] / 1e3 << std::setprecision(3)
-          << std::setw(7) << level[index] / full[index] << std::setprecision(1) << std::setw(11)
+          << std::setw(9) << times[index] / 1e3 << std::setw(9) << full[index] / 1e3 << std::setprecision(3)
+          << std::setw(7) << times[index] / full[index] << std::setprecision(1) << std::setw(11)
           << excess[rank].first / 1e3 << '\n';
     }
   };
-  print_calls("L1 calls by scaling term (L1 us - 1.15 x own MAC fraction x full us), largest first:", small,
-              small_calls, -1.0);
-  print_calls("L4 calls slower than the unplanned network's (L4 us - full us), largest first:", top,
-              planned.nested->level_calls(top_level), 1.0);
+  print_calls(
+      name + " calls by scaling term (" + name + " us - 1.15 x own MAC fraction x full us), largest first:",
+      small, small_calls, -1.0);
+  if (level == 0)
+    print_calls("L4 calls slower than the unplanned network's (L4 us - full us), largest first:", top,
+                planned.nested->level_calls(top_level), 1.0);
 }
 
 void print_summary(const SummaryReporter& reporter) {
@@ -522,7 +557,9 @@ void print_summary(const SummaryReporter& reporter) {
         << (sgemv > 0 ? nested / sgemv : 0.0) << std::setw(13) << (sgemv > 0 ? block / sgemv : 0.0) << '\n';
   }
   for (PlannedModel& planned : models())
-    if (is_residual(planned.model) && reporter.has("full/" + planned.name)) print_call_profile(planned, out);
+    if (reporter.has("full/" + planned.name))
+      for (std::size_t level = 0; level + 1 < planned.nested->level_count(); ++level)
+        print_call_profile(planned, level, out);
   std::cout << out.str() << std::flush;
 }
 
