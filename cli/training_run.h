@@ -124,7 +124,7 @@ class JointStep {
                        static_cast<std::size_t>((end - begin) * image_size)),
           std::span<const std::int64_t>(batch.labels)
               .subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
-          options_, passes_[index], distillation_);
+          options_, passes_[index], distillation_, calibrations_);
       if (!result) {
         errors_[index] = result.error();
         return;
@@ -167,7 +167,13 @@ class JointStep {
     return total;
   }
 
+  // Per-level statistics for the passes of every level (none: empty).
+  void set_calibrations(std::vector<engine::training::LevelCalibration> calibrations) {
+    calibrations_ = std::move(calibrations);
+  }
+
  private:
+  std::vector<engine::training::LevelCalibration> calibrations_;
   std::vector<engine::training::Network<float>> replicas_;
   engine::training::PassOptions options_;
   engine::training::Distillation distillation_;

@@ -520,6 +520,20 @@ void for_each_padded_row(const Layer& padding, const State& state, std::int64_t 
            in_width * channels);
 }
 
+// y = y * scale + shift per channel, where a calibration covers the layer.
+template <class Real>
+void calibrate_output(const LevelCalibration* calibration, std::size_t layer, std::int64_t rows,
+                      std::int64_t channels, Real* values) {
+  if (!calibration || layer >= calibration->scale.size() || calibration->scale[layer].empty()) return;
+  const double* scale = calibration->scale[layer].data();
+  const double* shift = calibration->shift[layer].data();
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t c = 0; c < channels; ++c) {
+      Real& value = values[row * channels + c];
+      value = static_cast<Real>(static_cast<double>(value) * scale[c] + shift[c]);
+    }
+}
+
 }  // namespace
 
 template <class Real>
@@ -589,6 +603,7 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
         }
         compute::gemm(compute::Gemm<Real>{out_rows, state.columns, depth, rows, depth, false,
                                           state.weights.data(), state.columns, out, state.columns, true});
+        calibrate_output(options.calibration, index, out_rows, state.columns, out);
         break;
       }
       case TrainingLayerKind::depthwise_conv2d: {
@@ -598,6 +613,7 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
             compute::Depthwise<Real>{state.window, count, state.input.channels, model_layer.depth_multiplier,
                                      in, state.weights.data()},
             bias, out);
+        calibrate_output(options.calibration, index, out_rows, state.output.channels, out);
         break;
       }
       case TrainingLayerKind::batch_norm: {
@@ -816,6 +832,16 @@ Result<double> Pass<Real>::backward_from_logits(Network<Real>& network, std::spa
     const std::size_t source = layer.inputs[0];
     const bool input_gradient = needs[source] != 0;
     const Real* in = maps_[source].data();
+    if (is_unit(layer.kind) && options_.calibration && index < options_.calibration->scale.size() &&
+        !options_.calibration->scale[index].empty()) {
+      // d y / d (unit output) = scale
+      std::vector<Real>& gradient = gradients_[index + 1];
+      const std::int64_t channels = state.output.channels;
+      const double* factor = options_.calibration->scale[index].data();
+      for (std::size_t at = 0; at < gradient.size(); ++at)
+        gradient[at] = static_cast<Real>(static_cast<double>(gradient[at]) *
+                                         factor[static_cast<std::int64_t>(at) % channels]);
+    }
     const Real* d_out = gradients_[index + 1].data();
     const std::int64_t in_rows = count_ * pixels(state.input);
     const std::int64_t out_rows = count_ * pixels(state.output);

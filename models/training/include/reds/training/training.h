@@ -185,6 +185,12 @@ enum class BatchNormMode {
   batch_statistics,   // normalise with the minibatch's own mean and (biased) variance
 };
 
+// A per-channel affine map on the outputs of unit layers, for one level: scale[i] and shift[i] for
+// layers()[i] (full width, the level uses their prefix), or both empty for no change.
+struct LevelCalibration {
+  std::vector<std::vector<double>> scale, shift;
+};
+
 struct PassOptions {
   BatchNormMode batch_norm = BatchNormMode::moving_statistics;
   // batch_statistics only: fold the minibatch's statistics into the moving averages of the channels the
@@ -192,6 +198,9 @@ struct PassOptions {
   bool update_moving_statistics = false;
   // Also compute the gradient of the loss with respect to the input images (input_gradient()).
   bool input_gradient = false;
+  // Per-level statistics: each unit layer's output y becomes y * scale + shift per channel before the
+  // layers reading it (levels.h: calibrate_level). Not owned; null: none.
+  const LevelCalibration* calibration = nullptr;
 };
 
 // What a backward pass learns from besides the labels (in-place distillation, levels.h): a teacher's
@@ -247,6 +256,9 @@ class Pass {
                           const SoftTargets<Real>& targets);
   // Mean KL(probabilities || softmax(logits / T)) of the last backward() with soft targets (0 without).
   double distillation_loss() const { return distillation_loss_; }
+
+  // The output of layers()[layer] in the last forward(): count x the level's shape of it.
+  std::span<const Real> output(std::size_t layer) const { return maps_[layer + 1]; }
 
   // After a backward() whose forward() asked for it: d(scale * loss) / d(images), like the images.
   std::span<const Real> input_gradient() const { return input_gradient_; }
