@@ -14,7 +14,7 @@ namespace reds::engine::kernels {
 #ifndef REDS_CONV_AVX2
 
 bool conv2d_avx2(const Window&, const MapView&, const SegmentedWeights&, const float*, const Rectifier*, bool,
-                 const MutableMapView&) {
+                 const MutableMapView&, const float*) {
   return false;
 }
 
@@ -143,17 +143,22 @@ struct Call {
   const Rectifier* rectifier = nullptr;
   bool accumulate = false;
   MutableMapView output;
+  // Per-level statistics: the sums start from zero and become scale * sum + bias per output channel.
+  const float* scale = nullptr;
 };
 
 #define REDS_AVX2 gnu::target("arch=x86-64-v3")
 
-// The sums' way to the output: with `accumulate`, plus what the output holds (a residual addition, added
-// as kernels::add adds it), then rectified as kernels::rectify does, then stored (the first `count` lanes).
+// The sums' way to the output: with per-level statistics, scale * sum + bias, then with `accumulate`, plus
+// what the output holds (a residual addition, added as kernels::add adds it), then rectified as
+// kernels::rectify does, then stored (the first `count` lanes).
 // Its values are copied out of the call once per tile: read through the call after a store, the compiler
 // would load them again (a float store may write a Rectifier).
 struct Epilogue {
   bool accumulate = false, rectify = false;
   __m256 threshold, max_value, negative_slope;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
 };
 
 [[REDS_AVX2, gnu::always_inline]] inline Epilogue epilogue_of(const Call& call) {
@@ -164,11 +169,16 @@ struct Epilogue {
   epilogue.threshold = _mm256_set1_ps(rectifier.threshold);
   epilogue.max_value = _mm256_set1_ps(rectifier.max_value);
   epilogue.negative_slope = _mm256_set1_ps(rectifier.negative_slope);
+  epilogue.scale = call.scale;
+  epilogue.shift = call.bias;
   return epilogue;
 }
 
 [[REDS_AVX2, gnu::always_inline]] inline void store_block(__m256 value, const Epilogue& epilogue, float* to,
-                                                          std::int64_t count) {
+                                                          std::int64_t count, std::int64_t channel) {
+  if (epilogue.scale)
+    value = _mm256_fmadd_ps(value, _mm256_loadu_ps(epilogue.scale + channel),
+                            _mm256_loadu_ps(epilogue.shift + channel));
   if (count == kLanes) {
     if (epilogue.accumulate) value = _mm256_add_ps(value, _mm256_loadu_ps(to));
   } else if (epilogue.accumulate) {
@@ -271,7 +281,8 @@ template <int kPixels, int kBlocks>
   const MapView& input = call.input;
   __m256 sums[kPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
-    const __m256 start = call.bias ? _mm256_loadu_ps(call.bias + group.column[block]) : _mm256_setzero_ps();
+    const __m256 start =
+        call.bias && !call.scale ? _mm256_loadu_ps(call.bias + group.column[block]) : _mm256_setzero_ps();
     for (int pixel = 0; pixel < kPixels; ++pixel) sums[pixel][block] = start;
   }
   const std::int64_t step = window.stride_width * input.pixel_stride;
@@ -314,7 +325,7 @@ template <int kPixels, int kBlocks>
     float* out = output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride;
 #pragma GCC unroll 2
     for (int block = 0; block < kBlocks; ++block)
-      store_block(sums[pixel][block], epilogue, out + columns_of[block], counts[block]);
+      store_block(sums[pixel][block], epilogue, out + columns_of[block], counts[block], columns_of[block]);
   }
 }
 
@@ -408,8 +419,8 @@ const bool avx2_fma = [] {
 }  // namespace
 
 bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                 const float* bias, const Rectifier* rectifier, bool accumulate,
-                 const MutableMapView& output) {
+                 const float* bias, const Rectifier* rectifier, bool accumulate, const MutableMapView& output,
+                 const float* scale) {
   if (!avx2_fma) return false;
   // The blocks of every range, 8 channels each but a range's last.
   constexpr int kMaxBlocks = 2 * kMaxGroups;
@@ -433,7 +444,7 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
     const Block* second = 2 * index + 1 < block_count ? &blocks[2 * index + 1] : nullptr;
     if (!plan_group(&blocks[2 * index], second, input, window, groups[index])) return false;
   }
-  Call call{window, input, bias, rectifier, accumulate, output};
+  Call call{window, input, bias, rectifier, accumulate, output, scale};
   // A 1x1 convolution at stride 1 without padding is one row of all pixels.
   if (window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
       window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
