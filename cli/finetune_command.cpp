@@ -77,7 +77,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "MODEL must embed one. OUT is a native model with the plan embedded: 'reds run OUT --data DIR'\n"
       "evaluates every level. Batch normalization is folded into the layers before it and so stays\n"
       "frozen at its pretrained statistics, as in the reference's main fine-tuning: one set of\n"
-      "statistics serves every level unchanged. Then every level is evaluated on DIR's test images.\n"
+      "statistics serves every level unchanged, unless --calibrate-images N gives every level its own\n"
+      "(per-level statistics: a scale and bias per level, unit layer and channel, estimated on N images\n"
+      "before training, held fixed while it trains and written into OUT, where every level runs with\n"
+      "them). Then every level is evaluated on DIR's test images.\n"
       "With --distill-weight W > 0 the largest level also teaches the others in the same step (in-place\n"
       "distillation): each smaller level's loss is (1 - W) times its cross-entropy plus W times T^2 times\n"
       "the KL divergence of its predictions from the largest level's, both softened by the temperature\n"
@@ -116,10 +119,9 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
        "adam (Keras defaults) or sgd (momentum 0.9)")  //
       ("calibrate-images", number_option("N", "0"),
-       "per-level statistics: before training, give every level's unit outputs the largest level's "
-       "per-channel mean and deviation on N training images (0: none)")                            //
-      ("calibrate-means", "per-level statistics: means only")                                      //
-      ("recalibrate-every", number_option("K", "0"), "re-estimate them every K steps (0: never)")  //
+       "per-level statistics: before training, map every level's unit outputs to the largest level's "
+       "per-channel mean and deviation on N augmented training images, train with the maps and write "
+       "them into OUT (0: none)")  //
       ("seed", number_option("S", "1"), "seed of the minibatches");
   add_run_options(command_line);
   command_line.add_positional("model", 1, po::value<std::string>(), "missing the MODEL file");
@@ -150,6 +152,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     return report(
         value_error("distill-temperature", options["distill-temperature"].as<std::string>(), "must be > 0"));
   distillation.temperature = *temperature;
+  const Result<std::int64_t> calibrate_images = integer_value(options, "calibrate-images", 0);
+  if (!calibrate_images) return report(calibrate_images.error());
   const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;
 
   // The planned model and its network.
@@ -228,68 +232,20 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     streams.err << "in-place distillation from level " << levels.size() << ": weight " << distillation.weight
                 << ", temperature " << distillation.temperature << '\n';
   JointStep joint(network, threads, {}, distillation);
-  const std::int64_t calibrate_images = std::stoll(options["calibrate-images"].as<std::string>());
-  const std::int64_t recalibrate_every = std::stoll(options["recalibrate-every"].as<std::string>());
+  // Per-level statistics: estimated once, on the network before fine-tuning (on --resume, the model it
+  // started from, which gives the same maps), held fixed while it trains, written into OUT.
   std::vector<engine::training::LevelCalibration> calibrations;
-  std::optional<engine::ImageSet> test_set;
-  const auto calibrate = [&]() -> std::optional<Error> {
-    engine::training::MinibatchStream sample(train, calibrate_images, training.seed + 1000,
-                                             engine::training::Augmentation::reference());
-    engine::training::Minibatch images;
-    sample.next(images);
-    engine::training::Pass<float> pass;
-    calibrations.clear();
-    for (const Widths& widths : levels) {
-      Result<engine::training::LevelCalibration> calibration = engine::training::calibrate_level(
-          network, levels.back(), widths, std::span<const float>(images.images), images.count, pass,
-          options.count("calibrate-means") == 0);
-      if (!calibration) return calibration.error();
-      calibrations.push_back(std::move(calibration).value());
-    }
+  if (*calibrate_images > 0) {
+    Result<Network<float>> initial =
+        first_step == 0 ? Result<Network<float>>(network) : Network<float>::from_model(planned);
+    if (!initial) return report(initial.error());
+    Result<std::vector<engine::training::LevelCalibration>> estimated =
+        estimate_level_statistics(initial.value(), levels, train, *calibrate_images, training.seed);
+    if (!estimated) return report(estimated.error());
+    calibrations = std::move(estimated).value();
     joint.set_calibrations(calibrations);
-    return std::nullopt;
-  };
-  const auto evaluate_levels = [&](const std::vector<engine::training::LevelCalibration>* with,
-                                   const char* what) -> std::optional<Error> {
-    if (!test_set) {
-      Result<engine::ImageSet> loaded_test = engine::load_test_set(data, normalization.value());
-      if (!loaded_test) return loaded_test.error();
-      test_set = std::move(loaded_test).value();
-    }
-    engine::training::Pass<float> pass;
-    streams.err << what << ':';
-    for (std::size_t level = 0; level < levels.size(); ++level) {
-      engine::training::PassOptions pass_options;
-      if (with) pass_options.calibration = &(*with)[level];
-      std::int64_t correct = 0;
-      const std::int64_t chunk = 500, size = test_set->image_size();
-      for (std::int64_t begin = 0; begin < test_set->count; begin += chunk) {
-        const std::int64_t count = std::min(chunk, test_set->count - begin);
-        const Result<std::span<const float>> logits = pass.forward(
-            network, levels[level],
-            std::span<const float>(test_set->pixels)
-                .subspan(static_cast<std::size_t>(begin * size), static_cast<std::size_t>(count * size)),
-            count, pass_options);
-        if (!logits) return logits.error();
-        for (std::int64_t image = 0; image < count; ++image) {
-          const float* z = logits->data() + image * network.classes();
-          if (std::max_element(z, z + network.classes()) - z ==
-              test_set->labels[static_cast<std::size_t>(begin + image)])
-            ++correct;
-        }
-      }
-      streams.err << ' ' << std::fixed << std::setprecision(2)
-                  << 100.0 * static_cast<double>(correct) / static_cast<double>(test_set->count);
-    }
-    streams.err << '\n';
-    return std::nullopt;
-  };
-  if (calibrate_images > 0) {
-    if (auto error = evaluate_levels(nullptr, "test accuracy per level, before training, no calibration"))
-      return report(*error);
-    if (auto error = calibrate()) return report(*error);
-    if (auto error = evaluate_levels(&calibrations, "test accuracy per level, before training, calibrated"))
-      return report(*error);
+    streams.err << "per-level statistics from " << std::min(*calibrate_images, train.count)
+                << " training images, held fixed\n";
   }
   TrainingProgress progress(streams.err, is_terminal(streams.err), training.total_steps, steps_per_epoch,
                             first_step, std::max<std::int64_t>(steps_per_epoch / 4, 1), levels.size(),
@@ -302,27 +258,13 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     if (!results) return command_line.report(streams.err, results.error());
     if (auto error = optimizer.step(network)) return command_line.report(streams.err, *error);
     progress.update(step, results.value(), batch.count);
-    if (calibrate_images > 0 && recalibrate_every > 0 && step % recalibrate_every == 0 &&
-        step < training.total_steps) {
-      if (auto error = calibrate()) return report(*error);
-    }
     if (step % checkpoint_every == 0 || step == training.total_steps) {
       if (auto error = save_checkpoint(checkpoint, network, optimizer, training))
         return command_line.report(streams.err, *error);
     }
   }
   const double training_seconds = progress.seconds();
-  if (calibrate_images > 0) {
-    if (auto error = evaluate_levels(&calibrations, "test accuracy per level, trained, calibrated"))
-      return report(*error);
-    if (auto error = evaluate_levels(nullptr, "test accuracy per level, trained, calibration left out"))
-      return report(*error);
-    if (auto error = calibrate()) return report(*error);
-    if (auto error = evaluate_levels(&calibrations, "test accuracy per level, trained, recalibrated"))
-      return report(*error);
-  }
-
-  const Result<engine::Model> trained = network.to_model();
+  const Result<engine::Model> trained = network.to_model(calibrations);
   if (!trained) return command_line.report(streams.err, trained.error());
   if (auto error = engine::save_native(trained.value(), output))
     return command_line.report(streams.err, *error);

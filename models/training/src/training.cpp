@@ -325,8 +325,42 @@ void Network<Real>::link() {
 }
 
 template <class Real>
-Result<Model> Network<Real>::to_model() const {
+Result<Model> Network<Real>::to_model(std::span<const LevelCalibration> calibrations) const {
   Model model = architecture_;
+  if (model.plan) model.plan->level_maps.clear();
+  if (!calibrations.empty()) {
+    if (!model.plan || calibrations.size() != model.plan->widths.size())
+      return invalid_argument(std::to_string(calibrations.size()) + " levels of calibrations for a plan of " +
+                              std::to_string(model.plan ? model.plan->widths.size() : 0) + " levels");
+    model.plan->level_maps.assign(calibrations.size(), std::vector<ChannelMap>(model.layers.size()));
+  }
+  for (std::size_t level = 0; level < calibrations.size(); ++level) {
+    const LevelCalibration& calibration = calibrations[level];
+    for (std::size_t index = 0; index < layers_.size() && index < calibration.scale.size(); ++index) {
+      const TrainingLayer<Real>& layer = layers_[index];
+      if (!is_unit(layer.kind) || calibration.scale[index].empty()) continue;
+      // The pass computes y = a * (sum + b) + shift, then any batch norm after the layer, s * (y - m) + beta,
+      // which folds to (its kernel scaled by s) sum * a + s * (a * b + shift - m) + beta.
+      const std::vector<double>& a = calibration.scale[index];
+      const std::vector<double>& shift = calibration.shift[index];
+      const bool normalized =
+          index + 1 < layers_.size() && layers_[index + 1].kind == TrainingLayerKind::batch_norm;
+      ChannelMap& map = model.plan->level_maps[level][layer.model_layer];
+      for (std::size_t o = 0; o < a.size(); ++o) {
+        const double b = o < layer.bias.value.size() ? static_cast<double>(layer.bias.value[o]) : 0.0;
+        double bias = a[o] * b + shift[o];
+        if (normalized) {
+          const TrainingLayer<Real>& batch_norm = layers_[index + 1];
+          const double s = static_cast<double>(batch_norm.gamma.value[o]) /
+                           std::sqrt(static_cast<double>(batch_norm.moving_variance[o]) + batch_norm.epsilon);
+          bias = s * (bias - static_cast<double>(batch_norm.moving_mean[o])) +
+                 static_cast<double>(batch_norm.beta.value[o]);
+        }
+        map.scale.push_back(static_cast<float>(a[o]));
+        map.bias.push_back(static_cast<float>(bias));
+      }
+    }
+  }
   for (std::size_t index = 0; index < layers_.size(); ++index) {
     const TrainingLayer<Real>& layer = layers_[index];
     if (!is_unit(layer.kind)) continue;

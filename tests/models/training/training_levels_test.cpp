@@ -9,6 +9,8 @@
 #include <functional>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
+#include "reds/engine/session.h"
 #include "reds/training/levels.h"
 #include "training_test_models.h"
 
@@ -392,6 +394,61 @@ TEST(TrainingCalibration, CalibratedGradientMatchesFiniteDifferences) {
   EXPECT_LT(largest_difference(joint, numeric_gradients(network, [&] { return objective(true); })), 1e-6);
   // Without the calibration the gradients differ: the check above can fail.
   EXPECT_GT(largest_difference(joint, numeric_gradients(network, [&] { return objective(false); })), 1e-3);
+}
+
+TEST(TrainingCalibration, TheWrittenModelRunsEveryLevelAsTheCalibratedPass) {
+  ModelBuilder builder({7, 6, 1}, 50);
+  builder.conv("conv", 6, 3, 3, 2).rectifier("relu", Rectifier{0.3f});
+  builder.depthwise("depthwise", 3, 3).conv("pointwise", 5, 1, 1, 1, Padding::valid);
+  builder.plain("flatten", LayerKind::flatten).dense("head", 3);
+  Model planned = builder.model();
+  ASSERT_FALSE(attach_plan(
+      planned, testing::plan_with_widths(planned, {{{"conv", 2}, {"pointwise", 1}, {"head", 3}},
+                                                   {{"conv", 6}, {"pointwise", 5}, {"head", 3}}})));
+  Network<double> network = Network<double>::from_model(planned).value();
+  testing::TestRandom random(56);
+  // A batch norm after the calibrated convolution: the maps must fold through it.
+  ASSERT_FALSE(network.add_batch_norm("conv", "bn", testing::random_batch_norm(random, 6)));
+  const testing::TestBatch batch = testing::random_batch(random, network.input_shape(), 3, 8);
+  const std::vector<Widths> levels = {network.plan_widths(0).value(), network.plan_widths(1).value()};
+  Pass<double> pass;
+  std::vector<LevelCalibration> calibrations;
+  for (const Widths& level : levels)
+    calibrations.push_back(
+        calibrate_level(network, levels.back(), level, batch.images, batch.count, pass).value());
+  const Result<Model> written = network.to_model(calibrations);
+  ASSERT_TRUE(written) << written.error().message;
+  ASSERT_EQ(written->plan->level_maps.size(), 2u);
+  const Result<Model> unmapped = network.to_model();
+  ASSERT_TRUE(unmapped && unmapped->plan->level_maps.empty());
+  Session session = Session::create(written.value()).value();
+  Session plain = Session::create(unmapped.value()).value();
+  const std::size_t image_size = static_cast<std::size_t>(network.input_shape().size());
+  double unmapped_difference = 0.0;
+  for (std::size_t level = 0; level < levels.size(); ++level) {
+    PassOptions options;
+    options.calibration = &calibrations[level];
+    const Result<std::span<const double>> logits =
+        pass.forward(network, levels[level], batch.images, batch.count, options);
+    ASSERT_TRUE(logits);
+    ASSERT_TRUE(session.set_level(level) && plain.set_level(level));
+    for (std::size_t image = 0; image < static_cast<std::size_t>(batch.count); ++image) {
+      const std::vector<float> input(
+          batch.images.begin() + static_cast<std::ptrdiff_t>(image * image_size),
+          batch.images.begin() + static_cast<std::ptrdiff_t>((image + 1) * image_size));
+      const std::vector<float> engine(session.run(input).begin(), session.run(input).end());
+      const std::vector<float> without(plain.run(input).begin(), plain.run(input).end());
+      for (std::size_t c = 0; c < engine.size(); ++c) {
+        EXPECT_NEAR(engine[c], (*logits)[image * 3 + c], 1e-4)
+            << "level " << level + 1 << ", image " << image;
+        unmapped_difference = std::max(unmapped_difference, std::abs(without[c] - (*logits)[image * 3 + c]));
+      }
+    }
+  }
+  // Without the maps the smaller level computes something else: the comparison can fail.
+  EXPECT_GT(unmapped_difference, 1e-2);
+  // One calibration per level of the plan, or none.
+  EXPECT_FALSE(network.to_model(std::span<const LevelCalibration>(calibrations).first(1)));
 }
 
 }  // namespace

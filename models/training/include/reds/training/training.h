@@ -101,6 +101,12 @@ struct TrainingLayer {
   double momentum = 0.99;
 };
 
+// A per-channel affine map on the outputs of unit layers, for one level: scale[i] and shift[i] for
+// layers()[i] (full width, the level uses their prefix), or both empty for no change.
+struct LevelCalibration {
+  std::vector<std::vector<double>> scale, shift;
+};
+
 // The kept units of every unit layer (Conv2D, DepthwiseConv2D, Dense) of a network, in the order of
 // Network::unit_layers(): a prefix of each layer's units, as a level of a plan keeps them. -1 keeps all of
 // them; a DepthwiseConv2D is tied to its input (-1, or exactly its input's width times its depth
@@ -127,8 +133,11 @@ class Network {
 
   // The engine model of the network's current weights: every batch norm folded (with its moving
   // statistics) into the layer before, in double and rounded once, as load_keras() folds them; the model's
-  // other layers, name and plan as the network was built from.
-  Result<Model> to_model() const;
+  // other layers, name and plan as the network was built from. With `calibrations` (one per level of the
+  // plan, as the training passes applied them: PassOptions::calibration), the plan keeps them as its
+  // per-level statistics (model.h's ChannelMap: each calibrated unit layer's scale, and its bias with the
+  // shift and any batch norm after it folded in); without, the plan has none.
+  Result<Model> to_model(std::span<const LevelCalibration> calibrations = {}) const;
 
   // Adds a batch normalization after the unit layer `unit_layer` (which has none yet); its parameters have
   // one number per output unit of the layer. For networks built from layers without folding.
@@ -183,12 +192,6 @@ class Network {
 enum class BatchNormMode {
   moving_statistics,  // normalise with the moving mean and variance (inference; a frozen batch norm)
   batch_statistics,   // normalise with the minibatch's own mean and (biased) variance
-};
-
-// A per-channel affine map on the outputs of unit layers, for one level: scale[i] and shift[i] for
-// layers()[i] (full width, the level uses their prefix), or both empty for no change.
-struct LevelCalibration {
-  std::vector<std::vector<double>> scale, shift;
 };
 
 struct PassOptions {
