@@ -72,9 +72,6 @@ struct Epilogue {
   const float* shift;
 };
 
-// The bias the sums start from: none when the epilogue scales them and adds the level's own.
-REDS_INLINE const float* start_bias(const float* bias, const float* scale) { return scale ? nullptr : bias; }
-
 // Stores the first `count` (1 to 8) lanes of output channels [channel, channel + 8); the others were
 // computed from padding and are dropped.
 REDS_INLINE void store_outputs(float* to, Vec value, const Epilogue& epilogue, std::int64_t count,
@@ -349,11 +346,14 @@ const bool avx2_fma = [] {
 // conv_tile<8, 1> written with AVX2 intrinsics: 8 pixels of one 8-channel block (a narrow level's layer)
 // need a broadcast per multiply-add, and GCC's vector extensions broadcast through a vector pipe, which
 // then bounds the kernel; _mm256_broadcast_ss is one load. The same rows in the same order as conv_tile.
+// kMapped: the epilogue has per-level statistics (without, the stores are those of a model without them).
+template <bool kMapped>
 [[gnu::target("arch=x86-64-v3")]] void conv_tile_8x8(const Window& window, const MapView& input,
                                                      const ColumnRange& range, std::int64_t first,
                                                      std::int64_t last_count, const float* bias,
                                                      std::int64_t out_row, std::int64_t out_column,
-                                                     const Epilogue& epilogue, const MutableMapView& output) {
+                                                     const Epilogue& given, const MutableMapView& output) {
+  const Epilogue epilogue = kMapped ? given : Epilogue(given.rectifier, given.accumulate);
   const __m256 start = bias ? _mm256_loadu_ps(bias + first) : _mm256_setzero_ps();
   __m256 sums[8] = {start, start, start, start, start, start, start, start};
   const std::int64_t column = first - range.first;
@@ -402,7 +402,9 @@ REDS_INLINE void conv_tiles(const Window& window, const MapView& input, const Co
   if constexpr (kPixels == 8 && kBlocks == 1)
     if (avx2_fma) {
       for (; out_column + kPixels <= end; out_column += kPixels)
-        conv_tile_8x8(window, input, range, first, last_count, bias, out_row, out_column, epilogue, output);
+        (epilogue.scale ? conv_tile_8x8<true> : conv_tile_8x8<false>)(window, input, range, first, last_count,
+                                                                      bias, out_row, out_column, epilogue,
+                                                                      output);
     }
 #endif
   for (; out_column + kPixels <= end; out_column += kPixels)
@@ -698,16 +700,14 @@ REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_
 // The tile's inputs: row r of pixel p at tile[r * row_step + p * pixel_step] (a pack: row_step 6,
 // pixel_step 1; the pixels of a 1x1 convolution in place: row_step 1, pixel_step their stride). Pixels 0-2
 // are read from one pointer, 3-5 from another, each at 0, 1 or 2 pixel steps: a base register and a scaled
-// index, so that the loop keeps every address in registers.
-template <int kBlocks>
-[[gnu::target("arch=x86-64-v3")]] void packed_tile_6x16(const float* tile, std::int64_t row_step,
-                                                        std::int64_t pixel_step, std::int64_t taps,
-                                                        std::int64_t channels, const ColumnRange& range,
-                                                        std::int64_t column, const float* tile_bias,
-                                                        const Epilogue& epilogue, std::int64_t last_count,
-                                                        float* out, std::int64_t out_stride,
-                                                        int first_stored) {
+// index, so that the loop keeps every address in registers. kMapped: as conv_tile_8x8's.
+template <int kBlocks, bool kMapped>
+[[gnu::target("arch=x86-64-v3")]] void packed_tile_6x16(
+    const float* tile, std::int64_t row_step, std::int64_t pixel_step, std::int64_t taps,
+    std::int64_t channels, const ColumnRange& range, std::int64_t column, const float* tile_bias,
+    const Epilogue& given, std::int64_t last_count, float* out, std::int64_t out_stride, int first_stored) {
   static_assert(kBlocks == 1 || kBlocks == 2);
+  const Epilogue epilogue = kMapped ? given : Epilogue(given.rectifier, given.accumulate);
   const __m256 bias0 = tile_bias ? _mm256_loadu_ps(tile_bias) : _mm256_setzero_ps();
   const __m256 bias1 = tile_bias && kBlocks == 2 ? _mm256_loadu_ps(tile_bias + kLanes) : _mm256_setzero_ps();
   __m256 s00 = bias0, s01 = bias1, s10 = bias0, s11 = bias1, s20 = bias0, s21 = bias1;
@@ -817,14 +817,18 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
       if constexpr (kPixels == 6 && kWideBlocks == 2)
         if (avx2_tile) {
           for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
-            packed_tile_6x16<2>(values, row_step, pixel_step, taps, input.channels, *range,
-                                column - range->first, bias ? bias + column : nullptr, epilogue.at(column),
-                                kLanes, out + column, output.pixel_stride, stored);
+            (epilogue.scale ? packed_tile_6x16<2, true>
+                            : packed_tile_6x16<2, false>)(values, row_step, pixel_step, taps, input.channels,
+                                                          *range, column - range->first,
+                                                          bias ? bias + column : nullptr, epilogue.at(column),
+                                                          kLanes, out + column, output.pixel_stride, stored);
           for (; column < range->end; column += kLanes)
-            packed_tile_6x16<1>(values, row_step, pixel_step, taps, input.channels, *range,
-                                column - range->first, bias ? bias + column : nullptr, epilogue.at(column),
-                                std::min(kLanes, range->end - column), out + column, output.pixel_stride,
-                                stored);
+            (epilogue.scale ? packed_tile_6x16<1, true>
+                            : packed_tile_6x16<1, false>)(values, row_step, pixel_step, taps, input.channels,
+                                                          *range, column - range->first,
+                                                          bias ? bias + column : nullptr, epilogue.at(column),
+                                                          std::min(kLanes, range->end - column), out + column,
+                                                          output.pixel_stride, stored);
         }
 #endif
       if (column < range->end && !packed) {
@@ -1100,6 +1104,10 @@ Window window_of(const Layer& layer, const Shape& input, const Shape& output) {
   return window;
 }
 
+// Every kernel below runs in two copies: with a scale (per-level statistics) the epilogue applies it;
+// without, the epilogue is known to have none, and the stores are those of a model without per-level
+// statistics.
+
 REDS_KERNEL void conv2d(const Window& window, const MapView& input, const WeightView& weights,
                         const float* bias, std::int64_t groups, const Rectifier* rectifier,
                         const MutableMapView& output, const float* scale) {
@@ -1114,17 +1122,22 @@ REDS_KERNEL void conv2d(const Window& window, const MapView& input, const Weight
     const MutableMapView group_output{output.data + group * out_per_group, output.pixel_stride,
                                       out_per_group};
     const float* group_bias = bias ? bias + group * out_per_group : nullptr;
-    const float* group_scale = scale ? scale + group * out_per_group : nullptr;
-    conv2d_one_group(window, group_input, SegmentedWeights{&range, 1}, start_bias(group_bias, group_scale),
-                     Epilogue(rectifier, false, group_scale, group_bias), group_output);
+    if (scale)
+      conv2d_one_group(window, group_input, SegmentedWeights{&range, 1}, nullptr,
+                       Epilogue(rectifier, false, scale + group * out_per_group, group_bias), group_output);
+    else
+      conv2d_one_group(window, group_input, SegmentedWeights{&range, 1}, group_bias, Epilogue(rectifier),
+                       group_output);
   }
 }
 
 REDS_KERNEL void conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Rectifier* rectifier, const MutableMapView& output,
                                   bool accumulate, const float* scale) {
-  conv2d_one_group(window, input, weights, start_bias(bias, scale),
-                   Epilogue(rectifier, accumulate, scale, bias), output);
+  if (scale)
+    conv2d_one_group(window, input, weights, nullptr, Epilogue(rectifier, accumulate, scale, bias), output);
+  else
+    conv2d_one_group(window, input, weights, bias, Epilogue(rectifier, accumulate), output);
 }
 
 REDS_KERNEL void depthwise_conv2d(const Window& window, const MapView& input, const float* weights,
@@ -1132,15 +1145,21 @@ REDS_KERNEL void depthwise_conv2d(const Window& window, const MapView& input, co
                                   const MutableMapView& output, const float* scale) {
   const WeightSegment segment{weights, 0, 1, 0, row_stride, kLanes};
   const ColumnRange range{0, output.channels, &segment, 1};
-  depthwise(window, input, SegmentedWeights{&range, 1}, start_bias(bias, scale),
-            Epilogue(rectifier, false, scale, bias), output);
+  if (scale)
+    depthwise(window, input, SegmentedWeights{&range, 1}, nullptr, Epilogue(rectifier, false, scale, bias),
+              output);
+  else
+    depthwise(window, input, SegmentedWeights{&range, 1}, bias, Epilogue(rectifier), output);
 }
 
 REDS_KERNEL void depthwise_conv2d_segmented(const Window& window, const MapView& input,
                                             const SegmentedWeights& weights, const float* bias,
                                             const Rectifier* rectifier, const MutableMapView& output,
                                             const float* scale) {
-  depthwise(window, input, weights, start_bias(bias, scale), Epilogue(rectifier, false, scale, bias), output);
+  if (scale)
+    depthwise(window, input, weights, nullptr, Epilogue(rectifier, false, scale, bias), output);
+  else
+    depthwise(window, input, weights, bias, Epilogue(rectifier), output);
 }
 
 REDS_KERNEL void dense(const DenseInput& input, const float* weights, std::int64_t row_stride,
@@ -1149,13 +1168,19 @@ REDS_KERNEL void dense(const DenseInput& input, const float* weights, std::int64
   const WeightSegment segment{
       weights, 0, input.group_features, row_stride, input.group_row_stride * row_stride, kLanes};
   const ColumnRange range{0, out_features, &segment, 1};
-  dense_ranges(input, SegmentedWeights{&range, 1}, start_bias(bias, scale),
-               Epilogue(rectifier, false, scale, bias), output);
+  if (scale)
+    dense_ranges(input, SegmentedWeights{&range, 1}, nullptr, Epilogue(rectifier, false, scale, bias),
+                 output);
+  else
+    dense_ranges(input, SegmentedWeights{&range, 1}, bias, Epilogue(rectifier), output);
 }
 
 REDS_KERNEL void dense_segmented(const DenseInput& input, const SegmentedWeights& weights, const float* bias,
                                  const Rectifier* rectifier, float* output, const float* scale) {
-  dense_ranges(input, weights, start_bias(bias, scale), Epilogue(rectifier, false, scale, bias), output);
+  if (scale)
+    dense_ranges(input, weights, nullptr, Epilogue(rectifier, false, scale, bias), output);
+  else
+    dense_ranges(input, weights, bias, Epilogue(rectifier), output);
 }
 
 // One output pixel of an average pool, channels [first, first + 8 * kBlocks) (the last block's `last_count`
