@@ -77,7 +77,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "MODEL must embed one. OUT is a native model with the plan embedded: 'reds run OUT --data DIR'\n"
       "evaluates every level. Batch normalization is folded into the layers before it and so stays\n"
       "frozen at its pretrained statistics, as in the reference's main fine-tuning: one set of\n"
-      "statistics serves every level unchanged. Then every level is evaluated on DIR's test images.\n"
+      "statistics serves every level unchanged, unless --calibrate-images N gives every level its own\n"
+      "(per-level statistics: a scale and bias per level, unit layer and channel, estimated on N images\n"
+      "before training, held fixed while it trains and written into OUT, where every level runs with\n"
+      "them). Then every level is evaluated on DIR's test images.\n"
       "With --distill-weight W > 0 the largest level also teaches the others in the same step (in-place\n"
       "distillation): each smaller level's loss is (1 - W) times its cross-entropy plus W times T^2 times\n"
       "the KL divergence of its predictions from the largest level's, both softened by the temperature\n"
@@ -108,6 +111,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
        "temperature softening both the teacher's and the student's predictions")  //
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
        "adam (Keras defaults) or sgd (momentum 0.9)")  //
+      ("calibrate-images", number_option("N", "0"),
+       "per-level statistics: before training, map every level's unit outputs to the largest level's "
+       "per-channel mean and deviation on N augmented training images, train with the maps and write "
+       "them into OUT (0: none)")  //
       ("seed", number_option("S", "1"), "seed of the minibatches");
   add_schedule_options(command_line, {.lr = "0.005",
                                       .lr_help = "initial (peak) learning rate (the reference's: 0.001)",
@@ -141,6 +148,8 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     return report(
         value_error("distill-temperature", options["distill-temperature"].as<std::string>(), "must be > 0"));
   distillation.temperature = *temperature;
+  const Result<std::int64_t> calibrate_images = integer_value(options, "calibrate-images", 0);
+  if (!calibrate_images) return report(calibrate_images.error());
   const auto& [threads, checkpoint_every, test_images, steps, epochs, output, checkpoint] = *run;
 
   // The planned model and its network.
@@ -219,6 +228,21 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     streams.err << "in-place distillation from level " << levels.size() << ": weight " << distillation.weight
                 << ", temperature " << distillation.temperature << '\n';
   JointStep joint(network, threads, {}, distillation);
+  // Per-level statistics: estimated once, on the network before fine-tuning (on --resume, the model it
+  // started from, which gives the same maps), held fixed while it trains, written into OUT.
+  std::vector<engine::training::LevelCalibration> calibrations;
+  if (*calibrate_images > 0) {
+    Result<Network<float>> initial =
+        first_step == 0 ? Result<Network<float>>(network) : Network<float>::from_model(planned);
+    if (!initial) return report(initial.error());
+    Result<std::vector<engine::training::LevelCalibration>> estimated =
+        estimate_level_statistics(initial.value(), levels, train, *calibrate_images, training.seed);
+    if (!estimated) return report(estimated.error());
+    calibrations = std::move(estimated).value();
+    joint.set_calibrations(calibrations);
+    streams.err << "per-level statistics from " << std::min(*calibrate_images, train.count)
+                << " training images, held fixed\n";
+  }
   TrainingProgress progress(streams.err, is_terminal(streams.err), training.total_steps, steps_per_epoch,
                             first_step, std::max<std::int64_t>(steps_per_epoch / 4, 1), levels.size(),
                             distillation.weight > 0.0);
@@ -236,8 +260,7 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
     }
   }
   const double training_seconds = progress.seconds();
-
-  const Result<engine::Model> trained = network.to_model();
+  const Result<engine::Model> trained = network.to_model(calibrations);
   if (!trained) return command_line.report(streams.err, trained.error());
   if (auto error = engine::save_native(trained.value(), output))
     return command_line.report(streams.err, *error);

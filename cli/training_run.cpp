@@ -230,6 +230,24 @@ void add_run_options(CommandLine& command_line) {
   add_input_normalization_options(command_line);
 }
 
+Result<std::vector<engine::training::LevelCalibration>> estimate_level_statistics(
+    engine::training::Network<float>& network, const std::vector<engine::training::Widths>& levels,
+    const engine::ImageSet& train, std::int64_t images, std::uint64_t seed) {
+  engine::training::MinibatchStream sample(train, std::min(images, train.count), seed + 1000,
+                                           engine::training::Augmentation::reference());
+  engine::training::Minibatch batch;
+  sample.next(batch);
+  engine::training::Pass<float> pass;
+  std::vector<engine::training::LevelCalibration> calibrations;
+  for (const engine::training::Widths& widths : levels) {
+    Result<engine::training::LevelCalibration> calibration = engine::training::calibrate_level(
+        network, levels.back(), widths, std::span<const float>(batch.images), batch.count, pass);
+    if (!calibration) return calibration.error();
+    calibrations.push_back(std::move(calibration).value());
+  }
+  return calibrations;
+}
+
 Result<RunOptions> read_run_options(const boost::program_options::variables_map& options,
                                     TrainingOptions& training) {
   RunOptions run;

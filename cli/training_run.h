@@ -94,6 +94,13 @@ std::optional<Error> load_checkpoint(const std::string& path, engine::training::
 // itself takes the first share, each replica (a copy of the network, its weights refreshed here) the next.
 // Every share's losses are weighted by its fraction of the minibatch, so the summed gradient is the whole
 // minibatch's mean loss gradient, as one pass over it would give (up to the order of float additions).
+// Per-level statistics of every level (engine::training::calibrate_level against the last level, the
+// largest) on `images` training images (at most all of them), augmented and drawn in an order set by `seed`
+// apart from the minibatches'.
+Result<std::vector<engine::training::LevelCalibration>> estimate_level_statistics(
+    engine::training::Network<float>& network, const std::vector<engine::training::Widths>& levels,
+    const engine::ImageSet& train, std::int64_t images, std::uint64_t seed);
+
 class JointStep {
  public:
   // `options` for every pass (batch statistics: each share normalises with its own images' statistics,
@@ -129,7 +136,7 @@ class JointStep {
                        static_cast<std::size_t>((end - begin) * image_size)),
           std::span<const std::int64_t>(batch.labels)
               .subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin)),
-          options_, passes_[index], distillation_);
+          options_, passes_[index], distillation_, calibrations_);
       if (!result) {
         errors_[index] = result.error();
         return;
@@ -172,7 +179,13 @@ class JointStep {
     return total;
   }
 
+  // Per-level statistics for the passes of every level (none: empty).
+  void set_calibrations(std::vector<engine::training::LevelCalibration> calibrations) {
+    calibrations_ = std::move(calibrations);
+  }
+
  private:
+  std::vector<engine::training::LevelCalibration> calibrations_;
   std::vector<engine::training::Network<float>> replicas_;
   engine::training::PassOptions options_;
   engine::training::Distillation distillation_;

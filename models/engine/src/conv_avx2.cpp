@@ -14,7 +14,7 @@ namespace reds::engine::kernels {
 #ifndef REDS_CONV_AVX2
 
 bool conv2d_avx2(const Window&, const MapView&, const SegmentedWeights&, const float*, const Rectifier*, bool,
-                 const MutableMapView&) {
+                 const MutableMapView&, const float*) {
   return false;
 }
 
@@ -143,12 +143,15 @@ struct Call {
   const Rectifier* rectifier = nullptr;
   bool accumulate = false;
   MutableMapView output;
+  // Per-level statistics: the sums start from zero and become scale * sum + bias per output channel.
+  const float* scale = nullptr;
 };
 
 #define REDS_AVX2 gnu::target("arch=x86-64-v3")
 
 // The sums' way to the output: with `accumulate`, plus what the output holds (a residual addition, added
 // as kernels::add adds it), then rectified as kernels::rectify does, then stored (the first `count` lanes).
+// With per-level statistics, conv_tile first takes the sums to scale * sum + bias (kMapped).
 // Its values are copied out of the call once per tile: read through the call after a store, the compiler
 // would load them again (a float store may write a Rectifier).
 struct Epilogue {
@@ -264,14 +267,15 @@ template <int kPixels, int kBlocks>
 // kPixels output pixels of row out_row from out_column on, the group's blocks: the taps of rows inside
 // the input and of columns `columns` (all of them for a tile inside the row's interior; those inside the
 // input for a single pixel at the border). Pixels before first_stored were stored by the tile before.
-template <int kPixels, int kBlocks>
+template <int kPixels, int kBlocks, bool kMapped>
 [[REDS_AVX2]] void conv_tile(const Call& call, const BlockGroup& group, std::int64_t out_row,
                              std::int64_t out_column, TapSpan columns, int first_stored) {
   const Window& window = call.window;
   const MapView& input = call.input;
   __m256 sums[kPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
-    const __m256 start = call.bias ? _mm256_loadu_ps(call.bias + group.column[block]) : _mm256_setzero_ps();
+    const __m256 start =
+        call.bias && !kMapped ? _mm256_loadu_ps(call.bias + group.column[block]) : _mm256_setzero_ps();
     for (int pixel = 0; pixel < kPixels; ++pixel) sums[pixel][block] = start;
   }
   const std::int64_t step = window.stride_width * input.pixel_stride;
@@ -314,13 +318,17 @@ template <int kPixels, int kBlocks>
     float* out = output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride;
 #pragma GCC unroll 2
     for (int block = 0; block < kBlocks; ++block)
-      store_block(sums[pixel][block], epilogue, out + columns_of[block], counts[block]);
+      store_block(kMapped
+                      ? _mm256_fmadd_ps(sums[pixel][block], _mm256_loadu_ps(call.scale + columns_of[block]),
+                                        _mm256_loadu_ps(call.bias + columns_of[block]))
+                      : sums[pixel][block],
+                  epilogue, out + columns_of[block], counts[block]);
   }
 }
 
 // Output columns [first, end) of a row, every tap column inside the input: tiles of kPixels, the last one
 // ending at `end` over pixels the one before computed (stored once); smaller tiles where fewer remain.
-template <int kPixels, int kBlocks>
+template <int kPixels, int kBlocks, bool kMapped>
 [[REDS_AVX2, gnu::always_inline]] inline void conv_interior(const Call& call, const BlockGroup& group,
                                                             std::int64_t out_row, std::int64_t first,
                                                             std::int64_t end) {
@@ -328,75 +336,78 @@ template <int kPixels, int kBlocks>
   if (end - first >= kPixels) {
     std::int64_t column = first;
     for (; column + kPixels <= end; column += kPixels)
-      conv_tile<kPixels, kBlocks>(call, group, out_row, column, all, 0);
+      conv_tile<kPixels, kBlocks, kMapped>(call, group, out_row, column, all, 0);
     if (column < end)
-      conv_tile<kPixels, kBlocks>(call, group, out_row, end - kPixels, all,
-                                  static_cast<int>(column - (end - kPixels)));
+      conv_tile<kPixels, kBlocks, kMapped>(call, group, out_row, end - kPixels, all,
+                                           static_cast<int>(column - (end - kPixels)));
     return;
   }
   if constexpr (kPixels > 3) {
-    conv_interior<kPixels / 2, kBlocks>(call, group, out_row, first, end);
+    conv_interior<kPixels / 2, kBlocks, kMapped>(call, group, out_row, first, end);
   } else {
     for (std::int64_t column = first; column < end; ++column)
-      conv_tile<1, kBlocks>(call, group, out_row, column, all, 0);
+      conv_tile<1, kBlocks, kMapped>(call, group, out_row, column, all, 0);
   }
 }
 
-template <int kPixels, int kBlocks>
+template <int kPixels, int kBlocks, bool kMapped>
 [[REDS_AVX2]] void conv_group(const Call& call, const BlockGroup& group, std::int64_t interior_first,
                               std::int64_t interior_end) {
   const Window& window = call.window;
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
     for (std::int64_t column = 0; column < interior_first; ++column)
-      conv_tile<1, kBlocks>(call, group, out_row, column, column_span(window, column), 0);
-    conv_interior<kPixels, kBlocks>(call, group, out_row, interior_first, interior_end);
+      conv_tile<1, kBlocks, kMapped>(call, group, out_row, column, column_span(window, column), 0);
+    conv_interior<kPixels, kBlocks, kMapped>(call, group, out_row, interior_first, interior_end);
     for (std::int64_t column = interior_end; column < window.out_width; ++column)
-      conv_tile<1, kBlocks>(call, group, out_row, column, column_span(window, column), 0);
+      conv_tile<1, kBlocks, kMapped>(call, group, out_row, column, column_span(window, column), 0);
   }
 }
 
 // The same kPixels pixels of every group (in twos but maybe the last).
-template <int kPixels>
+template <int kPixels, bool kMapped>
 [[REDS_AVX2, gnu::always_inline]] inline void conv_tile_groups(const Call& call, const BlockGroup* groups,
                                                                int group_count, std::int64_t out_row,
                                                                std::int64_t out_column, TapSpan columns,
                                                                int first_stored) {
   for (const BlockGroup* group = groups; group != groups + group_count; ++group) {
     if (group->blocks == 2)
-      conv_tile<kPixels, 2>(call, *group, out_row, out_column, columns, first_stored);
+      conv_tile<kPixels, 2, kMapped>(call, *group, out_row, out_column, columns, first_stored);
     else
-      conv_tile<kPixels, 1>(call, *group, out_row, out_column, columns, first_stored);
+      conv_tile<kPixels, 1, kMapped>(call, *group, out_row, out_column, columns, first_stored);
   }
 }
 
 // Several groups, tile after tile of pixels, every group's channels of a tile before the next tile: the
 // tile's inputs stay in the nearest cache while the weights stream.
+template <bool kMapped>
 [[REDS_AVX2]] void conv_groups(const Call& call, const BlockGroup* groups, int group_count,
                                std::int64_t interior_first, std::int64_t interior_end) {
   const Window& window = call.window;
   const TapSpan all{0, window.kernel_width};
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
     for (std::int64_t column = 0; column < interior_first; ++column)
-      conv_tile_groups<1>(call, groups, group_count, out_row, column, column_span(window, column), 0);
+      conv_tile_groups<1, kMapped>(call, groups, group_count, out_row, column, column_span(window, column),
+                                   0);
     std::int64_t column = interior_first;
     if (interior_end - interior_first >= 6) {
       for (; column + 6 <= interior_end; column += 6)
-        conv_tile_groups<6>(call, groups, group_count, out_row, column, all, 0);
+        conv_tile_groups<6, kMapped>(call, groups, group_count, out_row, column, all, 0);
       if (column < interior_end)
-        conv_tile_groups<6>(call, groups, group_count, out_row, interior_end - 6, all,
-                            static_cast<int>(column - (interior_end - 6)));
+        conv_tile_groups<6, kMapped>(call, groups, group_count, out_row, interior_end - 6, all,
+                                     static_cast<int>(column - (interior_end - 6)));
     } else if (interior_end - interior_first >= 3) {
       for (; column + 3 <= interior_end; column += 3)
-        conv_tile_groups<3>(call, groups, group_count, out_row, column, all, 0);
+        conv_tile_groups<3, kMapped>(call, groups, group_count, out_row, column, all, 0);
       if (column < interior_end)
-        conv_tile_groups<3>(call, groups, group_count, out_row, interior_end - 3, all,
-                            static_cast<int>(column - (interior_end - 3)));
+        conv_tile_groups<3, kMapped>(call, groups, group_count, out_row, interior_end - 3, all,
+                                     static_cast<int>(column - (interior_end - 3)));
     } else {
       for (; column < interior_end; ++column)
-        conv_tile_groups<1>(call, groups, group_count, out_row, column, all, 0);
+        conv_tile_groups<1, kMapped>(call, groups, group_count, out_row, column, all, 0);
     }
     for (column = interior_end; column < window.out_width; ++column)
-      conv_tile_groups<1>(call, groups, group_count, out_row, column, column_span(window, column), 0);
+      conv_tile_groups<1, kMapped>(call, groups, group_count, out_row, column, column_span(window, column),
+                                   0);
   }
 }
 
@@ -408,8 +419,8 @@ const bool avx2_fma = [] {
 }  // namespace
 
 bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                 const float* bias, const Rectifier* rectifier, bool accumulate,
-                 const MutableMapView& output) {
+                 const float* bias, const Rectifier* rectifier, bool accumulate, const MutableMapView& output,
+                 const float* scale) {
   if (!avx2_fma) return false;
   // The blocks of every range, 8 channels each but a range's last.
   constexpr int kMaxBlocks = 2 * kMaxGroups;
@@ -433,7 +444,7 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
     const Block* second = 2 * index + 1 < block_count ? &blocks[2 * index + 1] : nullptr;
     if (!plan_group(&blocks[2 * index], second, input, window, groups[index])) return false;
   }
-  Call call{window, input, bias, rectifier, accumulate, output};
+  Call call{window, input, bias, rectifier, accumulate, output, scale};
   // A 1x1 convolution at stride 1 without padding is one row of all pixels.
   if (window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
       window.stride_width == 1 && window.pad_top == 0 && window.pad_left == 0 &&
@@ -449,10 +460,11 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
       geometry.in_width - 1 + geometry.pad_left - (geometry.kernel_width - 1) * geometry.dilation_width;
   const std::int64_t end =
       std::max(first, std::min(limit < 0 ? 0 : limit / geometry.stride_width + 1, geometry.out_width));
+  // Two copies: without a scale, the stores are those of a model without per-level statistics.
   if (group_count == 1 && groups[0].blocks == 1)
-    conv_group<12, 1>(call, groups[0], first, end);
+    (scale ? conv_group<12, 1, true> : conv_group<12, 1, false>)(call, groups[0], first, end);
   else
-    conv_groups(call, groups, group_count, first, end);
+    (scale ? conv_groups<true> : conv_groups<false>)(call, groups, group_count, first, end);
   return true;
 }
 

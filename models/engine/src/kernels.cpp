@@ -50,18 +50,33 @@ REDS_INLINE Vec rectified(const Rectifier& rectifier, Vec value) {
   return value >= threshold ? capped : splat(rectifier.negative_slope) * (value - threshold);
 }
 
-// What becomes of a convolution's sums on their way to the output: with `accumulate`, the values the output
-// already holds are added first (a residual addition fused into the convolution that writes over the skip
-// tensor, in the order the separate addition would add them), then the rectifier, if any, is applied.
+// What becomes of a convolution's sums on their way to the output: with a level's per-level statistics
+// (`scale`), the sums, started from zero, become scale * sum + shift per output channel (`shift` is the
+// level's bias); with `accumulate`, the values the output already holds are added next (a residual addition
+// fused into the convolution that writes over the skip tensor, in the order the separate addition would add
+// them), then the rectifier, if any, is applied.
 struct Epilogue {
-  Epilogue(const Rectifier* rectifier_after, bool accumulate_onto_output = false)  // NOLINT: implicit
-      : rectifier(rectifier_after), accumulate(accumulate_onto_output) {}
+  Epilogue(const Rectifier* rectifier_after, bool accumulate_onto_output = false,  // NOLINT: implicit
+           const float* level_scale = nullptr, const float* level_shift = nullptr)
+      : rectifier(rectifier_after),
+        accumulate(accumulate_onto_output),
+        scale(level_scale),
+        shift(level_shift) {}
+  // The same for the output channels from `channel` on.
+  Epilogue at(std::int64_t channel) const {
+    return scale ? Epilogue(rectifier, accumulate, scale + channel, shift + channel) : *this;
+  }
   const Rectifier* rectifier;
   bool accumulate;
+  const float* scale;  // indexed by output channel, as a kernel's bias; null: the sums are the outputs
+  const float* shift;
 };
 
-// Stores the first `count` (1 to 8) lanes; the others were computed from padding and are dropped.
-REDS_INLINE void store_outputs(float* to, Vec value, const Epilogue& epilogue, std::int64_t count) {
+// Stores the first `count` (1 to 8) lanes of output channels [channel, channel + 8); the others were
+// computed from padding and are dropped.
+REDS_INLINE void store_outputs(float* to, Vec value, const Epilogue& epilogue, std::int64_t count,
+                               std::int64_t channel) {
+  if (epilogue.scale) value = value * load(epilogue.scale + channel) + load(epilogue.shift + channel);
   if (epilogue.accumulate) {
     if (count == kLanes) {
       value += load(to);
@@ -175,13 +190,15 @@ REDS_INLINE const float* panel_of(const WeightSegment& segment, std::int64_t col
 template <int kBlocks>
 constexpr int kChainsFor = kBlocks >= 3 ? 2 : 4;
 
-// Stores the sum of the chains (the bias is in chain 0), the last block's `last_count` lanes only.
+// Stores the sum of the chains (the bias is in chain 0) as output channels from `first` on, at `to`, the
+// last block's `last_count` lanes only.
 template <int kBlocks, int kChains>
 REDS_INLINE void store_sums(Vec (&sums)[kChains][kBlocks], float* to, const Epilogue& epilogue,
-                            std::int64_t last_count) {
+                            std::int64_t last_count, std::int64_t first) {
   for (int block = 0; block < kBlocks; ++block) {
     for (int chain = 1; chain < kChains; ++chain) sums[0][block] += sums[chain][block];
-    store_outputs(to + block * kLanes, sums[0][block], epilogue, block == kBlocks - 1 ? last_count : kLanes);
+    store_outputs(to + block * kLanes, sums[0][block], epilogue, block == kBlocks - 1 ? last_count : kLanes,
+                  first + block * kLanes);
   }
 }
 
@@ -219,7 +236,7 @@ REDS_INLINE void conv_pixel(const Window& window, const MapView& input, const Co
                         segment->panel_stride);
     }
   }
-  store_sums(sums, out_pixel + first, epilogue, last_count);
+  store_sums(sums, out_pixel + first, epilogue, last_count, first);
 }
 
 // kPixels adjacent output pixels of a row, all inside the input horizontally, output channels
@@ -289,7 +306,7 @@ REDS_INLINE void conv_tile(const Window& window, const MapView& input, const Col
         output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride + first;
     for (int block = 0; block < kBlocks; ++block)
       store_outputs(out + block * kLanes, sums[pixel][block], epilogue,
-                    block == kBlocks - 1 ? last_count : kLanes);
+                    block == kBlocks - 1 ? last_count : kLanes, first + block * kLanes);
   }
 }
 
@@ -329,11 +346,14 @@ const bool avx2_fma = [] {
 // conv_tile<8, 1> written with AVX2 intrinsics: 8 pixels of one 8-channel block (a narrow level's layer)
 // need a broadcast per multiply-add, and GCC's vector extensions broadcast through a vector pipe, which
 // then bounds the kernel; _mm256_broadcast_ss is one load. The same rows in the same order as conv_tile.
+// kMapped: the epilogue has per-level statistics (without, the stores are those of a model without them).
+template <bool kMapped>
 [[gnu::target("arch=x86-64-v3")]] void conv_tile_8x8(const Window& window, const MapView& input,
                                                      const ColumnRange& range, std::int64_t first,
                                                      std::int64_t last_count, const float* bias,
                                                      std::int64_t out_row, std::int64_t out_column,
-                                                     const Epilogue& epilogue, const MutableMapView& output) {
+                                                     const Epilogue& given, const MutableMapView& output) {
+  const Epilogue epilogue = kMapped ? given : Epilogue(given.rectifier, given.accumulate);
   const __m256 start = bias ? _mm256_loadu_ps(bias + first) : _mm256_setzero_ps();
   __m256 sums[8] = {start, start, start, start, start, start, start, start};
   const std::int64_t column = first - range.first;
@@ -367,7 +387,7 @@ const bool avx2_fma = [] {
     std::memcpy(&sum, &sums[pixel], sizeof sum);
     store_outputs(
         output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride + first, sum,
-        epilogue, last_count);
+        epilogue, last_count, first);
   }
 }
 #endif
@@ -382,7 +402,9 @@ REDS_INLINE void conv_tiles(const Window& window, const MapView& input, const Co
   if constexpr (kPixels == 8 && kBlocks == 1)
     if (avx2_fma) {
       for (; out_column + kPixels <= end; out_column += kPixels)
-        conv_tile_8x8(window, input, range, first, last_count, bias, out_row, out_column, epilogue, output);
+        (epilogue.scale ? conv_tile_8x8<true> : conv_tile_8x8<false>)(window, input, range, first, last_count,
+                                                                      bias, out_row, out_column, epilogue,
+                                                                      output);
     }
 #endif
   for (; out_column + kPixels <= end; out_column += kPixels)
@@ -533,7 +555,7 @@ REDS_INLINE void pass_tile(const Window& window, const MapView& input, const Col
     float* out = output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride;
     for (int block = 0; block < kBlocks; ++block)
       store_outputs(out + block * kLanes, sums[pixel][block], epilogue,
-                    block == kBlocks - 1 ? pass.last_count : kLanes);
+                    block == kBlocks - 1 ? pass.last_count : kLanes, block * kLanes);
   }
 }
 
@@ -665,7 +687,7 @@ REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_
   for (int pixel = first_stored; pixel < kPixels; ++pixel)
     for (int block = 0; block < kBlocks; ++block)
       store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], epilogue,
-                    block == kBlocks - 1 ? last_count : kLanes);
+                    block == kBlocks - 1 ? last_count : kLanes, block * kLanes);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -678,16 +700,14 @@ REDS_INLINE void packed_tile(const float* packed, std::int64_t taps, std::int64_
 // The tile's inputs: row r of pixel p at tile[r * row_step + p * pixel_step] (a pack: row_step 6,
 // pixel_step 1; the pixels of a 1x1 convolution in place: row_step 1, pixel_step their stride). Pixels 0-2
 // are read from one pointer, 3-5 from another, each at 0, 1 or 2 pixel steps: a base register and a scaled
-// index, so that the loop keeps every address in registers.
-template <int kBlocks>
-[[gnu::target("arch=x86-64-v3")]] void packed_tile_6x16(const float* tile, std::int64_t row_step,
-                                                        std::int64_t pixel_step, std::int64_t taps,
-                                                        std::int64_t channels, const ColumnRange& range,
-                                                        std::int64_t column, const float* tile_bias,
-                                                        const Epilogue& epilogue, std::int64_t last_count,
-                                                        float* out, std::int64_t out_stride,
-                                                        int first_stored) {
+// index, so that the loop keeps every address in registers. kMapped: as conv_tile_8x8's.
+template <int kBlocks, bool kMapped>
+[[gnu::target("arch=x86-64-v3")]] void packed_tile_6x16(
+    const float* tile, std::int64_t row_step, std::int64_t pixel_step, std::int64_t taps,
+    std::int64_t channels, const ColumnRange& range, std::int64_t column, const float* tile_bias,
+    const Epilogue& given, std::int64_t last_count, float* out, std::int64_t out_stride, int first_stored) {
   static_assert(kBlocks == 1 || kBlocks == 2);
+  const Epilogue epilogue = kMapped ? given : Epilogue(given.rectifier, given.accumulate);
   const __m256 bias0 = tile_bias ? _mm256_loadu_ps(tile_bias) : _mm256_setzero_ps();
   const __m256 bias1 = tile_bias && kBlocks == 2 ? _mm256_loadu_ps(tile_bias + kLanes) : _mm256_setzero_ps();
   __m256 s00 = bias0, s01 = bias1, s10 = bias0, s11 = bias1, s20 = bias0, s21 = bias1;
@@ -733,7 +753,7 @@ template <int kBlocks>
   for (int pixel = first_stored; pixel < 6; ++pixel)
     for (int block = 0; block < kBlocks; ++block)
       store_outputs(out + pixel * out_stride + block * kLanes, sums[pixel][block], epilogue,
-                    block == kBlocks - 1 ? last_count : kLanes);
+                    block == kBlocks - 1 ? last_count : kLanes, block * kLanes);
 }
 
 // Whether packed_tile_6x16 runs on this processor.
@@ -797,14 +817,18 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
       if constexpr (kPixels == 6 && kWideBlocks == 2)
         if (avx2_tile) {
           for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
-            packed_tile_6x16<2>(values, row_step, pixel_step, taps, input.channels, *range,
-                                column - range->first, bias ? bias + column : nullptr, epilogue, kLanes,
-                                out + column, output.pixel_stride, stored);
+            (epilogue.scale ? packed_tile_6x16<2, true>
+                            : packed_tile_6x16<2, false>)(values, row_step, pixel_step, taps, input.channels,
+                                                          *range, column - range->first,
+                                                          bias ? bias + column : nullptr, epilogue.at(column),
+                                                          kLanes, out + column, output.pixel_stride, stored);
           for (; column < range->end; column += kLanes)
-            packed_tile_6x16<1>(values, row_step, pixel_step, taps, input.channels, *range,
-                                column - range->first, bias ? bias + column : nullptr, epilogue,
-                                std::min(kLanes, range->end - column), out + column, output.pixel_stride,
-                                stored);
+            (epilogue.scale ? packed_tile_6x16<1, true>
+                            : packed_tile_6x16<1, false>)(values, row_step, pixel_step, taps, input.channels,
+                                                          *range, column - range->first,
+                                                          bias ? bias + column : nullptr, epilogue.at(column),
+                                                          std::min(kLanes, range->end - column), out + column,
+                                                          output.pixel_stride, stored);
         }
 #endif
       if (column < range->end && !packed) {
@@ -813,25 +837,29 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
       }
       for (; column + kWideBlocks * kLanes <= range->end; column += kWideBlocks * kLanes)
         packed_tile<kPixels, kWideBlocks>(tile.values, taps, input.channels, *range, column - range->first,
-                                          bias ? bias + column : nullptr, epilogue, kLanes, out + column,
-                                          output.pixel_stride, stored);
+                                          bias ? bias + column : nullptr, epilogue.at(column), kLanes,
+                                          out + column, output.pixel_stride, stored);
       if constexpr (kWideBlocks > 2)
         for (; column + 2 * kLanes <= range->end; column += 2 * kLanes)
           packed_tile<kPixels, 2>(tile.values, taps, input.channels, *range, column - range->first,
-                                  bias ? bias + column : nullptr, epilogue, kLanes, out + column,
+                                  bias ? bias + column : nullptr, epilogue.at(column), kLanes, out + column,
                                   output.pixel_stride, stored);
       for (; column < range->end; column += kLanes)
-        packed_tile<kPixels, 1>(
-            tile.values, taps, input.channels, *range, column - range->first, bias ? bias + column : nullptr,
-            epilogue, std::min(kLanes, range->end - column), out + column, output.pixel_stride, stored);
+        packed_tile<kPixels, 1>(tile.values, taps, input.channels, *range, column - range->first,
+                                bias ? bias + column : nullptr, epilogue.at(column),
+                                std::min(kLanes, range->end - column), out + column, output.pixel_stride,
+                                stored);
     }
   }
 }
 
-// A convolution with one group (every group of a grouped one).
+// A convolution with one group (every group of a grouped one), its sums started from `bias` (none when the
+// epilogue has per-level statistics).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
-  if (conv2d_avx2(window, input, weights, bias, epilogue.rectifier, epilogue.accumulate, output)) return;
+  if (conv2d_avx2(window, input, weights, epilogue.scale ? epilogue.shift : bias, epilogue.rectifier,
+                  epilogue.accumulate, output, epilogue.scale))
+    return;
   // A pack pays for itself over several blocks of output channels; a 1x1 convolution is read in place.
   if (window.out_height * window.out_width >= kPackedPixels &&
       window.kernel_height * window.kernel_width * input.channels <= kMaxPackedRows &&
@@ -891,7 +919,7 @@ REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, co
 template <int kPixels, int kBlocks, bool kChecked>
 REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, const WeightSegment& segment,
                                 std::int64_t first, std::int64_t last_count, const float* bias,
-                                std::int64_t out_row, std::int64_t out_column, const Rectifier* rectifier,
+                                std::int64_t out_row, std::int64_t out_column, const Epilogue& epilogue,
                                 const MutableMapView& output) {
   static_assert(!kChecked || kPixels == 1);
   Vec sums[kPixels][kBlocks];
@@ -921,8 +949,8 @@ REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, cons
     float* out =
         output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride + first;
     for (int block = 0; block < kBlocks; ++block)
-      store_outputs(out + block * kLanes, sums[pixel][block], rectifier,
-                    block == kBlocks - 1 ? last_count : kLanes);
+      store_outputs(out + block * kLanes, sums[pixel][block], epilogue,
+                    block == kBlocks - 1 ? last_count : kLanes, first + block * kLanes);
   }
 }
 
@@ -930,14 +958,14 @@ REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, cons
 template <int kPixels, int kBlocks>
 REDS_INLINE void depthwise_tiles(const Window& window, const MapView& input, const WeightSegment& segment,
                                  std::int64_t first, std::int64_t last_count, const float* bias,
-                                 std::int64_t out_row, std::int64_t end, const Rectifier* rectifier,
+                                 std::int64_t out_row, std::int64_t end, const Epilogue& epilogue,
                                  const MutableMapView& output, std::int64_t& out_column) {
   for (; out_column + kPixels <= end; out_column += kPixels)
     depthwise_tile<kPixels, kBlocks, false>(window, input, segment, first, last_count, bias, out_row,
-                                            out_column, rectifier, output);
+                                            out_column, epilogue, output);
   if constexpr (kPixels > 1)
     depthwise_tiles<kPixels / 2, kBlocks>(window, input, segment, first, last_count, bias, out_row, end,
-                                          rectifier, output, out_column);
+                                          epilogue, output, out_column);
 }
 
 // One output row, channels [first, first + 8 * kBlocks): single pixels where taps fall into the padding,
@@ -945,47 +973,47 @@ REDS_INLINE void depthwise_tiles(const Window& window, const MapView& input, con
 template <int kBlocks>
 REDS_INLINE void depthwise_row(const Window& window, const MapView& input, const WeightSegment& segment,
                                std::int64_t first, std::int64_t last_count, const float* bias,
-                               std::int64_t out_row, const ColumnSpan& interior, const Rectifier* rectifier,
+                               std::int64_t out_row, const ColumnSpan& interior, const Epilogue& epilogue,
                                const MutableMapView& output) {
   std::int64_t out_column = 0;
   for (; out_column < interior.first; ++out_column)
     depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
-                                     rectifier, output);
+                                     epilogue, output);
   depthwise_tiles<kDepthwiseTilePixels<kBlocks>, kBlocks>(
-      window, input, segment, first, last_count, bias, out_row, interior.end, rectifier, output, out_column);
+      window, input, segment, first, last_count, bias, out_row, interior.end, epilogue, output, out_column);
   for (; out_column < window.out_width; ++out_column)
     depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
-                                     rectifier, output);
+                                     epilogue, output);
 }
 
 // Depthwise weights: one range per level, its one segment addressed as in depthwise_tile.
 REDS_INLINE void depthwise(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                           const float* bias, const Rectifier* rectifier, const MutableMapView& output) {
+                           const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
   const ColumnSpan interior = interior_columns(window);
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row)
     for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
       const WeightSegment& segment = range->segments[0];
       std::int64_t first = range->first;
       for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-        depthwise_row<4>(window, input, segment, first, kLanes, bias, out_row, interior, rectifier, output);
+        depthwise_row<4>(window, input, segment, first, kLanes, bias, out_row, interior, epilogue, output);
       // The rest in one pass of 1 to 4 blocks, the last one partial.
       const std::int64_t rest = range->end - first;
       const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
       switch ((rest + kLanes - 1) / kLanes) {
         case 1:
-          depthwise_row<1>(window, input, segment, first, last_count, bias, out_row, interior, rectifier,
+          depthwise_row<1>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         case 2:
-          depthwise_row<2>(window, input, segment, first, last_count, bias, out_row, interior, rectifier,
+          depthwise_row<2>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         case 3:
-          depthwise_row<3>(window, input, segment, first, last_count, bias, out_row, interior, rectifier,
+          depthwise_row<3>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         case 4:
-          depthwise_row<4>(window, input, segment, first, last_count, bias, out_row, interior, rectifier,
+          depthwise_row<4>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         default:
@@ -998,7 +1026,7 @@ REDS_INLINE void depthwise(const Window& window, const MapView& input, const Seg
 
 template <int kBlocks>
 REDS_INLINE void dense_block(const DenseInput& input, const ColumnRange& range, std::int64_t first,
-                             std::int64_t last_count, const float* bias, const Rectifier* rectifier,
+                             std::int64_t last_count, const float* bias, const Epilogue& epilogue,
                              float* output) {
   constexpr int kChains = kChainsFor<kBlocks>;
   Vec sums[kChains][kBlocks];
@@ -1010,30 +1038,30 @@ REDS_INLINE void dense_block(const DenseInput& input, const ColumnRange& range, 
       accumulate_rows(sums, input.data + group * input.group_features, segment->first_row, segment->end_row,
                       panel_of(*segment, column) + group * segment->tap_stride, segment->row_stride,
                       segment->panel_stride);
-  store_sums(sums, output + first, rectifier, last_count);
+  store_sums(sums, output + first, epilogue, last_count, first);
 }
 
 REDS_INLINE void dense_ranges(const DenseInput& input, const SegmentedWeights& weights, const float* bias,
-                              const Rectifier* rectifier, float* output) {
+                              const Epilogue& epilogue, float* output) {
   for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
     std::int64_t first = range->first;
     for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-      dense_block<4>(input, *range, first, kLanes, bias, rectifier, output);
+      dense_block<4>(input, *range, first, kLanes, bias, epilogue, output);
     // The rest in one pass of 1 to 4 blocks, the last one partial.
     const std::int64_t rest = range->end - first;
     const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
     switch ((rest + kLanes - 1) / kLanes) {
       case 1:
-        dense_block<1>(input, *range, first, last_count, bias, rectifier, output);
+        dense_block<1>(input, *range, first, last_count, bias, epilogue, output);
         break;
       case 2:
-        dense_block<2>(input, *range, first, last_count, bias, rectifier, output);
+        dense_block<2>(input, *range, first, last_count, bias, epilogue, output);
         break;
       case 3:
-        dense_block<3>(input, *range, first, last_count, bias, rectifier, output);
+        dense_block<3>(input, *range, first, last_count, bias, epilogue, output);
         break;
       case 4:
-        dense_block<4>(input, *range, first, last_count, bias, rectifier, output);
+        dense_block<4>(input, *range, first, last_count, bias, epilogue, output);
         break;
       default:
         break;
@@ -1076,9 +1104,13 @@ Window window_of(const Layer& layer, const Shape& input, const Shape& output) {
   return window;
 }
 
+// Every kernel below runs in two copies: with a scale (per-level statistics) the epilogue applies it;
+// without, the epilogue is known to have none, and the stores are those of a model without per-level
+// statistics.
+
 REDS_KERNEL void conv2d(const Window& window, const MapView& input, const WeightView& weights,
                         const float* bias, std::int64_t groups, const Rectifier* rectifier,
-                        const MutableMapView& output) {
+                        const MutableMapView& output, const float* scale) {
   const std::int64_t in_per_group = input.channels / groups;
   const std::int64_t out_per_group = output.channels / groups;
   for (std::int64_t group = 0; group < groups; ++group) {
@@ -1089,43 +1121,66 @@ REDS_KERNEL void conv2d(const Window& window, const MapView& input, const Weight
     const MapView group_input{input.data + group * in_per_group, input.pixel_stride, in_per_group};
     const MutableMapView group_output{output.data + group * out_per_group, output.pixel_stride,
                                       out_per_group};
-    conv2d_one_group(window, group_input, SegmentedWeights{&range, 1},
-                     bias ? bias + group * out_per_group : nullptr, rectifier, group_output);
+    const float* group_bias = bias ? bias + group * out_per_group : nullptr;
+    if (scale)
+      conv2d_one_group(window, group_input, SegmentedWeights{&range, 1}, nullptr,
+                       Epilogue(rectifier, false, scale + group * out_per_group, group_bias), group_output);
+    else
+      conv2d_one_group(window, group_input, SegmentedWeights{&range, 1}, group_bias, Epilogue(rectifier),
+                       group_output);
   }
 }
 
 REDS_KERNEL void conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Rectifier* rectifier, const MutableMapView& output,
-                                  bool accumulate) {
-  conv2d_one_group(window, input, weights, bias, Epilogue(rectifier, accumulate), output);
+                                  bool accumulate, const float* scale) {
+  if (scale)
+    conv2d_one_group(window, input, weights, nullptr, Epilogue(rectifier, accumulate, scale, bias), output);
+  else
+    conv2d_one_group(window, input, weights, bias, Epilogue(rectifier, accumulate), output);
 }
 
 REDS_KERNEL void depthwise_conv2d(const Window& window, const MapView& input, const float* weights,
                                   std::int64_t row_stride, const float* bias, const Rectifier* rectifier,
-                                  const MutableMapView& output) {
+                                  const MutableMapView& output, const float* scale) {
   const WeightSegment segment{weights, 0, 1, 0, row_stride, kLanes};
   const ColumnRange range{0, output.channels, &segment, 1};
-  depthwise(window, input, SegmentedWeights{&range, 1}, bias, rectifier, output);
+  if (scale)
+    depthwise(window, input, SegmentedWeights{&range, 1}, nullptr, Epilogue(rectifier, false, scale, bias),
+              output);
+  else
+    depthwise(window, input, SegmentedWeights{&range, 1}, bias, Epilogue(rectifier), output);
 }
 
 REDS_KERNEL void depthwise_conv2d_segmented(const Window& window, const MapView& input,
                                             const SegmentedWeights& weights, const float* bias,
-                                            const Rectifier* rectifier, const MutableMapView& output) {
-  depthwise(window, input, weights, bias, rectifier, output);
+                                            const Rectifier* rectifier, const MutableMapView& output,
+                                            const float* scale) {
+  if (scale)
+    depthwise(window, input, weights, nullptr, Epilogue(rectifier, false, scale, bias), output);
+  else
+    depthwise(window, input, weights, bias, Epilogue(rectifier), output);
 }
 
 REDS_KERNEL void dense(const DenseInput& input, const float* weights, std::int64_t row_stride,
                        const float* bias, std::int64_t out_features, const Rectifier* rectifier,
-                       float* output) {
+                       float* output, const float* scale) {
   const WeightSegment segment{
       weights, 0, input.group_features, row_stride, input.group_row_stride * row_stride, kLanes};
   const ColumnRange range{0, out_features, &segment, 1};
-  dense_ranges(input, SegmentedWeights{&range, 1}, bias, rectifier, output);
+  if (scale)
+    dense_ranges(input, SegmentedWeights{&range, 1}, nullptr, Epilogue(rectifier, false, scale, bias),
+                 output);
+  else
+    dense_ranges(input, SegmentedWeights{&range, 1}, bias, Epilogue(rectifier), output);
 }
 
 REDS_KERNEL void dense_segmented(const DenseInput& input, const SegmentedWeights& weights, const float* bias,
-                                 const Rectifier* rectifier, float* output) {
-  dense_ranges(input, weights, bias, rectifier, output);
+                                 const Rectifier* rectifier, float* output, const float* scale) {
+  if (scale)
+    dense_ranges(input, weights, nullptr, Epilogue(rectifier, false, scale, bias), output);
+  else
+    dense_ranges(input, weights, bias, Epilogue(rectifier), output);
 }
 
 // One output pixel of an average pool, channels [first, first + 8 * kBlocks) (the last block's `last_count`
@@ -1149,7 +1204,7 @@ REDS_INLINE void average_block(const Window& window, const MapView& input, std::
   const Vec scale = splat(1.0f / static_cast<float>(count));
   for (int block = 0; block < kBlocks; ++block)
     store_outputs(out + first + block * kLanes, sums[block] * scale, nullptr,
-                  block == kBlocks - 1 ? last_count : kLanes);
+                  block == kBlocks - 1 ? last_count : kLanes, first + block * kLanes);
 }
 
 // Input columns an average pool sums apart (average_row_of_columns); wider inputs take average_block.

@@ -6,7 +6,9 @@
 // either as a strided prefix of the full matrix (WeightView: a prefix of its rows and columns, addressed
 // with the full row length) or as nested blocks (SegmentedWeights: column ranges, each summing row
 // segments stored in blocks of their own, see session.h). `bias` may be null. The optional rectifier is
-// applied to the outputs before they are stored.
+// applied to the outputs before they are stored. With a `scale` (per-level statistics, model.h's
+// ChannelMap: one value per output channel, like the bias), each output is scale[c] * sum + bias[c], the
+// sum taken from zero, before the accumulation and the rectifier; null computes the sum onto the bias.
 //
 // The inner loops run over output channels (contiguous in NHWC and in Keras' kernel layout), in blocks of
 // 8, 16 or 32 floats kept in registers; a range's last block is computed whole and stored in part. So the
@@ -41,33 +43,36 @@ Window window_of(const Layer& layer, const Shape& input, const Shape& output);
 // fused into the convolution, the rectifier applied after it); the output must not overlap the input.
 void conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
                       const float* bias, const Rectifier* rectifier, const MutableMapView& output,
-                      bool accumulate = false);
+                      bool accumulate = false, const float* scale = nullptr);
 
 // Depthwise convolution (depth multiplier 1) over segmented weights, one segment per range (see above).
 void depthwise_conv2d_segmented(const Window& window, const MapView& input, const SegmentedWeights& weights,
-                                const float* bias, const Rectifier* rectifier, const MutableMapView& output);
+                                const float* bias, const Rectifier* rectifier, const MutableMapView& output,
+                                const float* scale = nullptr);
 
 // Convolution. groups > 1 splits input and output channels into that many equal groups (group g reads
 // input channels [g * in/groups, ...) and writes output channels [g * out/groups, ...)); the weight row of
 // group g's input channel i is row i of the tap, columns from g * out/groups. A depthwise convolution with
 // depth multiplier m is the grouped convolution with groups = input channels and m outputs per group.
 void conv2d(const Window& window, const MapView& input, const WeightView& weights, const float* bias,
-            std::int64_t groups, const Rectifier* rectifier, const MutableMapView& output);
+            std::int64_t groups, const Rectifier* rectifier, const MutableMapView& output,
+            const float* scale = nullptr);
 
 // Depthwise convolution with depth multiplier 1: output channel c = input channel c convolved with its own
 // kernel, weights[tap * row_stride + c]. output.channels channels are computed.
 void depthwise_conv2d(const Window& window, const MapView& input, const float* weights,
                       std::int64_t row_stride, const float* bias, const Rectifier* rectifier,
-                      const MutableMapView& output);
+                      const MutableMapView& output, const float* scale = nullptr);
 
 // Dense layer on a flat input (DenseInput, kernel_views.h).
 void dense(const DenseInput& input, const float* weights, std::int64_t row_stride, const float* bias,
-           std::int64_t out_features, const Rectifier* rectifier, float* output);
+           std::int64_t out_features, const Rectifier* rectifier, float* output,
+           const float* scale = nullptr);
 
 // Dense layer over segmented weights: the input groups are the taps (group g's features start at
 // input.data + g * input.group_features; group_row_stride is not used), the features of a group are rows.
 void dense_segmented(const DenseInput& input, const SegmentedWeights& weights, const float* bias,
-                     const Rectifier* rectifier, float* output);
+                     const Rectifier* rectifier, float* output, const float* scale = nullptr);
 
 // Average of every window's pixels inside the input (padding does not count), per channel.
 void average_pool2d(const Window& window, const MapView& input, const MutableMapView& output);

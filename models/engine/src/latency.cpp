@@ -325,7 +325,7 @@ Result<LatencyProfile> profile_latency(const Model& model, const ProfileOptions&
   Model configured = model;
   std::vector<Session> sessions;
   for (const std::vector<std::vector<std::int64_t>>& chain : chains) {
-    configured.plan = EmbeddedPlan{"", names, chain};
+    configured.plan = EmbeddedPlan{"", names, chain, {}};
     Result<Session> session = Session::create(configured);
     if (!session) return session.error();
     sessions.push_back(std::move(session).value());

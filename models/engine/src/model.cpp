@@ -277,6 +277,34 @@ std::optional<Error> validate(const Model& model) {
       return invalid_argument("level " + std::to_string(level + 1) +
                               " of the embedded plan: " + shapes_at_level.error().message);
   }
+  if (plan.level_maps.empty()) return std::nullopt;
+  if (plan.level_maps.size() != plan.widths.size())
+    return invalid_argument("the embedded plan has per-level statistics for " +
+                            std::to_string(plan.level_maps.size()) + " of its " +
+                            std::to_string(plan.widths.size()) + " levels");
+  for (std::size_t level = 0; level < plan.level_maps.size(); ++level) {
+    const std::vector<ChannelMap>& maps = plan.level_maps[level];
+    const std::string where = "the per-level statistics of level " + std::to_string(level + 1);
+    if (maps.size() != model.layers.size())
+      return invalid_argument(where + " list " + std::to_string(maps.size()) + " layers, the model has " +
+                              std::to_string(model.layers.size()));
+    for (std::size_t index = 0; index < maps.size(); ++index) {
+      const ChannelMap& map = maps[index];
+      if (map.scale.empty() && map.bias.empty()) continue;
+      const Layer& layer = model.layers[index];
+      const std::string prefix = where + ", layer '" + layer.name + "'";
+      if (!detail::is_unit_layer(layer.kind)) return invalid_argument(prefix + ": not a unit layer");
+      const auto channels = static_cast<std::size_t>((*shapes)[index].channels);
+      if (map.scale.size() != channels || map.bias.size() != channels)
+        return invalid_argument(prefix + ": " + std::to_string(map.scale.size()) + " scales and " +
+                                std::to_string(map.bias.size()) + " biases for " + std::to_string(channels) +
+                                " output channels");
+      const auto finite = [](float value) { return std::isfinite(value); };
+      if (!std::all_of(map.scale.begin(), map.scale.end(), finite) ||
+          !std::all_of(map.bias.begin(), map.bias.end(), finite))
+        return invalid_argument(prefix + ": a value that is not finite");
+    }
+  }
   return std::nullopt;
 }
 

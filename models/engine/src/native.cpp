@@ -1,16 +1,21 @@
-// The native model file, version 1, 2 or 3. All integers little-endian:
+// The native model file, version 1 to 4. All integers little-endian:
 //
 //   8 bytes   magic "REDSMODL"
-//   u32       format version: 3 when the model states its input normalisation, else 2 when a layer has
-//             "inputs" or is an add, zero_padding2d or max_pool2d layer (model.h), else 1, so that every
-//             file stays readable by the readers of the oldest version that can hold it
+//   u32       format version: 4 when the embedded plan has per-level statistics, else 3 when the model
+//             states its input normalisation, else 2 when a layer has "inputs" or is an add,
+//             zero_padding2d or max_pool2d layer (model.h), else 1, so that every file stays readable by
+//             the readers of the oldest version that can hold it
 //   u64       n, then n bytes of JSON: {"name", "input": {height, width, channels, flat}, "layers": [...],
 //             "plan": the embedded plan's JSON text (absent without a plan), "input_normalization":
 //             {"scale", "mean": [...], "deviation": [...]} (version 3, absent when not stated),
-//             "input_name" and "output_name" (the source file's tensor names, absent when unknown)}; every
-//             layer lists its geometry, "inputs" (version 2, when not the chain's default) and "kernel" /
-//             "bias": how many of the floats below are its weights
-//   u64       m, then m float32: every layer's kernel then bias, in layer order
+//             "input_name" and "output_name" (the source file's tensor names, absent when unknown),
+//             "level_maps" (version 4, absent without per-level statistics): [{"level", "layer",
+//             "channels"}, ...], the level and layer numbers of every ChannelMap that is not the identity,
+//             level after level, layers in order}; every layer lists its geometry, "inputs" (version 2,
+//             when not the chain's default) and "kernel" / "bias": how many of the floats below are its
+//             weights
+//   u64       m, then m float32: every layer's kernel then bias, in layer order, then the scales then
+//             the biases of every entry of "level_maps", in its order
 //   u32       CRC-32 (zlib's) of every byte before it
 #include <zlib.h>
 
@@ -139,6 +144,20 @@ std::string detail::encode_native(const Model& model) {
     floats += layer.kernel.size() + layer.bias.size();
   }
   if (model.plan) architecture["plan"] = model.plan->json;
+  // Per-level statistics: their entries here, their values after the layers' weights.
+  std::vector<const ChannelMap*> maps;
+  if (model.plan && !model.plan->level_maps.empty()) {
+    json entries = json::array();
+    for (std::size_t level = 0; level < model.plan->level_maps.size(); ++level)
+      for (std::size_t layer = 0; layer < model.plan->level_maps[level].size(); ++layer) {
+        const ChannelMap& map = model.plan->level_maps[level][layer];
+        if (map.scale.empty()) continue;
+        entries.push_back({{"level", level}, {"layer", layer}, {"channels", map.scale.size()}});
+        maps.push_back(&map);
+        floats += map.scale.size() + map.bias.size();
+      }
+    if (!entries.empty()) architecture["level_maps"] = std::move(entries);
+  }
   if (model.input_normalization)
     architecture["input_normalization"] = {{"scale", model.input_normalization->scale},
                                            {"mean", model.input_normalization->mean},
@@ -153,12 +172,15 @@ std::string detail::encode_native(const Model& model) {
            layer.kind == LayerKind::max_pool2d;
   });
   std::string bytes(kMagic, sizeof kMagic);
-  put_u32(bytes, model.input_normalization ? 3 : graph ? 2 : 1);
+  put_u32(bytes, !maps.empty() ? 4 : model.input_normalization ? 3 : graph ? 2 : 1);
   put_u64(bytes, text.size());
   bytes += text;
   put_u64(bytes, floats);
   for (const Layer& layer : model.layers)
     for (const std::vector<float>* values : {&layer.kernel, &layer.bias})
+      for (const float value : *values) put_u32(bytes, std::bit_cast<std::uint32_t>(value));
+  for (const ChannelMap* map : maps)
+    for (const std::vector<float>* values : {&map->scale, &map->bias})
       for (const float value : *values) put_u32(bytes, std::bit_cast<std::uint32_t>(value));
   put_u32(bytes, crc_of(bytes, bytes.size()));
   return bytes;
@@ -239,6 +261,22 @@ Result<Model> decode(const json& architecture, std::uint32_t version, std::strin
     take(entry.at("bias").get<std::uint64_t>(), layer.bias);
     model.layers.push_back(std::move(layer));
   }
+  struct MapEntry {
+    std::size_t level = 0, layer = 0;
+    ChannelMap map;
+  };
+  std::vector<MapEntry> map_entries;
+  if (architecture.contains("level_maps")) {
+    if (version < 4)
+      return invalid_argument("per-level statistics in a version " + std::to_string(version) + " file");
+    for (const json& entry : architecture.at("level_maps")) {
+      MapEntry read{entry.at("level").get<std::size_t>(), entry.at("layer").get<std::size_t>(), {}};
+      const auto channels = entry.at("channels").get<std::uint64_t>();
+      take(channels, read.map.scale);
+      take(channels, read.map.bias);
+      map_entries.push_back(std::move(read));
+    }
+  }
   if (next != floats)
     return invalid_argument("the file holds " + std::to_string(floats) + " weights, its layers use " +
                             std::to_string(next));
@@ -257,6 +295,20 @@ Result<Model> decode(const json& architecture, std::uint32_t version, std::strin
     if (auto error = attach_plan(model, plan.value()))
       return invalid_argument("the embedded plan: " + error->message, error->path);
     model.plan->json = text;  // verbatim: fields the contract does not list (applied_order) stay
+  }
+  if (!map_entries.empty()) {
+    if (!model.plan) return invalid_argument("per-level statistics without an embedded plan");
+    std::vector<std::vector<ChannelMap>>& maps = model.plan->level_maps;
+    maps.assign(model.plan->widths.size(), std::vector<ChannelMap>(model.layers.size()));
+    for (MapEntry& entry : map_entries) {
+      if (entry.level >= maps.size() || entry.layer >= model.layers.size())
+        return invalid_argument("per-level statistics of level " + std::to_string(entry.level + 1) +
+                                ", layer " + std::to_string(entry.layer) + ", which the model has not");
+      if (!maps[entry.level][entry.layer].scale.empty())
+        return invalid_argument("per-level statistics listed twice for level " +
+                                std::to_string(entry.level + 1) + ", layer " + std::to_string(entry.layer));
+      maps[entry.level][entry.layer] = std::move(entry.map);
+    }
   }
   if (auto error = validate(model)) return *error;
   return model;

@@ -273,8 +273,33 @@ class GraphWriter {
 
 }  // namespace
 
-Result<std::string> export_onnx(const Model& model, std::optional<std::size_t> level) {
-  if (auto error = validate(model)) return *error;
+namespace {
+
+// The model with level `level`'s per-level statistics folded into its layers (each mapped layer's kernel
+// scaled per output channel, its bias the map's) and the maps dropped: what that level computes, as plain
+// layers.
+Model with_level_folded(const Model& model, std::size_t level) {
+  Model folded = model;
+  if (!model.plan || model.plan->level_maps.empty()) return folded;
+  const std::vector<ChannelMap>& maps = model.plan->level_maps[level];
+  for (std::size_t index = 0; index < folded.layers.size(); ++index) {
+    if (maps[index].scale.empty()) continue;
+    Layer& layer = folded.layers[index];
+    const std::vector<float>& scale = maps[index].scale;
+    // Every unit layer's kernel ends in its output channels (model.h's layouts).
+    for (std::size_t at = 0; at < layer.kernel.size(); ++at) layer.kernel[at] *= scale[at % scale.size()];
+    layer.bias = maps[index].bias;
+  }
+  folded.plan->level_maps.clear();
+  return folded;
+}
+
+}  // namespace
+
+Result<std::string> export_onnx(const Model& source, std::optional<std::size_t> level) {
+  if (auto error = validate(source)) return *error;
+  const bool folds = level && source.plan && *level < source.plan->widths.size();
+  const Model model = folds ? with_level_folded(source, *level) : source;
   const Result<std::vector<Shape>> shapes = layer_shapes(model);
   if (!shapes) return shapes.error();
   std::optional<std::vector<std::int64_t>> widths;

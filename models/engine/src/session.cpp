@@ -263,6 +263,20 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       layer_ranges[index] =
           nested && grows(used) ? arena.add_nested(matrix, used) : arena.add_strided(matrix, used);
   }
+  // Per-level statistics: every level's scale and bias of every layer it maps, after all the weights (a
+  // model without them keeps its layout). Offsets per level and layer, -1 for none.
+  std::vector<std::vector<std::int64_t>> scale_offsets, map_bias_offsets;
+  if (model.plan && !model.plan->level_maps.empty()) {
+    for (const std::vector<ChannelMap>& maps : model.plan->level_maps) {
+      scale_offsets.emplace_back(model.layers.size(), -1);
+      map_bias_offsets.emplace_back(model.layers.size(), -1);
+      for (std::size_t index = 0; index < maps.size(); ++index) {
+        if (maps[index].scale.empty()) continue;
+        scale_offsets.back()[index] = arena.append(maps[index].scale.data(), maps[index].scale.size());
+        map_bias_offsets.back()[index] = arena.append(maps[index].bias.data(), maps[index].bias.size());
+      }
+    }
+  }
   session.weights_ = std::move(arena.floats_);
   for (const SegmentPlan& segment : arena.segments_)
     session.segments_.push_back({session.weights_.data() + segment.offset, segment.first_row, segment.end_row,
@@ -300,6 +314,10 @@ Result<Session> Session::create(const Model& model, const SessionOptions& option
       call.input = {input_data, in.channels, in.channels};
       call.output = {output_data, out.channels, out.channels};
       call.bias = bias_offsets[index] < 0 ? nullptr : session.weights_.data() + bias_offsets[index];
+      if (!scale_offsets.empty() && scale_offsets[level][index] >= 0) {
+        call.scale = session.weights_.data() + scale_offsets[level][index];
+        call.bias = session.weights_.data() + map_bias_offsets[level][index];
+      }
       if (scheduled.fused_rectifier) call.rectifier = &session.rectifiers_[*scheduled.fused_rectifier];
       call.accumulate = scheduled.fused_add.has_value();
       if (!layer_ranges[index].empty()) {
@@ -375,18 +393,18 @@ std::span<const float> Session::run(std::span<const float> input) {
       case CallKind::conv2d:
         if (call->segmented.ranges)
           kernels::conv2d_segmented(window, call->input, call->segmented, call->bias, call->rectifier,
-                                    call->output, call->accumulate);
+                                    call->output, call->accumulate, call->scale);
         else
           kernels::conv2d(window, call->input, call->weights, call->bias, call->groups, call->rectifier,
-                          call->output);
+                          call->output, call->scale);
         break;
       case CallKind::depthwise_conv2d:
         kernels::depthwise_conv2d_segmented(window, call->input, call->segmented, call->bias, call->rectifier,
-                                            call->output);
+                                            call->output, call->scale);
         break;
       case CallKind::dense:
         kernels::dense_segmented(call->dense_input, call->segmented, call->bias, call->rectifier,
-                                 call->output.data);
+                                 call->output.data, call->scale);
         break;
       case CallKind::rectifier:
         if (call->input.data != call->output.data) copy_map(*call, pixels);

@@ -325,8 +325,42 @@ void Network<Real>::link() {
 }
 
 template <class Real>
-Result<Model> Network<Real>::to_model() const {
+Result<Model> Network<Real>::to_model(std::span<const LevelCalibration> calibrations) const {
   Model model = architecture_;
+  if (model.plan) model.plan->level_maps.clear();
+  if (!calibrations.empty()) {
+    if (!model.plan || calibrations.size() != model.plan->widths.size())
+      return invalid_argument(std::to_string(calibrations.size()) + " levels of calibrations for a plan of " +
+                              std::to_string(model.plan ? model.plan->widths.size() : 0) + " levels");
+    model.plan->level_maps.assign(calibrations.size(), std::vector<ChannelMap>(model.layers.size()));
+  }
+  for (std::size_t level = 0; level < calibrations.size(); ++level) {
+    const LevelCalibration& calibration = calibrations[level];
+    for (std::size_t index = 0; index < layers_.size() && index < calibration.scale.size(); ++index) {
+      const TrainingLayer<Real>& layer = layers_[index];
+      if (!is_unit(layer.kind) || calibration.scale[index].empty()) continue;
+      // The pass computes y = a * (sum + b) + shift, then any batch norm after the layer, s * (y - m) + beta,
+      // which folds to (its kernel scaled by s) sum * a + s * (a * b + shift - m) + beta.
+      const std::vector<double>& a = calibration.scale[index];
+      const std::vector<double>& shift = calibration.shift[index];
+      const bool normalized =
+          index + 1 < layers_.size() && layers_[index + 1].kind == TrainingLayerKind::batch_norm;
+      ChannelMap& map = model.plan->level_maps[level][layer.model_layer];
+      for (std::size_t o = 0; o < a.size(); ++o) {
+        const double b = o < layer.bias.value.size() ? static_cast<double>(layer.bias.value[o]) : 0.0;
+        double bias = a[o] * b + shift[o];
+        if (normalized) {
+          const TrainingLayer<Real>& batch_norm = layers_[index + 1];
+          const double s = static_cast<double>(batch_norm.gamma.value[o]) /
+                           std::sqrt(static_cast<double>(batch_norm.moving_variance[o]) + batch_norm.epsilon);
+          bias = s * (bias - static_cast<double>(batch_norm.moving_mean[o])) +
+                 static_cast<double>(batch_norm.beta.value[o]);
+        }
+        map.scale.push_back(static_cast<float>(a[o]));
+        map.bias.push_back(static_cast<float>(bias));
+      }
+    }
+  }
   for (std::size_t index = 0; index < layers_.size(); ++index) {
     const TrainingLayer<Real>& layer = layers_[index];
     if (!is_unit(layer.kind)) continue;
@@ -520,6 +554,20 @@ void for_each_padded_row(const Layer& padding, const State& state, std::int64_t 
            in_width * channels);
 }
 
+// y = y * scale + shift per channel, where a calibration covers the layer.
+template <class Real>
+void calibrate_output(const LevelCalibration* calibration, std::size_t layer, std::int64_t rows,
+                      std::int64_t channels, Real* values) {
+  if (!calibration || layer >= calibration->scale.size() || calibration->scale[layer].empty()) return;
+  const double* scale = calibration->scale[layer].data();
+  const double* shift = calibration->shift[layer].data();
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t c = 0; c < channels; ++c) {
+      Real& value = values[row * channels + c];
+      value = static_cast<Real>(static_cast<double>(value) * scale[c] + shift[c]);
+    }
+}
+
 }  // namespace
 
 template <class Real>
@@ -589,6 +637,7 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
         }
         compute::gemm(compute::Gemm<Real>{out_rows, state.columns, depth, rows, depth, false,
                                           state.weights.data(), state.columns, out, state.columns, true});
+        calibrate_output(options.calibration, index, out_rows, state.columns, out);
         break;
       }
       case TrainingLayerKind::depthwise_conv2d: {
@@ -598,6 +647,7 @@ Result<std::span<const Real>> Pass<Real>::forward(Network<Real>& network, const 
             compute::Depthwise<Real>{state.window, count, state.input.channels, model_layer.depth_multiplier,
                                      in, state.weights.data()},
             bias, out);
+        calibrate_output(options.calibration, index, out_rows, state.output.channels, out);
         break;
       }
       case TrainingLayerKind::batch_norm: {
@@ -816,6 +866,16 @@ Result<double> Pass<Real>::backward_from_logits(Network<Real>& network, std::spa
     const std::size_t source = layer.inputs[0];
     const bool input_gradient = needs[source] != 0;
     const Real* in = maps_[source].data();
+    if (is_unit(layer.kind) && options_.calibration && index < options_.calibration->scale.size() &&
+        !options_.calibration->scale[index].empty()) {
+      // d y / d (unit output) = scale
+      std::vector<Real>& gradient = gradients_[index + 1];
+      const std::int64_t channels = state.output.channels;
+      const double* factor = options_.calibration->scale[index].data();
+      for (std::size_t at = 0; at < gradient.size(); ++at)
+        gradient[at] = static_cast<Real>(static_cast<double>(gradient[at]) *
+                                         factor[static_cast<std::int64_t>(at) % channels]);
+    }
     const Real* d_out = gradients_[index + 1].data();
     const std::int64_t in_rows = count_ * pixels(state.input);
     const std::int64_t out_rows = count_ * pixels(state.output);

@@ -2,9 +2,11 @@
 // the small version of the Table 7 reproduction (scripts/reproduce-table7): a plan at 25/50/75/100 % MACs,
 // a few dozen joint steps on a subset of the training images, and every pruned level's accuracy on test
 // images must rise well above what the pruning alone leaves. Then the checkpoint: a run interrupted and
-// resumed writes the same model, bit for bit, as one uninterrupted run; and input errors.
+// resumed writes the same model, bit for bit, as one uninterrupted run, with per-level statistics too; and
+// input errors.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -215,6 +217,34 @@ TEST_F(FinetuneCommand, AResumedRunEqualsAnUninterruptedOne) {
                 "--resume", "-o", parts.string()});
   EXPECT_EQ(reseeded.exit_status, 2);
   EXPECT_NE(reseeded.err.find("was made with --seed 3"), std::string::npos) << reseeded.err;
+
+  // Per-level statistics: estimated before the first step (on --resume, from the model the run started
+  // from: the same maps), held fixed, written into OUT; resumed bit for bit.
+  const fs::path mapped = scratch_ / "mapped.reds", mapped_parts = scratch_ / "mapped_parts.reds";
+  const fs::path mapped_checkpoint = scratch_ / "mapped.checkpoint";
+  const test::Outcome mapped_run =
+      finetune(with({"--steps", "4", "--calibrate-images", "64", "-o", mapped.string()}));
+  ASSERT_EQ(mapped_run.exit_status, 0) << mapped_run.err;
+  EXPECT_NE(mapped_run.err.find("per-level statistics from 64 training images"), std::string::npos)
+      << mapped_run.err;
+  ASSERT_EQ(finetune(with({"--steps", "2", "--calibrate-images", "64", "--checkpoint",
+                           mapped_checkpoint.string(), "-o", mapped_parts.string()}))
+                .exit_status,
+            0);
+  ASSERT_EQ(finetune(with({"--steps", "4", "--calibrate-images", "64", "--checkpoint",
+                           mapped_checkpoint.string(), "--resume", "-o", mapped_parts.string()}))
+                .exit_status,
+            0);
+  EXPECT_EQ(test::read_file(mapped_parts), test::read_file(mapped));
+  EXPECT_NE(test::read_file(mapped), test::read_file(whole));
+  const Result<Model> with_maps = load_model(mapped.string());
+  ASSERT_TRUE(with_maps) << with_maps.error().message;
+  ASSERT_EQ(with_maps->plan->level_maps.size(), 4u);
+  // The smallest level's first convolution keeps the full input, its later layers get maps of their own.
+  std::size_t moved = 0;
+  for (const ChannelMap& map : with_maps->plan->level_maps[0])
+    for (std::size_t c = 0; c < map.scale.size(); ++c) moved += std::abs(map.scale[c] - 1.0f) > 1e-3f;
+  EXPECT_GT(moved, 0u);
 }
 
 TEST_F(FinetuneCommand, TrainsOnTheNormalisationGivenAndKeepsIt) {

@@ -9,6 +9,8 @@
 #include <functional>
 
 #include "models/test_data.h"
+#include "models/test_plans.h"
+#include "reds/engine/session.h"
 #include "reds/training/levels.h"
 #include "training_test_models.h"
 
@@ -305,6 +307,148 @@ TEST(TrainingDistillation, JointGradientsTeachFromADetachedLargestLevel) {
                                Distillation{1.2, 1.0}));
   EXPECT_FALSE(joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass,
                                Distillation{0.5, 0.0}));
+}
+
+// Per-channel mean and (biased) standard deviation of the output of layers()[layer] in the pass's last
+// forward, `channels` wide.
+void output_statistics(const Pass<double>& pass, std::size_t layer, std::int64_t channels,
+                       std::vector<double>& mean, std::vector<double>& deviation) {
+  const std::span<const double> values = pass.output(layer);
+  const std::size_t rows = values.size() / static_cast<std::size_t>(channels);
+  const double count = static_cast<double>(rows);
+  mean.assign(static_cast<std::size_t>(channels), 0.0);
+  deviation.assign(static_cast<std::size_t>(channels), 0.0);
+  for (std::size_t row = 0; row < rows; ++row)
+    for (std::size_t c = 0; c < mean.size(); ++c) mean[c] += values[row * mean.size() + c] / count;
+  for (std::size_t row = 0; row < rows; ++row)
+    for (std::size_t c = 0; c < mean.size(); ++c)
+      deviation[c] += std::pow(values[row * mean.size() + c] - mean[c], 2) / count;
+  for (double& value : deviation) value = std::sqrt(value);
+}
+
+TEST(TrainingCalibration, LevelOutputsTakeTheReferenceStatistics) {
+  Network<double> network = small_network();
+  testing::TestRandom random(54);
+  const testing::TestBatch batch = testing::random_batch(random, network.input_shape(), 3, 16);
+  const Widths level = {2, -1, 1, 3};
+  const Widths reference = network.full_widths();
+  Pass<double> pass;
+  const Result<LevelCalibration> calibration =
+      calibrate_level(network, reference, level, batch.images, batch.count, pass);
+  ASSERT_TRUE(calibration) << calibration.error().message;
+  // The pointwise convolution (unit layer 2) is the first whose inputs the level narrows; the head (the
+  // last unit layer) is left alone.
+  const std::size_t pointwise = network.unit_layers()[2], head = network.unit_layers()[3];
+  EXPECT_TRUE(calibration->scale[head].empty());
+  ASSERT_EQ(calibration->scale[pointwise].size(), 5u);
+
+  std::vector<double> wanted_mean, wanted_deviation, mean, deviation;
+  ASSERT_TRUE(pass.forward(network, reference, batch.images, batch.count));
+  output_statistics(pass, pointwise, 5, wanted_mean, wanted_deviation);
+  PassOptions options;
+  ASSERT_TRUE(pass.forward(network, level, batch.images, batch.count, options));
+  output_statistics(pass, pointwise, 1, mean, deviation);
+  EXPECT_GT(std::abs(mean[0] - wanted_mean[0]) + std::abs(deviation[0] - wanted_deviation[0]), 1e-2);
+  options.calibration = &calibration.value();
+  ASSERT_TRUE(pass.forward(network, level, batch.images, batch.count, options));
+  output_statistics(pass, pointwise, 1, mean, deviation);
+  EXPECT_NEAR(mean[0], wanted_mean[0], 1e-6);
+  EXPECT_NEAR(deviation[0], wanted_deviation[0], 1e-6);
+  // The reference level calibrated against itself is unchanged.
+  const Result<LevelCalibration> itself =
+      calibrate_level(network, reference, reference, batch.images, batch.count, pass);
+  ASSERT_TRUE(itself);
+  for (const std::size_t unit : network.unit_layers())
+    for (std::size_t c = 0; c < itself->scale[unit].size(); ++c) {
+      EXPECT_NEAR(itself->scale[unit][c], 1.0, 1e-6);
+      EXPECT_NEAR(itself->shift[unit][c], 0.0, 1e-6);
+    }
+}
+
+TEST(TrainingCalibration, CalibratedGradientMatchesFiniteDifferences) {
+  Network<double> network = small_network();
+  testing::TestRandom random(55);
+  const testing::TestBatch batch = testing::random_batch(random, network.input_shape(), 3, 6);
+  const std::vector<Widths> levels = {{2, -1, 1, 3}, network.full_widths()};
+  Pass<double> pass;
+  std::vector<LevelCalibration> calibrations;
+  for (const Widths& level : levels)
+    calibrations.push_back(
+        calibrate_level(network, levels.back(), level, batch.images, batch.count, pass).value());
+  const std::vector<double> weights = {0.4, 0.6};
+  ASSERT_TRUE(
+      joint_gradients(network, levels, weights, batch.images, batch.labels, {}, pass, {}, calibrations));
+  const std::vector<std::vector<double>> joint = analytic_gradients(network);
+  // The calibration is a constant of the step.
+  Pass<double> probe;
+  const auto objective = [&](bool calibrated) {
+    double total = 0.0;
+    for (std::size_t level = 0; level < levels.size(); ++level) {
+      PassOptions options;
+      if (calibrated) options.calibration = &calibrations[level];
+      EXPECT_TRUE(probe.forward(network, levels[level], batch.images, batch.count, options));
+      total += weights[level] * probe.loss(batch.labels).value();
+    }
+    return total;
+  };
+  EXPECT_LT(largest_difference(joint, numeric_gradients(network, [&] { return objective(true); })), 1e-6);
+  // Without the calibration the gradients differ: the check above can fail.
+  EXPECT_GT(largest_difference(joint, numeric_gradients(network, [&] { return objective(false); })), 1e-3);
+}
+
+TEST(TrainingCalibration, TheWrittenModelRunsEveryLevelAsTheCalibratedPass) {
+  ModelBuilder builder({7, 6, 1}, 50);
+  builder.conv("conv", 6, 3, 3, 2).rectifier("relu", Rectifier{0.3f});
+  builder.depthwise("depthwise", 3, 3).conv("pointwise", 5, 1, 1, 1, Padding::valid);
+  builder.plain("flatten", LayerKind::flatten).dense("head", 3);
+  Model planned = builder.model();
+  ASSERT_FALSE(attach_plan(
+      planned, testing::plan_with_widths(planned, {{{"conv", 2}, {"pointwise", 1}, {"head", 3}},
+                                                   {{"conv", 6}, {"pointwise", 5}, {"head", 3}}})));
+  Network<double> network = Network<double>::from_model(planned).value();
+  testing::TestRandom random(56);
+  // A batch norm after the calibrated convolution: the maps must fold through it.
+  ASSERT_FALSE(network.add_batch_norm("conv", "bn", testing::random_batch_norm(random, 6)));
+  const testing::TestBatch batch = testing::random_batch(random, network.input_shape(), 3, 8);
+  const std::vector<Widths> levels = {network.plan_widths(0).value(), network.plan_widths(1).value()};
+  Pass<double> pass;
+  std::vector<LevelCalibration> calibrations;
+  for (const Widths& level : levels)
+    calibrations.push_back(
+        calibrate_level(network, levels.back(), level, batch.images, batch.count, pass).value());
+  const Result<Model> written = network.to_model(calibrations);
+  ASSERT_TRUE(written) << written.error().message;
+  ASSERT_EQ(written->plan->level_maps.size(), 2u);
+  const Result<Model> unmapped = network.to_model();
+  ASSERT_TRUE(unmapped && unmapped->plan->level_maps.empty());
+  Session session = Session::create(written.value()).value();
+  Session plain = Session::create(unmapped.value()).value();
+  const std::size_t image_size = static_cast<std::size_t>(network.input_shape().size());
+  double unmapped_difference = 0.0;
+  for (std::size_t level = 0; level < levels.size(); ++level) {
+    PassOptions options;
+    options.calibration = &calibrations[level];
+    const Result<std::span<const double>> logits =
+        pass.forward(network, levels[level], batch.images, batch.count, options);
+    ASSERT_TRUE(logits);
+    ASSERT_TRUE(session.set_level(level) && plain.set_level(level));
+    for (std::size_t image = 0; image < static_cast<std::size_t>(batch.count); ++image) {
+      const std::vector<float> input(
+          batch.images.begin() + static_cast<std::ptrdiff_t>(image * image_size),
+          batch.images.begin() + static_cast<std::ptrdiff_t>((image + 1) * image_size));
+      const std::vector<float> engine(session.run(input).begin(), session.run(input).end());
+      const std::vector<float> without(plain.run(input).begin(), plain.run(input).end());
+      for (std::size_t c = 0; c < engine.size(); ++c) {
+        EXPECT_NEAR(engine[c], (*logits)[image * 3 + c], 1e-4)
+            << "level " << level + 1 << ", image " << image;
+        unmapped_difference = std::max(unmapped_difference, std::abs(without[c] - (*logits)[image * 3 + c]));
+      }
+    }
+  }
+  // Without the maps the smaller level computes something else: the comparison can fail.
+  EXPECT_GT(unmapped_difference, 1e-2);
+  // One calibration per level of the plan, or none.
+  EXPECT_FALSE(network.to_model(std::span<const LevelCalibration>(calibrations).first(1)));
 }
 
 }  // namespace

@@ -27,4 +27,12 @@ std::vector<double> rectified(std::vector<double> values);
 // A Dense layer (kernel [input][unit]) over a flat map.
 std::vector<double> dense(const std::vector<double>& features, const engine::Layer& layer);
 
+// The model's output for one input (NHWC), in double precision, layer by layer from model.h's definitions
+// of every layer kind (windows, 'same' padding, depth multipliers, pools that average or take the largest
+// of their valid pixels, additions, softmax), without the engine's kernels or shapes. `maps`: empty, or one
+// per layer; a unit layer whose map has values computes output channel c as scale[c] * sum + bias[c]
+// instead of sum + its bias (per-level statistics, model.h's ChannelMap).
+std::vector<double> forward(const engine::Model& model, const std::vector<float>& input,
+                            const std::vector<engine::ChannelMap>& maps = {});
+
 }  // namespace reds::test

@@ -121,11 +121,28 @@ struct Shape {
 };
 
 // A plan of the plan contract, embedded in a model whose units are in the plan's order.
+// Per-level statistics of one unit layer at one level: the level computes the layer's output channel c as
+// scale[c] * sum + bias[c], `sum` being the layer's weighted sum without its bias, before the rectifier
+// or addition after the layer. One value per output channel of the full layer (a level uses the prefix it
+// keeps). It is a batch normalization re-estimated for the level and folded (docs/training.md): a level
+// that keeps fewer input channels gets its own per-channel statistics while all levels share the weights.
+struct ChannelMap {
+  std::vector<float> scale;
+  std::vector<float> bias;
+
+  friend bool operator==(const ChannelMap&, const ChannelMap&) = default;
+};
+
 struct EmbeddedPlan {
   // The response as the native file stores it (reds/json.h's form, which parse_plan_result reads back).
   std::string json;
   std::vector<std::string> layer_names;           // the plan's layers, in the model's order
   std::vector<std::vector<std::int64_t>> widths;  // per level (smallest first), per entry of layer_names
+  // Per-level statistics: empty (every level computes every layer as the layer's weights and bias say),
+  // or level_maps[level][layer] for every level and every model layer, where a map with no values (always
+  // so for a layer that is not a unit layer) leaves the layer as it is. They belong to the plan's levels:
+  // attaching another plan drops them.
+  std::vector<std::vector<ChannelMap>> level_maps;
 };
 
 // How a model's inputs were scaled when it was trained: image byte x (0..255) of channel c enters the
@@ -172,7 +189,9 @@ bool is_chain(const Model& model);
 // widths are in 1..units, a depthwise layer's width equals its input's, the output keeps its full width,
 // the layers of a stream (unit layers whose outputs are added, directly or through layers that act per
 // channel) keep one width at every level, and a stream added to the model's input keeps its full width;
-// the input normalisation is valid (InputNormalization).
+// per-level statistics, when the plan has them, cover every level and layer, map unit layers only with
+// finite values, one per output channel (ChannelMap); the input normalisation is valid
+// (InputNormalization).
 std::optional<Error> validate(const Model& model);
 
 // Embeds a plan response (reds/json.h's parse_plan_result reads one from its JSON): its layers and every
@@ -195,9 +214,10 @@ Result<Model> load_keras(const std::string& path);
 // The native model file: magic "REDSMODL", format version, the architecture and the embedded plan as JSON,
 // the weights as little-endian float32, a CRC-32 of everything before it. Loading checks all of it and
 // validates the model. Version 2 adds the layers' inputs and the layer kinds add, zero_padding2d and
-// max_pool2d; version 3 the input normalisation. A model is written in the lowest version that holds it (a
-// chain without a stated normalisation as version 1), which every later reader reads.
-inline constexpr std::uint32_t kNativeFormatVersion = 3;
+// max_pool2d; version 3 the input normalisation; version 4 the plan's per-level statistics
+// (EmbeddedPlan::level_maps). A model is written in the lowest version that holds it (a chain without a
+// stated normalisation as version 1), which every later reader reads.
+inline constexpr std::uint32_t kNativeFormatVersion = 4;
 Result<Model> load_native(const std::string& path);
 // Validates the model, then writes it (to a temporary file renamed into place, so a failed save leaves no
 // partial file at `path`).

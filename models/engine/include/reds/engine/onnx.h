@@ -2,9 +2,11 @@
 //
 // A level keeps a prefix of every unit layer's units (model.h): the exported model has exactly those
 // units, its weights sliced from the full ones, so it runs in any ONNX runtime at the level's cost, with
-// no knowledge of the plan. The full network exports the same way. Maps are NCHW as ONNX has them (the
-// engine's NHWC kernels are reordered back; a Gemm after a Flatten takes its rows in CHW order); each
-// layer becomes the ONNX operators that compute it (Conv with explicit pads for Keras' 'same', Gemm,
+// no knowledge of the plan. A level with per-level statistics (model.h's ChannelMap) has them folded into
+// its layers: each mapped layer's kernel scaled per output channel and its bias the map's. The full network
+// exports the same way (as the model's layers; a plan's maps belong to its levels). Maps are NCHW as ONNX has
+// them (the engine's NHWC kernels are reordered back; a Gemm after a Flatten takes its rows in CHW order);
+// each layer becomes the ONNX operators that compute it (Conv with explicit pads for Keras' 'same', Gemm,
 // Relu / Clip / LeakyRelu, MaxPool, AveragePool that does not count the padding, GlobalAveragePool +
 // Flatten, Pad, Add, Softmax). Input and output keep the names of the file the model came from
 // (Model::input_name, output_name), "input" and "output" otherwise. The model states opset

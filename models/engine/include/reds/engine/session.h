@@ -12,7 +12,10 @@
 // the plan; a model without a plan has one level, the full network.
 //
 // A level narrows every unit layer to a prefix of its units (see model.h); an addition adds the first w
-// channels of its operands, the width w its stream keeps (planning.h). How the weights are stored
+// channels of its operands, the width w its stream keeps (planning.h). A plan with per-level statistics
+// (EmbeddedPlan::level_maps) gives a level's calls their own scale and bias per output channel, which the
+// kernels apply where they store their sums (before a fused addition or rectifier); a level without them
+// runs the calls of a model without them. How the weights are stored
 // (SessionOptions::layout):
 //   nested   (default) every level reads ONE CONTIGUOUS PREFIX of every layer's weights: a Conv2D or Dense
 //            layer's weights are stored as the smallest level's block (its kept inputs x kept units, per
@@ -91,6 +94,9 @@ struct KernelCall {
   kernels::SegmentedWeights segmented;
   kernels::WeightView weights;
   const float* bias = nullptr;
+  // Per-level statistics of the layer at this level (model.h's ChannelMap): its outputs are scale * sum +
+  // bias, `bias` being the map's. Null: the layer as its weights and bias say.
+  const float* scale = nullptr;
   std::int64_t groups = 1;
   // Applied to the outputs: an activation fused into a convolution or dense call, or a rectifier call's own.
   const Rectifier* rectifier = nullptr;

@@ -62,6 +62,18 @@ Result<std::vector<LevelResult>> joint_gradients(Network<Real>& network, const s
                                                  std::type_identity_t<std::span<const Real>> images,
                                                  std::span<const std::int64_t> labels,
                                                  const PassOptions& options, Pass<Real>& pass,
-                                                 const Distillation& distillation = {});
+                                                 const Distillation& distillation = {},
+                                                 std::span<const LevelCalibration> calibrations = {});
+
+// Per-level statistics (slimmable networks' batch-norm calibration, for a network whose batch norms are
+// folded): the affine map per unit layer (all but the last) that gives `level`'s outputs, channel by
+// channel, the mean and standard deviation the `reference` level's have on `images`:
+// y' = (y - mean_level) / deviation_level * deviation_reference + mean_reference. Layer by layer, each
+// measured with the layers before already corrected. A channel the level leaves (nearly) constant only
+// moves its mean.
+template <class Real>
+Result<LevelCalibration> calibrate_level(Network<Real>& network, const Widths& reference, const Widths& level,
+                                         std::type_identity_t<std::span<const Real>> images,
+                                         std::int64_t count, Pass<Real>& pass, bool deviations = true);
 
 }  // namespace reds::engine::training

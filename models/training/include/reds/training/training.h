@@ -101,6 +101,12 @@ struct TrainingLayer {
   double momentum = 0.99;
 };
 
+// A per-channel affine map on the outputs of unit layers, for one level: scale[i] and shift[i] for
+// layers()[i] (full width, the level uses their prefix), or both empty for no change.
+struct LevelCalibration {
+  std::vector<std::vector<double>> scale, shift;
+};
+
 // The kept units of every unit layer (Conv2D, DepthwiseConv2D, Dense) of a network, in the order of
 // Network::unit_layers(): a prefix of each layer's units, as a level of a plan keeps them. -1 keeps all of
 // them; a DepthwiseConv2D is tied to its input (-1, or exactly its input's width times its depth
@@ -127,8 +133,11 @@ class Network {
 
   // The engine model of the network's current weights: every batch norm folded (with its moving
   // statistics) into the layer before, in double and rounded once, as load_keras() folds them; the model's
-  // other layers, name and plan as the network was built from.
-  Result<Model> to_model() const;
+  // other layers, name and plan as the network was built from. With `calibrations` (one per level of the
+  // plan, as the training passes applied them: PassOptions::calibration), the plan keeps them as its
+  // per-level statistics (model.h's ChannelMap: each calibrated unit layer's scale, and its bias with the
+  // shift and any batch norm after it folded in); without, the plan has none.
+  Result<Model> to_model(std::span<const LevelCalibration> calibrations = {}) const;
 
   // Adds a batch normalization after the unit layer `unit_layer` (which has none yet); its parameters have
   // one number per output unit of the layer. For networks built from layers without folding.
@@ -192,6 +201,9 @@ struct PassOptions {
   bool update_moving_statistics = false;
   // Also compute the gradient of the loss with respect to the input images (input_gradient()).
   bool input_gradient = false;
+  // Per-level statistics: each unit layer's output y becomes y * scale + shift per channel before the
+  // layers reading it (levels.h: calibrate_level). Not owned; null: none.
+  const LevelCalibration* calibration = nullptr;
 };
 
 // What a backward pass learns from besides the labels (in-place distillation, levels.h): a teacher's
@@ -247,6 +259,9 @@ class Pass {
                           const SoftTargets<Real>& targets);
   // Mean KL(probabilities || softmax(logits / T)) of the last backward() with soft targets (0 without).
   double distillation_loss() const { return distillation_loss_; }
+
+  // The output of layers()[layer] in the last forward(): count x the level's shape of it.
+  std::span<const Real> output(std::size_t layer) const { return maps_[layer + 1]; }
 
   // After a backward() whose forward() asked for it: d(scale * loss) / d(images), like the images.
   std::span<const Real> input_gradient() const { return input_gradient_; }
