@@ -1242,7 +1242,7 @@ REDS_INLINE void average_row_of_columns(const Window& window, const MapView& inp
     float* out = output.data + (out_row * window.out_width + out_column) * output.pixel_stride + first;
     for (int block = 0; block < kBlocks; ++block)
       store_outputs(out + block * kLanes, sums[block] * scale, nullptr,
-                    block == kBlocks - 1 ? last_count : kLanes);
+                    block == kBlocks - 1 ? last_count : kLanes, first + block * kLanes);
   }
 }
 
