@@ -142,6 +142,22 @@ template <class P>
   return kept;
 }
 
+// The merge's output written over storage that also holds its unread input (merge_survivors): the
+// interface keep_state uses, without a vector's capacity checks.
+template <class P>
+class StateSink {
+ public:
+  explicit StateSink(State<P>* first) : first_(first), end_(first) {}
+  bool empty() const { return end_ == first_; }
+  State<P>& back() { return end_[-1]; }
+  void push_back(const State<P>& state) { *end_++ = state; }
+  std::size_t size() const { return static_cast<std::size_t>(end_ - first_); }
+
+ private:
+  State<P>* first_;
+  State<P>* end_;
+};
+
 template <class P>
 class PrimalDual {
  public:
@@ -298,11 +314,10 @@ class PrimalDual {
   std::vector<char> incumbent_;
   std::optional<Record<P>> record_;
 
-  std::vector<State<P>> states_;
-  std::vector<State<P>> next_states_;
-  // merge_survivors' moved states (with room for a sentinel); growing it writes nothing, so that only
-  // the pages the survivors reach are touched.
-  UninitializedVector<State<P>> moves_;
+  // The current states and the next merge's. Growing them writes nothing, so that only the pages the
+  // states reach are touched (a fresh workspace faults in each page it writes).
+  UninitializedVector<State<P>> states_;
+  UninitializedVector<State<P>> next_states_;
   std::vector<std::size_t> processed_;  // core items in processing order
   std::vector<bool> in_core_;
   // The first free item outside the core from the break item on, and the last one before it: the most
@@ -448,7 +463,6 @@ void PrimalDual<P>::load_items(KernelItems<P>&& items) {
     if (buffers_) {
       states_ = reuse(&buffers_->states);
       next_states_ = reuse(&buffers_->next_states);
-      moves_ = reuse(&buffers_->moves);
     }
   }
   capacity_ = items.capacity;
@@ -838,11 +852,16 @@ void PrimalDual<P>::merge_survivors(std::int64_t delta_weight, P delta_profit, s
     over.profit = profits_[s];
     over.sheddable = weight_through_[break_ - 1 - s];
   }
-  // Every candidate's bound first: the survivors of either list, the moved states' in moves_, the
-  // unchanged ones' in place (states_ holds them from then on). The states are by weight, so those within
-  // the capacity come first, moved or not.
+  // Every candidate's bound first: the survivors of either list, the moved states' in the idle list
+  // next_states_ from position `count` on, the unchanged ones' in place (states_ holds them from then
+  // on). The states are by weight, so those within the capacity come first, moved or not. The merge then
+  // writes next_states_ from its start: its k-th write follows at least k reads, and at most `count` of
+  // them are unchanged states, so it never overwrites a moved state before reading it. No array of its
+  // own holds the moved states, whose pages a fresh workspace would fault in on every solve.
   const std::size_t count = states_.size();
-  if (moves_.size() < count + 1) moves_.resize(count + 1);
+  next_states_.clear();  // nothing to copy if it grows
+  next_states_.resize(2 * count + 1);
+  State<P>* const moves = next_states_.data() + count;
   const Move<P> unchanged{0, 0, 0, 0};
   const Move<P> flipped{delta_weight, delta_profit, 1, delta_count};
   const auto split = [&](std::int64_t shift) {
@@ -854,33 +873,32 @@ void PrimalDual<P>::merge_survivors(std::int64_t delta_weight, P delta_profit, s
   const std::size_t stay_over = split(0);
   const std::size_t move_over = split(delta_weight);
   State<P>* const first = states_.data();
-  std::size_t move_count = bound_states(first, first + move_over, flipped, under, moves_.data());
-  move_count += bound_states(first + move_over, first + count, flipped, over, moves_.data() + move_count);
+  std::size_t move_count = bound_states(first, first + move_over, flipped, under, moves);
+  move_count += bound_states(first + move_over, first + count, flipped, over, moves + move_count);
   std::size_t stay_count = bound_states(first, first + stay_over, unchanged, under, first);
   stay_count += bound_states(first + stay_over, first + count, unchanged, over, first + stay_count);
   // Sentinels heavier than every state end both lists.
   states_.resize(stay_count + 1);
   states_[stay_count].weight = kWeightLimit;
-  moves_[move_count].weight = kWeightLimit;
-  const std::vector<State<P>>& stays = states_;
+  moves[move_count].weight = kWeightLimit;
+  const State<P>* const stays = states_.data();
 
   const P threshold = threshold_;
-  next_states_.clear();
-  next_states_.reserve(stay_count + move_count + 1);  // and the next merge's sentinel
+  StateSink<P> kept{next_states_.data()};
   std::size_t stay = 0;
   std::size_t move = 0;
   for (std::size_t step = stay_count + move_count; step > 0; --step) {
     const bool take_stay =
-        stays[stay].weight < moves_[move].weight ||
-        (stays[stay].weight == moves_[move].weight && stays[stay].profit >= moves_[move].profit);
-    const State<P>& candidate = take_stay ? stays[stay++] : moves_[move++];
+        stays[stay].weight < moves[move].weight ||
+        (stays[stay].weight == moves[move].weight && stays[stay].profit >= moves[move].profit);
+    const State<P> candidate = take_stay ? stays[stay++] : moves[move++];
     // A candidate that survived the threshold of the pass is tested again only if a solution found
     // during the merge raised it.
     keep_state(
-        next_states_, candidate, capacity_, threshold_,
-        [&](const State<P>& state) { improve(state, std::nullopt); },
+        kept, candidate, capacity_, threshold_, [&](const State<P>& state) { improve(state, std::nullopt); },
         [&](const State<P>& state) { return threshold_ != threshold && cannot_improve(state); });
   }
+  next_states_.resize(kept.size());
   adopt_states(states_, next_states_, statistics_);
 }
 
@@ -1228,7 +1246,6 @@ void PrimalDual<P>::give_back_arrays() {
     give_back(std::move(profits_), &buffers_->profits);
     give_back(std::move(states_), &buffers_->states);
     give_back(std::move(next_states_), &buffers_->next_states);
-    give_back(std::move(moves_), &buffers_->moves);
   }
   give_back(std::move(copies_), &buffers_->copies);
   give_back(std::move(original_), &buffers_->original);
