@@ -891,7 +891,8 @@ void PrimalDual<P>::merge_survivors(std::int64_t delta_weight, P delta_profit, s
     const bool take_stay =
         stays[stay].weight < moves[move].weight ||
         (stays[stay].weight == moves[move].weight && stays[stay].profit >= moves[move].profit);
-    const State<P> candidate = take_stay ? stays[stay++] : moves[move++];
+    // By reference: when it is a moved state, the kept one is written at its place or before it.
+    const State<P>& candidate = take_stay ? stays[stay++] : moves[move++];
     // A candidate that survived the threshold of the pass is tested again only if a solution found
     // during the merge raised it.
     keep_state(
