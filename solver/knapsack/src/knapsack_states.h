@@ -19,8 +19,8 @@ namespace reds::knapsack::detail {
 // weight (which is less profitable). `capacity` and `threshold` are the kernel's own, by reference so
 // that a dominated candidate costs no reading of them.
 template <class States, class State, class P, class Record, class Prunable>
-inline void keep_state(States& kept, const State& candidate, const std::int64_t& capacity,
-                       const P& threshold, Record&& record, Prunable&& prunable) {
+inline void keep_state(States& kept, const State& candidate, const std::int64_t& capacity, const P& threshold,
+                       Record&& record, Prunable&& prunable) {
   if (!kept.empty() && candidate.profit <= kept.back().profit) return;  // dominated
   if (candidate.weight <= capacity && candidate.profit >= threshold) record(candidate);
   if (prunable(candidate)) return;
