@@ -267,7 +267,8 @@ class PrimalDual {
   // The core grows in the order of the cardinality bound's reduced profits from now on.
   void order_core();
   // Whether the items (of `free_items`) whose flip keeps the cardinality bound highest all lie near the
-  // break item, and enough items are open for their order to matter.
+  // break item (near_break), some lie far from it (far_from_break), or too few items are open for their
+  // order to matter (few_open_items).
   Steering steering(const std::vector<std::size_t>& free_items) const;
   // Whether the items (of `free_items`) outside the core are fewer than a kNearShare-th of all items.
   bool few_open(const std::vector<std::size_t>& free_items) const;
