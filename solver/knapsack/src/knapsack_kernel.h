@@ -113,9 +113,8 @@ struct ZeroOneBuffers {
   std::vector<char> solution;
   // The dynamic program's state lists: hundreds of kilobytes on an easy instance of 10^4 items, which
   // the allocator would otherwise hand back to the system and fault in again on every solve.
-  std::vector<ZeroOneState<std::int64_t>> states;
-  std::vector<ZeroOneState<std::int64_t>> next_states;
-  UninitializedVector<ZeroOneState<std::int64_t>> moves;
+  UninitializedVector<ZeroOneState<std::int64_t>> states;
+  UninitializedVector<ZeroOneState<std::int64_t>> next_states;
 };
 
 // The stored array `stored` (none without buffers), emptied: its capacity is what is reused.

@@ -18,9 +18,9 @@ namespace reds::knapsack::detail {
 // what `record` may have raised the threshold to), and otherwise kept, replacing a kept state of its
 // weight (which is less profitable). `capacity` and `threshold` are the kernel's own, by reference so
 // that a dominated candidate costs no reading of them.
-template <class State, class P, class Record, class Prunable>
-inline void keep_state(std::vector<State>& kept, const State& candidate, const std::int64_t& capacity,
-                       const P& threshold, Record&& record, Prunable&& prunable) {
+template <class States, class State, class P, class Record, class Prunable>
+inline void keep_state(States& kept, const State& candidate, const std::int64_t& capacity, const P& threshold,
+                       Record&& record, Prunable&& prunable) {
   if (!kept.empty() && candidate.profit <= kept.back().profit) return;  // dominated
   if (candidate.weight <= capacity && candidate.profit >= threshold) record(candidate);
   if (prunable(candidate)) return;
@@ -32,8 +32,8 @@ inline void keep_state(std::vector<State>& kept, const State& candidate, const s
 
 // Ends a merge: the kept states become the current ones (`kept` keeps the old list's storage), and the
 // statistics count them.
-template <class State>
-void adopt_states(std::vector<State>& states, std::vector<State>& kept, Statistics& statistics) {
+template <class States>
+void adopt_states(States& states, States& kept, Statistics& statistics) {
   states.swap(kept);
   statistics.states += static_cast<std::int64_t>(states.size());
   statistics.max_states = std::max(statistics.max_states, static_cast<std::int64_t>(states.size()));

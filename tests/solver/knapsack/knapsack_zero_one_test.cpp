@@ -210,6 +210,25 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramAfterRestarts) {
   EXPECT_TRUE(restarted) << "no instance restarted with the bound over heavier items";
 }
 
+// Circle instances of 2,000 items and small capacities with the cardinality bound brought in at 20 states:
+// it leaves most of the root's gap open and ranks items far from the break item first, so it is dropped,
+// and dropped for good when it comes back at 200 states; the search completes without it.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereAWeakBoundLeavesForGood) {
+  reds::knapsack::Options options;
+  options.cardinality_states = 20;
+  for (const std::int64_t h : {4, 8}) {
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const std::int64_t n = 2000;
+      const std::int64_t range = 1000;
+      const Problem<std::int64_t> problem = generated(InstanceClass::circle, n, range, h, seed);
+      const reds::test::KnapsackOptimum optimum = reds::test::dynamic_program(problem);
+      const std::string label = describe(InstanceClass::circle, n, range, h, seed);
+      expect_optimal_with(problem, optimum, label, options);
+      expect_optimal_with(problem, optimum, label + " default", {});
+    }
+  }
+}
+
 // Instances of more than 4,096 items, where the solver orders the items only as far as its core reaches
 // and groups identical items only when a sample finds some: uncorrelated ones (no identical items);
 // nearly equal efficiencies p = K * w + r, r in {0, 1}, whose order only exact products decide (many
