@@ -76,19 +76,20 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
       "the response of 'reds plan' ('-' for standard input), applied as 'reds apply' does; without PLAN,\n"
       "MODEL must embed one. OUT is a native model with the plan embedded: 'reds run OUT --data DIR'\n"
       "evaluates every level. Batch normalization is folded into the layers before it and so stays\n"
-      "frozen at its pretrained statistics, as in the reference's main fine-tuning: one set of\n"
-      "statistics serves every level unchanged, unless --calibrate-images N gives every level its own\n"
-      "(per-level statistics: a scale and bias per level, unit layer and channel, estimated on N images\n"
-      "before training, held fixed while it trains and written into OUT, where every level runs with\n"
-      "them). Then every level is evaluated on DIR's test images.\n"
+      "frozen at its pretrained statistics, as in the reference's main fine-tuning; on top of it every\n"
+      "level gets its own statistics (a scale and bias per level, unit layer and channel, estimated on\n"
+      "--calibrate-images N images before training, held fixed while it trains and written into OUT,\n"
+      "where every level runs with them; --calibrate-images 0: one set of statistics for every level, as\n"
+      "the reference). Then every level is evaluated on DIR's test images.\n"
       "With --distill-weight W > 0 the largest level also teaches the others in the same step (in-place\n"
       "distillation): each smaller level's loss is (1 - W) times its cross-entropy plus W times T^2 times\n"
       "the KL divergence of its predictions from the largest level's, both softened by the temperature\n"
       "T (--distill-temperature); the largest level learns from the labels alone. The learning rate\n"
       "follows --lr-schedule: steps (it drops to 1/4 and 1/100 of --lr at the --lr-decay fractions of the\n"
       "run, the reference's ratios) or cosine (down to 0 at the end), after a linear --lr-warmup.\n"
-      "--lr 0.001 --lr-schedule steps --lr-warmup 0 is the reference's training (the defaults train\n"
-      "faster: measured in docs/training.md). A checkpoint (weights, optimizer state, stream position)\n"
+      "--lr 0.001 --lr-schedule steps --lr-warmup 0 --calibrate-images 0 is the reference's training (the\n"
+      "defaults train faster: measured in docs/training.md). A checkpoint (weights, optimizer state, stream "
+      "position)\n"
       "is written every --checkpoint-every steps and at the end; --resume continues from it bit for bit\n"
       "(with the same --threads). Progress goes to standard error: a bar on a terminal, lines otherwise.");
   command_line.add_options()  //
@@ -111,10 +112,10 @@ int run_finetune(const std::vector<std::string>& args, Streams streams) {
        "temperature softening both the teacher's and the student's predictions")  //
       ("optimizer", po::value<std::string>()->value_name("O")->default_value("adam"),
        "adam (Keras defaults) or sgd (momentum 0.9)")  //
-      ("calibrate-images", number_option("N", "0"),
+      ("calibrate-images", number_option("N", "512"),
        "per-level statistics: before training, map every level's unit outputs to the largest level's "
        "per-channel mean and deviation on N augmented training images, train with the maps and write "
-       "them into OUT (0: none)")  //
+       "them into OUT (0: none, the reference's)")  //
       ("seed", number_option("S", "1"), "seed of the minibatches");
   add_schedule_options(command_line, {.lr = "0.005",
                                       .lr_help = "initial (peak) learning rate (the reference's: 0.001)",
