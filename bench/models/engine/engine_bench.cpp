@@ -113,14 +113,10 @@ bool is_residual(const Model& model) {
                      [](const Layer& layer) { return layer.kind == LayerKind::add; });
 }
 
-PlannedModel plan_model(const std::string& name, Model model) {
-  RequestOptions options;
-  options.fractions = kFractions;
-  options.block = plan_block();
-  options.objective = reds::Objective::sum;  // the plans of the README's measurements: raw L1 importance
-  const reds::PlanRequest request = value_or_fail(plan_request(model, options), name + " request");
-  const reds::PlanResult plan = value_or_fail(reds::plan(request), name + " plan");
-  PlannedModel planned{name, value_or_fail(apply_plan(model, plan), name + " apply"), {}, {}, {}, {}, {}};
+// The sessions every planned model is timed in (nested, strided, unplanned; masked, for a chain, when
+// `with_masked`) and one random input image.
+PlannedModel with_sessions(const std::string& name, Model model, bool with_masked) {
+  PlannedModel planned{name, std::move(model), {}, {}, {}, {}, {}};
   planned.nested = std::make_unique<Session>(value_or_fail(Session::create(planned.model), name));
   planned.strided = std::make_unique<Session>(
       value_or_fail(Session::create(planned.model, SessionOptions{WeightLayout::strided}), name));
@@ -128,7 +124,7 @@ PlannedModel plan_model(const std::string& name, Model model) {
   unplanned.plan.reset();
   planned.unplanned =
       std::make_unique<Session>(value_or_fail(Session::create(unplanned), name + " unplanned"));
-  if (!is_residual(planned.model))
+  if (with_masked && !is_residual(planned.model))
     planned.masked = std::make_unique<Session>(
         value_or_fail(Session::create(masked(planned.model, *planned.nested, 0)), name + " masked"));
   std::mt19937 generator(1);
@@ -138,25 +134,23 @@ PlannedModel plan_model(const std::string& name, Model model) {
   return planned;
 }
 
+PlannedModel plan_model(const std::string& name, Model model) {
+  RequestOptions options;
+  options.fractions = kFractions;
+  options.block = plan_block();
+  options.objective = reds::Objective::sum;  // the plans of the README's measurements: raw L1 importance
+  const reds::PlanRequest request = value_or_fail(plan_request(model, options), name + " request");
+  const reds::PlanResult plan = value_or_fail(reds::plan(request), name + " plan");
+  return with_sessions(name, value_or_fail(apply_plan(model, plan), name + " apply"), true);
+}
+
 // A model planned elsewhere (a native file from `reds apply` or `reds finetune`), timed with its own plan:
 // how the plans `reds request` makes run, beside the benchmark's own.
 PlannedModel planned_file(const std::string& path) {
   Model model = value_or_fail(load_model(path), path);
   if (!model.plan) fail(path + ": the model has no plan");
   const std::string name = "file_" + std::filesystem::path(path).stem().string();
-  PlannedModel planned{name, std::move(model), {}, {}, {}, {}, {}};
-  planned.nested = std::make_unique<Session>(value_or_fail(Session::create(planned.model), name));
-  planned.strided = std::make_unique<Session>(
-      value_or_fail(Session::create(planned.model, SessionOptions{WeightLayout::strided}), name));
-  Model unplanned = planned.model;
-  unplanned.plan.reset();
-  planned.unplanned =
-      std::make_unique<Session>(value_or_fail(Session::create(unplanned), name + " unplanned"));
-  std::mt19937 generator(1);
-  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
-  planned.input.resize(static_cast<std::size_t>(planned.model.input.size()));
-  for (float& value : planned.input) value = pixel(generator);
-  return planned;
+  return with_sessions(name, std::move(model), false);
 }
 
 std::vector<PlannedModel>& models() {
