@@ -6,7 +6,10 @@
    (reds.torch.gradient_importance, plan_request, reds.plan);
 3. apply the plan (reds.torch.apply_plan: one module, every level a prefix of its weights) and measure every
    level's test accuracy;
-4. fine-tune all levels jointly (reds.torch.finetune: the reference's loss weights, one optimizer step per
+4. give every level but the largest its own batch-norm statistics (reds.torch.calibrate_levels, on
+   --calibrate-images training images over all processes; 0: one set of statistics for every level) and
+   measure again;
+5. fine-tune all levels jointly (reds.torch.finetune: the reference's loss weights, one optimizer step per
    minibatch) and measure again.
 
 Run on its own, it starts --processes worker processes on this machine (gloo over loopback, CPU). Under
@@ -176,6 +179,16 @@ def run(arguments: argparse.Namespace) -> None:
     plan = answer[0]
     nested = reds.torch.apply_plan(model, plan, example)
     before = accuracies(nested, test, arguments.batch_size)
+    calibrated = None
+    if arguments.calibrate_images > 0:
+        clock = time.perf_counter()
+        images = loader(train, arguments.batch_size, True, arguments.seed + 2)
+        used = reds.torch.calibrate_levels(nested, images, images=max(1, arguments.calibrate_images // world))
+        total = torch.tensor([used], device=device)
+        distributed.all_reduce(total)
+        say(f"per-level batch-norm statistics from {int(total)} training images in "
+            f"{time.perf_counter() - clock:.1f} s")
+        calibrated = accuracies(nested, test, arguments.batch_size)
 
     weights = reds.torch.reference_level_weights(plan)
     distillation = None
@@ -192,12 +205,16 @@ def run(arguments: argparse.Namespace) -> None:
         f"steps of {arguments.batch_size} in {time.perf_counter() - clock:.0f} s")
     after = accuracies(nested, test, arguments.batch_size)
 
-    say("\n| level | MACs | params | accuracy before | after fine-tuning |\n| --- | --- | --- | --- | --- |")
+    columns = ["level", "MACs", "params", "accuracy before"] + (["calibrated"] if calibrated else [])
+    columns.append("after fine-tuning")
+    say("\n| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))
     full = plan["full"]["cost"]
     for level, (fraction, planned) in enumerate(zip(LEVELS, plan["levels"])):
         cost = planned["cost"]
-        say(f"| {fraction:.0%} | {cost['macs']:,} ({cost['macs'] / full['macs']:.1%}) | {cost['params']:,} | "
-            f"{before[level]:.2%} | {after[level]:.2%} |")
+        macs = f"{cost['macs']:,} ({cost['macs'] / full['macs']:.1%})"
+        cells = [f"{fraction:.0%}", macs, f"{cost['params']:,}", f"{before[level]:.2%}"]
+        cells += [f"{calibrated[level]:.2%}"] if calibrated else []
+        say("| " + " | ".join(cells + [f"{after[level]:.2%}"]) + " |")
     say(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 
@@ -231,6 +248,8 @@ def main() -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=1)
     parser.add_argument("--importance-batches", type=int, default=100)
     parser.add_argument("--finetune-epochs", type=int, default=1)
+    parser.add_argument("--calibrate-images", type=int, default=512,
+                        help="per-level batch-norm statistics from N training images (0: none)")
     parser.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate (cosine decay)")
     parser.add_argument("--distillation-weight", type=float, default=0.0, help="0: no distillation")
     parser.add_argument("--temperature", type=float, default=1.0)

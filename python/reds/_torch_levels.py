@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional, Union
 
@@ -34,6 +34,7 @@ class _Nested:
     # Class defaults, shadowed per instance by apply_plan.
     reds_level_widths: tuple[tuple[int, int], ...] = ()
     reds_width: Width = None
+    reds_level: Optional[int] = None
 
 
 class NestedConv2d(nn.Conv2d, _Nested):
@@ -65,10 +66,33 @@ class NestedLinear(nn.Linear, _Nested):
         return F.linear(input, self.weight[:units, :inputs], bias)
 
 
+# The per-level statistics of a nested batch norm (calibrate_levels): buffers of (levels, channels), and
+# which levels have them. Not persistent: the wrapped module's state_dict stays the one of its own class.
+_LEVEL_MEAN, _LEVEL_VAR, _LEVEL_CALIBRATED = "reds_level_mean", "reds_level_var", "reds_level_calibrated"
+
+
+def _level_statistics(module: nn.Module) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+    """The mean and variance the module normalises with at its selected level, if that level is
+    calibrated."""
+    level = module.reds_level  # type: ignore[attr-defined]
+    calibrated = getattr(module, _LEVEL_CALIBRATED, None)
+    if level is None or calibrated is None or not bool(calibrated[level]):
+        return None
+    return getattr(module, _LEVEL_MEAN)[level], getattr(module, _LEVEL_VAR)[level]
+
+
 def _nested_batch_norm(module: nn.modules.batchnorm._BatchNorm, input: torch.Tensor) -> torch.Tensor:
     # torch's _BatchNorm.forward on the first channels: in training mode the level's batch statistics update
-    # the prefix of the running ones (a view), as the full network's update all of them.
+    # the prefix of the running ones (a view), as the full network's update all of them. In evaluation mode
+    # a calibrated level normalises with its own statistics.
     units = module.reds_width[0]  # type: ignore[index]
+    if not module.training:
+        statistics = _level_statistics(module)
+        if statistics is not None:
+            mean, variance = statistics
+            return F.batch_norm(input, mean[:units], variance[:units],
+                                None if module.weight is None else module.weight[:units],
+                                None if module.bias is None else module.bias[:units], False, 0.0, module.eps)
     momentum = 0.0 if module.momentum is None else module.momentum
     if module.training and module.track_running_stats and module.num_batches_tracked is not None:
         module.num_batches_tracked.add_(1)
@@ -117,6 +141,7 @@ _NESTED_CLASSES: dict[type, type] = {
     nn.BatchNorm2d: NestedBatchNorm2d,
     nn.BatchNorm1d: NestedBatchNorm1d,
 }
+_NESTED_NORMS = (NestedBatchNorm2d, NestedBatchNorm1d)
 
 
 class NestedModule(nn.Module):
@@ -156,6 +181,7 @@ class NestedModule(nn.Module):
         for submodule in self.module.modules():
             if isinstance(submodule, _Nested):
                 submodule.reds_width = None if level is None else submodule.reds_level_widths[level]
+                submodule.reds_level = level
         self._level = level
 
     @contextmanager
@@ -301,6 +327,18 @@ def _nest(graph: Graph, level_widths: Sequence[Mapping[str, int]]) -> None:
             module.__class__ = _NESTED_CLASSES[type(module)]
             module.reds_level_widths = widths_per_level
             module.reds_width = None
+            module.reds_level = None
+            if isinstance(module, _NESTED_NORMS) and module.running_mean is not None:
+                # Allocated here, before a DistributedDataParallel wrapper lists the buffers it broadcasts.
+                shape = (len(widths_per_level), module.num_features)
+                module.register_buffer(_LEVEL_MEAN, module.running_mean.new_zeros(shape), persistent=False)
+                module.register_buffer(_LEVEL_VAR, module.running_var.new_ones(shape), persistent=False)
+                # Bytes, not booleans: gloo broadcasts no boolean tensors.
+                module.register_buffer(
+                    _LEVEL_CALIBRATED,
+                    torch.zeros(len(widths_per_level), dtype=torch.uint8, device=module.running_mean.device),
+                    persistent=False,
+                )
 
 
 def _check_modules(graph: Graph) -> None:
@@ -349,10 +387,125 @@ def apply_plan(
     return NestedModule(module, plan, level_widths)
 
 
+class _Calibrated(Exception):
+    """Ends a calibration pass at the batch norm it measures: nothing after it is needed."""
+
+
+def _nested_module(model: nn.Module) -> NestedModule:
+    inner = model
+    while not isinstance(inner, NestedModule) and isinstance(getattr(inner, "module", None), nn.Module):
+        inner = inner.module  # a DistributedDataParallel (or similar) wrapper
+    if not isinstance(inner, NestedModule):
+        raise InvalidArgumentError(f"{type(model).__name__} is not a planned module: apply_plan gives one")
+    return inner
+
+
+def _calibration_inputs(batches: Iterable[Any], images: int, device: torch.device) -> list[torch.Tensor]:
+    inputs: list[torch.Tensor] = []
+    seen = 0
+    for batch in batches:
+        first = batch[0] if isinstance(batch, (tuple, list)) else batch
+        taken = first[: images - seen]
+        if len(taken):
+            inputs.append(taken.to(device))
+            seen += len(taken)
+        if seen >= images:
+            break
+    if seen == 0:
+        raise InvalidArgumentError("no images to calibrate on: the batches are empty")
+    return inputs
+
+
+@torch.no_grad()
+def calibrate_levels(model: nn.Module, batches: Iterable[Any], *, images: int = 512) -> int:
+    """Gives every level but the largest its own batch-norm statistics (switchable batch norm, as slimmable
+    networks have): the mean and variance of each batch norm's input at that level on the first ``images``
+    inputs of ``batches`` (a ``DataLoader`` of (inputs, targets), or of inputs), measured in evaluation mode
+    with the batch norms before it already normalising with theirs, which is what the level computes
+    afterwards. ``model`` is a ``NestedModule`` or it wrapped in ``DistributedDataParallel``; in a process
+    group, the statistics are over every process's ``images`` (summed across them), the same on each.
+
+    A calibrated level normalises with its statistics in evaluation mode, as ``finetune`` trains by default
+    (batch norms frozen), and ``extract_level``/``export_level`` write them as the level's running
+    statistics; the largest level and the full network keep the running statistics they were trained with.
+    The statistics are buffers of the batch norms, broadcast by DDP, but not in the module's
+    ``state_dict``: calibrate again after loading weights. Batch norms without running statistics
+    (``track_running_stats=False``) normalise with their batch statistics at every level and are left out.
+    Returns how many images this process calibrated on (fewer than ``images`` when ``batches`` end
+    first). Raises ``reds.InvalidArgumentError`` for a module without such batch norms or no images."""
+    nested = _nested_module(model)
+    if not (isinstance(images, int) and images >= 1):
+        raise InvalidArgumentError(f"images must be a positive count, got {images!r}")
+    norms = [module for module in nested.module.modules() if hasattr(module, _LEVEL_CALIBRATED)]
+    if not norms:
+        raise InvalidArgumentError(
+            "the plan's layers have no batch norm with running statistics: nothing to calibrate"
+        )
+    device = norms[0].running_mean.device
+    inputs = _calibration_inputs(batches, images, device)
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    previous_level, training = nested.level, nested.training
+    nested.eval()
+    try:
+        for level in range(nested.num_levels - 1):
+            nested.set_level(level)
+            for norm in norms:
+                getattr(norm, _LEVEL_CALIBRATED)[level] = 0
+            for norm in _call_order(nested, norms, inputs[0]):
+                # Sums of (x - shift) and its square in double precision, shifted by the running mean
+                # against cancellation; summed over the processes, then one mean and variance.
+                units = norm.reds_level_widths[level][0]
+                shift = norm.running_mean[:units].double()
+                sums = torch.zeros(2, units, dtype=torch.float64, device=device)
+                count = torch.zeros(1, dtype=torch.float64, device=device)
+
+                def measure(_module: nn.Module, arguments: tuple[torch.Tensor, ...]) -> None:
+                    values = arguments[0].double().transpose(0, 1).reshape(units, -1) - shift[:, None]
+                    sums[0] += values.sum(dim=1)
+                    sums[1] += values.square().sum(dim=1)
+                    count[0] += values.shape[1]
+                    raise _Calibrated
+
+                handle = norm.register_forward_pre_hook(measure)
+                try:
+                    for batch in inputs:
+                        try:
+                            nested(batch)
+                        except _Calibrated:
+                            pass
+                finally:
+                    handle.remove()
+                if distributed:
+                    torch.distributed.all_reduce(sums)
+                    torch.distributed.all_reduce(count)
+                mean = sums[0] / count
+                getattr(norm, _LEVEL_MEAN)[level, :units] = (shift + mean).to(norm.running_mean.dtype)
+                variance = (sums[1] / count - mean.square()).clamp(min=0.0)
+                getattr(norm, _LEVEL_VAR)[level, :units] = variance.to(norm.running_var.dtype)
+                getattr(norm, _LEVEL_CALIBRATED)[level] = 1
+    finally:
+        nested.set_level(previous_level)
+        nested.train(training)
+    return sum(len(batch) for batch in inputs)
+
+
+def _call_order(nested: NestedModule, norms: Sequence[nn.Module], example: torch.Tensor) -> list[nn.Module]:
+    """``norms`` in the order the forward pass calls them (each one's statistics depend on those before)."""
+    called: list[nn.Module] = []
+    handles = [norm.register_forward_pre_hook(lambda module, _: called.append(module)) for norm in norms]
+    try:
+        nested(example[:1])
+    finally:
+        for handle in handles:
+            handle.remove()
+    return called
+
+
 def extract_level(nested: NestedModule, level: Optional[int]) -> nn.Module:
     """A standalone copy of level ``level`` (None: the full network): the wrapped module with every layer of
     the plan cut to the level's units (its own, smaller parameters, copied) and torch's own layer classes
-    again, so it runs, saves and exports like any module."""
+    again, so it runs, saves and exports like any module. A level calibrated by ``calibrate_levels`` gives
+    its batch norms its own statistics as their running ones."""
     if level is not None and not (isinstance(level, int) and 0 <= level < nested.num_levels):
         raise InvalidArgumentError(
             f"level {level!r} does not exist; the plan has levels 0 to {nested.num_levels - 1}"
@@ -363,9 +516,16 @@ def extract_level(nested: NestedModule, level: Optional[int]) -> nn.Module:
             if not isinstance(submodule, _Nested):
                 continue
             width = None if level is None else submodule.reds_level_widths[level]
+            submodule.reds_level = level
+            statistics = _level_statistics(submodule)
+            if statistics is not None:
+                submodule.running_mean.copy_(statistics[0])  # type: ignore[operator]
+                submodule.running_var.copy_(statistics[1])  # type: ignore[operator]
+            for name in (_LEVEL_MEAN, _LEVEL_VAR, _LEVEL_CALIBRATED):
+                submodule._buffers.pop(name, None)
             submodule.__class__ = next(base for base, nested_class in _NESTED_CLASSES.items()
                                        if type(submodule) is nested_class)
-            for attribute in ("reds_level_widths", "reds_width"):
+            for attribute in ("reds_level_widths", "reds_width", "reds_level"):
                 submodule.__dict__.pop(attribute, None)
             if width is not None:
                 _narrow(submodule, *width)

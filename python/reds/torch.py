@@ -11,7 +11,8 @@ its width. ``l1_importance`` and ``gradient_importance`` score the units.
 
 ``apply_plan(module, plan, example_input)`` permutes the module's units into the plan's order in place and
 returns a ``NestedModule`` whose ``set_level(i)`` computes level ``i`` on prefixes of the same parameters;
-``extract_level`` and ``export_level`` cut one level out, as a module or an ONNX file. Importing this module
+``calibrate_levels`` gives every level its own batch-norm statistics; ``extract_level`` and
+``export_level`` cut one level out, as a module or an ONNX file. Importing this module
 imports ``torch``; ``import reds`` does not.
 """
 
@@ -46,6 +47,7 @@ from ._torch_levels import (
     NestedLinear,
     NestedModule,
     apply_plan,
+    calibrate_levels,
     export_level,
     extract_level,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "NestedLinear",
     "NestedModule",
     "apply_plan",
+    "calibrate_levels",
     "evaluate_levels",
     "export_level",
     "extract_level",

@@ -1,7 +1,8 @@
 """One rank of the distributed fine-tuning test (test_finetune.py): joins the gloo process group that the
 environment describes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as torchrun sets them), fine-tunes
 leveled_models.SlicedCnn jointly inside DistributedDataParallel on its share of every global batch, and
-saves the weights of every configuration to OUTPUT.
+saves the weights of every configuration to OUTPUT, then the per-level batch-norm statistics that
+calibrate_levels gives a planned ResNet-8 from its share of the images.
 
     python3 finetune_worker.py OUTPUT STEPS BATCH
 """
@@ -33,6 +34,12 @@ def planned_resnet8(image_size: int) -> nn.Module:
     example = torch.zeros(1, 1, image_size, image_size)
     plan = reds.plan(reds.torch.plan_request(model, example, levels=(0.25, 0.5, 1.0)))
     return reds.torch.apply_plan(model, plan, example)
+
+
+def level_statistics(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The per-level batch-norm statistics calibrate_levels wrote (buffers outside the state_dict)."""
+    return {name: value.detach().clone() for name, value in model.named_buffers()
+            if name.endswith(("reds_level_mean", "reds_level_var", "reds_level_calibrated"))}
 
 
 def _sliced(widths: Any) -> Callable[[int], tuple[nn.Module, list[float]]]:
@@ -76,6 +83,11 @@ def main() -> None:
         optimizer = torch.optim.Adam(wrapped.parameters(), lr=LEARNING_RATE)
         reds.torch.finetune(wrapped, batches, optimizer, weights, distillation=distillation)
         states.append({name: value.detach().clone() for name, value in model.state_dict().items()})
+    # Per-level statistics over every rank's share of the images: the last entry.
+    calibrated = planned_resnet8(10)
+    shares = [images[rank * shard:(rank + 1) * shard] for images, _ in global_batches(steps, batch, size=10)]
+    reds.torch.calibrate_levels(DistributedDataParallel(calibrated), shares, images=steps * shard)
+    states.append(level_statistics(calibrated))
     torch.save(states, f"{output}.{rank}")
     distributed.barrier()
     distributed.destroy_process_group()

@@ -21,7 +21,7 @@ pytest.importorskip("torchvision")  # torch_models, which the worker's ResNet-8 
 import reds  # noqa: E402
 import reds.torch  # noqa: E402
 import torch.nn.functional as functional  # noqa: E402
-from finetune_worker import CONFIGURATIONS, LEARNING_RATE  # noqa: E402
+from finetune_worker import CONFIGURATIONS, LEARNING_RATE, level_statistics, planned_resnet8  # noqa: E402
 from leveled_models import global_batches, seeded_model  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -238,6 +238,18 @@ def test_two_ddp_processes_end_with_the_weights_of_one_process_over_the_global_b
         log, _ = process.communicate(timeout=120)
         assert process.returncode == 0, f"rank {rank}:\n{log}"
     rank_states = [torch.load(f"{output}.{rank}") for rank in range(world)]
+    # Calibrated on each rank's half of the images: one process's statistics over all of them, on both.
+    alone = planned_resnet8(10)
+    reds.torch.calibrate_levels(alone, [images for images, _ in global_batches(steps, batch, size=10)],
+                                images=steps * batch)
+    statistics = level_statistics(alone)
+    assert statistics and all(bool(value[:-1].all()) for name, value in statistics.items()
+                              if name.endswith("calibrated"))
+    for rank in range(world):
+        calibrated = rank_states[rank].pop()
+        assert calibrated.keys() == statistics.keys()
+        for name, value in statistics.items():
+            torch.testing.assert_close(calibrated[name], value, rtol=1e-5, atol=1e-6, msg=name)
     expected = single_process_states(steps, batch)
     for configuration, state in enumerate(expected):
         initial = CONFIGURATIONS[configuration][2](0)[0].state_dict()
@@ -291,7 +303,10 @@ def test_fashion_mnist_example_runs_every_stage_in_two_processes(
         output = outputs[0]
     assert "2 processes on cpu; 256 training and 64 test images" in output
     assert "fine-tuned 4 levels jointly" in output and ": 4 steps of 64" in output
+    assert "per-level batch-norm statistics from 256 training images" in output
     rows = [line.split(" | ") for line in output.splitlines() if line.startswith("| ") and "%" in line]
     assert [row[0] for row in rows] == ["| 25%", "| 50%", "| 75%", "| 100%"]
+    assert all(len(row) == 6 for row in rows)  # before, calibrated, after
+    assert rows[-1][3] == rows[-1][4]  # the largest level keeps its statistics
     params = [int(row[2].replace(",", "")) for row in rows]
     assert params == sorted(params) and params[-1] == 77418  # ResNet-8 on 28x28 grey images, 10 classes

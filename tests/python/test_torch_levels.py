@@ -164,6 +164,85 @@ def test_extracted_level_is_a_plain_module_of_the_levels_units() -> None:
         parameter.numel() for parameter in nested.parameters())
 
 
+def reference_calibration(standalone: Any, images: Any) -> Any:
+    """An independent calibration of a standalone level: batch norm after batch norm in the order the
+    forward pass calls them, its running statistics set to the population mean and variance of its input
+    over all images at once, computed with the ones before it set."""
+    norms = [module for module in standalone.modules() if isinstance(module, nn.BatchNorm2d)]
+    order: list[Any] = []
+    handles = [norm.register_forward_pre_hook(lambda module, _: order.append(module)) for norm in norms]
+    outputs(standalone.eval(), images[:1])
+    for handle in handles:
+        handle.remove()
+    for norm in order:
+        seen: list[Any] = []
+        handle = norm.register_forward_pre_hook(lambda _, arguments: seen.append(arguments[0]))
+        outputs(standalone, images)
+        handle.remove()
+        variance, mean = torch.var_mean(seen[0].double(), dim=(0, 2, 3), unbiased=False)
+        norm.running_mean.copy_(mean)
+        norm.running_var.copy_(variance)
+    return standalone
+
+
+@pytest.mark.parametrize("model", ["resnet8", "mobilenet_v2"])
+def test_calibrated_levels_normalise_with_the_statistics_of_their_own_inputs(model: str) -> None:
+    nested, _, _, _, _ = planned(model, fractions=(0.3, 0.6, 1.0))
+    shape = MODELS[model][1]
+    images = torch.rand(14, *shape[1:], generator=torch.Generator().manual_seed(5))
+    batches = [(images[start:start + 5], torch.zeros(5)) for start in range(0, 14, 5)]
+    uncalibrated = copy.deepcopy(nested)
+    expected = [reference_calibration(reds.torch.extract_level(uncalibrated, level), images[:12])
+                for level in range(nested.num_levels - 1)]
+    assert reds.torch.calibrate_levels(nested, batches, images=12) == 12  # 5 + 5 + 2 images
+    for level, reference in enumerate(expected):
+        ours = reds.torch.extract_level(nested, level).eval()
+        for (name, theirs), mine in zip(reference.named_buffers(), ours.buffers()):
+            if name.endswith(("running_mean", "running_var")):
+                torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-5, msg=name)
+        nested.set_level(level)
+        torch.testing.assert_close(outputs(nested.eval(), images), outputs(reference, images),
+                                   rtol=1e-4, atol=1e-4)
+        uncalibrated.set_level(level)
+        assert not torch.allclose(outputs(nested, images), outputs(uncalibrated.eval(), images), atol=1e-3)
+    # The largest level and the full network keep the statistics they were trained with.
+    for level in (nested.num_levels - 1, None):
+        nested.set_level(level)
+        uncalibrated.set_level(level)
+        torch.testing.assert_close(outputs(nested, images), outputs(uncalibrated, images), rtol=0, atol=0)
+    # Not in the wrapped module's state_dict, which still loads into its own class.
+    fresh = MODELS[model][0]()
+    fresh.load_state_dict(nested.module.state_dict(), strict=True)
+    # In training mode a level normalises with its batch statistics, as before (same dropout masks).
+    results = []
+    for module in (nested, uncalibrated):
+        module.train()
+        module.set_level(0)
+        torch.manual_seed(0)
+        results.append(outputs(module, images))
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=0)
+
+
+def test_calibration_refuses_what_it_cannot_calibrate() -> None:
+    nested, _, inputs, _, _ = planned("resnet8")
+    with pytest.raises(reds.InvalidArgumentError, match="positive count"):
+        reds.torch.calibrate_levels(nested, [inputs], images=0)
+    with pytest.raises(reds.InvalidArgumentError, match="batches are empty"):
+        reds.torch.calibrate_levels(nested, [])
+    with pytest.raises(reds.InvalidArgumentError, match="not a planned module"):
+        reds.torch.calibrate_levels(randomised(MODELS["resnet8"][0]()), [inputs])
+    chain = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+    example = torch.rand(1, 1, 6, 6)
+    chained = reds.torch.apply_plan(chain, reds.plan(reds.torch.plan_request(chain, example, levels=(0.5,))),
+                                    example)
+    with pytest.raises(reds.InvalidArgumentError, match="nothing to calibrate"):
+        reds.torch.calibrate_levels(chained, [example])
+    # Nothing changed on the refused calls.
+    before = outputs(nested.eval(), inputs)
+    nested.set_level(None)
+    torch.testing.assert_close(outputs(nested, inputs), before, rtol=0, atol=0)
+
+
 def test_plan_of_another_module_or_breaking_a_stream_is_an_error() -> None:
     nested, _, inputs, _, plan = planned("resnet8")
     with pytest.raises(reds.InvalidArgumentError, match="no order for"):
@@ -255,6 +334,20 @@ def test_exported_level_reads_back_in_the_engine_as_the_level(
             assert result.returncode == 0, result.stderr
             units = [layer["units"] for layer in json.loads(result.stdout)["network"]["layers"]]
             assert units == [plan["levels"][level]["widths"][name] for name in plan["order"]]
+
+
+def test_exported_calibrated_level_reads_back_in_the_engine_with_its_statistics(
+    reds_command: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    nested, _, inputs, _, _ = planned("resnet8")
+    inputs = torch.round(inputs * 255) / 255
+    write_images(tmp_path / "data", inputs)
+    reds.torch.calibrate_levels(nested, [(inputs, None)])
+    path = tmp_path / "level0.onnx"
+    reds.torch.export_level(nested, 0, inputs[:1], path)
+    [expected] = engine_outputs(reds_command, path, tmp_path / "data")
+    nested.set_level(0)
+    torch.testing.assert_close(outputs(nested.eval(), inputs), expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("model", list(MODELS))
