@@ -583,20 +583,34 @@ std::vector<typename CardinalityBound<P>::Surrogate> CardinalityBound<P>::surrog
     if (j < items_.break_item) fixed_weight -= items_.weights[j];
   for (std::size_t i = 0; i < sides_.size(); ++i) {
     const Side& side = sides_[i];
-    if (empty(side) || side.mu <= 0 || side.lambda_profit <= 0) continue;
-    const int128 multiplier = side.mu * side.lambda_weight / side.lambda_profit;
-    int128 total =
-        static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (side.hi - fixed_count_);
-    Surrogate surrogate{i, {}};
-    surrogate.items.capacity = static_cast<std::int64_t>(std::min<int128>(total, kWeightLimit));
+    if (empty(side) || side.mu == 0 || side.lambda_profit <= 0) continue;
+    // The side of at most hi items weighs each counted copy s more, that of at least k items s less.
+    const bool at_most = side.mu > 0;
+    const int128 ratio = (at_most ? side.mu : -side.mu) * side.lambda_weight / side.lambda_profit;
+    if (!at_most && ratio == 0) continue;  // the problem itself over the free items: no easier
+    const int128 multiplier = at_most ? ratio : -ratio;
+    int128 capacity =
+        static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (k(side, side.mu) - fixed_count_);
+    int128 total = 0;
+    Surrogate surrogate{i, {}, {}, {}, 0, false};
     for (const std::size_t j : free_items_) {
       const int128 weight = items_.weights[j] + multiplier * counted_[j];
+      if (weight <= 0) {
+        capacity -= weight;
+        surrogate.taken.push_back(j);
+        surrogate.taken_profit += items_.profits[j];
+        continue;
+      }
       total += weight;
       surrogate.items.weights.push_back(static_cast<std::int64_t>(std::min<int128>(weight, kWeightLimit)));
       surrogate.items.profits.push_back(items_.profits[j]);
       surrogate.items.copies.push_back(items_.copies[j]);
+      surrogate.members.push_back(j);
     }
-    if (total < kWeightLimit) surrogates.push_back(std::move(surrogate));
+    surrogate.infeasible = capacity < 0;
+    surrogate.items.capacity = static_cast<std::int64_t>(std::clamp<int128>(capacity, 0, kWeightLimit));
+    if (surrogate.infeasible || std::max<int128>(capacity, 0) + total < kWeightLimit)
+      surrogates.push_back(std::move(surrogate));
   }
   return surrogates;
 }

@@ -105,14 +105,22 @@ class CardinalityBound {
     std::vector<Lane> lanes_;  // per side
   };
 
-  // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of a side whose counted
-  // items number at most hi has sum_j (w_j + s * counted_j) x_j <= c + s * hi for any s >= 0, so with
-  // the fixed items taken out it solves the 0-1 problem over the free items with those weights and
-  // capacity. Its optimum bounds the side; an optimal surrogate solution that fits the true capacity is
-  // the side's optimum. s = mu / lambda, the multipliers' ratio, makes this the tightest linear bound.
+  // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of the side of at most hi
+  // counted items has sum_j (w_j + s * counted_j) x_j <= c + s * hi for any s >= 0, and one of the side
+  // of at least k counted items sum_j (w_j - s * counted_j) x_j <= c - s * k. With the fixed items taken
+  // out, each is a 0-1 problem over the free items with those weights and capacity. On the side of at
+  // least k, the items of weight w_j - s * counted_j <= 0 take no room (they give some back) and bring
+  // profit: every optimal surrogate solution takes them, so they leave the problem, taken, and the
+  // capacity grows by what they give back. The surrogate optimum bounds the side; an optimal surrogate
+  // solution that fits the true capacity is the side's optimum. s = |mu| / lambda, the multipliers'
+  // ratio, makes this the tightest linear bound.
   struct Surrogate {
     std::size_t side;
-    KernelItems<P> items;  // over free_items(), in its order
+    KernelItems<P> items;
+    std::vector<std::size_t> members;  // per surrogate item, the item it is
+    std::vector<std::size_t> taken;    // the free items every optimal surrogate solution takes
+    P taken_profit = 0;
+    bool infeasible = false;  // no solution of the side fits, whatever the other items
   };
   std::vector<Surrogate> surrogates() const;
   // No solution of the side reaches the threshold (its surrogate problem proved it).

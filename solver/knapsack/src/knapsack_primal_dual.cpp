@@ -984,11 +984,17 @@ void PrimalDual<P>::solve_surrogates() {
   const std::vector<std::size_t>& free_items = cardinality_->free_items();
   std::vector<bool> is_free(size(), false);
   for (const std::size_t j : free_items) is_free[j] = true;
-  for (const auto& surrogate : cardinality_->surrogates()) {
-    const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit());
+  for (auto& surrogate : cardinality_->surrogates()) {
+    if (surrogate.infeasible) {
+      cardinality_->close(surrogate.side);
+      continue;
+    }
+    // What the surrogate's free items must bring to reach the threshold; nothing when the fixed and the
+    // taken items reach it already (then its optimum, whatever it is, decides).
+    const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit() - surrogate.taken_profit);
     // The surrogate problems' searches reuse each other's arrays through buffers_.
-    const KernelOutcome<P> outcome =
-        solve_zero_one(surrogate.items, nested, std::optional<P>(target), buffers_);
+    const KernelOutcome<P> outcome = solve_zero_one(
+        std::move(surrogate.items), nested, target > 0 ? std::optional<P>(target) : std::nullopt, buffers_);
     if (!outcome.optimal) continue;
     if (outcome.profit < target) {
       cardinality_->close(surrogate.side);  // nothing on this side reaches the threshold
@@ -1005,8 +1011,9 @@ void PrimalDual<P>::solve_surrogates() {
     };
     for (std::size_t j = 0; j < break_; ++j)
       if (!is_free[j]) take(j);
-    for (std::size_t k = 0; k < free_items.size(); ++k)
-      if (outcome.chosen[k]) take(free_items[k]);
+    for (const std::size_t j : surrogate.taken) take(j);
+    for (std::size_t k = 0; k < surrogate.members.size(); ++k)
+      if (outcome.chosen[k]) take(surrogate.members[k]);
     if (weight > capacity_) continue;
     cardinality_->close(surrogate.side);
     if (profit >= threshold_) adopt(solution, profit);

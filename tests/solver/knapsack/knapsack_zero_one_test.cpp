@@ -229,6 +229,57 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereAWeakBoundLeavesForGo
   }
 }
 
+// Instances where heavy items are the most efficient (p = w - K + r, r in {0, 1, 2}) and a quarter of the
+// items are light and nearly worthless: the break solution takes heavy items, and the optimum often fills
+// the residual capacity with more items than it has. The cardinality bound's side of at least b + 1 items
+// (b the break solution's count) has a negative multiplier, and its surrogate problem weighs each item s
+// less: the lightest items weigh nothing or less there and are taken outright. Its solution is adopted,
+// or it closes that side, on many of these instances.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereTheOptimumHasMoreItemsThanTheBreakSolution) {
+  int more_items = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    Problem<std::int64_t> problem;
+    std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL;
+    const auto next = [&](std::int64_t bound) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<std::int64_t>(state % static_cast<std::uint64_t>(bound));
+    };
+    std::int64_t total_weight = 0;
+    for (int j = 0; j < 40; ++j) {
+      const std::int64_t weight = j % 2 == 0 ? 1 + next(10) : 1 + next(1000);
+      problem.items.push_back({weight, std::max<std::int64_t>(1, weight - 100 + next(3))});
+      total_weight += weight;
+    }
+    problem.capacity = total_weight * static_cast<std::int64_t>(1 + (seed * 7) % 50) / 101;
+    const std::string label = "seed=" + std::to_string(seed);
+    const reds::test::KnapsackOptimum optimum = reds::test::dynamic_program(problem);
+    expect_optimal(problem, optimum, label);
+    reds::knapsack::Options bound_only;  // no pairing: the bound and its surrogate problems do the rest
+    bound_only.cardinality_states = 2;
+    bound_only.pairing_states = std::numeric_limits<std::int64_t>::max();
+    expect_optimal_with(problem, optimum, label + " bound only", bound_only);
+    const Problem<double> real = with_real_profits(problem, seed);
+    expect_optimal(real, reds::test::dynamic_program(real), label + " real");
+    // The break solution's count: the most efficient items, ties lightest first, while they fit.
+    std::vector<Item<std::int64_t>> by_efficiency = problem.items;
+    std::sort(by_efficiency.begin(), by_efficiency.end(), [](const auto& a, const auto& b) {
+      const std::int64_t ahead = a.profit * b.weight;  // both below 10^6
+      const std::int64_t behind = b.profit * a.weight;
+      return ahead != behind ? ahead > behind : a.weight < b.weight;
+    });
+    std::size_t break_count = 0;
+    for (std::int64_t room = problem.capacity;
+         break_count < by_efficiency.size() && by_efficiency[break_count].weight <= room; ++break_count)
+      room -= by_efficiency[break_count].weight;
+    const auto solution = reds::knapsack::solve(problem, eager());
+    ASSERT_TRUE(solution.ok());
+    if (solution->items.size() > break_count) ++more_items;
+  }
+  EXPECT_GE(more_items, 10) << "too few instances whose optimum has more items than the break solution";
+}
+
 // Instances of more than 4,096 items, where the solver orders the items only as far as its core reaches
 // and groups identical items only when a sample finds some: uncorrelated ones (no identical items);
 // nearly equal efficiencies p = K * w + r, r in {0, 1}, whose order only exact products decide (many
