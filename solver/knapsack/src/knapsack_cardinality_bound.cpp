@@ -592,7 +592,7 @@ std::vector<typename CardinalityBound<P>::Surrogate> CardinalityBound<P>::surrog
     int128 capacity =
         static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (k(side, side.mu) - fixed_count_);
     int128 total = 0;
-    Surrogate surrogate{i, {}, {}, {}, 0, false};
+    Surrogate surrogate{i, !at_most, {}, {}, {}, 0, false};
     for (const std::size_t j : free_items_) {
       const int128 weight = items_.weights[j] + multiplier * counted_[j];
       if (weight <= 0) {

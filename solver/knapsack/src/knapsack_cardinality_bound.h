@@ -116,6 +116,7 @@ class CardinalityBound {
   // ratio, makes this the tightest linear bound.
   struct Surrogate {
     std::size_t side;
+    bool at_least;  // the side of at least k items
     KernelItems<P> items;
     std::vector<std::size_t> members;  // per surrogate item, the item it is
     std::vector<std::size_t> taken;    // the free items every optimal surrogate solution takes

@@ -42,6 +42,7 @@
 #include "knapsack_cardinality_bound.h"
 #include "knapsack_kernel.h"
 #include "knapsack_pairing.h"
+#include "knapsack_proportional.h"
 #include "knapsack_states.h"
 
 namespace reds::knapsack::detail {
@@ -49,9 +50,12 @@ namespace reds::knapsack::detail {
 namespace {
 
 constexpr std::size_t kFlipBits = 64;
-// The states a surrogate problem's search may create (those of the classes measured need at most
-// about 160,000).
+// The states a surrogate problem's search may create: of the side of at most b items (those of the
+// classes measured need at most about 480,000) and of the side of at least b + 1 items (at most about
+// 180,000; on inverse strongly correlated instances it can be a subset-sum-like problem harder than the
+// problem, 700,000 states and five times the solve at n = 10,000 before it gave up).
 constexpr std::int64_t kSurrogateStates = 500'000;
+constexpr std::int64_t kAtLeastSurrogateStates = 200'000;
 // The cardinality bound is kept when it leaves at most this share of the linear relaxation's gap above
 // the threshold at the root (measured at n = 10,000: strongly, inverse strongly correlated and circle
 // instances of R = 10^7 below 0.001; weakly correlated 0.94, circle of R = 10^3 0.90, almost strongly
@@ -980,7 +984,6 @@ void PrimalDual<P>::solve_surrogates() {
   // and give up past a budget: a surrogate problem only helps, and some are harder than the problem.
   Search nested = search_;
   nested.cardinality_states = std::numeric_limits<std::size_t>::max();
-  nested.state_budget = kSurrogateStates;
   const std::vector<std::size_t>& free_items = cardinality_->free_items();
   std::vector<bool> is_free(size(), false);
   for (const std::size_t j : free_items) is_free[j] = true;
@@ -992,6 +995,7 @@ void PrimalDual<P>::solve_surrogates() {
     // What the surrogate's free items must bring to reach the threshold; nothing when the fixed and the
     // taken items reach it already (then its optimum, whatever it is, decides).
     const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit() - surrogate.taken_profit);
+    nested.state_budget = surrogate.at_least ? kAtLeastSurrogateStates : kSurrogateStates;
     // The surrogate problems' searches reuse each other's arrays through buffers_.
     const KernelOutcome<P> outcome = solve_zero_one(
         std::move(surrogate.items), nested, target > 0 ? std::optional<P>(target) : std::nullopt, buffers_);
@@ -1440,13 +1444,35 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
   KernelOutcome<P> solved;
   if (worth_grouping(*useful, buffers)) {
     Groups<P> groups = group_identical(*useful);
-    PrimalDual<P> solver(std::move(groups.items), search, target, true, buffers);
-    solved = solver.solve();
-    // Each group's chosen copies go to its first members.
     const std::size_t group_count = groups.first_member.size() - 1;
     std::vector<std::int64_t> chosen_copies(group_count, 0);
-    for (std::size_t k = 0; k < groups.group_of.size(); ++k)
-      if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+    // A few directions of proportional items (knapsack_proportional.h) are solved as a bounded problem;
+    // a search with a target (a surrogate problem, older core items) keeps to the kernel's contract.
+    std::optional<ProportionalSolution<P>> proportional;
+    if (!target) {
+      ItemTypes<P> types;
+      for (std::size_t group = 0; group < group_count; ++group) {
+        const std::size_t first = groups.members[groups.first_member[group]];
+        types.weights.push_back(useful->weights[first]);
+        types.profits.push_back(useful->profits[first]);
+        types.counts.push_back(
+            static_cast<std::int64_t>(groups.first_member[group + 1] - groups.first_member[group]));
+      }
+      proportional = solve_proportional(types, useful->capacity, search.deadline);
+    }
+    if (proportional) {
+      solved.profit = proportional->profit;
+      solved.upper_bound = proportional->profit;
+      solved.statistics.states = proportional->nodes;
+      solved.statistics.passes = 1;
+      chosen_copies = std::move(proportional->taken);
+    } else {
+      PrimalDual<P> solver(std::move(groups.items), search, target, true, buffers);
+      solved = solver.solve();
+      for (std::size_t k = 0; k < groups.group_of.size(); ++k)
+        if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+    }
+    // Each group's chosen copies go to its first members.
     for (std::size_t group = 0; group < group_count; ++group)
       for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
         outcome.chosen[index_in_items(

@@ -280,6 +280,56 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereTheOptimumHasMoreItem
   EXPECT_GE(more_items, 10) << "too few instances whose optimum has more items than the break solution";
 }
 
+// Instances whose items are multiples m * (w, p) of two or three directions (the spanner classes' shape):
+// multiples 1 to 10, which reach every total of their direction (solved as a bounded problem over the
+// directions: no core item); even multiples only, which reach every even total; and multiples 1, 5 and 9
+// with few items, which leave gaps (2 is no sum of them), so the kernel's search solves those.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnProportionalItems) {
+  const char* const kinds[] = {"multiples 1 to 10", "even multiples", "multiples with gaps"};
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+    std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL;
+    const auto next = [&](std::int64_t bound) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<std::int64_t>(state % static_cast<std::uint64_t>(bound));
+    };
+    const std::uint64_t kind = seed % 3;
+    const std::vector<std::int64_t> multiples = kind == 0
+                                                    ? std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+                                                : kind == 1 ? std::vector<std::int64_t>{2, 4, 6, 8, 10}
+                                                            : std::vector<std::int64_t>{1, 5, 9};
+    Problem<std::int64_t> problem;
+    std::int64_t total_weight = 0;
+    const std::int64_t directions = 2 + next(2);
+    std::vector<Item<std::int64_t>> drawn;  // distinct directions: no two of the same efficiency
+    while (static_cast<std::int64_t>(drawn.size()) < directions) {
+      const Item<std::int64_t> item{1 + next(60), 1 + next(60)};
+      if (std::none_of(drawn.begin(), drawn.end(), [&](const auto& other) {
+            return item.profit * other.weight == other.profit * item.weight;
+          }))
+        drawn.push_back(item);
+    }
+    for (const auto& [weight, profit] : drawn) {
+      for (const std::int64_t multiple : multiples) {
+        const std::int64_t copies = kind == 2 ? 1 : 1 + next(12);
+        for (std::int64_t copy = 0; copy < copies; ++copy) {
+          problem.items.push_back({multiple * weight, multiple * profit});
+          total_weight += multiple * weight;
+        }
+      }
+    }
+    problem.capacity = total_weight * static_cast<std::int64_t>(1 + (seed * 7) % 90) / 101;
+    const std::string label = std::string(kinds[kind]) + " seed=" + std::to_string(seed);
+    expect_optimal(problem, reds::test::dynamic_program(problem), label);
+    if (kind != 2) {
+      const auto solution = reds::knapsack::solve(problem);
+      ASSERT_TRUE(solution.ok());
+      EXPECT_EQ(solution->statistics.core_items, 0) << label << ": not solved over the directions";
+    }
+  }
+}
+
 // Instances of more than 4,096 items, where the solver orders the items only as far as its core reaches
 // and groups identical items only when a sample finds some: uncorrelated ones (no identical items);
 // nearly equal efficiencies p = K * w + r, r in {0, 1}, whose order only exact products decide (many
