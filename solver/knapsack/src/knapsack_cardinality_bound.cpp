@@ -390,6 +390,13 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
     relaxation.break_profit += modified(j, side.mu);
     relaxation.break_weight += items_.weights[j];
   }
+  const std::size_t most = side.by_efficiency.size();
+  relaxation.weights.reserve(most);
+  relaxation.profits.reserve(most);
+  relaxation.efficiency_estimate.reserve(most);
+  relaxation.prefix_weight.reserve(most + 1);
+  relaxation.prefix_profit.reserve(most + 1);
+  relaxation.prefix_estimate.reserve(most + 1);
   relaxation.prefix_weight.assign(1, 0);
   relaxation.prefix_profit.assign(1, 0);
   relaxation.prefix_estimate.assign(1, 0.0);
@@ -409,19 +416,34 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
 
 template <class P>
 void CardinalityBound<P>::set_root(Side& side) const {
+  // The relaxation over all free items (relax(side, false)), walked to its break item without storing it.
   const int128 mu = side.mu;
-  const Relaxation all = relax(side, false);
+  int128 break_profit = 0;
+  std::int64_t break_weight = 0;
+  for (const std::size_t j : free_items_) {
+    if (j >= items_.break_item || !is_free_[j]) continue;
+    break_profit += modified(j, mu);
+    break_weight += items_.weights[j];
+  }
   // The root state: the break solution, count b.
-  const std::int64_t capacity = items_.capacity - break_weight_ + all.break_weight;
-  const auto whole = static_cast<std::size_t>(
-      std::upper_bound(all.prefix_weight.begin(), all.prefix_weight.end(), capacity) -
-      all.prefix_weight.begin() - 1);
+  std::int64_t room = items_.capacity - break_weight_ + break_weight;
+  int128 whole_profit = 0;
+  side.root_residual = 0;
+  side.lambda_profit = 0;
+  side.lambda_weight = 1;
+  for (const std::size_t j : side.by_efficiency) {
+    if (!is_free_[j]) continue;
+    if (items_.weights[j] > room) {
+      side.root_residual = room;
+      side.lambda_profit = modified(j, mu);
+      side.lambda_weight = items_.weights[j];
+      break;
+    }
+    room -= items_.weights[j];
+    whole_profit += modified(j, mu);
+  }
   side.root_constant = static_cast<int128>(break_profit_) - mu * static_cast<int128>(break_count_) -
-                       all.break_profit + all.prefix_profit[whole];
-  if (whole == all.weights.size()) return;
-  side.root_residual = capacity - all.prefix_weight[whole];
-  side.lambda_profit = all.profits[whole];
-  side.lambda_weight = all.weights[whole];
+                       break_profit + whole_profit;
 }
 
 template <class P>

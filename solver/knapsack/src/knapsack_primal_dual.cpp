@@ -444,10 +444,28 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
   if (!unit_copies_)
     copies.assign(copies_.begin() + static_cast<std::ptrdiff_t>(first),
                   copies_.begin() + static_cast<std::ptrdiff_t>(last));
+  // A sort on double quotients, contiguous (before() on the keys through an index array costs a cache miss
+  // a comparison: a quarter of a solve at n = 100,000), then an insertion pass with before() that moves
+  // the few items rounding misplaced. Equal quotients fall back on before()'s order, so that exact ties
+  // (identical efficiencies, whose quotients round alike) arrive in place.
+  struct Quotient {
+    double efficiency;
+    std::size_t offset;
+  };
+  std::vector<Quotient> quotients;
+  quotients.reserve(last - first);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    quotients.push_back({static_cast<double>(keys[i].profit) / static_cast<double>(keys[i].weight), i});
+  std::sort(quotients.begin(), quotients.end(), [&](const Quotient& a, const Quotient& b) {
+    if (a.efficiency != b.efficiency) return a.efficiency > b.efficiency;
+    return before(keys[a.offset], keys[b.offset]);
+  });
   std::vector<std::size_t> order(last - first);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return before(keys[a], keys[b]); });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = quotients[i].offset;
+    for (std::size_t k = i; k > 0 && before(keys[order[k]], keys[order[k - 1]]); --k)
+      std::swap(order[k], order[k - 1]);
+  }
   for (std::size_t i = 0; i < order.size(); ++i) {
     const Key& item = keys[order[i]];
     weights_[first + i] = item.weight;
