@@ -289,25 +289,39 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, do
     double mu;
     double count;
     double efficiency;  // of the relaxation's break item
+    double value;       // of the relaxation
   };
   const auto at = [&](double mu) {
     const Relaxed relaxation = relaxed(mu);
-    return End{mu, relaxation.count, relaxation.efficiency};
+    return End{mu, relaxation.count, relaxation.efficiency, relaxation.value};
   };
   const auto wide = [&](const End& low, const End& high) {
     return high.mu - low.mu > std::max(1.0, tolerance * std::max(std::fabs(low.mu), std::fabs(high.mu)));
   };
-  // Bisects [low, high] down to the crossing of `target`: the count is above it at low (or at it when
+  // Narrows [low, high] down to the crossing of `target`: the count is above it at low (or at it when
   // not `strict`), below at high. Raising mu lowers every efficiency, hence the break efficiency: for
   // mu in [low, high], an item more efficient at high than the break item at low is always taken whole,
   // one less efficient at low than the break item at high never, and the later steps skip both.
+  // Every other step tries where the bound's tangents at the two ends meet (its minimum, when the ends
+  // lie on the two pieces next to it: the strongly correlated classes' mu = K), kept half a final width
+  // inside the bracket; the steps between bisect, so the bracket at least halves every two steps.
   const auto narrow = [&](End low, End high, double target, bool strict) {
     std::vector<FreeItem> open = free_;
     Settled settled;
     for (int step = 0; step < kBisectionSteps && wide(low, high); ++step) {
-      const double mu = (low.mu + high.mu) / 2;
+      double mu = (low.mu + high.mu) / 2;
+      const double low_slope = target - low.count;  // of mu * target + LP(p - mu)
+      const double high_slope = target - high.count;
+      if (step % 2 == 0 && high_slope > low_slope) {
+        const double margin =
+            std::max(1.0, tolerance * std::max(std::fabs(low.mu), std::fabs(high.mu))) / 2;
+        const double meet = (high.mu * target + high.value - low.mu * target - low.value +
+                             low_slope * low.mu - high_slope * high.mu) /
+                            (low_slope - high_slope);
+        if (std::isfinite(meet)) mu = std::clamp(meet, low.mu + margin, high.mu - margin);
+      }
       const Relaxed relaxation = relaxed(mu, open, settled);
-      const End middle{mu, relaxation.count, relaxation.efficiency};
+      const End middle{mu, relaxation.count, relaxation.efficiency, relaxation.value};
       ((strict ? middle.count > target : middle.count >= target) ? low : high) = middle;
       std::size_t kept = 0;
       for (const FreeItem& item : open) {
