@@ -224,8 +224,6 @@ void CardinalityBound<P>::finish(std::vector<bool> outside_core) {
   for (Side& side : sides_) {
     if (tolerance_ > 0)
       side.mu = best_multiplier(std::max(side.lo, count_lo_), side.hi, 0.0, static_cast<double>(side.mu));
-    order_by_efficiency(side);
-    side.outside = relax(side, true);
     set_root(side);
   }
 }
@@ -265,7 +263,17 @@ void CardinalityBound<P>::restrict(std::vector<std::size_t> free_items, std::vec
   is_free_ = std::move(is_free);
   outside_core_ = std::move(outside_core);
   for (Side& side : sides_) {
-    if (!subset) order_by_efficiency(side);
+    if (empty(side)) continue;  // for good: the threshold only rises, a closed side stays closed
+    if (!subset || !side.ordered) order_by_efficiency(side);
+    side.outside = relax(side, true);
+  }
+}
+
+template <class P>
+void CardinalityBound<P>::relax_open_sides() {
+  for (Side& side : sides_) {
+    if (empty(side)) continue;
+    if (!side.ordered) order_by_efficiency(side);
     side.outside = relax(side, true);
   }
 }
@@ -395,6 +403,7 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, do
 
 template <class P>
 void CardinalityBound<P>::order_by_efficiency(Side& side) const {
+  side.ordered = true;
   side.by_efficiency.clear();
   for (const std::size_t j : free_items_)
     if (modified(j, side.mu) > 0) side.by_efficiency.push_back(j);
@@ -439,31 +448,59 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
 
 template <class P>
 void CardinalityBound<P>::set_root(Side& side) const {
-  // The relaxation over all free items (relax(side, false)), walked to its break item without storing it.
+  // The relaxation over all free items of positive modified profit (in the order order_by_efficiency
+  // gives them: by modified efficiency, ties by index), up to its break item, found by a weighted
+  // quickselect instead of a sort: a side that its surrogate problem closes never needs the order.
   const int128 mu = side.mu;
   int128 break_profit = 0;
   std::int64_t break_weight = 0;
+  std::vector<std::size_t> open;
+  open.reserve(free_items_.size());
   for (const std::size_t j : free_items_) {
-    if (j >= items_.break_item || !is_free_[j]) continue;
-    break_profit += modified(j, mu);
-    break_weight += items_.weights[j];
+    if (j < items_.break_item) {
+      break_profit += modified(j, mu);
+      break_weight += items_.weights[j];
+    }
+    if (modified(j, mu) > 0) open.push_back(j);
   }
+  const auto before = [&](std::size_t a, std::size_t b) {
+    const int sign = sign_of_sum(modified(a, mu), items_.weights[b], -modified(b, mu), items_.weights[a]);
+    return sign != 0 ? sign > 0 : a < b;
+  };
   // The root state: the break solution, count b.
   std::int64_t room = items_.capacity - break_weight_ + break_weight;
   int128 whole_profit = 0;
   side.root_residual = 0;
   side.lambda_profit = 0;
   side.lambda_weight = 1;
-  for (const std::size_t j : side.by_efficiency) {
-    if (!is_free_[j]) continue;
-    if (items_.weights[j] > room) {
+  auto first = open.begin();
+  auto last = open.end();
+  while (first != last) {
+    std::iter_swap(first + (last - first) / 2, last - 1);
+    const std::size_t pivot = last[-1];
+    const auto better = std::partition(first, last - 1, [&](std::size_t j) { return before(j, pivot); });
+    std::int64_t better_weight = 0;
+    int128 better_profit = 0;
+    for (auto it = first; it != better; ++it) {
+      better_weight += items_.weights[*it];
+      better_profit += modified(*it, mu);
+    }
+    if (better_weight > room) {
+      last = better;
+      continue;
+    }
+    room -= better_weight;
+    whole_profit += better_profit;
+    if (items_.weights[pivot] > room) {
       side.root_residual = room;
-      side.lambda_profit = modified(j, mu);
-      side.lambda_weight = items_.weights[j];
+      side.lambda_profit = modified(pivot, mu);
+      side.lambda_weight = items_.weights[pivot];
       break;
     }
-    room -= items_.weights[j];
-    whole_profit += modified(j, mu);
+    room -= items_.weights[pivot];
+    whole_profit += modified(pivot, mu);
+    std::iter_swap(better, last - 1);
+    first = better + 1;
   }
   side.root_constant = static_cast<int128>(break_profit_) - mu * static_cast<int128>(break_count_) -
                        break_profit + whole_profit;

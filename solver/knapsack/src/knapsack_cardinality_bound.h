@@ -68,6 +68,9 @@ class CardinalityBound {
   void raise_threshold(P threshold);
   // The states' relaxations over fewer items from now on: the core grew, or more items were fixed.
   void restrict(std::vector<std::size_t> free_items, std::vector<bool> outside_core);
+  // Builds the states' relaxations of the sides still open (build() leaves them out: the surrogate
+  // problems, which need only the root, close most sides at once). Before the first state is bounded.
+  void relax_open_sides();
   // Flipping item j away from its break-solution value cannot reach the threshold.
   bool fixes(std::size_t j) const;
   // The root bound with item j flipped, approximately (the best side's): the core takes the items whose
@@ -150,9 +153,10 @@ class CardinalityBound {
     std::int64_t lo = 0;  // count range of the side, before k_lo and k_hi narrow it
     std::int64_t hi = 0;
     int128 mu = 0;
-    // The free items of positive modified profit, best first (as of finish(); later relaxations keep
-    // the order over fewer items).
+    // The free items of positive modified profit, best first (as of relax_open_sides(); later
+    // relaxations keep the order over fewer items).
     std::vector<std::size_t> by_efficiency;
+    bool ordered = false;
     Relaxation outside;  // over the free items outside the core: the states' completions
     // The root's bound over all free items, without mu * k: constant + residual * e, e = lambda_profit /
     // lambda_weight the relaxation's break efficiency (0 / 1 when every item fits).

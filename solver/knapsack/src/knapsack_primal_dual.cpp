@@ -978,12 +978,15 @@ void PrimalDual<P>::update_cardinality_bound() {
         return;
       }
     }
+    solve_surrogates();
+    if (cardinality_->all_closed()) return;  // nothing reaches the threshold: best_ is optimal
     // The states count all their items: a bound that counts only the heavier ones needs a fresh start.
     if (!cardinality_->counts_all()) {
       cardinality_->restrict(std::move(free_items), std::vector<bool>(size(), true));
       restart();
+    } else {
+      cardinality_->relax_open_sides();
     }
-    solve_surrogates();
     order_core();
   } else if (4 * processed_.size() >= 5 * relaxed_core_ || threshold_ > relaxed_threshold_) {
     // The states' relaxation still counts items the core has decided since, or that are fixed now.
