@@ -51,11 +51,13 @@ namespace {
 
 constexpr std::size_t kFlipBits = 64;
 // The states a surrogate problem's search may create: of the side of at most b items (those of the
-// classes measured need at most about 480,000) and of the side of at least b + 1 items (at most about
-// 180,000; on inverse strongly correlated instances it can be a subset-sum-like problem harder than the
-// problem, 700,000 states and five times the solve at n = 10,000 before it gave up).
+// classes measured need at most about 480,000) and of the side of at least b + 1 items, at most
+// kAtLeastStatesPerItem per item (the classes measured need at most about 180,000 at n = 100,000 and
+// 35,000 at n = 10,000; on inverse strongly correlated instances it can be a subset-sum-like problem
+// harder than the problem: 700,000 states and five times the solve at n = 10,000 before it gave up).
 constexpr std::int64_t kSurrogateStates = 500'000;
 constexpr std::int64_t kAtLeastSurrogateStates = 200'000;
+constexpr std::int64_t kAtLeastStatesPerItem = 20;
 // The cardinality bound is kept when it leaves at most this share of the linear relaxation's gap above
 // the threshold at the root (measured at n = 10,000: strongly, inverse strongly correlated and circle
 // instances of R = 10^7 below 0.001; weakly correlated 0.94, circle of R = 10^3 0.90, almost strongly
@@ -450,15 +452,19 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
   // (identical efficiencies, whose quotients round alike) arrive in place.
   struct Quotient {
     double efficiency;
+    std::int64_t weight;
+    std::size_t original;
     std::size_t offset;
   };
   std::vector<Quotient> quotients;
   quotients.reserve(last - first);
   for (std::size_t i = 0; i < keys.size(); ++i)
-    quotients.push_back({static_cast<double>(keys[i].profit) / static_cast<double>(keys[i].weight), i});
+    quotients.push_back({static_cast<double>(keys[i].profit) / static_cast<double>(keys[i].weight),
+                         keys[i].weight, keys[i].original, i});
+  // Equal quotients in exactly_before()'s order of ties (subset-sum instances tie everywhere).
   std::sort(quotients.begin(), quotients.end(), [&](const Quotient& a, const Quotient& b) {
     if (a.efficiency != b.efficiency) return a.efficiency > b.efficiency;
-    return before(keys[a.offset], keys[b.offset]);
+    return by_weight_ || a.weight == b.weight ? a.original < b.original : a.weight < b.weight;
   });
   std::vector<std::size_t> order(last - first);
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -1016,7 +1022,10 @@ void PrimalDual<P>::solve_surrogates() {
     // What the surrogate's free items must bring to reach the threshold; nothing when the fixed and the
     // taken items reach it already (then its optimum, whatever it is, decides).
     const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit() - surrogate.taken_profit);
-    nested.state_budget = surrogate.at_least ? kAtLeastSurrogateStates : kSurrogateStates;
+    nested.state_budget =
+        surrogate.at_least
+            ? std::min(kAtLeastSurrogateStates, kAtLeastStatesPerItem * static_cast<std::int64_t>(size()))
+            : kSurrogateStates;
     // The surrogate problems' searches reuse each other's arrays through buffers_.
     const KernelOutcome<P> outcome = solve_zero_one(
         std::move(surrogate.items), nested, target > 0 ? std::optional<P>(target) : std::nullopt, buffers_);
@@ -1474,7 +1483,7 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
     // A few directions of proportional items (knapsack_proportional.h) are solved as a bounded problem;
     // a search with a target (a surrogate problem, older core items) keeps to the kernel's contract.
     std::optional<ProportionalSolution<P>> proportional;
-    if (!target) {
+    if (!target && 4 * group_count <= useful->weights.size()) {
       ItemTypes<P> types;
       for (std::size_t group = 0; group < group_count; ++group) {
         const std::size_t first = groups.members[groups.first_member[group]];
