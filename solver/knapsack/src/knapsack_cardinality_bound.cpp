@@ -79,23 +79,34 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
                                                                 std::vector<std::size_t> free_items,
                                                                 std::vector<bool> outside_core, P threshold) {
   // The free items by unit weight and by unit profit, whatever the counting weight.
-  // Sorted as (key, item) pairs, contiguously: a comparison through the item arrays costs a cache miss.
+  // Sorted as (key, item) pairs (equal keys by item): radix sorted where the key fits 64 bits.
   Orders orders;
   const auto sorted_by = [&](auto key_of) {
     using Key = decltype(key_of(std::size_t{0}));
-    std::vector<std::pair<Key, std::size_t>> keyed;
-    keyed.reserve(free_items.size());
-    for (const std::size_t j : free_items) keyed.emplace_back(key_of(j), j);
-    std::sort(keyed.begin(), keyed.end());
     std::vector<std::size_t> order;
-    order.reserve(keyed.size());
-    for (const auto& entry : keyed) order.push_back(entry.second);
+    order.reserve(free_items.size());
+    if constexpr (sizeof(Key) <= sizeof(std::uint64_t)) {
+      std::vector<KeyedItem> keyed;
+      keyed.reserve(free_items.size());
+      for (const std::size_t j : free_items) keyed.push_back({static_cast<std::uint64_t>(key_of(j)), j});
+      radix_sort(keyed);
+      for (const KeyedItem& entry : keyed) order.push_back(entry.item);
+    } else {
+      std::vector<std::pair<Key, std::size_t>> keyed;
+      keyed.reserve(free_items.size());
+      for (const std::size_t j : free_items) keyed.emplace_back(key_of(j), j);
+      std::sort(keyed.begin(), keyed.end());
+      for (const auto& entry : keyed) order.push_back(entry.second);
+    }
     return order;
   };
+  // Unit weights and profits are positive: as unsigned keys they keep their order.
   orders.lightest = sorted_by([&](std::size_t j) { return per_copy(items.weights[j], items.copies[j]); });
-  // Most profitable first: ascending by the negated unit profit.
-  orders.most_profitable =
-      sorted_by([&](std::size_t j) { return static_cast<P>(-per_copy(items.profits[j], items.copies[j])); });
+  // Most profitable first: the profit's complement to the largest one.
+  P most = 0;
+  for (const std::size_t j : free_items) most = std::max(most, per_copy(items.profits[j], items.copies[j]));
+  orders.most_profitable = sorted_by(
+      [&](std::size_t j) { return static_cast<P>(most - per_copy(items.profits[j], items.copies[j])); });
   std::unique_ptr<CardinalityBound> best(
       new CardinalityBound(items, free_items, orders, threshold, 0, kRoughTolerance));
   // Free items cheaper than the multiplier let the relaxation dodge the count: drop a light one, add a
@@ -163,6 +174,7 @@ CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, const std::ve
     fixed_count_ += counted_[j];
   }
   free_capacity_ = static_cast<double>(items.capacity - fixed_weight);
+  free_.reserve(free_items_.size());
   for (const std::size_t j : free_items_) {
     const auto weight = static_cast<double>(items.weights[j]);
     free_.push_back(
@@ -181,6 +193,9 @@ CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, const std::ve
     if (taken < items.copies[j]) break;
   }
   // For k_lo: the most profitable counted free copies first, after all the uncounted ones.
+  unit_profits_.reserve(orders.most_profitable.size());
+  count_prefix_.reserve(orders.most_profitable.size() + 1);
+  profit_prefix_.reserve(orders.most_profitable.size() + 1);
   count_prefix_.assign(1, 0);
   profit_prefix_.assign(1, 0);
   for (const std::size_t j : orders.most_profitable) {

@@ -450,25 +450,27 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
   // a comparison: a quarter of a solve at n = 100,000), then an insertion pass with before() that moves
   // the few items rounding misplaced. Equal quotients fall back on before()'s order, so that exact ties
   // (identical efficiencies, whose quotients round alike) arrive in place.
-  struct Quotient {
-    double efficiency;
-    std::int64_t weight;
-    std::size_t original;
-    std::size_t offset;
-  };
-  std::vector<Quotient> quotients;
+  std::vector<KeyedItem> quotients;
   quotients.reserve(last - first);
   for (std::size_t i = 0; i < keys.size(); ++i)
-    quotients.push_back({static_cast<double>(keys[i].profit) / static_cast<double>(keys[i].weight),
-                         keys[i].weight, keys[i].original, i});
+    quotients.push_back(
+        {descending_key(static_cast<double>(keys[i].profit) / static_cast<double>(keys[i].weight)), i});
+  radix_sort(quotients);
   // Equal quotients in exactly_before()'s order of ties (subset-sum instances tie everywhere).
-  std::sort(quotients.begin(), quotients.end(), [&](const Quotient& a, const Quotient& b) {
-    if (a.efficiency != b.efficiency) return a.efficiency > b.efficiency;
-    return by_weight_ || a.weight == b.weight ? a.original < b.original : a.weight < b.weight;
-  });
+  for (auto run = quotients.begin(); run != quotients.end();) {
+    const auto run_end =
+        std::find_if(run, quotients.end(), [&](const KeyedItem& q) { return q.key != run->key; });
+    if (run_end - run > 1)
+      std::sort(run, run_end, [&](const KeyedItem& a, const KeyedItem& b) {
+        const Key& u = keys[a.item];
+        const Key& v = keys[b.item];
+        return by_weight_ || u.weight == v.weight ? u.original < v.original : u.weight < v.weight;
+      });
+    run = run_end;
+  }
   std::vector<std::size_t> order(last - first);
   for (std::size_t i = 0; i < order.size(); ++i) {
-    order[i] = quotients[i].offset;
+    order[i] = quotients[i].item;
     for (std::size_t k = i; k > 0 && before(keys[order[k]], keys[order[k - 1]]); --k)
       std::swap(order[k], order[k - 1]);
   }
@@ -1151,14 +1153,16 @@ template <class P>
 void PrimalDual<P>::sort_by_weight() {
   // A fixed item never completes a state to a better solution: fixing bounds every solution that flips it.
   order_all();
-  // Sorted as (weight, item) pairs, contiguously: a comparison through weights_ costs a cache miss.
-  std::vector<std::pair<std::int64_t, std::size_t>> left;
-  std::vector<std::pair<std::int64_t, std::size_t>> right;
+  // Radix sorted (weight, item) pairs; equal weights by position.
+  std::vector<KeyedItem> left;
+  std::vector<KeyedItem> right;
   for (std::size_t j = 0; j < size(); ++j)
-    if (!fixed_[j] && !fixed(j)) (j < break_ ? left : right).emplace_back(weights_[j], j);
+    if (!fixed_[j] && !fixed(j))
+      (j < break_ ? left : right).push_back({static_cast<std::uint64_t>(weights_[j]), j});
+  std::vector<KeyedItem> buffer;
   for (auto [keyed, by_weight] : {std::pair{&left, &left_by_weight_}, std::pair{&right, &right_by_weight_}}) {
-    std::sort(keyed->begin(), keyed->end());
-    for (const auto& entry : *keyed) by_weight->push_back(entry.second);
+    radix_sort(*keyed, buffer);
+    for (const KeyedItem& entry : *keyed) by_weight->push_back(entry.item);
   }
 }
 
