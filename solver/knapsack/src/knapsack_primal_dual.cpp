@@ -1487,7 +1487,7 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
     // A few directions of proportional items (knapsack_proportional.h) are solved as a bounded problem;
     // a search with a target (a surrogate problem, older core items) keeps to the kernel's contract.
     std::optional<ProportionalSolution<P>> proportional;
-    if (!target && 4 * group_count <= useful->weights.size()) {
+    if (!target && group_count <= kMaxProportionalTypes && 4 * group_count <= useful->weights.size()) {
       ItemTypes<P> types;
       for (std::size_t group = 0; group < group_count; ++group) {
         const std::size_t first = groups.members[groups.first_member[group]];

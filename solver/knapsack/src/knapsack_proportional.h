@@ -23,6 +23,9 @@
 namespace reds::knapsack::detail {
 
 // Identical items counted once: per type its weight, profit and number of items.
+// The most types solve_proportional() takes.
+inline constexpr std::size_t kMaxProportionalTypes = 4096;
+
 template <class P>
 struct ItemTypes {
   std::vector<std::int64_t> weights;
@@ -38,13 +41,12 @@ struct ProportionalSolution {
 };
 
 // The optimum over the types (capacity `capacity`, every weight >= 1), or none when there are more than
-// kMaxTypes types, more than a quarter as many as items, or kMaxDirections directions, some direction's
-// multiples leave gaps, or the branch and bound needs more than kMaxNodes nodes (or the deadline passes): the
-// caller's search then solves it.
+// kMaxProportionalTypes types, more than a quarter as many as items, or kMaxDirections directions, some
+// direction's multiples leave gaps, or the branch and bound needs more than kMaxNodes nodes (or the deadline
+// passes): the caller's search then solves it.
 template <class P>
 std::optional<ProportionalSolution<P>> solve_proportional(const ItemTypes<P>& types, std::int64_t capacity,
                                                           const Deadline& deadline) {
-  constexpr std::size_t kMaxTypes = 4096;
   constexpr std::size_t kMaxDirections = 64;
   constexpr std::int64_t kMaxNodes = std::int64_t{1} << 20;
   const std::size_t type_count = types.weights.size();
@@ -52,7 +54,8 @@ std::optional<ProportionalSolution<P>> solve_proportional(const ItemTypes<P>& ty
   for (const std::int64_t count : types.counts) items += count;
   // Only where identical items abound (a type for every four items at most): elsewhere the search over
   // the items does as well.
-  if (type_count > kMaxTypes || items < 4 * static_cast<std::int64_t>(type_count)) return std::nullopt;
+  if (type_count > kMaxProportionalTypes || items < 4 * static_cast<std::int64_t>(type_count))
+    return std::nullopt;
   // kMaxDirections + 1 types of distinct efficiencies are as many directions: most instances end here,
   // after a few thousand comparisons.
   const std::size_t probed = std::min(type_count, kMaxDirections + 1);
