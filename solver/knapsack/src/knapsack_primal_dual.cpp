@@ -61,13 +61,14 @@ constexpr std::int64_t kAtLeastStatesPerItem = 20;
 // The cardinality bound is kept when it leaves at most this share of the linear relaxation's gap above
 // the threshold at the root (measured at n = 10,000: strongly, inverse strongly correlated and circle
 // instances of R = 10^7 below 0.001; weakly correlated 0.94, circle of R = 10^3 0.90, almost strongly
-// correlated 0.97, subset sum and spanner 1.0), else brought in again only at this many times the states.
+// correlated 0.97, subset sum 1.0, grouped spanner items 1.0), else brought in again only at this many
+// times the states.
 constexpr long double kDecisiveGap = 0.85;
 constexpr std::size_t kPostponedStates = 10;
 // A weak cardinality bound is kept when its kSteeringItems best-ranked items lie within a kNearShare-th of
 // the items' positions from the break item (measured at n = 10^4 and 10^5: almost strongly correlated
 // within 65 positions of 8,000 to 100,000; weakly correlated and circle of R = 10^3 reach 1,000 to 80,000
-// of 3,800 to 100,000, the spanner classes 50 to 180 of their 185 grouped items).
+// of 3,800 to 100,000; the 185 grouped items of spanner instances, 50 to 180 of them).
 constexpr std::size_t kSteeringItems = 32;
 constexpr std::size_t kNearShare = 32;
 // ... and at least kSteeredItems items are open: with fewer, the core takes them all in any order (the
@@ -77,8 +78,8 @@ constexpr std::size_t kSteeredItems = 512;
 // A weak bound that leaves fewer than a kNearShare-th of the items open is not brought in again: on the
 // uncorrelated and weakly correlated classes (under 0.7 % open at n = 10^4 to 10^6) it prunes little, and
 // the core it orders by reduced profits creates up to four times the states (weakly correlated, R = 10^7,
-// n = 10^6: 600 ms a solve with it at 20,000 states, 100 ms without). The spanner classes, whose few
-// grouped items leave 1 to 35 % open, need it back.
+// n = 10^6: 600 ms a solve with it at 20,000 states, 100 ms without). A few hundred grouped items, 1 to
+// 35 % of them open (spanner instances whose multiples leave gaps, knapsack_proportional.h), need it back.
 
 template <class P>
 using State = ZeroOneState<P>;
@@ -968,8 +969,8 @@ void PrimalDual<P>::update_cardinality_bound() {
     // such a bound leaves only a few of the items open, it never comes back (few_open).
     // Brought in again, a weak bound that still ranks far items first leaves for good: on circle
     // instances of R = 10^3 and n = 10^5 the core it steers creates six times the states (30 million and
-    // 450 ms on the slowest, against 4.9 million and 50 ms without it), while the spanner classes, whose
-    // few open items the core takes in any order, need it back.
+    // 450 ms on the slowest, against 4.9 million and 50 ms without it), while a few hundred grouped items
+    // (spanner instances whose multiples leave gaps), which the core takes in any order, need it back.
     const bool postponed = cardinality_states_ != search_.cardinality_states;
     if (cardinality_->root_bound() - static_cast<long double>(threshold_) >
         kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_))) {
