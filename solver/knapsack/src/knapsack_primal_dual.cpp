@@ -1355,9 +1355,28 @@ Groups<P> group_identical(const KernelItems<P>& items) {
   };
   std::vector<Keyed> keyed;
   keyed.reserve(items.weights.size());
-  for (std::size_t j = 0; j < items.weights.size(); ++j)
-    keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
-  std::sort(keyed.begin(), keyed.end());
+  if constexpr (std::is_same_v<P, std::int64_t>) {
+    // Stable radix passes, the least significant key first (the index is the order given): a few passes
+    // over the keys' varying bytes instead of comparisons of four fields (a tenth of a circle solve of
+    // R = 10^3 at n = 100,000).
+    std::vector<KeyedItem> entries(items.weights.size());
+    std::vector<KeyedItem> buffer;
+    for (std::size_t j = 0; j < entries.size(); ++j)
+      entries[j] = {static_cast<std::uint64_t>(items.copies[j]), j};
+    radix_sort(entries, buffer);
+    for (KeyedItem& entry : entries) entry.key = static_cast<std::uint64_t>(items.profits[entry.item]);
+    radix_sort(entries, buffer);
+    for (KeyedItem& entry : entries) entry.key = static_cast<std::uint64_t>(items.weights[entry.item]);
+    radix_sort(entries, buffer);
+    for (const KeyedItem& entry : entries) {
+      const std::size_t j = entry.item;
+      keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
+    }
+  } else {
+    for (std::size_t j = 0; j < items.weights.size(); ++j)
+      keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
+    std::sort(keyed.begin(), keyed.end());
+  }
   Groups<P> groups;
   groups.items.capacity = items.capacity;
   groups.members.reserve(keyed.size());
