@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "knapsack_radix_sort.h"
+
 namespace reds::knapsack::detail {
 
 __extension__ typedef __int128 int128;
@@ -94,27 +96,22 @@ inline int sign_of_sum(int128 a, std::int64_t u, int128 b, std::int64_t v) {
 }
 
 // Sorts `order` by efficiency profit(j) / weight(j) (weights >= 1), best first, ties by index, exactly:
-// a sort on double quotients, then an insertion pass with exact comparisons that moves the few items
-// rounding misplaced (near ties), in O(n log n) double comparisons and about n exact ones.
+// a radix sort on double quotients, then an insertion pass with exact comparisons that moves the few
+// items rounding misplaced (near ties), in a few passes over the quotients and about n exact comparisons.
 template <class ProfitOf, class WeightOf>
 void sort_by_efficiency(std::vector<std::size_t>& order, ProfitOf profit, WeightOf weight) {
-  struct Keyed {
-    double efficiency;
-    std::size_t index;
-  };
-  std::vector<Keyed> keyed;
+  // Radix sorted (stable: equal quotients keep the order given, by index when `order` ascends).
+  std::vector<KeyedItem> keyed;
   keyed.reserve(order.size());
   for (const std::size_t j : order)
-    keyed.push_back({static_cast<double>(profit(j)) / static_cast<double>(weight(j)), j});
-  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
-    return a.efficiency != b.efficiency ? a.efficiency > b.efficiency : a.index < b.index;
-  });
+    keyed.push_back({descending_key(static_cast<double>(profit(j)) / static_cast<double>(weight(j))), j});
+  radix_sort(keyed);
   const auto before = [&](std::size_t a, std::size_t b) {
     const int sign = sign_of_sum(profit(a), weight(b), -profit(b), weight(a));
     return sign != 0 ? sign > 0 : a < b;
   };
   for (std::size_t i = 0; i < keyed.size(); ++i) {
-    order[i] = keyed[i].index;
+    order[i] = keyed[i].item;
     for (std::size_t k = i; k > 0 && before(order[k], order[k - 1]); --k) std::swap(order[k], order[k - 1]);
   }
 }

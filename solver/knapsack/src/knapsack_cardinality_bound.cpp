@@ -14,12 +14,15 @@ namespace reds::knapsack::detail {
 
 namespace {
 
-// The search for the counting weight moves at most this many unit weights from its first guess.
-constexpr int kDescentSteps = 16;
 // The bound counting only heavier items is chosen when its root gap is below this share of the bound
 // over all items' (measured at n = 10,000: circle instances 0.0004 to 0.002; the other classes 0.43 to
 // 1, where it only slowed the search).
 constexpr double kDecisiveCut = 0.1;
+// Nor is it built when the bound over all items leaves at most this share of the linear relaxation's gap
+// above the threshold (measured at n = 10^3 to 10^5: inverse strongly and strongly correlated instances
+// below 0.0002 or closed, where the other bound never cut it further; circle instances 0.8 to 0.99, but
+// for one at 0.0004 whose other bound did not cut it either).
+constexpr double kTightGap = 0.01;
 
 // Enough to narrow any double multiplier range to integer precision.
 constexpr int kBisectionSteps = 128;
@@ -81,13 +84,34 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
                                                                 std::vector<std::size_t> free_items,
                                                                 std::vector<bool> outside_core, P threshold) {
   // The free items by unit weight and by unit profit, whatever the counting weight.
-  Orders orders{free_items, free_items};
-  std::sort(orders.lightest.begin(), orders.lightest.end(), [&](std::size_t a, std::size_t b) {
-    return per_copy(items.weights[a], items.copies[a]) < per_copy(items.weights[b], items.copies[b]);
-  });
-  std::sort(orders.most_profitable.begin(), orders.most_profitable.end(), [&](std::size_t a, std::size_t b) {
-    return per_copy(items.profits[a], items.copies[a]) > per_copy(items.profits[b], items.copies[b]);
-  });
+  // Sorted as (key, item) pairs (equal keys by item): radix sorted where the key fits 64 bits.
+  Orders orders;
+  const auto sorted_by = [&](auto key_of) {
+    using Key = decltype(key_of(std::size_t{0}));
+    std::vector<std::size_t> order;
+    order.reserve(free_items.size());
+    if constexpr (sizeof(Key) <= sizeof(std::uint64_t)) {
+      std::vector<KeyedItem> keyed;
+      keyed.reserve(free_items.size());
+      for (const std::size_t j : free_items) keyed.push_back({static_cast<std::uint64_t>(key_of(j)), j});
+      radix_sort(keyed);
+      for (const KeyedItem& entry : keyed) order.push_back(entry.item);
+    } else {
+      std::vector<std::pair<Key, std::size_t>> keyed;
+      keyed.reserve(free_items.size());
+      for (const std::size_t j : free_items) keyed.emplace_back(key_of(j), j);
+      std::sort(keyed.begin(), keyed.end());
+      for (const auto& entry : keyed) order.push_back(entry.second);
+    }
+    return order;
+  };
+  // Unit weights and profits are positive: as unsigned keys they keep their order.
+  orders.lightest = sorted_by([&](std::size_t j) { return per_copy(items.weights[j], items.copies[j]); });
+  // Most profitable first: the profit's complement to the largest one.
+  P most = 0;
+  for (const std::size_t j : free_items) most = std::max(most, per_copy(items.profits[j], items.copies[j]));
+  orders.most_profitable = sorted_by(
+      [&](std::size_t j) { return static_cast<P>(most - per_copy(items.profits[j], items.copies[j])); });
   std::unique_ptr<CardinalityBound> best(
       new CardinalityBound(items, free_items, orders, threshold, 0, kRoughTolerance));
   // Free items cheaper than the multiplier let the relaxation dodge the count: drop a light one, add a
@@ -99,50 +123,35 @@ std::unique_ptr<CardinalityBound<P>> CardinalityBound<P>::build(const SortedItem
   const bool dodging = std::any_of(free_items.begin(), free_items.end(), [&](std::size_t j) {
     return static_cast<int128>(per_copy(items.profits[j], items.copies[j])) < 2 * multiplier;
   });
-  if (!dodging) {
+  const double linear_gap = best->relaxed(0.0).value - static_cast<double>(threshold);
+  if (!dodging || best->estimate_ - static_cast<double>(threshold) <= kTightGap * linear_gap) {
     best->finish(std::move(outside_core));
     return best;
   }
-  std::vector<std::int64_t> unit_weights;
-  for (const std::size_t j : free_items) unit_weights.push_back(per_copy(items.weights[j], items.copies[j]));
-  std::sort(unit_weights.begin(), unit_weights.end());
-  unit_weights.erase(std::unique(unit_weights.begin(), unit_weights.end()), unit_weights.end());
   // The counting weight u: the lightest item the break item can replace within the residual capacity
   // makes the relaxation's cheapest swap one an integer solution can make too. The root bound is sharply
-  // smallest there (measured on circle instances); a short descent over the neighbouring unit weights
-  // settles the rest.
+  // smallest there (measured on circle instances; the neighbouring unit weights change no instance's
+  // states at n = 10^3 to 10^5, and trying them cost half the solve at n = 10^5).
   // (Of an item standing for several copies, as many as fit join the break solution first.)
   const std::size_t break_item = items.break_item;
   const std::int64_t break_unit = per_copy(items.weights[break_item], items.copies[break_item]);
   const std::int64_t swappable = break_unit - (items.capacity - best->break_weight_) % break_unit;
-  std::vector<std::unique_ptr<CardinalityBound>> tried(unit_weights.size());
-  const auto bound_at = [&](std::size_t i) {
-    if (!tried[i])
-      tried[i].reset(
-          new CardinalityBound(items, free_items, orders, threshold, unit_weights[i], kRoughTolerance));
-    return tried[i]->estimate_;
-  };
+  // The smallest free unit weight of at least `swappable`, else the largest.
+  std::int64_t counting_weight = std::numeric_limits<std::int64_t>::max();
+  std::int64_t heaviest = 0;
+  for (const std::size_t j : free_items) {
+    const std::int64_t unit = per_copy(items.weights[j], items.copies[j]);
+    heaviest = std::max(heaviest, unit);
+    if (unit >= swappable) counting_weight = std::min(counting_weight, unit);
+  }
+  if (heaviest < swappable) counting_weight = heaviest;
+  std::unique_ptr<CardinalityBound> counting(
+      new CardinalityBound(items, free_items, orders, threshold, counting_weight, kRoughTolerance));
   // Elsewhere that bound is at best a little lower at the root, while it makes the states' bounds and
   // the surrogate problems weaker (the uncounted items escape the count): it replaces the bound over all
-  // items only when it cuts the gap above the threshold decisively, at the guess already.
+  // items only when it cuts the gap above the threshold decisively.
   const auto gap = [&](double estimate) { return estimate - static_cast<double>(threshold); };
-  std::size_t best_index = std::min<std::size_t>(
-      unit_weights.size() - 1,
-      static_cast<std::size_t>(std::lower_bound(unit_weights.begin(), unit_weights.end(), swappable) -
-                               unit_weights.begin()));
-  if (gap(bound_at(best_index)) >= kDecisiveCut * gap(best->estimate_)) {
-    best->finish(std::move(outside_core));
-    return best;
-  }
-  for (int step = 0; step < kDescentSteps; ++step) {
-    const std::size_t previous = best_index;
-    if (best_index > 0 && bound_at(best_index - 1) < bound_at(best_index)) --best_index;
-    if (best_index == previous && best_index + 1 < unit_weights.size() &&
-        bound_at(best_index + 1) < bound_at(best_index))
-      ++best_index;
-    if (best_index == previous) break;
-  }
-  best = std::move(tried[best_index]);
+  if (gap(counting->estimate_) < kDecisiveCut * gap(best->estimate_)) best = std::move(counting);
   best->finish(std::move(outside_core));
   return best;
 }
@@ -171,6 +180,7 @@ CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, const std::ve
     fixed_count_ += counted_[j];
   }
   free_capacity_ = static_cast<double>(items.capacity - fixed_weight);
+  free_.reserve(free_items_.size());
   for (const std::size_t j : free_items_) {
     const auto weight = static_cast<double>(items.weights[j]);
     free_.push_back(
@@ -189,6 +199,9 @@ CardinalityBound<P>::CardinalityBound(const SortedItems<P>& items, const std::ve
     if (taken < items.copies[j]) break;
   }
   // For k_lo: the most profitable counted free copies first, after all the uncounted ones.
+  unit_profits_.reserve(orders.most_profitable.size());
+  count_prefix_.reserve(orders.most_profitable.size() + 1);
+  profit_prefix_.reserve(orders.most_profitable.size() + 1);
   count_prefix_.assign(1, 0);
   profit_prefix_.assign(1, 0);
   for (const std::size_t j : orders.most_profitable) {
@@ -232,8 +245,6 @@ void CardinalityBound<P>::finish(std::vector<bool> outside_core) {
   for (Side& side : sides_) {
     if (tolerance_ > 0)
       side.mu = best_multiplier(std::max(side.lo, count_lo_), side.hi, 0.0, static_cast<double>(side.mu));
-    order_by_efficiency(side);
-    side.outside = relax(side, true);
     set_root(side);
   }
 }
@@ -273,7 +284,17 @@ void CardinalityBound<P>::restrict(std::vector<std::size_t> free_items, std::vec
   is_free_ = std::move(is_free);
   outside_core_ = std::move(outside_core);
   for (Side& side : sides_) {
-    if (!subset) order_by_efficiency(side);
+    if (empty(side)) continue;  // for good: the threshold only rises, a closed side stays closed
+    if (!subset || !side.ordered) order_by_efficiency(side);
+    side.outside = relax(side, true);
+  }
+}
+
+template <class P>
+void CardinalityBound<P>::relax_open_sides() {
+  for (Side& side : sides_) {
+    if (empty(side)) continue;
+    if (!side.ordered) order_by_efficiency(side);
     side.outside = relax(side, true);
   }
 }
@@ -307,25 +328,38 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, do
     double mu;
     double count;
     double efficiency;  // of the relaxation's break item
+    double value;       // of the relaxation
   };
   const auto at = [&](double mu) {
     const Relaxed relaxation = relaxed(mu);
-    return End{mu, relaxation.count, relaxation.efficiency};
+    return End{mu, relaxation.count, relaxation.efficiency, relaxation.value};
   };
   const auto wide = [&](const End& low, const End& high) {
     return high.mu - low.mu > std::max(1.0, tolerance * std::max(std::fabs(low.mu), std::fabs(high.mu)));
   };
-  // Bisects [low, high] down to the crossing of `target`: the count is above it at low (or at it when
+  // Narrows [low, high] down to the crossing of `target`: the count is above it at low (or at it when
   // not `strict`), below at high. Raising mu lowers every efficiency, hence the break efficiency: for
   // mu in [low, high], an item more efficient at high than the break item at low is always taken whole,
   // one less efficient at low than the break item at high never, and the later steps skip both.
+  // Every other step tries where the bound's tangents at the two ends meet (its minimum, when the ends
+  // lie on the two pieces next to it: the strongly correlated classes' mu = K), kept half a final width
+  // inside the bracket; the steps between bisect, so the bracket at least halves every two steps.
   const auto narrow = [&](End low, End high, double target, bool strict) {
     std::vector<FreeItem> open = free_;
     Settled settled;
     for (int step = 0; step < kBisectionSteps && wide(low, high); ++step) {
-      const double mu = (low.mu + high.mu) / 2;
+      double mu = (low.mu + high.mu) / 2;
+      const double low_slope = target - low.count;  // of mu * target + LP(p - mu)
+      const double high_slope = target - high.count;
+      if (step % 2 == 0 && high_slope > low_slope) {
+        const double margin = std::max(1.0, tolerance * std::max(std::fabs(low.mu), std::fabs(high.mu))) / 2;
+        const double meet = (high.mu * target + high.value - low.mu * target - low.value +
+                             low_slope * low.mu - high_slope * high.mu) /
+                            (low_slope - high_slope);
+        if (std::isfinite(meet)) mu = std::clamp(meet, low.mu + margin, high.mu - margin);
+      }
       const Relaxed relaxation = relaxed(mu, open, settled);
-      const End middle{mu, relaxation.count, relaxation.efficiency};
+      const End middle{mu, relaxation.count, relaxation.efficiency, relaxation.value};
       ((strict ? middle.count > target : middle.count >= target) ? low : high) = middle;
       std::size_t kept = 0;
       for (const FreeItem& item : open) {
@@ -390,6 +424,7 @@ int128 CardinalityBound<P>::best_multiplier(std::int64_t lo, std::int64_t hi, do
 
 template <class P>
 void CardinalityBound<P>::order_by_efficiency(Side& side) const {
+  side.ordered = true;
   side.by_efficiency.clear();
   for (const std::size_t j : free_items_)
     if (modified(j, side.mu) > 0) side.by_efficiency.push_back(j);
@@ -408,6 +443,13 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
     relaxation.break_profit += modified(j, side.mu);
     relaxation.break_weight += items_.weights[j];
   }
+  const std::size_t most = side.by_efficiency.size();
+  relaxation.weights.reserve(most);
+  relaxation.profits.reserve(most);
+  relaxation.efficiency_estimate.reserve(most);
+  relaxation.prefix_weight.reserve(most + 1);
+  relaxation.prefix_profit.reserve(most + 1);
+  relaxation.prefix_estimate.reserve(most + 1);
   relaxation.prefix_weight.assign(1, 0);
   relaxation.prefix_profit.assign(1, 0);
   relaxation.prefix_estimate.assign(1, 0.0);
@@ -427,19 +469,62 @@ typename CardinalityBound<P>::Relaxation CardinalityBound<P>::relax(const Side& 
 
 template <class P>
 void CardinalityBound<P>::set_root(Side& side) const {
+  // The relaxation over all free items of positive modified profit (in the order order_by_efficiency
+  // gives them: by modified efficiency, ties by index), up to its break item, found by a weighted
+  // quickselect instead of a sort: a side that its surrogate problem closes never needs the order.
   const int128 mu = side.mu;
-  const Relaxation all = relax(side, false);
+  int128 break_profit = 0;
+  std::int64_t break_weight = 0;
+  std::vector<std::size_t> open;
+  open.reserve(free_items_.size());
+  for (const std::size_t j : free_items_) {
+    if (j < items_.break_item) {
+      break_profit += modified(j, mu);
+      break_weight += items_.weights[j];
+    }
+    if (modified(j, mu) > 0) open.push_back(j);
+  }
+  const auto before = [&](std::size_t a, std::size_t b) {
+    const int sign = sign_of_sum(modified(a, mu), items_.weights[b], -modified(b, mu), items_.weights[a]);
+    return sign != 0 ? sign > 0 : a < b;
+  };
   // The root state: the break solution, count b.
-  const std::int64_t capacity = items_.capacity - break_weight_ + all.break_weight;
-  const auto whole = static_cast<std::size_t>(
-      std::upper_bound(all.prefix_weight.begin(), all.prefix_weight.end(), capacity) -
-      all.prefix_weight.begin() - 1);
+  std::int64_t room = items_.capacity - break_weight_ + break_weight;
+  int128 whole_profit = 0;
+  side.root_residual = 0;
+  side.lambda_profit = 0;
+  side.lambda_weight = 1;
+  auto first = open.begin();
+  auto last = open.end();
+  while (first != last) {
+    std::iter_swap(first + (last - first) / 2, last - 1);
+    const std::size_t pivot = last[-1];
+    const auto better = std::partition(first, last - 1, [&](std::size_t j) { return before(j, pivot); });
+    std::int64_t better_weight = 0;
+    int128 better_profit = 0;
+    for (auto it = first; it != better; ++it) {
+      better_weight += items_.weights[*it];
+      better_profit += modified(*it, mu);
+    }
+    if (better_weight > room) {
+      last = better;
+      continue;
+    }
+    room -= better_weight;
+    whole_profit += better_profit;
+    if (items_.weights[pivot] > room) {
+      side.root_residual = room;
+      side.lambda_profit = modified(pivot, mu);
+      side.lambda_weight = items_.weights[pivot];
+      break;
+    }
+    room -= items_.weights[pivot];
+    whole_profit += modified(pivot, mu);
+    std::iter_swap(better, last - 1);
+    first = better + 1;
+  }
   side.root_constant = static_cast<int128>(break_profit_) - mu * static_cast<int128>(break_count_) -
-                       all.break_profit + all.prefix_profit[whole];
-  if (whole == all.weights.size()) return;
-  side.root_residual = capacity - all.prefix_weight[whole];
-  side.lambda_profit = all.profits[whole];
-  side.lambda_weight = all.weights[whole];
+                       break_profit + whole_profit;
 }
 
 template <class P>
@@ -583,20 +668,34 @@ std::vector<typename CardinalityBound<P>::Surrogate> CardinalityBound<P>::surrog
     if (j < items_.break_item) fixed_weight -= items_.weights[j];
   for (std::size_t i = 0; i < sides_.size(); ++i) {
     const Side& side = sides_[i];
-    if (empty(side) || side.mu <= 0 || side.lambda_profit <= 0) continue;
-    const int128 multiplier = side.mu * side.lambda_weight / side.lambda_profit;
-    int128 total =
-        static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (side.hi - fixed_count_);
-    Surrogate surrogate{i, {}};
-    surrogate.items.capacity = static_cast<std::int64_t>(std::min<int128>(total, kWeightLimit));
+    if (empty(side) || side.mu == 0 || side.lambda_profit <= 0) continue;
+    // The side of at most hi items weighs each counted copy s more, that of at least k items s less.
+    const bool at_most = side.mu > 0;
+    const int128 ratio = (at_most ? side.mu : -side.mu) * side.lambda_weight / side.lambda_profit;
+    if (!at_most && ratio == 0) continue;  // the problem itself over the free items: no easier
+    const int128 multiplier = at_most ? ratio : -ratio;
+    int128 capacity =
+        static_cast<int128>(items_.capacity - fixed_weight) + multiplier * (k(side, side.mu) - fixed_count_);
+    int128 total = 0;
+    Surrogate surrogate{i, !at_most, {}, {}, {}, 0, false};
     for (const std::size_t j : free_items_) {
       const int128 weight = items_.weights[j] + multiplier * counted_[j];
+      if (weight <= 0) {
+        capacity -= weight;
+        surrogate.taken.push_back(j);
+        surrogate.taken_profit += items_.profits[j];
+        continue;
+      }
       total += weight;
       surrogate.items.weights.push_back(static_cast<std::int64_t>(std::min<int128>(weight, kWeightLimit)));
       surrogate.items.profits.push_back(items_.profits[j]);
       surrogate.items.copies.push_back(items_.copies[j]);
+      surrogate.members.push_back(j);
     }
-    if (total < kWeightLimit) surrogates.push_back(std::move(surrogate));
+    surrogate.infeasible = capacity < 0;
+    surrogate.items.capacity = static_cast<std::int64_t>(std::clamp<int128>(capacity, 0, kWeightLimit));
+    if (surrogate.infeasible || std::max<int128>(capacity, 0) + total < kWeightLimit)
+      surrogates.push_back(std::move(surrogate));
   }
   return surrogates;
 }

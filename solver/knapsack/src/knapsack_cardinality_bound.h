@@ -68,6 +68,9 @@ class CardinalityBound {
   void raise_threshold(P threshold);
   // The states' relaxations over fewer items from now on: the core grew, or more items were fixed.
   void restrict(std::vector<std::size_t> free_items, std::vector<bool> outside_core);
+  // Builds the states' relaxations of the sides still open (build() leaves them out: the surrogate
+  // problems, which need only the root, close most sides at once). Before the first state is bounded.
+  void relax_open_sides();
   // Flipping item j away from its break-solution value cannot reach the threshold.
   bool fixes(std::size_t j) const;
   // The root bound with item j flipped, approximately (the best side's): the core takes the items whose
@@ -105,14 +108,23 @@ class CardinalityBound {
     std::vector<Lane> lanes_;  // per side
   };
 
-  // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of a side whose counted
-  // items number at most hi has sum_j (w_j + s * counted_j) x_j <= c + s * hi for any s >= 0, so with
-  // the fixed items taken out it solves the 0-1 problem over the free items with those weights and
-  // capacity. Its optimum bounds the side; an optimal surrogate solution that fits the true capacity is
-  // the side's optimum. s = mu / lambda, the multipliers' ratio, makes this the tightest linear bound.
+  // The sides' surrogate problems (Martello, Pisinger, Toth 1999): a solution of the side of at most hi
+  // counted items has sum_j (w_j + s * counted_j) x_j <= c + s * hi for any s >= 0, and one of the side
+  // of at least k counted items sum_j (w_j - s * counted_j) x_j <= c - s * k. With the fixed items taken
+  // out, each is a 0-1 problem over the free items with those weights and capacity. On the side of at
+  // least k, the items of weight w_j - s * counted_j <= 0 take no room (they give some back) and bring
+  // profit: every optimal surrogate solution takes them, so they leave the problem, taken, and the
+  // capacity grows by what they give back. The surrogate optimum bounds the side; an optimal surrogate
+  // solution that fits the true capacity is the side's optimum. s = |mu| / lambda, the multipliers'
+  // ratio, makes this the tightest linear bound.
   struct Surrogate {
     std::size_t side;
-    KernelItems<P> items;  // over free_items(), in its order
+    bool at_least;  // the side of at least k items
+    KernelItems<P> items;
+    std::vector<std::size_t> members;  // per surrogate item, the item it is
+    std::vector<std::size_t> taken;    // the free items every optimal surrogate solution takes
+    P taken_profit = 0;
+    bool infeasible = false;  // no solution of the side fits, whatever the other items
   };
   std::vector<Surrogate> surrogates() const;
   // No solution of the side reaches the threshold (its surrogate problem proved it).
@@ -141,9 +153,10 @@ class CardinalityBound {
     std::int64_t lo = 0;  // count range of the side, before k_lo and k_hi narrow it
     std::int64_t hi = 0;
     int128 mu = 0;
-    // The free items of positive modified profit, best first (as of finish(); later relaxations keep
-    // the order over fewer items).
+    // The free items of positive modified profit, best first (as of relax_open_sides(); later
+    // relaxations keep the order over fewer items).
     std::vector<std::size_t> by_efficiency;
+    bool ordered = false;
     Relaxation outside;  // over the free items outside the core: the states' completions
     // The root's bound over all free items, without mu * k: constant + residual * e, e = lambda_profit /
     // lambda_weight the relaxation's break efficiency (0 / 1 when every item fits).

@@ -42,6 +42,7 @@
 #include "knapsack_cardinality_bound.h"
 #include "knapsack_kernel.h"
 #include "knapsack_pairing.h"
+#include "knapsack_proportional.h"
 #include "knapsack_states.h"
 
 namespace reds::knapsack::detail {
@@ -49,19 +50,25 @@ namespace reds::knapsack::detail {
 namespace {
 
 constexpr std::size_t kFlipBits = 64;
-// The states a surrogate problem's search may create (those of the classes measured need at most
-// about 160,000).
+// The states a surrogate problem's search may create: of the side of at most b items (those of the
+// classes measured need at most about 480,000) and of the side of at least b + 1 items, at most
+// kAtLeastStatesPerItem per item (the classes measured need at most about 180,000 at n = 100,000 and
+// 35,000 at n = 10,000; on inverse strongly correlated instances it can be a subset-sum-like problem
+// harder than the problem: 700,000 states and five times the solve at n = 10,000 before it gave up).
 constexpr std::int64_t kSurrogateStates = 500'000;
+constexpr std::int64_t kAtLeastSurrogateStates = 200'000;
+constexpr std::int64_t kAtLeastStatesPerItem = 20;
 // The cardinality bound is kept when it leaves at most this share of the linear relaxation's gap above
 // the threshold at the root (measured at n = 10,000: strongly, inverse strongly correlated and circle
 // instances of R = 10^7 below 0.001; weakly correlated 0.94, circle of R = 10^3 0.90, almost strongly
-// correlated 0.97, subset sum and spanner 1.0), else brought in again only at this many times the states.
+// correlated 0.97, subset sum 1.0, grouped spanner items 1.0), else brought in again only at this many
+// times the states.
 constexpr long double kDecisiveGap = 0.85;
 constexpr std::size_t kPostponedStates = 10;
 // A weak cardinality bound is kept when its kSteeringItems best-ranked items lie within a kNearShare-th of
 // the items' positions from the break item (measured at n = 10^4 and 10^5: almost strongly correlated
 // within 65 positions of 8,000 to 100,000; weakly correlated and circle of R = 10^3 reach 1,000 to 80,000
-// of 3,800 to 100,000, the spanner classes 50 to 180 of their 185 grouped items).
+// of 3,800 to 100,000; the 185 grouped items of spanner instances, 50 to 180 of them).
 constexpr std::size_t kSteeringItems = 32;
 constexpr std::size_t kNearShare = 32;
 // ... and at least kSteeredItems items are open: with fewer, the core takes them all in any order (the
@@ -71,8 +78,8 @@ constexpr std::size_t kSteeredItems = 512;
 // A weak bound that leaves fewer than a kNearShare-th of the items open is not brought in again: on the
 // uncorrelated and weakly correlated classes (under 0.7 % open at n = 10^4 to 10^6) it prunes little, and
 // the core it orders by reduced profits creates up to four times the states (weakly correlated, R = 10^7,
-// n = 10^6: 600 ms a solve with it at 20,000 states, 100 ms without). The spanner classes, whose few
-// grouped items leave 1 to 35 % open, need it back.
+// n = 10^6: 600 ms a solve with it at 20,000 states, 100 ms without). A few hundred grouped items, 1 to
+// 35 % of them open (spanner instances whose multiples leave gaps, knapsack_proportional.h), need it back.
 
 template <class P>
 using State = ZeroOneState<P>;
@@ -440,10 +447,34 @@ void PrimalDual<P>::sort_range(std::size_t first, std::size_t last) {
   if (!unit_copies_)
     copies.assign(copies_.begin() + static_cast<std::ptrdiff_t>(first),
                   copies_.begin() + static_cast<std::ptrdiff_t>(last));
+  // A sort on double quotients, contiguous (before() on the keys through an index array costs a cache miss
+  // a comparison: a quarter of a solve at n = 100,000), then an insertion pass with before() that moves
+  // the few items rounding misplaced. Equal quotients fall back on before()'s order, so that exact ties
+  // (identical efficiencies, whose quotients round alike) arrive in place.
+  std::vector<KeyedItem> quotients;
+  quotients.reserve(last - first);
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    quotients.push_back(
+        {descending_key(static_cast<double>(keys[i].profit) / static_cast<double>(keys[i].weight)), i});
+  radix_sort(quotients);
+  // Equal quotients in exactly_before()'s order of ties (subset-sum instances tie everywhere).
+  for (auto run = quotients.begin(); run != quotients.end();) {
+    const auto run_end =
+        std::find_if(run, quotients.end(), [&](const KeyedItem& q) { return q.key != run->key; });
+    if (run_end - run > 1)
+      std::sort(run, run_end, [&](const KeyedItem& a, const KeyedItem& b) {
+        const Key& u = keys[a.item];
+        const Key& v = keys[b.item];
+        return by_weight_ || u.weight == v.weight ? u.original < v.original : u.weight < v.weight;
+      });
+    run = run_end;
+  }
   std::vector<std::size_t> order(last - first);
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return before(keys[a], keys[b]); });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = quotients[i].item;
+    for (std::size_t k = i; k > 0 && before(keys[order[k]], keys[order[k - 1]]); --k)
+      std::swap(order[k], order[k - 1]);
+  }
   for (std::size_t i = 0; i < order.size(); ++i) {
     const Key& item = keys[order[i]];
     weights_[first + i] = item.weight;
@@ -938,8 +969,8 @@ void PrimalDual<P>::update_cardinality_bound() {
     // such a bound leaves only a few of the items open, it never comes back (few_open).
     // Brought in again, a weak bound that still ranks far items first leaves for good: on circle
     // instances of R = 10^3 and n = 10^5 the core it steers creates six times the states (30 million and
-    // 450 ms on the slowest, against 4.9 million and 50 ms without it), while the spanner classes, whose
-    // few open items the core takes in any order, need it back.
+    // 450 ms on the slowest, against 4.9 million and 50 ms without it), while a few hundred grouped items
+    // (spanner instances whose multiples leave gaps), which the core takes in any order, need it back.
     const bool postponed = cardinality_states_ != search_.cardinality_states;
     if (cardinality_->root_bound() - static_cast<long double>(threshold_) >
         kDecisiveGap * (linear_bound() - static_cast<long double>(threshold_))) {
@@ -956,12 +987,15 @@ void PrimalDual<P>::update_cardinality_bound() {
         return;
       }
     }
+    solve_surrogates();
+    if (cardinality_->all_closed()) return;  // nothing reaches the threshold: best_ is optimal
     // The states count all their items: a bound that counts only the heavier ones needs a fresh start.
     if (!cardinality_->counts_all()) {
       cardinality_->restrict(std::move(free_items), std::vector<bool>(size(), true));
       restart();
+    } else {
+      cardinality_->relax_open_sides();
     }
-    solve_surrogates();
     order_core();
   } else if (4 * processed_.size() >= 5 * relaxed_core_ || threshold_ > relaxed_threshold_) {
     // The states' relaxation still counts items the core has decided since, or that are fixed now.
@@ -980,15 +1014,24 @@ void PrimalDual<P>::solve_surrogates() {
   // and give up past a budget: a surrogate problem only helps, and some are harder than the problem.
   Search nested = search_;
   nested.cardinality_states = std::numeric_limits<std::size_t>::max();
-  nested.state_budget = kSurrogateStates;
   const std::vector<std::size_t>& free_items = cardinality_->free_items();
   std::vector<bool> is_free(size(), false);
   for (const std::size_t j : free_items) is_free[j] = true;
-  for (const auto& surrogate : cardinality_->surrogates()) {
-    const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit());
+  for (auto& surrogate : cardinality_->surrogates()) {
+    if (surrogate.infeasible) {
+      cardinality_->close(surrogate.side);
+      continue;
+    }
+    // What the surrogate's free items must bring to reach the threshold; nothing when the fixed and the
+    // taken items reach it already (then its optimum, whatever it is, decides).
+    const P target = static_cast<P>(threshold_ - cardinality_->fixed_profit() - surrogate.taken_profit);
+    nested.state_budget =
+        surrogate.at_least
+            ? std::min(kAtLeastSurrogateStates, kAtLeastStatesPerItem * static_cast<std::int64_t>(size()))
+            : kSurrogateStates;
     // The surrogate problems' searches reuse each other's arrays through buffers_.
-    const KernelOutcome<P> outcome =
-        solve_zero_one(surrogate.items, nested, std::optional<P>(target), buffers_);
+    const KernelOutcome<P> outcome = solve_zero_one(
+        std::move(surrogate.items), nested, target > 0 ? std::optional<P>(target) : std::nullopt, buffers_);
     if (!outcome.optimal) continue;
     if (outcome.profit < target) {
       cardinality_->close(surrogate.side);  // nothing on this side reaches the threshold
@@ -1005,8 +1048,9 @@ void PrimalDual<P>::solve_surrogates() {
     };
     for (std::size_t j = 0; j < break_; ++j)
       if (!is_free[j]) take(j);
-    for (std::size_t k = 0; k < free_items.size(); ++k)
-      if (outcome.chosen[k]) take(free_items[k]);
+    for (const std::size_t j : surrogate.taken) take(j);
+    for (std::size_t k = 0; k < surrogate.members.size(); ++k)
+      if (outcome.chosen[k]) take(surrogate.members[k]);
     if (weight > capacity_) continue;
     cardinality_->close(surrogate.side);
     if (profit >= threshold_) adopt(solution, profit);
@@ -1110,11 +1154,17 @@ template <class P>
 void PrimalDual<P>::sort_by_weight() {
   // A fixed item never completes a state to a better solution: fixing bounds every solution that flips it.
   order_all();
+  // Radix sorted (weight, item) pairs; equal weights by position.
+  std::vector<KeyedItem> left;
+  std::vector<KeyedItem> right;
   for (std::size_t j = 0; j < size(); ++j)
-    if (!fixed_[j] && !fixed(j)) (j < break_ ? left_by_weight_ : right_by_weight_).push_back(j);
-  const auto lighter = [&](std::size_t a, std::size_t b) { return weights_[a] < weights_[b]; };
-  std::sort(right_by_weight_.begin(), right_by_weight_.end(), lighter);
-  std::sort(left_by_weight_.begin(), left_by_weight_.end(), lighter);
+    if (!fixed_[j] && !fixed(j))
+      (j < break_ ? left : right).push_back({static_cast<std::uint64_t>(weights_[j]), j});
+  std::vector<KeyedItem> buffer;
+  for (auto [keyed, by_weight] : {std::pair{&left, &left_by_weight_}, std::pair{&right, &right_by_weight_}}) {
+    radix_sort(*keyed, buffer);
+    for (const KeyedItem& entry : *keyed) by_weight->push_back(entry.item);
+  }
 }
 
 template <class P>
@@ -1305,9 +1355,28 @@ Groups<P> group_identical(const KernelItems<P>& items) {
   };
   std::vector<Keyed> keyed;
   keyed.reserve(items.weights.size());
-  for (std::size_t j = 0; j < items.weights.size(); ++j)
-    keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
-  std::sort(keyed.begin(), keyed.end());
+  if constexpr (std::is_same_v<P, std::int64_t>) {
+    // Stable radix passes, the least significant key first (the index is the order given): a few passes
+    // over the keys' varying bytes instead of comparisons of four fields (a tenth of a circle solve of
+    // R = 10^3 at n = 100,000).
+    std::vector<KeyedItem> entries(items.weights.size());
+    std::vector<KeyedItem> buffer;
+    for (std::size_t j = 0; j < entries.size(); ++j)
+      entries[j] = {static_cast<std::uint64_t>(items.copies[j]), j};
+    radix_sort(entries, buffer);
+    for (KeyedItem& entry : entries) entry.key = static_cast<std::uint64_t>(items.profits[entry.item]);
+    radix_sort(entries, buffer);
+    for (KeyedItem& entry : entries) entry.key = static_cast<std::uint64_t>(items.weights[entry.item]);
+    radix_sort(entries, buffer);
+    for (const KeyedItem& entry : entries) {
+      const std::size_t j = entry.item;
+      keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
+    }
+  } else {
+    for (std::size_t j = 0; j < items.weights.size(); ++j)
+      keyed.push_back({items.weights[j], items.profits[j], items.copies[j], j});
+    std::sort(keyed.begin(), keyed.end());
+  }
   Groups<P> groups;
   groups.items.capacity = items.capacity;
   groups.members.reserve(keyed.size());
@@ -1433,13 +1502,35 @@ KernelOutcome<P> solve_zero_one(KernelItems<P> items, const Search& search, std:
   KernelOutcome<P> solved;
   if (worth_grouping(*useful, buffers)) {
     Groups<P> groups = group_identical(*useful);
-    PrimalDual<P> solver(std::move(groups.items), search, target, true, buffers);
-    solved = solver.solve();
-    // Each group's chosen copies go to its first members.
     const std::size_t group_count = groups.first_member.size() - 1;
     std::vector<std::int64_t> chosen_copies(group_count, 0);
-    for (std::size_t k = 0; k < groups.group_of.size(); ++k)
-      if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+    // A few directions of proportional items (knapsack_proportional.h) are solved as a bounded problem;
+    // a search with a target (a surrogate problem, older core items) keeps to the kernel's contract.
+    std::optional<ProportionalSolution<P>> proportional;
+    if (!target && group_count <= kMaxProportionalTypes && 4 * group_count <= useful->weights.size()) {
+      ItemTypes<P> types;
+      for (std::size_t group = 0; group < group_count; ++group) {
+        const std::size_t first = groups.members[groups.first_member[group]];
+        types.weights.push_back(useful->weights[first]);
+        types.profits.push_back(useful->profits[first]);
+        types.counts.push_back(
+            static_cast<std::int64_t>(groups.first_member[group + 1] - groups.first_member[group]));
+      }
+      proportional = solve_proportional(types, useful->capacity, search.deadline);
+    }
+    if (proportional) {
+      solved.profit = proportional->profit;
+      solved.upper_bound = proportional->profit;
+      solved.statistics.states = proportional->nodes;
+      solved.statistics.passes = 1;
+      chosen_copies = std::move(proportional->taken);
+    } else {
+      PrimalDual<P> solver(std::move(groups.items), search, target, true, buffers);
+      solved = solver.solve();
+      for (std::size_t k = 0; k < groups.group_of.size(); ++k)
+        if (solved.chosen[k]) chosen_copies[groups.group_of[k]] += groups.parts[k];
+    }
+    // Each group's chosen copies go to its first members.
     for (std::size_t group = 0; group < group_count; ++group)
       for (std::int64_t copy = 0; copy < chosen_copies[group]; ++copy)
         outcome.chosen[index_in_items(

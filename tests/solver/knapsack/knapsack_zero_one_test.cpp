@@ -195,9 +195,11 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnHardMediumInstances) {
 }
 
 // Circle instances: light free items would let the relaxation dodge a count of all items, so the solver
-// restarts with a bound that counts only the heavier ones.
-TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramAfterRestarts) {
-  bool restarted = false;
+// bounds with a count of the heavier items only. Its surrogate problems close both sides of these at once
+// (a side left open would restart the search with that bound, which no generated instance tried at
+// n = 50 to 1,000 needs).
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWithTheBoundOverHeavierItems) {
+  bool cardinality_bound = false;
   for (std::uint64_t seed = 1; seed <= 6; ++seed) {
     const std::int64_t n = 400;
     const std::int64_t range = 3000;
@@ -205,9 +207,9 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramAfterRestarts) {
     const Problem<std::int64_t> problem = generated(InstanceClass::circle, n, range, h, seed);
     expect_optimal(problem, reds::test::dynamic_program(problem),
                    describe(InstanceClass::circle, n, range, h, seed));
-    restarted = restarted || reds::knapsack::solve(problem)->statistics.restarts > 0;
+    cardinality_bound = cardinality_bound || reds::knapsack::solve(problem)->statistics.cardinality_bound;
   }
-  EXPECT_TRUE(restarted) << "no instance restarted with the bound over heavier items";
+  EXPECT_TRUE(cardinality_bound) << "no instance built the cardinality bound";
 }
 
 // Circle instances of 2,000 items and small capacities with the cardinality bound brought in at 20 states:
@@ -225,6 +227,107 @@ TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereAWeakBoundLeavesForGo
       const std::string label = describe(InstanceClass::circle, n, range, h, seed);
       expect_optimal_with(problem, optimum, label, options);
       expect_optimal_with(problem, optimum, label + " default", {});
+    }
+  }
+}
+
+// Instances where heavy items are the most efficient (p = w - K + r, r in {0, 1, 2}) and a quarter of the
+// items are light and nearly worthless: the break solution takes heavy items, and the optimum often fills
+// the residual capacity with more items than it has. The cardinality bound's side of at least b + 1 items
+// (b the break solution's count) has a negative multiplier, and its surrogate problem weighs each item s
+// less: the lightest items weigh nothing or less there and are taken outright. Its solution is adopted,
+// or it closes that side, on many of these instances.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramWhereTheOptimumHasMoreItemsThanTheBreakSolution) {
+  int more_items = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    Problem<std::int64_t> problem;
+    std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL;
+    const auto next = [&](std::int64_t bound) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<std::int64_t>(state % static_cast<std::uint64_t>(bound));
+    };
+    std::int64_t total_weight = 0;
+    for (int j = 0; j < 40; ++j) {
+      const std::int64_t weight = j % 2 == 0 ? 1 + next(10) : 1 + next(1000);
+      problem.items.push_back({weight, std::max<std::int64_t>(1, weight - 100 + next(3))});
+      total_weight += weight;
+    }
+    problem.capacity = total_weight * static_cast<std::int64_t>(1 + (seed * 7) % 50) / 101;
+    const std::string label = "seed=" + std::to_string(seed);
+    const reds::test::KnapsackOptimum optimum = reds::test::dynamic_program(problem);
+    expect_optimal(problem, optimum, label);
+    reds::knapsack::Options bound_only;  // no pairing: the bound and its surrogate problems do the rest
+    bound_only.cardinality_states = 2;
+    bound_only.pairing_states = std::numeric_limits<std::int64_t>::max();
+    expect_optimal_with(problem, optimum, label + " bound only", bound_only);
+    const Problem<double> real = with_real_profits(problem, seed);
+    expect_optimal(real, reds::test::dynamic_program(real), label + " real");
+    // The break solution's count: the most efficient items, ties lightest first, while they fit.
+    std::vector<Item<std::int64_t>> by_efficiency = problem.items;
+    std::sort(by_efficiency.begin(), by_efficiency.end(), [](const auto& a, const auto& b) {
+      const std::int64_t ahead = a.profit * b.weight;  // both below 10^6
+      const std::int64_t behind = b.profit * a.weight;
+      return ahead != behind ? ahead > behind : a.weight < b.weight;
+    });
+    std::size_t break_count = 0;
+    for (std::int64_t room = problem.capacity;
+         break_count < by_efficiency.size() && by_efficiency[break_count].weight <= room; ++break_count)
+      room -= by_efficiency[break_count].weight;
+    const auto solution = reds::knapsack::solve(problem, eager());
+    ASSERT_TRUE(solution.ok());
+    if (solution->items.size() > break_count) ++more_items;
+  }
+  EXPECT_GE(more_items, 10) << "too few instances whose optimum has more items than the break solution";
+}
+
+// Instances whose items are multiples m * (w, p) of two or three directions (the spanner classes' shape):
+// multiples 1 to 10, which reach every total of their direction (solved as a bounded problem over the
+// directions: no core item); even multiples only, which reach every even total; and multiples 1, 5 and 9
+// with few items, which leave gaps (2 is no sum of them), so the kernel's search solves those.
+TEST(KnapsackZeroOne, MatchesTheCapacityDynamicProgramOnProportionalItems) {
+  const char* const kinds[] = {"multiples 1 to 10", "even multiples", "multiples with gaps"};
+  for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+    std::uint64_t state = seed * 0x9e3779b97f4a7c15ULL;
+    const auto next = [&](std::int64_t bound) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return static_cast<std::int64_t>(state % static_cast<std::uint64_t>(bound));
+    };
+    const std::uint64_t kind = seed % 3;
+    const std::vector<std::int64_t> multiples = kind == 0
+                                                    ? std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+                                                : kind == 1 ? std::vector<std::int64_t>{2, 4, 6, 8, 10}
+                                                            : std::vector<std::int64_t>{1, 5, 9};
+    Problem<std::int64_t> problem;
+    std::int64_t total_weight = 0;
+    const std::int64_t directions = 2 + next(2);
+    std::vector<Item<std::int64_t>> drawn;  // distinct directions: no two of the same efficiency
+    while (static_cast<std::int64_t>(drawn.size()) < directions) {
+      const Item<std::int64_t> item{1 + next(60), 1 + next(60)};
+      if (std::none_of(drawn.begin(), drawn.end(), [&](const auto& other) {
+            return item.profit * other.weight == other.profit * item.weight;
+          }))
+        drawn.push_back(item);
+    }
+    for (const auto& [weight, profit] : drawn) {
+      for (const std::int64_t multiple : multiples) {
+        const std::int64_t copies = kind == 2 ? 1 : 1 + next(12);
+        for (std::int64_t copy = 0; copy < copies; ++copy) {
+          problem.items.push_back({multiple * weight, multiple * profit});
+          total_weight += multiple * weight;
+        }
+      }
+    }
+    problem.capacity = total_weight * static_cast<std::int64_t>(1 + (seed * 7) % 90) / 101;
+    const std::string label = std::string(kinds[kind]) + " seed=" + std::to_string(seed);
+    expect_optimal(problem, reds::test::dynamic_program(problem), label);
+    if (kind != 2) {
+      const auto solution = reds::knapsack::solve(problem);
+      ASSERT_TRUE(solution.ok());
+      EXPECT_EQ(solution->statistics.core_items, 0) << label << ": not solved over the directions";
     }
   }
 }
