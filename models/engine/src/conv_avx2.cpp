@@ -466,9 +466,12 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
       geometry.in_width - 1 + geometry.pad_left - (geometry.kernel_width - 1) * geometry.dilation_width;
   const std::int64_t end =
       std::max(first, std::min(limit < 0 ? 0 : limit / geometry.stride_width + 1, geometry.out_width));
-  const int most = group_count == 1 && groups[0].blocks == 1 ? kMostPixels : kMostPixels / 2;
-  if ((first > 0 || end < geometry.out_width) && border_floats(geometry, input, most) > kMaxBorderFloats)
-    return false;
+  // Smaller tiles where a border tile's copy would not fit (the sums do not depend on the tile size).
+  int most = group_count == 1 && groups[0].blocks == 1 ? kMostPixels : kMostPixels / 2;
+  if (first > 0 || end < geometry.out_width) {
+    while (most > 1 && border_floats(geometry, input, most) > kMaxBorderFloats) --most;
+    if (border_floats(geometry, input, most) > kMaxBorderFloats) return false;
+  }
   if (geometry.out_width == 0) return true;
   // Two copies: without a scale, the stores are those of a model without per-level statistics.
   (scale ? conv_rows<true> : conv_rows<false>)(call, groups, group_count, most, first, end);
