@@ -1,6 +1,8 @@
 #include "conv_avx2.h"
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 
@@ -23,23 +25,34 @@ bool conv2d_avx2(const Window&, const MapView&, const SegmentedWeights&, const f
 namespace {
 
 // A convolution is a matrix product, output pixels x (taps x input channels) times (taps x input channels) x
-// output channels, summed here in tiles of kPixels adjacent output pixels of a row times one or two blocks
-// of 8 output channels: kPixels x kBlocks accumulators in registers (12 of the 16), each input value
+// output channels, summed here in tiles of up to 12 adjacent output pixels of a row times one or two blocks
+// of 8 output channels: pixels x blocks accumulators in registers (at most 12 of the 16), each input value
 // broadcast from memory once for the tile's blocks, each weight vector loaded once for its pixels. The
 // inputs are read in place from the NHWC map (a tile's pixels are a fixed step apart), so nothing is
-// packed; pixels whose window reaches into the padding run one by one over the taps inside the input.
+// packed but the windows of a tile that reaches into the left or right padding: those are copied with
+// zeros in the padding, so that border pixels run in tiles as well (one by one, a pixel's sums would be
+// chains of dependent multiply-adds).
 //
 // The blocks of a tile may come from different column ranges of nested weights (session.h): their rows are
 // cut into intervals at every boundary of either block's segments, and over an interval each block reads
-// one segment, its own weight rows. Every output channel sums its products in one order, each row of taps
-// apart and then onto the bias and the rows before it, taps ascending and input channels ascending within a
-// tap, whatever block it is computed beside and whatever the tile size, so that a layer computed in one
-// call or range by range gives the same values.
+// one segment, its own weight rows. What a tile sums, tap by tap and interval by interval, is planned once
+// per call as runs (an input offset, each block's weights, a row count), runs that continue each other in
+// the input and in every block's weights merged into one. Every output channel sums its products in one
+// order, each row of taps apart and then onto the bias and the rows before it, taps ascending and input
+// channels ascending within a tap, whatever block it is computed beside and whatever the tile size, so that
+// a layer computed in one call or range by range gives the same values (a tap in the padding adds zeros).
 
 constexpr std::int64_t kLanes = kVectorLanes;
 constexpr int kMaxIntervals = 8;
 // Groups of two blocks a call computes at most (64 output channels; see conv2d_avx2).
 constexpr int kMaxGroups = 4;
+// Runs of a group, every tap's (a 3x3 layer of 8 intervals: 72); rows of taps of a kernel.
+constexpr int kMaxRuns = 96;
+constexpr std::int64_t kMaxTapRows = 16;
+// Pixels of a tile: 12 of one block, 6 of two.
+constexpr int kMostPixels = 12;
+// Floats of a border tile's copy of its windows (on the stack).
+constexpr std::int64_t kMaxBorderFloats = 8192;
 
 struct Interval {
   std::int64_t first_row = 0, end_row = 0;
@@ -49,16 +62,27 @@ struct Interval {
   std::int64_t tap_stride[2] = {};
 };
 
-// One or two blocks of output channels and the intervals of their rows.
+// Consecutive rows of the products of a tile: the tile's first pixel's value of the first row at
+// `in` floats from its window's first tap (pixel p's at in + p * step, the next row's one float on), block
+// b's weights at weights[b] (the next row's row_stride[b] floats on).
+// (No member initializers: a group's array of runs is filled, not cleared.)
+struct Run {
+  std::int64_t in;
+  const float* weights[2];
+  std::int64_t row_stride[2];
+  std::int64_t rows;
+};
+
+// One or two blocks of output channels, the intervals of their rows and the runs of their taps.
 struct BlockGroup {
   int blocks = 0;
   std::int64_t column[2] = {};  // the block's first output channel
   std::int64_t count[2] = {};   // its channels stored (8, or fewer in a range's last block)
   int intervals = 0;
   Interval interval[kMaxIntervals];
-  // One interval of every input channel whose taps follow each other in every block: a row of taps is
-  // one run of consecutive input values and weight rows.
-  bool tap_runs = false;
+  // Row of taps t sums runs [tap_row_runs[t], tap_row_runs[t + 1]), `in` counted from the tap row's input.
+  int tap_row_runs[kMaxTapRows + 1] = {};
+  Run runs[kMaxRuns];
 };
 
 struct Block {
@@ -66,8 +90,18 @@ struct Block {
   std::int64_t column = 0, count = 0;
 };
 
+// Whether `next` continues `run` in the input and in the weights of each of `blocks` blocks.
+bool continues(const Run& run, const Run& next, int blocks) {
+  if (run.in + run.rows != next.in) return false;
+  for (int block = 0; block < blocks; ++block)
+    if (run.row_stride[block] != next.row_stride[block] ||
+        run.weights[block] + run.rows * run.row_stride[block] != next.weights[block])
+      return false;
+  return true;
+}
+
 // The group of blocks `first` and, if given, `second`, or false when a row interval of one block is in
-// none of its range's segments or there are more than kMaxIntervals intervals.
+// none of its range's segments, there are more than kMaxIntervals intervals or more than kMaxRuns runs.
 bool plan_group(const Block* first, const Block* second, const MapView& input, const Window& window,
                 BlockGroup& group) {
   const Block* blocks[2] = {first, second};
@@ -108,13 +142,42 @@ bool plan_group(const Block* first, const Block* second, const MapView& input, c
       interval.row_stride[block] = segment->row_stride;
       interval.tap_stride[block] = segment->tap_stride;
     }
+    if (group.blocks == 1) {  // the second block's pointers mirror the first's
+      interval.weights[1] = interval.weights[0];
+      interval.row_stride[1] = interval.row_stride[0];
+      interval.tap_stride[1] = interval.tap_stride[0];
+    }
   }
-  group.tap_runs = group.intervals == 1 && group.interval[0].first_row == 0 &&
-                   group.interval[0].end_row == input.channels && input.pixel_stride == input.channels &&
-                   window.dilation_width == 1;
-  for (int block = 0; block < group.blocks && group.tap_runs; ++block)
-    group.tap_runs =
-        group.interval[0].tap_stride[block] == input.channels * group.interval[0].row_stride[block];
+  // The runs: taps, then intervals; a run that continues the one before it in the same row of taps (the
+  // next interval of one segment, or a tap's first rows after the last rows of the tap before it in a map
+  // of `channels` values a pixel) extends it.
+  if (window.kernel_height > kMaxTapRows) return false;
+  const std::int64_t column_step = window.dilation_width * input.pixel_stride;
+  int run_count = 0;
+  for (std::int64_t tap_row = 0; tap_row < window.kernel_height; ++tap_row) {
+    group.tap_row_runs[tap_row] = run_count;
+    for (std::int64_t tap_column = 0; tap_column < window.kernel_width; ++tap_column) {
+      const std::int64_t tap = tap_row * window.kernel_width + tap_column;
+      for (const Interval* interval = group.interval; interval != group.interval + group.intervals;
+           ++interval) {
+        Run run;  // NOLINT(cppcoreguidelines-pro-type-member-init): every member is set below
+        run.in = tap_column * column_step + interval->first_row;
+        for (int block = 0; block < 2; ++block) {
+          run.weights[block] = interval->weights[block] + tap * interval->tap_stride[block];
+          run.row_stride[block] = interval->row_stride[block];
+        }
+        run.rows = interval->end_row - interval->first_row;
+        if (run_count > group.tap_row_runs[tap_row] &&
+            continues(group.runs[run_count - 1], run, group.blocks)) {
+          group.runs[run_count - 1].rows += run.rows;
+          continue;
+        }
+        if (run_count == kMaxRuns) return false;
+        group.runs[run_count++] = run;
+      }
+    }
+  }
+  group.tap_row_runs[window.kernel_height] = run_count;
   return true;
 }
 
@@ -129,11 +192,6 @@ TapSpan taps_inside(std::int64_t out, std::int64_t stride, std::int64_t pad, std
   const std::int64_t first = start >= 0 ? 0 : (dilation - 1 - start) / dilation;
   const std::int64_t end = room < 0 ? 0 : std::min(kernel, room / dilation + 1);
   return {first, std::max(first, end)};
-}
-
-TapSpan column_span(const Window& window, std::int64_t out_column) {
-  return taps_inside(out_column, window.stride_width, window.pad_left, window.dilation_width,
-                     window.kernel_width, window.in_width);
 }
 
 struct Call {
@@ -194,36 +252,23 @@ struct Epilogue {
   }
 }
 
-// Consecutive rows of one tap (an interval, or a run of taps): the tile's first pixel's value of its first
-// row at `in` (pixel p's at in + p * step, the next row's one float on), block b's weights at weights[b]
-// (the next row's row_stride[b] floats on).
-// (No member initializers: a tile's array of runs is filled, not cleared, each call.)
-struct Run {
-  const float* in;
-  const float* weights[2];
-  std::int64_t row_stride[2];
-  std::int64_t rows;
-};
-// Runs a tile collects per row of taps before it sums them; a row of more taps x intervals sums them in
-// several goes.
-constexpr int kMaxRuns = 128;
-
-// Adds the runs' products to the tile's sums, summed apart from them first (a tile adds one such partial
-// sum per row of taps: more accurate than one chain over every tap, at 12 additions a row). The partial
-// sums are locals here, registers from the first run to the last (kept in the caller's array across the
-// loop, GCC would store them back to it every row).
+// Adds the products of one row of taps (its runs) to the tile's sums, summed apart from them first (a
+// tile adds one such partial sum per row of taps: more accurate than one chain over every tap, at 12
+// additions a row). `in`: the tile's first pixel's window at that row of taps. The partial sums are locals
+// here, registers from the first run to the last (kept in the caller's array across the loop, GCC would
+// store them back to it every row).
 template <int kPixels, int kBlocks>
-[[REDS_AVX2, gnu::always_inline]] inline void add_runs(__m256 (&sums)[kPixels][kBlocks], const Run* runs,
-                                                       int run_count, std::int64_t step) {
+[[REDS_AVX2, gnu::always_inline]] inline void add_runs(__m256 (&sums)[kPixels][kBlocks], const float* in,
+                                                       const Run* runs, const Run* end, std::int64_t step) {
   constexpr int kBases = (kPixels + 2) / 3;
   __m256 acc[kPixels][kBlocks];
 #pragma GCC unroll 12
   for (int pixel = 0; pixel < kPixels; ++pixel)
 #pragma GCC unroll 2
     for (int block = 0; block < kBlocks; ++block) acc[pixel][block] = _mm256_setzero_ps();
-  for (const Run* run = runs; run != runs + run_count; ++run) {
+  for (const Run* run = runs; run != end; ++run) {
     const float* base[kBases];
-    for (int index = 0; index < kBases; ++index) base[index] = run->in + 3 * index * step;
+    for (int index = 0; index < kBases; ++index) base[index] = in + run->in + 3 * index * step;
     const float* w0 = run->weights[0];
     const float* w1 = run->weights[1];
     const std::int64_t stride0 = run->row_stride[0], stride1 = run->row_stride[1];
@@ -250,164 +295,128 @@ template <int kPixels, int kBlocks>
       sums[pixel][block] = _mm256_add_ps(sums[pixel][block], acc[pixel][block]);
 }
 
-// The run of an interval's rows (or of a run of taps) of tap `tap`, the pixels' values of the tap's first
-// input channel at in + p * step.
-[[REDS_AVX2, gnu::always_inline]] inline Run run_of(const float* in, std::int64_t tap,
-                                                    const Interval& interval, std::int64_t rows) {
-  Run run;  // NOLINT(cppcoreguidelines-pro-type-member-init): every member is set below
-  run.in = in + interval.first_row;
-  for (int block = 0; block < 2; ++block) {
-    run.weights[block] = interval.weights[block] + tap * interval.tap_stride[block];
-    run.row_stride[block] = interval.row_stride[block];
-  }
-  run.rows = rows;
-  return run;
-}
+// Where a tile reads its windows: the first pixel's window's first tap at the first row of taps `rows`
+// inside the input, `row_pitch` floats on to the next row of taps; pixel p's window p * step further.
+struct TileInput {
+  const float* in = nullptr;
+  std::int64_t row_pitch = 0, step = 0;
+  TapSpan rows;
+};
 
-// kPixels output pixels of row out_row from out_column on, the group's blocks: the taps of rows inside
-// the input and of columns `columns` (all of them for a tile inside the row's interior; those inside the
-// input for a single pixel at the border). Pixels before first_stored were stored by the tile before.
+// kPixels output pixels of a row (the first at `out`, the next output.pixel_stride floats on), the group's
+// blocks.
 template <int kPixels, int kBlocks, bool kMapped>
-[[REDS_AVX2]] void conv_tile(const Call& call, const BlockGroup& group, std::int64_t out_row,
-                             std::int64_t out_column, TapSpan columns, int first_stored) {
-  const Window& window = call.window;
-  const MapView& input = call.input;
+[[REDS_AVX2]] void conv_tile(const Call& call, const BlockGroup& group, const TileInput& tile, float* out) {
   __m256 sums[kPixels][kBlocks];
   for (int block = 0; block < kBlocks; ++block) {
     const __m256 start =
         call.bias && !kMapped ? _mm256_loadu_ps(call.bias + group.column[block]) : _mm256_setzero_ps();
     for (int pixel = 0; pixel < kPixels; ++pixel) sums[pixel][block] = start;
   }
-  const std::int64_t step = window.stride_width * input.pixel_stride;
-  const TapSpan rows = taps_inside(out_row, window.stride_height, window.pad_top, window.dilation_height,
-                                   window.kernel_height, window.in_height);
-  const std::int64_t first_column = out_column * window.stride_width - window.pad_left;
-  const std::int64_t column_step = window.dilation_width * input.pixel_stride;
-  Run runs[kMaxRuns];  // NOLINT(cppcoreguidelines-pro-type-member-init): filled up to run_count
-  int run_count = 0;
-  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
-    const float* in_first =
-        input.data + ((out_row * window.stride_height - window.pad_top + tap_row * window.dilation_height) *
-                          window.in_width +
-                      first_column) *
-                         input.pixel_stride;
-    const std::int64_t tap = tap_row * window.kernel_width;
-    if (group.tap_runs) {
-      runs[run_count++] = run_of(in_first + columns.first * column_step, tap + columns.first,
-                                 group.interval[0], (columns.end - columns.first) * input.channels);
-    } else {
-      for (std::int64_t tap_column = columns.first; tap_column < columns.end; ++tap_column)
-        for (const Interval* interval = group.interval; interval != group.interval + group.intervals;
-             ++interval) {
-          if (run_count == kMaxRuns) add_runs(sums, runs, run_count, step), run_count = 0;
-          runs[run_count++] = run_of(in_first + tap_column * column_step, tap + tap_column, *interval,
-                                     interval->end_row - interval->first_row);
-        }
-    }
-    add_runs(sums, runs, run_count, step);
-    run_count = 0;
-  }
-  const MutableMapView output = call.output;
+  const float* in = tile.in;
+  for (std::int64_t tap_row = tile.rows.first; tap_row < tile.rows.end; ++tap_row, in += tile.row_pitch)
+    add_runs(sums, in, group.runs + group.tap_row_runs[tap_row], group.runs + group.tap_row_runs[tap_row + 1],
+             tile.step);
+  const std::int64_t out_stride = call.output.pixel_stride;
   const Epilogue epilogue = epilogue_of(call);
   const std::int64_t columns_of[2] = {group.column[0], group.column[1]};
   const std::int64_t counts[2] = {group.count[0], group.count[1]};
   // Unrolled, so that the sums stay registers.
 #pragma GCC unroll 12
-  for (int pixel = 0; pixel < kPixels; ++pixel) {
-    if (pixel < first_stored) continue;
-    float* out = output.data + (out_row * window.out_width + out_column + pixel) * output.pixel_stride;
+  for (int pixel = 0; pixel < kPixels; ++pixel)
 #pragma GCC unroll 2
     for (int block = 0; block < kBlocks; ++block)
       store_block(kMapped
                       ? _mm256_fmadd_ps(sums[pixel][block], _mm256_loadu_ps(call.scale + columns_of[block]),
                                         _mm256_loadu_ps(call.bias + columns_of[block]))
                       : sums[pixel][block],
-                  epilogue, out + columns_of[block], counts[block]);
-  }
+                  epilogue, out + pixel * out_stride + columns_of[block], counts[block]);
 }
 
-// Output columns [first, end) of a row, every tap column inside the input: tiles of kPixels, the last one
-// ending at `end` over pixels the one before computed (stored once); smaller tiles where fewer remain.
-template <int kPixels, int kBlocks, bool kMapped>
-[[REDS_AVX2, gnu::always_inline]] inline void conv_interior(const Call& call, const BlockGroup& group,
-                                                            std::int64_t out_row, std::int64_t first,
-                                                            std::int64_t end) {
-  const TapSpan all{0, call.window.kernel_width};
-  if (end - first >= kPixels) {
-    std::int64_t column = first;
-    for (; column + kPixels <= end; column += kPixels)
-      conv_tile<kPixels, kBlocks, kMapped>(call, group, out_row, column, all, 0);
-    if (column < end)
-      conv_tile<kPixels, kBlocks, kMapped>(call, group, out_row, end - kPixels, all,
-                                           static_cast<int>(column - (end - kPixels)));
-    return;
-  }
-  if constexpr (kPixels > 3) {
-    conv_interior<kPixels / 2, kBlocks, kMapped>(call, group, out_row, first, end);
-  } else {
-    for (std::int64_t column = first; column < end; ++column)
-      conv_tile<1, kBlocks, kMapped>(call, group, out_row, column, all, 0);
-  }
-}
+using TileFunction = void (*)(const Call&, const BlockGroup&, const TileInput&, float*);
 
-template <int kPixels, int kBlocks, bool kMapped>
-[[REDS_AVX2]] void conv_group(const Call& call, const BlockGroup& group, std::int64_t interior_first,
-                              std::int64_t interior_end) {
+// conv_tile<1 ... kSizes, kBlocks, kMapped>, indexed by the pixel count (entry 0 unused).
+template <int kBlocks, bool kMapped, int... kSizes>
+constexpr std::array<TileFunction, sizeof...(kSizes) + 1> tile_functions(
+    std::integer_sequence<int, kSizes...>) {
+  return {nullptr, &conv_tile<kSizes + 1, kBlocks, kMapped>...};
+}
+template <int kBlocks, bool kMapped>
+constexpr auto kTiles = tile_functions<kBlocks, kMapped>(std::make_integer_sequence<int, 12 / kBlocks>{});
+
+// Copies the windows of a tile's `pixels` pixels from output column `out_column` on, at the rows of taps
+// `rows` whose first is input row `in_row`, to `to`, each pixel's values at the input's pixel stride, zeros
+// where a window reaches into the padding. Copies whole vectors: up to 7 floats past a pixel's values,
+// which the next pixel's copy overwrites (`to` holds 8 floats more).
+[[REDS_AVX2]] TileInput copy_border_tile(const Call& call, std::int64_t in_row, std::int64_t out_column,
+                                         int pixels, TapSpan rows, float* to) {
   const Window& window = call.window;
-  for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
-    for (std::int64_t column = 0; column < interior_first; ++column)
-      conv_tile<1, kBlocks, kMapped>(call, group, out_row, column, column_span(window, column), 0);
-    conv_interior<kPixels, kBlocks, kMapped>(call, group, out_row, interior_first, interior_end);
-    for (std::int64_t column = interior_end; column < window.out_width; ++column)
-      conv_tile<1, kBlocks, kMapped>(call, group, out_row, column, column_span(window, column), 0);
-  }
-}
-
-// The same kPixels pixels of every group (in twos but maybe the last).
-template <int kPixels, bool kMapped>
-[[REDS_AVX2, gnu::always_inline]] inline void conv_tile_groups(const Call& call, const BlockGroup* groups,
-                                                               int group_count, std::int64_t out_row,
-                                                               std::int64_t out_column, TapSpan columns,
-                                                               int first_stored) {
-  for (const BlockGroup* group = groups; group != groups + group_count; ++group) {
-    if (group->blocks == 2)
-      conv_tile<kPixels, 2, kMapped>(call, *group, out_row, out_column, columns, first_stored);
-    else
-      conv_tile<kPixels, 1, kMapped>(call, *group, out_row, out_column, columns, first_stored);
-  }
-}
-
-// Several groups, tile after tile of pixels, every group's channels of a tile before the next tile: the
-// tile's inputs stay in the nearest cache while the weights stream.
-template <bool kMapped>
-[[REDS_AVX2]] void conv_groups(const Call& call, const BlockGroup* groups, int group_count,
-                               std::int64_t interior_first, std::int64_t interior_end) {
-  const Window& window = call.window;
-  const TapSpan all{0, window.kernel_width};
-  for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
-    for (std::int64_t column = 0; column < interior_first; ++column)
-      conv_tile_groups<1, kMapped>(call, groups, group_count, out_row, column, column_span(window, column),
-                                   0);
-    std::int64_t column = interior_first;
-    if (interior_end - interior_first >= 6) {
-      for (; column + 6 <= interior_end; column += 6)
-        conv_tile_groups<6, kMapped>(call, groups, group_count, out_row, column, all, 0);
-      if (column < interior_end)
-        conv_tile_groups<6, kMapped>(call, groups, group_count, out_row, interior_end - 6, all,
-                                     static_cast<int>(column - (interior_end - 6)));
-    } else if (interior_end - interior_first >= 3) {
-      for (; column + 3 <= interior_end; column += 3)
-        conv_tile_groups<3, kMapped>(call, groups, group_count, out_row, column, all, 0);
-      if (column < interior_end)
-        conv_tile_groups<3, kMapped>(call, groups, group_count, out_row, interior_end - 3, all,
-                                     static_cast<int>(column - (interior_end - 3)));
-    } else {
-      for (; column < interior_end; ++column)
-        conv_tile_groups<1, kMapped>(call, groups, group_count, out_row, column, all, 0);
+  const MapView& input = call.input;
+  const std::int64_t width =
+      (pixels - 1) * window.stride_width + (window.kernel_width - 1) * window.dilation_width + 1;
+  const std::int64_t first_column = out_column * window.stride_width - window.pad_left;
+  const std::int64_t stride = input.pixel_stride, channels = input.channels;
+  float* next = to;
+  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+    const float* from =
+        input.data + (in_row + (tap_row - rows.first) * window.dilation_height) * window.in_width * stride;
+    for (std::int64_t column = first_column; column < first_column + width; ++column, next += stride) {
+      if (column < 0 || column >= window.in_width) {
+        for (std::int64_t channel = 0; channel < channels; channel += kLanes)
+          _mm256_storeu_ps(next + channel, _mm256_setzero_ps());
+      } else {
+        const float* pixel = from + column * stride;
+        for (std::int64_t channel = 0; channel < channels; channel += kLanes)
+          _mm256_storeu_ps(next + channel, _mm256_loadu_ps(pixel + channel));
+      }
     }
-    for (column = interior_end; column < window.out_width; ++column)
-      conv_tile_groups<1, kMapped>(call, groups, group_count, out_row, column, column_span(window, column),
-                                   0);
+  }
+  return {to, width * stride, window.stride_width * stride, rows};
+}
+
+// The floats copy_border_tile writes for tiles of up to `pixels` pixels.
+std::int64_t border_floats(const Window& window, const MapView& input, int pixels) {
+  const std::int64_t width =
+      (pixels - 1) * window.stride_width + (window.kernel_width - 1) * window.dilation_width + 1;
+  return window.kernel_height * width * input.pixel_stride + kLanes;
+}
+
+// Every output row in tiles of at most `most` pixels (12 for one block, 6 for groups of two), of as equal
+// sizes as they can be; each tile computes every group's channels before the next (its inputs stay in the
+// nearest cache while the weights stream). Output columns [interior_first, interior_end) have every tap
+// column inside the input; a tile reaching past them reads a copy of its windows.
+template <bool kMapped>
+[[REDS_AVX2]] void conv_rows(const Call& call, const BlockGroup* groups, int group_count, int most,
+                             std::int64_t interior_first, std::int64_t interior_end) {
+  const Window& window = call.window;
+  const MapView& input = call.input;
+  const std::int64_t tiles = (window.out_width + most - 1) / most;
+  const std::int64_t smaller = window.out_width / tiles, larger_tiles = window.out_width % tiles;
+  const std::int64_t step = window.stride_width * input.pixel_stride;
+  alignas(32) float border[kMaxBorderFloats];
+  for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
+    const TapSpan rows = taps_inside(out_row, window.stride_height, window.pad_top, window.dilation_height,
+                                     window.kernel_height, window.in_height);
+    const std::int64_t in_row =
+        out_row * window.stride_height - window.pad_top + rows.first * window.dilation_height;
+    float* out = call.output.data + out_row * window.out_width * call.output.pixel_stride;
+    std::int64_t column = 0;
+    for (std::int64_t tile = 0; tile < tiles; ++tile) {
+      const int pixels = static_cast<int>(smaller + (tile < larger_tiles ? 1 : 0));
+      const TileInput from =
+          column >= interior_first && column + pixels <= interior_end
+              ? TileInput{input.data +
+                              (in_row * window.in_width + column * window.stride_width - window.pad_left) *
+                                  input.pixel_stride,
+                          window.dilation_height * window.in_width * input.pixel_stride, step, rows}
+              : copy_border_tile(call, in_row, column, pixels, rows, border);
+      float* tile_out = out + column * call.output.pixel_stride;
+      for (const BlockGroup* group = groups; group != groups + group_count; ++group)
+        (group->blocks == 2
+             ? kTiles<2, kMapped>[static_cast<std::size_t>(pixels)]
+             : kTiles<1, kMapped>[static_cast<std::size_t>(pixels)])(call, *group, from, tile_out);
+      column += pixels;
+    }
   }
 }
 
@@ -433,17 +442,9 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
     }
   // Blocks in twos: every group must fit the plan before anything is written.
   const int group_count = (block_count + 1) / 2;
-  // Measured on the anchor networks (bench/models/engine/anchor_bench.cpp --layers): past 3 groups (48
-  // output channels) the packed kernels of kernels.cpp, which pack a tile's inputs once for all its
-  // output channels, are 5-20 % faster; a first layer of a few input channels gains up to 4 groups here
-  // (1 -> 64 channels: 0.66 of the packed kernels' time) and loses past them (1 -> 276: 1.8).
-  const int most_groups = input.channels <= 4 ? kMaxGroups : 3;
-  if (group_count > most_groups) return false;
-  BlockGroup groups[kMaxGroups];
-  for (int index = 0; index < group_count; ++index) {
-    const Block* second = 2 * index + 1 < block_count ? &blocks[2 * index + 1] : nullptr;
-    if (!plan_group(&blocks[2 * index], second, input, window, groups[index])) return false;
-  }
+  // Up to 4 groups (64 output channels): ResNet-8's 8x8x64 -> 64 runs here in 0.80 of the time of the packed
+  // kernels of kernels.cpp, which wider layers run (anchor_bench.cpp --layers).
+  if (group_count > kMaxGroups) return false;
   Call call{window, input, bias, rectifier, accumulate, output, scale};
   // A 1x1 convolution at stride 1 without padding is one row of all pixels.
   if (window.kernel_height == 1 && window.kernel_width == 1 && window.stride_height == 1 &&
@@ -451,6 +452,11 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
       window.out_height == window.in_height && window.out_width == window.in_width) {
     call.window.in_width = call.window.out_width = window.out_height * window.out_width;
     call.window.in_height = call.window.out_height = 1;
+  }
+  BlockGroup groups[kMaxGroups];
+  for (int index = 0; index < group_count; ++index) {
+    const Block* second = 2 * index + 1 < block_count ? &blocks[2 * index + 1] : nullptr;
+    if (!plan_group(&blocks[2 * index], second, input, call.window, groups[index])) return false;
   }
   // The output columns whose every tap column lies inside the input.
   const Window& geometry = call.window;
@@ -460,11 +466,15 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
       geometry.in_width - 1 + geometry.pad_left - (geometry.kernel_width - 1) * geometry.dilation_width;
   const std::int64_t end =
       std::max(first, std::min(limit < 0 ? 0 : limit / geometry.stride_width + 1, geometry.out_width));
+  // Smaller tiles where a border tile's copy would not fit (the sums do not depend on the tile size).
+  int most = group_count == 1 && groups[0].blocks == 1 ? kMostPixels : kMostPixels / 2;
+  if (first > 0 || end < geometry.out_width) {
+    while (most > 1 && border_floats(geometry, input, most) > kMaxBorderFloats) --most;
+    if (border_floats(geometry, input, most) > kMaxBorderFloats) return false;
+  }
+  if (geometry.out_width == 0) return true;
   // Two copies: without a scale, the stores are those of a model without per-level statistics.
-  if (group_count == 1 && groups[0].blocks == 1)
-    (scale ? conv_group<12, 1, true> : conv_group<12, 1, false>)(call, groups[0], first, end);
-  else
-    (scale ? conv_groups<true> : conv_groups<false>)(call, groups, group_count, first, end);
+  (scale ? conv_rows<true> : conv_rows<false>)(call, groups, group_count, most, first, end);
   return true;
 }
 

@@ -1,7 +1,6 @@
 // conv_avx2.h: convolution micro-kernels for processors with AVX2 and FMA (conv_avx2.cpp), which
-// kernels::conv2d_segmented and kernels::conv2d run for layers of up to 48 output channels (64 for a layer
-// of up to 4 input channels, a first layer) when the processor has them; wider layers run the packed
-// kernels of kernels.cpp.
+// kernels::conv2d_segmented and kernels::conv2d run for layers of up to 64 output channels when the
+// processor has them; wider layers run the packed kernels of kernels.cpp.
 #pragma once
 
 #include "kernels.h"

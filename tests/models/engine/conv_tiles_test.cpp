@@ -1,10 +1,11 @@
 // The convolution kernels' tiles and their remainders: maps whose rows are not a whole number of tiles (1,
-// 2, 5, 7, 13 and 14 pixels wide, the last tile overlapping the one before it), output widths that are not
-// a multiple of 8 (the last block stored in part), one output pixel, strides 2 and 3, dilation, padding on
-// every side, first layers of 1 and 3 input channels, and nested column ranges of odd widths. Every case is
-// checked against a direct computation in double precision; the accumulating form against the
-// convolution followed by the addition, bit for bit; ranges in one call against ranges one by one, bit for
-// bit.
+// 2, 5, 7, 13 and 14 pixels wide: rows cut into tiles of equal sizes, or, in the packed kernels of layers
+// wider than 64 channels, the last tile overlapping the one before it), output widths that are not a
+// multiple of 8 (the last block stored in part), one output pixel, strides 2 and 3, dilation, padding on
+// every side, first layers of 1 and 3 input channels, nested column ranges of odd widths and 256 input
+// channels (smaller tiles at the borders). Every case is checked against a direct computation in double
+// precision; the accumulating form against the convolution followed by the addition, bit for bit; ranges in
+// one call against ranges one by one, bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -88,7 +89,7 @@ const std::vector<Geometry> kGeometries = {
     {5, 20, 1, 2, 1, Padding::valid}, {6, 31, 1, 1, 1, Padding::valid}, {12, 12, 3, 2, 1, Padding::same},
 };
 const std::vector<std::int64_t> kInputs = {1, 3, 5, 8, 17};
-const std::vector<std::int64_t> kUnits = {1, 5, 8, 13, 16, 24, 29, 40, 48, 61};
+const std::vector<std::int64_t> kUnits = {1, 5, 8, 13, 16, 24, 29, 40, 48, 61, 72};
 
 TEST(ConvolutionTiles, EveryGeometryAndWidthMatchesADirectComputation) {
   std::uint64_t seed = 1;
@@ -207,6 +208,41 @@ TEST(ConvolutionTiles, OddNestedRangesInOneCallEqualRangesOneByOne) {
                     1e-4)
             << geometry.height << "x" << geometry.width << ", output " << index;
     }
+}
+
+// A map of 256 input channels: the copy of a border tile's windows does not fit 12 pixels (one block
+// alone) or 6 (two), and the kernels run smaller tiles. Two ranges of one block each, in one call, equal
+// them one by one bit for bit, and the plain layer in double precision.
+TEST(ConvolutionTiles, WideInputsRunSmallerBorderTilesToTheSameValues) {
+  const std::int64_t inputs = 256, units = 16;
+  const Window window = window_for({5, 20, 3, 1, 1, Padding::same});
+  const std::int64_t taps = window.kernel_height * window.kernel_width;
+  const std::vector<float> left = random_floats(taps * inputs * 8, 7000);
+  const std::vector<float> right = random_floats(taps * inputs * 8, 7001);
+  const std::vector<float> input = random_floats(window.in_height * window.in_width * inputs, 7002);
+  const std::vector<float> bias = random_floats(units, 7003);
+  const WeightSegment segments[] = {{left.data(), 0, inputs, 8, inputs * 8, taps * inputs * 8},
+                                    {right.data(), 0, inputs, 8, inputs * 8, taps * inputs * 8}};
+  const ColumnRange ranges[] = {{0, 8, &segments[0], 1}, {8, 16, &segments[1], 1}};
+  const std::int64_t out_floats = window.out_height * window.out_width * units;
+  std::vector<float> together(static_cast<std::size_t>(out_floats + 8), 0.0f), apart = together;
+  const MapView in{input.data(), inputs, inputs};
+  kernels::conv2d_segmented(window, in, SegmentedWeights{ranges, 2}, bias.data(), nullptr,
+                            {together.data(), units, units});
+  for (const ColumnRange& range : ranges)
+    kernels::conv2d_segmented(window, in, SegmentedWeights{&range, 1}, bias.data(), nullptr,
+                              {apart.data(), units, units});
+  EXPECT_TRUE(std::equal(together.begin(), together.end(), apart.begin()));
+  std::vector<float> plain(static_cast<std::size_t>(taps * inputs * units));
+  for (std::int64_t row = 0; row < taps * inputs; ++row)
+    for (std::int64_t unit = 0; unit < units; ++unit)
+      plain[static_cast<std::size_t>(row * units + unit)] =
+          (unit < 8 ? left : right)[static_cast<std::size_t>(row * 8 + unit % 8)];
+  const std::vector<double> expected = direct(window, input, inputs, plain, bias, units);
+  for (std::int64_t index = 0; index < out_floats; ++index)
+    ASSERT_NEAR(together[static_cast<std::size_t>(index)], expected[static_cast<std::size_t>(index)],
+                1e-4 * (1.0 + std::abs(expected[static_cast<std::size_t>(index)])))
+        << "output " << index;
 }
 
 }  // namespace
