@@ -43,6 +43,14 @@ struct Rectification {
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// `sum` plus the first `count` lanes of what `from` holds (the others read as 0): a residual addition fused
+// into the layer that writes over the skip tensor, added as kernels::add adds it.
+[[gnu::target("arch=x86-64-v3"), gnu::always_inline]] inline __m256 plus_held(__m256 sum, const float* from,
+                                                                              std::int64_t count) {
+  return _mm256_add_ps(sum,
+                       count == 8 ? _mm256_loadu_ps(from) : _mm256_maskload_ps(from, first_lanes(count)));
+}
+
 // Stores `sum` (already scaled and shifted if the level has statistics) rectified by a rectifier of kind
 // kKind, its first `count` lanes.
 template <Rectify kKind>

@@ -8,6 +8,7 @@
 
 #include "conv_avx2.h"
 #include "depthwise_avx2.h"
+#include "few_inputs_avx2.h"
 #include "simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -858,6 +859,9 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
 // epilogue has per-level statistics).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
+  if (conv2d_few_inputs_avx2(window, input, weights, epilogue.scale ? epilogue.shift : bias,
+                             epilogue.rectifier, epilogue.accumulate, output, epilogue.scale))
+    return;
   if (conv2d_avx2(window, input, weights, epilogue.scale ? epilogue.shift : bias, epilogue.rectifier,
                   epilogue.accumulate, output, epilogue.scale))
     return;
