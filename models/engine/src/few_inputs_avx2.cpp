@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "avx2_store.h"
 
@@ -26,14 +25,15 @@ namespace {
 
 // A layer of few input channels sums, per output, taps x input channels products (9 for a 3x3 window on one
 // channel): too few to pay a tile's fixed costs (its bias, rectifier and stores) if a tile sums them in
-// short runs per row of taps, and too few to pack a tile's inputs for. Here the input is first copied into
-// a map with its zero padding around it, so that every output pixel reads a row of taps as one run of
+// short runs per row of taps, and too few to pack a tile's inputs for. Here the input rows of a band of
+// output rows are first copied, with their zero padding around them, into a buffer on the stack (48 KB: a
+// whole 96x96x3 image in 4 bands), so that every output pixel reads a row of taps as one run of
 // kernel_width x channels consecutive floats and no pixel is a border case; then each group of 2 blocks of
-// 8 output channels (1 block for a last odd one) sweeps all output pixels in tiles of kPixels, row after row
-// of the map without regard to where rows end: 6 pixels x 2 blocks (12 sums, 2 weight vectors and a
+// 8 output channels (1 block for a last odd one) sweeps the band's output pixels in tiles of kPixels, row
+// after row without regard to where rows end: 6 pixels x 2 blocks (12 sums, 2 weight vectors and a
 // broadcast value in the 16 registers) or 12 pixels x 1 block. A group's weights stay in the nearest cache
-// over the sweep. The last tile ends at the last pixel and may compute pixels of the tile before it again
-// (stored once).
+// over the sweep. A band's last tile ends at its last pixel and may compute pixels of the tile before it
+// again (stored once).
 
 #define REDS_AVX2 gnu::target("arch=x86-64-v3")
 
@@ -174,14 +174,72 @@ template <int kBlocks>
   return group;
 }
 
-[[REDS_AVX2]] void few_inputs(const Window& window, const Padded& padded, const std::vector<Block>& blocks,
+// Every block of every range over one band of output rows, in groups of 2 blocks as they come (a last odd
+// one alone).
+[[REDS_AVX2]] void run_groups(const Window& band, const Padded& padded, const SegmentedWeights& weights,
+                              const float* bias, const float* scale, const Call& call) {
+  Block pending{};
+  bool held = false;
+  for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
+    const WeightSegment& segment = range->segments[0];
+    for (std::int64_t column = range->first; column < range->end; column += kLanes) {
+      const Block block{segment.data + (column - range->first) / kLanes * segment.panel_stride,
+                        segment.row_stride, column, std::min(kLanes, range->end - column)};
+      if (!held) {
+        pending = block;
+        held = true;
+        continue;
+      }
+      const Block pair[2] = {pending, block};
+      run_group<6, 2>(band, padded, group_of<2>(pair, bias, scale), call);
+      held = false;
+    }
+  }
+  if (held) run_group<12, 1>(band, padded, group_of<1>(&pending, bias, scale), call);
+}
+
+// Floats of padded input rows a band holds (on the stack).
+constexpr std::int64_t kBandFloats = 12288;
+
+// Output rows in `bands` bands of about equal height; each band's input rows are copied with their zero
+// padding into `buffer` and its pixels computed.
+[[REDS_AVX2]] void few_inputs(const Window& window, const MapView& input, const SegmentedWeights& weights,
                               const float* bias, const Rectifier* rectifier, bool accumulate,
-                              const MutableMapView& output, const float* scale) {
+                              const MutableMapView& output, const float* scale, std::int64_t bands,
+                              float* buffer) {
   const Call call{scale, bias, accumulate, avx2::rectification_of(rectifier), output};
-  std::size_t index = 0;
-  for (; index + 2 <= blocks.size(); index += 2)
-    run_group<6, 2>(window, padded, group_of<2>(&blocks[index], bias, scale), call);
-  if (index < blocks.size()) run_group<12, 1>(window, padded, group_of<1>(&blocks[index], bias, scale), call);
+  const std::int64_t width = (window.out_width - 1) * window.stride_width + window.kernel_width;
+  const std::int64_t channels = input.channels;
+  const std::int64_t first_column = std::min(window.pad_left, width);
+  const std::int64_t end_column = std::clamp(window.pad_left + window.in_width, first_column, width);
+  for (std::int64_t band_index = 0; band_index < bands; ++band_index) {
+    const std::int64_t first_row = band_index * window.out_height / bands;
+    const std::int64_t end_row = (band_index + 1) * window.out_height / bands;
+    const std::int64_t height = (end_row - first_row - 1) * window.stride_height + window.kernel_height;
+    for (std::int64_t row = 0; row < height; ++row) {
+      float* to = buffer + row * width * channels;
+      const std::int64_t in_row = first_row * window.stride_height + row - window.pad_top;
+      if (in_row < 0 || in_row >= window.in_height) {
+        std::fill(to, to + width * channels, 0.0f);
+        continue;
+      }
+      std::fill(to, to + first_column * channels, 0.0f);
+      const float* from =
+          input.data + (in_row * window.in_width + first_column - window.pad_left) * input.pixel_stride;
+      if (input.pixel_stride == channels)
+        std::copy_n(from, (end_column - first_column) * channels, to + first_column * channels);
+      else
+        for (std::int64_t column = first_column; column < end_column; ++column, from += input.pixel_stride)
+          for (std::int64_t channel = 0; channel < channels; ++channel)
+            to[column * channels + channel] = from[channel];
+      std::fill(to + end_column * channels, to + width * channels, 0.0f);
+    }
+    Window band = window;
+    band.out_height = end_row - first_row;
+    Call band_call = call;
+    band_call.output.data += first_row * window.out_width * output.pixel_stride;
+    run_groups(band, {buffer, width, channels}, weights, bias, scale, band_call);
+  }
 }
 
 const bool avx2_fma = [] {
@@ -194,47 +252,26 @@ const bool avx2_fma = [] {
 bool conv2d_few_inputs_avx2(const Window& window, const MapView& input, const SegmentedWeights& weights,
                             const float* bias, const Rectifier* rectifier, bool accumulate,
                             const MutableMapView& output, const float* scale) {
-  if (!avx2_fma || input.channels > kMaxInputs || window.dilation_height != 1 || window.dilation_width != 1 ||
-      window.out_height * window.out_width < 12)
+  if (!avx2_fma || input.channels > kMaxInputs || window.dilation_height != 1 || window.dilation_width != 1)
     return false;
-  std::vector<Block> blocks;
   for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
     if (range->segment_count != 1) return false;
     const WeightSegment& segment = range->segments[0];
     if (segment.first_row != 0 || segment.end_row != input.channels ||
         segment.tap_stride != input.channels * segment.row_stride)
       return false;
-    for (std::int64_t column = range->first; column < range->end; column += kLanes)
-      blocks.push_back({segment.data + (column - range->first) / kLanes * segment.panel_stride,
-                        segment.row_stride, column, std::min(kLanes, range->end - column)});
   }
-  // The input rows and columns the windows cover, zeros where they cover the padding.
-  const std::int64_t height = (window.out_height - 1) * window.stride_height + window.kernel_height;
-  const std::int64_t width = (window.out_width - 1) * window.stride_width + window.kernel_width;
-  const std::int64_t channels = input.channels;
-  thread_local std::vector<float> padded;
-  padded.resize(static_cast<std::size_t>(height * width * channels));
-  const std::int64_t first_column = std::min(window.pad_left, width);
-  const std::int64_t end_column = std::clamp(window.pad_left + window.in_width, first_column, width);
-  for (std::int64_t row = 0; row < height; ++row) {
-    float* to = padded.data() + row * width * channels;
-    const std::int64_t in_row = row - window.pad_top;
-    if (in_row < 0 || in_row >= window.in_height) {
-      std::fill(to, to + width * channels, 0.0f);
-      continue;
-    }
-    std::fill(to, to + first_column * channels, 0.0f);
-    const float* from =
-        input.data + (in_row * window.in_width + first_column - window.pad_left) * input.pixel_stride;
-    if (input.pixel_stride == channels)
-      std::copy_n(from, (end_column - first_column) * channels, to + first_column * channels);
-    else
-      for (std::int64_t column = first_column; column < end_column; ++column, from += input.pixel_stride)
-        for (std::int64_t channel = 0; channel < channels; ++channel)
-          to[column * channels + channel] = from[channel];
-    std::fill(to + end_column * channels, to + width * channels, 0.0f);
-  }
-  few_inputs(window, {padded.data(), width, channels}, blocks, bias, rectifier, accumulate, output, scale);
+  // Bands of output rows whose padded input rows fit the buffer, each of at least one tile of 12 pixels.
+  const std::int64_t row_floats =
+      ((window.out_width - 1) * window.stride_width + window.kernel_width) * input.channels;
+  const std::int64_t buffer_rows = kBandFloats / row_floats;
+  if (buffer_rows < window.kernel_height) return false;
+  const std::int64_t band_rows =
+      std::min(window.out_height, (buffer_rows - window.kernel_height) / window.stride_height + 1);
+  const std::int64_t bands = (window.out_height + band_rows - 1) / band_rows;
+  if (window.out_height / bands * window.out_width < 12) return false;
+  float buffer[kBandFloats];
+  few_inputs(window, input, weights, bias, rectifier, accumulate, output, scale, bands, buffer);
   return true;
 }
 

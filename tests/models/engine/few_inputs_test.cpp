@@ -1,10 +1,10 @@
 // Convolutions of 1 to 4 input channels, as a network's first layer: windows that are not square (DS-CNN's
-// 10x4 at stride 2), 'same' padding on every side and 'valid', maps whose width is not a multiple of the
-// kernels' tiles, output widths of 1 to 276 channels in one column range or several, maps whose pixels hold
-// more channels than the layer reads or writes, per-level statistics and every kind of rectifier. Every
-// case is checked against a direct computation in double precision; where the AVX2 kernel runs
-// (few_inputs_avx2.h) also bit for bit against its definition: the bias, then one fused multiply-add per tap
-// and input channel in order, a tap in the padding adding the product of 0.
+// 10x4 at stride 2), 'same' padding on every side and 'valid', maps large enough to be computed in bands,
+// maps whose width is not a multiple of the kernels' tiles, output widths of 1 to 276 channels in one column
+// range or several, maps whose pixels hold more channels than the layer reads or writes, per-level statistics
+// and every kind of rectifier. Every case is checked against a direct computation in double precision; where
+// the AVX2 kernel runs (few_inputs_avx2.h) also bit for bit against its definition: the bias, then one fused
+// multiply-add per tap and input channel in order, a tap in the padding adding the product of 0.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -170,9 +170,10 @@ std::vector<float> run(const FewInputsCase& layer, bool ranges) {
 }
 
 const std::vector<Geometry> kGeometries = {
-    {28, 28, 3, 3, 2, Padding::same}, {49, 10, 10, 4, 2, Padding::same}, {9, 7, 3, 3, 1, Padding::same},
-    {8, 5, 3, 3, 2, Padding::same},   {6, 13, 5, 5, 1, Padding::same},   {7, 9, 3, 3, 2, Padding::valid},
-    {4, 3, 3, 3, 1, Padding::same},   {3, 4, 2, 2, 1, Padding::valid},   {12, 12, 1, 1, 1, Padding::valid},
+    {28, 28, 3, 3, 2, Padding::same},  {49, 10, 10, 4, 2, Padding::same}, {9, 7, 3, 3, 1, Padding::same},
+    {8, 5, 3, 3, 2, Padding::same},    {6, 13, 5, 5, 1, Padding::same},   {7, 9, 3, 3, 2, Padding::valid},
+    {4, 3, 3, 3, 1, Padding::same},    {3, 4, 2, 2, 1, Padding::valid},   {12, 12, 1, 1, 1, Padding::valid},
+    {100, 90, 3, 3, 1, Padding::same}, {97, 61, 3, 3, 2, Padding::same},
 };
 const std::vector<std::int64_t> kInputs = {1, 2, 3, 4};
 const std::vector<std::int64_t> kUnits = {1, 8, 13, 16, 24, 37, 64, 276};
@@ -192,6 +193,8 @@ TEST(FewInputs, EveryGeometryAndWidthMatchesADirectComputationAndTheFusedDefinit
     for (const std::int64_t inputs : kInputs)
       for (const std::int64_t units : kUnits)
         for (const bool ranges : {false, true}) {
+          // Maps whose padded input rows take several bands of the kernel's buffer, at a few widths.
+          if (geometry.height * geometry.width > 4000 && (units > 24 || inputs < 3)) continue;
           ++number;
           FewInputsCase layer;
           layer.window = window_for(geometry);
