@@ -130,8 +130,8 @@ template <int kPixels, int kBlocks, avx2::Rectify kKind>
 // Every output pixel of one group; the last tile ends at the last pixel, storing only those the tile before
 // it left.
 template <int kPixels, int kBlocks, avx2::Rectify kKind>
-[[REDS_AVX2]] void few_inputs_group(const Window& window, const Padded& padded, const Group<kBlocks>& group,
-                                    const Call& call) {
+[[REDS_AVX2, gnu::noinline]] void few_inputs_group(const Window& window, const Padded& padded,
+                                                   const Group<kBlocks>& group, const Call& call) {
   const std::int64_t pixels = window.out_height * window.out_width;
   for (std::int64_t next = 0; next < pixels; next += kPixels) {
     const std::int64_t first = std::min(next, pixels - kPixels);
