@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "conv_avx2.h"
+#include "depthwise_avx2.h"
+#include "few_inputs_avx2.h"
 #include "simd.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -857,6 +859,9 @@ REDS_INLINE void conv2d_packed(const Window& window, const MapView& input, const
 // epilogue has per-level statistics).
 REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, const SegmentedWeights& weights,
                                   const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
+  if (conv2d_few_inputs_avx2(window, input, weights, epilogue.scale ? epilogue.shift : bias,
+                             epilogue.rectifier, epilogue.accumulate, output, epilogue.scale))
+    return;
   if (conv2d_avx2(window, input, weights, epilogue.scale ? epilogue.shift : bias, epilogue.rectifier,
                   epilogue.accumulate, output, epilogue.scale))
     return;
@@ -917,7 +922,7 @@ REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, co
 // kPixels adjacent output pixels of a row, channels [first, first + 8 * kBlocks) (see
 // depthwise_conv2d_segmented for the weights). kChecked: one pixel, some of whose taps fall into the padding.
 template <int kPixels, int kBlocks, bool kChecked>
-REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, const WeightSegment& segment,
+REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, const ColumnRange& range,
                                 std::int64_t first, std::int64_t last_count, const float* bias,
                                 std::int64_t out_row, std::int64_t out_column, const Epilogue& epilogue,
                                 const MutableMapView& output) {
@@ -927,7 +932,8 @@ REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, cons
     const Vec start = bias_block(bias, first + block * kLanes);
     for (int pixel = 0; pixel < kPixels; ++pixel) sums[pixel][block] = start;
   }
-  const float* weights = panel_of(segment, first);
+  const WeightSegment& segment = range.segments[0];
+  const float* weights = panel_of(segment, first - range.first);
   const std::int64_t pixel_step = window.stride_width * input.pixel_stride;
   const TapSpan rows = row_taps(window, out_row);
   const TapSpan columns = kChecked ? column_taps(window, out_column) : TapSpan{0, window.kernel_width};
@@ -956,64 +962,63 @@ REDS_INLINE void depthwise_tile(const Window& window, const MapView& input, cons
 
 // Tiles of kPixels pixels from out_column on while they end by `end`, then of half as many, down to one.
 template <int kPixels, int kBlocks>
-REDS_INLINE void depthwise_tiles(const Window& window, const MapView& input, const WeightSegment& segment,
+REDS_INLINE void depthwise_tiles(const Window& window, const MapView& input, const ColumnRange& range,
                                  std::int64_t first, std::int64_t last_count, const float* bias,
                                  std::int64_t out_row, std::int64_t end, const Epilogue& epilogue,
                                  const MutableMapView& output, std::int64_t& out_column) {
   for (; out_column + kPixels <= end; out_column += kPixels)
-    depthwise_tile<kPixels, kBlocks, false>(window, input, segment, first, last_count, bias, out_row,
+    depthwise_tile<kPixels, kBlocks, false>(window, input, range, first, last_count, bias, out_row,
                                             out_column, epilogue, output);
   if constexpr (kPixels > 1)
-    depthwise_tiles<kPixels / 2, kBlocks>(window, input, segment, first, last_count, bias, out_row, end,
+    depthwise_tiles<kPixels / 2, kBlocks>(window, input, range, first, last_count, bias, out_row, end,
                                           epilogue, output, out_column);
 }
 
 // One output row, channels [first, first + 8 * kBlocks): single pixels where taps fall into the padding,
 // tiles inside.
 template <int kBlocks>
-REDS_INLINE void depthwise_row(const Window& window, const MapView& input, const WeightSegment& segment,
+REDS_INLINE void depthwise_row(const Window& window, const MapView& input, const ColumnRange& range,
                                std::int64_t first, std::int64_t last_count, const float* bias,
                                std::int64_t out_row, const ColumnSpan& interior, const Epilogue& epilogue,
                                const MutableMapView& output) {
   std::int64_t out_column = 0;
   for (; out_column < interior.first; ++out_column)
-    depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
+    depthwise_tile<1, kBlocks, true>(window, input, range, first, last_count, bias, out_row, out_column,
                                      epilogue, output);
   depthwise_tiles<kDepthwiseTilePixels<kBlocks>, kBlocks>(
-      window, input, segment, first, last_count, bias, out_row, interior.end, epilogue, output, out_column);
+      window, input, range, first, last_count, bias, out_row, interior.end, epilogue, output, out_column);
   for (; out_column < window.out_width; ++out_column)
-    depthwise_tile<1, kBlocks, true>(window, input, segment, first, last_count, bias, out_row, out_column,
+    depthwise_tile<1, kBlocks, true>(window, input, range, first, last_count, bias, out_row, out_column,
                                      epilogue, output);
 }
 
-// Depthwise weights: one range per level, its one segment addressed as in depthwise_tile.
+// Depthwise weights: one range per level, its one segment (kernel_views.h).
 REDS_INLINE void depthwise(const Window& window, const MapView& input, const SegmentedWeights& weights,
                            const float* bias, const Epilogue& epilogue, const MutableMapView& output) {
   const ColumnSpan interior = interior_columns(window);
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row)
     for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-      const WeightSegment& segment = range->segments[0];
       std::int64_t first = range->first;
       for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-        depthwise_row<4>(window, input, segment, first, kLanes, bias, out_row, interior, epilogue, output);
+        depthwise_row<4>(window, input, *range, first, kLanes, bias, out_row, interior, epilogue, output);
       // The rest in one pass of 1 to 4 blocks, the last one partial.
       const std::int64_t rest = range->end - first;
       const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
       switch ((rest + kLanes - 1) / kLanes) {
         case 1:
-          depthwise_row<1>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
+          depthwise_row<1>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         case 2:
-          depthwise_row<2>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
+          depthwise_row<2>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         case 3:
-          depthwise_row<3>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
+          depthwise_row<3>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         case 4:
-          depthwise_row<4>(window, input, segment, first, last_count, bias, out_row, interior, epilogue,
+          depthwise_row<4>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
                            output);
           break;
         default:
@@ -1145,6 +1150,8 @@ REDS_KERNEL void depthwise_conv2d(const Window& window, const MapView& input, co
                                   const MutableMapView& output, const float* scale) {
   const WeightSegment segment{weights, 0, 1, 0, row_stride, kLanes};
   const ColumnRange range{0, output.channels, &segment, 1};
+  if (depthwise_conv2d_avx2(window, input, SegmentedWeights{&range, 1}, bias, rectifier, output, scale))
+    return;
   if (scale)
     depthwise(window, input, SegmentedWeights{&range, 1}, nullptr, Epilogue(rectifier, false, scale, bias),
               output);
@@ -1156,6 +1163,7 @@ REDS_KERNEL void depthwise_conv2d_segmented(const Window& window, const MapView&
                                             const SegmentedWeights& weights, const float* bias,
                                             const Rectifier* rectifier, const MutableMapView& output,
                                             const float* scale) {
+  if (depthwise_conv2d_avx2(window, input, weights, bias, rectifier, output, scale)) return;
   if (scale)
     depthwise(window, input, weights, nullptr, Epilogue(rectifier, false, scale, bias), output);
   else
