@@ -420,6 +420,285 @@ template <bool kMapped>
   }
 }
 
+// Thin layers: one block of at most 8 output channels from a few input channels (ResNet-8's first stage at
+// its smallest levels: 8 -> 8 channels). A tile of pixels x one block above broadcasts one input value per
+// multiply-add there, so these layers are vectorised over pixels instead: a vector holds 8 output pixels of
+// one output channel, a tile 4 such vectors x 3 output channels (12 sums), and each product of the window
+// (a tap and an input channel) costs the tile 4 vector loads of the input and 3 broadcasts of weights for
+// its 12 multiply-adds. Vector v of an output row holds its pixels v, v + n, ..., v + 7n (n vectors a row),
+// so that the values a product reads for it are one aligned vector of a plane: the input rows a band of
+// output rows reads are first transposed into planes, per input channel and padded column m of a row the
+// 8 values at padded columns m, m + n * stride, ... (zeros in the padding); vector v reads plane v * stride
+// + the tap's column. Each tile's sums are transposed back to pixels before the epilogue. Every output
+// channel sums the same products in the same order as the tiles above (the group's runs, each row of taps
+// apart and then onto the bias), so a layer computed here equals it computed with other blocks beside it,
+// bit for bit.
+
+constexpr std::int64_t kThinMaxInputs = 16;
+// The products of a window (taps x input channels) a thin layer may have, and the floats of its planes.
+constexpr int kThinMaxProducts = 256;
+constexpr std::int64_t kThinPlaneFloats = 16384;
+constexpr int kThinVectors = 4;
+constexpr int kThinOutputs = 3;
+// Pixels of the planes of a transposed row's channel.
+constexpr std::int64_t kThinMaxColumns = 1024;
+
+// A thin layer's products, row of taps by row of taps in the order the group's runs sum them: each one's
+// offset in a transposed input row (from the plane of its vector's first padded column) and its weights (8
+// floats, one per output channel of the block).
+struct ThinPlan {
+  std::int64_t vectors = 0;  // of an output row
+  std::int64_t planes = 0;   // of a channel of a transposed row
+  std::int64_t row_floats = 0;
+  int tap_row_products[kMaxTapRows + 1] = {};
+  std::int64_t offset[kThinMaxProducts];
+  alignas(32) float weights[kThinMaxProducts * kLanes];
+};
+
+// Whether the lone block of `group` fits the thin kernel, then its plan.
+[[REDS_AVX2]] bool plan_thin(const Call& call, const BlockGroup& group, ThinPlan& plan) {
+  const Window& window = call.window;
+  if (call.input.channels > kThinMaxInputs) return false;
+  plan.vectors = (window.out_width + kLanes - 1) / kLanes;
+  plan.planes =
+      (plan.vectors - 1) * window.stride_width + (window.kernel_width - 1) * window.dilation_width + 1;
+  plan.row_floats = call.input.channels * plan.planes * kLanes;
+  if (plan.planes * kLanes > kThinMaxColumns ||
+      ((window.kernel_height - 1) * window.dilation_height + 1) * plan.row_floats > kThinPlaneFloats)
+    return false;
+  const std::int64_t pixel_stride = call.input.pixel_stride;
+  int products = 0;
+  for (std::int64_t tap_row = 0; tap_row < window.kernel_height; ++tap_row) {
+    plan.tap_row_products[tap_row] = products;
+    for (const Run* run = group.runs + group.tap_row_runs[tap_row];
+         run != group.runs + group.tap_row_runs[tap_row + 1]; ++run)
+      for (std::int64_t row = 0; row < run->rows; ++row) {
+        if (products == kThinMaxProducts) return false;
+        // run->in + row: the product's padded column in the window (dilation included) x pixel_stride +
+        // its input channel.
+        const std::int64_t column = (run->in + row) / pixel_stride, channel = (run->in + row) % pixel_stride;
+        plan.offset[products] = (channel * plan.planes + column) * kLanes;
+        _mm256_store_ps(plan.weights + products * kLanes,
+                        _mm256_loadu_ps(run->weights[0] + row * run->row_stride[0]));
+        ++products;
+      }
+  }
+  plan.tap_row_products[window.kernel_height] = products;
+  return true;
+}
+
+[[REDS_AVX2, gnu::always_inline]] inline void transpose8(__m256 (&rows)[8]) {
+  __m256 pairs[8], quads[8];
+  for (int index = 0; index < 8; index += 2) {
+    pairs[index] = _mm256_unpacklo_ps(rows[index], rows[index + 1]);
+    pairs[index + 1] = _mm256_unpackhi_ps(rows[index], rows[index + 1]);
+  }
+  for (int index = 0; index < 8; index += 4) {
+    quads[index] = _mm256_shuffle_ps(pairs[index], pairs[index + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    quads[index + 1] = _mm256_shuffle_ps(pairs[index], pairs[index + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    quads[index + 2] = _mm256_shuffle_ps(pairs[index + 1], pairs[index + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    quads[index + 3] = _mm256_shuffle_ps(pairs[index + 1], pairs[index + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int index = 0; index < 4; ++index) {
+    rows[index] = _mm256_permute2f128_ps(quads[index], quads[index + 4], 0x20);
+    rows[index + 4] = _mm256_permute2f128_ps(quads[index], quads[index + 4], 0x31);
+  }
+}
+
+// Input rows [first_row, end_row) to planes at `to`: row r's channel c, plane m (padded columns m, m + n *
+// stride, ..., n vectors a row) at (r - first_row) * row_floats + (c * planes + m) * 8. `columns[m * 8 + k]`:
+// the offset in an input row of plane m's k-th pixel, or -1 in the padding.
+[[REDS_AVX2]] void transpose_rows(const Call& call, const ThinPlan& plan, const std::int64_t* columns,
+                                  std::int64_t first_row, std::int64_t end_row, float* to) {
+  alignas(32) static constexpr float kZeros[2 * kLanes] = {};
+  const Window& window = call.window;
+  const MapView& input = call.input;
+  for (std::int64_t row = first_row; row < end_row; ++row) {
+    const float* from = input.data + row * window.in_width * input.pixel_stride;
+    float* planes = to + (row - first_row) * plan.row_floats;
+    for (std::int64_t first_channel = 0; first_channel < input.channels; first_channel += kLanes) {
+      const std::int64_t channels = std::min(kLanes, input.channels - first_channel);
+      for (std::int64_t plane = 0; plane < plan.planes; ++plane) {
+        __m256 values[8];
+#pragma GCC unroll 8
+        for (int pixel = 0; pixel < 8; ++pixel) {
+          const std::int64_t offset = columns[plane * kLanes + pixel];
+          values[pixel] = _mm256_loadu_ps((offset < 0 ? kZeros : from + offset) + first_channel);
+        }
+        transpose8(values);
+        for (std::int64_t channel = 0; channel < channels; ++channel)
+          _mm256_store_ps(planes + ((first_channel + channel) * plan.planes + plane) * kLanes,
+                          values[channel]);
+      }
+    }
+  }
+}
+
+// The sums of kOutputs output channels of the block from its `first_output`-th on (the layer's channel
+// `column` + first_output) of kVectors vectors, each vector's planes at in[v] (the first row of taps of
+// `rows`), to sums[channel][v * 8 + lane] (kThinVectors * 8 floats a channel).
+template <int kVectors, int kOutputs, bool kMapped>
+[[REDS_AVX2]] void thin_sums(const Call& call, const ThinPlan& plan, const float* const* in,
+                             std::int64_t row_pitch, TapSpan rows, std::int64_t column,
+                             std::int64_t first_output, float* sums) {
+  constexpr std::int64_t kChannelFloats = kThinVectors * kLanes;
+  for (int output = 0; output < kOutputs; ++output) {
+    const __m256 start = call.bias && !kMapped
+                             ? _mm256_broadcast_ss(call.bias + column + first_output + output)
+                             : _mm256_setzero_ps();
+    for (int vector = 0; vector < kVectors; ++vector)
+      _mm256_store_ps(sums + output * kChannelFloats + vector * kLanes, start);
+  }
+  const float* pixels[kVectors];
+  for (int vector = 0; vector < kVectors; ++vector) pixels[vector] = in[vector];
+  for (std::int64_t tap_row = rows.first; tap_row < rows.end; ++tap_row) {
+    __m256 acc[kOutputs][kVectors];
+#pragma GCC unroll 3
+    for (int output = 0; output < kOutputs; ++output)
+#pragma GCC unroll 4
+      for (int vector = 0; vector < kVectors; ++vector) acc[output][vector] = _mm256_setzero_ps();
+    const float* weights = plan.weights + plan.tap_row_products[tap_row] * kLanes + first_output;
+    const std::int64_t* offset = plan.offset + plan.tap_row_products[tap_row];
+    const std::int64_t* const end = plan.offset + plan.tap_row_products[tap_row + 1];
+    for (; offset != end; ++offset, weights += kLanes) {
+      __m256 weight[kOutputs];
+#pragma GCC unroll 3
+      for (int output = 0; output < kOutputs; ++output)
+        weight[output] = _mm256_broadcast_ss(weights + output);
+#pragma GCC unroll 4
+      for (int vector = 0; vector < kVectors; ++vector) {
+        const __m256 value = _mm256_load_ps(pixels[vector] + *offset);
+#pragma GCC unroll 3
+        for (int output = 0; output < kOutputs; ++output)
+          acc[output][vector] = _mm256_fmadd_ps(value, weight[output], acc[output][vector]);
+      }
+    }
+#pragma GCC unroll 3
+    for (int output = 0; output < kOutputs; ++output)
+#pragma GCC unroll 4
+      for (int vector = 0; vector < kVectors; ++vector) {
+        float* const sum = sums + output * kChannelFloats + vector * kLanes;
+        _mm256_store_ps(sum, _mm256_add_ps(_mm256_load_ps(sum), acc[output][vector]));
+      }
+    for (int vector = 0; vector < kVectors; ++vector) pixels[vector] += row_pitch;
+  }
+}
+
+using ThinSumsFunction = void (*)(const Call&, const ThinPlan&, const float* const*, std::int64_t, TapSpan,
+                                  std::int64_t, std::int64_t, float*);
+
+template <int kOutputs, bool kMapped>
+constexpr std::array<ThinSumsFunction, kThinVectors + 1> kThinSums = {
+    nullptr, &thin_sums<1, kOutputs, kMapped>, &thin_sums<2, kOutputs, kMapped>,
+    &thin_sums<3, kOutputs, kMapped>, &thin_sums<4, kOutputs, kMapped>};
+
+// One vector of a thin tile: its planes, its first output pixel, the floats from one of its pixels to the
+// next in the output and how many it stores.
+struct ThinVector {
+  const float* in;
+  float* out;
+  std::int64_t out_step, pixels;
+};
+
+// A tile's vectors (sharing their rows of taps): every output channel's sums, then per vector its pixels'
+// channels transposed back and stored through the epilogue.
+template <bool kMapped>
+[[REDS_AVX2]] void thin_tile(const Call& call, const BlockGroup& group, const ThinPlan& plan,
+                             const ThinVector* vectors, int count, std::int64_t row_pitch, TapSpan rows,
+                             float* sums) {
+  const float* in[kThinVectors];
+  for (int vector = 0; vector < count; ++vector) in[vector] = vectors[vector].in;
+  const std::int64_t column = group.column[0], channels = group.count[0];
+  const std::int64_t parts = (channels + kThinOutputs - 1) / kThinOutputs;
+  const std::size_t at = static_cast<std::size_t>(count);
+  for (std::int64_t part = 0, first = 0; part < parts; ++part) {
+    const std::int64_t outputs = (channels - first) / (parts - part);
+    (outputs == 3   ? kThinSums<3, kMapped>[at]
+     : outputs == 2 ? kThinSums<2, kMapped>[at]
+                    : kThinSums<1, kMapped>[at])(call, plan, in, row_pitch, rows, column, first,
+                                                 sums + first * kThinVectors * kLanes);
+    first += outputs;
+  }
+  const Epilogue epilogue = epilogue_of(call);
+  for (int vector = 0; vector < count; ++vector) {
+    __m256 pixels[8];
+    for (int channel = 0; channel < 8; ++channel)
+      pixels[channel] = _mm256_load_ps(sums + channel * kThinVectors * kLanes + vector * kLanes);
+    transpose8(pixels);
+    const ThinVector& to = vectors[vector];
+    for (std::int64_t pixel = 0; pixel < to.pixels; ++pixel)
+      store_block(kMapped ? _mm256_fmadd_ps(pixels[pixel], _mm256_loadu_ps(call.scale + column),
+                                            _mm256_loadu_ps(call.bias + column))
+                          : pixels[pixel],
+                  epilogue, to.out + pixel * to.out_step + column, channels);
+  }
+}
+
+// The layer in bands of output rows whose input rows fit the planes; within a band, tiles of up to
+// kThinVectors vectors in row order, a tile's vectors from rows with the same rows of taps.
+template <bool kMapped>
+[[REDS_AVX2]] void conv_thin(const Call& call, const BlockGroup& group, const ThinPlan& plan) {
+  const Window& window = call.window;
+  alignas(32) float planes[kThinPlaneFloats];
+  alignas(32) float sums[kLanes * kThinVectors * kLanes];
+  // The channels past the block's: zeros, transposed to lanes the store leaves out.
+  std::fill(sums + group.count[0] * kThinVectors * kLanes, sums + kLanes * kThinVectors * kLanes, 0.0f);
+  const std::int64_t max_rows = kThinPlaneFloats / plan.row_floats;
+  const std::int64_t row_pitch = window.dilation_height * plan.row_floats;
+  const std::int64_t out_pixel = call.output.pixel_stride;
+  // Where each plane's pixels are in an input row (the first channel's offset), -1 in the padding.
+  std::int64_t columns[kThinMaxColumns];
+  for (std::int64_t index = 0; index < plan.planes * kLanes; ++index) {
+    const std::int64_t column =
+        index / kLanes + index % kLanes * plan.vectors * window.stride_width - window.pad_left;
+    columns[index] = column >= 0 && column < window.in_width ? column * call.input.pixel_stride : -1;
+  }
+  const auto input_rows = [&](std::int64_t first_out, std::int64_t end_out) {
+    const std::int64_t first = std::max<std::int64_t>(0, first_out * window.stride_height - window.pad_top);
+    const std::int64_t end =
+        std::min(window.in_height, (end_out - 1) * window.stride_height - window.pad_top +
+                                       (window.kernel_height - 1) * window.dilation_height + 1);
+    return TapSpan{first, std::max(first, end)};
+  };
+  for (std::int64_t band_first = 0; band_first < window.out_height;) {
+    std::int64_t band_end = band_first + 1;
+    while (band_end < window.out_height) {
+      const TapSpan span = input_rows(band_first, band_end + 1);
+      if (span.end - span.first > max_rows) break;
+      ++band_end;
+    }
+    const TapSpan band_rows = input_rows(band_first, band_end);
+    transpose_rows(call, plan, columns, band_rows.first, band_rows.end, planes);
+    ThinVector tile[kThinVectors];
+    int count = 0;
+    TapSpan tile_rows;
+    for (std::int64_t out_row = band_first; out_row < band_end; ++out_row) {
+      const TapSpan rows = taps_inside(out_row, window.stride_height, window.pad_top, window.dilation_height,
+                                       window.kernel_height, window.in_height);
+      if (count > 0 && (rows.first != tile_rows.first || rows.end != tile_rows.end)) {
+        thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, tile_rows, sums);
+        count = 0;
+      }
+      tile_rows = rows;
+      const std::int64_t in_row =
+          out_row * window.stride_height - window.pad_top + rows.first * window.dilation_height;
+      const float* in = planes + (in_row - band_rows.first) * plan.row_floats;
+      float* out = call.output.data + out_row * window.out_width * out_pixel;
+      for (std::int64_t vector = 0; vector < plan.vectors; ++vector) {
+        tile[count++] = {in + vector * window.stride_width * kLanes, out + vector * out_pixel,
+                         plan.vectors * out_pixel,
+                         (window.out_width - vector + plan.vectors - 1) / plan.vectors};
+        if (count == kThinVectors) {
+          thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, tile_rows, sums);
+          count = 0;
+        }
+      }
+    }
+    if (count > 0) thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, tile_rows, sums);
+    band_first = band_end;
+  }
+}
+
 const bool avx2_fma = [] {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -473,6 +752,16 @@ bool conv2d_avx2(const Window& window, const MapView& input, const SegmentedWeig
     if (border_floats(geometry, input, most) > kMaxBorderFloats) return false;
   }
   if (geometry.out_width == 0) return true;
+  // Thin layers of a window of several taps at stride 1 (at stride 2, transposing the input rows costs
+  // more than the pixel vectors gain).
+  if (group_count == 1 && groups[0].blocks == 1 && geometry.kernel_height * geometry.kernel_width > 1 &&
+      geometry.stride_height == 1 && geometry.stride_width == 1 && geometry.out_width >= kLanes) {
+    ThinPlan thin;
+    if (plan_thin(call, groups[0], thin)) {
+      (scale ? conv_thin<true> : conv_thin<false>)(call, groups[0], thin);
+      return true;
+    }
+  }
   // Two copies: without a scale, the stores are those of a model without per-level statistics.
   (scale ? conv_rows<true> : conv_rows<false>)(call, groups, group_count, most, first, end);
   return true;

@@ -2,10 +2,12 @@
 // 2, 5, 7, 13 and 14 pixels wide: rows cut into tiles of equal sizes, or, in the packed kernels of layers
 // wider than 64 channels, the last tile overlapping the one before it), output widths that are not a
 // multiple of 8 (the last block stored in part), one output pixel, strides 2 and 3, dilation, padding on
-// every side, first layers of 1 and 3 input channels, nested column ranges of odd widths and 256 input
-// channels (smaller tiles at the borders). Every case is checked against a direct computation in double
-// precision; the accumulating form against the convolution followed by the addition, bit for bit; ranges in
-// one call against ranges one by one, bit for bit.
+// every side, first layers of 1 and 3 input channels, nested column ranges of odd widths, 256 input
+// channels (smaller tiles at the borders) and thin layers (up to 8 output channels from up to 16 input
+// channels at stride 1, vectorised over pixels: 1 to 5 vectors of 8 pixels a row, tiles across rows). Every
+// case is checked against a direct computation in double precision; the accumulating form against the
+// convolution followed by the addition, bit for bit; ranges in one call against ranges one by one, bit for
+// bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -87,6 +89,7 @@ const std::vector<Geometry> kGeometries = {
     {4, 14, 3, 1, 1, Padding::same},  {9, 14, 3, 2, 1, Padding::same},  {7, 13, 3, 3, 1, Padding::same},
     {6, 11, 3, 2, 1, Padding::valid}, {9, 16, 3, 1, 2, Padding::same},  {8, 15, 5, 2, 1, Padding::same},
     {5, 20, 1, 2, 1, Padding::valid}, {6, 31, 1, 1, 1, Padding::valid}, {12, 12, 3, 2, 1, Padding::same},
+    {6, 8, 3, 1, 1, Padding::same},   {5, 20, 3, 1, 1, Padding::same},  {3, 42, 3, 1, 1, Padding::valid},
 };
 const std::vector<std::int64_t> kInputs = {1, 3, 5, 8, 17};
 const std::vector<std::int64_t> kUnits = {1, 5, 8, 13, 16, 24, 29, 40, 48, 61, 72};
