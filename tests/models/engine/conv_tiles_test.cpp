@@ -18,6 +18,7 @@
 
 #include "kernels.h"
 #include "reds/engine/model.h"
+#include "support/engine/kernel_window.h"
 #include "support/engine/reference.h"
 
 namespace reds::engine {
@@ -41,21 +42,8 @@ struct Geometry {
 };
 
 Window window_for(const Geometry& geometry) {
-  Window window;
-  window.in_height = geometry.height;
-  window.in_width = geometry.width;
-  window.kernel_height = window.kernel_width = geometry.kernel;
-  window.stride_height = window.stride_width = geometry.stride;
-  window.dilation_height = window.dilation_width = geometry.dilation;
-  const kernels::AxisGeometry rows = kernels::axis_geometry(geometry.height, geometry.kernel, geometry.stride,
-                                                            geometry.dilation, geometry.padding);
-  const kernels::AxisGeometry columns = kernels::axis_geometry(
-      geometry.width, geometry.kernel, geometry.stride, geometry.dilation, geometry.padding);
-  window.out_height = rows.out;
-  window.out_width = columns.out;
-  window.pad_top = rows.pad_before;
-  window.pad_left = columns.pad_before;
-  return window;
+  return test::kernel_window({geometry.height, geometry.width, geometry.kernel, geometry.kernel,
+                              geometry.stride, geometry.stride, geometry.dilation, geometry.padding});
 }
 
 // Keras-layout weights [tap][input][unit], the output [pixel][unit], in double precision.

@@ -16,6 +16,7 @@
 
 #include "kernels.h"
 #include "reds/engine/model.h"
+#include "support/engine/kernel_window.h"
 #include "support/engine/reference.h"
 
 namespace reds::engine {
@@ -36,22 +37,9 @@ struct Geometry {
 };
 
 Window window_for(const Geometry& geometry) {
-  const kernels::AxisGeometry rows = kernels::axis_geometry(
-      geometry.height, geometry.kernel, geometry.stride_height, geometry.dilation, geometry.padding);
-  const kernels::AxisGeometry columns = kernels::axis_geometry(
-      geometry.width, geometry.kernel, geometry.stride_width, geometry.dilation, geometry.padding);
-  Window window;
-  window.in_height = geometry.height;
-  window.in_width = geometry.width;
-  window.out_height = rows.out;
-  window.out_width = columns.out;
-  window.kernel_height = window.kernel_width = geometry.kernel;
-  window.stride_height = geometry.stride_height;
-  window.stride_width = geometry.stride_width;
-  window.dilation_height = window.dilation_width = geometry.dilation;
-  window.pad_top = rows.pad_before;
-  window.pad_left = columns.pad_before;
-  return window;
+  return test::kernel_window({geometry.height, geometry.width, geometry.kernel, geometry.kernel,
+                              geometry.stride_height, geometry.stride_width, geometry.dilation,
+                              geometry.padding});
 }
 
 // Whether depthwise_avx2.h's kernel computes this window on this processor.
@@ -100,10 +88,7 @@ void for_taps_inside(const Window& window, std::int64_t y, std::int64_t x, F f) 
 }
 
 double rectified(const DepthwiseCase& layer, double value) {
-  if (!layer.rectify) return value;
-  const Rectifier& r = layer.rectifier;
-  return value >= r.threshold ? std::min<double>(value, r.max_value)
-                              : r.negative_slope * (value - r.threshold);
+  return layer.rectify ? test::rectified(layer.rectifier, value) : value;
 }
 
 // Output (y, x, channel) in double precision.

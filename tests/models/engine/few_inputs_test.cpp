@@ -15,6 +15,7 @@
 
 #include "kernels.h"
 #include "reds/engine/model.h"
+#include "support/engine/kernel_window.h"
 #include "support/engine/reference.h"
 
 namespace reds::engine {
@@ -35,21 +36,8 @@ struct Geometry {
 };
 
 Window window_for(const Geometry& geometry) {
-  const kernels::AxisGeometry rows =
-      kernels::axis_geometry(geometry.height, geometry.kernel_height, geometry.stride, 1, geometry.padding);
-  const kernels::AxisGeometry columns =
-      kernels::axis_geometry(geometry.width, geometry.kernel_width, geometry.stride, 1, geometry.padding);
-  Window window;
-  window.in_height = geometry.height;
-  window.in_width = geometry.width;
-  window.out_height = rows.out;
-  window.out_width = columns.out;
-  window.kernel_height = geometry.kernel_height;
-  window.kernel_width = geometry.kernel_width;
-  window.stride_height = window.stride_width = geometry.stride;
-  window.pad_top = rows.pad_before;
-  window.pad_left = columns.pad_before;
-  return window;
+  return test::kernel_window({geometry.height, geometry.width, geometry.kernel_height, geometry.kernel_width,
+                              geometry.stride, geometry.stride, 1, geometry.padding});
 }
 
 bool avx2_kernel_runs(const Window& window) {
@@ -84,10 +72,7 @@ struct FewInputsCase {
 };
 
 double rectified(const FewInputsCase& layer, double value) {
-  if (!layer.rectify) return value;
-  const Rectifier& r = layer.rectifier;
-  return value >= r.threshold ? std::min<double>(value, r.max_value)
-                              : r.negative_slope * (value - r.threshold);
+  return layer.rectify ? test::rectified(layer.rectifier, value) : value;
 }
 
 double direct(const FewInputsCase& layer, std::int64_t y, std::int64_t x, std::int64_t unit) {
