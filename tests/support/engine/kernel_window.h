@@ -1,5 +1,5 @@
 // tests/support/engine/kernel_window.h: the window a kernel test calls a layer with, from its input size,
-// kernel, strides, dilation and padding, as the session derives it (kernels::axis_geometry per axis).
+// kernel, strides, dilation and padding, as the session derives it (kernels::window_of).
 #pragma once
 
 #include <algorithm>
@@ -16,23 +16,23 @@ struct WindowShape {
 };
 
 inline engine::kernels::Window kernel_window(const WindowShape& shape) {
-  const engine::kernels::AxisGeometry rows = engine::kernels::axis_geometry(
-      shape.height, shape.kernel_height, shape.stride_height, shape.dilation, shape.padding);
-  const engine::kernels::AxisGeometry columns = engine::kernels::axis_geometry(
-      shape.width, shape.kernel_width, shape.stride_width, shape.dilation, shape.padding);
-  engine::kernels::Window window;
-  window.in_height = shape.height;
-  window.in_width = shape.width;
-  window.out_height = rows.out;
-  window.out_width = columns.out;
-  window.kernel_height = shape.kernel_height;
-  window.kernel_width = shape.kernel_width;
-  window.stride_height = shape.stride_height;
-  window.stride_width = shape.stride_width;
-  window.dilation_height = window.dilation_width = shape.dilation;
-  window.pad_top = rows.pad_before;
-  window.pad_left = columns.pad_before;
-  return window;
+  engine::Layer layer;
+  layer.kernel_height = shape.kernel_height;
+  layer.kernel_width = shape.kernel_width;
+  layer.stride_height = shape.stride_height;
+  layer.stride_width = shape.stride_width;
+  layer.dilation_height = layer.dilation_width = shape.dilation;
+  layer.padding = shape.padding;
+  engine::Shape input, output;
+  input.height = shape.height;
+  input.width = shape.width;
+  output.height = engine::kernels::axis_geometry(shape.height, shape.kernel_height, shape.stride_height,
+                                                 shape.dilation, shape.padding)
+                      .out;
+  output.width = engine::kernels::axis_geometry(shape.width, shape.kernel_width, shape.stride_width,
+                                                shape.dilation, shape.padding)
+                     .out;
+  return engine::kernels::window_of(layer, input, output);
 }
 
 // What kernels::rectify makes of `value`, in double precision.
