@@ -41,6 +41,38 @@ REDS_INLINE Vec broadcast(const float* from) {
   return __builtin_shufflevector(first, first, 0, 0, 0, 0, 0, 0, 0, 0);
 }
 
+// Channels [first, end), at most 4 blocks of kLanes, in one pass, the last block partial: calls
+// run.template operator()<blocks>(first, the channels of the last block).
+template <class Pass>
+REDS_INLINE void in_one_pass(std::int64_t first, std::int64_t end, Pass&& run) {
+  const std::int64_t rest = end - first;
+  const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
+  switch ((rest + kLanes - 1) / kLanes) {
+    case 1:
+      run.template operator()<1>(first, last_count);
+      break;
+    case 2:
+      run.template operator()<2>(first, last_count);
+      break;
+    case 3:
+      run.template operator()<3>(first, last_count);
+      break;
+    case 4:
+      run.template operator()<4>(first, last_count);
+      break;
+    default:
+      break;
+  }
+}
+
+// Channels [first, end) in passes of 4 blocks, then the rest in one pass of 1 to 4 blocks (a narrow level's
+// channels cost one pass, not one per block).
+template <class Pass>
+REDS_INLINE void in_block_passes(std::int64_t first, std::int64_t end, Pass&& run) {
+  for (; first + 4 * kLanes <= end; first += 4 * kLanes) run.template operator()<4>(first, kLanes);
+  in_one_pass(first, end, run);
+}
+
 REDS_INLINE float rectified(const Rectifier& rectifier, float value) {
   if (value >= rectifier.threshold) return std::min(value, rectifier.max_value);
   return rectifier.negative_slope * (value - rectifier.threshold);
@@ -578,28 +610,12 @@ REDS_INLINE void conv_pixel_ranges(const Window& window, const MapView& input,
                                    const SegmentedWeights& weights, const float* bias, std::int64_t out_row,
                                    std::int64_t out_column, const Epilogue& epilogue, float* out_pixel) {
   for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-    const std::int64_t rest = range->end - range->first;
-    const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
-    switch ((rest + kLanes - 1) / kLanes) {
-      case 1:
-        conv_pixel<1>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
-                      out_pixel);
-        break;
-      case 2:
-        conv_pixel<2>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
-                      out_pixel);
-        break;
-      case 3:
-        conv_pixel<3>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
-                      out_pixel);
-        break;
-      case 4:
-        conv_pixel<4>(window, input, *range, range->first, last_count, bias, out_row, out_column, epilogue,
-                      out_pixel);
-        break;
-      default:
-        break;
-    }
+    in_one_pass(
+        range->first, range->end,
+        [&]<int kBlocks>(std::int64_t first, std::int64_t last_count) __attribute__((always_inline)) {
+          conv_pixel<kBlocks>(window, input, *range, first, last_count, bias, out_row, out_column, epilogue,
+                              out_pixel);
+        });
   }
 }
 
@@ -892,28 +908,12 @@ REDS_INLINE void conv2d_one_group(const Window& window, const MapView& input, co
   const ColumnSpan interior = interior_columns(window);
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row)
     for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-      std::int64_t first = range->first;
-      for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-        conv_row<4>(window, input, *range, first, kLanes, bias, out_row, interior, epilogue, output);
-      // The rest in one pass of 1 to 4 blocks, the last one partial.
-      const std::int64_t rest = range->end - first;
-      const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
-      switch ((rest + kLanes - 1) / kLanes) {
-        case 1:
-          conv_row<1>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
-          break;
-        case 2:
-          conv_row<2>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
-          break;
-        case 3:
-          conv_row<3>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
-          break;
-        case 4:
-          conv_row<4>(window, input, *range, first, last_count, bias, out_row, interior, epilogue, output);
-          break;
-        default:
-          break;
-      }
+      in_block_passes(
+          range->first, range->end,
+          [&]<int kBlocks>(std::int64_t first, std::int64_t last_count) __attribute__((always_inline)) {
+            conv_row<kBlocks>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
+                              output);
+          });
     }
 }
 
@@ -998,32 +998,12 @@ REDS_INLINE void depthwise(const Window& window, const MapView& input, const Seg
   const ColumnSpan interior = interior_columns(window);
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row)
     for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-      std::int64_t first = range->first;
-      for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-        depthwise_row<4>(window, input, *range, first, kLanes, bias, out_row, interior, epilogue, output);
-      // The rest in one pass of 1 to 4 blocks, the last one partial.
-      const std::int64_t rest = range->end - first;
-      const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
-      switch ((rest + kLanes - 1) / kLanes) {
-        case 1:
-          depthwise_row<1>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
-                           output);
-          break;
-        case 2:
-          depthwise_row<2>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
-                           output);
-          break;
-        case 3:
-          depthwise_row<3>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
-                           output);
-          break;
-        case 4:
-          depthwise_row<4>(window, input, *range, first, last_count, bias, out_row, interior, epilogue,
-                           output);
-          break;
-        default:
-          break;
-      }
+      in_block_passes(
+          range->first, range->end,
+          [&]<int kBlocks>(std::int64_t first, std::int64_t last_count) __attribute__((always_inline)) {
+            depthwise_row<kBlocks>(window, input, *range, first, last_count, bias, out_row, interior,
+                                   epilogue, output);
+          });
     }
 }
 
@@ -1049,28 +1029,11 @@ REDS_INLINE void dense_block(const DenseInput& input, const ColumnRange& range, 
 REDS_INLINE void dense_ranges(const DenseInput& input, const SegmentedWeights& weights, const float* bias,
                               const Epilogue& epilogue, float* output) {
   for (const ColumnRange* range = weights.ranges; range != weights.ranges + weights.range_count; ++range) {
-    std::int64_t first = range->first;
-    for (; first + 4 * kLanes <= range->end; first += 4 * kLanes)
-      dense_block<4>(input, *range, first, kLanes, bias, epilogue, output);
-    // The rest in one pass of 1 to 4 blocks, the last one partial.
-    const std::int64_t rest = range->end - first;
-    const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
-    switch ((rest + kLanes - 1) / kLanes) {
-      case 1:
-        dense_block<1>(input, *range, first, last_count, bias, epilogue, output);
-        break;
-      case 2:
-        dense_block<2>(input, *range, first, last_count, bias, epilogue, output);
-        break;
-      case 3:
-        dense_block<3>(input, *range, first, last_count, bias, epilogue, output);
-        break;
-      case 4:
-        dense_block<4>(input, *range, first, last_count, bias, epilogue, output);
-        break;
-      default:
-        break;
-    }
+    in_block_passes(
+        range->first, range->end,
+        [&]<int kBlocks>(std::int64_t first, std::int64_t last_count) __attribute__((always_inline)) {
+          dense_block<kBlocks>(input, *range, first, last_count, bias, epilogue, output);
+        });
   }
 }
 
@@ -1272,29 +1235,11 @@ REDS_INLINE void average(const Window& window, const MapView& input, const Mutab
   const bool by_columns = window.kernel_width > window.stride_width && window.kernel_height > 1 &&
                           window.in_width <= kMaxPoolColumns;
   for (std::int64_t out_row = 0; out_row < window.out_height; ++out_row) {
-    std::int64_t first = 0;
-    for (; first + 4 * kLanes <= output.channels; first += 4 * kLanes)
-      average_row<4>(window, input, out_row, first, kLanes, by_columns, output);
-    // The rest in one pass of 1 to 4 blocks, the last one partial: a narrow level's channels cost one
-    // pass over the windows, not one per 8 channels.
-    const std::int64_t rest = output.channels - first;
-    const std::int64_t last_count = rest - (rest - 1) / kLanes * kLanes;
-    switch ((rest + kLanes - 1) / kLanes) {
-      case 1:
-        average_row<1>(window, input, out_row, first, last_count, by_columns, output);
-        break;
-      case 2:
-        average_row<2>(window, input, out_row, first, last_count, by_columns, output);
-        break;
-      case 3:
-        average_row<3>(window, input, out_row, first, last_count, by_columns, output);
-        break;
-      case 4:
-        average_row<4>(window, input, out_row, first, last_count, by_columns, output);
-        break;
-      default:
-        break;
-    }
+    in_block_passes(
+        0, output.channels,
+        [&]<int kBlocks>(std::int64_t first, std::int64_t last_count) __attribute__((always_inline)) {
+          average_row<kBlocks>(window, input, out_row, first, last_count, by_columns, output);
+        });
   }
 }
 
