@@ -543,13 +543,23 @@ struct ThinPlan {
       for (std::int64_t group = 0; group < plan.groups; ++group) {
         const std::int64_t first = group * kLanes;
         const float* const pixel = from + first * stride + first_channel;
-        const float* pixels[8];
-#pragma GCC unroll 8
-        for (int index = 0; index < 8; ++index)
-          pixels[index] =
-              group < whole_groups || first + index < window.in_width ? pixel + index * stride : kZeros;
         __m256 values[8];
-        transpose8(pixels, values);
+        if (group < whole_groups) {
+          const float* const pixels[8] = {pixel,
+                                          pixel + stride,
+                                          pixel + 2 * stride,
+                                          pixel + 3 * stride,
+                                          pixel + 4 * stride,
+                                          pixel + 5 * stride,
+                                          pixel + 6 * stride,
+                                          pixel + 7 * stride};
+          transpose8(pixels, values);
+        } else {
+          const float* pixels[8];
+          for (int index = 0; index < 8; ++index)
+            pixels[index] = first + index < window.in_width ? pixel + index * stride : kZeros;
+          transpose8(pixels, values);
+        }
         if (channels == kLanes) {
 #pragma GCC unroll 8
           for (int channel = 0; channel < 8; ++channel)
@@ -642,10 +652,12 @@ template <bool kMapped>
   const float* in[kThinVectors];
   for (int vector = 0; vector < count; ++vector) in[vector] = vectors[vector].in;
   const std::int64_t column = group.column[0], channels = group.count[0];
-  const std::int64_t parts = (channels + kThinOutputs - 1) / kThinOutputs;
+  // The block's channels in parts of at most kThinOutputs (4 of at most 8), as equal as they can be.
+  static_assert(2 * kThinOutputs == kLanes);
+  const std::int64_t split = channels > kThinOutputs ? channels / 2 : channels;
   const std::size_t at = static_cast<std::size_t>(count);
-  for (std::int64_t part = 0, first = 0; part < parts; ++part) {
-    const std::int64_t outputs = (channels - first) / (parts - part);
+  for (std::int64_t first = 0; first < channels;) {
+    const std::int64_t outputs = first == 0 ? split : channels - split;
     (outputs == 4   ? kThinSums<4, kMapped>[at]
      : outputs == 3 ? kThinSums<3, kMapped>[at]
      : outputs == 2 ? kThinSums<2, kMapped>[at]
