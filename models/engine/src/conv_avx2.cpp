@@ -54,12 +54,14 @@ constexpr int kMostPixels = 12;
 // Floats of a border tile's copy of its windows (on the stack).
 constexpr std::int64_t kMaxBorderFloats = 8192;
 
+// (No member initializers here and in BlockGroup: plan_group sets what the kernels read, and a call's
+// groups, cleared, would cost it a few hundred cycles.)
 struct Interval {
-  std::int64_t first_row = 0, end_row = 0;
+  std::int64_t first_row, end_row;
   // Per block: its weights at tap 0 and the interval's first row, and its segment's strides.
-  const float* weights[2] = {};
-  std::int64_t row_stride[2] = {};
-  std::int64_t tap_stride[2] = {};
+  const float* weights[2];
+  std::int64_t row_stride[2];
+  std::int64_t tap_stride[2];
 };
 
 // Consecutive rows of the products of a tile: the tile's first pixel's value of the first row at
@@ -75,13 +77,13 @@ struct Run {
 
 // One or two blocks of output channels, the intervals of their rows and the runs of their taps.
 struct BlockGroup {
-  int blocks = 0;
-  std::int64_t column[2] = {};  // the block's first output channel
-  std::int64_t count[2] = {};   // its channels stored (8, or fewer in a range's last block)
-  int intervals = 0;
+  int blocks;
+  std::int64_t column[2];  // the block's first output channel
+  std::int64_t count[2];   // its channels stored (8, or fewer in a range's last block; 0 for no block)
+  int intervals;
   Interval interval[kMaxIntervals];
   // Row of taps t sums runs [tap_row_runs[t], tap_row_runs[t + 1]), `in` counted from the tap row's input.
-  int tap_row_runs[kMaxTapRows + 1] = {};
+  int tap_row_runs[kMaxTapRows + 1];
   Run runs[kMaxRuns];
 };
 
@@ -106,6 +108,7 @@ bool plan_group(const Block* first, const Block* second, const MapView& input, c
                 BlockGroup& group) {
   const Block* blocks[2] = {first, second};
   group.blocks = second ? 2 : 1;
+  group.column[1] = group.count[1] = 0;
   std::int64_t cuts[2 * kMaxIntervals + 2];
   int cut_count = 0;
   for (int block = 0; block < group.blocks; ++block) {
@@ -444,13 +447,14 @@ constexpr int kThinOutputs = 4;
 // A thin layer's products, row of taps by row of taps in the order the group's runs sum them: each one's
 // offset in a transposed input row (from its vector's first pixel's first tap, in the first channel row)
 // and its weights (8 floats, one per output channel of the block).
+// (No member initializers: plan_thin sets what the kernel reads.)
 struct ThinPlan {
-  std::int64_t vectors = 0;       // of an output row
-  std::int64_t groups = 0;        // of 8 input columns, transposed one at a time
-  std::int64_t first_column = 0;  // input column 0's place in a channel row: a multiple of 8, >= pad_left
-  std::int64_t channel_floats = 0;
-  std::int64_t row_floats = 0;  // channels x channel_floats
-  int tap_row_products[kMaxTapRows + 1] = {};
+  std::int64_t vectors;       // of an output row
+  std::int64_t groups;        // of 8 input columns, transposed one at a time
+  std::int64_t first_column;  // input column 0's place in a channel row: a multiple of 8, >= pad_left
+  std::int64_t channel_floats;
+  std::int64_t row_floats;  // channels x channel_floats
+  int tap_row_products[kMaxTapRows + 1];
   std::int64_t offset[kThinMaxProducts];
   alignas(32) float weights[kThinMaxProducts * kLanes];
 };
