@@ -54,12 +54,14 @@ constexpr int kMostPixels = 12;
 // Floats of a border tile's copy of its windows (on the stack).
 constexpr std::int64_t kMaxBorderFloats = 8192;
 
+// (No member initializers here and in BlockGroup: plan_group sets what the kernels read, and a call's
+// groups, cleared, would cost it a few hundred cycles.)
 struct Interval {
-  std::int64_t first_row = 0, end_row = 0;
+  std::int64_t first_row, end_row;
   // Per block: its weights at tap 0 and the interval's first row, and its segment's strides.
-  const float* weights[2] = {};
-  std::int64_t row_stride[2] = {};
-  std::int64_t tap_stride[2] = {};
+  const float* weights[2];
+  std::int64_t row_stride[2];
+  std::int64_t tap_stride[2];
 };
 
 // Consecutive rows of the products of a tile: the tile's first pixel's value of the first row at
@@ -75,13 +77,13 @@ struct Run {
 
 // One or two blocks of output channels, the intervals of their rows and the runs of their taps.
 struct BlockGroup {
-  int blocks = 0;
-  std::int64_t column[2] = {};  // the block's first output channel
-  std::int64_t count[2] = {};   // its channels stored (8, or fewer in a range's last block)
-  int intervals = 0;
+  int blocks;
+  std::int64_t column[2];  // the block's first output channel
+  std::int64_t count[2];   // its channels stored (8, or fewer in a range's last block; 0 for no block)
+  int intervals;
   Interval interval[kMaxIntervals];
   // Row of taps t sums runs [tap_row_runs[t], tap_row_runs[t + 1]), `in` counted from the tap row's input.
-  int tap_row_runs[kMaxTapRows + 1] = {};
+  int tap_row_runs[kMaxTapRows + 1];
   Run runs[kMaxRuns];
 };
 
@@ -106,6 +108,7 @@ bool plan_group(const Block* first, const Block* second, const MapView& input, c
                 BlockGroup& group) {
   const Block* blocks[2] = {first, second};
   group.blocks = second ? 2 : 1;
+  group.column[1] = group.count[1] = 0;
   std::int64_t cuts[2 * kMaxIntervals + 2];
   int cut_count = 0;
   for (int block = 0; block < group.blocks; ++block) {
@@ -422,35 +425,36 @@ template <bool kMapped>
 
 // Thin layers: one block of at most 8 output channels from a few input channels (ResNet-8's first stage at
 // its smallest levels: 8 -> 8 channels). A tile of pixels x one block above broadcasts one input value per
-// multiply-add there, so these layers are vectorised over pixels instead: a vector holds 8 output pixels of
-// one output channel, a tile 4 such vectors x 3 output channels (12 sums), and each product of the window
-// (a tap and an input channel) costs the tile 4 vector loads of the input and 3 broadcasts of weights for
-// its 12 multiply-adds. Vector v of an output row holds its pixels v, v + n, ..., v + 7n (n vectors a row),
-// so that the values a product reads for it are one aligned vector of a plane: the input rows a band of
-// output rows reads are first transposed into planes, per input channel and padded column m of a row the
-// 8 values at padded columns m, m + n * stride, ... (zeros in the padding); vector v reads plane v * stride
-// + the tap's column. Each tile's sums are transposed back to pixels before the epilogue. Every output
-// channel sums the same products in the same order as the tiles above (the group's runs, each row of taps
-// apart and then onto the bias), so a layer computed here equals it computed with other blocks beside it,
-// bit for bit.
+// multiply-add there, so these layers are vectorised over pixels instead: a vector holds 8 adjacent output
+// pixels of one output channel, a tile 4 such vectors x 3 output channels (12 sums), and each product of the
+// window (a tap and an input channel) costs the tile 4 vector loads of the input and 3 broadcasts of weights
+// for its 12 multiply-adds. The input rows a band of output rows reads are first transposed into channel
+// rows, per input channel the values of a row at consecutive columns with zeros in the padding around
+// them, so that the 8 values a product reads for a vector are one load (vector v of an output row, tap
+// column j: the channel row's columns from 8v - pad_left + j * dilation on). Each tile's sums are transposed
+// back to pixels before the epilogue. Both transpositions load 128-bit halves, so that what crosses the
+// halves of a vector costs loads instead of shuffles. Every output channel sums the same products in the
+// same order as the tiles above (the group's runs, each row of taps apart and then onto the bias), so a
+// layer computed here equals it computed with other blocks beside it, bit for bit.
 
 constexpr std::int64_t kThinMaxInputs = 16;
-// The products of a window (taps x input channels) a thin layer may have, and the floats of its planes.
+// The products of a window (taps x input channels) a thin layer may have, and the floats of its channel rows.
 constexpr int kThinMaxProducts = 256;
 constexpr std::int64_t kThinPlaneFloats = 16384;
-constexpr int kThinVectors = 4;
-constexpr int kThinOutputs = 3;
-// Pixels of the planes of a transposed row's channel.
-constexpr std::int64_t kThinMaxColumns = 1024;
+constexpr int kThinVectors = 3;
+constexpr int kThinOutputs = 4;
 
 // A thin layer's products, row of taps by row of taps in the order the group's runs sum them: each one's
-// offset in a transposed input row (from the plane of its vector's first padded column) and its weights (8
-// floats, one per output channel of the block).
+// offset in a transposed input row (from its vector's first pixel's first tap, in the first channel row)
+// and its weights (8 floats, one per output channel of the block).
+// (No member initializers: plan_thin sets what the kernel reads.)
 struct ThinPlan {
-  std::int64_t vectors = 0;  // of an output row
-  std::int64_t planes = 0;   // of a channel of a transposed row
-  std::int64_t row_floats = 0;
-  int tap_row_products[kMaxTapRows + 1] = {};
+  std::int64_t vectors;       // of an output row
+  std::int64_t groups;        // of 8 input columns, transposed one at a time
+  std::int64_t first_column;  // input column 0's place in a channel row: a multiple of 8, >= pad_left
+  std::int64_t channel_floats;
+  std::int64_t row_floats;  // channels x channel_floats
+  int tap_row_products[kMaxTapRows + 1];
   std::int64_t offset[kThinMaxProducts];
   alignas(32) float weights[kThinMaxProducts * kLanes];
 };
@@ -458,13 +462,17 @@ struct ThinPlan {
 // Whether the lone block of `group` fits the thin kernel, then its plan.
 [[REDS_AVX2]] bool plan_thin(const Call& call, const BlockGroup& group, ThinPlan& plan) {
   const Window& window = call.window;
-  if (call.input.channels > kThinMaxInputs) return false;
+  if (call.input.channels > kThinMaxInputs || window.stride_width != 1) return false;
   plan.vectors = (window.out_width + kLanes - 1) / kLanes;
-  plan.planes =
-      (plan.vectors - 1) * window.stride_width + (window.kernel_width - 1) * window.dilation_width + 1;
-  plan.row_floats = call.input.channels * plan.planes * kLanes;
-  if (plan.planes * kLanes > kThinMaxColumns ||
-      ((window.kernel_height - 1) * window.dilation_height + 1) * plan.row_floats > kThinPlaneFloats)
+  plan.groups = (window.in_width + kLanes - 1) / kLanes;
+  plan.first_column = (window.pad_left + kLanes - 1) / kLanes * kLanes;
+  // The last vector's window ends at its pixels' last column + the window's width, zeros past the input.
+  const std::int64_t read_end = plan.first_column - window.pad_left + plan.vectors * kLanes +
+                                (window.kernel_width - 1) * window.dilation_width;
+  const std::int64_t floats = std::max(read_end, plan.first_column + plan.groups * kLanes);
+  plan.channel_floats = (floats + kLanes - 1) / kLanes * kLanes;
+  plan.row_floats = call.input.channels * plan.channel_floats;
+  if (((window.kernel_height - 1) * window.dilation_height + 1) * plan.row_floats > kThinPlaneFloats)
     return false;
   const std::int64_t pixel_stride = call.input.pixel_stride;
   int products = 0;
@@ -474,10 +482,10 @@ struct ThinPlan {
          run != group.runs + group.tap_row_runs[tap_row + 1]; ++run)
       for (std::int64_t row = 0; row < run->rows; ++row) {
         if (products == kThinMaxProducts) return false;
-        // run->in + row: the product's padded column in the window (dilation included) x pixel_stride +
-        // its input channel.
+        // run->in + row: the product's column in the window (dilation included) x pixel_stride + its input
+        // channel.
         const std::int64_t column = (run->in + row) / pixel_stride, channel = (run->in + row) % pixel_stride;
-        plan.offset[products] = (channel * plan.planes + column) * kLanes;
+        plan.offset[products] = channel * plan.channel_floats + column;
         _mm256_store_ps(plan.weights + products * kLanes,
                         _mm256_loadu_ps(run->weights[0] + row * run->row_stride[0]));
         ++products;
@@ -487,56 +495,91 @@ struct ThinPlan {
   return true;
 }
 
-[[REDS_AVX2, gnu::always_inline]] inline void transpose8(__m256 (&rows)[8]) {
-  __m256 pairs[8], quads[8];
-  for (int index = 0; index < 8; index += 2) {
-    pairs[index] = _mm256_unpacklo_ps(rows[index], rows[index + 1]);
-    pairs[index + 1] = _mm256_unpackhi_ps(rows[index], rows[index + 1]);
-  }
-  for (int index = 0; index < 8; index += 4) {
-    quads[index] = _mm256_shuffle_ps(pairs[index], pairs[index + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    quads[index + 1] = _mm256_shuffle_ps(pairs[index], pairs[index + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    quads[index + 2] = _mm256_shuffle_ps(pairs[index + 1], pairs[index + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    quads[index + 3] = _mm256_shuffle_ps(pairs[index + 1], pairs[index + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
+// columns[c] = lane k: rows[k][c], for 8 rows of 8 floats (an 8 x 8 transposition). The rows are loaded in
+// 128-bit halves, each vector the halves of rows k and k + 4, so that only in-lane shuffles remain.
+[[REDS_AVX2, gnu::always_inline]] inline void transpose8(const float* const (&rows)[8],
+                                                         __m256 (&columns)[8]) {
+  __m256 halves[8];
+#pragma GCC unroll 4
   for (int index = 0; index < 4; ++index) {
-    rows[index] = _mm256_permute2f128_ps(quads[index], quads[index + 4], 0x20);
-    rows[index + 4] = _mm256_permute2f128_ps(quads[index], quads[index + 4], 0x31);
+    halves[index] = _mm256_loadu2_m128(rows[index + 4], rows[index]);
+    halves[index + 4] = _mm256_loadu2_m128(rows[index + 4] + 4, rows[index] + 4);
+  }
+#pragma GCC unroll 2
+  for (int first = 0; first < 8; first += 4) {
+    const __m256 low01 = _mm256_unpacklo_ps(halves[first], halves[first + 1]);
+    const __m256 high01 = _mm256_unpackhi_ps(halves[first], halves[first + 1]);
+    const __m256 low23 = _mm256_unpacklo_ps(halves[first + 2], halves[first + 3]);
+    const __m256 high23 = _mm256_unpackhi_ps(halves[first + 2], halves[first + 3]);
+    columns[first] = _mm256_shuffle_ps(low01, low23, _MM_SHUFFLE(1, 0, 1, 0));
+    columns[first + 1] = _mm256_shuffle_ps(low01, low23, _MM_SHUFFLE(3, 2, 3, 2));
+    columns[first + 2] = _mm256_shuffle_ps(high01, high23, _MM_SHUFFLE(1, 0, 1, 0));
+    columns[first + 3] = _mm256_shuffle_ps(high01, high23, _MM_SHUFFLE(3, 2, 3, 2));
   }
 }
 
-// Input rows [first_row, end_row) to planes at `to`: row r's channel c, plane m (padded columns m, m + n *
-// stride, ..., n vectors a row) at (r - first_row) * row_floats + (c * planes + m) * 8. `columns[m * 8 + k]`:
-// the offset in an input row of plane m's k-th pixel, or -1 in the padding.
-[[REDS_AVX2]] void transpose_rows(const Call& call, const ThinPlan& plan, const std::int64_t* columns,
-                                  std::int64_t first_row, std::int64_t end_row, float* to) {
-  alignas(32) static constexpr float kZeros[2 * kLanes] = {};
+// Input rows [first_row, end_row) to channel rows at `to`: row r's channel c at (r - first_row) * row_floats
+// + c * channel_floats, its input column x at first_column + x, zeros before column 0 and after the last.
+[[REDS_AVX2]] void transpose_rows(const Call& call, const ThinPlan& plan, std::int64_t first_row,
+                                  std::int64_t end_row, float* to) {
+  alignas(32) static constexpr float kZeros[kLanes] = {};
   const Window& window = call.window;
   const MapView& input = call.input;
+  const std::int64_t stride = input.pixel_stride, channel_floats = plan.channel_floats;
+  const std::int64_t whole_groups = window.in_width / kLanes;
+  const std::int64_t last_column = plan.first_column + plan.groups * kLanes;
+  __m256 zero = _mm256_setzero_ps();
+  // Opaque to GCC, which would otherwise make each channel row's few zero stores a call of memset.
+  asm("" : "+x"(zero));
   for (std::int64_t row = first_row; row < end_row; ++row) {
-    const float* from = input.data + row * window.in_width * input.pixel_stride;
-    float* planes = to + (row - first_row) * plan.row_floats;
+    const float* from = input.data + row * window.in_width * stride;
+    float* const rows = to + (row - first_row) * plan.row_floats;
+    for (std::int64_t channel = 0; channel < input.channels; ++channel) {
+      float* const at = rows + channel * channel_floats;
+      for (std::int64_t column = 0; column < plan.first_column; column += kLanes)
+        _mm256_store_ps(at + column, zero);
+      for (std::int64_t column = last_column; column < channel_floats; column += kLanes)
+        _mm256_store_ps(at + column, zero);
+    }
     for (std::int64_t first_channel = 0; first_channel < input.channels; first_channel += kLanes) {
       const std::int64_t channels = std::min(kLanes, input.channels - first_channel);
-      for (std::int64_t plane = 0; plane < plan.planes; ++plane) {
+      float* const at = rows + first_channel * channel_floats + plan.first_column;
+      for (std::int64_t group = 0; group < plan.groups; ++group) {
+        const std::int64_t first = group * kLanes;
+        const float* const pixel = from + first * stride + first_channel;
         __m256 values[8];
-#pragma GCC unroll 8
-        for (int pixel = 0; pixel < 8; ++pixel) {
-          const std::int64_t offset = columns[plane * kLanes + pixel];
-          values[pixel] = _mm256_loadu_ps((offset < 0 ? kZeros : from + offset) + first_channel);
+        if (group < whole_groups) {
+          const float* const pixels[8] = {pixel,
+                                          pixel + stride,
+                                          pixel + 2 * stride,
+                                          pixel + 3 * stride,
+                                          pixel + 4 * stride,
+                                          pixel + 5 * stride,
+                                          pixel + 6 * stride,
+                                          pixel + 7 * stride};
+          transpose8(pixels, values);
+        } else {
+          const float* pixels[8];
+          for (int index = 0; index < 8; ++index)
+            pixels[index] = first + index < window.in_width ? pixel + index * stride : kZeros;
+          transpose8(pixels, values);
         }
-        transpose8(values);
-        for (std::int64_t channel = 0; channel < channels; ++channel)
-          _mm256_store_ps(planes + ((first_channel + channel) * plan.planes + plane) * kLanes,
-                          values[channel]);
+        if (channels == kLanes) {
+#pragma GCC unroll 8
+          for (int channel = 0; channel < 8; ++channel)
+            _mm256_store_ps(at + channel * channel_floats + first, values[channel]);
+        } else {
+          for (std::int64_t channel = 0; channel < channels; ++channel)
+            _mm256_store_ps(at + channel * channel_floats + first, values[channel]);
+        }
       }
     }
   }
 }
 
 // The sums of kOutputs output channels of the block from its `first_output`-th on (the layer's channel
-// `column` + first_output) of kVectors vectors, each vector's planes at in[v] (the first row of taps of
-// `rows`), to sums[channel][v * 8 + lane] (kThinVectors * 8 floats a channel).
+// `column` + first_output) of kVectors vectors, each vector's first pixel's window at in[v] (the first row
+// of taps of `rows`), to sums[channel][v * 8 + lane] (kThinVectors * 8 floats a channel).
 template <int kVectors, int kOutputs, bool kMapped>
 [[REDS_AVX2]] void thin_sums(const Call& call, const ThinPlan& plan, const float* const* in,
                              std::int64_t row_pitch, TapSpan rows, std::int64_t column,
@@ -560,19 +603,23 @@ template <int kVectors, int kOutputs, bool kMapped>
     const float* weights = plan.weights + plan.tap_row_products[tap_row] * kLanes + first_output;
     const std::int64_t* offset = plan.offset + plan.tap_row_products[tap_row];
     const std::int64_t* const end = plan.offset + plan.tap_row_products[tap_row + 1];
-    for (; offset != end; ++offset, weights += kLanes) {
-      __m256 weight[kOutputs];
-#pragma GCC unroll 3
-      for (int output = 0; output < kOutputs; ++output)
-        weight[output] = _mm256_broadcast_ss(weights + output);
+    // The tile's input vectors in registers, then one weight broadcast at a time: 12 sums, 3 values and a
+    // weight fill the 16 vector registers.
+    // (A row of taps has products: as a do-while loop, GCC keeps the sums in registers.)
+    do {
+      __m256 value[kVectors];
 #pragma GCC unroll 4
-      for (int vector = 0; vector < kVectors; ++vector) {
-        const __m256 value = _mm256_load_ps(pixels[vector] + *offset);
-#pragma GCC unroll 3
-        for (int output = 0; output < kOutputs; ++output)
-          acc[output][vector] = _mm256_fmadd_ps(value, weight[output], acc[output][vector]);
+      for (int vector = 0; vector < kVectors; ++vector)
+        value[vector] = _mm256_loadu_ps(pixels[vector] + *offset);
+#pragma GCC unroll 4
+      for (int output = 0; output < kOutputs; ++output) {
+        const __m256 weight = _mm256_broadcast_ss(weights + output);
+#pragma GCC unroll 4
+        for (int vector = 0; vector < kVectors; ++vector)
+          acc[output][vector] = _mm256_fmadd_ps(value[vector], weight, acc[output][vector]);
       }
-    }
+      weights += kLanes;
+    } while (++offset != end);
 #pragma GCC unroll 3
     for (int output = 0; output < kOutputs; ++output)
 #pragma GCC unroll 4
@@ -590,14 +637,14 @@ using ThinSumsFunction = void (*)(const Call&, const ThinPlan&, const float* con
 template <int kOutputs, bool kMapped>
 constexpr std::array<ThinSumsFunction, kThinVectors + 1> kThinSums = {
     nullptr, &thin_sums<1, kOutputs, kMapped>, &thin_sums<2, kOutputs, kMapped>,
-    &thin_sums<3, kOutputs, kMapped>, &thin_sums<4, kOutputs, kMapped>};
+    &thin_sums<3, kOutputs, kMapped>};
 
-// One vector of a thin tile: its planes, its first output pixel, the floats from one of its pixels to the
-// next in the output and how many it stores.
+// One vector of a thin tile: its first pixel's window in the channel rows, its first output pixel and how
+// many pixels it stores (8, or fewer at the end of a row).
 struct ThinVector {
   const float* in;
   float* out;
-  std::int64_t out_step, pixels;
+  std::int64_t pixels;
 };
 
 // A tile's vectors (sharing their rows of taps): every output channel's sums, then per vector its pixels'
@@ -609,32 +656,49 @@ template <bool kMapped>
   const float* in[kThinVectors];
   for (int vector = 0; vector < count; ++vector) in[vector] = vectors[vector].in;
   const std::int64_t column = group.column[0], channels = group.count[0];
-  const std::int64_t parts = (channels + kThinOutputs - 1) / kThinOutputs;
+  // The block's channels in parts of at most kThinOutputs (4 of at most 8), as equal as they can be.
+  static_assert(2 * kThinOutputs == kLanes);
+  const std::int64_t split = channels > kThinOutputs ? channels / 2 : channels;
   const std::size_t at = static_cast<std::size_t>(count);
-  for (std::int64_t part = 0, first = 0; part < parts; ++part) {
-    const std::int64_t outputs = (channels - first) / (parts - part);
-    (outputs == 3   ? kThinSums<3, kMapped>[at]
+  for (std::int64_t first = 0; first < channels;) {
+    const std::int64_t outputs = first == 0 ? split : channels - split;
+    (outputs == 4   ? kThinSums<4, kMapped>[at]
+     : outputs == 3 ? kThinSums<3, kMapped>[at]
      : outputs == 2 ? kThinSums<2, kMapped>[at]
                     : kThinSums<1, kMapped>[at])(call, plan, in, row_pitch, rows, column, first,
                                                  sums + first * kThinVectors * kLanes);
     first += outputs;
   }
   const Epilogue epilogue = epilogue_of(call);
+  const std::int64_t out_stride = call.output.pixel_stride;
+  __m256 scale = _mm256_setzero_ps(), bias = _mm256_setzero_ps();
+  if constexpr (kMapped) {
+    scale = _mm256_loadu_ps(call.scale + column);
+    bias = _mm256_loadu_ps(call.bias + column);
+  }
   for (int vector = 0; vector < count; ++vector) {
-    __m256 pixels[8];
+    const float* channel_sums[8];
+#pragma GCC unroll 8
     for (int channel = 0; channel < 8; ++channel)
-      pixels[channel] = _mm256_load_ps(sums + channel * kThinVectors * kLanes + vector * kLanes);
-    transpose8(pixels);
+      channel_sums[channel] = sums + channel * kThinVectors * kLanes + vector * kLanes;
+    __m256 pixels[8];
+    transpose8(channel_sums, pixels);
     const ThinVector& to = vectors[vector];
-    for (std::int64_t pixel = 0; pixel < to.pixels; ++pixel)
-      store_block(kMapped ? _mm256_fmadd_ps(pixels[pixel], _mm256_loadu_ps(call.scale + column),
-                                            _mm256_loadu_ps(call.bias + column))
-                          : pixels[pixel],
-                  epilogue, to.out + pixel * to.out_step + column, channels);
+    float* const out = to.out + column;
+    if (to.pixels == kLanes) {
+#pragma GCC unroll 8
+      for (int pixel = 0; pixel < 8; ++pixel)
+        store_block(kMapped ? _mm256_fmadd_ps(pixels[pixel], scale, bias) : pixels[pixel], epilogue,
+                    out + pixel * out_stride, channels);
+    } else {
+      for (std::int64_t pixel = 0; pixel < to.pixels; ++pixel)
+        store_block(kMapped ? _mm256_fmadd_ps(pixels[pixel], scale, bias) : pixels[pixel], epilogue,
+                    out + pixel * out_stride, channels);
+    }
   }
 }
 
-// The layer in bands of output rows whose input rows fit the planes; within a band, tiles of up to
+// The layer in bands of output rows whose input rows fit the channel rows; within a band, tiles of up to
 // kThinVectors vectors in row order, a tile's vectors from rows with the same rows of taps.
 template <bool kMapped>
 [[REDS_AVX2]] void conv_thin(const Call& call, const BlockGroup& group, const ThinPlan& plan) {
@@ -646,13 +710,6 @@ template <bool kMapped>
   const std::int64_t max_rows = kThinPlaneFloats / plan.row_floats;
   const std::int64_t row_pitch = window.dilation_height * plan.row_floats;
   const std::int64_t out_pixel = call.output.pixel_stride;
-  // Where each plane's pixels are in an input row (the first channel's offset), -1 in the padding.
-  std::int64_t columns[kThinMaxColumns];
-  for (std::int64_t index = 0; index < plan.planes * kLanes; ++index) {
-    const std::int64_t column =
-        index / kLanes + index % kLanes * plan.vectors * window.stride_width - window.pad_left;
-    columns[index] = column >= 0 && column < window.in_width ? column * call.input.pixel_stride : -1;
-  }
   const auto input_rows = [&](std::int64_t first_out, std::int64_t end_out) {
     const std::int64_t first = std::max<std::int64_t>(0, first_out * window.stride_height - window.pad_top);
     const std::int64_t end =
@@ -668,33 +725,42 @@ template <bool kMapped>
       ++band_end;
     }
     const TapSpan band_rows = input_rows(band_first, band_end);
-    transpose_rows(call, plan, columns, band_rows.first, band_rows.end, planes);
-    ThinVector tile[kThinVectors];
-    int count = 0;
-    TapSpan tile_rows;
-    for (std::int64_t out_row = band_first; out_row < band_end; ++out_row) {
-      const TapSpan rows = taps_inside(out_row, window.stride_height, window.pad_top, window.dilation_height,
-                                       window.kernel_height, window.in_height);
-      if (count > 0 && (rows.first != tile_rows.first || rows.end != tile_rows.end)) {
-        thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, tile_rows, sums);
-        count = 0;
+    transpose_rows(call, plan, band_rows.first, band_rows.end, planes);
+    // Runs of rows with the same rows of taps, their vectors in row order cut into tiles of sizes as equal
+    // as they can be (a run of 4 vectors: 2 and 2, not 3 and 1).
+    for (std::int64_t run_first = band_first; run_first < band_end;) {
+      const TapSpan rows = taps_inside(run_first, window.stride_height, window.pad_top,
+                                       window.dilation_height, window.kernel_height, window.in_height);
+      std::int64_t run_end = run_first + 1;
+      while (run_end < band_end) {
+        const TapSpan next = taps_inside(run_end, window.stride_height, window.pad_top,
+                                         window.dilation_height, window.kernel_height, window.in_height);
+        if (next.first != rows.first || next.end != rows.end) break;
+        ++run_end;
       }
-      tile_rows = rows;
-      const std::int64_t in_row =
-          out_row * window.stride_height - window.pad_top + rows.first * window.dilation_height;
-      const float* in = planes + (in_row - band_rows.first) * plan.row_floats;
-      float* out = call.output.data + out_row * window.out_width * out_pixel;
-      for (std::int64_t vector = 0; vector < plan.vectors; ++vector) {
-        tile[count++] = {in + vector * window.stride_width * kLanes, out + vector * out_pixel,
-                         plan.vectors * out_pixel,
-                         (window.out_width - vector + plan.vectors - 1) / plan.vectors};
-        if (count == kThinVectors) {
-          thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, tile_rows, sums);
-          count = 0;
+      const std::int64_t vectors = (run_end - run_first) * plan.vectors;
+      const std::int64_t tiles = (vectors + kThinVectors - 1) / kThinVectors;
+      const std::int64_t smaller = vectors / tiles, larger_tiles = vectors % tiles;
+      std::int64_t out_row = run_first, vector = 0;
+      for (std::int64_t index = 0; index < tiles; ++index) {
+        ThinVector tile[kThinVectors];
+        const int count = static_cast<int>(smaller + (index < larger_tiles ? 1 : 0));
+        for (int at = 0; at < count; ++at) {
+          const std::int64_t in_row =
+              out_row * window.stride_height - window.pad_top + rows.first * window.dilation_height;
+          tile[at] = {planes + (in_row - band_rows.first) * plan.row_floats + plan.first_column -
+                          window.pad_left + vector * kLanes,
+                      call.output.data + (out_row * window.out_width + vector * kLanes) * out_pixel,
+                      std::min(kLanes, window.out_width - vector * kLanes)};
+          if (++vector == plan.vectors) {
+            vector = 0;
+            ++out_row;
+          }
         }
+        thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, rows, sums);
       }
+      run_first = run_end;
     }
-    if (count > 0) thin_tile<kMapped>(call, group, plan, tile, count, row_pitch, tile_rows, sums);
     band_first = band_end;
   }
 }

@@ -11,8 +11,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -199,6 +201,132 @@ TEST(ConvolutionTiles, OddNestedRangesInOneCallEqualRangesOneByOne) {
                     1e-4)
             << geometry.height << "x" << geometry.width << ", output " << index;
     }
+}
+
+// Thin layers (one block of up to 8 output channels from 5 to 16 input channels, stride 1: vectorised
+// over 8 adjacent pixels, from the input rows transposed per channel; up to 4 input channels run the first
+// layer's kernel): rows of 1 to 5 vectors and a last vector of 1 to 7 pixels, maps narrower than the window
+// (windows 9 columns wide, dilated, on 8 or 9 columns), padding on one side only, dilation, 2 channel groups
+// of input, several bands of rows (16 channels x 120 columns), heights of 1 to 3 rows (rows with different
+// rows of taps). Outputs narrower than 8 pixels take the tiles; they are here as the boundary. Each layer is
+// checked against a direct computation in double precision, and, bit for bit, against the same channels
+// computed as the first block of a 16-channel layer (the tiles, which sum every channel's products in the
+// same order), with a bias, a rectifier, the accumulating form and per-level statistics (a scale), and
+// against its weights cut into two row segments.
+TEST(ConvolutionTiles, ThinLayersMatchTheTilesBitForBitAndADirectComputation) {
+  struct Shape {
+    std::int64_t height, width, kernel, dilation;
+    Padding padding;
+  };
+  const std::vector<Shape> shapes = {
+      {3, 8, 3, 1, Padding::same},   {2, 9, 3, 1, Padding::same},  {4, 15, 3, 1, Padding::same},
+      {3, 16, 3, 1, Padding::same},  {5, 17, 3, 1, Padding::same}, {1, 23, 3, 1, Padding::same},
+      {3, 24, 3, 1, Padding::same},  {4, 25, 3, 1, Padding::same}, {6, 32, 3, 1, Padding::same},
+      {3, 33, 3, 1, Padding::same},  {4, 40, 3, 1, Padding::same}, {5, 12, 3, 1, Padding::valid},
+      {4, 26, 3, 1, Padding::valid}, {3, 8, 5, 2, Padding::same},  {9, 9, 5, 2, Padding::same},
+      {4, 8, 3, 4, Padding::same},   {6, 19, 3, 2, Padding::same}, {5, 21, 5, 1, Padding::same},
+      {4, 18, 2, 1, Padding::same},  {4, 17, 4, 1, Padding::same}, {20, 120, 3, 1, Padding::same},
+      {2, 7, 3, 1, Padding::same},   {3, 5, 3, 1, Padding::same},  {9, 10, 3, 1, Padding::valid},
+  };
+  const Rectifier leaky{0.1f, 0.25f, 6.0f};
+  const Rectifier relu{0.0f, 0.0f, std::numeric_limits<float>::infinity()};
+  std::uint64_t seed = 9000;
+  for (const Shape& shape : shapes)
+    for (const std::int64_t inputs :
+         {std::int64_t{5}, std::int64_t{8}, std::int64_t{9}, std::int64_t{12}, std::int64_t{16}})
+      for (const std::int64_t units : {std::int64_t{1}, std::int64_t{3}, std::int64_t{5}, std::int64_t{8}}) {
+        const Window window = test::kernel_window(
+            {shape.height, shape.width, shape.kernel, shape.kernel, 1, 1, shape.dilation, shape.padding});
+        const std::int64_t taps = window.kernel_height * window.kernel_width;
+        const std::int64_t pixels = window.out_height * window.out_width;
+        const std::vector<float> input = random_floats(shape.height * shape.width * inputs, seed++);
+        const std::vector<float> weights = random_floats(taps * inputs * units, seed++);
+        const std::vector<float> bias = random_floats(16, seed++);
+        const std::vector<float> scale = random_floats(16, seed++);
+        const std::vector<float> skip = random_floats(pixels * units, seed++);
+        // The 16-channel layer: these weights in its first `units` columns, others beside them.
+        constexpr std::int64_t kWide = 16;
+        std::vector<float> wide = random_floats(taps * inputs * kWide, seed++);
+        for (std::int64_t row = 0; row < taps * inputs; ++row)
+          for (std::int64_t unit = 0; unit < units; ++unit)
+            wide[static_cast<std::size_t>(row * kWide + unit)] =
+                weights[static_cast<std::size_t>(row * units + unit)];
+        const WeightSegment segment{weights.data(), 0, inputs, units, inputs * units, 8};
+        const ColumnRange range{0, units, &segment, 1};
+        // The same weights in two segments of rows: [0, split) and [split, inputs).
+        const std::int64_t split = inputs / 2;
+        std::vector<float> top(static_cast<std::size_t>(taps * std::max<std::int64_t>(split, 1) * units)),
+            bottom(static_cast<std::size_t>(taps * (inputs - split) * units));
+        for (std::int64_t tap = 0; tap < taps; ++tap)
+          for (std::int64_t row = 0; row < inputs; ++row)
+            for (std::int64_t unit = 0; unit < units; ++unit) {
+              const float weight = weights[static_cast<std::size_t>((tap * inputs + row) * units + unit)];
+              if (row < split)
+                top[static_cast<std::size_t>((tap * split + row) * units + unit)] = weight;
+              else
+                bottom[static_cast<std::size_t>((tap * (inputs - split) + row - split) * units + unit)] =
+                    weight;
+            }
+        const WeightSegment halves[] = {{top.data(), 0, split, units, split * units, 8},
+                                        {bottom.data(), split, inputs, units, (inputs - split) * units, 8}};
+        const ColumnRange split_range{0, units, split == 0 ? &halves[1] : halves, split == 0 ? 1 : 2};
+        const WeightSegment wide_segment{wide.data(), 0, inputs, kWide, inputs * kWide, 8};
+        const ColumnRange wide_range{0, kWide, &wide_segment, 1};
+        const MapView in{input.data(), inputs, inputs};
+        const std::string what = std::to_string(shape.height) + "x" + std::to_string(shape.width) + "x" +
+                                 std::to_string(inputs) + " -> " + std::to_string(units) + ", kernel " +
+                                 std::to_string(shape.kernel) + " dilation " + std::to_string(shape.dilation);
+        // (rectifier, accumulate, scale) combinations.
+        struct Form {
+          const Rectifier* rectifier;
+          bool accumulate;
+          bool scaled;
+        };
+        for (const Form form :
+             {Form{nullptr, false, false}, Form{&relu, false, false}, Form{&leaky, true, false},
+              Form{&relu, true, true}, Form{&leaky, false, true}}) {
+          const float* const scale_data = form.scaled ? scale.data() : nullptr;
+          std::vector<float> thin(static_cast<std::size_t>(pixels * units + 8), 0.0f);
+          std::copy(skip.begin(), skip.end(), thin.begin());
+          std::vector<float> segmented = thin;
+          std::vector<float> tiles(static_cast<std::size_t>(pixels * kWide + 8), 0.0f);
+          for (std::int64_t pixel = 0; pixel < pixels; ++pixel)
+            for (std::int64_t unit = 0; unit < units; ++unit)
+              tiles[static_cast<std::size_t>(pixel * kWide + unit)] =
+                  skip[static_cast<std::size_t>(pixel * units + unit)];
+          kernels::conv2d_segmented(window, in, SegmentedWeights{&range, 1}, bias.data(), form.rectifier,
+                                    {thin.data(), units, units}, form.accumulate, scale_data);
+          kernels::conv2d_segmented(window, in, SegmentedWeights{&split_range, 1}, bias.data(),
+                                    form.rectifier, {segmented.data(), units, units}, form.accumulate,
+                                    scale_data);
+          kernels::conv2d_segmented(window, in, SegmentedWeights{&wide_range, 1}, bias.data(), form.rectifier,
+                                    {tiles.data(), kWide, kWide}, form.accumulate, scale_data);
+          for (std::int64_t pixel = 0; pixel < pixels; ++pixel)
+            for (std::int64_t unit = 0; unit < units; ++unit) {
+              const float value = thin[static_cast<std::size_t>(pixel * units + unit)];
+              ASSERT_EQ(std::bit_cast<std::uint32_t>(value),
+                        std::bit_cast<std::uint32_t>(tiles[static_cast<std::size_t>(pixel * kWide + unit)]))
+                  << what << ": pixel " << pixel << ", unit " << unit << ", rectifier "
+                  << (form.rectifier != nullptr) << ", accumulate " << form.accumulate << ", scale "
+                  << form.scaled;
+              ASSERT_EQ(
+                  std::bit_cast<std::uint32_t>(value),
+                  std::bit_cast<std::uint32_t>(segmented[static_cast<std::size_t>(pixel * units + unit)]))
+                  << what << ": two segments, pixel " << pixel << ", unit " << unit;
+            }
+          EXPECT_EQ(thin[static_cast<std::size_t>(pixels * units)], 0.0f)
+              << what << ": wrote past the output";
+        }
+        // The plain form against double precision.
+        std::vector<float> out(static_cast<std::size_t>(pixels * units + 8), 0.0f);
+        kernels::conv2d_segmented(window, in, SegmentedWeights{&range, 1}, bias.data(), nullptr,
+                                  {out.data(), units, units});
+        const std::vector<double> expected = direct(window, input, inputs, weights, bias, units);
+        for (std::int64_t index = 0; index < pixels * units; ++index)
+          ASSERT_NEAR(out[static_cast<std::size_t>(index)], expected[static_cast<std::size_t>(index)],
+                      1e-4 * (1.0 + std::abs(expected[static_cast<std::size_t>(index)])))
+              << what << ", output " << index;
+      }
 }
 
 // A map of 256 input channels: the copy of a border tile's windows does not fit 12 pixels (one block
