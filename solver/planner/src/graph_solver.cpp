@@ -899,18 +899,10 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
   consider(widths);
 }
 
+// A bound that is not finite counts as none.
 double GraphLevelSolver::tolerance() const {
-  double scale = 1.0 + (std::isfinite(upper_bound_) ? std::abs(upper_bound_) : 0.0);
-  double largest_price = 0.0;
-  for (const Relaxation& relaxation : envelope_) {
-    double price = 0.0;
-    for (std::size_t t = 0; t < budgets_.size(); ++t) price += relaxation.lambda[t] * budgets_[t].capacity;
-    largest_price = std::max(largest_price, price);
-  }
-  for (std::size_t t = 0; t < budgets_.size(); ++t) scale += lambda_[t] * budgets_[t].capacity;
-  scale += largest_price;
-  if (std::isfinite(incumbent_value_)) scale += std::abs(incumbent_value_);
-  return 1e-12 * scale;
+  const double bound = std::isfinite(upper_bound_) ? std::abs(upper_bound_) : 0.0;
+  return bound_tolerance(bound, budgets_, lambda_, envelope_, incumbent_value_);
 }
 
 // Minimises the dual along price b, bracketing its minimum by halving and quartering steps from the

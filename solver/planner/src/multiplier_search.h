@@ -127,6 +127,26 @@ class MultiplierSearch {
   }
 };
 
+// Slack for comparing bounds computed in floating point with plan importances: far above the rounding of
+// the few hundred additions behind a bound, far below the contract's 1e-9 relative optimality. It scales
+// with `bound` (the magnitude of the dual bound the solver counts in), the prices at the best multipliers
+// `lambda` and at the envelope's relaxations, and the best known plan's value.
+template <class Budget, class Relaxation>
+double bound_tolerance(double bound, const std::vector<Budget>& budgets, const std::vector<double>& lambda,
+                       const std::vector<Relaxation>& envelope, double incumbent_value) {
+  double scale = 1.0 + bound;
+  double largest_price = 0.0;
+  for (const Relaxation& relaxation : envelope) {
+    double price = 0.0;
+    for (std::size_t t = 0; t < budgets.size(); ++t) price += relaxation.lambda[t] * budgets[t].capacity;
+    largest_price = std::max(largest_price, price);
+  }
+  for (std::size_t t = 0; t < budgets.size(); ++t) scale += lambda[t] * budgets[t].capacity;
+  scale += largest_price;
+  if (std::isfinite(incumbent_value)) scale += std::abs(incumbent_value);
+  return 1e-12 * scale;
+}
+
 // The prices a level starts from: the neighbouring level's, where given (`hints`, per model resource).
 // Costs are integers, so above the whole network's importance a price only makes every plan that uses more
 // of its resource lose: no optimal multiplier lies there. Larger hints are not taken (they would also

@@ -147,20 +147,10 @@ void LevelSolver::cheapest_completion(const Budget& budget, std::vector<std::vec
   }
 }
 
-// Slack for comparing bounds computed in floating point with plan importances: far above the rounding of
-// the few hundred additions behind a bound, far below the contract's 1e-9 relative optimality.
+// A bound of -infinity (no path at all) makes every comparison's slack infinite.
 double LevelSolver::tolerance() const {
-  double scale = 1.0 + std::abs(upper_bound_ == std::numeric_limits<double>::infinity() ? 0.0 : upper_bound_);
-  double largest_price = 0.0;
-  for (const Relaxation& relaxation : envelope_) {
-    double price = 0.0;
-    for (std::size_t t = 0; t < budgets_.size(); ++t) price += relaxation.lambda[t] * budgets_[t].capacity;
-    largest_price = std::max(largest_price, price);
-  }
-  for (std::size_t t = 0; t < budgets_.size(); ++t) scale += lambda_[t] * budgets_[t].capacity;
-  scale += largest_price;
-  if (std::isfinite(incumbent_value_)) scale += std::abs(incumbent_value_);
-  return 1e-12 * scale;
+  const double bound = std::abs(upper_bound_ == std::numeric_limits<double>::infinity() ? 0.0 : upper_bound_);
+  return bound_tolerance(bound, budgets_, lambda_, envelope_, incumbent_value_);
 }
 
 // Minimises the dual along multiplier b. A multiplier from a neighbouring level, or a bracket of earlier
