@@ -104,12 +104,6 @@ ChainModel ChainModel::build(const Network& network) {
   return model;
 }
 
-std::vector<std::int64_t> ChainModel::cost_of(const std::vector<std::int64_t>& group_widths) const {
-  std::vector<std::int64_t> total(resources.size());
-  for (std::size_t r = 0; r < resources.size(); ++r) total[r] = cost_of(group_widths, r);
-  return total;
-}
-
 std::int64_t ChainModel::cost_of(const std::vector<std::int64_t>& group_widths, std::size_t resource) const {
   const bool sum = resources[resource].aggregation == Aggregation::sum;
   std::int64_t total = 0;
@@ -122,21 +116,6 @@ std::int64_t ChainModel::cost_of(const std::vector<std::int64_t>& group_widths, 
     k_in = k;
   }
   return total;
-}
-
-double ChainModel::value_of(const std::vector<std::int64_t>& group_widths) const {
-  double value = 0.0;
-  for (std::size_t g = 0; g < groups.size(); ++g) value += groups[g].value[group_widths[g]];
-  return value;
-}
-
-std::vector<std::int64_t> ChainModel::layer_widths(const std::vector<std::int64_t>& group_widths,
-                                                   std::size_t layer_count) const {
-  std::vector<std::int64_t> widths(layer_count, 0);
-  for (std::size_t g = 0; g < groups.size(); ++g) {
-    for (std::size_t layer : groups[g].layers) widths[layer] = group_widths[g];
-  }
-  return widths;
 }
 
 }  // namespace reds::detail

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "group_plans.h"
 #include "reds/network.h"
 
 namespace reds::detail {
@@ -47,7 +48,7 @@ struct ChainResource {
   Aggregation aggregation = Aggregation::sum;
 };
 
-struct ChainModel {
+struct ChainModel : GroupPlans<ChainModel> {
   std::int64_t inputs = 1;
   std::vector<ChainResource> resources;  // every resource the network mentions, sorted by name
   std::vector<Group> groups;
@@ -55,15 +56,10 @@ struct ChainModel {
   // Precondition: the network is valid (reds::validate).
   static ChainModel build(const Network& network);
 
-  // Cost per resource of a plan given by its group widths (exact, saturating; max resources aggregate
+  using GroupPlans::cost_of;
+  // Cost of a plan given by its group widths for one resource (exact, saturating; max resources aggregate
   // the largest single layer cost).
-  std::vector<std::int64_t> cost_of(const std::vector<std::int64_t>& group_widths) const;
-  // The same for one resource.
   std::int64_t cost_of(const std::vector<std::int64_t>& group_widths, std::size_t resource) const;
-  double value_of(const std::vector<std::int64_t>& group_widths) const;
-  // Width of every layer of the network from the group widths.
-  std::vector<std::int64_t> layer_widths(const std::vector<std::int64_t>& group_widths,
-                                         std::size_t layer_count) const;
 };
 
 }  // namespace reds::detail

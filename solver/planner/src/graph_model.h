@@ -47,7 +47,7 @@ struct LayerCost {
   std::int64_t at(const std::vector<std::int64_t>& group_widths) const;
 };
 
-struct GraphModel {
+struct GraphModel : GroupPlans<GraphModel> {
   std::int64_t inputs = 1;
   std::vector<ChainResource> resources;  // every resource the network mentions, sorted by name
   std::vector<GraphGroup> groups;        // width groups, in the order of their first layers
@@ -59,13 +59,10 @@ struct GraphModel {
   // Precondition: the network is valid (reds::validate), contract 1.1 included.
   static GraphModel build(const Network& network);
 
-  // Cost per resource of a plan given by its group widths (exact, saturating; max resources aggregate the
-  // largest single layer cost).
-  std::vector<std::int64_t> cost_of(const std::vector<std::int64_t>& group_widths) const;
+  using GroupPlans::cost_of;
+  // Cost of a plan given by its group widths for one resource (exact, saturating; max resources aggregate
+  // the largest single layer cost).
   std::int64_t cost_of(const std::vector<std::int64_t>& group_widths, std::size_t resource) const;
-  double value_of(const std::vector<std::int64_t>& group_widths) const;
-  std::vector<std::int64_t> layer_widths(const std::vector<std::int64_t>& group_widths,
-                                         std::size_t layer_count) const;
 };
 
 }  // namespace reds::detail

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "max_line_set.h"
+#include "multiplier_search.h"
 #include "pareto_front.h"
 #include "reds/detail/saturating.h"
 
@@ -178,7 +179,13 @@ class GraphLevelSolver {
   void improve(const std::vector<std::int64_t>& widths);
   void search_multipliers();
   void line_search(std::size_t b);
-  void subgradient_search();
+  friend class MultiplierSearch<GraphLevelSolver>;
+  bool usable(const Relaxation& relaxation) const {
+    return !relaxation.path.empty() && std::isfinite(relaxation.dual);
+  }
+  void share(const Relaxation&) const {}  // no pool of tangents across residual levels
+  Relaxation& best_relaxation() { return best_; }
+  Relaxation& trial_relaxation() { return space_.trial; }
   void build_envelope();
   enum class SearchEnd { finished, deadline, capped };
   SearchEnd label_search(double threshold, std::size_t labels_per_node_cap = 0);
@@ -201,6 +208,7 @@ class GraphLevelSolver {
   GraphWorkspace& space_;
   std::vector<std::vector<std::vector<double>>>& min_to_go_;  // per budget, cut, state
   std::vector<double> lambda_;
+  std::vector<double> trial_lambda_, scaled_, slack_;  // the multiplier search's scratch, per budget
   Relaxation& best_;
   std::vector<Relaxation>& envelope_;
   std::vector<std::vector<int>>& arg_;
@@ -891,53 +899,25 @@ void GraphLevelSolver::improve(const std::vector<std::int64_t>& start) {
   consider(widths);
 }
 
+// A bound that is not finite counts as none.
 double GraphLevelSolver::tolerance() const {
-  double scale = 1.0 + (std::isfinite(upper_bound_) ? std::abs(upper_bound_) : 0.0);
-  double largest_price = 0.0;
-  for (const Relaxation& relaxation : envelope_) {
-    double price = 0.0;
-    for (std::size_t t = 0; t < budgets_.size(); ++t) price += relaxation.lambda[t] * budgets_[t].capacity;
-    largest_price = std::max(largest_price, price);
-  }
-  for (std::size_t t = 0; t < budgets_.size(); ++t) scale += lambda_[t] * budgets_[t].capacity;
-  scale += largest_price;
-  if (std::isfinite(incumbent_value_)) scale += std::abs(incumbent_value_);
-  return 1e-12 * scale;
+  const double bound = std::isfinite(upper_bound_) ? std::abs(upper_bound_) : 0.0;
+  return bound_tolerance(bound, budgets_, lambda_, envelope_, incumbent_value_);
 }
 
-// Minimises the dual along price b: convex and piecewise linear, with slope capacity_b - cost_b of the
-// maximising path; intersecting the tangents at both sides of the minimum reaches it in a few relaxations.
+// Minimises the dual along price b, bracketing its minimum by halving and quartering steps from the
+// current price.
 void GraphLevelSolver::line_search(std::size_t b) {
-  const Budget& budget = budgets_[b];
-  struct Point {
-    double lambda, dual, slope;
-  };
-  Relaxation& trial = space_.trial;
-  const auto evaluate = [&](double t) -> std::optional<Point> {
-    std::vector<double> lambda = lambda_;
-    lambda[b] = t;
-    relax_into(lambda, trial);
-    if (trial.path.empty() || !std::isfinite(trial.dual)) return std::nullopt;
-    consider(trial.path);
-    const Point point{t, trial.dual,
-                      budget.capacity - static_cast<double>(model_.cost_of(trial.path, budget.resource))};
-    if (trial.dual < upper_bound_ || (trial.dual == upper_bound_ && t < lambda_[b])) {
-      upper_bound_ = trial.dual;
-      lambda_[b] = t;
-      std::swap(best_, trial);
-      if (progress_) progress_(incumbent_value_, upper_bound_);
-    }
-    return point;
-  };
+  using Search = MultiplierSearch<GraphLevelSolver>;
+  const auto evaluate = [&](double t) { return Search::evaluate(*this, b, t); };
   if (best_.path.empty()) return;
-  const Point current{lambda_[b], best_.dual,
-                      budget.capacity - static_cast<double>(model_.cost_of(best_.path, budget.resource))};
-  Point left = current, right = current;
+  const DualPoint current = Search::point_of(*this, b, best_);
+  DualPoint left = current, right = current;
   if (current.slope >= 0.0) {
     if (current.lambda == 0.0) return;
     for (double t = current.lambda / 2.0;; t /= 4.0) {
       if (t < current.lambda * 1e-12) t = 0.0;
-      const std::optional<Point> point = evaluate(t);
+      const std::optional<DualPoint> point = evaluate(t);
       if (!point) return;
       left = *point;
       if (left.slope < 0.0) break;
@@ -945,10 +925,10 @@ void GraphLevelSolver::line_search(std::size_t b) {
       right = left;
     }
   } else {
-    const double used = budget.capacity - current.slope;
+    const double used = budgets_[b].capacity - current.slope;
     double t = current.lambda > 0.0 ? current.lambda * 2.0 : std::max(std::abs(current.dual) / used, 1e-300);
     for (int attempt = 0;; ++attempt) {
-      const std::optional<Point> point = evaluate(t);
+      const std::optional<DualPoint> point = evaluate(t);
       if (!point) return;
       right = *point;
       if (right.slope >= 0.0) break;
@@ -957,68 +937,13 @@ void GraphLevelSolver::line_search(std::size_t b) {
       t *= 4.0;
     }
   }
-  for (int iteration = 0; iteration < 100 && !deadline_.passed(); ++iteration) {
-    if (left.slope >= right.slope) return;
-    const double t = (right.dual - left.dual + left.slope * left.lambda - right.slope * right.lambda) /
-                     (left.slope - right.slope);
-    if (!(t > left.lambda && t < right.lambda)) return;
-    const std::optional<Point> evaluated = evaluate(t);
-    if (!evaluated) return;
-    const Point middle = *evaluated;
-    const double tangent = left.dual + left.slope * (t - left.lambda);
-    if (middle.dual <= tangent + tolerance()) return;
-    (middle.slope < 0.0 ? left : right) = middle;
-  }
-}
-
-// Several budgets: projected subgradient steps of Polyak's length in prices scaled by the capacities.
-void GraphLevelSolver::subgradient_search() {
-  const std::size_t dims = budgets_.size();
-  std::vector<double> scaled(dims), lambda(dims), slack(dims);
-  for (std::size_t t = 0; t < dims; ++t) scaled[t] = lambda_[t] * budgets_[t].capacity;
-  double step_factor = 1.0;
-  int since_improvement = 0;
-  Relaxation& trial = space_.trial;
-  for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
-    for (std::size_t t = 0; t < dims; ++t) lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
-    relax_into(lambda, trial);
-    if (trial.path.empty() || !std::isfinite(trial.dual)) return;
-    consider(trial.path);
-    double norm = 0.0;
-    for (std::size_t t = 0; t < dims; ++t) {
-      const std::int64_t cost = model_.cost_of(trial.path, budgets_[t].resource);
-      slack[t] = 1.0 - static_cast<double>(cost) / std::max(1.0, budgets_[t].capacity);
-      norm += slack[t] * slack[t];
-    }
-    if (trial.dual < upper_bound_ - tolerance()) {
-      upper_bound_ = trial.dual;
-      lambda_ = lambda;
-      std::swap(best_, trial);
-      if (progress_) progress_(incumbent_value_, upper_bound_);
-      since_improvement = 0;
-    } else if (++since_improvement >= 5) {
-      step_factor /= 2.0;
-      since_improvement = 0;
-    }
-    const double floor_value = std::isfinite(incumbent_value_) ? incumbent_value_ : 0.0;
-    const double distance = best_.dual - floor_value;
-    if (norm == 0.0 || distance <= tolerance() || step_factor < 1e-4) return;
-    const double step = step_factor * distance / norm;
-    for (std::size_t t = 0; t < dims; ++t) scaled[t] = std::max(0.0, scaled[t] - step * slack[t]);
-  }
+  Search::minimise_between(*this, b, left, right);
 }
 
 void GraphLevelSolver::search_multipliers() {
-  lambda_.assign(budgets_.size(), 0.0);
-  if (constraints_.start_multipliers.size() == model_.resources.size()) {
-    // Above the whole network's importance a price only makes plans that use more of its resource lose.
-    double importance = 1.0;
-    for (const GraphGroup& group : model_.groups) importance += std::abs(group.value[group.units]);
-    for (std::size_t b = 0; b < budgets_.size(); ++b) {
-      const double hint = constraints_.start_multipliers[budgets_[b].resource];
-      if (std::isfinite(hint) && hint > 0.0 && hint <= importance) lambda_[b] = hint;
-    }
-  }
+  double importance = 1.0;
+  for (const GraphGroup& group : model_.groups) importance += std::abs(group.value[group.units]);
+  start_prices(constraints_.start_multipliers, model_.resources.size(), importance, budgets_, lambda_);
   relax_into(lambda_, best_);
   upper_bound_ = best_.dual;
   consider(best_.path);
@@ -1027,7 +952,7 @@ void GraphLevelSolver::search_multipliers() {
   for (int round = 0; round < (budgets_.size() > 1 ? 2 : 1); ++round) {
     for (std::size_t b = 0; b < budgets_.size() && !deadline_.passed(); ++b) line_search(b);
   }
-  if (budgets_.size() > 1) subgradient_search();
+  if (budgets_.size() > 1) MultiplierSearch<GraphLevelSolver>::subgradient_search(*this);
 }
 
 void GraphLevelSolver::build_envelope() {
@@ -1039,26 +964,11 @@ void GraphLevelSolver::build_envelope() {
     return envelope_.back();
   };
   next_entry() = best_;
-  const auto add = [&](const std::vector<double>& lambda) {
+  envelope_prices(lambda_, constraints_.wide_envelope, trial_lambda_, [&](const std::vector<double>& lambda) {
     Relaxation& relaxation = next_entry();
     relax_into(lambda, relaxation);
     consider(relaxation.path);
-  };
-  if (constraints_.wide_envelope) {
-    for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
-      std::vector<double> lambda = lambda_;
-      for (double& price : lambda) price *= factor;
-      add(lambda);
-    }
-  }
-  if (budgets_.size() < 2) return;
-  for (std::size_t t = 0; t < budgets_.size(); ++t) {
-    for (const double factor : {0.25, 0.5, 2.0, 4.0}) {
-      std::vector<double> lambda = lambda_;
-      lambda[t] *= factor;
-      add(lambda);
-    }
-  }
+  });
 }
 
 GraphLevelSolver::SearchEnd GraphLevelSolver::label_search(double threshold,
@@ -1290,14 +1200,8 @@ LevelOutcome GraphLevelSolver::solve() {
     if (end == SearchEnd::finished) return finish(LevelOutcome::Kind::optimal);
     if (end == SearchEnd::deadline) return after_deadline();
   }
-  std::vector<double> thresholds;
-  if (std::isfinite(incumbent_value_)) {
-    const double gap = upper_bound_ - incumbent_value_;
-    const std::vector<double> fractions =
-        budgets_.size() < 2 ? std::vector<double>{0.2} : std::vector<double>{0.02, 0.1, 0.3, 0.6};
-    for (const double fraction : fractions) thresholds.push_back(upper_bound_ - fraction * gap);
-  }
-  thresholds.push_back(std::isfinite(incumbent_value_) ? incumbent_value_ : kMinus);
+  const std::vector<double> thresholds =
+      label_search_thresholds(incumbent_value_, upper_bound_, budgets_.size());
   for (const double threshold : thresholds) {
     if (label_search(threshold) == SearchEnd::deadline) break;
     if (incumbent_value_ >= threshold - tolerance() || threshold == thresholds.back()) {

@@ -14,6 +14,7 @@
 
 #include "level_solver_state.h"
 #include "local_search.h"
+#include "multiplier_search.h"
 #include "reds/detail/saturating.h"
 
 namespace reds::detail {
@@ -236,21 +237,10 @@ LevelOutcome LevelSolver::solve() {
     if (end == SearchEnd::finished) return finish(LevelOutcome::Kind::optimal);
     if (end == SearchEnd::deadline) return finish_after_deadline();
   }
-  // A search at threshold T keeps every label that can still reach T, so if it finds a plan worth at least
-  // T, that plan is optimal. High thresholds keep few labels; the optimum is usually much closer to the
-  // bound than the best known plan is, so try thresholds from just below the bound down to that plan. The
-  // last search, at the best known plan (or unbounded without one), always decides: finding nothing
+  // The last search, at the best known plan (or unbounded without one), always decides: finding nothing
   // better proves that plan optimal, or, without one, the level infeasible.
-  std::vector<double> thresholds;
-  if (std::isfinite(incumbent_value_)) {
-    const double gap = upper_bound_ - incumbent_value_;
-    // One budget: the bound is tight and a single intermediate try pays; several: the bound is looser and
-    // the label sets grow fast below it, so step down more gradually.
-    const std::vector<double> fractions =
-        budgets_.size() < 2 ? std::vector<double>{0.2} : std::vector<double>{0.02, 0.1, 0.3, 0.6};
-    for (const double fraction : fractions) thresholds.push_back(upper_bound_ - fraction * gap);
-  }
-  thresholds.push_back(std::isfinite(incumbent_value_) ? incumbent_value_ : kMinusInfinity);
+  const std::vector<double> thresholds =
+      label_search_thresholds(incumbent_value_, upper_bound_, budgets_.size());
   for (const double threshold : thresholds) {
     if (label_search(threshold) == SearchEnd::deadline) break;
     if (incumbent_value_ >= threshold - tolerance() || threshold == thresholds.back()) {

@@ -2,6 +2,7 @@
 // level_solver.cpp (level_solver.h describes the method).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -12,6 +13,7 @@
 #include "level_graph.h"
 #include "level_solver.h"
 #include "max_line_set.h"
+#include "multiplier_search.h"
 #include "pareto_front.h"
 
 namespace reds::detail {
@@ -146,15 +148,18 @@ class LevelSolver : LevelWorkspace {
   void improve(const std::vector<std::int64_t>& path);
   void search_multipliers();
   // One budget: the tangents of earlier solves on this graph that bracket this budget's dual minimum.
-  struct Point {
-    double lambda, dual, slope;
-  };
+  using Point = DualPoint;
   struct Bracket {
     Point left, right;  // slope < 0 at left, >= 0 at right
   };
   std::optional<Bracket> pooled_bracket();
   void share(const Relaxation& relaxation);
-  void subgradient_search();
+  friend class MultiplierSearch<LevelSolver>;
+  bool usable(const Relaxation& relaxation) const {
+    return relaxation.path.size() == stages_.size() && std::isfinite(relaxation.dual);
+  }
+  Relaxation& best_relaxation() { return best_relaxation_; }
+  Relaxation& trial_relaxation() { return trial_; }
   void build_envelope();
   // Empties the envelope, keeping its relaxations' storage for the next.
   void clear_envelope();

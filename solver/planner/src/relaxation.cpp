@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "level_solver_state.h"
+#include "multiplier_search.h"
 #include "reds/detail/saturating.h"
 
 namespace reds::detail {
@@ -146,55 +147,21 @@ void LevelSolver::cheapest_completion(const Budget& budget, std::vector<std::vec
   }
 }
 
-// Slack for comparing bounds computed in floating point with plan importances: far above the rounding of
-// the few hundred additions behind a bound, far below the contract's 1e-9 relative optimality.
+// A bound of -infinity (no path at all) makes every comparison's slack infinite.
 double LevelSolver::tolerance() const {
-  double scale = 1.0 + std::abs(upper_bound_ == std::numeric_limits<double>::infinity() ? 0.0 : upper_bound_);
-  double largest_price = 0.0;
-  for (const Relaxation& relaxation : envelope_) {
-    double price = 0.0;
-    for (std::size_t t = 0; t < budgets_.size(); ++t) price += relaxation.lambda[t] * budgets_[t].capacity;
-    largest_price = std::max(largest_price, price);
-  }
-  for (std::size_t t = 0; t < budgets_.size(); ++t) scale += lambda_[t] * budgets_[t].capacity;
-  scale += largest_price;
-  if (std::isfinite(incumbent_value_)) scale += std::abs(incumbent_value_);
-  return 1e-12 * scale;
+  const double bound = std::abs(upper_bound_ == std::numeric_limits<double>::infinity() ? 0.0 : upper_bound_);
+  return bound_tolerance(bound, budgets_, lambda_, envelope_, incumbent_value_);
 }
 
-// Minimises the dual along multiplier b: it is convex and piecewise linear in lambda_b, with slope
-// capacity_b - cost_b(maximising path), so intersecting the tangents at both sides of the minimum
-// (Kelley's cutting planes in one dimension) reaches it in a few relaxations.
+// Minimises the dual along multiplier b. A multiplier from a neighbouring level, or a bracket of earlier
+// solves' tangents, is usually close to the minimum: it is bracketed from there.
 void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
                               const std::optional<Bracket>& known) {
-  const Budget& budget = budgets_[b];
-  const auto point_of = [&](const Relaxation& relaxation) {
-    const double used = static_cast<double>(model_.cost_of(relaxation.path, budget.resource));
-    return Point{relaxation.lambda[b], relaxation.dual, budget.capacity - used};
-  };
-  // The dual at lambda_b = t, or nothing when the relaxation is numerically meaningless (huge prices).
-  auto evaluate = [&](double t) -> std::optional<Point> {
-    trial_lambda_ = lambda_;
-    trial_lambda_[b] = t;
-    Relaxation& relaxation = trial_;
-    relax_into(trial_lambda_, relaxation);
-    if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return std::nullopt;
-    consider(relaxation.path);
-    share(relaxation);
-    const Point point = point_of(relaxation);
-    // At an equal bound the smaller price is kept: where the dual is flat in lambda_b (every plan uses the
-    // same amount of the resource) a price carried over from a neighbouring level would otherwise stay.
-    if (relaxation.dual < upper_bound_ || (relaxation.dual == upper_bound_ && t < lambda_[b])) {
-      upper_bound_ = relaxation.dual;
-      if (progress_) progress_(incumbent_value_, upper_bound_);
-      lambda_[b] = t;
-      std::swap(best_relaxation_, trial_);
-    }
-    return point;
-  };
+  using Search = MultiplierSearch<LevelSolver>;
+  const auto evaluate = [&](double t) { return Search::evaluate(*this, b, t); };
   std::optional<Point> start;
-  if (at_current != nullptr && at_current->path.size() == stages_.size() && std::isfinite(at_current->dual)) {
-    start = point_of(*at_current);
+  if (at_current != nullptr && usable(*at_current)) {
+    start = Search::point_of(*this, b, *at_current);
   } else {
     start = evaluate(lambda_[b]);
   }
@@ -205,9 +172,8 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
     left = current.slope < 0.0 && current.lambda > known->left.lambda ? current : known->left;
     right = current.slope >= 0.0 && current.lambda < known->right.lambda ? current : known->right;
   }
-  // A multiplier from a neighbouring level is usually close: bracket the minimum by steps growing from
-  // 1/16 of it before falling back to the wide search; from the unnested minimum of this very budget, try
-  // a hair's step across its kink first.
+  // Bracket the minimum by steps growing from 1/16 of the multiplier before falling back to the wide
+  // search; from the unnested minimum of this very budget, try a hair's step across its kink first.
   const bool hair_first = constraints_.start_multipliers_at_unnested_minimum && b == 0;
   double step = current.lambda / 16.0;
   const double hair = current.lambda * 1e-9;
@@ -227,7 +193,7 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
     }
   } else {
     // Grow lambda until the maximising path fits the budget; start from the path's value per unit cost.
-    const double used = budget.capacity - current.slope;
+    const double used = budgets_[b].capacity - current.slope;
     double t = current.lambda > 0.0 ? current.lambda + (hair_first ? hair : step)
                                     : std::max(std::abs(current.dual) / used, 1e-300);
     for (int attempt = 0;; ++attempt) {
@@ -244,34 +210,13 @@ void LevelSolver::line_search(std::size_t b, const Relaxation* at_current,
       }
     }
   }
-  for (int iteration = 0; iteration < 100 && !deadline_.passed(); ++iteration) {
-    if (left.slope >= right.slope) return;
-    const double t = (right.dual - left.dual + left.slope * left.lambda - right.slope * right.lambda) /
-                     (left.slope - right.slope);
-    if (!(t > left.lambda && t < right.lambda)) return;
-    const std::optional<Point> evaluated = evaluate(t);
-    if (!evaluated) return;
-    const Point middle = *evaluated;
-    const double tangent = left.dual + left.slope * (t - left.lambda);
-    // The dual is convex, so it lies on or above its tangents; touching them where they meet is the minimum.
-    if (middle.dual <= tangent + tolerance()) return;
-    (middle.slope < 0.0 ? left : right) = middle;
-  }
+  Search::minimise_between(*this, b, left, right);
 }
 
 void LevelSolver::search_multipliers() {
-  lambda_.assign(budgets_.size(), 0.0);
-  if (constraints_.start_multipliers.size() == model_.resources.size()) {
-    // Costs are integers, so above the whole network's importance a price only makes every plan that
-    // uses more of its resource lose: no optimal multiplier lies there. Larger hints are not taken (they
-    // would also inflate the tolerance of every comparison, which scales with the prices).
-    double importance = 1.0;
-    for (const Stage& stage : stages_) importance += std::abs(stage.group->value[stage.width.back()]);
-    for (std::size_t b = 0; b < budgets_.size(); ++b) {
-      const double hint = constraints_.start_multipliers[budgets_[b].resource];
-      if (std::isfinite(hint) && hint > 0.0 && hint <= importance) lambda_[b] = hint;
-    }
-  }
+  double importance = 1.0;
+  for (const Stage& stage : stages_) importance += std::abs(stage.group->value[stage.width.back()]);
+  start_prices(constraints_.start_multipliers, model_.resources.size(), importance, budgets_, lambda_);
   // Earlier solves' tangents: start where the two bracketing the minimum meet (Kelley's next point).
   const std::optional<Bracket> known = pooled_bracket();
   if (known) {
@@ -293,7 +238,7 @@ void LevelSolver::search_multipliers() {
     if (deadline_.passed()) return;
     line_search(b, b == 0 ? &best_relaxation_ : nullptr, b == 0 ? known : std::nullopt);
   }
-  if (budgets_.size() > 1) subgradient_search();
+  if (budgets_.size() > 1) MultiplierSearch<LevelSolver>::subgradient_search(*this);
 }
 
 std::optional<LevelSolver::Bracket> LevelSolver::pooled_bracket() {
@@ -325,51 +270,6 @@ void LevelSolver::share(const Relaxation& relaxation) {
               model_.cost_of(relaxation.path, resource), relaxation.path});
 }
 
-// Several budgets: coordinate line searches stall where the dual has a kink across coordinates, so
-// continue with projected subgradient steps of Polyak's length towards the best known plan, in prices
-// scaled by the capacities (lambda_t * capacity_t) so that resources of very different magnitude weigh
-// alike.
-void LevelSolver::subgradient_search() {
-  std::vector<double>& scaled = scaled_;
-  std::vector<double>& lambda = trial_lambda_;
-  std::vector<double>& slack = slack_;
-  scaled.resize(budgets_.size());
-  lambda.resize(budgets_.size());
-  slack.resize(budgets_.size());
-  for (std::size_t t = 0; t < budgets_.size(); ++t) scaled[t] = lambda_[t] * budgets_[t].capacity;
-  double step_factor = 1.0;
-  int since_improvement = 0;
-  for (int iteration = 0; iteration < 200 && !deadline_.passed(); ++iteration) {
-    for (std::size_t t = 0; t < budgets_.size(); ++t)
-      lambda[t] = scaled[t] / std::max(1.0, budgets_[t].capacity);
-    Relaxation& relaxation = trial_;
-    relax_into(lambda, relaxation);
-    if (relaxation.path.size() != stages_.size() || !std::isfinite(relaxation.dual)) return;
-    consider(relaxation.path);
-    double norm = 0.0;
-    for (std::size_t t = 0; t < budgets_.size(); ++t) {
-      const std::int64_t cost = model_.cost_of(relaxation.path, budgets_[t].resource);
-      slack[t] = 1.0 - static_cast<double>(cost) / std::max(1.0, budgets_[t].capacity);
-      norm += slack[t] * slack[t];
-    }
-    if (relaxation.dual < upper_bound_ - tolerance()) {
-      upper_bound_ = relaxation.dual;
-      lambda_ = lambda;
-      std::swap(best_relaxation_, trial_);
-      if (progress_) progress_(incumbent_value_, upper_bound_);
-      since_improvement = 0;
-    } else if (++since_improvement >= 5) {
-      step_factor /= 2.0;
-      since_improvement = 0;
-    }
-    const double floor_value = std::isfinite(incumbent_value_) ? incumbent_value_ : 0.0;
-    const double distance = best_relaxation_.dual - floor_value;
-    if (norm == 0.0 || distance <= tolerance() || step_factor < 1e-4) return;
-    const double step = step_factor * distance / norm;
-    for (std::size_t t = 0; t < budgets_.size(); ++t) scaled[t] = std::max(0.0, scaled[t] - step * slack[t]);
-  }
-}
-
 Relaxation& LevelSolver::new_envelope_entry() {
   if (spare_relaxations_.empty()) return envelope_.emplace_back();
   envelope_.push_back(std::move(spare_relaxations_.back()));
@@ -385,29 +285,11 @@ void LevelSolver::clear_envelope() {
 void LevelSolver::build_envelope() {
   clear_envelope();
   new_envelope_entry() = best_relaxation_;
-  std::vector<double>& lambda = trial_lambda_;
-  const auto add = [&]() {
+  envelope_prices(lambda_, constraints_.wide_envelope, trial_lambda_, [&](const std::vector<double>& lambda) {
     Relaxation& relaxation = new_envelope_entry();
     relax_into(lambda, relaxation);
     consider(relaxation.path);
-  };
-  if (constraints_.wide_envelope) {
-    for (const double factor : {0.0, 0.125, 0.25, 0.5, 0.75, 4.0 / 3.0, 2.0, 4.0, 8.0}) {
-      lambda = lambda_;
-      for (double& price : lambda) price *= factor;
-      add();
-    }
-  }
-  // With several budgets the remaining budget of a label can be short in one resource and ample in
-  // another: also vary each price on its own.
-  if (budgets_.size() < 2) return;
-  for (std::size_t t = 0; t < budgets_.size(); ++t) {
-    for (const double factor : {0.25, 0.5, 2.0, 4.0}) {
-      lambda = lambda_;
-      lambda[t] *= factor;
-      add();
-    }
-  }
+  });
 }
 
 void DualCutPool::bind(const std::vector<Stage>& stages, std::size_t resource) {
