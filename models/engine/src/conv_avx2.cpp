@@ -426,8 +426,8 @@ template <bool kMapped>
 // Thin layers: one block of at most 8 output channels from a few input channels (ResNet-8's first stage at
 // its smallest levels: 8 -> 8 channels). A tile of pixels x one block above broadcasts one input value per
 // multiply-add there, so these layers are vectorised over pixels instead: a vector holds 8 adjacent output
-// pixels of one output channel, a tile 4 such vectors x 3 output channels (12 sums), and each product of the
-// window (a tap and an input channel) costs the tile 4 vector loads of the input and 3 broadcasts of weights
+// pixels of one output channel, a tile 3 such vectors x 4 output channels (12 sums), and each product of the
+// window (a tap and an input channel) costs the tile 3 vector loads of the input and 4 broadcasts of weights
 // for its 12 multiply-adds. The input rows a band of output rows reads are first transposed into channel
 // rows, per input channel the values of a row at consecutive columns with zeros in the padding around
 // them, so that the 8 values a product reads for a vector are one load (vector v of an output row, tap
